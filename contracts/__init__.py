@@ -1,0 +1,18 @@
+"""The contracts: one OpenAPI 3.1 document per API, and what reads them.
+
+`load(api)` gives a `Contract`; `validate_request` / `validate_response` return readable
+`Violation`s; `contracts.strategies` generates contract-valid payloads with Hypothesis.
+"""
+
+from contracts.document import APIS, Contract, Operation, load
+from contracts.validate import Violation, validate_request, validate_response
+
+__all__ = [
+    "APIS",
+    "Contract",
+    "Operation",
+    "Violation",
+    "load",
+    "validate_request",
+    "validate_response",
+]

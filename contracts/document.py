@@ -1,0 +1,178 @@
+"""Loading a contract and finding the operation a request is for."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+HERE = Path(__file__).parent
+APIS = ("neuralanalog", "camb", "neurolinker", "neuraldraft")
+BASE = "urn:contract"
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+@dataclass
+class Operation:
+    contract: Contract = field(repr=False)
+    method: str  # upper case
+    template: str  # "/status/{object_type}/{object_id}"
+    spec: dict[str, Any] = field(repr=False)
+    pointer: str = field(repr=False)  # JSON pointer of the operation in the document
+
+    @property
+    def id(self) -> str:
+        return self.spec.get("operationId") or f"{self.method} {self.template}"
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        parts = re.split(r"(\{[^}]+\})", self.template)
+        regex = "".join(
+            f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts
+        )
+        return re.compile(f"^{regex}$")
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = self._pattern.match(path)
+        return found.groupdict() if found else None
+
+    def parameters(self) -> list[dict[str, Any]]:
+        """Path-level and operation-level parameters, resolved."""
+        path_item = self.contract.document["paths"][self.template]
+        merged = {
+            (p["name"], p["in"]): p
+            for p in map(
+                self.contract.resolve,
+                [*path_item.get("parameters", []), *self.spec.get("parameters", [])],
+            )
+        }
+        return list(merged.values())
+
+    def request_media(self, content_type: str) -> tuple[str, dict[str, Any]] | None:
+        """The request body media type entry matching `content_type` (None if not documented)."""
+        body = self.contract.resolve(self.spec.get("requestBody") or {})
+        return _media(body.get("content", {}), content_type)
+
+    def response_media(self, status: int, content_type: str) -> tuple[str, dict[str, Any]] | None:
+        response = self.response(status)
+        if response is None:
+            return None
+        return _media(response.get("content", {}), content_type)
+
+    def response(self, status: int) -> dict[str, Any] | None:
+        responses = self.spec.get("responses", {})
+        found = (
+            responses.get(str(status))
+            or responses.get(f"{str(status)[0]}XX")
+            or responses.get("default")
+        )
+        return self.contract.resolve(found) if found is not None else None
+
+
+def _media(content: dict[str, Any], content_type: str) -> tuple[str, dict[str, Any]] | None:
+    wanted = content_type.split(";")[0].strip().lower()
+    if wanted in content:
+        return wanted, content[wanted]
+    for name, media in content.items():
+        if name.endswith("/*") and wanted.startswith(name[:-1]) or name == "*/*":
+            return name, media
+    return None
+
+
+class Contract:
+    """One API's OpenAPI document, with operation lookup and cached schema validators."""
+
+    def __init__(self, api: str, document: dict[str, Any]) -> None:
+        self.api = api
+        self.document = document
+        self._registry = Registry().with_resource(
+            BASE,
+            Resource.from_contents(_absolute_refs(document), default_specification=DRAFT202012),
+        )
+        self.operations = [
+            Operation(self, method.upper(), template, spec, f"/paths/{_escape(template)}/{method}")
+            for template, item in document.get("paths", {}).items()
+            for method, spec in item.items()
+            if method in METHODS
+        ]
+        # literal paths win over templated ones (/documents/json before /documents/{id})
+        self.operations.sort(key=lambda op: op.template.count("{"))
+        self._validators: dict[int, Draft202012Validator] = {}
+
+    def operation(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
+        for op in self.operations:
+            if op.method == method.upper():
+                params = op.match(path)
+                if params is not None:
+                    return op, params
+        return None
+
+    def path_known(self, path: str) -> bool:
+        return any(op.match(path) is not None for op in self.operations)
+
+    def by_id(self, operation_id: str) -> Operation:
+        for op in self.operations:
+            if op.id == operation_id:
+                return op
+        raise KeyError(f"{self.api} has no operation {operation_id!r}")
+
+    def resolve(self, node: Any) -> Any:
+        """Follow a `$ref` to a document-local component (parameters, responses, bodies)."""
+        while isinstance(node, dict) and "$ref" in node:
+            target: Any = self.document
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            node = target
+        return node
+
+    def validator(self, schema: dict[str, Any]) -> Draft202012Validator:
+        key = id(schema)
+        found = self._validators.get(key)
+        if found is None:
+            found = self._validators[key] = Draft202012Validator(
+                _absolute_refs(schema), registry=self._registry, format_checker=FormatChecker()
+            )
+        return found
+
+    def served(self, base_url: str) -> dict[str, Any]:
+        """The document as the mock serves it: `servers` pointing back at the mock."""
+        document = copy.copy(self.document)
+        document["servers"] = [{"url": base_url.rstrip("/"), "description": "this mock server"}]
+        return document
+
+
+def _escape(template: str) -> str:
+    return template.replace("~", "~0").replace("/", "~1")
+
+
+def _absolute_refs(node: Any) -> Any:
+    """Point `#/...` refs at the whole document, so any sub-schema validates on its own."""
+    if isinstance(node, dict):
+        return {
+            k: (
+                BASE + v
+                if k == "$ref" and isinstance(v, str) and v.startswith("#")
+                else _absolute_refs(v)
+            )
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_absolute_refs(item) for item in node]
+    return node
+
+
+@cache
+def load(api: str) -> Contract:
+    """The contract of `api` (one of APIS), read once per process."""
+    if api not in APIS:
+        raise KeyError(f"unknown API {api!r}; known: {', '.join(APIS)}")
+    with open(HERE / f"{api}.yaml") as handle:
+        return Contract(api, yaml.safe_load(handle))

@@ -1,0 +1,289 @@
+"""Checking a request or a response against its operation, with readable violations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import ValidationError
+
+from contracts.document import Contract, Operation, load
+
+JSON_TYPES = {
+    "string": "string",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "array": "list",
+    "object": "dict",
+    "null": "none",
+}
+
+
+@dataclass(slots=True)
+class Violation:
+    """One way a message breaks the contract. `pointer` says where: `/body/audio_id`,
+    `/query/format`, `/header/x-api-key`, `/path/object_type`, `/status`."""
+
+    operation: str
+    pointer: str
+    message: str
+    value: Any = None
+    kind: str = "value_error"  # FastAPI-style error type: missing, enum, int_type...
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "pointer": self.pointer,
+            "message": self.message,
+            "value": self.value,
+        }
+
+    @property
+    def loc(self) -> tuple[str | int, ...]:
+        parts = [p for p in self.pointer.split("/") if p]
+        return tuple(int(p) if p.isdigit() else p for p in parts)
+
+    def __str__(self) -> str:
+        return f"{self.operation}: {self.pointer}: {self.message}"
+
+
+def check(operation: Operation, schema: dict[str, Any], data: Any, where: str) -> list[Violation]:
+    """Validate `data` against `schema`, one violation per failing leaf, FastAPI-worded."""
+    validator = operation.contract.validator(schema)
+    return [
+        _violation(operation.id, where, error)
+        for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    ]
+
+
+def _violation(operation: str, where: str, error: ValidationError) -> Violation:
+    path = [str(p) for p in error.absolute_path]
+    keyword = error.validator
+    value = error.instance
+    if keyword == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "?"
+        path.append(missing)
+        return Violation(operation, _pointer(where, path), "Field required", None, "missing")
+    if keyword == "enum":
+        choices = " or ".join(repr(c) for c in error.validator_value)
+        return Violation(
+            operation, _pointer(where, path), f"Input should be {choices}", value, "enum"
+        )
+    if keyword == "const":
+        return Violation(
+            operation,
+            _pointer(where, path),
+            f"Input should be {error.validator_value!r}",
+            value,
+            "literal_error",
+        )
+    if keyword == "type":
+        wanted = error.validator_value
+        name = wanted if isinstance(wanted, str) else next(t for t in wanted if t != "null")
+        return Violation(
+            operation,
+            _pointer(where, path),
+            f"Input should be a valid {name}",
+            value,
+            f"{JSON_TYPES.get(name, name)}_type",
+        )
+    if keyword in {"minItems", "minLength"}:
+        return Violation(operation, _pointer(where, path), error.message, value, "too_short")
+    if keyword in {"maxItems", "maxLength"}:
+        return Violation(operation, _pointer(where, path), error.message, value, "too_long")
+    if keyword in {"minimum", "exclusiveMinimum"}:
+        return Violation(
+            operation,
+            _pointer(where, path),
+            f"Input should be greater than or equal to {error.validator_value}",
+            value,
+            "greater_than_equal",
+        )
+    if keyword in {"maximum", "exclusiveMaximum"}:
+        return Violation(
+            operation,
+            _pointer(where, path),
+            f"Input should be less than or equal to {error.validator_value}",
+            value,
+            "less_than_equal",
+        )
+    if keyword == "pattern":
+        return Violation(
+            operation,
+            _pointer(where, path),
+            f"String should match pattern '{error.validator_value}'",
+            value,
+            "string_pattern_mismatch",
+        )
+    if keyword == "additionalProperties":
+        return Violation(operation, _pointer(where, path), error.message, None, "extra_forbidden")
+    return Violation(operation, _pointer(where, path), error.message, value, "value_error")
+
+
+def _pointer(where: str, path: list[str]) -> str:
+    return "/" + "/".join([where, *path])
+
+
+def validate_request(
+    api: str | Contract,
+    method: str,
+    path: str,
+    *,
+    query: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    content_type: str | None = None,
+    body: Any = None,
+) -> list[Violation]:
+    """Everything a request does that its operation does not allow.
+
+    `path` is the API's own path (`/status/audio/123`, no mock prefix); `body` is parsed data
+    (a dict for JSON and forms, with uploaded files as any non-JSON object).
+    """
+    contract = load(api) if isinstance(api, str) else api
+    found = contract.operation(method, path)
+    if found is None:
+        what = "method not allowed" if contract.path_known(path) else "no such path"
+        return [
+            Violation(f"{method} {path}", "/path", f"{what} in the {contract.api} contract", path)
+        ]
+    operation, path_params = found
+    query = query or {}
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    problems: list[Violation] = []
+    for param in operation.parameters():
+        name, where = param["name"], param["in"]
+        source = {"path": path_params, "query": query, "header": headers}.get(where)
+        if source is None:
+            continue
+        key = name.lower() if where == "header" else name
+        if key not in source:
+            if param.get("required"):
+                problems.append(
+                    Violation(operation.id, f"/{where}/{name}", "Field required", None, "missing")
+                )
+            continue
+        value = coerce(source[key], param.get("schema", {}), operation.contract)
+        problems += check(operation, param.get("schema", {}), value, f"{where}/{name}")
+    problems += _check_body(operation, content_type, body)
+    return problems
+
+
+def _check_body(operation: Operation, content_type: str | None, body: Any) -> list[Violation]:
+    declared = operation.contract.resolve(operation.spec.get("requestBody") or {})
+    if not declared:
+        return []
+    if body is None or content_type is None:
+        if declared.get("required"):
+            return [Violation(operation.id, "/body", "Field required", None, "missing")]
+        return []
+    media = operation.request_media(content_type)
+    if media is None:
+        allowed = ", ".join(declared.get("content", {}))
+        return [
+            Violation(
+                operation.id,
+                "/header/content-type",
+                f"content type {content_type!r} is not accepted here; use {allowed}",
+                content_type,
+                "content_type",
+            )
+        ]
+    name, entry = media
+    schema = entry.get("schema", {})
+    if name != "application/json" and isinstance(body, dict):
+        body = coerce_form(body, schema, operation.contract)
+    return check(operation, schema, body, "body")
+
+
+def coerce(value: Any, schema: dict[str, Any], contract: Contract) -> Any:
+    """A query, header or form string read as the type its schema wants ("3" -> 3)."""
+    schema = contract.resolve(schema)
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, list):
+        if "array" in types:
+            return [coerce(v, schema.get("items", {}), contract) for v in value]
+        value = value[-1] if value else None
+    if not isinstance(value, str):
+        return value
+    for wanted in types:
+        try:
+            if wanted == "integer":
+                return int(value)
+            if wanted == "number":
+                return float(value)
+            if wanted == "boolean" and value.lower() in {"true", "false", "1", "0"}:
+                return value.lower() in {"true", "1"}
+            if wanted in {"object", "array"}:
+                return json.loads(value)
+            if wanted == "null" and value in {"", "null"}:
+                return None
+        except ValueError:
+            continue
+    return value
+
+
+def coerce_form(form: dict[str, Any], schema: dict[str, Any], contract: Contract) -> dict[str, Any]:
+    """Form fields read as their schema's types; files stand for themselves as a marker."""
+    schema = contract.resolve(schema)
+    props = schema.get("properties", {})
+    result: dict[str, Any] = {}
+    for key, value in form.items():
+        prop = contract.resolve(props.get(key, {}))
+        if prop.get("format") == "binary" or prop.get("contentMediaType") or _is_file(value):
+            result[key] = value if isinstance(value, str) else "<file>"
+        elif prop.get("type") == "array" and prop.get("items", {}).get("format") == "binary":
+            result[key] = ["<file>" for _ in (value if isinstance(value, list) else [value])]
+        else:
+            result[key] = coerce(value, prop, contract)
+    return result
+
+
+def _is_file(value: Any) -> bool:
+    return hasattr(value, "filename") and hasattr(value, "read")
+
+
+def validate_response(
+    api: str | Contract,
+    method: str,
+    path: str,
+    status: int,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | Any = None,
+) -> list[Violation]:
+    """Everything a response does that its operation does not document."""
+    contract = load(api) if isinstance(api, str) else api
+    found = contract.operation(method, path)
+    if found is None:
+        return []  # unknown operations are answered 404/405; the request check reports them
+    operation, _ = found
+    response = operation.response(status)
+    if response is None:
+        return [Violation(operation.id, "/status", f"status {status} is not documented", status)]
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    content = response.get("content")
+    if not content:
+        return []
+    content_type = headers.get("content-type", "")
+    media = operation.response_media(status, content_type)
+    if media is None:
+        return [
+            Violation(
+                operation.id,
+                "/header/content-type",
+                f"content type {content_type!r} is not documented for {status}",
+                content_type,
+            )
+        ]
+    name, entry = media
+    if "json" not in name or "schema" not in entry:
+        return []
+    if isinstance(body, bytes | str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return [Violation(operation.id, "/body", "response body is not JSON", None)]
+    return check(operation, entry["schema"], body, "body")

@@ -1,0 +1,244 @@
+"""The admin API under `/__mock__/`: steer the clock, queue outcomes, inspect jobs and traffic.
+
+JSON in, JSON out; errors are `{"error": "..."}` with a 4xx.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mockserver.engine.clock import parse_time
+from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
+from mockserver.errors import ApiError
+from mockserver.service import ApiService
+from mockserver.state import MockState
+
+RESERVED = {"api", "outcome", "tenant", "count"}
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _state(request: Request) -> MockState:
+    return request.app.state.mock
+
+
+def _services(request: Request) -> dict[str, ApiService]:
+    return request.app.state.services
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise AdminError(400, "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise AdminError(400, "the body must be a JSON object")
+    return data
+
+
+def _service(request: Request, name: Any) -> ApiService:
+    services = _services(request)
+    if name not in services:
+        raise AdminError(422, f"'api' must be one of: {', '.join(services)} (got {name!r})")
+    return services[name]
+
+
+def _number(data: dict[str, Any], name: str) -> float:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AdminError(422, f"'{name}' must be a number (got {value!r})")
+    return float(value)
+
+
+def handles_errors(handler):  # noqa: ANN001, ANN201 - decorator over Starlette endpoints
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except AdminError as exc:
+            return JSONResponse({"error": exc.message}, exc.status)
+        except (ScenarioError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+
+    return endpoint
+
+
+async def health(request: Request) -> Response:
+    state = _state(request)
+    root = str(request.base_url).rstrip("/")
+    return JSONResponse(
+        {
+            "status": "ok",
+            "apis": {name: root + s.prefix for name, s in _services(request).items()},
+            "clock": state.clock.describe(),
+            "jobs": len(state.store),
+            "strict": state.strict,
+        }
+    )
+
+
+async def reset(request: Request) -> Response:
+    _state(request).reset()
+    return JSONResponse({"reset": True})
+
+
+async def clock(request: Request) -> Response:
+    return JSONResponse(_state(request).clock.describe())
+
+
+async def clock_advance(request: Request) -> Response:
+    state = _state(request)
+    state.clock.advance(_number(await _json(request), "seconds"))
+    return JSONResponse(state.clock.describe())
+
+
+async def clock_set(request: Request) -> Response:
+    data = await _json(request)
+    value = data.get("time", data.get("timestamp"))
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise AdminError(422, "'time' must be Unix seconds or an ISO 8601 string")
+    state = _state(request)
+    state.clock.set(parse_time(value))
+    return JSONResponse(state.clock.describe())
+
+
+async def scenarios(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "GET":
+        return JSONResponse({"queued": state.scenarios.queued()})
+    if request.method == "DELETE":
+        state.scenarios.clear()
+        return JSONResponse({"queued": []})
+    data = await _json(request)
+    service = _service(request, data.get("api"))
+    outcome = data.get("outcome")
+    if not isinstance(outcome, str) or not outcome.strip():
+        raise AdminError(422, "'outcome' must be a terminal status word, e.g. 'failed'")
+    count = data.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise AdminError(422, "'count' must be a positive integer")
+    tenant = data.get("tenant")
+    if tenant is not None and not isinstance(tenant, str):
+        raise AdminError(422, "'tenant' must be an API key string")
+    scenario = Scenario.parse(outcome, "queue")
+    extra = {k.lower(): str(v) for k, v in data.items() if k not in RESERVED}
+    scenario = Scenario(scenario.outcome, {**scenario.options, **extra}, "queue")
+    service.outcome_word(scenario)  # refuses an outcome this API does not know
+    state.scenarios.queue(service.name, scenario, tenant, count)
+    return JSONResponse({"queued": state.scenarios.queued()}, 201)
+
+
+async def jobs(request: Request) -> Response:
+    state = _state(request)
+    now = state.now()
+    params = request.query_params
+    wanted = params.get("status")
+    found = [job.summary(now) for job in state.store.jobs(params.get("api"), params.get("tenant"))]
+    if wanted:
+        found = [j for j in found if j["state"].lower() == wanted.lower()]
+    return JSONResponse({"jobs": found, "count": len(found)})
+
+
+def _job(request: Request):  # noqa: ANN202 - Job
+    job = _state(request).store.lookup(request.path_params["job_id"])
+    if job is None:
+        raise AdminError(404, f"no job {request.path_params['job_id']}")
+    return job
+
+
+async def job(request: Request) -> Response:
+    return JSONResponse(_job(request).summary(_state(request).now()))
+
+
+async def transition(request: Request) -> Response:
+    """Force a job into a terminal state now: `{"outcome": "failed", "message": "..."}`."""
+    state = _state(request)
+    found = _job(request)
+    data = await _json(request)
+    outcome = data.get("outcome", data.get("state"))
+    if not isinstance(outcome, str) or not outcome.strip():
+        raise AdminError(422, "'outcome' must be a terminal status word, e.g. 'failed'")
+    scenario = Scenario.parse(outcome, "admin")
+    extra = {k.lower(): str(v) for k, v in data.items() if k not in {"outcome", "state"}}
+    scenario = Scenario(scenario.outcome, {**scenario.options, **extra}, "admin")
+    if scenario.outcome == STALLED:
+        raise AdminError(422, "a job can only be forced into a terminal state")
+    service = _services(request)[found.api]
+    with state.lock:
+        now = state.now()
+        if found.snapshot(now).terminal:
+            raise AdminError(409, f"job {found.id} is already {found.snapshot(now).state}")
+        found.force(now, service.outcome(found.kind, scenario))
+    return JSONResponse(found.summary(state.now()))
+
+
+async def journal(request: Request) -> Response:
+    state = _state(request)
+    params = request.query_params
+    if request.method == "DELETE":
+        state.journal.clear(params.get("api"), params.get("tenant"))
+        return JSONResponse({"entries": []})
+    limit = params.get("limit")
+    if limit is not None and not limit.isdigit():
+        raise AdminError(422, "'limit' must be a positive integer")
+    entries = state.journal.entries(params.get("api"), params.get("tenant"), int(limit or 0))
+    return JSONResponse({"entries": [e.as_dict() for e in entries]})
+
+
+async def violations(request: Request) -> Response:
+    params = request.query_params
+    found = _state(request).journal.violations(params.get("api"), params.get("tenant"))
+    return JSONResponse({"violations": found, "count": len(found)})
+
+
+async def files(request: Request) -> Response:
+    """A signed, expiring link to a file rendered from a job (downloads, archives, results)."""
+    state = _state(request)
+    job_id, name = request.path_params["job_id"], request.path_params["name"]
+    try:
+        expires = int(request.query_params.get("expires", ""))
+    except ValueError:
+        return JSONResponse({"error": "AccessDenied", "message": "Missing or bad expires"}, 403)
+    if not state.signer.valid(job_id, name, expires, request.query_params.get("signature", "")):
+        return JSONResponse({"error": "AccessDenied", "message": "Signature does not match"}, 403)
+    if state.now() > expires:
+        return JSONResponse({"error": "AccessDenied", "message": "Request has expired"}, 403)
+    found = state.store.lookup(job_id)
+    if found is None:
+        return JSONResponse({"error": "NoSuchKey", "message": "The file no longer exists"}, 404)
+    try:
+        data, media_type = _services(request)[found.api].render_file(found, name)
+    except ApiError as exc:
+        return JSONResponse({"error": "NoSuchKey", "message": exc.detail}, exc.status)
+    disposition = f'attachment; filename="{name.rsplit("/", 1)[-1]}"'
+    return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+def admin_routes() -> list[Route]:
+    endpoints = [
+        ("/health", health, ["GET"]),
+        ("/reset", reset, ["POST"]),
+        ("/clock", clock, ["GET"]),
+        ("/clock/advance", clock_advance, ["POST"]),
+        ("/clock/set", clock_set, ["POST"]),
+        ("/scenarios", scenarios, ["GET", "POST", "DELETE"]),
+        ("/jobs", jobs, ["GET"]),
+        ("/jobs/{job_id}", job, ["GET"]),
+        ("/jobs/{job_id}/transition", transition, ["POST"]),
+        ("/journal", journal, ["GET", "DELETE"]),
+        ("/violations", violations, ["GET"]),
+        ("/files/{job_id}/{name:path}", files, ["GET"]),
+    ]
+    return [Route(path, handles_errors(fn), methods=methods) for path, fn, methods in endpoints]

@@ -1,0 +1,73 @@
+"""Neural Analog: audio import, restoration, mastering, stems, workflows and archives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import Route
+
+from mockserver.apis.neuralanalog import responses
+from mockserver.apis.neuralanalog.models import KINDS, STEP_KINDS
+from mockserver.engine.artifacts import tone_wav, zip_bytes
+from mockserver.engine.jobs import Job
+from mockserver.engine.plan import Plan
+from mockserver.engine.scenarios import Scenario
+from mockserver.errors import ApiError
+from mockserver.service import ApiService
+
+
+class NeuralAnalog(ApiService):
+    name = "neuralanalog"
+    prefix = "/neuralanalog"
+    hosts = ("api.neuralanalog.com",)
+    auth_header = "x-api-key"
+    outcomes = ("completed", "failed")
+
+    def routes(self) -> list[Route]:
+        return [
+            self.route("/from-file", responses.from_file, ["POST"]),
+            self.route("/from-link", responses.from_link, ["POST"]),
+            self.route("/upscale-audio", responses.upscale, ["POST"]),
+            self.route("/master-audio", responses.master, ["POST"]),
+            self.route("/create-stems", responses.create_stems, ["POST"]),
+            self.route("/run-workflow", responses.run_workflow, ["POST"]),
+            self.route("/status/{object_type}/{object_id}", responses.status),
+            self.route("/download/{object_type}/{object_id}", responses.download),
+            self.route("/download-archive", responses.download_archive, ["POST"]),
+        ]
+
+    def default_message(self, kind: str, word: str) -> str | None:
+        return KINDS[kind][3] if word == "failed" else None
+
+    def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
+        seconds, running, _, _ = KINDS[kind]
+        if kind == "workflow":
+            steps = inputs["steps"]
+            phases = [
+                (
+                    "in_progress",
+                    KINDS[STEP_KINDS[s["type"]]][0],
+                    f"Step {i + 1}/{len(steps)}: {s['type']}",
+                )
+                for i, s in enumerate(steps)
+            ]
+            seconds = sum(weight for _, weight, _ in phases)
+        elif kind == "audio":
+            phases = [
+                ("in_progress", 1.0, "Receiving audio"),
+                ("in_progress", 3.0, "Analysing audio"),
+            ]
+        else:
+            phases = [("in_progress", 1.0, running)]
+        return self.timed_plan(phases, seconds, scenario, self.outcome(kind, scenario))
+
+    def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
+        if job.kind == "archive":
+            members = {path: tone_wav(info, tone) for path, info, tone in job.data["members"]}
+            return zip_bytes(members), "application/zip"
+        for stem in job.data.get("stems", ()):
+            if name == f"stem-{stem.stem_id}.wav":
+                return tone_wav(job.data["info"], stem.frequency), "audio/wav"
+        if name == f"{job.kind}.wav":
+            return tone_wav(job.data["info"], job.data["tone"]), "audio/wav"
+        raise ApiError(404, "No such file")

@@ -1,0 +1,452 @@
+"""Neural Analog's HTTP handlers: each reads a request, touches the store, answers JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.responses import RedirectResponse, Response
+
+from mockserver.apis.neuralanalog.models import (
+    DOWNLOADABLE,
+    KINDS,
+    LINK_DURATION,
+    STEP_KINDS,
+    VERSION_OF_KIND,
+    Stem,
+    stems_for,
+    tone_for,
+)
+from mockserver.engine.artifacts import AudioInfo, probe_wav
+from mockserver.engine.ids import new_uuid
+from mockserver.engine.jobs import Job
+from mockserver.engine.plan import Outcome, Phase, Plan
+from mockserver.errors import ApiError, FieldError
+from mockserver.service import Ctx
+
+LABELS = {
+    "audio": "Audio",
+    "upscaled": "Upscaled audio",
+    "mastered": "Mastered audio",
+    "stem_split": "Stem split",
+    "stem": "Stem",
+    "workflow": "Workflow run",
+}
+ARCHIVE_TTL = 86_400
+EMAIL_THRESHOLD_SECONDS = 30
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+async def from_file(ctx: Ctx) -> Response:
+    body = await ctx.body()
+    upload: UploadFile = body["audio"]
+    content = await upload.read()
+    # a WAV is measured; other formats are estimated at 128 kbit/s
+    info = probe_wav(content) or AudioInfo(max(1.0, round(len(content) / 16_000, 3)))
+    return _import(ctx, info, upload.filename or "upload", body.get("file_source", "from_file"))
+
+
+async def from_link(ctx: Ctx) -> Response:
+    body = await ctx.body()
+    link = body.get("url") or body.get("link")
+    return _import(ctx, AudioInfo(LINK_DURATION), link, "from_link")
+
+
+def _import(ctx: Ctx, info: AudioInfo, name: str, source: str) -> Response:
+    scenario = ctx.scenario(name)
+    audio_id = new_uuid(ctx.rng)
+    data = {
+        "audio_id": audio_id,
+        "info": info,
+        "tone": tone_for("audio"),
+        "source": source,
+        "name": name,
+    }
+    ctx.create_job("audio", audio_id, scenario, data)
+    return ctx.json(
+        {"audio_id": audio_id, "status": "in_progress", "message": "Audio import started"}
+    )
+
+
+# --- processing -----------------------------------------------------------------------------
+
+
+def _ready(ctx: Ctx, object_id: str, kind: str) -> Job:
+    """A source object that exists, finished, and did not fail; else a clear 404/409."""
+    if kind == "stem":
+        job, _ = _stem(ctx, object_id)
+        return job
+    job = ctx.job(object_id, kind, what=LABELS[kind])
+    snap = job.snapshot(ctx.now)
+    if not snap.terminal:
+        raise ApiError(
+            409, f"{LABELS[kind]} {object_id} is still processing; wait until it is completed"
+        )
+    if snap.outcome and snap.outcome.state != "completed":
+        raise ApiError(
+            409,
+            f"{LABELS[kind]} {object_id} failed ({snap.outcome.message}); it cannot be processed",
+        )
+    return job
+
+
+def _latest(ctx: Ctx, audio_id: str, kind: str) -> Job | None:
+    """The newest completed `kind` object made from audio `audio_id`."""
+    found = None
+    for job in ctx.state.store.jobs(ctx.service.name, ctx.tenant):
+        if job.kind == kind and job.data.get("audio_id") == audio_id and _completed(ctx, job):
+            found = job
+    return found
+
+
+def _completed(ctx: Ctx, job: Job) -> bool:
+    snap = job.snapshot(ctx.now)
+    return snap.terminal and snap.outcome is not None and snap.outcome.state == "completed"
+
+
+def _child(
+    ctx: Ctx, kind: str, source: Job, extra: dict[str, Any], magic: str | None = None
+) -> Job:
+    scenario = ctx.scenario(magic)
+    job_id = new_uuid(ctx.rng)
+    data = {
+        "audio_id": source.data["audio_id"],
+        "info": source.data["info"],
+        "tone": tone_for(kind),
+        **extra,
+    }
+    aliases = _stem_aliases(ctx, data)
+    return ctx.create_job(kind, job_id, scenario, data, *aliases)
+
+
+def _stem_aliases(ctx: Ctx, data: dict[str, Any]) -> list[str]:
+    if "preset" not in data or "version" not in data:
+        return []
+    count = len(stems_for(data["preset"], [""] * 64))
+    data["stems"] = stems_for(data["preset"], [new_uuid(ctx.rng) for _ in range(count)])
+    return [f"stem:{stem.stem_id}" for stem in data["stems"]]
+
+
+async def upscale(ctx: Ctx) -> Response:
+    body = await ctx.body()
+    source = _ready(ctx, body["audio_id"], "audio")
+    job = _child(ctx, "upscaled", source, {"preset": body.get("preset")})
+    return _started(ctx, {"id": job.id}, job, "Restoration started")
+
+
+async def master(ctx: Ctx) -> Response:
+    body = await ctx.body()
+    audio = _ready(ctx, body["audio_id"], "audio")
+    source = audio
+    if body.get("upscaled_id"):
+        source = _ready(ctx, body["upscaled_id"], "upscaled")
+    elif body.get("use_restored"):
+        source = _latest(ctx, audio.id, "upscaled") or _missing_version(audio.id, "restored")
+    job = _child(
+        ctx, "mastered", source, {"master_preset": body.get("preset", "universal_enhancer")}
+    )
+    return _started(ctx, {"id": job.id}, job, "Mastering started")
+
+
+async def create_stems(ctx: Ctx) -> Response:
+    body = await ctx.body()
+    for field, kind in (
+        ("stem_id", "stem"),
+        ("mastered_id", "mastered"),
+        ("upscaled_id", "upscaled"),
+        ("audio_id", "audio"),
+    ):
+        if body.get(field):
+            source = _ready(ctx, body[field], kind)
+            version = (
+                VERSION_OF_KIND.get(kind, "original") if kind != "stem" else source.data["version"]
+            )
+            break
+    else:  # the contract requires a source; kept for a contract that would not
+        raise ApiError(422, "Give one of audio_id, stem_id, upscaled_id, mastered_id")
+    job = _child(ctx, "stem_split", source, {"preset": body["preset"], "version": version})
+    return _started(ctx, {"creation_id": job.id}, job, "Stem separation started")
+
+
+async def run_workflow(ctx: Ctx) -> Response:
+    body = await ctx.body()
+    audio = _ready(ctx, body["audio_id"], "audio")
+    steps = body["steps"]
+    scenario = ctx.scenario()
+    run_id = new_uuid(ctx.rng)
+    workflow = ctx.create_job(
+        "workflow",
+        run_id,
+        scenario,
+        {"audio_id": audio.id, "info": audio.data["info"], "steps": steps},
+    )
+    workflow.data["children"] = _workflow_children(ctx, workflow, steps)
+    return _started(ctx, {"workflow_run_id": run_id}, workflow, "Workflow started")
+
+
+def _workflow_children(ctx: Ctx, workflow: Job, steps: list[dict[str, Any]]) -> list[str]:
+    """One real object per step, appearing when its step starts and ending with it."""
+    plan = workflow.plan
+    children: list[str] = []
+    start = 0.0
+    version = "original"
+    for index, (step, phase) in enumerate(zip(steps, plan.phases, strict=False)):
+        last = index == len(plan.phases) - 1
+        outcome = plan.outcome if last else Outcome("completed")
+        if last and outcome is not None and outcome.state != "completed":
+            outcome = Outcome("failed", KINDS[STEP_KINDS[step["type"]]][3])
+        kind = STEP_KINDS[step["type"]]
+        data: dict[str, Any] = {
+            "audio_id": workflow.data["audio_id"],
+            "info": workflow.data["info"],
+            "tone": tone_for(kind),
+        }
+        if kind == "stem_split":
+            data.update(preset=step.get("preset") or "2_tracks", version=version)
+        aliases = _stem_aliases(ctx, data)
+        child_id = new_uuid(ctx.rng)
+        created = workflow.created_at + (0.0 if plan.per_poll else start)
+        child_plan = Plan(
+            (Phase("in_progress", phase.duration, phase.detail),), outcome, plan.per_poll
+        )
+        ctx.state.store.add(
+            Job(
+                ctx.service.name,
+                ctx.tenant,
+                child_id,
+                kind,
+                created,
+                child_plan,
+                data,
+                workflow.scenario,
+            ),
+            *aliases,
+        )
+        children.append(child_id)
+        version = VERSION_OF_KIND.get(kind, version)
+        start += phase.duration
+    return children
+
+
+def _started(ctx: Ctx, ids: dict[str, str], job: Job, message: str) -> Response:
+    return ctx.json(
+        {**ids, "audio_id": job.data["audio_id"], "status": "in_progress", "message": message}
+    )
+
+
+def _missing_version(audio_id: str, version: str) -> Job:
+    raise ApiError(
+        409,
+        f"Version '{version}' of audio {audio_id} does not exist yet: no completed {'restoration' if version.startswith('restored') else 'mastering'}",
+    )
+
+
+# --- status and downloads -------------------------------------------------------------------
+
+
+def _stem(ctx: Ctx, stem_id: str) -> tuple[Job, Stem]:
+    """The completed split holding stem `stem_id`: stems exist once their split completes."""
+    job = ctx.state.store.get(ctx.service.name, ctx.tenant, f"stem:{stem_id}")
+    if job is not None and job.created_at <= ctx.now and _completed(ctx, job):
+        for stem in job.data["stems"]:
+            if stem.stem_id == stem_id:
+                return job, stem
+    raise ApiError(404, f"Stem {stem_id} not found")
+
+
+async def status(ctx: Ctx) -> Response:
+    params = ctx.params()
+    kind, object_id = params["object_type"], params["object_id"]
+    if kind == "stem":
+        return ctx.json(_stem_status(ctx, object_id))
+    job = ctx.job(object_id, kind, what=LABELS[kind])
+    job.observe(ctx.now)
+    return ctx.json(_status(ctx, job))
+
+
+def _status(ctx: Ctx, job: Job) -> dict[str, Any]:
+    now = ctx.now
+    snap = job.snapshot(now)
+    completed = snap.outcome is not None and snap.outcome.state == "completed"
+    failed = snap.outcome is not None and not completed
+    body: dict[str, Any] = {
+        "object_type": job.kind,
+        "object_id": job.id,
+        "status": snap.outcome.state if snap.outcome else "in_progress",
+        "is_complete": completed,
+        "is_failed": failed,
+        "download_url": f"{ctx.base_url}/download/{job.kind}/{job.id}"
+        if completed and job.kind in DOWNLOADABLE
+        else None,
+        "audio_id": job.data["audio_id"],
+        "status_details": KINDS[job.kind][2] if completed else (None if failed else snap.detail),
+        "error_message": snap.outcome.message if failed and snap.outcome else None,
+        "created_at": ctx.iso(job.created_at),
+        "completed_at": ctx.iso(job.finished_at(now)) if completed else None,
+    }
+    if job.kind == "stem_split" and completed:
+        body["stems"] = [{"stem_id": s.stem_id, "name": s.name} for s in job.data["stems"]]
+    if job.kind == "workflow":
+        body["steps"] = _workflow_steps(ctx, job)
+    return body
+
+
+def _workflow_steps(ctx: Ctx, workflow: Job) -> list[dict[str, Any]]:
+    children = workflow.data.get("children", [])
+    steps = []
+    for index, step in enumerate(workflow.data["steps"]):
+        child = (
+            ctx.state.store.get(ctx.service.name, ctx.tenant, children[index])
+            if index < len(children)
+            else None
+        )
+        if child is None or child.created_at > ctx.now:
+            steps.append({"type": step["type"], "status": "pending", "object_id": None})
+            continue
+        snap = child.snapshot(ctx.now)
+        steps.append(
+            {
+                "type": step["type"],
+                "status": snap.outcome.state if snap.outcome else "in_progress",
+                "object_id": child.id,
+            }
+        )
+    return steps
+
+
+def _stem_status(ctx: Ctx, stem_id: str) -> dict[str, Any]:
+    split, _ = _stem(ctx, stem_id)
+    finished = ctx.iso(split.finished_at(ctx.now))
+    return {
+        "object_type": "stem",
+        "object_id": stem_id,
+        "status": "completed",
+        "is_complete": True,
+        "is_failed": False,
+        "download_url": f"{ctx.base_url}/download/stem/{stem_id}",
+        "audio_id": split.data["audio_id"],
+        "status_details": "Stem ready",
+        "error_message": None,
+        "created_at": finished,
+        "completed_at": finished,
+    }
+
+
+async def download(ctx: Ctx) -> Response:
+    params = ctx.params()
+    kind, object_id = params["object_type"], params["object_id"]
+    _wav_only(params.get("format") or "wav", ("query", "format"))
+    if kind == "stem":
+        job, stem = _stem(ctx, object_id)
+        name = f"stem-{stem.stem_id}.wav"
+    else:
+        job = _ready(ctx, object_id, kind)
+        name = f"{kind}.wav"
+    return RedirectResponse(ctx.file_url(job, name), 307)
+
+
+def _wav_only(fmt: str, loc: tuple[str, ...]) -> None:
+    if fmt != "wav":
+        raise ApiError(
+            422,
+            f"format '{fmt}' cannot be produced by the mock",
+            errors=[
+                FieldError(
+                    loc,
+                    f"The mock encodes wav only; '{fmt}' is a real format it cannot produce",
+                    "unsupported_format",
+                    fmt,
+                )
+            ],
+        )
+
+
+# --- archives -------------------------------------------------------------------------------
+
+TRACK_KINDS = {"original": "audio", "restored": "upscaled", "mastered": "mastered"}
+
+
+async def download_archive(ctx: Ctx) -> Response:
+    body = await ctx.body()
+    for key in ("format", "original_format", "restored_format", "mastered_format"):
+        if body.get(key):
+            _wav_only(body[key], ("body", key))
+    audio_ids = ([body["id"]] if body.get("id") else []) + list(body.get("ids") or [])
+    members: list[tuple[str, AudioInfo, int]] = []
+    for audio_id in dict.fromkeys(audio_ids):
+        audio = _ready(ctx, audio_id, "audio")
+        for version in body["versions"]:
+            if version in TRACK_KINDS:
+                members.append(_track_member(ctx, audio, version))
+            else:
+                members += _stem_members(ctx, audio, version.removesuffix("_stems"), body)
+    config = ctx.state.config
+    kept = [m for m in members if m[1].wav_size <= config.archive_max_file_bytes]
+    answer: dict[str, Any] = {
+        "download_url": None,
+        "expires_in_seconds": ARCHIVE_TTL,
+        "email_notification_queued": False,
+        "email_notification_threshold_seconds": EMAIL_THRESHOLD_SECONDS,
+        "archive_incomplete": len(kept) < len(members),
+    }
+    if sum(m[1].wav_size for m in kept) > config.archive_email_threshold_bytes:
+        answer["email_notification_queued"] = True
+        return ctx.json(answer)
+    archive = Job(
+        ctx.service.name,
+        ctx.tenant,
+        new_uuid(ctx.rng),
+        "archive",
+        ctx.now,
+        Plan((), Outcome("completed")),
+        {"audio_id": audio_ids[0], "members": kept},
+    )
+    ctx.state.store.add(archive)
+    answer["download_url"] = ctx.file_url(archive, "archive.zip", ARCHIVE_TTL)
+    return ctx.json(answer)
+
+
+def _track_member(ctx: Ctx, audio: Job, version: str) -> tuple[str, AudioInfo, int]:
+    kind = TRACK_KINDS[version]
+    job = (
+        audio
+        if kind == "audio"
+        else _latest(ctx, audio.id, kind) or _missing_version(audio.id, version)
+    )
+    return f"{audio.id}/{version}.wav", job.data["info"], job.data["tone"]
+
+
+def _stem_members(
+    ctx: Ctx, audio: Job, version: str, body: dict[str, Any]
+) -> list[tuple[str, AudioInfo, int]]:
+    wanted = set(body.get("stem_ids") or []) | {
+        s["stem_id"]
+        for s in body.get("stem_selections") or []
+        if s.get("version", version) == version
+    }
+    splits = [
+        job
+        for job in ctx.state.store.jobs(ctx.service.name, ctx.tenant)
+        if job.kind == "stem_split"
+        and job.data["audio_id"] == audio.id
+        and job.data["version"] == version
+        and _completed(ctx, job)
+    ]
+    members = [
+        (
+            f"{audio.id}/stems/{version}/{stem.name}-{stem.stem_id[:8]}.wav",
+            split.data["info"],
+            stem.frequency,
+        )
+        for split in splits
+        for stem in split.data["stems"]
+        if not wanted or stem.stem_id in wanted
+    ]
+    if not members:
+        raise ApiError(
+            409,
+            f"Version '{version}_stems' of audio {audio.id} does not exist yet: no completed stem split from the {version} track",
+        )
+    return members

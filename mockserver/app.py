@@ -1,0 +1,197 @@
+"""The ASGI app: every API under its prefix (or at the root by Host), the admin API, files."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.admin import admin_routes
+from mockserver.apis import SERVICES
+from mockserver.config import ServerConfig
+from mockserver.engine.clock import Clock
+from mockserver.engine.journal import BODY_LIMIT, Entry
+from mockserver.errors import ApiError
+from mockserver.service import ApiService
+from mockserver.state import MockState
+
+log = logging.getLogger("mockserver")
+ADMIN_PREFIX = "/__mock__"
+
+
+def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> Starlette:
+    """The whole server. `app.state.mock` is its `MockState`, `app.state.services` its APIs."""
+    config = config or ServerConfig()
+    state = MockState(config, clock)
+    names = [config.api] if config.api else list(SERVICES)
+    unknown = [name for name in names if name not in SERVICES]
+    if unknown:
+        raise ValueError(f"unknown API {unknown[0]!r}; known: {', '.join(SERVICES)}")
+    services = {name: SERVICES[name](state) for name in names}
+    routes: list[Route | Mount] = [Mount(ADMIN_PREFIX, routes=admin_routes())]
+    routes += [Mount(s.prefix, app=_service_app(s)) for s in services.values()]
+    routes.append(Route("/", _index))
+    app = Starlette(routes=routes)
+    app.state.mock = state
+    app.state.services = services
+    app.add_middleware(RequestMiddleware, services=services, state=state, single=config.api)
+    return app
+
+
+def _service_app(service: ApiService) -> Starlette:
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error in %s", service.name)
+        return service.error_response(request, ApiError(500, f"Internal mock error: {exc}"))
+
+    return Starlette(
+        routes=service.routes(),
+        exception_handlers={
+            HTTPException: service.http_exception,
+            ApiError: service.api_error,
+            Exception: crash,
+        },
+    )
+
+
+async def _index(request: Request) -> Response:
+    """The root lists every API's base URL and the admin API."""
+    root = str(request.base_url).rstrip("/")
+    services: dict[str, ApiService] = request.app.state.services
+    return JSONResponse(
+        {
+            "apis": {name: root + s.prefix for name, s in services.items()},
+            "admin": root + ADMIN_PREFIX,
+        }
+    )
+
+
+class RequestMiddleware:
+    """Gives each request an ID, finds which API it is for, and journals it.
+
+    An API is chosen by path prefix, by the real API's Host header, or because the server
+    serves one API alone; in the last two cases the path is re-rooted under the prefix.
+    """
+
+    def __init__(
+        self, app: ASGIApp, services: dict[str, ApiService], state: MockState, single: str | None
+    ) -> None:
+        self.app = app
+        self.state = state
+        self.services = services
+        self.by_host = {host: s for s in services.values() for host in s.hosts}
+        self.single = services[single] if single else None
+
+    def _route(self, scope: Scope) -> ApiService | None:
+        path: str = scope["path"]
+        if path.startswith(ADMIN_PREFIX):
+            return None
+        host = _header(scope, b"host").split(":")[0].lower()
+        service = self.by_host.get(host) or self.single
+        if service is not None:
+            scope["path"] = service.prefix + path
+            scope["state"]["api_prefix"] = ""
+            scope["state"]["api_path"] = _canonical(service, path)
+            return service
+        for candidate in self.services.values():
+            if path == candidate.prefix or path.startswith(candidate.prefix + "/"):
+                scope["state"]["api_prefix"] = candidate.prefix
+                scope["state"]["api_path"] = _canonical(
+                    candidate, path[len(candidate.prefix) :] or "/"
+                )
+                return candidate
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})
+        request_id = "req_" + secrets.token_hex(8)
+        scope["state"]["request_id"] = request_id
+        service = self._route(scope)
+        entry = Entry(
+            id=request_id,
+            time=self.state.now(),
+            api=service.name if service else None,
+            tenant=_tenant(scope, service),
+            method=scope["method"],
+            path=scope["state"].get("api_path", scope["path"]),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            request_type=_header(scope, b"content-type"),
+        )
+        request_body = bytearray()
+        response_body = bytearray()
+
+        async def receive_and_keep() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(request_body) < BODY_LIMIT:
+                request_body.extend(message.get("body", b"")[: BODY_LIMIT - len(request_body)])
+            return message
+
+        async def send_and_keep(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry.status = message["status"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+                entry.response_type = dict(headers).get(b"content-type", b"").decode("latin-1")
+            elif message["type"] == "http.response.body" and len(response_body) < BODY_LIMIT:
+                response_body.extend(message.get("body", b"")[: BODY_LIMIT - len(response_body)])
+            await send(message)
+
+        try:
+            await self.app(scope, receive_and_keep, send_and_keep)
+        finally:
+            entry.request_body = bytes(request_body)
+            entry.response_body = bytes(response_body)
+            if service is not None:
+                self.state.journal.record(entry)
+            log.info(
+                "%s %s %s -> %s (%s)",
+                request_id,
+                entry.method,
+                scope["path"],
+                entry.status,
+                entry.api or "admin",
+            )
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _tenant(scope: Scope, service: ApiService | None) -> str | None:
+    """The tenant for the journal, read without judging the key (that is the handler's job)."""
+    if service is None:
+        return None
+    raw = _header(scope, service.auth_header.encode()).strip()
+    if service.auth_header == "authorization":
+        return raw[7:].strip() if raw.lower().startswith("bearer ") else None
+    return raw or None
+
+
+def _canonical(service: ApiService, path: str) -> str:
+    """The documented path for an alias (NeuroLinker's `/v1/...` is `/api/v1/...`)."""
+    for alias, documented in service.path_aliases.items():
+        if path.startswith(alias):
+            return documented + path[len(alias) :]
+    return path
+
+
+def describe(app: Starlette, base_url: str) -> dict[str, Any]:
+    """Base URL of every API on a running server (for the banner and the fixtures)."""
+    services: dict[str, ApiService] = app.state.services
+    single = len(services) == 1 and app.state.mock.config.api
+    return {name: base_url + ("" if single else s.prefix) for name, s in services.items()}

@@ -1,0 +1,110 @@
+"""`mockserver serve`: all four APIs (or one) on one port, on a real or a manual clock."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from mockserver.apis import SERVICES
+from mockserver.config import ServerConfig
+
+DESCRIPTION = """\
+A local twin of the Neural Analog, Camb.ai, NeuroLinker and Neural Draft job APIs.
+Jobs follow plans on a virtual clock; any outcome can be forced per request
+(header X-Mock-Scenario: failed), per key, or through the admin API at /__mock__/."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mockserver", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="start the mock server",
+        description="Start the mock server. Flags override the values of --config.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to bind (default 8000)")
+    serve.add_argument(
+        "--api",
+        choices=sorted(SERVICES),
+        default=None,
+        help="serve this one API alone, at the root (as if it were the real host)",
+    )
+    serve.add_argument(
+        "--clock",
+        choices=["system", "manual"],
+        default=None,
+        help="system: time flows (see --time-scale); manual: time moves only via "
+        "POST /__mock__/clock/advance (default system)",
+    )
+    serve.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="speed of the system clock: 60 makes a one-minute job take one second (default 1)",
+    )
+    serve.add_argument(
+        "--seed", type=int, default=None, help="same seed + same requests = same IDs and timelines"
+    )
+    serve.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="answer requests that break the contract with a 4xx instead of serving them",
+    )
+    serve.add_argument(
+        "--config", metavar="FILE", default=None, help="settings file (JSON, TOML or YAML)"
+    )
+    serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> ServerConfig:
+    overrides = {
+        key: value
+        for key, value in {
+            "host": args.host,
+            "port": args.port,
+            "api": args.api,
+            "clock": args.clock,
+            "time_scale": args.time_scale,
+            "seed": args.seed,
+            "strict": args.strict,
+        }.items()
+        if value is not None
+    }
+    if args.config:
+        return ServerConfig.from_file(args.config, **overrides)
+    return ServerConfig.from_dict(overrides)
+
+
+def serve(config: ServerConfig, log_level: str = "info") -> None:
+    import uvicorn
+
+    from mockserver.app import create_app, describe
+
+    app = create_app(config)
+    root = f"http://{config.host}:{config.port}"
+    bases = "  ".join(f"{name}={url}" for name, url in describe(app, root).items())
+    print(f"mockserver on {root}  {bases}  admin={root}/__mock__", flush=True)
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from(args)
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
+    if args.command == "serve":
+        serve(config, args.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

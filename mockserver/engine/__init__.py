@@ -1,0 +1,1 @@
+"""The engine every emulated API shares: clock, plans, scenarios, store, artifacts, journal."""

@@ -1,0 +1,125 @@
+"""Server time: real (optionally sped up) or manual, so a ten-minute job can end in a test."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+
+class Clock:
+    """One per server. Every timestamp an API prints comes from `now()` (Unix seconds)."""
+
+    manual: bool = False
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        raise NotImplementedError
+
+    def advance(self, seconds: float) -> float:
+        raise NotImplementedError
+
+    def set(self, timestamp: float) -> float:
+        raise NotImplementedError
+
+    def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` whenever the clock is moved by hand (wakes streams); returns an undo."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
+    def _notify(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def describe(self) -> dict[str, object]:
+        now = self.now()
+        return {"mode": "manual" if self.manual else "system", "now": now, "iso": isoformat(now)}
+
+
+class SystemClock(Clock):
+    """Wall time, running `scale` times faster from the moment the server started."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        super().__init__()
+        if scale <= 0:
+            raise ValueError("time scale must be positive")
+        self.scale = scale
+        self._real_origin = time.time()
+        self._virtual_origin = self._real_origin
+
+    def now(self) -> float:
+        return self._virtual_origin + (time.time() - self._real_origin) * self.scale
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self._virtual_origin += seconds
+        self._notify()
+        return self.now()
+
+    def set(self, timestamp: float) -> float:
+        self._virtual_origin = timestamp
+        self._real_origin = time.time()
+        self._notify()
+        return self.now()
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "time_scale": self.scale}
+
+
+class ManualClock(Clock):
+    """Stands still until told to move: the deterministic clock for tests."""
+
+    manual = True
+    DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: stable timestamps in every run
+
+    def __init__(self, start: float | None = None) -> None:
+        super().__init__()
+        self._now = self.DEFAULT_START if start is None else start
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self._lock:
+            self._now += seconds
+        self._notify()
+        return self._now
+
+    def set(self, timestamp: float) -> float:
+        with self._lock:
+            self._now = timestamp
+        self._notify()
+        return self._now
+
+
+def isoformat(timestamp: float) -> str:
+    """ISO 8601 UTC with a `Z`, to the millisecond, as the APIs print it."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: str | float | int) -> float:
+    """Accept Unix seconds or an ISO 8601 string (for `POST clock/set`)."""
+    if isinstance(value, int | float):
+        return float(value)
+    text = value.strip().replace("Z", "+00:00")
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -1,0 +1,148 @@
+"""Jobs and the store that keeps them, keyed by API, tenant (the API key) and ID."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mockserver.engine.plan import Outcome, Plan, Snapshot
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """One unit of asynchronous work. Its status is derived from `plan` and the clock."""
+
+    api: str
+    tenant: str
+    id: str
+    kind: str  # the API's object type or job type
+    created_at: float
+    plan: Plan
+    data: dict[str, Any] = field(default_factory=dict)
+    scenario: str = ""
+    poll_times: list[float] = field(default_factory=list)  # per-poll plans only
+
+    def position(self, now: float) -> float:
+        if self.plan.per_poll:
+            return float(len(self.poll_times))
+        return max(0.0, now - self.created_at)
+
+    def time_of(self, position: float) -> float:
+        """Clock time at which the job reached `position` of its plan."""
+        if self.plan.per_poll:
+            index = int(position) - 1
+            return self.poll_times[index] if index >= 0 else self.created_at
+        return self.created_at + position
+
+    def snapshot(self, now: float) -> Snapshot:
+        return self.plan.at(self.position(now))
+
+    def finished_at(self, now: float) -> float | None:
+        """When the job reached its outcome, or None while it is still running."""
+        snap = self.snapshot(now)
+        return self.time_of(snap.phase_started) if snap.terminal else None
+
+    def observe(self, now: float) -> None:
+        """A client read the status: a per-poll plan moves one phase on."""
+        if self.plan.per_poll and len(self.poll_times) <= self.plan.length:
+            self.poll_times.append(now)
+
+    def force(self, now: float, outcome: Outcome) -> None:
+        """End the job now with `outcome`, keeping the phases it already finished."""
+        self.plan = self.plan.cut(self.position(now), outcome)
+
+    def summary(self, now: float) -> dict[str, Any]:
+        snap = self.snapshot(now)
+        return {
+            "api": self.api,
+            "tenant": self.tenant,
+            "id": self.id,
+            "kind": self.kind,
+            "state": snap.state,
+            "terminal": snap.terminal,
+            "scenario": self.scenario,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at(now),
+            "phases": [
+                {"state": p.state, "duration": p.duration, "detail": p.detail}
+                for p in self.plan.phases
+            ],
+            "outcome": (
+                None
+                if self.plan.outcome is None
+                else {"state": self.plan.outcome.state, "message": self.plan.outcome.message}
+            ),
+            "per_poll": self.plan.per_poll,
+        }
+
+
+class Store:
+    """Every job of the server. Thread-safe; past `capacity`, the oldest finished jobs go.
+
+    IDs are unique across the server, so one dict holds them; `get` then checks that the
+    job belongs to the asking API and tenant, which is what keeps tenants apart.
+    """
+
+    def __init__(self, clock_now: Callable[[], float], capacity: int = 100_000) -> None:
+        self._now = clock_now
+        self.capacity = capacity
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._aliases: dict[str, str] = {}
+        self._aliases_of: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.RLock()
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def add(self, job: Job, *aliases: str) -> Job:
+        with self._lock:
+            self._jobs[job.id] = job
+            if aliases:
+                self._aliases_of[job.id] = aliases
+                for alias in aliases:
+                    self._aliases[alias] = job.id
+            if len(self._jobs) > self.capacity:
+                self._evict()
+        return job
+
+    def get(self, api: str, tenant: str, job_id: str) -> Job | None:
+        """The job `job_id` (or an alias of it) if it belongs to this API and tenant."""
+        job = self.lookup(job_id)
+        if job is None or job.api != api or job.tenant != tenant:
+            return None
+        return job
+
+    def lookup(self, job_id: str) -> Job | None:
+        """Any tenant's job: for the admin API and signed file links only."""
+        with self._lock:
+            return self._jobs.get(job_id) or self._jobs.get(self._aliases.get(job_id, ""))
+
+    def jobs(self, api: str | None = None, tenant: str | None = None) -> Iterator[Job]:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            if (api is None or job.api == api) and (tenant is None or job.tenant == tenant):
+                yield job
+
+    def clear(self) -> None:
+        with self._lock:
+            self._jobs.clear()
+            self._aliases.clear()
+            self._aliases_of.clear()
+
+    def _evict(self) -> None:
+        now = self._now()
+        excess = len(self._jobs) - self.capacity
+        doomed = []
+        for job_id, job in self._jobs.items():
+            if len(doomed) >= excess:
+                break
+            if job.snapshot(now).terminal:
+                doomed.append(job_id)
+        for job_id in doomed:
+            del self._jobs[job_id]
+            for alias in self._aliases_of.pop(job_id, ()):
+                self._aliases.pop(alias, None)

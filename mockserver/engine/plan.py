@@ -1,0 +1,103 @@
+"""Plans: what a job will go through, so its status is a pure function of time.
+
+A plan is an ordered list of phases and a terminal outcome. Where a job stands is a *position*
+along the plan: seconds since creation for a timed plan, or the number of status reads for a
+per-poll plan (every phase then lasts one read). Nothing runs in the background; reading the
+status at any moment just evaluates the plan at that position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """A stretch of work shown as one state (`state`), with a human detail (step name...)."""
+
+    state: str
+    duration: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a job ends: the API's own terminal word, a message, and outcome options."""
+
+    state: str
+    message: str | None = None
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Where a job stands at one position of its plan."""
+
+    state: str
+    detail: str
+    phase: int  # index of the current phase; len(phases) once terminal
+    fraction: float  # 0.0 .. 1.0 of the whole plan done
+    outcome: Outcome | None  # set once terminal
+    phase_started: float  # position at which the current phase (or the outcome) began
+
+    @property
+    def terminal(self) -> bool:
+        return self.outcome is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    phases: tuple[Phase, ...]
+    outcome: Outcome | None  # None: the job stalls in its last phase forever
+    per_poll: bool = False
+
+    @property
+    def length(self) -> float:
+        """Position at which the outcome is reached."""
+        return sum(phase.duration for phase in self.phases)
+
+    def at(self, position: float) -> Snapshot:
+        start = 0.0
+        for index, phase in enumerate(self.phases):
+            end = start + phase.duration
+            if position < end or (self.outcome is None and index == len(self.phases) - 1):
+                total = self.length or 1.0
+                return Snapshot(
+                    phase.state, phase.detail, index, min(position / total, 1.0), None, start
+                )
+            start = end
+        assert self.outcome is not None
+        return Snapshot(self.outcome.state, "", len(self.phases), 1.0, self.outcome, start)
+
+    def cut(self, position: float, outcome: Outcome) -> Plan:
+        """The same plan, ended at `position` with `outcome` (a cancel or a forced transition).
+
+        Phases already finished at `position` stay finished; the running one is shortened.
+        """
+        phases: list[Phase] = []
+        start = 0.0
+        for phase in self.phases:
+            if start >= position:
+                break
+            phases.append(Phase(phase.state, min(phase.duration, position - start), phase.detail))
+            start += phase.duration
+        return Plan(tuple(phases), outcome, self.per_poll)
+
+
+def stretch(
+    steps: list[tuple[str, float, str]], total: float, outcome: Outcome | None, per_poll: bool
+) -> Plan:
+    """Build a plan from weighted steps `(state, weight, detail)` lasting `total` in all.
+
+    Per-poll plans ignore the weights: each phase lasts exactly one status read.
+    """
+    weight = sum(step[1] for step in steps) or 1.0
+    phases = tuple(
+        Phase(state, 1.0 if per_poll else total * share / weight, detail)
+        for state, share, detail in steps
+    )
+    return Plan(phases, outcome, per_poll)

@@ -1,0 +1,139 @@
+"""Scenarios: which outcome a new job is given, and how that choice is made.
+
+A scenario is named by the API's own terminal status word, case-insensitive (`completed`,
+`failed`, `ERROR`, `partial`, `cancelled`...) or by `stalled` (never finishes), with options
+after `;`: `failed; after=30; message=Disk full`. Precedence, first match wins: the request's
+`X-Mock-Scenario` header, the queue filled through the admin or Python API (for this tenant,
+then for any tenant), the scenario bound to the API key, a magic input, the default profile.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from random import Random
+from typing import Any
+
+HEADER = "x-mock-scenario"
+STALLED = "stalled"
+MAGIC = re.compile(r"mock-([a-z_]+)", re.IGNORECASE)
+
+
+class ScenarioError(ValueError):
+    """A scenario text that cannot be understood; the message says why."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    outcome: str  # lower-cased terminal word, or "stalled"
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str = "default"  # header, queue, key, magic, default
+
+    @classmethod
+    def parse(cls, text: str, source: str = "header") -> Scenario:
+        name, *pairs = [part.strip() for part in text.split(";")]
+        if not name:
+            raise ScenarioError("a scenario needs an outcome name, e.g. 'failed; after=30'")
+        options: dict[str, Any] = {}
+        for pair in filter(None, pairs):
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise ScenarioError(f"scenario option {pair!r} is not of the form name=value")
+            options[key.strip().lower()] = value.strip()
+        return cls(name.lower(), options, source)
+
+    def number(self, name: str, default: float | None = None) -> float | None:
+        raw = self.options.get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ScenarioError(f"scenario option {name}={raw!r} is not a number") from None
+        if value < 0:
+            raise ScenarioError(f"scenario option {name}={raw!r} must not be negative")
+        return value
+
+    @property
+    def per_poll(self) -> bool:
+        return str(self.options.get("mode", "")).lower() == "poll"
+
+    def describe(self) -> str:
+        options = "".join(f"; {key}={value}" for key, value in self.options.items())
+        return self.outcome + options
+
+
+@dataclass
+class Profile:
+    """The default for jobs no scenario names: speed and a seeded failure rate."""
+
+    duration_scale: float = 1.0
+    failure_rate: float = 0.0
+
+
+class ScenarioBook:
+    """Queued and key-bound scenarios, and the precedence that picks one for a new job."""
+
+    def __init__(self, key_bindings: dict[str, str] | None = None, profile: Profile | None = None):
+        self.key_bindings = {
+            key: Scenario.parse(text, "key") for key, text in (key_bindings or {}).items()
+        }
+        self.profile = profile or Profile()
+        self._queues: dict[tuple[str, str | None], deque[Scenario]] = {}
+        self._lock = threading.Lock()
+
+    def queue(
+        self, api: str, scenario: Scenario, tenant: str | None = None, count: int = 1
+    ) -> None:
+        with self._lock:
+            self._queues.setdefault((api, tenant), deque()).extend([scenario] * count)
+
+    def queued(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {"api": api, "tenant": tenant, "scenario": s.describe()}
+                for (api, tenant), items in self._queues.items()
+                for s in items
+            ]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queues.clear()
+
+    def _pop(self, api: str, tenant: str) -> Scenario | None:
+        with self._lock:
+            for key in ((api, tenant), (api, None)):
+                items = self._queues.get(key)
+                if items:
+                    return items.popleft()
+        return None
+
+    def choose(
+        self,
+        api: str,
+        tenant: str,
+        header: str | None,
+        magic_inputs: Iterable[str | None],
+        rng: Random,
+        words: tuple[str, str],
+    ) -> Scenario:
+        """Pick the scenario of a new job; `words` are the API's (success, failure) outcomes.
+
+        Raises ScenarioError for a header that cannot be parsed.
+        """
+        if header:
+            return Scenario.parse(header, "header")
+        queued = self._pop(api, tenant)
+        if queued is not None:
+            return queued
+        if tenant in self.key_bindings:
+            return self.key_bindings[tenant]
+        for text in magic_inputs:
+            match = MAGIC.search(text or "")
+            if match:
+                return Scenario(match.group(1).lower(), {}, "magic")
+        failed = self.profile.failure_rate > 0 and rng.random() < self.profile.failure_rate
+        return Scenario(words[1] if failed else words[0], {}, "default")

@@ -1,0 +1,347 @@
+"""What every emulated API is made of, and the request context its handlers receive.
+
+An API is an `ApiService`: its name, where it is mounted, how it authenticates, how it writes
+errors, how it plans a job for a scenario, how it renders a file, and its routes. Handlers
+are `async def handler(ctx: Ctx) -> Response`; authentication, body parsing against the
+contract, scenario choice, IDs and links are all done here, once, for every API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+import contracts
+from contracts.validate import Violation, check, coerce, coerce_form
+from mockserver.engine.clock import isoformat
+from mockserver.engine.jobs import Job
+from mockserver.engine.plan import Outcome, Plan, stretch
+from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
+from mockserver.errors import ApiError, FieldError, fastapi_error
+from mockserver.state import MockState
+
+Handler = Callable[["Ctx"], Awaitable[Response]]
+
+
+class ApiService:
+    """Base of the four APIs. Subclasses set the class attributes and implement `routes`,
+    `plan` and, where they serve files, `render_file`."""
+
+    name: ClassVar[str]  # "neuralanalog": the contract's name and the admin's `api`
+    prefix: ClassVar[str]  # "/neuralanalog": stands in for the real host's root
+    hosts: ClassVar[tuple[str, ...]]  # Host headers that select this API at the root
+    auth_header: ClassVar[str]  # "x-api-key" or "authorization"
+    outcomes: ClassVar[tuple[str, ...]]  # terminal words; [0] is success, [1] the usual failure
+    path_aliases: ClassVar[dict[str, str]] = {}  # alternative path prefix -> documented prefix
+
+    def __init__(self, state: MockState) -> None:
+        self.state = state
+        self.contract = contracts.load(self.name)
+
+    # --- what each API decides -------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        raise NotImplementedError
+
+    def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
+        raise NotImplementedError
+
+    def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
+        """Bytes and media type of file `name` of `job` (for signed links)."""
+        raise ApiError(404, "No such file")
+
+    def error_response(self, request: Request, error: ApiError) -> Response:
+        return fastapi_error(request, error)
+
+    def tenant_of(self, request: Request) -> str:
+        """The API key of the request: its tenant. 401 when missing, 401/403 when refused."""
+        raw = request.headers.get(self.auth_header, "").strip()
+        key = raw[7:].strip() if raw.lower().startswith("bearer ") else raw
+        if self.auth_header == "authorization" and not raw.lower().startswith("bearer "):
+            key = ""
+        if not key:
+            raise ApiError(401, self.missing_key_message())
+        refused = self.state.config.keys.get(key, {}).get("status")
+        if refused in (401, 403):
+            raise ApiError(int(refused), "Invalid API key" if refused == 401 else "Forbidden")
+        return key
+
+    def missing_key_message(self) -> str:
+        return f"Missing API key: send it in the {self.auth_header} header"
+
+    # --- shared machinery ------------------------------------------------------------------
+
+    def route(self, path: str, handler: Handler, methods: Iterable[str] = ("GET",)) -> Route:
+        """A route whose handler gets a `Ctx` once the key is checked."""
+
+        async def endpoint(request: Request) -> Response:
+            return await handler(Ctx(self, request, self.tenant_of(request)))
+
+        return Route(path, endpoint, methods=list(methods))
+
+    def outcome(self, kind: str, scenario: Scenario) -> Outcome:
+        """The terminal outcome a scenario names, in this API's words."""
+        word = self.outcome_word(scenario)
+        message = scenario.options.get("message") or self.default_message(kind, word)
+        return Outcome(word, message, scenario.options)
+
+    def default_message(self, kind: str, word: str) -> str | None:
+        return None
+
+    def success_failure(self) -> tuple[str, str]:
+        return self.outcomes[0], self.outcomes[1]
+
+    def outcome_word(self, scenario: Scenario) -> str:
+        """The API's own spelling of the scenario's outcome; 'stalled' for a stall."""
+        if scenario.outcome == STALLED:
+            return STALLED
+        for word in self.outcomes:
+            if word.lower() == scenario.outcome:
+                return word
+        known = ", ".join([*self.outcomes, STALLED])
+        raise ScenarioError(f"unknown outcome {scenario.outcome!r} for {self.name}; known: {known}")
+
+    def timed_plan(
+        self,
+        steps: list[tuple[str, float, str]],
+        default_seconds: float,
+        scenario: Scenario,
+        outcome: Outcome,
+    ) -> Plan:
+        """Steps stretched over `after=` seconds (or the default duration of the profile)."""
+        total = scenario.number("after")
+        if total is None:
+            total = default_seconds * self.state.scenarios.profile.duration_scale
+        stalled = scenario.outcome == STALLED
+        return stretch(steps, total, None if stalled else outcome, scenario.per_poll)
+
+    async def http_exception(self, request: Request, exc: Exception) -> Response:
+        """Starlette's own 404/405 (unknown path, wrong method) in the API's format."""
+        assert isinstance(exc, HTTPException)
+        return self.error_response(
+            request, ApiError(exc.status_code, exc.detail, headers=exc.headers)
+        )
+
+    async def api_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return self.error_response(request, exc)
+
+
+@dataclass
+class Ctx:
+    """One authenticated request to one API."""
+
+    service: ApiService
+    request: Request
+    tenant: str
+
+    @property
+    def state(self) -> MockState:
+        return self.service.state
+
+    @property
+    def now(self) -> float:
+        return self.state.now()
+
+    @property
+    def base_url(self) -> str:
+        """This API's base as the client reached it: `http://host:port/neuralanalog` or the root."""
+        prefix = self.request.scope.get("state", {}).get("api_prefix", self.service.prefix)
+        return f"{self.request.url.scheme}://{self.request.url.netloc}{prefix}"
+
+    @property
+    def server_url(self) -> str:
+        return f"{self.request.url.scheme}://{self.request.url.netloc}"
+
+    @property
+    def api_path(self) -> str:
+        """The request path as the real API sees it (no mock prefix)."""
+        return self.request.scope.get("state", {}).get("api_path", self.request.url.path)
+
+    def operation(self) -> contracts.Operation:
+        found = self.service.contract.operation(self.request.method, self.api_path)
+        assert found is not None, f"route without contract operation: {self.api_path}"
+        return found[0]
+
+    async def body(self) -> dict[str, Any]:
+        """The request body, parsed by content type and checked against the contract.
+
+        What the real service would refuse (missing or mistyped fields, bad enums, a body
+        that is not JSON) is a 422 naming each field; form values come back typed.
+        """
+        content_type = self.request.headers.get("content-type", "")
+        operation = self.operation()
+        if "multipart/form-data" in content_type or "x-www-form-urlencoded" in content_type:
+            data = await self._form()
+        elif not (await self.request.body()).strip():
+            data = {}
+            content_type = content_type or "application/json"
+        else:
+            try:
+                data = json.loads(await self.request.body())
+            except ValueError as exc:
+                raise ApiError(
+                    422,
+                    "JSON decode error",
+                    errors=[
+                        FieldError(
+                            ("body", exc.pos if hasattr(exc, "pos") else 0),
+                            "JSON decode error",
+                            "json_invalid",
+                        )
+                    ],
+                ) from None
+            content_type = "application/json"
+        media = operation.request_media(content_type)
+        if media is None:
+            accepted = ", ".join(
+                self.service.contract.resolve(operation.spec["requestBody"])["content"]
+            )
+            raise ApiError(415, f"Unsupported content type {content_type!r}; send {accepted}")
+        media_type, entry = media
+        schema = entry.get("schema", {})
+        typed = (
+            data
+            if media_type == "application/json"
+            else coerce_form(data, schema, self.service.contract)
+        )
+        problems = check(operation, schema, typed, "body")
+        problems += self._uploads_expected(operation, schema, data)
+        if problems:
+            raise _invalid(problems)
+        return {key: data[key] if _has_upload(data[key]) else value for key, value in typed.items()}
+
+    def _uploads_expected(
+        self, operation: contracts.Operation, schema: dict[str, Any], data: dict[str, Any]
+    ) -> list[Violation]:
+        """A file part sent as plain text is refused the way FastAPI refuses it."""
+        properties = self.service.contract.resolve(schema).get("properties", {})
+        return [
+            Violation(
+                operation.id,
+                f"/body/{key}",
+                f"Value error, Expected UploadFile, received: {type(data[key]).__name__}",
+                data[key],
+                "value_error",
+            )
+            for key, prop in properties.items()
+            if prop.get("format") == "binary" and key in data and isinstance(data[key], str)
+        ]
+
+    def params(self) -> dict[str, Any]:
+        """Path and query parameters, typed and checked against the contract (422 if not)."""
+        operation = self.operation()
+        sources = {"path": self.request.path_params, "query": self.request.query_params}
+        values: dict[str, Any] = {}
+        problems: list[Violation] = []
+        for param in operation.parameters():
+            source = sources.get(param["in"])
+            if source is None:
+                continue
+            name, schema = param["name"], param.get("schema", {})
+            if name not in source:
+                if param.get("required"):
+                    problems.append(
+                        Violation(
+                            operation.id,
+                            f"/{param['in']}/{name}",
+                            "Field required",
+                            None,
+                            "missing",
+                        )
+                    )
+                elif "default" in schema:
+                    values[name] = schema["default"]
+                continue
+            raw = source.getlist(name) if hasattr(source, "getlist") else source[name]
+            value = coerce(raw, schema, self.service.contract)
+            problems += check(operation, schema, value, f"{param['in']}/{name}")
+            values[name] = value
+        if problems:
+            raise _invalid(problems)
+        return values
+
+    async def _form(self) -> dict[str, Any]:
+        form = await self.request.form(max_part_size=200 * 1024 * 1024)
+        data: dict[str, Any] = {}
+        for key in form:
+            values = form.getlist(key)
+            data[key] = values if len(values) > 1 else values[0]
+        return data
+
+    def scenario(self, *magic_inputs: str | None) -> Scenario:
+        """The scenario of a job this request creates (header, queue, key, magic, default)."""
+        try:
+            return self.state.scenarios.choose(
+                self.service.name,
+                self.tenant,
+                self.request.headers.get("x-mock-scenario"),
+                magic_inputs,
+                self.rng,
+                self.service.success_failure(),
+            )
+        except ScenarioError as exc:
+            raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+
+    @property
+    def rng(self):  # noqa: ANN201 - random.Random
+        return self.state.ids.rng(self.service.name, self.tenant)
+
+    def create_job(
+        self,
+        kind: str,
+        job_id: str,
+        scenario: Scenario,
+        data: dict[str, Any],
+        *aliases: str,
+    ) -> Job:
+        try:
+            plan = self.service.plan(kind, scenario, data)
+        except ScenarioError as exc:
+            raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+        job = Job(
+            self.service.name, self.tenant, job_id, kind, self.now, plan, data, scenario.describe()
+        )
+        return self.state.store.add(job, *aliases)
+
+    def job(self, job_id: str, *kinds: str, what: str = "Object") -> Job:
+        """This tenant's job `job_id` of one of `kinds`, or a 404 in the API's format."""
+        job = self.state.store.get(self.service.name, self.tenant, job_id)
+        if job is None or (kinds and job.kind not in kinds) or job.created_at > self.now:
+            raise ApiError(404, f"{what} {job_id} not found")
+        return job
+
+    def file_url(self, job: Job, name: str, ttl: int | None = None) -> str:
+        """An absolute, signed link to a file of `job`, expiring on the server clock."""
+        expires = int(self.now + (ttl if ttl is not None else self.state.config.link_ttl))
+        return self.server_url + self.state.signer.path(job.id, name, expires)
+
+    @staticmethod
+    def iso(timestamp: float | None) -> str | None:
+        return None if timestamp is None else isoformat(timestamp)
+
+    @staticmethod
+    def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(data, status, headers=headers)
+
+
+def _has_upload(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(isinstance(item, UploadFile) for item in value)
+    return isinstance(value, UploadFile)
+
+
+def _invalid(problems: list[Violation]) -> ApiError:
+    return ApiError(
+        422,
+        "; ".join(str(p) for p in problems),
+        errors=[FieldError(p.loc, p.message, p.kind, p.value) for p in problems],
+    )

@@ -1,0 +1,42 @@
+"""Everything one server holds: its clock, jobs, scenarios, journal and secrets."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+from mockserver.config import ServerConfig
+from mockserver.engine.artifacts import Signer
+from mockserver.engine.clock import Clock, ManualClock, SystemClock
+from mockserver.engine.ids import IdFactory
+from mockserver.engine.jobs import Store
+from mockserver.engine.journal import Journal
+from mockserver.engine.scenarios import Profile, ScenarioBook
+
+
+class MockState:
+    def __init__(self, config: ServerConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or (
+            ManualClock() if config.clock == "manual" else SystemClock(config.time_scale)
+        )
+        self.ids = IdFactory(config.seed)
+        self.store = Store(self.clock.now, config.store_capacity)
+        self.scenarios = ScenarioBook(
+            {key: spec["scenario"] for key, spec in config.keys.items() if "scenario" in spec},
+            Profile(config.duration_scale, config.failure_rate),
+        )
+        self.journal = Journal(config.journal_size)
+        self.signer = Signer(secrets.token_bytes(32))
+        self.strict = config.strict
+        self.lock = threading.RLock()  # for multi-step changes spanning store and API state
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def reset(self) -> None:
+        """Forget every job, queued scenario and journal entry; the clock keeps its time."""
+        self.store.clear()
+        self.scenarios.clear()
+        self.journal.clear()
+        self.ids.reset()
