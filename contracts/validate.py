@@ -117,6 +117,11 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
             value,
             "string_pattern_mismatch",
         )
+    if keyword in {"anyOf", "oneOf", "not"}:
+        # a combination fails as a whole: the schema's own words say what was meant
+        explain = error.schema.get("x-error-message") or error.schema.get("description")
+        message = explain.strip().split("\n")[0] if explain else error.message
+        return Violation(operation, _pointer(where, path), message, value, "value_error")
     if keyword == "additionalProperties":
         return Violation(operation, _pointer(where, path), error.message, None, "extra_forbidden")
     return Violation(operation, _pointer(where, path), error.message, value, "value_error")

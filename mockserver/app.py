@@ -98,6 +98,7 @@ class RequestMiddleware:
             scope["path"] = service.prefix + path
             scope["state"]["api_prefix"] = ""
             scope["state"]["api_path"] = _canonical(service, path)
+            scope["state"]["api"] = service.name
             return service
         for candidate in self.services.values():
             if path == candidate.prefix or path.startswith(candidate.prefix + "/"):

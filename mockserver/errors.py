@@ -70,11 +70,7 @@ def invalid(*errors: FieldError) -> ApiError:
 def fastapi_error(request: Request, error: ApiError) -> Response:
     """FastAPI's shapes: `{"detail": "..."}`, and for 422 `{"detail": [{loc, msg, type}]}`."""
     if error.errors:
-        body: Any = [
-            {"loc": list(e.loc), "msg": e.msg, "type": e.type}
-            | ({"input": e.value} if e.value is not None else {})
-            for e in error.errors
-        ]
+        body: Any = [{"loc": list(e.loc), "msg": e.msg, "type": e.type} for e in error.errors]
     else:
         body = error.detail
     return JSONResponse({"detail": body}, error.status, headers=error.headers)

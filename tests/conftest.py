@@ -1,0 +1,146 @@
+"""Shared test harness: the app in-process or live, every response checked against its contract."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts import Violation, validate_response
+from fixtures.live import LiveServer
+from mockserver import ServerConfig, create_app
+from mockserver.state import MockState
+
+_tenants = itertools.count(1)
+
+
+class ConformanceCheck:
+    """ASGI wrapper: every response of an emulated API is validated against its contract.
+
+    The one shared check behind "every response the mock sends conforms"; tests that use
+    the `mock` or `live` fixtures get it for free and fail at teardown on any violation.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.violations: list[tuple[str, Violation]] = []
+        self.checked = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})
+        status, headers, body = 0, {}, bytearray()
+        streaming = False
+
+        async def keep(message: Message) -> None:
+            nonlocal status, headers, streaming
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+                streaming = "text/event-stream" in headers.get("content-type", "")
+            elif message["type"] == "http.response.body" and not streaming:
+                body.extend(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+        api = scope["state"].get("api")
+        if api is None:
+            return
+        self.checked += 1
+        path = scope["state"]["api_path"]
+        for problem in validate_response(
+            api, scope["method"], path, status, headers=headers, body=bytes(body)
+        ):
+            self.violations.append((f"{scope['method']} {path} -> {status}", problem))
+
+    def assert_clean(self) -> None:
+        if self.violations:
+            lines = "\n".join(f"  {where}: {v.pointer}: {v.message}" for where, v in self.violations)
+            raise AssertionError(f"responses that break the contract:\n{lines}")
+
+
+@dataclass
+class Mock:
+    """The app in-process on a manual clock, with a client and this test's own API key."""
+
+    state: MockState
+    client: TestClient
+    check: ConformanceCheck
+    key: str = field(default_factory=lambda: f"test-key-{next(_tenants)}")
+
+    def advance(self, seconds: float) -> None:
+        self.state.clock.advance(seconds)
+
+    def headers(self, api: str, key: str | None = None, **extra: str) -> dict[str, str]:
+        key = key or self.key
+        auth = {
+            "neuralanalog": {"X-API-Key": key},
+            "camb": {"x-api-key": key},
+            "neurolinker": {"Authorization": f"Bearer nl_{key}"},
+            "neuraldraft": {"Authorization": f"Bearer ndsk_test_{key}"},
+        }[api]
+        return {**auth, **extra}
+
+
+def make_mock(**config: Any) -> Iterator[Mock]:
+    app = create_app(ServerConfig(clock="manual", seed=7, **config))
+    check = ConformanceCheck(app)
+    with TestClient(check) as client:
+        yield Mock(app.state.mock, client, check)
+    check.assert_clean()
+
+
+@pytest.fixture
+def mock() -> Iterator[Mock]:
+    """The whole server in-process, manual clock, responses checked against the contracts."""
+    yield from make_mock()
+
+
+@dataclass
+class Live:
+    server: LiveServer
+    check: ConformanceCheck
+
+    @property
+    def state(self) -> MockState:
+        return self.server.app.state.mock
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def advance(self, seconds: float) -> None:
+        self.state.clock.advance(seconds)
+
+
+@pytest.fixture(scope="session")
+def live_session() -> Iterator[Live]:
+    app = create_app(ServerConfig(clock="manual", seed=11))
+    check = ConformanceCheck(app)
+    server = LiveServer(check)  # type: ignore[arg-type]
+    server.app = app
+    with server:
+        yield Live(server, check)
+
+
+@pytest.fixture
+def live(live_session: Live) -> Iterator[Live]:
+    """A real server on a free port (shared by the session), checked like `mock`."""
+    before = len(live_session.check.violations)
+    yield live_session
+    new = live_session.check.violations[before:]
+    if new:
+        lines = "\n".join(f"  {where}: {v.pointer}: {v.message}" for where, v in new)
+        raise AssertionError(f"responses that break the contract:\n{lines}")
+
+
+def body_of(response: Any) -> Any:
+    return json.loads(response.content)
