@@ -237,13 +237,19 @@ def coerce_form(form: dict[str, Any], schema: dict[str, Any], contract: Contract
     result: dict[str, Any] = {}
     for key, value in form.items():
         prop = contract.resolve(props.get(key, {}))
-        if prop.get("format") == "binary" or prop.get("contentMediaType") or _is_file(value):
+        items = contract.resolve(prop.get("items", {}))
+        if prop.get("type") == "array" and _is_binary(items):
+            values = value if isinstance(value, list) else [value]
+            result[key] = [v if isinstance(v, str) else "<file>" for v in values]
+        elif _is_binary(prop) or _is_file(value):
             result[key] = value if isinstance(value, str) else "<file>"
-        elif prop.get("type") == "array" and prop.get("items", {}).get("format") == "binary":
-            result[key] = ["<file>" for _ in (value if isinstance(value, list) else [value])]
         else:
             result[key] = coerce(value, prop, contract)
     return result
+
+
+def _is_binary(schema: dict[str, Any]) -> bool:
+    return schema.get("format") == "binary" or "contentMediaType" in schema
 
 
 def _is_file(value: Any) -> bool:

@@ -41,6 +41,9 @@ class ApiService:
     auth_header: ClassVar[str]  # "x-api-key" or "authorization"
     outcomes: ClassVar[tuple[str, ...]]  # terminal words; [0] is success, [1] the usual failure
     path_aliases: ClassVar[dict[str, str]] = {}  # alternative path prefix -> documented prefix
+    # a body of an undocumented content type: None reads it as FastAPI does (422 naming the
+    # missing fields); a status code refuses it outright
+    wrong_media_status: ClassVar[int | None] = None
 
     def __init__(self, state: MockState) -> None:
         self.state = state
@@ -202,10 +205,19 @@ class Ctx:
             content_type = "application/json"
         media = operation.request_media(content_type)
         if media is None:
-            accepted = ", ".join(
-                self.service.contract.resolve(operation.spec["requestBody"])["content"]
-            )
-            raise ApiError(415, f"Unsupported content type {content_type!r}; send {accepted}")
+            documented = self.service.contract.resolve(operation.spec["requestBody"])["content"]
+            if self.service.wrong_media_status is not None:
+                accepted = ", ".join(documented)
+                raise ApiError(
+                    self.service.wrong_media_status,
+                    f"Unsupported content type {content_type!r}; send {accepted}",
+                )
+            # FastAPI reads what it can and reports the fields it did not find
+            media = next(iter(documented.items()))
+            if not isinstance(data, dict) or (media[0] == "application/json") != (
+                content_type == "application/json"
+            ):
+                data = {}
         media_type, entry = media
         schema = entry.get("schema", {})
         typed = (

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+EPSILON = 1e-6  # positions are float sums: a phase ends a hair early rather than a hair late
+
 
 @dataclass(frozen=True, slots=True)
 class Phase:
@@ -64,7 +66,7 @@ class Plan:
         start = 0.0
         for index, phase in enumerate(self.phases):
             end = start + phase.duration
-            if position < end or (self.outcome is None and index == len(self.phases) - 1):
+            if position < end - EPSILON or (self.outcome is None and index == len(self.phases) - 1):
                 total = self.length or 1.0
                 return Snapshot(
                     phase.state, phase.detail, index, min(position / total, 1.0), None, start

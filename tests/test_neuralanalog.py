@@ -1,0 +1,428 @@
+"""Neural Analog end to end on the manual clock: every object type, every outcome, every error."""
+
+from __future__ import annotations
+
+import io
+import wave
+import zipfile
+from typing import Any
+
+import pytest
+
+from tests.conftest import Mock, make_mock
+
+NA = "/neuralanalog"
+
+
+def wav(seconds: float, rate: int = 8000) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(b"\x00\x00" * int(seconds * rate))
+    return buffer.getvalue()
+
+
+class Client:
+    """A small Neural Analog client over the in-process app, for readable tests."""
+
+    def __init__(self, mock: Mock, key: str | None = None) -> None:
+        self.mock = mock
+        self.headers = mock.headers("neuralanalog", key)
+
+    def post(self, path: str, scenario: str | None = None, **kwargs: Any) -> Any:
+        headers = {**self.headers, **({"X-Mock-Scenario": scenario} if scenario else {})}
+        return self.mock.client.post(NA + path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.mock.client.get(NA + path, headers=self.headers, **kwargs)
+
+    def status(self, kind: str, object_id: str) -> dict[str, Any]:
+        response = self.get(f"/status/{kind}/{object_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def upload(
+        self, seconds: float = 2.0, scenario: str | None = None, name: str = "take.wav"
+    ) -> str:
+        files = {"audio": (name, wav(seconds), "audio/wav")}
+        response = self.post("/from-file", scenario, files=files)
+        assert response.status_code == 200, response.text
+        return response.json()["audio_id"]
+
+    def ready_audio(self, seconds: float = 2.0) -> str:
+        audio_id = self.upload(seconds)
+        self.mock.advance(60)
+        assert self.status("audio", audio_id)["is_complete"]
+        return audio_id
+
+    def download(self, kind: str, object_id: str, **params: str) -> bytes:
+        redirect = self.get(f"/download/{kind}/{object_id}", params=params, follow_redirects=False)
+        assert redirect.status_code == 307, redirect.text
+        file = self.mock.client.get(redirect.headers["location"])
+        assert file.status_code == 200
+        return file.content
+
+
+@pytest.fixture
+def na(mock: Mock) -> Client:
+    return Client(mock)
+
+
+def duration_of(data: bytes) -> float:
+    with wave.open(io.BytesIO(data)) as reader:
+        return reader.getnframes() / reader.getframerate()
+
+
+# --- every object type through every outcome -------------------------------------------------
+
+
+def test_import_runs_then_completes_with_a_wav_of_the_uploaded_duration(na: Client) -> None:
+    audio_id = na.upload(seconds=3.5)
+    running = na.status("audio", audio_id)
+    assert running["status"] == "in_progress"
+    assert (running["is_complete"], running["is_failed"], running["download_url"]) == (
+        False,
+        False,
+        None,
+    )
+    na.mock.advance(19.9)
+    assert na.status("audio", audio_id)["status"] == "in_progress"
+    na.mock.advance(0.1)
+    done = na.status("audio", audio_id)
+    assert done["status"] == "completed" and done["is_complete"]
+    assert done["completed_at"] == "2026-01-01T00:00:20.000Z"
+    assert done["download_url"].endswith(f"/neuralanalog/download/audio/{audio_id}")
+    assert duration_of(na.download("audio", audio_id)) == pytest.approx(3.5)
+
+
+def test_import_fails_with_an_error_message(na: Client) -> None:
+    audio_id = na.upload(scenario="failed; after=5; message=Corrupt header")
+    na.mock.advance(5)
+    failed = na.status("audio", audio_id)
+    assert failed["status"] == "failed" and failed["is_failed"] and not failed["is_complete"]
+    assert failed["error_message"] == "Corrupt header"
+    assert failed["download_url"] is None and failed["completed_at"] is None
+
+
+def test_import_from_link_accepts_url_or_link(na: Client) -> None:
+    for body in ({"url": "https://example.com/a.mp3"}, {"link": "https://example.com/b.mp3"}):
+        response = na.post("/from-link", json=body)
+        assert response.status_code == 200
+        assert response.json()["status"] == "in_progress"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "kind", "id_field"),
+    [
+        ("/upscale-audio", {}, "upscaled", "id"),
+        ("/master-audio", {"preset": "declip"}, "mastered", "id"),
+        ("/create-stems", {"preset": "2_tracks"}, "stem_split", "creation_id"),
+        (
+            "/run-workflow",
+            {"steps": [{"type": "upscale"}, {"type": "master"}]},
+            "workflow",
+            "workflow_run_id",
+        ),
+    ],
+)
+@pytest.mark.parametrize("outcome", ["completed", "failed"])
+def test_processing_objects_reach_each_outcome(
+    na: Client, path: str, body: dict[str, Any], kind: str, id_field: str, outcome: str
+) -> None:
+    audio_id = na.ready_audio()
+    response = na.post(path, f"{outcome}; after=40", json={"audio_id": audio_id, **body})
+    assert response.status_code == 200, response.text
+    object_id = response.json()[id_field]
+    assert na.status(kind, object_id)["status"] == "in_progress"
+    na.mock.advance(40)
+    final = na.status(kind, object_id)
+    assert final["status"] == outcome
+    assert final["audio_id"] == audio_id
+    assert final["is_complete"] is (outcome == "completed")
+    assert final["is_failed"] is (outcome == "failed")
+    assert (final["error_message"] is not None) is (outcome == "failed")
+
+
+def test_stems_appear_with_their_ids_when_the_split_completes(na: Client) -> None:
+    audio_id = na.ready_audio(seconds=1.5)
+    split = na.post("/create-stems", json={"audio_id": audio_id, "preset": "4_tracks"}).json()
+    running = na.status("stem_split", split["creation_id"])
+    assert "stems" not in running
+    na.mock.advance(180)
+    done = na.status("stem_split", split["creation_id"])
+    assert [s["name"] for s in done["stems"]] == ["vocals", "drums", "bass", "other"]
+    tones = set()
+    for stem in done["stems"]:
+        status = na.status("stem", stem["stem_id"])
+        assert status["is_complete"] and status["audio_id"] == audio_id
+        data = na.download("stem", stem["stem_id"])
+        assert duration_of(data) == pytest.approx(1.5)
+        tones.add(data)
+    assert len(tones) == 4  # a distinct tone per stem
+
+
+def test_stem_ids_are_unknown_before_the_split_completes(na: Client) -> None:
+    audio_id = na.ready_audio()
+    split_id = na.post("/create-stems", json={"audio_id": audio_id, "preset": "2_tracks"}).json()[
+        "creation_id"
+    ]
+    assert na.get(f"/status/stem/{split_id}").status_code == 404
+    na.mock.advance(180)
+    stem_id = na.status("stem_split", split_id)["stems"][0]["stem_id"]
+    assert na.get(f"/status/stem_split/{stem_id}").status_code == 404  # a stem is not a split
+
+
+def test_a_split_of_a_stem_uses_the_stem_as_its_source(na: Client) -> None:
+    audio_id = na.ready_audio()
+    split_id = na.post("/create-stems", json={"audio_id": audio_id, "preset": "2_tracks"}).json()[
+        "creation_id"
+    ]
+    na.mock.advance(180)
+    stem_id = na.status("stem_split", split_id)["stems"][0]["stem_id"]
+    second = na.post(
+        "/create-stems", json={"stem_id": stem_id, "audio_id": "ignored", "preset": "dereverb"}
+    )
+    assert second.status_code == 200, second.text
+    assert second.json()["audio_id"] == audio_id
+
+
+def test_workflow_steps_run_in_order_as_real_objects(na: Client) -> None:
+    audio_id = na.ready_audio()
+    steps = [{"type": "upscale"}, {"type": "master"}, {"type": "stems", "preset": "2_tracks"}]
+    run_id = na.post(
+        "/run-workflow", "completed; after=30", json={"audio_id": audio_id, "steps": steps}
+    ).json()["workflow_run_id"]
+    first = na.status("workflow", run_id)["steps"]
+    assert [s["status"] for s in first] == ["in_progress", "pending", "pending"]
+    assert first[1]["object_id"] is None
+    na.mock.advance(30)
+    done = na.status("workflow", run_id)
+    assert done["status"] == "completed"
+    assert [s["status"] for s in done["steps"]] == ["completed"] * 3
+    mastered_id = done["steps"][1]["object_id"]
+    assert na.status("mastered", mastered_id)["is_complete"]
+    assert na.status("stem_split", done["steps"][2]["object_id"])["stems"]
+
+
+def test_failed_workflow_fails_at_its_last_step(na: Client) -> None:
+    audio_id = na.ready_audio()
+    steps = [{"type": "upscale"}, {"type": "master"}]
+    run_id = na.post(
+        "/run-workflow", "failed; after=10", json={"audio_id": audio_id, "steps": steps}
+    ).json()["workflow_run_id"]
+    na.mock.advance(10)
+    done = na.status("workflow", run_id)
+    assert done["is_failed"] and [s["status"] for s in done["steps"]] == ["completed", "failed"]
+
+
+def test_per_poll_plans_advance_one_phase_per_status_read(na: Client) -> None:
+    audio_id = na.upload(scenario="completed; mode=poll")
+    seen = [na.status("audio", audio_id)["status_details"] for _ in range(3)]
+    assert seen == ["Analysing audio", "Import completed", "Import completed"]
+
+
+# --- parent/child rules -----------------------------------------------------------------------
+
+
+def test_processing_a_failed_or_unfinished_or_unknown_audio_is_refused(na: Client) -> None:
+    running = na.upload()
+    assert na.post("/master-audio", json={"audio_id": running}).status_code == 409
+    failed = na.upload(scenario="failed; after=1")
+    na.mock.advance(60)
+    refused = na.post("/master-audio", json={"audio_id": failed})
+    assert refused.status_code == 409 and "failed" in refused.json()["detail"]
+    unknown = na.post("/upscale-audio", json={"audio_id": "00000000-0000-0000-0000-000000000000"})
+    assert unknown.status_code == 404
+
+
+def test_mastering_from_the_restored_version(na: Client) -> None:
+    audio_id = na.ready_audio()
+    assert (
+        na.post("/master-audio", json={"audio_id": audio_id, "use_restored": True}).status_code
+        == 409
+    )
+    upscaled = na.post("/upscale-audio", json={"audio_id": audio_id}).json()["id"]
+    na.mock.advance(120)
+    mastered = na.post("/master-audio", json={"audio_id": audio_id, "upscaled_id": upscaled})
+    assert mastered.status_code == 200
+
+
+# --- downloads and archives -------------------------------------------------------------------
+
+
+def test_download_links_expire_on_the_server_clock(na: Client) -> None:
+    audio_id = na.ready_audio()
+    redirect = na.get(f"/download/audio/{audio_id}", follow_redirects=False)
+    link = redirect.headers["location"]
+    assert na.mock.client.get(link).status_code == 200
+    na.mock.advance(3601)
+    expired = na.mock.client.get(link)
+    assert expired.status_code == 403 and "expired" in expired.json()["message"]
+    assert na.mock.client.get(link.replace("signature=", "signature=0")).status_code == 403
+
+
+def test_download_refuses_formats_the_mock_cannot_encode(na: Client) -> None:
+    audio_id = na.ready_audio()
+    refused = na.get(
+        f"/download/audio/{audio_id}", params={"format": "mp3"}, follow_redirects=False
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "format"]
+    assert na.get(f"/download/audio/{audio_id}", params={"format": "ogg"}).status_code == 422
+
+
+def test_download_of_an_unfinished_object_is_a_conflict(na: Client) -> None:
+    audio_id = na.upload()
+    assert na.get(f"/download/audio/{audio_id}", follow_redirects=False).status_code == 409
+
+
+def test_archive_holds_the_requested_versions(na: Client) -> None:
+    audio_id = na.ready_audio(seconds=1.0)
+    na.post("/master-audio", json={"audio_id": audio_id})
+    na.mock.advance(90)
+    answer = na.post(
+        "/download-archive", json={"id": audio_id, "versions": ["original", "mastered"]}
+    ).json()
+    assert answer["email_notification_queued"] is False and answer["archive_incomplete"] is False
+    assert answer["expires_in_seconds"] == 86400
+    archive = zipfile.ZipFile(io.BytesIO(na.mock.client.get(answer["download_url"]).content))
+    assert sorted(archive.namelist()) == [f"{audio_id}/mastered.wav", f"{audio_id}/original.wav"]
+    for name in archive.namelist():
+        assert duration_of(archive.read(name)) == pytest.approx(1.0)
+
+
+def test_stem_archive_holds_the_stems_of_that_version(na: Client) -> None:
+    audio_id = na.ready_audio(seconds=1.0)
+    na.post("/create-stems", json={"audio_id": audio_id, "preset": "2_tracks"})
+    na.mock.advance(180)
+    answer = na.post(
+        "/download-archive", json={"id": audio_id, "versions": ["original_stems"]}
+    ).json()
+    names = zipfile.ZipFile(
+        io.BytesIO(na.mock.client.get(answer["download_url"]).content)
+    ).namelist()
+    assert len(names) == 2 and all(n.startswith(f"{audio_id}/stems/original/") for n in names)
+    missing = na.post("/download-archive", json={"id": audio_id, "versions": ["mastered_stems"]})
+    assert missing.status_code == 409
+
+
+def test_archive_refuses_missing_versions_and_mixed_kinds(na: Client) -> None:
+    audio_id = na.ready_audio()
+    missing = na.post("/download-archive", json={"id": audio_id, "versions": ["mastered"]})
+    assert missing.status_code == 409 and "mastered" in missing.json()["detail"]
+    mixed = na.post(
+        "/download-archive", json={"id": audio_id, "versions": ["original", "original_stems"]}
+    )
+    assert mixed.status_code == 422
+    assert "cannot be mixed" in mixed.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize(
+    ("config", "queued", "incomplete"),
+    [
+        ({"archive_email_threshold_bytes": 1000}, True, False),
+        ({"archive_max_file_bytes": 1000}, False, True),
+    ],
+)
+def test_large_archives_are_emailed_or_cut(
+    config: dict[str, int], queued: bool, incomplete: bool
+) -> None:
+    for mock in make_mock(**config):
+        na = Client(mock)
+        audio_id = na.ready_audio(seconds=1.0)
+        answer = na.post(
+            "/download-archive", json={"id": audio_id, "versions": ["original"]}
+        ).json()
+        assert answer["email_notification_queued"] is queued
+        assert answer["archive_incomplete"] is incomplete
+        assert (answer["download_url"] is None) is queued
+
+
+# --- tenants, store, errors -------------------------------------------------------------------
+
+
+def test_one_key_never_sees_another_keys_jobs(mock: Mock) -> None:
+    alice, bob = Client(mock, "alice"), Client(mock, "bob")
+    audio_id = alice.upload()
+    assert bob.get(f"/status/audio/{audio_id}").status_code == 404
+    assert alice.get(f"/status/audio/{audio_id}").status_code == 200
+
+
+def test_oldest_finished_jobs_are_evicted_past_the_cap() -> None:
+    for mock in make_mock(store_capacity=3):
+        na = Client(mock)
+        first = na.upload(scenario="completed; after=1")
+        running = na.upload(scenario="completed; after=1000")
+        mock.advance(2)
+        later = [na.upload() for _ in range(2)]
+        assert len(mock.state.store) == 3
+        assert na.get(f"/status/audio/{first}").status_code == 404
+        assert na.get(f"/status/audio/{running}").status_code == 200  # running jobs are kept
+        assert all(na.get(f"/status/audio/{i}").status_code == 200 for i in later)
+
+
+def test_missing_key_is_401_and_refused_key_is_403() -> None:
+    for mock in make_mock(keys={"revoked": {"status": 403}}):
+        assert mock.client.get(f"{NA}/status/audio/x").status_code == 401
+        refused = mock.client.get(f"{NA}/status/audio/x", headers={"X-API-Key": "revoked"})
+        assert refused.status_code == 403 and refused.json() == {"detail": "Forbidden"}
+
+
+def test_errors_are_fastapi_shaped_and_name_the_field(na: Client) -> None:
+    missing = na.post("/master-audio", json={})
+    assert missing.status_code == 422
+    assert missing.json()["detail"] == [
+        {"loc": ["body", "audio_id"], "msg": "Field required", "type": "missing"}
+    ]
+    bad_enum = na.post("/master-audio", json={"audio_id": "a", "preset": "louder"})
+    assert bad_enum.json()["detail"][0]["loc"] == ["body", "preset"]
+    assert bad_enum.json()["detail"][0]["type"] == "enum"
+    json_headers = {**na.headers, "content-type": "application/json"}
+    not_json = na.mock.client.post(f"{NA}/master-audio", content=b"{oops", headers=json_headers)
+    assert not_json.status_code == 422 and not_json.json()["detail"][0]["type"] == "json_invalid"
+    no_file = na.post("/from-file", data={"file_source": "from_file"})
+    assert no_file.status_code == 422 and no_file.json()["detail"][0]["loc"] == ["body", "audio"]
+    text_file = na.post("/from-file", data={"audio": "not a file"})
+    assert text_file.status_code == 422
+    assert na.get("/status/audio/nope").json() == {"detail": "Audio nope not found"}
+    wrong_method = na.mock.client.delete(f"{NA}/status/audio/x", headers=na.headers)
+    assert wrong_method.status_code == 405 and wrong_method.json() == {
+        "detail": "Method Not Allowed"
+    }
+    unknown_path = na.get("/nowhere")
+    assert unknown_path.status_code == 404 and unknown_path.json() == {"detail": "Not Found"}
+
+
+def test_bad_scenario_header_is_a_clear_400(na: Client) -> None:
+    response = na.post("/from-link", "exploded", json={"url": "https://x/y.wav"})
+    assert response.status_code == 400
+    assert "unknown outcome 'exploded'" in response.json()["detail"]
+
+
+def test_magic_file_names_pick_the_outcome(na: Client) -> None:
+    audio_id = na.upload(name="take.mock-failed.wav")
+    na.mock.advance(60)
+    assert na.status("audio", audio_id)["is_failed"]
+
+
+def test_same_seed_same_requests_same_ids_and_timelines() -> None:
+    def run() -> list[Any]:
+        for mock in make_mock():
+            na = Client(mock, "seeded")
+            audio_id = na.upload()
+            mock.advance(60)
+            return [audio_id, na.status("audio", audio_id)]
+        raise AssertionError
+
+    assert run() == run()
+
+
+def test_host_header_of_the_real_api_serves_it_at_the_root(mock: Mock) -> None:
+    headers = {**mock.headers("neuralanalog"), "Host": "api.neuralanalog.com"}
+    created = mock.client.post("/from-link", headers=headers, json={"url": "https://x/a.wav"})
+    assert created.status_code == 200
+    mock.advance(60)
+    status = mock.client.get(f"/status/audio/{created.json()['audio_id']}", headers=headers).json()
+    assert status["download_url"].startswith("http://api.neuralanalog.com/download/audio/")
