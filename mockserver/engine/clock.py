@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from time import time as wall_time  # bound now: client-side virtual time never reaches it
 
 
 class Clock:
@@ -57,11 +57,11 @@ class SystemClock(Clock):
         if scale <= 0:
             raise ValueError("time scale must be positive")
         self.scale = scale
-        self._real_origin = time.time()
+        self._real_origin = wall_time()
         self._virtual_origin = self._real_origin
 
     def now(self) -> float:
-        return self._virtual_origin + (time.time() - self._real_origin) * self.scale
+        return self._virtual_origin + (wall_time() - self._real_origin) * self.scale
 
     def advance(self, seconds: float) -> float:
         if seconds < 0:
@@ -72,7 +72,7 @@ class SystemClock(Clock):
 
     def set(self, timestamp: float) -> float:
         self._virtual_origin = timestamp
-        self._real_origin = time.time()
+        self._real_origin = wall_time()
         self._notify()
         return self.now()
 

@@ -1,0 +1,121 @@
+"""Virtual time for the code under test: its sleeps move the mock's clock instead of waiting.
+
+Real clients sleep between polls and give up after their own timeouts. Inside `VirtualTime`,
+`time.sleep`, `time.time`, `time.monotonic`, `time.perf_counter` and `asyncio.sleep` run on
+the server's clock for the threads that entered it: every sleep advances the clock by exactly
+that much and returns at once, so a ten-minute polling loop ends in milliseconds, faithfully.
+Other threads (the server's own event loop among them) keep real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+
+class SteerableClock(Protocol):
+    def now(self) -> float: ...
+
+    def advance(self, seconds: float) -> float: ...
+
+
+REAL = {
+    "sleep": time.sleep,
+    "time": time.time,
+    "monotonic": time.monotonic,
+    "perf_counter": time.perf_counter,
+}
+REAL_ASYNC_SLEEP = asyncio.sleep
+OWN = "mockserver.engine"  # the server's clock keeps the real functions
+
+
+class VirtualTime:
+    """Put the calling thread's view of time on `clock` while the context is open.
+
+    `slept` is the total virtual time the client slept; `sleeps` counts its sleeps.
+    """
+
+    def __init__(self, clock: SteerableClock) -> None:
+        self.clock = clock
+        self.slept = 0.0
+        self.sleeps = 0
+        self._threads: set[int] = set()
+        self._origin = clock.now()
+        self._patched: list[tuple[Any, str, Any]] = []
+
+    # --- the virtual functions -------------------------------------------------------------
+
+    def _mine(self) -> bool:
+        return threading.get_ident() in self._threads
+
+    def sleep(self, seconds: float) -> None:
+        if not self._mine():
+            REAL["sleep"](seconds)
+            return
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        self.slept += seconds
+        self.sleeps += 1
+        self.clock.advance(seconds)
+
+    def time(self) -> float:
+        return self.clock.now() if self._mine() else REAL["time"]()
+
+    def monotonic(self) -> float:
+        return self.clock.now() - self._origin if self._mine() else REAL["monotonic"]()
+
+    def perf_counter(self) -> float:
+        return self.clock.now() - self._origin if self._mine() else REAL["perf_counter"]()
+
+    async def async_sleep(self, delay: float, result: Any = None) -> Any:
+        if not self._mine():
+            return await REAL_ASYNC_SLEEP(delay, result)
+        self.sleep(delay)
+        await REAL_ASYNC_SLEEP(0)  # still a scheduling point, as callers expect
+        return result
+
+    # --- patching ----------------------------------------------------------------------------
+
+    def _replacements(self) -> dict[int, Callable[..., Any]]:
+        return {
+            id(REAL["sleep"]): self.sleep,
+            id(REAL["time"]): self.time,
+            id(REAL["monotonic"]): self.monotonic,
+            id(REAL["perf_counter"]): self.perf_counter,
+            id(REAL_ASYNC_SLEEP): self.async_sleep,
+        }
+
+    def _patch_everywhere(self) -> None:
+        """Replace the real functions in `time`, `asyncio` and every module that imported
+        them by name (`from time import sleep`), so unmodified client code is covered."""
+        replacements = self._replacements()
+        for module in list(sys.modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            name = getattr(module, "__name__", "")
+            if not isinstance(namespace, dict) or name == __name__ or name.startswith(OWN):
+                continue
+            for attribute, value in list(namespace.items()):
+                if callable(value) and id(value) in replacements:
+                    self._patched.append((module, attribute, value))
+                    setattr(module, attribute, replacements[id(value)])
+
+    def _restore(self) -> None:
+        for module, name, value in reversed(self._patched):
+            setattr(module, name, value)
+        self._patched.clear()
+
+    @contextmanager
+    def running(self) -> Iterator[VirtualTime]:
+        """Virtual time for the current thread until the block ends."""
+        self._threads.add(threading.get_ident())
+        self._patch_everywhere()
+        try:
+            yield self
+        finally:
+            self._restore()
+            self._threads.discard(threading.get_ident())
