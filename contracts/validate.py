@@ -10,6 +10,16 @@ from jsonschema import ValidationError
 
 from contracts.document import Contract, Operation, load
 
+PARSED = {  # a string that should have been a number (path, query, form): pydantic's words
+    "integer": (
+        "int_parsing",
+        "Input should be a valid integer, unable to parse string as an integer",
+    ),
+    "number": (
+        "float_parsing",
+        "Input should be a valid number, unable to parse string as a number",
+    ),
+}
 JSON_TYPES = {
     "string": "string",
     "integer": "int",
@@ -82,6 +92,9 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
     if keyword == "type":
         wanted = error.validator_value
         name = wanted if isinstance(wanted, str) else next(t for t in wanted if t != "null")
+        if isinstance(value, str) and name in PARSED:
+            kind, message = PARSED[name]
+            return Violation(operation, _pointer(where, path), message, value, kind)
         return Violation(
             operation,
             _pointer(where, path),
@@ -90,9 +103,9 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
             f"{JSON_TYPES.get(name, name)}_type",
         )
     if keyword in {"minItems", "minLength"}:
-        return Violation(operation, _pointer(where, path), error.message, value, "too_short")
+        return Violation(operation, _pointer(where, path), _length(error), value, "too_short")
     if keyword in {"maxItems", "maxLength"}:
-        return Violation(operation, _pointer(where, path), error.message, value, "too_long")
+        return Violation(operation, _pointer(where, path), _length(error), value, "too_long")
     if keyword in {"minimum", "exclusiveMinimum"}:
         return Violation(
             operation,
@@ -125,6 +138,19 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
     if keyword == "additionalProperties":
         return Violation(operation, _pointer(where, path), error.message, None, "extra_forbidden")
     return Violation(operation, _pointer(where, path), error.message, value, "value_error")
+
+
+def _length(error: ValidationError) -> str:
+    """pydantic's words for a list of the wrong length (strings keep jsonschema's)."""
+    if not isinstance(error.instance, list):
+        return error.message
+    bound = error.validator_value
+    least = "least" if error.validator == "minItems" else "most"
+    plural = "" if bound == 1 else "s"
+    return (
+        f"List should have at {least} {bound} item{plural} after validation, "
+        f"not {len(error.instance)}"
+    )
 
 
 def _pointer(where: str, path: list[str]) -> str:
@@ -169,10 +195,23 @@ def validate_request(
                     Violation(operation.id, f"/{where}/{name}", "Field required", None, "missing")
                 )
             continue
-        value = coerce(source[key], param.get("schema", {}), operation.contract)
-        problems += check(operation, param.get("schema", {}), value, f"{where}/{name}")
+        schema = param.get("schema", {})
+        if _plain_string(schema) and isinstance(source[key], str):
+            continue  # any string passes: spare the hot path (status polls) a validator call
+        value = coerce(source[key], schema, operation.contract)
+        problems += check(operation, schema, value, f"{where}/{name}")
     problems += _check_body(operation, content_type, body)
     return problems
+
+
+ANNOTATIONS = frozenset({"type", "description", "title", "example", "examples", "deprecated"})
+
+
+def _plain_string(schema: dict[str, Any]) -> bool:
+    """A schema that only says "a string" (no enum, pattern, format, length)."""
+    return schema.get("type") == "string" and all(
+        key in ANNOTATIONS or key.startswith("x-") for key in schema
+    )
 
 
 def _check_body(operation: Operation, content_type: str | None, body: Any) -> list[Violation]:
@@ -197,9 +236,96 @@ def _check_body(operation: Operation, content_type: str | None, body: Any) -> li
         ]
     name, entry = media
     schema = entry.get("schema", {})
-    if name != "application/json" and isinstance(body, dict):
+    problems: list[Violation] = []
+    if "json" not in name and isinstance(body, dict):
+        problems += uploads_expected(operation, schema, body)
         body = coerce_form(body, schema, operation.contract)
-    return check(operation, schema, body, "body")
+    problems += check(operation, schema, body, "body")
+    return problems + unknown_fields(operation, schema, body)
+
+
+def uploads_expected(
+    operation: Operation, schema: dict[str, Any], form: dict[str, Any]
+) -> list[Violation]:
+    """A file part sent as a plain text field, refused with FastAPI's words."""
+    properties = operation.contract.resolve(schema).get("properties", {})
+    return [
+        Violation(
+            operation.id,
+            f"/body/{key}",
+            f"Value error, Expected UploadFile, received: {type(form[key]).__name__}",
+            form[key],
+            "value_error",
+        )
+        for key, prop in properties.items()
+        if _is_binary(operation.contract.resolve(prop)) and isinstance(form.get(key), str)
+    ]
+
+
+def unknown_fields(operation: Operation, schema: dict[str, Any], body: Any) -> list[Violation]:
+    """Fields of a body that its schema's `properties` do not name, at any depth.
+
+    Request schemas stay as loose as the real services (they ignore unknown fields), so
+    jsonschema accepts them; a field the contract does not know is still a sign of a client
+    bug (a typo, a field of another endpoint), so it is reported.
+    """
+    found: list[tuple[list[str], Any]] = []
+    _unknown(operation.contract, [schema], body, [], found)
+    return [
+        Violation(
+            operation.id,
+            _pointer("body", path),
+            f"unknown field {path[-1]!r}: not in the contract (the real service ignores it)",
+            value,
+            "extra_forbidden",
+        )
+        for path, value in found
+    ]
+
+
+def _unknown(
+    contract: Contract,
+    schemas: list[Any],
+    data: Any,
+    path: list[str],
+    found: list[tuple[list[str], Any]],
+) -> None:
+    alternatives = _alternatives(contract, schemas)
+    if isinstance(data, dict):
+        known: dict[str, list[Any]] = {}
+        for schema in alternatives:
+            for key, prop in schema.get("properties", {}).items():
+                known.setdefault(key, []).append(prop)
+        # no `properties` at all: a free-form object; `additionalProperties` or
+        # `patternProperties` given: jsonschema already decides about extra keys
+        open_ended = not known or any(
+            "additionalProperties" in s or "patternProperties" in s or "unevaluatedProperties" in s
+            for s in alternatives
+        )
+        for key, value in data.items():
+            if key in known:
+                _unknown(contract, known[key], value, [*path, key], found)
+            elif not open_ended:
+                found.append(([*path, key], value))
+    elif isinstance(data, list):
+        items = [s["items"] for s in alternatives if isinstance(s.get("items"), dict)]
+        if items:
+            for index, value in enumerate(data):
+                _unknown(contract, items, value, [*path, str(index)], found)
+
+
+def _alternatives(contract: Contract, schemas: list[Any]) -> list[dict[str, Any]]:
+    """The schemas and every `allOf`/`anyOf`/`oneOf` branch in them, `$ref`s followed."""
+    result: list[dict[str, Any]] = []
+    pending = list(schemas)
+    while pending and len(result) < 64:  # bounded: a self-referencing schema cannot loop
+        schema = contract.resolve(pending.pop())
+        if not isinstance(schema, dict) or any(schema is seen for seen in result):
+            continue
+        result.append(schema)
+        for keyword in ("allOf", "anyOf", "oneOf"):
+            pending += schema.get(keyword, [])
+    return result
 
 
 def coerce(value: Any, schema: dict[str, Any], contract: Contract) -> Any:

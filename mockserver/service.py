@@ -107,7 +107,7 @@ class ApiService:
         if scenario.outcome == STALLED:
             return STALLED
         for word in self.outcomes:
-            if word.lower() == scenario.outcome:
+            if word.lower() == scenario.outcome.lower():
                 return word
         known = ", ".join([*self.outcomes, STALLED])
         raise ScenarioError(f"unknown outcome {scenario.outcome!r} for {self.name}; known: {known}")
