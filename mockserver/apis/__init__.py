@@ -6,10 +6,12 @@ and its contract in `contracts/`, then listing it below.
 
 from __future__ import annotations
 
+from mockserver.apis.camb import Camb
 from mockserver.apis.neuralanalog import NeuralAnalog
 from mockserver.service import ApiService
 
 SERVICES: dict[str, type[ApiService]] = {
     NeuralAnalog.name: NeuralAnalog,
+    Camb.name: Camb,
     # camb, neurolinker and neuraldraft join here, each in its own sub-package
 }

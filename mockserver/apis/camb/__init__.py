@@ -1,0 +1,61 @@
+"""Camb.ai audio separation: upload a track, poll the task, fetch foreground and background."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import Route
+
+from mockserver.apis.camb import responses
+from mockserver.apis.camb.models import (
+    SEPARATION_SECONDS,
+    STEPS,
+    TRACK_TONES,
+    failure_message,
+    failure_reason,
+)
+from mockserver.engine.artifacts import tone_wav
+from mockserver.engine.jobs import Job
+from mockserver.engine.plan import Outcome, Plan
+from mockserver.engine.scenarios import Scenario
+from mockserver.errors import ApiError
+from mockserver.service import ApiService
+
+
+class Camb(ApiService):
+    name = "camb"
+    prefix = "/camb"
+    hosts = ("client.camb.ai",)
+    auth_header = "x-api-key"
+    outcomes = ("SUCCESS", "ERROR", "TIMEOUT", "PAYMENT_REQUIRED")
+
+    def routes(self) -> list[Route]:
+        return [
+            self.route("/apis/audio-separation", responses.create, ["POST"]),
+            self.route("/apis/audio-separation/{task_id}", responses.status),
+            self.route("/apis/audio-separation-result/{run_id}", responses.run_info),
+            self.route("/apis/audio-separation-results", responses.runs_results, ["POST"]),
+        ]
+
+    def outcome_word(self, scenario: Scenario) -> str:
+        """Also refuses a `reason=` that is unknown or cannot apply, so the admin queue and
+        transitions reject it up front instead of failing the next create."""
+        word = super().outcome_word(scenario)
+        failure_reason(word, scenario.options.get("reason"))
+        return word
+
+    def outcome(self, kind: str, scenario: Scenario) -> Outcome:
+        """The outcome with its `exception_reason` (option `reason`) and matching message."""
+        word = self.outcome_word(scenario)
+        reason = failure_reason(word, scenario.options.get("reason"))
+        message = scenario.options.get("message") or failure_message(word, reason)
+        return Outcome(word, message, {**scenario.options, "reason": reason})
+
+    def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
+        return self.timed_plan(STEPS, SEPARATION_SECONDS, scenario, self.outcome(kind, scenario))
+
+    def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
+        tone = TRACK_TONES.get(name)
+        if tone is None:
+            raise ApiError(404, "No such file")
+        return tone_wav(job.data["info"], tone), "audio/wav"
