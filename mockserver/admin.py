@@ -63,6 +63,13 @@ def _number(data: dict[str, Any], name: str) -> float:
     return float(value)
 
 
+def describe(app: Any, root: str) -> dict[str, str]:
+    """Base URL of every API on a server whose root is `root` (health, banner, fixtures)."""
+    services: dict[str, ApiService] = app.state.services
+    alone = app.state.mock.config.api is not None
+    return {name: root + ("" if alone else s.prefix) for name, s in services.items()}
+
+
 def handles_errors(handler):  # noqa: ANN001, ANN201 - decorator over Starlette endpoints
     async def endpoint(request: Request) -> Response:
         try:
@@ -81,7 +88,7 @@ async def health(request: Request) -> Response:
     return JSONResponse(
         {
             "status": "ok",
-            "apis": {name: root + s.prefix for name, s in _services(request).items()},
+            "apis": describe(request.app, root),
             "clock": state.clock.describe(),
             "jobs": len(state.store),
             "strict": state.strict,

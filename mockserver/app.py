@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -189,10 +188,3 @@ def _canonical(service: ApiService, path: str) -> str:
         if path.startswith(alias):
             return documented + path[len(alias) :]
     return path
-
-
-def describe(app: Starlette, base_url: str) -> dict[str, Any]:
-    """Base URL of every API on a running server (for the banner and the fixtures)."""
-    services: dict[str, ApiService] = app.state.services
-    single = len(services) == 1 and app.state.mock.config.api
-    return {name: base_url + ("" if single else s.prefix) for name, s in services.items()}

@@ -84,7 +84,8 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
 def serve(config: ServerConfig, log_level: str = "info") -> None:
     import uvicorn
 
-    from mockserver.app import create_app, describe
+    from mockserver.admin import describe
+    from mockserver.app import create_app
 
     app = create_app(config)
     root = f"http://{config.host}:{config.port}"

@@ -237,9 +237,9 @@ def _started(ctx: Ctx, ids: dict[str, str], job: Job, message: str) -> Response:
 
 
 def _missing_version(audio_id: str, version: str) -> Job:
+    work = "restoration" if version.startswith("restored") else "mastering"
     raise ApiError(
-        409,
-        f"Version '{version}' of audio {audio_id} does not exist yet: no completed {'restoration' if version.startswith('restored') else 'mastering'}",
+        409, f"Version '{version}' of audio {audio_id} does not exist yet: no completed {work}"
     )
 
 
@@ -447,6 +447,7 @@ def _stem_members(
     if not members:
         raise ApiError(
             409,
-            f"Version '{version}_stems' of audio {audio.id} does not exist yet: no completed stem split from the {version} track",
+            f"Version '{version}_stems' of audio {audio.id} does not exist yet: "
+            f"no completed stem split from the {version} track",
         )
     return members

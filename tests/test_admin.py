@@ -1,0 +1,152 @@
+"""The admin API under /__mock__/: clock, scenario queue, jobs, transitions, journal."""
+
+from __future__ import annotations
+
+from tests.conftest import Mock
+
+NA = "/neuralanalog"
+
+
+def create(mock: Mock, key: str | None = None) -> str:
+    response = mock.client.post(
+        f"{NA}/from-link",
+        headers=mock.headers("neuralanalog", key),
+        json={"url": "https://x/a.wav"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["audio_id"]
+
+
+def status(mock: Mock, audio_id: str, key: str | None = None) -> dict:
+    return mock.client.get(
+        f"{NA}/status/audio/{audio_id}", headers=mock.headers("neuralanalog", key)
+    ).json()
+
+
+def test_health_lists_every_api_and_the_clock(mock: Mock) -> None:
+    health = mock.client.get("/__mock__/health").json()
+    assert health["status"] == "ok"
+    assert health["apis"]["neuralanalog"] == "http://testserver/neuralanalog"
+    assert health["clock"]["mode"] == "manual"
+
+
+def test_clock_advance_and_set(mock: Mock) -> None:
+    start = mock.client.get("/__mock__/clock").json()["now"]
+    moved = mock.client.post("/__mock__/clock/advance", json={"seconds": 90}).json()
+    assert moved["now"] == start + 90
+    set_to = mock.client.post("/__mock__/clock/set", json={"time": "2026-03-01T12:00:00Z"}).json()
+    assert set_to["iso"] == "2026-03-01T12:00:00.000Z"
+    assert mock.client.post("/__mock__/clock/advance", json={"seconds": "soon"}).status_code == 422
+    assert mock.client.post("/__mock__/clock/advance", json={"seconds": -1}).status_code == 422
+    assert mock.client.post("/__mock__/clock/advance", content=b"{").status_code == 400
+
+
+def test_queued_scenarios_apply_to_the_next_jobs_of_that_tenant(mock: Mock) -> None:
+    queued = mock.client.post(
+        "/__mock__/scenarios",
+        json={
+            "api": "neuralanalog",
+            "outcome": "failed",
+            "tenant": mock.key,
+            "count": 2,
+            "after": 5,
+            "message": "nope",
+        },
+    )
+    assert queued.status_code == 201
+    assert len(queued.json()["queued"]) == 2
+    first, second, third = (create(mock) for _ in range(3))
+    other = create(mock, "someone-else")
+    mock.advance(30)
+    assert status(mock, first)["error_message"] == "nope"
+    assert status(mock, second)["is_failed"]
+    assert status(mock, third)["is_complete"]
+    assert status(mock, other, "someone-else")["is_complete"]
+    assert mock.client.get("/__mock__/scenarios").json() == {"queued": []}
+
+
+def test_header_scenario_wins_over_the_queue(mock: Mock) -> None:
+    mock.client.post("/__mock__/scenarios", json={"api": "neuralanalog", "outcome": "failed"})
+    headers = {**mock.headers("neuralanalog"), "X-Mock-Scenario": "completed; after=1"}
+    audio_id = mock.client.post(
+        f"{NA}/from-link", headers=headers, json={"url": "https://x/a.wav"}
+    ).json()["audio_id"]
+    mock.advance(1)
+    assert status(mock, audio_id)["is_complete"]
+    assert len(mock.client.get("/__mock__/scenarios").json()["queued"]) == 1
+
+
+def test_queue_refuses_unknown_apis_and_outcomes(mock: Mock) -> None:
+    bad_api = mock.client.post("/__mock__/scenarios", json={"api": "spotify", "outcome": "failed"})
+    assert bad_api.status_code == 422 and "'api' must be one of" in bad_api.json()["error"]
+    bad_outcome = mock.client.post(
+        "/__mock__/scenarios", json={"api": "neuralanalog", "outcome": "SUCCESS!"}
+    )
+    assert bad_outcome.status_code == 422 and "unknown outcome" in bad_outcome.json()["error"]
+    bad_count = mock.client.post(
+        "/__mock__/scenarios", json={"api": "neuralanalog", "outcome": "failed", "count": 0}
+    )
+    assert bad_count.status_code == 422
+
+
+def test_key_bound_scenarios() -> None:
+    from tests.conftest import make_mock
+
+    for mock in make_mock(keys={"always-fails": {"scenario": "failed; after=2"}}):
+        audio_id = create(mock, "always-fails")
+        mock.advance(2)
+        assert status(mock, audio_id, "always-fails")["is_failed"]
+
+
+def test_jobs_listing_filters_and_transition(mock: Mock) -> None:
+    mine, theirs = create(mock), create(mock, "other")
+    listed = mock.client.get(
+        "/__mock__/jobs", params={"api": "neuralanalog", "tenant": mock.key}
+    ).json()
+    assert [j["id"] for j in listed["jobs"]] == [mine]
+    assert mock.client.get(f"/__mock__/jobs/{theirs}").json()["tenant"] == "other"
+    forced = mock.client.post(
+        f"/__mock__/jobs/{mine}/transition", json={"outcome": "failed", "message": "forced"}
+    )
+    assert forced.status_code == 200 and forced.json()["state"] == "failed"
+    assert status(mock, mine)["error_message"] == "forced"
+    again = mock.client.post(f"/__mock__/jobs/{mine}/transition", json={"outcome": "completed"})
+    assert again.status_code == 409
+    running = mock.client.get("/__mock__/jobs", params={"status": "in_progress"}).json()
+    assert [j["id"] for j in running["jobs"]] == [theirs]
+    assert mock.client.get("/__mock__/jobs/nope").status_code == 404
+
+
+def test_journal_records_requests_and_can_be_cleared(mock: Mock) -> None:
+    audio_id = create(mock)
+    status(mock, audio_id)
+    entries = mock.client.get("/__mock__/journal", params={"tenant": mock.key}).json()["entries"]
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("POST", "/from-link", 200),
+        ("GET", f"/status/audio/{audio_id}", 200),
+    ]
+    assert entries[0]["request"] == {"url": "https://x/a.wav"}
+    assert entries[1]["response"]["object_id"] == audio_id
+    assert (
+        mock.client.get("/__mock__/journal", params={"limit": 1})
+        .json()["entries"][0]["path"]
+        .startswith("/status")
+    )
+    mock.client.delete("/__mock__/journal")
+    assert mock.client.get("/__mock__/journal").json() == {"entries": []}
+
+
+def test_reset_forgets_jobs(mock: Mock) -> None:
+    audio_id = create(mock)
+    assert mock.client.post("/__mock__/reset").json() == {"reset": True}
+    assert (
+        mock.client.get(
+            f"{NA}/status/audio/{audio_id}", headers=mock.headers("neuralanalog")
+        ).status_code
+        == 404
+    )
+
+
+def test_every_response_carries_a_request_id(mock: Mock) -> None:
+    response = mock.client.get(f"{NA}/status/audio/x", headers=mock.headers("neuralanalog"))
+    assert response.headers["x-request-id"].startswith("req_")
