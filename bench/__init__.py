@@ -1,1 +1,1 @@
-"""Benchmarks, run on demand (`make bench`): figures and ratios against a baseline measured in the same run."""
+"""Benchmarks, run on demand (`make bench`): figures and ratios against a same-run baseline."""
