@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 
 from mockserver.config import ServerConfig
 from mockserver.engine.artifacts import Signer
@@ -30,9 +31,14 @@ class MockState:
         self.signer = Signer(secrets.token_bytes(32))
         self.strict = config.strict
         self.lock = threading.RLock()  # for multi-step changes spanning store and API state
+        self._reset_hooks: list[Callable[[], None]] = []
 
     def now(self) -> float:
         return self.clock.now()
+
+    def on_reset(self, hook: Callable[[], None]) -> None:
+        """Call `hook` on `reset()`: for what an API keeps besides jobs (webhooks, caches)."""
+        self._reset_hooks.append(hook)
 
     def reset(self) -> None:
         """Forget every job, queued scenario and journal entry; the clock keeps its time."""
@@ -40,3 +46,5 @@ class MockState:
         self.scenarios.clear()
         self.journal.clear()
         self.ids.reset()
+        for hook in self._reset_hooks:
+            hook()
