@@ -91,8 +91,9 @@ def serve(config: ServerConfig, log_level: str = "info") -> None:
     root = f"http://{config.host}:{config.port}"
     bases = "  ".join(f"{name}={url}" for name, url in describe(app, root).items())
     print(f"mockserver on {root}  {bases}  admin={root}/__mock__", flush=True)
+    # one log line per request, naming its request ID, replaces uvicorn's access log
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level)
+    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

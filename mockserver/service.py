@@ -38,6 +38,7 @@ class ApiService:
     name: ClassVar[str]  # "neuralanalog": the contract's name and the admin's `api`
     prefix: ClassVar[str]  # "/neuralanalog": stands in for the real host's root
     hosts: ClassVar[tuple[str, ...]]  # Host headers that select this API at the root
+    base_path: ClassVar[str] = ""  # where clients' base URL points on the host: "/apis", "/v1"
     auth_header: ClassVar[str]  # "x-api-key" or "authorization"
     outcomes: ClassVar[tuple[str, ...]]  # terminal words; [0] is success, [1] the usual failure
     path_aliases: ClassVar[dict[str, str]] = {}  # alternative path prefix -> documented prefix
