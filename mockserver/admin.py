@@ -9,9 +9,10 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from mockserver import pages
 from mockserver.engine.clock import parse_time
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError
@@ -169,6 +170,12 @@ async def job(request: Request) -> Response:
     return JSONResponse(_job(request).summary(_state(request).now()))
 
 
+async def job_page(request: Request) -> Response:
+    """The job for a person: what an API's "web UI page" links point at."""
+    state = _state(request)
+    return HTMLResponse(pages.job_page(_job(request), state.now(), state.store))
+
+
 async def transition(request: Request) -> Response:
     """Force a job into a terminal state now: `{"outcome": "failed", "message": "..."}`."""
     state = _state(request)
@@ -188,6 +195,7 @@ async def transition(request: Request) -> Response:
         if found.snapshot(now).terminal:
             raise AdminError(409, f"job {found.id} is already {found.snapshot(now).state}")
         found.force(now, service.outcome(found.kind, scenario))
+        service.after_transition(found, now)
     return JSONResponse(found.summary(state.now()))
 
 
@@ -243,6 +251,7 @@ def admin_routes() -> list[Route]:
         ("/scenarios", scenarios, ["GET", "POST", "DELETE"]),
         ("/jobs", jobs, ["GET"]),
         ("/jobs/{job_id}", job, ["GET"]),
+        ("/jobs/{job_id}/page", job_page, ["GET"]),
         ("/jobs/{job_id}/transition", transition, ["POST"]),
         ("/journal", journal, ["GET", "DELETE"]),
         ("/violations", violations, ["GET"]),

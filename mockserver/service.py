@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -99,6 +100,10 @@ class ApiService:
 
     def default_message(self, kind: str, word: str) -> str | None:
         return None
+
+    def after_transition(self, job: Job, now: float) -> None:
+        """The admin API forced `job` to end now: bring the jobs tied to it along (a parent's
+        unfinished children, a child's parent). Nothing to do for a job that stands alone."""
 
     def success_failure(self) -> tuple[str, str]:
         return self.outcomes[0], self.outcomes[1]
@@ -336,6 +341,11 @@ class Ctx:
         """An absolute, signed link to a file of `job`, expiring on the server clock."""
         expires = int(self.now + (ttl if ttl is not None else self.state.config.link_ttl))
         return self.server_url + self.state.signer.path(job.id, name, expires)
+
+    def page_url(self, job: Job) -> str:
+        """An absolute link to the admin API's page about `job`: where an API links to its
+        web UI (a job page, a dashboard), the mock links to a page it really serves."""
+        return f"{self.server_url}/__mock__/jobs/{quote(job.id, safe='')}/page"
 
     @staticmethod
     def iso(timestamp: float | None) -> str | None:
