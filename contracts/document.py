@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
@@ -18,6 +19,34 @@ HERE = Path(__file__).parent
 APIS = ("neuralanalog", "camb", "neurolinker", "neuraldraft")
 BASE = "urn:contract"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+DOCUMENT_PATH = "/openapi.json"  # where an API serves its own document, unless it lists one
+FORMATS = FormatChecker()
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*$")
+_URI_FORBIDDEN = re.compile(r"[\s<>\"{}|\\^`\x00-\x1f\x7f]")
+
+
+@FORMATS.checks("uri")
+def _is_uri(value: object) -> bool:
+    """RFC 3986 absolute URI, checked loosely: jsonschema skips `uri` without extra packages,
+    and a response with a relative or broken link must fail the conformance check."""
+    if not isinstance(value, str):
+        return True
+    if _URI_FORBIDDEN.search(value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    if not parts.scheme or not _SCHEME.match(parts.scheme):
+        return False
+    if parts.scheme in {"http", "https"}:
+        return bool(parts.netloc)
+    return bool(parts.path or parts.netloc)
+
+
+@FORMATS.checks("uri-reference")
+def _is_uri_reference(value: object) -> bool:
+    return not isinstance(value, str) or not _URI_FORBIDDEN.search(value)
 
 
 @dataclass
@@ -46,6 +75,10 @@ class Operation:
 
     def parameters(self) -> list[dict[str, Any]]:
         """Path-level and operation-level parameters, resolved."""
+        return self._parameters
+
+    @cached_property
+    def _parameters(self) -> list[dict[str, Any]]:
         path_item = self.contract.document["paths"][self.template]
         merged = {
             (p["name"], p["in"]): p
@@ -105,15 +138,26 @@ class Contract:
         ]
         # literal paths win over templated ones (/documents/json before /documents/{id})
         self.operations.sort(key=lambda op: op.template.count("{"))
+        self._by_method: dict[str, list[Operation]] = {}
+        for op in self.operations:
+            self._by_method.setdefault(op.method, []).append(op)
         self._validators: dict[int, Draft202012Validator] = {}
 
     def operation(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
-        for op in self.operations:
-            if op.method == method.upper():
-                params = op.match(path)
-                if params is not None:
-                    return op, params
+        for op in self._by_method.get(method.upper(), ()):
+            params = op.match(path)
+            if params is not None:
+                return op, params
         return None
+
+    @cached_property
+    def document_path(self) -> str:
+        """Where the API serves this document: the path the contract lists for it (camb's
+        `/apis/openapi.json`), else `/openapi.json` as FastAPI services do."""
+        for op in self._by_method.get("GET", ()):
+            if op.template.endswith(DOCUMENT_PATH):
+                return op.template
+        return DOCUMENT_PATH
 
     def path_known(self, path: str) -> bool:
         return any(op.match(path) is not None for op in self.operations)
@@ -138,7 +182,7 @@ class Contract:
         found = self._validators.get(key)
         if found is None:
             found = self._validators[key] = Draft202012Validator(
-                _absolute_refs(schema), registry=self._registry, format_checker=FormatChecker()
+                _absolute_refs(schema), registry=self._registry, format_checker=FORMATS
             )
         return found
 

@@ -175,11 +175,33 @@ def validate_request(
     contract = load(api) if isinstance(api, str) else api
     found = contract.operation(method, path)
     if found is None:
-        what = "method not allowed" if contract.path_known(path) else "no such path"
-        return [
-            Violation(f"{method} {path}", "/path", f"{what} in the {contract.api} contract", path)
-        ]
+        return [unknown_operation(contract, method, path)]
     operation, path_params = found
+    return check_request(
+        operation,
+        path_params,
+        query=query,
+        headers=headers,
+        content_type=content_type,
+        body=body,
+    )
+
+
+def unknown_operation(contract: Contract, method: str, path: str) -> Violation:
+    what = "method not allowed" if contract.path_known(path) else "no such path"
+    return Violation(f"{method} {path}", "/path", f"{what} in the {contract.api} contract", path)
+
+
+def check_request(
+    operation: Operation,
+    path_params: dict[str, str],
+    *,
+    query: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    content_type: str | None = None,
+    body: Any = None,
+) -> list[Violation]:
+    """`validate_request` once the operation is known (`Contract.operation` found it)."""
     query = query or {}
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     problems: list[Violation] = []
@@ -196,8 +218,8 @@ def validate_request(
                 )
             continue
         schema = param.get("schema", {})
-        if _plain_string(schema) and isinstance(source[key], str):
-            continue  # any string passes: spare the hot path (status polls) a validator call
+        if _plainly_valid(schema, source[key]):
+            continue  # spare the hot path (status polls) a validator call
         value = coerce(source[key], schema, operation.contract)
         problems += check(operation, schema, value, f"{where}/{name}")
     problems += _check_body(operation, content_type, body)
@@ -207,11 +229,18 @@ def validate_request(
 ANNOTATIONS = frozenset({"type", "description", "title", "example", "examples", "deprecated"})
 
 
-def _plain_string(schema: dict[str, Any]) -> bool:
-    """A schema that only says "a string" (no enum, pattern, format, length)."""
-    return schema.get("type") == "string" and all(
-        key in ANNOTATIONS or key.startswith("x-") for key in schema
-    )
+def _plainly_valid(schema: dict[str, Any], value: Any) -> bool:
+    """A string that a string-only schema (at most an enum: no pattern, format, length)
+    accepts, seen without a validator."""
+    if not isinstance(value, str) or schema.get("type") != "string":
+        return False
+    for key in schema:
+        if key == "enum":
+            if value not in schema["enum"]:
+                return False
+        elif key not in ANNOTATIONS and key != "default" and not key.startswith("x-"):
+            return False
+    return True
 
 
 def _check_body(operation: Operation, content_type: str | None, body: Any) -> list[Violation]:
@@ -395,16 +424,48 @@ def validate_response(
     contract = load(api) if isinstance(api, str) else api
     found = contract.operation(method, path)
     if found is None:
-        return []  # unknown operations are answered 404/405; the request check reports them
+        # unknown operations are answered 404/405 (the request check reports them); anything
+        # else means the mock serves a route its contract does not list
+        if status < 400 and not (method == "GET" and path == contract.document_path):
+            return [unknown_operation(contract, method, path)]
+        return []
     operation, _ = found
     response = operation.response(status)
     if response is None:
         return [Violation(operation.id, "/status", f"status {status} is not documented", status)]
     headers = {k.lower(): v for k, v in (headers or {}).items()}
+    problems = _check_headers(operation, response, headers)
     content = response.get("content")
     if not content:
-        return []
-    content_type = headers.get("content-type", "")
+        return problems
+    return problems + _check_content(operation, status, headers.get("content-type", ""), body)
+
+
+def _check_headers(
+    operation: Operation, response: dict[str, Any], headers: dict[str, str]
+) -> list[Violation]:
+    """Required response headers are there, and every documented one matches its schema."""
+    problems: list[Violation] = []
+    for name, spec in response.get("headers", {}).items():
+        spec = operation.contract.resolve(spec)
+        key = name.lower()
+        if key == "content-type":
+            continue  # OpenAPI ignores it here; the media type is checked on its own
+        if key not in headers:
+            if spec.get("required"):
+                problems.append(
+                    Violation(operation.id, f"/header/{key}", "required header is missing")
+                )
+            continue
+        schema = spec.get("schema", {})
+        value = coerce(headers[key], schema, operation.contract)
+        problems += check(operation, schema, value, f"header/{key}")
+    return problems
+
+
+def _check_content(
+    operation: Operation, status: int, content_type: str, body: bytes | Any
+) -> list[Violation]:
     media = operation.response_media(status, content_type)
     if media is None:
         return [

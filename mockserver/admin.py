@@ -218,6 +218,35 @@ async def violations(request: Request) -> Response:
     return JSONResponse({"violations": found, "count": len(found)})
 
 
+async def strict(request: Request) -> Response:
+    """Strict mode at run time: `{"strict": true}` answers contract violations with a 4xx."""
+    state = _state(request)
+    if request.method == "POST":
+        value = (await _json(request)).get("strict")
+        if not isinstance(value, bool):
+            raise AdminError(422, f"'strict' must be true or false (got {value!r})")
+        state.strict = value
+    return JSONResponse({"strict": state.strict})
+
+
+async def contracts(request: Request) -> Response:
+    """Where each API serves its OpenAPI document (no key needed), e.g. for schemathesis."""
+    root = str(request.base_url).rstrip("/")
+    alone = _state(request).config.api is not None  # one API served at the root
+    listed = [
+        {
+            "api": name,
+            "title": service.contract.document["info"]["title"],
+            "version": service.contract.document["info"]["version"],
+            "openapi": service.contract.document["openapi"],
+            "url": root + ("" if alone else service.prefix) + service.contract.document_path,
+            "operations": len(service.contract.operations),
+        }
+        for name, service in _services(request).items()
+    ]
+    return JSONResponse({"contracts": listed})
+
+
 async def files(request: Request) -> Response:
     """A signed, expiring link to a file rendered from a job (downloads, archives, results)."""
     state = _state(request)
@@ -255,6 +284,8 @@ def admin_routes() -> list[Route]:
         ("/jobs/{job_id}/transition", transition, ["POST"]),
         ("/journal", journal, ["GET", "DELETE"]),
         ("/violations", violations, ["GET"]),
+        ("/strict", strict, ["GET", "POST"]),
+        ("/contracts", contracts, ["GET"]),
         ("/files/{job_id}/{name:path}", files, ["GET"]),
     ]
     return [Route(path, handles_errors(fn), methods=methods) for path, fn, methods in endpoints]

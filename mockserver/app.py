@@ -20,6 +20,7 @@ from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.errors import ApiError
 from mockserver.service import ApiService
 from mockserver.state import MockState
+from mockserver.validation import RequestCheck, document_route, for_journal
 
 log = logging.getLogger("mockserver")
 ADMIN_PREFIX = "/__mock__"
@@ -50,7 +51,7 @@ def _service_app(service: ApiService) -> Starlette:
         return service.error_response(request, ApiError(500, f"Internal mock error: {exc}"))
 
     return Starlette(
-        routes=service.routes(),
+        routes=[document_route(service), *service.routes()],
         exception_handlers={
             HTTPException: service.http_exception,
             ApiError: service.api_error,
@@ -86,6 +87,7 @@ class RequestMiddleware:
         self.services = services
         self.by_host = {host: s for s in services.values() for host in s.hosts}
         self.single = services[single] if single else None
+        self.checks = {name: RequestCheck(s) for name, s in services.items()}
 
     def _route(self, scope: Scope) -> ApiService | None:
         path: str = scope["path"]
@@ -105,6 +107,7 @@ class RequestMiddleware:
                 scope["state"]["api_path"] = _canonical(
                     candidate, path[len(candidate.prefix) :] or "/"
                 )
+                scope["state"]["api"] = candidate.name
                 return candidate
         return None
 
@@ -149,7 +152,16 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive_and_keep, send_and_keep)
+            receive_app: Receive = receive_and_keep
+            if service is not None:  # checked against the contract before it is served
+                check = self.checks[service.name]
+                found, receive_app = await check.inspect(scope, receive_and_keep)
+                entry.violations = for_journal(found)
+                rejection = check.rejection(scope, found) if self.state.strict else None
+                if rejection is not None:
+                    await rejection(scope, receive_app, send_and_keep)
+                    return
+            await self.app(scope, receive_app, send_and_keep)
         finally:
             entry.request_body = bytes(request_body)
             entry.response_body = bytes(response_body)

@@ -1,0 +1,258 @@
+"""The contracts at run time: each API serves its document, and every request is checked.
+
+The check runs in the app's middleware before the handler. It reads what the operation needs
+(path, query and header parameters; the body parsed by its content type), and each way the
+request breaks the contract becomes a violation in the journal. A body is buffered and
+replayed, so the handler reads it untouched. Lenient mode serves the request as usual; strict
+mode answers it with a 4xx in the API's own error format instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.datastructures import FormData, Headers
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope
+
+from contracts import Operation, Violation
+from contracts.validate import check_request, unknown_operation
+from mockserver.engine import journal
+from mockserver.errors import ApiError, FieldError
+from mockserver.service import ApiService
+
+log = logging.getLogger("mockserver")
+MAX_PART_SIZE = 200 * 1024 * 1024  # as the handlers read forms
+VALUE_LIMIT = 500  # characters of an offending value kept in the journal
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+# --- the served document ----------------------------------------------------------------------
+
+
+def document_route(service: ApiService) -> Route:
+    """`GET <document path>`: the contract with `servers` pointing at the base it was asked on.
+
+    No key needed. The base is the API's as the client reached it (prefix, Host or single-API
+    mode), so `schemathesis run <this URL>` tests this very mock.
+    """
+    rendered: dict[str, bytes] = {}  # per base URL: the document is large and never changes
+
+    async def endpoint(request: Request) -> Response:
+        prefix = request.scope.get("state", {}).get("api_prefix", service.prefix)
+        base = f"{request.url.scheme}://{request.url.netloc}{prefix}"
+        body = rendered.get(base)
+        if body is None:
+            if len(rendered) > 64:  # many Host names: keep memory bounded
+                rendered.clear()
+            served = service.contract.served(base)
+            body = rendered[base] = json.dumps(served, default=str).encode()
+        return Response(body, media_type="application/json")
+
+    return Route(service.contract.document_path, endpoint, methods=["GET"])
+
+
+# --- the request check ------------------------------------------------------------------------
+
+
+class RequestCheck:
+    """Checks one API's requests against its contract."""
+
+    def __init__(self, service: ApiService) -> None:
+        self.service = service
+        self.contract = service.contract
+
+    async def inspect(self, scope: Scope, receive: Receive) -> tuple[list[Violation], Receive]:
+        """The request's violations, and the `receive` the app must read the body from."""
+        method: str = scope["method"]
+        path: str = scope["state"]["api_path"]
+        if method == "GET" and path == self.contract.document_path:
+            return [], receive
+        found = self.contract.operation(method, path)
+        if found is None:
+            return [unknown_operation(self.contract, method, path)], receive
+        operation, path_params = found
+        headers = Headers(scope=scope)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if "requestBody" not in operation.spec or not _has_body(headers):
+            return self._check(operation, path_params, query, headers, None, None), receive
+        raw, receive = await _buffer(receive)
+        try:
+            content_type, body = await _parse(headers, raw)
+        except Unreadable as exc:
+            problem = Violation(operation.id, "/body", str(exc), _bounded(raw), exc.kind)
+            violations = self._check(operation, path_params, query, headers, None, None)
+            return [problem, *(v for v in violations if not v.pointer.startswith("/body"))], receive
+        try:
+            return self._check(operation, path_params, query, headers, content_type, body), receive
+        finally:
+            if isinstance(body, FormData):
+                await body.close()
+
+    def _check(
+        self,
+        operation: Operation,
+        path_params: dict[str, str],
+        query: dict[str, list[str]],
+        headers: Headers,
+        content_type: str | None,
+        body: Any,
+    ) -> list[Violation]:
+        if isinstance(body, FormData):
+            body = {key: _one_or_many(body.getlist(key)) for key in body}
+        try:
+            return check_request(
+                operation,
+                path_params,
+                query=query,
+                headers=dict(headers.items()),
+                content_type=content_type,
+                body=body,
+            )
+        except Exception:  # a bug here must never cost the client its answer
+            log.exception("request check failed for %s", operation.id)
+            return []
+
+    def rejection(self, scope: Scope, violations: list[Violation]) -> Response | None:
+        """Strict mode's answer to a request that breaks the contract (None: serve it).
+
+        Unknown paths and methods are left to the router (404/405), and a refused key to the
+        handler (401/403), as the real service checks the key before the body.
+        """
+        if not violations or any(v.pointer == "/path" for v in violations):
+            return None
+        request = Request(scope)
+        try:
+            self.service.tenant_of(request)
+        except ApiError:
+            return None
+        found = self.contract.operation(scope["method"], scope["state"]["api_path"])
+        documented = found[0].spec.get("responses", {}) if found else {}
+        status = _status_for(documented, violations, self.service.wrong_media_status)
+        if status == 415:
+            return self.service.error_response(request, ApiError(415, violations[0].message))
+        error = ApiError(
+            status,
+            "; ".join(str(v) for v in violations),
+            errors=[FieldError(v.loc, v.message, v.kind, v.value) for v in violations],
+        )
+        return self.service.error_response(request, error)
+
+
+def for_journal(violations: list[Violation]) -> list[journal.Violation]:
+    """Violations as the journal keeps them: JSON-ready, long values cut short."""
+    return [
+        journal.Violation(v.operation, v.pointer, v.message, _bounded(v.value)) for v in violations
+    ]
+
+
+def _status_for(
+    responses: dict[str, Any], violations: list[Violation], wrong_media: int | None
+) -> int:
+    """The documented 4xx that fits: the API's own for a wrong content type, else 422 or
+    400; 404 for a bad path parameter where the operation lists no validation answer."""
+    wanted: list[int | None] = [422, 400]
+    if any(v.kind == "content_type" for v in violations):
+        wanted = [wrong_media, 415, *wanted]
+    if all(v.pointer.startswith("/path/") for v in violations):
+        wanted.append(404)
+    for status in wanted:
+        if status is not None and str(status) in responses:
+            return status
+    return 422
+
+
+def _has_body(headers: Headers) -> bool:
+    length = headers.get("content-length")
+    return (length is not None and length.strip() != "0") or "transfer-encoding" in headers
+
+
+async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole body, and a `receive` that hands it over again, then goes on as usual."""
+    chunks: list[bytes] = []
+    pending: Message | None = None
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            pending = message  # the client went away: replay that too
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    raw = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed, pending
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        if pending is not None:
+            message, pending = pending, None
+            return message
+        return await receive()
+
+    return raw, replay
+
+
+class Unreadable(ValueError):
+    """A body that cannot be parsed as its content type says."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # FastAPI's error type: json_invalid, value_error
+
+
+async def _parse(headers: Headers, raw: bytes) -> tuple[str | None, Any]:
+    """(content type, data) read the way the handlers read it."""
+    content_type = headers.get("content-type")
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in FORM_TYPES:
+        return content_type, await _form(headers, raw, media)
+    if not raw.strip():
+        return content_type, None
+    if media and "json" not in media:
+        return content_type, raw  # the content type itself is the violation
+    try:
+        return content_type or "application/json", json.loads(raw)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise Unreadable(f"JSON decode error: {exc}", "json_invalid") from None
+
+
+async def _form(headers: Headers, raw: bytes, media: str) -> FormData:
+    async def stream() -> AsyncIterator[bytes]:
+        yield raw
+        yield b""
+
+    try:
+        if media == "multipart/form-data":
+            return await MultiPartParser(headers, stream(), max_part_size=MAX_PART_SIZE).parse()
+        return await FormParser(headers, stream(), max_part_size=MAX_PART_SIZE).parse()
+    except MultiPartException as exc:
+        raise Unreadable(f"unreadable form body: {exc.message}", "value_error") from None
+
+
+def _one_or_many(values: list[Any]) -> Any:
+    return values if len(values) > 1 else values[0]
+
+
+def _bounded(value: Any) -> Any:
+    """A value fit for the journal: bytes decoded, files named, anything long cut short."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if hasattr(value, "filename") and hasattr(value, "read"):
+        return f"<file {value.filename!r}>"
+    if isinstance(value, str):
+        return value if len(value) <= VALUE_LIMIT else value[:VALUE_LIMIT] + "..."
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        return _bounded(repr(value))
+    return value if len(text) <= VALUE_LIMIT else text[:VALUE_LIMIT] + "..."
