@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from mockserver.apis.camb import Camb
 from mockserver.apis.neuralanalog import NeuralAnalog
+from mockserver.apis.neuraldraft import NeuralDraft
 from mockserver.service import ApiService
 
 SERVICES: dict[str, type[ApiService]] = {
     NeuralAnalog.name: NeuralAnalog,
     Camb.name: Camb,
+    NeuralDraft.name: NeuralDraft,
     # camb, neurolinker and neuraldraft join here, each in its own sub-package
 }

@@ -1,0 +1,208 @@
+"""Neural Draft: content-generation jobs (blog posts, translations, images, social posts),
+their live progress as Server-Sent Events, and signed webhook deliveries."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mockserver.apis.neuraldraft import responses
+from mockserver.apis.neuraldraft.guards import Idempotency, RateLimiter, fingerprint
+from mockserver.apis.neuraldraft.models import (
+    CANCELLED,
+    CANCELLED_MESSAGE,
+    COMPLETED,
+    INSUFFICIENT_CREDITS,
+    KINDS,
+    STOP_SHARE,
+    job_body,
+    png,
+    result_of,
+    steps_for,
+)
+from mockserver.apis.neuraldraft.stream import Wakeup
+from mockserver.apis.neuraldraft.webhooks import Webhooks
+from mockserver.engine.jobs import Job
+from mockserver.engine.plan import Outcome, Plan
+from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
+from mockserver.errors import ApiError, FieldError, problem_error
+from mockserver.service import ApiService, Ctx, Handler
+from mockserver.state import MockState
+
+API_KEY = re.compile(r"^ndsk_(live|test)_\S+$")
+IMAGE_FILE = "image.png"
+
+
+class NeuralDraft(ApiService):
+    name = "neuraldraft"
+    prefix = "/neuraldraft"
+    hosts = ("api.neuraldraft.io",)
+    auth_header = "authorization"
+    outcomes = (COMPLETED, "failed", CANCELLED)
+    wrong_media_status = 400  # the docs' bad_request: "not sent as application/json"
+
+    def __init__(self, state: MockState) -> None:
+        super().__init__(state)
+        self.limiter = RateLimiter(state.config.rate_limit)
+        self.idempotency = Idempotency()
+        self.webhooks = Webhooks(state, self.name, self._event_job)
+        self.wakeup = Wakeup()  # open streams, told when a cancel changes a job
+        state.on_reset(self._forget)
+
+    def routes(self) -> list[Route]:
+        return [
+            self.route("/v1/blog-posts", responses.create_blog_post, ["POST"]),
+            self.route("/v1/blog-posts/{id}/translate", responses.translate_blog_post, ["POST"]),
+            self.route("/v1/content/{key}/translate", responses.translate_content, ["POST"]),
+            self.route("/v1/images", responses.create_image, ["POST"]),
+            self.route("/v1/jobs", responses.create_job, ["POST"]),
+            self.route("/v1/jobs/{id}", responses.get_job),
+            self.route("/v1/jobs/{id}/cancel", responses.cancel_job, ["POST"]),
+            self.route("/v1/jobs/{id}/stream", responses.stream_job),
+            self.route("/v1/webhook-endpoints", responses.list_webhook_endpoints),
+            self.route("/v1/webhook-endpoints", responses.create_webhook_endpoint, ["POST"]),
+            self.route("/v1/webhook-endpoints/{id}", responses.update_webhook_endpoint, ["PATCH"]),
+            self.route("/v1/webhook-endpoints/{id}", responses.delete_webhook_endpoint, ["DELETE"]),
+        ]
+
+    # --- around every handler: key, rate limit, idempotency, error format --------------------
+
+    def route(self, path: str, handler: Handler, methods: Any = ("GET",)) -> Route:
+        """Every route counts against the key's rate limit and replays idempotent POSTs."""
+
+        async def guarded(ctx: Ctx) -> Response:
+            limits = self.limiter.hit(ctx.tenant, ctx.now)
+            try:
+                response = await self._idempotent(ctx, handler)
+            except ApiError as error:
+                error.headers = {**limits, **error.headers}
+                raise
+            response.headers.update(limits)
+            return response
+
+        return super().route(path, guarded, methods)
+
+    async def _idempotent(self, ctx: Ctx, handler: Handler) -> Response:
+        key = ctx.request.headers.get("idempotency-key")
+        if ctx.request.method != "POST" or key is None:
+            return await handler(ctx)
+        body = await ctx.request.body()
+        return await self.idempotency.run(
+            ctx.tenant,
+            key,
+            fingerprint(ctx.request.method, ctx.api_path, body),
+            ctx.now,
+            lambda: handler(ctx),
+        )
+
+    def tenant_of(self, request: Request) -> str:
+        """`Bearer ndsk_live_...` or `Bearer ndsk_test_...`; anything else is a 401."""
+        key = super().tenant_of(request)
+        if not API_KEY.match(key):
+            raise ApiError(
+                401,
+                "Invalid API key: expected Authorization: Bearer ndsk_live_... or ndsk_test_...",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return key
+
+    def missing_key_message(self) -> str:
+        return "Missing API key: send Authorization: Bearer ndsk_live_... or ndsk_test_..."
+
+    def error_response(self, request: Request, error: ApiError) -> Response:
+        """RFC 7807; a 422's `detail` names the fields in words, `errors` lists them.
+
+        A body that is no JSON object at all is a 400 here, also when strict mode's request
+        check is the one that caught it.
+        """
+        if error.status == 422 and any(_not_an_object(e) for e in error.errors):
+            error = ApiError(400, "Request body must be a JSON object.", headers=error.headers)
+        if error.status != 422 and error.errors:  # `errors` belongs to 422 only
+            message = error.errors[0].msg
+            error = ApiError(error.status, message, code=error.code, headers=error.headers)
+        if error.status == 422 and error.errors:
+            fields = "; ".join(f"{e.field}: {e.msg}" for e in error.errors)
+            error.detail = f"The request is invalid: {fields}"
+        return problem_error(request, error)
+
+    # --- scenarios and plans -----------------------------------------------------------------
+
+    def scenario_words(self) -> set[str]:
+        return {*self.outcomes, STALLED, INSUFFICIENT_CREDITS}
+
+    def outcome_word(self, scenario: Scenario) -> str:
+        """`insufficient_credits` is also a word: the create request answers 402."""
+        if scenario.outcome == INSUFFICIENT_CREDITS:
+            return INSUFFICIENT_CREDITS
+        return super().outcome_word(scenario)
+
+    def outcome(self, kind: str, scenario: Scenario) -> Outcome:
+        if scenario.outcome == INSUFFICIENT_CREDITS:
+            raise ScenarioError(
+                "insufficient_credits refuses the create request (402); it is not a job outcome"
+            )
+        return super().outcome(kind, scenario)
+
+    def default_message(self, kind: str, word: str) -> str | None:
+        if word == CANCELLED:
+            return CANCELLED_MESSAGE
+        return KINDS[kind].failure_message if word == "failed" else None
+
+    def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
+        """Queue, then one phase per step. A failing or cancelled job stops `after=` seconds
+        in (default: part of the way through), its finished steps kept.
+
+        The uncut plan goes to `inputs["timeline"]` (the job's data): it tells later which
+        steps had finished when the job was cut short.
+        """
+        steps = steps_for(kind, inputs)
+        seconds = sum(weight for _, weight, _ in steps)
+        outcome = self.outcome(kind, scenario)
+        if outcome.state in (COMPLETED, STALLED):
+            inputs["timeline"] = self.timed_plan(steps, seconds, scenario, outcome)
+            return inputs["timeline"]
+        options = {k: v for k, v in scenario.options.items() if k != "after"}
+        whole = Scenario(COMPLETED, options, scenario.source)
+        timeline = self.timed_plan(steps, seconds, whole, Outcome(COMPLETED))
+        inputs["timeline"] = timeline
+        stop = scenario.number("after", timeline.length * STOP_SHARE[outcome.state])
+        if timeline.per_poll:
+            stop = float(round(stop or 0))
+        return timeline.cut(stop or 0.0, outcome)
+
+    # --- rendering ---------------------------------------------------------------------------
+
+    def job_body(self, job: Job, now: float, server_url: str) -> dict[str, Any]:
+        return job_body(job, now, lambda j: self.image_url(j, now, server_url))
+
+    def result(self, job: Job, now: float, server_url: str) -> dict[str, Any]:
+        return result_of(job, lambda j: self.image_url(j, now, server_url))
+
+    def image_url(self, job: Job, now: float, server_url: str) -> str:
+        """A signed link to the generated PNG, expiring on the server clock."""
+        expires = int(now + self.state.config.link_ttl)
+        return server_url + self.state.signer.path(job.id, IMAGE_FILE, expires)
+
+    def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
+        if job.kind != "image.generate" or name != IMAGE_FILE:
+            raise ApiError(404, "No such file")
+        result = job.data["result"]
+        return png(result["width"], result["height"], job.data["prompt"]), "image/png"
+
+    def _event_job(self, job: Job, now: float) -> dict[str, Any]:
+        return self.job_body(job, now, job.data["server_url"])
+
+    def _forget(self) -> None:
+        """An admin reset forgets endpoints, pending deliveries and stored answers too."""
+        self.webhooks.clear()
+        self.idempotency.clear()
+        self.limiter.clear()
+
+
+def _not_an_object(error: FieldError) -> bool:
+    """Unparseable JSON, or JSON that is not an object (what strict mode reports as 422)."""
+    return error.type == "json_invalid" or (error.loc == ("body",) and error.type == "dict_type")

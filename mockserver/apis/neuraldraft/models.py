@@ -1,0 +1,307 @@
+"""Neural Draft's rules: job types, their steps and timings, how a job reads at any moment.
+
+A job's plan is one `pending` phase ("Queued") followed by one `processing` phase per step
+(the phase's detail is the step name). The plan the job was created with is kept in
+`job.data["timeline"]`: when a job is cut short (a cancel, a forced failure) its live plan
+is shortened, and comparing the two says which steps had really finished.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mockserver.engine.clock import isoformat
+from mockserver.engine.jobs import Job
+from mockserver.engine.plan import Outcome, Plan
+
+COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
+PENDING, PROCESSING = "pending", "processing"
+INSUFFICIENT_CREDITS = "insufficient_credits"  # scenario word: the create request answers 402
+EPSILON = 1e-6
+CANCELLED_MESSAGE = "The job was cancelled."
+# where a failing or cancelled job stops when the scenario gives no `after=`: share of its plan
+STOP_SHARE = {FAILED: 0.6, CANCELLED: 0.5}
+
+# blog steps: name -> (seconds, message); a step the request switches off lasts no time
+BLOG_STEPS: dict[str, tuple[float, str]] = {
+    "research": (60.0, "Researching the topic"),
+    "write": (130.0, "Writing the post"),
+    "image": (60.0, "Generating the cover image"),
+    "translate": (105.0, "Translating to all project languages"),
+    "seo": (63.0, "Optimising for search"),
+}
+IMAGE_STEPS = {"generate": (32.0, "Generating the image"), "upload": (6.0, "Uploading the image")}
+SOCIAL_STEPS = {"write": (40.0, "Writing the post"), "media": (18.0, "Creating the visual")}
+SECONDS_PER_LOCALE = 20.0
+QUEUED_SECONDS = 2.0
+
+LANGUAGES = {
+    "ar": "Arabic",
+    "da": "Danish",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fi": "Finnish",
+    "fr": "French",
+    "hi": "Hindi",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "nl": "Dutch",
+    "no": "Norwegian",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "sv": "Swedish",
+    "tr": "Turkish",
+    "uk": "Ukrainian",
+    "zh": "Chinese",
+}
+BLOG_FIELDS_PER_LOCALE = 4  # title, excerpt, content, meta description
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What differs between job types: failure wording and the webhook events they emit."""
+
+    failure_code: str
+    failure_message: str
+    failed_label: str  # the job's `message` once failed
+    completed_event: str
+    failed_event: str
+
+
+KINDS: dict[str, Kind] = {
+    "blog_post.generate": Kind(
+        "generation_failed",
+        "The post could not be generated.",
+        "Generation failed",
+        "blog_post.generated",
+        "blog_post.failed",
+    ),
+    "image.generate": Kind(
+        "generation_failed",
+        "The image model could not render this prompt.",
+        "Generation failed",
+        "image.generated",
+        "image.failed",
+    ),
+    "social_post.generate": Kind(
+        "generation_failed",
+        "The social post could not be generated.",
+        "Generation failed",
+        "social_post.published",
+        "social_post.failed",
+    ),
+    "translation.batch": Kind(
+        "translation_failed",
+        "The content could not be translated.",
+        "Translation failed",
+        "blog_post.translated",
+        "translation.failed",
+    ),
+}
+CANCELLED_EVENT = "job.cancelled"
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+
+def steps_for(kind: str, inputs: dict[str, Any]) -> list[tuple[str, float, str]]:
+    """The weighted phases `(state, seconds, step name)` of a new job, queue first."""
+    if kind == "blog_post.generate":
+        off = {
+            "research": inputs.get("enable_research") is False,
+            "translate": not inputs.get("translate_to_all", False),
+        }
+        steps = [(name, 0.0 if off.get(name) else sec) for name, (sec, _) in BLOG_STEPS.items()]
+    elif kind == "translation.batch":
+        steps = [(locale, SECONDS_PER_LOCALE) for locale in inputs["locales"]]
+    else:
+        table = IMAGE_STEPS if kind == "image.generate" else SOCIAL_STEPS
+        steps = [(name, seconds) for name, (seconds, _) in table.items()]
+    return [(PENDING, QUEUED_SECONDS, ""), *((PROCESSING, sec, name) for name, sec in steps)]
+
+
+def step_message(kind: str, step: str) -> str:
+    if kind == "translation.batch":
+        return f"Translating to {language_name(step)}"
+    table = {"blog_post.generate": BLOG_STEPS, "image.generate": IMAGE_STEPS}.get(
+        kind, SOCIAL_STEPS
+    )
+    return table[step][1] if step in table else step
+
+
+def language_name(code: str) -> str:
+    return LANGUAGES.get(code.split("-")[0].lower(), code)
+
+
+def event_for(job: Job, outcome: Outcome) -> str:
+    """The webhook event a finished job emits."""
+    if outcome.state == CANCELLED:
+        return CANCELLED_EVENT
+    kind = KINDS[job.kind]
+    if outcome.state != COMPLETED:
+        return kind.failed_event
+    if job.kind == "translation.batch" and job.data.get("source") == "content":
+        return "content.translated"
+    return kind.completed_event
+
+
+# --- where a job stands ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    completed: bool
+    active: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "completed": self.completed, "active": self.active}
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A job at one moment: everything `GET /v1/jobs/{id}` and the stream show."""
+
+    status: str
+    progress: int
+    message: str
+    steps: tuple[Step, ...]
+    outcome: Outcome | None
+    updated_at: float
+
+    @property
+    def terminal(self) -> bool:
+        return self.outcome is not None
+
+
+def progress_of(job: Job, now: float) -> Progress:
+    """Where `job` stands at `now`: a pure function of its plans and the clock."""
+    timeline: Plan = job.data["timeline"]
+    names = [phase.detail for phase in timeline.phases[1:]]
+    snap = job.snapshot(now)
+    if snap.outcome is None:
+        steps = tuple(Step(n, i + 1 < snap.phase, i + 1 == snap.phase) for i, n in enumerate(names))
+        status = PENDING if snap.phase == 0 else PROCESSING
+        message = "Queued" if snap.phase == 0 else step_message(job.kind, names[snap.phase - 1])
+        percent = min(_percent(timeline, job.position(now)), 99)
+        return Progress(status, percent, message, steps, None, job.time_of(snap.phase_started))
+    outcome = snap.outcome
+    finished = job.finished_at(now) or now
+    if outcome.state == COMPLETED:
+        steps = tuple(Step(name, True, False) for name in names)
+        return Progress(COMPLETED, 100, "Done", steps, outcome, finished)
+    done = _finished_phases(timeline, job.plan)
+    steps = tuple(Step(n, i + 1 < done, False) for i, n in enumerate(names))
+    percent = min(_percent(timeline, job.plan.length), 99)
+    label = "Cancelled" if outcome.state == CANCELLED else KINDS[job.kind].failed_label
+    return Progress(outcome.state, percent, label, steps, outcome, finished)
+
+
+def _percent(timeline: Plan, position: float) -> int:
+    """Share of the work (the queue excluded) done at `position` of the original plan."""
+    queued = timeline.phases[0].duration
+    work = timeline.length - queued
+    if work <= EPSILON:
+        return 0
+    return int(100 * min(max(position - queued, 0.0), work) / work + EPSILON)
+
+
+def _finished_phases(timeline: Plan, cut: Plan) -> int:
+    """How many leading phases of `timeline` ran to their end before the job was cut."""
+    count = 0
+    for original, kept in zip(timeline.phases, cut.phases, strict=False):
+        if kept.duration < original.duration - EPSILON:
+            break
+        count += 1
+    return count
+
+
+def job_body(job: Job, now: float, image_url: Callable[[Job], str]) -> dict[str, Any]:
+    """The Job object as the API prints it."""
+    state = progress_of(job, now)
+    body: dict[str, Any] = {
+        "id": job.id,
+        "type": job.kind,
+        "status": state.status,
+        "progress": state.progress,
+        "message": state.message,
+        "steps": [step.as_dict() for step in state.steps],
+    }
+    if state.status == COMPLETED:
+        body["result"] = result_of(job, image_url)
+    elif state.status == FAILED and state.outcome is not None:
+        body["error"] = error_of(job, state.outcome)
+    body["created_at"] = isoformat(job.created_at)
+    body["updated_at"] = isoformat(state.updated_at)
+    return body
+
+
+def result_of(job: Job, image_url: Callable[[Job], str]) -> dict[str, Any]:
+    result = dict(job.data["result"])
+    if job.kind == "image.generate":
+        result["url"] = image_url(job)
+    return result
+
+
+def error_of(job: Job, outcome: Outcome) -> dict[str, str]:
+    kind = KINDS[job.kind]
+    return {
+        "code": str(outcome.option("code") or kind.failure_code),
+        "message": outcome.message or kind.failure_message,
+    }
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+def slugify(text: str, fallback: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80].strip("-")
+    return slug or fallback
+
+
+def title_of(topic: str) -> str:
+    """A headline from the topic: first letter of each word raised, the rest kept."""
+    words = topic.strip().split()
+    return " ".join(word[:1].upper() + word[1:] for word in words) or "Untitled post"
+
+
+def image_size(aspect_ratio: str) -> tuple[int, int]:
+    """Width and height for `W:H`, the long side 1920 pixels (1:1 is 1024 square)."""
+    width, height = (int(part) for part in aspect_ratio.split(":"))
+    if width == height:
+        return 1024, 1024
+    if width > height:
+        return 1920, max(1, round(1920 * height / width))
+    return max(1, round(1920 * width / height)), 1920
+
+
+def png(width: int, height: int, seed: str) -> bytes:
+    """A one-colour PNG of the given size (1-bit palette: tiny even at 1920x1920)."""
+    colour = zlib.crc32(seed.encode()).to_bytes(4, "big")[:3]
+    row = b"\x00" * (1 + math.ceil(width / 8))  # filter byte, then palette index 0
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 3, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"PLTE", colour)
+        + chunk(b"IDAT", zlib.compress(row * height, 9))
+        + chunk(b"IEND", b"")
+    )

@@ -1,0 +1,126 @@
+"""`GET /v1/jobs/{id}/stream`: a job's progress as Server-Sent Events, until it ends.
+
+Nothing is pushed by the job itself (its state is a function of time), so the stream reads
+the job again whenever it may have changed: at once when the clock is moved by hand (a clock
+listener wakes it) or a job is cancelled, and on the system clock twice a second. It sends
+only what changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from mockserver.apis.neuraldraft.models import (
+    CANCELLED,
+    CANCELLED_MESSAGE,
+    COMPLETED,
+    Progress,
+    error_of,
+    progress_of,
+)
+from mockserver.engine.clock import Clock
+from mockserver.engine.jobs import Job
+
+SYSTEM_RECHECK_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+
+
+class Wakeup:
+    """Tells open streams that a job changed while the clock stood still (a cancel)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def listen(self, listener: Callable[[], None]) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
+    def fire(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+
+def frame(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def changes(before: Progress | None, after: Progress) -> list[str]:
+    """The frames that take a client from `before` to `after`: steps first, then progress."""
+    steps = [
+        frame("step", step.as_dict())
+        for index, step in enumerate(after.steps)
+        if before is None or before.steps[index] != step
+    ]
+    progress = frame("progress", {"progress": after.progress, "message": after.message})
+    if before is None:  # on connect: the whole picture, progress first
+        return [progress, *steps]
+    moved = (before.progress, before.message) != (after.progress, after.message)
+    return [*steps, progress] if moved else steps
+
+
+def final(job: Job, state: Progress, result: Callable[[Job], dict[str, Any]]) -> str:
+    """The last frame: `done` with the result, or `error` for a failed or cancelled job."""
+    assert state.outcome is not None
+    if state.status == COMPLETED:
+        return frame("done", {"result": result(job)})
+    if state.status == CANCELLED:
+        return frame("error", {"code": "cancelled", "message": CANCELLED_MESSAGE})
+    return frame("error", error_of(job, state.outcome))
+
+
+async def events(
+    job: Job, clock: Clock, wakeup: Wakeup, result: Callable[[Job], dict[str, Any]]
+) -> AsyncIterator[str]:
+    """Frames for `job` from now until its terminal event; never busy-waits.
+
+    It sleeps until the clock is moved by hand or a job is cancelled; on the system clock it
+    also looks again twice a second, since time moves by itself there.
+    """
+    wake = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def moved() -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: the stream is over anyway
+            loop.call_soon_threadsafe(wake.set)
+
+    removers = (clock.on_change(moved), wakeup.listen(moved))
+    recheck = None if clock.manual else SYSTEM_RECHECK_SECONDS
+    try:
+        before: Progress | None = None
+        quiet = 0.0
+        while True:
+            wake.clear()
+            state = progress_of(job, clock.now())
+            for text in changes(before, state):
+                yield text
+                quiet = 0.0
+            if state.terminal:
+                yield final(job, state, result)
+                return
+            before = state
+            timeout = recheck or KEEPALIVE_SECONDS
+            try:
+                await asyncio.wait_for(wake.wait(), timeout)
+            except TimeoutError:
+                quiet += timeout
+                if quiet >= KEEPALIVE_SECONDS:
+                    quiet = 0.0
+                    yield ": keep-alive\n\n"
+    finally:
+        for remove in removers:
+            remove()
