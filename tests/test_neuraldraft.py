@@ -1,0 +1,714 @@
+"""Neural Draft: jobs on the manual clock, cancel, SSE, signed webhooks, idempotency, rate limits.
+
+Every response is checked against `contracts/neuraldraft.yaml` by the `mock`/`live` fixtures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from tests.conftest import Live, Mock, make_mock
+
+BASE = "/neuraldraft/v1"
+BLOG = {"type": "ai", "topic": "How to brew cold brew at home"}
+PROBLEM = "application/problem+json"
+
+
+def create(mock: Mock, path: str, body: dict[str, Any], **headers: str) -> httpx.Response:
+    return mock.client.post(BASE + path, headers=mock.headers("neuraldraft", **headers), json=body)
+
+
+def job(mock: Mock, job_id: str) -> dict[str, Any]:
+    answer = mock.client.get(f"{BASE}/jobs/{job_id}", headers=mock.headers("neuraldraft"))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """An RFC 7807 answer whose `instance` is the request id sent as X-Request-Id."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith(PROBLEM)
+    body = answer.json()
+    assert body["status"] == status and body["code"] == code
+    assert body["type"] == f"https://docs.neuraldraft.io/errors/{code}"
+    assert body["instance"] == answer.headers["x-request-id"]
+    return body
+
+
+def blog_post(mock: Mock, scenario: str = "completed; after=100") -> str:
+    created = create(mock, "/blog-posts", BLOG, **{"X-Mock-Scenario": scenario})
+    assert created.status_code == 202, created.text
+    return created.json()["id"]
+
+
+# --- jobs on the clock ----------------------------------------------------------------------
+
+
+def test_blog_post_moves_with_the_clock_and_completes_with_a_post(mock: Mock) -> None:
+    created = create(mock, "/blog-posts", {**BLOG, "translate_to_all": True})
+    assert created.status_code == 202
+    body = created.json()
+    assert re.fullmatch(r"job_[A-Za-z0-9]{12}", body["id"])
+    assert (body["type"], body["status"], body["progress"], body["message"]) == (
+        "blog_post.generate",
+        "pending",
+        0,
+        "Queued",
+    )
+    names = [step["name"] for step in body["steps"]]
+    assert names == ["research", "write", "image", "translate", "seo"]
+
+    seen_progress = []
+    for _ in range(9):  # 420 s by default
+        mock.advance(50)
+        state = job(mock, body["id"])
+        seen_progress.append(state["progress"])
+        if state["status"] == "completed":
+            break
+        assert state["status"] == "processing"
+        active = [s for s in state["steps"] if s["active"]]
+        assert len(active) == 1
+        index = names.index(active[0]["name"])
+        assert all(s["completed"] for s in state["steps"][:index])
+        assert not any(s["completed"] for s in state["steps"][index:])
+    assert seen_progress == sorted(seen_progress) and len(set(seen_progress)) > 4
+    assert state["status"] == "completed" and state["progress"] == 100
+    assert all(s["completed"] and not s["active"] for s in state["steps"])
+    result = state["result"]
+    assert set(result) == {"post_id", "slug", "title"}
+    assert result["slug"] == "how-to-brew-cold-brew-at-home"
+    assert result["title"] == "How To Brew Cold Brew At Home"
+    assert "error" not in state
+
+
+def test_translate_step_is_skipped_unless_asked_for(mock: Mock) -> None:
+    job_id = blog_post(mock, "completed; after=100")
+    mock.advance(52)  # research + write take the first half of a plan without translation
+    steps = {s["name"]: s for s in job(mock, job_id)["steps"]}
+    mock.advance(30)
+    later = {s["name"]: s for s in job(mock, job_id)["steps"]}
+    assert steps["image"]["active"] or later["image"]["completed"]
+    assert later["translate"]["completed"] or later["seo"]["active"]
+
+
+def test_image_completes_with_a_real_png_of_the_announced_size(mock: Mock) -> None:
+    created = create(mock, "/images", {"prompt": "Cold brew", "aspect_ratio": "4:3"})
+    assert created.status_code == 202
+    assert [s["name"] for s in created.json()["steps"]] == ["generate", "upload"]
+    mock.advance(60)
+    result = job(mock, created.json()["id"])["result"]
+    assert (result["width"], result["height"]) == (1920, 1440)
+    assert result["key"].startswith("images/")
+    png = mock.client.get(result["url"])
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png.content[16:24]) == (1920, 1440)
+
+
+def test_social_post_answers_a_handle_and_echoes_its_platforms(mock: Mock) -> None:
+    created = create(
+        mock,
+        "/jobs",
+        {"type": "social_post.generate", "custom_title": "Cold brew", "platforms": ["x", "x"]},
+    )
+    assert created.status_code == 202
+    handle = created.json()
+    assert handle["status"] == "pending" and set(handle) == {"job_id", "status"}
+    mock.advance(120)
+    state = job(mock, handle["job_id"])
+    assert state["type"] == "social_post.generate"
+    assert state["result"]["title"] == "Cold brew"
+    assert state["result"]["platforms"] == ["x"]
+    assert state["result"]["social_post_id"].startswith("sp_")
+
+
+def test_content_translation_accepts_the_sdk_field_name(mock: Mock) -> None:
+    created = create(mock, "/content/home.hero.title/translate", {"target_languages": ["fr", "de"]})
+    assert created.status_code == 202
+    body = created.json()
+    assert body["type"] == "translation.batch"
+    assert [s["name"] for s in body["steps"]] == ["fr", "de"]
+    mock.advance(5)
+    assert job(mock, body["id"])["message"] == "Translating to French"
+    mock.advance(100)
+    assert job(mock, body["id"])["result"] == {"keys_translated": 2, "locales": ["fr", "de"]}
+
+
+def test_blog_post_translation_needs_a_finished_post(mock: Mock) -> None:
+    missing = create(mock, "/blog-posts/post_nope/translate", {"target_langs": ["fr"]})
+    assert_problem(missing, 404, "not_found")
+    job_id = blog_post(mock)
+    mock.advance(200)
+    post_id = job(mock, job_id)["result"]["post_id"]
+    body = {"target_langs": ["es"], "target_languages": ["it"], "source_lang": "en"}
+    created = create(mock, f"/blog-posts/{post_id}/translate", body)
+    assert created.status_code == 202
+    mock.advance(60)
+    assert job(mock, created.json()["id"])["result"] == {"keys_translated": 4, "locales": ["es"]}
+
+
+# --- cancel ---------------------------------------------------------------------------------
+
+
+def test_cancel_keeps_finished_steps_and_a_finished_job_is_a_conflict(mock: Mock) -> None:
+    job_id = blog_post(mock, "completed; after=400")
+    mock.advance(150)
+    before = job(mock, job_id)
+    cancelled = mock.client.post(
+        f"{BASE}/jobs/{job_id}/cancel", headers=mock.headers("neuraldraft")
+    )
+    assert cancelled.status_code == 200
+    body = cancelled.json()
+    assert body["status"] == "cancelled" and body["message"] == "Cancelled"
+    assert body["progress"] == before["progress"]
+    done = [s["completed"] for s in before["steps"]]
+    assert [s["completed"] for s in body["steps"]] == done and any(done)
+    assert not any(s["active"] for s in body["steps"])
+    assert "result" not in body and "error" not in body
+    mock.advance(1000)
+    assert job(mock, job_id) == body  # frozen
+    again = mock.client.post(f"{BASE}/jobs/{job_id}/cancel", headers=mock.headers("neuraldraft"))
+    assert "already cancelled" in assert_problem(again, 409, "conflict")["detail"]
+
+    finished = blog_post(mock, "completed; after=10")
+    mock.advance(10)
+    late = mock.client.post(f"{BASE}/jobs/{finished}/cancel", headers=mock.headers("neuraldraft"))
+    assert_problem(late, 409, "conflict")
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+
+def test_failed_scenario_with_code_and_message(mock: Mock) -> None:
+    scenario = "failed; after=30; code=content_policy_violation; message=Not allowed"
+    job_id = blog_post(mock, scenario)
+    mock.advance(29)
+    assert job(mock, job_id)["status"] == "processing"
+    mock.advance(1)
+    state = job(mock, job_id)
+    assert state["status"] == "failed" and state["message"] == "Generation failed"
+    assert state["error"] == {"code": "content_policy_violation", "message": "Not allowed"}
+    assert 0 < state["progress"] < 100 and "result" not in state
+
+
+def test_magic_inputs_name_outcomes_and_ordinary_words_do_not(mock: Mock) -> None:
+    cancelled = create(mock, "/images", {"prompt": "mock-cancelled sunset"}).json()["id"]
+    failed = create(mock, "/jobs", {"type": "social_post.generate", "custom_title": "mock-failed"})
+    mockup = create(mock, "/blog-posts", {"type": "ai", "topic": "Design a mock-up in Figma"})
+    assert mockup.status_code == 202
+    mock.advance(3600)
+    assert job(mock, cancelled)["status"] == "cancelled"
+    assert job(mock, failed.json()["job_id"])["error"]["code"] == "generation_failed"
+    assert job(mock, mockup.json()["id"])["status"] == "completed"
+
+
+def test_cancelled_scenario_stops_after_the_given_seconds(mock: Mock) -> None:
+    job_id = blog_post(mock, "cancelled; after=120")
+    mock.advance(119)
+    assert job(mock, job_id)["status"] == "processing"
+    mock.advance(1)
+    state = job(mock, job_id)
+    assert state["status"] == "cancelled"
+    assert state["updated_at"] == "2026-01-01T00:02:00.000Z"
+    assert [s["completed"] for s in state["steps"]][:2] == [True, False]
+
+
+def test_stalled_never_finishes_and_poll_mode_moves_per_read(mock: Mock) -> None:
+    stalled = blog_post(mock, "stalled")
+    mock.advance(86_400)
+    state = job(mock, stalled)
+    assert state["status"] == "processing" and state["steps"][-1]["active"]
+
+    created = create(mock, "/blog-posts", BLOG, **{"X-Mock-Scenario": "completed; mode=poll"})
+    assert created.json()["status"] == "pending"
+    reads = [job(mock, created.json()["id"]) for _ in range(6)]  # each read: one phase on
+    assert [r["status"] for r in reads] == [*["processing"] * 5, "completed"]
+    assert [r["message"] for r in reads[:2]] == ["Researching the topic", "Writing the post"]
+
+
+def test_insufficient_credits_is_a_402_and_creates_no_job(mock: Mock) -> None:
+    by_header = create(
+        mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "insufficient_credits"}
+    )
+    assert_problem(by_header, 402, "insufficient_credits")
+    by_magic = create(mock, "/blog-posts", {"type": "ai", "topic": "mock-insufficient_credits"})
+    assert_problem(by_magic, 402, "insufficient_credits")
+    queued = mock.client.post(
+        "/__mock__/scenarios",
+        json={
+            "api": "neuraldraft",
+            "outcome": "insufficient_credits",
+            "tenant": f"ndsk_test_{mock.key}",
+        },
+    )
+    assert queued.status_code == 201
+    assert_problem(create(mock, "/images", {"prompt": "x"}), 402, "insufficient_credits")
+    assert create(mock, "/images", {"prompt": "x"}).status_code == 202  # the queue is used up
+    jobs = mock.client.get("/__mock__/jobs", params={"api": "neuraldraft"}).json()
+    assert jobs["count"] == 1
+
+
+def test_admin_transition_fails_a_running_job(mock: Mock) -> None:
+    job_id = blog_post(mock)
+    mock.advance(40)
+    forced = mock.client.post(
+        f"/__mock__/jobs/{job_id}/transition", json={"outcome": "failed", "code": "timeout"}
+    )
+    assert forced.status_code == 200
+    assert job(mock, job_id)["error"]["code"] == "timeout"
+    refused = mock.client.post(
+        f"/__mock__/jobs/{blog_post(mock)}/transition", json={"outcome": "insufficient_credits"}
+    )
+    assert refused.status_code == 422
+
+
+def test_live_and_test_keys_both_work_as_separate_tenants(mock: Mock) -> None:
+    live_key = {"Authorization": f"Bearer ndsk_live_{mock.key}"}
+    created = mock.client.post(f"{BASE}/images", headers=live_key, json={"prompt": "x"})
+    assert created.status_code == 202
+    job_id = created.json()["id"]
+    assert mock.client.get(f"{BASE}/jobs/{job_id}", headers=live_key).status_code == 200
+    other = mock.client.get(f"{BASE}/jobs/{job_id}", headers=mock.headers("neuraldraft"))
+    assert_problem(other, 404, "not_found")
+
+
+# --- server-sent events ---------------------------------------------------------------------
+
+
+@dataclass
+class Event:
+    name: str
+    data: dict[str, Any]
+
+
+def read_events(live: Live, path: str, key: str, after_each: float = 0.0) -> Iterator[Event]:
+    """Parse the stream; after each `progress` event, move the clock `after_each` seconds.
+
+    A `progress` event closes each batch of changes (steps first, then progress), so the
+    clock only moves once the client has seen everything the last move caused: no sleeping,
+    and the same events in every run.
+    """
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.stream("GET", live.url + path, headers=headers, timeout=10) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        name, data = "", ""
+        for line in answer.iter_lines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data = line[5:].strip()
+            elif not line and name:
+                yield Event(name, json.loads(data))
+                if name == "progress" and after_each:
+                    live.advance(after_each)
+                name, data = "", ""
+
+
+def start_live(live: Live, key: str, path: str, body: dict[str, Any], scenario: str) -> str:
+    headers = {"Authorization": f"Bearer {key}", "X-Mock-Scenario": scenario}
+    created = httpx.post(f"{live.url}{BASE}{path}", headers=headers, json=body)
+    assert created.status_code == 202, created.text
+    return created.json()["id"]
+
+
+def test_stream_follows_the_clock_to_done(live: Live) -> None:
+    key = f"ndsk_test_{uuid4().hex}"
+    job_id = start_live(live, key, "/blog-posts", BLOG, "completed; after=100")
+    events = list(read_events(live, f"{BASE}/jobs/{job_id}/stream", key, after_each=10))
+    names = [e.name for e in events]
+    assert names[:6] == ["progress", "step", "step", "step", "step", "step"]
+    assert events[0].data == {"progress": 0, "message": "Queued"}
+    assert names[-1] == "done" and names.count("done") == 1 and "error" not in names
+    assert set(events[-1].data["result"]) == {"post_id", "slug", "title"}
+    progress = [e.data["progress"] for e in events if e.name == "progress"]
+    assert progress == [0, 9, 19, 29, 39, 49, 59, 69, 79, 89, 100]
+    moves = [
+        (e.data["name"], "active" if e.data["active"] else "done")
+        for e in events[6:]
+        if e.name == "step"
+    ]
+    assert moves == [
+        ("research", "active"),
+        ("research", "done"),
+        ("write", "active"),
+        ("write", "done"),
+        ("image", "active"),
+        ("image", "done"),
+        ("translate", "done"),  # not asked for: done at once, never active
+        ("seo", "active"),
+        ("seo", "done"),
+    ]
+
+
+def test_stream_ends_with_an_error_event_for_a_failed_job(live: Live) -> None:
+    key = f"ndsk_test_{uuid4().hex}"
+    scenario = "failed; after=20; code=content_policy_violation; message=Nope"
+    job_id = start_live(live, key, "/images", {"prompt": "x"}, scenario)
+    events = list(read_events(live, f"{BASE}/jobs/{job_id}/stream", key, after_each=5))
+    assert events[-1] == Event("error", {"code": "content_policy_violation", "message": "Nope"})
+    # a finished job: the snapshot and the final event at once, then the stream closes
+    replay = list(read_events(live, f"{BASE}/jobs/{job_id}/stream", key))
+    assert [e.name for e in replay] == ["progress", "step", "step", "error"]
+
+
+def test_cancel_wakes_an_open_stream(live: Live) -> None:
+    key = f"ndsk_test_{uuid4().hex}"
+    job_id = start_live(live, key, "/images", {"prompt": "x"}, "completed; after=100")
+    live.advance(10)
+    events: list[Event] = []
+    for event in read_events(live, f"{BASE}/jobs/{job_id}/stream", key):
+        events.append(event)
+        if len(events) == 3:  # the snapshot: progress and both steps
+            cancel = httpx.post(
+                f"{live.url}{BASE}/jobs/{job_id}/cancel", headers={"Authorization": f"Bearer {key}"}
+            )
+            assert cancel.status_code == 200
+    assert events[-1] == Event("error", {"code": "cancelled", "message": "The job was cancelled."})
+    assert Event("step", {"name": "generate", "completed": False, "active": False}) in events
+
+
+def test_stream_errors_are_problems_before_any_event(live: Live) -> None:
+    key = f"ndsk_test_{uuid4().hex}"
+    missing = httpx.get(
+        f"{live.url}{BASE}/jobs/job_000000000000/stream", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert_problem(missing, 404, "not_found")
+    assert_problem(httpx.get(f"{live.url}{BASE}/jobs/job_000000000000/stream"), 401, "unauthorized")
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    """A tiny HTTP server on a free port: records each delivery, answers the next status."""
+
+    statuses: list[int]
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    def __enter__(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes) -> int:
+    """Check the signature as a receiver would; returns its timestamp."""
+    match = re.fullmatch(r"t=(\d+),v1=([0-9a-f]{64})", headers["x-neural-draft-signature"])
+    assert match, headers["x-neural-draft-signature"]
+    expected = hmac.new(secret.encode(), match[1].encode() + b"." + body, hashlib.sha256)
+    assert hmac.compare_digest(expected.hexdigest(), match[2])
+    return int(match[1])
+
+
+def register(mock: Mock, url: str, events: list[str]) -> dict[str, Any]:
+    answer = create(mock, "/webhook-endpoints", {"url": url, "events": events})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_webhook_is_signed_and_retried_after_a_failure(mock: Mock) -> None:
+    with Receiver([500]) as receiver, Receiver([]) as bystander:
+        endpoint = register(mock, receiver.url, ["blog_post.generated"])
+        assert re.fullmatch(r"whsec_[A-Za-z0-9]{32}", endpoint["signing_secret"])
+        register(mock, bystander.url, ["image.generated"])
+        job_id = blog_post(mock, "completed; after=60")
+        mock.advance(59)
+        assert receiver.received == []
+        mock.advance(1)  # the job completes: the first attempt is made before advance returns
+        assert len(receiver.received) == 1
+        headers, body = receiver.received[0]
+        first_t = verify(endpoint["signing_secret"], headers, body)
+        assert first_t == 1_767_225_660
+        event = json.loads(body)
+        assert headers["x-neural-draft-event"] == event["type"] == "blog_post.generated"
+        assert re.fullmatch(r"dlv_[A-Za-z0-9]{12}", headers["x-neural-draft-delivery"])
+        assert event["data"]["job"]["id"] == job_id
+        assert event["data"]["job"]["status"] == "completed"
+        assert event["created_at"] == "2026-01-01T00:01:00.000Z"
+        listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
+        assert listed.json()["data"][0]["last_delivery_status"] == "failed"
+
+        mock.advance(29)
+        assert len(receiver.received) == 1
+        mock.advance(1)  # 30 s after the failed attempt
+        assert len(receiver.received) == 2
+        retry_headers, retry_body = receiver.received[1]
+        assert retry_body == body
+        assert retry_headers["x-neural-draft-delivery"] == headers["x-neural-draft-delivery"]
+        assert verify(endpoint["signing_secret"], retry_headers, retry_body) == first_t + 30
+        mock.advance(86_400)
+        assert len(receiver.received) == 2  # succeeded: no more attempts
+        assert bystander.received == []
+        listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
+        assert listed.json()["data"][0]["last_delivery_status"] == "succeeded"
+        assert listed.json()["data"][0]["last_delivery_at"] == "2026-01-01T00:01:30.000Z"
+
+
+def test_webhook_retries_follow_the_schedule_then_stop(mock: Mock) -> None:
+    with Receiver([503] * 10) as receiver:
+        register(mock, receiver.url, ["job.cancelled"])
+        blog_post(mock, "cancelled; after=10")
+        times = []
+        for delay in (10, 30, 120, 600, 3600, 21_600, 86_400):
+            mock.advance(delay)
+            times.append(len(receiver.received))
+        assert times == [1, 2, 3, 4, 5, 6, 6]
+        stamps = [verify_t(h) for h, _ in receiver.received]
+        gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+        assert gaps == [30, 120, 600, 3600, 21_600]
+
+
+def verify_t(headers: dict[str, str]) -> int:
+    return int(headers["x-neural-draft-signature"].split(",")[0][2:])
+
+
+def test_webhook_endpoint_crud_and_pausing(mock: Mock) -> None:
+    with Receiver([]) as receiver:
+        endpoint = register(mock, receiver.url, ["image.generated"])
+        h = mock.headers("neuraldraft")
+        path = f"{BASE}/webhook-endpoints/{endpoint['id']}"
+        paused = mock.client.patch(path, headers=h, json={"is_active": False})
+        assert paused.status_code == 200
+        assert paused.json()["is_active"] is False and "signing_secret" not in paused.json()
+        create(mock, "/images", {"prompt": "x"})
+        mock.advance(120)
+        assert receiver.received == []
+        assert mock.client.patch(path, headers=h, json={"is_active": True}).status_code == 200
+        create(mock, "/images", {"prompt": "y"})
+        mock.advance(120)
+        assert len(receiver.received) == 1
+        assert mock.client.delete(path, headers=h).status_code == 204
+        assert_problem(mock.client.delete(path, headers=h), 404, "not_found")
+        assert_problem(mock.client.patch(path, headers=h, json={}), 404, "not_found")
+        assert mock.client.get(f"{BASE}/webhook-endpoints", headers=h).json() == {"data": []}
+        bad = create(mock, "/webhook-endpoints", {"url": "ftp://x", "events": ["nope"]})
+        fields = {e["field"] for e in assert_problem(bad, 422, "validation_failed")["errors"]}
+        assert fields == {"url", "events.0"}
+
+
+def test_admin_reset_forgets_webhook_endpoints(mock: Mock) -> None:
+    register(mock, "http://127.0.0.1:9/hooks", ["image.generated"])
+    assert mock.client.post("/__mock__/reset").status_code == 200
+    listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
+    assert listed.json() == {"data": []}
+
+
+# --- idempotency and rate limits ------------------------------------------------------------
+
+
+def test_idempotency_key_replays_the_first_answer_for_a_day(mock: Mock) -> None:
+    key = {"Idempotency-Key": "order-1"}
+    first = create(mock, "/images", {"prompt": "x"}, **key)
+    again = create(mock, "/images", {"prompt": "x"}, **key)
+    assert first.status_code == again.status_code == 202
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["x-request-id"] != first.headers["x-request-id"]
+    other = create(mock, "/images", {"prompt": "different"}, **key)
+    assert_problem(other, 409, "conflict")
+    mock.advance(86_400)
+    fresh = create(mock, "/images", {"prompt": "x"}, **key)
+    assert fresh.json()["id"] != first.json()["id"]
+    jobs = mock.client.get("/__mock__/jobs", params={"api": "neuraldraft"}).json()
+    assert jobs["count"] == 2
+
+
+def test_idempotency_does_not_store_errors_and_is_per_key(mock: Mock) -> None:
+    key = {"Idempotency-Key": "retry-me"}
+    assert create(mock, "/images", {}, **key).status_code == 422
+    assert create(mock, "/images", {"prompt": "x"}, **key).status_code == 202
+    other_tenant = mock.client.post(
+        f"{BASE}/images",
+        headers={"Authorization": f"Bearer ndsk_live_{mock.key}", **key},
+        json={"prompt": "x"},
+    )
+    assert other_tenant.status_code == 202 and "idempotent-replayed" not in other_tenant.headers
+    long_key = create(mock, "/images", {"prompt": "x"}, **{"Idempotency-Key": "k" * 256})
+    assert_problem(long_key, 400, "bad_request")
+
+
+@pytest.fixture
+def limited() -> Iterator[Mock]:
+    yield from make_mock(rate_limit=3)
+
+
+def test_rate_limit_answers_429_with_retry_after(limited: Mock) -> None:
+    h = limited.headers("neuraldraft")
+    remaining = []
+    for _ in range(3):
+        answer = limited.client.get(f"{BASE}/webhook-endpoints", headers=h)
+        assert answer.status_code == 200
+        assert answer.headers["x-ratelimit-limit"] == "3"
+        assert answer.headers["x-ratelimit-reset"] == str(1_767_225_600 + 60)
+        remaining.append(answer.headers["x-ratelimit-remaining"])
+        limited.advance(10)
+    assert remaining == ["2", "1", "0"]
+    refused = limited.client.get(f"{BASE}/webhook-endpoints", headers=h)
+    assert_problem(refused, 429, "rate_limited")
+    assert refused.headers["retry-after"] == "30"
+    other = limited.headers("neuraldraft", key="someone-else")
+    assert limited.client.get(f"{BASE}/webhook-endpoints", headers=other).status_code == 200
+    limited.advance(30)
+    assert limited.client.get(f"{BASE}/webhook-endpoints", headers=h).status_code == 200
+
+
+def test_no_rate_limit_headers_by_default(mock: Mock) -> None:
+    answer = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
+    assert answer.status_code == 200 and "x-ratelimit-limit" not in answer.headers
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "ndsk_test_abc", "Basic ndsk_test_abc", "Bearer sk_test_abc", "Bearer ndsk_live_"],
+)
+def test_bad_keys_are_401(mock: Mock, authorization: str | None) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    answer = mock.client.get(f"{BASE}/jobs/job_000000000000", headers=headers)
+    assert_problem(answer, 401, "unauthorized")
+
+
+def test_refused_key_from_config_is_403() -> None:
+    for mock in make_mock(keys={"ndsk_live_revoked": {"status": 403}}):
+        answer = mock.client.get(
+            f"{BASE}/webhook-endpoints", headers={"Authorization": "Bearer ndsk_live_revoked"}
+        )
+        assert_problem(answer, 403, "forbidden")
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"{bad", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b"", "application/json"),
+        (b"topic=x", "application/x-www-form-urlencoded"),
+        (b'{"type": "ai", "topic": "x"}', "text/plain"),
+    ],
+)
+def test_bodies_that_are_not_json_objects_are_400(
+    mock: Mock, content: bytes, content_type: str
+) -> None:
+    headers = mock.headers("neuraldraft", **{"Content-Type": content_type})
+    answer = mock.client.post(f"{BASE}/blog-posts", headers=headers, content=content)
+    assert "errors" not in assert_problem(answer, 400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "fields"),
+    [
+        ("/blog-posts", {"type": "manual", "topic": ""}, {"type", "topic"}),
+        (
+            "/blog-posts",
+            {"type": "ai", "topic": 5, "secondary_keywords": [1]},
+            {"topic", "secondary_keywords.0"},
+        ),
+        ("/images", {"prompt": "x", "aspect_ratio": "wide"}, {"aspect_ratio"}),
+        ("/jobs", {"type": "website.generate"}, {"type"}),
+        ("/content/k/translate", {"target_langs": []}, {"target_langs"}),
+        ("/content/k/translate", {"source_lang": "en"}, {"body"}),
+        ("/webhook-endpoints", {"url": "ftp://x", "events": []}, {"url", "events"}),
+    ],
+)
+def test_422_names_each_field(
+    mock: Mock, path: str, body: dict[str, Any], fields: set[str]
+) -> None:
+    errors = assert_problem(create(mock, path, body), 422, "validation_failed")["errors"]
+    assert {e["field"] for e in errors} == fields
+    assert all(e["message"] for e in errors)
+
+
+def test_unknown_jobs_routes_and_scenarios(mock: Mock) -> None:
+    h = mock.headers("neuraldraft")
+    assert_problem(mock.client.get(f"{BASE}/jobs/job_000000000000", headers=h), 404, "not_found")
+    unknown = mock.client.get(f"{BASE}/nothing-here", headers=h)
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith(PROBLEM)
+    bogus = create(mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "exploded"})
+    assert_problem(bogus, 400, "bad_request")
+    bad_after = create(mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "failed; after=-1"})
+    assert_problem(bad_after, 400, "bad_request")
+
+
+def test_post_ids_are_not_job_ids(mock: Mock) -> None:
+    job_id = blog_post(mock, "completed; after=10")
+    mock.advance(10)
+    post_id = job(mock, job_id)["result"]["post_id"]
+    h = mock.headers("neuraldraft")
+    assert_problem(mock.client.get(f"{BASE}/jobs/post:{post_id}", headers=h), 404, "not_found")
+
+
+def test_odd_inputs_never_get_a_5xx(mock: Mock) -> None:
+    h = mock.headers("neuraldraft")
+    odd_bodies: list[bytes] = [
+        b"null",
+        b'"text"',
+        b"{" * 5000,
+        b'{"type": "ai", "topic": "\\u0000"}',
+        json.dumps({"type": "ai", "topic": "x" * 100_000}).encode(),
+        b"\xff\xfe",
+    ]
+    paths = ["/blog-posts", "/images", "/jobs", "/content/x/translate", "/webhook-endpoints"]
+    for path in paths:
+        for content in odd_bodies:
+            answer = mock.client.post(
+                BASE + path, headers={**h, "Content-Type": "application/json"}, content=content
+            )
+            assert answer.status_code < 500, (path, content[:20], answer.text)
+    for method in ("PUT", "DELETE", "PATCH"):
+        answer = mock.client.request(method, f"{BASE}/jobs/job_000000000000", headers=h)
+        assert 400 <= answer.status_code < 500
+
+
+def test_strict_mode_refuses_like_the_handlers_do() -> None:
+    for mock in make_mock(strict=True):
+        h = mock.headers("neuraldraft", **{"Content-Type": "application/json"})
+        broken = mock.client.post(f"{BASE}/blog-posts", headers=h, content=b"{bad")
+        assert_problem(broken, 400, "bad_request")
+        listed = mock.client.post(f"{BASE}/blog-posts", headers=h, content=b"[]")
+        assert_problem(listed, 400, "bad_request")
+        plain = {**h, "Content-Type": "text/plain"}
+        wrong_type = mock.client.post(f"{BASE}/images", headers=plain, content=b"{}")
+        assert_problem(wrong_type, 400, "bad_request")
+        missing = mock.client.post(f"{BASE}/images", headers=h, content=b"{}")
+        fields = assert_problem(missing, 422, "validation_failed")["errors"]
+        assert [e["field"] for e in fields] == ["prompt"]
