@@ -1,0 +1,83 @@
+"""The NeuroLinker examples against the mock: plain httpx, and the official SDK unmodified."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from neurolinker_client import ExtractionFailed, NeuroLinkerHttp, extract_json_with_sdk
+
+from fixtures.plugin import InProcessMockServer, MockSdks, MockServer
+from mockserver.apis import SERVICES
+from mockserver.virtualtime import VirtualTime
+
+API = "neurolinker"
+pytestmark = pytest.mark.skipif(
+    API not in SERVICES, reason="the NeuroLinker API is not registered in this build of the kit"
+)
+
+
+def pdf(text: str, pages: int = 1) -> bytes:
+    """A small PDF: the mock counts its `/Type /Page` objects and reads uncompressed text."""
+    objects = "".join(
+        f"{3 + i} 0 obj << /Type /Page /Contents {3 + pages + i} 0 R >> endobj\n"
+        f"{3 + pages + i} 0 obj << >> stream\nBT ({text}, page {i + 1}) Tj ET\nendstream endobj\n"
+        for i in range(pages)
+    )
+    return f"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n{objects}%%EOF\n".encode()
+
+
+def test_extracts_with_httpx(mockserver: MockServer, virtual_time: VirtualTime) -> None:
+    client = NeuroLinkerHttp(mockserver.api_key(API), mockserver.base_url(API))
+    results = client.extract_json([("invoice.pdf", pdf("Invoice 42", pages=2))])
+    client.close()
+
+    assert len(results) == 1 and results[0]["filename"] == "invoice.pdf"
+    assert virtual_time.slept > 0
+
+
+def test_reports_a_partial_request(mockserver: MockServer, virtual_time: VirtualTime) -> None:
+    client = NeuroLinkerHttp(mockserver.api_key(API), mockserver.base_url(API))
+    mockserver.queue(API, "partial")
+
+    with pytest.raises(ExtractionFailed) as failure:
+        client.extract_json([("a.pdf", pdf("A")), ("b.pdf", pdf("B"))])
+    client.close()
+    states = sorted(d["status"] for d in failure.value.status["documents"])
+    assert failure.value.status["status"] == "partial" and states == ["completed", "failed"]
+
+
+def test_in_process_without_sleeping(mockserver_asgi: InProcessMockServer) -> None:
+    client = NeuroLinkerHttp(
+        mockserver_asgi.api_key(API),
+        mockserver_asgi.base_url(API),
+        transport=mockserver_asgi.transport,
+    )
+    request_id = client.extract([("a.pdf", pdf("A"))])
+    mockserver_asgi.run_until_terminal(API, request_id)
+
+    assert client.status(request_id)["status"] == "completed"
+
+
+def test_the_sdk_unmodified(mock_sdks: MockSdks, mockserver: MockServer) -> None:
+    sdk = pytest.importorskip("neurolinker_sdk", reason="neurolinker-sdk is not installed")
+    with sdk.NeuroLinker.from_env() as from_env, mockserver.virtual_time():
+        results = extract_json_with_sdk(from_env, [("invoice.pdf", pdf("Invoice 42"))])
+    assert results[0]["filename"] == "invoice.pdf"
+
+    # code that only passes its token still reaches the mock (the default base URL is retargeted)
+    [request] = [job for job in mockserver.jobs(API) if job["kind"] == "request"]
+    with sdk.NeuroLinker(token=os.environ["NEUROLINKER_API_KEY"]) as plain:
+        assert plain.extraction.status.request(request["id"])["status"] == "completed"
+
+
+def test_the_sdk_sees_a_failed_request(mock_sdks: MockSdks, mockserver: MockServer) -> None:
+    pytest.importorskip("neurolinker_sdk", reason="neurolinker-sdk is not installed")
+    mockserver.queue(API, "failed")
+
+    with (
+        mock_sdks.neurolinker_client() as client,
+        mockserver.virtual_time(),
+        pytest.raises(ExtractionFailed, match="failed"),
+    ):
+        extract_json_with_sdk(client, [("invoice.pdf", pdf("Invoice 42"))])
