@@ -16,6 +16,7 @@ from mockserver.apis.neuraldraft.models import (
     CANCELLED,
     CANCELLED_MESSAGE,
     COMPLETED,
+    FAILED,
     INSUFFICIENT_CREDITS,
     KINDS,
     STOP_SHARE,
@@ -42,7 +43,7 @@ class NeuralDraft(ApiService):
     prefix = "/neuraldraft"
     hosts = ("api.neuraldraft.io",)
     auth_header = "authorization"
-    outcomes = (COMPLETED, "failed", CANCELLED)
+    outcomes = (COMPLETED, FAILED, CANCELLED)
     wrong_media_status = 400  # the docs' bad_request: "not sent as application/json"
 
     def __init__(self, state: MockState) -> None:
@@ -150,7 +151,7 @@ class NeuralDraft(ApiService):
     def default_message(self, kind: str, word: str) -> str | None:
         if word == CANCELLED:
             return CANCELLED_MESSAGE
-        return KINDS[kind].failure_message if word == "failed" else None
+        return KINDS[kind].failure_message if word == FAILED else None
 
     def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
         """Queue, then one phase per step. A failing or cancelled job stops `after=` seconds
@@ -169,10 +170,10 @@ class NeuralDraft(ApiService):
         whole = Scenario(COMPLETED, options, scenario.source)
         timeline = self.timed_plan(steps, seconds, whole, Outcome(COMPLETED))
         inputs["timeline"] = timeline
-        stop = scenario.number("after", timeline.length * STOP_SHARE[outcome.state])
-        if timeline.per_poll:
-            stop = float(round(stop or 0))
-        return timeline.cut(stop or 0.0, outcome)
+        stop = scenario.number("after", timeline.length * STOP_SHARE[outcome.state]) or 0.0
+        if timeline.per_poll:  # positions count status reads
+            stop = float(round(stop))
+        return timeline.cut(stop, outcome)
 
     # --- rendering ---------------------------------------------------------------------------
 

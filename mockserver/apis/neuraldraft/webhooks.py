@@ -109,7 +109,7 @@ class Webhooks:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self.state.clock.on_change(self.tick)
+        self.state.clock.on_change(self._safe_tick)
 
     # --- endpoints ---------------------------------------------------------------------------
 
@@ -269,12 +269,16 @@ class Webhooks:
             self._thread.start()
         atexit.register(self.close)
 
+    def _safe_tick(self) -> None:
+        """A broken tick must neither kill the dispatcher nor fail the clock move."""
+        try:
+            self.tick()
+        except Exception:
+            log.exception("webhook dispatcher tick failed")
+
     def _run(self) -> None:
         while not self._stop.wait(SYSTEM_TICK_SECONDS):
-            try:
-                self.tick()
-            except Exception:  # a broken tick must not kill the dispatcher
-                log.exception("webhook dispatcher tick failed")
+            self._safe_tick()
 
     def close(self) -> None:
         """Stop the background thread and the HTTP client."""
