@@ -9,11 +9,13 @@ from __future__ import annotations
 from mockserver.apis.camb import Camb
 from mockserver.apis.neuralanalog import NeuralAnalog
 from mockserver.apis.neuraldraft import NeuralDraft
+from mockserver.apis.neurolinker import NeuroLinker
 from mockserver.service import ApiService
 
 SERVICES: dict[str, type[ApiService]] = {
     NeuralAnalog.name: NeuralAnalog,
     Camb.name: Camb,
     NeuralDraft.name: NeuralDraft,
+    NeuroLinker.name: NeuroLinker,
     # camb, neurolinker and neuraldraft join here, each in its own sub-package
 }

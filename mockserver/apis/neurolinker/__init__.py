@@ -1,0 +1,138 @@
+"""Ainexxo NeuroLinker: PDF extraction requests, their documents, results and ZIP archives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from mockserver.apis.neurolinker import responses
+from mockserver.apis.neurolinker.models import (
+    ARCHIVE,
+    COMPLETED,
+    DOCUMENT,
+    FAILED,
+    FAILURE_MESSAGE,
+    NO_CREDITS,
+    OUTCOMES,
+    PARTIAL,
+    REQUEST,
+    document_plan,
+    failing_count,
+    request_plan,
+)
+from mockserver.engine.jobs import Job
+from mockserver.engine.plan import Outcome, Plan
+from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
+from mockserver.errors import ApiError
+from mockserver.service import ApiService
+
+DOCUMENTED, SDK = "/api/v1", "/v1"  # the docs' paths and the official SDK's
+
+
+class NeuroLinker(ApiService):
+    name = "neurolinker"
+    prefix = "/neurolinker"
+    hosts = ("neurolinker.api.ainexxo.com",)
+    auth_header = "authorization"
+    # `insufficient_credits` is a scenario word, not a job state: the submit is refused with 402
+    outcomes = OUTCOMES
+    path_aliases = {f"{SDK}/": f"{DOCUMENTED}/"}
+    wrong_media_status = 415
+
+    def routes(self) -> list[Route]:
+        endpoints: list[tuple[str, responses.Handler, list[str]]] = [
+            ("/extract", responses.extract, ["POST"]),
+            ("/request-status/{request_id}", responses.request_status, ["GET"]),
+            ("/document-status/{document_id}", responses.document_status, ["GET"]),
+            *((f"/documents/{kind}", responses.results, ["POST"]) for kind in responses.RESULTS),
+            ("/make-zip", responses.make_zip, ["POST"]),
+        ]
+        return [
+            self.route(base + path, handler, methods)
+            for base in (DOCUMENTED, SDK)
+            for path, handler, methods in endpoints
+        ]
+
+    def tenant_of(self, request: Request) -> str:
+        """Bearer auth as FastAPI's HTTPBearer answers it: 401 with `WWW-Authenticate`."""
+        try:
+            return super().tenant_of(request)
+        except ApiError as error:
+            if error.status == 401:
+                error.headers.setdefault("WWW-Authenticate", "Bearer")
+            raise
+
+    def missing_key_message(self) -> str:
+        return "Not authenticated"
+
+    # --- scenarios and plans ------------------------------------------------------------------
+
+    def outcome_word(self, scenario: Scenario) -> str:
+        """Also refuses a `failing=` that is not a positive integer, before any job exists."""
+        word = super().outcome_word(scenario)
+        if "failing" in scenario.options:
+            failing_count(scenario)
+        return word
+
+    def outcome(self, kind: str, scenario: Scenario) -> Outcome:
+        word = self.outcome_word(scenario)
+        if word == NO_CREDITS:
+            raise ScenarioError(
+                "insufficient_credits refuses a new request with 402; no job can end in it"
+            )
+        if kind == DOCUMENT and word == PARTIAL:
+            raise ScenarioError("a document ends completed or failed; partial is for requests")
+        return super().outcome(kind, scenario)
+
+    def default_message(self, kind: str, word: str) -> str | None:
+        return FAILURE_MESSAGE if word == FAILED else None
+
+    def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
+        if kind == DOCUMENT:
+            stalled = scenario.outcome == STALLED
+            queued, working = inputs["schedule"]
+            return document_plan(
+                queued,
+                working,
+                inputs["file"].pages,
+                None if stalled else self.outcome(kind, scenario),
+                scenario.per_poll,
+                inputs["works"],
+            )
+        if kind == REQUEST:
+            return request_plan(self._documents(inputs["documents"]), scenario.per_poll)
+        return Plan((), Outcome(COMPLETED))
+
+    def after_transition(self, job: Job, now: float) -> None:
+        """A forced request ends its unfinished documents; a forced document updates how the
+        admin API shows its request. The API always reads a request off its documents."""
+        request = job if job.kind == REQUEST else self.state.store.lookup(job.data["request_id"])
+        if request is None or job.kind == ARCHIVE:
+            return
+        documents = self._documents(request.data["documents"])
+        if job.kind == REQUEST and job.plan.outcome is not None:
+            _force_documents(documents, job.plan.outcome, now)
+        request.plan = request_plan(documents, request.plan.per_poll)
+
+    def _documents(self, ids: list[str]) -> list[Job]:
+        return [job for job in map(self.state.store.lookup, ids) if job is not None]
+
+    def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
+        return responses.stored_file(self.state.store, job, name)
+
+
+def _force_documents(documents: list[Job], outcome: Outcome, now: float) -> None:
+    """A request forced to `outcome`: its unfinished documents end now, the last `failing=`
+    of them failed (default 1) when the outcome is partial."""
+    unfinished = [d for d in documents if not d.snapshot(now).terminal]
+    failing = {
+        COMPLETED: 0,
+        FAILED: len(unfinished),
+        PARTIAL: int(outcome.option("failing", 1)),
+    }[outcome.state]
+    message = outcome.option("message") or FAILURE_MESSAGE
+    for index, document in enumerate(unfinished):
+        fails = index >= len(unfinished) - failing
+        document.force(now, Outcome(FAILED, message) if fails else Outcome(COMPLETED))

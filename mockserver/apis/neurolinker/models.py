@@ -1,0 +1,198 @@
+"""NeuroLinker's rules: what a document is, how long it takes, how a request's scenario is
+shared out among its documents, and how a request's status follows from theirs.
+
+A request is one job (kind `request`) and each of its documents is its own job (kind
+`document`) with its own plan; the documents are worked one after another. The request's
+status is never planned on its own: it is always read off its documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from mockserver.engine.ids import BASE62
+from mockserver.engine.jobs import Job
+from mockserver.engine.plan import Outcome, Phase, Plan
+from mockserver.engine.scenarios import MAGIC, STALLED, Scenario, ScenarioError
+
+REQUEST, DOCUMENT, ARCHIVE = "request", "document", "archive"
+COMPLETED, FAILED, PARTIAL = "completed", "failed", "partial"
+NO_CREDITS = "insufficient_credits"  # a scenario word: the submit is refused with 402
+PENDING, PROCESSING = "pending", "processing"
+OUTCOMES = (COMPLETED, FAILED, PARTIAL, NO_CREDITS)
+
+# A document takes BASE + PER_PAGE seconds per page (the docs' 8-page example took ~145 s),
+# times the profile's duration scale; `after=` sets the whole request's duration instead.
+BASE_SECONDS = 10.0
+SECONDS_PER_PAGE = 15.0
+CREDITS_PER_PAGE = 4  # the docs' example: 8 pages, 32 credits
+FAILURE_MESSAGE = "The PDF could not be parsed"
+NO_CREDITS_MESSAGE = "Insufficient credits"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFile:
+    """What the mock keeps of one submitted PDF: enough to derive every result from it."""
+
+    file_name: str
+    size: int
+    pages: int  # counted from a real PDF, else pdf.DEFAULT_PAGES
+    pages_counted: bool  # False: the bytes were not a PDF whose pages could be counted
+    texts: tuple[tuple[str, ...], ...]  # strings shown per page, when readable
+    sha256: str
+    source_url: str | None = None  # URL mode: the URL the document stands for
+
+    @property
+    def stem(self) -> str:
+        """The name results are stored under: the file name without `.pdf`."""
+        stem = self.file_name[:-4] if self.file_name.lower().endswith(".pdf") else self.file_name
+        return stem or "document"
+
+    @property
+    def credits(self) -> int:
+        return CREDITS_PER_PAGE * self.pages
+
+
+def clean_file_name(name: str | None, index: int) -> str:
+    """The uploaded name without any folder part; unnamed files as the SDK names them."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return base or f"document_{index}.pdf"
+
+
+def url_file_name(url: str, index: int) -> str:
+    """A URL's document is named after the last segment of its path."""
+    return clean_file_name(unquote(PurePosixPath(urlsplit(url).path).name), index)
+
+
+def user_uid(token: str) -> str:
+    """The owner ID shown on documents: 28 alphanumerics, stable per token."""
+    digest = int.from_bytes(hashlib.sha256(token.encode()).digest(), "big")
+    chars = []
+    for _ in range(28):
+        digest, rest = divmod(digest, 62)
+        chars.append(BASE62[rest])
+    return "".join(chars)
+
+
+# --- scenarios shared out among documents -----------------------------------------------------
+
+
+def failing_count(scenario: Scenario) -> int:
+    """`partial; failing=N`: how many documents fail (the last N); 1 when not given."""
+    value = scenario.number("failing", 1.0)
+    assert value is not None
+    if value != int(value) or value < 1:
+        raise ScenarioError(f"scenario option failing={value:g} must be a positive integer")
+    return int(value)
+
+
+def document_words(scenario: Scenario, total: int) -> list[str]:
+    """Each document's outcome word (or `stalled`) under a request-level scenario."""
+    word = scenario.outcome.lower()
+    if word == PARTIAL:
+        failing = failing_count(scenario)
+        if total < 2 or failing >= total:
+            raise ScenarioError(
+                f"partial needs at least one completed and one failed document: "
+                f"failing={failing} of {total} document(s)"
+            )
+        return [COMPLETED] * (total - failing) + [FAILED] * failing
+    if word == STALLED:
+        return [STALLED] * total
+    return [word] * total
+
+
+def magic_words(texts: Sequence[str]) -> list[str] | str:
+    """Magic inputs act per document: `mock-failed` in one name fails that document only, and
+    a name without a known word completes. A request-level word (`insufficient_credits`,
+    `partial`) in any name is returned alone: it applies to the whole request."""
+    words = []
+    for text in texts:
+        match = MAGIC.search(text)
+        word = match[1].lower() if match else COMPLETED
+        words.append(word if word in (*OUTCOMES, STALLED) else COMPLETED)
+    for request_word in (NO_CREDITS, PARTIAL):
+        if request_word in words:
+            return request_word
+    return words
+
+
+def queue_behind_stall(words: list[str]) -> list[str]:
+    """Documents are worked in order: the ones behind a stalled document never start."""
+    if STALLED in words:
+        first = words.index(STALLED)
+        return words[:first] + [STALLED] * (len(words) - first)
+    return words
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+def document_seconds(document: DocumentFile) -> float:
+    return BASE_SECONDS + SECONDS_PER_PAGE * document.pages
+
+
+def schedule(
+    documents: Sequence[DocumentFile], total: float | None, scale: float
+) -> list[tuple[float, float]]:
+    """(queued seconds, working seconds) per document, worked one after another.
+
+    `total` (the scenario's `after=`) stretches the whole request to that many seconds.
+    """
+    natural = [document_seconds(document) for document in documents]
+    factor = scale if total is None else total / (sum(natural) or 1.0)
+    result, start = [], 0.0
+    for seconds in natural:
+        result.append((start, seconds * factor))
+        start += seconds * factor
+    return result
+
+
+def document_plan(
+    queued: float, working: float, pages: int, outcome: Outcome | None, per_poll: bool, first: bool
+) -> Plan:
+    """Pending while queued, processing while worked, then the outcome.
+
+    A stalled document works forever when it is the first; the ones behind it stay queued.
+    Per-poll plans move one phase per status read whatever the durations.
+    """
+    if per_poll:
+        queued, working = 1.0, 1.0
+    phases = [Phase(PENDING, queued, "Queued")]
+    if outcome is not None or first:
+        phases.append(Phase(PROCESSING, working, f"Extracting {pages} page(s)"))
+    return Plan(tuple(phases), outcome, per_poll)
+
+
+def aggregate_word(states: Sequence[str]) -> str:
+    """The request's status from its documents' (docs: processing/completed/failed/partial)."""
+    if any(state in (PENDING, PROCESSING) for state in states):
+        return PROCESSING
+    if all(state == COMPLETED for state in states):
+        return COMPLETED
+    if all(state == FAILED for state in states):
+        return FAILED
+    return PARTIAL
+
+
+def request_plan(documents: Sequence[Job], per_poll: bool) -> Plan:
+    """The request as one plan, for the admin API's view of it: processing until its last
+    document ends, then the aggregate of their outcomes. The API itself reads the documents,
+    which all start with their request."""
+    outcomes = [document.plan.outcome for document in documents]
+    length = max((document.plan.length for document in documents), default=0.0)
+    phase = Phase(PROCESSING, max(length, 0.0), f"{len(documents)} document(s)")
+    if any(outcome is None for outcome in outcomes):
+        return Plan((phase,), None, per_poll)
+    words = [outcome.state for outcome in outcomes if outcome is not None]
+    word = aggregate_word(words)
+    failed = words.count(FAILED)
+    message = {
+        FAILED: next((o.message for o in outcomes if o is not None and o.message), None),
+        PARTIAL: f"{failed} of {len(words)} documents failed",
+    }.get(word)
+    return Plan((phase,), Outcome(word, message), per_poll)

@@ -1,0 +1,595 @@
+"""NeuroLinker's HTTP handlers: submit, status of requests and documents, results, ZIPs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from contracts.validate import check
+from mockserver.apis.neurolinker import content, pdf
+from mockserver.apis.neurolinker.models import (
+    ARCHIVE,
+    COMPLETED,
+    DOCUMENT,
+    FAILED,
+    FAILURE_MESSAGE,
+    NO_CREDITS,
+    NO_CREDITS_MESSAGE,
+    PENDING,
+    PROCESSING,
+    REQUEST,
+    DocumentFile,
+    aggregate_word,
+    clean_file_name,
+    document_words,
+    magic_words,
+    queue_behind_stall,
+    schedule,
+    url_file_name,
+    user_uid,
+)
+from mockserver.engine.ids import new_uuid
+from mockserver.engine.jobs import Job, Store
+from mockserver.engine.plan import Outcome, Plan
+from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
+from mockserver.errors import ApiError, FieldError, invalid
+from mockserver.service import Ctx
+
+Handler = Callable[[Ctx], Awaitable[Response]]
+FORM_SCHEMA = {"$ref": "#/components/schemas/ExtractForm"}  # one object: its validator is cached
+NO_FILES = {"", "[]"}  # the docs' URL mode sends a text part `documents=[]`
+PDF_TYPE = "application/pdf"
+FIELD_EXTRACTION_ONLY = "Document was not processed through field extraction"
+
+
+# --- submit ------------------------------------------------------------------------------------
+
+
+async def extract(ctx: Ctx) -> Response:
+    """One request, one document job per file or URL, planned from the request's scenario."""
+    body = await ctx.body()
+    form = _parse_form(ctx, body["form"])
+    uploads = _uploads(body.get("documents"))
+    urls: list[str] = form.get("documents_url") or []
+    _one_mode(uploads, urls)
+    documents = [await _read_upload(upload, i) for i, upload in enumerate(uploads)] or [
+        _stand_in(url, i) for i, url in enumerate(urls)
+    ]
+    scenario = ctx.scenario(*(d.source_url or d.file_name for d in documents))
+    words = _words(ctx, scenario, documents)
+    request_id = new_uuid(ctx.rng)
+    owner = user_uid(ctx.tenant)
+    enrichment = form.get("enrichment_mode") or "base"
+    timing = schedule(
+        documents, scenario.number("after"), ctx.state.scenarios.profile.duration_scale
+    )
+    ids = []
+    for index, (document, word, (queued, working)) in enumerate(
+        zip(documents, words, timing, strict=True)
+    ):
+        document_id = new_uuid(ctx.rng)
+        data = {
+            "request_id": request_id,
+            "file": document,
+            "images": tuple(f"{new_uuid(ctx.rng)}.png" for _ in range(document.pages)),
+            "enrichment_mode": enrichment,
+            "user_uid": owner,
+            "schedule": (queued, working),
+            "works": word != STALLED or index == words.index(STALLED),
+        }
+        ctx.create_job(DOCUMENT, document_id, _document_scenario(scenario, word), data)
+        ids.append(document_id)
+    request = {
+        "documents": ids,
+        "user_uid": owner,
+        "alias": form.get("alias"),
+        "description": form.get("description"),
+        "enrichment_mode": enrichment,
+    }
+    ctx.create_job(REQUEST, request_id, scenario, request)
+    return ctx.json({"request_uid": request_id, "status": PROCESSING})
+
+
+def _parse_form(ctx: Ctx, raw: Any) -> dict[str, Any]:
+    """`form` is JSON text of an object; its keys are checked against `ExtractForm`."""
+    if not isinstance(raw, str):
+        raise invalid(FieldError(("body", "form"), "Input should be a valid string", "string_type"))
+    try:
+        form = json.loads(raw)
+    except ValueError as exc:
+        raise invalid(
+            FieldError(("body", "form"), f"Invalid JSON: {exc.msg}", "json_invalid", raw)
+        ) from None
+    if not isinstance(form, dict):
+        raise invalid(
+            FieldError(("body", "form"), "Input should be a valid dictionary", "dict_type", raw)
+        )
+    urls = form.get("documents_url")
+    urls = urls if isinstance(urls, list) else []
+    url_locs = {
+        ("body", "form", "documents_url", i) for i, url in enumerate(urls) if isinstance(url, str)
+    }
+    problems = [
+        FieldError(p.loc, p.message, p.kind, p.value)
+        for p in check(ctx.operation(), FORM_SCHEMA, form, "body/form")
+        if p.loc not in url_locs  # string URLs are judged below, in pydantic's words
+    ]
+    problems += [
+        problem
+        for index, url in enumerate(urls)
+        if isinstance(url, str) and (problem := _url_problem(url, index)) is not None
+    ]
+    if problems:
+        raise invalid(*problems)
+    return form
+
+
+def _url_problem(url: str, index: int) -> FieldError | None:
+    """An absolute http(s) URL is needed: the service fetches it."""
+    loc = ("body", "form", "documents_url", index)
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return FieldError(
+            loc, "Input should be a valid URL, relative URL without a base", "url_parsing", url
+        )
+    if parts.scheme not in ("http", "https"):
+        return FieldError(loc, "URL scheme should be 'http' or 'https'", "url_scheme", url)
+    return None
+
+
+def _uploads(value: Any) -> list[UploadFile]:
+    """The file parts; a text part `[]` (docs' URL mode) means none, other text is refused."""
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    uploads, problems = [], []
+    for index, item in enumerate(values):
+        if isinstance(item, UploadFile):
+            uploads.append(item)
+        elif str(item).strip() not in NO_FILES:
+            problems.append(
+                FieldError(
+                    ("body", "documents", index),
+                    f"Value error, Expected UploadFile, received: {type(item).__name__}",
+                    "value_error",
+                )
+            )
+    if problems:
+        raise invalid(*problems)
+    return uploads
+
+
+def _one_mode(uploads: list[UploadFile], urls: list[str]) -> None:
+    if uploads and urls:
+        raise invalid(
+            FieldError(
+                ("body", "form", "documents_url"),
+                "Provide either uploaded documents or documents_url, not both",
+                "value_error",
+            )
+        )
+    if not uploads and not urls:
+        raise invalid(
+            FieldError(
+                ("body", "documents"),
+                "Provide at least one document: a `documents` file part or form.documents_url",
+                "missing",
+            )
+        )
+
+
+async def _read_upload(upload: UploadFile, index: int) -> DocumentFile:
+    data = await upload.read()
+    counted = pdf.count_pages(data)
+    return DocumentFile(
+        file_name=clean_file_name(upload.filename, index),
+        size=len(data),
+        pages=counted or pdf.DEFAULT_PAGES,
+        pages_counted=counted is not None,
+        texts=tuple(map(tuple, pdf.page_texts(data))),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _stand_in(url: str, index: int) -> DocumentFile:
+    """URLs are not fetched: a small synthetic PDF named after the URL stands in."""
+    name = url_file_name(url, index)
+    data = pdf.synthetic_pdf(name)
+    return DocumentFile(
+        file_name=name,
+        size=len(data),
+        pages=pdf.DEFAULT_PAGES,
+        pages_counted=False,
+        texts=tuple(map(tuple, pdf.page_texts(data))),
+        sha256=hashlib.sha256(data).hexdigest(),
+        source_url=url,
+    )
+
+
+def _words(ctx: Ctx, scenario: Scenario, documents: list[DocumentFile]) -> list[str]:
+    """Each document's outcome word; 402 when the scenario says the credits are gone."""
+    try:
+        if scenario.source == "magic":
+            chosen = magic_words([d.source_url or d.file_name for d in documents])
+            words = (
+                chosen
+                if isinstance(chosen, list)
+                else [NO_CREDITS]
+                if chosen == NO_CREDITS
+                else document_words(Scenario(chosen, {}, "magic"), len(documents))
+            )
+        else:
+            word = ctx.service.outcome_word(scenario).lower()
+            words = [NO_CREDITS] if word == NO_CREDITS else document_words(scenario, len(documents))
+    except ScenarioError as exc:
+        where = "X-Mock-Scenario" if scenario.source == "header" else f"{scenario.source} scenario"
+        raise ApiError(400, f"{where}: {exc}") from None
+    if NO_CREDITS in words:
+        needed = sum(d.credits for d in documents)
+        raise ApiError(402, f"{NO_CREDITS_MESSAGE}: this request needs {needed} credits")
+    return queue_behind_stall(words)
+
+
+def _document_scenario(scenario: Scenario, word: str) -> Scenario:
+    """A document's share of the request's scenario: its own word, the timing mode, the
+    failure message."""
+    options = {k: v for k, v in scenario.options.items() if k in ("mode", "message")}
+    return Scenario(word, options, scenario.source)
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentState:
+    """Where one document stands now, as both status endpoints show it."""
+
+    status: str
+    started_at: float | None
+    completed_at: float | None
+    error: str | None
+
+
+def state_of(job: Job, now: float) -> DocumentState:
+    snap = job.snapshot(now)
+    if not snap.terminal:
+        started = job.time_of(job.plan.phases[0].duration) if snap.state == PROCESSING else None
+        return DocumentState(snap.state, started, None, None)
+    assert snap.outcome is not None
+    finished = job.finished_at(now)
+    worked = len(job.plan.phases) > 1  # a document forced while queued never started
+    started = job.time_of(job.plan.phases[0].duration) if worked else finished
+    error = (snap.outcome.message or FAILURE_MESSAGE) if snap.outcome.state == FAILED else None
+    return DocumentState(snap.outcome.state, started, finished, error)
+
+
+def documents_of(ctx: Ctx, request: Job) -> list[Job]:
+    found = (
+        ctx.state.store.get(ctx.service.name, ctx.tenant, i) for i in request.data["documents"]
+    )
+    return [job for job in found if job is not None]
+
+
+async def request_status(ctx: Ctx) -> Response:
+    request = ctx.job(ctx.params()["request_id"], REQUEST, what="Request")
+    documents = documents_of(ctx, request)
+    for job in (request, *documents):
+        job.observe(ctx.now)
+    states = [state_of(job, ctx.now) for job in documents]
+    words = [state.status for state in states]
+    status = aggregate_word(words)
+    finished = [s.completed_at for s in states if s.completed_at is not None]
+    return ctx.json(
+        {
+            "success": True,
+            "request_id": request.id,
+            "status": status,
+            "documents": [
+                _entry(ctx, job, state) for job, state in zip(documents, states, strict=True)
+            ],
+            "total": len(documents),
+            "completed": words.count(COMPLETED),
+            "failed": words.count(FAILED),
+            "processing": words.count(PENDING) + words.count(PROCESSING),
+            "job_page_url": ctx.page_url(request),
+            "total_size_bytes": sum(job.data["file"].size for job in documents),
+            "started_at": ctx.iso(request.created_at),
+            "completed_at": ctx.iso(max(finished)) if status != PROCESSING else None,
+        }
+    )
+
+
+def _entry(ctx: Ctx, job: Job, state: DocumentState) -> dict[str, Any]:
+    """A document inside the request status: `result` is null until it ends."""
+    result = None
+    if state.status in (COMPLETED, FAILED):
+        result = {
+            "file_name": job.data["file"].file_name,
+            "file_type": PDF_TYPE,
+            "started_at": ctx.iso(state.started_at),
+            "file_size_bytes": job.data["file"].size,
+            "user_uid": job.data["user_uid"],
+            "total_pages": _pages(job, state),
+            "completed_at": ctx.iso(state.completed_at),
+            "results": _results(job, state),
+            "status": state.status,
+            "billing": _billing(ctx, job, state),
+        }
+        if state.status == FAILED:
+            result["error"] = state.error
+    return {
+        "document_id": job.id,
+        "filename": job.data["file"].file_name,
+        "status": state.status,
+        "result": result,
+        "document_page_url": ctx.page_url(job),
+    }
+
+
+def _pages(job: Job, state: DocumentState) -> int | None:
+    """Known once processing starts; a document failed before it started has none."""
+    if state.status == PENDING or (state.status == FAILED and len(job.plan.phases) < 2):
+        return None
+    return job.data["file"].pages
+
+
+def _results(job: Job, state: DocumentState) -> dict[str, Any] | None:
+    if state.status != COMPLETED:
+        return None
+    return {"storage_path": _folder(job), "cropped_images": list(job.data["images"])}
+
+
+def _billing(ctx: Ctx, job: Job, state: DocumentState) -> dict[str, Any] | None:
+    """Credits are captured when a document completes; failed documents cost nothing."""
+    if state.status != COMPLETED:
+        return None
+    return {
+        "type": "capture",
+        "amount": job.data["file"].credits,
+        "at": ctx.iso(state.completed_at),
+    }
+
+
+def _folder(job: Job) -> str:
+    return f"uploads/{job.data['user_uid']}/{job.data['request_id']}/{job.id}/"
+
+
+async def document_status(ctx: Ctx) -> Response:
+    job = ctx.job(ctx.params()["document_id"], DOCUMENT, what="Document")
+    job.observe(ctx.now)
+    state = state_of(job, ctx.now)
+    body = {
+        "success": True,
+        "document_id": job.id,
+        "request_id": job.data["request_id"],
+        "status": state.status,
+        "file_name": job.data["file"].file_name,
+        "file_type": PDF_TYPE,
+        "file_size_bytes": job.data["file"].size,
+        "total_pages": _pages(job, state),
+        "user_uid": job.data["user_uid"],
+        "started_at": ctx.iso(state.started_at),
+        "completed_at": ctx.iso(state.completed_at),
+        "results": _results(job, state),
+        "document_page_url": ctx.page_url(job),
+    }
+    if state.status == FAILED:
+        body["error"] = state.error
+    return ctx.json(body)
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResultKind:
+    """One `/documents/*` endpoint: which stored file it describes and what `content` holds."""
+
+    file_name: Callable[[Job, dict[str, Any]], str]
+    content: Callable[[Ctx, Job, dict[str, Any]], Any]
+    field_extraction: bool = False  # the mock runs full extraction only: always an error entry
+
+
+def _markdown_name(job: Job, body: dict[str, Any]) -> str:
+    return f"{job.data['file'].stem}.md"
+
+
+def _json_name(job: Job, body: dict[str, Any]) -> str:
+    return f"{job.data['file'].stem}.json"
+
+
+def _fixed(name: str) -> Callable[[Job, dict[str, Any]], str]:
+    return lambda job, body: name
+
+
+def _markdown(ctx: Ctx, job: Job, body: dict[str, Any]) -> str:
+    return content.markdown(*_parts(job), body.get("content_types"))
+
+
+def _json(ctx: Ctx, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+    return content.structured(*_parts(job), body.get("content_types"))
+
+
+def _images(ctx: Ctx, job: Job, body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {**image, "download_url": ctx.file_url(job, f"images/{image['file_name']}")}
+        for image in content.image_list(job.data["images"])
+    ]
+
+
+def _parts(job: Job) -> tuple[str, DocumentFile, tuple[str, ...], str]:
+    return job.id, job.data["file"], job.data["images"], job.data["enrichment_mode"]
+
+
+RESULTS: dict[str, ResultKind] = {
+    "markdown": ResultKind(_markdown_name, _markdown),
+    "json": ResultKind(_json_name, _json),
+    "images": ResultKind(_fixed("images.json"), _images),
+    "page-summaries": ResultKind(
+        _fixed("page_summaries.json"),
+        lambda ctx, job, body: content.page_summaries(job.data["file"]),
+    ),
+    "section-summaries": ResultKind(
+        _fixed("section_summaries.json"),
+        lambda ctx, job, body: content.section_summaries(job.data["file"]),
+    ),
+    "document-summary": ResultKind(
+        lambda job, body: f"document_summary_{body['summary_type']}.md",
+        lambda ctx, job, body: content.document_summary(job.data["file"], body["summary_type"]),
+    ),
+    "fields": ResultKind(_fixed(""), lambda ctx, job, body: None, field_extraction=True),
+    "scalars": ResultKind(_fixed(""), lambda ctx, job, body: None, field_extraction=True),
+}
+
+
+async def results(ctx: Ctx) -> Response:
+    """Every `/documents/*` endpoint: one entry per requested ID, failures as entries."""
+    body = await ctx.body()
+    kind = RESULTS[ctx.api_path.rsplit("/", 1)[-1]]
+    entries = [_result(ctx, kind, document_id, body) for document_id in body["document_ids"]]
+    failed = sum(1 for entry in entries if "error" in entry)
+    total = len(entries)
+    return ctx.json(
+        {
+            "success": failed == 0,
+            "results": entries,
+            "total": total,
+            "successful": total - failed,
+            "failed": failed,
+            "message": f"Retrieved {total - failed} of {total} documents"
+            if total
+            else "No documents requested",
+        }
+    )
+
+
+def _result(ctx: Ctx, kind: ResultKind, document_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    job = ctx.state.store.get(ctx.service.name, ctx.tenant, document_id)
+    if job is None or job.kind != DOCUMENT or job.created_at > ctx.now:
+        return _failed_entry(document_id, None, "Document not found")
+    name = job.data["file"].file_name
+    if kind.field_extraction:
+        return _failed_entry(document_id, name, FIELD_EXTRACTION_ONLY)
+    status = state_of(job, ctx.now).status
+    if status in (PENDING, PROCESSING):
+        return _failed_entry(
+            document_id, name, f"Document extraction not completed (status: {status})"
+        )
+    if status == FAILED:
+        return _failed_entry(document_id, name, "Document extraction failed")
+    file_name = kind.file_name(job, body)
+    stored, _ = stored_file(ctx.state.store, job, file_name)
+    return {
+        "document_id": job.id,
+        "filename": name,
+        "storage_path": _folder(job) + file_name,
+        "download_url": ctx.file_url(job, file_name),
+        "file_size": len(stored),
+        "content": kind.content(ctx, job, body),
+    }
+
+
+def _failed_entry(document_id: str, filename: str | None, error: str) -> dict[str, Any]:
+    return {
+        "document_id": document_id,
+        "filename": filename,
+        "storage_path": None,
+        "download_url": None,
+        "file_size": None,
+        "content": None,
+        "error": error,
+    }
+
+
+# --- archives and stored files -----------------------------------------------------------------
+
+
+async def make_zip(ctx: Ctx) -> Response:
+    """A ZIP of a finished request's completed documents (or of one), behind a signed link."""
+    body = await ctx.body()
+    request = ctx.job(body["request_id"], REQUEST, what="Request")
+    documents = documents_of(ctx, request)
+    states = {job.id: state_of(job, ctx.now).status for job in documents}
+    wanted = body.get("document_id")
+    if wanted is not None and wanted not in states:
+        raise ApiError(404, f"Document {wanted} not found in request {request.id}")
+    if aggregate_word(list(states.values())) == PROCESSING:
+        raise ApiError(409, "Request is still processing")
+    if wanted is not None and states[wanted] != COMPLETED:
+        raise ApiError(409, f"Document {wanted} is not completed (status: {states[wanted]})")
+    members = [job for job in documents if states[job.id] == COMPLETED]
+    members = [job for job in members if wanted is None or job.id == wanted]
+    if not members:
+        raise ApiError(409, "Request has no completed document")
+    links = (
+        {}
+        if body.get("local_images")
+        else {
+            job.id: {name: ctx.file_url(job, f"images/{name}") for name in job.data["images"]}
+            for job in members
+        }
+    )
+    archive = Job(
+        ctx.service.name,
+        ctx.tenant,
+        new_uuid(ctx.rng),
+        ARCHIVE,
+        ctx.now,
+        Plan((), Outcome(COMPLETED)),
+        {
+            "request_id": request.id,
+            "documents": [job.id for job in members],
+            "content_types": body.get("content_types"),
+            "links": links,
+        },
+    )
+    ctx.state.store.add(archive)
+    name = f"{wanted or request.id}.zip"
+    return ctx.json(
+        {"success": True, "url": ctx.file_url(archive, name), "message": "ZIP archive created"}
+    )
+
+
+def stored_file(store: Store, job: Job, name: str) -> tuple[bytes, str]:
+    """The bytes behind a signed link: a document's stored results, or an archive."""
+    if job.kind == ARCHIVE:
+        return _archive_bytes(store, job), "application/zip"
+    if job.kind != DOCUMENT:
+        raise ApiError(404, "No such file")
+    document: DocumentFile = job.data["file"]
+    if name.startswith("images/") and name[7:] in job.data["images"]:
+        return content.png(name[7:]), "image/png"
+    files: dict[str, Callable[[], bytes]] = {
+        f"{document.stem}.md": lambda: content.markdown(*_parts(job)).encode(),
+        f"{document.stem}.json": lambda: content.as_json(content.structured(*_parts(job))),
+        "images.json": lambda: content.as_json(content.image_list(job.data["images"])),
+        "page_summaries.json": lambda: content.as_json(content.page_summaries(document)),
+        "section_summaries.json": lambda: content.as_json(content.section_summaries(document)),
+        "document_summary_page.md": lambda: content.document_summary(document, "page").encode(),
+        "document_summary_section.md": lambda: content.document_summary(
+            document, "section"
+        ).encode(),
+    }
+    if name not in files:
+        raise ApiError(404, "No such file")
+    media = {"md": "text/markdown; charset=utf-8", "json": "application/json"}
+    return files[name](), media[name.rsplit(".", 1)[-1]]
+
+
+def _archive_bytes(store: Store, archive: Job) -> bytes:
+    links: dict[str, dict[str, str]] = archive.data["links"]
+    members = [
+        (job.id, job.data["file"], job.data["images"], job.data["enrichment_mode"])
+        for job in map(store.lookup, archive.data["documents"])
+        if job is not None
+    ]
+
+    def image_ref(document_id: str, name: str) -> str:
+        return links[document_id][name] if links else f"images/{name}"
+
+    return content.archive(members, archive.data["content_types"], image_ref)
