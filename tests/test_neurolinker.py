@@ -1,0 +1,796 @@
+"""NeuroLinker end to end on the manual clock: requests aggregate their documents, every
+outcome, both path prefixes, both URL-mode encodings, results derived from the upload, ZIPs,
+job pages, errors; then the official SDK, unmodified, against a live server in virtual time."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from typing import Any
+from urllib.parse import urlencode
+from uuid import uuid4
+
+import httpx
+import neurolinker_sdk.polling
+import pytest
+from neurolinker_sdk import NeuroLinker, NeuroLinkerAPIError
+
+from tests.conftest import Live, Mock, make_mock
+
+NL = "/neurolinker"
+PREFIXES = ("/api/v1", "/v1")  # the docs' paths and the official SDK's
+
+
+def handmade_pdf(*pages: str) -> bytes:
+    """A minimal valid PDF written object by object: one line of text per page."""
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(len(pages)))
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>",
+    ]
+    for index, text in enumerate(pages):
+        stream = f"BT /F1 18 Tf 72 700 Td ({text}) Tj ET"
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {4 + 2 * index} 0 R >>"
+        )
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+    out = "%PDF-1.7\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n"
+    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    return out.encode("latin-1")
+
+
+class Client:
+    """A small NeuroLinker client over the in-process app, for readable tests."""
+
+    def __init__(self, mock: Mock, key: str | None = None, prefix: str = "/api/v1") -> None:
+        self.mock = mock
+        self.prefix = prefix
+        self.headers = mock.headers("neurolinker", key)
+
+    def url(self, path: str) -> str:
+        return f"{NL}{self.prefix}{path}"
+
+    def post(self, path: str, scenario: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **({"X-Mock-Scenario": scenario} if scenario else {})}
+        return self.mock.client.post(self.url(path), headers=headers, **kwargs)
+
+    def get(self, path: str) -> httpx.Response:
+        return self.mock.client.get(self.url(path), headers=self.headers)
+
+    def extract(
+        self,
+        *files: tuple[str, bytes],
+        scenario: str | None = None,
+        form: dict[str, Any] | None = None,
+    ) -> str:
+        parts = [("documents", (name, data, "application/pdf")) for name, data in files]
+        response = self.post(
+            "/extract", scenario, files=parts, data={"form": json.dumps(form or {})}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "processing"
+        return response.json()["request_uid"]
+
+    def status(self, request_id: str) -> dict[str, Any]:
+        response = self.get(f"/request-status/{request_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def document(self, document_id: str) -> dict[str, Any]:
+        response = self.get(f"/document-status/{document_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def results(self, kind: str, ids: list[str], **extra: Any) -> dict[str, Any]:
+        response = self.post(f"/documents/{kind}", json={"document_ids": ids, **extra})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def finished(self, request_id: str) -> dict[str, Any]:
+        self.mock.advance(3600)
+        return self.status(request_id)
+
+
+@pytest.fixture
+def nl(mock: Mock) -> Client:
+    return Client(mock)
+
+
+def pdfs(count: int) -> list[tuple[str, bytes]]:
+    return [(f"doc{i}.pdf", handmade_pdf(f"Document {i}")) for i in range(count)]
+
+
+# --- lifecycle and outcomes --------------------------------------------------------------------
+
+
+def test_documents_are_worked_in_order_and_the_request_completes_after_the_last(
+    nl: Client,
+) -> None:
+    request_id = nl.extract(("a.pdf", handmade_pdf("A1", "A2")), ("b.pdf", handmade_pdf("B1")))
+    first = nl.status(request_id)
+    assert first["status"] == "processing" and first["completed_at"] is None
+    assert [d["status"] for d in first["documents"]] == ["processing", "pending"]
+    assert (first["total"], first["completed"], first["failed"], first["processing"]) == (
+        2,
+        0,
+        0,
+        2,
+    )
+    assert all(d["result"] is None for d in first["documents"])
+    nl.mock.advance(40)  # a.pdf: 10 s + 15 s per page
+    middle = nl.status(request_id)
+    assert [d["status"] for d in middle["documents"]] == ["completed", "processing"]
+    assert (middle["completed"], middle["processing"]) == (1, 1)
+    nl.mock.advance(25)
+    done = nl.status(request_id)
+    assert done["status"] == "completed"
+    assert (done["completed"], done["failed"], done["processing"]) == (2, 0, 0)
+    assert done["started_at"] == "2026-01-01T00:00:00.000Z"
+    assert done["completed_at"] == "2026-01-01T00:01:05.000Z"
+    a, b = (d["result"] for d in done["documents"])
+    assert (a["total_pages"], b["total_pages"]) == (2, 1)
+    assert (a["billing"]["amount"], b["billing"]["amount"]) == (8, 4)
+    assert b["started_at"] == a["completed_at"] == "2026-01-01T00:00:40.000Z"
+    assert len(a["results"]["cropped_images"]) == 2
+    assert a["results"]["storage_path"].endswith(
+        f"/{request_id}/{done['documents'][0]['document_id']}/"
+    )
+    assert done["total_size_bytes"] == a["file_size_bytes"] + b["file_size_bytes"]
+
+
+def test_failed_request_fails_every_document_with_the_message(nl: Client) -> None:
+    request_id = nl.extract(*pdfs(2), scenario="failed; after=30; message=Encrypted PDF")
+    nl.mock.advance(30)
+    status = nl.status(request_id)
+    assert status["status"] == "failed"
+    assert (status["completed"], status["failed"], status["processing"]) == (0, 2, 0)
+    for entry in status["documents"]:
+        assert entry["status"] == "failed"
+        assert entry["result"]["error"] == "Encrypted PDF"
+        assert entry["result"]["results"] is None and entry["result"]["billing"] is None
+    assert status["completed_at"] == "2026-01-01T00:00:30.000Z"
+
+
+@pytest.mark.parametrize("failing", [1, 2])
+def test_partial_request_fails_the_last_n_documents(nl: Client, failing: int) -> None:
+    request_id = nl.extract(*pdfs(3), scenario=f"partial; failing={failing}")
+    status = nl.finished(request_id)
+    assert status["status"] == "partial"
+    assert [d["status"] for d in status["documents"]] == ["completed"] * (3 - failing) + [
+        "failed"
+    ] * failing
+    assert (status["completed"], status["failed"]) == (3 - failing, failing)
+
+
+def test_partial_without_failing_fails_one_document(nl: Client) -> None:
+    status = nl.finished(nl.extract(*pdfs(2), scenario="partial"))
+    assert [d["status"] for d in status["documents"]] == ["completed", "failed"]
+
+
+@pytest.mark.parametrize(
+    ("files", "scenario", "needle"),
+    [
+        (1, "partial", "at least one completed and one failed"),
+        (2, "partial; failing=2", "failing=2 of 2"),
+        (2, "partial; failing=x", "not a number"),
+        (2, "partial; failing=1.5", "positive integer"),
+        (1, "exploded", "unknown outcome 'exploded'"),
+        (1, "failed; after", "not of the form name=value"),
+    ],
+)
+def test_scenarios_that_cannot_apply_are_a_clear_400(
+    nl: Client, files: int, scenario: str, needle: str
+) -> None:
+    parts = [("documents", (n, d, "application/pdf")) for n, d in pdfs(files)]
+    response = nl.post("/extract", scenario, files=parts, data={"form": "{}"})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("X-Mock-Scenario: ")
+    assert needle in response.json()["detail"]
+
+
+def test_out_of_credits_is_402_at_submit_and_creates_nothing(nl: Client) -> None:
+    parts = [("documents", ("big.pdf", handmade_pdf("1", "2", "3"), "application/pdf"))]
+    response = nl.post("/extract", "insufficient_credits", files=parts, data={"form": "{}"})
+    assert response.status_code == 402
+    assert response.json() == {"detail": "Insufficient credits: this request needs 12 credits"}
+    assert not list(nl.mock.state.store.jobs("neurolinker"))
+
+
+def test_out_of_credits_by_key_binding_and_by_magic_name() -> None:
+    for mock in make_mock(keys={"nl_broke": {"scenario": "insufficient_credits"}}):
+        broke = Client(mock, "broke").post(
+            "/extract", data={"form": json.dumps({"documents_url": ["https://x.io/a.pdf"]})}
+        )
+        assert broke.status_code == 402
+        magic = Client(mock).post(
+            "/extract",
+            data={
+                "form": json.dumps(
+                    {"documents_url": ["https://x.io/mock-insufficient_credits.pdf"]}
+                )
+            },
+        )
+        assert magic.status_code == 402 and "credits" in magic.json()["detail"]
+
+
+def test_stalled_request_works_its_first_document_forever(nl: Client) -> None:
+    request_id = nl.extract(*pdfs(3), scenario="stalled")
+    status = nl.finished(request_id)
+    assert status["status"] == "processing"
+    assert [d["status"] for d in status["documents"]] == ["processing", "pending", "pending"]
+
+
+def test_per_poll_mode_moves_each_document_one_phase_per_read(nl: Client) -> None:
+    request_id = nl.extract(*pdfs(2), scenario="completed; mode=poll")
+    assert [d["status"] for d in nl.status(request_id)["documents"]] == ["processing"] * 2
+    assert nl.status(request_id)["status"] == "completed"
+
+
+def test_admin_queue_steers_the_next_request_of_a_key(nl: Client) -> None:
+    queued = nl.mock.client.post(
+        "/__mock__/scenarios",
+        json={
+            "api": "neurolinker",
+            "outcome": "partial",
+            "failing": 2,
+            "tenant": f"nl_{nl.mock.key}",
+        },
+    )
+    assert queued.status_code == 201, queued.text
+    status = nl.finished(nl.extract(*pdfs(3)))
+    assert [d["status"] for d in status["documents"]] == ["completed", "failed", "failed"]
+    refused = nl.mock.client.post(
+        "/__mock__/scenarios", json={"api": "neurolinker", "outcome": "partial; failing=0"}
+    )
+    assert refused.status_code == 422 and "positive integer" in refused.json()["error"]
+
+
+# --- magic inputs --------------------------------------------------------------------------------
+
+
+def test_magic_file_name_fails_only_that_document(nl: Client) -> None:
+    request_id = nl.extract(
+        ("good.pdf", handmade_pdf("ok")), ("scan.mock-failed.pdf", handmade_pdf("bad"))
+    )
+    status = nl.finished(request_id)
+    assert status["status"] == "partial"
+    assert [d["status"] for d in status["documents"]] == ["completed", "failed"]
+
+
+def test_magic_url_and_request_level_magic(nl: Client) -> None:
+    urls = ["https://files.example/mock-failed.pdf", "https://files.example/also.mock-failed.pdf"]
+    form = {"form": json.dumps({"documents_url": urls})}
+    failed = nl.post("/extract", data=form).json()["request_uid"]
+    assert nl.finished(failed)["status"] == "failed"
+    urls = ["https://files.example/a.pdf", "https://files.example/b-mock-partial.pdf"]
+    partial = nl.post("/extract", data={"form": json.dumps({"documents_url": urls})})
+    status = nl.finished(partial.json()["request_uid"])
+    assert status["status"] == "partial"
+    assert [d["status"] for d in status["documents"]] == ["completed", "failed"]
+
+
+def test_header_beats_magic_and_unknown_magic_words_are_ignored(nl: Client) -> None:
+    request_id = nl.extract(("x.mock-failed.pdf", handmade_pdf("x")), scenario="completed")
+    assert nl.finished(request_id)["status"] == "completed"
+    mockup = nl.extract(("mock-up.pdf", handmade_pdf("x")))
+    assert nl.finished(mockup)["status"] == "completed"
+
+
+# --- paths and encodings ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_both_path_prefixes_serve_the_same_api(mock: Mock, prefix: str) -> None:
+    client = Client(mock, prefix=prefix)
+    request_id = client.extract(("a.pdf", handmade_pdf("x")))
+    other = Client(mock, prefix=({*PREFIXES} - {prefix}).pop())
+    status = other.finished(request_id)  # a request made on one prefix is read on the other
+    assert status["status"] == "completed"
+    document_id = status["documents"][0]["document_id"]
+    assert client.document(document_id)["status"] == "completed"
+    assert client.results("json", [document_id])["successful"] == 1
+    zipped = client.post("/make-zip", json={"request_id": request_id, "local_images": False})
+    assert zipped.status_code == 200 and zipped.json()["success"] is True
+
+
+def test_url_mode_multipart_with_empty_documents_as_the_docs_send_it(nl: Client) -> None:
+    form = {"documents_url": ["https://url.com/doc1.pdf", "https://url.com/reports/"], "alias": "a"}
+    response = nl.post(
+        "/extract", files=[("documents", (None, "[]")), ("form", (None, json.dumps(form)))]
+    )
+    assert response.status_code == 200, response.text
+    status = nl.finished(response.json()["request_uid"])
+    assert [d["filename"] for d in status["documents"]] == ["doc1.pdf", "reports"]
+    assert status["status"] == "completed"
+
+
+def test_url_mode_urlencoded_with_only_form_as_the_sdk_sends_it(nl: Client) -> None:
+    form = json.dumps({"documents_url": ["https://e.com/a%20b.pdf", "https://e.com/"]})
+    response = nl.mock.client.post(
+        nl.url("/extract"),
+        content=urlencode({"form": form}),
+        headers={**nl.headers, "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200, response.text
+    status = nl.finished(response.json()["request_uid"])
+    assert [d["filename"] for d in status["documents"]] == ["a b.pdf", "document_1.pdf"]
+    document = status["documents"][0]["result"]
+    assert document["total_pages"] == 1 and document["file_size_bytes"] > 0
+
+
+def test_upload_mode_keeps_form_options(nl: Client) -> None:
+    request_id = nl.extract(
+        ("turbo.pdf", handmade_pdf("x")), form={"alias": "Batch", "enrichment_mode": "turbo"}
+    )
+    document_id = nl.finished(request_id)["documents"][0]["document_id"]
+    content = nl.results("json", [document_id])["results"][0]["content"]
+    assert content["enrichment_mode"] == "turbo"
+    images = [e for e in content["pages"][0]["elements"] if e["content_type"] == "images"]
+    assert images[0]["legend"] == "Figure 1" and images[0]["extracted_text"] == "x"
+
+
+def test_real_host_name_serves_neurolinker_at_the_root(mock: Mock) -> None:
+    headers = {**mock.headers("neurolinker"), "Host": "neurolinker.api.ainexxo.com"}
+    form = {"form": json.dumps({"documents_url": ["https://e.com/a.pdf"]})}
+    created = mock.client.post("/v1/extract", headers=headers, data=form)
+    assert created.status_code == 200
+    status = mock.client.get(
+        f"/api/v1/request-status/{created.json()['request_uid']}", headers=headers
+    )
+    assert status.json()["job_page_url"].startswith(
+        "http://neurolinker.api.ainexxo.com/__mock__/jobs/"
+    )
+
+
+# --- results derived from the upload -----------------------------------------------------------
+
+
+def test_page_count_and_text_come_from_the_uploaded_pdf(nl: Client) -> None:
+    pdf = handmade_pdf("Invoice 2025-0001", "Consulting 1200 EUR", "Thank you")
+    request_id = nl.extract(("invoice.pdf", pdf), ("notes.txt", b"plain text, not a PDF"))
+    pending = nl.document(nl.status(request_id)["documents"][1]["document_id"])
+    assert pending["status"] == "pending" and pending["total_pages"] is None
+    assert pending["started_at"] is None and pending["results"] is None
+    status = nl.finished(request_id)
+    invoice, notes = status["documents"]
+    assert invoice["result"]["total_pages"] == 3
+    assert invoice["result"]["file_size_bytes"] == len(pdf)
+    assert notes["result"]["total_pages"] == 1  # not a PDF: the named default
+    content = nl.results("json", [invoice["document_id"]])["results"][0]["content"]
+    texts = [
+        [e["content"] for e in page["elements"] if e["content_type"] == "text"]
+        for page in content["pages"]
+    ]
+    assert texts == [["Invoice 2025-0001"], ["Consulting 1200 EUR"], ["Thank you"]]
+    summaries = nl.results("page-summaries", [invoice["document_id"]])["results"][0]["content"]
+    assert [s["page_number"] for s in summaries] == [1, 2, 3]
+    assert "Consulting 1200 EUR" in summaries[1]["summary"]
+
+
+def test_document_status_follows_the_document(nl: Client) -> None:
+    request_id = nl.extract(("a.pdf", handmade_pdf("x", "y")))
+    document_id = nl.status(request_id)["documents"][0]["document_id"]
+    running = nl.document(document_id)
+    assert running["status"] == "processing" and running["total_pages"] == 2
+    assert running["request_id"] == request_id and running["completed_at"] is None
+    nl.mock.advance(40)
+    done = nl.document(document_id)
+    assert done["status"] == "completed" and done["completed_at"] == "2026-01-01T00:00:40.000Z"
+    assert done["results"]["storage_path"].startswith(f"uploads/{done['user_uid']}/{request_id}/")
+    assert done["document_page_url"].endswith(f"/__mock__/jobs/{document_id}/page")
+
+
+def test_every_result_kind_serves_content_and_the_stored_file(nl: Client) -> None:
+    request_id = nl.extract(("report.pdf", handmade_pdf("Intro", "Method", "Results")))
+    document_id = nl.finished(request_id)["documents"][0]["document_id"]
+    for kind, extra in [
+        ("markdown", {}),
+        ("json", {}),
+        ("images", {}),
+        ("page-summaries", {}),
+        ("section-summaries", {}),
+        ("document-summary", {"summary_type": "page"}),
+        ("document-summary", {"summary_type": "section"}),
+    ]:
+        answer = nl.results(kind, [document_id], **extra)
+        assert (answer["success"], answer["message"]) == (True, "Retrieved 1 of 1 documents")
+        entry = answer["results"][0]
+        stored = nl.mock.client.get(entry["download_url"])
+        assert stored.status_code == 200 and len(stored.content) == entry["file_size"]
+        assert entry["storage_path"].endswith(
+            "/" + entry["download_url"].split("?")[0].rsplit("/", 1)[-1]
+        )
+    markdown = nl.results("markdown", [document_id])["results"][0]
+    assert markdown["storage_path"].endswith("/report.md")
+    assert "# report" in markdown["content"] and "<table>" in markdown["content"]
+    sections = nl.results("section-summaries", [document_id])["results"][0]["content"]
+    assert [(s["start_page"], s["end_page"]) for s in sections] == [(1, 2), (3, 3)]
+    image = nl.results("images", [document_id])["results"][0]["content"][2]
+    assert image["page_number"] == 3
+    png = nl.mock.client.get(image["download_url"])
+    assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
+
+
+def test_content_types_filter_markdown_and_json(nl: Client) -> None:
+    document_id = nl.finished(nl.extract(("a.pdf", handmade_pdf("x", "y"))))["documents"][0][
+        "document_id"
+    ]
+    content = nl.results("json", [document_id], content_types=["formula"])["results"][0]["content"]
+    kinds = [[e["content_type"] for e in page["elements"]] for page in content["pages"]]
+    assert kinds == [[], ["formula"]]
+    markdown = nl.results("markdown", [document_id], content_types=["text"])["results"][0]
+    assert "<table>" not in markdown["content"] and "<figure>" not in markdown["content"]
+    unfiltered = nl.results("markdown", [document_id])["results"][0]
+    assert markdown["file_size"] == unfiltered["file_size"]  # the stored file is unfiltered
+
+
+def test_result_entries_for_ids_that_cannot_be_served(mock: Mock) -> None:
+    nl, other = Client(mock), Client(mock, "someone-else")
+    running = nl.extract(("a.pdf", handmade_pdf("x")), ("b.pdf", handmade_pdf("y")))
+    ids = [d["document_id"] for d in nl.status(running)["documents"]]
+    failed = nl.extract(("c.pdf", handmade_pdf("z")), scenario="failed; after=1")
+    mock.advance(1)
+    failed_id = nl.status(failed)["documents"][0]["document_id"]
+    answer = nl.results("markdown", [*ids, failed_id, "nope"])
+    assert [entry["error"] for entry in answer["results"]] == [
+        "Document extraction not completed (status: processing)",
+        "Document extraction not completed (status: pending)",
+        "Document extraction failed",
+        "Document not found",
+    ]
+    assert (answer["success"], answer["successful"], answer["failed"]) == (False, 0, 4)
+    assert answer["results"][0]["filename"] == "a.pdf" and answer["results"][3]["filename"] is None
+    assert other.results("json", ids[:1])["results"][0]["error"] == "Document not found"
+    fields = nl.results("fields", [failed_id])["results"][0]
+    assert fields["error"] == "Document was not processed through field extraction"
+    assert nl.results("scalars", [])["message"] == "No documents requested"
+
+
+# --- archives ------------------------------------------------------------------------------------
+
+
+def test_zip_holds_every_completed_document_and_refers_to_signed_images(nl: Client) -> None:
+    request_id = nl.extract(*pdfs(3), scenario="partial")
+    nl.mock.advance(3600)
+    done = [d["document_id"] for d in nl.status(request_id)["documents"]]
+    answer = nl.post("/make-zip", json={"request_id": request_id, "local_images": False}).json()
+    assert answer["url"].split("?")[0].endswith(f"/{request_id}.zip")
+    archive = zipfile.ZipFile(io.BytesIO(nl.mock.client.get(answer["url"]).content))
+    folders = sorted({name.split("/")[0] for name in archive.namelist()})
+    assert folders == sorted(done[:2])  # the failed third document is left out
+    markdown = archive.read(f"{done[0]}/doc0.md").decode()
+    links = re.findall(r'src="([^"]+)"', markdown)
+    assert links and all("/__mock__/files/" in link for link in links)
+    assert nl.mock.client.get(links[0].replace("&amp;", "&")).status_code == 200
+    assert archive.read(f"{done[0]}/images/{links[0].split('/images/')[1].split('?')[0]}")
+
+
+def test_zip_of_one_document_with_local_images_and_filtered_content(nl: Client) -> None:
+    request_id = nl.extract(*pdfs(2))
+    ids = [d["document_id"] for d in nl.finished(request_id)["documents"]]
+    body = {
+        "request_id": request_id,
+        "document_id": ids[1],
+        "local_images": True,
+        "content_types": ["images"],
+    }
+    answer = nl.post("/make-zip", json=body).json()
+    archive = zipfile.ZipFile(io.BytesIO(nl.mock.client.get(answer["url"]).content))
+    assert {name.split("/")[0] for name in archive.namelist()} == {ids[1]}
+    structured = json.loads(archive.read(f"{ids[1]}/doc1.json"))
+    elements = structured["pages"][0]["elements"]
+    assert [e["content_type"] for e in elements] == ["images"]
+    assert elements[0]["image"].startswith("images/")
+    assert archive.read(f"{ids[1]}/{elements[0]['image']}").startswith(b"\x89PNG")
+
+
+def test_zip_refusals(mock: Mock) -> None:
+    nl = Client(mock)
+    running = nl.extract(*pdfs(2))
+    assert nl.post("/make-zip", json={"request_id": running}).json() == {
+        "detail": "Request is still processing"
+    }
+    failed = nl.extract(*pdfs(1), scenario="failed")
+    partial = nl.extract(*pdfs(2), scenario="partial")
+    mock.advance(3600)
+    no_result = nl.post("/make-zip", json={"request_id": failed})
+    assert no_result.status_code == 409 and "no completed document" in no_result.json()["detail"]
+    failed_doc = nl.status(partial)["documents"][1]["document_id"]
+    refused = nl.post("/make-zip", json={"request_id": partial, "document_id": failed_doc})
+    assert refused.status_code == 409 and "status: failed" in refused.json()["detail"]
+    stranger = nl.post("/make-zip", json={"request_id": partial, "document_id": "x"})
+    assert stranger.status_code == 404
+    foreign = Client(mock, "other").post("/make-zip", json={"request_id": partial})
+    assert foreign.status_code == 404
+
+
+# --- admin API: transitions and pages --------------------------------------------------------
+
+
+def test_forcing_a_request_ends_its_unfinished_documents(nl: Client) -> None:
+    request_id = nl.extract(*pdfs(3))
+    nl.mock.advance(30)  # the first document is done
+    forced = nl.mock.client.post(
+        f"/__mock__/jobs/{request_id}/transition", json={"outcome": "partial", "failing": 2}
+    )
+    assert forced.status_code == 200 and forced.json()["state"] == "partial"
+    status = nl.status(request_id)
+    assert status["status"] == "partial"
+    assert [d["status"] for d in status["documents"]] == ["completed", "failed", "failed"]
+    assert status["completed_at"] == "2026-01-01T00:00:30.000Z"
+    queued = status["documents"][2]["result"]
+    assert queued["total_pages"] is None and queued["started_at"] == queued["completed_at"]
+
+
+def test_forcing_a_document_moves_its_request(nl: Client) -> None:
+    request_id = nl.extract(*pdfs(2))
+    second = nl.status(request_id)["documents"][1]["document_id"]
+    admin = nl.mock.client
+    assert (
+        admin.post(f"/__mock__/jobs/{second}/transition", json={"outcome": "failed"}).status_code
+        == 200
+    )
+    assert admin.get(f"/__mock__/jobs/{request_id}").json()["outcome"]["state"] == "partial"
+    nl.mock.advance(3600)
+    assert nl.status(request_id)["status"] == "partial"
+    refused = admin.post(f"/__mock__/jobs/{request_id}/transition", json={"outcome": "failed"})
+    assert refused.status_code == 409
+    other = nl.extract(*pdfs(1))
+    document = nl.status(other)["documents"][0]["document_id"]
+    for word in ("partial", "insufficient_credits"):
+        bad = admin.post(f"/__mock__/jobs/{document}/transition", json={"outcome": word})
+        assert bad.status_code == 422
+
+
+def test_job_pages_are_served_for_requests_and_documents(nl: Client) -> None:
+    request_id = nl.extract(("a.pdf", handmade_pdf("x")), scenario="failed; message=Bad <xref>")
+    status = nl.finished(request_id)
+    page = nl.mock.client.get(status["job_page_url"])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    document_id = status["documents"][0]["document_id"]
+    assert f'href="../{document_id}/page"' in page.text  # the request links its documents
+    document_page = nl.mock.client.get(status["documents"][0]["document_page_url"])
+    assert "a.pdf" in document_page.text and "Bad &lt;xref&gt;" in document_page.text
+    assert nl.mock.client.get("/__mock__/jobs/nope/page").status_code == 404
+
+
+# --- tenants and errors --------------------------------------------------------------------------
+
+
+def test_one_token_never_sees_another_tokens_requests(mock: Mock) -> None:
+    alice, bob = Client(mock, "alice"), Client(mock, "bob")
+    request_id = alice.extract(("a.pdf", handmade_pdf("x")))
+    document_id = alice.status(request_id)["documents"][0]["document_id"]
+    assert bob.get(f"/request-status/{request_id}").json() == {
+        "detail": f"Request {request_id} not found"
+    }
+    assert bob.get(f"/document-status/{document_id}").status_code == 404
+    assert bob.get(f"/request-status/{document_id}").status_code == 404
+    assert alice.get(f"/document-status/{request_id}").status_code == 404
+
+
+def test_missing_or_refused_token(mock: Mock) -> None:
+    missing = mock.client.get(f"{NL}/v1/request-status/x")
+    assert missing.status_code == 401 and missing.json() == {"detail": "Not authenticated"}
+    assert missing.headers["www-authenticate"] == "Bearer"
+    basic = mock.client.get(f"{NL}/v1/request-status/x", headers={"Authorization": "Basic abc"})
+    assert basic.status_code == 401
+    for refused_mock in make_mock(keys={"nl_revoked": {"status": 403}}):
+        refused = refused_mock.client.get(
+            f"{NL}/api/v1/request-status/x", headers={"Authorization": "Bearer nl_revoked"}
+        )
+        assert refused.status_code == 403
+
+
+def _form(value: Any) -> dict[str, Any]:
+    return {"data": {"form": value if isinstance(value, str) else json.dumps(value)}}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "loc", "kind"),
+    [
+        ({"data": {"alias": "x"}}, ["body", "form"], "missing"),
+        (_form("{not json"), ["body", "form"], "json_invalid"),
+        (_form("[1, 2]"), ["body", "form"], "dict_type"),
+        (
+            _form({"alias": 3, "documents_url": ["https://e.com/a.pdf"]}),
+            ["body", "form", "alias"],
+            "string_type",
+        ),
+        (
+            _form({"enrichment_mode": "fast", "documents_url": ["https://e.com/a.pdf"]}),
+            ["body", "form", "enrichment_mode"],
+            "enum",
+        ),
+        (
+            _form({"documents_url": "https://e.com/a.pdf"}),
+            ["body", "form", "documents_url"],
+            "list_type",
+        ),
+        (
+            _form({"documents_url": ["ftp://e.com/a.pdf"]}),
+            ["body", "form", "documents_url", 0],
+            "url_scheme",
+        ),
+        (_form({"documents_url": ["/a.pdf"]}), ["body", "form", "documents_url", 0], "url_parsing"),
+        (_form({}), ["body", "documents"], "missing"),
+        (_form({"documents_url": []}), ["body", "documents"], "missing"),
+        (
+            {"files": [("documents", (None, "hello")), ("form", (None, "{}"))]},
+            ["body", "documents", 0],
+            "value_error",
+        ),
+        (
+            {
+                "files": [("documents", ("a.pdf", b"%PDF-1.4", "application/pdf"))],
+                "data": {"form": json.dumps({"documents_url": ["https://e.com/a.pdf"]})},
+            },
+            ["body", "form", "documents_url"],
+            "value_error",
+        ),
+    ],
+)
+def test_bad_extract_input_is_422_naming_the_field(
+    nl: Client, kwargs: dict[str, Any], loc: list[Any], kind: str
+) -> None:
+    response = nl.post("/extract", **kwargs)
+    assert response.status_code == 422, response.text
+    problem = response.json()["detail"][0]
+    assert (problem["loc"], problem["type"]) == (loc, kind)
+    assert set(problem) == {"loc", "msg", "type"} and problem["msg"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "loc"),
+    [
+        ("/documents/json", {}, ["body", "document_ids"]),
+        ("/documents/json", {"document_ids": "abc"}, ["body", "document_ids"]),
+        (
+            "/documents/markdown",
+            {"document_ids": [], "content_types": ["pictures"]},
+            ["body", "content_types", "0"],
+        ),
+        ("/documents/document-summary", {"document_ids": []}, ["body", "summary_type"]),
+        (
+            "/documents/document-summary",
+            {"document_ids": [], "summary_type": "chapter"},
+            ["body", "summary_type"],
+        ),
+        ("/make-zip", {"local_images": True}, ["body", "request_id"]),
+        ("/make-zip", {"request_id": "x", "local_images": "yes"}, ["body", "local_images"]),
+    ],
+)
+def test_bad_json_bodies_are_422_naming_the_field(
+    nl: Client, path: str, body: dict[str, Any], loc: list[str]
+) -> None:
+    response = nl.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert [str(part) for part in response.json()["detail"][0]["loc"]] == loc
+
+
+def test_other_errors_in_fastapi_format(nl: Client) -> None:
+    as_json = nl.post("/extract", json={"form": "{}"})
+    assert as_json.status_code == 415 and "multipart/form-data" in as_json.json()["detail"]
+    broken = nl.mock.client.post(
+        nl.url("/documents/json"),
+        content=b"{oops",
+        headers={**nl.headers, "content-type": "application/json"},
+    )
+    assert broken.status_code == 422 and broken.json()["detail"][0]["type"] == "json_invalid"
+    assert nl.get("/document-status/nope").json() == {"detail": "Document nope not found"}
+    assert nl.get("/extract-fields").json() == {"detail": "Not Found"}
+    wrong_method = nl.mock.client.delete(nl.url("/make-zip"), headers=nl.headers)
+    assert wrong_method.status_code == 405 and wrong_method.json() == {
+        "detail": "Method Not Allowed"
+    }
+
+
+def test_same_seed_same_requests_same_ids_and_timelines() -> None:
+    def run() -> list[Any]:
+        for mock in make_mock():
+            nl = Client(mock, "seeded")
+            request_id = nl.extract(*pdfs(2))
+            return [request_id, nl.finished(request_id)]
+        raise AssertionError
+
+    assert run() == run()
+
+
+# --- the official SDK, unmodified, against a live server in virtual time -------------------
+
+
+class VirtualTime:
+    """Stands in for the `time` module of the SDK's poller: each sleep moves the live server's
+    manual clock by that much and returns at once; `time()` reads that clock."""
+
+    def __init__(self, live: Live) -> None:
+        self.live = live
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.live.state.clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.live.advance(seconds)
+
+
+@pytest.fixture
+def virtual_time(live: Live, monkeypatch: pytest.MonkeyPatch) -> VirtualTime:
+    fake = VirtualTime(live)
+    monkeypatch.setattr(neurolinker_sdk.polling, "time", fake)
+    return fake
+
+
+def sdk(live: Live, scenario: str | None = None) -> NeuroLinker:
+    """The SDK as a user builds it; only the base URL and token differ, plus the scenario
+    header on its own HTTP client when a test steers the outcome."""
+    headers = {"X-Mock-Scenario": scenario} if scenario else {}
+    return NeuroLinker(
+        token=f"nl_{uuid4().hex}",
+        base_url=f"{live.url}/neurolinker",
+        http_client=httpx.Client(headers=headers, timeout=10),
+    )
+
+
+def test_sdk_extracts_waits_and_reads_json(live: Live, virtual_time: VirtualTime) -> None:
+    with sdk(live) as client:
+        pdf = handmade_pdf("Invoice 2025-0001", "Total 1,200.00 EUR")
+        submit = client.extraction.extract(documents=[("invoice.pdf", pdf), ("", pdf)])
+        request_uid = client.extraction.extract_request_uid(submit)
+        status = client.extraction.wait_for_request(request_uid)
+        assert status["status"] == "completed"
+        assert sum(virtual_time.slept) >= 80  # two 2-page documents: 40 s each, slept virtually
+        ids = client.extraction.extract_document_ids(status)
+        assert [d["filename"] for d in status["documents"]] == ["invoice.pdf", "document_1.pdf"]
+        docs = client.extraction.documents.json(ids)
+        assert docs["successful"] == 2
+        pages = docs["results"][0]["content"]["pages"]
+        assert pages[1]["elements"][0]["content"] == "Total 1,200.00 EUR"
+        zipped = client.extraction.make_zip(job_uid=request_uid)
+        assert httpx.get(zipped["url"]).status_code == 200
+
+
+def test_sdk_sees_a_failed_request_as_finished(live: Live, virtual_time: VirtualTime) -> None:
+    with sdk(live, "failed; after=45") as client:
+        submit = client.extraction.extract(urls=["https://example.com/a.pdf"])
+        status = client.extraction.wait_for_request(client.extraction.extract_request_uid(submit))
+        assert status["status"] == "failed"
+        assert status["documents"][0]["result"]["error"] == "The PDF could not be parsed"
+        ids = client.extraction.extract_document_ids(status)
+        assert client.extraction.documents.json(ids)["results"][0]["error"] == (
+            "Document extraction failed"
+        )
+
+
+def test_sdk_times_out_on_a_partial_request(live: Live, virtual_time: VirtualTime) -> None:
+    """neurolinker-sdk 0.2.2 treats completed/failed/pending as terminal, not partial: its
+    waiter polls a partial request until its deadline. The kit shows this client bug."""
+    with sdk(live, "partial; after=20") as client:
+        pdf = handmade_pdf("x")
+        submit = client.extraction.extract(documents=[("a.pdf", pdf), ("b.pdf", pdf)])
+        request_uid = client.extraction.extract_request_uid(submit)
+        with pytest.raises(TimeoutError, match="Last status") as timeout:
+            client.extraction.wait_for_request(request_uid, timeout_s=120)
+        assert "/__mock__/jobs/" in str(timeout.value)  # the job page URL, from the last status
+        assert sum(virtual_time.slept) >= 120 - 10
+        assert client.extraction.status.request(request_uid)["status"] == "partial"
+
+
+def test_sdk_raises_402_when_out_of_credits(live: Live, virtual_time: VirtualTime) -> None:
+    with sdk(live, "insufficient_credits") as client, pytest.raises(NeuroLinkerAPIError) as error:
+        client.extraction.extract(urls=["https://example.com/a.pdf"])
+    assert error.value.status_code == 402
+    assert error.value.response_json == {
+        "detail": "Insufficient credits: this request needs 4 credits"
+    }
+    assert virtual_time.slept == []
