@@ -283,6 +283,15 @@ def test_header_beats_magic_and_unknown_magic_words_are_ignored(nl: Client) -> N
     assert nl.finished(request_id)["status"] == "completed"
     mockup = nl.extract(("mock-up.pdf", handmade_pdf("x")))
     assert nl.finished(mockup)["status"] == "completed"
+    summary = nl.mock.client.get(f"/__mock__/jobs/{mockup}").json()
+    assert summary["scenario"] == "magic: completed"
+
+
+def test_magic_stall_keeps_the_documents_behind_it_queued(nl: Client) -> None:
+    names = ["a.pdf", "b.mock-stalled.pdf", "c.mock-failed.pdf"]
+    request_id = nl.extract(*[(name, handmade_pdf(name)) for name in names])
+    status = nl.finished(request_id)
+    assert [d["status"] for d in status["documents"]] == ["completed", "processing", "pending"]
 
 
 # --- paths and encodings ---------------------------------------------------------------------
@@ -578,6 +587,17 @@ def test_one_token_never_sees_another_tokens_requests(mock: Mock) -> None:
     assert alice.get(f"/document-status/{request_id}").status_code == 404
 
 
+def test_a_request_whose_documents_were_evicted_is_gone() -> None:
+    for mock in make_mock(store_capacity=4):
+        nl = Client(mock)
+        old = nl.extract(*pdfs(2), scenario="completed; after=1")
+        mock.advance(1)
+        newer = nl.extract(*pdfs(2))  # six jobs: the old request's finished documents go
+        assert nl.get(f"/request-status/{old}").json() == {"detail": f"Request {old} not found"}
+        assert nl.post("/make-zip", json={"request_id": old}).status_code == 404
+        assert nl.status(newer)["total"] == 2
+
+
 def test_missing_or_refused_token(mock: Mock) -> None:
     missing = mock.client.get(f"{NL}/v1/request-status/x")
     assert missing.status_code == 401 and missing.json() == {"detail": "Not authenticated"}
@@ -622,6 +642,12 @@ def _form(value: Any) -> dict[str, Any]:
             "url_scheme",
         ),
         (_form({"documents_url": ["/a.pdf"]}), ["body", "form", "documents_url", 0], "url_parsing"),
+        (
+            _form({"documents_url": ["http://[::1/a.pdf"]}),
+            ["body", "form", "documents_url", 0],
+            "url_parsing",
+        ),
+        (_form({"documents_url": [7]}), ["body", "form", "documents_url", 0], "string_type"),
         (_form({}), ["body", "documents"], "missing"),
         (_form({"documents_url": []}), ["body", "documents"], "missing"),
         (

@@ -108,8 +108,10 @@ class NeuroLinker(ApiService):
     def after_transition(self, job: Job, now: float) -> None:
         """A forced request ends its unfinished documents; a forced document updates how the
         admin API shows its request. The API always reads a request off its documents."""
+        if job.kind == ARCHIVE:
+            return
         request = job if job.kind == REQUEST else self.state.store.lookup(job.data["request_id"])
-        if request is None or job.kind == ARCHIVE:
+        if request is None:
             return
         documents = self._documents(request.data["documents"])
         if job.kind == REQUEST and job.plan.outcome is not None:

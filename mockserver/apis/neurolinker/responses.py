@@ -93,7 +93,7 @@ async def extract(ctx: Ctx) -> Response:
         "description": form.get("description"),
         "enrichment_mode": enrichment,
     }
-    ctx.create_job(REQUEST, request_id, scenario, request)
+    ctx.create_job(REQUEST, request_id, _request_scenario(scenario, words), request)
     return ctx.json({"request_uid": request_id, "status": PROCESSING})
 
 
@@ -134,7 +134,10 @@ def _parse_form(ctx: Ctx, raw: Any) -> dict[str, Any]:
 def _url_problem(url: str, index: int) -> FieldError | None:
     """An absolute http(s) URL is needed: the service fetches it."""
     loc = ("body", "form", "documents_url", index)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unbalanced IPv6 bracket
+        return FieldError(loc, f"Input should be a valid URL, {exc}", "url_parsing", url)
     if not parts.scheme or not parts.netloc:
         return FieldError(
             loc, "Input should be a valid URL, relative URL without a base", "url_parsing", url
@@ -235,6 +238,13 @@ def _words(ctx: Ctx, scenario: Scenario, documents: list[DocumentFile]) -> list[
     return queue_behind_stall(words)
 
 
+def _request_scenario(scenario: Scenario, words: list[str]) -> Scenario:
+    """What the admin API shows for the request: magic inputs choose per document."""
+    if scenario.source != "magic":
+        return scenario
+    return Scenario("magic: " + ", ".join(words), {}, "magic")
+
+
 def _document_scenario(scenario: Scenario, word: str) -> Scenario:
     """A document's share of the request's scenario: its own word, the timing mode, the
     failure message."""
@@ -269,10 +279,13 @@ def state_of(job: Job, now: float) -> DocumentState:
 
 
 def documents_of(ctx: Ctx, request: Job) -> list[Job]:
-    found = (
-        ctx.state.store.get(ctx.service.name, ctx.tenant, i) for i in request.data["documents"]
-    )
-    return [job for job in found if job is not None]
+    """A request's documents; once the store has evicted any of them, the request is gone too."""
+    store, api = ctx.state.store, ctx.service.name
+    found = [store.get(api, ctx.tenant, i) for i in request.data["documents"]]
+    documents = [job for job in found if job is not None]
+    if len(documents) < len(found):
+        raise ApiError(404, f"Request {request.id} not found")
+    return documents
 
 
 async def request_status(ctx: Ctx) -> Response:
