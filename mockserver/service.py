@@ -176,7 +176,9 @@ class Ctx:
         return self.request.scope.get("state", {}).get("api_path", self.request.url.path)
 
     def operation(self) -> contracts.Operation:
-        found = self.service.contract.operation(self.request.method, self.api_path)
+        # Starlette answers HEAD on every GET route: it is the GET operation without a body
+        method = "GET" if self.request.method == "HEAD" else self.request.method
+        found = self.service.contract.operation(method, self.api_path)
         assert found is not None, f"route without contract operation: {self.api_path}"
         return found[0]
 
