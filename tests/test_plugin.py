@@ -1,0 +1,502 @@
+"""The pytest plugin, driven as a user drives it: a temporary project run by pytest.
+
+Each test writes a small test module that uses the fixtures, runs pytest on it (in-process,
+or in a subprocess with xdist) and checks the outcome the user would see.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+# helpers the temporary projects share: a WAV and a PDF small enough to inline
+MEDIA = """
+import io
+import wave
+
+
+def wav() -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as track:
+        track.setnchannels(1)
+        track.setsampwidth(2)
+        track.setframerate(8000)
+        track.writeframes(bytes(16000))
+    return buffer.getvalue()
+
+
+PDF = b"%PDF-1.4\\n1 0 obj << /Type /Page >> endobj\\nBT (Invoice 42) Tj ET\\n%%EOF\\n"
+"""
+
+
+def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(media=MEDIA, test_user=source)
+    return pytester.runpytest("-p", "no:cacheprovider", *args)
+
+
+def test_fixture_attributes(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import httpx
+        import pytest
+
+        from fixtures.plugin import JobWillNotFinish
+
+        NA = "neuralanalog"
+
+
+        def test_where_and_who(mockserver):
+            assert httpx.get(mockserver.url + "/__mock__/health").json()["status"] == "ok"
+            assert mockserver.base_url(NA) == mockserver.url + "/neuralanalog"
+            assert mockserver.base_url("camb") == mockserver.url + "/camb/apis"
+            assert mockserver.base_url("neurolinker") == mockserver.url + "/neurolinker"
+            assert mockserver.base_url("neuraldraft") == mockserver.url + "/neuraldraft/v1"
+            assert mockserver.api_key(NA) == mockserver.tenant == mockserver.api_key("camb")
+            assert mockserver.api_key("neurolinker") == "nl_" + mockserver.tenant
+            assert mockserver.api_key("neuraldraft") == "ndsk_test_" + mockserver.tenant
+            assert mockserver.headers("neuraldraft") == {
+                "Authorization": "Bearer ndsk_test_" + mockserver.tenant
+            }
+            with pytest.raises(ValueError, match="unknown API 'nope'"):
+                mockserver.base_url("nope")
+
+
+        def test_clock_queue_journal(mockserver):
+            base, headers = mockserver.base_url(NA), mockserver.headers(NA)
+
+            def create():
+                body = {"url": "https://example.com/a.wav"}
+                return httpx.post(base + "/from-link", json=body, headers=headers).json()
+
+            first = create()["audio_id"]
+            before = mockserver.now
+            assert mockserver.advance(5) == before + 5
+            assert httpx.get(mockserver.url + "/__mock__/clock").json()["now"] == before + 5
+
+            mockserver.queue(NA, "failed", message="Disk full", after=30)
+            second = create()["audio_id"]
+            finished = mockserver.run_until_terminal(NA, second)
+            assert finished["state"] == "failed" and mockserver.now == before + 5 + 30
+            status = httpx.get(f"{base}/status/audio/{second}", headers=headers).json()
+            assert status["is_failed"] and status["error_message"] == "Disk full"
+
+            assert [job["id"] for job in mockserver.jobs(NA)] == [first, second]
+            assert [(e["method"], e["path"], e["status"]) for e in mockserver.journal] == [
+                ("POST", "/from-link", 200),
+                ("POST", "/from-link", 200),
+                ("GET", f"/status/audio/{second}", 200),
+            ]
+            assert mockserver.violations == []
+
+
+        def test_jobs_time_cannot_finish(mockserver):
+            client = mockserver.client(NA)
+            mockserver.queue(NA, "stalled")
+            mockserver.queue(NA, "completed", mode="poll")
+            stalled, per_poll = (
+                client.post("/from-link", json={"url": "https://e.com/a.wav"}).json()["audio_id"]
+                for _ in range(2)
+            )
+            with pytest.raises(JobWillNotFinish, match="stalled"):
+                mockserver.run_until_terminal(NA, stalled)
+            with pytest.raises(JobWillNotFinish, match="per status read"):
+                mockserver.run_until_terminal(NA, per_poll)
+            assert mockserver.transition(NA, stalled, "failed")["state"] == "failed"
+            with pytest.raises(LookupError, match="no neuralanalog job 'nope'"):
+                mockserver.run_until_terminal(NA, "nope")
+            with pytest.raises(ValueError, match="unknown outcome 'exploded'"):
+                mockserver.queue(NA, "exploded")
+        """,
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_tests_do_not_see_each_others_jobs(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import httpx
+
+        NA = "neuralanalog"
+        first = {}
+
+
+        def test_first(mockserver):
+            body = {"url": "https://example.com/a.wav"}
+            created = httpx.post(
+                mockserver.base_url(NA) + "/from-link", json=body, headers=mockserver.headers(NA)
+            )
+            first.update(id=created.json()["audio_id"], headers=mockserver.headers(NA))
+            mockserver.advance(100)
+
+
+        def test_second(mockserver):
+            url = f"{mockserver.base_url(NA)}/status/audio/{first['id']}"
+            assert mockserver.headers(NA) != first["headers"]
+            assert httpx.get(url, headers=mockserver.headers(NA)).status_code == 404
+            assert httpx.get(url, headers=first["headers"]).status_code == 200  # still there
+            assert mockserver.jobs() == [] and mockserver.journal[0]["status"] == 404
+            assert mockserver.now == 1767225600.0  # every test starts at the same time
+        """,
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_xdist_workers_each_have_their_own_server(pytester: pytest.Pytester) -> None:
+    """Two tests on two workers meet through files: neither server knows the other's job."""
+    pytester.makepyfile(
+        test_workers="""
+        import json
+        import os
+        import pathlib
+        import time
+
+        import httpx
+        import pytest
+
+        NA = "neuralanalog"
+        MEETING = pathlib.Path(__file__).parent / "meeting"
+
+
+        def meet(name, mine):
+            MEETING.mkdir(exist_ok=True)
+            draft = MEETING / f"{name}.tmp"
+            draft.write_text(json.dumps(mine))
+            draft.rename(MEETING / f"{name}.json")
+            other = MEETING / ("b.json" if name == "a" else "a.json")
+            deadline = time.monotonic() + 60
+            while not other.exists():  # the other worker, not a job state: real time
+                assert time.monotonic() < deadline, "the other worker never came"
+                time.sleep(0.02)
+            return json.loads(other.read_text())
+
+
+        @pytest.mark.parametrize("name", ["a", "b"])
+        def test_worker(name, mockserver):
+            body = {"url": "https://example.com/a.wav"}
+            created = httpx.post(
+                mockserver.base_url(NA) + "/from-link", json=body, headers=mockserver.headers(NA)
+            )
+            job = created.json()["audio_id"]
+            other = meet(name, {
+                "worker": os.environ["PYTEST_XDIST_WORKER"],
+                "url": mockserver.url,
+                "headers": mockserver.headers(NA),
+                "job": job,
+            })
+            assert other["worker"] != os.environ["PYTEST_XDIST_WORKER"]
+            assert other["url"] != mockserver.url
+            # the other worker's job, asked here even with the other test's own key: unknown
+            asked = f"{mockserver.base_url(NA)}/status/audio/{other['job']}"
+            assert httpx.get(asked, headers=other["headers"]).status_code == 404
+            assert mockserver.state.store.lookup(other["job"]) is None
+            assert mockserver.state.store.lookup(job) is not None
+        """
+    )
+    # three fresh interpreters: leave out the slow-to-import plugins this project does not use
+    unused = ("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*unused, "-n", "2")
+    result.assert_outcomes(passed=2)
+
+
+def test_sdks_reach_the_mock_unmodified(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("camb", reason="camb-sdk is not installed")
+    pytest.importorskip("neurolinker_sdk", reason="neurolinker-sdk is not installed")
+    result = run(
+        pytester,
+        """
+        import asyncio
+        import os
+        import time
+
+        import httpx
+        import neurolinker_sdk.config
+        from camb import CambAI
+        from neurolinker_sdk import NeuroLinker
+
+        from media import PDF, wav
+
+        PUBLIC = "https://neurolinker.api.ainexxo.com"
+
+
+        def test_camb(mock_sdks, mockserver):
+            assert os.environ["CAMB_API_KEY"] == mockserver.api_key("camb")
+            client = CambAI()  # key from the environment, base URL from the fixture
+            separation = client.audio_separation
+            with mockserver.virtual_time():
+                task = separation.create_audio_separation(media_file=("a.wav", wav())).task_id
+                while (status := separation.get_audio_separation_status(task)).status == "PENDING":
+                    time.sleep(2)
+            assert status.status == "SUCCESS"
+            info = separation.get_audio_separation_run_info(status.run_id)
+            assert httpx.get(info.foreground_audio_url).content[:4] == b"RIFF"
+            assert mockserver.jobs("camb")[0]["tenant"] == mockserver.api_key("camb")
+
+
+        def test_neurolinker(mock_sdks, mockserver):
+            assert neurolinker_sdk.config.DEFAULT_BASE_URL == mockserver.base_url("neurolinker")
+            with NeuroLinker(token=os.environ["NEUROLINKER_API_KEY"]) as client:
+                extraction = client.extraction
+                with mockserver.virtual_time():
+                    submitted = extraction.extract(documents=[("invoice.pdf", PDF)])
+                    status = extraction.wait_for_request(extraction.extract_request_uid(submitted))
+                assert status["status"] == "completed"
+                documents = extraction.documents.json(extraction.extract_document_ids(status))
+            assert documents["results"][0]["filename"] == "invoice.pdf"
+
+
+        def test_async_clients_and_from_env(mock_sdks, mockserver):
+            async def separate_and_extract():
+                camb = mock_sdks.async_camb_client()
+                task = await camb.audio_separation.create_audio_separation(media_file=wav())
+                async with mock_sdks.async_neurolinker_client() as neurolinker:
+                    submitted = await neurolinker.extraction.extract(documents=[("a.pdf", PDF)])
+                return task.task_id, submitted["request_uid"]
+
+            task_id, request_uid = asyncio.run(separate_and_extract())
+            assert mockserver.run_until_terminal("camb", task_id)["state"] == "SUCCESS"
+            with NeuroLinker.from_env() as client:
+                assert client.extraction.status.request(request_uid)["request_id"] == request_uid
+
+
+        def test_settings_are_restored_after_the_test():
+            assert "CAMB_API_KEY" not in os.environ
+            assert neurolinker_sdk.config.DEFAULT_BASE_URL == PUBLIC
+            assert CambAI.__init__.__kwdefaults__["base_url"] is None
+        """,
+    )
+    result.assert_outcomes(passed=4)
+
+
+def test_a_contract_violation_fails_the_test_at_teardown(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import httpx
+        import pytest
+
+        NA = "neuralanalog"
+        BROKEN = {"preset": "universal_enhancer", "colour": "blue"}  # no audio_id, an extra
+
+
+        def test_breaks_the_contract(mockserver):
+            url = mockserver.base_url(NA) + "/master-audio"
+            response = httpx.post(url, json=BROKEN, headers=mockserver.headers(NA))
+            assert response.status_code == 422  # the test body itself passes
+
+
+        def test_breaks_it_in_process(mockserver_asgi):
+            mockserver_asgi.client(NA).post("/master-audio", json=BROKEN)
+
+
+        @pytest.mark.mockserver_allow_violations
+        def test_allowed_to_break_it(mockserver):
+            mockserver.client(NA).post("/master-audio", json=BROKEN)
+            pointers = {v["pointer"] for v in mockserver.violations}
+            assert {"/body/audio_id", "/body/colour"} <= pointers
+
+
+        def test_keeps_to_it(mockserver):
+            mockserver.client(NA).post("/from-link", json={"url": "https://example.com/a.wav"})
+        """,
+    )
+    result.assert_outcomes(passed=4, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_breaks_the_contract*",
+            "*neuralanalog POST /master-audio (req_*): /body/audio_id: Field required",
+            "*neuralanalog POST /master-audio (req_*): /body/colour: *(got 'blue')",
+            "*mark the test @pytest.mark.mockserver_allow_violations*",
+            "*ERROR at teardown of test_breaks_it_in_process*",
+        ]
+    )
+    assert "test_allowed_to_break_it" not in result.stdout.str().split("short test summary")[-1]
+
+
+def test_virtual_time_runs_ten_minutes_of_polling_at_once(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import asyncio
+        import time
+
+        NA = "neuralanalog"
+
+
+        def wait_sync(client, audio_id):
+            while not client.get(f"/status/audio/{audio_id}").json()["is_complete"]:
+                time.sleep(10)
+
+
+        async def wait_async(client, audio_id):
+            while not (await client.get(f"/status/audio/{audio_id}")).json()["is_complete"]:
+                await asyncio.sleep(10)
+
+
+        def test_fixture(mockserver, virtual_time):
+            mockserver.queue(NA, "completed", after=600)
+            client = mockserver.client(NA)
+            started = time.monotonic()
+            created = client.post("/from-link", json={"url": "https://e.com/a.wav"})
+            wait_sync(client, created.json()["audio_id"])
+            assert time.monotonic() - started == 600  # virtual seconds
+            assert (virtual_time.sleeps, virtual_time.slept) == (60, 600)
+
+
+        def test_context_manager_with_an_async_client(mockserver):
+            mockserver.queue(NA, "completed", after=600)
+
+            async def main():
+                async with mockserver.async_client(NA) as client:
+                    created = await client.post("/from-link", json={"url": "https://e.com/a.wav"})
+                    await wait_async(client, created.json()["audio_id"])
+
+            with mockserver.virtual_time() as virtual:
+                started = time.time()
+                asyncio.run(main())
+                elapsed = time.time() - started
+            assert elapsed == virtual.slept == 600
+            assert mockserver.now == 1767225600.0 + 600
+        """,
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_in_process_transports(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import asyncio
+
+        import httpx
+        from neurolinker_sdk import NeuroLinker
+
+        from media import PDF
+
+        NA = "neuralanalog"
+
+
+        def test_sync_and_async_share_the_app(mockserver_asgi):
+            assert mockserver_asgi.url == "http://mockserver.test"
+            sync = httpx.Client(
+                transport=mockserver_asgi.transport,
+                base_url=mockserver_asgi.base_url(NA),
+                headers=mockserver_asgi.headers(NA),
+            )
+            created = sync.post("/from-link", json={"url": "https://e.com/a.wav"})
+            audio_id = created.json()["audio_id"]
+            mockserver_asgi.run_until_terminal(NA, audio_id)
+
+            async def status():
+                async with httpx.AsyncClient(
+                    transport=mockserver_asgi.async_transport,
+                    base_url=mockserver_asgi.base_url(NA),
+                    headers=mockserver_asgi.headers(NA),
+                ) as client:
+                    return (await client.get(f"/status/audio/{audio_id}")).json()
+
+            assert asyncio.run(status())["is_complete"]
+            downloaded = sync.get(f"/download/audio/{audio_id}", follow_redirects=True)
+            assert downloaded.content[:4] == b"RIFF"
+
+
+        def test_same_tenant_and_clock_as_the_live_server(mockserver, mockserver_asgi):
+            created = mockserver.client(NA).post("/from-link", json={"url": "https://e.com/a.wav"})
+            audio_id = created.json()["audio_id"]
+            mockserver.advance(60)
+            status = mockserver_asgi.client(NA).get(f"/status/audio/{audio_id}").json()
+            assert status["is_complete"] and len(mockserver_asgi.journal) == 2
+
+
+        def test_an_sdk_on_the_sync_transport(mockserver_asgi):
+            http = httpx.Client(transport=mockserver_asgi.transport)
+            with NeuroLinker(
+                token=mockserver_asgi.api_key("neurolinker"),
+                base_url=mockserver_asgi.base_url("neurolinker"),
+                http_client=http,
+            ) as client:
+                uid = client.extraction.extract_request_uid(
+                    client.extraction.extract(documents=[("a.pdf", PDF)])
+                )
+                mockserver_asgi.run_until_terminal("neurolinker", uid)
+                assert client.extraction.wait_for_request(uid)["status"] == "completed"
+        """,
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_options_and_config(pytester: pytest.Pytester) -> None:
+    source = """
+        import json
+        import pathlib
+
+        NA = "neuralanalog"
+
+
+        def test_record(mockserver):
+            created = mockserver.client(NA).post("/from-link", json={"url": "https://e.com/a.wav"})
+            audio_id = created.json()["audio_id"]
+            seen = {"id": audio_id, "now": mockserver.now}
+            finished = mockserver.run_until_terminal(NA, audio_id)
+            seen["state"] = finished["state"]
+            seen["took"] = finished["finished_at"] - finished["created_at"]
+            pathlib.Path("seen.json").write_text(json.dumps(seen))
+        """
+
+    def seen(*args: str) -> dict[str, object]:
+        run(pytester, source, *args).assert_outcomes(passed=1)
+        return json.loads((pytester.path / "seen.json").read_text())
+
+    assert seen("--mockserver-seed=5")["id"] == seen("--mockserver-seed=5")["id"]
+    assert seen("--mockserver-seed=5")["id"] != seen("--mockserver-seed=6")["id"]
+    default = seen("--mockserver-start=2030-01-01T00:00:00Z")
+    assert default["now"] == 1893456000.0 and default["state"] == "completed"
+    pytester.makefile(".json", settings='{"duration_scale": 2, "seed": 5}')
+    from_file = seen("--mockserver-config=settings.json")
+    assert from_file["took"] == 2 * default["took"]
+    assert from_file["id"] == seen("--mockserver-seed=5")["id"]
+    pytester.makeconftest(
+        """
+        import pytest
+        from mockserver import ServerConfig
+
+        @pytest.fixture(scope="session")
+        def mockserver_config():
+            return ServerConfig(clock="manual", seed=1, failure_rate=1.0)
+        """
+    )
+    assert seen()["state"] == "failed"  # the conftest's config is the server's
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(
+        [
+            "*--mockserver-seed*",
+            "*--mockserver-start*",
+            "*--mockserver-strict*",
+            "*--mockserver-config*",
+        ]
+    )
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["*mockserver_allow_violations*"])
+
+
+def test_strict_mode_refuses_what_breaks_the_contract(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import pytest
+
+
+        @pytest.mark.mockserver_allow_violations
+        def test_unknown_field(mockserver):
+            body = {"url": "https://e.com/a.wav", "colour": "blue"}
+            response = mockserver.client("neuralanalog").post("/from-link", json=body)
+            assert response.status_code == 422
+            assert response.json()["detail"][0]["loc"] == ["body", "colour"]
+        """,
+        "--mockserver-strict",
+    )
+    result.assert_outcomes(passed=1)
