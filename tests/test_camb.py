@@ -346,12 +346,13 @@ def test_real_host_name_serves_camb_at_the_root(mock: Mock) -> None:
     assert status.json()["status"] == "PENDING"
 
 
-def test_form_fields_are_optional_and_an_empty_folder_id_is_absent(camb: Client) -> None:
-    task_id = camb.create(project_name="Demo", project_description="", folder_id="")
-    job = camb.mock.state.store.get("camb", camb.mock.key, task_id)
-    assert job is not None
-    assert (job.data["project_name"], job.data["folder_id"]) == ("Demo", None)
-    assert camb.create(folder_id="7") != task_id
+def test_form_fields_are_optional_and_kept_typed(camb: Client) -> None:
+    plain = camb.create()
+    filed = camb.create(project_name="Demo", project_description="", folder_id="7")
+    jobs = [camb.mock.state.store.get("camb", camb.mock.key, task) for task in (plain, filed)]
+    assert jobs[0] is not None and jobs[1] is not None
+    assert (jobs[0].data["project_name"], jobs[0].data["folder_id"]) == (None, None)
+    assert (jobs[1].data["project_name"], jobs[1].data["folder_id"]) == ("Demo", 7)
 
 
 # --- errors ---------------------------------------------------------------------------------
