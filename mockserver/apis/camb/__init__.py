@@ -25,6 +25,7 @@ from mockserver.service import ApiService
 class Camb(ApiService):
     name = "camb"
     prefix = "/camb"
+    base_path = "/apis"
     hosts = ("client.camb.ai",)
     auth_header = "x-api-key"
     outcomes = ("SUCCESS", "ERROR", "TIMEOUT", "PAYMENT_REQUIRED")

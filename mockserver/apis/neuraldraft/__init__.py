@@ -41,6 +41,7 @@ IMAGE_FILE = "image.png"
 class NeuralDraft(ApiService):
     name = "neuraldraft"
     prefix = "/neuraldraft"
+    base_path = "/v1"
     hosts = ("api.neuraldraft.io",)
     auth_header = "authorization"
     outcomes = (COMPLETED, FAILED, CANCELLED)
