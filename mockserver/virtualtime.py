@@ -31,7 +31,8 @@ REAL = {
     "perf_counter": time.perf_counter,
 }
 REAL_ASYNC_SLEEP = asyncio.sleep
-OWN = "mockserver.engine"  # the server's clock keeps the real functions
+# keep the real functions: the server's clock, and pytest's own timing (test durations)
+OWN = ("mockserver.engine", "_pytest")
 
 
 class VirtualTime:
