@@ -487,6 +487,9 @@ def test_options_and_config(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["*mockserver_allow_violations*"])
+    result = pytester.runpytest("--mockserver-start=yesterday")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mockserver-start=yesterday: give Unix seconds or an ISO*"])
 
 
 def test_strict_mode_refuses_what_breaks_the_contract(pytester: pytest.Pytester) -> None:
