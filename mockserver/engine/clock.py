@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from time import time as wall_time  # bound now: client-side virtual time never reaches it
 
+from mockserver.engine.signals import Signal
+
 
 class Clock:
     """One per server. Every timestamp an API prints comes from `now()` (Unix seconds)."""
@@ -14,7 +16,7 @@ class Clock:
     manual: bool = False
 
     def __init__(self) -> None:
-        self._listeners: list[Callable[[], None]] = []
+        self._moved = Signal()
         self._lock = threading.Lock()
 
     def now(self) -> float:
@@ -28,21 +30,10 @@ class Clock:
 
     def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` whenever the clock is moved by hand (wakes streams); returns an undo."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def remove() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return remove
+        return self._moved.listen(listener)
 
     def _notify(self) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
+        self._moved.fire()
 
     def describe(self) -> dict[str, object]:
         now = self.now()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,34 +24,14 @@ from mockserver.apis.neuraldraft.models import (
 )
 from mockserver.engine.clock import Clock
 from mockserver.engine.jobs import Job
+from mockserver.engine.signals import Signal
 
 SYSTEM_RECHECK_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 
 
-class Wakeup:
+class Wakeup(Signal):
     """Tells open streams that a job changed while the clock stood still (a cancel)."""
-
-    def __init__(self) -> None:
-        self._listeners: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
-
-    def listen(self, listener: Callable[[], None]) -> Callable[[], None]:
-        with self._lock:
-            self._listeners.append(listener)
-
-        def remove() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return remove
-
-    def fire(self) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
 
 
 def frame(event: str, data: dict[str, Any]) -> str:
