@@ -8,7 +8,7 @@ import secrets
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,7 +38,7 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     routes: list[Route | Mount] = [Mount(ADMIN_PREFIX, routes=admin_routes())]
     routes += [Mount(s.prefix, app=_service_app(s)) for s in services.values()]
     routes.append(Route("/", _index))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _unrouted})
     app.state.mock = state
     app.state.services = services
     app.add_middleware(RequestMiddleware, services=services, state=state, single=config.api)
@@ -51,13 +51,49 @@ def _service_app(service: ApiService) -> Starlette:
         return service.error_response(request, ApiError(500, f"Internal mock error: {exc}"))
 
     return Starlette(
-        routes=[document_route(service), *service.routes()],
+        routes=[document_route(service), *_one_route_per_path(service.routes())],
         exception_handlers={
             HTTPException: service.http_exception,
             ApiError: service.api_error,
             Exception: crash,
         },
     )
+
+
+def _one_route_per_path(routes: list[Route]) -> list[Route]:
+    """Routes sharing a path become one, so a wrong method's 405 lists every method in `Allow`
+    (Starlette answers it from the first route of the path alone)."""
+    by_path: dict[str, list[Route]] = {}
+    for route in routes:
+        by_path.setdefault(route.path, []).append(route)
+    return [
+        group[0]
+        if len(group) == 1
+        else Route(path, _ByMethod(group), methods=sorted({m for r in group for m in r.methods}))
+        for path, group in by_path.items()
+    ]
+
+
+class _ByMethod:
+    """The ASGI app of a merged route: the route of the request's method handles it."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = next(r for r in self.routes if scope["method"] in r.methods)
+        await route.app(scope, receive, send)
+
+
+async def _unrouted(request: Request, exc: Exception) -> Response:
+    """A 404/405 no API route saw (a path no mount matches, e.g. with a newline in it), in the
+    format of the API the request was for."""
+    assert isinstance(exc, HTTPException)
+    services: dict[str, ApiService] = request.app.state.services
+    service = services.get(request.scope.get("state", {}).get("api"))
+    if service is not None:
+        return await service.http_exception(request, exc)
+    return PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
 
 
 async def _index(request: Request) -> Response:

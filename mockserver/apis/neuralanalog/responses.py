@@ -158,7 +158,7 @@ async def create_stems(ctx: Ctx) -> Response:
         ("upscaled_id", "upscaled"),
         ("audio_id", "audio"),
     ):
-        if body.get(field):
+        if body.get(field) is not None:  # "" is an ID too (of nothing: 404), not a missing one
             source = _ready(ctx, body[field], kind)
             version = (
                 VERSION_OF_KIND.get(kind, "original") if kind != "stem" else source.data["version"]
@@ -373,7 +373,7 @@ async def download_archive(ctx: Ctx) -> Response:
     for key in ("format", "original_format", "restored_format", "mastered_format"):
         if body.get(key):
             _wav_only(body[key], ("body", key))
-    audio_ids = ([body["id"]] if body.get("id") else []) + list(body.get("ids") or [])
+    audio_ids = ([body["id"]] if body.get("id") is not None else []) + list(body.get("ids") or [])
     members: list[tuple[str, AudioInfo, int]] = []
     for audio_id in dict.fromkeys(audio_ids):
         audio = _ready(ctx, audio_id, "audio")
