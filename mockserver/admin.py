@@ -16,6 +16,7 @@ from mockserver import pages
 from mockserver.engine.clock import parse_time
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError
+from mockserver.faults import FaultRule, scenario_rule
 from mockserver.service import ApiService
 from mockserver.state import MockState
 
@@ -144,8 +145,37 @@ async def scenarios(request: Request) -> Response:
     extra = {k.lower(): str(v) for k, v in data.items() if k not in RESERVED}
     scenario = Scenario(scenario.outcome, {**scenario.options, **extra}, "queue")
     service.outcome_word(scenario)  # refuses an outcome this API does not know
+    scenario_rule(scenario)  # and a `fault=` it cannot apply
     state.scenarios.queue(service.name, scenario, tenant, count)
     return JSONResponse({"queued": state.scenarios.queued()}, 201)
+
+
+async def faults(request: Request) -> Response:
+    """Fault rules: GET lists them (with how often each fired per tenant), POST adds one rule
+    or `{"faults": [...]}`, DELETE removes them all."""
+    book = _state(request).faults
+    if request.method == "DELETE":
+        book.clear()
+        return JSONResponse({"faults": []})
+    if request.method == "POST":
+        data = await _json(request)
+        items = data.get("faults", [data])
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise AdminError(422, "'faults' must be a list of fault rule objects")
+        for item in items:  # all or nothing
+            rule = FaultRule.parse(item)
+            if rule.api is not None:
+                _service(request, rule.api)
+        added = {book.add(item).id for item in items}
+        return JSONResponse({"faults": [r for r in book.describe() if r["id"] in added]}, 201)
+    return JSONResponse({"faults": book.describe()})
+
+
+async def fault(request: Request) -> Response:
+    rule_id = request.path_params["rule_id"]
+    if not _state(request).faults.remove(rule_id):
+        raise AdminError(404, f"no fault rule {rule_id}")
+    return JSONResponse({"deleted": rule_id})
 
 
 async def jobs(request: Request) -> Response:
@@ -278,6 +308,8 @@ def admin_routes() -> list[Route]:
         ("/clock/advance", clock_advance, ["POST"]),
         ("/clock/set", clock_set, ["POST"]),
         ("/scenarios", scenarios, ["GET", "POST", "DELETE"]),
+        ("/faults", faults, ["GET", "POST", "DELETE"]),
+        ("/faults/{rule_id}", fault, ["DELETE"]),
         ("/jobs", jobs, ["GET"]),
         ("/jobs/{job_id}", job, ["GET"]),
         ("/jobs/{job_id}/page", job_page, ["GET"]),

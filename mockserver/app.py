@@ -18,6 +18,7 @@ from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
 from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.errors import ApiError
+from mockserver.faults import FaultMiddleware
 from mockserver.service import ApiService
 from mockserver.state import MockState
 from mockserver.validation import RequestCheck, document_route, for_journal
@@ -41,6 +42,7 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     app = Starlette(routes=routes, exception_handlers={HTTPException: _unrouted})
     app.state.mock = state
     app.state.services = services
+    app.add_middleware(FaultMiddleware, services=services, state=state)  # inside the journal
     app.add_middleware(RequestMiddleware, services=services, state=state, single=config.api)
     return app
 

@@ -13,6 +13,7 @@ from mockserver.engine.ids import IdFactory
 from mockserver.engine.jobs import Store
 from mockserver.engine.journal import Journal
 from mockserver.engine.scenarios import Profile, ScenarioBook
+from mockserver.faults import FaultBook
 
 
 class MockState:
@@ -28,6 +29,7 @@ class MockState:
             Profile(config.duration_scale, config.failure_rate),
         )
         self.journal = Journal(config.journal_size)
+        self.faults = FaultBook(config.faults, self.ids.seed)
         self.signer = Signer(secrets.token_bytes(32))
         self.strict = config.strict
         self.lock = threading.RLock()  # for multi-step changes spanning store and API state
@@ -41,10 +43,12 @@ class MockState:
         self._reset_hooks.append(hook)
 
     def reset(self) -> None:
-        """Forget every job, queued scenario and journal entry; the clock keeps its time."""
+        """Forget every job, queued scenario, journal entry and fault added since the start (the
+        configured faults come back); the clock keeps its time."""
         self.store.clear()
         self.scenarios.clear()
         self.journal.clear()
         self.ids.reset()
+        self.faults.reset()
         for hook in self._reset_hooks:
             hook()

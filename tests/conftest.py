@@ -52,7 +52,7 @@ class ConformanceCheck:
 
         await self.app(scope, receive, keep)
         api = scope["state"].get("api")
-        if api is None:
+        if api is None or status == 0:  # no answer at all (a connection reset fault)
             return
         self.checked += 1
         path = scope["state"]["api_path"]

@@ -103,6 +103,16 @@ class ScenarioBook:
         with self._lock:
             self._queues.clear()
 
+    def peek(self, api: str, tenant: str) -> Scenario | None:
+        """The queued scenario the tenant's next job would take, left in the queue (so a
+        request refused before its job exists does not use it up)."""
+        with self._lock:
+            for key in ((api, tenant), (api, None)):
+                items = self._queues.get(key)
+                if items:
+                    return items[0]
+        return None
+
     def _pop(self, api: str, tenant: str) -> Scenario | None:
         with self._lock:
             for key in ((api, tenant), (api, None)):

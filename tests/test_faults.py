@@ -1,0 +1,360 @@
+"""Fault injection, seen by a client: latency, 429 windows, 5xx, resets, stalls, payload variety.
+
+Neural Analog is the API under test (creates: `POST /from-link`; status: `GET /status/...`).
+Every answer, faulted or not, is checked against the contract by the fixtures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+import requests
+from starlette.testclient import TestClient
+
+from mockserver import ServerConfig, create_app
+from mockserver.faults import FaultBook, FaultError, InjectedReset, faithful_schema
+from tests.conftest import Live, Mock, make_mock
+
+NA = "/neuralanalog"
+LINK = {"url": "https://example.com/take.mp3"}
+
+
+class Client:
+    """Neural Analog through the in-process app with one key."""
+
+    def __init__(self, mock: Mock, key: str | None = None) -> None:
+        self.mock = mock
+        self.key = key or mock.key
+        self.headers = mock.headers("neuralanalog", self.key)
+
+    def create(self, scenario: str | None = None) -> Any:
+        extra = {"X-Mock-Scenario": scenario} if scenario else {}
+        return self.mock.client.post(
+            f"{NA}/from-link", headers={**self.headers, **extra}, json=LINK
+        )
+
+    def created(self, scenario: str | None = None) -> str:
+        response = self.create(scenario)
+        assert response.status_code == 200, response.text
+        return response.json()["audio_id"]
+
+    def status(self, audio_id: str) -> Any:
+        return self.mock.client.get(f"{NA}/status/audio/{audio_id}", headers=self.headers)
+
+    def jobs(self) -> list[Any]:
+        return list(self.mock.state.store.jobs("neuralanalog", self.key))
+
+
+def add(mock: Mock, **rule: Any) -> str:
+    response = mock.client.post("/__mock__/faults", json=rule)
+    assert response.status_code == 201, response.text
+    return response.json()["faults"][0]["id"]
+
+
+@contextlib.contextmanager
+def fresh_mock(**config: Any) -> Iterator[Mock]:
+    yield from make_mock(**config)
+
+
+# --- latency ----------------------------------------------------------------------------------
+
+
+def test_latency_moves_a_manual_clock_before_the_answer(mock: Mock) -> None:
+    client = Client(mock)
+    add(mock, fault="latency", delay=30, tenant=client.key, operation="get_status")
+    start = mock.state.now()
+    audio_id = client.created()
+    assert mock.state.now() == start  # the create is not delayed
+    body = client.status(audio_id).json()
+    assert mock.state.now() == start + 30
+    assert body["status"] == "completed"  # the 20 s import finished while the answer waited
+
+
+def test_latency_waits_real_time_on_a_running_clock() -> None:
+    config = ServerConfig(clock="system", time_scale=100.0)
+    config.faults = [{"fault": "latency", "delay": 20}]
+    with TestClient(create_app(config)) as client:
+        began = time.perf_counter()
+        answer = client.post(f"{NA}/from-link", headers={"X-API-Key": "k"}, json=LINK)
+        assert answer.status_code == 200
+        assert time.perf_counter() - began >= 0.19  # 20 s of server time at 100x
+
+
+# --- 429 --------------------------------------------------------------------------------------
+
+
+def test_429_keeps_refusing_within_its_retry_after_window(mock: Mock) -> None:
+    client = Client(mock)
+    add(mock, fault="429", retry_after=5, times=1, tenant=client.key, operation="import_from_link")
+    first = client.create()
+    assert first.status_code == 429
+    assert first.headers["Retry-After"] == "5"
+    assert "retry in 5 s" in first.json()["detail"]
+    mock.advance(2)  # a client that ignores Retry-After
+    early = client.create()
+    assert (early.status_code, early.headers["Retry-After"]) == (429, "3")
+    assert client.jobs() == []  # refused before the handler: nothing stored
+    mock.advance(3)
+    assert client.create().status_code == 200
+    assert client.create().status_code == 200  # one window only (times=1)
+    assert len(client.jobs()) == 2
+
+
+def test_429_without_times_throttles_for_good(mock: Mock) -> None:
+    client = Client(mock)
+    add(mock, fault="429", retry_after=1, tenant=client.key)
+    for _ in range(3):
+        assert client.create().status_code == 429
+        mock.advance(1)
+    assert client.jobs() == []
+
+
+# --- 5xx --------------------------------------------------------------------------------------
+
+
+def test_5xx_in_the_api_format_then_recovery(mock: Mock) -> None:
+    client = Client(mock)
+    audio_id = client.created()
+    add(mock, fault="500", times=1, tenant=client.key, operation="get_status")
+    add(mock, fault="503", retry_after=4, times=1, tenant=client.key, operation="get_status")
+    failed = client.status(audio_id)
+    assert failed.status_code == 500
+    assert failed.json() == {"detail": "Internal Server Error (fault injected by the mock)"}
+    unavailable = client.status(audio_id)
+    assert (unavailable.status_code, unavailable.headers["Retry-After"]) == (503, "4")
+    assert client.status(audio_id).status_code == 200
+
+
+def test_an_error_fires_only_where_the_contract_documents_it(mock: Mock) -> None:
+    client = Client(mock)
+    add(mock, fault="502", tenant=client.key)  # no Neural Analog operation documents 502
+    assert client.create().status_code == 200
+
+
+# --- connection reset -------------------------------------------------------------------------
+
+
+def test_reset_drops_the_connection_of_a_live_server(live: Live) -> None:
+    key = f"key-{uuid4().hex}"
+    faults = live.state.faults
+    rule = faults.add({"fault": "reset", "times": 1, "tenant": key})
+    try:
+        with pytest.raises(requests.ConnectionError) as raised:
+            requests.post(f"{live.url}{NA}/from-link", headers={"X-API-Key": key}, json=LINK)
+        assert isinstance(raised.value.args[0].args[1], ConnectionResetError)
+        assert list(live.state.store.jobs("neuralanalog", key)) == []
+        retried = requests.post(f"{live.url}{NA}/from-link", headers={"X-API-Key": key}, json=LINK)
+        assert retried.status_code == 200
+    finally:
+        faults.remove(rule.id)
+    statuses = [entry.status for entry in live.state.journal.entries("neuralanalog", key)]
+    assert 0 in statuses  # the journal shows the dropped request, without an answer
+    assert len(list(live.state.store.jobs("neuralanalog", key))) == 1
+
+
+def test_reset_in_process_raises_connection_reset(mock: Mock) -> None:
+    client = Client(mock)
+    add(mock, fault="reset", times=1, tenant=client.key)
+    with pytest.raises(ConnectionResetError):
+        client.create()
+    assert isinstance(InjectedReset(), ConnectionResetError)
+    assert client.create().status_code == 200
+    assert len(client.jobs()) == 1
+
+
+# --- stalled jobs -----------------------------------------------------------------------------
+
+
+def test_stall_rule_makes_created_jobs_never_finish(mock: Mock) -> None:
+    client = Client(mock)
+    rule = add(mock, fault="stall", tenant=client.key)
+    audio_id = client.created()
+    mock.advance(100_000)
+    body = client.status(audio_id).json()
+    assert (body["status"], body["is_complete"], body["is_failed"]) == ("in_progress", False, False)
+    fired = mock.client.get("/__mock__/faults").json()["faults"][0]
+    assert (fired["id"], fired["fired"]) == (rule, {client.key: 1})  # creates only
+
+
+def test_stall_as_a_scenario_option(mock: Mock) -> None:
+    client = Client(mock)
+    audio_id = client.created("completed; fault=stall")
+    mock.advance(100_000)
+    assert client.status(audio_id).json()["status"] == "in_progress"
+
+
+# --- payload variety --------------------------------------------------------------------------
+
+
+def varied_bodies(seed: int, payload: str = "faithful") -> list[dict[str, Any]]:
+    """Status answers of one import polled through its life, with a variety rule."""
+    with fresh_mock() as mock:
+        client = Client(mock, "variety-key")  # IDs are seeded per tenant
+        add(mock, fault="variety", seed=seed, payload=payload, operation="get_status")
+        audio_id = client.created()
+        bodies = []
+        for _ in range(4):
+            response = client.status(audio_id)
+            assert response.status_code == 200
+            bodies.append(json.loads(response.content))
+            mock.advance(8)
+        return bodies
+
+
+def test_faithful_variety_keeps_the_truth_and_varies_the_rest() -> None:
+    bodies = varied_bodies(seed=5)
+    running, done = bodies[:3], bodies[3]
+    assert {body["status"] for body in running} == {"processing"}  # never sent by the mock
+    assert all(not b["is_complete"] and not b["is_failed"] for b in running)
+    assert len({b["object_id"] for b in bodies}) == 1
+    assert done["status"] == "completed" and done["download_url"].endswith(done["object_id"])
+    assert any(
+        b["status_details"] not in (None, "Receiving audio", "Analysing audio") for b in running
+    )
+
+
+def test_variety_is_deterministic_per_seed() -> None:
+    assert varied_bodies(seed=5) == varied_bodies(seed=5)
+    assert varied_bodies(seed=5) != varied_bodies(seed=6)
+
+
+def test_replace_serves_any_contract_valid_payload() -> None:
+    bodies = varied_bodies(seed=1, payload="replace")
+    assert bodies == varied_bodies(seed=1, payload="replace")
+    assert len({b["object_id"] for b in bodies}) > 1  # not about the job at all
+
+
+def test_faithful_schema_pins_ids_and_terminal_words() -> None:
+    from contracts import load
+
+    contract = load("neuralanalog")
+    schema = {"$ref": "#/components/schemas/StatusResponse"}
+    real = {"status": "failed", "object_id": "x", "error_message": "gone"}
+    pins = faithful_schema(contract, schema, real, ("completed", "failed"))["allOf"][1]
+    assert pins["properties"]["status"] == {"const": "failed"}
+    assert pins["properties"]["object_id"] == {"const": "x"}
+    assert pins["properties"]["error_message"] == {"type": "string"}
+    assert pins["properties"]["stems"] is False  # no key the real answer lacks
+
+
+# --- targeting --------------------------------------------------------------------------------
+
+
+def test_rules_target_api_operation_and_tenant(mock: Mock) -> None:
+    client, other = Client(mock), Client(mock, f"other-{uuid4().hex}")
+    add(mock, fault="500", api="camb")
+    add(mock, fault="503", api="neuralanalog", tenant=client.key, operation="get_status")
+    audio_id = client.created()  # another API's rule, another operation's: not faulted
+    assert client.status(audio_id).status_code == 503
+    assert other.status(other.created()).status_code == 200  # another tenant
+
+
+def test_rules_target_a_scenario(mock: Mock) -> None:
+    client = Client(mock)
+    add(mock, fault="500", scenario="failed", operation="get_status", tenant=client.key)
+    doomed, fine = client.created("failed"), client.created("completed")
+    assert client.status(doomed).status_code == 500  # the job's scenario is failed
+    assert client.status(fine).status_code == 200
+
+
+def test_scenario_option_fault_fires_once_then_the_outcome_happens(mock: Mock) -> None:
+    client = Client(mock)
+    scenario = "completed; fault=503; retry_after=2"
+    refused = client.create(scenario)
+    assert (refused.status_code, refused.headers["Retry-After"]) == (503, "2")
+    audio_id = client.created(scenario)
+    mock.advance(60)
+    assert client.status(audio_id).json()["status"] == "completed"
+
+
+def test_queued_scenario_fault_keeps_the_queue_until_a_job_exists(mock: Mock) -> None:
+    client = Client(mock)
+    queued = {"api": "neuralanalog", "outcome": "failed", "tenant": client.key}
+    queued |= {"fault": "429", "retry_after": 3}
+    assert mock.client.post("/__mock__/scenarios", json=queued).status_code == 201
+    assert client.create().status_code == 429
+    assert len(mock.client.get("/__mock__/scenarios").json()["queued"]) == 1
+    mock.advance(3)
+    audio_id = client.created()
+    assert mock.client.get("/__mock__/scenarios").json()["queued"] == []
+    mock.advance(60)
+    assert client.status(audio_id).json()["status"] == "failed"  # the window was used up
+
+
+def test_key_bound_scenario_fault() -> None:
+    keys = {"flaky": {"scenario": "completed; fault=500; times=2"}}
+    with fresh_mock(keys=keys) as mock:
+        client = Client(mock, "flaky")
+        assert [client.create().status_code for _ in range(3)] == [500, 500, 200]
+
+
+# --- admin and config -------------------------------------------------------------------------
+
+
+def test_admin_faults_endpoints(mock: Mock) -> None:
+    admin = "/__mock__/faults"
+    added = mock.client.post(admin, json={"faults": [{"fault": "latency"}, {"fault": "503"}]})
+    assert added.status_code == 201
+    first, second = added.json()["faults"]
+    assert (first["fault"], first["delay"]) == ("latency", 1.0)
+    assert (second["fault"], second["status"], second["times"]) == ("error", 503, None)
+    assert [r["id"] for r in mock.client.get(admin).json()["faults"]] == [first["id"], second["id"]]
+    assert mock.client.delete(f"{admin}/{first['id']}").json() == {"deleted": first["id"]}
+    assert mock.client.delete(f"{admin}/{first['id']}").status_code == 404
+    assert mock.client.delete(admin).json() == {"faults": []}
+    assert mock.client.get(admin).json() == {"faults": []}
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"fault": "boom"}, "unknown fault 'boom'"),
+        ({"fault": "429", "retry_after": 0}, "'retry_after' must be a whole number >= 1"),
+        ({"fault": "500", "operation": "get_status", "api": "camb"}, "not an operationId of camb"),
+        ({"fault": "variety", "payload": "any"}, "'payload' must be one of"),
+        ({"fault": "500", "rate": 2}, "'rate' must be in (0, 1]"),
+        ({"fault": "500", "colour": "red"}, "unknown fault rule key 'colour'"),
+        ({"faults": [{"fault": "500"}, {"fault": "nope"}]}, "unknown fault 'nope'"),
+    ],
+)
+def test_admin_refuses_bad_rules(mock: Mock, rule: dict[str, Any], message: str) -> None:
+    response = mock.client.post("/__mock__/faults", json=rule)
+    assert response.status_code == 422
+    assert message in response.json()["error"]
+    assert mock.client.get("/__mock__/faults").json() == {"faults": []}  # all or nothing
+
+
+def test_configured_faults_survive_reset_and_admin_ones_do_not() -> None:
+    configured = [{"fault": "503", "times": 1, "operation": "import_from_link"}]
+    with fresh_mock(faults=configured) as mock:
+        client = Client(mock)
+        add(mock, fault="latency", delay=5)
+        assert client.create().status_code == 503
+        assert mock.client.post("/__mock__/reset").status_code == 200
+        rules = mock.client.get("/__mock__/faults").json()["faults"]
+        assert [(r["source"], r["fired"]) for r in rules] == [("config", {})]
+        assert client.create().status_code == 503  # counts forgotten too
+
+
+def test_bad_configured_fault_stops_the_server() -> None:
+    with pytest.raises(ValueError, match="unknown fault"):
+        create_app(ServerConfig(faults=[{"fault": "meteor"}]))
+
+
+def test_rate_is_seeded_and_reproducible() -> None:
+    def pattern() -> list[int | None]:
+        book = FaultBook([{"fault": "500", "rate": 0.5}], seed=3)
+        rule = book.rules[0]
+        return [book.fire(rule, "neuralanalog", "k", 0.0) for _ in range(20)]
+
+    first = pattern()
+    assert first == pattern()
+    assert 0 < sum(f is not None for f in first) < 20
+    with pytest.raises(FaultError):
+        FaultBook([{"fault": "500", "times": 0}])
