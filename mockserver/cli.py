@@ -1,4 +1,5 @@
-"""`mockserver serve`: all four APIs (or one) on one port, on a real or a manual clock."""
+"""`mockserver serve`: all four APIs (or one) on one port, on a real or a manual clock;
+`mockserver check-client`: a client flow against every outcome and fault of one API."""
 
 from __future__ import annotations
 
@@ -59,7 +60,49 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", metavar="FILE", default=None, help="settings file (JSON, TOML or YAML)"
     )
     serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    add_check_client(commands)
     return parser
+
+
+def add_check_client(commands: argparse._SubParsersAction) -> None:
+    check = commands.add_parser(
+        "check-client",
+        help="run a client flow against every outcome and fault of an API",
+        description="Run FUNCTION(base_url, api_key) once per scenario (each terminal outcome "
+        "of the API, then latency, 429, 500, 503, reset, stalled and payload variety) on a "
+        "fresh key of an in-process server, on virtual time. Returning means the client "
+        "claims success; raising means it reports a failure. Exit code 1 when any scenario "
+        "is not handled.",
+    )
+    check.add_argument("function", metavar="FUNCTION", help="the client flow, as module:function")
+    check.add_argument("--api", choices=sorted(SERVICES), required=True, help="the API it calls")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="virtual seconds a scenario may take before the client counts as hung (3600)",
+    )
+    check.add_argument("--seed", type=int, default=0, help="seed of IDs and payload variety")
+    check.add_argument(
+        "--only", default=None, help="comma-separated scenarios to run (default: all)"
+    )
+
+
+def check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from mockserver.clientcheck import DEFAULT_BUDGET, check_client, load_function
+
+    try:
+        flow = load_function(args.function)
+    except (ImportError, AttributeError, ValueError) as exc:
+        parser.error(f"cannot load {args.function}: {exc}")
+    only = [name.strip() for name in args.only.split(",")] if args.only else None
+    report = check_client(
+        args.api, flow, budget=args.budget or DEFAULT_BUDGET, seed=args.seed, only=only
+    )
+    report.client = args.function
+    print(report.to_json() if args.json else report.table(), flush=True)
+    return 0 if report.ok else 1
 
 
 def config_from(args: argparse.Namespace) -> ServerConfig:
@@ -99,6 +142,8 @@ def serve(config: ServerConfig, log_level: str = "info") -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "check-client":
+        return check_client(args, parser)
     try:
         config = config_from(args)
     except (OSError, ValueError) as exc:

@@ -1,0 +1,438 @@
+"""The client check: does a client flow survive every outcome and fault its API can produce?
+
+`check_client(api, function)` runs `function(base_url, api_key)` (a plain or `async`
+function: the user's own client flow) once per row of a matrix: every terminal outcome the
+API documents, then each fault kind. Each row gets a fresh tenant (API key) on one in-process
+live server with a manual clock, and the client's thread runs on virtual time: its sleeps
+move the server clock, so a ten-minute poll loop takes milliseconds.
+
+Convention: returning normally means the client claims success; raising means it reports a
+failure. Verdicts:
+
+- `handled`: success claimed when every job completed; failure reported when a job ended in
+  a failure (or the API refused it); a stalled job given up on after its usual duration.
+- `crashed`: raised where the flow could have succeeded (a transient fault it did not ride
+  out, a payload it could not read), or raised before its job had ended.
+- `hung`: still waiting when the virtual budget ran out, or it kept polling a job that had
+  already ended and then gave up with its own timeout.
+- `wrong`: claimed success on a failure, or while its job had not completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import importlib
+import inspect
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fixtures.live import LiveServer
+from mockserver.app import create_app
+from mockserver.config import ServerConfig
+from mockserver.engine.clock import Clock
+from mockserver.engine.jobs import Job
+from mockserver.engine.journal import Entry
+from mockserver.engine.scenarios import Scenario
+from mockserver.faults import creating_operations, polling_operations
+from mockserver.service import ApiService
+from mockserver.state import MockState
+from mockserver.virtualtime import VirtualTime
+
+HANDLED, CRASHED, HUNG, WRONG = "handled", "crashed", "hung", "wrong"
+DEFAULT_BUDGET = 3600.0  # virtual seconds a row may take: far more than any job plans
+WALL_LIMIT = 60.0  # real seconds a row may take (a client that never sleeps)
+MAX_SLEEPS = 20_000
+LINGER_READS = 3  # requests naming a job after it ended that still count as reading it
+KEY_FORMATS = {"neurolinker": "nl_{tenant}", "neuraldraft": "ndsk_test_{tenant}"}
+BASE_PATHS = {"camb": "/apis", "neuraldraft": "/v1"}  # where a client's base URL points
+
+ClientFlow = Callable[[str, str], Any]
+
+
+class OutOfTime(BaseException):
+    """Raised in the client's thread when its budget is spent. A BaseException, so a
+    client's `except Exception` cannot swallow it and poll on."""
+
+
+class BudgetedTime(VirtualTime):
+    """Virtual time that ends: a sleep past the budget (or the sleep limit) raises OutOfTime."""
+
+    def __init__(self, clock: Clock, budget: float, max_sleeps: int = MAX_SLEEPS) -> None:
+        super().__init__(clock)
+        self.budget = budget
+        self.deadline = clock.now() + budget
+        self.max_sleeps = max_sleeps
+
+    def sleep(self, seconds: float) -> None:
+        if self._mine():
+            if self.sleeps >= self.max_sleeps:
+                raise OutOfTime(f"still polling after {self.sleeps} sleeps")
+            left = self.deadline - self.clock.now()
+            if seconds > left:
+                super().sleep(max(0.0, left))
+                raise OutOfTime(f"still waiting when the {self.budget:g} s budget ran out")
+        super().sleep(seconds)
+
+
+# --- the matrix -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row: the outcome bound to the tenant's key and the faults set on it."""
+
+    name: str
+    outcome: str  # the API's terminal word every job of the row ends with
+    faults: tuple[dict[str, Any], ...] = ()
+    expects_success: bool = True
+    stall: bool = False
+
+
+def cases(service: ApiService) -> list[Case]:
+    """Every documented outcome, then each fault kind on a flow that would succeed.
+
+    Transient faults hit the first create and the first status read of the tenant, so a
+    client that retries as documented gets through.
+    """
+    success, *failures = service.outcomes
+    creates = sorted(creating_operations(service.contract))
+    polls = sorted(polling_operations(service.contract))
+
+    def twice(**rule: Any) -> tuple[dict[str, Any], ...]:
+        return ({**rule, "operation": creates}, {**rule, "operation": polls})
+
+    return [
+        Case(success, success),
+        *(Case(word, word, expects_success=False) for word in failures),
+        Case("latency", success, ({"fault": "latency", "delay": 5},)),
+        Case("429", success, twice(fault="429", retry_after=5, times=1)),
+        Case("500", success, twice(fault="500", times=1)),
+        Case("503", success, twice(fault="503", retry_after=2, times=1)),
+        Case("reset", success, twice(fault="reset", times=1)),
+        Case("stalled", success, ({"fault": "stall"},), expects_success=False, stall=True),
+        Case("variety", success, ({"fault": "variety", "operation": polls},)),
+    ]
+
+
+# --- one run of the client --------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """What the client did: returned a value, raised, or ran out of time."""
+
+    returned: Any = None
+    error: BaseException | None = None
+    out_of_time: str | None = None
+
+    def describe(self) -> str:
+        if self.out_of_time is not None:
+            return self.out_of_time
+        if self.error is not None:
+            return f"raised {error_text(self.error)}"
+        return f"returned {_short(repr(self.returned), 60)}"
+
+
+def error_text(error: BaseException) -> str:
+    return _short(f"{type(error).__name__}: {error}", 120)
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def run_client(
+    function: ClientFlow,
+    base_url: str,
+    api_key: str,
+    clock: Clock,
+    budget: float = DEFAULT_BUDGET,
+    wall_limit: float = WALL_LIMIT,
+) -> Attempt:
+    """Run the flow in its own thread on budgeted virtual time."""
+    attempt = Attempt()
+
+    def run() -> None:
+        timer = BudgetedTime(clock, budget)
+        try:
+            with timer.running():
+                result = function(base_url, api_key)
+                if inspect.isawaitable(result):
+                    result = asyncio.run(_awaited(result))
+            attempt.returned = result
+        except OutOfTime as exc:
+            attempt.out_of_time = str(exc)
+        except BaseException as exc:  # noqa: BLE001 - whatever the client raises is its report
+            attempt.error = exc
+
+    thread = threading.Thread(target=run, name="clientcheck", daemon=True)
+    thread.start()
+    thread.join(wall_limit)
+    if thread.is_alive():
+        _interrupt(thread)
+        thread.join(5.0)
+        attempt.out_of_time = f"still running after {wall_limit:g} s of real time"
+    return attempt
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    """Raise OutOfTime in a thread that never sleeps (a busy loop), at its next bytecode."""
+    assert thread.ident is not None
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(OutOfTime)
+    )
+
+
+# --- judging ----------------------------------------------------------------------------------
+
+
+def judge(
+    case: Case, attempt: Attempt, jobs: list[Job], entries: list[Entry], success: str, now: float
+) -> tuple[str, str]:
+    """The verdict of one row and why, from what the client did and what its jobs became."""
+    if attempt.out_of_time is not None:
+        return HUNG, attempt.out_of_time
+    ended = [(job, job.snapshot(now)) for job in jobs]
+    failed = [(job, snap) for job, snap in ended if snap.terminal and snap.state != success]
+    running = [(job, snap) for job, snap in ended if not snap.terminal]
+    if attempt.error is None:
+        if not jobs:
+            return WRONG, "claimed success without starting a job"
+        if failed:
+            job, snap = failed[0]
+            return WRONG, f"claimed success though its job ended {snap.state} ({_id(job)})"
+        if running:
+            job, snap = running[0]
+            return WRONG, f"claimed success while its job was still {snap.state} ({_id(job)})"
+        return HANDLED, "claimed success; every job completed"
+    lingering = _lingering(jobs, entries, now)
+    if lingering:
+        return HUNG, f"gave up only after {lingering}"
+    if case.expects_success:
+        where = f"while its job was {running[0][1].state}" if running else ""
+        return CRASHED, " ".join(filter(None, ["raised on a flow that could succeed", where]))
+    if case.stall:
+        return _judge_stall(running, now)
+    if failed:
+        job, snap = failed[0]
+        return HANDLED, f"reported the failure of its job ({snap.state})"
+    if not jobs and any(entry.status >= 400 and not entry.violations for entry in entries):
+        return HANDLED, "reported the refusal of its (valid) request"
+    if running:
+        job, snap = running[0]
+        return CRASHED, f"raised while its job was still {snap.state} ({_id(job)})"
+    return CRASHED, "raised before starting a job"
+
+
+def _id(job: Job) -> str:
+    return job.id if len(job.id) <= 12 else job.id[:8] + "…"
+
+
+def _judge_stall(running: list[tuple[Job, Any]], now: float) -> tuple[str, str]:
+    if not running:
+        return CRASHED, "raised before starting a job"
+    job = running[0][0]
+    usual = job.plan.length
+    if job.plan.per_poll or now >= job.created_at + usual:
+        return HANDLED, f"gave up on its job, which never finishes ({_id(job)})"
+    waited = now - job.created_at
+    return CRASHED, f"gave up after {waited:g} s, before the job's usual {usual:g} s had passed"
+
+
+def _lingering(jobs: Iterable[Job], entries: list[Entry], now: float) -> str:
+    """Set when the client kept asking about a job that had ended (the polling of a client
+    that does not recognise the terminal state, until its own timeout)."""
+    for job in jobs:
+        finished = job.finished_at(now)
+        if finished is None:
+            continue
+        reads = [e for e in entries if e.time >= finished and job.id in e.path]
+        if len(reads) > LINGER_READS:
+            state = job.snapshot(now).state
+            return f"asking {len(reads)} times about its job after it ended {state} ({_id(job)})"
+    return ""
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    scenario: str
+    verdict: str
+    reason: str
+    did: str
+    virtual_seconds: float
+    requests: int
+    tenant: str
+    returned: str | None = None
+    raised: str | None = None
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    api: str
+    client: str
+    budget: float
+    seed: int
+    rows: list[Row]
+
+    @property
+    def ok(self) -> bool:
+        return all(row.verdict == HANDLED for row in self.rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, default=str)
+
+    def table(self) -> str:
+        """One line per row: scenario, verdict, virtual time, requests, what the client did."""
+        header = ("scenario", "verdict", "virtual", "requests", "client did", "why")
+        lines = [
+            (
+                row.scenario,
+                row.verdict,
+                f"{row.virtual_seconds:.0f} s",
+                str(row.requests),
+                _short(row.did, 48),
+                "" if row.verdict == HANDLED else _short(row.reason, 70),
+            )
+            for row in self.rows
+        ]
+        widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
+        numeric = {2, 3}
+
+        def render(cells: tuple[str, ...]) -> str:
+            parts = [
+                c.rjust(widths[i]) if i in numeric else c.ljust(widths[i])
+                for i, c in enumerate(cells)
+            ]
+            return "  ".join(parts).rstrip()
+
+        bad = [row for row in self.rows if row.verdict != HANDLED]
+        summary = (
+            f"all {len(self.rows)} scenarios handled"
+            if not bad
+            else f"{len(bad)} of {len(self.rows)} scenarios not handled: "
+            + ", ".join(f"{row.scenario} ({row.verdict})" for row in bad)
+        )
+        title = (
+            f"client check: {self.client} against {self.api} "
+            f"(virtual budget {self.budget:g} s per scenario, seed {self.seed})"
+        )
+        rule = "  ".join("-" * w for w in widths)
+        return "\n".join([title, "", render(header), rule, *map(render, lines), "", summary])
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+# --- the check --------------------------------------------------------------------------------
+
+
+def check_client(
+    api: str,
+    function: ClientFlow | str,
+    *,
+    budget: float = DEFAULT_BUDGET,
+    seed: int = 0,
+    wall_limit: float = WALL_LIMIT,
+    only: Iterable[str] | None = None,
+) -> Report:
+    """Run `function(base_url, api_key)` against every outcome and fault of `api`.
+
+    `function` may also be given as "module:function". `only` keeps the named rows.
+    """
+    flow = load_function(function) if isinstance(function, str) else function
+    name = function if isinstance(function, str) else _name_of(flow)
+    app = create_app(ServerConfig(api=api, clock="manual", seed=seed, journal_size=1_000_000))
+    service: ApiService = app.state.services[api]
+    wanted = set(only) if only is not None else None
+    rows = []
+    with LiveServer(app) as server:
+        base_url = server.url + (service.base_path or BASE_PATHS.get(api, ""))
+        for index, case in enumerate(cases(service)):
+            if wanted is None or case.name in wanted:
+                rows.append(
+                    _run_case(
+                        app.state.mock, service, case, flow, base_url, index, budget, wall_limit
+                    )
+                )
+    return Report(api, name, budget, seed, rows)
+
+
+def _run_case(
+    state: MockState,
+    service: ApiService,
+    case: Case,
+    flow: ClientFlow,
+    base_url: str,
+    index: int,
+    budget: float,
+    wall_limit: float,
+) -> Row:
+    tenant = f"check{index:02d}{''.join(c for c in case.name if c.isalnum())}"
+    api_key = KEY_FORMATS.get(service.name, "{tenant}").format(tenant=tenant)
+    state.scenarios.key_bindings[api_key] = Scenario(case.outcome.lower(), {}, "key")
+    rules = [
+        state.faults.add({**rule, "api": service.name, "tenant": api_key}) for rule in case.faults
+    ]
+    start = state.now()
+    try:
+        attempt = run_client(flow, base_url, api_key, state.clock, budget, wall_limit)
+    finally:
+        for rule in rules:
+            state.faults.remove(rule.id)
+        del state.scenarios.key_bindings[api_key]
+    now = state.now()
+    jobs = list(state.store.jobs(service.name, api_key))
+    entries = state.journal.entries(service.name, api_key)
+    verdict, reason = judge(case, attempt, jobs, entries, service.outcomes[0], now)
+    return Row(
+        scenario=case.name,
+        verdict=verdict,
+        reason=reason,
+        did=attempt.describe(),
+        virtual_seconds=round(now - start, 3),
+        requests=len(entries),
+        tenant=api_key,
+        returned=None
+        if attempt.error or attempt.out_of_time
+        else _short(repr(attempt.returned), 200),
+        raised=error_text(attempt.error) if attempt.error is not None else None,
+        jobs=[{"id": j.id, "kind": j.kind, "state": j.snapshot(now).state} for j in jobs],
+        faults=[{k: v for k, v in rule.items()} for rule in case.faults],
+    )
+
+
+def load_function(spec: str) -> ClientFlow:
+    """`package.module:function` (the current directory is importable, as for uvicorn)."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"expected module:function, got {spec!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    if not callable(target):
+        raise ValueError(f"{spec} is not callable")
+    return target
+
+
+def _name_of(function: Callable[..., Any]) -> str:
+    return f"{function.__module__}:{getattr(function, '__qualname__', repr(function))}"

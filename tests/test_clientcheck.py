@@ -1,0 +1,161 @@
+"""The client check: the right verdict for robust and fragile Neural Analog clients, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from mockserver.cli import main
+from mockserver.clientcheck import CRASHED, HANDLED, HUNG, WRONG, Report, check_client
+from tests import clients_neuralanalog as clients
+
+ROWS = ["completed", "failed", "latency", "429", "500", "503", "reset", "stalled", "variety"]
+BUDGET = 600.0  # virtual seconds: well past the clients' own 300 s timeout
+
+
+def verdicts(report: Report) -> dict[str, str]:
+    return {row.scenario: row.verdict for row in report.rows}
+
+
+def not_handled(report: Report) -> dict[str, str]:
+    return {row.scenario: row.verdict for row in report.rows if row.verdict != HANDLED}
+
+
+def test_robust_client_is_handled_everywhere() -> None:
+    report = check_client("neuralanalog", clients.robust, budget=BUDGET)
+    assert [row.scenario for row in report.rows] == ROWS
+    assert report.ok, report.table()
+    rows = {row.scenario: row for row in report.rows}
+    assert rows["completed"].returned is not None and "bytes" in rows["completed"].returned
+    assert rows["failed"].raised.startswith("JobFailed: Source audio could not be decoded")
+    assert rows["stalled"].raised.startswith("TimeoutError")
+    assert rows["stalled"].virtual_seconds >= 300  # gave up on its own timeout
+    assert rows["429"].virtual_seconds >= 10  # waited out two 5 s windows
+    assert rows["latency"].virtual_seconds > rows["completed"].virtual_seconds
+    assert all(len(row.jobs) == 1 for row in report.rows)  # no retry made a duplicate
+    assert rows["500"].requests > rows["completed"].requests  # the retries are counted
+
+
+def test_client_ignoring_retry_after_crashes_on_429() -> None:
+    report = check_client("neuralanalog", clients.ignores_retry_after, budget=BUDGET)
+    assert not_handled(report) == {"429": CRASHED}
+    row = next(row for row in report.rows if row.scenario == "429")
+    assert row.raised.startswith("ServiceError")
+    assert row.requests == 3 and row.virtual_seconds < 5  # all inside the window
+    assert row.jobs == []
+
+
+def test_client_taking_an_unknown_status_for_success_is_wrong_on_variety() -> None:
+    report = check_client("neuralanalog", clients.unknown_status_is_success, budget=BUDGET)
+    assert not_handled(report) == {"variety": WRONG}
+    row = next(row for row in report.rows if row.scenario == "variety")
+    assert "claimed success while its job was still in_progress" in row.reason
+
+
+def test_client_returning_on_a_failure_is_wrong() -> None:
+    report = check_client("neuralanalog", clients.failure_is_success, only=["completed", "failed"])
+    assert verdicts(report) == {"completed": HANDLED, "failed": WRONG}
+    assert "ended failed" in report.rows[1].reason
+
+
+def test_client_polling_an_ended_job_until_its_timeout_hangs() -> None:
+    report = check_client("neuralanalog", clients.waits_for_completed, only=["failed", "stalled"])
+    assert verdicts(report) == {"failed": HUNG, "stalled": HANDLED}
+    assert "after it ended failed" in report.rows[0].reason
+
+
+def test_client_that_never_gives_up_hangs_at_the_budget() -> None:
+    report = check_client(
+        "neuralanalog", clients.never_gives_up, budget=200, only=["completed", "stalled"]
+    )
+    assert verdicts(report) == {"completed": HANDLED, "stalled": HUNG}
+    stalled = report.rows[1]
+    assert stalled.did == "still waiting when the 200 s budget ran out"
+    assert stalled.virtual_seconds == 200
+
+
+def test_client_that_never_sleeps_is_stopped_by_the_wall_limit() -> None:
+    def spins(base_url: str, api_key: str) -> None:
+        while True:
+            pass
+
+    report = check_client("neuralanalog", spins, wall_limit=0.5, only=["completed"])
+    assert verdicts(report) == {"completed": HUNG}
+    assert report.rows[0].did == "still running after 0.5 s of real time"
+
+
+def test_client_crashing_on_its_own_bug() -> None:
+    def typo(base_url: str, api_key: str) -> None:
+        created = httpx.post(f"{base_url}/from-link", headers={"X-API-Key": api_key}, json={})
+        created.json()["audio_id"]  # 422: no audio_id in the answer
+
+    report = check_client("neuralanalog", typo, only=["completed", "failed"])
+    assert verdicts(report) == {"completed": CRASHED, "failed": CRASHED}
+    assert report.rows[1].reason == "raised before starting a job"
+
+
+def test_async_client_runs_on_virtual_time() -> None:
+    async def flow(base_url: str, api_key: str) -> str:
+        async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": api_key}) as http:
+            audio_id = (await http.post("/from-link", json={"url": "https://x/a.mp3"})).json()[
+                "audio_id"
+            ]
+            while (status := (await http.get(f"/status/audio/{audio_id}")).json())[
+                "status"
+            ] == "in_progress":
+                await asyncio.sleep(5)
+            if status["status"] != "completed":
+                raise RuntimeError(status["error_message"])
+            return audio_id
+
+    report = check_client("neuralanalog", flow, only=["completed", "failed"])
+    assert verdicts(report) == {"completed": HANDLED, "failed": HANDLED}
+    assert report.rows[0].virtual_seconds == 20
+
+
+def test_report_table_and_json() -> None:
+    report = check_client("neuralanalog", clients.failure_is_success, only=["failed"])
+    table = report.table()
+    assert "scenario  verdict  virtual  requests  client did" in table
+    assert "1 of 1 scenarios not handled: failed (wrong)" in table
+    data = json.loads(report.to_json())
+    assert data["ok"] is False
+    assert data["rows"][0]["verdict"] == WRONG
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+SAMPLES = "tests.clients_neuralanalog"
+
+
+def test_cli_exit_code_zero_when_all_handled(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check-client", "--api", "neuralanalog", f"{SAMPLES}:robust", "--only", "429,reset"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"client check: {SAMPLES}:robust against neuralanalog" in out
+    assert "all 2 scenarios handled" in out
+
+
+def test_cli_json_and_non_zero_exit(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check-client", "--api", "neuralanalog", f"{SAMPLES}:ignores_retry_after"]
+    assert main([*args, "--json", "--only", "completed,429"]) == 1
+    data: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert data["client"] == f"{SAMPLES}:ignores_retry_after"
+    assert {row["scenario"]: row["verdict"] for row in data["rows"]} == {
+        "completed": HANDLED,
+        "429": CRASHED,
+    }
+
+
+@pytest.mark.parametrize("function", ["no_such_module_here:flow", f"{SAMPLES}:nope", "no-colon"])
+def test_cli_refuses_a_function_it_cannot_load(
+    function: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["check-client", "--api", "neuralanalog", function])
+    assert exited.value.code == 2
+    assert "cannot load" in capsys.readouterr().err
