@@ -425,17 +425,19 @@ def creating_operations(contract: Contract) -> set[str]:
 
 
 def polling_operations(contract: Contract) -> set[str]:
-    """operationIds a client reaches from a create by following `links` (status, results)."""
+    """operationIds other than creates that a client reaches from a create by following
+    `links`: status reads, results, downloads."""
     by_id = {op.id: op for op in contract.operations}
-    seen: set[str] = set()
-    todo = [by_id[name] for name in creating_operations(contract)]
+    creates = creating_operations(contract)
+    seen: set[str] = set(creates)
+    todo = [by_id[name] for name in creates]
     while todo:
         for link in _links(contract, todo.pop()):
             target = link.get("operationId")
             if target in by_id and target not in seen:
                 seen.add(target)
                 todo.append(by_id[target])
-    return seen or {op.id for op in contract.operations if op.method == "GET"}
+    return (seen - creates) or {op.id for op in contract.operations if op.method == "GET"}
 
 
 def _links(contract: Contract, operation: Operation) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,9 @@ import pytest
 import requests
 from starlette.testclient import TestClient
 
+from contracts import load
 from mockserver import ServerConfig, create_app
+from mockserver.apis import SERVICES
 from mockserver.faults import FaultBook, FaultError, InjectedReset, faithful_schema
 from tests.conftest import Live, Mock, make_mock
 
@@ -231,8 +234,6 @@ def test_replace_serves_any_contract_valid_payload() -> None:
 
 
 def test_faithful_schema_pins_ids_and_terminal_words() -> None:
-    from contracts import load
-
     contract = load("neuralanalog")
     schema = {"$ref": "#/components/schemas/StatusResponse"}
     real = {"status": "failed", "object_id": "x", "error_message": "gone"}
@@ -358,3 +359,21 @@ def test_rate_is_seeded_and_reproducible() -> None:
     assert 0 < sum(f is not None for f in first) < 20
     with pytest.raises(FaultError):
         FaultBook([{"fault": "500", "times": 0}])
+
+
+@pytest.mark.parametrize("api", sorted(SERVICES))
+def test_injected_errors_conform_in_every_api_format(mock: Mock, api: str) -> None:
+    """Every operation documenting 429/500/503 gets it in the API's own format (the fixture
+    checks each answer against the contract), 429 with a usable Retry-After."""
+    prefix = SERVICES[api].prefix
+    for status in (429, 500, 503):
+        add(mock, fault=str(status), api=api, **({"retry_after": 3} if status != 500 else {}))
+        documenting = [op for op in load(api).operations if str(status) in op.spec["responses"]]
+        assert documenting
+        for op in documenting:
+            path = re.sub(r"\{[^}]+\}", "x", op.template)
+            answer = mock.client.request(op.method, prefix + path, headers=mock.headers(api))
+            assert answer.status_code == status, (op.id, answer.text)
+            if status != 500:
+                assert int(answer.headers["Retry-After"]) >= 1
+        mock.client.delete("/__mock__/faults")
