@@ -54,14 +54,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mockserver")
 
-LATENCY, RATE_LIMIT, ERROR, RESET, STALL, VARIETY = (
-    "latency",
-    "rate_limit",
-    "error",
-    "reset",
-    "stall",
-    "variety",
-)
+LATENCY = "latency"
+RATE_LIMIT = "rate_limit"
+ERROR = "error"
+RESET = "reset"
+STALL = "stall"
+VARIETY = "variety"
 KINDS = (LATENCY, RATE_LIMIT, ERROR, RESET, STALL, VARIETY)
 ALIASES = {
     "429": RATE_LIMIT,
