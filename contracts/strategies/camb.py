@@ -1,0 +1,23 @@
+"""Camb lifecycles: PENDING, then one terminal state; `run_id` only on SUCCESS (the contract's
+oneOf)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from contracts.strategies.bodies import pin
+from contracts.strategies.timeline import live_polls
+
+STATUS_OPERATIONS = {"audio_separation": "get_audio_separation_status"}
+CAMB_TERMINAL = ("SUCCESS", "ERROR", "TIMEOUT", "PAYMENT_REQUIRED")
+
+
+@st.composite
+def lifecycle(draw: st.DrawFn, object_type: str) -> list[dict[str, Any]]:
+    operation = STATUS_OPERATIONS[object_type]
+    live = draw(live_polls())
+    bodies = [draw(pin("camb", operation, status="PENDING")) for _ in range(live)]
+    outcome = draw(st.sampled_from(CAMB_TERMINAL))
+    return [*bodies, draw(pin("camb", operation, status=outcome))]

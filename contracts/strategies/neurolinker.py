@@ -1,0 +1,199 @@
+"""NeuroLinker lifecycles: documents pending -> processing -> completed | failed; the request
+aggregates them."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hypothesis import strategies as st
+
+from contracts.strategies.bodies import component
+from contracts.strategies.formats import uuids
+from contracts.strategies.timeline import Clock, clocks, delays, instants, polls
+
+STATUS_OPERATIONS = {"request": "get_request_status", "document": "get_document_status"}
+CREDITS_PER_PAGE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _PlannedDocument:
+    """One document's whole history, so every poll shows a consistent moment of it."""
+
+    document_id: str
+    filename: str
+    page_url: str
+    size: int
+    pages: int
+    images: tuple[str, ...]
+    started: datetime  # processing starts (for a document failed while pending: when it failed)
+    ended: datetime
+    outcome: str
+    error: str
+    failed_pending: bool
+
+    def state(self, at: datetime) -> str:
+        if at >= self.ended:
+            return self.outcome
+        return "pending" if at < self.started else "processing"
+
+    def pages_at(self, at: datetime) -> int | None:
+        """Pages are known once processing has started."""
+        return None if self.state(at) == "pending" or self.failed_pending else self.pages
+
+
+@dataclass(frozen=True, slots=True)
+class _PlannedRequest:
+    request_id: str
+    user_uid: str
+    page_url: str
+    accepted: datetime
+    documents: tuple[_PlannedDocument, ...]
+
+    @property
+    def finished(self) -> datetime:
+        return max(d.ended for d in self.documents)
+
+
+@st.composite
+def _planned_documents(draw: st.DrawFn, accepted: datetime) -> _PlannedDocument:
+    started = accepted + draw(delays())
+    outcome = draw(st.sampled_from(["completed", "failed"]))
+    failed_pending = outcome == "failed" and draw(st.booleans())
+    return _PlannedDocument(
+        document_id=draw(uuids()),
+        filename=draw(component("neurolinker", "RequestDocumentInProgress", "filename")),
+        page_url=draw(component("neurolinker", "PageUrl")),
+        size=draw(component("neurolinker", "DocumentRecordCompleted", "file_size_bytes")),
+        pages=draw(st.integers(1, 500)),
+        images=tuple(draw(st.lists(component("neurolinker", "ImageName"), max_size=3))),
+        started=started,
+        ended=started if failed_pending else started + draw(delays()),
+        outcome=outcome,
+        error=draw(component("neurolinker", "DocumentStatusFailed", "error")),
+        failed_pending=failed_pending,
+    )
+
+
+@st.composite
+def _planned_requests(draw: st.DrawFn) -> _PlannedRequest:
+    accepted = draw(instants())
+    documents = draw(
+        st.lists(
+            _planned_documents(accepted), min_size=1, max_size=4, unique_by=lambda d: d.document_id
+        )
+    )
+    return _PlannedRequest(
+        request_id=draw(uuids()),
+        user_uid=draw(component("neurolinker", "UserUid")),
+        page_url=draw(component("neurolinker", "PageUrl")),
+        accepted=accepted,
+        documents=tuple(documents),
+    )
+
+
+def _document_record(request: _PlannedRequest, doc: _PlannedDocument, clock: Clock) -> dict:
+    """The `result` of a finished document in the request status."""
+    record: dict[str, Any] = {
+        "file_name": doc.filename,
+        "file_type": "application/pdf",
+        "started_at": clock.stamp(doc.started),
+        "file_size_bytes": doc.size,
+        "user_uid": request.user_uid,
+        "total_pages": doc.pages_at(doc.ended),
+        "completed_at": clock.stamp(doc.ended),
+        "results": None,
+        "status": doc.outcome,
+        "billing": None,
+    }
+    if doc.outcome == "completed":
+        record["results"] = _document_results(request, doc)
+        record["billing"] = {
+            "type": "capture",
+            "amount": CREDITS_PER_PAGE * doc.pages,
+            "at": clock.stamp(doc.ended),
+        }
+    else:
+        record["error"] = doc.error
+    return record
+
+
+def _document_results(request: _PlannedRequest, doc: _PlannedDocument) -> dict[str, Any]:
+    return {
+        "storage_path": f"uploads/{request.user_uid}/{request.request_id}/{doc.document_id}/",
+        "cropped_images": list(doc.images),
+    }
+
+
+def _request_status(request: _PlannedRequest, at: datetime, clock: Clock) -> dict[str, Any]:
+    states = [d.state(at) for d in request.documents]
+    completed, failed = states.count("completed"), states.count("failed")
+    processing = len(states) - completed - failed
+    if processing:
+        aggregate = "processing"
+    else:
+        aggregate = "failed" if not completed else "completed" if not failed else "partial"
+    return {
+        "success": True,
+        "request_id": request.request_id,
+        "status": aggregate,
+        "documents": [
+            {
+                "document_id": doc.document_id,
+                "filename": doc.filename,
+                "status": state,
+                "result": None
+                if state in ("pending", "processing")
+                else _document_record(request, doc, clock),
+                "document_page_url": doc.page_url,
+            }
+            for doc, state in zip(request.documents, states, strict=True)
+        ],
+        "total": len(states),
+        "completed": completed,
+        "failed": failed,
+        "processing": processing,
+        "job_page_url": request.page_url,
+        "total_size_bytes": sum(d.size for d in request.documents),
+        "started_at": clock.stamp(request.accepted),
+        "completed_at": None if processing else clock.stamp(request.finished),
+    }
+
+
+def _document_status(
+    request: _PlannedRequest, doc: _PlannedDocument, at: datetime, clock: Clock
+) -> dict:
+    state = doc.state(at)
+    body: dict[str, Any] = {
+        "success": True,
+        "document_id": doc.document_id,
+        "request_id": request.request_id,
+        "status": state,
+        "file_name": doc.filename,
+        "file_type": "application/pdf",
+        "file_size_bytes": doc.size,
+        "total_pages": doc.pages_at(at),
+        "user_uid": request.user_uid,
+        "started_at": None if state == "pending" else clock.stamp(doc.started),
+        "completed_at": clock.stamp(doc.ended) if state in ("completed", "failed") else None,
+        "results": _document_results(request, doc) if state == "completed" else None,
+        "document_page_url": doc.page_url,
+    }
+    if state == "failed":
+        body["error"] = doc.error
+    return body
+
+
+@st.composite
+def lifecycle(draw: st.DrawFn, object_type: str) -> list[dict[str, Any]]:
+    clock, request = draw(clocks()), draw(_planned_requests())
+    if object_type == "request":
+        end = request.finished
+        observe = functools.partial(_request_status, request, clock=clock)
+    else:
+        end = request.documents[0].ended
+        observe = functools.partial(_document_status, request, request.documents[0], clock=clock)
+    polled = polls(draw, request.accepted, end)
+    return [observe(at) for at in [*polled, end + draw(delays())]]

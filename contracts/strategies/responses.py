@@ -1,0 +1,46 @@
+"""Any body a contract allows: for one documented response, or for any schema of the contract."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from hypothesis.strategies import SearchStrategy
+
+from contracts.document import load
+from contracts.strategies.keywords import Schema, UnsupportedSchema
+from contracts.strategies.schemas import Converter
+
+
+@functools.cache
+def _converter(api: str) -> Converter:
+    """One converter per contract, so the strategies it builds are shared."""
+    return Converter(load(api))
+
+
+def from_schema(api: str, schema: Schema) -> SearchStrategy[Any]:
+    """Values of `schema`, a schema of `api`'s contract (its `$ref`s resolve in that document)."""
+    values = _converter(api).strategy(schema)
+    if values is None:
+        raise UnsupportedSchema(f"no value satisfies this {api} schema: {schema!r}")
+    return values
+
+
+def json_schema(api: str, operation: str, status: int) -> Schema:
+    """The schema of the JSON body of one documented response."""
+    contract = load(api)
+    answer = contract.by_id(operation).response(status)
+    if answer is None:
+        raise KeyError(f"{api} {operation} documents no {status} response")
+    for media_type, media in (answer.get("content") or {}).items():
+        if "json" in media_type and "schema" in media:
+            return media["schema"]
+    raise KeyError(f"{api} {operation} {status} has no JSON body")
+
+
+@functools.cache
+def responses(api: str, operation: str, status: int = 200) -> SearchStrategy[Any]:
+    """Any body the contract allows for `operation`'s `status` response (JSON bodies only):
+    optional keys sometimes left out, nullable ones sometimes null, every enum value, range ends,
+    formats and patterns honoured."""
+    return from_schema(api, json_schema(api, operation, int(status)))

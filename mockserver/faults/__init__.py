@@ -1,0 +1,39 @@
+"""Fault injection: the ways a real API misbehaves, on demand and reproducibly.
+
+A fault rule says what goes wrong (`fault`) and where: which API, which operations
+(operationIds of the contract), which tenant (API key), which scenario. Rules come from the
+server config (`faults:`), the admin API (`/__mock__/faults`) or a scenario's options
+(`X-Mock-Scenario: completed; fault=429; retry_after=3`). The kinds:
+
+- `latency`: the answer comes `delay` seconds (of server time) later.
+- `rate_limit` (`429`): a 429 with `Retry-After`; while that window is open on the server
+  clock, every matching request of the tenant is refused too, as a real rate limit does.
+- `error` (`500`, `503`): a 5xx in the API's own error format.
+- `reset`: the connection is dropped without an answer.
+- `stall`: the jobs a create request starts never finish (the engine's `stalled` scenario).
+- `variety`: a 2xx JSON answer is replaced by another payload the contract allows, drawn
+  from the contract's Hypothesis strategies with a seed.
+
+The pieces: `rules` (what a rule says, parsed and checked), `book` (the server's rules and
+what each has done), `middleware` (applying them to a request), `reset` (dropping a
+connection), `variety` (varied payloads), `operations` (which operations create and poll).
+"""
+
+from mockserver.faults.book import FaultBook
+from mockserver.faults.middleware import FaultMiddleware
+from mockserver.faults.operations import creating_operations, polling_operations
+from mockserver.faults.reset import InjectedReset
+from mockserver.faults.rules import FaultError, FaultRule, scenario_rule
+from mockserver.faults.variety import faithful_schema
+
+__all__ = [
+    "FaultBook",
+    "FaultError",
+    "FaultMiddleware",
+    "FaultRule",
+    "InjectedReset",
+    "creating_operations",
+    "faithful_schema",
+    "polling_operations",
+    "scenario_rule",
+]

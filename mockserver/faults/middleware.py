@@ -1,0 +1,246 @@
+"""The fault middleware: applies the rules to each request of an emulated API.
+
+Everything happens before the handler runs, so a create request that is refused or dropped
+stores no job and a client's retry cannot make a duplicate. A fault only fires where the
+operation documents the status it produces: the mock never breaks its own contract, faults
+included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from typing import TYPE_CHECKING
+
+import anyio
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from contracts.document import Operation
+from mockserver.engine.scenarios import HEADER, STALLED, Scenario, ScenarioError
+from mockserver.errors import REASONS, ApiError
+from mockserver.faults.operations import creating_operations
+from mockserver.faults.reset import drop_connection
+from mockserver.faults.rules import (
+    LATENCY,
+    RATE_LIMIT,
+    REFUSALS,
+    RESET,
+    SCENARIO_KEYS,
+    STALL,
+    VARIETY,
+    Call,
+    FaultError,
+    FaultRule,
+)
+from mockserver.faults.variety import Variety
+
+if TYPE_CHECKING:
+    from mockserver.service import ApiService
+    from mockserver.state import MockState
+
+log = logging.getLogger("mockserver")
+HEADER_NAME = HEADER.encode()
+
+
+class FaultMiddleware:
+    """Applies the fault rules to each request of an emulated API.
+
+    It sits inside the request middleware, so a faulted answer gets a request ID and is
+    journaled like any other (a dropped connection shows as status 0).
+    """
+
+    def __init__(self, app: ASGIApp, services: dict[str, ApiService], state: MockState) -> None:
+        self.app = app
+        self.services = services
+        self.state = state
+        self.creates = {name: creating_operations(s.contract) for name, s in services.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        service = self.services.get(scope.get("state", {}).get("api") or "")
+        if scope["type"] != "http" or service is None:
+            await self.app(scope, receive, send)
+            return
+        call = self._call(scope, service)
+        try:
+            rules = self._rules(call) if call is not None else []
+        except FaultError as exc:  # a malformed `fault=` in the request's own header
+            assert call is not None
+            if "400" in call.operation.spec.get("responses", {}):
+                error = ApiError(400, f"X-Mock-Scenario: {exc}")
+                await _answer(service, error, scope, receive, send)
+                return
+            log.warning("ignoring X-Mock-Scenario fault: %s", exc)
+            rules = []
+        if call is None or not rules:
+            await self.app(scope, receive, send)
+            return
+        await self._apply(rules, call, service, scope, receive, send)
+
+    async def _apply(
+        self,
+        rules: list[FaultRule],
+        call: Call,
+        service: ApiService,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        delay = sum(
+            rule.delay
+            for rule in rules
+            if rule.fault == LATENCY and self._fire(rule, call) is not None
+        )
+        if delay:
+            await self._wait(delay)
+        for rule in rules:
+            if rule.fault not in REFUSALS or not _documents(call.operation, rule):
+                continue
+            fired = self._fire(rule, call)
+            if fired is None:
+                continue
+            if rule.fault == RESET:
+                await drop_connection()
+            else:
+                error = self._refusal(rule, fired, call.operation)
+                await _answer(service, error, scope, receive, send)
+            return
+        if any(rule.fault == STALL and self._fire(rule, call) is not None for rule in rules):
+            _ask_for_stall(scope)
+        variety = next((rule for rule in rules if rule.fault == VARIETY), None)
+        if variety is not None:
+            send = Variety(self.state, service, call, variety).wrap(send)
+        await self.app(scope, receive, send)
+
+    def _fire(self, rule: FaultRule, call: Call) -> int | None:
+        """Count one firing of `rule` for the call's tenant now (see `FaultBook.fire`)."""
+        return self.state.faults.fire(rule, call.api, call.tenant, self.state.now())
+
+    def _call(self, scope: Scope, service: ApiService) -> Call | None:
+        found = service.contract.operation(scope["method"], scope["state"].get("api_path", ""))
+        if found is None:
+            return None
+        operation, params = found
+        tenant = _tenant(service, scope)
+        creates = operation.id in self.creates[service.name]
+        header = _header(scope)
+        scenario = None
+        if header:
+            with contextlib.suppress(ScenarioError):
+                scenario = Scenario.parse(header, "header")
+        elif tenant is not None:
+            scenario = self._scenario_of(service.name, tenant, params, creates)
+        return Call(service.name, operation, creates, tenant, scenario, bool(header))
+
+    def _scenario_of(
+        self, api: str, tenant: str, params: dict[str, str], creates: bool
+    ) -> Scenario | None:
+        """The scenario of the job a path names, else the queued one (for a create), else the
+        one bound to the key."""
+        for value in params.values():
+            job = self.state.store.get(api, tenant, value)
+            if job is not None and job.scenario:
+                with contextlib.suppress(ScenarioError):
+                    return Scenario.parse(job.scenario, "job")
+        queued = self.state.scenarios.peek(api, tenant) if creates else None
+        return queued or self.state.scenarios.key_bindings.get(tenant)
+
+    def _rules(self, call: Call) -> list[FaultRule]:
+        """Rules matching the call: the book's in order, then the scenario's own fault."""
+        book = self.state.faults
+        matching = [rule for rule in book.rules if rule.matches(call)]
+        if call.scenario is not None and "fault" in call.scenario.options:
+            try:
+                own = book.for_scenario(call.scenario)
+            except FaultError:
+                if call.scenario_from_header:
+                    raise
+                log.warning("ignoring the fault of scenario %r", call.scenario.describe())
+                own = None
+            if own is not None and own.matches(call):
+                matching.append(own)
+        return matching
+
+    async def _wait(self, seconds: float) -> None:
+        """Server time passes: a manual clock is moved on, a running one is waited for."""
+        clock = self.state.clock
+        if clock.manual:
+            clock.advance(seconds)
+        else:
+            await anyio.sleep(seconds / getattr(clock, "scale", 1.0))
+
+    def _refusal(self, rule: FaultRule, fired: int, operation: Operation) -> ApiError:
+        """The error a refusal answers with: a 429 for the rest of its window (`fired` seconds)
+        or the rule's 5xx."""
+        assert rule.status is not None
+        headers: dict[str, str] = {}
+        if rule.fault == RATE_LIMIT:
+            headers = self._rate_limit_headers(operation, retry_after=fired)
+            detail = f"Too many requests: retry in {fired} s (rate limit injected by the mock)"
+        else:
+            if rule.retry_after is not None:
+                headers["Retry-After"] = str(rule.retry_after)
+            title = REASONS.get(rule.status, ("", "Server error"))[1]
+            detail = f"{title} (fault injected by the mock)"
+        return ApiError(rule.status, detail, headers=headers)
+
+    def _rate_limit_headers(self, operation: Operation, retry_after: int) -> dict[str, str]:
+        """`Retry-After`, plus the `X-RateLimit-*` headers where the contract requires them."""
+        headers = {"Retry-After": str(retry_after)}
+        documented = {name.lower() for name in (operation.response(429) or {}).get("headers", {})}
+        values = {
+            "x-ratelimit-limit": str(self.state.config.rate_limit or 60),
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(math.ceil(self.state.now() + retry_after)),
+        }
+        headers.update({name: value for name, value in values.items() if name in documented})
+        return headers
+
+
+async def _answer(
+    service: ApiService, error: ApiError, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer in the handler's place, in the API's own error format."""
+    response = service.error_response(Request(scope, receive), error)
+    await response(scope, receive, send)
+
+
+def _documents(operation: Operation, rule: FaultRule) -> bool:
+    """A refusal fires only where the operation documents its status."""
+    if rule.fault == RESET:
+        return True
+    return rule.status is not None and str(rule.status) in operation.spec.get("responses", {})
+
+
+def _header(scope: Scope) -> str:
+    """The request's X-Mock-Scenario header ("" without one)."""
+    for key, value in scope.get("headers", []):
+        if key.lower() == HEADER_NAME:
+            return value.decode("latin-1")
+    return ""
+
+
+def _tenant(service: ApiService, scope: Scope) -> str | None:
+    """The request's API key as the handlers will see it; None when it would be refused."""
+    try:
+        return service.tenant_of(Request(scope))
+    except ApiError:
+        return None
+
+
+def _ask_for_stall(scope: Scope) -> None:
+    """Make the handler create a stalled job: the scenario header is the first thing it reads.
+    Options of a scenario the request already names are kept."""
+    text = _header(scope)
+    options = ""
+    if text:
+        with contextlib.suppress(ScenarioError):
+            named = Scenario.parse(text)
+            options = "".join(
+                f"; {key}={value}"
+                for key, value in named.options.items()
+                if key not in SCENARIO_KEYS
+            )
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() != HEADER_NAME]
+    scope["headers"] = [*headers, (HEADER_NAME, f"{STALLED}{options}".encode())]

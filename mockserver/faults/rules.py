@@ -1,0 +1,269 @@
+"""Fault rules: what goes wrong and where, parsed and checked before anything fires.
+
+A rule names a fault kind and filters on the API, operations (operationIds of the contract),
+tenant (API key) and scenario. Rules come from the server config (`faults:`), the admin API
+(`/__mock__/faults`) or a scenario's options (`X-Mock-Scenario: completed; fault=429;
+retry_after=3`); all three go through `FaultRule.parse`, so one bad key is refused the same
+way wherever it was written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import contracts
+from contracts.document import Operation
+from mockserver.engine.scenarios import Scenario
+
+LATENCY = "latency"
+RATE_LIMIT = "rate_limit"
+ERROR = "error"
+RESET = "reset"
+STALL = "stall"
+VARIETY = "variety"
+KINDS = (LATENCY, RATE_LIMIT, ERROR, RESET, STALL, VARIETY)
+ALIASES = {
+    "429": RATE_LIMIT,
+    "5xx": ERROR,
+    "connection_reset": RESET,
+    "stalled": STALL,
+    "delay": LATENCY,
+    "payload": VARIETY,
+}
+REFUSALS = (RATE_LIMIT, ERROR, RESET)  # faults that answer (or drop) instead of the handler
+PAYLOADS = ("faithful", "replace")
+DEFAULT_RETRY_AFTER = 2
+DEFAULT_DELAY = 1.0
+RULE_KEYS = (
+    "fault",
+    "api",
+    "operation",
+    "tenant",
+    "scenario",
+    "times",
+    "rate",
+    "status",
+    "retry_after",
+    "delay",
+    "seed",
+    "payload",
+)
+# what a scenario's options may say about its fault (the rest are the scenario's own options)
+SCENARIO_KEYS = ("fault", "operation", "times", "rate", "retry_after", "delay", "seed", "payload")
+ALWAYS = "always"
+
+
+class FaultError(ValueError):
+    """A fault rule that cannot be understood; the message says which key and why."""
+
+
+@dataclass
+class Call:
+    """One request as the rules see it: what a rule's filters are matched against."""
+
+    api: str
+    operation: Operation
+    creates: bool  # the operation starts a job
+    tenant: str | None
+    scenario: Scenario | None  # header, the job in the path, the queue (creates), the key
+    scenario_from_header: bool
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """One fault and where it applies. Empty filters match everything."""
+
+    fault: str  # one of KINDS
+    api: str | None = None
+    operations: tuple[str, ...] = ()  # operationIds; none = every operation (stall: creates)
+    tenant: str | None = None
+    scenario: str | None = None  # the outcome word of the request's scenario
+    times: int | None = None  # fires this often per tenant (rate_limit: windows); None = always
+    rate: float = 1.0  # share of matching requests it fires on (seeded, so reproducible)
+    status: int | None = None  # 429, or the 5xx of an `error`
+    retry_after: int | None = None  # seconds: the 429 window; optional header of a 5xx
+    delay: float = 0.0  # latency, in seconds of server time
+    seed: int | None = None  # variety: None = the server's seed
+    payload: str = "faithful"  # variety: "faithful" keeps what a client relies on; "replace"
+    id: str = ""
+    source: str = "admin"  # config, admin or scenario
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any], rule_id: str = "", source: str = "admin") -> FaultRule:
+        """A rule from JSON/YAML (or a scenario's options, all strings). Raises FaultError."""
+        unknown = sorted(set(data) - set(RULE_KEYS))
+        if unknown:
+            raise FaultError(
+                f"unknown fault rule key {unknown[0]!r}; known: {', '.join(RULE_KEYS)}"
+            )
+        kind, status = _kind(data.get("fault"), data.get("status"))
+        api = _optional_text(data, "api")
+        if api is not None and api not in contracts.APIS:
+            raise FaultError(f"'api' must be one of: {', '.join(contracts.APIS)} (got {api!r})")
+        one_shot = source == "scenario" and kind in REFUSALS
+        retry_after = _whole(data, "retry_after", 1)
+        if kind == RATE_LIMIT and retry_after is None:
+            retry_after = DEFAULT_RETRY_AFTER
+        delay = _seconds(data, "delay")
+        return cls(
+            fault=kind,
+            api=api,
+            operations=_operations(api, data.get("operation")),
+            tenant=_optional_text(data, "tenant"),
+            scenario=(_optional_text(data, "scenario") or "").lower() or None,
+            times=_times(data.get("times"), 1 if one_shot else None),
+            rate=_rate(data.get("rate")),
+            status=status,
+            retry_after=retry_after,
+            delay=DEFAULT_DELAY if delay is None and kind == LATENCY else (delay or 0.0),
+            seed=_whole(data, "seed", 0),
+            payload=_payload(data.get("payload")),
+            id=rule_id,
+            source=source,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["operation"] = list(data.pop("operations"))
+        return data
+
+    def matches(self, call: Call) -> bool:
+        if self.api is not None and self.api != call.api:
+            return False
+        if self.tenant is not None and self.tenant != call.tenant:
+            return False
+        if self.scenario is not None and (
+            call.scenario is None or call.scenario.outcome != self.scenario
+        ):
+            return False
+        if self.operations:
+            return call.operation.id in self.operations
+        return call.creates if self.fault == STALL else True
+
+
+def _kind(value: Any, status: Any) -> tuple[str, int | None]:
+    """The canonical kind and status of `fault` (`429`, `503`, `reset`...)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise FaultError(
+            "'fault' must name a fault: latency, 429, 500, 503, reset, stall or variety"
+        )
+    name = value.strip().lower()
+    if name.isdigit() and 500 <= int(name) <= 599:
+        return ERROR, int(name)
+    kind = ALIASES.get(name, name)
+    if kind not in KINDS:
+        raise FaultError(
+            f"unknown fault {value!r}; known: latency, 429 (rate_limit), 500, 503 (error), "
+            "reset, stall, variety"
+        )
+    if kind == RATE_LIMIT:
+        return kind, 429
+    if kind != ERROR:
+        return kind, None
+    code = _whole({"status": status}, "status", 500) if status is not None else 500
+    if code is None or code > 599:
+        raise FaultError(f"'status' of an error fault must be a 5xx (got {status!r})")
+    return kind, code
+
+
+def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise FaultError(f"'{name}' must be a non-empty string (got {value!r})")
+    return value.strip()
+
+
+def _operations(api: str | None, value: Any) -> tuple[str, ...]:
+    """operationIds, from a list or a comma-separated string; each must exist in a contract."""
+    if value is None:
+        return ()
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise FaultError("'operation' must be an operationId or a list of them")
+    names = tuple(n.strip() for n in names if n.strip())
+    known = _operation_ids(api)
+    for name in names:
+        if name not in known:
+            where = api or "any contract"
+            raise FaultError(
+                f"'operation' {name!r} is not an operationId of {where}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+    return names
+
+
+def _operation_ids(api: str | None) -> set[str]:
+    apis = [api] if api else list(contracts.APIS)
+    return {op.id for name in apis for op in contracts.load(name).operations}
+
+
+def _number(data: Mapping[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise FaultError(f"'{name}' must be a number (got {data[name]!r})") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise FaultError(f"'{name}' must be a number (got {data[name]!r})")
+    return float(value)
+
+
+def _whole(data: Mapping[str, Any], name: str, minimum: int) -> int | None:
+    value = _number(data, name)
+    if value is None:
+        return None
+    if not value.is_integer() or value < minimum:
+        raise FaultError(f"'{name}' must be a whole number >= {minimum} (got {data[name]!r})")
+    return int(value)
+
+
+def _seconds(data: Mapping[str, Any], name: str) -> float | None:
+    value = _number(data, name)
+    if value is not None and value < 0:
+        raise FaultError(f"'{name}' must not be negative (got {data[name]!r})")
+    return value
+
+
+def _times(value: Any, default: int | None) -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, str) and value.strip().lower() == ALWAYS:
+        return None
+    count = _whole({"times": value}, "times", 1)
+    assert count is not None
+    return count
+
+
+def _rate(value: Any) -> float:
+    rate = _number({"rate": value}, "rate")
+    if rate is None:
+        return 1.0
+    if not 0 < rate <= 1:
+        raise FaultError(f"'rate' must be in (0, 1] (got {value!r})")
+    return rate
+
+
+def _payload(value: Any) -> str:
+    if value is None:
+        return "faithful"
+    if value not in PAYLOADS:
+        raise FaultError(f"'payload' must be one of: {', '.join(PAYLOADS)} (got {value!r})")
+    return value
+
+
+def scenario_rule(scenario: Scenario) -> FaultRule | None:
+    """The fault a scenario's options ask for (`completed; fault=429`), or None."""
+    if "fault" not in scenario.options:
+        return None
+    options = {k: v for k, v in scenario.options.items() if k in SCENARIO_KEYS}
+    return FaultRule.parse(options, f"scenario:{scenario.describe()}", "scenario")
