@@ -63,7 +63,9 @@ class ConformanceCheck:
 
     def assert_clean(self) -> None:
         if self.violations:
-            lines = "\n".join(f"  {where}: {v.pointer}: {v.message}" for where, v in self.violations)
+            lines = "\n".join(
+                f"  {where}: {v.pointer}: {v.message}" for where, v in self.violations
+            )
             raise AssertionError(f"responses that break the contract:\n{lines}")
 
 
