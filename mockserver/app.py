@@ -169,6 +169,26 @@ class RequestMiddleware:
         )
         request_body = bytearray()
         response_body = bytearray()
+        recorded = False
+
+        def record() -> None:
+            """Journal the exchange once, before the client can see the end of the answer."""
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            entry.request_body = bytes(request_body)
+            entry.response_body = bytes(response_body)
+            if service is not None:
+                self.state.journal.record(entry)
+            log.info(
+                "%s %s %s -> %s (%s)",
+                request_id,
+                entry.method,
+                scope["path"],
+                entry.status,
+                entry.api or "admin",
+            )
 
         async def receive_and_keep() -> Message:
             message = await receive()
@@ -185,8 +205,12 @@ class RequestMiddleware:
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
                 entry.response_type = dict(headers).get(b"content-type", b"").decode("latin-1")
-            elif message["type"] == "http.response.body" and len(response_body) < BODY_LIMIT:
-                response_body.extend(message.get("body", b"")[: BODY_LIMIT - len(response_body)])
+            elif message["type"] == "http.response.body":
+                if len(response_body) < BODY_LIMIT:
+                    kept = message.get("body", b"")[: BODY_LIMIT - len(response_body)]
+                    response_body.extend(kept)
+                if not message.get("more_body", False):
+                    record()
             await send(message)
 
         try:
@@ -201,18 +225,7 @@ class RequestMiddleware:
                     return
             await self.app(scope, receive_app, send_and_keep)
         finally:
-            entry.request_body = bytes(request_body)
-            entry.response_body = bytes(response_body)
-            if service is not None:
-                self.state.journal.record(entry)
-            log.info(
-                "%s %s %s -> %s (%s)",
-                request_id,
-                entry.method,
-                scope["path"],
-                entry.status,
-                entry.api or "admin",
-            )
+            record()  # an answer that never ended (a dropped connection) is journalled too
 
 
 def _header(scope: Scope, name: bytes) -> str:
