@@ -136,14 +136,14 @@ class RequestMiddleware:
         if service is not None:
             scope["path"] = service.prefix + path
             scope["state"]["api_prefix"] = ""
-            scope["state"]["api_path"] = _canonical(service, path)
+            scope["state"]["api_path"] = service.canonical(path)
             scope["state"]["api"] = service.name
             return service
         for candidate in self.services.values():
             if path == candidate.prefix or path.startswith(candidate.prefix + "/"):
                 scope["state"]["api_prefix"] = candidate.prefix
-                scope["state"]["api_path"] = _canonical(
-                    candidate, path[len(candidate.prefix) :] or "/"
+                scope["state"]["api_path"] = candidate.canonical(
+                    path[len(candidate.prefix) :] or "/"
                 )
                 scope["state"]["api"] = candidate.name
                 return candidate
@@ -219,6 +219,7 @@ class RequestMiddleware:
                 check = self.checks[service.name]
                 found, receive_app = await check.inspect(scope, receive_and_keep)
                 entry.violations = for_journal(found)
+                scope["state"]["violations"] = found  # the handler's own checks build on it
                 rejection = check.rejection(scope, found) if self.state.strict else None
                 if rejection is not None:
                     await rejection(scope, receive_app, send_and_keep)
@@ -243,11 +244,3 @@ def _tenant(scope: Scope, service: ApiService | None) -> str | None:
     if service.auth_header == "authorization":
         return raw[7:].strip() if raw.lower().startswith("bearer ") else None
     return raw or None
-
-
-def _canonical(service: ApiService, path: str) -> str:
-    """The documented path for an alias (NeuroLinker's `/v1/...` is `/api/v1/...`)."""
-    for alias, documented in service.path_aliases.items():
-        if path.startswith(alias):
-            return documented + path[len(alias) :]
-    return path
