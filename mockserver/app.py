@@ -37,29 +37,19 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
         raise ValueError(f"unknown API {unknown[0]!r}; known: {', '.join(SERVICES)}")
     services = {name: SERVICES[name](state) for name in names}
     routes: list[Route | Mount] = [Mount(ADMIN_PREFIX, routes=admin_routes())]
-    routes += [Mount(s.prefix, app=_service_app(s)) for s in services.values()]
+    routes += [
+        Mount(s.prefix, routes=[document_route(s), *_one_route_per_path(s.routes())])
+        for s in services.values()
+    ]
     routes.append(Route("/", _index))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _unrouted})
+    # one app, not one per API: each error is written in the format of the API it is for
+    handlers = {HTTPException: _http_error, ApiError: _api_error, Exception: _crash}
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.mock = state
     app.state.services = services
     app.add_middleware(FaultMiddleware, services=services, state=state)  # inside the journal
     app.add_middleware(RequestMiddleware, services=services, state=state, single=config.api)
     return app
-
-
-def _service_app(service: ApiService) -> Starlette:
-    async def crash(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error in %s", service.name)
-        return service.error_response(request, ApiError(500, f"Internal mock error: {exc}"))
-
-    return Starlette(
-        routes=[document_route(service), *_one_route_per_path(service.routes())],
-        exception_handlers={
-            HTTPException: service.http_exception,
-            ApiError: service.api_error,
-            Exception: crash,
-        },
-    )
 
 
 def _one_route_per_path(routes: list[Route]) -> list[Route]:
@@ -87,15 +77,36 @@ class _ByMethod:
         await route.app(scope, receive, send)
 
 
-async def _unrouted(request: Request, exc: Exception) -> Response:
-    """A 404/405 no API route saw (a path no mount matches, e.g. with a newline in it), in the
-    format of the API the request was for."""
-    assert isinstance(exc, HTTPException)
+def _service(request: Request) -> ApiService | None:
     services: dict[str, ApiService] = request.app.state.services
-    service = services.get(request.scope.get("state", {}).get("api"))
+    return services.get(request.scope.get("state", {}).get("api"))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404/405 (unknown path, wrong method) in the format of the API asked."""
+    assert isinstance(exc, HTTPException)
+    service = _service(request)
     if service is not None:
         return await service.http_exception(request, exc)
     return PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    service = _service(request)
+    if service is not None:
+        return service.error_response(request, exc)
+    return JSONResponse({"error": exc.detail}, exc.status, headers=exc.headers)
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    """A bug of the mock: still an answer in the API's format, and a traceback in the log."""
+    log.exception("unexpected error answering %s %s", request.method, request.url.path)
+    error = ApiError(500, f"Internal mock error: {exc}")
+    service = _service(request)
+    if service is not None:
+        return service.error_response(request, error)
+    return JSONResponse({"error": error.detail}, 500)
 
 
 async def _index(request: Request) -> Response:
