@@ -168,6 +168,10 @@ class RequestMiddleware:
         request_id = "req_" + secrets.token_hex(8)
         scope["state"]["request_id"] = request_id
         service = self._route(scope)
+        if service is not None:  # found once here, used by the request check and the faults
+            scope["state"]["operation"] = service.contract.operation(
+                scope["method"], scope["state"]["api_path"]
+            )
         entry = Entry(
             id=request_id,
             time=self.state.now(),

@@ -118,29 +118,37 @@ class FaultMiddleware:
         return self.state.faults.fire(rule, call.api, call.tenant, self.state.now())
 
     def _call(self, scope: Scope, service: ApiService) -> Call | None:
-        found = service.contract.operation(scope["method"], scope["state"].get("api_path", ""))
+        found = scope["state"].get("operation") or service.contract.operation(
+            scope["method"], scope["state"].get("api_path", "")
+        )
         if found is None:
             return None
         operation, params = found
         tenant = _tenant(service, scope)
         creates = operation.id in self.creates[service.name]
         header = _header(scope)
+        # a scenario only matters to a rule that targets it or to a `fault=` in it: most
+        # requests of a server without rules skip the parsing
+        targeted = bool(self.state.faults.rules)
         scenario = None
         if header:
-            with contextlib.suppress(ScenarioError):
-                scenario = Scenario.parse(header, "header")
+            if targeted or "fault" in header:
+                with contextlib.suppress(ScenarioError):
+                    scenario = Scenario.parse(header, "header")
         elif tenant is not None:
-            scenario = self._scenario_of(service.name, tenant, params, creates)
+            scenario = self._scenario_of(service.name, tenant, params, creates, targeted)
         return Call(service.name, operation, creates, tenant, scenario, bool(header))
 
     def _scenario_of(
-        self, api: str, tenant: str, params: dict[str, str], creates: bool
+        self, api: str, tenant: str, params: dict[str, str], creates: bool, targeted: bool
     ) -> Scenario | None:
         """The scenario of the job a path names, else the queued one (for a create), else the
         one bound to the key."""
         for value in params.values():
             job = self.state.store.get(api, tenant, value)
             if job is not None and job.scenario:
+                if not (targeted or "fault" in job.scenario):
+                    return None
                 with contextlib.suppress(ScenarioError):
                     return Scenario.parse(job.scenario, "job")
         queued = self.state.scenarios.peek(api, tenant) if creates else None
