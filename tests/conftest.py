@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts import Violation, validate_response
 from fixtures.live import LiveServer
 from mockserver import ServerConfig, create_app
+from mockserver.engine.artifacts import AudioInfo, tone_wav
 from mockserver.state import MockState
 
 _tenants = itertools.count(1)
@@ -144,5 +144,6 @@ def live(live_session: Live) -> Iterator[Live]:
         raise AssertionError(f"responses that break the contract:\n{lines}")
 
 
-def body_of(response: Any) -> Any:
-    return json.loads(response.content)
+def wav(seconds: float = 1.0, rate: int = 8000, frequency: int = 300) -> bytes:
+    """A real mono WAV upload of `seconds`, made by the kit's own renderer."""
+    return tone_wav(AudioInfo(seconds, rate), frequency)

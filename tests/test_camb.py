@@ -12,8 +12,8 @@ import pytest
 from camb import CambAI, UnprocessableEntityError
 from camb.core.api_error import ApiError
 
-from mockserver.engine.artifacts import AudioInfo, tone_wav
 from tests.conftest import Live, Mock
+from tests.conftest import wav as upload
 
 CAMB = "/camb/apis"
 SEPARATION_SECONDS = 30  # the default length of a task
@@ -21,7 +21,7 @@ FAILURES = ("ERROR", "TIMEOUT", "PAYMENT_REQUIRED")
 
 
 def wav(seconds: float = 2.0, rate: int = 8000) -> bytes:
-    return tone_wav(AudioInfo(seconds, rate), 300)
+    return upload(seconds, rate)
 
 
 def read_wav(data: bytes) -> tuple[float, bytes]:

@@ -9,19 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Mock, make_mock
+from tests.conftest import Mock, make_mock, wav
 
 NA = "/neuralanalog"
-
-
-def wav(seconds: float, rate: int = 8000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(b"\x00\x00" * int(seconds * rate))
-    return buffer.getvalue()
 
 
 class Client:
