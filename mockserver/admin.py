@@ -69,9 +69,7 @@ def describe(app: Any, root: str) -> dict[str, str]:
     """Base URL of every API on a server whose root is `root` (health, banner, fixtures)."""
     services: dict[str, ApiService] = app.state.services
     alone = app.state.mock.config.api is not None
-    return {
-        name: root + ("" if alone else s.prefix) + s.base_path for name, s in services.items()
-    }
+    return {name: root + ("" if alone else s.prefix) + s.base_path for name, s in services.items()}
 
 
 def handles_errors(handler):  # noqa: ANN001, ANN201 - decorator over Starlette endpoints
