@@ -1,18 +1,20 @@
 """schemathesis against the mock in-process: each API's served document, every phase, bounded.
 
 The settings are `schemathesis.toml`'s, as for `make schemathesis`; here the examples are
-fewer and the run is seeded and derandomized. The app runs on a manual clock where jobs end at
-once and a share of them fail, so the contract's links reach success and conflict answers
-alike. Every answer also goes through the suite's own conformance check.
+fewer and the run is seeded and derandomized. Each API is run twice on a manual clock: once
+where jobs end at once and a share of them fail, once where they never end, so the contract's
+links reach success, conflict and in-progress answers alike. Every answer also goes through
+the suite's own conformance check.
 
-A second look per API: every status code its contract documents was answered during the run,
-or by replaying a request of the run with a key the server refuses (403) or a scenario header
-it does not know (400), or carries `x-mock-reachable` (false: only as an injected fault; a
-string: how to reach it).
+A second look per API: every status code its contract documents was answered during the runs,
+or by replaying a request of the runs with a key the server refuses (403), a scenario header
+it does not know (400) or a field of the wrong type (422), or carries `x-mock-reachable`
+(false: only as an injected fault; a string: how to reach it).
 """
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from hypothesis.internal.conjecture import providers
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from starlette.testclient import TestClient
@@ -32,7 +35,10 @@ from mockserver.apis import SERVICES
 from tests.conftest import ConformanceCheck
 
 SETTINGS = Path(__file__).parent.parent / "schemathesis.toml"
-MAX_EXAMPLES = 25  # per operation and phase: the whole file stays well under a minute
+MAX_EXAMPLES = 10  # per operation and phase: the whole file stays well under a minute
+STATEFUL_EXAMPLES = 20  # scenarios of linked calls, up to STATEFUL_STEPS calls each
+STATEFUL_STEPS = 15
+PHASES = ("examples", "coverage", "fuzzing", "stateful")
 KEY = "schemathesis-key"
 REFUSED = "refused-key"
 AUTH = {  # the `-H` of `make schemathesis`, with the key left open
@@ -77,7 +83,7 @@ class Traffic:
 
     app: ASGIApp
     contract: contracts.Contract
-    answered: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    answered: dict[str, set[str]]  # operation ID -> status codes
     example: dict[str, Sent] = field(default_factory=dict)  # a 2xx one when there is one
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,8 +113,9 @@ class Traffic:
         kept = self.example.get(operation_id)
         if kept is None or (_success(status) and not _success(kept.status)):
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")  # as sent
             self.example[operation_id] = Sent(
-                scope["method"], scope["path"], scope["query_string"], headers, bytes(body), status
+                scope["method"], path, scope["query_string"], headers, bytes(body), status
             )
 
 
@@ -116,10 +123,11 @@ def _success(status: int) -> bool:
     return 200 <= status < 300
 
 
-def settings(api: str) -> SchemathesisConfig:
+def settings(api: str, phases: tuple[str, ...]) -> SchemathesisConfig:
+    """`schemathesis.toml`, bounded and made repeatable for the suite."""
     with open(SETTINGS, "rb") as handle:
         data = tomllib.load(handle)
-    data["seed"] = 20_240_601
+    data["seed"] = 1
     data["headers"] = auth(api, KEY)
     data["generation"] = {
         **data.get("generation", {}),
@@ -127,6 +135,18 @@ def settings(api: str) -> SchemathesisConfig:
         "database": "none",  # no examples carried over from earlier runs: same run every time
         "deterministic": True,
     }
+    data["phases"] = {
+        name: {"enabled": name in phases} for name in ("examples", "coverage", "fuzzing")
+    } | {
+        "stateful": {
+            "enabled": "stateful" in phases,
+            "max-steps": STATEFUL_STEPS,
+            "generation": {"max-examples": STATEFUL_EXAMPLES},
+        }
+    }
+    for operation in data.get("operations", []):
+        if "request-timeout" in operation:  # no network here: a stream's first events are instant
+            operation["request-timeout"] = 0.05
     return SchemathesisConfig.from_dict(data)
 
 
@@ -162,6 +182,47 @@ def replay(client: TestClient, sent: Sent, **headers: str) -> None:
     )
 
 
+WRONG_VALUES = ([[[]]], {"": None}, -1.5, "", True, None)  # one of them breaks any field
+
+
+def spoiled(sent: Sent, operation: contracts.Operation) -> bytes | None:
+    """The JSON body of `sent` with a field (the first required one, else the first sent) of a
+    type the contract refuses."""
+    media = operation.request_media(sent.headers.get("content-type", ""))
+    if media is None or "json" not in media[0]:
+        return None
+    schema = operation.contract.resolve(media[1].get("schema", {}))
+    try:
+        body = json.loads(sent.body)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    names = [n for n in schema.get("required", []) or body if n in schema.get("properties", {})]
+    if not names:
+        return None
+    name = names[0]
+    field_schema = schema.get("properties", {}).get(name, {})
+    validator = operation.contract.validator(field_schema)
+    body[name] = next(v for v in WRONG_VALUES if not validator.is_valid(v))
+    return json.dumps(body).encode()
+
+
+def provoke(client: TestClient, api: str, traffic: Traffic) -> None:
+    """The answers a plain request alone does not get: a key the server refuses (403), a
+    scenario it does not know (400), a required field of the wrong type (422, sent with no
+    other header than the key, so that no idempotency key or scenario answers first)."""
+    for operation_id, sent in traffic.example.items():
+        replay(client, sent, **auth(api, REFUSED))
+        if not _success(sent.status):
+            continue
+        replay(client, sent, **{"X-Mock-Scenario": "no-such-outcome"})
+        body = spoiled(sent, traffic.contract.by_id(operation_id))
+        if body is not None:
+            headers = {**auth(api, KEY), "content-type": "application/json"}
+            replay(client, Sent(sent.method, sent.path, sent.query, headers, body, 0))
+
+
 def unreached(contract: contracts.Contract, answered: dict[str, set[str]]) -> list[str]:
     missing = []
     for operation in contract.operations:
@@ -172,33 +233,66 @@ def unreached(contract: contracts.Contract, answered: dict[str, set[str]]) -> li
     return missing
 
 
+MODES = {  # two runs per API: together they meet jobs both finished and still running
+    # jobs end at once and some fail: every phase
+    "instant": ({"duration_scale": 0, "failure_rate": 0.3}, PHASES),
+    # the manual clock never moves, every job stays in progress: what links lead to
+    "running": ({}, ("stateful",)),
+}
+
+
+def run(api: str, mode: str, answered: dict[str, set[str]]) -> list[str]:
+    """One schemathesis run against a fresh app; its problems, its answers added to `answered`."""
+    server, phases = MODES[mode]
+    config = ServerConfig(
+        clock="manual", seed=7, keys={token(api, REFUSED): {"status": 403}}, **server
+    )
+    check = ConformanceCheck(create_app(config))
+    traffic = Traffic(check, contracts.load(api), answered)
+    schema = schemathesis.openapi.from_asgi(DOCUMENTS[api], traffic, config=settings(api, phases))
+    found = failures_of(from_schema(schema).execute())
+    with TestClient(traffic) as client:
+        provoke(client, api, traffic)
+    found += [f"{where}: {v.pointer}: {v.message}" for where, v in check.violations]
+    return [f"[{mode}] {problem}" for problem in found]
+
+
+@pytest.fixture
+def same_run_whatever_ran_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hypothesis mixes constants it finds in the project's modules loaded so far into what it
+    draws, so which test files ran before would change the run (and what it reaches)."""
+    monkeypatch.setattr(providers, "_get_local_constants", providers.Constants)
+
+
 @pytest.mark.parametrize("api", contracts.APIS)
+@pytest.mark.usefixtures("same_run_whatever_ran_before")
 def test_schemathesis_finds_nothing_and_every_status_is_reached(api: str) -> None:
     if api not in SERVICES:
         pytest.skip(f"the {api} service is not registered in mockserver.apis yet")
-    config = ServerConfig(
-        clock="manual",
-        seed=7,
-        duration_scale=0,  # jobs end at once: links reach results and downloads
-        failure_rate=0.3,  # and some fail: links reach the conflicts of a failed source
-        keys={token(api, REFUSED): {"status": 403}},
-    )
-    app = create_app(config)
-    check = ConformanceCheck(app)
-    traffic = Traffic(check, contracts.load(api))
-
-    schema = schemathesis.openapi.from_asgi(DOCUMENTS[api], traffic, config=settings(api))
-    found = failures_of(from_schema(schema).execute())
-    assert not found, f"schemathesis found {len(found)} problems:\n" + "\n".join(found)
-
-    with TestClient(traffic) as client:  # the answers a plain request alone does not get
-        for sent in traffic.example.values():
-            replay(client, sent, **auth(api, REFUSED))
-            if _success(sent.status):
-                replay(client, sent, **{"X-Mock-Scenario": "no-such-outcome"})
-    check.assert_clean()
-    missing = unreached(traffic.contract, traffic.answered)
+    answered: dict[str, set[str]] = defaultdict(set)
+    found = [problem for mode in MODES for problem in run(api, mode, answered)]
+    assert not found, f"{len(found)} problems:\n" + "\n".join(found)
+    missing = unreached(contracts.load(api), answered)
     assert not missing, (
         "documented answers nothing reached; reach them or mark them `x-mock-reachable` "
         "(false: injected faults only; a string: how to reach it):\n  " + "\n  ".join(missing)
     )
+
+
+def test_a_broken_answer_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness is sound: a handler that breaks its contract makes schemathesis fail."""
+    from mockserver.apis.neuralanalog import responses
+
+    async def nearly(ctx: Any) -> Any:
+        return ctx.json({"status": "nearly"})
+
+    monkeypatch.setattr(responses, "status", nearly)
+    app = create_app(ServerConfig(clock="manual"))
+    traffic = Traffic(app, contracts.load("neuralanalog"), defaultdict(set))
+    config = settings("neuralanalog", ("examples",))
+    schema = schemathesis.openapi.from_asgi(DOCUMENTS["neuralanalog"], traffic, config=config)
+    found = failures_of(from_schema(schema).execute())
+    assert any(
+        "GET /status/{object_type}/{object_id}: response_schema_conformance" in problem
+        for problem in found
+    ), found
