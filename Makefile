@@ -39,5 +39,24 @@ format: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench $(ARGS)
 
+# schemathesis as CI runs it: `mockserver serve` in the background on a free port, the CLI
+# against each API's served document (its `servers` point back at this server, so no --url),
+# then the server is stopped. Settings and the reasons for them: schemathesis.toml.
+# More or fewer cases: make schemathesis SCHEMATHESIS_ARGS="--max-examples 50".
+SCHEMATHESIS_ARGS ?= --max-examples 25
+schemathesis: $(VENV)/.installed-test
+	@port=$$($(BIN)/python -c "from fixtures.live import free_port; print(free_port())"); \
+	base=http://127.0.0.1:$$port; \
+	$(BIN)/mockserver serve --port $$port --log-level warning & server=$$!; \
+	trap 'kill $$server 2>/dev/null; wait $$server' EXIT INT TERM; \
+	failed=0; \
+	run() { $(BIN)/schemathesis run "$$base/$$1" -H "$$2" --wait-for-schema 30 \
+		$(SCHEMATHESIS_ARGS) || failed=1; }; \
+	run neuralanalog/openapi.json "X-API-Key: ci-key"; \
+	run camb/apis/openapi.json "x-api-key: ci-key"; \
+	run neurolinker/openapi.json "Authorization: Bearer nl_ci-key"; \
+	run neuraldraft/openapi.json "Authorization: Bearer ndsk_test_ci-key"; \
+	exit $$failed
+
 clean:
 	rm -rf $(VENV) build *.egg-info .hypothesis

@@ -144,9 +144,10 @@ def settings(api: str, phases: tuple[str, ...]) -> SchemathesisConfig:
             "generation": {"max-examples": STATEFUL_EXAMPLES},
         }
     }
-    for operation in data.get("operations", []):
-        if "request-timeout" in operation:  # no network here: a stream's first events are instant
-            operation["request-timeout"] = 0.05
+    for project in data.get("project", []):
+        for operation in project.get("operations", []):
+            if "request-timeout" in operation:  # no network here: first events come at once
+                operation["request-timeout"] = 0.05
     return SchemathesisConfig.from_dict(data)
 
 
