@@ -521,3 +521,38 @@ def test_conformance_check_fails_an_undocumented_route_answering_2xx() -> None:
     assert problem.message == "no such path in the neuralanalog contract"
     assert validate_response("neuralanalog", "GET", "/secret", 404, body=b"{}") == []
     assert validate_response("neuralanalog", "GET", "/openapi.json", 200, body=b"{}") == []
+
+
+# --- answers the router gives, in the API's own format ------------------------------------------
+
+
+def test_a_wrong_method_lists_every_method_of_the_path(mock: Mock) -> None:
+    if "neuraldraft" not in SERVICES:
+        pytest.skip("the neuraldraft service is not registered in mockserver.apis yet")
+    response = mock.client.put(
+        "/neuraldraft/v1/webhook-endpoints", headers=mock.headers("neuraldraft")
+    )
+    assert response.status_code == 405
+    assert set(response.headers["allow"].split(", ")) >= {"GET", "POST"}  # two routes, one path
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_path_no_route_can_take_is_a_404_in_the_api_format(mock: Mock) -> None:
+    response = mock.client.get(
+        "/neuralanalog/status/audio/a%0Ab", headers=mock.headers("neuralanalog")
+    )
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not Found"}
+
+
+def test_a_form_sent_to_a_json_operation_is_a_422_not_a_400(mock: Mock) -> None:
+    response = mock.client.post(
+        "/neuralanalog/upscale-audio",
+        headers={
+            **mock.headers("neuralanalog"),
+            "content-type": "multipart/form-data",  # no boundary: not even a readable form
+        },
+        content=b"audio_id=a1",
+    )
+    assert response.status_code == 422  # FastAPI reads forms only where it expects one
+    assert response.json()["detail"][0]["loc"] == ["body", "audio_id"]
