@@ -177,11 +177,17 @@ class Ctx:
     def base_url(self) -> str:
         """This API's base as the client reached it: `http://host:port/neuralanalog` or the root."""
         prefix = self.request.scope.get("state", {}).get("api_prefix", self.service.prefix)
-        return f"{self.request.url.scheme}://{self.request.url.netloc}{prefix}"
+        return self.server_url + prefix
 
     @property
     def server_url(self) -> str:
-        return f"{self.request.url.scheme}://{self.request.url.netloc}"
+        """`scheme://host[:port]` as the client reached the server (its Host header)."""
+        scope = self.request.scope
+        host = self.request.headers.get("host")
+        if not host:
+            server_host, port = scope.get("server") or ("localhost", 80)
+            host = f"{server_host}:{port}"
+        return f"{scope.get('scheme', 'http')}://{host}"
 
     @property
     def api_path(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from time import time as wall_time  # bound now: client-side virtual time never reaches it
 
 from mockserver.engine.signals import Signal
@@ -99,6 +100,7 @@ class ManualClock(Clock):
         return self._now
 
 
+@lru_cache(maxsize=65_536)  # a polled job prints the same instants again and again
 def isoformat(timestamp: float) -> str:
     """ISO 8601 UTC with a `Z`, to the millisecond, as the APIs print it."""
     moment = datetime.fromtimestamp(timestamp, UTC)
