@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.admin import admin_routes
@@ -36,12 +38,11 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     if unknown:
         raise ValueError(f"unknown API {unknown[0]!r}; known: {', '.join(SERVICES)}")
     services = {name: SERVICES[name](state) for name in names}
-    routes: list[Route | Mount] = [Mount(ADMIN_PREFIX, routes=admin_routes())]
-    routes += [
-        Mount(s.prefix, routes=[document_route(s), *_one_route_per_path(s.routes())])
-        for s in services.values()
-    ]
-    routes.append(Route("/", _index))
+    mounts = {
+        name: Mount(s.prefix, routes=[document_route(s), *_one_route_per_path(s.routes())])
+        for name, s in services.items()
+    }
+    routes = [ApiMounts(mounts), Mount(ADMIN_PREFIX, routes=admin_routes()), Route("/", _index)]
     # one app, not one per API: each error is written in the format of the API it is for
     handlers = {HTTPException: _http_error, ApiError: _api_error, Exception: _crash}
     app = Starlette(routes=routes, exception_handlers=handlers)
@@ -50,6 +51,28 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     app.add_middleware(FaultMiddleware, services=services, state=state)  # inside the journal
     app.add_middleware(RequestMiddleware, services=services, state=state, single=config.api)
     return app
+
+
+class ApiMounts(BaseRoute):
+    """The mount of the API the middleware chose for the request: one lookup, not a scan."""
+
+    def __init__(self, mounts: dict[str, Mount]) -> None:
+        self.mounts = mounts
+
+    def _mount(self, scope: Scope) -> Mount | None:
+        return self.mounts.get(scope.get("state", {}).get("api", ""))
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        mount = self._mount(scope)
+        return mount.matches(scope) if mount is not None else (Match.NONE, {})
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        mount = self._mount(scope)
+        assert mount is not None
+        await mount.handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)
 
 
 def _one_route_per_path(routes: list[Route]) -> list[Route]:
