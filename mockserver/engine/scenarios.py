@@ -84,10 +84,18 @@ class ScenarioBook:
         self.profile = profile or Profile()
         self._queues: dict[tuple[str, str | None], deque[Scenario]] = {}
         self._lock = threading.Lock()
+        # set for good once any scenario carries a `fault=` option (jobs keep their scenario):
+        # until then the fault machinery need not look at scenarios at all
+        self.faults_named = any("fault" in s.options for s in self.key_bindings.values())
+
+    def note_fault(self) -> None:
+        self.faults_named = True
 
     def queue(
         self, api: str, scenario: Scenario, tenant: str | None = None, count: int = 1
     ) -> None:
+        if "fault" in scenario.options:
+            self.note_fault()
         with self._lock:
             self._queues.setdefault((api, tenant), deque()).extend([scenario] * count)
 
