@@ -286,12 +286,14 @@ class Ctx:
         # the request check of the middleware has usually looked at them already
         seen = self.request.scope.get("state", {}).get("violations")
         verify = seen is None or any(v.pointer.startswith(("/path/", "/query/")) for v in seen)
-        sources = {"path": self.request.path_params, "query": self.request.query_params}
         values: dict[str, Any] = {}
         problems: list[Violation] = []
         for param in operation.parameters():
-            source = sources.get(param["in"])
-            if source is None:
+            if param["in"] == "path":
+                source: Any = self.request.path_params
+            elif param["in"] == "query":
+                source = self.request.query_params  # parsed only for operations that have any
+            else:
                 continue
             name, schema, where = param["name"], param.get("schema", {}), param["in"]
             if name not in source:

@@ -75,7 +75,7 @@ class RequestCheck:
         path: str = scope["state"]["api_path"]
         if method == "GET" and path == self.contract.document_path:
             return [], receive
-        found = self.contract.operation(method, path)
+        found = scope["state"].get("operation") or self.contract.operation(method, path)
         if found is None:
             return [unknown_operation(self.contract, method, path)], receive
         operation, path_params = found
