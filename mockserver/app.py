@@ -42,7 +42,11 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
         name: Mount(s.prefix, routes=[document_route(s), *_one_route_per_path(s.routes())])
         for name, s in services.items()
     }
-    routes = [ApiMounts(mounts), Mount(ADMIN_PREFIX, routes=admin_routes()), Route("/", _index)]
+    routes = [
+        ApiMounts(mounts, services),
+        Mount(ADMIN_PREFIX, routes=admin_routes()),
+        Route("/", _index),
+    ]
     # one app, not one per API: each error is written in the format of the API it is for
     handlers = {HTTPException: _http_error, ApiError: _api_error, Exception: _crash}
     app = Starlette(routes=routes, exception_handlers=handlers)
@@ -54,10 +58,19 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
 
 
 class ApiMounts(BaseRoute):
-    """The mount of the API the middleware chose for the request: one lookup, not a scan."""
+    """The mount of the API the middleware chose for the request, and in it the route of the
+    operation the middleware found: lookups, not scans."""
 
-    def __init__(self, mounts: dict[str, Mount]) -> None:
+    def __init__(self, mounts: dict[str, Mount], services: dict[str, ApiService]) -> None:
         self.mounts = mounts
+        self.by_template = {
+            name: {
+                services[name].canonical(route.path): route
+                for route in reversed(mount.routes)  # the documented path's own route wins
+                if isinstance(route, Route)
+            }
+            for name, mount in mounts.items()
+        }
 
     def _mount(self, scope: Scope) -> Mount | None:
         return self.mounts.get(scope.get("state", {}).get("api", ""))
@@ -69,7 +82,15 @@ class ApiMounts(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         mount = self._mount(scope)
         assert mount is not None
-        await mount.handle(scope, receive, send)
+        found = scope["state"].get("operation")
+        route = self.by_template[scope["state"]["api"]].get(found[0].template) if found else None
+        if route is not None:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                scope.update(child)
+                await route.handle(scope, receive, send)
+                return
+        await mount.handle(scope, receive, send)  # 404, 405, an alias path: the mount decides
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         raise NoMatchFound(name, path_params)
