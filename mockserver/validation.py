@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,7 +25,6 @@ from starlette.types import Message, Receive, Scope
 
 from contracts import Operation, Violation
 from contracts.validate import check_request, unknown_operation
-from mockserver.engine import journal
 from mockserver.errors import ApiError, FieldError
 from mockserver.service import ApiService
 
@@ -149,11 +149,9 @@ class RequestCheck:
         return self.service.error_response(request, error)
 
 
-def for_journal(violations: list[Violation]) -> list[journal.Violation]:
+def for_journal(violations: list[Violation]) -> list[Violation]:
     """Violations as the journal keeps them: JSON-ready, long values cut short."""
-    return [
-        journal.Violation(v.operation, v.pointer, v.message, _bounded(v.value)) for v in violations
-    ]
+    return [replace(v, value=_bounded(v.value)) for v in violations]
 
 
 def _status_for(

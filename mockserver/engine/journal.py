@@ -8,25 +8,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.validate import Violation
+
 BODY_LIMIT = 16_384  # bytes of each body kept; enough to read, bounded in memory
-
-
-@dataclass(slots=True)
-class Violation:
-    """A request (or response) that breaks the documented contract."""
-
-    operation: str
-    pointer: str  # JSON pointer into the request: /body/audio_id, /query/format, /header/...
-    message: str
-    value: Any = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "pointer": self.pointer,
-            "message": self.message,
-            "value": self.value,
-        }
 
 
 @dataclass(slots=True)
