@@ -1,0 +1,110 @@
+"""The engine on its own: clocks, plans, scenarios and the default profile."""
+
+from __future__ import annotations
+
+import pytest
+
+from mockserver.engine import clock as clock_module
+from mockserver.engine.clock import ManualClock, SystemClock, isoformat, parse_time
+from mockserver.engine.plan import Outcome, stretch
+from mockserver.engine.scenarios import Profile, Scenario, ScenarioBook, ScenarioError
+from tests.conftest import make_mock
+
+
+def test_system_clock_runs_time_scale_times_faster(monkeypatch: pytest.MonkeyPatch) -> None:
+    wall = [1000.0]
+    monkeypatch.setattr(clock_module, "wall_time", lambda: wall[0])
+    clock = SystemClock(scale=60)
+    start = clock.now()
+    wall[0] += 2  # two real seconds
+    assert clock.now() == start + 120
+    clock.advance(30)
+    assert clock.now() == start + 150
+    with pytest.raises(ValueError):
+        SystemClock(scale=0)
+
+
+def test_manual_clock_moves_only_when_told_and_tells_listeners() -> None:
+    clock = ManualClock()
+    moves: list[float] = []
+    stop = clock.on_change(lambda: moves.append(clock.now()))
+    assert clock.now() == ManualClock.DEFAULT_START
+    clock.advance(5)
+    clock.set(parse_time("2026-02-01T00:00:00Z"))
+    stop()
+    clock.advance(1)
+    assert moves == [ManualClock.DEFAULT_START + 5, parse_time("2026-02-01T00:00:00Z")]
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+    assert isoformat(clock.now()) == "2026-02-01T00:00:01.000Z"
+
+
+def test_plan_status_is_a_function_of_position() -> None:
+    plan = stretch([("queued", 1, "wait"), ("running", 3, "work")], 40, Outcome("done"), False)
+    assert [p.duration for p in plan.phases] == [10, 30]
+    assert plan.at(0).state == "queued"
+    assert plan.at(10).detail == "work"
+    assert plan.at(25).fraction == pytest.approx(25 / 40)
+    final = plan.at(40)
+    assert final.terminal and final.state == "done" and final.phase_started == 40
+    cut = plan.cut(15, Outcome("cancelled"))
+    assert [p.duration for p in cut.phases] == [10, 5]
+    assert cut.at(15).state == "cancelled" and cut.at(12).state == "running"
+
+
+def test_stalled_and_per_poll_plans() -> None:
+    stalled = stretch([("running", 1, "")], 10, None, False)
+    assert not stalled.at(10**9).terminal
+    per_poll = stretch([("a", 5, ""), ("b", 1, "")], 999, Outcome("done"), True)
+    assert [p.duration for p in per_poll.phases] == [1, 1]
+    assert per_poll.at(2).terminal
+
+
+def test_scenario_text_is_parsed_with_its_options() -> None:
+    scenario = Scenario.parse("FAILED; after=30; message=Disk full")
+    assert scenario.outcome == "failed"
+    assert scenario.options == {"after": "30", "message": "Disk full"}
+    assert scenario.number("after") == 30
+    assert scenario.describe() == "failed; after=30; message=Disk full"
+    for bad in ("", "failed; after", "failed; after=soon"):
+        with pytest.raises(ScenarioError):
+            Scenario.parse(bad).number("after")
+
+
+def test_precedence_header_queue_key_magic_default() -> None:
+    import random
+
+    book = ScenarioBook({"bound": "failed"}, Profile())
+    rng = random.Random(1)
+    words = ("completed", "failed")
+    book.queue("api", Scenario("failed", {}, "queue"), tenant="queued")
+    assert book.choose("api", "queued", "completed", [], rng, words).source == "header"
+    assert book.choose("api", "queued", None, [], rng, words).source == "queue"
+    assert book.choose("api", "bound", None, ["x.mock-completed.wav"], rng, words).source == "key"
+    magic = book.choose("api", "other", None, ["x.mock-completed.wav"], rng, words)
+    assert (magic.source, magic.outcome) == ("magic", "completed")
+    assert book.choose("api", "other", None, ["plain.wav"], rng, words).outcome == "completed"
+
+
+def test_default_profile_failure_rate_is_seeded() -> None:
+    def outcomes() -> list[bool]:
+        for mock in make_mock(failure_rate=0.5, duration_scale=0.5):
+            headers = mock.headers("neuralanalog", "profile")
+            ids = [
+                mock.client.post(
+                    "/neuralanalog/from-link", headers=headers, json={"url": "https://x/a.wav"}
+                ).json()["audio_id"]
+                for _ in range(12)
+            ]
+            mock.advance(10)  # half the usual 20 s import
+            return [
+                mock.client.get(f"/neuralanalog/status/audio/{i}", headers=headers).json()[
+                    "is_failed"
+                ]
+                for i in ids
+            ]
+        raise AssertionError
+
+    first = outcomes()
+    assert first == outcomes()
+    assert 0 < sum(first) < 12
