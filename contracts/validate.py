@@ -359,6 +359,8 @@ def _alternatives(contract: Contract, schemas: list[Any]) -> list[dict[str, Any]
 
 def coerce(value: Any, schema: dict[str, Any], contract: Contract) -> Any:
     """A query, header or form string read as the type its schema wants ("3" -> 3)."""
+    if isinstance(value, str) and schema.get("type") == "string":
+        return value  # the usual path parameter: nothing to read
     schema = contract.resolve(schema)
     types = schema.get("type", [])
     types = [types] if isinstance(types, str) else types

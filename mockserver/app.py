@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
+import random
 from typing import Any
 
 from starlette.applications import Starlette
@@ -181,6 +181,7 @@ class RequestMiddleware:
         self.by_host = {host: s for s in services.values() for host in s.hosts}
         self.single = services[single] if single else None
         self.checks = {name: RequestCheck(s) for name, s in services.items()}
+        self.request_ids = random.Random()  # unique enough for a log, and no syscall per request
 
     def _route(self, scope: Scope) -> ApiService | None:
         path: str = scope["path"]
@@ -209,7 +210,7 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})
-        request_id = "req_" + secrets.token_hex(8)
+        request_id = f"req_{self.request_ids.getrandbits(64):016x}"
         scope["state"]["request_id"] = request_id
         service = self._route(scope)
         if service is not None:  # found once here, used by the request check and the faults

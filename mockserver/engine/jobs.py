@@ -40,9 +40,10 @@ class Job:
     def snapshot(self, now: float) -> Snapshot:
         return self.plan.at(self.position(now))
 
-    def finished_at(self, now: float) -> float | None:
-        """When the job reached its outcome, or None while it is still running."""
-        snap = self.snapshot(now)
+    def finished_at(self, now: float, snap: Snapshot | None = None) -> float | None:
+        """When the job reached its outcome, or None while it is still running (`snap`: the
+        snapshot at `now`, when the caller has it already)."""
+        snap = snap or self.snapshot(now)
         return self.time_of(snap.phase_started) if snap.terminal else None
 
     def observe(self, now: float) -> None:

@@ -284,7 +284,7 @@ def _status(ctx: Ctx, job: Job) -> dict[str, Any]:
         "status_details": KINDS[job.kind][2] if completed else (None if failed else snap.detail),
         "error_message": snap.outcome.message if failed and snap.outcome else None,
         "created_at": ctx.iso(job.created_at),
-        "completed_at": ctx.iso(job.finished_at(now)) if completed else None,
+        "completed_at": ctx.iso(job.finished_at(now, snap)) if completed else None,
     }
     if job.kind == "stem_split" and completed:
         body["stems"] = [{"stem_id": s.stem_id, "name": s.name} for s in job.data["stems"]]
