@@ -8,13 +8,9 @@ import pytest
 from neuraldraft_client import GenerationFailed, NeuralDraft
 
 from fixtures.plugin import InProcessMockServer, MockServer
-from mockserver.apis import SERVICES
 from mockserver.virtualtime import VirtualTime
 
 API = "neuraldraft"
-pytestmark = pytest.mark.skipif(
-    API not in SERVICES, reason="the Neural Draft API is not registered in this build of the kit"
-)
 
 
 @pytest.fixture

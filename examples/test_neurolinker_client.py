@@ -8,13 +8,9 @@ import pytest
 from neurolinker_client import ExtractionFailed, NeuroLinkerHttp, extract_json_with_sdk
 
 from fixtures.plugin import InProcessMockServer, MockSdks, MockServer
-from mockserver.apis import SERVICES
 from mockserver.virtualtime import VirtualTime
 
 API = "neurolinker"
-pytestmark = pytest.mark.skipif(
-    API not in SERVICES, reason="the NeuroLinker API is not registered in this build of the kit"
-)
 
 
 def pdf(text: str, pages: int = 1) -> bytes:
