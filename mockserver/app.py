@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -38,12 +39,13 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     if unknown:
         raise ValueError(f"unknown API {unknown[0]!r}; known: {', '.join(SERVICES)}")
     services = {name: SERVICES[name](state) for name in names}
+    routes_of = {name: s.routes() for name, s in services.items()}
     mounts = {
-        name: Mount(s.prefix, routes=[document_route(s), *_one_route_per_path(s.routes())])
+        name: Mount(s.prefix, routes=[document_route(s), *_one_route_per_path(routes_of[name])])
         for name, s in services.items()
     }
     routes = [
-        ApiMounts(mounts, services),
+        ApiMounts(mounts),
         Mount(ADMIN_PREFIX, routes=admin_routes()),
         Route("/", _index),
     ]
@@ -52,25 +54,19 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.mock = state
     app.state.services = services
+    endpoints = {name: _endpoints(services[name], routes_of[name]) for name in services}
+    app.add_middleware(OperationDispatch, endpoints=endpoints)  # innermost: before the router
     app.add_middleware(FaultMiddleware, services=services, state=state)  # inside the journal
     app.add_middleware(RequestMiddleware, services=services, state=state, single=config.api)
     return app
 
 
 class ApiMounts(BaseRoute):
-    """The mount of the API the middleware chose for the request, and in it the route of the
-    operation the middleware found: lookups, not scans."""
+    """The mount of the API the request middleware chose: a lookup, not a scan. Only what
+    `OperationDispatch` left reaches it: unknown paths and methods, aliases, the document."""
 
-    def __init__(self, mounts: dict[str, Mount], services: dict[str, ApiService]) -> None:
+    def __init__(self, mounts: dict[str, Mount]) -> None:
         self.mounts = mounts
-        self.by_template = {
-            name: {
-                services[name].canonical(route.path): route
-                for route in reversed(mount.routes)  # the documented path's own route wins
-                if isinstance(route, Route)
-            }
-            for name, mount in mounts.items()
-        }
 
     def _mount(self, scope: Scope) -> Mount | None:
         return self.mounts.get(scope.get("state", {}).get("api", ""))
@@ -82,18 +78,58 @@ class ApiMounts(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         mount = self._mount(scope)
         assert mount is not None
-        found = scope["state"].get("operation")
-        route = self.by_template[scope["state"]["api"]].get(found[0].template) if found else None
-        if route is not None:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
-                scope.update(child)
-                await route.handle(scope, receive, send)
-                return
-        await mount.handle(scope, receive, send)  # 404, 405, an alias path: the mount decides
+        await mount.handle(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         raise NoMatchFound(name, path_params)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class OperationDispatch:
+    """Hands a request for a documented operation straight to its handler.
+
+    The request middleware has found the API, the operation and its path parameters already;
+    finding them again through Starlette's router (the mount, then the route, each by regex,
+    each layer wrapped for errors) costs about as much as a status poll's own work. Anything
+    else goes on to the router: unknown paths (404), wrong methods (405), HEAD, the document.
+    Errors a handler raises are answered by the app's own handlers, in the API's format; any
+    other exception goes up to the app's crash handler as before.
+    """
+
+    def __init__(self, app: ASGIApp, endpoints: dict[str, dict[tuple[str, str], Endpoint]]):
+        self.app = app
+        self.endpoints = endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.get("state") or {}
+        found = state.get("operation")
+        endpoint = None
+        if found is not None and scope["type"] == "http":
+            endpoint = self.endpoints[state["api"]].get((scope["method"], found[0].template))
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        scope["path_params"] = found[1]
+        request = Request(scope, receive)
+        try:
+            response = await endpoint(request)
+        except ApiError as exc:
+            response = await _api_error(request, exc)
+        except HTTPException as exc:
+            response = await _http_error(request, exc)
+        await response(scope, receive, send)
+
+
+def _endpoints(service: ApiService, routes: list[Route]) -> dict[tuple[str, str], Endpoint]:
+    """(method, documented path) -> endpoint; where an alias path shares the documented path,
+    the first route listed wins, as it does in the router."""
+    endpoints: dict[tuple[str, str], Endpoint] = {}
+    for route in routes:
+        for method in route.methods or ():
+            endpoints.setdefault((method, service.canonical(route.path)), route.endpoint)
+    return endpoints
 
 
 def _one_route_per_path(routes: list[Route]) -> list[Route]:

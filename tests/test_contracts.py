@@ -516,11 +516,17 @@ def test_a_wrong_method_lists_every_method_of_the_path(mock: Mock) -> None:
 
 
 def test_a_path_no_route_can_take_is_a_404_in_the_api_format(mock: Mock) -> None:
+    response = mock.client.get("/neuralanalog/status/audio", headers=mock.headers("neuralanalog"))
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not Found"}
+
+
+def test_an_id_with_a_newline_reaches_the_handler_as_fastapi_routes_it(mock: Mock) -> None:
     response = mock.client.get(
         "/neuralanalog/status/audio/a%0Ab", headers=mock.headers("neuralanalog")
     )
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not Found"}
+    assert response.json() == {"detail": "Audio a\nb not found"}
 
 
 def test_a_form_sent_to_a_json_operation_is_a_422_not_a_400(mock: Mock) -> None:
