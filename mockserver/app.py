@@ -13,14 +13,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.admin import admin_routes
 from mockserver.apis import SERVICES
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
-from mockserver.engine.journal import BODY_LIMIT, Entry
+from mockserver.engine.journal import Entry
 from mockserver.errors import ApiError
+from mockserver.exchange import Exchange
 from mockserver.faults import FaultMiddleware
 from mockserver.service import ApiService
 from mockserver.state import MockState
@@ -219,12 +220,12 @@ class RequestMiddleware:
         self.checks = {name: RequestCheck(s) for name, s in services.items()}
         self.request_ids = random.Random()  # unique enough for a log, and no syscall per request
 
-    def _route(self, scope: Scope) -> ApiService | None:
+    def _route(self, scope: Scope, host: bytes) -> ApiService | None:
         path: str = scope["path"]
         if path.startswith(ADMIN_PREFIX):
             return None
-        host = _header(scope, b"host").split(":")[0].lower()
-        service = self.by_host.get(host) or self.single
+        name = host.split(b":")[0].lower().decode("latin-1")
+        service = self.by_host.get(name) or self.single
         if service is not None:
             scope["path"] = service.prefix + path
             scope["state"]["api_prefix"] = ""
@@ -245,98 +246,45 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})
+        state = scope.setdefault("state", {})
+        headers = dict(scope["headers"])  # names are lower case in ASGI
         request_id = f"req_{self.request_ids.getrandbits(64):016x}"
-        scope["state"]["request_id"] = request_id
-        service = self._route(scope)
+        state["request_id"] = request_id
+        service = self._route(scope, headers.get(b"host", b""))
         if service is not None:  # found once here, used by the request check and the faults
-            scope["state"]["operation"] = service.contract.operation(
-                scope["method"], scope["state"]["api_path"]
-            )
+            state["operation"] = service.contract.operation(scope["method"], state["api_path"])
         entry = Entry(
             id=request_id,
             time=self.state.now(),
             api=service.name if service else None,
-            tenant=_tenant(scope, service),
+            tenant=_tenant(headers, service),
             method=scope["method"],
-            path=scope["state"].get("api_path", scope["path"]),
+            path=state.get("api_path", scope["path"]),
             query=scope.get("query_string", b"").decode("latin-1"),
-            request_type=_header(scope, b"content-type"),
+            request_type=headers.get(b"content-type", b"").decode("latin-1"),
         )
-        request_body = bytearray()
-        response_body = bytearray()
-        recorded = False
-
-        def record() -> None:
-            """Journal the exchange once, before the client can see the end of the answer."""
-            nonlocal recorded
-            if recorded:
-                return
-            recorded = True
-            entry.request_body = bytes(request_body)
-            entry.response_body = bytes(response_body)
-            if service is not None:
-                self.state.journal.record(entry)
-            log.info(
-                "%s %s %s -> %s (%s)",
-                request_id,
-                entry.method,
-                scope["path"],
-                entry.status,
-                entry.api or "admin",
-            )
-
-        async def receive_and_keep() -> Message:
-            message = await receive()
-            if message["type"] == "http.request" and len(request_body) < BODY_LIMIT:
-                request_body.extend(message.get("body", b"")[: BODY_LIMIT - len(request_body)])
-            return message
-
-        async def send_and_keep(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                entry.status = message["status"]
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
-                ]
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-                entry.response_type = dict(headers).get(b"content-type", b"").decode("latin-1")
-            elif message["type"] == "http.response.body":
-                if len(response_body) < BODY_LIMIT:
-                    kept = message.get("body", b"")[: BODY_LIMIT - len(response_body)]
-                    response_body.extend(kept)
-                if not message.get("more_body", False):
-                    record()
-            await send(message)
-
+        exchange = Exchange(entry, self.state.journal if service else None, receive, send)
         try:
-            receive_app: Receive = receive_and_keep
+            receive_app: Receive = exchange.receive
             if service is not None:  # checked against the contract before it is served
                 check = self.checks[service.name]
-                found, receive_app = await check.inspect(scope, receive_and_keep)
-                entry.violations = for_journal(found)
-                scope["state"]["violations"] = found  # the handler's own checks build on it
+                found, receive_app = await check.inspect(scope, receive_app)
+                entry.violations = for_journal(found) if found else []
+                state["violations"] = found  # the handler's own checks build on it
                 rejection = check.rejection(scope, found) if self.state.strict else None
                 if rejection is not None:
-                    await rejection(scope, receive_app, send_and_keep)
+                    await rejection(scope, receive_app, exchange.send)
                     return
-            await self.app(scope, receive_app, send_and_keep)
+            await self.app(scope, receive_app, exchange.send)
         finally:
-            record()  # an answer that never ended (a dropped connection) is journalled too
+            exchange.record()  # an answer that never ended (a dropped connection) is journalled
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return ""
-
-
-def _tenant(scope: Scope, service: ApiService | None) -> str | None:
+def _tenant(headers: dict[bytes, bytes], service: ApiService | None) -> str | None:
     """The tenant for the journal, read without judging the key (that is the handler's job)."""
     if service is None:
         return None
-    raw = _header(scope, service.auth_header.encode()).strip()
+    raw = headers.get(service.auth_header.encode(), b"").decode("latin-1").strip()
     if service.auth_header == "authorization":
         return raw[7:].strip() if raw.lower().startswith("bearer ") else None
     return raw or None

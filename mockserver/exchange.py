@@ -1,0 +1,93 @@
+"""One request and its answer as they pass through the app: what the journal keeps of them."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.types import Message, Receive, Send
+
+from mockserver.engine.journal import BODY_LIMIT, Entry, Journal
+
+log = logging.getLogger("mockserver")
+REQUEST_ID_HEADER = b"x-request-id"
+
+
+class Exchange:
+    """Wraps `receive` and `send` of one request: keeps the first `BODY_LIMIT` bytes of each
+    body, stamps the answer with the request ID, and journals the exchange once, before the
+    client can see the end of the answer (a test reading the journal right after its call
+    finds it there)."""
+
+    __slots__ = ("entry", "_journal", "_receive", "_send", "_request", "_response", "_recorded")
+
+    def __init__(self, entry: Entry, journal: Journal | None, receive: Receive, send: Send):
+        self.entry = entry
+        self._journal = journal  # None: an admin request, logged but not journalled
+        self._receive = receive
+        self._send = send
+        self._request = _Kept()
+        self._response = _Kept()
+        self._recorded = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._request.add(message.get("body", b""))
+        return message
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.body":
+            self._response.add(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.record()
+        elif message["type"] == "http.response.start":
+            self.entry.status = message["status"]
+            headers = []
+            for name, value in message.get("headers", ()):
+                lowered = name.lower()
+                if lowered == b"content-type":
+                    self.entry.response_type = value.decode("latin-1")
+                if lowered != REQUEST_ID_HEADER:  # the mock's own ID is the one a log names
+                    headers.append((name, value))
+            headers.append((REQUEST_ID_HEADER, self.entry.id.encode()))
+            message["headers"] = headers
+        await self._send(message)
+
+    def record(self) -> None:
+        """Journal the exchange, once; an answer that never ended (a dropped connection) is
+        journalled too, with the status it reached (0: none)."""
+        if self._recorded:
+            return
+        self._recorded = True
+        entry = self.entry
+        entry.request_body = self._request.bytes()
+        entry.response_body = self._response.bytes()
+        if self._journal is not None:
+            self._journal.record(entry)
+        log.info(
+            "%s %s %s -> %s (%s)",
+            entry.id,
+            entry.method,
+            entry.path,
+            entry.status,
+            entry.api or "admin",
+        )
+
+
+class _Kept:
+    """The first `BODY_LIMIT` bytes of a body that arrives in chunks."""
+
+    __slots__ = ("chunks", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        if chunk and self.size < BODY_LIMIT:
+            kept = chunk[: BODY_LIMIT - self.size]
+            self.chunks.append(kept)
+            self.size += len(kept)
+
+    def bytes(self) -> bytes:
+        return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
