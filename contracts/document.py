@@ -70,6 +70,11 @@ class Operation:
         return self._parameters
 
     @cached_property
+    def reads_headers(self) -> bool:
+        """Whether a parameter is a header (a status poll's check reads no header at all)."""
+        return any(param["in"] == "header" for param in self._parameters)
+
+    @cached_property
     def _parameters(self) -> list[dict[str, Any]]:
         path_item = self.contract.document["paths"][self.template]
         merged = {

@@ -202,12 +202,15 @@ def check_request(
     body: Any = None,
 ) -> list[Violation]:
     """`validate_request` once the operation is known (`Contract.operation` found it)."""
-    query = query or {}
-    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    sources = {
+        "path": path_params,
+        "query": query or {},
+        "header": {k.lower(): v for k, v in headers.items()} if headers else {},
+    }
     problems: list[Violation] = []
     for param in operation.parameters():
         name, where = param["name"], param["in"]
-        source = {"path": path_params, "query": query, "header": headers}.get(where)
+        source = sources.get(where)
         if source is None:
             continue
         key = name.lower() if where == "header" else name
@@ -222,7 +225,8 @@ def check_request(
             continue  # spare the hot path (status polls) a validator call
         value = coerce(source[key], schema, operation.contract)
         problems += check(operation, schema, value, f"{where}/{name}")
-    problems += _check_body(operation, content_type, body)
+    if "requestBody" in operation.spec:
+        problems += _check_body(operation, content_type, body)
     return problems
 
 

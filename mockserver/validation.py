@@ -83,7 +83,7 @@ class RequestCheck:
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         takes_body = "requestBody" in operation.spec
         # a status poll has no body and no header parameter: it reads no header at all
-        headers = Headers(scope=scope) if takes_body or _header_params(operation) else None
+        headers = Headers(scope=scope) if takes_body or operation.reads_headers else None
         if headers is None or not takes_body or not _has_body(headers):
             return self._check(operation, path_params, query, headers, None, None), receive
         raw, receive = await _buffer(receive)
@@ -168,10 +168,6 @@ def _status_for(
         if status is not None and str(status) in responses:
             return status
     return 422
-
-
-def _header_params(operation: Operation) -> bool:
-    return any(param["in"] == "header" for param in operation.parameters())
 
 
 def _has_body(headers: Headers) -> bool:
