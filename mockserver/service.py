@@ -79,12 +79,12 @@ class ApiService:
     def tenant_of(self, request: Request) -> str:
         """The API key of the request: its tenant. 401 when missing, 401/403 when refused."""
         raw = request.headers.get(self.auth_header, "").strip()
-        key = raw[7:].strip() if raw.lower().startswith("bearer ") else raw
-        if self.auth_header == "authorization" and not raw.lower().startswith("bearer "):
-            key = ""
-        if not key:
+        bearer = raw[:7].lower() == "bearer "
+        key = raw[7:].strip() if bearer else raw
+        if not key or (self.auth_header == "authorization" and not bearer):
             raise ApiError(401, self.missing_key_message())
-        refused = self.state.config.keys.get(key, {}).get("status")
+        configured = self.state.config.keys.get(key)
+        refused = configured.get("status") if configured else None
         if refused in (401, 403):
             raise ApiError(int(refused), "Invalid API key" if refused == 401 else "Forbidden")
         return key
@@ -298,14 +298,16 @@ class Ctx:
         verify = seen is None or any(v.pointer.startswith(("/path/", "/query/")) for v in seen)
         values: dict[str, Any] = {}
         problems: list[Violation] = []
+        path_params = self.request.path_params
         for param in operation.parameters():
-            if param["in"] == "path":
-                source: Any = self.request.path_params
-            elif param["in"] == "query":
+            where = param["in"]
+            if where == "path":
+                source: Any = path_params
+            elif where == "query":
                 source = self.request.query_params  # parsed only for operations that have any
             else:
                 continue
-            name, schema, where = param["name"], param.get("schema", {}), param["in"]
+            name, schema = param["name"], param.get("schema", {})
             if name not in source:
                 if param.get("required"):
                     problems.append(
@@ -316,7 +318,7 @@ class Ctx:
                 elif "default" in schema:
                     values[name] = schema["default"]
                 continue
-            raw = source.getlist(name) if hasattr(source, "getlist") else source[name]
+            raw = source.getlist(name) if where == "query" else source[name]
             values[name] = coerce(raw, schema, self.service.contract)
             if verify:
                 problems += check(operation, schema, values[name], f"{where}/{name}")
