@@ -23,6 +23,7 @@ from mockserver.engine.journal import Entry
 from mockserver.errors import ApiError
 from mockserver.exchange import Exchange
 from mockserver.faults import FaultMiddleware
+from mockserver.faults.reset import InjectedReset
 from mockserver.service import ApiService
 from mockserver.state import MockState
 from mockserver.validation import RequestCheck, document_route, for_journal
@@ -182,7 +183,10 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _crash(request: Request, exc: Exception) -> Response:
     """A bug of the mock: still an answer in the API's format, and a traceback in the log."""
-    log.exception("unexpected error answering %s %s", request.method, request.url.path)
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    log.exception(
+        "%s unexpected error answering %s %s", request_id, request.method, request.url.path
+    )
     error = ApiError(500, f"Internal mock error: {exc}")
     service = _service(request)
     if service is not None:
@@ -276,6 +280,14 @@ class RequestMiddleware:
                     await rejection(scope, receive_app, exchange.send)
                     return
             await self.app(scope, receive_app, exchange.send)
+        except InjectedReset:
+            raise  # an in-process client's dropped connection
+        except Exception as exc:
+            if entry.status:  # the answer had begun: nothing left to say but the log
+                raise
+            # answered here, not by the outermost handler, so it carries the request ID
+            response = await _crash(Request(scope, receive), exc)
+            await response(scope, receive, exchange.send)
         finally:
             exchange.record()  # an answer that never ended (a dropped connection) is journalled
 

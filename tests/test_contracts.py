@@ -529,6 +529,25 @@ def test_an_id_with_a_newline_reaches_the_handler_as_fastapi_routes_it(mock: Moc
     assert response.json() == {"detail": "Audio a\nb not found"}
 
 
+def test_a_bug_in_a_handler_is_a_500_in_the_api_format_and_journalled(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mockserver.apis.neuralanalog import responses
+
+    async def broken(ctx: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(responses, "status", broken)  # before the app binds its routes
+    app = create_app(ServerConfig(clock="manual"))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/neuralanalog/status/audio/x", headers={"X-API-Key": "k"})
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal mock error: boom"}
+    (entry,) = app.state.mock.journal.entries(api="neuralanalog")
+    assert (entry.status, entry.id) == (500, response.headers["x-request-id"])
+    assert any(r.exc_info and r.getMessage().startswith(entry.id) for r in caplog.records)
+
+
 def test_a_form_sent_to_a_json_operation_is_a_422_not_a_400(mock: Mock) -> None:
     response = mock.client.post(
         "/neuralanalog/upscale-audio",
