@@ -6,18 +6,20 @@ JSON in, JSON out; errors are `{"error": "..."}` with a 4xx.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from mockserver import pages
 from mockserver.engine.clock import parse_time
-from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
+from mockserver.engine.scenarios import Scenario, ScenarioError
 from mockserver.errors import ApiError
 from mockserver.faults import FaultRule, scenario_rule
-from mockserver.service import ApiService
+from mockserver.service import ApiService, JobEnded
 from mockserver.state import MockState
 
 RESERVED = {"api", "outcome", "tenant", "count"}
@@ -109,7 +111,7 @@ async def clock(request: Request) -> Response:
 
 async def clock_advance(request: Request) -> Response:
     state = _state(request)
-    state.clock.advance(_number(await _json(request), "seconds"))
+    await _off_the_loop(state.clock.advance, _number(await _json(request), "seconds"))
     return JSONResponse(state.clock.describe())
 
 
@@ -119,8 +121,14 @@ async def clock_set(request: Request) -> Response:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise AdminError(422, "'time' must be Unix seconds or an ISO 8601 string")
     state = _state(request)
-    state.clock.set(parse_time(value))
+    await _off_the_loop(state.clock.set, parse_time(value))
     return JSONResponse(state.clock.describe())
+
+
+async def _off_the_loop(move: Callable[..., Any], *args: Any) -> Any:
+    """Run a clock change in a worker thread: its listeners may deliver webhooks, and one
+    aimed at this very server must find the event loop free to answer it."""
+    return await anyio.to_thread.run_sync(move, *args)
 
 
 async def scenarios(request: Request) -> Response:
@@ -214,18 +222,12 @@ async def transition(request: Request) -> Response:
     outcome = data.get("outcome", data.get("state"))
     if not isinstance(outcome, str) or not outcome.strip():
         raise AdminError(422, "'outcome' must be a terminal status word, e.g. 'failed'")
-    scenario = Scenario.parse(outcome, "admin")
-    extra = {k.lower(): str(v) for k, v in data.items() if k not in {"outcome", "state"}}
-    scenario = Scenario(scenario.outcome, {**scenario.options, **extra}, "admin")
-    if scenario.outcome == STALLED:
-        raise AdminError(422, "a job can only be forced into a terminal state")
-    service = _services(request)[found.api]
-    with state.lock:
-        now = state.now()
-        if found.snapshot(now).terminal:
-            raise AdminError(409, f"job {found.id} is already {found.snapshot(now).state}")
-        found.force(now, service.outcome(found.kind, scenario))
-        service.after_transition(found, now)
+    options = {k: v for k, v in data.items() if k not in {"outcome", "state"}}
+    try:
+        _services(request)[found.api].force_end(found, outcome, options)
+    except JobEnded as exc:
+        raise AdminError(409, str(exc)) from None
+    await _off_the_loop(state.clock.changed)  # streams and webhooks see the end at once
     return JSONResponse(found.summary(state.now()))
 
 

@@ -42,6 +42,10 @@ class ApiJSONResponse(JSONResponse):
         return _encode(content).encode("utf-8")
 
 
+class JobEnded(ValueError):
+    """A job that has reached its outcome cannot be forced to another."""
+
+
 class ApiService:
     """Base of the four APIs. Subclasses set the class attributes and implement `routes`,
     `plan` and, where they serve files, `render_file`."""
@@ -122,6 +126,24 @@ class ApiService:
 
     def default_message(self, kind: str, word: str) -> str | None:
         return None
+
+    def force_end(self, job: Job, outcome: str, options: dict[str, Any]) -> None:
+        """End `job` now with the terminal `outcome` ("failed; message=..." and `options`); the
+        phases it finished stay finished and the jobs tied to it follow. The caller then tells
+        the clock's listeners (`Clock.changed`), from where a webhook delivery may block.
+        ValueError (`JobEnded` for a job already at its outcome) when it cannot be done."""
+        parsed = Scenario.parse(outcome, "admin")
+        extra = {name.lower(): str(value) for name, value in options.items()}
+        scenario = Scenario(parsed.outcome, {**parsed.options, **extra}, "admin")
+        if scenario.outcome == STALLED:
+            raise ValueError("a job can only be forced into a terminal state")
+        with self.state.lock:
+            now = self.state.now()
+            snap = job.snapshot(now)
+            if snap.terminal:
+                raise JobEnded(f"{self.name} job {job.id} is already {snap.state}")
+            job.force(now, self.outcome(job.kind, scenario))
+            self.after_transition(job, now)
 
     def after_transition(self, job: Job, now: float) -> None:
         """The admin API forced `job` to end now: bring the jobs tied to it along (a parent's

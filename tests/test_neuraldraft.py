@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 import struct
 import threading
@@ -381,6 +382,21 @@ def test_cancel_wakes_an_open_stream(live: Live) -> None:
     assert Event("step", {"name": "generate", "completed": False, "active": False}) in events
 
 
+def test_an_admin_transition_ends_an_open_stream_at_once(live: Live) -> None:
+    key = f"ndsk_test_{uuid4().hex}"
+    job_id = start_live(live, key, "/images", {"prompt": "x"}, "completed; after=100")
+    events: list[Event] = []
+    for event in read_events(live, f"{BASE}/jobs/{job_id}/stream", key):
+        events.append(event)
+        if len(events) == 3:  # the snapshot; the clock never moves in this test
+            forced = httpx.post(
+                f"{live.url}/__mock__/jobs/{job_id}/transition",
+                json={"outcome": "failed", "code": "timeout", "message": "Too slow"},
+            )
+            assert forced.status_code == 200
+    assert events[-1] == Event("error", {"code": "timeout", "message": "Too slow"})
+
+
 def test_stream_errors_are_problems_before_any_event(live: Live) -> None:
     key = f"ndsk_test_{uuid4().hex}"
     missing = httpx.get(
@@ -494,6 +510,40 @@ def test_webhook_retries_follow_the_schedule_then_stop(mock: Mock) -> None:
         stamps = [verify_t(h) for h, _ in receiver.received]
         gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
         assert gaps == [30, 120, 600, 3600, 21_600]
+
+
+def test_a_transition_delivers_its_webhook_at_once(mock: Mock) -> None:
+    with Receiver([]) as receiver:
+        register(mock, receiver.url, ["blog_post.failed"])
+        job_id = blog_post(mock)
+        mock.advance(10)
+        forced = mock.client.post(f"/__mock__/jobs/{job_id}/transition", json={"outcome": "failed"})
+        assert forced.status_code == 200
+        assert len(receiver.received) == 1  # before the transition answered, no clock move
+        event = json.loads(receiver.received[0][1])
+        assert (event["type"], event["data"]["job"]["id"]) == ("blog_post.failed", job_id)
+
+
+def test_a_webhook_aimed_at_the_mock_itself_is_answered_while_the_clock_moves(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mockserver")
+    key = f"ndsk_test_{uuid4().hex}"
+    headers = {"Authorization": f"Bearer {key}"}
+    target = f"{live.url}{BASE}/jobs/job_{uuid4().hex[:12]}/cancel"  # no key: 401, no change
+    endpoint = httpx.post(
+        f"{live.url}{BASE}/webhook-endpoints",
+        headers=headers,
+        json={"url": target, "events": ["image.generated"]},
+    ).json()
+    start_live(live, key, "/images", {"prompt": "x"}, "completed; after=5")
+    moved = httpx.post(f"{live.url}/__mock__/clock/advance", json={"seconds": 5}, timeout=30)
+    assert moved.status_code == 200
+    # answered by the server while its own clock move was running (not a timed-out attempt)
+    outcomes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("delivery")]
+    assert outcomes == [f"delivery {outcomes[0].split()[1]} to {target} -> 401"]
+    deleted = httpx.delete(f"{live.url}{BASE}/webhook-endpoints/{endpoint['id']}", headers=headers)
+    assert deleted.status_code == 204  # no retries left behind for later tests
 
 
 def verify_t(headers: dict[str, str]) -> int:

@@ -33,6 +33,11 @@ class Clock:
         """Call `listener` whenever the clock is moved by hand (wakes streams); returns an undo."""
         return self._moved.listen(listener)
 
+    def changed(self) -> None:
+        """Tell the listeners to look again though time stood still: a job was forced to end
+        (open streams send their last event, webhooks emit)."""
+        self._moved.fire()
+
     def _notify(self) -> None:
         self._moved.fire()
 

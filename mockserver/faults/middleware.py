@@ -179,8 +179,8 @@ class FaultMiddleware:
     async def _wait(self, seconds: float) -> None:
         """Server time passes: a manual clock is moved on, a running one is waited for."""
         clock = self.state.clock
-        if clock.manual:
-            clock.advance(seconds)
+        if clock.manual:  # in a worker thread: a listener may call this very server
+            await anyio.to_thread.run_sync(clock.advance, seconds)
         else:
             await anyio.sleep(seconds / getattr(clock, "scale", 1.0))
 
