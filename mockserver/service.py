@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -349,12 +349,7 @@ class Ctx:
         return values
 
     async def _form(self) -> dict[str, Any]:
-        form = await self.request.form(max_part_size=200 * 1024 * 1024)
-        data: dict[str, Any] = {}
-        for key in form:
-            values = form.getlist(key)
-            data[key] = values if len(values) > 1 else values[0]
-        return data
+        return form_fields(await self.request.form(max_part_size=200 * 1024 * 1024))
 
     def scenario(self, *magic_inputs: str | None) -> Scenario:
         """The scenario of a job this request creates (header, queue, key, magic, default)."""
@@ -415,6 +410,17 @@ class Ctx:
     @staticmethod
     def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
         return ApiJSONResponse(data, status, headers=headers)
+
+
+def form_fields(form: FormData) -> dict[str, Any]:
+    """A form as FastAPI reads it: a repeated field is a list, and a field sent empty
+    (`name=`) counts as not sent, so it is missing if required and its default if not."""
+    fields: dict[str, Any] = {}
+    for key in form:
+        values = [value for value in form.getlist(key) if value != ""]
+        if values:
+            fields[key] = values if len(values) > 1 else values[0]
+    return fields
 
 
 def _has_upload(value: Any) -> bool:

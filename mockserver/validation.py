@@ -26,7 +26,7 @@ from starlette.types import Message, Receive, Scope
 from contracts import Operation, Violation
 from contracts.validate import check_request, unknown_operation
 from mockserver.errors import ApiError, FieldError
-from mockserver.service import ApiService
+from mockserver.service import ApiService, form_fields
 
 log = logging.getLogger("mockserver")
 MAX_PART_SIZE = 200 * 1024 * 1024  # as the handlers read forms
@@ -109,7 +109,7 @@ class RequestCheck:
         body: Any,
     ) -> list[Violation]:
         if isinstance(body, FormData):
-            body = {key: _one_or_many(body.getlist(key)) for key in body}
+            body = form_fields(body)
         try:
             return check_request(
                 operation,
@@ -238,10 +238,6 @@ async def _form(headers: Headers, raw: bytes, media: str) -> FormData:
         return await FormParser(headers, stream(), max_part_size=MAX_PART_SIZE).parse()
     except MultiPartException as exc:
         raise Unreadable(f"unreadable form body: {exc.message}", "value_error") from None
-
-
-def _one_or_many(values: list[Any]) -> Any:
-    return values if len(values) > 1 else values[0]
 
 
 def _bounded(value: Any) -> Any:

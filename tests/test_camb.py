@@ -355,6 +355,15 @@ def test_form_fields_are_optional_and_kept_typed(camb: Client) -> None:
     assert (jobs[1].data["project_name"], jobs[1].data["folder_id"]) == ("Demo", 7)
 
 
+def test_an_empty_form_field_counts_as_not_sent(camb: Client) -> None:
+    task = camb.create(project_name="", folder_id="")
+    job = camb.mock.state.store.get("camb", camb.mock.key, task)
+    assert job is not None
+    assert (job.data["project_name"], job.data["folder_id"]) == (None, None)
+    violations = camb.mock.client.get("/__mock__/violations", params={"api": "camb"}).json()
+    assert violations["count"] == 0
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 
@@ -415,6 +424,11 @@ BAD_INPUTS: dict[str, tuple[Any, list[Any], str]] = {
         lambda c: _create_raw(c, data={"media_file": "text"}, files={"x": ("x", b"x")}),
         ["body", "media_file"],
         "value_error",
+    ),
+    "create-empty-file-field": (  # an empty part is a part not sent, as FastAPI reads it
+        lambda c: _create_raw(c, data={"media_file": ""}, files={"x": ("x", b"x")}),
+        ["body", "media_file"],
+        "missing",
     ),
     "create-bad-folder-id": (
         lambda c: _create_raw(c, data={"folder_id": "seven"}, files=WAV_PART),
