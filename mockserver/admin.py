@@ -23,6 +23,7 @@ from mockserver.service import ApiService, JobEnded
 from mockserver.state import MockState
 
 RESERVED = {"api", "outcome", "tenant", "count"}
+DASHBOARD_ROWS = 200  # a server may hold 100,000 jobs: the page shows the newest
 
 
 class AdminError(Exception):
@@ -208,6 +209,18 @@ async def job(request: Request) -> Response:
     return JSONResponse(_job(request).summary(_state(request).now()))
 
 
+async def dashboard(request: Request) -> Response:
+    """The jobs for people, newest first, with the clock and buttons that steer both."""
+    state = _state(request)
+    params = request.query_params
+    jobs = list(state.store.jobs(params.get("api"), params.get("tenant")))[::-1]  # newest first
+    outcomes = {name: service.outcomes for name, service in _services(request).items()}
+    page = pages.dashboard(
+        jobs[:DASHBOARD_ROWS], len(jobs), state.now(), state.clock.describe(), outcomes
+    )
+    return HTMLResponse(page)
+
+
 async def job_page(request: Request) -> Response:
     """The job for a person: what an API's "web UI page" links point at."""
     state = _state(request)
@@ -314,6 +327,7 @@ def admin_routes() -> list[Route]:
         ("/faults/{rule_id}", fault, ["DELETE"]),
         ("/jobs", jobs, ["GET"]),
         ("/jobs/{job_id}", job, ["GET"]),
+        ("/dashboard", dashboard, ["GET"]),
         ("/jobs/{job_id}/page", job_page, ["GET"]),
         ("/jobs/{job_id}/transition", transition, ["POST"]),
         ("/journal", journal, ["GET", "DELETE"]),

@@ -7,6 +7,7 @@ its data; a value naming another job links to that job's page (a request to its 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from html import escape
 from typing import Any
@@ -87,3 +88,75 @@ def _value(value: Any, store: Store) -> str:
     if isinstance(value, str) and store.lookup(value) is not None:
         return f'<a href="../{quote(value, safe="")}/page">{escape(value)}</a>'
     return escape("" if value is None else str(value))
+
+
+# --- the dashboard ----------------------------------------------------------------------------
+
+CLOCK_STEPS = ((10, "+10 s"), (60, "+1 min"), (600, "+10 min"), (3600, "+1 h"))
+# buttons carry their admin call in data attributes; one listener posts it and reloads
+SCRIPT = """
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-path]");
+  if (!button) return;
+  const answer = await fetch(button.dataset.path, {
+    method: "POST", headers: {"Content-Type": "application/json"}, body: button.dataset.body,
+  });
+  if (!answer.ok) alert((await answer.json()).error || answer.status);
+  location.reload();
+});
+"""
+
+
+def dashboard(
+    jobs: list[Job],
+    total: int,
+    now: float,
+    clock: dict[str, Any],
+    outcomes: dict[str, tuple[str, ...]],
+) -> str:
+    """The server for people: its clock with buttons that move it, and `jobs` (the newest of
+    `total`) with their state, a link to each job's page and buttons that end a running one."""
+    rows = []
+    for job in jobs:
+        summary = job.summary(now)
+        actions = (
+            ""
+            if summary["terminal"]
+            else " ".join(
+                _button(word, f"jobs/{quote(job.id, safe='')}/transition", {"outcome": word})
+                for word in outcomes.get(job.api, ())
+            )
+        )
+        rows.append(
+            (
+                escape(job.api),
+                escape(job.kind),
+                f'<a href="jobs/{quote(job.id, safe="")}/page">{escape(job.id)}</a>',
+                escape(job.tenant),
+                f'<span class="state">{escape(summary["state"])}</span>',
+                escape(job.scenario or "default"),
+                isoformat(job.created_at),
+                actions,
+            )
+        )
+    steps = " ".join(
+        _button(label, "clock/advance", {"seconds": seconds}) for seconds, label in CLOCK_STEPS
+    )
+    shown = f"{total} jobs" + (f", the newest {len(jobs)} shown" if total > len(jobs) else "")
+    refresh = "" if clock["mode"] == "manual" else "<meta http-equiv='refresh' content='5'>"
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'>{refresh}<title>Mock server</title>"
+        f"<style>{STYLE}</style></head><body><h1>Mock server</h1>"
+        f"<p>Clock ({escape(clock['mode'])}): <b>{escape(clock['iso'])}</b> {steps}</p>"
+        f"<p>{shown}. Filter with <code>?api=</code> and <code>?tenant=</code>; "
+        f'<a href="journal">journal</a>, <a href="violations">violations</a>.</p>'
+        + _table(
+            ("API", "Kind", "ID", "Tenant", "State", "Scenario", "Created", "End it now"), rows
+        )
+        + f"<script>{SCRIPT}</script></body></html>"
+    )
+
+
+def _button(label: str, path: str, body: dict[str, Any]) -> str:
+    attributes = f'data-path="{escape(path)}" data-body="{escape(json.dumps(body))}"'
+    return f"<button {attributes}>{escape(label)}</button>"

@@ -150,3 +150,28 @@ def test_reset_forgets_jobs(mock: Mock) -> None:
 def test_every_response_carries_a_request_id(mock: Mock) -> None:
     response = mock.client.get(f"{NA}/status/audio/x", headers=mock.headers("neuralanalog"))
     assert response.headers["x-request-id"].startswith("req_")
+
+
+def test_dashboard_lists_jobs_newest_first_with_buttons_that_steer(mock: Mock) -> None:
+    older, newer = create(mock), create(mock)
+    mock.advance(10)
+    mock.client.post(f"/__mock__/jobs/{older}/transition", json={"outcome": "failed"})
+    page = mock.client.get("/__mock__/dashboard", params={"tenant": mock.key})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert html.index(newer) < html.index(older)  # the newest first
+    assert f'href="jobs/{newer}/page"' in html
+    # the running job can be ended by a button per terminal word; the failed one cannot
+    assert f'data-path="jobs/{newer}/transition" data-body="{{&quot;outcome&quot;: ' in html
+    assert f"jobs/{older}/transition" not in html
+    assert 'data-path="clock/advance" data-body="{&quot;seconds&quot;: 60}"' in html
+    # the buttons' calls are the admin API's own
+    assert mock.client.post("/__mock__/clock/advance", json={"seconds": 60}).status_code == 200
+    other = mock.client.get("/__mock__/dashboard", params={"tenant": "someone-else"}).text
+    assert newer not in other and "0 jobs" in other
+
+
+def test_dashboard_escapes_what_clients_chose(mock: Mock) -> None:
+    create(mock, key="<b>key</b>")
+    html = mock.client.get("/__mock__/dashboard").text
+    assert "&lt;b&gt;key&lt;/b&gt;" in html and "<b>key</b>" not in html
