@@ -142,7 +142,9 @@ def dashboard(
     steps = " ".join(
         _button(label, "clock/advance", {"seconds": seconds}) for seconds, label in CLOCK_STEPS
     )
-    shown = f"{total} jobs" + (f", the newest {len(jobs)} shown" if total > len(jobs) else "")
+    shown = f"{total} job{'' if total == 1 else 's'}" + (
+        f", the newest {len(jobs)} shown" if total > len(jobs) else ""
+    )
     refresh = "" if clock["mode"] == "manual" else "<meta http-equiv='refresh' content='5'>"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'>{refresh}<title>Mock server</title>"
