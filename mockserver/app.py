@@ -65,7 +65,7 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
 
 class ApiMounts(BaseRoute):
     """The mount of the API the request middleware chose: a lookup, not a scan. Only what
-    `OperationDispatch` left reaches it: unknown paths and methods, aliases, the document."""
+    `OperationDispatch` left reaches it: unknown paths and methods, HEAD, the document."""
 
     def __init__(self, mounts: dict[str, Mount]) -> None:
         self.mounts = mounts
@@ -97,7 +97,7 @@ class OperationDispatch:
     each layer wrapped for errors) costs about as much as a status poll's own work. Anything
     else goes on to the router: unknown paths (404), wrong methods (405), HEAD, the document.
     Errors a handler raises are answered by the app's own handlers, in the API's format; any
-    other exception goes up to the app's crash handler as before.
+    other exception is a bug, answered by the request middleware (a 500 with the request ID).
     """
 
     def __init__(self, app: ASGIApp, endpoints: dict[str, dict[tuple[str, str], Endpoint]]):
