@@ -171,6 +171,19 @@ def test_reset_in_process_raises_connection_reset(mock: Mock) -> None:
     assert len(client.jobs()) == 1
 
 
+def test_reset_for_a_transport_that_keeps_app_errors_is_a_500_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = create_app(ServerConfig(clock="manual"))
+    app.state.mock.faults.add({"fault": "reset", "times": 1})
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.post(f"{NA}/from-link", headers={"X-API-Key": "k"}, json=LINK)
+    assert answer.status_code == 500
+    assert "connection reset by the mock" in answer.json()["detail"]
+    assert not any(record.exc_info for record in caplog.records)
+    assert list(app.state.mock.store.jobs("neuralanalog", "k")) == []
+
+
 # --- stalled jobs -----------------------------------------------------------------------------
 
 
