@@ -24,6 +24,7 @@ from mockserver.state import MockState
 
 RESERVED = {"api", "outcome", "tenant", "count"}
 DASHBOARD_ROWS = 200  # a server may hold 100,000 jobs: the page shows the newest
+DASHBOARD_REQUESTS = 50
 
 
 class AdminError(Exception):
@@ -210,13 +211,20 @@ async def job(request: Request) -> Response:
 
 
 async def dashboard(request: Request) -> Response:
-    """The jobs for people, newest first, with the clock and buttons that steer both."""
+    """The jobs and the latest requests for people, newest first, with the clock and buttons
+    that steer both."""
     state = _state(request)
     params = request.query_params
     jobs = list(state.store.jobs(params.get("api"), params.get("tenant")))[::-1]  # newest first
     outcomes = {name: service.outcomes for name, service in _services(request).items()}
+    entries = state.journal.entries(params.get("api"), params.get("tenant"), DASHBOARD_REQUESTS)
     page = pages.dashboard(
-        jobs[:DASHBOARD_ROWS], len(jobs), state.now(), state.clock.describe(), outcomes
+        jobs[:DASHBOARD_ROWS],
+        len(jobs),
+        entries[::-1],
+        state.now(),
+        state.clock.describe(),
+        outcomes,
     )
     return HTMLResponse(page)
 

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from mockserver.engine.clock import isoformat
 from mockserver.engine.jobs import Job, Store
+from mockserver.engine.journal import Entry
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}"
@@ -110,12 +111,14 @@ document.addEventListener("click", async (event) => {
 def dashboard(
     jobs: list[Job],
     total: int,
+    entries: list[Entry],
     now: float,
     clock: dict[str, Any],
     outcomes: dict[str, tuple[str, ...]],
 ) -> str:
-    """The server for people: its clock with buttons that move it, and `jobs` (the newest of
-    `total`) with their state, a link to each job's page and buttons that end a running one."""
+    """The server for people: its clock with buttons that move it; `jobs` (the newest of
+    `total`) with their state, a link to each job's page and buttons that end a running one;
+    the journal's latest `entries`, newest first, with what they broke of the contract."""
     rows = []
     for job in jobs:
         summary = job.summary(now)
@@ -155,7 +158,25 @@ def dashboard(
         + _table(
             ("API", "Kind", "ID", "Tenant", "State", "Scenario", "Created", "End it now"), rows
         )
+        + "<h2>Latest requests</h2>"
+        + _table(
+            ("Time", "API", "Tenant", "Request", "Status", "Contract violations"),
+            [_request_row(entry) for entry in entries],
+        )
         + f"<script>{SCRIPT}</script></body></html>"
+    )
+
+
+def _request_row(entry: Entry) -> tuple[str, ...]:
+    query = f"?{entry.query}" if entry.query else ""
+    broken = "<br>".join(escape(f"{v.pointer}: {v.message}") for v in entry.violations)
+    return (
+        isoformat(entry.time),
+        escape(entry.api or ""),
+        escape(entry.tenant or ""),
+        escape(f"{entry.method} {entry.path}{query}"),
+        str(entry.status or "no answer"),
+        broken,
     )
 
 

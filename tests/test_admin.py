@@ -175,3 +175,12 @@ def test_dashboard_escapes_what_clients_chose(mock: Mock) -> None:
     create(mock, key="<b>key</b>")
     html = mock.client.get("/__mock__/dashboard").text
     assert "&lt;b&gt;key&lt;/b&gt;" in html and "<b>key</b>" not in html
+
+
+def test_dashboard_shows_the_latest_requests_with_their_violations(mock: Mock) -> None:
+    audio_id = create(mock)
+    mock.client.get(f"{NA}/status/movie/{audio_id}", headers=mock.headers("neuralanalog"))
+    html = mock.client.get("/__mock__/dashboard", params={"tenant": mock.key}).text
+    requests = html[html.index("Latest requests") :]
+    assert requests.index(f"GET /status/movie/{audio_id}") < requests.index("POST /from-link")
+    assert "/path/object_type: " in requests  # the enum the request broke
