@@ -34,11 +34,8 @@ class Clock:
         return self._moved.listen(listener)
 
     def changed(self) -> None:
-        """Tell the listeners to look again though time stood still: a job was forced to end
-        (open streams send their last event, webhooks emit)."""
-        self._moved.fire()
-
-    def _notify(self) -> None:
+        """Tell the listeners to look again: the clock was moved by hand, or a job was forced
+        to end while time stood still (open streams send their last event, webhooks emit)."""
         self._moved.fire()
 
     def describe(self) -> dict[str, object]:
@@ -64,13 +61,13 @@ class SystemClock(Clock):
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         self._virtual_origin += seconds
-        self._notify()
+        self.changed()
         return self.now()
 
     def set(self, timestamp: float) -> float:
         self._virtual_origin = timestamp
         self._real_origin = wall_time()
-        self._notify()
+        self.changed()
         return self.now()
 
     def describe(self) -> dict[str, object]:
@@ -95,13 +92,13 @@ class ManualClock(Clock):
             raise ValueError("the clock only moves forward")
         with self._lock:
             self._now += seconds
-        self._notify()
+        self.changed()
         return self._now
 
     def set(self, timestamp: float) -> float:
         with self._lock:
             self._now = timestamp
-        self._notify()
+        self.changed()
         return self._now
 
 
