@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 ARGS ?=
 
-.PHONY: serve test lint format bench schemathesis clean
+.PHONY: serve test lint format bench schemathesis dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ bench: $(VENV)/.installed-test
 # More or fewer cases: make schemathesis SCHEMATHESIS_ARGS="--max-examples 50".
 SCHEMATHESIS_ARGS ?= --max-examples 25
 schemathesis: $(VENV)/.installed-test
-	@port=$$($(BIN)/python -c "from fixtures.live import free_port; print(free_port())"); \
+	@port=$$($(BIN)/python -c "from mockserver.fixtures.live import free_port; print(free_port())"); \
 	base=http://127.0.0.1:$$port; \
 	$(BIN)/mockserver serve --port $$port --log-level warning & server=$$!; \
 	trap 'kill $$server 2>/dev/null; wait $$server' EXIT INT TERM; \
@@ -58,5 +58,11 @@ schemathesis: $(VENV)/.installed-test
 	run neuraldraft/openapi.json "Authorization: Bearer ndsk_test_ci-key"; \
 	exit $$failed
 
+# Wheel and sdist in dist/, checked as PyPI would check them.
+dist: $(VENV)/.installed-test
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) build *.egg-info .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .hypothesis

@@ -4,8 +4,8 @@
 `Violation`s; `contracts.strategies` generates contract-valid payloads with Hypothesis.
 """
 
-from contracts.document import APIS, Contract, Operation, load
-from contracts.validate import Violation, validate_request, validate_response
+from mockserver.contracts.document import APIS, Contract, Operation, load
+from mockserver.contracts.validate import Violation, validate_request, validate_response
 
 __all__ = [
     "APIS",

@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema import ValidationError
 
-from contracts.document import Contract, Operation, load
+from mockserver.contracts.document import Contract, Operation, load
 
 PARSED = {  # a string that should have been a number (path, query, form): pydantic's words
     "integer": (

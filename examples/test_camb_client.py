@@ -8,7 +8,7 @@ import wave
 import pytest
 from camb_client import SeparationFailed, separate, separate_with_sdk
 
-from fixtures.plugin import MockSdks, MockServer
+from mockserver.fixtures.plugin import MockSdks, MockServer
 from mockserver.virtualtime import VirtualTime
 
 API = "camb"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from neuralanalog_client import JobFailed, NeuralAnalog
 
-from fixtures.plugin import InProcessMockServer, MockServer
+from mockserver.fixtures.plugin import InProcessMockServer, MockServer
 from mockserver.virtualtime import VirtualTime
 
 API = "neuralanalog"

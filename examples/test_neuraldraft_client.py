@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from neuraldraft_client import GenerationFailed, NeuralDraft
 
-from fixtures.plugin import InProcessMockServer, MockServer
+from mockserver.fixtures.plugin import InProcessMockServer, MockServer
 from mockserver.virtualtime import VirtualTime
 
 API = "neuraldraft"

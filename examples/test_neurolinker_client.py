@@ -7,7 +7,7 @@ import os
 import pytest
 from neurolinker_client import ExtractionFailed, NeuroLinkerHttp, extract_json_with_sdk
 
-from fixtures.plugin import InProcessMockServer, MockSdks, MockServer
+from mockserver.fixtures.plugin import InProcessMockServer, MockSdks, MockServer
 from mockserver.virtualtime import VirtualTime
 
 API = "neurolinker"

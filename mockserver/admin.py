@@ -76,7 +76,7 @@ def describe(app: Any, root: str) -> dict[str, str]:
     return {name: root + ("" if alone else s.prefix) + s.base_path for name, s in services.items()}
 
 
-def handles_errors(handler):  # noqa: ANN001, ANN201 - decorator over Starlette endpoints
+def handles_errors(handler):
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request)
@@ -199,7 +199,7 @@ async def jobs(request: Request) -> Response:
     return JSONResponse({"jobs": found, "count": len(found)})
 
 
-def _job(request: Request):  # noqa: ANN202 - Job
+def _job(request: Request):
     job = _state(request).store.lookup(request.path_params["job_id"])
     if job is None:
         raise AdminError(404, f"no job {request.path_params['job_id']}")

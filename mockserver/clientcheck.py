@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fixtures.live import LiveServer
 from mockserver.app import create_app
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
@@ -39,6 +38,7 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.journal import Entry
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults import creating_operations, polling_operations
+from mockserver.fixtures.live import LiveServer
 from mockserver.service import ApiService
 from mockserver.state import MockState
 from mockserver.virtualtime import VirtualTime
@@ -168,7 +168,7 @@ def run_client(
             attempt.returned = result
         except OutOfTime as exc:
             attempt.out_of_time = str(exc)
-        except BaseException as exc:  # noqa: BLE001 - whatever the client raises is its report
+        except BaseException as exc:
             attempt.error = exc
 
     thread = threading.Thread(target=run, name="clientcheck", daemon=True)

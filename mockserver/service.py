@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-import contracts
-from contracts.validate import Violation, check, coerce, coerce_form
+from mockserver import contracts
+from mockserver.contracts.validate import Violation, check, coerce, coerce_form
 from mockserver.engine.clock import isoformat
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan, stretch
@@ -366,7 +366,7 @@ class Ctx:
             raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
 
     @property
-    def rng(self):  # noqa: ANN201 - random.Random
+    def rng(self):
         return self.state.ids.rng(self.service.name, self.tenant)
 
     def create_job(

@@ -23,8 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope
 
-from contracts import Operation, Violation
-from contracts.validate import check_request, unknown_operation
+from mockserver.contracts import Operation, Violation
+from mockserver.contracts.validate import check_request, unknown_operation
 from mockserver.errors import ApiError, FieldError
 from mockserver.service import ApiService, form_fields
 

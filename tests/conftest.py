@@ -11,10 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts import Violation, validate_response
-from fixtures.live import LiveServer
 from mockserver import ServerConfig, create_app
+from mockserver.contracts import Violation, validate_response
 from mockserver.engine.artifacts import AudioInfo, tone_wav
+from mockserver.fixtures.live import LiveServer
 from mockserver.state import MockState
 
 _tenants = itertools.count(1)

@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fixtures.live import free_port
 from mockserver.cli import build_parser, config_from, main
+from mockserver.fixtures.live import free_port
 
 
-def parse(*argv: str):  # noqa: ANN201 - ServerConfig
+def parse(*argv: str):
     return config_from(build_parser().parse_args(["serve", *argv]))
 
 

@@ -13,10 +13,9 @@ from openapi_spec_validator import validate
 from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 
-import contracts
-from contracts import validate_request, validate_response
-from mockserver import ServerConfig, create_app
+from mockserver import ServerConfig, contracts, create_app
 from mockserver.apis import SERVICES
+from mockserver.contracts import validate_request, validate_response
 from mockserver.validation import RequestCheck
 from tests.conftest import Mock, make_mock, wav
 

@@ -18,9 +18,9 @@ import pytest
 import requests
 from starlette.testclient import TestClient
 
-from contracts import load
 from mockserver import ServerConfig, create_app
 from mockserver.apis import SERVICES
+from mockserver.contracts import load
 from mockserver.faults import FaultBook, FaultError, InjectedReset, faithful_schema
 from tests.conftest import Live, Mock, make_mock
 

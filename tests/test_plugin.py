@@ -45,7 +45,7 @@ def test_fixture_attributes(pytester: pytest.Pytester) -> None:
         import httpx
         import pytest
 
-        from fixtures.plugin import JobWillNotFinish
+        from mockserver.fixtures.plugin import JobWillNotFinish
 
         NA = "neuralanalog"
 

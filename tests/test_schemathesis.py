@@ -29,8 +29,7 @@ from schemathesis.engine import Status, events, from_schema
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import contracts
-from mockserver import ServerConfig, create_app
+from mockserver import ServerConfig, contracts, create_app
 from tests.conftest import ConformanceCheck
 
 SETTINGS = Path(__file__).parent.parent / "schemathesis.toml"

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
-from contracts import APIS, load, validate_response
-from contracts.strategies import (
+from mockserver.contracts import APIS, load, validate_response
+from mockserver.contracts.strategies import (
     LIFECYCLE_TYPES,
     UnsupportedSchema,
     example,
@@ -490,7 +490,8 @@ def test_example_is_the_same_in_another_process() -> None:
     """Not swayed by the hash seed nor by which local modules are loaded (Hypothesis otherwise
     mixes literals from them into its draws)."""
     code = (
-        "import json, mockserver.app; from contracts.strategies import example, responses; "
+        "import json, mockserver.app\n"
+        "from mockserver.contracts.strategies import example, responses\n"
         "print(json.dumps(example(responses('neuraldraft', 'get_job'), 11)))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "123"}

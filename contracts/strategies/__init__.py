@@ -16,10 +16,10 @@ one type), `schemas` (the converter), `responses` (bodies of documented response
 `lifecycles` with `timeline`, `bodies` and one module per API, and `seeded` (`example`).
 """
 
-from contracts.strategies.keywords import UnsupportedSchema
-from contracts.strategies.lifecycles import LIFECYCLE_TYPES, lifecycles, status_operation
-from contracts.strategies.responses import from_schema, responses
-from contracts.strategies.seeded import example
+from mockserver.contracts.strategies.keywords import UnsupportedSchema
+from mockserver.contracts.strategies.lifecycles import LIFECYCLE_TYPES, lifecycles, status_operation
+from mockserver.contracts.strategies.responses import from_schema, responses
+from mockserver.contracts.strategies.seeded import example
 
 __all__ = [
     "LIFECYCLE_TYPES",

@@ -8,9 +8,9 @@ from typing import Any
 
 from hypothesis.strategies import SearchStrategy
 
-from contracts.document import load
-from contracts.strategies.keywords import Schema
-from contracts.strategies.responses import from_schema, json_schema
+from mockserver.contracts.document import load
+from mockserver.contracts.strategies.keywords import Schema
+from mockserver.contracts.strategies.responses import from_schema, json_schema
 
 ABSENT = object()  # pin value: the key must not be there
 

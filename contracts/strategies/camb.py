@@ -7,8 +7,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contracts.strategies.bodies import pin
-from contracts.strategies.timeline import live_polls
+from mockserver.contracts.strategies.bodies import pin
+from mockserver.contracts.strategies.timeline import live_polls
 
 STATUS_OPERATIONS = {"audio_separation": "get_audio_separation_status"}
 CAMB_TERMINAL = ("SUCCESS", "ERROR", "TIMEOUT", "PAYMENT_REQUIRED")

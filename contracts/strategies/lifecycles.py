@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis.strategies import SearchStrategy
 
-from contracts.strategies import camb, neuralanalog, neuraldraft, neurolinker
+from mockserver.contracts.strategies import camb, neuralanalog, neuraldraft, neurolinker
 
 # One module per API: which object types it polls through which operation, and the builder.
 BY_API: dict[str, ModuleType] = {

@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from contracts.strategies.bodies import ABSENT, component, pin, present
-from contracts.strategies.formats import uuids
-from contracts.strategies.timeline import ascending, clocks, delays, instants, live_polls
+from mockserver.contracts.strategies.bodies import ABSENT, component, pin, present
+from mockserver.contracts.strategies.formats import uuids
+from mockserver.contracts.strategies.timeline import ascending, clocks, delays, instants, live_polls
 
 STATUS = "get_status"
 STATUS_OPERATIONS = dict.fromkeys(

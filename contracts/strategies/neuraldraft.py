@@ -8,8 +8,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contracts.strategies.bodies import component, pin
-from contracts.strategies.timeline import ascending, clocks, delays, instants, live_polls
+from mockserver.contracts.strategies.bodies import component, pin
+from mockserver.contracts.strategies.timeline import ascending, clocks, delays, instants, live_polls
 
 STATUS = "get_job"
 STATUS_OPERATIONS = dict.fromkeys(

@@ -10,9 +10,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contracts.strategies.bodies import component
-from contracts.strategies.formats import uuids
-from contracts.strategies.timeline import Clock, clocks, delays, instants, polls
+from mockserver.contracts.strategies.bodies import component
+from mockserver.contracts.strategies.formats import uuids
+from mockserver.contracts.strategies.timeline import Clock, clocks, delays, instants, polls
 
 STATUS_OPERATIONS = {"request": "get_request_status", "document": "get_document_status"}
 CREDITS_PER_PAGE = 4

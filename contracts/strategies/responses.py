@@ -7,9 +7,9 @@ from typing import Any
 
 from hypothesis.strategies import SearchStrategy
 
-from contracts.document import load
-from contracts.strategies.keywords import Schema, UnsupportedSchema
-from contracts.strategies.schemas import Converter
+from mockserver.contracts.document import load
+from mockserver.contracts.strategies.keywords import Schema, UnsupportedSchema
+from mockserver.contracts.strategies.schemas import Converter
 
 
 @functools.cache

@@ -13,8 +13,8 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from contracts.document import Contract
-from contracts.strategies.keywords import (
+from mockserver.contracts.document import Contract
+from mockserver.contracts.strategies.keywords import (
     ASSERTIONS,
     COMPOSITION,
     EXCLUDE,
@@ -29,7 +29,7 @@ from contracts.strategies.keywords import (
     plain_part,
     types_of,
 )
-from contracts.strategies.values import (
+from mockserver.contracts.strategies.values import (
     admits,
     any_json,
     integer_values,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from contracts.strategies.formats import TIMESPECS, rfc3339
+from mockserver.contracts.strategies.formats import TIMESPECS, rfc3339
 
 MAX_POLLS = 5  # live observations before the terminal one
 

@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from contracts.strategies.formats import FORMATS
-from contracts.strategies.keywords import PATTERNS, UnsupportedSchema, is_type, types_of
-from contracts.strategies.regex import regex_strings
+from mockserver.contracts.strategies.formats import FORMATS
+from mockserver.contracts.strategies.keywords import PATTERNS, UnsupportedSchema, is_type, types_of
+from mockserver.contracts.strategies.regex import regex_strings
 
 MAX_SAFE_INTEGER = 2**53 - 1  # larger integers do not survive a JavaScript (double) JSON parser
 EXTRA_CHARS = 24  # characters drawn beyond minLength when maxLength is open

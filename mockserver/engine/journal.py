@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.validate import Violation
+from mockserver.contracts.validate import Violation
 
 BODY_LIMIT = 16_384  # bytes of each body kept; enough to read, bounded in memory
 

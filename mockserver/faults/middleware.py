@@ -17,7 +17,7 @@ import anyio
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from contracts.document import Operation
+from mockserver.contracts.document import Operation
 from mockserver.engine.scenarios import HEADER, STALLED, Scenario, ScenarioError
 from mockserver.errors import REASONS, ApiError
 from mockserver.faults.operations import creating_operations

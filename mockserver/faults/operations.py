@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.document import Contract, Operation
+from mockserver.contracts.document import Contract, Operation
 
 
 def creating_operations(contract: Contract) -> set[str]:

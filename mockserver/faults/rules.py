@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import contracts
-from contracts.document import Operation
+from mockserver import contracts
+from mockserver.contracts.document import Operation
 from mockserver.engine.scenarios import Scenario
 
 LATENCY = "latency"

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import Message, Send
 
-from contracts.document import Contract
-from contracts.validate import check
+from mockserver.contracts.document import Contract
+from mockserver.contracts.validate import check
 from mockserver.faults.rules import Call, FaultRule
 
 if TYPE_CHECKING:
@@ -102,7 +102,9 @@ class Variety:
             return raw
 
     def _draw(self, schema: dict[str, Any], status: int, real: Any, seed: int) -> Any:
-        from contracts import strategies  # Hypothesis is loaded only when a variety fires
+        from mockserver.contracts import (
+            strategies,  # Hypothesis is loaded only when a variety fires
+        )
 
         api, operation = self.call.api, self.call.operation
         if self.rule.payload == "replace":

@@ -212,7 +212,7 @@ async def create_webhook_endpoint(ctx: Ctx) -> Response:
     return ctx.json(endpoint.as_dict(with_secret=True), 201)
 
 
-def _endpoint(ctx: Ctx):  # noqa: ANN202 - webhooks.Endpoint
+def _endpoint(ctx: Ctx):
     endpoint_id = ctx.params()["id"]
     endpoint = _service(ctx).webhooks.get(ctx.tenant, endpoint_id)
     if endpoint is None:

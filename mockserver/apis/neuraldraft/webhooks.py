@@ -251,7 +251,7 @@ class Webhooks:
             self._client = httpx.Client(timeout=TIMEOUT_SECONDS, trust_env=False)
         return self._client
 
-    def _rng(self, tenant: str):  # noqa: ANN202 - random.Random
+    def _rng(self, tenant: str):
         return self.state.ids.rng(f"{self.api}:webhooks", tenant)
 
     # --- system clock ------------------------------------------------------------------------

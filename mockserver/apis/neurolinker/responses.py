@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from contracts.validate import check
 from mockserver.apis.neurolinker import content, pdf
 from mockserver.apis.neurolinker.models import (
     ARCHIVE,
@@ -35,6 +34,7 @@ from mockserver.apis.neurolinker.models import (
     url_file_name,
     user_uid,
 )
+from mockserver.contracts.validate import check
 from mockserver.engine.ids import new_uuid
 from mockserver.engine.jobs import Job, Store
 from mockserver.engine.plan import Outcome, Plan

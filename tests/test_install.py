@@ -1,0 +1,115 @@
+"""The kit as a guest: the built wheel installs one import name and coexists with a user's
+packages named `fixtures` or `contracts` (PyPI's `fixtures`, a project's `tests/fixtures/`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Wheel and sdist built as `make dist` builds them (without an isolated build env, which
+    would download setuptools for every run)."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def wheel_of(dist: Path) -> Path:
+    (wheel,) = dist.glob("*.whl")
+    return wheel
+
+
+def test_wheel_installs_only_the_name_mockserver(dist: Path) -> None:
+    names = zipfile.ZipFile(wheel_of(dist)).namelist()
+    tops = {name.split("/")[0] for name in names if ".dist-info/" not in name}
+
+    assert tops == {"mockserver"}
+    assert "mockserver/py.typed" in names
+    assert "mockserver/contracts/neuralanalog.yaml" in names
+    assert "mockserver/fixtures/plugin.py" in names
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    text = zipfile.ZipFile(wheel_of(dist)).read(entry_points).decode()
+    assert "mockserver = mockserver.fixtures.plugin" in text
+
+
+def test_twine_finds_nothing_wrong_with_the_distributions(dist: Path) -> None:
+    files = sorted(str(path) for path in dist.iterdir())
+    assert len(files) == 2  # the wheel and the sdist
+
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *files],
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+USER_FIXTURES = """\
+def sample_track() -> str:
+    return "demo.wav"
+"""
+
+USER_TEST = """\
+import httpx
+from fixtures import sample_track  # the project's own tests/fixtures/, not the kit
+
+
+def test_own_fixtures_and_the_mock_side_by_side(mockserver):
+    api = "neuralanalog"
+    answer = httpx.post(
+        mockserver.base_url(api) + "/from-link",
+        json={"url": "https://example.com/" + sample_track()},
+        headers={"X-API-Key": mockserver.api_key(api)},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "in_progress"
+"""
+
+
+def test_a_user_project_with_its_own_fixtures_package(dist: Path, tmp_path: Path) -> None:
+    """A fresh virtualenv with the wheel and PyPI's `fixtures`: both import, and a project with
+    its own `tests/fixtures/` package runs its tests on the plugin."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = str(env_dir / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", str(wheel_of(dist)), "fixtures", "pytest"],
+        check=True,
+        capture_output=True,
+    )
+    project = tmp_path / "project"
+    (project / "tests" / "fixtures").mkdir(parents=True)
+    (project / "tests" / "fixtures" / "__init__.py").write_text(USER_FIXTURES)
+    (project / "tests" / "test_client.py").write_text(USER_TEST)
+
+    pypi_fixtures = subprocess.run(
+        [python, "-c", "import fixtures, mockserver.fixtures.plugin; print(fixtures.Fixture)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    run = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+
+    assert "fixtures.fixture.Fixture" in pypi_fixtures.stdout, pypi_fixtures.stderr
+    assert run.returncode == 0, textwrap.indent(run.stdout + run.stderr, "  ")
+    assert "1 passed" in run.stdout
