@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from mockserver import contracts
 from mockserver.contracts.validate import Violation, check, coerce, coerce_form
-from mockserver.engine.clock import isoformat
+from mockserver.engine.clock import SECONDS_Z, isoformat
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan, stretch
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
@@ -57,6 +57,7 @@ class ApiService:
     auth_header: ClassVar[str]  # "x-api-key" or "authorization"
     outcomes: ClassVar[tuple[str, ...]]  # terminal words; [0] is success, [1] the usual failure
     path_aliases: ClassVar[dict[str, str]] = {}  # alternative path prefix -> documented prefix
+    time_style: ClassVar[str] = SECONDS_Z  # how its timestamps are spelled (engine.clock)
     # a body of an undocumented content type: None reads it as FastAPI does (422 naming the
     # missing fields); a status code refuses it outright
     wrong_media_status: ClassVar[int | None] = None
@@ -403,9 +404,11 @@ class Ctx:
         web UI (a job page, a dashboard), the mock links to a page it really serves."""
         return f"{self.server_url}/__mock__/jobs/{quote(job.id, safe='')}/page"
 
-    @staticmethod
-    def iso(timestamp: float | None) -> str | None:
-        return None if timestamp is None else isoformat(timestamp)
+    def iso(self, timestamp: float | None, style: str | None = None) -> str | None:
+        """`timestamp` as this API spells it (or in another documented `style`)."""
+        if timestamp is None:
+            return None
+        return isoformat(timestamp, style or self.service.time_style)
 
     @staticmethod
     def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -35,7 +35,7 @@ def test_clock_advance_and_set(mock: Mock) -> None:
     moved = mock.client.post("/__mock__/clock/advance", json={"seconds": 90}).json()
     assert moved["now"] == start + 90
     set_to = mock.client.post("/__mock__/clock/set", json={"time": "2026-03-01T12:00:00Z"}).json()
-    assert set_to["iso"] == "2026-03-01T12:00:00.000Z"
+    assert set_to["iso"] == "2026-03-01T12:00:00.000000Z"
     assert mock.client.post("/__mock__/clock/advance", json={"seconds": "soon"}).status_code == 422
     assert mock.client.post("/__mock__/clock/advance", json={"seconds": -1}).status_code == 422
     assert mock.client.post("/__mock__/clock/advance", content=b"{").status_code == 400

@@ -82,7 +82,7 @@ def test_import_runs_then_completes_with_a_wav_of_the_uploaded_duration(na: Clie
     na.mock.advance(0.1)
     done = na.status("audio", audio_id)
     assert done["status"] == "completed" and done["is_complete"]
-    assert done["completed_at"] == "2026-01-01T00:00:20.000Z"
+    assert done["completed_at"] == "2026-01-01T00:00:20Z"
     assert done["download_url"].endswith(f"/neuralanalog/download/audio/{audio_id}")
     assert duration_of(na.download("audio", audio_id)) == pytest.approx(3.5)
 

@@ -223,7 +223,7 @@ def test_cancelled_scenario_stops_after_the_given_seconds(mock: Mock) -> None:
     mock.advance(1)
     state = job(mock, job_id)
     assert state["status"] == "cancelled"
-    assert state["updated_at"] == "2026-01-01T00:02:00.000Z"
+    assert state["updated_at"] == "2026-01-01T00:02:00Z"
     assert [s["completed"] for s in state["steps"]][:2] == [True, False]
 
 
@@ -478,7 +478,7 @@ def test_webhook_is_signed_and_retried_after_a_failure(mock: Mock) -> None:
         assert re.fullmatch(r"dlv_[A-Za-z0-9]{12}", headers["x-neural-draft-delivery"])
         assert event["data"]["job"]["id"] == job_id
         assert event["data"]["job"]["status"] == "completed"
-        assert event["created_at"] == "2026-01-01T00:01:00.000Z"
+        assert event["created_at"] == "2026-01-01T00:01:00Z"
         listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
         assert listed.json()["data"][0]["last_delivery_status"] == "failed"
 
@@ -495,7 +495,7 @@ def test_webhook_is_signed_and_retried_after_a_failure(mock: Mock) -> None:
         assert bystander.received == []
         listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
         assert listed.json()["data"][0]["last_delivery_status"] == "succeeded"
-        assert listed.json()["data"][0]["last_delivery_at"] == "2026-01-01T00:01:30.000Z"
+        assert listed.json()["data"][0]["last_delivery_at"] == "2026-01-01T00:01:30Z"
 
 
 def test_webhook_retries_follow_the_schedule_then_stop(mock: Mock) -> None:

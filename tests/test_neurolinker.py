@@ -134,12 +134,12 @@ def test_documents_are_worked_in_order_and_the_request_completes_after_the_last(
     done = nl.status(request_id)
     assert done["status"] == "completed"
     assert (done["completed"], done["failed"], done["processing"]) == (2, 0, 0)
-    assert done["started_at"] == "2026-01-01T00:00:00.000Z"
-    assert done["completed_at"] == "2026-01-01T00:01:05.000Z"
+    assert done["started_at"] == "2026-01-01T00:00:00.000000+00:00"
+    assert done["completed_at"] == "2026-01-01T00:01:05.000000+00:00"
     a, b = (d["result"] for d in done["documents"])
     assert (a["total_pages"], b["total_pages"]) == (2, 1)
     assert (a["billing"]["amount"], b["billing"]["amount"]) == (8, 4)
-    assert b["started_at"] == a["completed_at"] == "2026-01-01T00:00:40.000Z"
+    assert b["started_at"] == a["completed_at"] == "2026-01-01T00:00:40.000000Z"
     assert len(a["results"]["cropped_images"]) == 2
     assert a["results"]["storage_path"].endswith(
         f"/{request_id}/{done['documents'][0]['document_id']}/"
@@ -157,7 +157,7 @@ def test_failed_request_fails_every_document_with_the_message(nl: Client) -> Non
         assert entry["status"] == "failed"
         assert entry["result"]["error"] == "Encrypted PDF"
         assert entry["result"]["results"] is None and entry["result"]["billing"] is None
-    assert status["completed_at"] == "2026-01-01T00:00:30.000Z"
+    assert status["completed_at"] == "2026-01-01T00:00:30.000000+00:00"
 
 
 @pytest.mark.parametrize("failing", [1, 2])
@@ -393,7 +393,7 @@ def test_document_status_follows_the_document(nl: Client) -> None:
     assert running["request_id"] == request_id and running["completed_at"] is None
     nl.mock.advance(40)
     done = nl.document(document_id)
-    assert done["status"] == "completed" and done["completed_at"] == "2026-01-01T00:00:40.000Z"
+    assert done["status"] == "completed" and done["completed_at"] == "2026-01-01T00:00:40.000000Z"
     assert done["results"]["storage_path"].startswith(f"uploads/{done['user_uid']}/{request_id}/")
     assert done["document_page_url"].endswith(f"/__mock__/jobs/{document_id}/page")
 
@@ -535,7 +535,7 @@ def test_forcing_a_request_ends_its_unfinished_documents(nl: Client) -> None:
     status = nl.status(request_id)
     assert status["status"] == "partial"
     assert [d["status"] for d in status["documents"]] == ["completed", "failed", "failed"]
-    assert status["completed_at"] == "2026-01-01T00:00:30.000Z"
+    assert status["completed_at"] == "2026-01-01T00:00:30.000000+00:00"
     queued = status["documents"][2]["result"]
     assert queued["total_pages"] is None and queued["started_at"] == queued["completed_at"]
 

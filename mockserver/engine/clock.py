@@ -40,7 +40,11 @@ class Clock:
 
     def describe(self) -> dict[str, object]:
         now = self.now()
-        return {"mode": "manual" if self.manual else "system", "now": now, "iso": isoformat(now)}
+        return {
+            "mode": "manual" if self.manual else "system",
+            "now": now,
+            "iso": isoformat(now, MICROS_Z),
+        }
 
 
 class SystemClock(Clock):
@@ -102,11 +106,21 @@ class ManualClock(Clock):
         return self._now
 
 
+# How an API spells an instant: each documents its own (all UTC).
+SECONDS_Z = "seconds_z"  # 2026-04-19T10:14:02Z (Neural Analog, Neural Draft)
+MICROS_Z = "micros_z"  # 2025-10-15T09:49:50.574754Z (NeuroLinker, document level)
+MICROS_OFFSET = "micros_offset"  # 2025-10-15T09:49:50.574754+00:00 (NeuroLinker, request level)
+TIME_STYLES = (SECONDS_Z, MICROS_Z, MICROS_OFFSET)
+
+
 @lru_cache(maxsize=65_536)  # a polled job prints the same instants again and again
-def isoformat(timestamp: float) -> str:
-    """ISO 8601 UTC with a `Z`, to the millisecond, as the APIs print it."""
+def isoformat(timestamp: float, style: str = SECONDS_Z) -> str:
+    """ISO 8601 UTC in one of the documented `TIME_STYLES` (whole seconds by default)."""
     moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if style == SECONDS_Z:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = moment.isoformat(timespec="microseconds")
+    return text if style == MICROS_OFFSET else text.replace("+00:00", "Z")
 
 
 def parse_time(value: str | float | int) -> float:

@@ -22,6 +22,7 @@ from mockserver.apis.neurolinker.models import (
     failing_count,
     request_plan,
 )
+from mockserver.engine.clock import MICROS_OFFSET
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
@@ -40,6 +41,7 @@ class NeuroLinker(ApiService):
     outcomes = OUTCOMES
     path_aliases = {f"{SDK}/": f"{DOCUMENTED}/"}
     wrong_media_status = 415
+    time_style = MICROS_OFFSET  # request level; a document's own instants end in `Z`
 
     def routes(self) -> list[Route]:
         endpoints: list[tuple[str, responses.Handler, list[str]]] = [

@@ -35,6 +35,7 @@ from mockserver.apis.neurolinker.models import (
     user_uid,
 )
 from mockserver.contracts.validate import check
+from mockserver.engine.clock import MICROS_Z
 from mockserver.engine.ids import new_uuid
 from mockserver.engine.jobs import Job, Store
 from mockserver.engine.plan import Outcome, Plan
@@ -324,11 +325,11 @@ def _entry(ctx: Ctx, job: Job, state: DocumentState) -> dict[str, Any]:
         result = {
             "file_name": job.data["file"].file_name,
             "file_type": PDF_TYPE,
-            "started_at": ctx.iso(state.started_at),
+            "started_at": ctx.iso(state.started_at, MICROS_Z),
             "file_size_bytes": job.data["file"].size,
             "user_uid": job.data["user_uid"],
             "total_pages": _pages(job, state),
-            "completed_at": ctx.iso(state.completed_at),
+            "completed_at": ctx.iso(state.completed_at, MICROS_Z),
             "results": _results(job, state),
             "status": state.status,
             "billing": _billing(ctx, job, state),
@@ -364,7 +365,7 @@ def _billing(ctx: Ctx, job: Job, state: DocumentState) -> dict[str, Any] | None:
     return {
         "type": "capture",
         "amount": job.data["file"].credits,
-        "at": ctx.iso(state.completed_at),
+        "at": ctx.iso(state.completed_at, MICROS_Z),
     }
 
 
@@ -386,8 +387,8 @@ async def document_status(ctx: Ctx) -> Response:
         "file_size_bytes": job.data["file"].size,
         "total_pages": _pages(job, state),
         "user_uid": job.data["user_uid"],
-        "started_at": ctx.iso(state.started_at),
-        "completed_at": ctx.iso(state.completed_at),
+        "started_at": ctx.iso(state.started_at, MICROS_Z),
+        "completed_at": ctx.iso(state.completed_at, MICROS_Z),
         "results": _results(job, state),
         "document_page_url": ctx.page_url(job),
     }
