@@ -40,22 +40,23 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench $(ARGS)
 
 # schemathesis as CI runs it: `mockserver serve` in the background on a free port, the CLI
-# against each API's served document (its `servers` point back at this server, so no --url),
-# then the server is stopped. Settings and the reasons for them: schemathesis.toml.
+# against each installed API's served document (its `servers` point back at this server, so
+# no --url), then the server is stopped. The settings come from the APIs' declarations
+# (`ApiService.schemathesis`, see mockserver/schemathesis_config.py).
 # More or fewer cases: make schemathesis SCHEMATHESIS_ARGS="--max-examples 50".
 SCHEMATHESIS_ARGS ?= --max-examples 25
 schemathesis: $(VENV)/.installed-test
-	@port=$$($(BIN)/python -c "from mockserver.fixtures.live import free_port; print(free_port())"); \
-	base=http://127.0.0.1:$$port; \
+	@port=$$($(BIN)/python -c "from mockserver.live import free_port; print(free_port())"); \
+	base=http://127.0.0.1:$$port; settings=$$(mktemp); targets=$$(mktemp); \
+	$(BIN)/python -m mockserver.schemathesis_config > $$settings; \
+	$(BIN)/python -m mockserver.schemathesis_config --targets > $$targets; \
 	$(BIN)/mockserver serve --port $$port --log-level warning & server=$$!; \
-	trap 'kill $$server 2>/dev/null; wait $$server' EXIT INT TERM; \
+	trap 'kill $$server 2>/dev/null; wait $$server; rm -f $$settings $$targets' EXIT INT TERM; \
 	failed=0; \
-	run() { $(BIN)/schemathesis run "$$base/$$1" -H "$$2" --wait-for-schema 30 \
-		$(SCHEMATHESIS_ARGS) || failed=1; }; \
-	run neuralanalog/openapi.json "X-API-Key: ci-key"; \
-	run camb/apis/openapi.json "x-api-key: ci-key"; \
-	run neurolinker/openapi.json "Authorization: Bearer nl_ci-key"; \
-	run neuraldraft/openapi.json "Authorization: Bearer ndsk_test_ci-key"; \
+	while IFS="$$(printf '\t')" read -r document header; do \
+		$(BIN)/schemathesis --config-file $$settings run "$$base$$document" -H "$$header" \
+			--wait-for-schema 30 $(SCHEMATHESIS_ARGS) < /dev/null || failed=1; \
+	done < $$targets; \
 	exit $$failed
 
 # Wheel and sdist in dist/, checked as PyPI would check them.

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench.apps import SAMPLE_ENV
-from mockserver.fixtures.live import free_port
+from mockserver.live import free_port
 
 THROUGHPUT_TARGET = 0.70
 MEMORY_TARGET_MB = 300

@@ -4,11 +4,10 @@
 `Violation`s; `contracts.strategies` generates contract-valid payloads with Hypothesis.
 """
 
-from mockserver.contracts.document import APIS, Contract, Operation, load
+from mockserver.contracts.document import Contract, Operation, load
 from mockserver.contracts.validate import Violation, validate_request, validate_response
 
 __all__ = [
-    "APIS",
     "Contract",
     "Operation",
     "Violation",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -14,8 +17,10 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-HERE = Path(__file__).parent
-APIS = ("neuralanalog", "camb", "neurolinker", "neuraldraft")
+from mockserver import apis
+
+HERE = Path(__file__).parent  # the built-in APIs' documents
+VALIDATORS = 4096  # compiled validators kept per contract, least recently used dropped first
 BASE = "urn:contract"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 DOCUMENT_PATH = "/openapi.json"  # where an API serves its own document, unless it lists one
@@ -138,7 +143,8 @@ class Contract:
         self._by_method: dict[str, list[Operation]] = {}
         for op in self.operations:
             self._by_method.setdefault(op.method, []).append(op)
-        self._validators: dict[int, Draft202012Validator] = {}
+        self._validators: OrderedDict[str, Draft202012Validator] = OrderedDict()
+        self._validators_lock = threading.Lock()
 
     def operation(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
         for op in self._by_method.get(method.upper(), ()):
@@ -175,12 +181,21 @@ class Contract:
         return node
 
     def validator(self, schema: dict[str, Any]) -> Draft202012Validator:
-        key = id(schema)
-        found = self._validators.get(key)
-        if found is None:
-            found = self._validators[key] = Draft202012Validator(
-                _absolute_refs(schema), registry=self._registry, format_checker=FORMATS
-            )
+        """A compiled validator of `schema`, cached by its content (a schema built per call,
+        as fault injection pins them, finds its validator again; the cache stays bounded)."""
+        key = json.dumps(schema, sort_keys=True, default=str)
+        with self._validators_lock:
+            found = self._validators.get(key)
+            if found is not None:
+                self._validators.move_to_end(key)
+                return found
+        found = Draft202012Validator(
+            _absolute_refs(schema), registry=self._registry, format_checker=FORMATS
+        )
+        with self._validators_lock:
+            self._validators[key] = found
+            if len(self._validators) > VALIDATORS:
+                self._validators.popitem(last=False)
         return found
 
     def served(self, base_url: str) -> dict[str, Any]:
@@ -212,8 +227,8 @@ def _absolute_refs(node: Any) -> Any:
 
 @cache
 def load(api: str) -> Contract:
-    """The contract of `api` (one of APIS), read once per process."""
-    if api not in APIS:
-        raise KeyError(f"unknown API {api!r}; known: {', '.join(APIS)}")
-    with open(HERE / f"{api}.yaml") as handle:
+    """The contract of `api` (an installed API, see `mockserver.apis`), read once per process:
+    the document its declaration names (YAML, or JSON, which YAML reads too)."""
+    path = apis.service_class(api).contract_path
+    with open(path, encoding="utf-8") as handle:
         return Contract(api, yaml.safe_load(handle))

@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mockserver import apis
 from mockserver.admin import admin_routes
-from mockserver.apis import SERVICES
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
 from mockserver.engine.journal import Entry
@@ -36,11 +36,11 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     """The whole server. `app.state.mock` is its `MockState`, `app.state.services` its APIs."""
     config = config or ServerConfig()
     state = MockState(config, clock)
-    names = [config.api] if config.api else list(SERVICES)
-    unknown = [name for name in names if name not in SERVICES]
+    names = [config.api] if config.api else list(apis.names())
+    unknown = [name for name in names if name not in apis.names()]
     if unknown:
-        raise ValueError(f"unknown API {unknown[0]!r}; known: {', '.join(SERVICES)}")
-    services = {name: SERVICES[name](state) for name in names}
+        raise ValueError(f"unknown API {unknown[0]!r}; known: {', '.join(apis.names())}")
+    services = {name: apis.service_class(name)(state) for name in names}
     routes_of = {name: s.routes() for name, s in services.items()}
     mounts = {
         name: Mount(s.prefix, routes=[document_route(s), *_one_route_per_path(routes_of[name])])
@@ -299,7 +299,4 @@ def _tenant(headers: dict[bytes, bytes], service: ApiService | None) -> str | No
     """The tenant for the journal, read without judging the key (that is the handler's job)."""
     if service is None:
         return None
-    raw = headers.get(service.auth_header.encode(), b"").decode("latin-1").strip()
-    if service.auth_header == "authorization":
-        return raw[7:].strip() if raw.lower().startswith("bearer ") else None
-    return raw or None
+    return service.key_in(headers.get(service.auth_header.encode(), b"").decode("latin-1"))

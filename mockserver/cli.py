@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from mockserver.apis import SERVICES
+from mockserver import apis
 from mockserver.config import ServerConfig
 
 DESCRIPTION = """\
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port to bind (default 8000)")
     serve.add_argument(
         "--api",
-        choices=sorted(SERVICES),
+        choices=apis.names(),
         default=None,
         help="serve this one API alone, at the root (as if it were the real host)",
     )
@@ -75,7 +75,7 @@ def add_check_client(commands: argparse._SubParsersAction) -> None:
         "is not handled.",
     )
     check.add_argument("function", metavar="FUNCTION", help="the client flow, as module:function")
-    check.add_argument("--api", choices=sorted(SERVICES), required=True, help="the API it calls")
+    check.add_argument("--api", choices=apis.names(), required=True, help="the API it calls")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument(
         "--budget",

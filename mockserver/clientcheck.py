@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mockserver.admin import describe
 from mockserver.app import create_app
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
@@ -38,7 +39,7 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.journal import Entry
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults import creating_operations, polling_operations
-from mockserver.fixtures.live import LiveServer
+from mockserver.live import LiveServer
 from mockserver.service import ApiService
 from mockserver.state import MockState
 from mockserver.virtualtime import VirtualTime
@@ -48,8 +49,6 @@ DEFAULT_BUDGET = 3600.0  # virtual seconds a row may take: far more than any job
 WALL_LIMIT = 60.0  # real seconds a row may take (a client that never sleeps)
 MAX_SLEEPS = 20_000
 LINGER_READS = 3  # requests naming a job after it ended that still count as reading it
-KEY_FORMATS = {"neurolinker": "nl_{tenant}", "neuraldraft": "ndsk_test_{tenant}"}
-BASE_PATHS = {"camb": "/apis", "neuraldraft": "/v1"}  # where a client's base URL points
 
 ClientFlow = Callable[[str, str], Any]
 
@@ -364,7 +363,7 @@ def check_client(
     wanted = set(only) if only is not None else None
     rows = []
     with LiveServer(app) as server:
-        base_url = server.url + (service.base_path or BASE_PATHS.get(api, ""))
+        base_url = describe(app, server.url)[api]  # as the banner and health say
         for index, case in enumerate(cases(service)):
             if wanted is None or case.name in wanted:
                 rows.append(
@@ -386,7 +385,7 @@ def _run_case(
     wall_limit: float,
 ) -> Row:
     tenant = f"check{index:02d}{''.join(c for c in case.name if c.isalnum())}"
-    api_key = KEY_FORMATS.get(service.name, "{tenant}").format(tenant=tenant)
+    api_key = service.api_key(tenant)
     state.scenarios.key_bindings[api_key] = Scenario(case.outcome.lower(), {}, "key")
     rules = [
         state.faults.add({**rule, "api": service.name, "tenant": api_key}) for rule in case.faults

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -30,6 +31,12 @@ from mockserver.errors import ApiError, FieldError, fastapi_error
 from mockserver.state import MockState
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
+# schemathesis settings several APIs share (see `ApiService.schemathesis`):
+# a multipart/form-data body carries every value as text, so "negative" data (a number where
+# a string is due, a list for a scalar) is valid once encoded and rightly served
+MULTIPART: dict[str, Any] = {"checks.negative_data_rejection.enabled": False}
+# schema-valid data the API refuses by design with a documented 4xx
+REFUSED_ON_PURPOSE = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 # Starlette's JSONResponse options, in one encoder made once: `json.dumps` with options makes
 # a new encoder per call, a measurable share of a status poll
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
@@ -47,15 +54,24 @@ class JobEnded(ValueError):
 
 
 class ApiService:
-    """Base of the four APIs. Subclasses set the class attributes and implement `routes`,
-    `plan` and, where they serve files, `render_file`."""
+    """Base of every emulated API, and its one declaration: the class attributes are all the
+    kit reads about an API (the registry, `mockserver.apis`, finds the class through the
+    `mockserver.apis` entry-point group). Subclasses set them and implement `routes`, `plan`
+    and, where they serve files, `render_file`."""
 
-    name: ClassVar[str]  # "neuralanalog": the contract's name and the admin's `api`
+    name: ClassVar[str]  # "neuralanalog": its entry-point name and the admin's `api`
     prefix: ClassVar[str]  # "/neuralanalog": stands in for the real host's root
     hosts: ClassVar[tuple[str, ...]]  # Host headers that select this API at the root
     base_path: ClassVar[str] = ""  # where clients' base URL points on the host: "/apis", "/v1"
-    auth_header: ClassVar[str]  # "x-api-key" or "authorization"
+    auth_header: ClassVar[str]  # "x-api-key", or "authorization" for a bearer token
+    key_format: ClassVar[str] = "{tenant}"  # a key in the API's own style: "nl_{tenant}"
     outcomes: ClassVar[tuple[str, ...]]  # terminal words; [0] is success, [1] the usual failure
+    contract_path: ClassVar[Path]  # its OpenAPI 3.1 document (YAML or JSON)
+    # module of its polling lifecycles (`STATUS_OPERATIONS`, `lifecycle(object_type)`)
+    strategies: ClassVar[str | None] = None
+    # schemathesis settings of its operations, as `[[project.operations]]` entries of a
+    # schemathesis.toml with dotted keys ("checks.negative_data_rejection.enabled": False)
+    schemathesis: ClassVar[tuple[dict[str, Any], ...]] = ()
     path_aliases: ClassVar[dict[str, str]] = {}  # alternative path prefix -> documented prefix
     time_style: ClassVar[str] = SECONDS_Z  # how its timestamps are spelled (engine.clock)
     # a body of an undocumented content type: None reads it as FastAPI does (422 naming the
@@ -65,6 +81,11 @@ class ApiService:
     def __init__(self, state: MockState) -> None:
         self.state = state
         self.contract = contracts.load(self.name)
+
+    @classmethod
+    def document_url_path(cls) -> str:
+        """Where the server serves this API's document: `/camb/apis/openapi.json`."""
+        return cls.prefix + contracts.load(cls.name).document_path
 
     # --- what each API decides -------------------------------------------------------------
 
@@ -81,12 +102,32 @@ class ApiService:
     def error_response(self, request: Request, error: ApiError) -> Response:
         return fastapi_error(request, error)
 
+    # --- keys ------------------------------------------------------------------------------
+
+    @classmethod
+    def api_key(cls, tenant: str) -> str:
+        """A key for `tenant` in the API's own style (`nl_acme` for NeuroLinker)."""
+        return cls.key_format.format(tenant=tenant)
+
+    @classmethod
+    def auth_headers(cls, key: str) -> dict[str, str]:
+        """The header that carries `key`, as the API's clients send it."""
+        if cls.auth_header == "authorization":
+            return {"Authorization": f"Bearer {key}"}
+        return {cls.auth_header: key}
+
+    @classmethod
+    def key_in(cls, header: str) -> str | None:
+        """The key in a value of the auth header, unjudged: None when there is none."""
+        raw = header.strip()
+        if cls.auth_header == "authorization":
+            return (raw[7:].strip() or None) if raw[:7].lower() == "bearer " else None
+        return raw or None
+
     def tenant_of(self, request: Request) -> str:
         """The API key of the request: its tenant. 401 when missing, 401/403 when refused."""
-        raw = request.headers.get(self.auth_header, "").strip()
-        bearer = raw[:7].lower() == "bearer "
-        key = raw[7:].strip() if bearer else raw
-        if not key or (self.auth_header == "authorization" and not bearer):
+        key = self.key_in(request.headers.get(self.auth_header, ""))
+        if key is None:
             raise ApiError(401, self.missing_key_message())
         configured = self.state.config.keys.get(key)
         refused = configured.get("status") if configured else None

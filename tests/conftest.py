@@ -11,10 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver import ServerConfig, create_app
+from mockserver import ServerConfig, apis, create_app
 from mockserver.contracts import Violation, validate_response
 from mockserver.engine.artifacts import AudioInfo, tone_wav
-from mockserver.fixtures.live import LiveServer
+from mockserver.live import LiveServer
 from mockserver.state import MockState
 
 _tenants = itertools.count(1)
@@ -82,14 +82,8 @@ class Mock:
         self.state.clock.advance(seconds)
 
     def headers(self, api: str, key: str | None = None, **extra: str) -> dict[str, str]:
-        key = key or self.key
-        auth = {
-            "neuralanalog": {"X-API-Key": key},
-            "camb": {"x-api-key": key},
-            "neurolinker": {"Authorization": f"Bearer nl_{key}"},
-            "neuraldraft": {"Authorization": f"Bearer ndsk_test_{key}"},
-        }[api]
-        return {**auth, **extra}
+        service = apis.service_class(api)
+        return {**service.auth_headers(service.api_key(key or self.key)), **extra}
 
 
 def make_mock(**config: Any) -> Iterator[Mock]:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mockserver.cli import build_parser, config_from, main
-from mockserver.fixtures.live import free_port
+from mockserver.live import free_port
 
 
 def parse(*argv: str):

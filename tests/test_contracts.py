@@ -13,8 +13,7 @@ from openapi_spec_validator import validate
 from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 
-from mockserver import ServerConfig, contracts, create_app
-from mockserver.apis import SERVICES
+from mockserver import ServerConfig, apis, contracts, create_app
 from mockserver.contracts import validate_request, validate_response
 from mockserver.validation import RequestCheck
 from tests.conftest import Mock, make_mock, wav
@@ -36,15 +35,15 @@ def journalled(mock: Mock, api: str) -> list[dict[str, Any]]:
 # --- the documents ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("api", contracts.APIS)
+@pytest.mark.parametrize("api", apis.names())
 def test_document_is_valid_openapi_31(api: str) -> None:
-    with open(contracts.document.HERE / f"{api}.yaml") as handle:
+    with open(apis.service_class(api).contract_path) as handle:
         document = yaml.safe_load(handle)
     validate(document)  # raises on any error
     assert document["openapi"] == "3.1.0"
 
 
-@pytest.mark.parametrize("api", contracts.APIS)
+@pytest.mark.parametrize("api", apis.names())
 def test_served_document_points_back_at_the_mock(mock: Mock, api: str) -> None:
     response = mock.client.get(DOCUMENT_URLS[api])  # no key needed
     assert response.status_code == 200
@@ -59,10 +58,10 @@ def test_served_document_points_back_at_the_mock(mock: Mock, api: str) -> None:
     validate(served)
 
 
-@pytest.mark.parametrize("api", contracts.APIS)
+@pytest.mark.parametrize("api", apis.names())
 def test_document_at_the_api_root_by_host_and_alone(api: str) -> None:
     path = contracts.load(api).document_path
-    host = SERVICES[api].hosts[0]
+    host = apis.services()[api].hosts[0]
     with TestClient(create_app(ServerConfig(clock="manual"))) as client:
         served = client.get(path, headers={"host": host}).json()
     assert served["servers"][0]["url"] == f"http://{host}"
@@ -80,7 +79,7 @@ def test_camb_document_is_where_the_real_service_has_it() -> None:
 
 def test_admin_lists_every_served_document(mock: Mock) -> None:
     listed = mock.client.get("/__mock__/contracts").json()["contracts"]
-    assert [c["api"] for c in listed] == list(SERVICES)
+    assert [c["api"] for c in listed] == list(apis.services())
     for entry in listed:
         assert entry["url"] == "http://testserver" + DOCUMENT_URLS[entry["api"]]
         assert entry["openapi"] == "3.1.0"
@@ -191,11 +190,11 @@ def first_json_operation(api: str) -> contracts.Operation:
     )
 
 
-@pytest.mark.parametrize("api", contracts.APIS)
+@pytest.mark.parametrize("api", apis.names())
 @pytest.mark.parametrize("strict", [False, True])
 def test_unknown_field_is_journalled_for_every_api(api: str, strict: bool) -> None:
     operation = first_json_operation(api)
-    service = SERVICES[api]
+    service = apis.services()[api]
     for mock in make_mock(strict=strict):  # the conformance check validates the answers
         response = mock.client.post(
             service.prefix + operation.template,

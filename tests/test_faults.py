@@ -19,7 +19,7 @@ import requests
 from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, create_app
-from mockserver.apis import SERVICES
+from mockserver.apis import services as api_services
 from mockserver.contracts import load
 from mockserver.faults import FaultBook, FaultError, InjectedReset, faithful_schema
 from tests.conftest import Live, Mock, make_mock
@@ -374,11 +374,11 @@ def test_rate_is_seeded_and_reproducible() -> None:
         FaultBook([{"fault": "500", "times": 0}])
 
 
-@pytest.mark.parametrize("api", sorted(SERVICES))
+@pytest.mark.parametrize("api", sorted(api_services()))
 def test_injected_errors_conform_in_every_api_format(mock: Mock, api: str) -> None:
     """Every operation documenting 429/500/503 gets it in the API's own format (the fixture
     checks each answer against the contract), 429 with a usable Retry-After."""
-    prefix = SERVICES[api].prefix
+    prefix = api_services()[api].prefix
     for status in (429, 500, 503):
         add(mock, fault=str(status), api=api, **({"retry_after": 3} if status != 500 else {}))
         documenting = [op for op in load(api).operations if str(status) in op.spec["responses"]]

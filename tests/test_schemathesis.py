@@ -1,6 +1,6 @@
 """schemathesis against the mock in-process: each API's served document, every phase, bounded.
 
-The settings are `schemathesis.toml`'s, as for `make schemathesis`; here the examples are
+The settings are the APIs' declarations', as for `make schemathesis`; here the examples are
 fewer and the run is seeded and derandomized. Each API is run twice on a manual clock: once
 where jobs end at once and a share of them fail, once where they never end, so the contract's
 links reach success, conflict and in-progress answers alike. Every answer also goes through
@@ -15,10 +15,8 @@ it does not know (400) or a field of the wrong type (422), or carries `x-mock-re
 from __future__ import annotations
 
 import json
-import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,38 +27,26 @@ from schemathesis.engine import Status, events, from_schema
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver import ServerConfig, contracts, create_app
+from mockserver import ServerConfig, apis, contracts, create_app, schemathesis_config
 from tests.conftest import ConformanceCheck
 
-SETTINGS = Path(__file__).parent.parent / "schemathesis.toml"
 MAX_EXAMPLES = 10  # per operation and phase: the whole file stays well under a minute
 STATEFUL_EXAMPLES = 20  # scenarios of linked calls, up to STATEFUL_STEPS calls each
 STATEFUL_STEPS = 15
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 KEY = "schemathesis-key"
 REFUSED = "refused-key"
-AUTH = {  # the `-H` of `make schemathesis`, with the key left open
-    "neuralanalog": ("X-API-Key", "{key}"),
-    "camb": ("x-api-key", "{key}"),
-    "neurolinker": ("Authorization", "Bearer nl_{key}"),
-    "neuraldraft": ("Authorization", "Bearer ndsk_test_{key}"),
-}
-DOCUMENTS = {
-    "neuralanalog": "/neuralanalog/openapi.json",
-    "camb": "/camb/apis/openapi.json",
-    "neurolinker": "/neurolinker/openapi.json",
-    "neuraldraft": "/neuraldraft/openapi.json",
-}
 
 
 def auth(api: str, key: str) -> dict[str, str]:
-    name, value = AUTH[api]
-    return {name: value.format(key=key)}
+    """The `-H` of `make schemathesis`, with the key left open."""
+    service = apis.service_class(api)
+    return service.auth_headers(service.api_key(key))
 
 
 def token(api: str, key: str) -> str:
     """The key as the server's config names it (a bearer token without `Bearer `)."""
-    return next(iter(auth(api, key).values())).removeprefix("Bearer ")
+    return apis.service_class(api).api_key(key)
 
 
 @dataclass
@@ -122,9 +108,8 @@ def _success(status: int) -> bool:
 
 
 def settings(api: str, phases: tuple[str, ...]) -> SchemathesisConfig:
-    """`schemathesis.toml`, bounded and made repeatable for the suite."""
-    with open(SETTINGS, "rb") as handle:
-        data = tomllib.load(handle)
+    """The APIs' own settings (`make schemathesis`'s), bounded and made repeatable."""
+    data = schemathesis_config.config([api])
     data["seed"] = 1
     data["headers"] = auth(api, KEY)
     data["generation"] = {
@@ -248,7 +233,9 @@ def run(api: str, mode: str, answered: dict[str, set[str]]) -> list[str]:
     )
     check = ConformanceCheck(create_app(config))
     traffic = Traffic(check, contracts.load(api), answered)
-    schema = schemathesis.openapi.from_asgi(DOCUMENTS[api], traffic, config=settings(api, phases))
+    schema = schemathesis.openapi.from_asgi(
+        apis.service_class(api).document_url_path(), traffic, config=settings(api, phases)
+    )
     found = failures_of(from_schema(schema).execute())
     with TestClient(traffic) as client:
         provoke(client, api, traffic)
@@ -263,7 +250,7 @@ def same_run_whatever_ran_before(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(providers, "_get_local_constants", providers.Constants)
 
 
-@pytest.mark.parametrize("api", contracts.APIS)
+@pytest.mark.parametrize("api", apis.names())
 @pytest.mark.usefixtures("same_run_whatever_ran_before")
 def test_schemathesis_finds_nothing_and_every_status_is_reached(api: str) -> None:
     answered: dict[str, set[str]] = defaultdict(set)
@@ -287,7 +274,9 @@ def test_a_broken_answer_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     app = create_app(ServerConfig(clock="manual"))
     traffic = Traffic(app, contracts.load("neuralanalog"), defaultdict(set))
     config = settings("neuralanalog", ("examples",))
-    schema = schemathesis.openapi.from_asgi(DOCUMENTS["neuralanalog"], traffic, config=config)
+    schema = schemathesis.openapi.from_asgi(
+        apis.service_class("neuralanalog").document_url_path(), traffic, config=config
+    )
     found = failures_of(from_schema(schema).execute())
     assert any(
         "GET /status/{object_type}/{object_id}: response_schema_conformance" in problem

@@ -14,12 +14,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
-from mockserver.contracts import APIS, load, validate_response
+from mockserver.apis import names as api_names
+from mockserver.contracts import load, validate_response
 from mockserver.contracts.strategies import (
-    LIFECYCLE_TYPES,
     UnsupportedSchema,
     example,
     from_schema,
+    lifecycle_types,
     lifecycles,
     responses,
     status_operation,
@@ -62,7 +63,11 @@ CREATE_OPERATIONS = {
     ),
 }
 STATUS_OPERATIONS = sorted(
-    {(api, status_operation(api, kind)) for api, kinds in LIFECYCLE_TYPES.items() for kind in kinds}
+    {
+        (api, status_operation(api, kind))
+        for api, kinds in lifecycle_types().items()
+        for kind in kinds
+    }
 )
 
 
@@ -170,7 +175,12 @@ def test_status_and_create_payloads_pass_the_contract(api: str, operation: str) 
 
 @pytest.mark.parametrize(
     ("api", "operation"),
-    [(api, op.id) for api in APIS for op in load(api).operations if _json_answers(api, op.id)],
+    [
+        (api, op.id)
+        for api in api_names()
+        for op in load(api).operations
+        if _json_answers(api, op.id)
+    ],
 )
 def test_every_documented_json_answer_passes_the_contract(api: str, operation: str) -> None:
     answers = _json_answers(api, operation)
@@ -197,7 +207,7 @@ def test_every_enum_value_is_reachable() -> None:
     for word in ("PENDING", "SUCCESS", "ERROR", "TIMEOUT", "PAYMENT_REQUIRED"):
         assert _found(camb, lambda b, w=word: b["status"] == w)["status"] == word
     status = responses("neuralanalog", "get_status")
-    for kind in LIFECYCLE_TYPES["neuralanalog"]:
+    for kind in lifecycle_types()["neuralanalog"]:
         _found(status, lambda b, k=kind: b["object_type"] == k)
 
 
@@ -445,7 +455,7 @@ def _check_lifecycle(api: str, kind: str, bodies: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("api", "kind"), [(api, kind) for api, kinds in LIFECYCLE_TYPES.items() for kind in kinds]
+    ("api", "kind"), [(api, kind) for api, kinds in lifecycle_types().items() for kind in kinds]
 )
 def test_lifecycles_are_valid_and_keep_their_invariants(api: str, kind: str) -> None:
     operation = status_operation(api, kind)

@@ -17,15 +17,19 @@ one type), `schemas` (the converter), `responses` (bodies of documented response
 """
 
 from mockserver.contracts.strategies.keywords import UnsupportedSchema
-from mockserver.contracts.strategies.lifecycles import LIFECYCLE_TYPES, lifecycles, status_operation
+from mockserver.contracts.strategies.lifecycles import (
+    lifecycle_types,
+    lifecycles,
+    status_operation,
+)
 from mockserver.contracts.strategies.responses import from_schema, responses
 from mockserver.contracts.strategies.seeded import example
 
 __all__ = [
-    "LIFECYCLE_TYPES",
     "UnsupportedSchema",
     "example",
     "from_schema",
+    "lifecycle_types",
     "lifecycles",
     "responses",
     "status_operation",

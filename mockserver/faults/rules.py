@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mockserver import contracts
+from mockserver import apis, contracts
 from mockserver.contracts.document import Operation
 from mockserver.engine.scenarios import Scenario
 
@@ -101,8 +101,8 @@ class FaultRule:
             )
         kind, status = _kind(data.get("fault"), data.get("status"))
         api = _optional_text(data, "api")
-        if api is not None and api not in contracts.APIS:
-            raise FaultError(f"'api' must be one of: {', '.join(contracts.APIS)} (got {api!r})")
+        if api is not None and api not in apis.names():
+            raise FaultError(f"'api' must be one of: {', '.join(apis.names())} (got {api!r})")
         one_shot = source == "scenario" and kind in REFUSALS
         retry_after = _whole(data, "retry_after", 1)
         if kind == RATE_LIMIT and retry_after is None:
@@ -200,8 +200,8 @@ def _operations(api: str | None, value: Any) -> tuple[str, ...]:
 
 
 def _operation_ids(api: str | None) -> set[str]:
-    apis = [api] if api else list(contracts.APIS)
-    return {op.id for name in apis for op in contracts.load(name).operations}
+    names = [api] if api else apis.names()
+    return {op.id for name in names for op in contracts.load(name).operations}
 
 
 def _number(data: Mapping[str, Any], name: str) -> float | None:

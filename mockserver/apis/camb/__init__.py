@@ -14,12 +14,13 @@ from mockserver.apis.camb.models import (
     failure_message,
     failure_reason,
 )
+from mockserver.contracts.document import HERE as CONTRACTS
 from mockserver.engine.artifacts import tone_wav
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import Scenario
 from mockserver.errors import ApiError
-from mockserver.service import ApiService
+from mockserver.service import MULTIPART, ApiService
 
 
 class Camb(ApiService):
@@ -29,6 +30,10 @@ class Camb(ApiService):
     hosts = ("client.camb.ai",)
     auth_header = "x-api-key"
     outcomes = ("SUCCESS", "ERROR", "TIMEOUT", "PAYMENT_REQUIRED")
+    contract_path = CONTRACTS / "camb.yaml"
+    strategies = "mockserver.contracts.strategies.camb"
+    # multipart/form-data: as for Neural Analog's import
+    schemathesis = ({"include-operation-id": "create_audio_separation", **MULTIPART},)
 
     def routes(self) -> list[Route]:
         return [

@@ -8,12 +8,13 @@ from starlette.routing import Route
 
 from mockserver.apis.neuralanalog import responses
 from mockserver.apis.neuralanalog.models import KINDS, STEP_KINDS
+from mockserver.contracts.document import HERE as CONTRACTS
 from mockserver.engine.artifacts import tone_wav, zip_bytes
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Plan
 from mockserver.engine.scenarios import Scenario
 from mockserver.errors import ApiError
-from mockserver.service import ApiService
+from mockserver.service import MULTIPART, REFUSED_ON_PURPOSE, ApiService
 
 
 class NeuralAnalog(ApiService):
@@ -22,6 +23,23 @@ class NeuralAnalog(ApiService):
     hosts = ("api.neuralanalog.com",)
     auth_header = "x-api-key"
     outcomes = ("completed", "failed")
+    contract_path = CONTRACTS / "neuralanalog.yaml"
+    strategies = "mockserver.contracts.strategies.neuralanalog"
+    schemathesis = (
+        # multipart/form-data bodies: every value travels as text, and a list as the same
+        # field repeated. Negative data such as "file_source is a number" arrives as the text
+        # "123", a valid string; a repeated scalar field is read as its last value, as the
+        # real FastAPI services do. These requests are not invalid once encoded, so they are
+        # served.
+        {"include-operation-id": "import_from_file", **MULTIPART},
+        # Downloads: the real service encodes wav, flac, mp3 and m4a; the mock renders wav
+        # only and answers a documented 422 for the others (see the contract). Positive data
+        # that asks for those formats is refused on purpose.
+        {
+            "include-operation-id": ["download_object", "download_archive"],
+            "checks.positive_data_acceptance.expected-statuses": REFUSED_ON_PURPOSE,
+        },
+    )
 
     def routes(self) -> list[Route]:
         return [

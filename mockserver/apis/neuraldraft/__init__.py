@@ -27,6 +27,7 @@ from mockserver.apis.neuraldraft.models import (
 )
 from mockserver.apis.neuraldraft.stream import Wakeup
 from mockserver.apis.neuraldraft.webhooks import Webhooks
+from mockserver.contracts.document import HERE as CONTRACTS
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
@@ -44,7 +45,24 @@ class NeuralDraft(ApiService):
     base_path = "/v1"
     hosts = ("api.neuraldraft.io",)
     auth_header = "authorization"
+    key_format = "ndsk_test_{tenant}"
     outcomes = (COMPLETED, FAILED, CANCELLED)
+    contract_path = CONTRACTS / "neuraldraft.yaml"
+    strategies = "mockserver.contracts.strategies.neuraldraft"
+    schemathesis = (
+        # The event stream lasts as long as its job: minutes on the system clock, for ever on
+        # a manual clock nobody moves. The events of its first half second are enough to check
+        # their shape (a stream cut at its deadline is kept, not counted as a timeout).
+        {"include-operation-id": "stream_job", "request-timeout": 0.5},
+        # A POST whose Idempotency-Key and body the service has seen gets the first answer
+        # again, as from the real service. schemathesis reuses such keys, so a replayed 201
+        # can name a webhook endpoint that a DELETE has removed since: the 404 that follows
+        # is right.
+        {
+            "include-operation-id": ["update_webhook_endpoint", "delete_webhook_endpoint"],
+            "checks.ensure_resource_availability.enabled": False,
+        },
+    )
     wrong_media_status = 400  # the docs' bad_request: "not sent as application/json"
 
     def __init__(self, state: MockState) -> None:

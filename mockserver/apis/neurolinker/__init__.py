@@ -22,12 +22,13 @@ from mockserver.apis.neurolinker.models import (
     failing_count,
     request_plan,
 )
+from mockserver.contracts.document import HERE as CONTRACTS
 from mockserver.engine.clock import MICROS_OFFSET
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError
-from mockserver.service import ApiService
+from mockserver.service import MULTIPART, REFUSED_ON_PURPOSE, ApiService
 
 DOCUMENTED, SDK = "/api/v1", "/v1"  # the docs' paths and the official SDK's
 
@@ -37,6 +38,21 @@ class NeuroLinker(ApiService):
     prefix = "/neurolinker"
     hosts = ("neurolinker.api.ainexxo.com",)
     auth_header = "authorization"
+    key_format = "nl_{tenant}"
+    contract_path = CONTRACTS / "neurolinker.yaml"
+    strategies = "mockserver.contracts.strategies.neurolinker"
+    schemathesis = (
+        # The submit: multipart/form-data as for Neural Analog's import. Its `form` field is
+        # JSON text of an ExtractForm, files and URLs never both; the contract can only call
+        # `form` a string (a `contentMediaType` would make form readers take it for a file
+        # part) and cannot say "files xor URLs", so schema-valid data is often refused with
+        # the documented 422 that names the problem.
+        {
+            "include-operation-id": "extract",
+            **MULTIPART,
+            "checks.positive_data_acceptance.expected-statuses": REFUSED_ON_PURPOSE,
+        },
+    )
     # `insufficient_credits` is a scenario word, not a job state: the submit is refused with 402
     outcomes = OUTCOMES
     path_aliases = {f"{SDK}/": f"{DOCUMENTED}/"}
