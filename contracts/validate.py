@@ -277,6 +277,11 @@ def _check_body(operation: Operation, content_type: str | None, body: Any) -> li
     return problems + unknown_fields(operation, schema, body)
 
 
+def upload_expected(value: object) -> str:
+    """FastAPI's words for a text value where a file part is due."""
+    return f"Value error, Expected UploadFile, received: {type(value).__name__}"
+
+
 def uploads_expected(
     operation: Operation, schema: dict[str, Any], form: dict[str, Any]
 ) -> list[Violation]:
@@ -286,7 +291,7 @@ def uploads_expected(
         Violation(
             operation.id,
             f"/body/{key}",
-            f"Value error, Expected UploadFile, received: {type(form[key]).__name__}",
+            upload_expected(form[key]),
             form[key],
             "value_error",
         )

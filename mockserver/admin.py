@@ -151,9 +151,8 @@ async def scenarios(request: Request) -> Response:
     tenant = data.get("tenant")
     if tenant is not None and not isinstance(tenant, str):
         raise AdminError(422, "'tenant' must be an API key string")
-    scenario = Scenario.parse(outcome, "queue")
-    extra = {k.lower(): str(v) for k, v in data.items() if k not in RESERVED}
-    scenario = Scenario(scenario.outcome, {**scenario.options, **extra}, "queue")
+    extra = {k: v for k, v in data.items() if k not in RESERVED}
+    scenario = Scenario.parse_with(outcome, "queue", extra)
     service.outcome_word(scenario)  # refuses an outcome this API does not know
     scenario_rule(scenario)  # and a `fault=` it cannot apply
     state.scenarios.queue(service.name, scenario, tenant, count)

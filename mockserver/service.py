@@ -22,7 +22,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mockserver import contracts
-from mockserver.contracts.validate import Violation, check, coerce, coerce_form
+from mockserver.contracts.validate import (
+    Violation,
+    check,
+    coerce,
+    coerce_form,
+    uploads_expected,
+)
 from mockserver.engine.clock import SECONDS_Z, isoformat
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan, stretch
@@ -31,6 +37,7 @@ from mockserver.errors import ApiError, FieldError, fastapi_error
 from mockserver.state import MockState
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
+MAX_PART_SIZE = 200 * 1024 * 1024  # one part of a form, as the request check reads it too
 # schemathesis settings several APIs share (see `ApiService.schemathesis`):
 # a multipart/form-data body carries every value as text, so "negative" data (a number where
 # a string is due, a list for a scalar) is valid once encoded and rightly served
@@ -174,9 +181,7 @@ class ApiService:
         phases it finished stay finished and the jobs tied to it follow. The caller then tells
         the clock's listeners (`Clock.changed`), from where a webhook delivery may block.
         ValueError (`JobEnded` for a job already at its outcome) when it cannot be done."""
-        parsed = Scenario.parse(outcome, "admin")
-        extra = {name.lower(): str(value) for name, value in options.items()}
-        scenario = Scenario(parsed.outcome, {**parsed.options, **extra}, "admin")
+        scenario = Scenario.parse_with(outcome, "admin", options)
         if scenario.outcome == STALLED:
             raise ValueError("a job can only be forced into a terminal state")
         with self.state.lock:
@@ -332,27 +337,10 @@ class Ctx:
             else coerce_form(data, schema, self.service.contract)
         )
         problems = check(operation, schema, typed, "body")
-        problems += self._uploads_expected(operation, schema, data)
+        problems += uploads_expected(operation, schema, data)
         if problems:
             raise _invalid(problems)
         return {key: data[key] if _has_upload(data[key]) else value for key, value in typed.items()}
-
-    def _uploads_expected(
-        self, operation: contracts.Operation, schema: dict[str, Any], data: dict[str, Any]
-    ) -> list[Violation]:
-        """A file part sent as plain text is refused the way FastAPI refuses it."""
-        properties = self.service.contract.resolve(schema).get("properties", {})
-        return [
-            Violation(
-                operation.id,
-                f"/body/{key}",
-                f"Value error, Expected UploadFile, received: {type(data[key]).__name__}",
-                data[key],
-                "value_error",
-            )
-            for key, prop in properties.items()
-            if prop.get("format") == "binary" and key in data and isinstance(data[key], str)
-        ]
 
     def params(self) -> dict[str, Any]:
         """Path and query parameters, typed and checked against the contract (422 if not)."""
@@ -391,7 +379,7 @@ class Ctx:
         return values
 
     async def _form(self) -> dict[str, Any]:
-        return form_fields(await self.request.form(max_part_size=200 * 1024 * 1024))
+        return form_fields(await self.request.form(max_part_size=MAX_PART_SIZE))
 
     def scenario(self, *magic_inputs: str | None) -> Scenario:
         """The scenario of a job this request creates (header, queue, key, magic, default)."""

@@ -26,10 +26,9 @@ from starlette.types import Message, Receive, Scope
 from mockserver.contracts import Operation, Violation
 from mockserver.contracts.validate import check_request, unknown_operation
 from mockserver.errors import ApiError, FieldError
-from mockserver.service import ApiService, form_fields
+from mockserver.service import MAX_PART_SIZE, ApiService, form_fields
 
 log = logging.getLogger("mockserver")
-MAX_PART_SIZE = 200 * 1024 * 1024  # as the handlers read forms
 VALUE_LIMIT = 500  # characters of an offending value kept in the journal
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any
@@ -44,6 +44,15 @@ class Scenario:
                 raise ScenarioError(f"scenario option {pair!r} is not of the form name=value")
             options[key.strip().lower()] = value.strip()
         return cls(name.lower(), options, source)
+
+    @classmethod
+    def parse_with(cls, text: str, source: str, options: Mapping[str, Any]) -> Scenario:
+        """`text` parsed, with `options` (given as keyword arguments or JSON fields, any case,
+        any type) added over its own: how the admin API, the fixtures and a forced end take
+        an outcome and its options."""
+        parsed = cls.parse(text, source)
+        extra = {name.lower(): str(value) for name, value in options.items()}
+        return cls(parsed.outcome, {**parsed.options, **extra}, source)
 
     def number(self, name: str, default: float | None = None) -> float | None:
         raw = self.options.get(name)

@@ -34,7 +34,7 @@ from mockserver.apis.neurolinker.models import (
     url_file_name,
     user_uid,
 )
-from mockserver.contracts.validate import check
+from mockserver.contracts.validate import check, upload_expected
 from mockserver.engine.clock import MICROS_Z
 from mockserver.engine.ids import new_uuid
 from mockserver.engine.jobs import Job, Store
@@ -159,7 +159,7 @@ def _uploads(value: Any) -> list[UploadFile]:
             problems.append(
                 FieldError(
                     ("body", "documents", index),
-                    f"Value error, Expected UploadFile, received: {type(item).__name__}",
+                    upload_expected(item),
                     "value_error",
                 )
             )
