@@ -129,6 +129,7 @@ def serve(config: ServerConfig, log_level: str = "info") -> None:
 
     from mockserver.admin import describe
     from mockserver.app import create_app
+    from mockserver.faults.reset import ResettableH11Protocol
 
     app = create_app(config)
     root = f"http://{config.host}:{config.port}"
@@ -136,7 +137,14 @@ def serve(config: ServerConfig, log_level: str = "info") -> None:
     print(f"mockserver on {root}  {bases}  admin={root}/__mock__", flush=True)
     # one log line per request, naming its request ID, replaces uvicorn's access log
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=log_level,
+        access_log=False,
+        http=ResettableH11Protocol,  # connection resets (fault injection)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -101,7 +101,7 @@ class FaultMiddleware:
             if fired is None:
                 continue
             if rule.fault == RESET:
-                await drop_connection()
+                await drop_connection(scope)
             else:
                 error = self._refusal(rule, fired, call.operation)
                 await _answer(service, error, scope, receive, send)

@@ -1,4 +1,11 @@
-"""Connection resets: a request answered by dropping its connection, under uvicorn or in-process."""
+"""Connection resets: a request answered by dropping its connection, under uvicorn or in-process.
+
+A reset needs the request's connection, which ASGI does not hand to an app. The server runs
+uvicorn with `ResettableH11Protocol` (given through uvicorn's public `Config(http=...)`):
+uvicorn's own h11 protocol, whose app sees its connection in the scope's extensions. Only
+the public protocol interface is used: `connection_made`, `connection_lost` and the `app`
+the protocol runs.
+"""
 
 from __future__ import annotations
 
@@ -6,46 +13,67 @@ import asyncio
 import contextlib
 import socket
 import struct
-from typing import Any
+from dataclasses import dataclass, field
+
+from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+EXTENSION = "mockserver.connection"  # scope["extensions"] key of the request's Connection
 
 
 class InjectedReset(ConnectionResetError):
-    """The reset of an in-process request, which has no connection to drop: Starlette's
-    TestClient and httpx's ASGITransport raise it from the request call."""
+    """The reset of a request that has no connection to drop (an in-process client, or a
+    server started without `ResettableH11Protocol`): Starlette's TestClient and httpx's
+    ASGITransport raise it from the request call."""
 
 
-async def drop_connection() -> None:
+@dataclass
+class Connection:
+    """One client connection: its transport, and whether the server has seen it close."""
+
+    transport: asyncio.Transport
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ResettableH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol; the app sees the connection under `scope["extensions"]`."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        super().connection_made(transport)
+        self.connection = Connection(transport)
+        app, connection = self.app, self.connection
+
+        async def with_connection(scope: Scope, receive: Receive, send: Send) -> None:
+            scope.setdefault("extensions", {})[EXTENSION] = connection
+            await app(scope, receive, send)
+
+        self.app = with_connection  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.connection.lost.set()
+
+
+def connection_of(scope: Scope) -> Connection | None:
+    found = (scope.get("extensions") or {}).get(EXTENSION)
+    return found if isinstance(found, Connection) else None
+
+
+async def drop_connection(scope: Scope) -> None:
     """Close the client's connection with a TCP reset and no answer.
 
-    Under uvicorn the request runs in a task of its connection's protocol; its transport is
-    aborted with SO_LINGER 0, so the client reads ECONNRESET. Without a server connection
-    (an in-process ASGI client), InjectedReset is raised instead.
+    The transport is aborted with SO_LINGER 0, so the client reads ECONNRESET; the request
+    returns once the server has seen the connection go (nothing more is sent on it). Without
+    a connection, InjectedReset is raised instead.
     """
-    cycle = _server_cycle()
-    if cycle is None:
+    connection = connection_of(scope)
+    if connection is None:
         raise InjectedReset("connection reset by the mock (fault injection)")
-    transport: asyncio.Transport = cycle.transport
-    sock = transport.get_extra_info("socket")
+    sock = connection.transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-    for _ in range(100):  # connection_lost runs on the next loop turns
-        if getattr(cycle, "disconnected", True):
-            break
-        await asyncio.sleep(0)
+    connection.transport.abort()
+    await connection.lost.wait()
 
-
-def _server_cycle() -> Any | None:
-    """uvicorn's request-response cycle running this request, found through the task that
-    runs it (`cycle.run_asgi(app)`); None elsewhere."""
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:
-        return None
-    frame = getattr(task.get_coro(), "cr_frame", None) if task is not None else None
-    cycle = frame.f_locals.get("self") if frame is not None else None
-    transport = getattr(cycle, "transport", None)
-    if isinstance(transport, asyncio.Transport) and hasattr(cycle, "disconnected"):
-        return cycle
-    return None
