@@ -21,7 +21,6 @@ failure. Verdicts:
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import importlib
 import inspect
 import json
@@ -29,6 +28,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from types import FrameType
 from typing import Any
 
 from mockserver.admin import describe
@@ -42,11 +42,12 @@ from mockserver.faults import creating_operations, polling_operations
 from mockserver.live import LiveServer
 from mockserver.service import ApiService
 from mockserver.state import MockState
-from mockserver.virtualtime import VirtualTime
+from mockserver.virtualtime import REAL, VirtualTime
 
 HANDLED, CRASHED, HUNG, WRONG = "handled", "crashed", "hung", "wrong"
 DEFAULT_BUDGET = 3600.0  # virtual seconds a row may take: far more than any job plans
 WALL_LIMIT = 60.0  # real seconds a row may take (a client that never sleeps)
+STOP_GRACE = 5.0  # real seconds a client past its limit has to reach a function call
 MAX_SLEEPS = 20_000
 LINGER_READS = 3  # requests naming a job after it ended that still count as reading it
 
@@ -154,11 +155,28 @@ def run_client(
     budget: float = DEFAULT_BUDGET,
     wall_limit: float = WALL_LIMIT,
 ) -> Attempt:
-    """Run the flow in its own thread on budgeted virtual time."""
+    """Run the flow in its own thread on budgeted virtual time.
+
+    A client past its wall-clock limit is stopped cooperatively: OutOfTime is raised in its
+    thread at its next function call (a trace function of that thread alone, `sys.settrace`)
+    or its next look at the clock. A loop that calls nothing at all cannot be stopped from
+    outside; its thread is left behind (a daemon) and the row is reported hung all the same.
+    """
     attempt = Attempt()
+    overdue = f"still running after {wall_limit:g} s of real time"
+    real_now = REAL["monotonic"]
+    deadline = real_now() + wall_limit
 
     def run() -> None:
+        previous = sys.gettrace()  # a coverage tool's or debugger's tracer keeps working
+
+        def stop_when_overdue(frame: FrameType, event: str, arg: Any) -> Any:
+            if real_now() > deadline:
+                raise OutOfTime(overdue)
+            return previous(frame, event, arg) if previous is not None else None
+
         timer = BudgetedTime(clock, budget)
+        sys.settrace(stop_when_overdue)
         try:
             with timer.running():
                 result = function(base_url, api_key)
@@ -169,27 +187,19 @@ def run_client(
             attempt.out_of_time = str(exc)
         except BaseException as exc:
             attempt.error = exc
+        finally:
+            sys.settrace(previous)
 
     thread = threading.Thread(target=run, name="clientcheck", daemon=True)
     thread.start()
-    thread.join(wall_limit)
-    if thread.is_alive():
-        _interrupt(thread)
-        thread.join(5.0)
-        attempt.out_of_time = f"still running after {wall_limit:g} s of real time"
+    thread.join(wall_limit + STOP_GRACE)
+    if thread.is_alive() or attempt.out_of_time == overdue:
+        attempt.out_of_time = overdue
     return attempt
 
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
-
-
-def _interrupt(thread: threading.Thread) -> None:
-    """Raise OutOfTime in a thread that never sleeps (a busy loop), at its next bytecode."""
-    assert thread.ident is not None
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread.ident), ctypes.py_object(OutOfTime)
-    )
 
 
 # --- judging ----------------------------------------------------------------------------------

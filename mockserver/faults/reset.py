@@ -76,4 +76,3 @@ async def drop_connection(scope: Scope) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     connection.transport.abort()
     await connection.lost.wait()
-
