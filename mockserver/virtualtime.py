@@ -5,6 +5,10 @@ Real clients sleep between polls and give up after their own timeouts. Inside `V
 the server's clock for the threads that entered it: every sleep advances the clock by exactly
 that much and returns at once, so a ten-minute polling loop ends in milliseconds, faithfully.
 Other threads (the server's own event loop among them) keep real time.
+
+An event loop's own clock (`loop.time()`) stays real inside the block too: it times
+`asyncio.wait_for`, `asyncio.timeout` and `loop.call_later`, which must fire after their
+delay whether or not anybody sleeps. Only sleeps are virtual.
 """
 
 from __future__ import annotations
@@ -24,13 +28,21 @@ class SteerableClock(Protocol):
     def advance(self, seconds: float) -> float: ...
 
 
-REAL = {
+REAL: dict[str, Callable[..., Any]] = {
     "sleep": time.sleep,
     "time": time.time,
     "monotonic": time.monotonic,
     "perf_counter": time.perf_counter,
 }
 REAL_ASYNC_SLEEP = asyncio.sleep
+
+
+def _loop_time(loop: asyncio.BaseEventLoop) -> float:
+    """`BaseEventLoop.time` on the real monotonic clock, even where `time.monotonic` is
+    virtual: the loop's timers (timeouts, `call_later`) keep working."""
+    return REAL["monotonic"]()
+
+
 # keep the real functions: the server's clock, and pytest's own timing (test durations)
 OWN = ("mockserver.engine", "_pytest")
 
@@ -95,6 +107,8 @@ class VirtualTime:
         """Replace the real functions in `time`, `asyncio` and every module that imported
         them by name (`from time import sleep`), so unmodified client code is covered."""
         replacements = self._replacements()
+        self._patched.append((asyncio.BaseEventLoop, "time", asyncio.BaseEventLoop.time))
+        asyncio.BaseEventLoop.time = _loop_time  # type: ignore[method-assign]
         for module in list(sys.modules.values()):
             namespace = getattr(module, "__dict__", None)
             name = getattr(module, "__name__", "")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
 from mockserver.engine import clock as clock_module
 from mockserver.engine.clock import ManualClock, SystemClock, isoformat, parse_time
 from mockserver.engine.plan import Outcome, stretch
 from mockserver.engine.scenarios import Profile, Scenario, ScenarioBook, ScenarioError
+from mockserver.virtualtime import VirtualTime
 from tests.conftest import make_mock
 
 
@@ -108,3 +112,44 @@ def test_default_profile_failure_rate_is_seeded() -> None:
     first = outcomes()
     assert first == outcomes()
     assert 0 < sum(first) < 12
+
+
+def test_event_loop_timers_work_inside_virtual_time() -> None:
+    """Sleeps move the clock; the loop's own timers (wait_for, call_later) still fire."""
+    clock = ManualClock()
+    start = clock.now()
+
+    async def flow() -> list[str]:
+        seen = []
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(asyncio.Event().wait(), 0.05)
+        except TimeoutError:
+            seen.append("timed out")
+        fired = asyncio.Event()
+        loop.call_later(0.01, fired.set)
+        await asyncio.wait_for(fired.wait(), 5)
+        seen.append("called later")
+        await asyncio.sleep(30)  # virtual: returns at once, the server clock moves 30 s
+        return seen
+
+    with VirtualTime(clock).running():
+        seen = asyncio.run(flow())
+    assert seen == ["timed out", "called later"]
+    assert clock.now() == start + 30
+
+
+def test_system_clock_counts_every_advance_from_many_threads() -> None:
+    clock = SystemClock(scale=1e-9)  # wall time adds (next to) nothing
+    start = clock.now()
+
+    def advance() -> None:
+        for _ in range(2000):
+            clock.advance(1.0)
+
+    threads = [threading.Thread(target=advance) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert clock.now() - start == pytest.approx(16_000, abs=0.01)

@@ -55,22 +55,26 @@ class SystemClock(Clock):
         if scale <= 0:
             raise ValueError("time scale must be positive")
         self.scale = scale
-        self._real_origin = wall_time()
-        self._virtual_origin = self._real_origin
+        start = wall_time()
+        # (real, virtual) origins, replaced as one: `now` reads them without the lock
+        self._origins = (start, start)
 
     def now(self) -> float:
-        return self._virtual_origin + (wall_time() - self._real_origin) * self.scale
+        real, virtual = self._origins
+        return virtual + (wall_time() - real) * self.scale
 
     def advance(self, seconds: float) -> float:
         if seconds < 0:
             raise ValueError("the clock only moves forward")
-        self._virtual_origin += seconds
+        with self._lock:  # two threads advancing at once both count
+            real, virtual = self._origins
+            self._origins = (real, virtual + seconds)
         self.changed()
         return self.now()
 
     def set(self, timestamp: float) -> float:
-        self._virtual_origin = timestamp
-        self._real_origin = wall_time()
+        with self._lock:
+            self._origins = (wall_time(), timestamp)
         self.changed()
         return self.now()
 
