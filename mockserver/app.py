@@ -22,7 +22,7 @@ from mockserver.engine.clock import Clock
 from mockserver.engine.journal import Entry
 from mockserver.errors import ApiError
 from mockserver.exchange import Exchange
-from mockserver.faults import FaultMiddleware
+from mockserver.faults.middleware import FaultMiddleware
 from mockserver.faults.reset import InjectedReset
 from mockserver.service import ApiService
 from mockserver.state import MockState

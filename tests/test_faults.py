@@ -21,7 +21,8 @@ from starlette.testclient import TestClient
 from mockserver import ServerConfig, create_app
 from mockserver.apis import services as api_services
 from mockserver.contracts import load
-from mockserver.faults import FaultBook, FaultError, InjectedReset, faithful_schema
+from mockserver.faults import FaultBook, FaultError, InjectedReset
+from mockserver.faults.variety import faithful_schema
 from tests.conftest import Live, Mock, make_mock
 
 NA = "/neuralanalog"

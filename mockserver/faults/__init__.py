@@ -17,23 +17,21 @@ server config (`faults:`), the admin API (`/__mock__/faults`) or a scenario's op
 The pieces: `rules` (what a rule says, parsed and checked), `book` (the server's rules and
 what each has done), `middleware` (applying them to a request), `reset` (dropping a
 connection), `variety` (varied payloads), `operations` (which operations create and poll).
+The middleware is imported from its module by the app: the server's state holds a
+`FaultBook`, and the middleware reads the state, so this package leaves it out.
 """
 
 from mockserver.faults.book import FaultBook
-from mockserver.faults.middleware import FaultMiddleware
 from mockserver.faults.operations import creating_operations, polling_operations
 from mockserver.faults.reset import InjectedReset
 from mockserver.faults.rules import FaultError, FaultRule, scenario_rule
-from mockserver.faults.variety import faithful_schema
 
 __all__ = [
     "FaultBook",
     "FaultError",
-    "FaultMiddleware",
     "FaultRule",
     "InjectedReset",
     "creating_operations",
-    "faithful_schema",
     "polling_operations",
     "scenario_rule",
 ]
