@@ -509,3 +509,28 @@ def test_example_is_the_same_in_another_process() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=ROOT
     )
     assert json.loads(other.stdout) == example(responses("neuraldraft", "get_job"), 11)
+
+
+def test_converter_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Payload variety pins a fresh schema per call: the converter keeps only the latest."""
+    from mockserver.contracts.strategies import schemas
+
+    monkeypatch.setattr(schemas, "BUILT", 3)
+    converter = schemas.Converter(load("camb"))
+    for size in range(10):
+        assert converter.strategy({"type": "string", "minLength": size}) is not None
+    assert len(converter._built) == 3
+
+
+def test_contract_validators_are_found_by_content_and_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mockserver.contracts import document
+
+    monkeypatch.setattr(document, "VALIDATORS", 3)
+    contract = document.Contract("x", {"openapi": "3.1.0", "paths": {}})
+    first = contract.validator({"type": "integer", "minimum": 1})
+    assert contract.validator({"minimum": 1, "type": "integer"}) is first  # an equal copy
+    for size in range(10):
+        assert not contract.validator({"type": "integer", "minimum": size}).is_valid(-1)
+    assert len(contract._validators) == 3

@@ -8,6 +8,7 @@ drawn (`hypothesis-jsonschema` does not run on current Hypothesis).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from hypothesis import strategies as st
@@ -40,6 +41,7 @@ from mockserver.contracts.strategies.values import (
 EXTRA_ITEMS = 4  # items drawn beyond minItems when maxItems is open
 EXTRA_KEYS = 3  # undeclared keys drawn for an open object
 MAX_ALTERNATIVES = 1024  # a schema expanding to more plain alternatives is refused
+BUILT = 2048  # strategies kept per contract, least recently used dropped first
 
 
 class Converter:
@@ -47,7 +49,8 @@ class Converter:
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        self._built: dict[str, SearchStrategy[Any] | None] = {}
+        # bounded: payload variety pins a new schema per call, and a server runs for days
+        self._built: OrderedDict[str, SearchStrategy[Any] | None] = OrderedDict()
         self._building: set[str] = set()
 
     def strategy(self, schema: Schema) -> SearchStrategy[Any] | None:
@@ -56,9 +59,10 @@ class Converter:
             return any_json()
         key = json_key(schema)
         if key in self._built:
+            self._built.move_to_end(key)
             return self._built[key]
         if key in self._building:  # a schema containing itself: draw it lazily
-            return st.deferred(lambda: self._built[key] or st.nothing())
+            return st.deferred(lambda: self.strategy(schema) or st.nothing())
         self._building.add(key)
         try:
             options = [
@@ -66,8 +70,10 @@ class Converter:
             ]
         finally:
             self._building.discard(key)
-        self._built[key] = st.one_of(options) if options else None
-        return self._built[key]
+        built = self._built[key] = st.one_of(options) if options else None
+        if len(self._built) > BUILT:
+            self._built.popitem(last=False)
+        return built
 
     # composition -> alternatives of plain schemas
 
