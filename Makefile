@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 ARGS ?=
 
-.PHONY: serve test lint format bench schemathesis dist clean
+.PHONY: serve test lint typecheck format bench schemathesis dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,13 @@ serve: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/python -m pytest -n 2 $(ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
@@ -58,6 +60,17 @@ schemathesis: $(VENV)/.installed-test
 			--wait-for-schema 30 $(SCHEMATHESIS_ARGS) < /dev/null || failed=1; \
 	done < $$targets; \
 	exit $$failed
+
+# mypy on the package as it installs: mypy cannot follow setuptools' package-dir mapping
+# (contracts/ is mockserver.contracts), so it reads a tree of links laid out that way.
+# Settings: [tool.mypy] in pyproject.toml.
+TYPECHECK_TREE := build/typecheck
+typecheck: $(VENV)/.installed-test
+	@rm -rf $(TYPECHECK_TREE) && mkdir -p $(TYPECHECK_TREE)/mockserver
+	@ln -s $(CURDIR)/mockserver/* $(TYPECHECK_TREE)/mockserver/
+	@ln -s $(CURDIR)/contracts $(TYPECHECK_TREE)/mockserver/contracts
+	@ln -s $(CURDIR)/fixtures $(TYPECHECK_TREE)/mockserver/fixtures
+	cd $(TYPECHECK_TREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p mockserver
 
 # Wheel and sdist in dist/, checked as PyPI would check them.
 dist: $(VENV)/.installed-test

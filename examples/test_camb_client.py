@@ -49,7 +49,8 @@ def test_reports_the_exception_reason(mockserver: MockServer, virtual_time: Virt
 
 def test_the_sdk_unmodified(mock_sdks: MockSdks, mockserver: MockServer) -> None:
     camb = pytest.importorskip("camb", reason="camb-sdk is not installed")
-    client = camb.CambAI()  # CAMB_API_KEY and the mock's base URL come from the fixture
+    # CAMB_API_KEY comes from the fixture; the base URL is the SDK's documented argument
+    client = camb.CambAI(base_url=mock_sdks.camb_base_url)
 
     with mockserver.virtual_time():
         result = separate_with_sdk(client, TRACK, "song.wav")

@@ -61,9 +61,10 @@ def test_the_sdk_unmodified(mock_sdks: MockSdks, mockserver: MockServer) -> None
         results = extract_json_with_sdk(from_env, [("invoice.pdf", pdf("Invoice 42"))])
     assert results[0]["filename"] == "invoice.pdf"
 
-    # code that only passes its token still reaches the mock (the default base URL is retargeted)
+    # code that passes its token and base URL reaches it too
     [request] = [job for job in mockserver.jobs(API) if job["kind"] == "request"]
-    with sdk.NeuroLinker(token=os.environ["NEUROLINKER_API_KEY"]) as plain:
+    token, base_url = os.environ["NEUROLINKER_API_KEY"], os.environ["NEUROLINKER_BASE_URL"]
+    with sdk.NeuroLinker(token=token, base_url=base_url) as plain:
         assert plain.extraction.status.request(request["id"])["status"] == "completed"
 
 

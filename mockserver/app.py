@@ -113,6 +113,7 @@ class OperationDispatch:
         if endpoint is None:
             await self.app(scope, receive, send)
             return
+        assert found is not None
         scope["path_params"] = found[1]
         request = Request(scope, receive)
         try:
@@ -143,7 +144,9 @@ def _one_route_per_path(routes: list[Route]) -> list[Route]:
     return [
         group[0]
         if len(group) == 1
-        else Route(path, _ByMethod(group), methods=sorted({m for r in group for m in r.methods}))
+        else Route(
+            path, _ByMethod(group), methods=sorted({m for r in group for m in r.methods or ()})
+        )
         for path, group in by_path.items()
     ]
 
@@ -155,7 +158,7 @@ class _ByMethod:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = next(r for r in self.routes if scope["method"] in r.methods)
+        route = next(r for r in self.routes if scope["method"] in (r.methods or ()))
         await route.app(scope, receive, send)
 
 

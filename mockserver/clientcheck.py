@@ -170,7 +170,7 @@ def run_client(
     def run() -> None:
         previous = sys.gettrace()  # a coverage tool's or debugger's tracer keeps working
 
-        def stop_when_overdue(frame: FrameType, event: str, arg: Any) -> Any:
+        def stop_when_overdue(frame: FrameType, event: Any, arg: Any) -> Any:
             if real_now() > deadline:
                 raise OutOfTime(overdue)
             return previous(frame, event, arg) if previous is not None else None

@@ -152,7 +152,8 @@ class ApiService:
 
         template = self.canonical(path)
         operations = {op.method: op for op in self.contract.operations if op.template == template}
-        operations.setdefault("HEAD", operations.get("GET"))  # Starlette answers HEAD on GETs
+        if "GET" in operations:  # Starlette answers HEAD on GETs
+            operations.setdefault("HEAD", operations["GET"])
 
         async def endpoint(request: Request) -> Response:
             operation = operations.get(request.method)
@@ -227,7 +228,7 @@ class ApiService:
         """Starlette's own 404/405 (unknown path, wrong method) in the API's format."""
         assert isinstance(exc, HTTPException)
         return self.error_response(
-            request, ApiError(exc.status_code, exc.detail, headers=exc.headers)
+            request, ApiError(exc.status_code, exc.detail, headers=dict(exc.headers or {}))
         )
 
     async def api_error(self, request: Request, exc: Exception) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
@@ -227,7 +227,7 @@ async def _parse(headers: Headers, raw: bytes) -> tuple[str | None, Any]:
 
 
 async def _form(headers: Headers, raw: bytes, media: str) -> FormData:
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield raw
         yield b""
 

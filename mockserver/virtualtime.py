@@ -108,7 +108,7 @@ class VirtualTime:
         them by name (`from time import sleep`), so unmodified client code is covered."""
         replacements = self._replacements()
         self._patched.append((asyncio.BaseEventLoop, "time", asyncio.BaseEventLoop.time))
-        asyncio.BaseEventLoop.time = _loop_time  # type: ignore[method-assign]
+        setattr(asyncio.BaseEventLoop, "time", _loop_time)  # noqa: B010 - a method, replaced
         for module in list(sys.modules.values()):
             namespace = getattr(module, "__dict__", None)
             name = getattr(module, "__name__", "")

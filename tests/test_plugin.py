@@ -226,7 +226,7 @@ def test_sdks_reach_the_mock_unmodified(pytester: pytest.Pytester) -> None:
 
         def test_camb(mock_sdks, mockserver):
             assert os.environ["CAMB_API_KEY"] == mockserver.api_key("camb")
-            client = CambAI()  # key from the environment, base URL from the fixture
+            client = CambAI(base_url=mock_sdks.camb_base_url)  # the key from the environment
             separation = client.audio_separation
             with mockserver.virtual_time():
                 task = separation.create_audio_separation(media_file=("a.wav", wav())).task_id
@@ -239,8 +239,8 @@ def test_sdks_reach_the_mock_unmodified(pytester: pytest.Pytester) -> None:
 
 
         def test_neurolinker(mock_sdks, mockserver):
-            assert neurolinker_sdk.config.DEFAULT_BASE_URL == mockserver.base_url("neurolinker")
-            with NeuroLinker(token=os.environ["NEUROLINKER_API_KEY"]) as client:
+            assert os.environ["NEUROLINKER_BASE_URL"] == mockserver.base_url("neurolinker")
+            with NeuroLinker.from_env() as client:  # both documented variables
                 extraction = client.extraction
                 with mockserver.virtual_time():
                     submitted = extraction.extract(documents=[("invoice.pdf", PDF)])
@@ -266,8 +266,8 @@ def test_sdks_reach_the_mock_unmodified(pytester: pytest.Pytester) -> None:
 
         def test_settings_are_restored_after_the_test():
             assert "CAMB_API_KEY" not in os.environ
-            assert neurolinker_sdk.config.DEFAULT_BASE_URL == PUBLIC
-            assert CambAI.__init__.__kwdefaults__["base_url"] is None
+            assert "NEUROLINKER_BASE_URL" not in os.environ
+            assert neurolinker_sdk.config.DEFAULT_BASE_URL == PUBLIC  # nothing patched
         """,
     )
     result.assert_outcomes(passed=4)

@@ -225,8 +225,8 @@ class Converter:
             return False
         if len(kept) <= 1:
             return kept[0] if kept else True
-        plain = [self._as_plain(p) for p in kept]
-        if all(p is not None for p in plain):
+        plain = [p for p in map(self._as_plain, kept) if p is not None]
+        if len(plain) == len(kept):
             result: dict[str, Any] | None = plain[0]
             for part in plain[1:]:
                 result = self.merge(result, part) if result is not None else None
@@ -247,10 +247,10 @@ class Converter:
     def _plain(self, schema: dict[str, Any]) -> SearchStrategy[Any] | None:
         excluded = {json_key(v) for v in schema.get(EXCLUDE, [])}
         if "enum" in schema:
-            values = [
+            allowed = [
                 v for v in schema["enum"] if json_key(v) not in excluded and admits(schema, v)
             ]
-            return st.sampled_from(values) if values else None
+            return st.sampled_from(allowed) if allowed else None
         if not any(k in ASSERTIONS for k in schema):
             return any_json()
         options = [s for name in types_of(schema) if (s := self._typed(name, schema)) is not None]

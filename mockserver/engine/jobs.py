@@ -137,7 +137,7 @@ class Store:
     def _evict(self) -> None:
         now = self._now()
         excess = len(self._jobs) - self.capacity
-        doomed = []
+        doomed: list[str] = []
         for job_id, job in self._jobs.items():
             if len(doomed) >= excess:
                 break

@@ -48,7 +48,7 @@ class ResettableH11Protocol(H11Protocol):
             scope.setdefault("extensions", {})[EXTENSION] = connection
             await app(scope, receive, send)
 
-        self.app = with_connection  # type: ignore[assignment]
+        self.app = with_connection
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

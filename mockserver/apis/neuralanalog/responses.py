@@ -50,7 +50,7 @@ async def from_file(ctx: Ctx) -> Response:
 
 async def from_link(ctx: Ctx) -> Response:
     body = await ctx.body()
-    link = body.get("url") or body.get("link")
+    link = body.get("url") or body.get("link") or ""  # the contract requires one
     return _import(ctx, AudioInfo(LINK_DURATION), link, "from_link")
 
 

@@ -104,7 +104,7 @@ def _parse_form(ctx: Ctx, raw: Any) -> dict[str, Any]:
         raise invalid(FieldError(("body", "form"), "Input should be a valid string", "string_type"))
     try:
         form = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise invalid(
             FieldError(("body", "form"), f"Invalid JSON: {exc.msg}", "json_invalid", raw)
         ) from None
