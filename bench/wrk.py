@@ -117,6 +117,8 @@ def _latency(text: str, percentile: str) -> float:
 
 def _errors(text: str) -> int:
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
     count = int(non_2xx.group(1)) if non_2xx else 0
     return count + (sum(int(n) for n in sockets.groups()) if sockets else 0)

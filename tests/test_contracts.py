@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from mockserver import ServerConfig, contracts, create_app
 from mockserver.apis import SERVICES
 from mockserver.contracts import validate_request, validate_response
+from mockserver.request import ApiRequest
 from mockserver.validation import RequestCheck
 from tests.conftest import Mock, make_mock, wav
 
@@ -307,6 +308,13 @@ def test_unknown_fields_follow_nesting_and_combinations() -> None:
     assert pointers("/download-archive", archive) == ["/body/stem_selections/0/colour"]
 
 
+def _routed(check: RequestCheck, scope: dict[str, Any], method: str, path: str) -> None:
+    """What the request middleware records of a request before the check reads it."""
+    found = check.contract.operation(method, path)
+    assert found is not None
+    ApiRequest("req", "neuralanalog", "", path, *found).attach(scope)
+
+
 def test_a_get_without_body_never_touches_the_body() -> None:
     app = create_app(ServerConfig(clock="manual"))
     check = RequestCheck(app.state.services["neuralanalog"])
@@ -315,8 +323,8 @@ def test_a_get_without_body_never_touches_the_body() -> None:
         "method": "GET",
         "query_string": b"",
         "headers": [(b"x-api-key", b"k")],
-        "state": {"api_path": "/status/audio/a1"},
     }
+    _routed(check, scope, "GET", "/status/audio/a1")
 
     async def receive() -> dict[str, Any]:
         raise AssertionError("the body was read")
@@ -338,8 +346,8 @@ def test_urlencoded_body_is_buffered_and_replayed_intact() -> None:
             (b"content-type", b"application/x-www-form-urlencoded"),
             (b"transfer-encoding", b"chunked"),
         ],
-        "state": {"api_path": "/from-link"},
     }
+    _routed(check, scope, "POST", "/from-link")
 
     async def receive() -> dict[str, Any]:
         if chunks:

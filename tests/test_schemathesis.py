@@ -30,6 +30,7 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import ServerConfig, contracts, create_app
+from mockserver.request import ApiRequest
 from tests.conftest import ConformanceCheck
 
 SETTINGS = Path(__file__).parent.parent / "schemathesis.toml"
@@ -103,7 +104,8 @@ class Traffic:
             await send(message)
 
         await self.app(scope, keep_body, keep_status)
-        found = self.contract.operation(scope["method"], scope.get("state", {}).get("api_path", ""))
+        info = ApiRequest.of(scope)
+        found = self.contract.operation(scope["method"], info.path if info is not None else "")
         if found is None:
             return
         operation_id = found[0].id

@@ -46,6 +46,7 @@ def _server_cycle() -> Any | None:
     frame = getattr(task.get_coro(), "cr_frame", None) if task is not None else None
     cycle = frame.f_locals.get("self") if frame is not None else None
     transport = getattr(cycle, "transport", None)
-    if isinstance(transport, asyncio.Transport) and hasattr(cycle, "disconnected"):
+    # duck-typed: uvloop's transports do not derive from asyncio's classes
+    if callable(getattr(transport, "abort", None)) and hasattr(cycle, "disconnected"):
         return cycle
     return None
