@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, create_app
 from mockserver.engine.clock import ManualClock
-from tests.conftest import ConformanceCheck, Mock, make_mock
+from tests.conftest import ConformanceCheck, Mock
 
 LINK = {"url": "https://example.com/a.wav"}
 ND = "/neuraldraft/v1"
