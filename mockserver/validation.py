@@ -32,6 +32,7 @@ from mockserver.service import ApiService, form_fields
 log = logging.getLogger("mockserver")
 MAX_PART_SIZE = 200 * 1024 * 1024  # as the handlers read forms
 VALUE_LIMIT = 500  # characters of an offending value kept in the journal
+MEMO_SIZE, MEMO_BODY = 256, 4096  # findings kept, for bodies up to this many bytes
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
@@ -70,6 +71,9 @@ class RequestCheck:
     def __init__(self, service: ApiService) -> None:
         self.service = service
         self.contract = service.contract
+        # the check is a pure function of what it reads: a body sent again (a client's retry,
+        # a test's fixture payload) is not checked again
+        self._memo: dict[tuple[Any, ...], list[Violation]] = {}
 
     async def inspect(self, scope: Scope, receive: Receive) -> tuple[list[Violation], Receive]:
         """The request's violations, and the `receive` the app must read the body from. A JSON
@@ -98,11 +102,21 @@ class RequestCheck:
             problem = Violation(operation.id, "/body", str(exc), _bounded(raw), exc.kind)
             violations = self._check(operation, path_params, query, headers, None, None)
             return [problem, *(v for v in violations if not v.pointer.startswith("/body"))], receive
-        try:
-            found = self._check(operation, path_params, query, headers, content_type, body)
-        finally:
-            if isinstance(body, FormData):
-                await body.close()
+        key = None
+        if not isinstance(body, FormData) and not operation.reads_headers and len(raw) <= MEMO_BODY:
+            key = (operation.id, raw_query, tuple(path_params.items()), content_type, raw)
+        found = self._memo.get(key) if key is not None else None
+        if found is None:
+            try:
+                found = self._check(operation, path_params, query, headers, content_type, body)
+            finally:
+                if isinstance(body, FormData):
+                    await body.close()
+            if key is not None:
+                if len(self._memo) >= MEMO_SIZE:
+                    self._memo.clear()
+                self._memo[key] = found
+        found = list(found)
         if isinstance(body, dict) and not any(
             v.pointer.startswith("/body") or v.kind == "content_type" for v in found
         ):
