@@ -1,4 +1,4 @@
-"""The servers the throughput benchmark compares (uvicorn factories).
+"""The bare app the throughput benchmark compares the mock with (a uvicorn factory).
 
 The bare app is the floor a Starlette server cannot beat: for a poll it answers the very JSON
 the mock answered, fixed; for a create it parses the same JSON body and answers 202.
@@ -14,13 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mockserver import ServerConfig, create_app
-
 SAMPLES_ENV = "BENCH_SAMPLES"  # JSON: {path: answer} of each poll under test
-
-
-def mock_app() -> Starlette:
-    return create_app(ServerConfig(clock="manual"))
 
 
 def bare_app() -> Starlette:

@@ -72,9 +72,9 @@ async def _fanout(base: str, port: int) -> float:
 
 
 def sse_fanout() -> None:
-    from bench.__main__ import server as serve  # the same way the throughput runs
+    from bench.__main__ import MOCK, server  # the same way the throughput runs
 
-    with serve("bench.apps:mock_app") as (base, _):
+    with server(MOCK) as (base, _):
         port = int(base.rsplit(":", 1)[1])
         seconds = asyncio.run(_fanout(base, port))
     print(
