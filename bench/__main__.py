@@ -59,7 +59,7 @@ def server(argv: list[str], env: dict[str, str] | None = None) -> Iterator[tuple
 
 
 def measure(
-    load: Load, mock: tuple[str, int], bare: tuple[str, int], seconds: float, rounds: int, lua: Path
+    load: Load, mock: tuple[str, int], bare: tuple[str, int], seconds: int, rounds: int, lua: Path
 ) -> tuple[list[wrk.Round], list[wrk.Round]]:
     """Alternating rounds of `load` on the mock and on the bare app; a create's server is
     reset between rounds, so the store never fills."""
@@ -120,7 +120,7 @@ def report(load: Load, mine: list[wrk.Round], bare: list[wrk.Round]) -> bool:
     return ok
 
 
-def throughput(seconds: float, rounds: int, only: str | None) -> bool:
+def throughput(seconds: int, rounds: int, only: str | None) -> bool:
     ok = True
     with server(MOCK) as mock, tempfile.TemporaryDirectory() as lua:
         with httpx.Client(base_url=mock[0]) as client:
@@ -139,7 +139,7 @@ def throughput(seconds: float, rounds: int, only: str | None) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=3.0, help="duration of one wrk round")
+    parser.add_argument("--seconds", type=int, default=3, help="duration of one wrk round")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per load")
     parser.add_argument("--only", default=None, help="loads whose name contains this")
     parser.add_argument("--no-extras", action="store_true", help="throughput only")

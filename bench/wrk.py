@@ -71,12 +71,12 @@ def script(directory: Path, method: str, body: bytes, content_type: str) -> Path
 def run(
     url: str,
     headers: dict[str, str],
-    seconds: float,
+    seconds: int,
     server_pid: int,
     connections: int = 16,
     lua: Path | None = None,
 ) -> Round:
-    argv = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
+    argv = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
     if lua is not None:
