@@ -103,8 +103,14 @@ class RequestCheck:
             violations = self._check(operation, path_params, query, headers, None, None)
             return [problem, *(v for v in violations if not v.pointer.startswith("/body"))], receive
         key = None
-        if not isinstance(body, FormData) and not operation.reads_headers and len(raw) <= MEMO_BODY:
-            key = (operation.id, raw_query, tuple(path_params.items()), content_type, raw)
+        if not isinstance(body, FormData) and len(raw) <= MEMO_BODY:
+            header_params = tuple(
+                tuple(headers.getlist(param["name"]))
+                for param in operation.parameters()
+                if param["in"] == "header"
+            )
+            key = (operation.id, raw_query, tuple(path_params.items()), header_params)
+            key += (content_type, raw)
         found = self._memo.get(key) if key is not None else None
         if found is None:
             try:

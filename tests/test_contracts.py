@@ -566,3 +566,18 @@ def test_a_form_sent_to_a_json_operation_is_a_422_not_a_400(mock: Mock) -> None:
     )
     assert response.status_code == 422  # FastAPI reads forms only where it expects one
     assert response.json()["detail"][0]["loc"] == ["body", "audio_id"]
+
+
+def test_a_body_sent_again_is_judged_the_same(mock: Mock) -> None:
+    """The request check remembers its findings per body: a repeat must not lose them."""
+    headers = mock.headers("neuralanalog")
+    for _ in range(2):
+        bad = mock.client.post("/neuralanalog/from-link", headers=headers, json={"url": 5})
+        assert bad.status_code == 422
+    for _ in range(2):
+        good = mock.client.post(
+            "/neuralanalog/from-link", headers=headers, json={"url": "https://example.com/a.wav"}
+        )
+        assert good.status_code == 200
+    found = [[v.pointer for v in e.violations] for e in mock.state.journal.entries("neuralanalog")]
+    assert found == [["/body/url"], ["/body/url"], [], []]
