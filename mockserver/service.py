@@ -147,6 +147,7 @@ class ApiService:
                 raise JobEnded(f"{self.name} job {job.id} is already {snap.state}")
             job.force(now, self.outcome(job.kind, scenario))
             self.after_transition(job, now)
+        self.state.polls.invalidate()  # whoever forced it, no poll may show the job as it was
 
     def after_transition(self, job: Job, now: float) -> None:
         """The admin API forced `job` to end now: bring the jobs tied to it along (a parent's

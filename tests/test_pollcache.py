@@ -173,3 +173,13 @@ def test_a_running_job_shows_its_progress_move_on(silent: tuple[TestClient, Sile
             break
         clock.pass_time(6)
     assert seen == sorted(seen) and seen[-1] == 100 and len(set(seen)) > 5
+
+
+def test_a_transition_forced_in_python_shows_at_once(mock: Mock) -> None:
+    audio_id = imported(mock)
+    assert poll(mock, audio_id).json()["status"] == "in_progress"
+    job = mock.state.store.lookup(audio_id)
+    assert job is not None
+    services = mock.check.app.state.services  # type: ignore[attr-defined]
+    services["neuralanalog"].force_end(job, "failed", {})  # no clock.changed() after it
+    assert poll(mock, audio_id).json()["status"] == "failed"
