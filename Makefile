@@ -38,7 +38,12 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The mock against a bare Starlette app under wrk (Debian's, installed here when missing), then
+# SSE fan-out, memory, an in-process lifecycle and a client check. How to read it:
+# docs/benchmarks.md. `make bench ARGS="--only poll --rounds 3"` for a shorter run.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 bench: $(VENV)/.installed-test
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench $(ARGS)
 
 # schemathesis as CI runs it: `mockserver serve` in the background on a free port, the CLI

@@ -1,4 +1,8 @@
-"""The two servers the throughput benchmark compares (uvicorn factories)."""
+"""The bare app the throughput benchmark compares the mock with (a uvicorn factory).
+
+The bare app is the floor a Starlette server cannot beat: for a poll it answers the very JSON
+the mock answered, fixed; for a create it parses the same JSON body and answers 202.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mockserver import ServerConfig, create_app
-
-SAMPLE_ENV = "BENCH_STATUS_SAMPLE"
-
-
-def mock_app() -> Starlette:
-    return create_app(ServerConfig(clock="manual"))
+SAMPLES_ENV = "BENCH_SAMPLES"  # JSON: {path: answer} of each poll under test
 
 
 def bare_app() -> Starlette:
-    """The floor: a Starlette route answering the same JSON the mock's status poll answered."""
-    sample = json.loads(os.environ[SAMPLE_ENV])
+    samples: dict[str, object] = json.loads(os.environ.get(SAMPLES_ENV, "{}"))
+    accepted = {"id": "bare", "status": "pending"}
 
-    async def status(request: Request) -> JSONResponse:
-        return JSONResponse(sample)
+    async def poll(request: Request) -> JSONResponse:
+        sample = samples.get(request.url.path)
+        return JSONResponse(sample, 200 if sample is not None else 404)
 
-    return Starlette(routes=[Route("/neuralanalog/status/{object_type}/{object_id}", status)])
+    async def create(request: Request) -> JSONResponse:
+        await request.json()
+        return JSONResponse(accepted, 202)
+
+    return Starlette(
+        routes=[
+            Route("/{path:path}", poll, methods=["GET"]),
+            Route("/{path:path}", create, methods=["POST"]),
+        ]
+    )

@@ -190,13 +190,29 @@ class Contract:
                 self._validators.move_to_end(key)
                 return found
         found = Draft202012Validator(
-            _absolute_refs(schema), registry=self._registry, format_checker=FORMATS
+            _absolute_refs(self._inline(schema, ())),
+            registry=self._registry,
+            format_checker=FORMATS,
         )
         with self._validators_lock:
             self._validators[key] = found
             if len(self._validators) > VALIDATORS:
                 self._validators.popitem(last=False)
         return found
+
+    def _inline(self, node: Any, chain: tuple[str, ...]) -> Any:
+        """`node` with each lone `$ref` replaced by what it points at (a recursive one is
+        kept): following a reference on every validation is most of a body check's cost."""
+        if isinstance(node, list):
+            return [self._inline(item, chain) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and len(node) == 1 and ref.startswith("#/"):
+            if ref in chain:
+                return node
+            return self._inline(self.resolve(node), (*chain, ref))
+        return {key: self._inline(value, chain) for key, value in node.items()}
 
     def served(self, base_url: str) -> dict[str, Any]:
         """The document as the mock serves it: `servers` pointing back at the mock."""

@@ -20,16 +20,20 @@ from mockserver.admin import admin_routes
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
 from mockserver.engine.journal import Entry
+from mockserver.engine.scenarios import HEADER
 from mockserver.errors import ApiError
 from mockserver.exchange import Exchange
 from mockserver.faults.middleware import FaultMiddleware
 from mockserver.faults.reset import InjectedReset
+from mockserver.pollcache import Answer, Key, Recorder, key_of
+from mockserver.request import ApiRequest
 from mockserver.service import ApiService
 from mockserver.state import MockState
 from mockserver.validation import RequestCheck, document_route, for_journal
 
 log = logging.getLogger("mockserver")
 ADMIN_PREFIX = "/__mock__"
+SCENARIO_HEADER = HEADER.encode().lower()
 
 
 def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> Starlette:
@@ -71,7 +75,8 @@ class ApiMounts(BaseRoute):
         self.mounts = mounts
 
     def _mount(self, scope: Scope) -> Mount | None:
-        return self.mounts.get(scope.get("state", {}).get("api", ""))
+        info = ApiRequest.of(scope)
+        return self.mounts.get(info.api or "") if info is not None else None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         mount = self._mount(scope)
@@ -105,16 +110,14 @@ class OperationDispatch:
         self.endpoints = endpoints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope.get("state") or {}
-        found = state.get("operation")
+        info = ApiRequest.of(scope)
         endpoint = None
-        if found is not None and scope["type"] == "http":
-            endpoint = self.endpoints[state["api"]].get((scope["method"], found[0].template))
-        if endpoint is None:
+        if info is not None and info.api is not None and info.operation is not None:
+            endpoint = self.endpoints[info.api].get((scope["method"], info.operation.template))
+        if endpoint is None or info is None:
             await self.app(scope, receive, send)
             return
-        assert found is not None
-        scope["path_params"] = found[1]
+        scope["path_params"] = info.path_params
         request = Request(scope, receive)
         try:
             response = await endpoint(request)
@@ -164,7 +167,8 @@ class _ByMethod:
 
 def _service(request: Request) -> ApiService | None:
     services: dict[str, ApiService] = request.app.state.services
-    return services.get(request.scope.get("state", {}).get("api"))
+    info = ApiRequest.of(request.scope)
+    return services.get(info.api or "") if info is not None else None
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -186,7 +190,8 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _crash(request: Request, exc: Exception) -> Response:
     """A bug of the mock: still an answer in the API's format, and a traceback in the log."""
-    request_id = request.scope.get("state", {}).get("request_id", "-")
+    info = ApiRequest.of(request.scope)
+    request_id = info.id if info is not None else "-"
     if isinstance(exc, InjectedReset):  # an in-process client whose transport keeps errors
         log.info("%s %s", request_id, exc)
     else:
@@ -217,6 +222,9 @@ class RequestMiddleware:
 
     An API is chosen by path prefix, by the real API's Host header, or because the server
     serves one API alone; in the last two cases the path is re-rooted under the prefix.
+    A status poll whose answer is still fresh (`mockserver.pollcache`) is answered from the
+    cache, journalled like any other; every other request of an API, and every admin request,
+    empties the cache before and after it is served.
     """
 
     def __init__(
@@ -229,8 +237,9 @@ class RequestMiddleware:
         self.single = services[single] if single else None
         self.checks = {name: RequestCheck(s) for name, s in services.items()}
         self.request_ids = random.Random()  # unique enough for a log, and no syscall per request
+        self.polls = state.polls
 
-    def _route(self, scope: Scope, host: bytes) -> ApiService | None:
+    def _route(self, scope: Scope, info: ApiRequest, host: bytes) -> ApiService | None:
         path: str = scope["path"]
         if path.startswith(ADMIN_PREFIX):
             return None
@@ -238,54 +247,72 @@ class RequestMiddleware:
         service = self.by_host.get(name) or self.single
         if service is not None:
             scope["path"] = service.prefix + path
-            scope["state"]["api_prefix"] = ""
-            scope["state"]["api_path"] = service.canonical(path)
-            scope["state"]["api"] = service.name
-            return service
-        for candidate in self.services.values():
-            if path == candidate.prefix or path.startswith(candidate.prefix + "/"):
-                scope["state"]["api_prefix"] = candidate.prefix
-                scope["state"]["api_path"] = candidate.canonical(
-                    path[len(candidate.prefix) :] or "/"
-                )
-                scope["state"]["api"] = candidate.name
-                return candidate
-        return None
+            info.path = service.canonical(path)
+        else:
+            service = next(
+                (
+                    s
+                    for s in self.services.values()
+                    if path == s.prefix or path.startswith(s.prefix + "/")
+                ),
+                None,
+            )
+            if service is None:
+                return None
+            info.prefix = service.prefix
+            info.path = service.canonical(path[len(service.prefix) :] or "/")
+        info.api = service.name
+        found = service.contract.operation(scope["method"], info.path)
+        if found is not None:  # found once here, used by the check, the faults, the dispatch
+            info.operation, info.path_params = found
+        return service
+
+    def _cacheable(self, scope: Scope, info: ApiRequest, headers: dict[bytes, bytes]) -> bool:
+        """A GET of a documented operation read from path and query alone, by a key, with no
+        fault that could fire: its answer may come from (and go to) the poll cache."""
+        operation = info.operation
+        return (
+            operation is not None
+            and scope["method"] == "GET"
+            and info.tenant is not None
+            and not operation.reads_headers
+            and SCENARIO_HEADER not in headers
+            and not self.state.faults.rules
+            and not self.state.scenarios.faults_named
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state = scope.setdefault("state", {})
         headers = dict(scope["headers"])  # names are lower case in ASGI
-        request_id = f"req_{self.request_ids.getrandbits(64):016x}"
-        state["request_id"] = request_id
-        service = self._route(scope, headers.get(b"host", b""))
-        if service is not None:  # found once here, used by the request check and the faults
-            state["operation"] = service.contract.operation(scope["method"], state["api_path"])
+        info = ApiRequest(f"req_{self.request_ids.getrandbits(64):016x}").attach(scope)
+        host = headers.get(b"host", b"")
+        service = self._route(scope, info, host)
+        info.tenant = _tenant(headers, service)
         entry = Entry(
-            id=request_id,
+            id=info.id,
             time=self.state.now(),
-            api=service.name if service else None,
-            tenant=_tenant(headers, service),
+            api=info.api,
+            tenant=info.tenant,
             method=scope["method"],
-            path=state.get("api_path", scope["path"]),
+            path=info.path or scope["path"],
             query=scope.get("query_string", b"").decode("latin-1"),
             request_type=headers.get(b"content-type", b"").decode("latin-1"),
         )
         exchange = Exchange(entry, self.state.journal if service else None, receive, send)
+        key = None
+        changes = service is None or scope["method"] not in ("GET", "HEAD")
         try:
-            receive_app: Receive = exchange.receive
-            if service is not None:  # checked against the contract before it is served
-                check = self.checks[service.name]
-                found, receive_app = await check.inspect(scope, receive_app)
-                entry.violations = for_journal(found) if found else []
-                state["violations"] = found  # the handler's own checks build on it
-                rejection = check.rejection(scope, found) if self.state.strict else None
-                if rejection is not None:
-                    await rejection(scope, receive_app, exchange.send)
+            if changes:
+                self.polls.invalidate()
+            elif service is not None and info.tenant and self._cacheable(scope, info, headers):
+                key = key_of(scope, service.name, info.tenant, host)
+                answer = self.polls.get(key, entry.time)
+                if answer is not None:
+                    await answer.replay(exchange.send)
                     return
-            await self.app(scope, receive_app, exchange.send)
+            await self._serve(scope, info, service, exchange, key)
         except InjectedReset:
             raise  # an in-process client's dropped connection
         except Exception as exc:
@@ -295,7 +322,42 @@ class RequestMiddleware:
             response = await _crash(Request(scope, receive), exc)
             await response(scope, receive, exchange.send)
         finally:
+            if changes:
+                self.polls.invalidate()
             exchange.record()  # an answer that never ended (a dropped connection) is journalled
+
+    async def _serve(
+        self,
+        scope: Scope,
+        info: ApiRequest,
+        service: ApiService | None,
+        exchange: Exchange,
+        key: Key | None,
+    ) -> None:
+        receive_app: Receive = exchange.receive
+        if service is not None:  # checked against the contract before it is served
+            check = self.checks[service.name]
+            found, receive_app = await check.inspect(scope, receive_app)
+            exchange.entry.violations = for_journal(found) if found else []
+            info.violations = found  # the handler's own checks build on it
+            rejection = check.rejection(scope, found) if self.state.strict else None
+            if rejection is not None:
+                await rejection(scope, receive_app, exchange.send)
+                return
+        if key is None:
+            await self.app(scope, receive_app, exchange.send)
+            return
+        generation = self.polls.generation
+        recorder = Recorder(exchange.send)
+        await self.app(scope, receive_app, recorder)
+        if (
+            info.fresh_until is not None
+            and not info.violations
+            and recorder.status == 200
+            and recorder.complete
+        ):
+            answer = Answer(recorder.status, recorder.headers, recorder.body, info.fresh_until)
+            self.polls.put(key, answer, generation)
 
 
 def _tenant(headers: dict[bytes, bytes], service: ApiService | None) -> str | None:

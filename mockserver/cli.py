@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -60,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", metavar="FILE", default=None, help="settings file (JSON, TOML or YAML)"
     )
     serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    serve.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="event loop: auto takes uvloop where installed (the default install has it)",
+    )
+    serve.add_argument(
+        "--http",
+        choices=["auto", "httptools", "h11"],
+        default="auto",
+        help="HTTP parser: auto takes httptools where installed, else pure-Python h11",
+    )
     add_check_client(commands)
     return parser
 
@@ -124,17 +138,23 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig.from_dict(overrides)
 
 
-def serve(config: ServerConfig, log_level: str = "info") -> None:
+def serve(
+    config: ServerConfig, log_level: str = "info", loop: str = "auto", http: str = "auto"
+) -> None:
     import uvicorn
 
     from mockserver.admin import describe
     from mockserver.app import create_app
-    from mockserver.faults.reset import ResettableH11Protocol
+    from mockserver.faults.reset import resettable_protocol
 
     app = create_app(config)
+    # what exists now (contracts, validators, routes) lives as long as the server: the
+    # collector need not walk it again, which keeps its pauses short under load
+    gc.freeze()
     root = f"http://{config.host}:{config.port}"
     bases = "  ".join(f"{name}={url}" for name, url in describe(app, root).items())
-    print(f"mockserver on {root}  {bases}  admin={root}/__mock__", flush=True)
+    loop, http = _installed(loop, "uvloop", "asyncio"), _installed(http, "httptools", "h11")
+    print(f"mockserver on {root}  {bases}  admin={root}/__mock__  ({loop}, {http})", flush=True)
     # one log line per request, naming its request ID, replaces uvicorn's access log
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     uvicorn.run(
@@ -143,8 +163,16 @@ def serve(config: ServerConfig, log_level: str = "info") -> None:
         port=config.port,
         log_level=log_level,
         access_log=False,
-        http=ResettableH11Protocol,  # connection resets (fault injection)
+        loop=loop,
+        http=resettable_protocol(http),  # connection resets (fault injection)
     )
+
+
+def _installed(choice: str, fast: str, fallback: str) -> str:
+    """What uvicorn's `auto` picks: the compiled implementation where it is installed."""
+    if choice != "auto":
+        return choice
+    return fast if importlib.util.find_spec(fast) is not None else fallback
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         parser.error(str(exc))
     if args.command == "serve":
-        serve(config, args.log_level)
+        serve(config, args.log_level, args.loop, args.http)
     return 0
 
 

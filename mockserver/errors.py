@@ -8,6 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from mockserver.request import ApiRequest
+
 REASONS = {
     400: ("bad_request", "Bad Request"),
     401: ("unauthorized", "Unauthorized"),
@@ -79,7 +81,8 @@ def fastapi_error(request: Request, error: ApiError) -> Response:
 def problem_error(request: Request, error: ApiError) -> Response:
     """RFC 7807 `application/problem+json`, with the request id as `instance`."""
     code, title = REASONS.get(error.status, ("error", "Error"))
-    request_id = request.scope.get("state", {}).get("request_id", "")
+    info = ApiRequest.of(request.scope)
+    request_id = info.id if info is not None else ""
     body: dict[str, Any] = {
         "type": f"https://docs.neuraldraft.io/errors/{error.code or code}",
         "title": title,

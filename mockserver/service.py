@@ -9,6 +9,7 @@ contract, scenario choice, IDs and links are all done here, once, for every API.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan, stretch
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError, FieldError, fastapi_error
+from mockserver.request import ApiRequest
 from mockserver.state import MockState
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
@@ -192,6 +194,7 @@ class ApiService:
                 raise JobEnded(f"{self.name} job {job.id} is already {snap.state}")
             job.force(now, self.outcome(job.kind, scenario))
             self.after_transition(job, now)
+        self.state.polls.invalidate()  # whoever forced it, no poll may show the job as it was
 
     def after_transition(self, job: Job, now: float) -> None:
         """The admin API forced `job` to end now: bring the jobs tied to it along (a parent's
@@ -254,10 +257,19 @@ class Ctx:
         return self.state.now()
 
     @property
+    def info(self) -> ApiRequest:
+        """What the pipeline learned about the request (its ID, operation, checked body...);
+        a blank record for a request that did not come through it."""
+        info = ApiRequest.of(self.request.scope)
+        if info is None:
+            info = ApiRequest("-", self.service.name, self.service.prefix, self.request.url.path)
+            info.attach(self.request.scope)
+        return info
+
+    @property
     def base_url(self) -> str:
         """This API's base as the client reached it: `http://host:port/neuralanalog` or the root."""
-        prefix = self.request.scope.get("state", {}).get("api_prefix", self.service.prefix)
-        return self.server_url + prefix
+        return self.server_url + self.info.prefix
 
     @property
     def server_url(self) -> str:
@@ -272,7 +284,7 @@ class Ctx:
     @property
     def api_path(self) -> str:
         """The request path as the real API sees it (no mock prefix)."""
-        return self.request.scope.get("state", {}).get("api_path", self.request.url.path)
+        return self.info.path
 
     def operation(self) -> contracts.Operation:
         if self.known_operation is not None:
@@ -291,6 +303,14 @@ class Ctx:
         """
         content_type = self.request.headers.get("content-type", "")
         operation = self.operation()
+        checked = self.info.body
+        if isinstance(checked, dict):  # parsed and found valid by the request check
+            media = operation.request_media(content_type or "application/json")
+            if media is not None and media[0] == "application/json":
+                problems = uploads_expected(operation, media[1].get("schema", {}), checked)
+                if problems:
+                    raise _invalid(problems)
+                return checked
         is_form = "multipart/form-data" in content_type or "x-www-form-urlencoded" in content_type
         if is_form and operation.request_media(content_type) is not None:
             data = await self._form()
@@ -347,7 +367,7 @@ class Ctx:
         """Path and query parameters, typed and checked against the contract (422 if not)."""
         operation = self.operation()
         # the request check of the middleware has usually looked at them already
-        seen = self.request.scope.get("state", {}).get("violations")
+        seen = self.info.violations
         verify = seen is None or any(v.pointer.startswith(("/path/", "/query/")) for v in seen)
         values: dict[str, Any] = {}
         problems: list[Violation] = []
@@ -395,6 +415,17 @@ class Ctx:
             )
         except ScenarioError as exc:
             raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+
+    def fresh_until(self, *jobs: Job, until: float = math.inf) -> None:
+        """This answer depends on `jobs` (and on nothing else that changes before `until`): it
+        may be served again until the first of them moves on by itself. A per-poll job moves
+        on every read, so an answer showing one is never kept."""
+        for job in jobs:
+            changes = job.changes_at(self.now)
+            if changes is None:
+                return
+            until = min(until, changes)
+        self.info.fresh_until = until
 
     @property
     def rng(self):

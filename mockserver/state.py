@@ -14,6 +14,7 @@ from mockserver.engine.jobs import Store
 from mockserver.engine.journal import Journal
 from mockserver.engine.scenarios import Profile, ScenarioBook
 from mockserver.faults import FaultBook
+from mockserver.pollcache import PollCache
 
 
 class MockState:
@@ -32,6 +33,8 @@ class MockState:
         self.faults = FaultBook(config.faults, self.ids.seed)
         self.signer = Signer(secrets.token_bytes(32))
         self.strict = config.strict
+        self.polls = PollCache()  # answers of status polls, until the job's next transition
+        self.clock.on_change(self.polls.invalidate)
         self.lock = threading.RLock()  # for multi-step changes spanning store and API state
         self._reset_hooks: list[Callable[[], None]] = []
 
@@ -50,5 +53,6 @@ class MockState:
         self.journal.clear()
         self.ids.reset()
         self.faults.reset()
+        self.polls.invalidate()
         for hook in self._reset_hooks:
             hook()

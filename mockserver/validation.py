@@ -26,10 +26,12 @@ from starlette.types import Message, Receive, Scope
 from mockserver.contracts import Operation, Violation
 from mockserver.contracts.validate import check_request, unknown_operation
 from mockserver.errors import ApiError, FieldError
+from mockserver.request import ApiRequest
 from mockserver.service import MAX_PART_SIZE, ApiService, form_fields
 
 log = logging.getLogger("mockserver")
 VALUE_LIMIT = 500  # characters of an offending value kept in the journal
+MEMO_SIZE, MEMO_BODY = 256, 4096  # findings kept, for bodies up to this many bytes
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
@@ -45,7 +47,8 @@ def document_route(service: ApiService) -> Route:
     rendered: dict[str, bytes] = {}  # per base URL: the document is large and never changes
 
     async def endpoint(request: Request) -> Response:
-        prefix = request.scope.get("state", {}).get("api_prefix", service.prefix)
+        info = ApiRequest.of(request.scope)
+        prefix = info.prefix if info is not None else service.prefix
         base = f"{request.url.scheme}://{request.url.netloc}{prefix}"
         body = rendered.get(base)
         if body is None:
@@ -67,17 +70,23 @@ class RequestCheck:
     def __init__(self, service: ApiService) -> None:
         self.service = service
         self.contract = service.contract
+        # the check is a pure function of what it reads: a body sent again (a client's retry,
+        # a test's fixture payload) is not checked again
+        self._memo: dict[tuple[Any, ...], list[Violation]] = {}
 
     async def inspect(self, scope: Scope, receive: Receive) -> tuple[list[Violation], Receive]:
-        """The request's violations, and the `receive` the app must read the body from."""
+        """The request's violations, and the `receive` the app must read the body from. A JSON
+        body found valid is kept on the `ApiRequest`, so the handler neither parses nor checks
+        it again."""
         method: str = scope["method"]
-        path: str = scope["state"]["api_path"]
+        info = ApiRequest.of(scope)
+        assert info is not None, "the request middleware makes the ApiRequest"
+        path = info.path
         if method == "GET" and path == self.contract.document_path:
             return [], receive
-        found = scope["state"].get("operation") or self.contract.operation(method, path)
-        if found is None:
+        operation, path_params = info.operation, info.path_params
+        if operation is None:
             return [unknown_operation(self.contract, method, path)], receive
-        operation, path_params = found
         raw_query: bytes = scope.get("query_string", b"")
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         takes_body = "requestBody" in operation.spec
@@ -92,11 +101,32 @@ class RequestCheck:
             problem = Violation(operation.id, "/body", str(exc), _bounded(raw), exc.kind)
             violations = self._check(operation, path_params, query, headers, None, None)
             return [problem, *(v for v in violations if not v.pointer.startswith("/body"))], receive
-        try:
-            return self._check(operation, path_params, query, headers, content_type, body), receive
-        finally:
-            if isinstance(body, FormData):
-                await body.close()
+        key: tuple[Any, ...] | None = None
+        if not isinstance(body, FormData) and len(raw) <= MEMO_BODY:
+            header_params = tuple(
+                tuple(headers.getlist(param["name"]))
+                for param in operation.parameters()
+                if param["in"] == "header"
+            )
+            key = (operation.id, raw_query, tuple(path_params.items()), header_params)
+            key = (*key, content_type, raw)
+        found = self._memo.get(key) if key is not None else None
+        if found is None:
+            try:
+                found = self._check(operation, path_params, query, headers, content_type, body)
+            finally:
+                if isinstance(body, FormData):
+                    await body.close()
+            if key is not None:
+                if len(self._memo) >= MEMO_SIZE:
+                    self._memo.clear()
+                self._memo[key] = found
+        found = list(found)
+        if isinstance(body, dict) and not any(
+            v.pointer.startswith("/body") or v.kind == "content_type" for v in found
+        ):
+            info.body = body
+        return found, receive
 
     def _check(
         self,
@@ -135,8 +165,9 @@ class RequestCheck:
             self.service.tenant_of(request)
         except ApiError:
             return None
-        found = self.contract.operation(scope["method"], scope["state"]["api_path"])
-        documented = found[0].spec.get("responses", {}) if found else {}
+        info = ApiRequest.of(scope)
+        operation = info.operation if info is not None else None
+        documented = operation.spec.get("responses", {}) if operation is not None else {}
         status = _status_for(documented, violations, self.service.wrong_media_status)
         if status == 415:
             return self.service.error_response(request, ApiError(415, violations[0].message))

@@ -15,6 +15,7 @@ from mockserver import ServerConfig, apis, create_app
 from mockserver.contracts import Violation, validate_response
 from mockserver.engine.artifacts import AudioInfo, tone_wav
 from mockserver.live import LiveServer
+from mockserver.request import ApiRequest
 from mockserver.state import MockState
 
 _tenants = itertools.count(1)
@@ -51,11 +52,11 @@ class ConformanceCheck:
             await send(message)
 
         await self.app(scope, receive, keep)
-        api = scope["state"].get("api")
-        if api is None or status == 0:  # no answer at all (a connection reset fault)
+        info = ApiRequest.of(scope)
+        if info is None or info.api is None or status == 0:  # no answer (a connection reset)
             return
         self.checked += 1
-        path = scope["state"]["api_path"]
+        api, path = info.api, info.path
         for problem in validate_response(
             api, scope["method"], path, status, headers=headers, body=bytes(body)
         ):

@@ -80,10 +80,18 @@ def test_help_explains_every_flag() -> None:
         assert flag in text
 
 
-def test_serve_prints_a_banner_and_answers() -> None:
+@pytest.mark.parametrize(
+    ("flags", "stack"),
+    [
+        ([], "(uvloop, httptools)"),  # the default install's, where the platform has wheels
+        (["--loop", "asyncio", "--http", "h11"], "(asyncio, h11)"),  # the pure-Python fallback
+    ],
+)
+def test_serve_prints_a_banner_and_answers(flags: list[str], stack: str) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--clock", "manual"],
+        [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--clock", "manual"]
+        + flags,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -93,11 +101,19 @@ def test_serve_prints_a_banner_and_answers() -> None:
         banner = process.stdout.readline()
         assert banner.startswith(f"mockserver on http://127.0.0.1:{port}")
         assert f"neuralanalog=http://127.0.0.1:{port}/neuralanalog" in banner
+        assert banner.rstrip().endswith(stack)
         for line in process.stderr:  # uvicorn says when the socket is bound
             if "Uvicorn running on" in line:
                 break
-        health = httpx.get(f"http://127.0.0.1:{port}/__mock__/health", timeout=5)
+        base = f"http://127.0.0.1:{port}"
+        health = httpx.get(f"{base}/__mock__/health", timeout=5)
         assert health.json()["clock"]["mode"] == "manual"
+        key = {"X-API-Key": "k"}
+        link = {"url": "https://example.com/a.wav"}
+        created = httpx.post(f"{base}/neuralanalog/from-link", headers=key, json=link, timeout=5)
+        httpx.post(f"{base}/__mock__/clock/advance", json={"seconds": 60}, timeout=5)
+        status = f"{base}/neuralanalog/status/audio/{created.json()['audio_id']}"
+        assert httpx.get(status, headers=key, timeout=5).json()["is_complete"] is True
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, apis, contracts, create_app
 from mockserver.contracts import validate_request, validate_response
+from mockserver.request import ApiRequest
 from mockserver.validation import RequestCheck
 from tests.conftest import Mock, make_mock, wav
 
@@ -306,6 +307,13 @@ def test_unknown_fields_follow_nesting_and_combinations() -> None:
     assert pointers("/download-archive", archive) == ["/body/stem_selections/0/colour"]
 
 
+def _routed(check: RequestCheck, scope: dict[str, Any], method: str, path: str) -> None:
+    """What the request middleware records of a request before the check reads it."""
+    found = check.contract.operation(method, path)
+    assert found is not None
+    ApiRequest("req", "neuralanalog", "", path, *found).attach(scope)
+
+
 def test_a_get_without_body_never_touches_the_body() -> None:
     app = create_app(ServerConfig(clock="manual"))
     check = RequestCheck(app.state.services["neuralanalog"])
@@ -314,8 +322,8 @@ def test_a_get_without_body_never_touches_the_body() -> None:
         "method": "GET",
         "query_string": b"",
         "headers": [(b"x-api-key", b"k")],
-        "state": {"api_path": "/status/audio/a1"},
     }
+    _routed(check, scope, "GET", "/status/audio/a1")
 
     async def receive() -> dict[str, Any]:
         raise AssertionError("the body was read")
@@ -337,8 +345,8 @@ def test_urlencoded_body_is_buffered_and_replayed_intact() -> None:
             (b"content-type", b"application/x-www-form-urlencoded"),
             (b"transfer-encoding", b"chunked"),
         ],
-        "state": {"api_path": "/from-link"},
     }
+    _routed(check, scope, "POST", "/from-link")
 
     async def receive() -> dict[str, Any]:
         if chunks:
@@ -557,3 +565,18 @@ def test_a_form_sent_to_a_json_operation_is_a_422_not_a_400(mock: Mock) -> None:
     )
     assert response.status_code == 422  # FastAPI reads forms only where it expects one
     assert response.json()["detail"][0]["loc"] == ["body", "audio_id"]
+
+
+def test_a_body_sent_again_is_judged_the_same(mock: Mock) -> None:
+    """The request check remembers its findings per body: a repeat must not lose them."""
+    headers = mock.headers("neuralanalog")
+    for _ in range(2):
+        bad = mock.client.post("/neuralanalog/from-link", headers=headers, json={"url": 5})
+        assert bad.status_code == 422
+    for _ in range(2):
+        good = mock.client.post(
+            "/neuralanalog/from-link", headers=headers, json={"url": "https://example.com/a.wav"}
+        )
+        assert good.status_code == 200
+    found = [[v.pointer for v in e.violations] for e in mock.state.journal.entries("neuralanalog")]
+    assert found == [["/body/url"], ["/body/url"], [], []]

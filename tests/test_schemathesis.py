@@ -28,6 +28,7 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import ServerConfig, apis, contracts, create_app, schemathesis_config
+from mockserver.request import ApiRequest
 from tests.conftest import ConformanceCheck
 
 MAX_EXAMPLES = 10  # per operation and phase: the whole file stays well under a minute
@@ -89,7 +90,8 @@ class Traffic:
             await send(message)
 
         await self.app(scope, keep_body, keep_status)
-        found = self.contract.operation(scope["method"], scope.get("state", {}).get("api_path", ""))
+        info = ApiRequest.of(scope)
+        found = self.contract.operation(scope["method"], info.path if info is not None else "")
         if found is None:
             return
         operation_id = found[0].id

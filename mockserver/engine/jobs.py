@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.engine.plan import Outcome, Plan, Snapshot
+from mockserver.engine.plan import EPSILON, Outcome, Plan, Snapshot
 
 
 @dataclass(slots=True, eq=False)
@@ -45,6 +46,21 @@ class Job:
         snapshot at `now`, when the caller has it already)."""
         snap = snap or self.snapshot(now)
         return self.time_of(snap.phase_started) if snap.terminal else None
+
+    def changes_at(self, now: float) -> float | None:
+        """The clock time before which the job's snapshot stays as it is at `now` (inf: until
+        something is done to it); None for a per-poll plan, which moves on every read."""
+        if self.plan.per_poll:
+            return None
+        if now < self.created_at:
+            return self.created_at
+        snap = self.snapshot(now)
+        phases = self.plan.phases
+        if snap.terminal or (self.plan.outcome is None and snap.phase == len(phases) - 1):
+            return math.inf
+        end = snap.phase_started + phases[snap.phase].duration
+        # `Plan.at` leaves a phase EPSILON early; a millisecond more absorbs float rounding
+        return self.created_at + end - EPSILON - 1e-3
 
     def observe(self, now: float) -> None:
         """A client read the status: a per-poll plan moves one phase on."""

@@ -35,6 +35,7 @@ from mockserver.faults.rules import (
     FaultRule,
 )
 from mockserver.faults.variety import Variety
+from mockserver.request import ApiRequest
 
 if TYPE_CHECKING:
     from mockserver.service import ApiService
@@ -58,11 +59,12 @@ class FaultMiddleware:
         self.creates = {name: creating_operations(s.contract) for name, s in services.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        service = self.services.get(scope.get("state", {}).get("api") or "")
-        if scope["type"] != "http" or service is None or self._idle(scope):
+        info = ApiRequest.of(scope)
+        service = self.services.get(info.api or "") if info is not None else None
+        if info is None or service is None or self._idle(scope):
             await self.app(scope, receive, send)
             return
-        call = self._call(scope, service)
+        call = self._call(scope, info, service)
         try:
             rules = self._rules(call) if call is not None else []
         except FaultError as exc:  # a malformed `fault=` in the request's own header
@@ -123,13 +125,10 @@ class FaultMiddleware:
         """Count one firing of `rule` for the call's tenant now (see `FaultBook.fire`)."""
         return self.state.faults.fire(rule, call.api, call.tenant, self.state.now())
 
-    def _call(self, scope: Scope, service: ApiService) -> Call | None:
-        found = scope["state"].get("operation") or service.contract.operation(
-            scope["method"], scope["state"].get("api_path", "")
-        )
-        if found is None:
+    def _call(self, scope: Scope, info: ApiRequest, service: ApiService) -> Call | None:
+        operation, params = info.operation, info.path_params
+        if operation is None:
             return None
-        operation, params = found
         tenant = _tenant(service, scope)
         creates = operation.id in self.creates[service.name]
         header = _header(scope)

@@ -15,7 +15,7 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 EXTENSION = "mockserver.connection"  # scope["extensions"] key of the request's Connection
@@ -35,12 +35,15 @@ class Connection:
     lost: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class ResettableH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol; the app sees the connection under `scope["extensions"]`."""
+class _Resettable:
+    """Mixed into one of uvicorn's HTTP protocols: the app sees the connection under
+    `scope["extensions"]`."""
+
+    app: ASGIApp
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        super().connection_made(transport)
+        super().connection_made(transport)  # type: ignore[misc]
         self.connection = Connection(transport)
         app, connection = self.app, self.connection
 
@@ -51,8 +54,24 @@ class ResettableH11Protocol(H11Protocol):
         self.app = with_connection
 
     def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
         self.connection.lost.set()
+
+
+class ResettableH11Protocol(_Resettable, H11Protocol):
+    """uvicorn's h11 protocol, resettable."""
+
+
+def resettable_protocol(http: str) -> type[asyncio.Protocol]:
+    """The resettable twin of uvicorn's `http` implementation ("httptools" or "h11")."""
+    if http == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        class ResettableHttpToolsProtocol(_Resettable, HttpToolsProtocol):
+            """uvicorn's httptools protocol, resettable."""
+
+        return ResettableHttpToolsProtocol
+    return ResettableH11Protocol
 
 
 def connection_of(scope: Scope) -> Connection | None:

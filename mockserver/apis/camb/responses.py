@@ -92,6 +92,7 @@ def _new_run_id(ctx: Ctx) -> int:
 async def status(ctx: Ctx) -> Response:
     job = ctx.job(ctx.params()["task_id"], KIND, what="Task")
     job.observe(ctx.now)
+    ctx.fresh_until(job)
     return ctx.json(_status(job, job.snapshot(ctx.now)))
 
 

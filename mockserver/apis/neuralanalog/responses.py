@@ -260,10 +260,16 @@ async def status(ctx: Ctx) -> Response:
     params = ctx.params()
     kind, object_id = params["object_type"], params["object_id"]
     if kind == "stem":
-        return ctx.json(_stem_status(ctx, object_id))
+        body = _stem_status(ctx, object_id)
+        ctx.fresh_until()  # a stem exists once its split completed: it never changes again
+        return ctx.json(body)
     job = ctx.job(object_id, kind, what=LABELS[kind])
     job.observe(ctx.now)
-    return ctx.json(_status(ctx, job))
+    body = _status(ctx, job)
+    children = job.data.get("children", []) if job.kind == "workflow" else []
+    found = (ctx.state.store.get(ctx.service.name, ctx.tenant, child) for child in children)
+    ctx.fresh_until(job, *(child for child in found if child is not None))
+    return ctx.json(body)
 
 
 def _status(ctx: Ctx, job: Job) -> dict[str, Any]:

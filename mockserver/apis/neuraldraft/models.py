@@ -206,6 +206,19 @@ def progress_of(job: Job, now: float) -> Progress:
     return Progress(outcome.state, percent, label, steps, outcome, finished)
 
 
+def percent_changes_at(job: Job, now: float) -> float:
+    """When a running job's `progress` next moves on by itself (inf once it cannot), a hair
+    early rather than late."""
+    timeline: Plan = job.data["timeline"]
+    queued = timeline.phases[0].duration
+    work = timeline.length - queued
+    position = job.position(now)
+    percent = _percent(timeline, position)
+    if job.snapshot(now).terminal or work <= EPSILON or percent >= 99:
+        return math.inf
+    return job.created_at + queued + (percent + 1 - 2 * EPSILON) * work / 100 - 1e-3
+
+
 def _percent(timeline: Plan, position: float) -> int:
     """Share of the work (the queue excluded) done at `position` of the original plan."""
     queued = timeline.phases[0].duration

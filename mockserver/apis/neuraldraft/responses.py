@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
@@ -14,6 +15,7 @@ from mockserver.apis.neuraldraft.models import (
     INSUFFICIENT_CREDITS,
     KINDS,
     image_size,
+    percent_changes_at,
     progress_of,
     slugify,
     title_of,
@@ -164,7 +166,12 @@ def _own_job(ctx: Ctx) -> Job:
 async def get_job(ctx: Ctx) -> Response:
     job = _own_job(ctx)
     job.observe(ctx.now)
-    return ctx.json(_service(ctx).job_body(job, ctx.now, ctx.server_url))
+    service, now = _service(ctx), ctx.now
+    if service.limiter.limit is None:  # rate-limit headers differ on every answer
+        # a signed image link names its expiry second: it changes when the clock's second does
+        link = math.floor(now + service.state.config.link_ttl) + 1 - service.state.config.link_ttl
+        ctx.fresh_until(job, until=min(percent_changes_at(job, now), link - 1e-3))
+    return ctx.json(service.job_body(job, now, ctx.server_url))
 
 
 async def cancel_job(ctx: Ctx) -> Response:

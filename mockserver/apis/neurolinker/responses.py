@@ -294,6 +294,7 @@ async def request_status(ctx: Ctx) -> Response:
     documents = documents_of(ctx, request)
     for job in (request, *documents):
         job.observe(ctx.now)
+    ctx.fresh_until(request, *documents)
     states = [state_of(job, ctx.now) for job in documents]
     words = [state.status for state in states]
     status = aggregate_word(words)
@@ -376,6 +377,7 @@ def _folder(job: Job) -> str:
 async def document_status(ctx: Ctx) -> Response:
     job = ctx.job(ctx.params()["document_id"], DOCUMENT, what="Document")
     job.observe(ctx.now)
+    ctx.fresh_until(job)
     state = state_of(job, ctx.now)
     body = {
         "success": True,

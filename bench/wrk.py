@@ -1,0 +1,124 @@
+"""The load generator: `wrk` (C, one thread), and the proof that it is not the bottleneck.
+
+Each round runs `wrk -t1` against one server and reads three things: requests/s and latency
+percentiles from wrk's report, wrk's own CPU time from the kernel (`wait4` resource usage of
+the finished process) and the server's CPU time (`/proc/<pid>/stat`). A generator that kept
+its core busy most of the round measured itself, not the server: such a round is flagged and
+no ratio is printed from it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SATURATED = 0.90  # share of one core above which the generator, not the server, is the limit
+TICKS = os.sysconf("SC_CLK_TCK")
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+@dataclass(frozen=True)
+class Round:
+    """One wrk run against one server."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # non-2xx answers and socket errors
+    generator_cpu: float  # wrk's CPU seconds / wall seconds (1.0 = one core busy)
+    server_cpu: float  # the server process's, same unit
+
+    @property
+    def generator_bound(self) -> bool:
+        return self.generator_cpu >= SATURATED
+
+
+def wrk_binary() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("wrk not found: `apt-get install wrk` (make bench installs it)")
+    return found
+
+
+def version() -> str:
+    """wrk's own banner line (`wrk 4.1.0 [epoll] ...`)."""
+    done = subprocess.run([wrk_binary(), "-v"], capture_output=True, text=True)
+    return (done.stdout or done.stderr).splitlines()[0].split(" Copyright")[0]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process, from the kernel's accounting."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15)
+
+
+def script(directory: Path, method: str, body: bytes, content_type: str) -> Path:
+    """A wrk Lua script sending `method` with `body` (GETs need none)."""
+    path = directory / f"{method.lower()}-{abs(hash(body))}.lua"
+    text = body.decode().replace("\\", "\\\\").replace("'", "\\'")
+    path.write_text(
+        f"wrk.method = '{method}'\nwrk.body = '{text}'\n"
+        f"wrk.headers['Content-Type'] = '{content_type}'\n"
+    )
+    return path
+
+
+def run(
+    url: str,
+    headers: dict[str, str],
+    seconds: int,
+    server_pid: int,
+    connections: int = 16,
+    lua: Path | None = None,
+) -> Round:
+    argv = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    if lua is not None:
+        argv += ["-s", str(lua)]
+    server_before, started = cpu_seconds(server_pid), time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    output = process.stdout.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    wall = time.perf_counter() - started
+    server_cpu = (cpu_seconds(server_pid) - server_before) / wall
+    if process.returncode != 0 or "Requests/sec" not in output:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
+    return Round(
+        rps=float(_match(r"Requests/sec:\s+([\d.]+)", output)),
+        p50_ms=_latency(output, "50%"),
+        p99_ms=_latency(output, "99%"),
+        errors=_errors(output),
+        generator_cpu=(usage.ru_utime + usage.ru_stime) / wall,
+        server_cpu=server_cpu,
+    )
+
+
+def _match(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    if found is None:
+        raise RuntimeError(f"no {pattern!r} in wrk's report:\n{text}")
+    return found.group(1)
+
+
+def _latency(text: str, percentile: str) -> float:
+    found = re.search(rf"^\s*{percentile}\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    if found is None:
+        raise RuntimeError(f"no {percentile} latency in wrk's report:\n{text}")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+def _errors(text: str) -> int:
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    count = int(non_2xx.group(1)) if non_2xx else 0
+    return count + (sum(int(n) for n in sockets.groups()) if sockets else 0)

@@ -1,0 +1,42 @@
+"""One request as the pipeline comes to know it: a single typed object, not loose keys.
+
+The request middleware makes it; the request check, the fault middleware, the dispatcher and
+the handler's `Ctx` read it and add to it (the check's findings and parsed body, the
+handler's word on how long its answer holds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.types import Scope
+
+from mockserver.contracts import Operation, Violation
+
+SCOPE_KEY = "mockserver.request"  # in `scope["state"]`, Starlette's per-request namespace
+UNREAD = object()  # `ApiRequest.body` before the request check has parsed one
+
+
+@dataclass(slots=True, eq=False)
+class ApiRequest:
+    id: str  # the request ID answers and log lines carry
+    api: str | None = None  # the emulated API's name; None: admin, index or unknown
+    prefix: str = ""  # the API's prefix as the client reached it ("" by Host or single mode)
+    path: str = ""  # the path as the real API sees it, in its documented spelling
+    operation: Operation | None = None  # the contract's operation, None if undocumented
+    path_params: dict[str, str] = field(default_factory=dict)
+    tenant: str | None = None  # the API key as sent, not yet judged
+    violations: list[Violation] | None = None  # the request check's findings (None: unchecked)
+    body: Any = UNREAD  # the JSON body as the check parsed it, when it found it valid
+    fresh_until: float | None = None  # set by a handler: its answer holds until this clock time
+
+    def attach(self, scope: Scope) -> ApiRequest:
+        scope.setdefault("state", {})[SCOPE_KEY] = self
+        return self
+
+    @staticmethod
+    def of(scope: Scope) -> ApiRequest | None:
+        """The request's record; None outside the pipeline (a hand-made scope)."""
+        state = scope.get("state")
+        return state.get(SCOPE_KEY) if state else None

@@ -1,0 +1,45 @@
+"""The benchmark's own logic: wrk's report read right, and no ratio from a saturated generator."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from bench import wrk
+from bench.__main__ import report
+from bench.apps import bare_app
+from bench.scenarios import Load
+from mockserver.live import LiveServer
+
+POLL = Load("poll x", "GET", "/x/status/1", {})
+
+
+def rounds(rps: float, p99: float, generator: float) -> list[wrk.Round]:
+    return [wrk.Round(rps, p99 / 3, p99, 0, generator, 1.0) for _ in range(3)]
+
+
+def test_no_ratio_when_the_generator_saturated_its_core(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not report(POLL, rounds(9000, 2, 0.95), rounds(10000, 2, 0.5))
+    out = capsys.readouterr().out
+    assert "NO RATIO: the generator saturated its core" in out and "ratio 0." not in out
+
+
+def test_ratio_and_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert report(POLL, rounds(8000, 2.0, 0.4), rounds(10000, 2.0, 0.4))
+    assert "ratio 0.80" in capsys.readouterr().out
+    assert not report(POLL, rounds(6000, 2.0, 0.4), rounds(10000, 2.0, 0.4))  # 0.60 < 0.70
+    assert not report(POLL, rounds(9000, 4.0, 0.4), rounds(10000, 2.0, 0.4))  # p99 2x > 1.5x
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="needs Debian's wrk (make bench installs)")
+def test_a_wrk_round_reads_rate_latency_and_both_cpu_shares(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BENCH_SAMPLES", '{"/x": {"ok": true}}')
+    with LiveServer(bare_app()) as server:
+        measured = wrk.run(server.url + "/x", {}, 1, os.getpid(), connections=2)
+    assert measured.rps > 0 and measured.errors == 0
+    assert 0 < measured.p50_ms <= measured.p99_ms
+    assert 0 < measured.generator_cpu < 1.5 and measured.server_cpu > 0
