@@ -18,34 +18,10 @@ import pytest
 from neurolinker_sdk import NeuroLinker, NeuroLinkerAPIError
 
 from tests.conftest import Live, Mock, make_mock
+from tests.pdfs import encrypted_pdf, object_stream_pdf, written_pdf
 
 NL = "/neurolinker"
 PREFIXES = ("/api/v1", "/v1")  # the docs' paths and the official SDK's
-
-
-def handmade_pdf(*pages: str) -> bytes:
-    """A minimal valid PDF written object by object: one line of text per page."""
-    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(len(pages)))
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>",
-    ]
-    for index, text in enumerate(pages):
-        stream = f"BT /F1 18 Tf 72 700 Td ({text}) Tj ET"
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {4 + 2 * index} 0 R >>"
-        )
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
-    out = "%PDF-1.7\n"
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n"
-    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-    return out.encode("latin-1")
 
 
 class Client:
@@ -106,7 +82,7 @@ def nl(mock: Mock) -> Client:
 
 
 def pdfs(count: int) -> list[tuple[str, bytes]]:
-    return [(f"doc{i}.pdf", handmade_pdf(f"Document {i}")) for i in range(count)]
+    return [(f"doc{i}.pdf", written_pdf(f"Document {i}")) for i in range(count)]
 
 
 # --- lifecycle and outcomes --------------------------------------------------------------------
@@ -115,7 +91,7 @@ def pdfs(count: int) -> list[tuple[str, bytes]]:
 def test_documents_are_worked_in_order_and_the_request_completes_after_the_last(
     nl: Client,
 ) -> None:
-    request_id = nl.extract(("a.pdf", handmade_pdf("A1", "A2")), ("b.pdf", handmade_pdf("B1")))
+    request_id = nl.extract(("a.pdf", written_pdf("A1", "A2")), ("b.pdf", written_pdf("B1")))
     first = nl.status(request_id)
     assert first["status"] == "processing" and first["completed_at"] is None
     assert [d["status"] for d in first["documents"]] == ["processing", "pending"]
@@ -198,7 +174,7 @@ def test_scenarios_that_cannot_apply_are_a_clear_400(
 
 
 def test_out_of_credits_is_402_at_submit_and_creates_nothing(nl: Client) -> None:
-    parts = [("documents", ("big.pdf", handmade_pdf("1", "2", "3"), "application/pdf"))]
+    parts = [("documents", ("big.pdf", written_pdf("1", "2", "3"), "application/pdf"))]
     response = nl.post("/extract", "insufficient_credits", files=parts, data={"form": "{}"})
     assert response.status_code == 402
     assert response.json() == {"detail": "Insufficient credits: this request needs 12 credits"}
@@ -259,7 +235,7 @@ def test_admin_queue_steers_the_next_request_of_a_key(nl: Client) -> None:
 
 def test_magic_file_name_fails_only_that_document(nl: Client) -> None:
     request_id = nl.extract(
-        ("good.pdf", handmade_pdf("ok")), ("scan.mock-failed.pdf", handmade_pdf("bad"))
+        ("good.pdf", written_pdf("ok")), ("scan.mock-failed.pdf", written_pdf("bad"))
     )
     status = nl.finished(request_id)
     assert status["status"] == "partial"
@@ -279,9 +255,9 @@ def test_magic_url_and_request_level_magic(nl: Client) -> None:
 
 
 def test_header_beats_magic_and_unknown_magic_words_are_ignored(nl: Client) -> None:
-    request_id = nl.extract(("x.mock-failed.pdf", handmade_pdf("x")), scenario="completed")
+    request_id = nl.extract(("x.mock-failed.pdf", written_pdf("x")), scenario="completed")
     assert nl.finished(request_id)["status"] == "completed"
-    mockup = nl.extract(("mock-up.pdf", handmade_pdf("x")))
+    mockup = nl.extract(("mock-up.pdf", written_pdf("x")))
     assert nl.finished(mockup)["status"] == "completed"
     summary = nl.mock.client.get(f"/__mock__/jobs/{mockup}").json()
     assert summary["scenario"] == "magic: completed"
@@ -289,7 +265,7 @@ def test_header_beats_magic_and_unknown_magic_words_are_ignored(nl: Client) -> N
 
 def test_magic_stall_keeps_the_documents_behind_it_queued(nl: Client) -> None:
     names = ["a.pdf", "b.mock-stalled.pdf", "c.mock-failed.pdf"]
-    request_id = nl.extract(*[(name, handmade_pdf(name)) for name in names])
+    request_id = nl.extract(*[(name, written_pdf(name)) for name in names])
     status = nl.finished(request_id)
     assert [d["status"] for d in status["documents"]] == ["completed", "processing", "pending"]
 
@@ -300,7 +276,7 @@ def test_magic_stall_keeps_the_documents_behind_it_queued(nl: Client) -> None:
 @pytest.mark.parametrize("prefix", PREFIXES)
 def test_both_path_prefixes_serve_the_same_api(mock: Mock, prefix: str) -> None:
     client = Client(mock, prefix=prefix)
-    request_id = client.extract(("a.pdf", handmade_pdf("x")))
+    request_id = client.extract(("a.pdf", written_pdf("x")))
     other = Client(mock, prefix=({*PREFIXES} - {prefix}).pop())
     status = other.finished(request_id)  # a request made on one prefix is read on the other
     assert status["status"] == "completed"
@@ -338,7 +314,7 @@ def test_url_mode_urlencoded_with_only_form_as_the_sdk_sends_it(nl: Client) -> N
 
 def test_upload_mode_keeps_form_options(nl: Client) -> None:
     request_id = nl.extract(
-        ("turbo.pdf", handmade_pdf("x")), form={"alias": "Batch", "enrichment_mode": "turbo"}
+        ("turbo.pdf", written_pdf("x")), form={"alias": "Batch", "enrichment_mode": "turbo"}
     )
     document_id = nl.finished(request_id)["documents"][0]["document_id"]
     content = nl.results("json", [document_id])["results"][0]["content"]
@@ -364,7 +340,7 @@ def test_real_host_name_serves_neurolinker_at_the_root(mock: Mock) -> None:
 
 
 def test_page_count_and_text_come_from_the_uploaded_pdf(nl: Client) -> None:
-    pdf = handmade_pdf("Invoice 2025-0001", "Consulting 1200 EUR", "Thank you")
+    pdf = written_pdf("Invoice 2025-0001", "Consulting 1200 EUR", "Thank you")
     request_id = nl.extract(("invoice.pdf", pdf), ("notes.txt", b"plain text, not a PDF"))
     pending = nl.document(nl.status(request_id)["documents"][1]["document_id"])
     assert pending["status"] == "pending" and pending["total_pages"] is None
@@ -386,7 +362,7 @@ def test_page_count_and_text_come_from_the_uploaded_pdf(nl: Client) -> None:
 
 
 def test_document_status_follows_the_document(nl: Client) -> None:
-    request_id = nl.extract(("a.pdf", handmade_pdf("x", "y")))
+    request_id = nl.extract(("a.pdf", written_pdf("x", "y")))
     document_id = nl.status(request_id)["documents"][0]["document_id"]
     running = nl.document(document_id)
     assert running["status"] == "processing" and running["total_pages"] == 2
@@ -399,7 +375,7 @@ def test_document_status_follows_the_document(nl: Client) -> None:
 
 
 def test_every_result_kind_serves_content_and_the_stored_file(nl: Client) -> None:
-    request_id = nl.extract(("report.pdf", handmade_pdf("Intro", "Method", "Results")))
+    request_id = nl.extract(("report.pdf", written_pdf("Intro", "Method", "Results")))
     document_id = nl.finished(request_id)["documents"][0]["document_id"]
     for kind, extra in [
         ("markdown", {}),
@@ -430,7 +406,7 @@ def test_every_result_kind_serves_content_and_the_stored_file(nl: Client) -> Non
 
 
 def test_content_types_filter_markdown_and_json(nl: Client) -> None:
-    document_id = nl.finished(nl.extract(("a.pdf", handmade_pdf("x", "y"))))["documents"][0][
+    document_id = nl.finished(nl.extract(("a.pdf", written_pdf("x", "y"))))["documents"][0][
         "document_id"
     ]
     content = nl.results("json", [document_id], content_types=["formula"])["results"][0]["content"]
@@ -444,9 +420,9 @@ def test_content_types_filter_markdown_and_json(nl: Client) -> None:
 
 def test_result_entries_for_ids_that_cannot_be_served(mock: Mock) -> None:
     nl, other = Client(mock), Client(mock, "someone-else")
-    running = nl.extract(("a.pdf", handmade_pdf("x")), ("b.pdf", handmade_pdf("y")))
+    running = nl.extract(("a.pdf", written_pdf("x")), ("b.pdf", written_pdf("y")))
     ids = [d["document_id"] for d in nl.status(running)["documents"]]
-    failed = nl.extract(("c.pdf", handmade_pdf("z")), scenario="failed; after=1")
+    failed = nl.extract(("c.pdf", written_pdf("z")), scenario="failed; after=1")
     mock.advance(1)
     failed_id = nl.status(failed)["documents"][0]["document_id"]
     answer = nl.results("markdown", [*ids, failed_id, "nope"])
@@ -561,7 +537,7 @@ def test_forcing_a_document_moves_its_request(nl: Client) -> None:
 
 
 def test_job_pages_are_served_for_requests_and_documents(nl: Client) -> None:
-    request_id = nl.extract(("a.pdf", handmade_pdf("x")), scenario="failed; message=Bad <xref>")
+    request_id = nl.extract(("a.pdf", written_pdf("x")), scenario="failed; message=Bad <xref>")
     status = nl.finished(request_id)
     page = nl.mock.client.get(status["job_page_url"])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -577,7 +553,7 @@ def test_job_pages_are_served_for_requests_and_documents(nl: Client) -> None:
 
 def test_one_token_never_sees_another_tokens_requests(mock: Mock) -> None:
     alice, bob = Client(mock, "alice"), Client(mock, "bob")
-    request_id = alice.extract(("a.pdf", handmade_pdf("x")))
+    request_id = alice.extract(("a.pdf", written_pdf("x")))
     document_id = alice.status(request_id)["documents"][0]["document_id"]
     assert bob.get(f"/request-status/{request_id}").json() == {
         "detail": f"Request {request_id} not found"
@@ -770,7 +746,7 @@ def sdk(live: Live, scenario: str | None = None) -> NeuroLinker:
 
 def test_sdk_extracts_waits_and_reads_json(live: Live, virtual_time: VirtualTime) -> None:
     with sdk(live) as client:
-        pdf = handmade_pdf("Invoice 2025-0001", "Total 1,200.00 EUR")
+        pdf = written_pdf("Invoice 2025-0001", "Total 1,200.00 EUR")
         submit = client.extraction.extract(documents=[("invoice.pdf", pdf), ("", pdf)])
         request_uid = client.extraction.extract_request_uid(submit)
         status = client.extraction.wait_for_request(request_uid)
@@ -802,7 +778,7 @@ def test_sdk_times_out_on_a_partial_request(live: Live, virtual_time: VirtualTim
     """neurolinker-sdk 0.2.2 treats completed/failed/pending as terminal, not partial: its
     waiter polls a partial request until its deadline. The kit shows this client bug."""
     with sdk(live, "partial; after=20") as client:
-        pdf = handmade_pdf("x")
+        pdf = written_pdf("x")
         submit = client.extraction.extract(documents=[("a.pdf", pdf), ("b.pdf", pdf)])
         request_uid = client.extraction.extract_request_uid(submit)
         with pytest.raises(TimeoutError, match="Last status") as timeout:
@@ -820,3 +796,35 @@ def test_sdk_raises_402_when_out_of_credits(live: Live, virtual_time: VirtualTim
         "detail": "Insufficient credits: this request needs 4 credits"
     }
     assert virtual_time.slept == []
+
+
+# --- page counting with a real PDF reader -------------------------------------------------------
+
+
+def test_pages_in_object_streams_are_counted(nl: Client) -> None:
+    data = object_stream_pdf("Invoice 7", "Line items", "Totals", "Terms", "Signature")
+    assert b"/Type /Page" not in data  # every page object is inside the compressed stream
+    request_id = nl.extract(("modern.pdf", data))
+    nl.mock.advance(10 + 15 * 4)  # 10 s + 15 s per page: four pages are not yet enough
+    assert nl.status(request_id)["status"] == "processing"
+    entry = nl.finished(request_id)["documents"][0]
+    assert entry["result"]["total_pages"] == 5
+    markdown = nl.results("markdown", [entry["document_id"]])["results"][0]["content"]
+    assert "Line items" in markdown and "Signature" in markdown
+
+
+def test_a_password_protected_pdf_fails_without_pages(nl: Client) -> None:
+    request_id = nl.extract(
+        ("locked.pdf", encrypted_pdf("secret data")), ("open.pdf", written_pdf("x"))
+    )
+    status = nl.finished(request_id)
+    locked, opened = status["documents"]
+    assert status["status"] == "partial"
+    assert locked["status"] == "failed" and locked["result"]["total_pages"] is None
+    assert locked["result"]["error"] == "The PDF is encrypted and cannot be opened"
+    assert opened["status"] == "completed" and opened["result"]["total_pages"] == 1
+
+
+def test_an_explicit_scenario_wins_over_an_encrypted_pdf(nl: Client) -> None:
+    request_id = nl.extract(("locked.pdf", encrypted_pdf("x")), scenario="completed")
+    assert nl.finished(request_id)["status"] == "completed"

@@ -40,11 +40,12 @@ class DocumentFile:
 
     file_name: str
     size: int
-    pages: int  # counted from a real PDF, else pdf.DEFAULT_PAGES
+    pages: int  # counted by a PDF reader, else pdf.DEFAULT_PAGES
     pages_counted: bool  # False: the bytes were not a PDF whose pages could be counted
     texts: tuple[tuple[str, ...], ...]  # strings shown per page, when readable
     sha256: str
     source_url: str | None = None  # URL mode: the URL the document stands for
+    encrypted: bool = False  # needs a password: the document fails instead of completing
 
     @property
     def stem(self) -> str:

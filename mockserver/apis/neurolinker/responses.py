@@ -85,7 +85,7 @@ async def extract(ctx: Ctx) -> Response:
             "schedule": (queued, working),
             "works": word != STALLED or index == words.index(STALLED),
         }
-        ctx.create_job(DOCUMENT, document_id, _document_scenario(scenario, word), data)
+        ctx.create_job(DOCUMENT, document_id, _document_scenario(scenario, word, document), data)
         ids.append(document_id)
     request = {
         "documents": ids,
@@ -189,27 +189,29 @@ def _one_mode(uploads: list[UploadFile], urls: list[str]) -> None:
 
 async def _read_upload(upload: UploadFile, index: int) -> DocumentFile:
     data = await upload.read()
-    counted = pdf.count_pages(data)
+    reading = pdf.read(data)
     return DocumentFile(
         file_name=clean_file_name(upload.filename, index),
         size=len(data),
-        pages=counted or pdf.DEFAULT_PAGES,
-        pages_counted=counted is not None,
-        texts=tuple(map(tuple, pdf.page_texts(data))),
+        pages=reading.pages or pdf.DEFAULT_PAGES,
+        pages_counted=reading.pages is not None,
+        texts=reading.texts,
         sha256=hashlib.sha256(data).hexdigest(),
+        encrypted=reading.encrypted,
     )
 
 
 def _stand_in(url: str, index: int) -> DocumentFile:
     """URLs are not fetched: a small synthetic PDF named after the URL stands in."""
     name = url_file_name(url, index)
-    data = pdf.synthetic_pdf(name)
+    data = pdf.synthetic_pdf(f"{name} - page 1")
+    reading = pdf.read(data)
     return DocumentFile(
         file_name=name,
         size=len(data),
         pages=pdf.DEFAULT_PAGES,
         pages_counted=False,
-        texts=tuple(map(tuple, pdf.page_texts(data))),
+        texts=reading.texts,
         sha256=hashlib.sha256(data).hexdigest(),
         source_url=url,
     )
@@ -246,10 +248,12 @@ def _request_scenario(scenario: Scenario, words: list[str]) -> Scenario:
     return Scenario("magic: " + ", ".join(words), {}, "magic")
 
 
-def _document_scenario(scenario: Scenario, word: str) -> Scenario:
+def _document_scenario(scenario: Scenario, word: str, document: DocumentFile) -> Scenario:
     """A document's share of the request's scenario: its own word, the timing mode, the
-    failure message."""
+    failure message. Unless a scenario was chosen explicitly, an encrypted PDF fails."""
     options = {k: v for k, v in scenario.options.items() if k in ("mode", "message")}
+    if document.encrypted and word == COMPLETED and scenario.source in ("default", "magic"):
+        return Scenario(FAILED, {**options, "message": pdf.ENCRYPTED_MESSAGE}, scenario.source)
     return Scenario(word, options, scenario.source)
 
 
@@ -347,7 +351,8 @@ def _entry(ctx: Ctx, job: Job, state: DocumentState) -> dict[str, Any]:
 
 def _pages(job: Job, state: DocumentState) -> int | None:
     """Known once processing starts; a document failed before it started has none."""
-    if state.status == PENDING or (state.status == FAILED and len(job.plan.phases) < 2):
+    never_read = len(job.plan.phases) < 2 or job.data["file"].encrypted
+    if state.status == PENDING or (state.status == FAILED and never_read):
         return None
     return job.data["file"].pages
 
