@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from uuid import uuid4
 
 import httpx
+import jsonschema
 import neurolinker_sdk.polling
 import pytest
 from neurolinker_sdk import NeuroLinker, NeuroLinkerAPIError
@@ -689,7 +690,7 @@ def test_other_errors_in_fastapi_format(nl: Client) -> None:
     )
     assert broken.status_code == 422 and broken.json()["detail"][0]["type"] == "json_invalid"
     assert nl.get("/document-status/nope").json() == {"detail": "Document nope not found"}
-    assert nl.get("/extract-fields").json() == {"detail": "Not Found"}
+    assert nl.get("/buckets").json() == {"detail": "Not Found"}  # not emulated
     wrong_method = nl.mock.client.delete(nl.url("/make-zip"), headers=nl.headers)
     assert wrong_method.status_code == 405 and wrong_method.json() == {
         "detail": "Method Not Allowed"
@@ -828,3 +829,229 @@ def test_a_password_protected_pdf_fails_without_pages(nl: Client) -> None:
 def test_an_explicit_scenario_wins_over_an_encrypted_pdf(nl: Client) -> None:
     request_id = nl.extract(("locked.pdf", encrypted_pdf("x")), scenario="completed")
     assert nl.finished(request_id)["status"] == "completed"
+
+
+# --- field extraction ----------------------------------------------------------------------------
+
+INVOICE_SCHEMA = {  # the docs' generate-schema example (field-extraction page)
+    "type": "object",
+    "properties": {
+        "invoice_number": {"type": "string"},
+        "total_amount": {"type": "number"},
+        "due_date": {"type": "string"},
+        "line_items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "description": {"type": "string"},
+                    "quantity": {"type": "integer"},
+                    "unit_price": {"type": "number"},
+                },
+                "required": ["description", "quantity", "unit_price"],
+            },
+        },
+    },
+    "required": ["invoice_number", "total_amount", "line_items"],
+}
+
+
+def submit_fields(nl: Client, *files: tuple[str, bytes], schema: Any = INVOICE_SCHEMA) -> str:
+    parts = [("documents", (name, data, "application/pdf")) for name, data in files]
+    form = json.dumps({"json_schema": schema})
+    response = nl.post("/extract-fields", files=parts, data={"form": form})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "processing"
+    return response.json()["request_uid"]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_field_extraction_end_to_end(mock: Mock, prefix: str) -> None:
+    nl = Client(mock, prefix=prefix)
+    request_id = submit_fields(
+        nl, ("inv.pdf", written_pdf("a", "b")), ("two.pdf", written_pdf("c"))
+    )
+    assert nl.status(request_id)["status"] == "processing"
+    status = nl.finished(request_id)
+    assert status["status"] == "completed" and status["documents"][0]["result"]["total_pages"] == 2
+    ids = [d["document_id"] for d in status["documents"]]
+    assert nl.document(ids[0])["results"]["cropped_images"] == []
+
+    answer = nl.results("fields", ids)
+    assert answer["successful"] == 2 and answer["failed"] == 0
+    first = answer["results"][0]
+    jsonschema.validate(first["content"], INVOICE_SCHEMA)
+    assert set(first["content"]) <= set(INVOICE_SCHEMA["properties"])  # no invented keys
+    assert first["storage_path"].endswith(f"/{ids[0]}/inv_fields.json")
+    stored = mock.client.get(first["download_url"])
+    assert stored.status_code == 200 and stored.json() == first["content"]
+    assert first["file_size"] == len(stored.content)
+    # the same document always has the same fields; another document its own
+    assert nl.results("fields", ids[:1])["results"][0]["content"] == first["content"]
+    assert answer["results"][1]["content"] != first["content"]
+
+
+def test_each_pipeline_serves_only_its_own_results(nl: Client) -> None:
+    fields_id = nl.finished(submit_fields(nl, ("f.pdf", written_pdf("x"))))["documents"][0]
+    full_id = nl.finished(nl.extract(("e.pdf", written_pdf("y"))))["documents"][0]
+    fields_doc, full_doc = fields_id["document_id"], full_id["document_id"]
+    assert nl.results("fields", [full_doc])["results"][0]["error"] == (
+        "Document was not processed through field extraction"
+    )
+    assert nl.results("markdown", [fields_doc])["results"][0]["error"] == (
+        "Document was not processed through full extraction"
+    )
+    assert nl.results("scalars", [fields_doc])["results"][0]["error"] == (
+        "Document was not processed through markdown field extraction"
+    )
+
+
+def test_field_extraction_follows_scenarios_and_credits(nl: Client) -> None:
+    parts = [("documents", ("a.pdf", written_pdf("x"), "application/pdf"))]
+    form = {"form": json.dumps({"json_schema": INVOICE_SCHEMA})}
+    refused = nl.post("/extract-fields", "insufficient_credits", files=parts, data=form)
+    assert refused.status_code == 402 and refused.json()["detail"].startswith(
+        "Insufficient credits"
+    )
+    failed = nl.post("/extract-fields", "failed", files=parts, data=form).json()["request_uid"]
+    document_id = nl.finished(failed)["documents"][0]["document_id"]
+    entry = nl.results("fields", [document_id])["results"][0]
+    assert entry["error"] == "Document extraction failed" and entry["content"] is None
+
+
+def test_field_extraction_url_mode_as_the_sdk_sends_it(nl: Client) -> None:
+    form = json.dumps({"documents_url": ["https://e.com/inv.pdf"], "json_schema": INVOICE_SCHEMA})
+    response = nl.post("/extract-fields", data={"form": form})
+    assert response.status_code == 200, response.text
+    status = nl.finished(response.json()["request_uid"])
+    entry = nl.results("fields", [status["documents"][0]["document_id"]])["results"][0]
+    jsonschema.validate(entry["content"], INVOICE_SCHEMA)
+    assert entry["filename"] == "inv.pdf"
+
+
+@pytest.mark.parametrize(
+    ("schema", "kind", "words"),
+    [
+        ("not an object", "dict_type", "Input should be a valid"),
+        ({}, "value_error", "cannot be empty"),
+        ({"type": "objekt"}, "value_error", "Invalid JSON Schema"),
+        ({"type": "string"}, "value_error", "root of json_schema"),
+        ({"type": "object", "properties": {"a": {"$ref": "#/x"}}}, "value_error", "$ref"),
+        ({"type": "object", "required": ["a"], "properties": {"a": {"not": {}}}}, "value_error",
+         "Unsupported"),
+    ],
+)  # fmt: skip
+def test_a_schema_the_mock_cannot_fill_is_a_422(
+    nl: Client, schema: Any, kind: str, words: str
+) -> None:
+    parts = [("documents", ("a.pdf", written_pdf("x"), "application/pdf"))]
+    response = nl.post(
+        "/extract-fields", files=parts, data={"form": json.dumps({"json_schema": schema})}
+    )
+    assert response.status_code == 422, response.text
+    [item] = response.json()["detail"]
+    assert item["loc"] == ["body", "form", "json_schema"] and item["type"] == kind
+    assert words in item["msg"]
+
+
+def test_a_missing_schema_is_field_required(nl: Client) -> None:
+    parts = [("documents", ("a.pdf", written_pdf("x"), "application/pdf"))]
+    response = nl.post("/extract-fields", files=parts, data={"form": "{}"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "form", "json_schema"]
+    assert response.json()["detail"][0]["type"] == "missing"
+
+
+def test_fields_from_markdown_of_completed_documents(nl: Client) -> None:
+    done = nl.finished(nl.extract(("inv.pdf", written_pdf("x", "y"))))["documents"][0]
+    running = nl.extract(("later.pdf", written_pdf("z")))
+    running_doc = nl.status(running)["documents"][0]["document_id"]
+    schema = {"type": "object", "properties": {"invoice_number": {"type": "string"}}}
+    body = {
+        "document_ids": [done["document_id"], running_doc, "nope"],
+        "json_schema": schema,
+        "alias": "scalars",
+    }
+    response = nl.post("/extract-fields-from-markdown", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    [mapped] = answer["document_map"]
+    assert mapped["source_document_uid"] == done["document_id"]
+    assert [s["document_uid"] for s in answer["skipped"]] == [running_doc, "nope"]
+    assert (
+        answer["skipped"][0]["reason"] == "Document extraction not completed (status: processing)"
+    )
+
+    status = nl.finished(answer["request_uid"])
+    assert status["status"] == "completed"
+    assert status["documents"][0]["document_id"] == mapped["document_uid"]
+    assert status["documents"][0]["result"]["total_pages"] == 2
+    entry = nl.results("scalars", [mapped["document_uid"]])["results"][0]
+    jsonschema.validate(entry["content"], schema)
+    assert entry["storage_path"].endswith("/inv_scalars.json")
+
+
+def test_fields_from_markdown_with_nothing_to_process_is_a_400(nl: Client) -> None:
+    body = {"document_ids": ["nope"], "json_schema": INVOICE_SCHEMA}
+    response = nl.post("/extract-fields-from-markdown", json=body)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "No document to process: every document_id was skipped"}
+    missing = nl.post("/extract-fields-from-markdown", json={"document_ids": ["x"]})
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0]["loc"] == ["body", "json_schema"]
+
+
+def test_generate_schema_answers_the_docs_example(nl: Client) -> None:
+    description = (
+        "Extract the invoice number, total amount, due date, and every line item with "
+        "description, quantity, and unit price."
+    )
+    response = nl.post("/generate-schema", json={"description": description})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "success": True,
+        "json_schema": INVOICE_SCHEMA,
+        "message": "Schema generated successfully. Review and edit before submitting to "
+        "/extract-fields.",
+    }
+    assert list(nl.mock.state.store.jobs("neurolinker", nl.mock.key)) == []  # nothing billed
+    nothing = nl.post("/generate-schema", json={"description": "?!"})
+    assert nothing.status_code == 422 and nothing.json()["detail"][0]["loc"] == [
+        "body",
+        "description",
+    ]
+
+
+def test_a_generated_schema_is_accepted_by_extract_fields(nl: Client) -> None:
+    description = "Extract the policy number, premium amount and start date from a policy"
+    schema = nl.post("/generate-schema", json={"description": description}).json()["json_schema"]
+    assert set(schema["properties"]) == {"policy_number", "premium_amount", "start_date"}
+    status = nl.finished(submit_fields(nl, ("p.pdf", written_pdf("x")), schema=schema))
+    entry = nl.results("fields", [status["documents"][0]["document_id"]])["results"][0]
+    jsonschema.validate(entry["content"], schema)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_tasks_lists_this_tokens_requests(mock: Mock, prefix: str) -> None:
+    nl = Client(mock, prefix=prefix)
+    first = nl.extract(("a.pdf", written_pdf("x")), ("b.pdf", written_pdf("y")))
+    nl.mock.advance(5)
+    second = submit_fields(nl, ("c.pdf", written_pdf("z")))
+    Client(mock, key="someone-else").extract(("d.pdf", written_pdf("w")))
+    listed = nl.get("/tasks").json()
+    assert [t["request_id"] for t in listed["tasks"]["requests"]] == [first, second]
+    assert listed["tasks"]["requests"][0]["total_documents"] == 2
+    assert listed["message"] == "Found 2 processing tasks"
+    assert listed["tasks"]["requests"][0]["start_time"] == nl.status(first)["started_at"]
+    nl.mock.advance(3600)
+    assert {t["status"] for t in nl.get("/tasks").json()["tasks"]["requests"]} == {"completed"}
+
+
+def test_make_zip_of_a_field_extraction_holds_the_payloads(nl: Client) -> None:
+    request_id = submit_fields(nl, ("inv.pdf", written_pdf("x")))
+    document_id = nl.finished(request_id)["documents"][0]["document_id"]
+    url = nl.post("/make-zip", json={"request_id": request_id}).json()["url"]
+    archive = zipfile.ZipFile(io.BytesIO(nl.mock.client.get(url).content))
+    assert archive.namelist() == [f"{document_id}/inv_fields.json"]
+    content = nl.results("fields", [document_id])["results"][0]["content"]
+    assert json.loads(archive.read(f"{document_id}/inv_fields.json")) == content

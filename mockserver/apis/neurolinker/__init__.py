@@ -1,4 +1,4 @@
-"""Ainexxo NeuroLinker: PDF extraction requests, their documents, results and ZIP archives."""
+"""Ainexxo NeuroLinker: full and field extraction requests, their documents, results, ZIPs."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ class NeuroLinker(ApiService):
     def routes(self) -> list[Route]:
         endpoints: list[tuple[str, responses.Handler, list[str]]] = [
             ("/extract", responses.extract, ["POST"]),
+            ("/extract-fields", responses.extract_fields, ["POST"]),
+            ("/extract-fields-from-markdown", responses.extract_fields_from_markdown, ["POST"]),
+            ("/generate-schema", responses.generate_schema, ["POST"]),
+            ("/tasks", responses.tasks, ["GET"]),
             ("/request-status/{request_id}", responses.request_status, ["GET"]),
             ("/document-status/{document_id}", responses.document_status, ["GET"]),
             *((f"/documents/{kind}", responses.results, ["POST"]) for kind in responses.RESULTS),

@@ -23,6 +23,9 @@ REQUEST, DOCUMENT, ARCHIVE = "request", "document", "archive"
 COMPLETED, FAILED, PARTIAL = "completed", "failed", "partial"
 NO_CREDITS = "insufficient_credits"  # a scenario word: the submit is refused with 402
 PENDING, PROCESSING = "pending", "processing"
+# How a document is processed: full extraction, field extraction from the PDF (`/extract-fields`)
+# or scalar fields from a full extraction's Markdown (`/extract-fields-from-markdown`)
+FULL, FIELDS, SCALARS = "full", "fields", "scalars"
 OUTCOMES = (COMPLETED, FAILED, PARTIAL, NO_CREDITS)
 
 # A document takes BASE + PER_PAGE seconds per page (the docs' 8-page example took ~145 s),
