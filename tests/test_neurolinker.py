@@ -1055,3 +1055,45 @@ def test_make_zip_of_a_field_extraction_holds_the_payloads(nl: Client) -> None:
     assert archive.namelist() == [f"{document_id}/inv_fields.json"]
     content = nl.results("fields", [document_id])["results"][0]["content"]
     assert json.loads(archive.read(f"{document_id}/inv_fields.json")) == content
+
+
+def test_sdk_field_extraction_flow(live: Live, virtual_time: VirtualTime) -> None:
+    """Every field-extraction call of neurolinker-sdk 0.2.2, unmodified, against the mock."""
+    with sdk(live) as client:
+        extraction = client.extraction
+        description = "Extract the invoice number, total amount, and due date"
+        schema = extraction.generate_schema(description=description)["json_schema"]
+        assert set(schema["properties"]) == {"invoice_number", "total_amount", "due_date"}
+
+        submit = extraction.extract_fields(
+            json_schema=schema, documents=[("inv.pdf", written_pdf("Invoice 7", "Total 10"))]
+        )
+        status = extraction.wait_for_request(extraction.extract_request_uid(submit))
+        assert status["status"] == "completed"
+        ids = extraction.extract_document_ids(status)
+        fields = extraction.documents.fields(ids)["results"][0]["content"]
+        jsonschema.validate(fields, schema)
+
+        by_url = extraction.extract_fields(json_schema=schema, urls=["https://e.com/b.pdf"])
+        assert extraction.wait_for_request(by_url["request_uid"])["status"] == "completed"
+
+        full = extraction.extract(documents=[("full.pdf", written_pdf("x"))])
+        full_status = extraction.wait_for_request(extraction.extract_request_uid(full))
+        source = extraction.extract_document_ids(full_status)
+        scalars_schema = {"type": "object", "properties": {"invoice_number": {"type": "string"}}}
+        markdown = extraction.extract_fields_from_markdown(
+            json_schema=scalars_schema, document_ids=source, alias="scalars"
+        )
+        new_ids = extraction.extract_markdown_document_ids(markdown)
+        assert len(new_ids) == 1 and markdown["skipped"] == []
+        assert extraction.wait_for_request(markdown["request_uid"])["status"] == "completed"
+        scalars = extraction.documents.scalars(new_ids)["results"][0]["content"]
+        jsonschema.validate(scalars, scalars_schema)
+
+        listed = extraction.list_tasks()["tasks"]["requests"]
+        assert [task["request_id"] for task in listed] == [
+            submit["request_uid"],
+            by_url["request_uid"],
+            full["request_uid"],
+            markdown["request_uid"],
+        ]
