@@ -6,7 +6,12 @@ import io
 import os
 
 import pytest
-from neurolinker_client import ExtractionFailed, NeuroLinkerHttp, extract_json_with_sdk
+from neurolinker_client import (
+    ExtractionFailed,
+    NeuroLinkerHttp,
+    extract_fields_with_sdk,
+    extract_json_with_sdk,
+)
 from pypdf import PdfWriter
 
 from mockserver.fixtures.plugin import InProcessMockServer, MockSdks, MockServer
@@ -80,3 +85,15 @@ def test_the_sdk_sees_a_failed_request(mock_sdks: MockSdks, mockserver: MockServ
         pytest.raises(ExtractionFailed, match="failed"),
     ):
         extract_json_with_sdk(client, [("invoice.pdf", pdf())])
+
+
+def test_field_extraction_with_the_sdk(mock_sdks: MockSdks, mockserver: MockServer) -> None:
+    pytest.importorskip("neurolinker_sdk", reason="neurolinker-sdk is not installed")
+    with mock_sdks.neurolinker_client() as client, mockserver.virtual_time():
+        schema = client.extraction.generate_schema(
+            description="Extract the invoice number, total amount, and due date"
+        )["json_schema"]
+        [fields] = extract_fields_with_sdk(client, [("invoice.pdf", pdf(pages=3))], schema)
+    assert set(fields) <= {"invoice_number", "total_amount", "due_date"}
+    assert isinstance(fields["invoice_number"], str)
+    assert isinstance(fields["total_amount"], int | float)
