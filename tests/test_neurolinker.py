@@ -939,6 +939,9 @@ def test_field_extraction_url_mode_as_the_sdk_sends_it(nl: Client) -> None:
         ({"type": "object", "properties": {"a": {"$ref": "#/x"}}}, "value_error", "$ref"),
         ({"type": "object", "required": ["a"], "properties": {"a": {"not": {}}}}, "value_error",
          "Unsupported"),
+        ({"type": "object", "required": ["a"],
+          "properties": {"a": {"type": "string", "format": "email", "pattern": "^a$"}}},
+         "value_error", "no value satisfies json_schema"),
     ],
 )  # fmt: skip
 def test_a_schema_the_mock_cannot_fill_is_a_422(
@@ -952,6 +955,7 @@ def test_a_schema_the_mock_cannot_fill_is_a_422(
     [item] = response.json()["detail"]
     assert item["loc"] == ["body", "form", "json_schema"] and item["type"] == kind
     assert words in item["msg"]
+    assert list(nl.mock.state.store.jobs("neurolinker", nl.mock.key)) == []  # nothing half-made
 
 
 def test_a_missing_schema_is_field_required(nl: Client) -> None:

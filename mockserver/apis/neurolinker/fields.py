@@ -27,6 +27,10 @@ MAX_DEPTH = 32  # nesting of the schema document itself
 DATA = frozenset({"enum", "const", "default", "examples", "required"})  # values, not schemas
 
 
+class Unfillable(ValueError):
+    """No value of the schema could be drawn (constraints too tight to satisfy)."""
+
+
 def problem(schema: Any, loc: tuple[str | int, ...]) -> FieldError | None:
     """Why `schema` cannot be used for field extraction, in FastAPI's words; None when fine."""
 
@@ -73,7 +77,10 @@ def closed(schema: Any) -> Any:
 
 def payload(schema: dict[str, Any], document_id: str) -> Any:
     """The fields of one document: a value of `schema`, the same for the same document."""
-    return _draw(json.dumps(schema, sort_keys=True), _seed(document_id))
+    try:
+        return _draw(json.dumps(schema, sort_keys=True), _seed(document_id))
+    except Exception as exc:  # Hypothesis gives up on constraints it cannot meet
+        raise Unfillable(f"no value satisfies json_schema ({type(exc).__name__})") from None
 
 
 @functools.lru_cache(maxsize=256)

@@ -89,10 +89,15 @@ async def _submit(ctx: Ctx, pipeline: str, form_schema: dict[str, str]) -> Respo
 
 
 def _create_request(
-    ctx: Ctx, form: dict[str, Any], documents: list[DocumentFile], extras: list[dict[str, Any]]
+    ctx: Ctx,
+    form: dict[str, Any],
+    documents: list[DocumentFile],
+    extras: list[dict[str, Any]],
+    schema_loc: tuple[str, ...] = ("body", "form", "json_schema"),
 ) -> str:
     """The request job and one job per document, planned from the request's scenario; each
-    document's data adds its `extras` (pipeline, schema, source document)."""
+    document's data adds its `extras` (pipeline, schema, source document). Every payload is
+    drawn before any job exists, so a schema that cannot be filled leaves nothing behind."""
     scenario = ctx.scenario(*(d.source_url or d.file_name for d in documents))
     words = _words(ctx, scenario, documents)
     request_id = new_uuid(ctx.rng)
@@ -101,7 +106,7 @@ def _create_request(
     timing = schedule(
         documents, scenario.number("after"), ctx.state.scenarios.profile.duration_scale
     )
-    ids = []
+    jobs = []
     for index, (document, word, (queued, working), extra) in enumerate(
         zip(documents, words, timing, extras, strict=True)
     ):
@@ -120,11 +125,19 @@ def _create_request(
             **extra,
         }
         if "json_schema" in extra:
-            data["fields"] = fields.payload(extra["json_schema"], document_id)
-        ctx.create_job(DOCUMENT, document_id, _document_scenario(scenario, word, document), data)
-        ids.append(document_id)
+            try:
+                data["fields"] = fields.payload(extra["json_schema"], document_id)
+            except fields.Unfillable as exc:
+                raise invalid(
+                    FieldError(
+                        schema_loc, f"Value error, {exc}", "value_error", extra["json_schema"]
+                    )
+                ) from None
+        jobs.append((document_id, _document_scenario(scenario, word, document), data))
+    for document_id, document_scenario, data in jobs:
+        ctx.create_job(DOCUMENT, document_id, document_scenario, data)
     request = {
-        "documents": ids,
+        "documents": [document_id for document_id, _, _ in jobs],
         "user_uid": owner,
         "alias": form.get("alias"),
         "description": form.get("description"),
@@ -154,7 +167,8 @@ async def extract_fields_from_markdown(ctx: Ctx) -> Response:
         {"pipeline": SCALARS, "json_schema": body["json_schema"], "source_document_id": job.id}
         for job in sources
     ]
-    request_id = _create_request(ctx, body, [job.data["file"] for job in sources], extras)
+    files = [job.data["file"] for job in sources]
+    request_id = _create_request(ctx, body, files, extras, ("body", "json_schema"))
     request = ctx.job(request_id, REQUEST, what="Request")
     return ctx.json(
         {
