@@ -940,8 +940,13 @@ def test_field_extraction_url_mode_as_the_sdk_sends_it(nl: Client) -> None:
         ({"type": "object", "required": ["a"], "properties": {"a": {"not": {}}}}, "value_error",
          "Unsupported"),
         ({"type": "object", "required": ["a"],
-          "properties": {"a": {"type": "string", "format": "email", "pattern": "^a$"}}},
+          "properties": {"a": {"type": "string", "pattern": "^a$", "minLength": 2}}},
          "value_error", "no value satisfies json_schema"),
+        ({"type": "object", "properties": {"a": {"type": "string", "format": "email",
+                                                 "pattern": "^a"}}},
+         "value_error", "format together with pattern"),
+        ({"type": "object", "properties": {"a": {"type": "array", "minItems": 1000}}},
+         "value_error", "minItems above 50"),
     ],
 )  # fmt: skip
 def test_a_schema_the_mock_cannot_fill_is_a_422(

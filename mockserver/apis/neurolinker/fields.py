@@ -4,8 +4,11 @@ from it with the kit's own Hypothesis strategies, seeded by the document so it n
 The service accepts "JSON Schema Draft 7 (supported subset)" (SDK 0.2.2). The mock's subset:
 a Draft 7 schema whose root is an object schema, without `$ref` (the payload generator would
 resolve it in the wrong document), within a size bound, using only the keywords the strategy
-converter knows. Objects that list `properties` and say nothing of `additionalProperties`
-get no extra keys in the payload, as an extractor fills the fields it was asked for.
+converter knows, without a `format` narrowed by `pattern`/`minLength`/`maxLength` (its
+values would be drawn and filtered, which can take long to give up on) and with `minItems` at
+most 50 and `minLength` at most 1000. Objects that list
+`properties` and say nothing of `additionalProperties` get no extra keys in the payload, as an
+extractor fills the fields it was asked for.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from mockserver.errors import FieldError
 API = "neurolinker"
 MAX_SCHEMA_BYTES = 64_000
 MAX_DEPTH = 32  # nesting of the schema document itself
+FORMAT_LIMITS = frozenset({"pattern", "minLength", "maxLength"})
+LOWER_BOUNDS = {"minItems": 50, "minLength": 1000}  # beyond these a draw takes seconds
 DATA = frozenset({"enum", "const", "default", "examples", "required"})  # values, not schemas
 
 
@@ -53,6 +58,9 @@ def problem(schema: Any, loc: tuple[str | int, ...]) -> FieldError | None:
         return error('the root of json_schema must be {"type": "object", ...}')
     if _uses_ref(schema):
         return error("$ref is not supported: write the schema out in full")
+    costly = _costly(schema)
+    if costly is not None:
+        return error(costly)
     try:
         from_schema(API, closed(schema))
     except UnsupportedSchema as exc:
@@ -90,6 +98,30 @@ def _draw(schema_json: str, seed: int) -> Any:
 
 def _seed(document_id: str) -> int:
     return int.from_bytes(hashlib.sha256(document_id.encode()).digest()[:4], "big")
+
+
+def _costly(value: Any) -> str | None:
+    """What in a schema would make drawing a payload slow, if anything: a `format` narrowed by
+    a pattern or a length (its values would be drawn, then filtered), or a lower bound above
+    what a document holds."""
+    if isinstance(value, list):
+        return next(filter(None, map(_costly, value)), None)
+    if not isinstance(value, dict):
+        return None
+    if "format" in value and FORMAT_LIMITS & value.keys():
+        return "format together with pattern, minLength or maxLength is not supported"
+    for keyword, most in LOWER_BOUNDS.items():
+        if isinstance(value.get(keyword), int | float) and value[keyword] > most:
+            return f"{keyword} above {most} is not supported"
+    for key, item in value.items():
+        if key in DATA:
+            continue
+        if key == "properties" and isinstance(item, dict):  # names are data, values schemas
+            item = list(item.values())
+        found = _costly(item)
+        if found is not None:
+            return found
+    return None
 
 
 def _uses_ref(value: Any) -> bool:
