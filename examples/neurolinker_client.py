@@ -76,3 +76,16 @@ def extract_json_with_sdk(client: Any, pdfs: list[tuple[str, bytes]]) -> list[di
     if status["status"] != "completed":
         raise ExtractionFailed(status)
     return extraction.documents.json(extraction.extract_document_ids(status))["results"]
+
+
+def extract_fields_with_sdk(
+    client: Any, pdfs: list[tuple[str, bytes]], json_schema: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Field extraction with the SDK: one payload per PDF that conforms to `json_schema`."""
+    extraction = client.extraction
+    submitted = extraction.extract_fields(json_schema=json_schema, documents=pdfs)
+    status = extraction.wait_for_request(extraction.extract_request_uid(submitted))
+    if status["status"] != "completed":
+        raise ExtractionFailed(status)
+    results = extraction.documents.fields(extraction.extract_document_ids(status))["results"]
+    return [result["content"] for result in results]

@@ -13,39 +13,16 @@ from urllib.parse import urlencode
 from uuid import uuid4
 
 import httpx
+import jsonschema
 import neurolinker_sdk.polling
 import pytest
 from neurolinker_sdk import NeuroLinker, NeuroLinkerAPIError
 
 from tests.conftest import Live, Mock, make_mock
+from tests.pdfs import encrypted_pdf, object_stream_pdf, written_pdf
 
 NL = "/neurolinker"
 PREFIXES = ("/api/v1", "/v1")  # the docs' paths and the official SDK's
-
-
-def handmade_pdf(*pages: str) -> bytes:
-    """A minimal valid PDF written object by object: one line of text per page."""
-    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(len(pages)))
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>",
-    ]
-    for index, text in enumerate(pages):
-        stream = f"BT /F1 18 Tf 72 700 Td ({text}) Tj ET"
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {4 + 2 * index} 0 R >>"
-        )
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
-    out = "%PDF-1.7\n"
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n"
-    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-    return out.encode("latin-1")
 
 
 class Client:
@@ -106,7 +83,7 @@ def nl(mock: Mock) -> Client:
 
 
 def pdfs(count: int) -> list[tuple[str, bytes]]:
-    return [(f"doc{i}.pdf", handmade_pdf(f"Document {i}")) for i in range(count)]
+    return [(f"doc{i}.pdf", written_pdf(f"Document {i}")) for i in range(count)]
 
 
 # --- lifecycle and outcomes --------------------------------------------------------------------
@@ -115,7 +92,7 @@ def pdfs(count: int) -> list[tuple[str, bytes]]:
 def test_documents_are_worked_in_order_and_the_request_completes_after_the_last(
     nl: Client,
 ) -> None:
-    request_id = nl.extract(("a.pdf", handmade_pdf("A1", "A2")), ("b.pdf", handmade_pdf("B1")))
+    request_id = nl.extract(("a.pdf", written_pdf("A1", "A2")), ("b.pdf", written_pdf("B1")))
     first = nl.status(request_id)
     assert first["status"] == "processing" and first["completed_at"] is None
     assert [d["status"] for d in first["documents"]] == ["processing", "pending"]
@@ -198,7 +175,7 @@ def test_scenarios_that_cannot_apply_are_a_clear_400(
 
 
 def test_out_of_credits_is_402_at_submit_and_creates_nothing(nl: Client) -> None:
-    parts = [("documents", ("big.pdf", handmade_pdf("1", "2", "3"), "application/pdf"))]
+    parts = [("documents", ("big.pdf", written_pdf("1", "2", "3"), "application/pdf"))]
     response = nl.post("/extract", "insufficient_credits", files=parts, data={"form": "{}"})
     assert response.status_code == 402
     assert response.json() == {"detail": "Insufficient credits: this request needs 12 credits"}
@@ -259,7 +236,7 @@ def test_admin_queue_steers_the_next_request_of_a_key(nl: Client) -> None:
 
 def test_magic_file_name_fails_only_that_document(nl: Client) -> None:
     request_id = nl.extract(
-        ("good.pdf", handmade_pdf("ok")), ("scan.mock-failed.pdf", handmade_pdf("bad"))
+        ("good.pdf", written_pdf("ok")), ("scan.mock-failed.pdf", written_pdf("bad"))
     )
     status = nl.finished(request_id)
     assert status["status"] == "partial"
@@ -279,9 +256,9 @@ def test_magic_url_and_request_level_magic(nl: Client) -> None:
 
 
 def test_header_beats_magic_and_unknown_magic_words_are_ignored(nl: Client) -> None:
-    request_id = nl.extract(("x.mock-failed.pdf", handmade_pdf("x")), scenario="completed")
+    request_id = nl.extract(("x.mock-failed.pdf", written_pdf("x")), scenario="completed")
     assert nl.finished(request_id)["status"] == "completed"
-    mockup = nl.extract(("mock-up.pdf", handmade_pdf("x")))
+    mockup = nl.extract(("mock-up.pdf", written_pdf("x")))
     assert nl.finished(mockup)["status"] == "completed"
     summary = nl.mock.client.get(f"/__mock__/jobs/{mockup}").json()
     assert summary["scenario"] == "magic: completed"
@@ -289,7 +266,7 @@ def test_header_beats_magic_and_unknown_magic_words_are_ignored(nl: Client) -> N
 
 def test_magic_stall_keeps_the_documents_behind_it_queued(nl: Client) -> None:
     names = ["a.pdf", "b.mock-stalled.pdf", "c.mock-failed.pdf"]
-    request_id = nl.extract(*[(name, handmade_pdf(name)) for name in names])
+    request_id = nl.extract(*[(name, written_pdf(name)) for name in names])
     status = nl.finished(request_id)
     assert [d["status"] for d in status["documents"]] == ["completed", "processing", "pending"]
 
@@ -300,7 +277,7 @@ def test_magic_stall_keeps_the_documents_behind_it_queued(nl: Client) -> None:
 @pytest.mark.parametrize("prefix", PREFIXES)
 def test_both_path_prefixes_serve_the_same_api(mock: Mock, prefix: str) -> None:
     client = Client(mock, prefix=prefix)
-    request_id = client.extract(("a.pdf", handmade_pdf("x")))
+    request_id = client.extract(("a.pdf", written_pdf("x")))
     other = Client(mock, prefix=({*PREFIXES} - {prefix}).pop())
     status = other.finished(request_id)  # a request made on one prefix is read on the other
     assert status["status"] == "completed"
@@ -338,7 +315,7 @@ def test_url_mode_urlencoded_with_only_form_as_the_sdk_sends_it(nl: Client) -> N
 
 def test_upload_mode_keeps_form_options(nl: Client) -> None:
     request_id = nl.extract(
-        ("turbo.pdf", handmade_pdf("x")), form={"alias": "Batch", "enrichment_mode": "turbo"}
+        ("turbo.pdf", written_pdf("x")), form={"alias": "Batch", "enrichment_mode": "turbo"}
     )
     document_id = nl.finished(request_id)["documents"][0]["document_id"]
     content = nl.results("json", [document_id])["results"][0]["content"]
@@ -364,7 +341,7 @@ def test_real_host_name_serves_neurolinker_at_the_root(mock: Mock) -> None:
 
 
 def test_page_count_and_text_come_from_the_uploaded_pdf(nl: Client) -> None:
-    pdf = handmade_pdf("Invoice 2025-0001", "Consulting 1200 EUR", "Thank you")
+    pdf = written_pdf("Invoice 2025-0001", "Consulting 1200 EUR", "Thank you")
     request_id = nl.extract(("invoice.pdf", pdf), ("notes.txt", b"plain text, not a PDF"))
     pending = nl.document(nl.status(request_id)["documents"][1]["document_id"])
     assert pending["status"] == "pending" and pending["total_pages"] is None
@@ -386,7 +363,7 @@ def test_page_count_and_text_come_from_the_uploaded_pdf(nl: Client) -> None:
 
 
 def test_document_status_follows_the_document(nl: Client) -> None:
-    request_id = nl.extract(("a.pdf", handmade_pdf("x", "y")))
+    request_id = nl.extract(("a.pdf", written_pdf("x", "y")))
     document_id = nl.status(request_id)["documents"][0]["document_id"]
     running = nl.document(document_id)
     assert running["status"] == "processing" and running["total_pages"] == 2
@@ -399,7 +376,7 @@ def test_document_status_follows_the_document(nl: Client) -> None:
 
 
 def test_every_result_kind_serves_content_and_the_stored_file(nl: Client) -> None:
-    request_id = nl.extract(("report.pdf", handmade_pdf("Intro", "Method", "Results")))
+    request_id = nl.extract(("report.pdf", written_pdf("Intro", "Method", "Results")))
     document_id = nl.finished(request_id)["documents"][0]["document_id"]
     for kind, extra in [
         ("markdown", {}),
@@ -430,7 +407,7 @@ def test_every_result_kind_serves_content_and_the_stored_file(nl: Client) -> Non
 
 
 def test_content_types_filter_markdown_and_json(nl: Client) -> None:
-    document_id = nl.finished(nl.extract(("a.pdf", handmade_pdf("x", "y"))))["documents"][0][
+    document_id = nl.finished(nl.extract(("a.pdf", written_pdf("x", "y"))))["documents"][0][
         "document_id"
     ]
     content = nl.results("json", [document_id], content_types=["formula"])["results"][0]["content"]
@@ -444,9 +421,9 @@ def test_content_types_filter_markdown_and_json(nl: Client) -> None:
 
 def test_result_entries_for_ids_that_cannot_be_served(mock: Mock) -> None:
     nl, other = Client(mock), Client(mock, "someone-else")
-    running = nl.extract(("a.pdf", handmade_pdf("x")), ("b.pdf", handmade_pdf("y")))
+    running = nl.extract(("a.pdf", written_pdf("x")), ("b.pdf", written_pdf("y")))
     ids = [d["document_id"] for d in nl.status(running)["documents"]]
-    failed = nl.extract(("c.pdf", handmade_pdf("z")), scenario="failed; after=1")
+    failed = nl.extract(("c.pdf", written_pdf("z")), scenario="failed; after=1")
     mock.advance(1)
     failed_id = nl.status(failed)["documents"][0]["document_id"]
     answer = nl.results("markdown", [*ids, failed_id, "nope"])
@@ -561,7 +538,7 @@ def test_forcing_a_document_moves_its_request(nl: Client) -> None:
 
 
 def test_job_pages_are_served_for_requests_and_documents(nl: Client) -> None:
-    request_id = nl.extract(("a.pdf", handmade_pdf("x")), scenario="failed; message=Bad <xref>")
+    request_id = nl.extract(("a.pdf", written_pdf("x")), scenario="failed; message=Bad <xref>")
     status = nl.finished(request_id)
     page = nl.mock.client.get(status["job_page_url"])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -577,7 +554,7 @@ def test_job_pages_are_served_for_requests_and_documents(nl: Client) -> None:
 
 def test_one_token_never_sees_another_tokens_requests(mock: Mock) -> None:
     alice, bob = Client(mock, "alice"), Client(mock, "bob")
-    request_id = alice.extract(("a.pdf", handmade_pdf("x")))
+    request_id = alice.extract(("a.pdf", written_pdf("x")))
     document_id = alice.status(request_id)["documents"][0]["document_id"]
     assert bob.get(f"/request-status/{request_id}").json() == {
         "detail": f"Request {request_id} not found"
@@ -713,7 +690,7 @@ def test_other_errors_in_fastapi_format(nl: Client) -> None:
     )
     assert broken.status_code == 422 and broken.json()["detail"][0]["type"] == "json_invalid"
     assert nl.get("/document-status/nope").json() == {"detail": "Document nope not found"}
-    assert nl.get("/extract-fields").json() == {"detail": "Not Found"}
+    assert nl.get("/buckets").json() == {"detail": "Not Found"}  # not emulated
     wrong_method = nl.mock.client.delete(nl.url("/make-zip"), headers=nl.headers)
     assert wrong_method.status_code == 405 and wrong_method.json() == {
         "detail": "Method Not Allowed"
@@ -770,7 +747,7 @@ def sdk(live: Live, scenario: str | None = None) -> NeuroLinker:
 
 def test_sdk_extracts_waits_and_reads_json(live: Live, virtual_time: VirtualTime) -> None:
     with sdk(live) as client:
-        pdf = handmade_pdf("Invoice 2025-0001", "Total 1,200.00 EUR")
+        pdf = written_pdf("Invoice 2025-0001", "Total 1,200.00 EUR")
         submit = client.extraction.extract(documents=[("invoice.pdf", pdf), ("", pdf)])
         request_uid = client.extraction.extract_request_uid(submit)
         status = client.extraction.wait_for_request(request_uid)
@@ -802,7 +779,7 @@ def test_sdk_times_out_on_a_partial_request(live: Live, virtual_time: VirtualTim
     """neurolinker-sdk 0.2.2 treats completed/failed/pending as terminal, not partial: its
     waiter polls a partial request until its deadline. The kit shows this client bug."""
     with sdk(live, "partial; after=20") as client:
-        pdf = handmade_pdf("x")
+        pdf = written_pdf("x")
         submit = client.extraction.extract(documents=[("a.pdf", pdf), ("b.pdf", pdf)])
         request_uid = client.extraction.extract_request_uid(submit)
         with pytest.raises(TimeoutError, match="Last status") as timeout:
@@ -820,3 +797,312 @@ def test_sdk_raises_402_when_out_of_credits(live: Live, virtual_time: VirtualTim
         "detail": "Insufficient credits: this request needs 4 credits"
     }
     assert virtual_time.slept == []
+
+
+# --- page counting with a real PDF reader -------------------------------------------------------
+
+
+def test_pages_in_object_streams_are_counted(nl: Client) -> None:
+    data = object_stream_pdf("Invoice 7", "Line items", "Totals", "Terms", "Signature")
+    assert b"/Type /Page" not in data  # every page object is inside the compressed stream
+    request_id = nl.extract(("modern.pdf", data))
+    nl.mock.advance(10 + 15 * 4)  # 10 s + 15 s per page: four pages are not yet enough
+    assert nl.status(request_id)["status"] == "processing"
+    entry = nl.finished(request_id)["documents"][0]
+    assert entry["result"]["total_pages"] == 5
+    markdown = nl.results("markdown", [entry["document_id"]])["results"][0]["content"]
+    assert "Line items" in markdown and "Signature" in markdown
+
+
+def test_a_password_protected_pdf_fails_without_pages(nl: Client) -> None:
+    request_id = nl.extract(
+        ("locked.pdf", encrypted_pdf("secret data")), ("open.pdf", written_pdf("x"))
+    )
+    status = nl.finished(request_id)
+    locked, opened = status["documents"]
+    assert status["status"] == "partial"
+    assert locked["status"] == "failed" and locked["result"]["total_pages"] is None
+    assert locked["result"]["error"] == "The PDF is encrypted and cannot be opened"
+    assert opened["status"] == "completed" and opened["result"]["total_pages"] == 1
+
+
+def test_an_explicit_scenario_wins_over_an_encrypted_pdf(nl: Client) -> None:
+    request_id = nl.extract(("locked.pdf", encrypted_pdf("x")), scenario="completed")
+    assert nl.finished(request_id)["status"] == "completed"
+
+
+# --- field extraction ----------------------------------------------------------------------------
+
+INVOICE_SCHEMA = {  # the docs' generate-schema example (field-extraction page)
+    "type": "object",
+    "properties": {
+        "invoice_number": {"type": "string"},
+        "total_amount": {"type": "number"},
+        "due_date": {"type": "string"},
+        "line_items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "description": {"type": "string"},
+                    "quantity": {"type": "integer"},
+                    "unit_price": {"type": "number"},
+                },
+                "required": ["description", "quantity", "unit_price"],
+            },
+        },
+    },
+    "required": ["invoice_number", "total_amount", "line_items"],
+}
+
+
+def submit_fields(nl: Client, *files: tuple[str, bytes], schema: Any = INVOICE_SCHEMA) -> str:
+    parts = [("documents", (name, data, "application/pdf")) for name, data in files]
+    form = json.dumps({"json_schema": schema})
+    response = nl.post("/extract-fields", files=parts, data={"form": form})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "processing"
+    return response.json()["request_uid"]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_field_extraction_end_to_end(mock: Mock, prefix: str) -> None:
+    nl = Client(mock, prefix=prefix)
+    request_id = submit_fields(
+        nl, ("inv.pdf", written_pdf("a", "b")), ("two.pdf", written_pdf("c"))
+    )
+    assert nl.status(request_id)["status"] == "processing"
+    status = nl.finished(request_id)
+    assert status["status"] == "completed" and status["documents"][0]["result"]["total_pages"] == 2
+    ids = [d["document_id"] for d in status["documents"]]
+    assert nl.document(ids[0])["results"]["cropped_images"] == []
+
+    answer = nl.results("fields", ids)
+    assert answer["successful"] == 2 and answer["failed"] == 0
+    first = answer["results"][0]
+    jsonschema.validate(first["content"], INVOICE_SCHEMA)
+    assert set(first["content"]) <= set(INVOICE_SCHEMA["properties"])  # no invented keys
+    assert first["storage_path"].endswith(f"/{ids[0]}/inv_fields.json")
+    stored = mock.client.get(first["download_url"])
+    assert stored.status_code == 200 and stored.json() == first["content"]
+    assert first["file_size"] == len(stored.content)
+    # the same document always has the same fields; another document its own
+    assert nl.results("fields", ids[:1])["results"][0]["content"] == first["content"]
+    assert answer["results"][1]["content"] != first["content"]
+
+
+def test_each_pipeline_serves_only_its_own_results(nl: Client) -> None:
+    fields_id = nl.finished(submit_fields(nl, ("f.pdf", written_pdf("x"))))["documents"][0]
+    full_id = nl.finished(nl.extract(("e.pdf", written_pdf("y"))))["documents"][0]
+    fields_doc, full_doc = fields_id["document_id"], full_id["document_id"]
+    assert nl.results("fields", [full_doc])["results"][0]["error"] == (
+        "Document was not processed through field extraction"
+    )
+    assert nl.results("markdown", [fields_doc])["results"][0]["error"] == (
+        "Document was not processed through full extraction"
+    )
+    assert nl.results("scalars", [fields_doc])["results"][0]["error"] == (
+        "Document was not processed through markdown field extraction"
+    )
+
+
+def test_field_extraction_follows_scenarios_and_credits(nl: Client) -> None:
+    parts = [("documents", ("a.pdf", written_pdf("x"), "application/pdf"))]
+    form = {"form": json.dumps({"json_schema": INVOICE_SCHEMA})}
+    refused = nl.post("/extract-fields", "insufficient_credits", files=parts, data=form)
+    assert refused.status_code == 402 and refused.json()["detail"].startswith(
+        "Insufficient credits"
+    )
+    failed = nl.post("/extract-fields", "failed", files=parts, data=form).json()["request_uid"]
+    document_id = nl.finished(failed)["documents"][0]["document_id"]
+    entry = nl.results("fields", [document_id])["results"][0]
+    assert entry["error"] == "Document extraction failed" and entry["content"] is None
+
+
+def test_field_extraction_url_mode_as_the_sdk_sends_it(nl: Client) -> None:
+    form = json.dumps({"documents_url": ["https://e.com/inv.pdf"], "json_schema": INVOICE_SCHEMA})
+    response = nl.post("/extract-fields", data={"form": form})
+    assert response.status_code == 200, response.text
+    status = nl.finished(response.json()["request_uid"])
+    entry = nl.results("fields", [status["documents"][0]["document_id"]])["results"][0]
+    jsonschema.validate(entry["content"], INVOICE_SCHEMA)
+    assert entry["filename"] == "inv.pdf"
+
+
+@pytest.mark.parametrize(
+    ("schema", "kind", "words"),
+    [
+        ("not an object", "dict_type", "Input should be a valid"),
+        ({}, "value_error", "cannot be empty"),
+        ({"type": "objekt"}, "value_error", "Invalid JSON Schema"),
+        ({"type": "string"}, "value_error", "root of json_schema"),
+        ({"type": "object", "properties": {"a": {"$ref": "#/x"}}}, "value_error", "$ref"),
+        ({"type": "object", "required": ["a"], "properties": {"a": {"not": {}}}}, "value_error",
+         "Unsupported"),
+        ({"type": "object", "required": ["a"],
+          "properties": {"a": {"type": "string", "pattern": "^a$", "minLength": 2}}},
+         "value_error", "no value satisfies json_schema"),
+        ({"type": "object", "properties": {"a": {"type": "string", "format": "email",
+                                                 "pattern": "^a"}}},
+         "value_error", "format together with pattern"),
+        ({"type": "object", "properties": {"a": {"type": "array", "minItems": 1000}}},
+         "value_error", "minItems above 50"),
+    ],
+)  # fmt: skip
+def test_a_schema_the_mock_cannot_fill_is_a_422(
+    nl: Client, schema: Any, kind: str, words: str
+) -> None:
+    parts = [("documents", ("a.pdf", written_pdf("x"), "application/pdf"))]
+    response = nl.post(
+        "/extract-fields", files=parts, data={"form": json.dumps({"json_schema": schema})}
+    )
+    assert response.status_code == 422, response.text
+    [item] = response.json()["detail"]
+    assert item["loc"] == ["body", "form", "json_schema"] and item["type"] == kind
+    assert words in item["msg"]
+    assert list(nl.mock.state.store.jobs("neurolinker", nl.mock.key)) == []  # nothing half-made
+
+
+def test_a_missing_schema_is_field_required(nl: Client) -> None:
+    parts = [("documents", ("a.pdf", written_pdf("x"), "application/pdf"))]
+    response = nl.post("/extract-fields", files=parts, data={"form": "{}"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "form", "json_schema"]
+    assert response.json()["detail"][0]["type"] == "missing"
+
+
+def test_fields_from_markdown_of_completed_documents(nl: Client) -> None:
+    done = nl.finished(nl.extract(("inv.pdf", written_pdf("x", "y"))))["documents"][0]
+    running = nl.extract(("later.pdf", written_pdf("z")))
+    running_doc = nl.status(running)["documents"][0]["document_id"]
+    schema = {"type": "object", "properties": {"invoice_number": {"type": "string"}}}
+    body = {
+        "document_ids": [done["document_id"], running_doc, "nope"],
+        "json_schema": schema,
+        "alias": "scalars",
+    }
+    response = nl.post("/extract-fields-from-markdown", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    [mapped] = answer["document_map"]
+    assert mapped["source_document_uid"] == done["document_id"]
+    assert [s["document_uid"] for s in answer["skipped"]] == [running_doc, "nope"]
+    assert (
+        answer["skipped"][0]["reason"] == "Document extraction not completed (status: processing)"
+    )
+
+    status = nl.finished(answer["request_uid"])
+    assert status["status"] == "completed"
+    assert status["documents"][0]["document_id"] == mapped["document_uid"]
+    assert status["documents"][0]["result"]["total_pages"] == 2
+    entry = nl.results("scalars", [mapped["document_uid"]])["results"][0]
+    jsonschema.validate(entry["content"], schema)
+    assert entry["storage_path"].endswith("/inv_scalars.json")
+
+
+def test_fields_from_markdown_with_nothing_to_process_is_a_400(nl: Client) -> None:
+    body = {"document_ids": ["nope"], "json_schema": INVOICE_SCHEMA}
+    response = nl.post("/extract-fields-from-markdown", json=body)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "No document to process: every document_id was skipped"}
+    missing = nl.post("/extract-fields-from-markdown", json={"document_ids": ["x"]})
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0]["loc"] == ["body", "json_schema"]
+
+
+def test_generate_schema_answers_the_docs_example(nl: Client) -> None:
+    description = (
+        "Extract the invoice number, total amount, due date, and every line item with "
+        "description, quantity, and unit price."
+    )
+    response = nl.post("/generate-schema", json={"description": description})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "success": True,
+        "json_schema": INVOICE_SCHEMA,
+        "message": "Schema generated successfully. Review and edit before submitting to "
+        "/extract-fields.",
+    }
+    assert list(nl.mock.state.store.jobs("neurolinker", nl.mock.key)) == []  # nothing billed
+    nothing = nl.post("/generate-schema", json={"description": "?!"})
+    assert nothing.status_code == 422 and nothing.json()["detail"][0]["loc"] == [
+        "body",
+        "description",
+    ]
+
+
+def test_a_generated_schema_is_accepted_by_extract_fields(nl: Client) -> None:
+    description = "Extract the policy number, premium amount and start date from a policy"
+    schema = nl.post("/generate-schema", json={"description": description}).json()["json_schema"]
+    assert set(schema["properties"]) == {"policy_number", "premium_amount", "start_date"}
+    status = nl.finished(submit_fields(nl, ("p.pdf", written_pdf("x")), schema=schema))
+    entry = nl.results("fields", [status["documents"][0]["document_id"]])["results"][0]
+    jsonschema.validate(entry["content"], schema)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_tasks_lists_this_tokens_requests(mock: Mock, prefix: str) -> None:
+    nl = Client(mock, prefix=prefix)
+    first = nl.extract(("a.pdf", written_pdf("x")), ("b.pdf", written_pdf("y")))
+    nl.mock.advance(5)
+    second = submit_fields(nl, ("c.pdf", written_pdf("z")))
+    Client(mock, key="someone-else").extract(("d.pdf", written_pdf("w")))
+    listed = nl.get("/tasks").json()
+    assert [t["request_id"] for t in listed["tasks"]["requests"]] == [first, second]
+    assert listed["tasks"]["requests"][0]["total_documents"] == 2
+    assert listed["message"] == "Found 2 processing tasks"
+    assert listed["tasks"]["requests"][0]["start_time"] == nl.status(first)["started_at"]
+    nl.mock.advance(3600)
+    assert {t["status"] for t in nl.get("/tasks").json()["tasks"]["requests"]} == {"completed"}
+
+
+def test_make_zip_of_a_field_extraction_holds_the_payloads(nl: Client) -> None:
+    request_id = submit_fields(nl, ("inv.pdf", written_pdf("x")))
+    document_id = nl.finished(request_id)["documents"][0]["document_id"]
+    url = nl.post("/make-zip", json={"request_id": request_id}).json()["url"]
+    archive = zipfile.ZipFile(io.BytesIO(nl.mock.client.get(url).content))
+    assert archive.namelist() == [f"{document_id}/inv_fields.json"]
+    content = nl.results("fields", [document_id])["results"][0]["content"]
+    assert json.loads(archive.read(f"{document_id}/inv_fields.json")) == content
+
+
+def test_sdk_field_extraction_flow(live: Live, virtual_time: VirtualTime) -> None:
+    """Every field-extraction call of neurolinker-sdk 0.2.2, unmodified, against the mock."""
+    with sdk(live) as client:
+        extraction = client.extraction
+        description = "Extract the invoice number, total amount, and due date"
+        schema = extraction.generate_schema(description=description)["json_schema"]
+        assert set(schema["properties"]) == {"invoice_number", "total_amount", "due_date"}
+
+        submit = extraction.extract_fields(
+            json_schema=schema, documents=[("inv.pdf", written_pdf("Invoice 7", "Total 10"))]
+        )
+        status = extraction.wait_for_request(extraction.extract_request_uid(submit))
+        assert status["status"] == "completed"
+        ids = extraction.extract_document_ids(status)
+        fields = extraction.documents.fields(ids)["results"][0]["content"]
+        jsonschema.validate(fields, schema)
+
+        by_url = extraction.extract_fields(json_schema=schema, urls=["https://e.com/b.pdf"])
+        assert extraction.wait_for_request(by_url["request_uid"])["status"] == "completed"
+
+        full = extraction.extract(documents=[("full.pdf", written_pdf("x"))])
+        full_status = extraction.wait_for_request(extraction.extract_request_uid(full))
+        source = extraction.extract_document_ids(full_status)
+        scalars_schema = {"type": "object", "properties": {"invoice_number": {"type": "string"}}}
+        markdown = extraction.extract_fields_from_markdown(
+            json_schema=scalars_schema, document_ids=source, alias="scalars"
+        )
+        new_ids = extraction.extract_markdown_document_ids(markdown)
+        assert len(new_ids) == 1 and markdown["skipped"] == []
+        assert extraction.wait_for_request(markdown["request_uid"])["status"] == "completed"
+        scalars = extraction.documents.scalars(new_ids)["results"][0]["content"]
+        jsonschema.validate(scalars, scalars_schema)
+
+        listed = extraction.list_tasks()["tasks"]["requests"]
+        assert [task["request_id"] for task in listed] == [
+            submit["request_uid"],
+            by_url["request_uid"],
+            full["request_uid"],
+            markdown["request_uid"],
+        ]

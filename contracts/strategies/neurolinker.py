@@ -12,10 +12,14 @@ from hypothesis import strategies as st
 
 from mockserver.contracts.strategies.bodies import component
 from mockserver.contracts.strategies.formats import uuids
-from mockserver.contracts.strategies.timeline import Clock, clocks, delays, instants, polls
+from mockserver.contracts.strategies.timeline import Clock, delays, instants, polls
 
 STATUS_OPERATIONS = {"request": "get_request_status", "document": "get_document_status"}
 CREDITS_PER_PAGE = 4
+
+
+# The docs' two formats: a request prints 2025-10-15T09:49:50.574754+00:00, a document ...574754Z
+REQUEST_CLOCK, DOCUMENT_CLOCK = Clock("microseconds", zulu=False), Clock("microseconds", zulu=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +98,9 @@ def _planned_requests(draw: st.DrawFn) -> _PlannedRequest:
     )
 
 
-def _document_record(request: _PlannedRequest, doc: _PlannedDocument, clock: Clock) -> dict:
+def _document_record(request: _PlannedRequest, doc: _PlannedDocument) -> dict:
     """The `result` of a finished document in the request status."""
+    clock = DOCUMENT_CLOCK
     record: dict[str, Any] = {
         "file_name": doc.filename,
         "file_type": "application/pdf",
@@ -127,7 +132,8 @@ def _document_results(request: _PlannedRequest, doc: _PlannedDocument) -> dict[s
     }
 
 
-def _request_status(request: _PlannedRequest, at: datetime, clock: Clock) -> dict[str, Any]:
+def _request_status(request: _PlannedRequest, at: datetime) -> dict[str, Any]:
+    clock = REQUEST_CLOCK
     states = [d.state(at) for d in request.documents]
     completed, failed = states.count("completed"), states.count("failed")
     processing = len(states) - completed - failed
@@ -146,7 +152,7 @@ def _request_status(request: _PlannedRequest, at: datetime, clock: Clock) -> dic
                 "status": state,
                 "result": None
                 if state in ("pending", "processing")
-                else _document_record(request, doc, clock),
+                else _document_record(request, doc),
                 "document_page_url": doc.page_url,
             }
             for doc, state in zip(request.documents, states, strict=True)
@@ -162,9 +168,8 @@ def _request_status(request: _PlannedRequest, at: datetime, clock: Clock) -> dic
     }
 
 
-def _document_status(
-    request: _PlannedRequest, doc: _PlannedDocument, at: datetime, clock: Clock
-) -> dict:
+def _document_status(request: _PlannedRequest, doc: _PlannedDocument, at: datetime) -> dict:
+    clock = DOCUMENT_CLOCK
     state = doc.state(at)
     body: dict[str, Any] = {
         "success": True,
@@ -188,12 +193,12 @@ def _document_status(
 
 @st.composite
 def lifecycle(draw: st.DrawFn, object_type: str) -> list[dict[str, Any]]:
-    clock, request = draw(clocks()), draw(_planned_requests())
+    request = draw(_planned_requests())
     if object_type == "request":
         end = request.finished
-        observe = functools.partial(_request_status, request, clock=clock)
+        observe = functools.partial(_request_status, request)
     else:
         end = request.documents[0].ended
-        observe = functools.partial(_document_status, request, request.documents[0], clock=clock)
+        observe = functools.partial(_document_status, request, request.documents[0])
     polled = polls(draw, request.accepted, end)
     return [observe(at) for at in [*polled, end + draw(delays())]]

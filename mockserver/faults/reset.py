@@ -14,6 +14,7 @@ import contextlib
 import socket
 import struct
 from dataclasses import dataclass, field
+from typing import cast
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -42,9 +43,9 @@ class _Resettable:
     app: ASGIApp
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
         super().connection_made(transport)  # type: ignore[misc]
-        self.connection = Connection(transport)
+        # uvloop's transports are not asyncio.Transport subclasses, but they abort alike
+        self.connection = Connection(cast(asyncio.Transport, transport))
         app, connection = self.app, self.connection
 
         async def with_connection(scope: Scope, receive: Receive, send: Send) -> None:

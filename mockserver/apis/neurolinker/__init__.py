@@ -1,4 +1,4 @@
-"""Ainexxo NeuroLinker: PDF extraction requests, their documents, results and ZIP archives."""
+"""Ainexxo NeuroLinker: full and field extraction requests, their documents, results, ZIPs."""
 
 from __future__ import annotations
 
@@ -46,11 +46,20 @@ class NeuroLinker(ApiService):
         # JSON text of an ExtractForm, files and URLs never both; the contract can only call
         # `form` a string (a `contentMediaType` would make form readers take it for a file
         # part) and cannot say "files xor URLs", so schema-valid data is often refused with
-        # the documented 422 that names the problem.
+        # the documented 422 that names the problem. The field-extraction submit is the same,
+        # its form also carrying a `json_schema` the mock must be able to fill (see the
+        # contract's supported subset).
         {
-            "include-operation-id": "extract",
+            "include-operation-id": ["extract", "extract_fields"],
             **MULTIPART,
             "checks.positive_data_acceptance.expected-statuses": REFUSED_ON_PURPOSE,
+        },
+        # Fields from Markdown: any object is a schema-valid `json_schema`, but only the
+        # supported subset can be filled (422 otherwise), and IDs that name no completed full
+        # extraction of this token are skipped; when all are, the answer is the documented 400.
+        {
+            "include-operation-id": "extract_fields_from_markdown",
+            "checks.positive_data_acceptance.expected-statuses": ["400", *REFUSED_ON_PURPOSE],
         },
     )
     # `insufficient_credits` is a scenario word, not a job state: the submit is refused with 402
@@ -62,6 +71,10 @@ class NeuroLinker(ApiService):
     def routes(self) -> list[Route]:
         endpoints: list[tuple[str, responses.Handler, list[str]]] = [
             ("/extract", responses.extract, ["POST"]),
+            ("/extract-fields", responses.extract_fields, ["POST"]),
+            ("/extract-fields-from-markdown", responses.extract_fields_from_markdown, ["POST"]),
+            ("/generate-schema", responses.generate_schema, ["POST"]),
+            ("/tasks", responses.tasks, ["GET"]),
             ("/request-status/{request_id}", responses.request_status, ["GET"]),
             ("/document-status/{document_id}", responses.document_status, ["GET"]),
             *((f"/documents/{kind}", responses.results, ["POST"]) for kind in responses.RESULTS),

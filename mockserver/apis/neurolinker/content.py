@@ -236,13 +236,15 @@ def archive(
     members: Sequence[tuple[str, DocumentFile, Sequence[str], str]],
     content_types: Sequence[str] | None,
     image_ref: Callable[[str, str], str],
+    extra: dict[str, bytes] | None = None,
 ) -> bytes:
     """A ZIP with one folder per document: Markdown, JSON, summaries and images.
 
     `members` are (document ID, document, image names, enrichment mode); `image_ref(document
-    ID, image name)` says how the Markdown and JSON refer to an image.
+    ID, image name)` says how the Markdown and JSON refer to an image; `extra` adds files
+    (path in the ZIP -> bytes) of documents that are not full extractions.
     """
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes] = dict(extra or {})
     for document_id, document, images, enrichment in members:
         folder = f"{document_id}/"
 

@@ -23,6 +23,9 @@ REQUEST, DOCUMENT, ARCHIVE = "request", "document", "archive"
 COMPLETED, FAILED, PARTIAL = "completed", "failed", "partial"
 NO_CREDITS = "insufficient_credits"  # a scenario word: the submit is refused with 402
 PENDING, PROCESSING = "pending", "processing"
+# How a document is processed: full extraction, field extraction from the PDF (`/extract-fields`)
+# or scalar fields from a full extraction's Markdown (`/extract-fields-from-markdown`)
+FULL, FIELDS, SCALARS = "full", "fields", "scalars"
 OUTCOMES = (COMPLETED, FAILED, PARTIAL, NO_CREDITS)
 
 # A document takes BASE + PER_PAGE seconds per page (the docs' 8-page example took ~145 s),
@@ -40,11 +43,12 @@ class DocumentFile:
 
     file_name: str
     size: int
-    pages: int  # counted from a real PDF, else pdf.DEFAULT_PAGES
+    pages: int  # counted by a PDF reader, else pdf.DEFAULT_PAGES
     pages_counted: bool  # False: the bytes were not a PDF whose pages could be counted
     texts: tuple[tuple[str, ...], ...]  # strings shown per page, when readable
     sha256: str
     source_url: str | None = None  # URL mode: the URL the document stands for
+    encrypted: bool = False  # needs a password: the document fails instead of completing
 
     @property
     def stem(self) -> str:

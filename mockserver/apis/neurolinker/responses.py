@@ -12,18 +12,21 @@ from urllib.parse import urlsplit
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from mockserver.apis.neurolinker import content, pdf
+from mockserver.apis.neurolinker import content, fields, pdf, schemagen
 from mockserver.apis.neurolinker.models import (
     ARCHIVE,
     COMPLETED,
     DOCUMENT,
     FAILED,
     FAILURE_MESSAGE,
+    FIELDS,
+    FULL,
     NO_CREDITS,
     NO_CREDITS_MESSAGE,
     PENDING,
     PROCESSING,
     REQUEST,
+    SCALARS,
     DocumentFile,
     aggregate_word,
     clean_file_name,
@@ -44,25 +47,57 @@ from mockserver.errors import ApiError, FieldError, invalid
 from mockserver.service import Ctx
 
 Handler = Callable[[Ctx], Awaitable[Response]]
-FORM_SCHEMA = {"$ref": "#/components/schemas/ExtractForm"}  # one object: its validator is cached
+# one object each: their validators are cached
+EXTRACT_FORM = {"$ref": "#/components/schemas/ExtractForm"}
+EXTRACT_FIELDS_FORM = {"$ref": "#/components/schemas/ExtractFieldsForm"}
 NO_FILES = {"", "[]"}  # the docs' URL mode sends a text part `documents=[]`
 PDF_TYPE = "application/pdf"
-FIELD_EXTRACTION_ONLY = "Document was not processed through field extraction"
+WRONG_PIPELINE = {  # the error entry of a result asked of a document another pipeline made
+    FULL: "Document was not processed through full extraction",
+    FIELDS: "Document was not processed through field extraction",
+    SCALARS: "Document was not processed through markdown field extraction",
+}
 
 
 # --- submit ------------------------------------------------------------------------------------
 
 
 async def extract(ctx: Ctx) -> Response:
-    """One request, one document job per file or URL, planned from the request's scenario."""
+    """Full extraction: one request, one document job per file or URL."""
+    return await _submit(ctx, FULL, EXTRACT_FORM)
+
+
+async def extract_fields(ctx: Ctx) -> Response:
+    """Field extraction: as `extract`, plus the JSON Schema each document's payload follows."""
+    return await _submit(ctx, FIELDS, EXTRACT_FIELDS_FORM)
+
+
+async def _submit(ctx: Ctx, pipeline: str, form_schema: dict[str, str]) -> Response:
     body = await ctx.body()
-    form = _parse_form(ctx, body["form"])
+    form = _parse_form(ctx, body["form"], form_schema)
     uploads = _uploads(body.get("documents"))
     urls: list[str] = form.get("documents_url") or []
     _one_mode(uploads, urls)
     documents = [await _read_upload(upload, i) for i, upload in enumerate(uploads)] or [
         _stand_in(url, i) for i, url in enumerate(urls)
     ]
+    extra: dict[str, Any] = {"pipeline": pipeline}
+    if pipeline == FIELDS:
+        extra["json_schema"] = form["json_schema"]
+    request_id = _create_request(ctx, form, documents, [extra] * len(documents))
+    return ctx.json({"request_uid": request_id, "status": PROCESSING})
+
+
+def _create_request(
+    ctx: Ctx,
+    form: dict[str, Any],
+    documents: list[DocumentFile],
+    extras: list[dict[str, Any]],
+    schema_loc: tuple[str, ...] = ("body", "form", "json_schema"),
+) -> str:
+    """The request job and one job per document, planned from the request's scenario; each
+    document's data adds its `extras` (pipeline, schema, source document). Every payload is
+    drawn before any job exists, so a schema that cannot be filled leaves nothing behind."""
     scenario = ctx.scenario(*(d.source_url or d.file_name for d in documents))
     words = _words(ctx, scenario, documents)
     request_id = new_uuid(ctx.rng)
@@ -71,35 +106,155 @@ async def extract(ctx: Ctx) -> Response:
     timing = schedule(
         documents, scenario.number("after"), ctx.state.scenarios.profile.duration_scale
     )
-    ids = []
-    for index, (document, word, (queued, working)) in enumerate(
-        zip(documents, words, timing, strict=True)
+    jobs = []
+    for index, (document, word, (queued, working), extra) in enumerate(
+        zip(documents, words, timing, extras, strict=True)
     ):
         document_id = new_uuid(ctx.rng)
+        full = extra["pipeline"] == FULL
         data = {
             "request_id": request_id,
             "file": document,
-            "images": tuple(f"{new_uuid(ctx.rng)}.png" for _ in range(document.pages)),
+            "images": tuple(f"{new_uuid(ctx.rng)}.png" for _ in range(document.pages))
+            if full
+            else (),
             "enrichment_mode": enrichment,
             "user_uid": owner,
             "schedule": (queued, working),
             "works": word != STALLED or index == words.index(STALLED),
+            **extra,
         }
-        ctx.create_job(DOCUMENT, document_id, _document_scenario(scenario, word), data)
-        ids.append(document_id)
+        if "json_schema" in extra:
+            try:
+                data["fields"] = fields.payload(extra["json_schema"], document_id)
+            except fields.Unfillable as exc:
+                raise invalid(
+                    FieldError(
+                        schema_loc, f"Value error, {exc}", "value_error", extra["json_schema"]
+                    )
+                ) from None
+        jobs.append((document_id, _document_scenario(scenario, word, document), data))
+    for document_id, document_scenario, data in jobs:
+        ctx.create_job(DOCUMENT, document_id, document_scenario, data)
     request = {
-        "documents": ids,
+        "documents": [document_id for document_id, _, _ in jobs],
         "user_uid": owner,
         "alias": form.get("alias"),
         "description": form.get("description"),
         "enrichment_mode": enrichment,
     }
     ctx.create_job(REQUEST, request_id, _request_scenario(scenario, words), request)
-    return ctx.json({"request_uid": request_id, "status": PROCESSING})
+    return request_id
 
 
-def _parse_form(ctx: Ctx, raw: Any) -> dict[str, Any]:
-    """`form` is JSON text of an object; its keys are checked against `ExtractForm`."""
+async def extract_fields_from_markdown(ctx: Ctx) -> Response:
+    """Scalar fields from completed full extractions: one new document per accepted source,
+    mapped in `document_map`; the others are listed in `skipped` with the reason."""
+    body = await ctx.body()
+    problem = fields.problem(body["json_schema"], ("body", "json_schema"))
+    if problem is not None:
+        raise invalid(problem)
+    sources, skipped = [], []
+    for source_id in dict.fromkeys(body["document_ids"]):  # each source once, in order
+        reason = _not_a_source(ctx, source_id)
+        if reason is None:
+            sources.append(ctx.job(source_id, DOCUMENT, what="Document"))
+        else:
+            skipped.append({"document_uid": source_id, "reason": reason})
+    if not sources:
+        raise ApiError(400, "No document to process: every document_id was skipped")
+    extras = [
+        {"pipeline": SCALARS, "json_schema": body["json_schema"], "source_document_id": job.id}
+        for job in sources
+    ]
+    files = [job.data["file"] for job in sources]
+    request_id = _create_request(ctx, body, files, extras, ("body", "json_schema"))
+    request = ctx.job(request_id, REQUEST, what="Request")
+    return ctx.json(
+        {
+            "request_uid": request_id,
+            "status": PROCESSING,
+            "document_map": [
+                {"source_document_uid": job.id, "document_uid": new}
+                for job, new in zip(sources, request.data["documents"], strict=True)
+            ],
+            "skipped": skipped,
+        }
+    )
+
+
+def _not_a_source(ctx: Ctx, document_id: str) -> str | None:
+    """Why a document cannot feed markdown field extraction; None when it can."""
+    job = ctx.state.store.get(ctx.service.name, ctx.tenant, document_id)
+    if job is None or job.kind != DOCUMENT or job.created_at > ctx.now:
+        return "Document not found"
+    if pipeline_of(job) != FULL:
+        return WRONG_PIPELINE[FULL]
+    status = state_of(job, ctx.now).status
+    if status != COMPLETED:
+        return f"Document extraction not completed (status: {status})"
+    return None
+
+
+async def generate_schema(ctx: Ctx) -> Response:
+    """Synchronous and free: a JSON Schema for the fields the description names."""
+    description = (await ctx.body())["description"]
+    schema = schemagen.generate(description)
+    if schema is None:
+        raise invalid(
+            FieldError(
+                ("body", "description"),
+                "Value error, the description names no field to extract",
+                "value_error",
+                description,
+            )
+        )
+    return ctx.json(
+        {
+            "success": True,
+            "json_schema": schema,
+            "message": "Schema generated successfully. "
+            "Review and edit before submitting to /extract-fields.",
+        }
+    )
+
+
+async def tasks(ctx: Ctx) -> Response:
+    """This token's requests, oldest first, with their status now."""
+    requests = sorted(
+        (job for job in ctx.state.store.jobs(ctx.service.name, ctx.tenant) if job.kind == REQUEST),
+        key=lambda job: job.created_at,
+    )
+    listed = []
+    for request in requests:
+        if request.created_at > ctx.now:
+            continue
+        documents = [
+            job for job in map(ctx.state.store.lookup, request.data["documents"]) if job is not None
+        ]
+        if len(documents) < len(request.data["documents"]):
+            continue  # evicted with its documents, as request-status would say
+        words = [state_of(job, ctx.now).status for job in documents]
+        listed.append(
+            {
+                "request_id": request.id,
+                "status": aggregate_word(words),
+                "total_documents": len(documents),
+                "start_time": ctx.iso(request.created_at),
+            }
+        )
+    return ctx.json(
+        {
+            "success": True,
+            "tasks": {"requests": listed},
+            "message": f"Found {len(listed)} processing tasks",
+        }
+    )
+
+
+def _parse_form(ctx: Ctx, raw: Any, schema: dict[str, str]) -> dict[str, Any]:
+    """`form` is JSON text of an object; its keys are checked against the operation's form
+    schema, and a field extraction's `json_schema` must be one the mock can fill."""
     if not isinstance(raw, str):
         raise invalid(FieldError(("body", "form"), "Input should be a valid string", "string_type"))
     try:
@@ -119,7 +274,7 @@ def _parse_form(ctx: Ctx, raw: Any) -> dict[str, Any]:
     }
     problems = [
         FieldError(p.loc, p.message, p.kind, p.value)
-        for p in check(ctx.operation(), FORM_SCHEMA, form, "body/form")
+        for p in check(ctx.operation(), schema, form, "body/form")
         if p.loc not in url_locs  # string URLs are judged below, in pydantic's words
     ]
     problems += [
@@ -127,6 +282,9 @@ def _parse_form(ctx: Ctx, raw: Any) -> dict[str, Any]:
         for index, url in enumerate(urls)
         if isinstance(url, str) and (problem := _url_problem(url, index)) is not None
     ]
+    if schema is EXTRACT_FIELDS_FORM and not problems:
+        problem = fields.problem(form["json_schema"], ("body", "form", "json_schema"))
+        problems += [problem] if problem else []
     if problems:
         raise invalid(*problems)
     return form
@@ -189,27 +347,29 @@ def _one_mode(uploads: list[UploadFile], urls: list[str]) -> None:
 
 async def _read_upload(upload: UploadFile, index: int) -> DocumentFile:
     data = await upload.read()
-    counted = pdf.count_pages(data)
+    reading = pdf.read(data)
     return DocumentFile(
         file_name=clean_file_name(upload.filename, index),
         size=len(data),
-        pages=counted or pdf.DEFAULT_PAGES,
-        pages_counted=counted is not None,
-        texts=tuple(map(tuple, pdf.page_texts(data))),
+        pages=reading.pages or pdf.DEFAULT_PAGES,
+        pages_counted=reading.pages is not None,
+        texts=reading.texts,
         sha256=hashlib.sha256(data).hexdigest(),
+        encrypted=reading.encrypted,
     )
 
 
 def _stand_in(url: str, index: int) -> DocumentFile:
     """URLs are not fetched: a small synthetic PDF named after the URL stands in."""
     name = url_file_name(url, index)
-    data = pdf.synthetic_pdf(name)
+    data = pdf.synthetic_pdf(f"{name} - page 1")
+    reading = pdf.read(data)
     return DocumentFile(
         file_name=name,
         size=len(data),
         pages=pdf.DEFAULT_PAGES,
         pages_counted=False,
-        texts=tuple(map(tuple, pdf.page_texts(data))),
+        texts=reading.texts,
         sha256=hashlib.sha256(data).hexdigest(),
         source_url=url,
     )
@@ -246,10 +406,12 @@ def _request_scenario(scenario: Scenario, words: list[str]) -> Scenario:
     return Scenario("magic: " + ", ".join(words), {}, "magic")
 
 
-def _document_scenario(scenario: Scenario, word: str) -> Scenario:
+def _document_scenario(scenario: Scenario, word: str, document: DocumentFile) -> Scenario:
     """A document's share of the request's scenario: its own word, the timing mode, the
-    failure message."""
+    failure message. Unless a scenario was chosen explicitly, an encrypted PDF fails."""
     options = {k: v for k, v in scenario.options.items() if k in ("mode", "message")}
+    if document.encrypted and word == COMPLETED and scenario.source in ("default", "magic"):
+        return Scenario(FAILED, {**options, "message": pdf.ENCRYPTED_MESSAGE}, scenario.source)
     return Scenario(word, options, scenario.source)
 
 
@@ -348,7 +510,8 @@ def _entry(ctx: Ctx, job: Job, state: DocumentState) -> dict[str, Any]:
 
 def _pages(job: Job, state: DocumentState) -> int | None:
     """Known once processing starts; a document failed before it started has none."""
-    if state.status == PENDING or (state.status == FAILED and len(job.plan.phases) < 2):
+    never_read = len(job.plan.phases) < 2 or job.data["file"].encrypted
+    if state.status == PENDING or (state.status == FAILED and never_read):
         return None
     return job.data["file"].pages
 
@@ -408,7 +571,7 @@ class ResultKind:
 
     file_name: Callable[[Job, dict[str, Any]], str]
     content: Callable[[Ctx, Job, dict[str, Any]], Any]
-    field_extraction: bool = False  # the mock runs full extraction only: always an error entry
+    pipeline: str = FULL  # the pipeline whose documents have this result
 
 
 def _markdown_name(job: Job, body: dict[str, Any]) -> str:
@@ -438,6 +601,19 @@ def _images(ctx: Ctx, job: Job, body: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _fields_name(job: Job, body: dict[str, Any]) -> str:
+    """`{file_name}_fields.json` (docs); markdown field extraction's `_scalars.json` (inferred)."""
+    return f"{job.data['file'].stem}_{pipeline_of(job)}.json"
+
+
+def _fields(ctx: Ctx, job: Job, body: dict[str, Any]) -> Any:
+    return job.data["fields"]
+
+
+def pipeline_of(job: Job) -> str:
+    return str(job.data.get("pipeline", FULL))
+
+
 def _parts(job: Job) -> tuple[str, DocumentFile, tuple[str, ...], str]:
     return job.id, job.data["file"], job.data["images"], job.data["enrichment_mode"]
 
@@ -458,8 +634,8 @@ RESULTS: dict[str, ResultKind] = {
         lambda job, body: f"document_summary_{body['summary_type']}.md",
         lambda ctx, job, body: content.document_summary(job.data["file"], body["summary_type"]),
     ),
-    "fields": ResultKind(_fixed(""), lambda ctx, job, body: None, field_extraction=True),
-    "scalars": ResultKind(_fixed(""), lambda ctx, job, body: None, field_extraction=True),
+    "fields": ResultKind(_fields_name, _fields, FIELDS),
+    "scalars": ResultKind(_fields_name, _fields, SCALARS),
 }
 
 
@@ -489,8 +665,8 @@ def _result(ctx: Ctx, kind: ResultKind, document_id: str, body: dict[str, Any]) 
     if job is None or job.kind != DOCUMENT or job.created_at > ctx.now:
         return _failed_entry(document_id, None, "Document not found")
     name = job.data["file"].file_name
-    if kind.field_extraction:
-        return _failed_entry(document_id, name, FIELD_EXTRACTION_ONLY)
+    if pipeline_of(job) != kind.pipeline:
+        return _failed_entry(document_id, name, WRONG_PIPELINE[kind.pipeline])
     status = state_of(job, ctx.now).status
     if status in (PENDING, PROCESSING):
         return _failed_entry(
@@ -578,6 +754,10 @@ def stored_file(store: Store, job: Job, name: str) -> tuple[bytes, str]:
     if job.kind != DOCUMENT:
         raise ApiError(404, "No such file")
     document: DocumentFile = job.data["file"]
+    if pipeline_of(job) != FULL:
+        if name != _fields_name(job, {}):
+            raise ApiError(404, "No such file")
+        return content.as_json(job.data["fields"]), "application/json"
     if name.startswith("images/") and name[7:] in job.data["images"]:
         return content.png(name[7:]), "image/png"
     files: dict[str, Callable[[], bytes]] = {
@@ -599,13 +779,19 @@ def stored_file(store: Store, job: Job, name: str) -> tuple[bytes, str]:
 
 def _archive_bytes(store: Store, archive: Job) -> bytes:
     links: dict[str, dict[str, str]] = archive.data["links"]
+    jobs = [job for job in map(store.lookup, archive.data["documents"]) if job is not None]
     members = [
         (job.id, job.data["file"], job.data["images"], job.data["enrichment_mode"])
-        for job in map(store.lookup, archive.data["documents"])
-        if job is not None
+        for job in jobs
+        if pipeline_of(job) == FULL
     ]
+    payloads = {  # field extraction documents: their one payload file
+        f"{job.id}/{_fields_name(job, {})}": content.as_json(job.data["fields"])
+        for job in jobs
+        if pipeline_of(job) != FULL
+    }
 
     def image_ref(document_id: str, name: str) -> str:
         return links[document_id][name] if links else f"images/{name}"
 
-    return content.archive(members, archive.data["content_types"], image_ref)
+    return content.archive(members, archive.data["content_types"], image_ref, payloads)

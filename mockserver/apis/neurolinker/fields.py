@@ -1,0 +1,147 @@
+"""Field extraction: the caller's JSON Schema is checked, and each document's payload is drawn
+from it with the kit's own Hypothesis strategies, seeded by the document so it never changes.
+
+The service accepts "JSON Schema Draft 7 (supported subset)" (SDK 0.2.2). The mock's subset:
+a Draft 7 schema whose root is an object schema, without `$ref` (the payload generator would
+resolve it in the wrong document), within a size bound, using only the keywords the strategy
+converter knows, without a `format` narrowed by `pattern`/`minLength`/`maxLength` (its
+values would be drawn and filtered, which can take long to give up on) and with `minItems` at
+most 50 and `minLength` at most 1000. Objects that list
+`properties` and say nothing of `additionalProperties` get no extra keys in the payload, as an
+extractor fills the fields it was asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from typing import Any
+
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import SchemaError
+
+from mockserver.contracts.strategies import UnsupportedSchema, example, from_schema
+from mockserver.errors import FieldError
+
+API = "neurolinker"
+MAX_SCHEMA_BYTES = 64_000
+MAX_DEPTH = 32  # nesting of the schema document itself
+FORMAT_LIMITS = frozenset({"pattern", "minLength", "maxLength"})
+LOWER_BOUNDS = {"minItems": 50, "minLength": 1000}  # beyond these a draw takes seconds
+DATA = frozenset({"enum", "const", "default", "examples", "required"})  # values, not schemas
+
+
+class Unfillable(ValueError):
+    """No value of the schema could be drawn (constraints too tight to satisfy)."""
+
+
+def problem(schema: Any, loc: tuple[str | int, ...]) -> FieldError | None:
+    """Why `schema` cannot be used for field extraction, in FastAPI's words; None when fine."""
+
+    def error(message: str) -> FieldError:
+        return FieldError(loc, f"Value error, {message}", "value_error", schema)
+
+    if not isinstance(schema, dict):
+        return FieldError(loc, "Input should be a valid dictionary", "dict_type", schema)
+    if not schema:
+        return error("json_schema cannot be empty")
+    if len(json.dumps(schema)) > MAX_SCHEMA_BYTES:
+        return error(f"json_schema is larger than {MAX_SCHEMA_BYTES} bytes")
+    if _depth(schema) > MAX_DEPTH:
+        return error(f"json_schema is nested deeper than {MAX_DEPTH} levels")
+    try:
+        Draft7Validator.check_schema(schema)
+    except SchemaError as exc:
+        return error(f"Invalid JSON Schema: {exc.message}")
+    if schema.get("type") != "object":
+        return error('the root of json_schema must be {"type": "object", ...}')
+    if _uses_ref(schema):
+        return error("$ref is not supported: write the schema out in full")
+    costly = _costly(schema)
+    if costly is not None:
+        return error(costly)
+    try:
+        from_schema(API, closed(schema))
+    except UnsupportedSchema as exc:
+        return error(f"Unsupported JSON Schema: {exc}")
+    return None
+
+
+def closed(schema: Any) -> Any:
+    """`schema` with `additionalProperties: false` wherever it lists `properties` and leaves
+    extra keys open: every value of the result is still a value of `schema`."""
+    if isinstance(schema, list):
+        return [closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: value if key in DATA else closed(value) for key, value in schema.items()}
+    if "properties" in schema and "additionalProperties" not in schema:
+        out["additionalProperties"] = False
+    if isinstance(schema.get("properties"), dict):  # property names are data, not schemas
+        out["properties"] = {k: closed(v) for k, v in schema["properties"].items()}
+    return out
+
+
+def payload(schema: dict[str, Any], document_id: str) -> Any:
+    """The fields of one document: a value of `schema`, the same for the same document."""
+    try:
+        return _draw(json.dumps(schema, sort_keys=True), _seed(document_id))
+    except Exception as exc:  # Hypothesis gives up on constraints it cannot meet
+        raise Unfillable(f"no value satisfies json_schema ({type(exc).__name__})") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _draw(schema_json: str, seed: int) -> Any:
+    return example(from_schema(API, closed(json.loads(schema_json))), seed)
+
+
+def _seed(document_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(document_id.encode()).digest()[:4], "big")
+
+
+def _costly(value: Any) -> str | None:
+    """What in a schema would make drawing a payload slow, if anything: a `format` narrowed by
+    a pattern or a length (its values would be drawn, then filtered), or a lower bound above
+    what a document holds."""
+    if isinstance(value, list):
+        return next(filter(None, map(_costly, value)), None)
+    if not isinstance(value, dict):
+        return None
+    if "format" in value and FORMAT_LIMITS & value.keys():
+        return "format together with pattern, minLength or maxLength is not supported"
+    for keyword, most in LOWER_BOUNDS.items():
+        if isinstance(value.get(keyword), int | float) and value[keyword] > most:
+            return f"{keyword} above {most} is not supported"
+    for key, item in value.items():
+        if key in DATA:
+            continue
+        if key == "properties" and isinstance(item, dict):  # names are data, values schemas
+            item = list(item.values())
+        found = _costly(item)
+        if found is not None:
+            return found
+    return None
+
+
+def _uses_ref(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "$ref" in value or any(_uses_ref(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_uses_ref(item) for item in value)
+    return False
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, iteratively (a hostile schema must not blow the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
