@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import socket
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mockserver.apis import SERVICES
-from mockserver.config import ServerConfig
+from mockserver.config import ServerConfig, read_file
 
 DESCRIPTION = """\
 A local twin of the Neural Analog, Camb.ai, NeuroLinker and Neural Draft job APIs.
@@ -17,17 +20,34 @@ Jobs follow plans on a virtual clock; any outcome can be forced per request
 (header X-Mock-Scenario: failed), per key, or through the admin API at /__mock__/."""
 
 
+DEFAULTS = ServerConfig()
+LOG_LEVELS = ["critical", "error", "warning", "info", "debug", "trace"]
+
+
+class Mistake(Exception):
+    """A mistake of the user's, told in one line: no usage block, no traceback."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line naming the command, then exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mockserver", description=DESCRIPTION)
+    parser = Parser(prog="mockserver", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
         help="start the mock server",
-        description="Start the mock server. Flags override the values of --config.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Start the mock server. Flags override the values of --config; each "
+        "default below is ServerConfig's.",
     )
-    serve.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port to bind (default 8000)")
+    serve.add_argument("--host", default=None, help=f"interface to bind (default {DEFAULTS.host})")
+    serve.add_argument(
+        "--port", type=int, default=None, help=f"port to bind, 1-65535 (default {DEFAULTS.port})"
+    )
     serve.add_argument(
         "--api",
         choices=sorted(SERVICES),
@@ -39,27 +59,41 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["system", "manual"],
         default=None,
         help="system: time flows (see --time-scale); manual: time moves only via "
-        "POST /__mock__/clock/advance (default system)",
+        f"POST /__mock__/clock/advance (default {DEFAULTS.clock})",
     )
     serve.add_argument(
         "--time-scale",
         type=float,
         default=None,
-        help="speed of the system clock: 60 makes a one-minute job take one second (default 1)",
+        help="speed of the system clock, above 0: 60 makes a one-minute job take one second "
+        f"(default {DEFAULTS.time_scale:g})",
     )
     serve.add_argument(
-        "--seed", type=int, default=None, help="same seed + same requests = same IDs and timelines"
+        "--seed",
+        type=int,
+        default=None,
+        help="same seed + same requests = same IDs and timelines (default: random)",
     )
     serve.add_argument(
         "--strict",
         action="store_true",
         default=None,
-        help="answer requests that break the contract with a 4xx instead of serving them",
+        help="answer requests that break the contract with a 4xx instead of serving them "
+        "(default off)",
     )
     serve.add_argument(
-        "--config", metavar="FILE", default=None, help="settings file (JSON, TOML or YAML)"
+        "--config",
+        metavar="FILE",
+        default=None,
+        help="settings file (JSON, TOML or YAML; see docs/install-and-cli.md)",
     )
-    serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    serve.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        metavar="LEVEL",
+        help=f"log level: {', '.join(LOG_LEVELS)} (default info)",
+    )
     add_check_client(commands)
     return parser
 
@@ -106,6 +140,10 @@ def check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 
 def config_from(args: argparse.Namespace) -> ServerConfig:
+    """The settings: the config file's, then the flags'. Raises ConfigError (one line per
+    mistake, naming the file and key, or the flag)."""
+    from mockserver.configschema import validate
+
     overrides = {
         key: value
         for key, value in {
@@ -119,24 +157,56 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         }.items()
         if value is not None
     }
-    if args.config:
-        return ServerConfig.from_file(args.config, **overrides)
-    return ServerConfig.from_dict(overrides)
+    validate(overrides, "", flags=True)
+    data = read_file(args.config) if args.config else {}
+    validate(data, args.config or "config")
+    return ServerConfig.from_dict({**data, **overrides})
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, so the banner is printed only once clients can
+    connect. Raises Mistake, in one line, when the port is taken or the host unknown."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise Mistake(f"cannot bind --host {host}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Mistake(f"port {port} on {host} is in use: choose another with --port") from None
+        raise Mistake(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def banner(app: object, root: str) -> str:
+    """The one line printed on start: every API's base URL, as `GET /` and health say."""
+    from mockserver.admin import describe
+    from mockserver.app import ADMIN_PREFIX
+
+    bases = "  ".join(f"{name}={url}" for name, url in describe(app, root).items())
+    return f"mockserver on {root}  {bases}  admin={root}{ADMIN_PREFIX}"
 
 
 def serve(config: ServerConfig, log_level: str = "info") -> None:
     import uvicorn
 
-    from mockserver.admin import describe
     from mockserver.app import create_app
 
     app = create_app(config)
-    root = f"http://{config.host}:{config.port}"
-    bases = "  ".join(f"{name}={url}" for name, url in describe(app, root).items())
-    print(f"mockserver on {root}  {bases}  admin={root}/__mock__", flush=True)
+    sock = bind(config.host, config.port)
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    print(banner(app, f"http://{host}:{config.port}"), flush=True)
     # one log line per request, naming its request ID, replaces uvicorn's access log
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=False)
+    settings = uvicorn.Config(app, log_level=log_level, access_log=False)
+    uvicorn.Server(settings).run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -145,11 +215,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-client":
         return check_client(args, parser)
     try:
-        config = config_from(args)
-    except (OSError, ValueError) as exc:
-        parser.error(str(exc))
-    if args.command == "serve":
-        serve(config, args.log_level)
+        if args.command == "serve":
+            serve(config_from(args), args.log_level)
+    except (Mistake, ValueError) as exc:  # ConfigError and FaultError are ValueErrors
+        for line in str(exc).splitlines():
+            print(f"mockserver {args.command}: {line}", file=sys.stderr)
+        return 2
     return 0
 
 

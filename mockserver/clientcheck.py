@@ -39,9 +39,10 @@ from mockserver.engine.journal import Entry
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults import creating_operations, polling_operations
 from mockserver.fixtures.live import LiveServer
+from mockserver.hang import hung_reason
 from mockserver.service import ApiService
 from mockserver.state import MockState
-from mockserver.virtualtime import VirtualTime
+from mockserver.virtualtime import OutOfTime, VirtualTime
 
 HANDLED, CRASHED, HUNG, WRONG = "handled", "crashed", "hung", "wrong"
 DEFAULT_BUDGET = 3600.0  # virtual seconds a row may take: far more than any job plans
@@ -52,31 +53,6 @@ KEY_FORMATS = {"neurolinker": "nl_{tenant}", "neuraldraft": "ndsk_test_{tenant}"
 BASE_PATHS = {"camb": "/apis", "neuraldraft": "/v1"}  # where a client's base URL points
 
 ClientFlow = Callable[[str, str], Any]
-
-
-class OutOfTime(BaseException):
-    """Raised in the client's thread when its budget is spent. A BaseException, so a
-    client's `except Exception` cannot swallow it and poll on."""
-
-
-class BudgetedTime(VirtualTime):
-    """Virtual time that ends: a sleep past the budget (or the sleep limit) raises OutOfTime."""
-
-    def __init__(self, clock: Clock, budget: float, max_sleeps: int = MAX_SLEEPS) -> None:
-        super().__init__(clock)
-        self.budget = budget
-        self.deadline = clock.now() + budget
-        self.max_sleeps = max_sleeps
-
-    def sleep(self, seconds: float) -> None:
-        if self._mine():
-            if self.sleeps >= self.max_sleeps:
-                raise OutOfTime(f"still polling after {self.sleeps} sleeps")
-            left = self.deadline - self.clock.now()
-            if seconds > left:
-                super().sleep(max(0.0, left))
-                raise OutOfTime(f"still waiting when the {self.budget:g} s budget ran out")
-        super().sleep(seconds)
 
 
 # --- the matrix -------------------------------------------------------------------------------
@@ -159,7 +135,7 @@ def run_client(
     attempt = Attempt()
 
     def run() -> None:
-        timer = BudgetedTime(clock, budget)
+        timer = VirtualTime(clock, budget, max_sleeps=MAX_SLEEPS)
         try:
             with timer.running():
                 result = function(base_url, api_key)
@@ -201,7 +177,7 @@ def judge(
 ) -> tuple[str, str]:
     """The verdict of one row and why, from what the client did and what its jobs became."""
     if attempt.out_of_time is not None:
-        return HUNG, attempt.out_of_time
+        return HUNG, hung_reason(attempt.out_of_time, jobs, entries, now)
     ended = [(job, job.snapshot(now)) for job in jobs]
     failed = [(job, snap) for job, snap in ended if snap.terminal and snap.state != success]
     running = [(job, snap) for job, snap in ended if not snap.terminal]
