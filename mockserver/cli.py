@@ -95,7 +95,35 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"log level: {', '.join(LOG_LEVELS)} (default info)",
     )
     add_check_client(commands)
+    add_schemathesis(commands)
     return parser
+
+
+def add_schemathesis(commands: argparse._SubParsersAction) -> None:
+    from mockserver.schemathesis_run import DEFAULT_MAX_EXAMPLES
+
+    run = commands.add_parser(
+        "schemathesis",
+        help="test the mock against its own contracts with schemathesis (CI recipe)",
+        description="Serve the mock on a free port and run `schemathesis run` against each "
+        "API's served document, with the settings shipped in the package. Arguments after "
+        "`--` go to `schemathesis run`. Exit code 1 when any API fails.",
+    )
+    run.add_argument(
+        "--api",
+        choices=sorted(SERVICES),
+        action="append",
+        help="test this API (repeatable; default: all four)",
+    )
+    run.add_argument(
+        "--max-examples",
+        type=int,
+        default=DEFAULT_MAX_EXAMPLES,
+        metavar="N",
+        help=f"examples per operation and phase (default {DEFAULT_MAX_EXAMPLES})",
+    )
+    run.add_argument("--seed", type=int, default=None, help="schemathesis and mock seed")
+    run.add_argument("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 def add_check_client(commands: argparse._SubParsersAction) -> None:
@@ -214,6 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check-client":
         return check_client(args, parser)
+    if args.command == "schemathesis":
+        from mockserver.schemathesis_run import run
+
+        extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
+        return run(args.api or list(SERVICES), args.max_examples, args.seed, extra)
     try:
         if args.command == "serve":
             serve(config_from(args), args.log_level)

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockserver import ServerConfig, contracts, create_app
 from tests.conftest import ConformanceCheck
 
-SETTINGS = Path(__file__).parent.parent / "schemathesis.toml"
+SETTINGS = Path(__file__).parent.parent / "contracts" / "schemathesis.toml"
 MAX_EXAMPLES = 10  # per operation and phase: the whole file stays well under a minute
 STATEFUL_EXAMPLES = 20  # scenarios of linked calls, up to STATEFUL_STEPS calls each
 STATEFUL_STEPS = 15
