@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -185,3 +188,92 @@ def test_single_api_mode_serves_it_at_the_root() -> None:
         assert client.get("/__mock__/health").json()["apis"] == {
             "neuralanalog": "http://testserver"
         }
+
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_every_description_of_the_base_urls_agrees() -> None:
+    """`GET /`, health, the start line, the plugin and docs/install-and-cli.md."""
+    from starlette.testclient import TestClient
+
+    from mockserver import ServerConfig, create_app
+    from mockserver.cli import banner
+    from mockserver.fixtures.server import MockServer
+
+    root = "http://127.0.0.1:8000"
+    app = create_app(ServerConfig(clock="manual"))
+    with TestClient(app, base_url=root) as client:
+        index = client.get("/").json()
+        health = client.get("/__mock__/health").json()["apis"]
+    line = banner(app, root)
+    from_banner = dict(part.split("=", 1) for part in line.split("  ")[1:])
+    plugin = {api: MockServer(app, root, "t").base_url(api) for api in index["apis"]}
+    docs = (ROOT / "docs" / "install-and-cli.md").read_text()
+    table = dict(re.findall(r"^\| `(\w+)` \| `(http://[^`]+)` \|$", docs, re.MULTILINE))
+    assert index["admin"] == from_banner.pop("admin") == root + "/__mock__"
+    assert index["apis"] == health == from_banner == plugin == table
+    assert len(table) == 4
+    assert f"$ curl -s {root}/\n{json.dumps(index, separators=(',', ':'))}" in docs
+
+
+def test_make_serve_port_serves_there() -> None:
+    """`make serve PORT=N` as the docs say: the Makefile's command, run."""
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    port = free_port()
+    dry = subprocess.run(
+        ["make", "-s", "-n", "serve", f"PORT={port}", "ARGS=--clock manual"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (command,) = [line for line in dry.stdout.splitlines() if "mockserver serve" in line]
+    argv = shlex.split(command)
+    assert argv[0] == ".venv/bin/mockserver"
+    assert argv[1:] == ["serve", "--host", "127.0.0.1", "--port", str(port), "--clock", "manual"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver.cli", *argv[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(f"mockserver on http://127.0.0.1:{port} ")
+        assert httpx.get(f"http://127.0.0.1:{port}/__mock__/health", timeout=5).is_success
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert "make serve PORT=8765" in (ROOT / "docs" / "install-and-cli.md").read_text()
+
+
+def documented_mistakes() -> list[tuple[str, str]]:
+    docs = (ROOT / "docs" / "install-and-cli.md").read_text()
+    return re.findall(r"^\| `([^`]+)` \| `(mockserver serve: [^`]+)` \|$", docs, re.MULTILINE)
+
+
+@pytest.mark.parametrize(("mistake", "message"), documented_mistakes())
+def test_the_documented_mistakes_get_the_documented_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mistake: str,
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if mistake.startswith("--"):
+        argv = mistake.split()
+    else:
+        (tmp_path / "mock.yaml").write_text(mistake + "\n")
+        argv = ["--config", "mock.yaml"]
+    try:
+        code = main(["serve", *argv])
+    except SystemExit as exit_info:
+        code = exit_info.code
+    assert (code, capsys.readouterr().err) == (2, message + "\n")
+
+
+def test_the_documented_mistakes_are_found() -> None:
+    assert len(documented_mistakes()) == 9
