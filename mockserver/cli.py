@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import logging
 import socket
 import sys
@@ -245,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "schemathesis":
         from mockserver.schemathesis_run import run
 
+        if importlib.util.find_spec("schemathesis") is None:
+            print("mockserver schemathesis: needs schemathesis (pip install schemathesis)")
+            return 2
         extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
         return run(args.api or list(SERVICES), args.max_examples, args.seed, extra)
     try:

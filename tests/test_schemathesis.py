@@ -1,6 +1,7 @@
 """schemathesis against the mock in-process: each API's served document, every phase, bounded.
 
-The settings are `schemathesis.toml`'s, as for `make schemathesis`; here the examples are
+The settings are the shipped `mockserver/contracts/schemathesis.toml`'s, as for
+`mockserver schemathesis`; here the examples are
 fewer and the run is seeded and derandomized. Each API is run twice on a manual clock: once
 where jobs end at once and a share of them fail, once where they never end, so the contract's
 links reach success, conflict and in-progress answers alike. Every answer also goes through
@@ -15,6 +16,9 @@ it does not know (400) or a field of the wrong type (422), or carries `x-mock-re
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,16 +27,20 @@ from typing import Any
 
 import pytest
 import schemathesis
+import yaml
 from hypothesis.internal.conjecture import providers
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import mockserver.contracts
 from mockserver import ServerConfig, contracts, create_app
+from mockserver.cli import build_parser
 from tests.conftest import ConformanceCheck
 
-SETTINGS = Path(__file__).parent.parent / "contracts" / "schemathesis.toml"
+ROOT = Path(__file__).parent.parent
+SETTINGS = ROOT / "contracts" / "schemathesis.toml"  # shipped as mockserver/contracts/
 MAX_EXAMPLES = 10  # per operation and phase: the whole file stays well under a minute
 STATEFUL_EXAMPLES = 20  # scenarios of linked calls, up to STATEFUL_STEPS calls each
 STATEFUL_STEPS = 15
@@ -293,3 +301,32 @@ def test_a_broken_answer_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
         "GET /status/{object_type}/{object_id}: response_schema_conformance" in problem
         for problem in found
     ), found
+
+
+def test_the_recipe_runs_from_another_directory(tmp_path: Path) -> None:
+    """`mockserver schemathesis` as a user's CI runs it: installed kit, any directory, the
+    shipped settings. Slow (~5 s, a schemathesis process): one API, one phase, few examples."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mockserver.cli", "schemathesis", "--api", "camb"]
+        + ["--max-examples", "2", "--seed", "3", "--", "--phases", "examples"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    settings = str(Path(mockserver.contracts.__file__).parent / "schemathesis.toml")
+    assert f"--config-file {settings} run http://127.0.0.1:" in done.stdout
+    assert "/camb/apis/openapi.json -H x-api-key: ci-key --max-examples 2 --seed 3" in done.stdout
+    assert f"Configuration:    {settings}" in done.stdout
+    assert done.stdout.rstrip().endswith("mockserver schemathesis: every API passed")
+
+
+def test_the_ci_workflow_runs_the_recipe() -> None:
+    """The copy-paste workflow calls commands that exist, with options the CLI takes."""
+    workflow = yaml.safe_load((ROOT / "examples" / "ci" / "mockserver-contracts.yml").read_text())
+    steps = [step.get("run", "") for step in workflow["jobs"]["contracts"]["steps"]]
+    (recipe,) = [line for line in steps if line.startswith("mockserver schemathesis")]
+    args = build_parser().parse_args(shlex.split(recipe)[1:])
+    assert (args.command, args.max_examples) == ("schemathesis", 25)
+    assert any('pip install "$KIT" schemathesis' in line for line in steps)
