@@ -618,3 +618,16 @@ def test_the_budget_options(pytester: pytest.Pytester) -> None:
         consecutive=False,
     )
     assert run(pytester, HUNG_CLIENTS, "--mockserver-budget=0").ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_config_mistakes_are_a_usage_error_one_line_each(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", mock="clock: Manual\nkeys: {k1: {status: 500}}\n")
+    result = run(pytester, "def test_nothing(mockserver): pass", "--mockserver-config=mock.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --mockserver-config: mock.yaml: clock: 'Manual' is not allowed; expected "
+            "system or manual (these words are lower-case)",
+            "mock.yaml: keys.k1.status: 500 is not allowed; expected 401 or 403",
+        ]
+    )
