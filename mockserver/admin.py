@@ -214,8 +214,10 @@ async def dashboard(request: Request) -> Response:
     that steer both."""
     state = _state(request)
     params = request.query_params
-    jobs = list(state.store.jobs(params.get("api"), params.get("tenant")))[::-1]  # newest first
     outcomes = {name: service.outcomes for name, service in _services(request).items()}
+    if params.get("api") is not None and params["api"] not in outcomes:
+        return HTMLResponse(pages.unknown_api(params["api"], sorted(outcomes)), 404)
+    jobs = list(state.store.jobs(params.get("api"), params.get("tenant")))[::-1]  # newest first
     entries = state.journal.entries(params.get("api"), params.get("tenant"), DASHBOARD_REQUESTS)
     page = pages.dashboard(
         jobs[:DASHBOARD_ROWS],

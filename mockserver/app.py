@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver import apis
-from mockserver.admin import admin_routes
+from mockserver.admin import admin_routes, describe
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
 from mockserver.engine.journal import Entry
@@ -206,15 +206,9 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 
 async def _index(request: Request) -> Response:
-    """The root lists every API's base URL and the admin API."""
+    """The root lists every API's base URL (as health and the banner do) and the admin API."""
     root = str(request.base_url).rstrip("/")
-    services: dict[str, ApiService] = request.app.state.services
-    return JSONResponse(
-        {
-            "apis": {name: root + s.prefix for name, s in services.items()},
-            "admin": root + ADMIN_PREFIX,
-        }
-    )
+    return JSONResponse({"apis": describe(request.app, root), "admin": root + ADMIN_PREFIX})
 
 
 class RequestMiddleware:

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import importlib.util
 import logging
+import socket
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mockserver import apis
-from mockserver.config import ServerConfig
+from mockserver.config import ServerConfig, read_file
 
 DESCRIPTION = """\
 A local twin of the Neural Analog, Camb.ai, NeuroLinker and Neural Draft job APIs.
@@ -19,17 +22,34 @@ Jobs follow plans on a virtual clock; any outcome can be forced per request
 (header X-Mock-Scenario: failed), per key, or through the admin API at /__mock__/."""
 
 
+DEFAULTS = ServerConfig()
+LOG_LEVELS = ["critical", "error", "warning", "info", "debug", "trace"]
+
+
+class Mistake(Exception):
+    """A mistake of the user's, told in one line: no usage block, no traceback."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line naming the command, then exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mockserver", description=DESCRIPTION)
+    parser = Parser(prog="mockserver", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
         help="start the mock server",
-        description="Start the mock server. Flags override the values of --config.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Start the mock server. Flags override the values of --config; each "
+        "default below is ServerConfig's.",
     )
-    serve.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port to bind (default 8000)")
+    serve.add_argument("--host", default=None, help=f"interface to bind (default {DEFAULTS.host})")
+    serve.add_argument(
+        "--port", type=int, default=None, help=f"port to bind, 1-65535 (default {DEFAULTS.port})"
+    )
     serve.add_argument(
         "--api",
         choices=apis.names(),
@@ -41,27 +61,41 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["system", "manual"],
         default=None,
         help="system: time flows (see --time-scale); manual: time moves only via "
-        "POST /__mock__/clock/advance (default system)",
+        f"POST /__mock__/clock/advance (default {DEFAULTS.clock})",
     )
     serve.add_argument(
         "--time-scale",
         type=float,
         default=None,
-        help="speed of the system clock: 60 makes a one-minute job take one second (default 1)",
+        help="speed of the system clock, above 0: 60 makes a one-minute job take one second "
+        f"(default {DEFAULTS.time_scale:g})",
     )
     serve.add_argument(
-        "--seed", type=int, default=None, help="same seed + same requests = same IDs and timelines"
+        "--seed",
+        type=int,
+        default=None,
+        help="same seed + same requests = same IDs and timelines (default: random)",
     )
     serve.add_argument(
         "--strict",
         action="store_true",
         default=None,
-        help="answer requests that break the contract with a 4xx instead of serving them",
+        help="answer requests that break the contract with a 4xx instead of serving them "
+        "(default off)",
     )
     serve.add_argument(
-        "--config", metavar="FILE", default=None, help="settings file (JSON, TOML or YAML)"
+        "--config",
+        metavar="FILE",
+        default=None,
+        help="settings file (JSON, TOML or YAML; see docs/install-and-cli.md)",
     )
-    serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    serve.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        metavar="LEVEL",
+        help=f"log level: {', '.join(LOG_LEVELS)} (default info)",
+    )
     serve.add_argument(
         "--loop",
         choices=["auto", "uvloop", "asyncio"],
@@ -75,7 +109,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="HTTP parser: auto takes httptools where installed, else pure-Python h11",
     )
     add_check_client(commands)
+    add_schemathesis(commands)
     return parser
+
+
+def add_schemathesis(commands: argparse._SubParsersAction) -> None:
+    from mockserver.schemathesis_run import DEFAULT_MAX_EXAMPLES
+
+    run = commands.add_parser(
+        "schemathesis",
+        help="test the mock against its own contracts with schemathesis (CI recipe)",
+        description="Serve the mock on a free port and run `schemathesis run` against each "
+        "API's served document, with the settings shipped in the package. Arguments after "
+        "`--` go to `schemathesis run`. Exit code 1 when any API fails.",
+    )
+    run.add_argument(
+        "--api",
+        choices=apis.names(),
+        action="append",
+        help="test this API (repeatable; default: all four)",
+    )
+    run.add_argument(
+        "--max-examples",
+        type=int,
+        default=DEFAULT_MAX_EXAMPLES,
+        metavar="N",
+        help=f"examples per operation and phase (default {DEFAULT_MAX_EXAMPLES})",
+    )
+    run.add_argument("--seed", type=int, default=None, help="schemathesis and mock seed")
+    run.add_argument("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 def add_check_client(commands: argparse._SubParsersAction) -> None:
@@ -120,6 +182,10 @@ def check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 
 def config_from(args: argparse.Namespace) -> ServerConfig:
+    """The settings: the config file's, then the flags'. Raises ConfigError (one line per
+    mistake, naming the file and key, or the flag)."""
+    from mockserver.configschema import validate
+
     overrides = {
         key: value
         for key, value in {
@@ -133,9 +199,41 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         }.items()
         if value is not None
     }
-    if args.config:
-        return ServerConfig.from_file(args.config, **overrides)
-    return ServerConfig.from_dict(overrides)
+    validate(overrides, "", flags=True)
+    data = read_file(args.config) if args.config else {}
+    validate(data, args.config or "config")
+    return ServerConfig.from_dict({**data, **overrides})
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, so the banner is printed only once clients can
+    connect. Raises Mistake, in one line, when the port is taken or the host unknown."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise Mistake(f"cannot bind --host {host}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Mistake(f"port {port} on {host} is in use: choose another with --port") from None
+        raise Mistake(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def banner(app: object, root: str) -> str:
+    """The one line printed on start: every API's base URL, as `GET /` and health say."""
+    from mockserver.admin import describe
+    from mockserver.app import ADMIN_PREFIX
+
+    bases = "  ".join(f"{name}={url}" for name, url in describe(app, root).items())
+    return f"mockserver on {root}  {bases}  admin={root}{ADMIN_PREFIX}"
 
 
 def serve(
@@ -143,29 +241,27 @@ def serve(
 ) -> None:
     import uvicorn
 
-    from mockserver.admin import describe
     from mockserver.app import create_app
     from mockserver.faults.reset import resettable_protocol
 
     app = create_app(config)
+    sock = bind(config.host, config.port)
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    loop, http = _installed(loop, "uvloop", "asyncio"), _installed(http, "httptools", "h11")
+    print(f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http})", flush=True)
+    # one log line per request, naming its request ID, replaces uvicorn's access log
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     # what exists now (contracts, validators, routes) lives as long as the server: the
     # collector need not walk it again, which keeps its pauses short under load
     gc.freeze()
-    root = f"http://{config.host}:{config.port}"
-    bases = "  ".join(f"{name}={url}" for name, url in describe(app, root).items())
-    loop, http = _installed(loop, "uvloop", "asyncio"), _installed(http, "httptools", "h11")
-    print(f"mockserver on {root}  {bases}  admin={root}/__mock__  ({loop}, {http})", flush=True)
-    # one log line per request, naming its request ID, replaces uvicorn's access log
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
+    settings = uvicorn.Config(
         app,
-        host=config.host,
-        port=config.port,
         log_level=log_level,
         access_log=False,
         loop=loop,
         http=resettable_protocol(http),  # connection resets (fault injection)
     )
+    uvicorn.Server(settings).run(sockets=[sock])
 
 
 def _installed(choice: str, fast: str, fallback: str) -> str:
@@ -180,12 +276,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check-client":
         return check_client(args, parser)
+    if args.command == "schemathesis":
+        from mockserver.schemathesis_run import run
+
+        if importlib.util.find_spec("schemathesis") is None:
+            print("mockserver schemathesis: needs schemathesis (pip install schemathesis)")
+            return 2
+        extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
+        return run(args.api or apis.names(), args.max_examples, args.seed, extra)
     try:
-        config = config_from(args)
-    except (OSError, ValueError) as exc:
-        parser.error(str(exc))
-    if args.command == "serve":
-        serve(config, args.log_level, args.loop, args.http)
+        if args.command == "serve":
+            serve(config_from(args), args.log_level, args.loop, args.http)
+    except (Mistake, ValueError) as exc:  # ConfigError and FaultError are ValueErrors
+        for line in str(exc).splitlines():
+            print(f"mockserver {args.command}: {line}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -39,10 +39,11 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.journal import Entry
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults import creating_operations, polling_operations
+from mockserver.hang import hung_reason
 from mockserver.live import LiveServer
 from mockserver.service import ApiService
 from mockserver.state import MockState
-from mockserver.virtualtime import REAL, VirtualTime
+from mockserver.virtualtime import REAL, OutOfTime, VirtualTime
 
 HANDLED, CRASHED, HUNG, WRONG = "handled", "crashed", "hung", "wrong"
 DEFAULT_BUDGET = 3600.0  # virtual seconds a row may take: far more than any job plans
@@ -52,31 +53,6 @@ MAX_SLEEPS = 20_000
 LINGER_READS = 3  # requests naming a job after it ended that still count as reading it
 
 ClientFlow = Callable[[str, str], Any]
-
-
-class OutOfTime(BaseException):
-    """Raised in the client's thread when its budget is spent. A BaseException, so a
-    client's `except Exception` cannot swallow it and poll on."""
-
-
-class BudgetedTime(VirtualTime):
-    """Virtual time that ends: a sleep past the budget (or the sleep limit) raises OutOfTime."""
-
-    def __init__(self, clock: Clock, budget: float, max_sleeps: int = MAX_SLEEPS) -> None:
-        super().__init__(clock)
-        self.budget = budget
-        self.deadline = clock.now() + budget
-        self.max_sleeps = max_sleeps
-
-    def sleep(self, seconds: float) -> None:
-        if self._mine():
-            if self.sleeps >= self.max_sleeps:
-                raise OutOfTime(f"still polling after {self.sleeps} sleeps")
-            left = self.deadline - self.clock.now()
-            if seconds > left:
-                super().sleep(max(0.0, left))
-                raise OutOfTime(f"still waiting when the {self.budget:g} s budget ran out")
-        super().sleep(seconds)
 
 
 # --- the matrix -------------------------------------------------------------------------------
@@ -175,7 +151,7 @@ def run_client(
                 raise OutOfTime(overdue)
             return previous(frame, event, arg) if previous is not None else None
 
-        timer = BudgetedTime(clock, budget)
+        timer = VirtualTime(clock, budget, max_sleeps=MAX_SLEEPS)
         sys.settrace(stop_when_overdue)
         try:
             with timer.running():
@@ -210,7 +186,7 @@ def judge(
 ) -> tuple[str, str]:
     """The verdict of one row and why, from what the client did and what its jobs became."""
     if attempt.out_of_time is not None:
-        return HUNG, attempt.out_of_time
+        return HUNG, hung_reason(attempt.out_of_time, jobs, entries, now)
     ended = [(job, job.snapshot(now)) for job in jobs]
     failed = [(job, snap) for job, snap in ended if snap.terminal and snap.state != success]
     running = [(job, snap) for job, snap in ended if not snap.terminal]

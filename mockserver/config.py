@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +34,40 @@ class ServerConfig:
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
-        """Read a config file; keys are the field names above, unknown keys are an error."""
-        path = Path(path)
-        text = path.read_text()
-        if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        elif path.suffix in {".yaml", ".yml"}:
-            data = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
+        """Read a config file; keys are the field names above. Raises ConfigError (a
+        ValueError) with one line per mistake, naming the file and the key path."""
+        from mockserver.configschema import validate
+
+        data = read_file(path)
+        validate(data, str(path))
         return cls.from_dict({**data, **overrides})
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ServerConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> ServerConfig:
+        """Settings from a mapping, checked against the config schema (ConfigError)."""
+        from mockserver.configschema import validate
+
+        validate(data, source)
         return cls(**data)
+
+
+def read_file(path: str | Path) -> Any:
+    """The data of a JSON, TOML or YAML file (by its suffix; JSON otherwise). Raises
+    ConfigError for a file that cannot be read or parsed, in one line."""
+    from mockserver.configschema import ConfigError
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError([f"{path}: cannot read the config file: {reason}"]) from None
+    try:
+        if path.suffix == ".toml":
+            return tomllib.loads(text)
+        if path.suffix in {".yaml", ".yml"}:
+            return yaml.safe_load(text) or {}
+        return json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        kind = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML"}.get(path.suffix, "JSON")
+        raise ConfigError([f"{path}: not valid {kind}: {' '.join(str(exc).split())}"]) from None

@@ -23,6 +23,12 @@ STYLE = (
     "td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}"
     "th{background:#f4f4f4}.state{font-weight:bold}"
 )
+# the dashboard uses the whole window and fits 1280 px: IDs, keys and paths break anywhere,
+# the buttons that end a job wrap inside their cell
+DASHBOARD_STYLE = (
+    STYLE + "body{max-width:none;margin:1rem}table{width:100%}"
+    ".long{overflow-wrap:anywhere}.actions{display:flex;flex-wrap:wrap;gap:.2rem}"
+)
 MAX_LIST = 50  # longer lists are cut on the page
 
 
@@ -125,17 +131,19 @@ def dashboard(
         actions = (
             ""
             if summary["terminal"]
-            else " ".join(
+            else '<span class="actions">'
+            + "".join(
                 _button(word, f"jobs/{quote(job.id, safe='')}/transition", {"outcome": word})
                 for word in outcomes.get(job.api, ())
             )
+            + "</span>"
         )
         rows.append(
             (
                 escape(job.api),
                 escape(job.kind),
-                f'<a href="jobs/{quote(job.id, safe="")}/page">{escape(job.id)}</a>',
-                escape(job.tenant),
+                f'<a class="long" href="jobs/{quote(job.id, safe="")}/page">{escape(job.id)}</a>',
+                _long(job.tenant),
                 f'<span class="state">{escape(summary["state"])}</span>',
                 escape(job.scenario or "default"),
                 isoformat(job.created_at),
@@ -151,7 +159,7 @@ def dashboard(
     refresh = "" if clock["mode"] == "manual" else "<meta http-equiv='refresh' content='5'>"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'>{refresh}<title>Mock server</title>"
-        f"<style>{STYLE}</style></head><body><h1>Mock server</h1>"
+        f"<style>{DASHBOARD_STYLE}</style></head><body><h1>Mock server</h1>"
         f"<p>Clock ({escape(clock['mode'])}): <b>{escape(clock['iso'])}</b> {steps}</p>"
         f"<p>{shown}. Filter with <code>?api=</code> and <code>?tenant=</code>; "
         f'<a href="journal">journal</a>, <a href="violations">violations</a>.</p>'
@@ -167,17 +175,32 @@ def dashboard(
     )
 
 
+def unknown_api(name: str, known: list[str]) -> str:
+    """The dashboard asked for an API this server does not emulate."""
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Mock server</title>"
+        f"<style>{STYLE}</style></head><body><h1>Mock server</h1>"
+        f"<p>There is no API named {escape(repr(name))} on this server; it emulates: "
+        f"{escape(', '.join(known))}. "
+        f'<a href="dashboard">All jobs</a>.</p></body></html>'
+    )
+
+
 def _request_row(entry: Entry) -> tuple[str, ...]:
     query = f"?{entry.query}" if entry.query else ""
     broken = "<br>".join(escape(f"{v.pointer}: {v.message}") for v in entry.violations)
     return (
         isoformat(entry.time),
         escape(entry.api or ""),
-        escape(entry.tenant or ""),
-        escape(f"{entry.method} {entry.path}{query}"),
+        _long(entry.tenant or ""),
+        _long(f"{entry.method} {entry.path}{query}"),
         str(entry.status or "no answer"),
         broken,
     )
+
+
+def _long(text: str) -> str:
+    return f'<span class="long">{escape(text)}</span>'
 
 
 def _button(label: str, path: str, body: dict[str, Any]) -> str:

@@ -2,8 +2,7 @@
 declarations (`ApiService.schemathesis`): `make schemathesis` (the CLI against a live server)
 and the suite's in-process run read the same settings.
 
-`python -m mockserver.schemathesis_config` writes them as a schemathesis.toml;
-`... --targets` lists one `document-path<TAB>auth-header` line per API for a key `ci-key`.
+`python -m mockserver.schemathesis_config` writes them as a schemathesis.toml.
 """
 
 from __future__ import annotations
@@ -50,16 +49,6 @@ def config(names: Iterable[str] | None = None) -> dict[str, Any]:
     return {**SHARED, "project": projects}
 
 
-def targets(key: str = "ci-key") -> list[tuple[str, str]]:
-    """Each API's served document path and the auth header (`Name: value`) carrying `key`."""
-    found = []
-    for name in apis.names():
-        service = apis.service_class(name)
-        ((header, value),) = service.auth_headers(service.api_key(key)).items()
-        found.append((service.document_url_path(), f"{header}: {value}"))
-    return found
-
-
 def to_toml(settings: dict[str, Any]) -> str:
     """`config()` as TOML: tables of plain values, and the `[[project]]` array."""
     lines: list[str] = []
@@ -90,13 +79,9 @@ def _scalars(value: list[Any] | dict[str, Any]) -> bool:
     return isinstance(value, list) and all(not isinstance(v, dict | list) for v in value)
 
 
-def main(argv: list[str]) -> None:
-    if argv[:1] == ["--targets"]:
-        for path, header in targets():
-            print(f"{path}\t{header}")
-    else:
-        sys.stdout.write(to_toml(config()))
+def main() -> None:
+    sys.stdout.write(to_toml(config()))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -9,6 +9,10 @@ Other threads (the server's own event loop among them) keep real time.
 An event loop's own clock (`loop.time()`) stays real inside the block too: it times
 `asyncio.wait_for`, `asyncio.timeout` and `loop.call_later`, which must fire after their
 delay whether or not anybody sleeps. Only sleeps are virtual.
+
+Virtual time ends, so a client that never stops polling cannot hang a run: past its `budget`
+of virtual seconds, or past `max_still` requests to the server while the clock stood still (a
+loop that never sleeps), the client's next sleep or clock read raises `OutOfTime`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
+
+DEFAULT_BUDGET = 24 * 3600.0  # virtual seconds: far longer than any job the mock plans
+DEFAULT_MAX_STILL = 1000  # requests without the clock moving: only a loop that never sleeps
+
+
+class OutOfTime(BaseException):
+    """Raised in the client's thread when its virtual time is spent. A BaseException, so a
+    client's `except Exception` cannot swallow it and poll on."""
 
 
 class SteerableClock(Protocol):
@@ -50,16 +62,50 @@ OWN = ("mockserver.engine", "_pytest")
 class VirtualTime:
     """Put the calling thread's view of time on `clock` while the context is open.
 
-    `slept` is the total virtual time the client slept; `sleeps` counts its sleeps.
+    `slept` is the total virtual time the client slept; `sleeps` counts its sleeps. With a
+    `budget` (virtual seconds from now), a sleep past it raises `OutOfTime`, as does the
+    sleep after `max_sleeps`. With `requests` (a count of the server's requests so far) and
+    `max_still`, reading or sleeping once more than `max_still` requests came in while the
+    clock stood still raises it too: HTTP clients read the clock on every request.
     """
 
-    def __init__(self, clock: SteerableClock) -> None:
+    def __init__(
+        self,
+        clock: SteerableClock,
+        budget: float | None = None,
+        *,
+        max_sleeps: int | None = None,
+        requests: Callable[[], int] | None = None,
+        max_still: int = DEFAULT_MAX_STILL,
+    ) -> None:
         self.clock = clock
         self.slept = 0.0
         self.sleeps = 0
+        self.budget = budget
+        self.max_sleeps = max_sleeps
+        self.max_still = max_still
+        self._requests = requests
         self._threads: set[int] = set()
         self._origin = clock.now()
+        self._deadline = None if budget is None else self._origin + budget
+        self._still_at = self._origin
+        self._still_from = requests() if requests else 0
         self._patched: list[tuple[Any, str, Any]] = []
+
+    # --- the limits --------------------------------------------------------------------------
+
+    def _check_still(self) -> None:
+        """Raise when the clock has not moved over more than `max_still` requests."""
+        if self._requests is None:
+            return
+        now, count = self.clock.now(), self._requests()
+        if now != self._still_at:
+            self._still_at, self._still_from = now, count
+        elif count - self._still_from > self.max_still:
+            raise OutOfTime(
+                f"made {count - self._still_from} requests without the clock moving "
+                f"(a loop that never sleeps; the bound is {self.max_still})"
+            )
 
     # --- the virtual functions -------------------------------------------------------------
 
@@ -72,18 +118,28 @@ class VirtualTime:
             return
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
+        self._check_still()
+        if self.max_sleeps is not None and self.sleeps >= self.max_sleeps:
+            raise OutOfTime(f"still polling after {self.sleeps} sleeps")
+        if self._deadline is not None and self.clock.now() + seconds > self._deadline:
+            self.clock.advance(max(0.0, self._deadline - self.clock.now()))
+            raise OutOfTime(f"still waiting when the {self.budget:g} s virtual budget ran out")
         self.slept += seconds
         self.sleeps += 1
         self.clock.advance(seconds)
 
+    def _read(self) -> float:
+        self._check_still()
+        return self.clock.now()
+
     def time(self) -> float:
-        return self.clock.now() if self._mine() else REAL["time"]()
+        return self._read() if self._mine() else REAL["time"]()
 
     def monotonic(self) -> float:
-        return self.clock.now() - self._origin if self._mine() else REAL["monotonic"]()
+        return self._read() - self._origin if self._mine() else REAL["monotonic"]()
 
     def perf_counter(self) -> float:
-        return self.clock.now() - self._origin if self._mine() else REAL["perf_counter"]()
+        return self._read() - self._origin if self._mine() else REAL["perf_counter"]()
 
     async def async_sleep(self, delay: float, result: Any = None) -> Any:
         if not self._mine():

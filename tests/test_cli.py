@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -57,12 +61,82 @@ def test_config_file_is_read_and_flags_win(tmp_path: Path) -> None:
     assert config.keys == {"bad": {"status": 401}}
 
 
-def test_unknown_config_keys_are_refused(tmp_path: Path) -> None:
-    file = tmp_path / "mock.json"
-    file.write_text(json.dumps({"prot": 1}))
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["--port", "99999"],
+            "--port: 99999 is not allowed; expected a whole number from 1 to 65535",
+        ),
+        (["--time-scale", "-1"], "--time-scale: -1.0 is not allowed; expected a number above 0"),
+        (["--time-scale", "nan"], "--time-scale: nan is not allowed; expected a number above 0"),
+        (["--config", "{missing}"], "{missing}: cannot read the config file: No such file"),
+        (["--config", "{faults}"], "{faults}: faults[0]: 'status' must be a whole number >= 500"),
+        (["--config", "{unknown}"], "{unknown}: prot: unknown key (allowed: host, port,"),
+    ],
+)
+def test_a_mistake_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+) -> None:
+    files = {
+        "missing": tmp_path / "missing.yaml",
+        "faults": tmp_path / "faults.yaml",
+        "unknown": tmp_path / "mock.json",
+    }
+    files["faults"].write_text("faults:\n  - fault: error\n    status: 404\n")
+    files["unknown"].write_text(json.dumps({"prot": 1}))
+    argv = [arg.format(**files) for arg in argv]
+    assert main(["serve", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"mockserver serve: {line.format(**files)}")
+    assert err.count("\n") == 1  # one line, no traceback
+
+
+def test_a_flag_argparse_refuses_is_one_line_too(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["serve", "--config", str(file)])
+        main(["serve", "--clock", "Manual"])
     assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "mockserver serve: argument --clock: invalid choice: 'Manual' (choose from 'system', "
+        "'manual') (see mockserver serve --help)\n"
+    )
+
+
+def test_a_port_in_use_is_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"mockserver serve: port {port} on 127.0.0.1 is in use: choose another with --port\n"
+    )
+
+
+def test_help_shows_each_default_once() -> None:
+    text = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()  # type: ignore[union-attr]
+    flat = " ".join(text.split())
+    assert "None" not in flat
+    for flag, default in [
+        ("--host HOST", "(default 127.0.0.1)"),
+        ("--port PORT", "(default 8000)"),
+        ("--clock", "(default system)"),
+        ("--time-scale", "(default 1)"),
+        ("--seed", "(default: random)"),
+        ("--strict", "(default off)"),
+        ("--log-level", "(default info)"),
+    ]:
+        assert flat.count(default) == 1, default
+        assert flat.index(flag) < flat.index(default)
+    assert flat.count("default") == 8  # the seven above and the description's "each default"
 
 
 def test_help_explains_every_flag() -> None:
@@ -98,13 +172,10 @@ def test_serve_prints_a_banner_and_answers(flags: list[str], stack: str) -> None
     )
     try:
         assert process.stdout is not None and process.stderr is not None
-        banner = process.stdout.readline()
+        banner = process.stdout.readline()  # printed once the socket listens
         assert banner.startswith(f"mockserver on http://127.0.0.1:{port}")
         assert f"neuralanalog=http://127.0.0.1:{port}/neuralanalog" in banner
         assert banner.rstrip().endswith(stack)
-        for line in process.stderr:  # uvicorn says when the socket is bound
-            if "Uvicorn running on" in line:
-                break
         base = f"http://127.0.0.1:{port}"
         health = httpx.get(f"{base}/__mock__/health", timeout=5)
         assert health.json()["clock"]["mode"] == "manual"
@@ -133,3 +204,92 @@ def test_single_api_mode_serves_it_at_the_root() -> None:
         assert client.get("/__mock__/health").json()["apis"] == {
             "neuralanalog": "http://testserver"
         }
+
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_every_description_of_the_base_urls_agrees() -> None:
+    """`GET /`, health, the start line, the plugin and docs/install-and-cli.md."""
+    from starlette.testclient import TestClient
+
+    from mockserver import ServerConfig, create_app
+    from mockserver.cli import banner
+    from mockserver.fixtures.server import MockServer
+
+    root = "http://127.0.0.1:8000"
+    app = create_app(ServerConfig(clock="manual"))
+    with TestClient(app, base_url=root) as client:
+        index = client.get("/").json()
+        health = client.get("/__mock__/health").json()["apis"]
+    line = banner(app, root)
+    from_banner = dict(part.split("=", 1) for part in line.split("  ")[1:])
+    plugin = {api: MockServer(app, root, "t").base_url(api) for api in index["apis"]}
+    docs = (ROOT / "docs" / "install-and-cli.md").read_text()
+    table = dict(re.findall(r"^\| `(\w+)` \| `(http://[^`]+)` \|$", docs, re.MULTILINE))
+    assert index["admin"] == from_banner.pop("admin") == root + "/__mock__"
+    assert index["apis"] == health == from_banner == plugin == table
+    assert len(table) == 4
+    assert f"$ curl -s {root}/\n{json.dumps(index, separators=(',', ':'))}" in docs
+
+
+def test_make_serve_port_serves_there() -> None:
+    """`make serve PORT=N` as the docs say: the Makefile's command, run."""
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    port = free_port()
+    dry = subprocess.run(
+        ["make", "-s", "-n", "serve", f"PORT={port}", "ARGS=--clock manual"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (command,) = [line for line in dry.stdout.splitlines() if "mockserver serve" in line]
+    argv = shlex.split(command)
+    assert argv[0] == ".venv/bin/mockserver"
+    assert argv[1:] == ["serve", "--host", "127.0.0.1", "--port", str(port), "--clock", "manual"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver.cli", *argv[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(f"mockserver on http://127.0.0.1:{port} ")
+        assert httpx.get(f"http://127.0.0.1:{port}/__mock__/health", timeout=5).is_success
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert "make serve PORT=8765" in (ROOT / "docs" / "install-and-cli.md").read_text()
+
+
+def documented_mistakes() -> list[tuple[str, str]]:
+    docs = (ROOT / "docs" / "install-and-cli.md").read_text()
+    return re.findall(r"^\| `([^`]+)` \| `(mockserver serve: [^`]+)` \|$", docs, re.MULTILINE)
+
+
+@pytest.mark.parametrize(("mistake", "message"), documented_mistakes())
+def test_the_documented_mistakes_get_the_documented_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mistake: str,
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if mistake.startswith("--"):
+        argv = mistake.split()
+    else:
+        (tmp_path / "mock.yaml").write_text(mistake + "\n")
+        argv = ["--config", "mock.yaml"]
+    try:
+        code = main(["serve", *argv])
+    except SystemExit as exit_info:
+        code = exit_info.code
+    assert (code, capsys.readouterr().err) == (2, message + "\n")
+
+
+def test_the_documented_mistakes_are_found() -> None:
+    assert len(documented_mistakes()) == 9

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from typing import Any
 
 import httpx
@@ -75,7 +76,11 @@ def test_client_that_never_gives_up_hangs_at_the_budget() -> None:
     )
     assert verdicts(report) == {"completed": HANDLED, "stalled": HUNG}
     stalled = report.rows[1]
-    assert stalled.did == "still waiting when the 200 s budget ran out"
+    assert stalled.did == "still waiting when the 200 s virtual budget ran out"
+    assert re.fullmatch(
+        r"still waiting when the 200 s virtual budget ran out; neuralanalog job \S+ still \w+",
+        stalled.reason,
+    )
     assert stalled.virtual_seconds == 200
 
 

@@ -509,3 +509,125 @@ def test_strict_mode_refuses_what_breaks_the_contract(pytester: pytest.Pytester)
         "--mockserver-strict",
     )
     result.assert_outcomes(passed=1)
+
+
+HUNG_CLIENTS = """
+import time
+
+import pytest
+import requests
+
+NA = "neuralanalog"
+
+
+def wait(mockserver, pause):
+    # never stops: it waits for a word the API does not say
+    mockserver.queue(NA, "completed", after=30)
+    base, headers = mockserver.base_url(NA), mockserver.headers(NA)
+    link = {"url": "https://e.com/a.wav"}
+    audio_id = requests.post(base + "/from-link", json=link, headers=headers).json()["audio_id"]
+    while True:
+        try:
+            status = requests.get(f"{base}/status/audio/{audio_id}", headers=headers).json()
+            if status.get("state") == "done":
+                return
+        except Exception:
+            pass  # a broad except must not keep it alive either
+        if pause:
+            time.sleep(pause)
+
+
+def test_polls_for_ever_under_the_default_budget(mockserver, virtual_time):
+    wait(mockserver, 3600)
+
+
+@pytest.mark.mockserver_budget(seconds=600)
+def test_polls_for_ever_under_a_marked_budget(mockserver, virtual_time):
+    wait(mockserver, 10)
+
+
+def test_polls_for_ever_in_the_context_manager(mockserver):
+    with mockserver.virtual_time():
+        wait(mockserver, 3600)
+
+
+@pytest.mark.mockserver_budget(requests=40)
+def test_never_sleeps(mockserver, virtual_time):
+    wait(mockserver, 0)
+
+
+def test_finishes_well_within_the_budget(mockserver, virtual_time):
+    mockserver.queue(NA, "completed", after=3000)
+    job = mockserver.client(NA).post("/from-link", json={"url": "https://e.com/a.wav"}).json()
+    while not mockserver.client(NA).get(f"/status/audio/{job['audio_id']}").json()["is_complete"]:
+        time.sleep(60)
+"""
+
+
+def test_a_client_that_never_stops_polling_fails_as_hung(pytester: pytest.Pytester) -> None:
+    result = run(pytester, HUNG_CLIENTS)
+    result.assert_outcomes(passed=1, failed=4)
+    expected_order = [
+        "test_polls_for_ever_under_the_default_budget",
+        "test_polls_for_ever_under_a_marked_budget",
+        "test_polls_for_ever_in_the_context_manager",
+        "test_never_sleeps",
+    ]
+    # each failure is one line, in the order the tests ran
+    found = [line for line in result.stdout.lines if line.startswith("hung")]
+    lines = dict(zip(expected_order, found, strict=True))
+    job = r"neuralanalog job \S+ ended completed"
+    expected = {
+        "test_polls_for_ever_under_the_default_budget": (
+            rf"hung: still waiting when the 86400 s virtual budget ran out; {job}, 24 polls "
+            "after the end"
+        ),
+        "test_polls_for_ever_under_a_marked_budget": (
+            rf"hung: still waiting when the 600 s virtual budget ran out; {job}, 58 polls "
+            "after the end"
+        ),
+        "test_polls_for_ever_in_the_context_manager": (
+            rf"hung: still waiting when the 86400 s virtual budget ran out; {job}, 24 polls "
+            "after the end"
+        ),
+        "test_never_sleeps": (
+            r"hung: made 41 requests without the clock moving \(a loop that never sleeps; the "
+            r"bound is 40\); neuralanalog job \S+ still in_progress$"
+        ),
+    }
+    for name, pattern in expected.items():
+        assert re.search(pattern, lines[name]), lines[name]
+
+
+def test_the_budget_options(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        HUNG_CLIENTS,
+        "--mockserver-budget=7200",
+        "--mockserver-busy-requests=20",
+        "-k",
+        "default_budget or never_sleeps",
+    )
+    result.assert_outcomes(failed=2)
+    result.stdout.re_match_lines(
+        [
+            r".*hung: still waiting when the 7200 s virtual budget ran out; neuralanalog job "
+            r"\S+ ended completed, 2 polls after the end",
+            r".*hung: made 41 requests without the clock moving.*bound is 40",
+        ],
+        consecutive=False,
+    )
+    assert run(pytester, HUNG_CLIENTS, "--mockserver-budget=0").ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_config_mistakes_are_a_usage_error_one_line_each(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", mock="clock: Manual\nkeys: {k1: {status: 500}}\n")
+    result = run(pytester, "def test_nothing(mockserver): pass", "--mockserver-config=mock.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --mockserver-config: mock.yaml: clock: 'Manual' is not allowed; expected "
+            "system or manual (these words are lower-case)",
+            "mock.yaml: keys.k1.status: 500 is not allowed; expected 401 or 403",
+        ]
+    )

@@ -1,6 +1,6 @@
 """schemathesis against the mock in-process: each API's served document, every phase, bounded.
 
-The settings are the APIs' declarations', as for `make schemathesis`; here the examples are
+The settings are the APIs' declarations', as for `mockserver schemathesis`; here the examples are
 fewer and the run is seeded and derandomized. Each API is run twice on a manual clock: once
 where jobs end at once and a share of them fail, once where they never end, so the contract's
 links reach success, conflict and in-progress answers alike. Every answer also goes through
@@ -15,12 +15,18 @@ it does not know (400) or a field of the wrong type (422), or carries `x-mock-re
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+import yaml
 from hypothesis.internal.conjecture import providers
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
@@ -28,9 +34,11 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import ServerConfig, apis, contracts, create_app, schemathesis_config
+from mockserver.cli import build_parser
 from mockserver.request import ApiRequest
 from tests.conftest import ConformanceCheck
 
+ROOT = Path(__file__).parent.parent
 MAX_EXAMPLES = 10  # per operation and phase: the whole file stays well under a minute
 STATEFUL_EXAMPLES = 20  # scenarios of linked calls, up to STATEFUL_STEPS calls each
 STATEFUL_STEPS = 15
@@ -109,25 +117,32 @@ def _success(status: int) -> bool:
     return 200 <= status < 300
 
 
-def settings(api: str, phases: tuple[str, ...]) -> SchemathesisConfig:
-    """The APIs' own settings (`make schemathesis`'s), bounded and made repeatable."""
+def settings(
+    api: str, phases: tuple[str, ...], seed: int = 1, mode: str = "all"
+) -> SchemathesisConfig:
+    """The APIs' own settings (`mockserver schemathesis`'s), bounded and made repeatable for
+    the suite (`mode`: positive or negative data only, and then the coverage phase on
+    documented methods only)."""
     data = schemathesis_config.config([api])
-    data["seed"] = 1
+    data["seed"] = seed
     data["headers"] = auth(api, KEY)
     data["generation"] = {
         **data.get("generation", {}),
         "max-examples": MAX_EXAMPLES,
         "database": "none",  # no examples carried over from earlier runs: same run every time
         "deterministic": True,
+        "mode": mode,
     }
     data["phases"] = {
         name: {"enabled": name in phases} for name in ("examples", "coverage", "fuzzing")
     } | {
+        "coverage": {"enabled": "coverage" in phases}
+        | ({} if mode == "all" else {"unexpected-methods": []}),
         "stateful": {
             "enabled": "stateful" in phases,
             "max-steps": STATEFUL_STEPS,
             "generation": {"max-examples": STATEFUL_EXAMPLES},
-        }
+        },
     }
     for project in data.get("project", []):
         for operation in project.get("operations", []):
@@ -284,3 +299,50 @@ def test_a_broken_answer_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
         "GET /status/{object_type}/{object_id}: response_schema_conformance" in problem
         for problem in found
     ), found
+
+
+@pytest.mark.usefixtures("same_run_whatever_ran_before")
+def test_the_form_upload_passes_whatever_the_seed() -> None:
+    """A form field cannot carry JSON null or a number: what schemathesis generates as such
+    arrives as no field or as text, a valid request, and the shipped settings say so. The
+    operation where longer runs found it, other seeds than the main test's, the coverage
+    phase's negative data (where null and numbers are generated), the shipped settings."""
+    found = []
+    for seed in (2, 3, 4):
+        app = create_app(ServerConfig(clock="manual", seed=seed, duration_scale=0))
+        config = settings("neuralanalog", ("coverage",), seed, mode="negative")
+        document = apis.service_class("neuralanalog").document_url_path()
+        schema = schemathesis.openapi.from_asgi(document, app, config=config)
+        found += failures_of(from_schema(schema.include(operation_id="import_from_file")).execute())
+    assert not found, "\n".join(found)
+
+
+def test_the_recipe_runs_from_another_directory(tmp_path: Path) -> None:
+    """`mockserver schemathesis` as a user's CI runs it: installed kit, any directory, the
+    shipped settings. Slow (~5 s, a schemathesis process): one API, one phase, few examples."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mockserver.cli", "schemathesis", "--api", "camb"]
+        + ["--max-examples", "2", "--seed", "3", "--", "--phases", "examples"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    found = re.search(
+        r"--config-file (\S+schemathesis\.toml) run http://127\.0\.0\.1:", done.stdout
+    )
+    assert found, done.stdout[-3000:]
+    assert "/camb/apis/openapi.json -H x-api-key: ci-key --max-examples 2 --seed 3" in done.stdout
+    assert f"Configuration:    {found[1]}" in done.stdout
+    assert done.stdout.rstrip().endswith("mockserver schemathesis: every API passed")
+
+
+def test_the_ci_workflow_runs_the_recipe() -> None:
+    """The copy-paste workflow calls commands that exist, with options the CLI takes."""
+    workflow = yaml.safe_load((ROOT / "examples" / "ci" / "mockserver-contracts.yml").read_text())
+    steps = [step.get("run", "") for step in workflow["jobs"]["contracts"]["steps"]]
+    (recipe,) = [line for line in steps if line.startswith("mockserver schemathesis")]
+    args = build_parser().parse_args(shlex.split(recipe)[1:])
+    assert (args.command, args.max_examples) == ("schemathesis", 25)
+    assert any('pip install "$KIT" schemathesis' in line for line in steps)

@@ -66,10 +66,12 @@ class Journal:
     def __init__(self, size: int = 10_000) -> None:
         self._entries: deque[Entry] = deque(maxlen=size)
         self._lock = threading.Lock()
+        self.recorded = 0  # every request ever journalled, evicted or cleared ones included
 
     def record(self, entry: Entry) -> None:
         with self._lock:
             self._entries.append(entry)
+            self.recorded += 1
 
     def entries(
         self, api: str | None = None, tenant: str | None = None, limit: int | None = None

@@ -27,10 +27,11 @@ class NeuralAnalog(ApiService):
     strategies = "mockserver.contracts.strategies.neuralanalog"
     schemathesis = (
         # multipart/form-data bodies: every value travels as text, and a list as the same
-        # field repeated. Negative data such as "file_source is a number" arrives as the text
-        # "123", a valid string; a repeated scalar field is read as its last value, as the
-        # real FastAPI services do. These requests are not invalid once encoded, so they are
-        # served.
+        # field repeated. A form field cannot carry JSON null: "file_source is null" is sent
+        # as no file_source part at all (the field is optional), and "file_source is a
+        # number" arrives as the text "123", a valid string; a repeated scalar field is read
+        # as its last value, as the real FastAPI services do. These requests are not invalid
+        # once encoded, so they are served: the mock is right, the contract's string stays.
         {"include-operation-id": "import_from_file", **MULTIPART},
         # Downloads: the real service encodes wav, flac, mp3 and m4a; the mock renders wav
         # only and answers a documented 422 for the others (see the contract). Positive data

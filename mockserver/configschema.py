@@ -1,0 +1,226 @@
+"""The config file's JSON Schema, derived from `ServerConfig`, and one line per mistake.
+
+Every field of the dataclass is covered by its type (a new field needs no edit here); the
+table `RULES` narrows the ones whose range or words are smaller than their type. Unknown keys
+are refused at any depth. Fault rules and scenarios are then read by their own parsers, so a
+mistake in one is named the same way wherever it was written.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.validators import extend
+
+from mockserver import apis
+from mockserver.config import ServerConfig
+
+BIG = 2**53  # the largest whole number every JSON reader keeps exactly
+KEY_SPEC: dict[str, Any] = {
+    "type": "object",
+    "properties": {"scenario": {"type": "string", "minLength": 1}, "status": {"enum": [401, 403]}},
+    "additionalProperties": False,
+}
+# what a field's type alone does not say; any other number is finite and not negative
+RULES: dict[str, dict[str, Any]] = {
+    "host": {"minLength": 1},
+    "port": {"minimum": 1, "maximum": 65535},
+    "clock": {"enum": ["system", "manual"]},
+    "time_scale": {"exclusiveMinimum": 0, "maximum": 1_000_000},
+    "seed": {"minimum": -(2**63), "maximum": 2**63 - 1},
+    "store_capacity": {"minimum": 1},
+    "journal_size": {"minimum": 1},
+    "duration_scale": {"exclusiveMinimum": 0, "maximum": 1_000_000},
+    "failure_rate": {"minimum": 0, "maximum": 1},
+    "link_ttl": {"minimum": 1},
+    "rate_limit": {"minimum": 1},
+    "keys": {"additionalProperties": KEY_SPEC},
+    "faults": {"items": {"type": "object"}},
+}
+JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def _finite_number(checker: Any, instance: Any) -> bool:
+    return (
+        isinstance(instance, int | float)
+        and not isinstance(instance, bool)
+        and math.isfinite(instance)
+    )
+
+
+Validator = extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number),
+)
+
+
+def _type_schema(hint: Any) -> dict[str, Any]:
+    """The JSON Schema of a field's type: scalars, `X | None`, dicts and lists."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    schema: dict[str, Any]
+    if origin in (types.UnionType, typing.Union):
+        kinds = [_type_schema(arg) for arg in args if arg is not type(None)]
+        schema = dict(kinds[0]) if len(kinds) == 1 else {"anyOf": kinds}
+        if type(None) in args and "type" in schema:
+            schema["type"] = [schema["type"], "null"]
+        return schema
+    if hint in JSON_TYPES:
+        schema = {"type": JSON_TYPES[hint]}
+        if hint in (int, float):
+            schema.update(minimum=0, maximum=BIG)
+        return schema
+    if origin is dict or hint is dict:
+        value = _type_schema(args[1]) if args else {}
+        return {"type": "object", "additionalProperties": value}
+    if origin is list or hint is list:
+        return {"type": "array", "items": _type_schema(args[0]) if args else {}}
+    return {}  # Any
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The config file's schema: one property per `ServerConfig` field, nothing else."""
+    hints = typing.get_type_hints(ServerConfig)
+    rules = {**RULES, "api": {"enum": [*apis.names(), None]}}
+    properties = {}
+    for item in fields(ServerConfig):
+        spec = {**_type_schema(hints[item.name]), **rules.get(item.name, {})}
+        if "enum" in spec:  # the words alone: no type or range besides
+            spec = {"enum": spec["enum"]}
+        if "exclusiveMinimum" in spec:
+            spec.pop("minimum", None)
+        properties[item.name] = spec
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "mockserver config",
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+class ConfigError(ValueError):
+    """Settings that cannot be served; `lines` holds one line per mistake."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def validate(data: Any, source: str = "config", flags: bool = False) -> None:
+    """Raise ConfigError naming `source` (a file; "" for none), the key path and what is
+    allowed, one line per mistake. With `flags`, keys are named as command-line flags."""
+    prefix = f"{source}: " if source else ""
+    if not isinstance(data, Mapping):
+        raise ConfigError([f"{prefix}expected a table of settings, got {_shown(data)}"])
+    lines: list[str] = []
+    for error in sorted(Validator(schema()).iter_errors(data), key=lambda e: list(e.path)):
+        lines.extend(_lines(error, prefix, flags))
+    lines.extend(_semantic_lines(data, prefix))
+    if lines:
+        raise ConfigError(list(dict.fromkeys(lines)))
+
+
+def _lines(error: ValidationError, prefix: str, flags: bool) -> Iterable[str]:
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        allowed = ", ".join(known) if known else "any name"
+        for key in sorted(set(error.instance) - set(known)):
+            yield f"{prefix}{_path([*path, key], flags)}: unknown key (allowed: {allowed})"
+        return
+    hint = ""
+    if isinstance(error.instance, str) and error.instance.lower() in error.schema.get("enum", []):
+        hint = " (these words are lower-case)"
+    yield (
+        f"{prefix}{_path(path, flags)}: {_shown(error.instance)} is not allowed; "
+        f"expected {allowed_text(error.schema)}{hint}"
+    )
+
+
+def _semantic_lines(data: Mapping[str, Any], prefix: str) -> Iterable[str]:
+    """Fault rules and key scenarios, read by the parsers that serve them."""
+    from mockserver.engine.scenarios import Scenario, ScenarioError
+    from mockserver.faults.rules import FaultError, FaultRule
+
+    faults = data.get("faults")
+    for index, rule in enumerate(faults if isinstance(faults, list) else []):
+        if isinstance(rule, Mapping):
+            try:
+                FaultRule.parse(rule, source="config")
+            except FaultError as exc:
+                yield f"{prefix}faults[{index}]: {exc}"
+    keys = data.get("keys")
+    for key, spec in (keys if isinstance(keys, Mapping) else {}).items():
+        text = spec.get("scenario") if isinstance(spec, Mapping) else None
+        if isinstance(text, str) and text:
+            try:
+                Scenario.parse(text, "key")
+            except ScenarioError as exc:
+                yield f"{prefix}keys.{key}.scenario: {exc}"
+
+
+def _path(path: list[Any], flags: bool) -> str:
+    if flags and len(path) == 1:
+        return "--" + str(path[0]).replace("_", "-")
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def allowed_text(spec: Mapping[str, Any]) -> str:
+    """What a schema allows, in words: `a number from 0 to 1`, `one of: system, manual`."""
+    if "enum" in spec:
+        words = [str(v) for v in spec["enum"] if v is not None]
+        none = " (or null)" if None in spec["enum"] else ""
+        return ("one of: " + ", ".join(words) if len(words) > 2 else " or ".join(words)) + none
+    kind = spec.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    none = " (or null)" if "null" in kinds else ""
+    if "integer" in kinds or "number" in kinds:
+        noun = "a whole number" if "integer" in kinds else "a number"
+        low = spec.get("minimum", spec.get("exclusiveMinimum"))
+        above = "exclusiveMinimum" in spec
+        high = spec.get("maximum")
+        if low is not None and high is not None:
+            span = f"above {_num(low)} up to" if above else f"from {_num(low)} to"
+            return f"{noun} {span} {_num(high)}{none}"
+        if low is not None:
+            return f"{noun} {'above' if above else 'of at least'} {_num(low)}{none}"
+        return noun + none
+    if "boolean" in kinds:
+        return "true or false" + none
+    if "string" in kinds:
+        return "a non-empty text" + none if spec.get("minLength") else "a text" + none
+    if "array" in kinds:
+        return "a list of tables" if spec.get("items", {}).get("type") == "object" else "a list"
+    if "object" in kinds:
+        inner = spec.get("additionalProperties")
+        if isinstance(inner, Mapping) and inner.get("properties"):
+            return f"a table of tables with keys {', '.join(inner['properties'])}"
+        return "a table"
+    return "a value"

@@ -1,0 +1,39 @@
+"""The `hung` verdict, in the same words wherever a client is caught waiting for ever: the
+client check (`mockserver check-client`) and the pytest plugin's virtual time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mockserver.engine.jobs import Job
+from mockserver.engine.journal import Entry
+
+
+def polls_after_end(job: Job, entries: Iterable[Entry], now: float) -> int | None:
+    """Requests naming `job` at or after the moment it ended; None while it is running."""
+    finished = job.finished_at(now)
+    if finished is None:
+        return None
+    return sum(1 for entry in entries if entry.time >= finished and job.id in entry.path)
+
+
+def short_id(job: Job) -> str:
+    return job.id if len(job.id) <= 12 else job.id[:8] + "…"
+
+
+def hung_reason(cause: str, jobs: Iterable[Job], entries: Iterable[Entry], now: float) -> str:
+    """Why a client counts as hung: `cause` (the budget that ran out), then each job, its
+    final state and how many polls came after its end."""
+    entries = list(entries)
+    parts = []
+    for job in jobs:
+        state = job.snapshot(now).state
+        polls = polls_after_end(job, entries, now)
+        if polls is None:
+            parts.append(f"{job.api} job {short_id(job)} still {state}")
+        else:
+            plural = "" if polls == 1 else "s"
+            parts.append(
+                f"{job.api} job {short_id(job)} ended {state}, {polls} poll{plural} after the end"
+            )
+    return "; ".join([cause, *parts] if parts else [cause, "no job was started"])
