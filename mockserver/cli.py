@@ -100,13 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--loop",
         choices=["auto", "uvloop", "asyncio"],
         default="auto",
-        help="event loop: auto takes uvloop where installed (the default install has it)",
+        help="event loop: auto (unless given) takes uvloop where installed, else asyncio",
     )
     serve.add_argument(
         "--http",
         choices=["auto", "httptools", "h11"],
         default="auto",
-        help="HTTP parser: auto takes httptools where installed, else pure-Python h11",
+        help="HTTP parser: auto (unless given) takes httptools where installed, else h11",
     )
     add_check_client(commands)
     add_schemathesis(commands)
