@@ -44,7 +44,7 @@ def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, 
     assert answer.headers["content-type"].startswith(PROBLEM)
     body = answer.json()
     assert body["status"] == status and body["code"] == code
-    assert body["type"] == f"https://docs.neuraldraft.io/errors/{code}"
+    assert body["type"] == f"https://api.neuraldraft.io/errors/{code}"
     assert body["instance"] == answer.headers["x-request-id"]
     return body
 
@@ -240,13 +240,11 @@ def test_stalled_never_finishes_and_poll_mode_moves_per_read(mock: Mock) -> None
     assert [r["message"] for r in reads[:2]] == ["Researching the topic", "Writing the post"]
 
 
-def test_insufficient_credits_is_a_402_and_creates_no_job(mock: Mock) -> None:
-    by_header = create(
-        mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "insufficient_credits"}
-    )
-    assert_problem(by_header, 402, "insufficient_credits")
+def test_out_of_credits_is_a_402_and_creates_no_job(mock: Mock) -> None:
+    by_header = create(mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "out_of_credits"})
+    assert assert_problem(by_header, 402, "out_of_credits")["title"] == "Out of credits"
     by_magic = create(mock, "/blog-posts", {"type": "ai", "topic": "mock-insufficient_credits"})
-    assert_problem(by_magic, 402, "insufficient_credits")
+    assert_problem(by_magic, 402, "out_of_credits")  # either word; the server's code answers
     queued = mock.client.post(
         "/__mock__/scenarios",
         json={
@@ -256,7 +254,7 @@ def test_insufficient_credits_is_a_402_and_creates_no_job(mock: Mock) -> None:
         },
     )
     assert queued.status_code == 201
-    assert_problem(create(mock, "/images", {"prompt": "x"}), 402, "insufficient_credits")
+    assert_problem(create(mock, "/images", {"prompt": "x"}), 402, "out_of_credits")
     assert create(mock, "/images", {"prompt": "x"}).status_code == 202  # the queue is used up
     jobs = mock.client.get("/__mock__/jobs", params={"api": "neuraldraft"}).json()
     assert jobs["count"] == 1
@@ -570,8 +568,7 @@ def test_webhook_endpoint_crud_and_pausing(mock: Mock) -> None:
         assert_problem(mock.client.patch(path, headers=h, json={}), 404, "not_found")
         assert mock.client.get(f"{BASE}/webhook-endpoints", headers=h).json() == {"data": []}
         bad = create(mock, "/webhook-endpoints", {"url": "ftp://x", "events": ["nope"]})
-        fields = {e["field"] for e in assert_problem(bad, 422, "validation_failed")["errors"]}
-        assert fields == {"url", "events.0"}
+        assert set(assert_problem(bad, 422, "validation_failed")["errors"]) == {"url", "events.0"}
 
 
 def test_admin_reset_forgets_webhook_endpoints(mock: Mock) -> None:
@@ -593,7 +590,7 @@ def test_idempotency_key_replays_the_first_answer_for_a_day(mock: Mock) -> None:
     assert again.headers["idempotent-replayed"] == "true"
     assert again.headers["x-request-id"] != first.headers["x-request-id"]
     other = create(mock, "/images", {"prompt": "different"}, **key)
-    assert_problem(other, 409, "conflict")
+    assert_problem(other, 409, "idempotency_conflict")
     mock.advance(86_400)
     fresh = create(mock, "/images", {"prompt": "x"}, **key)
     assert fresh.json()["id"] != first.json()["id"]
@@ -620,29 +617,44 @@ def limited() -> Iterator[Mock]:
     yield from make_mock(rate_limit=3)
 
 
+START = 1_767_225_600  # the manual clock's start
+
+
 def test_rate_limit_answers_429_with_retry_after(limited: Mock) -> None:
     h = limited.headers("neuraldraft")
-    remaining = []
+    seen = []
     for _ in range(3):
         answer = limited.client.get(f"{BASE}/webhook-endpoints", headers=h)
         assert answer.status_code == 200
         assert answer.headers["x-ratelimit-limit"] == "3"
-        assert answer.headers["x-ratelimit-reset"] == str(1_767_225_600 + 60)
-        remaining.append(answer.headers["x-ratelimit-remaining"])
+        seen.append((answer.headers["x-ratelimit-remaining"], answer.headers["x-ratelimit-reset"]))
         limited.advance(10)
-    assert remaining == ["2", "1", "0"]
+    # the window slides: each request fully refills 60 s after it was made
+    assert seen == [("2", str(START + 60)), ("1", str(START + 70)), ("0", str(START + 80))]
     refused = limited.client.get(f"{BASE}/webhook-endpoints", headers=h)
     assert_problem(refused, 429, "rate_limited")
-    assert refused.headers["retry-after"] == "30"
+    assert refused.headers["retry-after"] == "30"  # when the oldest request leaves the window
+    assert refused.headers["x-ratelimit-remaining"] == "0"
     other = limited.headers("neuraldraft", key="someone-else")
     assert limited.client.get(f"{BASE}/webhook-endpoints", headers=other).status_code == 200
     limited.advance(30)
-    assert limited.client.get(f"{BASE}/webhook-endpoints", headers=h).status_code == 200
+    again = limited.client.get(f"{BASE}/webhook-endpoints", headers=h)
+    assert again.status_code == 200 and again.headers["x-ratelimit-remaining"] == "0"
 
 
-def test_no_rate_limit_headers_by_default(mock: Mock) -> None:
-    answer = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
-    assert answer.status_code == 200 and "x-ratelimit-limit" not in answer.headers
+def test_rate_limit_headers_count_the_documented_60_when_not_enforced(mock: Mock) -> None:
+    h = mock.headers("neuraldraft")
+    answers = [mock.client.get(f"{BASE}/webhook-endpoints", headers=h) for _ in range(61)]
+    assert all(a.status_code == 200 for a in answers)
+    assert {a.headers["x-ratelimit-limit"] for a in answers} == {"60"}
+    remaining = [int(a.headers["x-ratelimit-remaining"]) for a in answers]
+    assert remaining == [*range(59, -1, -1), 0]
+    mock.advance(60)
+    fresh = mock.client.get(f"{BASE}/webhook-endpoints", headers=h)
+    assert fresh.headers["x-ratelimit-remaining"] == "59"
+    assert fresh.headers["x-ratelimit-reset"] == str(START + 120)
+    errors = create(mock, "/images", {})  # errors carry the headers too
+    assert errors.status_code == 422 and errors.headers["x-ratelimit-remaining"] == "58"
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -703,9 +715,10 @@ def test_bodies_that_are_not_json_objects_are_400(
 def test_422_names_each_field(
     mock: Mock, path: str, body: dict[str, Any], fields: set[str]
 ) -> None:
-    errors = assert_problem(create(mock, path, body), 422, "validation_failed")["errors"]
-    assert {e["field"] for e in errors} == fields
-    assert all(e["message"] for e in errors)
+    problem = assert_problem(create(mock, path, body), 422, "validation_failed")
+    assert problem["title"] == "Validation failed"
+    assert set(problem["errors"]) == fields
+    assert all(messages and all(messages) for messages in problem["errors"].values())
 
 
 def test_unknown_jobs_routes_and_scenarios(mock: Mock) -> None:
@@ -761,4 +774,4 @@ def test_strict_mode_refuses_like_the_handlers_do() -> None:
         assert_problem(wrong_type, 400, "bad_request")
         missing = mock.client.post(f"{BASE}/images", headers=h, content=b"{}")
         fields = assert_problem(missing, 422, "validation_failed")["errors"]
-        assert [e["field"] for e in fields] == ["prompt"]
+        assert list(fields) == ["prompt"]

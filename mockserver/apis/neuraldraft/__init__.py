@@ -11,13 +11,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockserver.apis.neuraldraft import responses
-from mockserver.apis.neuraldraft.guards import Idempotency, RateLimiter, fingerprint
+from mockserver.apis.neuraldraft.guards import (
+    DOCUMENTED_LIMIT,
+    Idempotency,
+    RateLimiter,
+    fingerprint,
+)
 from mockserver.apis.neuraldraft.models import (
     CANCELLED,
     CANCELLED_MESSAGE,
     COMPLETED,
     FAILED,
-    INSUFFICIENT_CREDITS,
     KINDS,
     STOP_SHARE,
     job_body,
@@ -25,12 +29,13 @@ from mockserver.apis.neuraldraft.models import (
     result_of,
     steps_for,
 )
+from mockserver.apis.neuraldraft.problems import CREDITS_CODES, problem
 from mockserver.apis.neuraldraft.stream import Wakeup
 from mockserver.apis.neuraldraft.webhooks import Webhooks
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
-from mockserver.errors import ApiError, FieldError, problem_error
+from mockserver.errors import ApiError, FieldError
 from mockserver.service import ApiService, Ctx, Handler
 from mockserver.state import MockState
 
@@ -49,7 +54,14 @@ class NeuralDraft(ApiService):
 
     def __init__(self, state: MockState) -> None:
         super().__init__(state)
-        self.limiter = RateLimiter(state.config.rate_limit)
+        limit = state.config.rate_limit
+        self.limiter = RateLimiter(limit or DOCUMENTED_LIMIT, enforce=limit is not None)
+        if state.config.credits_error_code not in CREDITS_CODES:
+            raise ValueError(
+                f"credits_error_code must be one of {', '.join(CREDITS_CODES)}, "
+                f"not {state.config.credits_error_code!r}"
+            )
+        self.credits_code = state.config.credits_error_code
         self.idempotency = Idempotency()
         self.webhooks = Webhooks(state, self.name, self._event_job)
         self.wakeup = Wakeup()  # open streams, told when a cancel changes a job
@@ -128,24 +140,27 @@ class NeuralDraft(ApiService):
             error = ApiError(error.status, message, code=error.code, headers=error.headers)
         if error.status == 422 and error.errors:
             fields = "; ".join(f"{e.field}: {e.msg}" for e in error.errors)
-            error.detail = f"The request is invalid: {fields}"
-        return problem_error(request, error)
+            error.detail = f"One or more fields failed validation: {fields}"
+        if error.status == 402:  # whichever version of the errors page the server follows
+            error.code = self.credits_code
+        return problem(request, error)
 
     # --- scenarios and plans -----------------------------------------------------------------
 
     def scenario_words(self) -> set[str]:
-        return {*self.outcomes, STALLED, INSUFFICIENT_CREDITS}
+        return {*self.outcomes, STALLED, *CREDITS_CODES}
 
     def outcome_word(self, scenario: Scenario) -> str:
-        """`insufficient_credits` is also a word: the create request answers 402."""
-        if scenario.outcome == INSUFFICIENT_CREDITS:
-            return INSUFFICIENT_CREDITS
+        """`out_of_credits` and `insufficient_credits` are words too: the create request
+        answers 402."""
+        if scenario.outcome in CREDITS_CODES:
+            return scenario.outcome
         return super().outcome_word(scenario)
 
     def outcome(self, kind: str, scenario: Scenario) -> Outcome:
-        if scenario.outcome == INSUFFICIENT_CREDITS:
+        if scenario.outcome in CREDITS_CODES:
             raise ScenarioError(
-                "insufficient_credits refuses the create request (402); it is not a job outcome"
+                f"{scenario.outcome} refuses the create request (402); it is not a job outcome"
             )
         return super().outcome(kind, scenario)
 

@@ -22,7 +22,6 @@ from mockserver.engine.plan import Outcome, Plan
 
 COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
 PENDING, PROCESSING = "pending", "processing"
-INSUFFICIENT_CREDITS = "insufficient_credits"  # scenario word: the create request answers 402
 EPSILON = 1e-6
 CANCELLED_MESSAGE = "The job was cancelled."
 # where a failing or cancelled job stops when the scenario gives no `after=`: share of its plan

@@ -11,13 +11,13 @@ from mockserver.apis.neuraldraft import stream
 from mockserver.apis.neuraldraft.models import (
     BLOG_FIELDS_PER_LOCALE,
     CANCELLED,
-    INSUFFICIENT_CREDITS,
     KINDS,
     image_size,
     progress_of,
     slugify,
     title_of,
 )
+from mockserver.apis.neuraldraft.problems import CREDITS_CODES
 from mockserver.engine.ids import base62
 from mockserver.engine.jobs import Job
 from mockserver.engine.scenarios import MAGIC, Scenario
@@ -74,8 +74,8 @@ def _start(
 ) -> Job:
     """A new job of `kind` with its scenario; 402 when the scenario says credits ran out."""
     scenario = ctx.scenario(*_magic(ctx, magic))
-    if scenario.outcome == INSUFFICIENT_CREDITS:
-        raise ApiError(402, "Not enough credits to start this job.", code=INSUFFICIENT_CREDITS)
+    if scenario.outcome in CREDITS_CODES:
+        raise ApiError(402, "The project's credit balance is too low to start this job.")
     data["server_url"] = ctx.server_url
     return ctx.create_job(kind, "job_" + base62(ctx.rng, 12), scenario, data, *aliases)
 
