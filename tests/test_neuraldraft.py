@@ -123,7 +123,11 @@ def test_social_post_answers_a_handle_and_echoes_its_platforms(mock: Mock) -> No
     created = create(
         mock,
         "/jobs",
-        {"type": "social_post.generate", "custom_title": "Cold brew", "platforms": ["x", "x"]},
+        {
+            "type": "social_post.generate",
+            "custom_title": "Cold brew",
+            "platforms": ["twitter", "twitter"],
+        },
     )
     assert created.status_code == 202
     handle = created.json()
@@ -132,8 +136,21 @@ def test_social_post_answers_a_handle_and_echoes_its_platforms(mock: Mock) -> No
     state = job(mock, handle["job_id"])
     assert state["type"] == "social_post.generate"
     assert state["result"]["title"] == "Cold brew"
-    assert state["result"]["platforms"] == ["x"]
-    assert state["result"]["social_post_id"].startswith("sp_")
+    assert state["result"]["platforms"] == ["twitter"]
+    social_id = state["result"]["social_post_id"]
+    assert isinstance(social_id, int)
+    read = mock.client.get(f"{BASE}/social-posts/{social_id}", headers=mock.headers("neuraldraft"))
+    assert read.status_code == 200
+    assert read.json()["data"] | {"content": None, "created_at": None, "updated_at": None} == {
+        "id": social_id,
+        "title": "Cold brew",
+        "platforms": ["twitter"],
+        "status": "published",
+        "media_type": None,
+        "content": None,
+        "created_at": None,
+        "updated_at": None,
+    }
 
 
 def test_content_translation_accepts_the_sdk_field_name(mock: Mock) -> None:
@@ -152,8 +169,12 @@ def test_blog_post_translation_needs_a_finished_post(mock: Mock) -> None:
     missing = create(mock, "/blog-posts/post_nope/translate", {"target_langs": ["fr"]})
     assert_problem(missing, 404, "not_found")
     job_id = blog_post(mock)
+    post_id = job(mock, job_id).get("result", {}).get("post_id", 1)
+    running = create(mock, f"/blog-posts/{post_id}/translate", {"target_langs": ["fr"]})
+    assert_problem(running, 404, "not_found")  # the post exists once its job completed
     mock.advance(200)
     post_id = job(mock, job_id)["result"]["post_id"]
+    assert isinstance(post_id, int)
     body = {"target_langs": ["es"], "target_languages": ["it"], "source_lang": "en"}
     created = create(mock, f"/blog-posts/{post_id}/translate", body)
     assert created.status_code == 202
@@ -460,7 +481,7 @@ def register(mock: Mock, url: str, events: list[str]) -> dict[str, Any]:
 
 def test_webhook_is_signed_and_retried_after_a_failure(mock: Mock) -> None:
     with Receiver([500]) as receiver, Receiver([]) as bystander:
-        endpoint = register(mock, receiver.url, ["blog_post.generated"])
+        endpoint = register(mock, receiver.url, ["blog_post.published"])
         assert re.fullmatch(r"whsec_[A-Za-z0-9]{32}", endpoint["signing_secret"])
         register(mock, bystander.url, ["image.generated"])
         job_id = blog_post(mock, "completed; after=60")
@@ -472,9 +493,10 @@ def test_webhook_is_signed_and_retried_after_a_failure(mock: Mock) -> None:
         first_t = verify(endpoint["signing_secret"], headers, body)
         assert first_t == 1_767_225_660
         event = json.loads(body)
-        assert headers["x-neural-draft-event"] == event["type"] == "blog_post.generated"
-        assert re.fullmatch(r"dlv_[A-Za-z0-9]{12}", headers["x-neural-draft-delivery"])
+        assert headers["x-neural-draft-event"] == event["type"] == "blog_post.published"
+        assert re.fullmatch(r"whd_[A-Za-z0-9]{12}", headers["x-neural-draft-delivery"])
         assert event["data"]["job"]["id"] == job_id
+        assert event["data"]["blog_post"]["id"] == event["data"]["job"]["result"]["post_id"]
         assert event["data"]["job"]["status"] == "completed"
         assert event["created_at"] == "2026-01-01T00:01:00Z"
         listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
@@ -492,14 +514,14 @@ def test_webhook_is_signed_and_retried_after_a_failure(mock: Mock) -> None:
         assert len(receiver.received) == 2  # succeeded: no more attempts
         assert bystander.received == []
         listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
-        assert listed.json()["data"][0]["last_delivery_status"] == "succeeded"
+        assert listed.json()["data"][0]["last_delivery_status"] == "success"
         assert listed.json()["data"][0]["last_delivery_at"] == "2026-01-01T00:01:30Z"
 
 
 def test_webhook_retries_follow_the_schedule_then_stop(mock: Mock) -> None:
     with Receiver([503] * 10) as receiver:
-        register(mock, receiver.url, ["job.cancelled"])
-        blog_post(mock, "cancelled; after=10")
+        register(mock, receiver.url, ["image.generated"])
+        create(mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "completed; after=10"})
         times = []
         for delay in (10, 30, 120, 600, 3600, 21_600, 86_400):
             mock.advance(delay)
@@ -508,18 +530,28 @@ def test_webhook_retries_follow_the_schedule_then_stop(mock: Mock) -> None:
         stamps = [verify_t(h) for h, _ in receiver.received]
         gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
         assert gaps == [30, 120, 600, 3600, 21_600]
+        listed = mock.client.get(f"{BASE}/webhook-deliveries", headers=mock.headers("neuraldraft"))
+        [delivery] = listed.json()["data"]
+        assert (delivery["status"], delivery["attempts"], delivery["response_status"]) == (
+            "failed",
+            6,
+            503,
+        )
+        assert delivery["next_retry_at"] is None and delivery["delivered_at"] is None
 
 
 def test_a_transition_delivers_its_webhook_at_once(mock: Mock) -> None:
     with Receiver([]) as receiver:
-        register(mock, receiver.url, ["blog_post.failed"])
-        job_id = blog_post(mock)
+        register(mock, receiver.url, ["social_post.failed"])
+        created = create(mock, "/jobs", {"type": "social_post.generate"})
+        job_id = created.json()["job_id"]
         mock.advance(10)
         forced = mock.client.post(f"/__mock__/jobs/{job_id}/transition", json={"outcome": "failed"})
         assert forced.status_code == 200
         assert len(receiver.received) == 1  # before the transition answered, no clock move
         event = json.loads(receiver.received[0][1])
-        assert (event["type"], event["data"]["job"]["id"]) == ("blog_post.failed", job_id)
+        assert (event["type"], event["data"]["job"]["id"]) == ("social_post.failed", job_id)
+        assert event["data"]["social_post"]["status"] == "failed"
 
 
 def test_a_webhook_aimed_at_the_mock_itself_is_answered_while_the_clock_moves(
@@ -699,14 +731,15 @@ def test_bodies_that_are_not_json_objects_are_400(
 @pytest.mark.parametrize(
     ("path", "body", "fields"),
     [
-        ("/blog-posts", {"type": "manual", "topic": ""}, {"type", "topic"}),
+        ("/blog-posts", {"type": "robot", "topic": ""}, {"type", "topic", "title"}),
+        ("/blog-posts", {"type": "ai", "style": "bold"}, {"topic", "style"}),
         (
             "/blog-posts",
             {"type": "ai", "topic": 5, "secondary_keywords": [1]},
             {"topic", "secondary_keywords.0"},
         ),
         ("/images", {"prompt": "x", "aspect_ratio": "wide"}, {"aspect_ratio"}),
-        ("/jobs", {"type": "website.generate"}, {"type"}),
+        ("/jobs", {"type": "video.generate", "platforms": ["x"]}, {"type", "platforms.0"}),
         ("/content/k/translate", {"target_langs": []}, {"target_langs"}),
         ("/content/k/translate", {"source_lang": "en"}, {"body"}),
         ("/webhook-endpoints", {"url": "ftp://x", "events": []}, {"url", "events"}),

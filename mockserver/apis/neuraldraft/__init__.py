@@ -1,5 +1,6 @@
-"""Neural Draft: content-generation jobs (blog posts, translations, images, social posts),
-their live progress as Server-Sent Events, and signed webhook deliveries."""
+"""Neural Draft: content-generation jobs (blog posts, translations, images, social posts,
+content plans, websites), the posts they write, their live progress as Server-Sent Events,
+and signed webhook deliveries."""
 
 from __future__ import annotations
 
@@ -25,13 +26,16 @@ from mockserver.apis.neuraldraft.models import (
     KINDS,
     STOP_SHARE,
     job_body,
+    job_events,
     png,
     result_of,
+    social_status,
     steps_for,
 )
+from mockserver.apis.neuraldraft.posts import BlogPost, Registry, SocialPost
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES, problem
 from mockserver.apis.neuraldraft.stream import Wakeup
-from mockserver.apis.neuraldraft.webhooks import Webhooks
+from mockserver.apis.neuraldraft.webhooks import Event, Webhooks
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
@@ -63,13 +67,17 @@ class NeuralDraft(ApiService):
             )
         self.credits_code = state.config.credits_error_code
         self.idempotency = Idempotency()
-        self.webhooks = Webhooks(state, self.name, self._event_job)
+        self.blog_posts: Registry[BlogPost] = Registry(state.config.store_capacity)
+        self.social_posts: Registry[SocialPost] = Registry(state.config.store_capacity)
+        self.webhooks = Webhooks(state, self.name, self._events)
         self.wakeup = Wakeup()  # open streams, told when a cancel changes a job
         state.on_reset(self._forget)
 
     def routes(self) -> list[Route]:
         return [
+            self.route("/v1/blog-posts", responses.list_blog_posts),
             self.route("/v1/blog-posts", responses.create_blog_post, ["POST"]),
+            self.route("/v1/blog-posts/{id}", responses.get_blog_post),
             self.route("/v1/blog-posts/{id}/translate", responses.translate_blog_post, ["POST"]),
             self.route("/v1/content/{key}/translate", responses.translate_content, ["POST"]),
             self.route("/v1/images", responses.create_image, ["POST"]),
@@ -77,6 +85,11 @@ class NeuralDraft(ApiService):
             self.route("/v1/jobs/{id}", responses.get_job),
             self.route("/v1/jobs/{id}/cancel", responses.cancel_job, ["POST"]),
             self.route("/v1/jobs/{id}/stream", responses.stream_job),
+            self.route("/v1/social-posts/{id}", responses.get_social_post),
+            self.route("/v1/webhook-deliveries", responses.list_webhook_deliveries),
+            self.route(
+                "/v1/webhook-deliveries/{id}/retry", responses.retry_webhook_delivery, ["POST"]
+            ),
             self.route("/v1/webhook-endpoints", responses.list_webhook_endpoints),
             self.route("/v1/webhook-endpoints", responses.create_webhook_endpoint, ["POST"]),
             self.route("/v1/webhook-endpoints/{id}", responses.update_webhook_endpoint, ["PATCH"]),
@@ -210,12 +223,34 @@ class NeuralDraft(ApiService):
         result = job.data["result"]
         return png(result["width"], result["height"], job.data["prompt"]), "image/png"
 
-    def _event_job(self, job: Job, now: float) -> dict[str, Any]:
-        return self.job_body(job, now, job.data["server_url"])
+    def _events(self, job: Job, now: float) -> list[Event]:
+        """The documented webhook events `job` has triggered by `now`, with their data."""
+        found = []
+        for topic, subject, at in job_events(job, now):
+            data: dict[str, Any] = {"job": self.job_body(job, now, job.data["server_url"])}
+            if job.kind == "blog_post.generate":
+                post = self.blog_posts.get(job.tenant, job.data["result"]["post_id"])
+                if post is not None:
+                    data["blog_post"] = post.as_dict(at)
+            elif job.kind == "social_post.generate":
+                social = self.social_posts.get(job.tenant, job.data["result"]["social_post_id"])
+                if social is not None:
+                    data["social_post"] = social.as_dict(social_status(job, now) or FAILED, at)
+            elif subject:  # a translation: one language landed
+                data["lang"] = subject
+                data.update(
+                    {"blog_post": {"id": job.data["post_id"]}}
+                    if job.data["source"] == "blog_post"
+                    else {"key": job.data["key"]}
+                )
+            found.append(Event(f"{job.id}:{topic}:{subject}", job.tenant, topic, at, data))
+        return found
 
     def _forget(self) -> None:
-        """An admin reset forgets endpoints, pending deliveries and stored answers too."""
+        """An admin reset forgets posts, endpoints, deliveries and stored answers too."""
         self.webhooks.clear()
+        self.blog_posts.clear()
+        self.social_posts.clear()
         self.idempotency.clear()
         self.limiter.clear()
 
