@@ -482,7 +482,7 @@ def register(mock: Mock, url: str, events: list[str]) -> dict[str, Any]:
 def test_webhook_is_signed_and_retried_after_a_failure(mock: Mock) -> None:
     with Receiver([500]) as receiver, Receiver([]) as bystander:
         endpoint = register(mock, receiver.url, ["blog_post.published"])
-        assert re.fullmatch(r"whsec_[A-Za-z0-9]{32}", endpoint["signing_secret"])
+        assert re.fullmatch(r"whsec_[A-Za-z0-9]{34}", endpoint["signing_secret"])
         register(mock, bystander.url, ["image.generated"])
         job_id = blog_post(mock, "completed; after=60")
         mock.advance(59)

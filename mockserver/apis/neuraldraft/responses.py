@@ -112,11 +112,12 @@ async def create_blog_post(ctx: Ctx) -> Response:
     result: dict[str, Any] = {}
 
     def record(job_id: str) -> None:
+        slug = _free_slug(ctx, slugify(topic, "post"))
         post = _service(ctx).blog_posts.add(
             ctx.tenant,
             lambda number: BlogPost(
                 number,
-                slugify(topic, f"post-{number}"),
+                slug,
                 title,
                 "published",  # the pipeline ends with "publish"
                 ctx.now,
@@ -137,11 +138,13 @@ def _create_manual_post(ctx: Ctx, body: dict[str, Any]) -> Response:
     service = _service(ctx)
     now = ctx.now
     title: str = body["title"]
+    wanted = body.get("slug")
+    slug = _free_slug(ctx, wanted or slugify(title, "post"), taken_is_conflict=bool(wanted))
     post = service.blog_posts.add(
         ctx.tenant,
         lambda number: BlogPost(
             number,
-            body.get("slug") or slugify(title, f"post-{number}"),
+            slug,
             title,
             body.get("status", "draft"),
             now,
@@ -161,6 +164,19 @@ def _create_manual_post(ctx: Ctx, body: dict[str, Any]) -> Response:
             Event(key, ctx.tenant, "blog_post.published", now, {"blog_post": shown})
         )
     return ctx.json({"data": shown}, 201)
+
+
+def _free_slug(ctx: Ctx, wanted: str, taken_is_conflict: bool = False) -> str:
+    """`wanted`, or `wanted-2`, `wanted-3`... when another post of the key has it; a slug
+    the client chose that is taken is the docs' `409 conflict` ("slug already taken")."""
+    taken = {post.slug for post in _service(ctx).blog_posts.all(ctx.tenant)}
+    if wanted in taken and taken_is_conflict:
+        raise ApiError(409, f"The slug {wanted!r} is already taken.")
+    slug, number = wanted, 1
+    while slug in taken:
+        number += 1
+        slug = f"{wanted}-{number}"
+    return slug
 
 
 async def create_image(ctx: Ctx) -> Response:
@@ -262,17 +278,10 @@ async def list_blog_posts(ctx: Ctx) -> Response:
 
 
 def _page(items: list[dict[str, Any]], query: dict[str, Any]) -> dict[str, Any]:
-    """`{data, meta: {page, page_size, total, last_page}}`, as the docs' lists answer."""
+    """`{data, meta: {page, page_size, total}}`, as the docs' deliveries list answers."""
     page, size = query.get("page", 1), query.get("page_size", 20)
-    return {
-        "data": items[(page - 1) * size : page * size],
-        "meta": {
-            "page": page,
-            "page_size": size,
-            "total": len(items),
-            "last_page": max(1, -(-len(items) // size)),
-        },
-    }
+    meta = {"page": page, "page_size": size, "total": len(items)}
+    return {"data": items[(page - 1) * size : page * size], "meta": meta}
 
 
 async def get_social_post(ctx: Ctx) -> Response:
@@ -406,7 +415,7 @@ async def list_webhook_deliveries(ctx: Ctx) -> Response:
     query = ctx.params()
     wanted = {name: query.get(name) for name in ("endpoint_id", "status", "event")}
     shown = [
-        delivery.as_dict()
+        delivery.as_dict(with_body=False)
         for delivery in _service(ctx).webhooks.deliveries(ctx.tenant)
         if all(value in (None, getattr(delivery, name)) for name, value in wanted.items())
     ]

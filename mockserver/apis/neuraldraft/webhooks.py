@@ -45,6 +45,7 @@ SIGNATURE_HEADER = "X-Neural-Draft-Signature"
 EVENT_HEADER = "X-Neural-Draft-Event"
 DELIVERY_HEADER = "X-Neural-Draft-Delivery"
 SUCCESS, FAILED, PENDING = "success", "failed", "pending"
+SECRET_LENGTH = 34  # base62 characters after `whsec_`, as in the docs' example
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,19 +109,22 @@ class Delivery:
     response_body: str | None = None
     delivered_at: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, with_body: bool = True) -> dict[str, Any]:
+        """As the docs show one delivery; a list leaves out `response_body`, as theirs does."""
+        shown: dict[str, Any] = {
             "id": self.id,
             "endpoint_id": self.endpoint_id,
             "event": self.event,
             "status": self.status,
             "response_status": self.response_status,
-            "response_body": self.response_body,
             "attempts": self.attempts,
             "next_retry_at": None if self.due is None else isoformat(self.due),
             "delivered_at": None if self.delivered_at is None else isoformat(self.delivered_at),
             "created_at": isoformat(self.created_at),
         }
+        if with_body:
+            shown["response_body"] = self.response_body
+        return shown
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -158,7 +162,7 @@ class Webhooks:
             url,
             list(dict.fromkeys(events)),
             is_active,
-            "whsec_" + base62(rng, 32),
+            "whsec_" + base62(rng, SECRET_LENGTH),
             self.state.now(),
         )
         with self._lock:
