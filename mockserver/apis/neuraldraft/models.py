@@ -111,7 +111,6 @@ KINDS: dict[str, Kind] = {
         WEBSITE_STEPS, GENERATION_FAILED, "The website could not be generated.", "Generation failed"
     ),
 }
-JOBS_ENDPOINT_KINDS = ("social_post.generate", "content_plan.generate", "website.generate")
 
 
 # --- plans ----------------------------------------------------------------------------------

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from mockserver.apis.neuraldraft.models import slugify
 from mockserver.engine.clock import isoformat
 
 T = TypeVar("T")
@@ -50,7 +52,7 @@ class BlogPost:
             "meta_description": self.meta_description,
             "category": None,
             "tags": [
-                {"id": index + 1, "name": name, "slug": _slug(name)}
+                {"id": index + 1, "name": name, "slug": slugify(name, f"tag-{index + 1}")}
                 for index, name in enumerate(self.tags)
             ],
             "translations": [
@@ -99,11 +101,11 @@ class Registry(Generic[T]):
         self._last: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def add(self, tenant: str, make: Any) -> T:
+    def add(self, tenant: str, make: Callable[[int], T]) -> T:
         """`make(id)` builds the record under the tenant's next id."""
         with self._lock:
             number = self._last[tenant] = self._last.get(tenant, 0) + 1
-            item: T = make(number)
+            item = make(number)
             self._items[(tenant, number)] = item
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
@@ -121,7 +123,3 @@ class Registry(Generic[T]):
         with self._lock:
             self._items.clear()
             self._last.clear()
-
-
-def _slug(text: str) -> str:
-    return "-".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
