@@ -302,8 +302,8 @@ def _number(text: str) -> bool:
 
 
 async def translate_blog_post(ctx: Ctx) -> Response:
+    body = await json_body(ctx)  # a bad body is a 422 before the post is looked up
     post, _ = _blog_post(ctx, ctx.params()["id"])
-    body = await json_body(ctx)
     return _translate(ctx, body, {"source": "blog_post", "post_id": post.id}, None)
 
 
