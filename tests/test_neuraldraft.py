@@ -166,8 +166,10 @@ def test_content_translation_accepts_the_sdk_field_name(mock: Mock) -> None:
 
 
 def test_blog_post_translation_needs_a_finished_post(mock: Mock) -> None:
-    missing = create(mock, "/blog-posts/post_nope/translate", {"target_langs": ["fr"]})
+    missing = create(mock, "/blog-posts/999/translate", {"target_langs": ["fr"]})
     assert_problem(missing, 404, "not_found")
+    not_an_id = create(mock, "/blog-posts/post_nope/translate", {"target_langs": ["fr"]})
+    assert set(assert_problem(not_an_id, 422, "validation_failed")["errors"]) == {"id"}
     job_id = blog_post(mock)
     post_id = job(mock, job_id).get("result", {}).get("post_id", 1)
     running = create(mock, f"/blog-posts/{post_id}/translate", {"target_langs": ["fr"]})

@@ -303,7 +303,7 @@ def _number(text: str) -> bool:
 
 async def translate_blog_post(ctx: Ctx) -> Response:
     body = await json_body(ctx)  # a bad body is a 422 before the post is looked up
-    post, _ = _blog_post(ctx, ctx.params()["id"])
+    post, _ = _blog_post(ctx, str(ctx.params()["id"]))
     return _translate(ctx, body, {"source": "blog_post", "post_id": post.id}, None)
 
 
