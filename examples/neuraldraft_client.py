@@ -1,4 +1,5 @@
-"""A small Neural Draft client: start a generation job, poll it or follow its event stream.
+"""A small Neural Draft client: start a generation job, poll it or follow its event stream,
+read the post it wrote.
 
 Plain httpx; the tests point it at the mock by base URL and key, or hand it a transport.
 """
@@ -48,6 +49,10 @@ class NeuralDraft:
         """Start a `blog_post.generate` job; returns the job (status `pending`)."""
         body = {"type": "ai", "topic": topic, **options}
         return self.http.post("/blog-posts", json=body).raise_for_status().json()
+
+    def blog_post(self, post_id: int) -> dict[str, Any]:
+        """A post by its integer id (the API wraps single resources in `data`)."""
+        return self.http.get(f"/blog-posts/{post_id}").raise_for_status().json()["data"]
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.http.get(f"/jobs/{job_id}").raise_for_status().json()

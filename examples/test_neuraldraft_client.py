@@ -1,4 +1,5 @@
-"""The Neural Draft example client against the mock: polling, failures, cancel, streaming."""
+"""The Neural Draft example client against the mock: polling, failures, cancel, streaming,
+reading the post a job wrote."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ def test_writes_a_blog_post(
     assert job["status"] == "pending" and job["type"] == "blog_post.generate"
     assert result["slug"] == "how-to-brew-cold-brew-at-home"
     assert virtual_time.sleeps >= 2  # it polled while the job ran, on the virtual clock
+    post = client.blog_post(result["post_id"])
+    assert (post["id"], post["title"], post["status"]) == (
+        result["post_id"],
+        result["title"],
+        "published",
+    )
 
 
 def test_reports_a_failed_job(

@@ -29,7 +29,10 @@ class ServerConfig:
     # per key: {"scenario": "failed; after=5"} binds a scenario, {"status": 401 or 403} refuses it
     archive_email_threshold_bytes: int = 1_000_000_000  # Neural Analog: bigger archives are emailed
     archive_max_file_bytes: int = 500_000_000  # Neural Analog: bigger files are skipped
-    rate_limit: int | None = None  # Neural Draft: requests per minute per key; None = off
+    # Neural Draft: requests per sliding minute per key, refused with 429 past it; None = not
+    # enforced (the X-RateLimit-* headers still count against the documented 60)
+    rate_limit: int | None = None
+    credits_error_code: str = "out_of_credits"  # Neural Draft's 402 code, or "insufficient_credits"
     faults: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod

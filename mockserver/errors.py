@@ -1,4 +1,4 @@
-"""Errors a handler raises, and the two body formats the emulated APIs answer them in."""
+"""Errors a handler raises, and FastAPI's body format that three of the APIs answer them in."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-
-from mockserver.request import ApiRequest
 
 REASONS = {
     400: ("bad_request", "Bad Request"),
@@ -76,23 +74,3 @@ def fastapi_error(request: Request, error: ApiError) -> Response:
     else:
         body = error.detail
     return JSONResponse({"detail": body}, error.status, headers=error.headers)
-
-
-def problem_error(request: Request, error: ApiError) -> Response:
-    """RFC 7807 `application/problem+json`, with the request id as `instance`."""
-    code, title = REASONS.get(error.status, ("error", "Error"))
-    info = ApiRequest.of(request.scope)
-    request_id = info.id if info is not None else ""
-    body: dict[str, Any] = {
-        "type": f"https://docs.neuraldraft.io/errors/{error.code or code}",
-        "title": title,
-        "status": error.status,
-        "code": error.code or code,
-        "detail": error.detail,
-        "instance": request_id,
-    }
-    if error.errors:
-        body["errors"] = [{"field": e.field, "message": e.msg} for e in error.errors]
-    return JSONResponse(
-        body, error.status, headers=error.headers, media_type="application/problem+json"
-    )

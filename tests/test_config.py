@@ -34,7 +34,10 @@ from mockserver.configschema import ConfigError, schema, validate
         ("time_scale: .nan", "time_scale: nan is not allowed; expected a number above 0"),
         ("time_scale: 0", "time_scale: 0 is not allowed; expected a number above 0"),
         ("seed: 1.5", "seed: 1.5 is not allowed; expected a whole number"),
-        ("api: NeuralAnalog", "api: 'NeuralAnalog' is not allowed; expected one of: camb, neuralanalog"),
+        (
+            "api: NeuralAnalog",
+            "api: 'NeuralAnalog' is not allowed; expected one of: camb, neuralanalog",
+        ),
         ("faults: {fault: 500}", "faults: a table is not allowed; expected a list of tables"),
         (
             "faults: [{fault: error, status: 404}]",

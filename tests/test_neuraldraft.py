@@ -44,7 +44,7 @@ def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, 
     assert answer.headers["content-type"].startswith(PROBLEM)
     body = answer.json()
     assert body["status"] == status and body["code"] == code
-    assert body["type"] == f"https://docs.neuraldraft.io/errors/{code}"
+    assert body["type"] == f"https://api.neuraldraft.io/errors/{code}"
     assert body["instance"] == answer.headers["x-request-id"]
     return body
 
@@ -123,7 +123,11 @@ def test_social_post_answers_a_handle_and_echoes_its_platforms(mock: Mock) -> No
     created = create(
         mock,
         "/jobs",
-        {"type": "social_post.generate", "custom_title": "Cold brew", "platforms": ["x", "x"]},
+        {
+            "type": "social_post.generate",
+            "custom_title": "Cold brew",
+            "platforms": ["twitter", "twitter"],
+        },
     )
     assert created.status_code == 202
     handle = created.json()
@@ -132,8 +136,21 @@ def test_social_post_answers_a_handle_and_echoes_its_platforms(mock: Mock) -> No
     state = job(mock, handle["job_id"])
     assert state["type"] == "social_post.generate"
     assert state["result"]["title"] == "Cold brew"
-    assert state["result"]["platforms"] == ["x"]
-    assert state["result"]["social_post_id"].startswith("sp_")
+    assert state["result"]["platforms"] == ["twitter"]
+    social_id = state["result"]["social_post_id"]
+    assert isinstance(social_id, int)
+    read = mock.client.get(f"{BASE}/social-posts/{social_id}", headers=mock.headers("neuraldraft"))
+    assert read.status_code == 200
+    assert read.json()["data"] | {"content": None, "created_at": None, "updated_at": None} == {
+        "id": social_id,
+        "title": "Cold brew",
+        "platforms": ["twitter"],
+        "status": "published",
+        "media_type": None,
+        "content": None,
+        "created_at": None,
+        "updated_at": None,
+    }
 
 
 def test_content_translation_accepts_the_sdk_field_name(mock: Mock) -> None:
@@ -149,11 +166,17 @@ def test_content_translation_accepts_the_sdk_field_name(mock: Mock) -> None:
 
 
 def test_blog_post_translation_needs_a_finished_post(mock: Mock) -> None:
-    missing = create(mock, "/blog-posts/post_nope/translate", {"target_langs": ["fr"]})
+    missing = create(mock, "/blog-posts/999/translate", {"target_langs": ["fr"]})
     assert_problem(missing, 404, "not_found")
+    not_an_id = create(mock, "/blog-posts/post_nope/translate", {"target_langs": ["fr"]})
+    assert set(assert_problem(not_an_id, 422, "validation_failed")["errors"]) == {"id"}
     job_id = blog_post(mock)
+    post_id = job(mock, job_id).get("result", {}).get("post_id", 1)
+    running = create(mock, f"/blog-posts/{post_id}/translate", {"target_langs": ["fr"]})
+    assert_problem(running, 404, "not_found")  # the post exists once its job completed
     mock.advance(200)
     post_id = job(mock, job_id)["result"]["post_id"]
+    assert isinstance(post_id, int)
     body = {"target_langs": ["es"], "target_languages": ["it"], "source_lang": "en"}
     created = create(mock, f"/blog-posts/{post_id}/translate", body)
     assert created.status_code == 202
@@ -240,13 +263,11 @@ def test_stalled_never_finishes_and_poll_mode_moves_per_read(mock: Mock) -> None
     assert [r["message"] for r in reads[:2]] == ["Researching the topic", "Writing the post"]
 
 
-def test_insufficient_credits_is_a_402_and_creates_no_job(mock: Mock) -> None:
-    by_header = create(
-        mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "insufficient_credits"}
-    )
-    assert_problem(by_header, 402, "insufficient_credits")
+def test_out_of_credits_is_a_402_and_creates_no_job(mock: Mock) -> None:
+    by_header = create(mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "out_of_credits"})
+    assert assert_problem(by_header, 402, "out_of_credits")["title"] == "Out of credits"
     by_magic = create(mock, "/blog-posts", {"type": "ai", "topic": "mock-insufficient_credits"})
-    assert_problem(by_magic, 402, "insufficient_credits")
+    assert_problem(by_magic, 402, "out_of_credits")  # either word; the server's code answers
     queued = mock.client.post(
         "/__mock__/scenarios",
         json={
@@ -256,7 +277,7 @@ def test_insufficient_credits_is_a_402_and_creates_no_job(mock: Mock) -> None:
         },
     )
     assert queued.status_code == 201
-    assert_problem(create(mock, "/images", {"prompt": "x"}), 402, "insufficient_credits")
+    assert_problem(create(mock, "/images", {"prompt": "x"}), 402, "out_of_credits")
     assert create(mock, "/images", {"prompt": "x"}).status_code == 202  # the queue is used up
     jobs = mock.client.get("/__mock__/jobs", params={"api": "neuraldraft"}).json()
     assert jobs["count"] == 1
@@ -462,8 +483,8 @@ def register(mock: Mock, url: str, events: list[str]) -> dict[str, Any]:
 
 def test_webhook_is_signed_and_retried_after_a_failure(mock: Mock) -> None:
     with Receiver([500]) as receiver, Receiver([]) as bystander:
-        endpoint = register(mock, receiver.url, ["blog_post.generated"])
-        assert re.fullmatch(r"whsec_[A-Za-z0-9]{32}", endpoint["signing_secret"])
+        endpoint = register(mock, receiver.url, ["blog_post.published"])
+        assert re.fullmatch(r"whsec_[A-Za-z0-9]{34}", endpoint["signing_secret"])
         register(mock, bystander.url, ["image.generated"])
         job_id = blog_post(mock, "completed; after=60")
         mock.advance(59)
@@ -474,9 +495,10 @@ def test_webhook_is_signed_and_retried_after_a_failure(mock: Mock) -> None:
         first_t = verify(endpoint["signing_secret"], headers, body)
         assert first_t == 1_767_225_660
         event = json.loads(body)
-        assert headers["x-neural-draft-event"] == event["type"] == "blog_post.generated"
-        assert re.fullmatch(r"dlv_[A-Za-z0-9]{12}", headers["x-neural-draft-delivery"])
+        assert headers["x-neural-draft-event"] == event["type"] == "blog_post.published"
+        assert re.fullmatch(r"whd_[A-Za-z0-9]{12}", headers["x-neural-draft-delivery"])
         assert event["data"]["job"]["id"] == job_id
+        assert event["data"]["blog_post"]["id"] == event["data"]["job"]["result"]["post_id"]
         assert event["data"]["job"]["status"] == "completed"
         assert event["created_at"] == "2026-01-01T00:01:00Z"
         listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
@@ -494,14 +516,14 @@ def test_webhook_is_signed_and_retried_after_a_failure(mock: Mock) -> None:
         assert len(receiver.received) == 2  # succeeded: no more attempts
         assert bystander.received == []
         listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
-        assert listed.json()["data"][0]["last_delivery_status"] == "succeeded"
+        assert listed.json()["data"][0]["last_delivery_status"] == "success"
         assert listed.json()["data"][0]["last_delivery_at"] == "2026-01-01T00:01:30Z"
 
 
 def test_webhook_retries_follow_the_schedule_then_stop(mock: Mock) -> None:
     with Receiver([503] * 10) as receiver:
-        register(mock, receiver.url, ["job.cancelled"])
-        blog_post(mock, "cancelled; after=10")
+        register(mock, receiver.url, ["image.generated"])
+        create(mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "completed; after=10"})
         times = []
         for delay in (10, 30, 120, 600, 3600, 21_600, 86_400):
             mock.advance(delay)
@@ -510,18 +532,28 @@ def test_webhook_retries_follow_the_schedule_then_stop(mock: Mock) -> None:
         stamps = [verify_t(h) for h, _ in receiver.received]
         gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
         assert gaps == [30, 120, 600, 3600, 21_600]
+        listed = mock.client.get(f"{BASE}/webhook-deliveries", headers=mock.headers("neuraldraft"))
+        [delivery] = listed.json()["data"]
+        assert (delivery["status"], delivery["attempts"], delivery["response_status"]) == (
+            "failed",
+            6,
+            503,
+        )
+        assert delivery["next_retry_at"] is None and delivery["delivered_at"] is None
 
 
 def test_a_transition_delivers_its_webhook_at_once(mock: Mock) -> None:
     with Receiver([]) as receiver:
-        register(mock, receiver.url, ["blog_post.failed"])
-        job_id = blog_post(mock)
+        register(mock, receiver.url, ["social_post.failed"])
+        created = create(mock, "/jobs", {"type": "social_post.generate"})
+        job_id = created.json()["job_id"]
         mock.advance(10)
         forced = mock.client.post(f"/__mock__/jobs/{job_id}/transition", json={"outcome": "failed"})
         assert forced.status_code == 200
         assert len(receiver.received) == 1  # before the transition answered, no clock move
         event = json.loads(receiver.received[0][1])
-        assert (event["type"], event["data"]["job"]["id"]) == ("blog_post.failed", job_id)
+        assert (event["type"], event["data"]["job"]["id"]) == ("social_post.failed", job_id)
+        assert event["data"]["social_post"]["status"] == "failed"
 
 
 def test_a_webhook_aimed_at_the_mock_itself_is_answered_while_the_clock_moves(
@@ -570,8 +602,7 @@ def test_webhook_endpoint_crud_and_pausing(mock: Mock) -> None:
         assert_problem(mock.client.patch(path, headers=h, json={}), 404, "not_found")
         assert mock.client.get(f"{BASE}/webhook-endpoints", headers=h).json() == {"data": []}
         bad = create(mock, "/webhook-endpoints", {"url": "ftp://x", "events": ["nope"]})
-        fields = {e["field"] for e in assert_problem(bad, 422, "validation_failed")["errors"]}
-        assert fields == {"url", "events.0"}
+        assert set(assert_problem(bad, 422, "validation_failed")["errors"]) == {"url", "events.0"}
 
 
 def test_admin_reset_forgets_webhook_endpoints(mock: Mock) -> None:
@@ -593,7 +624,7 @@ def test_idempotency_key_replays_the_first_answer_for_a_day(mock: Mock) -> None:
     assert again.headers["idempotent-replayed"] == "true"
     assert again.headers["x-request-id"] != first.headers["x-request-id"]
     other = create(mock, "/images", {"prompt": "different"}, **key)
-    assert_problem(other, 409, "conflict")
+    assert_problem(other, 409, "idempotency_conflict")
     mock.advance(86_400)
     fresh = create(mock, "/images", {"prompt": "x"}, **key)
     assert fresh.json()["id"] != first.json()["id"]
@@ -620,29 +651,44 @@ def limited() -> Iterator[Mock]:
     yield from make_mock(rate_limit=3)
 
 
+START = 1_767_225_600  # the manual clock's start
+
+
 def test_rate_limit_answers_429_with_retry_after(limited: Mock) -> None:
     h = limited.headers("neuraldraft")
-    remaining = []
+    seen = []
     for _ in range(3):
         answer = limited.client.get(f"{BASE}/webhook-endpoints", headers=h)
         assert answer.status_code == 200
         assert answer.headers["x-ratelimit-limit"] == "3"
-        assert answer.headers["x-ratelimit-reset"] == str(1_767_225_600 + 60)
-        remaining.append(answer.headers["x-ratelimit-remaining"])
+        seen.append((answer.headers["x-ratelimit-remaining"], answer.headers["x-ratelimit-reset"]))
         limited.advance(10)
-    assert remaining == ["2", "1", "0"]
+    # the window slides: each request fully refills 60 s after it was made
+    assert seen == [("2", str(START + 60)), ("1", str(START + 70)), ("0", str(START + 80))]
     refused = limited.client.get(f"{BASE}/webhook-endpoints", headers=h)
     assert_problem(refused, 429, "rate_limited")
-    assert refused.headers["retry-after"] == "30"
+    assert refused.headers["retry-after"] == "30"  # when the oldest request leaves the window
+    assert refused.headers["x-ratelimit-remaining"] == "0"
     other = limited.headers("neuraldraft", key="someone-else")
     assert limited.client.get(f"{BASE}/webhook-endpoints", headers=other).status_code == 200
     limited.advance(30)
-    assert limited.client.get(f"{BASE}/webhook-endpoints", headers=h).status_code == 200
+    again = limited.client.get(f"{BASE}/webhook-endpoints", headers=h)
+    assert again.status_code == 200 and again.headers["x-ratelimit-remaining"] == "0"
 
 
-def test_no_rate_limit_headers_by_default(mock: Mock) -> None:
-    answer = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
-    assert answer.status_code == 200 and "x-ratelimit-limit" not in answer.headers
+def test_rate_limit_headers_count_the_documented_60_when_not_enforced(mock: Mock) -> None:
+    h = mock.headers("neuraldraft")
+    answers = [mock.client.get(f"{BASE}/webhook-endpoints", headers=h) for _ in range(61)]
+    assert all(a.status_code == 200 for a in answers)
+    assert {a.headers["x-ratelimit-limit"] for a in answers} == {"60"}
+    remaining = [int(a.headers["x-ratelimit-remaining"]) for a in answers]
+    assert remaining == [*range(59, -1, -1), 0]
+    mock.advance(60)
+    fresh = mock.client.get(f"{BASE}/webhook-endpoints", headers=h)
+    assert fresh.headers["x-ratelimit-remaining"] == "59"
+    assert fresh.headers["x-ratelimit-reset"] == str(START + 120)
+    errors = create(mock, "/images", {})  # errors carry the headers too
+    assert errors.status_code == 422 and errors.headers["x-ratelimit-remaining"] == "58"
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -687,14 +733,15 @@ def test_bodies_that_are_not_json_objects_are_400(
 @pytest.mark.parametrize(
     ("path", "body", "fields"),
     [
-        ("/blog-posts", {"type": "manual", "topic": ""}, {"type", "topic"}),
+        ("/blog-posts", {"type": "robot", "topic": ""}, {"type", "topic", "title"}),
+        ("/blog-posts", {"type": "ai", "style": "bold"}, {"topic", "style"}),
         (
             "/blog-posts",
             {"type": "ai", "topic": 5, "secondary_keywords": [1]},
             {"topic", "secondary_keywords.0"},
         ),
         ("/images", {"prompt": "x", "aspect_ratio": "wide"}, {"aspect_ratio"}),
-        ("/jobs", {"type": "website.generate"}, {"type"}),
+        ("/jobs", {"type": "video.generate", "platforms": ["x"]}, {"type", "platforms.0"}),
         ("/content/k/translate", {"target_langs": []}, {"target_langs"}),
         ("/content/k/translate", {"source_lang": "en"}, {"body"}),
         ("/webhook-endpoints", {"url": "ftp://x", "events": []}, {"url", "events"}),
@@ -703,9 +750,10 @@ def test_bodies_that_are_not_json_objects_are_400(
 def test_422_names_each_field(
     mock: Mock, path: str, body: dict[str, Any], fields: set[str]
 ) -> None:
-    errors = assert_problem(create(mock, path, body), 422, "validation_failed")["errors"]
-    assert {e["field"] for e in errors} == fields
-    assert all(e["message"] for e in errors)
+    problem = assert_problem(create(mock, path, body), 422, "validation_failed")
+    assert problem["title"] == "Validation failed"
+    assert set(problem["errors"]) == fields
+    assert all(messages and all(messages) for messages in problem["errors"].values())
 
 
 def test_unknown_jobs_routes_and_scenarios(mock: Mock) -> None:
@@ -761,4 +809,4 @@ def test_strict_mode_refuses_like_the_handlers_do() -> None:
         assert_problem(wrong_type, 400, "bad_request")
         missing = mock.client.post(f"{BASE}/images", headers=h, content=b"{}")
         fields = assert_problem(missing, 422, "validation_failed")["errors"]
-        assert [e["field"] for e in fields] == ["prompt"]
+        assert list(fields) == ["prompt"]

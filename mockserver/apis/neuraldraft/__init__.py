@@ -1,5 +1,6 @@
-"""Neural Draft: content-generation jobs (blog posts, translations, images, social posts),
-their live progress as Server-Sent Events, and signed webhook deliveries."""
+"""Neural Draft: content-generation jobs (blog posts, translations, images, social posts,
+content plans, websites), the posts they write, their live progress as Server-Sent Events,
+and signed webhook deliveries."""
 
 from __future__ import annotations
 
@@ -11,27 +12,35 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockserver.apis.neuraldraft import responses
-from mockserver.apis.neuraldraft.guards import Idempotency, RateLimiter, fingerprint
+from mockserver.apis.neuraldraft.guards import (
+    DOCUMENTED_LIMIT,
+    Idempotency,
+    RateLimiter,
+    fingerprint,
+)
 from mockserver.apis.neuraldraft.models import (
     CANCELLED,
     CANCELLED_MESSAGE,
     COMPLETED,
     FAILED,
-    INSUFFICIENT_CREDITS,
     KINDS,
     STOP_SHARE,
     job_body,
+    job_events,
     png,
     result_of,
+    social_status,
     steps_for,
 )
+from mockserver.apis.neuraldraft.posts import BlogPost, Registry, SocialPost
+from mockserver.apis.neuraldraft.problems import CREDITS_CODES, problem
 from mockserver.apis.neuraldraft.stream import Wakeup
-from mockserver.apis.neuraldraft.webhooks import Webhooks
+from mockserver.apis.neuraldraft.webhooks import Event, Webhooks
 from mockserver.contracts.document import HERE as CONTRACTS
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
-from mockserver.errors import ApiError, FieldError, problem_error
+from mockserver.errors import ApiError, FieldError
 from mockserver.service import ApiService, Ctx, Handler
 from mockserver.state import MockState
 
@@ -67,15 +76,26 @@ class NeuralDraft(ApiService):
 
     def __init__(self, state: MockState) -> None:
         super().__init__(state)
-        self.limiter = RateLimiter(state.config.rate_limit)
+        limit = state.config.rate_limit
+        self.limiter = RateLimiter(limit or DOCUMENTED_LIMIT, enforce=limit is not None)
+        if state.config.credits_error_code not in CREDITS_CODES:
+            raise ValueError(
+                f"credits_error_code must be one of {', '.join(CREDITS_CODES)}, "
+                f"not {state.config.credits_error_code!r}"
+            )
+        self.credits_code = state.config.credits_error_code
         self.idempotency = Idempotency()
-        self.webhooks = Webhooks(state, self.name, self._event_job)
+        self.blog_posts: Registry[BlogPost] = Registry(state.config.store_capacity)
+        self.social_posts: Registry[SocialPost] = Registry(state.config.store_capacity)
+        self.webhooks = Webhooks(state, self.name, self._events)
         self.wakeup = Wakeup()  # open streams, told when a cancel changes a job
         state.on_reset(self._forget)
 
     def routes(self) -> list[Route]:
         return [
+            self.route("/v1/blog-posts", responses.list_blog_posts),
             self.route("/v1/blog-posts", responses.create_blog_post, ["POST"]),
+            self.route("/v1/blog-posts/{id}", responses.get_blog_post),
             self.route("/v1/blog-posts/{id}/translate", responses.translate_blog_post, ["POST"]),
             self.route("/v1/content/{key}/translate", responses.translate_content, ["POST"]),
             self.route("/v1/images", responses.create_image, ["POST"]),
@@ -83,6 +103,11 @@ class NeuralDraft(ApiService):
             self.route("/v1/jobs/{id}", responses.get_job),
             self.route("/v1/jobs/{id}/cancel", responses.cancel_job, ["POST"]),
             self.route("/v1/jobs/{id}/stream", responses.stream_job),
+            self.route("/v1/social-posts/{id}", responses.get_social_post),
+            self.route("/v1/webhook-deliveries", responses.list_webhook_deliveries),
+            self.route(
+                "/v1/webhook-deliveries/{id}/retry", responses.retry_webhook_delivery, ["POST"]
+            ),
             self.route("/v1/webhook-endpoints", responses.list_webhook_endpoints),
             self.route("/v1/webhook-endpoints", responses.create_webhook_endpoint, ["POST"]),
             self.route("/v1/webhook-endpoints/{id}", responses.update_webhook_endpoint, ["PATCH"]),
@@ -146,24 +171,27 @@ class NeuralDraft(ApiService):
             error = ApiError(error.status, message, code=error.code, headers=error.headers)
         if error.status == 422 and error.errors:
             fields = "; ".join(f"{e.field}: {e.msg}" for e in error.errors)
-            error.detail = f"The request is invalid: {fields}"
-        return problem_error(request, error)
+            error.detail = f"One or more fields failed validation: {fields}"
+        if error.status == 402:  # whichever version of the errors page the server follows
+            error.code = self.credits_code
+        return problem(request, error)
 
     # --- scenarios and plans -----------------------------------------------------------------
 
     def scenario_words(self) -> set[str]:
-        return {*self.outcomes, STALLED, INSUFFICIENT_CREDITS}
+        return {*self.outcomes, STALLED, *CREDITS_CODES}
 
     def outcome_word(self, scenario: Scenario) -> str:
-        """`insufficient_credits` is also a word: the create request answers 402."""
-        if scenario.outcome == INSUFFICIENT_CREDITS:
-            return INSUFFICIENT_CREDITS
+        """`out_of_credits` and `insufficient_credits` are words too: the create request
+        answers 402."""
+        if scenario.outcome in CREDITS_CODES:
+            return scenario.outcome
         return super().outcome_word(scenario)
 
     def outcome(self, kind: str, scenario: Scenario) -> Outcome:
-        if scenario.outcome == INSUFFICIENT_CREDITS:
+        if scenario.outcome in CREDITS_CODES:
             raise ScenarioError(
-                "insufficient_credits refuses the create request (402); it is not a job outcome"
+                f"{scenario.outcome} refuses the create request (402); it is not a job outcome"
             )
         return super().outcome(kind, scenario)
 
@@ -213,12 +241,34 @@ class NeuralDraft(ApiService):
         result = job.data["result"]
         return png(result["width"], result["height"], job.data["prompt"]), "image/png"
 
-    def _event_job(self, job: Job, now: float) -> dict[str, Any]:
-        return self.job_body(job, now, job.data["server_url"])
+    def _events(self, job: Job, now: float) -> list[Event]:
+        """The documented webhook events `job` has triggered by `now`, with their data."""
+        found = []
+        for topic, subject, at in job_events(job, now):
+            data: dict[str, Any] = {"job": self.job_body(job, now, job.data["server_url"])}
+            if job.kind == "blog_post.generate":
+                post = self.blog_posts.get(job.tenant, job.data["result"]["post_id"])
+                if post is not None:
+                    data["blog_post"] = post.as_dict(at)
+            elif job.kind == "social_post.generate":
+                social = self.social_posts.get(job.tenant, job.data["result"]["social_post_id"])
+                if social is not None:
+                    data["social_post"] = social.as_dict(social_status(job, now) or FAILED, at)
+            elif subject:  # a translation: one language landed
+                data["lang"] = subject
+                data.update(
+                    {"blog_post": {"id": job.data["post_id"]}}
+                    if job.data["source"] == "blog_post"
+                    else {"key": job.data["key"]}
+                )
+            found.append(Event(f"{job.id}:{topic}:{subject}", job.tenant, topic, at, data))
+        return found
 
     def _forget(self) -> None:
-        """An admin reset forgets endpoints, pending deliveries and stored answers too."""
+        """An admin reset forgets posts, endpoints, deliveries and stored answers too."""
         self.webhooks.clear()
+        self.blog_posts.clear()
+        self.social_posts.clear()
         self.idempotency.clear()
         self.limiter.clear()
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -18,47 +18,61 @@ from starlette.responses import Response
 
 from mockserver.errors import ApiError
 
-WINDOW_SECONDS = 60.0
+WINDOW_SECONDS = 60.0  # the docs: "The window is sliding 60 seconds, not a calendar minute"
+DOCUMENTED_LIMIT = 60  # the docs' "default project" (Hobby) budget per window
 IDEMPOTENCY_TTL = 86_400.0
 IDEMPOTENCY_KEY_MAX = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
+IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+PRUNE_AT = 10_000  # keys remembered before the idle ones are forgotten
 
 
 class RateLimiter:
-    """`limit` requests per key per window; a window opens with the key's first request.
+    """A sliding window of `limit` requests per 60 s per key, on the server clock.
 
-    `limit=None` turns it off: no headers, no refusals.
+    Every answer carries `X-RateLimit-Limit/-Remaining/-Reset`, counted the same way whether
+    or not the limit is enforced: `enforce=False` only never refuses (the remaining count
+    stays at 0 once used up). The window remembers at most `limit` request times per key.
     """
 
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int, enforce: bool) -> None:
         self.limit = limit
-        self._windows: dict[str, tuple[float, int]] = {}  # key -> (window start, requests)
+        self.enforce = enforce
+        self._windows: dict[str, deque[float]] = {}  # key -> times of its latest requests
         self._lock = threading.Lock()
 
     def hit(self, key: str, now: float) -> dict[str, str]:
         """Count one request; its rate-limit headers, or a 429 once the window is used up."""
-        if self.limit is None:
-            return {}
         with self._lock:
-            start, count = self._windows.get(key, (now, 0))
-            if now >= start + WINDOW_SECONDS:
-                start, count = now, 0
-            count += 1
-            self._windows[key] = (start, count)
-        reset = start + WINDOW_SECONDS
+            if len(self._windows) > PRUNE_AT:
+                self._prune(now)
+            times = self._windows.setdefault(key, deque(maxlen=self.limit))
+            while times and times[0] <= now - WINDOW_SECONDS:
+                times.popleft()
+            refused = self.enforce and len(times) >= self.limit
+            if not refused:
+                times.append(now)
+            remaining = self.limit - len(times)
+            oldest, newest = times[0], times[-1]
         headers = {
             "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(max(0, self.limit - count)),
-            "X-RateLimit-Reset": str(math.ceil(reset)),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(math.ceil(newest + WINDOW_SECONDS)),  # fully refilled
         }
-        if count > self.limit:
-            retry = max(1, math.ceil(reset - now))
+        if refused:
+            retry = max(1, math.ceil(oldest + WINDOW_SECONDS - now))
             raise ApiError(
                 429,
-                f"Rate limit of {self.limit} requests per minute exceeded; retry in {retry} s.",
+                f"Rate limit of {self.limit} requests per {WINDOW_SECONDS:.0f} s exceeded. "
+                f"Retry after {retry} seconds.",
                 headers={**headers, "Retry-After": str(retry)},
             )
         return headers
+
+    def _prune(self, now: float) -> None:
+        idle = [key for key, times in self._windows.items() if times[-1] <= now - WINDOW_SECONDS]
+        for key in idle:
+            del self._windows[key]
 
     def clear(self) -> None:
         with self._lock:
@@ -79,8 +93,9 @@ class Stored:
 class Idempotency:
     """Replays the first 2xx answer per (API key, Idempotency-Key) for 24 h of server time.
 
-    The same key with another request (method, path or body) or while the first one is still
-    running is a 409. Errors are not stored, so retrying after one runs the request again.
+    The same key with another request (method, path or body) is a 409 `idempotency_conflict`;
+    while the first one is still running, a 409 `conflict`. Errors are not stored, so
+    retrying after one runs the request again.
     """
 
     def __init__(self) -> None:
@@ -139,7 +154,9 @@ class Idempotency:
 def _replay(stored: Stored, fingerprint: str) -> Response:
     if stored.fingerprint != fingerprint:
         raise ApiError(
-            409, "Idempotency-Key was already used with a different request (path or body)."
+            409,
+            "Idempotency-Key was already used with different parameters (path or body).",
+            code=IDEMPOTENCY_CONFLICT,
         )
     return Response(
         stored.body,

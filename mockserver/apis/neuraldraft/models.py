@@ -22,7 +22,6 @@ from mockserver.engine.plan import Outcome, Plan
 
 COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
 PENDING, PROCESSING = "pending", "processing"
-INSUFFICIENT_CREDITS = "insufficient_credits"  # scenario word: the create request answers 402
 EPSILON = 1e-6
 CANCELLED_MESSAGE = "The job was cancelled."
 # where a failing or cancelled job stops when the scenario gives no `after=`: share of its plan
@@ -38,6 +37,12 @@ BLOG_STEPS: dict[str, tuple[float, str]] = {
 }
 IMAGE_STEPS = {"generate": (32.0, "Generating the image"), "upload": (6.0, "Uploading the image")}
 SOCIAL_STEPS = {"write": (40.0, "Writing the post"), "media": (18.0, "Creating the visual")}
+PLAN_STEPS = {"research": (45.0, "Researching topics"), "plan": (30.0, "Planning the calendar")}
+WEBSITE_STEPS = {
+    "plan": (30.0, "Planning the pages"),
+    "write": (90.0, "Writing the pages"),
+    "build": (40.0, "Building the site"),
+}
 SECONDS_PER_LOCALE = 20.0
 QUEUED_SECONDS = 2.0
 
@@ -68,46 +73,44 @@ BLOG_FIELDS_PER_LOCALE = 4  # title, excerpt, content, meta description
 
 @dataclass(frozen=True, slots=True)
 class Kind:
-    """What differs between job types: failure wording and the webhook events they emit."""
+    """What differs between job types: their steps, and how they fail."""
 
+    steps: dict[str, tuple[float, str]]  # step name -> (seconds, message while it runs)
     failure_code: str
     failure_message: str
     failed_label: str  # the job's `message` once failed
-    completed_event: str
-    failed_event: str
 
 
+GENERATION_FAILED = "generation_failed"
 KINDS: dict[str, Kind] = {
     "blog_post.generate": Kind(
-        "generation_failed",
-        "The post could not be generated.",
-        "Generation failed",
-        "blog_post.generated",
-        "blog_post.failed",
+        BLOG_STEPS, GENERATION_FAILED, "The post could not be generated.", "Generation failed"
     ),
     "image.generate": Kind(
-        "generation_failed",
+        IMAGE_STEPS,
+        GENERATION_FAILED,
         "The image model could not render this prompt.",
         "Generation failed",
-        "image.generated",
-        "image.failed",
     ),
     "social_post.generate": Kind(
-        "generation_failed",
+        SOCIAL_STEPS,
+        GENERATION_FAILED,
         "The social post could not be generated.",
         "Generation failed",
-        "social_post.published",
-        "social_post.failed",
     ),
     "translation.batch": Kind(
-        "translation_failed",
-        "The content could not be translated.",
-        "Translation failed",
-        "blog_post.translated",
-        "translation.failed",
+        {}, "translation_failed", "The content could not be translated.", "Translation failed"
+    ),
+    "content_plan.generate": Kind(
+        PLAN_STEPS,
+        GENERATION_FAILED,
+        "The content plan could not be generated.",
+        "Generation failed",
+    ),
+    "website.generate": Kind(
+        WEBSITE_STEPS, GENERATION_FAILED, "The website could not be generated.", "Generation failed"
     ),
 }
-CANCELLED_EVENT = "job.cancelled"
 
 
 # --- plans ----------------------------------------------------------------------------------
@@ -124,17 +127,14 @@ def steps_for(kind: str, inputs: dict[str, Any]) -> list[tuple[str, float, str]]
     elif kind == "translation.batch":
         steps = [(locale, SECONDS_PER_LOCALE) for locale in inputs["locales"]]
     else:
-        table = IMAGE_STEPS if kind == "image.generate" else SOCIAL_STEPS
-        steps = [(name, seconds) for name, (seconds, _) in table.items()]
+        steps = [(name, seconds) for name, (seconds, _) in KINDS[kind].steps.items()]
     return [(PENDING, QUEUED_SECONDS, ""), *((PROCESSING, sec, name) for name, sec in steps)]
 
 
 def step_message(kind: str, step: str) -> str:
     if kind == "translation.batch":
         return f"Translating to {language_name(step)}"
-    table = {"blog_post.generate": BLOG_STEPS, "image.generate": IMAGE_STEPS}.get(
-        kind, SOCIAL_STEPS
-    )
+    table = KINDS[kind].steps
     return table[step][1] if step in table else step
 
 
@@ -142,16 +142,46 @@ def language_name(code: str) -> str:
     return LANGUAGES.get(code.split("-")[0].lower(), code)
 
 
-def event_for(job: Job, outcome: Outcome) -> str:
-    """The webhook event a finished job emits."""
-    if outcome.state == CANCELLED:
-        return CANCELLED_EVENT
-    kind = KINDS[job.kind]
-    if outcome.state != COMPLETED:
-        return kind.failed_event
-    if job.kind == "translation.batch" and job.data.get("source") == "content":
-        return "content.translated"
-    return kind.completed_event
+def job_events(job: Job, now: float) -> list[tuple[str, str, float]]:
+    """The documented webhook topics `job` has triggered by `now`: `(topic, subject, at)`.
+
+    A translation emits one event per language as it lands (`blog_post.translated` for a
+    post, `content.changed` for a content key), also when the job is cut short later; the
+    others one event when they end: `blog_post.published`, `image.generated`,
+    `social_post.published` / `social_post.failed`. No documented topic covers the rest.
+    """
+    if job.created_at > now:
+        return []
+    if job.kind == "translation.batch":
+        topic = "blog_post.translated" if job.data["source"] == "blog_post" else "content.changed"
+        return [(topic, locale, at) for locale, at in landed_steps(job, now)]
+    outcome = job.snapshot(now).outcome
+    finished = job.finished_at(now)
+    if outcome is None or finished is None:
+        return []
+    ended = {
+        ("blog_post.generate", COMPLETED): "blog_post.published",
+        ("image.generate", COMPLETED): "image.generated",
+        ("social_post.generate", COMPLETED): "social_post.published",
+        ("social_post.generate", FAILED): "social_post.failed",
+    }.get((job.kind, outcome.state))
+    return [] if ended is None else [(ended, "", finished)]
+
+
+def landed_steps(job: Job, now: float) -> list[tuple[str, float]]:
+    """The steps `job` finished by `now`, with the time each one finished."""
+    timeline: Plan = job.data["timeline"]
+    kept = _finished_phases(timeline, job.plan)
+    position = job.position(now)
+    landed, end = [], 0.0
+    for index, phase in enumerate(timeline.phases):
+        end += phase.duration
+        if index == 0:
+            continue
+        if index >= kept or position < end - EPSILON:
+            break
+        landed.append((phase.detail, job.time_of(end)))
+    return landed
 
 
 # --- where a job stands ---------------------------------------------------------------------
@@ -217,6 +247,12 @@ def percent_changes_at(job: Job, now: float) -> float:
     if job.snapshot(now).terminal or work <= EPSILON or percent >= 99:
         return math.inf
     return job.created_at + queued + (percent + 1 - 2 * EPSILON) * work / 100 - 1e-3
+
+
+def social_status(job: Job, now: float) -> str | None:
+    """A generated social post is `published` once its job completed, `failed` when it
+    failed; before that (or when cancelled) there is no post to read."""
+    return {COMPLETED: "published", FAILED: "failed"}.get(progress_of(job, now).status)
 
 
 def _percent(timeline: Plan, position: float) -> int:

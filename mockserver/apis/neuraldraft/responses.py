@@ -1,9 +1,11 @@
-"""Neural Draft's HTTP handlers: jobs (create, read, cancel, stream) and webhook endpoints."""
+"""Neural Draft's HTTP handlers: jobs (create, read, cancel, stream), the posts they write,
+webhook endpoints and deliveries."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
@@ -12,14 +14,18 @@ from mockserver.apis.neuraldraft import stream
 from mockserver.apis.neuraldraft.models import (
     BLOG_FIELDS_PER_LOCALE,
     CANCELLED,
-    INSUFFICIENT_CREDITS,
+    COMPLETED,
     KINDS,
     image_size,
     percent_changes_at,
     progress_of,
     slugify,
+    social_status,
     title_of,
 )
+from mockserver.apis.neuraldraft.posts import BlogPost, SocialPost
+from mockserver.apis.neuraldraft.problems import CREDITS_CODES
+from mockserver.apis.neuraldraft.webhooks import Event
 from mockserver.engine.ids import base62
 from mockserver.engine.jobs import Job
 from mockserver.engine.scenarios import MAGIC, Scenario
@@ -72,14 +78,25 @@ def _magic(ctx: Ctx, texts: list[str | None]) -> list[str]:
 
 
 def _start(
-    ctx: Ctx, kind: str, data: dict[str, Any], magic: list[str | None], *aliases: str
+    ctx: Ctx,
+    kind: str,
+    data: dict[str, Any],
+    magic: list[str | None],
+    record: Callable[[str], Any] | None = None,
 ) -> Job:
-    """A new job of `kind` with its scenario; 402 when the scenario says credits ran out."""
+    """A new job of `kind` with its scenario; 402 when the scenario says credits ran out.
+
+    `record(job_id)` registers what the job will write (a post) once the request is known to
+    be accepted, so its id can go into the job's `result`.
+    """
     scenario = ctx.scenario(*_magic(ctx, magic))
-    if scenario.outcome == INSUFFICIENT_CREDITS:
-        raise ApiError(402, "Not enough credits to start this job.", code=INSUFFICIENT_CREDITS)
+    if scenario.outcome in CREDITS_CODES:
+        raise ApiError(402, "The project's credit balance is too low to start this job.")
+    job_id = "job_" + base62(ctx.rng, 12)
+    if record is not None:
+        record(job_id)
     data["server_url"] = ctx.server_url
-    return ctx.create_job(kind, "job_" + base62(ctx.rng, 12), scenario, data, *aliases)
+    return ctx.create_job(kind, job_id, scenario, data)
 
 
 def _accepted(ctx: Ctx, job: Job) -> Response:
@@ -87,17 +104,81 @@ def _accepted(ctx: Ctx, job: Job) -> Response:
 
 
 async def create_blog_post(ctx: Ctx) -> Response:
+    """`type: "ai"` starts the generation pipeline (202, a Job); anything else (the SDK's
+    `type: "manual"`, or no type as in the docs' curl example) creates the post at once."""
     body = await json_body(ctx)
+    if body.get("type") != "ai":
+        return _create_manual_post(ctx, body)
     topic: str = body["topic"]
-    post_id = "post_" + base62(ctx.rng, 12)
-    result = {
-        "post_id": post_id,
-        "slug": slugify(topic, post_id.lower().replace("_", "-")),
-        "title": title_of(topic),
-    }
-    data = {**body, "result": result}
-    job = _start(ctx, "blog_post.generate", data, [topic], f"post:{post_id}")
+    title = title_of(topic)
+    result: dict[str, Any] = {}
+
+    def record(job_id: str) -> None:
+        slug = _free_slug(ctx, slugify(topic, "post"))
+        post = _service(ctx).blog_posts.add(
+            ctx.tenant,
+            lambda number: BlogPost(
+                number,
+                slug,
+                title,
+                "published",  # the pipeline ends with "publish"
+                ctx.now,
+                content=f"<h1>{title}</h1>\n<p>{topic}</p>",
+                excerpt=topic,
+                meta_title=title,
+                meta_description=topic,
+                job_id=job_id,
+            ),
+        )
+        result.update(post_id=post.id, slug=post.slug, title=post.title)
+
+    job = _start(ctx, "blog_post.generate", {**body, "result": result}, [topic], record)
     return _accepted(ctx, job)
+
+
+def _create_manual_post(ctx: Ctx, body: dict[str, Any]) -> Response:
+    service = _service(ctx)
+    now = ctx.now
+    title: str = body["title"]
+    wanted = body.get("slug")
+    slug = _free_slug(ctx, wanted or slugify(title, "post"), taken_is_conflict=bool(wanted))
+    post = service.blog_posts.add(
+        ctx.tenant,
+        lambda number: BlogPost(
+            number,
+            slug,
+            title,
+            body.get("status", "draft"),
+            now,
+            content=body.get("content"),
+            excerpt=body.get("excerpt"),
+            language_code=body.get("language_code", "en"),
+            tags=[str(tag) for tag in body.get("tags", [])],
+            meta_title=body.get("meta_title"),
+            meta_description=body.get("meta_description"),
+            featured_image=body.get("featured_image"),
+        ),
+    )
+    shown = post.as_dict(now)
+    if post.status == "published":
+        key = f"{ctx.tenant}:blog_post:{post.id}:published"
+        service.webhooks.emit(
+            Event(key, ctx.tenant, "blog_post.published", now, {"blog_post": shown})
+        )
+    return ctx.json({"data": shown}, 201)
+
+
+def _free_slug(ctx: Ctx, wanted: str, taken_is_conflict: bool = False) -> str:
+    """`wanted`, or `wanted-2`, `wanted-3`... when another post of the key has it; a slug
+    the client chose that is taken is the docs' `409 conflict` ("slug already taken")."""
+    taken = {post.slug for post in _service(ctx).blog_posts.all(ctx.tenant)}
+    if wanted in taken and taken_is_conflict:
+        raise ApiError(409, f"The slug {wanted!r} is already taken.")
+    slug, number = wanted, 1
+    while slug in taken:
+        number += 1
+        slug = f"{wanted}-{number}"
+    return slug
 
 
 async def create_image(ctx: Ctx) -> Response:
@@ -109,25 +190,123 @@ async def create_image(ctx: Ctx) -> Response:
 
 
 async def create_job(ctx: Ctx) -> Response:
-    """`POST /v1/jobs`: social posts; answers a `{job_id, status}` handle, not the Job."""
+    """`POST /v1/jobs`: social posts, content plans and websites; answers a
+    `{job_id, status}` handle, not the Job."""
     body = await json_body(ctx)
-    title = body.get("custom_title")
-    result = {
-        "social_post_id": "sp_" + base62(ctx.rng, 12),
-        "title": title or "Social post",
-        "platforms": list(dict.fromkeys(body.get("platforms") or ["linkedin"])),
-    }
-    job = _start(ctx, body["type"], {**body, "result": result}, [title])
+    kind: str = body["type"]
+    title = body.get("custom_title") or body.get("topic") or body.get("name")
+    result: dict[str, Any] = {}
+    record = None
+    if kind == "social_post.generate":
+        platforms = list(dict.fromkeys(body.get("platforms") or ["linkedin"]))
+
+        def record(job_id: str) -> None:
+            social = _service(ctx).social_posts.add(
+                ctx.tenant,
+                lambda number: SocialPost(
+                    number, title or "Social post", platforms, body.get("media_type"), job_id
+                ),
+            )
+            result.update(social_post_id=social.id, title=social.title, platforms=platforms)
+
+    elif kind == "content_plan.generate":
+        result.update(
+            content_plan_id="cp_" + base62(ctx.rng, 12),
+            title=title or "Content plan",
+            items_count=12,
+        )
+    else:  # website.generate
+        site = slugify(title or "", "site-" + base62(ctx.rng, 6).lower())
+        result.update(
+            website_id="ws_" + base62(ctx.rng, 12),
+            url=f"https://{site[:40].strip('-')}.neuraldraft.site",
+            pages_count=5,
+        )
+    job = _start(ctx, kind, {**body, "result": result}, [title], record)
     return ctx.json({"job_id": job.id, "status": "pending"}, 202)
 
 
+# --- the posts jobs write -------------------------------------------------------------------
+
+
+def _post_at(ctx: Ctx, post: BlogPost) -> float | None:
+    """When `post` was last written, or None while the job writing it has not completed."""
+    if post.job_id is None:
+        return post.created_at
+    job = ctx.state.store.get(ctx.service.name, ctx.tenant, post.job_id)
+    if job is None or progress_of(job, ctx.now).status != COMPLETED:
+        return None
+    return job.finished_at(ctx.now)
+
+
+def _readable_posts(ctx: Ctx) -> list[tuple[BlogPost, float]]:
+    found = []
+    for post in _service(ctx).blog_posts.all(ctx.tenant):
+        at = _post_at(ctx, post)
+        if at is not None:
+            found.append((post, at))
+    return found
+
+
+def _blog_post(ctx: Ctx, id_or_slug: str) -> tuple[BlogPost, float]:
+    """This key's readable post by integer id or slug, or a 404."""
+    if _number(id_or_slug):
+        post = _service(ctx).blog_posts.get(ctx.tenant, int(id_or_slug))
+        at = None if post is None else _post_at(ctx, post)
+        if post is not None and at is not None:
+            return post, at
+    else:
+        for post, at in _readable_posts(ctx):
+            if post.slug == id_or_slug:
+                return post, at
+    raise ApiError(404, f"Blog post {id_or_slug} not found.")
+
+
+async def get_blog_post(ctx: Ctx) -> Response:
+    post, at = _blog_post(ctx, ctx.params()["id"])
+    return ctx.json({"data": post.as_dict(at)})
+
+
+async def list_blog_posts(ctx: Ctx) -> Response:
+    """Newest first, paginated; `status` and `tag` filter."""
+    query = ctx.params()
+    posts = [
+        (post, at)
+        for post, at in reversed(_readable_posts(ctx))
+        if query.get("status") in (None, post.status)
+        if query.get("tag") in (None, *post.tags)
+    ]
+    return ctx.json(_page([post.as_dict(at) for post, at in posts], query))
+
+
+def _page(items: list[dict[str, Any]], query: dict[str, Any]) -> dict[str, Any]:
+    """`{data, meta: {page, page_size, total}}`, as the docs' deliveries list answers."""
+    page, size = query.get("page", 1), query.get("page_size", 20)
+    meta = {"page": page, "page_size": size, "total": len(items)}
+    return {"data": items[(page - 1) * size : page * size], "meta": meta}
+
+
+async def get_social_post(ctx: Ctx) -> Response:
+    """A post a `social_post.generate` job wrote, once the job has ended."""
+    raw = ctx.params()["id"]
+    social = _service(ctx).social_posts.get(ctx.tenant, int(raw)) if _number(raw) else None
+    store = ctx.state.store
+    job = None if social is None else store.get(ctx.service.name, ctx.tenant, social.job_id)
+    status = None if job is None else social_status(job, ctx.now)
+    if social is None or job is None or status is None:
+        raise ApiError(404, f"Social post {raw} not found.")
+    return ctx.json({"data": social.as_dict(status, job.finished_at(ctx.now) or ctx.now)})
+
+
+def _number(text: str) -> bool:
+    """An id as the real service's integer ids are written (and no longer than they get)."""
+    return text.isdigit() and len(text) < 19
+
+
 async def translate_blog_post(ctx: Ctx) -> Response:
-    post_id = ctx.params()["id"]
-    body = await json_body(ctx)
-    post = ctx.state.store.get(ctx.service.name, ctx.tenant, f"post:{post_id}")
-    if post is None or progress_of(post, ctx.now).status != "completed":
-        raise ApiError(404, f"Blog post {post_id} not found.")
-    return _translate(ctx, body, {"source": "blog_post", "post_id": post_id}, None)
+    body = await json_body(ctx)  # a bad body is a 422 before the post is looked up
+    post, _ = _blog_post(ctx, str(ctx.params()["id"]))
+    return _translate(ctx, body, {"source": "blog_post", "post_id": post.id}, None)
 
 
 async def translate_content(ctx: Ctx) -> Response:
@@ -203,7 +382,7 @@ async def stream_job(ctx: Ctx) -> Response:
     )
 
 
-# --- webhook endpoints ----------------------------------------------------------------------
+# --- webhook endpoints and deliveries ------------------------------------------------------
 
 
 async def list_webhook_endpoints(ctx: Ctx) -> Response:
@@ -236,3 +415,27 @@ async def update_webhook_endpoint(ctx: Ctx) -> Response:
 async def delete_webhook_endpoint(ctx: Ctx) -> Response:
     _service(ctx).webhooks.delete(_endpoint(ctx))
     return Response(status_code=204)
+
+
+async def list_webhook_deliveries(ctx: Ctx) -> Response:
+    """Newest first, filtered by `endpoint_id`, `status` and `event`, paginated."""
+    query = ctx.params()
+    wanted = {name: query.get(name) for name in ("endpoint_id", "status", "event")}
+    shown = [
+        delivery.as_dict(with_body=False)
+        for delivery in _service(ctx).webhooks.deliveries(ctx.tenant)
+        if all(value in (None, getattr(delivery, name)) for name, value in wanted.items())
+    ]
+    return ctx.json(_page(shown, query))
+
+
+async def retry_webhook_delivery(ctx: Ctx) -> Response:
+    """Queues one more attempt now; it goes out at the dispatcher's next tick."""
+    webhooks = _service(ctx).webhooks
+    delivery_id = ctx.params()["id"]
+    delivery = webhooks.delivery(ctx.tenant, delivery_id)
+    if delivery is None:
+        raise ApiError(404, f"Webhook delivery {delivery_id} not found.")
+    if not webhooks.retry(delivery):
+        raise ApiError(409, f"The endpoint of delivery {delivery_id} is deleted or paused.")
+    return ctx.json(delivery.as_dict(), 202)
