@@ -27,13 +27,17 @@ class State:
     next: frozenset[str]  # other states it may move to; staying is always allowed
     terminal: bool
     present: tuple[str, ...]  # fields set (not null) in this state
-    null: tuple[str, ...]  # fields null or absent in this state
+    unset: tuple[str, ...]  # fields null or absent in this state
     equal: Mapping[str, Any]  # fields with a fixed value in this state
 
     def problems(self, body: Mapping[str, Any]) -> list[str]:
         """What in `body` this state does not allow, one sentence each."""
         found = [f"{name} is missing or null" for name in self.present if body.get(name) is None]
-        found += [f"{name} is {body[name]!r}, not null" for name in self.null if body.get(name)]
+        found += [
+            f"{name} is {body[name]!r}, not null"
+            for name in self.unset
+            if body.get(name) is not None
+        ]
         found += [
             f"{name} is {body.get(name)!r}, not {value!r}"
             for name, value in self.equal.items()
@@ -194,7 +198,7 @@ def _lifecycle(api: str, kind: str, raw: Mapping[str, Any]) -> Lifecycle:
             frozenset(spec.get("next", ())),
             bool(spec.get("terminal", False)),
             tuple(spec.get("present", ())),
-            tuple(spec.get("null", ())),
+            tuple(spec.get("unset", ())),
             dict(spec.get("equal", {})),
         )
         for name, spec in raw["states"].items()
