@@ -5,14 +5,19 @@ check runs them."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import requests
 from camb import CambAI
+from neurolinker_sdk import NeuroLinker
 
 from tests.conftest import wav
+from tests.test_neurolinker import handmade_pdf
 
 MEDIA = ("mix.wav", wav(0.5))
+GIVE_UP_SECONDS = 300.0
 
 
 def camb_sdk(base_url: str, api_key: str) -> Any:
@@ -25,16 +30,30 @@ def camb_sdk(base_url: str, api_key: str) -> Any:
 
 
 def camb_sdk_plain(base_url: str, api_key: str) -> Any:
-    """The same flow with only the file: a retry has nothing to drop."""
+    """The same flow with only the file (a retry has nothing to drop), sent again once when
+    the connection drops before any answer (no task was made), giving up on a stalled task."""
     client = CambAI(api_key=api_key, base_url=base_url)
-    task = client.audio_separation.create_audio_separation(media_file=MEDIA)
-    return _camb_wait(client, task.task_id, pause=5.0)
+    task = _again_if_dropped(
+        lambda: client.audio_separation.create_audio_separation(media_file=MEDIA)
+    )
+    return _camb_wait(client, task.task_id)
+
+
+def _again_if_dropped(call: Callable[[], Any]) -> Any:
+    """Once more when the connection dropped before any answer."""
+    try:
+        return call()
+    except httpx.TransportError:
+        time.sleep(1)
+        return call()
 
 
 def _camb_wait(client: CambAI, task_id: str, pause: float = 5.0) -> Any:
-    while (status := client.audio_separation.get_audio_separation_status(task_id)).status in (
-        "PENDING",
-    ):
+    deadline = time.monotonic() + GIVE_UP_SECONDS
+    read = client.audio_separation.get_audio_separation_status
+    while (status := _again_if_dropped(lambda: read(task_id))).status == "PENDING":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"task {task_id} still {status.status}")
         time.sleep(pause)
     if status.status != "SUCCESS":
         raise RuntimeError(f"separation ended {status.status}")
@@ -42,10 +61,10 @@ def _camb_wait(client: CambAI, task_id: str, pause: float = 5.0) -> Any:
 
 
 def camb_hasty(base_url: str, api_key: str) -> Any:
-    """Polls five times a second."""
+    """Polls twice a second."""
     client = CambAI(api_key=api_key, base_url=base_url)
     task = client.audio_separation.create_audio_separation(media_file=MEDIA)
-    return _camb_wait(client, task.task_id, pause=0.2)
+    return _camb_wait(client, task.task_id, pause=0.5)
 
 
 def camb_lingering(base_url: str, api_key: str) -> Any:
@@ -60,8 +79,8 @@ def camb_lingering(base_url: str, api_key: str) -> Any:
 
 
 class LostAnswer(requests.adapters.HTTPAdapter):
-    """The network of a client whose first create answer never arrives (its read times out
-    after the server handled the request)."""
+    """The network of a client whose first successful create answer never arrives (its read
+    times out after the server made the job)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -69,7 +88,7 @@ class LostAnswer(requests.adapters.HTTPAdapter):
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         answer = super().send(request, **kwargs)
-        if request.method == "POST" and not self.lost:
+        if request.method == "POST" and answer.status_code < 300 and not self.lost:
             self.lost = True
             raise requests.exceptions.ReadTimeout("read timed out", request=request)
         return answer
@@ -106,18 +125,35 @@ def _neuraldraft(base_url: str, api_key: str, key: str | None) -> Any:
     session.headers["Authorization"] = f"Bearer {api_key}"
     headers = {"Idempotency-Key": key} if key else {}
     body = {"prompt": "A fox in the snow"}
-    try:
-        job = session.post(f"{base_url}/images", json=body, headers=headers).json()
-    except requests.exceptions.Timeout:
-        job = session.post(f"{base_url}/images", json=body, headers=headers).json()
-    while (status := session.get(f"{base_url}/jobs/{job['id']}").json())["status"] in (
+    job = _patiently(session, "POST", f"{base_url}/images", json=body, headers=headers)
+    deadline = time.monotonic() + GIVE_UP_SECONDS
+    while (status := _patiently(session, "GET", f"{base_url}/jobs/{job['id']}"))["status"] in (
         "pending",
         "processing",
     ):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job['id']} still {status['status']}")
         time.sleep(5)
     if status["status"] != "completed":
         raise RuntimeError(status["status"])
     return status["result"]
+
+
+def _patiently(session: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+    """Sends again (the same request) on a timeout, a dropped connection, a 429 or a 5xx,
+    after Retry-After or 2 s; raises on any other error."""
+    for _ in range(5):
+        try:
+            answer = session.request(method, url, **kwargs)
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError):
+            time.sleep(2)
+            continue
+        if answer.status_code == 429 or answer.status_code >= 500:
+            time.sleep(float(answer.headers.get("Retry-After", 2)))
+            continue
+        answer.raise_for_status()
+        return answer.json()
+    raise RuntimeError(f"{method} {url} kept failing")
 
 
 def neuraldraft_resubmits(base_url: str, api_key: str) -> Any:
@@ -128,3 +164,14 @@ def neuraldraft_resubmits(base_url: str, api_key: str) -> Any:
 def neuraldraft_idempotent(base_url: str, api_key: str) -> Any:
     """Resends the create after a timeout with the same Idempotency-Key: one job."""
     return _neuraldraft(base_url, api_key, "fox-1")
+
+
+def neurolinker_one_document(base_url: str, api_key: str) -> Any:
+    """neurolinker-sdk: one PDF, wait for the request, read its JSON."""
+    with NeuroLinker(token=api_key, base_url=base_url) as client:
+        submit = client.extraction.extract(documents=[("invoice.pdf", handmade_pdf("Total 9"))])
+        request_uid = client.extraction.extract_request_uid(submit)
+        status = client.extraction.wait_for_request(request_uid, timeout_s=GIVE_UP_SECONDS)
+        if status["status"] != "completed":
+            raise RuntimeError(f"extraction ended {status['status']}")
+        return client.extraction.documents.json(client.extraction.extract_document_ids(status))
