@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 
 from mockserver.contracts import Contract, load
 from mockserver.contracts.lifecycle import lifecycles_of, min_poll_interval
-from mockserver.engine.journal import BODY_LIMIT, Entry
+from mockserver.engine.journal import BODY_LIMIT, Entry, Journal
 from mockserver.faults.operations import creating_operations
 
 ALTERED, DUPLICATED, HASTY, LINGERED = "altered", "duplicated", "hasty", "lingered"
@@ -421,3 +421,24 @@ def _texts(node: Any) -> list[str]:
     if isinstance(node, list):
         return [text for value in node for text in _texts(value)]
     return []
+
+
+# --- for a test's teardown ------------------------------------------------------------------
+
+
+def findings_of(journal: Journal, keys: Mapping[str, str]) -> list[tuple[str, Finding]]:
+    """The behaviour verdicts on the requests made with `keys` (API name -> the test's key)."""
+    return [
+        (api, finding)
+        for api, key in keys.items()
+        for finding in behaviour(api, journal.entries(api, key))
+    ]
+
+
+def describe_findings(found: Sequence[tuple[str, Finding]], marker: str) -> str:
+    lines = [f"  {api}: {finding.verdict}: {finding.reason}" for api, finding in found]
+    return (
+        f"the client under test misbehaved across requests ({len(found)} finding"
+        f"{'' if len(found) == 1 else 's'}):\n" + "\n".join(lines) + "\n"
+        f"(mark the test @pytest.mark.{marker} if that is intended)"
+    )
