@@ -6,8 +6,8 @@ operation that a contract's `x-lifecycle` describes, it records the state the jo
 while the job runs, moves the mock's virtual clock on by a share of the kind's usual duration
 (`POST /__mock__/clock/advance`), so the next poll of the same job, in a stateful run that
 follows the contract's links, sees it further along. `mockserver.contracts.schemathesis_hooks`
-registers one walk globally for schemathesis' `--hooks`; tests may register their own on one
-schema (`schema.hooks.register(walk.after_call)`).
+registers one walk globally (`SCHEMATHESIS_HOOKS`); its `advance` may be set to move the clock
+another way than over HTTP.
 """
 
 from __future__ import annotations

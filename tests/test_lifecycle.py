@@ -174,3 +174,18 @@ def test_the_mocks_own_neuralanalog_polls_pass_the_check(mock: Mock, outcome: st
         mock.advance(5)
     report = check_lifecycle("neuralanalog", "audio", seen)
     assert report.ok and report.states[-1] == outcome, str(report)
+
+
+def test_the_documented_example(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/client-check.md, as written."""
+    report = check_lifecycle(
+        "camb",
+        None,
+        [{"status": "PENDING"}, {"status": "ERROR"}, {"status": "SUCCESS", "run_id": 7}],
+    )
+    assert not report.ok and report.step == 2
+    print(report)
+    assert capsys.readouterr().out == (
+        "camb audio_separation: step 2 is illegal: SUCCESS after the end state ERROR: an ended "
+        "job does not move (seen: PENDING -> ERROR -> SUCCESS)\n"
+    )
