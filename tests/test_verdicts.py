@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from mockserver.clientcheck import HANDLED, NOT_APPLICABLE, Report, check_client
 from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.verdicts import (
@@ -21,6 +23,7 @@ from mockserver.verdicts import (
 from tests import clients_behaviour as clients
 from tests.conftest import Mock, wav
 
+pytest_plugins = ["pytester"]
 PROJECT_FIELDS = ["folder_id", "project_description", "project_name"]
 
 
@@ -197,3 +200,45 @@ def test_journal_of_a_plain_json_request_is_unchanged(mock: Mock) -> None:
     [kept] = mock.state.journal.entries("camb", mock.key)
     assert kept.as_dict()["request"] == httpx_body and kept.request_parts is None
     assert kept.request_size == len(kept.request_body) > 0
+
+
+# --- the pytest plugin's teardown ---------------------------------------------------------------
+
+BUSY_TESTS = """
+import httpx
+import pytest
+
+
+def busy(mockserver):
+    base, headers = mockserver.base_url("neuraldraft"), mockserver.headers("neuraldraft")
+    mockserver.queue("neuraldraft", "completed; mode=poll")  # a phase per read, not per second
+    job = httpx.post(base + "/images", json={"prompt": "fox"}, headers=headers).json()["id"]
+    while httpx.get(f"{base}/jobs/{job}", headers=headers).json()["status"] != "completed":
+        pass  # no sleep at all
+
+
+def test_busy(mockserver):
+    busy(mockserver)
+
+
+@pytest.mark.mockserver_allow_behaviour
+def test_busy_on_purpose(mockserver):
+    busy(mockserver)
+"""
+
+
+def test_plugin_fails_a_test_whose_client_misbehaves_unless_marked(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_user=BUSY_TESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_busy*",
+            "the client under test misbehaved across requests (1 finding):",
+            "  neuraldraft: hasty: polled job job_* 3 times, 2 of them less than 1 s apart "
+            "(shortest 0 s)",
+            "(mark the test @pytest.mark.mockserver_allow_behaviour if that is intended)",
+        ]
+    )
