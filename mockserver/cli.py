@@ -161,21 +161,24 @@ def add_check_client(commands: argparse._SubParsersAction) -> None:
     )
     check.add_argument("--seed", type=int, default=0, help="seed of IDs and payload variety")
     check.add_argument(
-        "--only", default=None, help="comma-separated scenarios to run (default: all)"
+        "--only", default=None, help="comma-separated scenarios to run, in any case (default: all)"
     )
 
 
 def check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from mockserver.clientcheck import DEFAULT_BUDGET, check_client, load_function
+    from mockserver.clientcheck import DEFAULT_BUDGET, UnknownScenario, check_client, load_function
 
     try:
         flow = load_function(args.function)
     except (ImportError, AttributeError, ValueError) as exc:
         parser.error(f"cannot load {args.function}: {exc}")
-    only = [name.strip() for name in args.only.split(",")] if args.only else None
-    report = check_client(
-        args.api, flow, budget=args.budget or DEFAULT_BUDGET, seed=args.seed, only=only
-    )
+    only = args.only.split(",") if args.only is not None else None
+    try:
+        report = check_client(
+            args.api, flow, budget=args.budget or DEFAULT_BUDGET, seed=args.seed, only=only
+        )
+    except UnknownScenario as exc:
+        parser.error(f"--only: {exc}")
     report.client = args.function
     print(report.to_json() if args.json else report.table(), flush=True)
     return 0 if report.ok else 1

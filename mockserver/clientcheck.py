@@ -16,6 +16,11 @@ failure. Verdicts:
 - `hung`: still waiting when the virtual budget ran out, or it kept polling a job that had
   already ended and then gave up with its own timeout.
 - `wrong`: claimed success on a failure, or while its job had not completed.
+- `not_applicable`: the row cannot run for this flow (the API cannot produce its scenario for
+  the flow's request, e.g. `partial` for one document); not a failure, never `handled`.
+
+A flow that survives every outcome may still misbehave across requests: the behaviour verdicts
+of `mockserver.verdicts` (`altered`, `duplicated`, `hasty`, `lingered`) replace `handled`.
 """
 
 from __future__ import annotations
@@ -43,9 +48,12 @@ from mockserver.hang import hung_reason
 from mockserver.live import LiveServer
 from mockserver.service import ApiService
 from mockserver.state import MockState
+from mockserver.verdicts import behaviour, scenario_refused
 from mockserver.virtualtime import REAL, OutOfTime, VirtualTime
 
 HANDLED, CRASHED, HUNG, WRONG = "handled", "crashed", "hung", "wrong"
+NOT_APPLICABLE = "not_applicable"
+CREDITS = "insufficient_credits"  # the scenario word of a create refused with 402
 DEFAULT_BUDGET = 3600.0  # virtual seconds a row may take: far more than any job plans
 WALL_LIMIT = 60.0  # real seconds a row may take (a client that never sleeps)
 STOP_GRACE = 5.0  # real seconds a client past its limit has to reach a function call
@@ -53,6 +61,10 @@ MAX_SLEEPS = 20_000
 LINGER_READS = 3  # requests naming a job after it ended that still count as reading it
 
 ClientFlow = Callable[[str, str], Any]
+
+
+class UnknownScenario(ValueError):
+    """`only` names a row the matrix does not have."""
 
 
 # --- the matrix -------------------------------------------------------------------------------
@@ -84,7 +96,8 @@ def cases(service: ApiService) -> list[Case]:
 
     return [
         Case(success, success),
-        *(Case(word, word, expects_success=False) for word in failures),
+        *(Case(word, word, expects_success=False) for word in failures if word != CREDITS),
+        *([Case("402", CREDITS, expects_success=False)] if refuses_credits(service) else []),
         Case("latency", success, ({"fault": "latency", "delay": 5},)),
         Case("429", success, twice(fault="429", retry_after=5, times=1)),
         Case("500", success, twice(fault="500", times=1)),
@@ -93,6 +106,21 @@ def cases(service: ApiService) -> list[Case]:
         Case("stalled", success, ({"fault": "stall"},), expects_success=False, stall=True),
         Case("variety", success, ({"fault": "variety", "operation": polls},)),
     ]
+
+
+def refuses_credits(service: ApiService) -> bool:
+    """Whether a create can be refused with 402 for want of credits (documented, and the mock
+    has the scenario word for it)."""
+    operations = {op.id: op for op in service.contract.operations}
+    documented = any(
+        "402" in operations[name].spec.get("responses", {})
+        for name in creating_operations(service.contract)
+    )
+    try:
+        service.outcome_word(Scenario(CREDITS))
+    except ValueError:
+        return False
+    return documented
 
 
 # --- one run of the client --------------------------------------------------------------------
@@ -194,10 +222,10 @@ def judge(
         if not jobs:
             return WRONG, "claimed success without starting a job"
         if failed:
-            job, snap = failed[0]
+            job, snap = acted_on(failed, entries)
             return WRONG, f"claimed success though its job ended {snap.state} ({_id(job)})"
         if running:
-            job, snap = running[0]
+            job, snap = acted_on(running, entries)
             return WRONG, f"claimed success while its job was still {snap.state} ({_id(job)})"
         return HANDLED, "claimed success; every job completed"
     lingering = _lingering(jobs, entries, now)
@@ -217,6 +245,15 @@ def judge(
         job, snap = running[0]
         return CRASHED, f"raised while its job was still {snap.state} ({_id(job)})"
     return CRASHED, "raised before starting a job"
+
+
+def acted_on(candidates: list[tuple[Job, Any]], entries: list[Entry]) -> tuple[Job, Any]:
+    """The candidate the client asked about last: the job its claim rests on."""
+    for entry in reversed(entries):
+        for job, snap in candidates:
+            if job.id in entry.path:
+                return job, snap
+    return candidates[0]
 
 
 def _id(job: Job) -> str:
@@ -264,6 +301,7 @@ class Row:
     raised: str | None = None
     jobs: list[dict[str, Any]] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
+    behaviour: list[dict[str, Any]] = field(default_factory=list)  # mockserver.verdicts
 
 
 @dataclass
@@ -276,7 +314,7 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(row.verdict == HANDLED for row in self.rows)
+        return all(row.verdict in (HANDLED, NOT_APPLICABLE) for row in self.rows)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
@@ -294,7 +332,7 @@ class Report:
                 f"{row.virtual_seconds:.0f} s",
                 str(row.requests),
                 _short(row.did, 48),
-                "" if row.verdict == HANDLED else _short(row.reason, 70),
+                "" if row.verdict == HANDLED else " ".join(row.reason.split()),
             )
             for row in self.rows
         ]
@@ -308,13 +346,15 @@ class Report:
             ]
             return "  ".join(parts).rstrip()
 
-        bad = [row for row in self.rows if row.verdict != HANDLED]
+        bad = [row for row in self.rows if row.verdict not in (HANDLED, NOT_APPLICABLE)]
+        skipped = [row.scenario for row in self.rows if row.verdict == NOT_APPLICABLE]
+        ran = len(self.rows) - len(skipped)
         summary = (
-            f"all {len(self.rows)} scenarios handled"
+            f"all {ran} scenarios handled"
             if not bad
-            else f"{len(bad)} of {len(self.rows)} scenarios not handled: "
+            else f"{len(bad)} of {ran} scenarios not handled: "
             + ", ".join(f"{row.scenario} ({row.verdict})" for row in bad)
-        )
+        ) + (f"; not applicable: {', '.join(skipped)}" if skipped else "")
         title = (
             f"client check: {self.client} against {self.api} "
             f"(virtual budget {self.budget:g} s per scenario, seed {self.seed})"
@@ -340,24 +380,40 @@ def check_client(
 ) -> Report:
     """Run `function(base_url, api_key)` against every outcome and fault of `api`.
 
-    `function` may also be given as "module:function". `only` keeps the named rows.
+    `function` may also be given as "module:function". `only` keeps the named rows (any
+    case); an unknown name raises UnknownScenario listing the known ones.
     """
     flow = load_function(function) if isinstance(function, str) else function
     name = function if isinstance(function, str) else _name_of(flow)
     app = create_app(ServerConfig(api=api, clock="manual", seed=seed, journal_size=1_000_000))
     service: ApiService = app.state.services[api]
-    wanted = set(only) if only is not None else None
+    matrix = cases(service)
+    wanted = chosen(matrix, only)
     rows = []
     with LiveServer(app) as server:
         base_url = describe(app, server.url)[api]  # as the banner and health say
-        for index, case in enumerate(cases(service)):
-            if wanted is None or case.name in wanted:
+        for index, case in enumerate(matrix):
+            if wanted is None or case.name.lower() in wanted:
                 rows.append(
                     _run_case(
                         app.state.mock, service, case, flow, base_url, index, budget, wall_limit
                     )
                 )
     return Report(api, name, budget, seed, rows)
+
+
+def chosen(matrix: list[Case], only: Iterable[str] | None) -> set[str] | None:
+    """The rows `only` names, lower-cased; UnknownScenario naming the known rows for another."""
+    if only is None:
+        return None
+    known = [case.name for case in matrix]
+    wanted = {name.strip().lower() for name in only if name.strip()}
+    unknown = sorted(wanted - {name.lower() for name in known})
+    if unknown or not wanted:
+        raise UnknownScenario(
+            f"unknown scenario {', '.join(unknown) or '(none given)'}; known: {', '.join(known)}"
+        )
+    return wanted
 
 
 def _run_case(
@@ -387,6 +443,12 @@ def _run_case(
     jobs = list(state.store.jobs(service.name, api_key))
     entries = state.journal.entries(service.name, api_key)
     verdict, reason = judge(case, attempt, jobs, entries, service.outcomes[0], now)
+    found = behaviour(service.name, entries)  # bugs across requests: never `handled`
+    if verdict == HANDLED and found:
+        verdict, reason = found[0].verdict, found[0].reason
+    refused = scenario_refused(service.name, entries)
+    if refused is not None:
+        verdict, reason = NOT_APPLICABLE, refused
     return Row(
         scenario=case.name,
         verdict=verdict,
@@ -401,6 +463,7 @@ def _run_case(
         raised=error_text(attempt.error) if attempt.error is not None else None,
         jobs=[{"id": j.id, "kind": j.kind, "state": j.snapshot(now).state} for j in jobs],
         faults=[{k: v for k, v in rule.items()} for rule in case.faults],
+        behaviour=[finding.as_dict() for finding in found],
     )
 
 

@@ -7,6 +7,7 @@ import logging
 from starlette.types import Message, Receive, Send
 
 from mockserver.engine.journal import BODY_LIMIT, Entry, Journal
+from mockserver.engine.parts import PartsReader, is_multipart
 
 log = logging.getLogger("mockserver")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -18,7 +19,16 @@ class Exchange:
     client can see the end of the answer (a test reading the journal right after its call
     finds it there)."""
 
-    __slots__ = ("entry", "_journal", "_receive", "_send", "_request", "_response", "_recorded")
+    __slots__ = (
+        "entry",
+        "_journal",
+        "_receive",
+        "_send",
+        "_request",
+        "_response",
+        "_recorded",
+        "_parts",
+    )
 
     def __init__(self, entry: Entry, journal: Journal | None, receive: Receive, send: Send):
         self.entry = entry
@@ -28,11 +38,16 @@ class Exchange:
         self._request = _Kept()
         self._response = _Kept()
         self._recorded = False
+        multipart = journal is not None and is_multipart(entry.request_type)
+        self._parts = PartsReader(entry.request_type) if multipart else None
 
     async def receive(self) -> Message:
         message = await self._receive()
         if message["type"] == "http.request":
-            self._request.add(message.get("body", b""))
+            chunk = message.get("body", b"")
+            self._request.add(chunk)
+            if self._parts is not None:
+                self._parts.feed(chunk)
         return message
 
     async def send(self, message: Message) -> None:
@@ -47,6 +62,8 @@ class Exchange:
                 lowered = name.lower()
                 if lowered == b"content-type":
                     self.entry.response_type = value.decode("latin-1")
+                elif lowered == b"retry-after":
+                    self.entry.retry_after = value.decode("latin-1")
                 if lowered != REQUEST_ID_HEADER:  # the mock's own ID is the one a log names
                     headers.append((name, value))
             headers.append((REQUEST_ID_HEADER, self.entry.id.encode()))
@@ -61,6 +78,9 @@ class Exchange:
         self._recorded = True
         entry = self.entry
         entry.request_body = self._request.bytes()
+        entry.request_size = self._request.total
+        if self._parts is not None:
+            entry.request_parts = self._parts.parts
         entry.response_body = self._response.bytes()
         if self._journal is not None:
             self._journal.record(entry)
@@ -77,13 +97,15 @@ class Exchange:
 class _Kept:
     """The first `BODY_LIMIT` bytes of a body that arrives in chunks."""
 
-    __slots__ = ("chunks", "size")
+    __slots__ = ("chunks", "size", "total")
 
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
         self.size = 0
+        self.total = 0  # every byte that arrived, kept or not
 
     def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
         if chunk and self.size < BODY_LIMIT:
             kept = chunk[: BODY_LIMIT - self.size]
             self.chunks.append(kept)

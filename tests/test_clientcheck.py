@@ -13,6 +13,7 @@ import pytest
 
 from mockserver.cli import main
 from mockserver.clientcheck import CRASHED, HANDLED, HUNG, WRONG, Report, check_client
+from mockserver.verdicts import HASTY
 from tests import clients_neuralanalog as clients
 
 ROWS = ["completed", "failed", "latency", "429", "500", "503", "reset", "stalled", "variety"]
@@ -42,13 +43,16 @@ def test_robust_client_is_handled_everywhere() -> None:
     assert rows["500"].requests > rows["completed"].requests  # the retries are counted
 
 
-def test_client_ignoring_retry_after_crashes_on_429() -> None:
+def test_client_ignoring_retry_after_crashes_on_429_and_is_hasty_on_503() -> None:
     report = check_client("neuralanalog", clients.ignores_retry_after, budget=BUDGET)
-    assert not_handled(report) == {"429": CRASHED}
+    assert not_handled(report) == {"429": CRASHED, "503": HASTY}
     row = next(row for row in report.rows if row.scenario == "429")
     assert row.raised.startswith("ServiceError")
     assert row.requests == 3 and row.virtual_seconds < 5  # all inside the window
     assert row.jobs == []
+    assert row.behaviour[0]["verdict"] == HASTY  # listed beside the outcome verdict
+    hasty = next(row for row in report.rows if row.scenario == "503")
+    assert "after a 503 that said Retry-After: 2" in hasty.reason
 
 
 def test_client_taking_an_unknown_status_for_success_is_wrong_on_variety() -> None:
@@ -167,3 +171,42 @@ def test_cli_refuses_a_function_it_cannot_load(
         main(["check-client", "--api", "neuralanalog", function])
     assert exited.value.code == 2
     assert "cannot load" in capsys.readouterr().err
+
+
+def test_cli_only_takes_words_in_any_case(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check-client", "--api", "neuralanalog", f"{SAMPLES}:robust", "--only", "COMPLETED"]
+    assert main(args) == 0
+    assert "all 1 scenarios handled" in capsys.readouterr().out
+
+
+def test_cli_refuses_an_unknown_only_word(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check-client", "--api", "camb", f"{SAMPLES}:robust", "--only", "timeout,nope"]
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--only: unknown scenario nope; known: SUCCESS, ERROR, TIMEOUT, PAYMENT_REQUIRED" in err
+
+
+def test_wrong_names_the_job_the_client_acted_on() -> None:
+    def second_job(base_url: str, api_key: str) -> str:
+        headers = {"X-API-Key": api_key}
+        ids = [
+            httpx.post(
+                f"{base_url}/from-link", headers=headers, json={"url": f"https://x/{n}"}
+            ).json()["audio_id"]
+            for n in range(2)
+        ]
+        httpx.get(f"{base_url}/status/audio/{ids[1]}", headers=headers)
+        return ids[1]  # claims success at once, on the second import
+
+    [row] = check_client("neuralanalog", second_job, only=["completed"]).rows
+    assert row.verdict == WRONG
+    assert row.reason.endswith(f"still in_progress ({row.jobs[1]['id'][:8]}…)")
+
+
+def test_reasons_keep_their_last_word() -> None:
+    report = check_client("neuralanalog", clients.waits_for_completed, only=["failed"])
+    reason = report.rows[0].reason
+    assert reason.startswith("gave up only after asking") and len(reason) > 70
+    assert reason.split()[-1] in report.table()

@@ -66,6 +66,7 @@ def test_fixture_attributes(pytester: pytest.Pytester) -> None:
                 mockserver.base_url("nope")
 
 
+        @pytest.mark.mockserver_allow_behaviour  # the same import twice, read through the kit
         def test_clock_queue_journal(mockserver):
             base, headers = mockserver.base_url(NA), mockserver.headers(NA)
 
@@ -94,6 +95,7 @@ def test_fixture_attributes(pytester: pytest.Pytester) -> None:
             assert mockserver.violations == []
 
 
+        @pytest.mark.mockserver_allow_behaviour
         def test_jobs_time_cannot_finish(mockserver):
             client = mockserver.client(NA)
             mockserver.queue(NA, "stalled")

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import ServerConfig, apis, contracts, create_app, schemathesis_config
 from mockserver.cli import build_parser
+from mockserver.engine.clock import ManualClock
 from mockserver.request import ApiRequest
 from tests.conftest import ConformanceCheck
 
@@ -346,3 +347,33 @@ def test_the_ci_workflow_runs_the_recipe() -> None:
     args = build_parser().parse_args(shlex.split(recipe)[1:])
     assert (args.command, args.max_examples) == ("schemathesis", 25)
     assert any('pip install "$KIT" schemathesis' in line for line in steps)
+
+
+def test_the_shipped_hook_walks_lifecycles_through_the_admin_clock() -> None:
+    """The kit's `after_call` hook (SCHEMATHESIS_HOOKS=mockserver.contracts.schemathesis_hooks)
+    moves the clock between the polls of a stateful run: running imports end, both ways the
+    server's failure rate leaves open, and the coverage names the kinds no link reached."""
+    from mockserver.contracts import schemathesis_hooks
+
+    app = create_app(ServerConfig(clock="manual", seed=7, failure_rate=0.5))
+    walk = schemathesis_hooks.WALK
+    config = settings("neuralanalog", ("stateful",))
+    config.projects.default.phases.stateful.generation.max_examples = 5
+    with TestClient(app) as admin:
+        walk.advance = lambda seconds: admin.post(
+            "/__mock__/clock/advance", json={"seconds": seconds}
+        ).raise_for_status()
+        schema = schemathesis.openapi.from_asgi(
+            apis.service_class("neuralanalog").document_url_path(), app, config=config
+        )
+        try:
+            failures_of(from_schema(schema).execute())
+        finally:
+            schemathesis.hooks.unregister(schemathesis_hooks.after_call)
+    covered = walk.coverage()["neuralanalog"]
+    assert covered["audio"]["covered"] == [["in_progress", "completed"], ["in_progress", "failed"]]
+    assert ["in_progress", "processing"] in covered["audio"]["missed"]
+    assert walk.summary().startswith("neuralanalog: 2 of 36 lifecycle transitions covered; ")
+    assert app.state.mock.clock.now() > ManualClock.DEFAULT_START  # moved through the admin API
+    walk.seen.clear()
+    walk.states.clear()

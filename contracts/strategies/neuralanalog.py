@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
+from mockserver.contracts.lifecycle import lifecycle as contract_lifecycle
 from mockserver.contracts.strategies.bodies import ABSENT, component, pin, present
 from mockserver.contracts.strategies.formats import uuids
 from mockserver.contracts.strategies.timeline import ascending, clocks, delays, instants, live_polls
@@ -29,14 +30,16 @@ def lifecycle(draw: st.DrawFn, object_type: str) -> list[dict[str, Any]]:
         "audio_id": object_id if object_type == "audio" else draw(uuids()),
         "created_at": clock.stamp(created),
     }
-    outcome = draw(st.sampled_from(["completed", "failed"]))
+    cycle = contract_lifecycle("neuralanalog", object_type)
+    outcome = draw(st.sampled_from(cycle.terminal))
+    live_states = [name for name, state in cycle.states.items() if not state.terminal]
     plan = draw(_workflow_plans()) if object_type == "workflow" else []
     live = draw(live_polls())
     # workflow position: step i not started (2i) or running (2i + 1)
     positions = ascending(draw, st.integers(0, 2 * len(plan) - 1), live) if plan else [0] * live
     bodies = []
     for position in positions:
-        state = draw(st.sampled_from(["in_progress", "processing"]))
+        state = draw(st.sampled_from(live_states))
         body = draw(_na_body(object_type, state)) | identity
         if plan:
             running = "in_progress" if position % 2 else "pending"

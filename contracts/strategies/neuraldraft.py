@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from mockserver.contracts.lifecycle import lifecycle as contract_lifecycle
 from mockserver.contracts.strategies.bodies import component, pin
 from mockserver.contracts.strategies.timeline import Clock, ascending, delays, instants, live_polls
 
@@ -63,7 +64,7 @@ def lifecycle(draw: st.DrawFn, job_type: str) -> list[dict[str, Any]]:
             "updated_at": clock.stamp(moments[index + 1]),
         }
         bodies.append(body)
-    outcome = draw(st.sampled_from(["completed", "failed", "cancelled"]))
+    outcome = draw(st.sampled_from(contract_lifecycle("neuraldraft", job_type).terminal))
     last_done, last_progress = (done[-1], progress[-1]) if live else (0, 0)
     final_done = len(names) if outcome == "completed" else draw(st.integers(last_done, len(names)))
     body = draw(pin("neuraldraft", STATUS, status=outcome, type=job_type)) | identity

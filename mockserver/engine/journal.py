@@ -28,6 +28,9 @@ class Entry:
     response_body: bytes = b""
     response_type: str = ""
     violations: list[Violation] = field(default_factory=list)
+    request_size: int = 0  # the whole body's size, however much of it is kept
+    request_parts: list[dict[str, Any]] | None = None  # a multipart body, part by part
+    retry_after: str = ""  # the answer's Retry-After header, when it had one
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,7 +41,12 @@ class Entry:
             "method": self.method,
             "path": self.path,
             "query": self.query,
-            "request": _readable(self.request_body, self.request_type),
+            "request": (
+                {"parts": self.request_parts}
+                if self.request_parts is not None
+                else _readable(self.request_body, self.request_type)
+            ),
+            "request_size": self.request_size,
             "status": self.status,
             "response": _readable(self.response_body, self.response_type),
             "violations": [v.as_dict() for v in self.violations],
