@@ -14,7 +14,7 @@ from camb import CambAI
 from neurolinker_sdk import NeuroLinker
 
 from tests.conftest import wav
-from tests.test_neurolinker import handmade_pdf
+from tests.pdfs import written_pdf
 
 MEDIA = ("mix.wav", wav(0.5))
 GIVE_UP_SECONDS = 300.0
@@ -169,7 +169,7 @@ def neuraldraft_idempotent(base_url: str, api_key: str) -> Any:
 def neurolinker_one_document(base_url: str, api_key: str) -> Any:
     """neurolinker-sdk: one PDF, wait for the request, read its JSON."""
     with NeuroLinker(token=api_key, base_url=base_url) as client:
-        submit = client.extraction.extract(documents=[("invoice.pdf", handmade_pdf("Total 9"))])
+        submit = client.extraction.extract(documents=[("invoice.pdf", written_pdf("Total 9"))])
         request_uid = client.extraction.extract_request_uid(submit)
         status = client.extraction.wait_for_request(request_uid, timeout_s=GIVE_UP_SECONDS)
         if status["status"] != "completed":

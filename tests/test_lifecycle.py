@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from mockserver import apis
 from mockserver.contracts import check_lifecycle, lifecycle, load
 from mockserver.contracts.lifecycle import all_lifecycles, lifecycles_of
-from mockserver.contracts.strategies import LIFECYCLE_TYPES, lifecycles
+from mockserver.contracts.strategies import lifecycle_types, lifecycles
 from tests.conftest import Mock
 from tests.conftest import wav as upload
 
@@ -32,7 +32,7 @@ def test_every_lifecycle_is_well_formed(cycle: Any) -> None:
 
 def test_every_api_and_polled_type_has_a_lifecycle() -> None:
     assert {api for api in apis.names() if lifecycles_of(api)} == set(apis.names())
-    for api, kinds in LIFECYCLE_TYPES.items():
+    for api, kinds in lifecycle_types().items():
         assert set(kinds) <= set(lifecycles_of(api)), api
 
 
@@ -134,7 +134,7 @@ def test_neurolinker_legal_and_illegal() -> None:
 
 # --- what the strategies draw and what the mock serves ---------------------------------------
 
-KINDS = [(api, kind) for api, kinds in LIFECYCLE_TYPES.items() for kind in kinds]
+KINDS = [(api, kind) for api, kinds in lifecycle_types().items() for kind in kinds]
 
 
 @pytest.mark.parametrize(("api", "kind"), KINDS, ids=[f"{a}-{k}" for a, k in KINDS])

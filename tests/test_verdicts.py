@@ -4,7 +4,6 @@ stays `handled` in every row; the journal keeps multipart requests part by part.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -46,10 +45,9 @@ def test_camb_sdk_retries_drop_the_project_fields() -> None:
     assert data["rows"][1]["behaviour"][0]["verdict"] == ALTERED
 
 
-def test_camb_twin_is_handled_everywhere_within_ten_seconds() -> None:
-    started = time.process_time()  # the client's and the server's threads: not other processes
+def test_camb_twin_is_handled_everywhere() -> None:
+    """The matrix's time is a benchmark figure (`make bench`), not asserted here."""
     report = check_client("camb", clients.camb_sdk_plain)
-    assert time.process_time() - started < 10
     assert report.ok and all(row.verdict == HANDLED for row in report.rows), report.table()
     assert all(row.behaviour == [] for row in report.rows)
 
