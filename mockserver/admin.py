@@ -6,6 +6,7 @@ JSON in, JSON out; errors are `{"error": "..."}` with a 4xx.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -63,10 +64,23 @@ def _service(request: Request, name: Any) -> ApiService:
 
 
 def _number(data: dict[str, Any], name: str) -> float:
+    """A finite number: JSON integers too large for a float are refused like NaN."""
     value = data.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise AdminError(422, f"'{name}' must be a number (got {value!r})")
-    return float(value)
+        raise AdminError(422, f"'{name}' must be a number (got {_shown(value)})")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise AdminError(422, f"'{name}' must be a finite number (got {_shown(value)})")
+    return number
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def describe(app: Any, root: str) -> dict[str, str]:
@@ -82,7 +96,7 @@ def handles_errors(handler):
             return await handler(request)
         except AdminError as exc:
             return JSONResponse({"error": exc.message}, exc.status)
-        except (ScenarioError, ValueError) as exc:
+        except (ScenarioError, ValueError, OverflowError) as exc:
             return JSONResponse({"error": str(exc)}, 422)
 
     return endpoint
@@ -119,11 +133,16 @@ async def clock_advance(request: Request) -> Response:
 
 async def clock_set(request: Request) -> Response:
     data = await _json(request)
-    value = data.get("time", data.get("timestamp"))
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
+    name = "time" if "time" in data else "timestamp"
+    value = data.get(name)
+    if isinstance(value, str):
+        moment = parse_time(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        moment = _number(data, name)
+    else:
         raise AdminError(422, "'time' must be Unix seconds or an ISO 8601 string")
     state = _state(request)
-    await _off_the_loop(state.clock.set, parse_time(value))
+    await _off_the_loop(state.clock.set, parse_time(moment))
     return JSONResponse(state.clock.describe())
 
 
@@ -148,12 +167,14 @@ async def scenarios(request: Request) -> Response:
     count = data.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise AdminError(422, "'count' must be a positive integer")
+    if count > state.scenarios.limit:
+        raise AdminError(422, f"'count' must be at most {state.scenarios.limit}")
     tenant = data.get("tenant")
     if tenant is not None and not isinstance(tenant, str):
         raise AdminError(422, "'tenant' must be an API key string")
     scenario = Scenario.parse(outcome, "queue")
     extra = {k.lower(): str(v) for k, v in data.items() if k not in RESERVED}
-    scenario = Scenario(scenario.outcome, {**scenario.options, **extra}, "queue")
+    scenario = Scenario(scenario.outcome, {**scenario.options, **extra}, "queue").check()
     service.outcome_word(scenario)  # refuses an outcome this API does not know
     scenario_rule(scenario)  # and a `fault=` it cannot apply
     state.scenarios.queue(service.name, scenario, tenant, count)

@@ -108,7 +108,9 @@ class ApiService:
 
         async def endpoint(request: Request) -> Response:
             operation = operations.get(request.method)
-            return await handler(Ctx(self, request, self.tenant_of(request), operation))
+            ctx = Ctx(self, request, self.tenant_of(request), operation)
+            with self.state.store.all_or_nothing():  # a failed create stores nothing
+                return await handler(ctx)
 
         return Route(path, endpoint, methods=list(methods))
 
@@ -360,7 +362,7 @@ class Ctx:
                 self.tenant,
                 self.request.headers.get("x-mock-scenario"),
                 magic_inputs,
-                self.rng,
+                self.state.ids.draws(self.service.name, self.tenant),
                 self.service.success_failure(),
             )
         except ScenarioError as exc:

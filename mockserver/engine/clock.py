@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -9,6 +10,23 @@ from functools import lru_cache
 from time import time as wall_time  # bound now: client-side virtual time never reaches it
 
 from mockserver.engine.signals import Signal
+
+# Where the clock may be put: any instant a timestamp can print (years 1970 to 9999), moved
+# by at most ten years at once
+EARLIEST, LATEST = 0.0, 253_402_300_799.0
+MAX_STEP = 315_360_000.0
+
+
+def _step(seconds: float) -> float:
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_STEP:
+        raise ValueError(f"the clock moves forward by 0 to {MAX_STEP:.0f} seconds at once")
+    return seconds
+
+
+def _instant(timestamp: float) -> float:
+    if not math.isfinite(timestamp) or not EARLIEST <= timestamp <= LATEST:
+        raise ValueError("the clock can be set from 1970-01-01 to 9999-12-31 (Unix seconds)")
+    return timestamp
 
 
 class Clock:
@@ -62,14 +80,13 @@ class SystemClock(Clock):
         return self._virtual_origin + (wall_time() - self._real_origin) * self.scale
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
+        _instant(self.now() + _step(seconds))
         self._virtual_origin += seconds
         self.changed()
         return self.now()
 
     def set(self, timestamp: float) -> float:
-        self._virtual_origin = timestamp
+        self._virtual_origin = _instant(timestamp)
         self._real_origin = wall_time()
         self.changed()
         return self.now()
@@ -92,16 +109,14 @@ class ManualClock(Clock):
         return self._now
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
         with self._lock:
-            self._now += seconds
+            self._now = _instant(self._now + _step(seconds))
         self.changed()
         return self._now
 
     def set(self, timestamp: float) -> float:
         with self._lock:
-            self._now = timestamp
+            self._now = _instant(timestamp)
         self.changed()
         return self._now
 
@@ -126,9 +141,9 @@ def isoformat(timestamp: float, style: str = SECONDS_Z) -> str:
 def parse_time(value: str | float | int) -> float:
     """Accept Unix seconds or an ISO 8601 string (for `POST clock/set`)."""
     if isinstance(value, int | float):
-        return float(value)
+        return _instant(float(value))
     text = value.strip().replace("Z", "+00:00")
-    moment = datetime.fromisoformat(text)
+    moment = datetime.fromisoformat(text)  # ValueError for a string that is not ISO 8601
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
