@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from mockserver import pages
+from mockserver.engine.artifacts import render_budget
 from mockserver.engine.clock import parse_time
 from mockserver.engine.scenarios import Scenario, ScenarioError
 from mockserver.errors import ApiError
@@ -337,7 +338,8 @@ async def files(request: Request) -> Response:
     if found is None:
         return JSONResponse({"error": "NoSuchKey", "message": "The file no longer exists"}, 404)
     try:
-        data, media_type = _services(request)[found.api].render_file(found, name)
+        with render_budget(state.config.max_render_bytes):  # whatever an upload's header said
+            data, media_type = _services(request)[found.api].render_file(found, name)
     except ApiError as exc:
         return JSONResponse({"error": "NoSuchKey", "message": exc.detail}, exc.status)
     disposition = f'attachment; filename="{name.rsplit("/", 1)[-1]}"'

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.admin import admin_routes
+from mockserver.admin_guard import AdminGuard, admin_token
 from mockserver.apis import SERVICES
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
@@ -24,6 +25,7 @@ from mockserver.errors import ApiError
 from mockserver.exchange import Exchange
 from mockserver.faults import FaultMiddleware
 from mockserver.faults.reset import InjectedReset
+from mockserver.limits import BodyLimits
 from mockserver.service import ApiService
 from mockserver.state import MockState
 from mockserver.validation import RequestCheck, document_route, for_journal
@@ -60,6 +62,9 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     app.add_middleware(OperationDispatch, endpoints=endpoints)  # innermost: before the router
     app.add_middleware(FaultMiddleware, services=services, state=state)  # inside the journal
     app.add_middleware(RequestMiddleware, services=services, state=state, single=config.api)
+    app.add_middleware(BodyLimits, services=services, config=config)  # before a body is read
+    app.state.admin_token = admin_token(config)  # the banner prints it
+    app.add_middleware(AdminGuard, config=config, token=app.state.admin_token)  # outermost
     return app
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mockserver.apis import SERVICES
 from mockserver.config import ServerConfig
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 DESCRIPTION = """\
 A local twin of the Neural Analog, Camb.ai, NeuroLinker and Neural Draft job APIs.
@@ -58,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--config", metavar="FILE", default=None, help="settings file (JSON, TOML or YAML)"
+    )
+    serve.add_argument(
+        "--admin-token",
+        default=None,
+        help="token the admin API requires (default: none on loopback, else generated)",
+    )
+    serve.add_argument(
+        "--max-upload-bytes", type=int, default=None, help="largest upload (default 100 MiB)"
     )
     serve.add_argument("--log-level", default="info", help="uvicorn log level")
     add_check_client(commands)
@@ -116,6 +129,8 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
             "time_scale": args.time_scale,
             "seed": args.seed,
             "strict": args.strict,
+            "admin_token": args.admin_token,
+            "max_upload_bytes": args.max_upload_bytes,
         }.items()
         if value is not None
     }
@@ -124,19 +139,40 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig.from_dict(overrides)
 
 
+SHUTDOWN_SECONDS = 2  # on SIGTERM, requests still open after this are cut off
+
+
+def build_app(config: ServerConfig) -> Starlette:
+    """The app `serve` runs: its IDs salted per start, so a restarted server never hands out
+    an ID a client of the previous one may still be polling (same seed or not)."""
+    from mockserver.app import create_app
+
+    if not config.id_salt:
+        config.id_salt = secrets.token_hex(8)
+    return create_app(config)
+
+
 def serve(config: ServerConfig, log_level: str = "info") -> None:
     import uvicorn
 
     from mockserver.admin import describe
-    from mockserver.app import create_app
 
-    app = create_app(config)
+    app = build_app(config)
     root = f"http://{config.host}:{config.port}"
     bases = "  ".join(f"{name}={url}" for name, url in describe(app, root).items())
     print(f"mockserver on {root}  {bases}  admin={root}/__mock__", flush=True)
+    if app.state.admin_token is not None:
+        print(f"admin API token: {app.state.admin_token}  (send it as X-Mock-Admin-Token)")
     # one log line per request, naming its request ID, replaces uvicorn's access log
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,  # a hanging request cannot hold SIGTERM
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

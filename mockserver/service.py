@@ -109,8 +109,11 @@ class ApiService:
         async def endpoint(request: Request) -> Response:
             operation = operations.get(request.method)
             ctx = Ctx(self, request, self.tenant_of(request), operation)
-            with self.state.store.all_or_nothing():  # a failed create stores nothing
-                return await handler(ctx)
+            try:
+                with self.state.store.all_or_nothing():  # a failed create stores nothing
+                    return await handler(ctx)
+            except ScenarioError as exc:  # an option a handler read late (`after=`, `failing=`)
+                raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
 
         return Route(path, endpoint, methods=list(methods))
 
