@@ -63,7 +63,7 @@ def targets_admin(url: str) -> bool:
         return False
     for _ in range(3):  # %255F is %5F is _
         path = unquote(path)
-    path = posixpath.normpath("/" + path.replace("\\", "/")).lower()
+    path = posixpath.normpath("/" + path.replace("\\", "/").lstrip("/")).lower()
     return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
 
 

@@ -62,7 +62,7 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     app.add_middleware(OperationDispatch, endpoints=endpoints)  # innermost: before the router
     app.add_middleware(FaultMiddleware, services=services, state=state)  # inside the journal
     app.add_middleware(RequestMiddleware, services=services, state=state, single=config.api)
-    app.add_middleware(BodyLimits, services=services, config=config)  # before a body is read
+    app.add_middleware(BodyLimits, services=services, state=state)  # before a body is read
     app.state.admin_token = admin_token(config)  # the banner prints it
     app.add_middleware(AdminGuard, config=config, token=app.state.admin_token)  # outermost
     return app

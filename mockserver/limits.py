@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import Headers
@@ -21,11 +22,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.errors import ApiError
+from mockserver.engine.journal import BODY_LIMIT, Entry
+from mockserver.errors import ApiError, FieldError
 
 if TYPE_CHECKING:
-    from mockserver.config import ServerConfig
     from mockserver.service import ApiService
+    from mockserver.state import MockState
 
 ADMIN_PREFIX = "/__mock__"
 FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
@@ -83,10 +85,11 @@ def _finite(raw: bytes) -> bool:
 class BodyLimits:
     """Pure ASGI: refuses bodies past their limits before the app reads them."""
 
-    def __init__(self, app: ASGIApp, services: dict[str, ApiService], config: ServerConfig):
+    def __init__(self, app: ASGIApp, services: dict[str, ApiService], state: MockState) -> None:
         self.app = app
         self.services = services
-        self.config = config
+        self.state = state
+        self.config = config = state.config
         self.single = services.get(config.api) if config.api else None
         self.by_host = {host: s for s in services.values() for host in s.hosts}
 
@@ -180,33 +183,56 @@ class BodyLimits:
         message: str,
         send: Send,
     ) -> None:
-        response = self._refusal(scope, service, statuses, message)
+        """Answer in the app's place, with a request ID, and journal the refusal."""
+        request_id = f"req_{secrets.token_hex(8)}"
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        response, tenant = self._refusal(scope, service, statuses, message)
+        response.headers["x-request-id"] = request_id
+        status = response.status_code
 
         async def no_body() -> Message:
             return {"type": "http.disconnect"}
 
         await response(scope, no_body, send)
+        if service is not None:
+            entry = Entry(
+                id=request_id,
+                time=self.state.now(),
+                api=service.name,
+                tenant=tenant,
+                method=scope["method"],
+                path=state["api_path"],
+                query=scope.get("query_string", b"").decode("latin-1"),
+                status=status,
+                response_body=bytes(response.body)[:BODY_LIMIT],
+                response_type=response.headers.get("content-type", ""),
+            )
+            self.state.journal.record(entry)
 
     def _refusal(
         self, scope: Scope, service: ApiService | None, statuses: tuple[int, ...], message: str
-    ) -> Response:
+    ) -> tuple[Response, str | None]:
+        """The answer, and the tenant it is for (None: no valid key)."""
         if service is None:  # the admin API
-            return JSONResponse({"error": message}, statuses[0])
+            return JSONResponse({"error": message}, statuses[0]), None
         request = Request(scope)
         path: str = scope["path"]
         if path.startswith(service.prefix):  # else routed by Host: the path is the API's own
             path = path[len(service.prefix) :] or "/"
         path = service.canonical(path)
-        state = scope.setdefault("state", {})
+        state = scope["state"]
         state.update(api=service.name, api_path=path)  # so the answer is checked and formatted
         try:
-            service.tenant_of(request)  # the key first: 401/403 before any size
+            tenant = service.tenant_of(request)  # the key first: 401/403 before any size
         except ApiError as exc:
-            return service.error_response(request, exc)
+            return service.error_response(request, exc), None
         found = service.contract.operation(scope["method"], path)
         documented = found[0].spec.get("responses", {}) if found else {}
         status = next((s for s in statuses if str(s) in documented), statuses[-1])
-        return service.error_response(request, ApiError(status, message))
+        # a 422 lists its fields, as FastAPI's validation errors do
+        errors = [FieldError(("body",), message, "value_error")] if status == 422 else None
+        return service.error_response(request, ApiError(status, message, errors=errors)), tenant
 
 
 def _too_large(limit: int) -> str:

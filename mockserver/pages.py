@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from mockserver.engine.clock import isoformat
 from mockserver.engine.jobs import Job, Store
-from mockserver.engine.journal import Entry
+from mockserver.engine.journal import Entry, mask
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}"
@@ -135,7 +135,7 @@ def dashboard(
                 escape(job.api),
                 escape(job.kind),
                 f'<a href="jobs/{quote(job.id, safe="")}/page">{escape(job.id)}</a>',
-                escape(job.tenant),
+                escape(mask(job.tenant) or ""),
                 f'<span class="state">{escape(summary["state"])}</span>',
                 escape(job.scenario or "default"),
                 isoformat(job.created_at),
@@ -173,7 +173,7 @@ def _request_row(entry: Entry) -> tuple[str, ...]:
     return (
         isoformat(entry.time),
         escape(entry.api or ""),
-        escape(entry.tenant or ""),
+        escape(mask(entry.tenant) or ""),
         escape(f"{entry.method} {entry.path}{query}"),
         str(entry.status or "no answer"),
         broken,

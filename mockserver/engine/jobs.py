@@ -12,7 +12,7 @@ from typing import Any
 
 from mockserver.engine.plan import Outcome, Plan, Snapshot
 
-EVICTION_LOOKS = 4  # jobs eviction may look at per job added, at most (plus one per excess)
+EVICTION_LOOKS = 8  # jobs eviction may look at per job added, at most
 # the jobs added by the request being handled: removed again if it fails
 _added: ContextVar[list[str] | None] = ContextVar("added", default=None)
 
@@ -171,7 +171,7 @@ class Store:
 
     def _evict(self) -> None:
         now = self._now()
-        looks = EVICTION_LOOKS + len(self._jobs) - self.capacity
+        looks = EVICTION_LOOKS
         while looks and self._line and len(self._jobs) > self.capacity:
             looks -= 1
             job_id = self._line.popleft()
