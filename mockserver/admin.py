@@ -59,7 +59,7 @@ async def _json(request: Request) -> dict[str, Any]:
 
 def _service(request: Request, name: Any) -> ApiService:
     services = _services(request)
-    if name not in services:
+    if not isinstance(name, str) or name not in services:
         raise AdminError(422, f"'api' must be one of: {', '.join(services)} (got {name!r})")
     return services[name]
 
