@@ -40,6 +40,8 @@ class ServerConfig:
     max_queued_scenarios: int = 10_000  # scenarios waiting in the admin queue, all APIs
     journal_bytes: int = 64 * 1024 * 1024  # past this, the oldest journal entries go
     max_fault_delay: float = 60.0  # seconds a latency fault may hold one answer
+    # a server with one client alone (check-client) may let latency move its manual clock
+    latency_moves_clock: bool = False
     admin_token: str | None = None  # required by the admin API when set; generated off loopback
     admin_hosts: list[str] = field(default_factory=list)  # extra Host names the admin API answers
     id_salt: str = ""  # mixed into the seeded ID streams; `serve` draws one per start

@@ -177,10 +177,14 @@ class FaultMiddleware:
         return matching
 
     async def _wait(self, seconds: float) -> None:
-        """This answer alone waits; the shared clock is never moved by a client's fault. A
+        """This answer alone waits; the shared clock is not moved by a client's fault. A
         running clock is waited for in its own time; a manual clock stands still, so the wait
-        is in real seconds. Either way it is at most `max_fault_delay` real seconds."""
+        is in real seconds. Either way it is at most `max_fault_delay` real seconds. A server
+        with one client alone (`latency_moves_clock`) moves its manual clock instead."""
         clock = self.state.clock
+        if clock.manual and self.state.config.latency_moves_clock:
+            await anyio.to_thread.run_sync(clock.advance, seconds)  # a listener may call us
+            return
         real = seconds if clock.manual else seconds / getattr(clock, "scale", 1.0)
         await anyio.sleep(min(real, self.state.config.max_fault_delay))
 
