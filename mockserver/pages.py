@@ -99,8 +99,11 @@ SCRIPT = """
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-path]");
   if (!button) return;
+  const token = new URLSearchParams(location.search).get("token");  // the admin API's, if any
+  const headers = {"Content-Type": "application/json"};
+  if (token) headers["X-Mock-Admin-Token"] = token;
   const answer = await fetch(button.dataset.path, {
-    method: "POST", headers: {"Content-Type": "application/json"}, body: button.dataset.body,
+    method: "POST", headers, body: button.dataset.body,
   });
   if (!answer.ok) alert((await answer.json()).error || answer.status);
   location.reload();

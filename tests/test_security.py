@@ -18,6 +18,7 @@ import threading
 import time
 import wave
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, create_app
 from mockserver.admin_guard import targets_admin
-from mockserver.cli import build_app
+from mockserver.cli import build_app, build_parser, config_from
 from mockserver.engine.jobs import Job, Store
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.fixtures.live import LiveServer
@@ -512,3 +513,38 @@ def _banner(server: subprocess.Popen[str]) -> str:
         if "Uvicorn running" in line or "Application startup complete" in line:
             return "".join(lines)
     raise AssertionError("the server did not start:\n" + "".join(lines))
+
+
+# --- the documented settings ---------------------------------------------------------------------
+
+
+def test_the_documented_config_file_and_flags_set_the_limits(tmp_path: Any) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "security-and-limits.md").read_text()
+    toml = doc.split("```toml\n")[1].split("```")[0]
+    (tmp_path / "limits.toml").write_text(toml)
+    config = ServerConfig.from_file(tmp_path / "limits.toml")
+    assert (config.max_upload_bytes, config.upload_limits) == (524_288_000, {"camb": 50_000_000})
+    assert (config.admin_token, config.admin_hosts) == ("team-secret", ["mock.internal"])
+    args = build_parser().parse_args(
+        ["serve", "--max-upload-bytes", "1000", "--admin-token", "t0ken"]
+    )
+    flagged = config_from(args)
+    assert (flagged.max_upload_bytes, flagged.admin_token) == (1000, "t0ken")
+    with TestClient(create_app(config)) as client:
+        local = client.get("/__mock__/health", headers={"Host": "mock.internal"})
+        assert local.status_code == 401  # a given token is required on loopback too
+        assert client.get("/__mock__/health", params={"token": "team-secret"}).status_code == 200
+    tokenless = ServerConfig(admin_hosts=["mock.internal"])
+    with TestClient(create_app(tokenless)) as client:
+        assert client.get("/__mock__/health", headers={"Host": "mock.internal"}).is_success
+        assert client.get("/__mock__/health", headers={"Host": "mock.example"}).status_code == 403
+
+
+def test_the_dashboard_passes_its_token_to_its_buttons() -> None:
+    with TestClient(create_app(ServerConfig(admin_token="t0ken"))) as client:
+        page = client.get("/__mock__/dashboard", params={"token": "t0ken"}).text
+        assert 'get("token")' in page and '"X-Mock-Admin-Token"' in page
+        moved = client.post(
+            "/__mock__/clock/advance", json={"seconds": 10}, headers={"X-Mock-Admin-Token": "t0ken"}
+        )
+        assert moved.status_code == 200
