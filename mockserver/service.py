@@ -114,6 +114,9 @@ class ApiService:
                     return await handler(ctx)
             except ScenarioError as exc:  # an option a handler read late (`after=`, `failing=`)
                 raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+            except RecursionError:  # JSON nested past Python's stack, inside a form field
+                problem = FieldError(("body",), "Value nested too deeply", "value_error")
+                raise ApiError(422, problem.msg, errors=[problem]) from None
 
         return Route(path, endpoint, methods=list(methods))
 

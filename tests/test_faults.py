@@ -369,7 +369,7 @@ def test_configured_faults_survive_reset_and_admin_ones_do_not() -> None:
     configured = [{"fault": "503", "times": 1, "operation": "import_from_link"}]
     with fresh_mock(faults=configured) as mock:
         client = Client(mock)
-        add(mock, fault="latency", delay=5)
+        add(mock, fault="latency", delay=0.01)
         assert client.create().status_code == 503
         assert mock.client.post("/__mock__/reset").status_code == 200
         rules = mock.client.get("/__mock__/faults").json()["faults"]

@@ -548,3 +548,12 @@ def test_the_dashboard_passes_its_token_to_its_buttons() -> None:
             "/__mock__/clock/advance", json={"seconds": 10}, headers={"X-Mock-Admin-Token": "t0ken"}
         )
         assert moved.status_code == 200
+
+
+def test_deep_json_inside_a_form_field_is_a_422(mock: Mock) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    answer = mock.client.post(
+        f"{NL}/extract", headers=mock.headers("neurolinker"), data={"form": deep}
+    )
+    assert answer.status_code == 422
+    assert mock.client.get("/__mock__/journal").status_code == 200
