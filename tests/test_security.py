@@ -137,8 +137,11 @@ def test_upload_limits_are_per_api() -> None:
         assert camb.status_code == 200
 
 
-async def _chunked_upload(app: Any, chunks: int, chunk: bytes) -> tuple[int, int]:
-    """An upload sent in chunks without Content-Length: (status, chunks the server read)."""
+async def _upload(
+    app: Any, chunks: int, chunk: bytes, key: bool = True, declared: int | None = None
+) -> tuple[int, int]:
+    """An upload in chunks, with `declared` as Content-Length or chunked: (status, chunks the
+    server read)."""
     boundary = b"x1x"
     head = (
         b'--x1x\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n'
@@ -162,9 +165,11 @@ async def _chunked_upload(app: Any, chunks: int, chunk: bytes) -> tuple[int, int
 
     headers = [
         (b"host", b"127.0.0.1"),
-        (b"x-api-key", b"chunky"),
-        (b"transfer-encoding", b"chunked"),
         (b"content-type", b"multipart/form-data; boundary=" + boundary),
+        (b"x-api-key", b"chunky" if key else b""),
+        (b"content-length", str(declared).encode())
+        if declared is not None
+        else (b"transfer-encoding", b"chunked"),
     ]
     scope = {
         "type": "http",
@@ -186,9 +191,17 @@ async def _chunked_upload(app: Any, chunks: int, chunk: bytes) -> tuple[int, int
 @pytest.mark.anyio
 async def test_a_chunked_upload_is_cut_off_at_the_limit() -> None:
     app = create_app(ServerConfig(clock="manual", max_upload_bytes=50_000))
-    status, read = await _chunked_upload(app, chunks=1_000, chunk=b"\0" * 10_000)
+    status, read = await _upload(app, chunks=1_000, chunk=b"\0" * 10_000)
     assert status == 413
     assert read <= 8  # 10 MB offered, about 50 kB read
+
+
+@pytest.mark.anyio
+async def test_a_declared_oversize_upload_is_refused_unread_key_first() -> None:
+    app = create_app(ServerConfig(clock="manual", max_upload_bytes=50_000))
+    size = 200 * 1024 * 1024
+    assert await _upload(app, 20_000, b"\0" * 10_000, declared=size) == (413, 0)
+    assert await _upload(app, 20_000, b"\0" * 10_000, key=False, declared=size) == (401, 0)
 
 
 # --- 4. the admin API: local only, or behind a token; never cross-site ----------------------------
