@@ -6,6 +6,7 @@ JSON in, JSON out; errors are `{"error": "..."}` with a 4xx.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from mockserver import pages
+from mockserver.engine.artifacts import render_budget
 from mockserver.engine.clock import parse_time
 from mockserver.engine.scenarios import Scenario, ScenarioError
 from mockserver.errors import ApiError
@@ -57,16 +59,29 @@ async def _json(request: Request) -> dict[str, Any]:
 
 def _service(request: Request, name: Any) -> ApiService:
     services = _services(request)
-    if name not in services:
+    if not isinstance(name, str) or name not in services:
         raise AdminError(422, f"'api' must be one of: {', '.join(services)} (got {name!r})")
     return services[name]
 
 
 def _number(data: dict[str, Any], name: str) -> float:
+    """A finite number: JSON integers too large for a float are refused like NaN."""
     value = data.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise AdminError(422, f"'{name}' must be a number (got {value!r})")
-    return float(value)
+        raise AdminError(422, f"'{name}' must be a number (got {_shown(value)})")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise AdminError(422, f"'{name}' must be a finite number (got {_shown(value)})")
+    return number
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def describe(app: Any, root: str) -> dict[str, str]:
@@ -82,7 +97,7 @@ def handles_errors(handler):
             return await handler(request)
         except AdminError as exc:
             return JSONResponse({"error": exc.message}, exc.status)
-        except (ScenarioError, ValueError) as exc:
+        except (ScenarioError, ValueError, OverflowError) as exc:
             return JSONResponse({"error": str(exc)}, 422)
 
     return endpoint
@@ -119,11 +134,16 @@ async def clock_advance(request: Request) -> Response:
 
 async def clock_set(request: Request) -> Response:
     data = await _json(request)
-    value = data.get("time", data.get("timestamp"))
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
+    name = "time" if "time" in data else "timestamp"
+    value = data.get(name)
+    if isinstance(value, str):
+        moment = parse_time(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        moment = _number(data, name)
+    else:
         raise AdminError(422, "'time' must be Unix seconds or an ISO 8601 string")
     state = _state(request)
-    await _off_the_loop(state.clock.set, parse_time(value))
+    await _off_the_loop(state.clock.set, parse_time(moment))
     return JSONResponse(state.clock.describe())
 
 
@@ -148,6 +168,8 @@ async def scenarios(request: Request) -> Response:
     count = data.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise AdminError(422, "'count' must be a positive integer")
+    if count > state.scenarios.limit:
+        raise AdminError(422, f"'count' must be at most {state.scenarios.limit}")
     tenant = data.get("tenant")
     if tenant is not None and not isinstance(tenant, str):
         raise AdminError(422, "'tenant' must be an API key string")
@@ -317,7 +339,8 @@ async def files(request: Request) -> Response:
     if found is None:
         return JSONResponse({"error": "NoSuchKey", "message": "The file no longer exists"}, 404)
     try:
-        data, media_type = _services(request)[found.api].render_file(found, name)
+        with render_budget(state.config.max_render_bytes):  # whatever an upload's header said
+            data, media_type = _services(request)[found.api].render_file(found, name)
     except ApiError as exc:
         return JSONResponse({"error": "NoSuchKey", "message": exc.detail}, exc.status)
     disposition = f'attachment; filename="{name.rsplit("/", 1)[-1]}"'

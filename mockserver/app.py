@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver import apis
 from mockserver.admin import admin_routes, describe
+from mockserver.admin_guard import AdminGuard, admin_token
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
 from mockserver.engine.journal import Entry
@@ -25,6 +26,7 @@ from mockserver.errors import ApiError
 from mockserver.exchange import Exchange
 from mockserver.faults.middleware import FaultMiddleware
 from mockserver.faults.reset import InjectedReset
+from mockserver.limits import BodyLimits
 from mockserver.pollcache import Answer, Key, Recorder, key_of
 from mockserver.request import ApiRequest
 from mockserver.service import ApiService
@@ -64,6 +66,9 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     app.add_middleware(OperationDispatch, endpoints=endpoints)  # innermost: before the router
     app.add_middleware(FaultMiddleware, services=services, state=state)  # inside the journal
     app.add_middleware(RequestMiddleware, services=services, state=state, single=config.api)
+    app.add_middleware(BodyLimits, services=services, state=state)  # before a body is read
+    app.state.admin_token = admin_token(config)  # the banner prints it
+    app.add_middleware(AdminGuard, config=config, token=app.state.admin_token)  # outermost
     return app
 
 

@@ -8,13 +8,17 @@ import errno
 import gc
 import importlib.util
 import logging
+import secrets
 import socket
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from mockserver import apis
 from mockserver.config import ServerConfig, read_file
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 DESCRIPTION = """\
 A local twin of the Neural Analog, Camb.ai, NeuroLinker and Neural Draft job APIs.
@@ -108,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="HTTP parser: auto (unless given) takes httptools where installed, else h11",
     )
+    serve.add_argument(
+        "--admin-token",
+        default=None,
+        help="token the admin API requires (default: none on loopback, else generated)",
+    )
+    serve.add_argument(
+        "--max-upload-bytes", type=int, default=None, help="largest upload (default 100 MiB)"
+    )
     add_check_client(commands)
     add_schemathesis(commands)
     return parser
@@ -199,6 +211,8 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
             "time_scale": args.time_scale,
             "seed": args.seed,
             "strict": args.strict,
+            "admin_token": args.admin_token,
+            "max_upload_bytes": args.max_upload_bytes,
         }.items()
         if value is not None
     }
@@ -206,6 +220,19 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
     data = read_file(args.config) if args.config else {}
     validate(data, args.config or "config")
     return ServerConfig.from_dict({**data, **overrides})
+
+
+SHUTDOWN_SECONDS = 2  # on SIGTERM, requests still open after this are cut off
+
+
+def build_app(config: ServerConfig) -> Starlette:
+    """The app `serve` runs: its IDs salted per start, so a restarted server never hands out
+    an ID a client of the previous one may still be polling (same seed or not)."""
+    from mockserver.app import create_app
+
+    if not config.id_salt:
+        config.id_salt = secrets.token_hex(8)
+    return create_app(config)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -244,14 +271,15 @@ def serve(
 ) -> None:
     import uvicorn
 
-    from mockserver.app import create_app
     from mockserver.faults.reset import resettable_protocol
 
-    app = create_app(config)
+    app = build_app(config)
     sock = bind(config.host, config.port)
     host = f"[{config.host}]" if ":" in config.host else config.host
     loop, http = _installed(loop, "uvloop", "asyncio"), _installed(http, "httptools", "h11")
     print(f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http})", flush=True)
+    if app.state.admin_token is not None:
+        print(f"admin API token: {app.state.admin_token}  (send it as X-Mock-Admin-Token)")
     # one log line per request, naming its request ID, replaces uvicorn's access log
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     # what exists now (contracts, validators, routes) lives as long as the server: the
@@ -263,6 +291,7 @@ def serve(
         access_log=False,
         loop=loop,
         http=resettable_protocol(http),  # connection resets (fault injection)
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,  # a hanging request cannot hold SIGTERM
     )
     uvicorn.Server(settings).run(sockets=[sock])
 

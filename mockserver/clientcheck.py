@@ -385,7 +385,16 @@ def check_client(
     """
     flow = load_function(function) if isinstance(function, str) else function
     name = function if isinstance(function, str) else _name_of(flow)
-    app = create_app(ServerConfig(api=api, clock="manual", seed=seed, journal_size=1_000_000))
+    # the client alone uses this server: its latency is virtual, every exchange is judged
+    config = ServerConfig(
+        api=api,
+        clock="manual",
+        seed=seed,
+        journal_size=1_000_000,
+        journal_bytes=1 << 40,
+        latency_moves_clock=True,
+    )
+    app = create_app(config)
     service: ApiService = app.state.services[api]
     matrix = cases(service)
     wanted = chosen(matrix, only)

@@ -34,6 +34,20 @@ class ServerConfig:
     rate_limit: int | None = None
     credits_error_code: str = "out_of_credits"  # Neural Draft's 402 code, or "insufficient_credits"
     faults: list[dict[str, Any]] = field(default_factory=list)
+    # --- limits and guards (docs/security-and-limits.md) ---
+    max_upload_bytes: int = 100 * 1024 * 1024  # an upload (multipart body) past this is a 413
+    upload_limits: dict[str, int] = field(default_factory=dict)  # per API: {"camb": 50_000_000}
+    max_json_bytes: int = 1024 * 1024  # any other request body (JSON, admin) past this: 4xx
+    max_json_depth: int = 64  # nesting of a JSON body (or a JSON form field) past this: 4xx
+    max_render_bytes: int = 100 * 1024 * 1024  # bytes one download may render (audio is cut)
+    max_queued_scenarios: int = 10_000  # scenarios waiting in the admin queue, all APIs
+    journal_bytes: int = 64 * 1024 * 1024  # past this, the oldest journal entries go
+    max_fault_delay: float = 60.0  # seconds a latency fault may hold one answer
+    # a server with one client alone (check-client) may let latency move its manual clock
+    latency_moves_clock: bool = False
+    admin_token: str | None = None  # required by the admin API when set; generated off loopback
+    admin_hosts: list[str] = field(default_factory=list)  # extra Host names the admin API answers
+    id_salt: str = ""  # mixed into the seeded ID streams; `serve` draws one per start
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from mockserver.engine.clock import isoformat
 from mockserver.engine.jobs import Job, Store
-from mockserver.engine.journal import Entry
+from mockserver.engine.journal import Entry, mask
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}"
@@ -105,8 +105,11 @@ SCRIPT = """
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-path]");
   if (!button) return;
+  const token = new URLSearchParams(location.search).get("token");  // the admin API's, if any
+  const headers = {"Content-Type": "application/json"};
+  if (token) headers["X-Mock-Admin-Token"] = token;
   const answer = await fetch(button.dataset.path, {
-    method: "POST", headers: {"Content-Type": "application/json"}, body: button.dataset.body,
+    method: "POST", headers, body: button.dataset.body,
   });
   if (!answer.ok) alert((await answer.json()).error || answer.status);
   location.reload();
@@ -143,7 +146,7 @@ def dashboard(
                 escape(job.api),
                 escape(job.kind),
                 f'<a class="long" href="jobs/{quote(job.id, safe="")}/page">{escape(job.id)}</a>',
-                _long(job.tenant),
+                _long(mask(job.tenant) or ""),
                 f'<span class="state">{escape(summary["state"])}</span>',
                 escape(job.scenario or "default"),
                 isoformat(job.created_at),
@@ -192,7 +195,7 @@ def _request_row(entry: Entry) -> tuple[str, ...]:
     return (
         isoformat(entry.time),
         escape(entry.api or ""),
-        _long(entry.tenant or ""),
+        _long(mask(entry.tenant) or ""),
         _long(f"{entry.method} {entry.path}{query}"),
         str(entry.status or "no answer"),
         broken,

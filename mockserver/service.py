@@ -159,7 +159,15 @@ class ApiService:
 
         async def endpoint(request: Request) -> Response:
             operation = operations.get(request.method)
-            return await handler(Ctx(self, request, self.tenant_of(request), operation))
+            ctx = Ctx(self, request, self.tenant_of(request), operation)
+            try:
+                with self.state.store.all_or_nothing():  # a failed create stores nothing
+                    return await handler(ctx)
+            except ScenarioError as exc:  # an option a handler read late (`after=`, `failing=`)
+                raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+            except RecursionError:  # JSON nested past Python's stack, inside a form field
+                problem = FieldError(("body",), "Value nested too deeply", "value_error")
+                raise ApiError(422, problem.msg, errors=[problem]) from None
 
         return Route(path, endpoint, methods=list(methods))
 
@@ -410,7 +418,7 @@ class Ctx:
                 self.tenant,
                 self.request.headers.get("x-mock-scenario"),
                 magic_inputs,
-                self.rng,
+                self.state.ids.draws(self.service.name, self.tenant),
                 self.service.success_failure(),
             )
         except ScenarioError as exc:

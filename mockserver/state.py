@@ -23,13 +23,14 @@ class MockState:
         self.clock = clock or (
             ManualClock() if config.clock == "manual" else SystemClock(config.time_scale)
         )
-        self.ids = IdFactory(config.seed)
+        self.ids = IdFactory(config.seed, config.id_salt)
         self.store = Store(self.clock.now, config.store_capacity)
         self.scenarios = ScenarioBook(
             {key: spec["scenario"] for key, spec in config.keys.items() if "scenario" in spec},
             Profile(config.duration_scale, config.failure_rate),
+            config.max_queued_scenarios,
         )
-        self.journal = Journal(config.journal_size)
+        self.journal = Journal(config.journal_size, config.journal_bytes)
         self.faults = FaultBook(config.faults, self.ids.seed)
         self.signer = Signer(secrets.token_bytes(32))
         self.strict = config.strict

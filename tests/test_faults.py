@@ -69,15 +69,33 @@ def fresh_mock(**config: Any) -> Iterator[Mock]:
 # --- latency ----------------------------------------------------------------------------------
 
 
-def test_latency_moves_a_manual_clock_before_the_answer(mock: Mock) -> None:
+def test_latency_delays_the_answer_and_never_moves_the_shared_clock(mock: Mock) -> None:
     client = Client(mock)
-    add(mock, fault="latency", delay=30, tenant=client.key, operation="get_status")
+    add(mock, fault="latency", delay=0.2, tenant=client.key, operation="get_status")
     start = mock.state.now()
     audio_id = client.created()
-    assert mock.state.now() == start  # the create is not delayed
+    began = time.perf_counter()
     body = client.status(audio_id).json()
-    assert mock.state.now() == start + 30
-    assert body["status"] == "completed"  # the 20 s import finished while the answer waited
+    assert time.perf_counter() - began >= 0.19  # a manual clock stands still: real seconds
+    assert mock.state.now() == start  # nobody else's time moved
+    assert body["status"] == "in_progress"
+
+
+def test_a_scenario_latency_cannot_move_the_clock_a_day(mock: Mock) -> None:
+    client = Client(mock)
+    start = mock.state.now()
+    with fresh_mock(max_fault_delay=0.05) as capped:
+        began = time.perf_counter()
+        answer = Client(capped).create("completed; fault=latency; delay=3600")
+        assert answer.status_code == 200
+        assert time.perf_counter() - began < 5  # held at most max_fault_delay real seconds
+        assert capped.state.now() == start  # both servers start at the same manual instant
+    for delay in ("86400", "1e308", "nan", "inf"):
+        refused = client.create(f"completed; fault=latency; delay={delay}")
+        assert refused.status_code == 400
+        assert "delay" in refused.json()["detail"]
+    assert mock.state.now() == start
+    assert mock.client.get("/__mock__/health").status_code == 200
 
 
 def test_latency_waits_real_time_on_a_running_clock() -> None:
@@ -330,7 +348,10 @@ def test_admin_faults_endpoints(mock: Mock) -> None:
     ("rule", "message"),
     [
         ({"fault": "boom"}, "unknown fault 'boom'"),
-        ({"fault": "429", "retry_after": 0}, "'retry_after' must be a whole number >= 1"),
+        ({"fault": "429", "retry_after": 0}, "'retry_after' must be a whole number from 1"),
+        ({"fault": "429", "times": 10**400}, "'times' must be a number"),
+        ({"fault": "latency", "delay": 1e308}, "'delay' must be from 0 to 3600"),
+        ({"fault": "latency", "delay": "nan"}, "'delay' must be a number"),
         ({"fault": "500", "operation": "get_status", "api": "camb"}, "not an operationId of camb"),
         ({"fault": "variety", "payload": "any"}, "'payload' must be one of"),
         ({"fault": "500", "rate": 2}, "'rate' must be in (0, 1]"),
@@ -349,7 +370,7 @@ def test_configured_faults_survive_reset_and_admin_ones_do_not() -> None:
     configured = [{"fault": "503", "times": 1, "operation": "import_from_link"}]
     with fresh_mock(faults=configured) as mock:
         client = Client(mock)
-        add(mock, fault="latency", delay=5)
+        add(mock, fault="latency", delay=0.01)
         assert client.create().status_code == 503
         assert mock.client.post("/__mock__/reset").status_code == 200
         rules = mock.client.get("/__mock__/faults").json()["faults"]

@@ -13,11 +13,18 @@ import math
 import struct
 import wave
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import quote
 
 DEFAULT_RATE = 16_000
 DEFAULT_CHANNELS = 1
+DEFAULT_MAX_RENDER_BYTES = 100 * 1024 * 1024
+SAMPLE_BYTES = 2  # 16-bit PCM, whatever the format's container
+# bytes of audio the download being rendered may still produce (see `render_budget`)
+_budget: ContextVar[list[int] | None] = ContextVar("render_budget", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,30 @@ def probe_wav(data: bytes) -> AudioInfo | None:
         return None
 
 
+@contextmanager
+def render_budget(limit: int) -> Iterator[None]:
+    """Everything rendered inside the block (one download: a file, or every member of an
+    archive) holds at most `limit` bytes of audio samples together."""
+    token = _budget.set([limit])
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def frames_to_render(info: AudioInfo) -> int:
+    """How many frames of `info` to render: every format renders through here, so what an
+    upload's header claims (a 44-byte WAV saying 400 MB) cannot make the server render more
+    than its budget. Past it the audio is cut short; outside a `render_budget` block one
+    render holds at most `DEFAULT_MAX_RENDER_BYTES`."""
+    frame_bytes = info.channels * SAMPLE_BYTES
+    budget = _budget.get() or [DEFAULT_MAX_RENDER_BYTES]
+    wanted = info.duration * info.sample_rate if math.isfinite(info.duration) else 0.0
+    frames = int(min(max(wanted, 0.0), budget[0] // frame_bytes))
+    budget[0] -= frames * frame_bytes
+    return frames
+
+
 def tone_wav(info: AudioInfo, frequency: int) -> bytes:
     """A WAV of `info.duration` seconds holding a sine at `frequency` Hz (one tone per stem).
 
@@ -53,7 +84,7 @@ def tone_wav(info: AudioInfo, frequency: int) -> bytes:
         struct.pack("<h", int(12_000 * math.sin(2 * math.pi * frequency * i / rate))) * channels
         for i in range(rate)
     )
-    frames = int(info.duration * rate)
+    frames = frames_to_render(info)
     whole, rest = divmod(frames, rate)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as writer:

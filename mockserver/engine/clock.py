@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -9,6 +10,23 @@ from functools import lru_cache
 from time import time as wall_time  # bound now: client-side virtual time never reaches it
 
 from mockserver.engine.signals import Signal
+
+# Where the clock may be put: any instant a timestamp can print (years 1970 to 9999), moved
+# by at most ten years at once
+EARLIEST, LATEST = 0.0, 253_402_300_799.0
+MAX_STEP = 315_360_000.0
+
+
+def _step(seconds: float) -> float:
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_STEP:
+        raise ValueError(f"the clock moves forward by 0 to {MAX_STEP:.0f} seconds at once")
+    return seconds
+
+
+def _instant(timestamp: float) -> float:
+    if not math.isfinite(timestamp) or not EARLIEST <= timestamp <= LATEST:
+        raise ValueError("the clock can be set from 1970-01-01 to 9999-12-31 (Unix seconds)")
+    return timestamp
 
 
 class Clock:
@@ -64,17 +82,18 @@ class SystemClock(Clock):
         return virtual + (wall_time() - real) * self.scale
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
+        step = _step(seconds)
         with self._lock:  # two threads advancing at once both count
             real, virtual = self._origins
-            self._origins = (real, virtual + seconds)
+            _instant(self.now() + step)
+            self._origins = (real, virtual + step)
         self.changed()
         return self.now()
 
     def set(self, timestamp: float) -> float:
+        at = _instant(timestamp)
         with self._lock:
-            self._origins = (wall_time(), timestamp)
+            self._origins = (wall_time(), at)
         self.changed()
         return self.now()
 
@@ -96,16 +115,14 @@ class ManualClock(Clock):
         return self._now
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
         with self._lock:
-            self._now += seconds
+            self._now = _instant(self._now + _step(seconds))
         self.changed()
         return self._now
 
     def set(self, timestamp: float) -> float:
         with self._lock:
-            self._now = timestamp
+            self._now = _instant(timestamp)
         self.changed()
         return self._now
 
@@ -130,9 +147,9 @@ def isoformat(timestamp: float, style: str = SECONDS_Z) -> str:
 def parse_time(value: str | float | int) -> float:
     """Accept Unix seconds or an ISO 8601 string (for `POST clock/set`)."""
     if isinstance(value, int | float):
-        return float(value)
+        return _instant(float(value))
     text = value.strip().replace("Z", "+00:00")
-    moment = datetime.fromisoformat(text)
+    moment = datetime.fromisoformat(text)  # ValueError for a string that is not ISO 8601
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()

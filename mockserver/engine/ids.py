@@ -12,18 +12,31 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 class IdFactory:
     """Random-looking IDs. With a seed, each (API, tenant) gets its own reproducible stream,
-    so the same requests give the same IDs even when tenants interleave (parallel tests)."""
+    so the same requests give the same IDs even when tenants interleave (parallel tests).
 
-    def __init__(self, seed: int | None = None) -> None:
+    A `salt` is mixed into the ID streams only: `mockserver serve` draws one per start, so a
+    restarted server never hands out an ID a client may still be polling, while outcomes drawn
+    from `draws` (the default profile's failures) stay those of the seed."""
+
+    def __init__(self, seed: int | None = None, salt: str = "") -> None:
         self.seed = seed if seed is not None else secrets.randbits(32)
+        self.salt = salt
         self._streams: dict[tuple[str, str], Random] = {}
         self._lock = threading.Lock()
 
     def rng(self, api: str, tenant: str) -> Random:
+        """The stream IDs are drawn from."""
+        return self._stream(f"{self.salt}:{api}" if self.salt else api, tenant)
+
+    def draws(self, api: str, tenant: str) -> Random:
+        """The stream outcomes are drawn from: the seed's alone."""
+        return self._stream(api, tenant) if not self.salt else self._stream(f"draws:{api}", tenant)
+
+    def _stream(self, name: str, tenant: str) -> Random:
         with self._lock:
-            stream = self._streams.get((api, tenant))
+            stream = self._streams.get((name, tenant))
             if stream is None:
-                stream = self._streams[(api, tenant)] = Random(f"{self.seed}:{api}:{tenant}")
+                stream = self._streams[(name, tenant)] = Random(f"{self.seed}:{name}:{tenant}")
             return stream
 
     def reset(self) -> None:

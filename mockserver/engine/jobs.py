@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from mockserver.engine.plan import EPSILON, Outcome, Plan, Snapshot
+
+EVICTION_LOOKS = 8  # jobs eviction may look at per job added, at most
+# the jobs added by the request being handled: removed again if it fails
+_added: ContextVar[list[str] | None] = ContextVar("added", default=None)
 
 
 @dataclass(slots=True, eq=False)
@@ -97,19 +103,25 @@ class Job:
 
 
 class Store:
-    """Every job of the server. Thread-safe; past `capacity`, the oldest finished jobs go.
+    """Every job of the server. Thread-safe; past `capacity`, finished jobs go, oldest first.
 
     IDs are unique across the server, so one dict holds them; `get` then checks that the
     job belongs to the asking API and tenant, which is what keeps tenants apart.
+
+    Eviction looks at a bounded number of jobs per add, oldest first: a running job it meets
+    goes to the back of the line to be looked at again later. So a store full of stalled jobs
+    keeps creates O(1) (it holds more than `capacity` until some jobs finish).
     """
 
     def __init__(self, clock_now: Callable[[], float], capacity: int = 100_000) -> None:
         self._now = clock_now
         self.capacity = capacity
         self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._line: deque[str] = deque()  # eviction candidates: creation order, running rotated
         self._aliases: dict[str, str] = {}
         self._aliases_of: dict[str, tuple[str, ...]] = {}
         self._lock = threading.RLock()
+        self.looked_at = 0  # jobs eviction has examined, in all: its cost, for the curious
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -117,13 +129,35 @@ class Store:
     def add(self, job: Job, *aliases: str) -> Job:
         with self._lock:
             self._jobs[job.id] = job
+            self._line.append(job.id)
             if aliases:
                 self._aliases_of[job.id] = aliases
                 for alias in aliases:
                     self._aliases[alias] = job.id
             if len(self._jobs) > self.capacity:
                 self._evict()
+        added = _added.get()
+        if added is not None:
+            added.append(job.id)
         return job
+
+    @contextlib.contextmanager
+    def all_or_nothing(self) -> Iterator[None]:
+        """The jobs added inside the block are removed again if it raises: a create that
+        fails stores nothing, so a client's retry cannot duplicate a job."""
+        added: list[str] = []
+        token = _added.set(added)
+        try:
+            yield
+        except BaseException:
+            with self._lock:
+                for job_id in reversed(added):
+                    self._remove(job_id)
+                    if self._line and self._line[-1] == job_id:
+                        self._line.pop()
+            raise
+        finally:
+            _added.reset(token)
 
     def get(self, api: str, tenant: str, job_id: str) -> Job | None:
         """The job `job_id` (or an alias of it) if it belongs to this API and tenant."""
@@ -147,19 +181,27 @@ class Store:
     def clear(self) -> None:
         with self._lock:
             self._jobs.clear()
+            self._line.clear()
             self._aliases.clear()
             self._aliases_of.clear()
 
     def _evict(self) -> None:
         now = self._now()
-        excess = len(self._jobs) - self.capacity
-        doomed: list[str] = []
-        for job_id, job in self._jobs.items():
-            if len(doomed) >= excess:
-                break
+        looks = EVICTION_LOOKS
+        while looks and self._line and len(self._jobs) > self.capacity:
+            looks -= 1
+            job_id = self._line.popleft()
+            job = self._jobs.get(job_id)
+            if job is None:  # removed already
+                continue
+            self.looked_at += 1
             if job.snapshot(now).terminal:
-                doomed.append(job_id)
-        for job_id in doomed:
-            del self._jobs[job_id]
-            for alias in self._aliases_of.pop(job_id, ()):
-                self._aliases.pop(alias, None)
+                self._remove(job_id)
+            else:
+                self._line.append(job_id)
+
+    def _remove(self, job_id: str) -> None:
+        """Forget a job; its place in the eviction line is skipped when reached."""
+        self._jobs.pop(job_id, None)
+        for alias in self._aliases_of.pop(job_id, ()):
+            self._aliases.pop(alias, None)

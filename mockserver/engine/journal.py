@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from typing import Any
 from mockserver.contracts.validate import Violation
 
 BODY_LIMIT = 16_384  # bytes of each body kept; enough to read, bounded in memory
+ENTRY_OVERHEAD = 512  # bytes an entry costs besides its bodies (a rough, fixed estimate)
+VIEW_DEPTH = 32  # nesting shown by the views; deeper values are cut
 
 
 @dataclass(slots=True)
@@ -32,12 +35,17 @@ class Entry:
     request_parts: list[dict[str, Any]] | None = None  # a multipart body, part by part
     retry_after: str = ""  # the answer's Retry-After header, when it had one
 
+    @property
+    def cost(self) -> int:
+        """Bytes the entry holds, about: what the journal's byte budget counts."""
+        return ENTRY_OVERHEAD + len(self.request_body) + len(self.response_body) + len(self.query)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "time": self.time,
             "api": self.api,
-            "tenant": self.tenant,
+            "tenant": mask(self.tenant),
             "method": self.method,
             "path": self.path,
             "query": self.query,
@@ -49,8 +57,30 @@ class Entry:
             "request_size": self.request_size,
             "status": self.status,
             "response": _readable(self.response_body, self.response_type),
-            "violations": [v.as_dict() for v in self.violations],
+            "violations": [plain(v.as_dict()) for v in self.violations],
         }
+
+
+def mask(key: str | None) -> str | None:
+    """An API key as admin views show it: enough to tell keys apart, not enough to use one."""
+    if key is None or len(key) <= 8:
+        return None if key is None else "*" * len(key)
+    return key[:4] + "…" + key[-4:]
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """`value` as strict JSON can carry it: non-finite numbers as text, deep nesting cut."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict | list) and depth >= VIEW_DEPTH:
+        return "…"
+    if isinstance(value, dict):
+        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v, depth + 1) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def _readable(body: bytes, content_type: str) -> Any:
@@ -59,8 +89,8 @@ def _readable(body: bytes, content_type: str) -> Any:
         return None
     if "json" in content_type:
         try:
-            return json.loads(body)
-        except ValueError:
+            return plain(json.loads(body, parse_constant=_refuse))
+        except (ValueError, RecursionError):
             pass
     if (
         content_type.startswith(("text/", "application/x-www-form-urlencoded"))
@@ -70,9 +100,18 @@ def _readable(body: bytes, content_type: str) -> Any:
     return f"<{len(body)} bytes of {content_type or 'unknown type'}>"
 
 
+def _refuse(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
 class Journal:
-    def __init__(self, size: int = 10_000) -> None:
-        self._entries: deque[Entry] = deque(maxlen=size)
+    """The latest `size` entries, and no more than `max_bytes` of them: the oldest go."""
+
+    def __init__(self, size: int = 10_000, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.size = size
+        self.max_bytes = max_bytes
+        self._entries: deque[Entry] = deque()
+        self._bytes = 0
         self._lock = threading.Lock()
         self.recorded = 0  # every request ever journalled, evicted or cleared ones included
 
@@ -80,6 +119,16 @@ class Journal:
         with self._lock:
             self._entries.append(entry)
             self.recorded += 1
+            self._bytes += entry.cost
+            while self._entries and (
+                len(self._entries) > self.size or self._bytes > self.max_bytes
+            ):
+                self._bytes -= self._entries.popleft().cost
+
+    @property
+    def bytes(self) -> int:
+        """What the kept entries cost, by `Entry.cost`."""
+        return self._bytes
 
     def entries(
         self, api: str | None = None, tenant: str | None = None, limit: int | None = None
@@ -94,7 +143,8 @@ class Journal:
 
     def violations(self, api: str | None = None, tenant: str | None = None) -> list[dict[str, Any]]:
         return [
-            {**v.as_dict(), "request_id": e.id, "method": e.method, "path": e.path, "api": e.api}
+            {**plain(v.as_dict()), "request_id": e.id, "method": e.method, "path": e.path}
+            | {"api": e.api}
             for e in self.entries(api, tenant)
             for v in e.violations
         ]
@@ -103,11 +153,12 @@ class Journal:
         with self._lock:
             if api is None and tenant is None:
                 self._entries.clear()
+                self._bytes = 0
                 return
             keep = [
                 e
                 for e in self._entries
                 if not ((api is None or e.api == api) and (tenant is None or e.tenant == tenant))
             ]
-            self._entries.clear()
-            self._entries.extend(keep)
+            self._entries = deque(keep)
+            self._bytes = sum(e.cost for e in keep)

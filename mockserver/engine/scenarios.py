@@ -9,6 +9,7 @@ then for any tenant), the scenario bound to the API key, a magic input, the defa
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections import deque
@@ -20,6 +21,11 @@ from typing import Any
 HEADER = "x-mock-scenario"
 STALLED = "stalled"
 MAGIC = re.compile(r"mock-([a-z_]+)", re.IGNORECASE)
+# the largest number a scenario option may hold (`after=`, `failing=`...): ten years of
+# seconds, longer than any test waits and small enough for every timestamp to print
+MAX_OPTION = 315_360_000.0
+MAX_QUEUED = 10_000
+NUMERIC_OPTIONS = ("after", "failing")
 
 
 class ScenarioError(ValueError):
@@ -52,7 +58,7 @@ class Scenario:
         an outcome and its options."""
         parsed = cls.parse(text, source)
         extra = {name.lower(): str(value) for name, value in options.items()}
-        return cls(parsed.outcome, {**parsed.options, **extra}, source)
+        return cls(parsed.outcome, {**parsed.options, **extra}, source).check()
 
     def number(self, name: str, default: float | None = None) -> float | None:
         raw = self.options.get(name)
@@ -62,9 +68,17 @@ class Scenario:
             value = float(raw)
         except (TypeError, ValueError):
             raise ScenarioError(f"scenario option {name}={raw!r} is not a number") from None
-        if value < 0:
-            raise ScenarioError(f"scenario option {name}={raw!r} must not be negative")
+        if not math.isfinite(value) or not 0 <= value <= MAX_OPTION:
+            raise ScenarioError(
+                f"scenario option {name}={raw!r} must be a number from 0 to {MAX_OPTION:.0f}"
+            )
         return value
+
+    def check(self) -> Scenario:
+        """Refuse now (ScenarioError) the numeric options a job would trip over later."""
+        for name in NUMERIC_OPTIONS:
+            self.number(name)
+        return self
 
     @property
     def per_poll(self) -> bool:
@@ -86,7 +100,14 @@ class Profile:
 class ScenarioBook:
     """Queued and key-bound scenarios, and the precedence that picks one for a new job."""
 
-    def __init__(self, key_bindings: dict[str, str] | None = None, profile: Profile | None = None):
+    def __init__(
+        self,
+        key_bindings: dict[str, str] | None = None,
+        profile: Profile | None = None,
+        limit: int = MAX_QUEUED,
+    ):
+        self.limit = limit  # scenarios queued at once, every API and tenant together
+        self._count = 0
         self.key_bindings = {
             key: Scenario.parse(text, "key") for key, text in (key_bindings or {}).items()
         }
@@ -103,10 +124,17 @@ class ScenarioBook:
     def queue(
         self, api: str, scenario: Scenario, tenant: str | None = None, count: int = 1
     ) -> None:
+        """Raises ScenarioError when the queue would hold more than `limit` scenarios."""
+        with self._lock:
+            if count < 1 or self._count + count > self.limit:
+                raise ScenarioError(
+                    f"'count' must be from 1 to {self.limit - self._count}: the queue holds "
+                    f"{self._count} of at most {self.limit} scenarios"
+                )
+            self._queues.setdefault((api, tenant), deque()).extend([scenario] * count)
+            self._count += count
         if "fault" in scenario.options:
             self.note_fault()
-        with self._lock:
-            self._queues.setdefault((api, tenant), deque()).extend([scenario] * count)
 
     def queued(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -119,6 +147,7 @@ class ScenarioBook:
     def clear(self) -> None:
         with self._lock:
             self._queues.clear()
+            self._count = 0
 
     def peek(self, api: str, tenant: str) -> Scenario | None:
         """The queued scenario the tenant's next job would take, left in the queue (so a
@@ -135,6 +164,7 @@ class ScenarioBook:
             for key in ((api, tenant), (api, None)):
                 items = self._queues.get(key)
                 if items:
+                    self._count -= 1
                     return items.popleft()
         return None
 

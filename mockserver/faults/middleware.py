@@ -176,12 +176,16 @@ class FaultMiddleware:
         return matching
 
     async def _wait(self, seconds: float) -> None:
-        """Server time passes: a manual clock is moved on, a running one is waited for."""
+        """This answer alone waits; the shared clock is not moved by a client's fault. A
+        running clock is waited for in its own time; a manual clock stands still, so the wait
+        is in real seconds. Either way it is at most `max_fault_delay` real seconds. A server
+        with one client alone (`latency_moves_clock`) moves its manual clock instead."""
         clock = self.state.clock
-        if clock.manual:  # in a worker thread: a listener may call this very server
-            await anyio.to_thread.run_sync(clock.advance, seconds)
-        else:
-            await anyio.sleep(seconds / getattr(clock, "scale", 1.0))
+        if clock.manual and self.state.config.latency_moves_clock:
+            await anyio.to_thread.run_sync(clock.advance, seconds)  # a listener may call us
+            return
+        real = seconds if clock.manual else seconds / getattr(clock, "scale", 1.0)
+        await anyio.sleep(min(real, self.state.config.max_fault_delay))
 
     def _refusal(self, rule: FaultRule, fired: int, operation: Operation) -> ApiError:
         """The error a refusal answers with: a 429 for the rest of its window (`fired` seconds)

@@ -37,6 +37,8 @@ REFUSALS = (RATE_LIMIT, ERROR, RESET)  # faults that answer (or drop) instead of
 PAYLOADS = ("faithful", "replace")
 DEFAULT_RETRY_AFTER = 2
 DEFAULT_DELAY = 1.0
+MAX_DELAY = 3600.0  # a latency rule's `delay` (the server's `max_fault_delay` caps the wait)
+MAX_WHOLE = 1_000_000_000  # `times`, `retry_after`, `seed`
 RULE_KEYS = (
     "fault",
     "api",
@@ -208,11 +210,11 @@ def _number(data: Mapping[str, Any], name: str) -> float | None:
     value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
             value = float(value)
-        except ValueError:
-            raise FaultError(f"'{name}' must be a number (got {data[name]!r})") from None
+    except (ValueError, OverflowError):
+        raise FaultError(f"'{name}' must be a number (got {data[name]!r})") from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise FaultError(f"'{name}' must be a number (got {data[name]!r})")
     return float(value)
@@ -222,15 +224,17 @@ def _whole(data: Mapping[str, Any], name: str, minimum: int) -> int | None:
     value = _number(data, name)
     if value is None:
         return None
-    if not value.is_integer() or value < minimum:
-        raise FaultError(f"'{name}' must be a whole number >= {minimum} (got {data[name]!r})")
+    if not value.is_integer() or not minimum <= value <= MAX_WHOLE:
+        raise FaultError(
+            f"'{name}' must be a whole number from {minimum} to {MAX_WHOLE} (got {data[name]!r})"
+        )
     return int(value)
 
 
 def _seconds(data: Mapping[str, Any], name: str) -> float | None:
     value = _number(data, name)
-    if value is not None and value < 0:
-        raise FaultError(f"'{name}' must not be negative (got {data[name]!r})")
+    if value is not None and not 0 <= value <= MAX_DELAY:
+        raise FaultError(f"'{name}' must be from 0 to {MAX_DELAY:g} seconds (got {data[name]!r})")
     return value
 
 

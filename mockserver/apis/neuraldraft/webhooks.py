@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from mockserver.admin_guard import targets_admin
 from mockserver.engine.clock import isoformat
 from mockserver.engine.ids import base62
 from mockserver.engine.jobs import Job
@@ -333,6 +334,9 @@ class Webhooks:
             EVENT_HEADER: delivery.event,
             DELIVERY_HEADER: delivery.id,
         }
+        if targets_admin(url):  # a tenant must not drive the mock's own admin API
+            log.info("delivery %s to %s refused: the admin API is no webhook", delivery.id, url)
+            return None, None
         try:
             answer = self._http().post(url, content=delivery.body, headers=headers)
         except httpx.HTTPError as exc:

@@ -1,0 +1,288 @@
+"""Request bodies the server will read: size and shape, judged before any handler reads them.
+
+A body larger than its limit is refused without being read: by its `Content-Length`, or, sent
+in chunks, as soon as the count passes the limit. An upload (a form body) to an API may be
+`max_upload_bytes` (or the API's entry in `upload_limits`); any other body (JSON, the admin
+API's) `max_json_bytes`, and a JSON body may not nest deeper than `max_json_depth` nor hold
+NaN or Infinity. The key is checked first, as the real services do: a huge upload without a
+valid key is a 401, not a 413. Refusals are in the API's own error format, with the first
+status the operation documents (413 for uploads; 400 or 422 elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+from typing import TYPE_CHECKING
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.engine.journal import BODY_LIMIT, Entry
+from mockserver.errors import ApiError, FieldError
+from mockserver.request import ApiRequest
+
+if TYPE_CHECKING:
+    from mockserver.service import ApiService
+    from mockserver.state import MockState
+
+ADMIN_PREFIX = "/__mock__"
+FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
+TOO_LARGE = (413, 422, 400)  # the first one an operation documents answers a large body
+MALFORMED = (400, 422)  # and a JSON body nested too deep or holding NaN
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_SUSPECT = re.compile(rb"NaN|Infinity|[eE][+]?\d{3,}")  # what may parse as a non-finite number
+_OPENS, _CLOSES = b"[{", b"]}"
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_problem(raw: bytes, max_depth: int) -> str | None:
+    """Why a JSON body must be refused before it is parsed (None: it may be parsed).
+
+    Strings are blanked first, so brackets and words inside them do not count; the scan is a
+    few passes of C over the bytes, and the exact parse runs only for the rare suspect body."""
+    start = raw.lstrip()[:1]
+    if start not in (b"{", b"["):
+        return None  # a scalar or not JSON at all: the handler's parser judges it
+    bare = _STRING.sub(b'""', raw)
+    brackets = bare.translate(None, _NOT_BRACKETS)
+    if sum(brackets.count(b) for b in _OPENS) > max_depth:
+        depth = 0
+        for byte in brackets:
+            depth += 1 if byte in _OPENS else -1
+            if depth > max_depth:
+                return f"JSON nested deeper than {max_depth} levels"
+    if _SUSPECT.search(bare) and not _finite(raw):
+        return "NaN and Infinity are not JSON numbers (nor is a number too large for a float)"
+    return None
+
+
+def _finite(raw: bytes) -> bool:
+    """True when every number of the (not too deep) body is finite; unparseable is left to
+    the handler."""
+
+    def number(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise OverflowError(text)
+        return value
+
+    def constant(text: str) -> float:
+        raise OverflowError(text)
+
+    try:
+        json.loads(raw, parse_float=number, parse_constant=constant)
+    except OverflowError:
+        return False
+    except (ValueError, RecursionError):
+        pass
+    return True
+
+
+class BodyLimits:
+    """Pure ASGI: refuses bodies past their limits before the app reads them."""
+
+    def __init__(self, app: ASGIApp, services: dict[str, ApiService], state: MockState) -> None:
+        self.app = app
+        self.services = services
+        self.state = state
+        self.config = config = state.config
+        self.single = services.get(config.api) if config.api else None
+        self.by_host = {host: s for s in services.values() for host in s.hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = _length(headers)
+        chunked = "transfer-encoding" in headers
+        if declared == 0 or (declared is None and not chunked):
+            await self.app(scope, receive, send)  # no body: a status poll goes straight on
+            return
+        service = self._service(scope, headers)
+        if service is None and not scope["path"].startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)  # the root and unknown paths read no body
+            return
+        media = headers.get("content-type", "").encode("latin-1").split(b";")[0].strip().lower()
+        uploads_to = service if service is not None and media in FORM_TYPES else None
+        limit = self._limit(uploads_to) if uploads_to else self.config.max_json_bytes
+        if declared is not None and declared > limit:
+            await self._refuse(scope, service, TOO_LARGE, _too_large(limit), send)
+            return
+        if uploads_to is not None:
+            await self._counted(scope, receive, send, uploads_to, limit)
+            return
+        raw, pending = await _read(receive, limit)
+        if raw is None:
+            await self._refuse(scope, service, TOO_LARGE, _too_large(limit), send)
+            return
+        problem = json_problem(raw, self.config.max_json_depth)
+        if problem is not None:
+            await self._refuse(scope, service, MALFORMED, f"Request body: {problem}", send)
+            return
+        await self.app(scope, _replay(raw, pending, receive), send)
+
+    def _limit(self, service: ApiService) -> int:
+        return self.config.upload_limits.get(service.name, self.config.max_upload_bytes)
+
+    def _service(self, scope: Scope, headers: Headers) -> ApiService | None:
+        """The API a request is for, as the request middleware will find it."""
+        path: str = scope["path"]
+        if path.startswith(ADMIN_PREFIX):
+            return None
+        host = headers.get("host", "").split(":")[0].lower()
+        found = self.by_host.get(host) or self.single
+        if found is not None:
+            return found
+        for service in self.services.values():
+            if path == service.prefix or path.startswith(service.prefix + "/"):
+                return service
+        return None
+
+    async def _counted(
+        self, scope: Scope, receive: Receive, send: Send, service: ApiService, limit: int
+    ) -> None:
+        """A chunked upload: counted as it is read. Past the limit the app is told the client
+        went away, whatever it answers is dropped, and the refusal is sent instead."""
+        seen = 0
+        over = False
+        started = False
+
+        async def counting() -> Message:
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if over:
+                return
+            started = True
+            await send(message)
+
+        await self.app(scope, counting, sending)
+        if over and not started:
+            await self._refuse(scope, service, TOO_LARGE, _too_large(limit), send)
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        service: ApiService | None,
+        statuses: tuple[int, ...],
+        message: str,
+        send: Send,
+    ) -> None:
+        """Answer in the app's place, with a request ID, and journal the refusal."""
+        request_id = f"req_{secrets.token_hex(8)}"
+        info = ApiRequest(id=request_id).attach(scope)
+        response, tenant = self._refusal(scope, info, service, statuses, message)
+        response.headers["x-request-id"] = request_id
+        status = response.status_code
+
+        async def no_body() -> Message:
+            return {"type": "http.disconnect"}
+
+        await response(scope, no_body, send)
+        if service is not None:
+            entry = Entry(
+                id=request_id,
+                time=self.state.now(),
+                api=service.name,
+                tenant=tenant,
+                method=scope["method"],
+                path=info.path,
+                query=scope.get("query_string", b"").decode("latin-1"),
+                status=status,
+                response_body=bytes(response.body)[:BODY_LIMIT],
+                response_type=response.headers.get("content-type", ""),
+            )
+            self.state.journal.record(entry)
+
+    def _refusal(
+        self,
+        scope: Scope,
+        info: ApiRequest,
+        service: ApiService | None,
+        statuses: tuple[int, ...],
+        message: str,
+    ) -> tuple[Response, str | None]:
+        """The answer, and the tenant it is for (None: no valid key)."""
+        if service is None:  # the admin API
+            return JSONResponse({"error": message}, statuses[0]), None
+        request = Request(scope)
+        path: str = scope["path"]
+        if path.startswith(service.prefix):  # else routed by Host: the path is the API's own
+            path = path[len(service.prefix) :] or "/"
+        path = service.canonical(path)
+        info.api, info.path = service.name, path  # so the answer is checked and formatted
+        try:
+            tenant = service.tenant_of(request)  # the key first: 401/403 before any size
+        except ApiError as exc:
+            return service.error_response(request, exc), None
+        found = service.contract.operation(scope["method"], path)
+        documented = found[0].spec.get("responses", {}) if found else {}
+        status = next((s for s in statuses if str(s) in documented), statuses[-1])
+        # a 422 lists its fields, as FastAPI's validation errors do
+        errors = [FieldError(("body",), message, "value_error")] if status == 422 else None
+        return service.error_response(request, ApiError(status, message, errors=errors)), tenant
+
+
+def _too_large(limit: int) -> str:
+    return f"Request body too large: the limit is {limit} bytes"
+
+
+def _length(headers: Headers) -> int | None:
+    value = headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return None
+
+
+async def _read(receive: Receive, limit: int) -> tuple[bytes | None, Message | None]:
+    """The body, or None once it passes `limit` (the rest is not read); and a message other
+    than body (a disconnect) met on the way, for the app to see too."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), message
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None, None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), None
+
+
+def _replay(raw: bytes, pending: Message | None, receive: Receive) -> Receive:
+    """A `receive` that hands the body over again, then goes on as usual."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent, pending
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        if pending is not None:
+            message, pending = pending, None
+            return message
+        return await receive()
+
+    return replay

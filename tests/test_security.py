@@ -1,0 +1,572 @@
+"""Hardening: no request crashes the server, exhausts its memory or reaches another tenant.
+
+One test (or a few) per hole an audit found; docs/security-and-limits.md says what holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from mockserver import ServerConfig, create_app
+from mockserver.admin_guard import targets_admin
+from mockserver.cli import build_app, build_parser, config_from
+from mockserver.engine.jobs import Job, Store
+from mockserver.engine.plan import Outcome, Phase, Plan
+from mockserver.fixtures.live import LiveServer
+from mockserver.limits import json_problem
+from tests.conftest import Mock, make_mock, wav
+
+NA = "/neuralanalog"
+NL = "/neurolinker/api/v1"
+ND = "/neuraldraft/v1"
+LINK = {"url": "https://example.com/take.wav"}
+
+
+@pytest.fixture
+def small() -> Iterator[Mock]:
+    """A server with small limits, so a test can pass them cheaply."""
+    yield from make_mock(
+        max_upload_bytes=64_000,
+        max_json_bytes=4_000,
+        max_render_bytes=200_000,
+        max_queued_scenarios=3,
+        journal_bytes=20_000,
+    )
+
+
+# --- 1. queued scenarios are bounded ------------------------------------------------------------
+
+
+def test_a_huge_scenario_count_is_refused_and_the_queue_stays_bounded(small: Mock) -> None:
+    admin = small.client
+    body = {"api": "neuralanalog", "outcome": "failed"}
+    refused = admin.post("/__mock__/scenarios", json={**body, "count": 100_000_000})
+    assert refused.status_code == 422 and "'count' must be at most 3" in refused.json()["error"]
+    assert admin.post("/__mock__/scenarios", json={**body, "count": 2}).status_code == 201
+    full = admin.post("/__mock__/scenarios", json={**body, "count": 2})
+    assert full.status_code == 422 and "holds 2 of at most 3" in full.json()["error"]
+    assert len(admin.get("/__mock__/scenarios").json()["queued"]) == 2
+    for option in ("after=nan", "after=1e308", "failing=inf"):
+        bad = admin.post("/__mock__/scenarios", json={**body, "outcome": f"failed; {option}"})
+        assert bad.status_code == 422, option
+
+
+# --- 2. a WAV header cannot make the server render more than its limit ----------------------------
+
+
+def lying_wav(claimed_bytes: int, rate: int = 48_000, channels: int = 2) -> bytes:
+    """A 44-byte WAV header whose data chunk claims `claimed_bytes` of audio it does not hold."""
+    block = channels * 2
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + claimed_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * block, block, 16)
+        + b"data"
+        + struct.pack("<I", claimed_bytes)
+    )
+
+
+def test_a_lying_wav_header_renders_no_more_than_the_limit(small: Mock) -> None:
+    headers = small.headers("neuralanalog")
+    files = {"audio": ("big.wav", lying_wav(40_000_000), "audio/wav")}
+    created = small.client.post(f"{NA}/from-file", headers=headers, files=files)
+    assert created.status_code == 200, created.text
+    audio_id = created.json()["audio_id"]
+    small.advance(3600)
+    link = small.client.get(
+        f"{NA}/download/audio/{audio_id}", headers=headers, follow_redirects=False
+    )
+    file = small.client.get(link.headers["location"])
+    assert file.status_code == 200
+    assert len(file.content) <= 200_000 + 44  # 40 MB claimed, the budget rendered
+    with wave.open(io.BytesIO(file.content)) as reader:  # still a valid WAV, cut short
+        assert reader.getnframes() == 200_000 // 4
+
+
+# --- 3. uploads are limited, refused before they are read, key first -----------------------------
+
+
+def test_an_upload_past_the_limit_is_a_413_in_the_apis_format(small: Mock) -> None:
+    files = {"audio": ("a.wav", wav(10, rate=8000), "audio/wav")}  # 160 kB > 64 kB
+    answer = small.client.post(
+        f"{NA}/from-file", headers=small.headers("neuralanalog"), files=files
+    )
+    assert answer.status_code == 413
+    assert answer.json() == {"detail": "Request body too large: the limit is 64000 bytes"}
+    assert list(small.state.store.jobs()) == []
+
+
+def test_the_key_is_checked_before_the_size(small: Mock) -> None:
+    files = {"media_file": ("a.wav", b"\0" * 100_000, "audio/wav")}
+    answer = small.client.post("/camb/apis/audio-separation", files=files)
+    assert answer.status_code == 401
+
+
+def test_upload_limits_are_per_api() -> None:
+    for mock in make_mock(upload_limits={"neurolinker": 1_000}):
+        files = {"documents": ("a.pdf", b"%PDF-1.7 " + b"x" * 2_000, "application/pdf")}
+        headers = mock.headers("neurolinker")
+        answer = mock.client.post(
+            f"{NL}/extract", headers=headers, files=files, data={"form": "{}"}
+        )
+        assert answer.status_code == 413
+        camb = mock.client.post(
+            "/camb/apis/audio-separation",
+            headers=mock.headers("camb"),
+            files={"media_file": ("a.wav", wav(1), "audio/wav")},
+        )
+        assert camb.status_code == 200
+
+
+async def _upload(
+    app: Any, chunks: int, chunk: bytes, key: bool = True, declared: int | None = None
+) -> tuple[int, int]:
+    """An upload in chunks, with `declared` as Content-Length or chunked: (status, chunks the
+    server read)."""
+    boundary = b"x1x"
+    head = (
+        b'--x1x\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n'
+        b"Content-Type: audio/wav\r\n\r\n"
+    )
+    parts = [head, *[chunk] * chunks, b"\r\n--x1x--\r\n"]
+    read = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        read += 1
+        body = parts[read - 1] if read <= len(parts) else b""
+        return {"type": "http.request", "body": body, "more_body": read < len(parts)}
+
+    status = 0
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"content-type", b"multipart/form-data; boundary=" + boundary),
+        (b"x-api-key", b"chunky" if key else b""),
+        (b"content-length", str(declared).encode())
+        if declared is not None
+        else (b"transfer-encoding", b"chunked"),
+    ]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": f"{NA}/from-file",
+        "raw_path": f"{NA}/from-file".encode(),
+        "query_string": b"",
+        "headers": headers,
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+        "http_version": "1.1",
+        "root_path": "",
+    }
+    await app(scope, receive, send)
+    return status, read
+
+
+@pytest.mark.anyio
+async def test_a_chunked_upload_is_cut_off_at_the_limit() -> None:
+    app = create_app(ServerConfig(clock="manual", max_upload_bytes=50_000))
+    status, read = await _upload(app, chunks=1_000, chunk=b"\0" * 10_000)
+    assert status == 413
+    assert read <= 8  # 10 MB offered, about 50 kB read
+
+
+@pytest.mark.anyio
+async def test_a_declared_oversize_upload_is_refused_unread_key_first() -> None:
+    app = create_app(ServerConfig(clock="manual", max_upload_bytes=50_000))
+    size = 200 * 1024 * 1024
+    assert await _upload(app, 20_000, b"\0" * 10_000, declared=size) == (413, 0)
+    assert await _upload(app, 20_000, b"\0" * 10_000, key=False, declared=size) == (401, 0)
+
+
+# --- 4. the admin API: local only, or behind a token; never cross-site ----------------------------
+
+
+def test_the_admin_api_refuses_cross_site_and_foreign_hosts(mock: Mock) -> None:
+    reset = "/__mock__/reset"
+    evil = {"Origin": "https://evil.example", "Content-Type": "text/plain"}
+    assert mock.client.post(reset, headers=evil).status_code == 403
+    assert mock.client.post(reset, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    rebound = mock.client.post(reset, headers={"Host": "attacker.example:8000"})
+    assert rebound.status_code == 403 and "local Host" in rebound.json()["error"]
+    same = {"Host": "127.0.0.1:8000", "Origin": "http://127.0.0.1:8000"}
+    assert mock.client.post(reset, headers=same).status_code == 200
+    assert mock.client.get("/__mock__/health", headers={"Host": "localhost"}).status_code == 200
+
+
+def test_bound_beyond_loopback_the_admin_api_needs_a_token() -> None:
+    app = create_app(ServerConfig(host="0.0.0.0", clock="manual"))
+    token = app.state.admin_token
+    assert token and len(token) >= 24
+    with TestClient(app) as client:
+        assert client.get("/__mock__/health").status_code == 401
+        wrong = client.get("/__mock__/health", headers={"X-Mock-Admin-Token": "guess"})
+        assert wrong.status_code == 401
+        for way in (
+            {"headers": {"X-Mock-Admin-Token": token}},
+            {"headers": {"Authorization": f"Bearer {token}"}},
+            {"params": {"token": token}},
+        ):
+            assert client.get("/__mock__/health", **way).status_code == 200
+        given = create_app(ServerConfig(host="0.0.0.0", admin_token="s3cret"))
+        assert given.state.admin_token == "s3cret"
+        assert create_app(ServerConfig()).state.admin_token is None  # loopback: none
+
+
+# --- 5. webhooks never target the admin API ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/__mock__/reset",
+        "http://localhost/%5F%5Fmock%5F%5F/reset",
+        "http://x/neuraldraft/../__mock__/reset",
+        "http://x//__MOCK__/clock/advance",
+        "http://x/%255F%255Fmock%255F%255F/reset",
+    ],
+)
+def test_admin_urls_are_recognised_however_spelled(url: str) -> None:
+    assert targets_admin(url)
+
+
+def test_a_webhook_cannot_reset_the_server() -> None:
+    app = create_app(ServerConfig(clock="manual"))
+    with LiveServer(app) as live:
+        bystander = {"X-API-Key": "bystander"}
+        assert httpx.post(f"{live.url}{NA}/from-link", headers=bystander, json=LINK).is_success
+        attacker = {"Authorization": "Bearer ndsk_test_attacker"}
+        hook = {"url": f"{live.url}/__mock__/reset", "events": ["image.generated"]}
+        assert httpx.post(f"{live.url}{ND}/webhook-endpoints", headers=attacker, json=hook)
+        made = httpx.post(
+            f"{live.url}{ND}/images",
+            headers={**attacker, "X-Mock-Scenario": "completed; after=5"},
+            json={"prompt": "x"},
+        )
+        assert made.status_code == 202, made.text
+        moved = httpx.post(f"{live.url}/__mock__/clock/advance", json={"seconds": 10}, timeout=30)
+        assert moved.status_code == 200
+        assert len(list(app.state.mock.store.jobs("neuralanalog", "bystander"))) == 1
+        listed = httpx.get(f"{live.url}{ND}/webhook-endpoints", headers=attacker).json()
+        assert listed["data"][0]["last_delivery_status"] == "failed"
+
+
+# --- 6. the clock is the admin API's alone; SIGTERM is obeyed -------------------------------------
+# (latency faults: tests/test_faults.py)
+
+
+def test_serve_prints_its_token_and_obeys_sigterm_whatever_hangs() -> None:
+    """A real `mockserver serve` (about 5 s: the only way to see its banner and signals)."""
+    port = _free_port()
+    with _serve("--host", "0.0.0.0", "--port", str(port)) as server:
+        banner = _banner(server)
+        token = banner.split("admin API token: ")[1].split()[0]
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/__mock__/health").status_code == 401
+        health = httpx.get(f"{base}/__mock__/health", headers={"X-Mock-Admin-Token": token})
+        assert health.status_code == 200
+        hanging = {"X-API-Key": "k", "X-Mock-Scenario": "completed; fault=latency; delay=3600"}
+        worker = threading.Thread(
+            target=_quietly,
+            args=(
+                lambda: httpx.post(
+                    f"{base}{NA}/from-link", headers=hanging, json=LINK, timeout=120
+                ),
+            ),
+            daemon=True,
+        )
+        worker.start()
+        time.sleep(0.3)  # the request is in (a real server: there is no clock to advance)
+        began = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+        assert time.monotonic() - began < 5
+
+
+def _quietly(call: Any) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # cut off by the shutdown, as it should be
+        call()
+
+
+# --- 7. poison: nothing a client sends breaks a shared view --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scenario", ["completed; after=nan", "completed; after=inf", "failed; after=1e308"]
+)
+def test_bad_scenario_numbers_are_400s_and_the_job_list_stays_readable(
+    mock: Mock, scenario: str
+) -> None:
+    headers = {**mock.headers("neuralanalog"), "X-Mock-Scenario": scenario}
+    answer = mock.client.post(f"{NA}/from-link", headers=headers, json=LINK)
+    assert answer.status_code == 400 and "after" in answer.json()["detail"]
+    assert mock.client.get("/__mock__/jobs").status_code == 200
+    assert mock.client.get("/__mock__/health").status_code == 200
+
+
+def test_a_bad_failing_count_is_a_400(mock: Mock) -> None:
+    headers = {**mock.headers("neurolinker"), "X-Mock-Scenario": "partial; failing=nan"}
+    form = {"form": json.dumps({"documents_url": ["https://x.io/a.pdf", "https://x.io/b.pdf"]})}
+    answer = mock.client.post(f"{NL}/extract", headers=headers, data=form)
+    assert answer.status_code == 400
+    assert mock.client.get("/__mock__/jobs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/__mock__/clock/advance", '{"seconds": Infinity}'),
+        ("/__mock__/clock/advance", '{"seconds": 1e400}'),
+        ("/__mock__/clock/advance", '{"seconds": 1' + "0" * 400 + "}"),
+        ("/__mock__/clock/advance", '{"seconds": 1e12}'),
+        ("/__mock__/clock/set", '{"time": 1e20}'),
+        ("/__mock__/clock/set", '{"time": -1}'),
+        ("/__mock__/clock/set", '{"time": "0001-01-01T00:00:00Z"}'),
+    ],
+)
+def test_the_clock_cannot_be_broken(mock: Mock, path: str, body: str) -> None:
+    before = mock.state.now()
+    answer = mock.client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert 400 <= answer.status_code < 500
+    assert mock.state.now() == before
+    assert mock.client.get("/__mock__/health").status_code == 200
+    assert mock.client.get("/__mock__/dashboard").status_code == 200
+
+
+def test_deep_json_is_refused_everywhere_and_the_journal_stays_readable(mock: Mock) -> None:
+    deep = "[" * 5_000 + "]" * 5_000
+    for path, headers in [
+        (f"{ND}/blog-posts", mock.headers("neuraldraft")),
+        (f"{NA}/upscale", mock.headers("neuralanalog")),
+        (f"{NL}/documents/markdown", mock.headers("neurolinker")),
+        ("/__mock__/faults", {}),
+    ]:
+        headers = {**headers, "Content-Type": "application/json"}
+        answer = mock.client.post(path, content=deep, headers=headers)
+        assert answer.status_code in (400, 422), path
+        assert "nested deeper than 64" in answer.text
+    assert mock.client.get("/__mock__/journal").status_code == 200
+    assert mock.client.get("/__mock__/violations").status_code == 200
+
+
+def test_nan_in_a_body_is_refused_and_never_stored(mock: Mock) -> None:
+    headers = {**mock.headers("neuraldraft"), "Content-Type": "application/json"}
+    for body in ('{"type": "ai", "topic": NaN}', '{"topic": 1e999}', "[-Infinity]"):
+        answer = mock.client.post(f"{ND}/blog-posts", content=body, headers=headers)
+        assert answer.status_code == 400, body
+    assert list(mock.state.store.jobs()) == []
+    journal = mock.client.get("/__mock__/journal")
+    assert journal.status_code == 200
+    entries = journal.json()["entries"]
+    assert [(e["status"], e["request"]) for e in entries] == [(400, None)] * 3  # refused unread
+    assert mock.client.get("/__mock__/violations").status_code == 200
+    assert json_problem(b'{"text": "NaN [[[[ Infinity"}', 2) is None  # inside strings: text
+
+
+def test_the_journal_is_bounded_in_bytes(small: Mock) -> None:
+    headers = small.headers("neuralanalog")
+    for _ in range(40):
+        small.client.post(
+            f"{NA}/from-link", headers=headers, json={"url": "https://x/" + "a" * 900}
+        )
+    assert small.state.journal.bytes <= 20_000
+    assert 5 < len(small.state.journal.entries()) < 40
+    assert small.client.get("/__mock__/journal").status_code == 200
+
+
+# --- 8. a failed create stores nothing ------------------------------------------------------------
+
+
+def test_a_create_that_fails_late_stores_nothing(mock: Mock) -> None:
+    headers = {**mock.headers("neurolinker"), "X-Mock-Scenario": "failed; after=-1"}
+    form = {"form": json.dumps({"documents_url": ["https://x.io/a.pdf", "https://x.io/b.pdf"]})}
+    answer = mock.client.post(f"{NL}/extract", headers=headers, data=form)
+    assert answer.status_code == 400 and "after" in answer.json()["detail"]
+    assert list(mock.state.store.jobs()) == []
+
+
+def test_the_store_rolls_back_what_a_failing_block_added() -> None:
+    store = Store(lambda: 0.0)
+    kept = store.add(_job("kept", None))
+    with pytest.raises(RuntimeError), store.all_or_nothing():
+        store.add(_job("one", None), "alias-of-one")
+        store.add(_job("two", None))
+        raise RuntimeError("the answer could not be made")
+    assert list(store.jobs()) == [kept]
+    assert store.lookup("alias-of-one") is None
+
+
+# --- 9. eviction stays O(1) whatever runs ---------------------------------------------------------
+
+
+def _job(job_id: str, outcome: Outcome | None, created: float = 0.0) -> Job:
+    plan = Plan((Phase("running", 10.0, ""),), outcome)
+    return Job("neuralanalog", "t", job_id, "audio", created, plan)
+
+
+def test_creates_stay_cheap_in_a_store_full_of_stalled_jobs() -> None:
+    now = 100.0
+    store = Store(lambda: now, capacity=2_000)
+    for index in range(12_000):
+        store.add(_job(f"stalled-{index}", None))  # never finish
+    looked = store.looked_at
+    for index in range(1_000):
+        store.add(_job(f"done-{index}", Outcome("completed")))
+    assert store.looked_at - looked <= 1_000 * 20  # not 1,000 x 12,000
+    assert len(store) <= 12_000 + 1_000
+
+
+def test_eviction_takes_finished_jobs_oldest_first_past_running_ones() -> None:
+    now = 100.0
+    store = Store(lambda: now, capacity=3)
+    store.add(_job("running", None))
+    store.add(_job("old", Outcome("completed")))
+    store.add(_job("newer", Outcome("completed")))
+    store.add(_job("newest", Outcome("completed")))
+    assert [j.id for j in store.jobs()] == ["running", "newer", "newest"]
+
+
+# --- 10. API keys are masked in admin views -------------------------------------------------------
+
+
+def test_admin_views_mask_api_keys(mock: Mock) -> None:
+    key = "sk-live-0123456789abcdef"
+    assert mock.client.post(f"{NA}/from-link", headers={"X-API-Key": key}, json=LINK).is_success
+    journal = mock.client.get("/__mock__/journal").text
+    dashboard = mock.client.get("/__mock__/dashboard").text
+    for view in (journal, dashboard):
+        assert key not in view
+        assert "sk-l…cdef" in view
+    filtered = mock.client.get("/__mock__/journal", params={"tenant": key}).json()["entries"]
+    assert len(filtered) == 1  # the filter takes the real key
+
+
+# --- 11. job IDs are never reused, across restarts either -----------------------------------------
+
+
+def _first_id(app: Any) -> str:
+    with TestClient(app) as client:
+        answer = client.post(f"{NA}/from-link", headers={"X-API-Key": "k"}, json=LINK)
+        return answer.json()["audio_id"]
+
+
+def test_a_restarted_server_does_not_reuse_job_ids() -> None:
+    config = {"clock": "manual", "seed": 1}
+    in_process = [_first_id(create_app(ServerConfig(**config))) for _ in range(2)]
+    assert in_process[0] == in_process[1]  # in-process: the seed alone, reproducible
+    served = [_first_id(build_app(ServerConfig(**config))) for _ in range(2)]
+    assert served[0] != served[1]  # each start of `serve` salts its IDs
+
+
+# --- helpers: a real `mockserver serve` ----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _serve:
+    """`mockserver serve ARGS` in a subprocess, killed if still running at the end."""
+
+    def __init__(self, *args: str) -> None:
+        command = [sys.executable, "-m", "mockserver.cli", "serve", "--clock", "system", *args]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+
+    def __enter__(self) -> subprocess.Popen[str]:
+        return self.process
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+def _banner(server: subprocess.Popen[str]) -> str:
+    """The lines `serve` prints up to uvicorn's ready line."""
+    assert server.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = server.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Uvicorn running" in line or "Application startup complete" in line:
+            return "".join(lines)
+    raise AssertionError("the server did not start:\n" + "".join(lines))
+
+
+# --- the documented settings ---------------------------------------------------------------------
+
+
+def test_the_documented_config_file_and_flags_set_the_limits(tmp_path: Any) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "security-and-limits.md").read_text()
+    toml = doc.split("```toml\n")[1].split("```")[0]
+    (tmp_path / "limits.toml").write_text(toml)
+    config = ServerConfig.from_file(tmp_path / "limits.toml")
+    assert (config.max_upload_bytes, config.upload_limits) == (524_288_000, {"camb": 50_000_000})
+    assert (config.admin_token, config.admin_hosts) == ("team-secret", ["mock.internal"])
+    args = build_parser().parse_args(
+        ["serve", "--max-upload-bytes", "1000", "--admin-token", "t0ken"]
+    )
+    flagged = config_from(args)
+    assert (flagged.max_upload_bytes, flagged.admin_token) == (1000, "t0ken")
+    with TestClient(create_app(config)) as client:
+        local = client.get("/__mock__/health", headers={"Host": "mock.internal"})
+        assert local.status_code == 401  # a given token is required on loopback too
+        assert client.get("/__mock__/health", params={"token": "team-secret"}).status_code == 200
+    tokenless = ServerConfig(admin_hosts=["mock.internal"])
+    with TestClient(create_app(tokenless)) as client:
+        assert client.get("/__mock__/health", headers={"Host": "mock.internal"}).is_success
+        assert client.get("/__mock__/health", headers={"Host": "mock.example"}).status_code == 403
+
+
+def test_the_dashboard_passes_its_token_to_its_buttons() -> None:
+    with TestClient(create_app(ServerConfig(admin_token="t0ken"))) as client:
+        page = client.get("/__mock__/dashboard", params={"token": "t0ken"}).text
+        assert 'get("token")' in page and '"X-Mock-Admin-Token"' in page
+        moved = client.post(
+            "/__mock__/clock/advance", json={"seconds": 10}, headers={"X-Mock-Admin-Token": "t0ken"}
+        )
+        assert moved.status_code == 200
+
+
+def test_deep_json_inside_a_form_field_is_a_422(mock: Mock) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    answer = mock.client.post(
+        f"{NL}/extract", headers=mock.headers("neurolinker"), data={"form": deep}
+    )
+    assert answer.status_code == 422
+    assert mock.client.get("/__mock__/journal").status_code == 200
