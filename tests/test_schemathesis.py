@@ -15,6 +15,7 @@ it does not know (400) or a field of the wrong type (422), or carries `x-mock-re
 from __future__ import annotations
 
 import json
+import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -282,3 +283,17 @@ def test_a_broken_answer_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
         "GET /status/{object_type}/{object_id}: response_schema_conformance" in problem
         for problem in found
     ), found
+
+
+def test_the_cli_settings_are_the_declarations_as_toml() -> None:
+    """`make schemathesis` writes these with `python -m mockserver.schemathesis_config`."""
+    written = tomllib.loads(schemathesis_config.to_toml(schemathesis_config.config()))
+    assert written == schemathesis_config.config()
+    titles = [project["title"] for project in written["project"]]
+    assert titles == [contracts.load(api).document["info"]["title"] for api in apis.names()]
+    neurolinker = written["project"][apis.names().index("neurolinker")]["operations"][0]
+    assert neurolinker["checks"]["negative_data_rejection"] == {"enabled": False}
+    SchemathesisConfig.from_dict(written)  # schemathesis takes it
+    assert ("/neurolinker/openapi.json", "Authorization: Bearer nl_ci-key") in (
+        schemathesis_config.targets()
+    )
