@@ -19,6 +19,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -377,3 +378,14 @@ def test_the_shipped_hook_walks_lifecycles_through_the_admin_clock() -> None:
     assert app.state.mock.clock.now() > ManualClock.DEFAULT_START  # moved through the admin API
     walk.seen.clear()
     walk.states.clear()
+
+
+def test_the_cli_settings_are_the_declarations_as_toml() -> None:
+    """`mockserver schemathesis` writes these with `python -m mockserver.schemathesis_config`."""
+    written = tomllib.loads(schemathesis_config.to_toml(schemathesis_config.config()))
+    assert written == schemathesis_config.config()
+    titles = [project["title"] for project in written["project"]]
+    assert titles == [contracts.load(api).document["info"]["title"] for api in apis.names()]
+    neurolinker = written["project"][apis.names().index("neurolinker")]["operations"][0]
+    assert neurolinker["checks"]["negative_data_rejection"] == {"enabled": False}
+    SchemathesisConfig.from_dict(written)  # schemathesis takes it

@@ -1,4 +1,5 @@
-"""Run in a process where the sample API is installed (tests/test_extending.py)."""
+"""Run in a process where the sample API is installed (tests/test_extending.py); not named
+test_*.py, so that the suite, where it is not installed, leaves it alone."""
 
 from __future__ import annotations
 
