@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -21,7 +21,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mockserver import contracts
-from mockserver.contracts.validate import Violation, check, coerce, coerce_form
+from mockserver.contracts.validate import (
+    NOT_A_MODEL,
+    Violation,
+    check,
+    coerce,
+    coerce_form,
+    uploads_expected,
+)
 from mockserver.engine.clock import SECONDS_Z, isoformat
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan, stretch
@@ -245,28 +252,31 @@ class Ctx:
         content_type = self.request.headers.get("content-type", "")
         operation = self.operation()
         is_form = "multipart/form-data" in content_type or "x-www-form-urlencoded" in content_type
+        fastapi = self.service.wrong_media_status is None
         if is_form and operation.request_media(content_type) is not None:
             data = await self._form()
-        elif is_form:  # FastAPI parses forms only where it expects one: no 400 for a bad one
-            data = {}
         elif not (await self.request.body()).strip():
             data = {}
             content_type = content_type or "application/json"
+        elif is_form and not (fastapi and operation.request_media("application/json")):
+            data = {}  # FastAPI parses forms only where it expects one: no 400 for a bad one
+        elif fastapi and operation.request_media("application/json") and not _is_json(content_type):
+            # FastAPI parses JSON only when the content type says JSON (or says nothing): any
+            # other body is a string, not an object
+            text = (await self.request.body()).decode("utf-8", "replace")
+            raise _invalid(
+                [Violation(operation.id, "/body", NOT_A_MODEL, text, "model_attributes_type")]
+            )
         else:
             try:
                 data = json.loads(await self.request.body())
             except ValueError as exc:
-                raise ApiError(
-                    422,
-                    "JSON decode error",
-                    errors=[
-                        FieldError(
-                            ("body", exc.pos if hasattr(exc, "pos") else 0),
-                            "JSON decode error",
-                            "json_invalid",
-                        )
-                    ],
-                ) from None
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                where = ("body", exc.pos if isinstance(exc, json.JSONDecodeError) else 0)
+                error = FieldError(
+                    where, "JSON decode error", "json_invalid", {}, {"error": reason}
+                )
+                raise ApiError(422, "JSON decode error", errors=[error]) from None
             content_type = "application/json"
         media = operation.request_media(content_type)
         if media is None:
@@ -291,27 +301,13 @@ class Ctx:
             else coerce_form(data, schema, self.service.contract)
         )
         problems = check(operation, schema, typed, "body")
-        problems += self._uploads_expected(operation, schema, data)
+        if media_type != "application/json":
+            # a form has no object to show: FastAPI's input for a missing form field is null
+            problems = [replace(p, value=None) if p.kind == "missing" else p for p in problems]
+            problems += uploads_expected(operation, schema, data)
         if problems:
             raise _invalid(problems)
         return {key: data[key] if _has_upload(data[key]) else value for key, value in typed.items()}
-
-    def _uploads_expected(
-        self, operation: contracts.Operation, schema: dict[str, Any], data: dict[str, Any]
-    ) -> list[Violation]:
-        """A file part sent as plain text is refused the way FastAPI refuses it."""
-        properties = self.service.contract.resolve(schema).get("properties", {})
-        return [
-            Violation(
-                operation.id,
-                f"/body/{key}",
-                f"Value error, Expected UploadFile, received: {type(data[key]).__name__}",
-                data[key],
-                "value_error",
-            )
-            for key, prop in properties.items()
-            if prop.get("format") == "binary" and key in data and isinstance(data[key], str)
-        ]
 
     def params(self) -> dict[str, Any]:
         """Path and query parameters, typed and checked against the contract (422 if not)."""
@@ -426,6 +422,16 @@ def form_fields(form: FormData) -> dict[str, Any]:
     return fields
 
 
+def _is_json(content_type: str) -> bool:
+    """What FastAPI reads as JSON: no content type, `application/json` or `application/*+json`."""
+    media = content_type.split(";")[0].strip().lower()
+    return (
+        not media
+        or media == "application/json"
+        or (media.startswith("application/") and media.endswith("+json"))
+    )
+
+
 def _has_upload(value: Any) -> bool:
     if isinstance(value, list):
         return any(isinstance(item, UploadFile) for item in value)
@@ -436,5 +442,5 @@ def _invalid(problems: list[Violation]) -> ApiError:
     return ApiError(
         422,
         "; ".join(str(p) for p in problems),
-        errors=[FieldError(p.loc, p.message, p.kind, p.value) for p in problems],
+        errors=[FieldError.of(p) for p in problems],
     )

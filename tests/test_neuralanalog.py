@@ -361,7 +361,7 @@ def test_errors_are_fastapi_shaped_and_name_the_field(na: Client) -> None:
     missing = na.post("/master-audio", json={})
     assert missing.status_code == 422
     assert missing.json()["detail"] == [
-        {"loc": ["body", "audio_id"], "msg": "Field required", "type": "missing"}
+        {"type": "missing", "loc": ["body", "audio_id"], "msg": "Field required", "input": {}}
     ]
     bad_enum = na.post("/master-audio", json={"audio_id": "a", "preset": "louder"})
     assert bad_enum.json()["detail"][0]["loc"] == ["body", "preset"]
