@@ -256,6 +256,11 @@ class Ctx:
         if is_form and operation.request_media(content_type) is not None:
             data = await self._form()
         elif not (await self.request.body()).strip():
+            if fastapi and operation.request_media("application/json"):
+                # no body for a body model: FastAPI's `missing` at `body` itself
+                raise _invalid(
+                    [Violation(operation.id, "/body", "Field required", None, "missing")]
+                )
             data = {}
             content_type = content_type or "application/json"
         elif is_form and not (fastapi and operation.request_media("application/json")):

@@ -457,7 +457,7 @@ BAD_INPUTS: dict[str, tuple[Any, list[Any], str]] = {
         "too_short",
     ),
     "batch-no-run-ids": (lambda c: _batch_raw(c, json={}), ["body", "run_ids"], "missing"),
-    "batch-no-body": (lambda c: _batch_raw(c), ["body", "run_ids"], "missing"),
+    "batch-no-body": (lambda c: _batch_raw(c), ["body"], "missing"),
     "batch-text-run-id": (
         lambda c: _batch_raw(c, json={"run_ids": ["a"]}),
         ["body", "run_ids", 0],
