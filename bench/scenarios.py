@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from mockserver.apis.neurolinker.pdf import synthetic_pdf
-from mockserver.engine.artifacts import AudioInfo, tone_wav
+from mockserver.engine.artifacts import AudioInfo, render_wav
 
 POLL_RATIO, POLL_P99 = 0.70, 1.5  # targets against the bare app
 CREATE_RATIO, CREATE_P99 = 0.50, 3.0
@@ -43,7 +43,7 @@ BLOG = {"type": "ai", "topic": "How to brew cold brew at home"}
 def prepare(client: httpx.Client) -> list[Load]:
     """Create one job per API on the running mock, finish them, and name the loads."""
     audio = client.post("/neuralanalog/from-link", headers=NA, json=LINK).json()["audio_id"]
-    wav = tone_wav(AudioInfo(2.0), 440)
+    wav = render_wav(AudioInfo(2.0), 440)
     files = {"media_file": ("take.wav", wav, "audio/x-wav")}
     task = client.post("/camb/apis/audio-separation", headers=CAMB, files=files).json()
     pdf = {"documents": ("a.pdf", synthetic_pdf("Bench", 1), "application/pdf")}

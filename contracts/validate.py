@@ -10,7 +10,7 @@ from jsonschema import ValidationError
 
 from mockserver.contracts.document import Contract, Operation, load
 
-PARSED = {  # a string that should have been a number (path, query, form): pydantic's words
+PARSED = {  # a string that should have been a number or boolean (path, query, form, JSON)
     "integer": (
         "int_parsing",
         "Input should be a valid integer, unable to parse string as an integer",
@@ -19,28 +19,34 @@ PARSED = {  # a string that should have been a number (path, query, form): pydan
         "float_parsing",
         "Input should be a valid number, unable to parse string as a number",
     ),
+    "boolean": ("bool_parsing", "Input should be a valid boolean, unable to interpret input"),
 }
-JSON_TYPES = {
-    "string": "string",
-    "integer": "int",
-    "number": "float",
-    "boolean": "bool",
-    "array": "list",
-    "object": "dict",
-    "null": "none",
+# JSON Schema type -> pydantic 2's error type and words for a value of another type
+TYPE_ERRORS = {
+    "string": ("string_type", "Input should be a valid string"),
+    "integer": ("int_type", "Input should be a valid integer"),
+    "number": ("float_type", "Input should be a valid number"),
+    "boolean": ("bool_type", "Input should be a valid boolean"),
+    "array": ("list_type", "Input should be a valid list"),
+    "object": ("dict_type", "Input should be a valid dictionary"),
+    "null": ("none_required", "Input should be None"),
 }
+NOT_A_MODEL = "Input should be a valid dictionary or object to extract fields from"
 
 
 @dataclass(slots=True)
 class Violation:
     """One way a message breaks the contract. `pointer` says where: `/body/audio_id`,
-    `/query/format`, `/header/x-api-key`, `/path/object_type`, `/status`."""
+    `/query/format`, `/header/x-api-key`, `/path/object_type`, `/status`. `kind`, `message`,
+    `value` and `ctx` are what FastAPI (pydantic 2) would write as `type`, `msg`, `input`
+    and `ctx` for the same input."""
 
     operation: str
     pointer: str
     message: str
     value: Any = None
     kind: str = "value_error"  # FastAPI-style error type: missing, enum, int_type...
+    ctx: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,89 +74,102 @@ def check(operation: Operation, schema: dict[str, Any], data: Any, where: str) -
     ]
 
 
+def expected(choices: list[Any]) -> str:
+    """pydantic's list of allowed values: `'a', 'b' or 'c'`."""
+    shown = [repr(c) for c in choices if c is not None]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
 def _violation(operation: str, where: str, error: ValidationError) -> Violation:
     path = [str(p) for p in error.absolute_path]
-    keyword = error.validator
-    value = error.instance
+    pointer = _pointer(where, path)
+    keyword, bound, value = error.validator, error.validator_value, error.instance
     if keyword == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
-        path.append(missing)
-        return Violation(operation, _pointer(where, path), "Field required", None, "missing")
-    if keyword == "enum":
-        choices = " or ".join(repr(c) for c in error.validator_value)
+        # pydantic's input for a missing field is the object that lacks it
         return Violation(
-            operation, _pointer(where, path), f"Input should be {choices}", value, "enum"
+            operation, _pointer(where, [*path, missing]), "Field required", value, "missing"
         )
-    if keyword == "const":
+    if keyword in {"enum", "const"}:
+        choices = expected(bound if keyword == "enum" else [bound])
+        kind = "enum" if keyword == "enum" else "literal_error"
         return Violation(
-            operation,
-            _pointer(where, path),
-            f"Input should be {error.validator_value!r}",
-            value,
-            "literal_error",
+            operation, pointer, f"Input should be {choices}", value, kind, {"expected": choices}
         )
     if keyword == "type":
-        wanted = error.validator_value
-        name = wanted if isinstance(wanted, str) else next(t for t in wanted if t != "null")
-        if isinstance(value, str) and name in PARSED:
-            kind, message = PARSED[name]
-            return Violation(operation, _pointer(where, path), message, value, kind)
+        return _type_violation(operation, where, path, bound, value)
+    if keyword in LENGTHS:
+        return _length_violation(operation, pointer, keyword, bound, value)
+    if keyword in BOUNDS:
+        kind, words, name = BOUNDS[keyword]
         return Violation(
-            operation,
-            _pointer(where, path),
-            f"Input should be a valid {name}",
-            value,
-            f"{JSON_TYPES.get(name, name)}_type",
-        )
-    if keyword in {"minItems", "minLength"}:
-        return Violation(operation, _pointer(where, path), _length(error), value, "too_short")
-    if keyword in {"maxItems", "maxLength"}:
-        return Violation(operation, _pointer(where, path), _length(error), value, "too_long")
-    if keyword in {"minimum", "exclusiveMinimum"}:
-        return Violation(
-            operation,
-            _pointer(where, path),
-            f"Input should be greater than or equal to {error.validator_value}",
-            value,
-            "greater_than_equal",
-        )
-    if keyword in {"maximum", "exclusiveMaximum"}:
-        return Violation(
-            operation,
-            _pointer(where, path),
-            f"Input should be less than or equal to {error.validator_value}",
-            value,
-            "less_than_equal",
+            operation, pointer, f"Input should be {words} {bound}", value, kind, {name: bound}
         )
     if keyword == "pattern":
         return Violation(
             operation,
-            _pointer(where, path),
-            f"String should match pattern '{error.validator_value}'",
+            pointer,
+            f"String should match pattern '{bound}'",
             value,
             "string_pattern_mismatch",
+            {"pattern": bound},
         )
     if keyword in {"anyOf", "oneOf", "not"}:
         # a combination fails as a whole: the schema's own words say what was meant
         explain = error.schema.get("x-error-message") or error.schema.get("description")
         message = explain.strip().split("\n")[0] if explain else error.message
-        return Violation(operation, _pointer(where, path), message, value, "value_error")
+        return Violation(
+            operation, pointer, f"Value error, {message}", value, "value_error", {"error": {}}
+        )
     if keyword == "additionalProperties":
-        return Violation(operation, _pointer(where, path), error.message, None, "extra_forbidden")
-    return Violation(operation, _pointer(where, path), error.message, value, "value_error")
+        return Violation(operation, pointer, error.message, None, "extra_forbidden")
+    return Violation(operation, pointer, error.message, value, "value_error", {"error": {}})
 
 
-def _length(error: ValidationError) -> str:
-    """pydantic's words for a list of the wrong length (strings keep jsonschema's)."""
-    if not isinstance(error.instance, list):
-        return error.message
-    bound = error.validator_value
-    least = "least" if error.validator == "minItems" else "most"
+BOUNDS = {  # keyword -> pydantic's type, words, ctx key
+    "minimum": ("greater_than_equal", "greater than or equal to", "ge"),
+    "exclusiveMinimum": ("greater_than", "greater than", "gt"),
+    "maximum": ("less_than_equal", "less than or equal to", "le"),
+    "exclusiveMaximum": ("less_than", "less than", "lt"),
+}
+LENGTHS = {"minItems", "minLength", "maxItems", "maxLength"}
+
+
+def _type_violation(
+    operation: str, where: str, path: list[str], wanted: str | list[str], value: Any
+) -> Violation:
+    pointer = _pointer(where, path)
+    name = wanted if isinstance(wanted, str) else next(t for t in wanted if t != "null")
+    if name == "object" and not path and where == "body":
+        return Violation(operation, pointer, NOT_A_MODEL, value, "model_attributes_type")
+    if isinstance(value, str) and name in PARSED:
+        kind, message = PARSED[name]
+        return Violation(operation, pointer, message, value, kind)
+    if name == "integer" and isinstance(value, float) and not isinstance(value, bool):
+        message = "Input should be a valid integer, got a number with a fractional part"
+        return Violation(operation, pointer, message, value, "int_from_float")
+    kind, message = TYPE_ERRORS.get(name, (f"{name}_type", f"Input should be a valid {name}"))
+    return Violation(operation, pointer, message, value, kind)
+
+
+def _length_violation(
+    operation: str, pointer: str, keyword: str, bound: int, value: Any
+) -> Violation:
+    """pydantic's words for a string or a list of the wrong length."""
+    least = keyword.startswith("min")
+    side, limit = ("least", "min_length") if least else ("most", "max_length")
     plural = "" if bound == 1 else "s"
-    return (
-        f"List should have at {least} {bound} item{plural} after validation, "
-        f"not {len(error.instance)}"
-    )
+    if isinstance(value, list):
+        message = (
+            f"List should have at {side} {bound} item{plural} after validation, not {len(value)}"
+        )
+        ctx = {"field_type": "List", limit: bound, "actual_length": len(value)}
+        return Violation(
+            operation, pointer, message, value, "too_short" if least else "too_long", ctx
+        )
+    kind = "string_too_short" if least else "string_too_long"
+    message = f"String should have at {side} {bound} character{plural}"
+    return Violation(operation, pointer, message, value, kind, {limit: bound})
 
 
 def _pointer(where: str, path: list[str]) -> str:
@@ -279,7 +298,7 @@ def _check_body(operation: Operation, content_type: str | None, body: Any) -> li
 
 def upload_expected(value: object) -> str:
     """FastAPI's words for a text value where a file part is due."""
-    return f"Value error, Expected UploadFile, received: {type(value).__name__}"
+    return f"Value error, Expected UploadFile, received: {type(value)}"
 
 
 def uploads_expected(
@@ -294,6 +313,7 @@ def uploads_expected(
             upload_expected(form[key]),
             form[key],
             "value_error",
+            {"error": {}},
         )
         for key, prop in properties.items()
         if _is_binary(operation.contract.resolve(prop)) and isinstance(form.get(key), str)

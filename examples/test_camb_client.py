@@ -32,7 +32,7 @@ def test_separates_with_requests(mockserver: MockServer, virtual_time: VirtualTi
         TRACK, "song.wav", api_key=mockserver.api_key(API), base_url=mockserver.base_url(API)
     )
 
-    assert result.foreground[:4] == result.background[:4] == b"RIFF"
+    assert result.foreground[:4] == result.background[:4] == b"fLaC"  # the docs: results are FLAC
     assert result.foreground != result.background
     assert virtual_time.slept >= 30  # polled through the whole separation, in no real time
 
@@ -55,7 +55,7 @@ def test_the_sdk_unmodified(mock_sdks: MockSdks, mockserver: MockServer) -> None
     with mockserver.virtual_time():
         result = separate_with_sdk(client, TRACK, "song.wav")
 
-    assert result.foreground[:4] == b"RIFF"
+    assert result.foreground[:4] == b"fLaC"
     assert [job["state"] for job in mockserver.jobs(API)] == ["SUCCESS"]
 
 

@@ -27,7 +27,8 @@ class ServerConfig:
     link_ttl: int = 3600  # seconds a signed download link stays valid
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     # per key: {"scenario": "failed; after=5"} binds a scenario, {"status": 401 or 403} refuses it
-    archive_email_threshold_bytes: int = 1_000_000_000  # Neural Analog: bigger archives are emailed
+    # Neural Analog: an archive whose zipping would take longer than this is emailed
+    archive_email_threshold_seconds: int = 30
     archive_max_file_bytes: int = 500_000_000  # Neural Analog: bigger files are skipped
     # Neural Draft: requests per sliding minute per key, refused with 429 past it; None = not
     # enforced (the X-RateLimit-* headers still count against the documented 60)

@@ -8,6 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from mockserver.contracts.validate import Violation
+
 REASONS = {
     400: ("bad_request", "Bad Request"),
     401: ("unauthorized", "Unauthorized"),
@@ -29,12 +31,25 @@ REASONS = {
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One invalid input: where (`loc`, FastAPI style: ("body", "audio_id")), what, which kind."""
+    """One invalid input, as pydantic 2 describes it: where (`loc`: ("body", "audio_id")),
+    what (`msg`), which kind (`type`), the offending input, and the error's context."""
 
     loc: tuple[str | int, ...]
     msg: str
     type: str
     value: Any = None
+    ctx: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, violation: Violation) -> FieldError:
+        return cls(violation.loc, violation.message, violation.kind, violation.value, violation.ctx)
+
+    def fastapi(self) -> dict[str, Any]:
+        """The item FastAPI writes in a 422's `detail` list: type, loc, msg, input, [ctx]."""
+        item = {"type": self.type, "loc": list(self.loc), "msg": self.msg, "input": self.value}
+        if self.ctx is not None:
+            item["ctx"] = self.ctx
+        return item
 
     @property
     def field(self) -> str:
@@ -68,9 +83,10 @@ def invalid(*errors: FieldError) -> ApiError:
 
 
 def fastapi_error(request: Request, error: ApiError) -> Response:
-    """FastAPI's shapes: `{"detail": "..."}`, and for 422 `{"detail": [{loc, msg, type}]}`."""
+    """FastAPI's shapes: `{"detail": "..."}`, and for 422
+    `{"detail": [{"type", "loc", "msg", "input", "ctx"?}]}`."""
     if error.errors:
-        body: Any = [{"loc": list(e.loc), "msg": e.msg, "type": e.type} for e in error.errors]
+        body: Any = [e.fastapi() for e in error.errors]
     else:
         body = error.detail
     return JSONResponse({"detail": body}, error.status, headers=error.headers)

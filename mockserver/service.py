@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from mockserver import contracts
 from mockserver.contracts.validate import (
+    NOT_A_MODEL,
     Violation,
     check,
     coerce,
@@ -320,28 +321,36 @@ class Ctx:
                     raise _invalid(problems)
                 return checked
         is_form = "multipart/form-data" in content_type or "x-www-form-urlencoded" in content_type
+        fastapi = self.service.wrong_media_status is None
         if is_form and operation.request_media(content_type) is not None:
             data = await self._form()
-        elif is_form:  # FastAPI parses forms only where it expects one: no 400 for a bad one
-            data = {}
         elif not (await self.request.body()).strip():
+            if fastapi and operation.request_media("application/json"):
+                # no body for a body model: FastAPI's `missing` at `body` itself
+                raise _invalid(
+                    [Violation(operation.id, "/body", "Field required", None, "missing")]
+                )
             data = {}
             content_type = content_type or "application/json"
+        elif is_form and not (fastapi and operation.request_media("application/json")):
+            data = {}  # FastAPI parses forms only where it expects one: no 400 for a bad one
+        elif fastapi and operation.request_media("application/json") and not _is_json(content_type):
+            # FastAPI parses JSON only when the content type says JSON (or says nothing): any
+            # other body is a string, not an object
+            text = (await self.request.body()).decode("utf-8", "replace")
+            raise _invalid(
+                [Violation(operation.id, "/body", NOT_A_MODEL, text, "model_attributes_type")]
+            )
         else:
             try:
                 data = json.loads(await self.request.body())
             except ValueError as exc:
-                raise ApiError(
-                    422,
-                    "JSON decode error",
-                    errors=[
-                        FieldError(
-                            ("body", exc.pos if hasattr(exc, "pos") else 0),
-                            "JSON decode error",
-                            "json_invalid",
-                        )
-                    ],
-                ) from None
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                where = ("body", exc.pos if isinstance(exc, json.JSONDecodeError) else 0)
+                error = FieldError(
+                    where, "JSON decode error", "json_invalid", {}, {"error": reason}
+                )
+                raise ApiError(422, "JSON decode error", errors=[error]) from None
             content_type = "application/json"
         media = operation.request_media(content_type)
         if media is None:
@@ -366,7 +375,10 @@ class Ctx:
             else coerce_form(data, schema, self.service.contract)
         )
         problems = check(operation, schema, typed, "body")
-        problems += uploads_expected(operation, schema, data)
+        if media_type != "application/json":
+            # a form has no object to show: FastAPI's input for a missing form field is null
+            problems = [replace(p, value=None) if p.kind == "missing" else p for p in problems]
+            problems += uploads_expected(operation, schema, data)
         if problems:
             raise _invalid(problems)
         return {key: data[key] if _has_upload(data[key]) else value for key, value in typed.items()}
@@ -495,6 +507,16 @@ def form_fields(form: FormData) -> dict[str, Any]:
     return fields
 
 
+def _is_json(content_type: str) -> bool:
+    """What FastAPI reads as JSON: no content type, `application/json` or `application/*+json`."""
+    media = content_type.split(";")[0].strip().lower()
+    return (
+        not media
+        or media == "application/json"
+        or (media.startswith("application/") and media.endswith("+json"))
+    )
+
+
 def _has_upload(value: Any) -> bool:
     if isinstance(value, list):
         return any(isinstance(item, UploadFile) for item in value)
@@ -505,5 +527,5 @@ def _invalid(problems: list[Violation]) -> ApiError:
     return ApiError(
         422,
         "; ".join(str(p) for p in problems),
-        errors=[FieldError(p.loc, p.message, p.kind, p.value) for p in problems],
+        errors=[FieldError.of(p) for p in problems],
     )

@@ -174,7 +174,7 @@ class RequestCheck:
         error = ApiError(
             status,
             "; ".join(str(v) for v in violations),
-            errors=[FieldError(v.loc, v.message, v.kind, v.value) for v in violations],
+            errors=[FieldError.of(v) for v in violations],
         )
         return self.service.error_response(request, error)
 

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import ServerConfig, apis, create_app
 from mockserver.contracts import Violation, validate_response
-from mockserver.engine.artifacts import AudioInfo, tone_wav
+from mockserver.engine.artifacts import AudioInfo, render_wav
 from mockserver.live import LiveServer
 from mockserver.request import ApiRequest
 from mockserver.state import MockState
@@ -141,4 +141,4 @@ def live(live_session: Live) -> Iterator[Live]:
 
 def wav(seconds: float = 1.0, rate: int = 8000, frequency: int = 300) -> bytes:
     """A real mono WAV upload of `seconds`, made by the kit's own renderer."""
-    return tone_wav(AudioInfo(seconds, rate), frequency)
+    return render_wav(AudioInfo(seconds, rate), frequency)

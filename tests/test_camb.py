@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import wave
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
+import soundfile
 from camb import CambAI, UnprocessableEntityError
 from camb.core.api_error import ApiError
 
@@ -24,15 +24,17 @@ def wav(seconds: float = 2.0, rate: int = 8000) -> bytes:
     return upload(seconds, rate)
 
 
-def read_wav(data: bytes) -> tuple[float, bytes]:
-    """Duration and frames of a WAV; raises if the bytes are not one."""
-    with wave.open(io.BytesIO(data)) as reader:
-        return reader.getnframes() / reader.getframerate(), reader.readframes(reader.getnframes())
+def read_flac(data: bytes) -> tuple[float, bytes]:
+    """Duration and 16-bit frames of a FLAC file, decoded by libsndfile; raises if the bytes
+    are not one."""
+    with soundfile.SoundFile(io.BytesIO(data)) as reader:
+        assert reader.format == "FLAC"
+        return reader.frames / reader.samplerate, reader.read(dtype="int16").tobytes()
 
 
 def tone_hz(data: bytes) -> float:
     """The frequency of a 16-bit mono sine, by counting upward zero crossings."""
-    duration, frames = read_wav(data)
+    duration, frames = read_flac(data)
     samples = [
         int.from_bytes(frames[i : i + 2], "little", signed=True) for i in range(0, len(frames), 2)
     ]
@@ -130,8 +132,8 @@ def test_task_succeeds_after_thirty_seconds_with_two_distinct_tracks(camb: Clien
         assert url.startswith("http://testserver/")
         download = camb.mock.client.get(url)  # signed: no API key
         assert download.status_code == 200
-        assert download.headers["content-type"] == "audio/wav"
-        assert read_wav(download.content)[0] == pytest.approx(2.5)
+        assert download.headers["content-type"] == "audio/flac"
+        assert read_flac(download.content)[0] == pytest.approx(2.5)
         tracks[field] = download.content
     assert tone_hz(tracks["foreground_audio_url"]) == pytest.approx(660, rel=0.02)
     assert tone_hz(tracks["background_audio_url"]) == pytest.approx(110, rel=0.02)
@@ -158,7 +160,7 @@ def test_batch_answers_each_finished_run_once(camb: Client) -> None:
     for urls in answer.values():
         foreground = camb.mock.client.get(urls["foreground_audio_url"]).content
         background = camb.mock.client.get(urls["background_audio_url"]).content
-        assert read_wav(foreground)[1] != read_wav(background)[1]
+        assert read_flac(foreground)[1] != read_flac(background)[1]
 
 
 def test_non_wav_uploads_are_measured_by_size(camb: Client) -> None:
@@ -166,7 +168,7 @@ def test_non_wav_uploads_are_measured_by_size(camb: Client) -> None:
     done = camb.finished(camb.create("song.mp3", mp3))
     urls = camb.result(done["run_id"]).json()
     track = camb.mock.client.get(urls["background_audio_url"]).content
-    assert read_wav(track)[0] == pytest.approx(3.0)
+    assert read_flac(track)[0] == pytest.approx(3.0)
 
 
 # --- every outcome ------------------------------------------------------------------------
@@ -330,7 +332,7 @@ def test_tasks_and_runs_are_invisible_to_other_keys(camb: Client) -> None:
 def test_result_links_expire_and_cannot_be_forged(camb: Client) -> None:
     done = camb.finished(camb.create())
     url = camb.result(done["run_id"]).json()["foreground_audio_url"]
-    assert camb.mock.client.get(url.replace("foreground.wav", "background.wav")).status_code == 403
+    assert camb.mock.client.get(url.replace("fg_audio.flac", "bg_audio.flac")).status_code == 403
     camb.mock.advance(3601)
     assert camb.mock.client.get(url).status_code == 403
     fresh = camb.result(done["run_id"]).json()["foreground_audio_url"]
@@ -455,7 +457,7 @@ BAD_INPUTS: dict[str, tuple[Any, list[Any], str]] = {
         "too_short",
     ),
     "batch-no-run-ids": (lambda c: _batch_raw(c, json={}), ["body", "run_ids"], "missing"),
-    "batch-no-body": (lambda c: _batch_raw(c), ["body", "run_ids"], "missing"),
+    "batch-no-body": (lambda c: _batch_raw(c), ["body"], "missing"),
     "batch-text-run-id": (
         lambda c: _batch_raw(c, json={"run_ids": ["a"]}),
         ["body", "run_ids", 0],
@@ -481,7 +483,7 @@ def test_bad_input_is_422_in_fastapi_format(
     response = send(camb)
     assert response.status_code == 422, response.text
     (problem,) = response.json()["detail"]
-    assert set(problem) == {"loc", "msg", "type"}
+    assert {"type", "loc", "msg", "input"} <= set(problem) <= {"type", "loc", "msg", "input", "ctx"}
     assert (problem["loc"], problem["type"]) == (loc, kind)
     assert problem["msg"]
 
@@ -535,7 +537,7 @@ def test_sdk_separates_an_uploaded_file(live: Live, tmp_path: Any) -> None:
     for url in (info.foreground_audio_url, info.background_audio_url):
         response = httpx.get(url, follow_redirects=True, timeout=10)
         response.raise_for_status()
-        duration, frames = read_wav(response.content)
+        duration, frames = read_flac(response.content)
         assert duration == pytest.approx(1.5)
         tracks.append(frames)
     assert tracks[0] != tracks[1]

@@ -253,14 +253,11 @@ def test_download_links_expire_on_the_server_clock(na: Client) -> None:
     assert na.mock.client.get(link.replace("signature=", "signature=0")).status_code == 403
 
 
-def test_download_refuses_formats_the_mock_cannot_encode(na: Client) -> None:
+def test_download_refuses_an_undocumented_format(na: Client) -> None:
     audio_id = na.ready_audio()
-    refused = na.get(
-        f"/download/audio/{audio_id}", params={"format": "mp3"}, follow_redirects=False
-    )
+    refused = na.get(f"/download/audio/{audio_id}", params={"format": "ogg"})
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["query", "format"]
-    assert na.get(f"/download/audio/{audio_id}", params={"format": "ogg"}).status_code == 422
 
 
 def test_download_of_an_unfinished_object_is_a_conflict(na: Client) -> None:
@@ -312,7 +309,7 @@ def test_archive_refuses_missing_versions_and_mixed_kinds(na: Client) -> None:
 @pytest.mark.parametrize(
     ("config", "queued", "incomplete"),
     [
-        ({"archive_email_threshold_bytes": 1000}, True, False),
+        ({"archive_email_threshold_seconds": 0}, True, False),
         ({"archive_max_file_bytes": 1000}, False, True),
     ],
 )
@@ -364,7 +361,7 @@ def test_errors_are_fastapi_shaped_and_name_the_field(na: Client) -> None:
     missing = na.post("/master-audio", json={})
     assert missing.status_code == 422
     assert missing.json()["detail"] == [
-        {"loc": ["body", "audio_id"], "msg": "Field required", "type": "missing"}
+        {"type": "missing", "loc": ["body", "audio_id"], "msg": "Field required", "input": {}}
     ]
     bad_enum = na.post("/master-audio", json={"audio_id": "a", "preset": "louder"})
     assert bad_enum.json()["detail"][0]["loc"] == ["body", "preset"]

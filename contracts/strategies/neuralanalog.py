@@ -11,7 +11,16 @@ from hypothesis.strategies import SearchStrategy
 from mockserver.contracts.lifecycle import lifecycle as contract_lifecycle
 from mockserver.contracts.strategies.bodies import ABSENT, component, pin, present
 from mockserver.contracts.strategies.formats import uuids
-from mockserver.contracts.strategies.timeline import ascending, clocks, delays, instants, live_polls
+from mockserver.contracts.strategies.timeline import (
+    Clock,
+    ascending,
+    delays,
+    instants,
+    live_polls,
+)
+
+# the docs print whole seconds with `Z` (`2026-05-05T10:15:30Z`); the contract says so too
+DOCUMENTED_CLOCK = Clock("seconds", zulu=True)
 
 STATUS = "get_status"
 STATUS_OPERATIONS = dict.fromkeys(
@@ -22,7 +31,7 @@ NA_DOWNLOADABLE = ("audio", "upscaled", "mastered", "stem")
 
 @st.composite
 def lifecycle(draw: st.DrawFn, object_type: str) -> list[dict[str, Any]]:
-    clock, created = draw(clocks()), draw(instants())
+    clock, created = DOCUMENTED_CLOCK, draw(instants())
     object_id = draw(uuids())
     identity = {
         "object_type": object_type,

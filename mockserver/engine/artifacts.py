@@ -1,7 +1,9 @@
-"""Real bytes for downloads: WAV tones (stdlib `wave`), zip archives, and signed links.
+"""Real bytes for downloads: audio tones in every format the APIs name, zip archives, and
+signed links.
 
 Nothing is stored: a file is rendered from its job when it is downloaded, so a server
-holding many finished jobs holds no audio.
+holding many finished jobs holds no audio. Each format has one render function
+(`RENDERERS`), so a limit on what rendering may cost wraps one place.
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ import hashlib
 import hmac
 import io
 import math
-import struct
-import wave
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import quote
+
+import av
+import numpy as np
+import soundfile
 
 DEFAULT_RATE = 16_000
 DEFAULT_CHANNELS = 1
@@ -25,6 +29,14 @@ DEFAULT_MAX_RENDER_BYTES = 100 * 1024 * 1024
 SAMPLE_BYTES = 2  # 16-bit PCM, whatever the format's container
 # bytes of audio the download being rendered may still produce (see `render_budget`)
 _budget: ContextVar[list[int] | None] = ContextVar("render_budget", default=None)
+MAX_CHANNELS = 2
+# the rates every encoder here (MP3 among them) accepts; an upload's rate is read as the
+# nearest one at or above it, so any upload renders in any format
+STANDARD_RATES = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
+MP3_COMPRESSION = 0.9  # libsndfile refuses 1.0 for VBR
+AMPLITUDE = 12_000  # of 32767: a clear tone without clipping in lossy encoders
+
+MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +52,33 @@ class AudioInfo:
         return 44 + int(self.duration * self.sample_rate) * self.channels * 2
 
 
-def probe_wav(data: bytes) -> AudioInfo | None:
-    """Duration and format of a WAV upload, or None when it is not a readable WAV."""
+def standard_rate(rate: int) -> int:
+    return next((r for r in STANDARD_RATES if r >= rate), STANDARD_RATES[-1])
+
+
+def _info(duration: float, rate: int, channels: int) -> AudioInfo | None:
+    if not (duration > 0 and rate > 0 and channels > 0):
+        return None
+    return AudioInfo(round(duration, 3), standard_rate(rate), min(channels, MAX_CHANNELS))
+
+
+def probe_audio(data: bytes) -> AudioInfo | None:
+    """Duration, rate and channels of an upload (WAV, FLAC, MP3, M4A/AAC...), or None when
+    no decoder reads it. libsndfile reads the first three; FFmpeg (PyAV) the rest."""
     try:
-        with wave.open(io.BytesIO(data)) as reader:
-            rate, frames = reader.getframerate(), reader.getnframes()
-            return AudioInfo(frames / rate, min(rate, 48_000), min(reader.getnchannels(), 2))
-    except (wave.Error, EOFError, struct.error, ZeroDivisionError):
+        found = soundfile.info(io.BytesIO(data))
+        return _info(found.frames / found.samplerate, found.samplerate, found.channels)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError, ZeroDivisionError):
+        pass
+    try:
+        with av.open(io.BytesIO(data), "r") as container:
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = (container.duration or 0) / av.time_base
+            return _info(duration, stream.rate or 0, stream.channels or 0)
+    except (av.FFmpegError, IndexError, ValueError, OverflowError):
         return None
 
 
@@ -74,25 +106,78 @@ def frames_to_render(info: AudioInfo) -> int:
     return frames
 
 
-def tone_wav(info: AudioInfo, frequency: int) -> bytes:
-    """A WAV of `info.duration` seconds holding a sine at `frequency` Hz (one tone per stem).
+def tone(info: AudioInfo, frequency: int) -> np.ndarray:
+    """`info.duration` seconds of a sine at `frequency` Hz, int16, one column per channel.
 
-    One second is computed and repeated, so a long track costs a copy, not a loop.
+    One second is computed and tiled, so a long track costs a copy, not a loop.
     """
-    rate, channels = info.sample_rate, info.channels
-    second = b"".join(
-        struct.pack("<h", int(12_000 * math.sin(2 * math.pi * frequency * i / rate))) * channels
-        for i in range(rate)
-    )
+    rate = info.sample_rate
+    second = (AMPLITUDE * np.sin(2 * np.pi * frequency * np.arange(rate) / rate)).astype(np.int16)
     frames = frames_to_render(info)
-    whole, rest = divmod(frames, rate)
+    mono = np.tile(second, frames // rate + 1)[:frames]
+    return np.repeat(mono[:, None], info.channels, axis=1)
+
+
+def _soundfile(info: AudioInfo, frequency: int, container: str, subtype: str) -> bytes:
     buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(channels)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(second * whole + second[: rest * 2 * channels])
+    soundfile.write(buffer, tone(info, frequency), info.sample_rate, subtype, format=container)
     return buffer.getvalue()
+
+
+def render_wav(info: AudioInfo, frequency: int) -> bytes:
+    return _soundfile(info, frequency, "WAV", "PCM_16")
+
+
+def render_flac(info: AudioInfo, frequency: int) -> bytes:
+    return _soundfile(info, frequency, "FLAC", "PCM_16")
+
+
+def render_mp3(info: AudioInfo, frequency: int) -> bytes:
+    """LAME through libsndfile, at a low VBR quality: a tone needs few bits, and the fastest
+    setting halves the encoding time."""
+    buffer = io.BytesIO()
+    samples = tone(info, frequency)
+    soundfile.write(
+        buffer,
+        samples,
+        info.sample_rate,
+        "MPEG_LAYER_III",
+        format="MP3",
+        bitrate_mode="VARIABLE",
+        compression_level=MP3_COMPRESSION,
+    )
+    return buffer.getvalue()
+
+
+def render_m4a(info: AudioInfo, frequency: int) -> bytes:
+    """AAC in an MP4 (M4A) container, encoded by FFmpeg through PyAV."""
+    samples = tone(info, frequency)
+    layout = "stereo" if info.channels == 2 else "mono"
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="ipod") as container:
+        stream = container.add_stream("aac", rate=info.sample_rate, layout=layout)
+        step = 1024  # one AAC frame
+        for start in range(0, len(samples), step):
+            chunk = np.ascontiguousarray(samples[start : start + step]).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout=layout)
+            frame.sample_rate = info.sample_rate
+            frame.pts = start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+RENDERERS: dict[str, Callable[[AudioInfo, int], bytes]] = {
+    "wav": render_wav,
+    "flac": render_flac,
+    "mp3": render_mp3,
+    "m4a": render_m4a,
+}
+
+
+def render_audio(info: AudioInfo, frequency: int, fmt: str) -> bytes:
+    """A tone of `info`'s duration, rate and channels, encoded as `fmt` (a MEDIA_TYPES key)."""
+    return RENDERERS[fmt](info, frequency)
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:

@@ -15,7 +15,7 @@ from mockserver.apis.camb.models import (
     failure_reason,
 )
 from mockserver.contracts.document import HERE as CONTRACTS
-from mockserver.engine.artifacts import tone_wav
+from mockserver.engine.artifacts import MEDIA_TYPES, render_flac
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import Scenario
@@ -64,4 +64,4 @@ class Camb(ApiService):
         tone = TRACK_TONES.get(name)
         if tone is None:
             raise ApiError(404, "No such file")
-        return tone_wav(job.data["info"], tone), "audio/wav"
+        return render_flac(job.data["info"], tone), MEDIA_TYPES["flac"]

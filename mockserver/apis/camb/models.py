@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from mockserver.engine.artifacts import AudioInfo, probe_wav
+from mockserver.engine.artifacts import AudioInfo, probe_audio
 from mockserver.engine.scenarios import STALLED, ScenarioError
 
 KIND = "audio_separation"
@@ -23,8 +23,9 @@ STEPS: list[tuple[str, float, str]] = [
     (PENDING, 5.0, "Separating foreground from background"),
 ]
 
-# The two result tracks are different tones, so a client (or a test) can tell them apart.
-FOREGROUND, BACKGROUND = "foreground.wav", "background.wav"
+# The two result tracks are FLAC files (the docs' examples: `fg_audio.flac`, `bg_audio.flac`),
+# each its own tone, so a client (or a test) can tell them apart.
+FOREGROUND, BACKGROUND = "fg_audio.flac", "bg_audio.flac"
 TRACK_TONES = {FOREGROUND: 660, BACKGROUND: 110}
 
 # exception_reason values (SDK `ExceptionReasons`), with the message the mock sends for each.
@@ -155,8 +156,9 @@ def content_problem(file_name: str, content: bytes) -> str | None:
 
 
 def audio_info(content: bytes) -> AudioInfo:
-    """A WAV upload is measured; anything else is estimated from its size."""
-    probed = probe_wav(content)
+    """A decodable upload is measured; anything else is estimated from its size (such a task
+    fails anyway unless a scenario steers it: `content_problem`)."""
+    probed = probe_audio(content)
     if probed is not None and probed.duration > 0:
         return probed
     return AudioInfo(max(1.0, round(len(content) / ESTIMATED_BYTES_PER_SECOND, 3)))

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from mockserver.apis.neuralanalog import responses
 from mockserver.apis.neuralanalog.models import KINDS, STEP_KINDS
 from mockserver.contracts.document import HERE as CONTRACTS
-from mockserver.engine.artifacts import tone_wav, zip_bytes
+from mockserver.engine.artifacts import MEDIA_TYPES, render_audio, zip_bytes
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Plan
 from mockserver.engine.scenarios import Scenario
@@ -82,11 +82,16 @@ class NeuralAnalog(ApiService):
 
     def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
         if job.kind == "archive":
-            members = {path: tone_wav(info, tone) for path, info, tone in job.data["members"]}
+            members = {
+                path: render_audio(info, tone, fmt) for path, info, tone, fmt in job.data["members"]
+            }
             return zip_bytes(members), "application/zip"
+        stem_name, _, fmt = name.rpartition(".")
+        if fmt not in MEDIA_TYPES:
+            raise ApiError(404, "No such file")
         for stem in job.data.get("stems", ()):
-            if name == f"stem-{stem.stem_id}.wav":
-                return tone_wav(job.data["info"], stem.frequency), "audio/wav"
-        if name == f"{job.kind}.wav":
-            return tone_wav(job.data["info"], job.data["tone"]), "audio/wav"
+            if stem_name == f"stem-{stem.stem_id}":
+                return render_audio(job.data["info"], stem.frequency, fmt), MEDIA_TYPES[fmt]
+        if stem_name == job.kind:
+            return render_audio(job.data["info"], job.data["tone"], fmt), MEDIA_TYPES[fmt]
         raise ApiError(404, "No such file")

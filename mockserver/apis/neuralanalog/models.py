@@ -57,6 +57,9 @@ STEMS: dict[str, tuple[str, ...]] = {
 # which archive version a processed object is: its source decides for stems
 VERSION_OF_KIND = {"audio": "original", "upscaled": "restored", "mastered": "mastered"}
 LINK_DURATION = 30.0  # seconds of audio assumed for an imported link (nothing to measure)
+UNREADABLE_DURATION = 1.0  # of an upload no decoder reads (its import fails unless steered)
+# how fast the service is taken to zip: 30 s (the docs' example threshold) is about 1 GB
+ZIP_BYTES_PER_SECOND = 33_000_000
 
 
 @dataclass(frozen=True, slots=True)

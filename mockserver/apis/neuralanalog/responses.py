@@ -12,16 +12,19 @@ from mockserver.apis.neuralanalog.models import (
     KINDS,
     LINK_DURATION,
     STEP_KINDS,
+    UNREADABLE_DURATION,
     VERSION_OF_KIND,
+    ZIP_BYTES_PER_SECOND,
     Stem,
     stems_for,
     tone_for,
 )
-from mockserver.engine.artifacts import AudioInfo, probe_wav
+from mockserver.engine.artifacts import AudioInfo, probe_audio
 from mockserver.engine.ids import new_uuid
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Phase, Plan
-from mockserver.errors import ApiError, FieldError
+from mockserver.engine.scenarios import Scenario
+from mockserver.errors import ApiError
 from mockserver.service import Ctx
 
 LABELS = {
@@ -33,7 +36,7 @@ LABELS = {
     "workflow": "Workflow run",
 }
 ARCHIVE_TTL = 86_400
-EMAIL_THRESHOLD_SECONDS = 30
+IMPORT_MESSAGE = "File uploaded successfully"  # the from-file page's example
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -43,19 +46,23 @@ async def from_file(ctx: Ctx) -> Response:
     body = await ctx.body()
     upload: UploadFile = body["audio"]
     content = await upload.read()
-    # a WAV is measured; other formats are estimated at 128 kbit/s
-    info = probe_wav(content) or AudioInfo(max(1.0, round(len(content) / 16_000, 3)))
-    return _import(ctx, info, upload.filename or "upload", body.get("file_source", "from_file"))
+    name = upload.filename or "upload"
+    info = probe_audio(content)
+    scenario = ctx.scenario(name)
+    if info is None and scenario.source == "default":
+        # what no decoder opens fails its import, as the real service's would
+        scenario = Scenario("failed", {}, "content")
+    source = body.get("file_source", "from_file")
+    return _import(ctx, info or AudioInfo(UNREADABLE_DURATION), name, source, scenario)
 
 
 async def from_link(ctx: Ctx) -> Response:
     body = await ctx.body()
     link = body.get("url") or body.get("link") or ""  # the contract requires one
-    return _import(ctx, AudioInfo(LINK_DURATION), link, "from_link")
+    return _import(ctx, AudioInfo(LINK_DURATION), link, "from_link", ctx.scenario(link))
 
 
-def _import(ctx: Ctx, info: AudioInfo, name: str, source: str) -> Response:
-    scenario = ctx.scenario(name)
+def _import(ctx: Ctx, info: AudioInfo, name: str, source: str, scenario: Scenario) -> Response:
     audio_id = new_uuid(ctx.rng)
     data = {
         "audio_id": audio_id,
@@ -65,9 +72,7 @@ def _import(ctx: Ctx, info: AudioInfo, name: str, source: str) -> Response:
         "name": name,
     }
     ctx.create_job("audio", audio_id, scenario, data)
-    return ctx.json(
-        {"audio_id": audio_id, "status": "in_progress", "message": "Audio import started"}
-    )
+    return ctx.json({"audio_id": audio_id, "status": "in_progress", "message": IMPORT_MESSAGE})
 
 
 # --- processing -----------------------------------------------------------------------------
@@ -343,61 +348,44 @@ def _stem_status(ctx: Ctx, stem_id: str) -> dict[str, Any]:
 async def download(ctx: Ctx) -> Response:
     params = ctx.params()
     kind, object_id = params["object_type"], params["object_id"]
-    _wav_only(params.get("format") or "wav", ("query", "format"))
+    fmt = params.get("format") or "wav"
     if kind == "stem":
         job, stem = _stem(ctx, object_id)
-        name = f"stem-{stem.stem_id}.wav"
+        name = f"stem-{stem.stem_id}.{fmt}"
     else:
         job = _ready(ctx, object_id, kind)
-        name = f"{kind}.wav"
+        name = f"{kind}.{fmt}"
     return RedirectResponse(ctx.file_url(job, name), 307)
-
-
-def _wav_only(fmt: str, loc: tuple[str, ...]) -> None:
-    if fmt != "wav":
-        raise ApiError(
-            422,
-            f"format '{fmt}' cannot be produced by the mock",
-            errors=[
-                FieldError(
-                    loc,
-                    f"The mock encodes wav only; '{fmt}' is a real format it cannot produce",
-                    "unsupported_format",
-                    fmt,
-                )
-            ],
-        )
 
 
 # --- archives -------------------------------------------------------------------------------
 
 TRACK_KINDS = {"original": "audio", "restored": "upscaled", "mastered": "mastered"}
+Member = tuple[str, AudioInfo, int, str]  # path in the zip, audio, tone, format
 
 
 async def download_archive(ctx: Ctx) -> Response:
     body = await ctx.body()
-    for key in ("format", "original_format", "restored_format", "mastered_format"):
-        if body.get(key):
-            _wav_only(body[key], ("body", key))
     audio_ids = ([body["id"]] if body.get("id") is not None else []) + list(body.get("ids") or [])
-    members: list[tuple[str, AudioInfo, int]] = []
+    members: list[Member] = []
     for audio_id in dict.fromkeys(audio_ids):
         audio = _ready(ctx, audio_id, "audio")
         for version in body["versions"]:
             if version in TRACK_KINDS:
-                members.append(_track_member(ctx, audio, version))
+                members.append(_track_member(ctx, audio, version, body))
             else:
                 members += _stem_members(ctx, audio, version.removesuffix("_stems"), body)
     config = ctx.state.config
     kept = [m for m in members if m[1].wav_size <= config.archive_max_file_bytes]
+    threshold = config.archive_email_threshold_seconds
     answer: dict[str, Any] = {
         "download_url": None,
         "expires_in_seconds": ARCHIVE_TTL,
         "email_notification_queued": False,
-        "email_notification_threshold_seconds": EMAIL_THRESHOLD_SECONDS,
+        "email_notification_threshold_seconds": threshold,
         "archive_incomplete": len(kept) < len(members),
     }
-    if sum(m[1].wav_size for m in kept) > config.archive_email_threshold_bytes:
+    if zipping_seconds(kept) > threshold:
         answer["email_notification_queued"] = True
         return ctx.json(answer)
     archive = Job(
@@ -414,19 +402,24 @@ async def download_archive(ctx: Ctx) -> Response:
     return ctx.json(answer)
 
 
-def _track_member(ctx: Ctx, audio: Job, version: str) -> tuple[str, AudioInfo, int]:
+def zipping_seconds(members: list[Member]) -> float:
+    """How long the service would zip `members`: their uncompressed size at its zip rate."""
+    return sum(info.wav_size for _, info, _, _ in members) / ZIP_BYTES_PER_SECOND
+
+
+def _track_member(ctx: Ctx, audio: Job, version: str, body: dict[str, Any]) -> Member:
+    """A full track in its `<version>_format` (else the request's `format`, else wav)."""
     kind = TRACK_KINDS[version]
     job = (
         audio
         if kind == "audio"
         else _latest(ctx, audio.id, kind) or _missing_version(audio.id, version)
     )
-    return f"{audio.id}/{version}.wav", job.data["info"], job.data["tone"]
+    fmt = body.get(f"{version}_format") or body.get("format") or "wav"
+    return f"{audio.id}/{version}.{fmt}", job.data["info"], job.data["tone"], fmt
 
 
-def _stem_members(
-    ctx: Ctx, audio: Job, version: str, body: dict[str, Any]
-) -> list[tuple[str, AudioInfo, int]]:
+def _stem_members(ctx: Ctx, audio: Job, version: str, body: dict[str, Any]) -> list[Member]:
     wanted = set(body.get("stem_ids") or []) | {
         s["stem_id"]
         for s in body.get("stem_selections") or []
@@ -440,11 +433,13 @@ def _stem_members(
         and job.data["version"] == version
         and _completed(ctx, job)
     ]
+    fmt = body.get("format") or "wav"
     members = [
         (
-            f"{audio.id}/stems/{version}/{stem.name}-{stem.stem_id[:8]}.wav",
+            f"{audio.id}/stems/{version}/{stem.name}-{stem.stem_id[:8]}.{fmt}",
             split.data["info"],
             stem.frequency,
+            fmt,
         )
         for split in splits
         for stem in split.data["stems"]

@@ -275,4 +275,6 @@ class NeuralDraft(ApiService):
 
 def _not_an_object(error: FieldError) -> bool:
     """Unparseable JSON, or JSON that is not an object (what strict mode reports as 422)."""
-    return error.type == "json_invalid" or (error.loc == ("body",) and error.type == "dict_type")
+    return error.type == "json_invalid" or (
+        error.loc == ("body",) and error.type == "model_attributes_type"
+    )

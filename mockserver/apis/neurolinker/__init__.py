@@ -65,7 +65,6 @@ class NeuroLinker(ApiService):
     # `insufficient_credits` is a scenario word, not a job state: the submit is refused with 402
     outcomes = OUTCOMES
     path_aliases = {f"{SDK}/": f"{DOCUMENTED}/"}
-    wrong_media_status = 415
     time_style = MICROS_OFFSET  # request level; a document's own instants end in `Z`
 
     def routes(self) -> list[Route]:
