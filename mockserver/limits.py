@@ -45,9 +45,6 @@ def json_problem(raw: bytes, max_depth: int) -> str | None:
 
     Strings are blanked first, so brackets and words inside them do not count; the scan is a
     few passes of C over the bytes, and the exact parse runs only for the rare suspect body."""
-    start = raw.lstrip()[:1]
-    if start not in (b"{", b"["):
-        return None  # a scalar or not JSON at all: the handler's parser judges it
     bare = _STRING.sub(b'""', raw)
     brackets = bare.translate(None, _NOT_BRACKETS)
     if sum(brackets.count(b) for b in _OPENS) > max_depth:
@@ -62,8 +59,8 @@ def json_problem(raw: bytes, max_depth: int) -> str | None:
 
 
 def _finite(raw: bytes) -> bool:
-    """True when every number of the (not too deep) body is finite; unparseable is left to
-    the handler."""
+    """True when every number of the (not too deep) body is finite, a lone `NaN` included;
+    unparseable is left to the handler."""
 
     def number(text: str) -> float:
         value = float(text)

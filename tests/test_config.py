@@ -41,7 +41,7 @@ from mockserver.configschema import ConfigError, schema, validate
         ("faults: {fault: 500}", "faults: a table is not allowed; expected a list of tables"),
         (
             "faults: [{fault: error, status: 404}]",
-            "faults[0]: 'status' must be a whole number >= 500 (got 404)",
+            "faults[0]: 'status' must be a whole number from 500 to 599 (got 404)",
         ),
         ("faults: [{fault: boom}]", "faults[0]: unknown fault 'boom'"),
         (

@@ -16,8 +16,7 @@ import random
 from collections import Counter
 from typing import Any
 
-from mockserver import ServerConfig, create_app
-from mockserver.apis import SERVICES
+from mockserver import ServerConfig, apis, create_app
 from mockserver.contracts import load
 
 SEED = 20_261_128
@@ -108,7 +107,7 @@ class Fuzzer:
         self.rng = rng
         self.operations = [
             (name, service.prefix, op)
-            for name, service in SERVICES.items()
+            for name, service in apis.services().items()
             for op in load(name).operations
         ]
         self.job_ids: list[str] = ["", "x" * 300, "..", "%2e%2e", "0" * 36]
@@ -132,7 +131,7 @@ class Fuzzer:
 
     def admin_request(self) -> tuple[str, str, list[tuple[bytes, bytes]], bytes]:
         rng = self.rng
-        api = rng.choice([*SERVICES, "nope", None])
+        api = rng.choice([*apis.names(), "nope", None])
         choices: list[tuple[str, str, Any]] = [
             (
                 "POST",

@@ -167,7 +167,7 @@ def _kind(value: Any, status: Any) -> tuple[str, int | None]:
         return kind, 429
     if kind != ERROR:
         return kind, None
-    code = _whole({"status": status}, "status", 500) if status is not None else 500
+    code = _whole({"status": status}, "status", 500, 599) if status is not None else 500
     if code is None or code > 599:
         raise FaultError(f"'status' of an error fault must be a 5xx (got {status!r})")
     return kind, code
@@ -220,13 +220,15 @@ def _number(data: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def _whole(data: Mapping[str, Any], name: str, minimum: int) -> int | None:
+def _whole(
+    data: Mapping[str, Any], name: str, minimum: int, maximum: int = MAX_WHOLE
+) -> int | None:
     value = _number(data, name)
     if value is None:
         return None
-    if not value.is_integer() or not minimum <= value <= MAX_WHOLE:
+    if not value.is_integer() or not minimum <= value <= maximum:
         raise FaultError(
-            f"'{name}' must be a whole number from {minimum} to {MAX_WHOLE} (got {data[name]!r})"
+            f"'{name}' must be a whole number from {minimum} to {maximum} (got {data[name]!r})"
         )
     return int(value)
 
