@@ -350,6 +350,7 @@ def test_the_ci_workflow_runs_the_recipe() -> None:
     assert any('pip install "$KIT" schemathesis' in line for line in steps)
 
 
+@pytest.mark.usefixtures("same_run_whatever_ran_before")
 def test_the_shipped_hook_walks_lifecycles_through_the_admin_clock() -> None:
     """The kit's `after_call` hook (SCHEMATHESIS_HOOKS=mockserver.contracts.schemathesis_hooks)
     moves the clock between the polls of a stateful run: running imports end, both ways the
