@@ -26,7 +26,7 @@ from mockserver import apis
 from mockserver.contracts.document import load
 from mockserver.contracts.lifecycle import Lifecycle, lifecycles_of
 
-POLLS_PER_LIFECYCLE = 2  # a running job's usual duration is crossed in this many polls
+POLLS_PER_LIFECYCLE = 1  # a running job's usual duration is crossed in this many polls
 URL_ENV = "MOCKSERVER_URL"  # the mock's root, when not the origin of the calls
 
 
