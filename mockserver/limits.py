@@ -114,7 +114,7 @@ class BodyLimits:
         if uploads_to is not None:
             await self._counted(scope, receive, send, uploads_to, limit)
             return
-        raw, pending = await _read(receive, limit)
+        raw, pending = await read_body(receive, limit)
         if raw is None:
             await self._refuse(scope, service, TOO_LARGE, _too_large(limit), send)
             return
@@ -122,7 +122,7 @@ class BodyLimits:
         if problem is not None:
             await self._refuse(scope, service, MALFORMED, f"Request body: {problem}", send)
             return
-        await self.app(scope, _replay(raw, pending, receive), send)
+        await self.app(scope, replaying(raw, pending, receive), send)
 
     def _limit(self, service: ApiService) -> int:
         return self.config.upload_limits.get(service.name, self.config.max_upload_bytes)
@@ -250,7 +250,9 @@ def _length(headers: Headers) -> int | None:
         return None
 
 
-async def _read(receive: Receive, limit: int) -> tuple[bytes | None, Message | None]:
+async def read_body(
+    receive: Receive, limit: float = math.inf
+) -> tuple[bytes | None, Message | None]:
     """The body, or None once it passes `limit` (the rest is not read); and a message other
     than body (a disconnect) met on the way, for the app to see too."""
     chunks: list[bytes] = []
@@ -268,7 +270,7 @@ async def _read(receive: Receive, limit: int) -> tuple[bytes | None, Message | N
             return b"".join(chunks), None
 
 
-def _replay(raw: bytes, pending: Message | None, receive: Receive) -> Receive:
+def replaying(raw: bytes, pending: Message | None, receive: Receive) -> Receive:
     """A `receive` that hands the body over again, then goes on as usual."""
     sent = False
 

@@ -21,11 +21,12 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope
+from starlette.types import Receive, Scope
 
 from mockserver.contracts import Operation, Violation
 from mockserver.contracts.validate import check_request, unknown_operation
 from mockserver.errors import ApiError, FieldError
+from mockserver.limits import read_body, replaying
 from mockserver.request import ApiRequest
 from mockserver.service import MAX_PART_SIZE, ApiService, form_fields
 
@@ -207,30 +208,9 @@ def _has_body(headers: Headers) -> bool:
 
 async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
     """The whole body, and a `receive` that hands it over again, then goes on as usual."""
-    chunks: list[bytes] = []
-    pending: Message | None = None
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            pending = message  # the client went away: replay that too
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    raw = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed, pending
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": raw, "more_body": False}
-        if pending is not None:
-            message, pending = pending, None
-            return message
-        return await receive()
-
-    return raw, replay
+    raw, pending = await read_body(receive)
+    assert raw is not None  # no limit: always read whole
+    return raw, replaying(raw, pending, receive)
 
 
 class Unreadable(ValueError):
