@@ -19,6 +19,7 @@ import pytest
 from mockserver.contracts import validate_response
 from tests.conftest import Mock
 from tests.pdfs import written_pdf
+from tests.test_neurolinker import INVOICE_SCHEMA
 
 NL = "/neurolinker"
 
@@ -143,27 +144,7 @@ GENERATE_REQUEST = {
 }
 GENERATE_ANSWER = {
     "success": True,
-    "json_schema": {
-        "type": "object",
-        "properties": {
-            "invoice_number": {"type": "string"},
-            "total_amount": {"type": "number"},
-            "due_date": {"type": "string"},
-            "line_items": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "description": {"type": "string"},
-                        "quantity": {"type": "integer"},
-                        "unit_price": {"type": "number"},
-                    },
-                    "required": ["description", "quantity", "unit_price"],
-                },
-            },
-        },
-        "required": ["invoice_number", "total_amount", "line_items"],
-    },
+    "json_schema": INVOICE_SCHEMA,  # the same example, kept once in test_neurolinker
     "message": "Schema generated successfully. "
     "Review and edit before submitting to /extract-fields.",
 }
