@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +22,33 @@ from mockserver.request import ApiRequest
 from mockserver.state import MockState
 
 _tenants = itertools.count(1)
+FRESH_PROCESS = "MOCKSERVER_TEST_FRESH_PROCESS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fresh_process: the test runs alone in a new pytest process (see below)"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A `fresh_process` test runs alone in a new interpreter, so it draws the same whatever
+    ran before: Hypothesis mixes literals of the local modules loaded so far (project modules,
+    other tests' temporary files, plugins) into what it draws, and no public setting turns it
+    off."""
+    if pyfuncitem.get_closest_marker("fresh_process") is None or os.environ.get(FRESH_PROCESS):
+        return None
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", pyfuncitem.nodeid],
+        cwd=pyfuncitem.config.rootpath,
+        env={**os.environ, FRESH_PROCESS: "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    return True
 
 
 class ConformanceCheck:

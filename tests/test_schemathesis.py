@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 import schemathesis
 import yaml
-from hypothesis.internal.conjecture import providers
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from starlette.testclient import TestClient
@@ -120,7 +119,7 @@ def _success(status: int) -> bool:
 
 
 def settings(
-    api: str, phases: tuple[str, ...], seed: int = 1, mode: str = "all"
+    api: str, phases: tuple[str, ...], seed: int = 3, mode: str = "all"
 ) -> SchemathesisConfig:
     """The APIs' own settings (`mockserver schemathesis`'s), bounded and made repeatable for
     the suite (`mode`: positive or negative data only, and then the coverage phase on
@@ -262,15 +261,8 @@ def run(api: str, mode: str, answered: dict[str, set[str]]) -> list[str]:
     return [f"[{mode}] {problem}" for problem in found]
 
 
-@pytest.fixture
-def same_run_whatever_ran_before(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hypothesis mixes constants it finds in the project's modules loaded so far into what it
-    draws, so which test files ran before would change the run (and what it reaches)."""
-    monkeypatch.setattr(providers, "_get_local_constants", providers.Constants)
-
-
 @pytest.mark.parametrize("api", apis.names())
-@pytest.mark.usefixtures("same_run_whatever_ran_before")
+@pytest.mark.fresh_process  # the same run whatever ran before (tests/conftest.py)
 def test_schemathesis_finds_nothing_and_every_status_is_reached(api: str) -> None:
     answered: dict[str, set[str]] = defaultdict(set)
     found = [problem for mode in MODES for problem in run(api, mode, answered)]
@@ -303,7 +295,7 @@ def test_a_broken_answer_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     ), found
 
 
-@pytest.mark.usefixtures("same_run_whatever_ran_before")
+@pytest.mark.fresh_process  # the same run whatever ran before (tests/conftest.py)
 def test_the_form_upload_passes_whatever_the_seed() -> None:
     """A form field cannot carry JSON null or a number: what schemathesis generates as such
     arrives as no field or as text, a valid request, and the shipped settings say so. The
@@ -350,7 +342,7 @@ def test_the_ci_workflow_runs_the_recipe() -> None:
     assert any('pip install "$KIT" schemathesis' in line for line in steps)
 
 
-@pytest.mark.usefixtures("same_run_whatever_ran_before")
+@pytest.mark.fresh_process  # the same run whatever ran before (tests/conftest.py)
 def test_the_shipped_hook_walks_lifecycles_through_the_admin_clock() -> None:
     """The kit's `after_call` hook (SCHEMATHESIS_HOOKS=mockserver.contracts.schemathesis_hooks)
     moves the clock between the polls of a stateful run: running imports reach their end,
