@@ -40,7 +40,7 @@ from mockserver.request import ApiRequest
 from tests.conftest import ConformanceCheck
 
 ROOT = Path(__file__).parent.parent
-MAX_EXAMPLES = 10  # per operation and phase: the whole file stays well under a minute
+MAX_EXAMPLES = 10  # per operation and phase: each API run stays within about half a minute
 STATEFUL_EXAMPLES = 20  # scenarios of linked calls, up to STATEFUL_STEPS calls each
 STATEFUL_STEPS = 15
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
