@@ -1,0 +1,47 @@
+"""Where the server keeps its state: `open_store(url)` for a `--store` URL.
+
+- `memory` (the default): this process only, nothing survives it; the fastest.
+- `sqlite:///path/state.db`: one machine; survives restarts, even `kill -9`.
+- `redis://host:port/db`, `rediss://...`: many workers and machines as one world.
+- `redis+cluster://host:port` (or `redis://...?cluster=true`): a Redis Cluster.
+
+`?prefix=name` (SQLite and Redis) keeps several servers' state apart in one database.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from mockserver.stores.base import StateStore, StoreError, key
+from mockserver.stores.memory import MemoryStore
+
+SCHEMES = ("memory", "sqlite", "redis", "rediss", "redis+cluster")
+
+__all__ = ["SCHEMES", "MemoryStore", "StateStore", "StoreError", "key", "open_store", "check_url"]
+
+
+def check_url(url: str) -> str:
+    """`url` if it names a store this kit knows; ValueError in one line if not."""
+    scheme = urlsplit(url).scheme if "://" in url else url
+    if scheme not in SCHEMES:
+        raise ValueError(
+            f"unknown store {url!r}: use memory, sqlite:///path/state.db, redis://host:port/db, "
+            "rediss://host:port/db or redis+cluster://host:port"
+        )
+    if scheme == "sqlite" and not urlsplit(url).path.strip("/"):
+        raise ValueError(f"store {url!r} names no file: use sqlite:///path/state.db")
+    return url
+
+
+def open_store(url: str = "memory") -> StateStore:
+    """The store `url` names, connected (StoreError when it cannot be reached)."""
+    scheme = urlsplit(check_url(url)).scheme or url
+    if scheme == "memory":
+        return MemoryStore()
+    if scheme == "sqlite":
+        from mockserver.stores.sqlite import SqliteStore
+
+        return SqliteStore(url)
+    from mockserver.stores.redis import RedisStore
+
+    return RedisStore(url)

@@ -1,0 +1,137 @@
+"""What every state store offers: a few atomic operations that Redis, SQLite and a dict share.
+
+Every piece of server state (jobs, queued scenarios, fault rules, the journal, webhooks,
+idempotency records, rate windows, the clock, ID counters) is kept through these operations,
+so the same engine runs on one process's memory, on a SQLite file that survives restarts, or
+on Redis shared by many workers and machines.
+
+Keys are made by `key(tenant, *parts)`. One tenant's keys share a Redis Cluster hash slot
+(`{tenant}` hash tags), so an operation never spans two slots; server-wide keys use the
+tenant `None`.
+
+Values are what `codec` can encode: JSON data and the classes registered with it. The memory
+store keeps the objects themselves (no encoding: today's speed), the others keep their
+encoding, so a caller that changes a value it read must `set` it again for the change to
+count everywhere.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+Listener = Callable[[str, str], None]  # (topic, message)
+GLOBAL = "*"  # the hash tag of server-wide keys
+
+
+class StoreError(RuntimeError):
+    """The store cannot be reached or used (a refused connection, a locked file...)."""
+
+
+def _escape(text: str) -> str:
+    # a tenant is any API key: keep braces and colons out of the hash tag and the separators
+    return text.replace("%", "%25").replace("{", "%7B").replace("}", "%7D").replace(":", "%3A")
+
+
+def key(tenant: str | None, *parts: str) -> str:
+    """The key of `parts` for `tenant` (None: the whole server): `{acme}:job:42`."""
+    tag = GLOBAL if tenant is None else _escape(tenant)
+    return "{" + tag + "}:" + ":".join(_escape(part) for part in parts)
+
+
+class StateStore(ABC):
+    """Atomic operations on keyed values, counters, lists and maps, and notifications.
+
+    `shared` says whether other processes may see the same state: when they may, a process
+    keeps no copy of its own that could go stale (the clock is read again per request, status
+    answers are not cached).
+    """
+
+    shared: ClassVar[bool] = True
+    url: str
+
+    # --- values ------------------------------------------------------------------------
+
+    @abstractmethod
+    def get(self, key: str) -> Any | None:
+        """The value at `key`, or None."""
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        return [self.get(k) for k in keys]
+
+    @abstractmethod
+    def set(self, key: str, value: Any) -> None: ...
+
+    @abstractmethod
+    def add(self, key: str, value: Any) -> bool:
+        """Set `key` only if it holds nothing; True if it was set (atomic: of two callers,
+        exactly one wins)."""
+
+    @abstractmethod
+    def delete(self, *keys: str) -> None:
+        """Forget the values, counters, lists or maps at `keys`."""
+
+    @abstractmethod
+    def update(self, key: str, change: Callable[[Any | None], Any | None]) -> Any | None:
+        """Replace the value at `key` by `change(value)` atomically (None deletes it); returns
+        the new value. `change` may run more than once (on a conflict): no side effects."""
+
+    @abstractmethod
+    def incr(self, key: str, by: int = 1) -> int:
+        """Add `by` to the counter at `key` (0 when new) and return it (atomic)."""
+
+    # --- lists: queues, logs, orders -----------------------------------------------------
+
+    @abstractmethod
+    def push(self, key: str, *values: Any, keep: int | None = None) -> int:
+        """Append `values` at the end; with `keep`, drop the oldest past that many. Returns
+        the length after."""
+
+    @abstractmethod
+    def pop(self, key: str) -> Any | None:
+        """Remove and return the oldest value (atomic: two callers never get the same one)."""
+
+    @abstractmethod
+    def items(self, key: str, start: int = 0, stop: int = -1) -> list[Any]:
+        """The values from `start` to `stop` included (negative counts from the end)."""
+
+    @abstractmethod
+    def length(self, key: str) -> int: ...
+
+    @abstractmethod
+    def remove(self, key: str, value: Any) -> None:
+        """Remove the first occurrence of `value` (JSON data) from the list."""
+
+    # --- maps: records by name -----------------------------------------------------------
+
+    @abstractmethod
+    def put(self, key: str, field: str, value: Any) -> None: ...
+
+    @abstractmethod
+    def fetch(self, key: str, field: str) -> Any | None: ...
+
+    @abstractmethod
+    def discard(self, key: str, field: str) -> None: ...
+
+    @abstractmethod
+    def entries(self, key: str) -> dict[str, Any]:
+        """Every field of the map, in no guaranteed order."""
+
+    # --- the whole store -----------------------------------------------------------------
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Forget everything this server keeps here (its namespace only)."""
+
+    @abstractmethod
+    def publish(self, topic: str, message: str = "") -> None:
+        """Tell every process on this store (this one included) about a change."""
+
+    @abstractmethod
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(topic, message)` for every `publish`, from any process, possibly
+        from another thread; returns the function that stops it."""
+
+    def close(self) -> None:
+        """Release connections and threads."""

@@ -1,0 +1,136 @@
+"""The default store: this process's memory. Nothing is encoded, nothing outlives the process,
+no other process sees it."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mockserver.stores.base import Listener, StateStore
+
+
+class MemoryStore(StateStore):
+    shared = False
+    url = "memory"
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._lists: dict[str, deque[Any]] = {}
+        self._maps: dict[str, dict[str, Any]] = {}
+        self._lock = threading.RLock()
+        self._listeners: list[Listener] = []
+
+    def get(self, key: str) -> Any | None:
+        return self._values.get(key)
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        values = self._values
+        return [values.get(k) for k in keys]
+
+    def set(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def add(self, key: str, value: Any) -> bool:
+        with self._lock:
+            if key in self._values:
+                return False
+            self._values[key] = value
+            return True
+
+    def delete(self, *keys: str) -> None:
+        with self._lock:
+            for k in keys:
+                self._values.pop(k, None)
+                self._lists.pop(k, None)
+                self._maps.pop(k, None)
+
+    def update(self, key: str, change: Callable[[Any | None], Any | None]) -> Any | None:
+        with self._lock:
+            value = change(self._values.get(key))
+            if value is None:
+                self._values.pop(key, None)
+            else:
+                self._values[key] = value
+            return value
+
+    def incr(self, key: str, by: int = 1) -> int:
+        with self._lock:
+            value = self._values[key] = int(self._values.get(key, 0)) + by
+            return value
+
+    def push(self, key: str, *values: Any, keep: int | None = None) -> int:
+        with self._lock:
+            items = self._lists.get(key)
+            if items is None:
+                items = self._lists[key] = deque()
+            items.extend(values)
+            if keep is not None:
+                while len(items) > keep:
+                    items.popleft()
+            return len(items)
+
+    def pop(self, key: str) -> Any | None:
+        with self._lock:
+            items = self._lists.get(key)
+            return items.popleft() if items else None
+
+    def items(self, key: str, start: int = 0, stop: int = -1) -> list[Any]:
+        with self._lock:
+            items = list(self._lists.get(key, ()))
+        size = len(items)
+        first = max(start + size if start < 0 else start, 0)
+        last = stop + size if stop < 0 else min(stop, size - 1)
+        return items[first : last + 1]
+
+    def length(self, key: str) -> int:
+        items = self._lists.get(key)
+        return len(items) if items else 0
+
+    def remove(self, key: str, value: Any) -> None:
+        with self._lock:
+            items = self._lists.get(key)
+            if items and value in items:
+                items.remove(value)
+
+    def put(self, key: str, field: str, value: Any) -> None:
+        with self._lock:
+            self._maps.setdefault(key, {})[field] = value
+
+    def fetch(self, key: str, field: str) -> Any | None:
+        found = self._maps.get(key)
+        return found.get(field) if found else None
+
+    def discard(self, key: str, field: str) -> None:
+        with self._lock:
+            found = self._maps.get(key)
+            if found is not None:
+                found.pop(field, None)
+
+    def entries(self, key: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._maps.get(key, {}))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._lists.clear()
+            self._maps.clear()
+
+    def publish(self, topic: str, message: str = "") -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(topic, message)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
