@@ -20,6 +20,8 @@ class ServerConfig:
     time_scale: float = 1.0  # system clock speed: 60 makes a minute last a second
     seed: int | None = None  # same seed, same requests -> same IDs and timelines
     strict: bool = False  # answer contract violations with a 4xx instead of serving them
+    # where state is kept: memory, sqlite:///path/state.db, redis://host:port/db (docs/shared.md)
+    store: str = "memory"
     store_capacity: int = 100_000  # past this, the oldest finished jobs are evicted
     journal_size: int = 10_000
     duration_scale: float = 1.0  # multiplies every default job duration

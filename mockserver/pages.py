@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mockserver.engine.clock import isoformat
-from mockserver.engine.jobs import Job, Store
+from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.journal import Entry, mask
 
 STYLE = (
@@ -32,7 +32,7 @@ DASHBOARD_STYLE = (
 MAX_LIST = 50  # longer lists are cut on the page
 
 
-def job_page(job: Job, now: float, store: Store) -> str:
+def job_page(job: Job, now: float, store: JobStore) -> str:
     summary = job.summary(now)
     finished = summary["finished_at"]
     facts = [
@@ -87,7 +87,7 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
-def _value(value: Any, store: Store) -> str:
+def _value(value: Any, store: JobStore) -> str:
     if isinstance(value, list | tuple):
         shown = [_value(item, store) for item in value[:MAX_LIST]]
         more = f" … ({len(value) - MAX_LIST} more)" if len(value) > MAX_LIST else ""

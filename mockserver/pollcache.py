@@ -34,7 +34,7 @@ class Answer:
 
 class PollCache:
     def __init__(self, limit: int = LIMIT) -> None:
-        self.limit = limit
+        self.limit = limit  # 0 keeps nothing
         self.generation = 0  # moves on every invalidation: an answer rendered before is not kept
         self._answers: dict[Key, Answer] = {}
         self._lock = threading.Lock()
@@ -53,8 +53,8 @@ class PollCache:
 
     def put(self, key: Key, answer: Answer, generation: int) -> None:
         with self._lock:
-            if generation != self.generation:
-                return  # something changed while it was rendered
+            if generation != self.generation or not self.limit:
+                return  # something changed while it was rendered, or nothing is kept
             if len(self._answers) >= self.limit:
                 del self._answers[next(iter(self._answers))]
             self._answers[key] = answer

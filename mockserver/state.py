@@ -10,31 +10,43 @@ from mockserver.config import ServerConfig
 from mockserver.engine.artifacts import Signer
 from mockserver.engine.clock import Clock, ManualClock, SystemClock
 from mockserver.engine.ids import IdFactory
-from mockserver.engine.jobs import Store
+from mockserver.engine.jobs import JobStore
 from mockserver.engine.journal import Journal
 from mockserver.engine.scenarios import Profile, ScenarioBook
 from mockserver.faults import FaultBook
+from mockserver.pollcache import LIMIT as POLL_ANSWERS
 from mockserver.pollcache import PollCache
+from mockserver.stores import StateStore, key, open_store
+
+SECRET = key(None, "secret")  # what signs file links: one per store, so any worker checks them
 
 
 class MockState:
-    def __init__(self, config: ServerConfig, clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: ServerConfig, clock: Clock | None = None, store: StateStore | None = None
+    ) -> None:
         self.config = config
+        self.backend = store or open_store(config.store)
         self.clock = clock or (
             ManualClock() if config.clock == "manual" else SystemClock(config.time_scale)
         )
-        self.ids = IdFactory(config.seed, config.id_salt)
-        self.store = Store(self.clock.now, config.store_capacity)
+        self.clock.attach(self.backend)
+        self.ids = IdFactory(config.seed, config.id_salt, self.backend)
+        self.store = JobStore(self.clock.now, config.store_capacity, self.backend)
         self.scenarios = ScenarioBook(
             {key: spec["scenario"] for key, spec in config.keys.items() if "scenario" in spec},
             Profile(config.duration_scale, config.failure_rate),
             config.max_queued_scenarios,
+            self.backend,
         )
         self.journal = Journal(config.journal_size, config.journal_bytes)
         self.faults = FaultBook(config.faults, self.ids.seed)
-        self.signer = Signer(secrets.token_bytes(32))
+        self.backend.add(SECRET, secrets.token_hex(32))
+        self.signer = Signer(bytes.fromhex(self.backend.get(SECRET)))
         self.strict = config.strict
-        self.polls = PollCache()  # answers of status polls, until the job's next transition
+        # answers of status polls, until the job's next transition; on a shared store another
+        # process may change a job at any moment, so nothing is kept
+        self.polls = PollCache(0 if self.backend.shared else POLL_ANSWERS)
         self.clock.on_change(self.polls.invalidate)
         self.lock = threading.RLock()  # for multi-step changes spanning store and API state
         self._reset_hooks: list[Callable[[], None]] = []
@@ -42,17 +54,23 @@ class MockState:
     def now(self) -> float:
         return self.clock.now()
 
+    def sync(self) -> None:
+        """Before a request: see what other processes sharing the store changed (the clock)."""
+        self.clock.sync()
+
     def on_reset(self, hook: Callable[[], None]) -> None:
         """Call `hook` on `reset()`: for what an API keeps besides jobs (webhooks, caches)."""
         self._reset_hooks.append(hook)
 
     def reset(self) -> None:
         """Forget every job, queued scenario, journal entry and fault added since the start (the
-        configured faults come back); the clock keeps its time."""
-        self.store.clear()
-        self.scenarios.clear()
+        configured faults come back); the clock keeps its time, file links stay valid."""
+        now, secret = self.clock.now(), self.backend.get(SECRET)
+        self.backend.clear()
+        self.backend.add(SECRET, secret)
+        if self.backend.shared:
+            self.clock.set(now)
         self.journal.clear()
-        self.ids.reset()
         self.faults.reset()
         self.polls.invalidate()
         for hook in self._reset_hooks:

@@ -27,7 +27,7 @@ from mockserver import ServerConfig, create_app
 from mockserver.admin_guard import targets_admin
 from mockserver.cli import build_app, build_parser, config_from
 from mockserver.engine.artifacts import AudioInfo, render_audio, render_budget
-from mockserver.engine.jobs import Job, Store
+from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.limits import json_problem
 from mockserver.live import LiveServer
@@ -411,7 +411,7 @@ def test_a_create_that_fails_late_stores_nothing(mock: Mock) -> None:
 
 
 def test_the_store_rolls_back_what_a_failing_block_added() -> None:
-    store = Store(lambda: 0.0)
+    store = JobStore(lambda: 0.0)
     kept = store.add(_job("kept", None))
     with pytest.raises(RuntimeError), store.all_or_nothing():
         store.add(_job("one", None), "alias-of-one")
@@ -431,7 +431,7 @@ def _job(job_id: str, outcome: Outcome | None, created: float = 0.0) -> Job:
 
 def test_creates_stay_cheap_in_a_store_full_of_stalled_jobs() -> None:
     now = 100.0
-    store = Store(lambda: now, capacity=2_000)
+    store = JobStore(lambda: now, capacity=2_000)
     for index in range(12_000):
         store.add(_job(f"stalled-{index}", None))  # never finish
     looked = store.looked_at
@@ -443,7 +443,7 @@ def test_creates_stay_cheap_in_a_store_full_of_stalled_jobs() -> None:
 
 def test_eviction_takes_finished_jobs_oldest_first_past_running_ones() -> None:
     now = 100.0
-    store = Store(lambda: now, capacity=3)
+    store = JobStore(lambda: now, capacity=3)
     store.add(_job("running", None))
     store.add(_job("old", Outcome("completed")))
     store.add(_job("newer", Outcome("completed")))

@@ -10,6 +10,7 @@ from functools import lru_cache
 from time import time as wall_time  # bound now: client-side virtual time never reaches it
 
 from mockserver.engine.signals import Signal
+from mockserver.stores import StateStore, key
 
 # Where the clock may be put: any instant a timestamp can print (years 1970 to 9999), moved
 # by at most ten years at once
@@ -30,22 +31,71 @@ def _instant(timestamp: float) -> float:
 
 
 class Clock:
-    """One per server. Every timestamp an API prints comes from `now()` (Unix seconds)."""
+    """One per server. Every timestamp an API prints comes from `now()` (Unix seconds).
+
+    The clock is an anchor, `(real, virtual)`, and a `scale`: now is
+    `virtual + (wall time - real) * scale` (scale 0: a manual clock, standing still). On a
+    shared store the anchor lives in the store: every process computes the same now, a move
+    made through one is published to all (`attach`), and `sync()` reads it again.
+    """
 
     manual: bool = False
 
-    def __init__(self) -> None:
+    def __init__(self, start: float, scale: float) -> None:
         self._moved = Signal()
         self._lock = threading.Lock()
+        self.scale = scale
+        self._anchor = (wall_time(), start)  # replaced as one: `now` reads it without the lock
+        self._store: StateStore | None = None
 
     def now(self) -> float:
-        raise NotImplementedError
+        real, virtual = self._anchor
+        return virtual + (wall_time() - real) * self.scale if self.scale else virtual
 
     def advance(self, seconds: float) -> float:
-        raise NotImplementedError
+        step = _step(seconds)
+
+        def moved(anchor: list[float]) -> list[float]:
+            real, virtual = anchor
+            _instant(virtual + (wall_time() - real) * self.scale + step)
+            return [real, virtual + step]
+
+        return self._move(moved)
 
     def set(self, timestamp: float) -> float:
-        raise NotImplementedError
+        at = _instant(timestamp)
+        return self._move(lambda anchor: [wall_time(), at])
+
+    def _move(self, change: Callable[[list[float]], list[float]]) -> float:
+        with self._lock:  # two threads moving it at once both count
+            if self._store is None:
+                self._anchor = tuple(change(list(self._anchor)))  # type: ignore[assignment]
+            else:
+                stored = self._store.update(CLOCK, lambda held: change(held or list(self._anchor)))
+                self._anchor = tuple(stored)  # type: ignore[assignment]
+        if self._store is None:
+            self.changed()
+        else:
+            self._store.publish(CLOCK_MOVED)  # every process, this one included, syncs and wakes
+        return self.now()
+
+    def attach(self, store: StateStore) -> None:
+        """Keep the anchor in a shared `store`: take the one kept there (another worker's, or
+        this server's before a restart) or keep this one there, and follow every move."""
+        if not store.shared:
+            return
+        self._store = store
+        mine = list(self._anchor)
+        if not store.add(CLOCK, mine):
+            self.sync()
+        store.subscribe(self._heard)
+
+    def sync(self) -> None:
+        """Read the anchor again from a shared store (a move another process made)."""
+        if self._store is not None:
+            held = self._store.get(CLOCK)
+            if held is not None:
+                self._anchor = tuple(held)  # type: ignore[assignment]
 
     def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` whenever the clock is moved by hand (wakes streams); returns an undo."""
@@ -53,8 +103,18 @@ class Clock:
 
     def changed(self) -> None:
         """Tell the listeners to look again: the clock was moved by hand, or a job was forced
-        to end while time stood still (open streams send their last event, webhooks emit)."""
-        self._moved.fire()
+        to end while time stood still (open streams send their last event, webhooks emit).
+        On a shared store, the listeners of every process."""
+        if self._store is None:
+            self._moved.fire()
+        else:
+            self._store.publish(JOBS_CHANGED)
+
+    def _heard(self, topic: str, message: str) -> None:
+        if topic == CLOCK_MOVED:
+            self.sync()
+        if topic in (CLOCK_MOVED, JOBS_CHANGED):
+            self._moved.fire()
 
     def describe(self) -> dict[str, object]:
         now = self.now()
@@ -69,33 +129,9 @@ class SystemClock(Clock):
     """Wall time, running `scale` times faster from the moment the server started."""
 
     def __init__(self, scale: float = 1.0) -> None:
-        super().__init__()
-        if scale <= 0:
+        if not (math.isfinite(scale) and scale > 0):
             raise ValueError("time scale must be positive")
-        self.scale = scale
-        start = wall_time()
-        # (real, virtual) origins, replaced as one: `now` reads them without the lock
-        self._origins = (start, start)
-
-    def now(self) -> float:
-        real, virtual = self._origins
-        return virtual + (wall_time() - real) * self.scale
-
-    def advance(self, seconds: float) -> float:
-        step = _step(seconds)
-        with self._lock:  # two threads advancing at once both count
-            real, virtual = self._origins
-            _instant(self.now() + step)
-            self._origins = (real, virtual + step)
-        self.changed()
-        return self.now()
-
-    def set(self, timestamp: float) -> float:
-        at = _instant(timestamp)
-        with self._lock:
-            self._origins = (wall_time(), at)
-        self.changed()
-        return self.now()
+        super().__init__(wall_time(), scale)
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "time_scale": self.scale}
@@ -108,23 +144,12 @@ class ManualClock(Clock):
     DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: stable timestamps in every run
 
     def __init__(self, start: float | None = None) -> None:
-        super().__init__()
-        self._now = self.DEFAULT_START if start is None else start
+        super().__init__(self.DEFAULT_START if start is None else start, 0.0)
 
-    def now(self) -> float:
-        return self._now
 
-    def advance(self, seconds: float) -> float:
-        with self._lock:
-            self._now = _instant(self._now + _step(seconds))
-        self.changed()
-        return self._now
-
-    def set(self, timestamp: float) -> float:
-        with self._lock:
-            self._now = _instant(timestamp)
-        self.changed()
-        return self._now
+CLOCK = key(None, "clock")  # the anchor, on a shared store
+CLOCK_MOVED = "clock"  # published when the clock moved: read it again, then look again
+JOBS_CHANGED = "changed"  # published when a job changed while time stood still: look again
 
 
 # How an API spells an instant: each documents its own (all UTC).

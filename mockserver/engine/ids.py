@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import uuid
 from random import Random
+
+from mockserver.stores import MemoryStore, StateStore, key
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -14,34 +15,32 @@ class IdFactory:
     """Random-looking IDs. With a seed, each (API, tenant) gets its own reproducible stream,
     so the same requests give the same IDs even when tenants interleave (parallel tests).
 
-    A `salt` is mixed into the ID streams only: `mockserver serve` draws one per start, so a
-    restarted server never hands out an ID a client may still be polling, while outcomes drawn
-    from `draws` (the default profile's failures) stay those of the seed."""
+    A stream is a counter in the store: its n-th draw comes from a generator seeded with
+    (seed, stream, tenant, n), so workers sharing a store never draw the same one twice and a
+    restarted server on a kept store goes on where it stopped.
 
-    def __init__(self, seed: int | None = None, salt: str = "") -> None:
+    A `salt` is mixed into the ID streams only: `mockserver serve` draws one per start, so a
+    restarted server on a fresh store never hands out an ID a client may still be polling,
+    while outcomes drawn from `draws` (the default profile's failures) stay those of the seed."""
+
+    def __init__(
+        self, seed: int | None = None, salt: str = "", store: StateStore | None = None
+    ) -> None:
         self.seed = seed if seed is not None else secrets.randbits(32)
         self.salt = salt
-        self._streams: dict[tuple[str, str], Random] = {}
-        self._lock = threading.Lock()
+        self._store = store or MemoryStore()
 
     def rng(self, api: str, tenant: str) -> Random:
-        """The stream IDs are drawn from."""
-        return self._stream(f"{self.salt}:{api}" if self.salt else api, tenant)
+        """The generator of the tenant's next IDs."""
+        return self._next(f"{self.salt}:{api}" if self.salt else api, tenant)
 
     def draws(self, api: str, tenant: str) -> Random:
-        """The stream outcomes are drawn from: the seed's alone."""
-        return self._stream(api, tenant) if not self.salt else self._stream(f"draws:{api}", tenant)
+        """The generator of the tenant's next outcome draw: the seed's alone."""
+        return self._next(api if not self.salt else f"draws:{api}", tenant)
 
-    def _stream(self, name: str, tenant: str) -> Random:
-        with self._lock:
-            stream = self._streams.get((name, tenant))
-            if stream is None:
-                stream = self._streams[(name, tenant)] = Random(f"{self.seed}:{name}:{tenant}")
-            return stream
-
-    def reset(self) -> None:
-        with self._lock:
-            self._streams.clear()
+    def _next(self, stream: str, tenant: str) -> Random:
+        count = self._store.incr(key(tenant, "ids", stream))
+        return Random(f"{self.seed}:{stream}:{tenant}:{count}")
 
 
 def new_uuid(rng: Random) -> str:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from mockserver.engine.plan import EPSILON, Outcome, Plan, Snapshot
+from mockserver.engine.plan import EPSILON, Outcome, Phase, Plan, Snapshot
+from mockserver.stores import MemoryStore, StateStore, key
+from mockserver.stores.codec import dumps, storable
 
 EVICTION_LOOKS = 8  # jobs eviction may look at per job added, at most
-# the jobs added by the request being handled: removed again if it fails
-_added: ContextVar[list[str] | None] = ContextVar("added", default=None)
 
 
+@storable
 @dataclass(slots=True, eq=False)
 class Job:
     """One unit of asynchronous work. Its status is derived from `plan` and the clock."""
@@ -31,6 +30,8 @@ class Job:
     data: dict[str, Any] = field(default_factory=dict)
     scenario: str = ""
     poll_times: list[float] = field(default_factory=list)  # per-poll plans only
+
+    state_tag: ClassVar[str] = "job"
 
     def position(self, now: float) -> float:
         if self.plan.per_poll:
@@ -101,107 +102,208 @@ class Job:
             "per_poll": self.plan.per_poll,
         }
 
+    def to_state(self) -> dict[str, Any]:
+        outcome = self.plan.outcome
+        return {
+            "api": self.api,
+            "tenant": self.tenant,
+            "id": self.id,
+            "kind": self.kind,
+            "created_at": self.created_at,
+            "phases": [[p.state, p.duration, p.detail] for p in self.plan.phases],
+            "outcome": None
+            if outcome is None
+            else [outcome.state, outcome.message, outcome.options],
+            "per_poll": self.plan.per_poll,
+            "data": self.data,
+            "scenario": self.scenario,
+            "poll_times": self.poll_times,
+        }
 
-class Store:
-    """Every job of the server. Thread-safe; past `capacity`, finished jobs go, oldest first.
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> Job:
+        outcome = data["outcome"]
+        plan = Plan(
+            tuple(Phase(*phase) for phase in data["phases"]),
+            None if outcome is None else Outcome(*outcome),
+            data["per_poll"],
+        )
+        return cls(
+            data["api"],
+            data["tenant"],
+            data["id"],
+            data["kind"],
+            data["created_at"],
+            plan,
+            data["data"],
+            data["scenario"],
+            data["poll_times"],
+        )
 
-    IDs are unique across the server, so one dict holds them; `get` then checks that the
-    job belongs to the asking API and tenant, which is what keeps tenants apart.
+
+class _Session:
+    """The jobs one request added and read, so the request's end can undo or keep its work."""
+
+    __slots__ = ("added", "seen")
+
+    def __init__(self) -> None:
+        self.added: list[Job] = []
+        self.seen: dict[str, tuple[Job, bytes]] = {}  # job ID -> job, its encoding when read
+
+
+# the session of the request being handled (see `JobStore.all_or_nothing`)
+_session: ContextVar[_Session | None] = ContextVar("session", default=None)
+
+
+class JobStore:
+    """Every job of the server, kept in a `StateStore`; past `capacity`, finished jobs go,
+    oldest first.
+
+    A job lives under its tenant's key (`{tenant}:job:ID`, with its aliases beside it), so a
+    tenant can only ever read its own; a server-wide index (`where`) finds any job by ID or
+    alias for the admin API and signed file links.
 
     Eviction looks at a bounded number of jobs per add, oldest first: a running job it meets
     goes to the back of the line to be looked at again later. So a store full of stalled jobs
     keeps creates O(1) (it holds more than `capacity` until some jobs finish).
     """
 
-    def __init__(self, clock_now: Callable[[], float], capacity: int = 100_000) -> None:
+    def __init__(
+        self,
+        clock_now: Callable[[], float],
+        capacity: int = 100_000,
+        store: StateStore | None = None,
+    ) -> None:
         self._now = clock_now
         self.capacity = capacity
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._line: deque[str] = deque()  # eviction candidates: creation order, running rotated
-        self._aliases: dict[str, str] = {}
-        self._aliases_of: dict[str, tuple[str, ...]] = {}
-        self._lock = threading.RLock()
+        self._store = store or MemoryStore()
         self.looked_at = 0  # jobs eviction has examined, in all: its cost, for the curious
 
     def __len__(self) -> int:
-        return len(self._jobs)
+        return self._store.length(_ORDER)
 
     def add(self, job: Job, *aliases: str) -> Job:
-        with self._lock:
-            self._jobs[job.id] = job
-            self._line.append(job.id)
-            if aliases:
-                self._aliases_of[job.id] = aliases
-                for alias in aliases:
-                    self._aliases[alias] = job.id
-            if len(self._jobs) > self.capacity:
-                self._evict()
-        added = _added.get()
-        if added is not None:
-            added.append(job.id)
+        store, tenant = self._store, job.tenant
+        store.set(key(tenant, "job", job.id), job)
+        store.set(key(None, "where", job.id), [tenant, job.id])
+        if aliases:
+            store.set(key(tenant, "aliases", job.id), list(aliases))
+            for alias in aliases:
+                store.set(key(tenant, "alias", alias), job.id)
+                store.set(key(None, "where", alias), [tenant, job.id])
+        store.push(key(tenant, "jobs"), job.id)
+        store.push(_LINE, [tenant, job.id])
+        if store.push(_ORDER, [tenant, job.id]) > self.capacity:
+            self._evict()
+        session = _session.get()
+        if session is not None:
+            session.added.append(job)
+            if store.shared:
+                session.seen[job.id] = (job, dumps(job))
         return job
 
     @contextlib.contextmanager
     def all_or_nothing(self) -> Iterator[None]:
-        """The jobs added inside the block are removed again if it raises: a create that
-        fails stores nothing, so a client's retry cannot duplicate a job."""
-        added: list[str] = []
-        token = _added.set(added)
+        """The unit of work of one request. The jobs added inside the block are removed again
+        if it raises: a create that fails stores nothing, so a client's retry cannot duplicate
+        a job. When it ends well, a shared store gets back every job the block changed."""
+        session = _Session()
+        token = _session.set(session)
         try:
             yield
         except BaseException:
-            with self._lock:
-                for job_id in reversed(added):
-                    self._remove(job_id)
-                    if self._line and self._line[-1] == job_id:
-                        self._line.pop()
+            for job in reversed(session.added):
+                self._remove(job.tenant, job.id)
             raise
+        else:
+            for job, before in session.seen.values():
+                if dumps(job) != before:
+                    self.save(job)
         finally:
-            _added.reset(token)
+            _session.reset(token)
+
+    def save(self, job: Job) -> None:
+        """Keep a change made to `job` outside a request (the memory store holds the object
+        itself: nothing to do)."""
+        if self._store.shared:
+            self._store.set(key(job.tenant, "job", job.id), job)
 
     def get(self, api: str, tenant: str, job_id: str) -> Job | None:
         """The job `job_id` (or an alias of it) if it belongs to this API and tenant."""
-        job = self.lookup(job_id)
-        if job is None or job.api != api or job.tenant != tenant:
+        store = self._store
+        job = store.get(key(tenant, "job", job_id))
+        if job is None:
+            real_id = store.get(key(tenant, "alias", job_id))
+            job = None if real_id is None else store.get(key(tenant, "job", real_id))
+        if job is None or job.api != api:
             return None
-        return job
+        return self._seen(job)
 
     def lookup(self, job_id: str) -> Job | None:
         """Any tenant's job: for the admin API and signed file links only."""
-        with self._lock:
-            return self._jobs.get(job_id) or self._jobs.get(self._aliases.get(job_id, ""))
+        where = self._store.get(key(None, "where", job_id))
+        if where is None:
+            return None
+        job = self._store.get(key(where[0], "job", where[1]))
+        return None if job is None else self._seen(job)
 
     def jobs(self, api: str | None = None, tenant: str | None = None) -> Iterator[Job]:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            if (api is None or job.api == api) and (tenant is None or job.tenant == tenant):
-                yield job
+        """Jobs in creation order, of one API and tenant or all."""
+        store = self._store
+        if tenant is not None:
+            keys = [key(tenant, "job", job_id) for job_id in store.items(key(tenant, "jobs"))]
+        else:
+            keys = [key(owner, "job", job_id) for owner, job_id in store.items(_ORDER)]
+        for job in store.get_many(keys):
+            if job is not None and (api is None or job.api == api):
+                yield self._seen(job)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._jobs.clear()
-            self._line.clear()
-            self._aliases.clear()
-            self._aliases_of.clear()
+    def _seen(self, job: Job) -> Job:
+        """The one object this request works on for `job`, noted to be saved if changed."""
+        session = _session.get()
+        if session is None or not self._store.shared:
+            return job
+        known = session.seen.get(job.id)
+        if known is not None:
+            return known[0]
+        session.seen[job.id] = (job, dumps(job))
+        return job
 
     def _evict(self) -> None:
-        now = self._now()
+        store, now = self._store, self._now()
         looks = EVICTION_LOOKS
-        while looks and self._line and len(self._jobs) > self.capacity:
+        while looks and store.length(_ORDER) > self.capacity:
             looks -= 1
-            job_id = self._line.popleft()
-            job = self._jobs.get(job_id)
+            entry = store.pop(_LINE)
+            if entry is None:
+                break
+            tenant, job_id = entry
+            job = store.get(key(tenant, "job", job_id))
             if job is None:  # removed already
                 continue
             self.looked_at += 1
             if job.snapshot(now).terminal:
-                self._remove(job_id)
+                self._remove(tenant, job_id, in_line=False)
+                store.remove(_ORDER, entry)
             else:
-                self._line.append(job_id)
+                store.push(_LINE, entry)
 
-    def _remove(self, job_id: str) -> None:
-        """Forget a job; its place in the eviction line is skipped when reached."""
-        self._jobs.pop(job_id, None)
-        for alias in self._aliases_of.pop(job_id, ()):
-            self._aliases.pop(alias, None)
+    def _remove(self, tenant: str, job_id: str, in_line: bool = True) -> None:
+        """Forget a job, its aliases and its places in the lists."""
+        store = self._store
+        aliases = store.get(key(tenant, "aliases", job_id)) or []
+        store.delete(
+            key(tenant, "job", job_id),
+            key(tenant, "aliases", job_id),
+            key(None, "where", job_id),
+            *(key(tenant, "alias", alias) for alias in aliases),
+        )
+        store.delete(*(key(None, "where", alias) for alias in aliases))
+        store.remove(key(tenant, "jobs"), job_id)
+        if in_line:
+            store.remove(_ORDER, [tenant, job_id])
+            store.remove(_LINE, [tenant, job_id])
+
+
+_ORDER = key(None, "jobs")  # every job, oldest first: what the admin API lists
+_LINE = key(None, "line")  # eviction candidates: creation order, running ones rotated

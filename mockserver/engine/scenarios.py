@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from random import Random
-from typing import Any
+from typing import Any, ClassVar
+
+from mockserver.stores import MemoryStore, StateStore, key
+from mockserver.stores.codec import storable
 
 HEADER = "x-mock-scenario"
 STALLED = "stalled"
@@ -32,11 +33,21 @@ class ScenarioError(ValueError):
     """A scenario text that cannot be understood; the message says why."""
 
 
+@storable
 @dataclass(frozen=True)
 class Scenario:
     outcome: str  # lower-cased terminal word, or "stalled"
     options: dict[str, Any] = field(default_factory=dict)
     source: str = "default"  # header, queue, key, magic, default
+
+    state_tag: ClassVar[str] = "scenario"
+
+    def to_state(self) -> list[Any]:
+        return [self.outcome, self.options, self.source]
+
+    @classmethod
+    def from_state(cls, data: list[Any]) -> Scenario:
+        return cls(*data)
 
     @classmethod
     def parse(cls, text: str, source: str = "header") -> Scenario:
@@ -98,74 +109,80 @@ class Profile:
 
 
 class ScenarioBook:
-    """Queued and key-bound scenarios, and the precedence that picks one for a new job."""
+    """Queued and key-bound scenarios, and the precedence that picks one for a new job.
+
+    The queues live in the store (one per API and tenant, and one per API for any tenant): a
+    pop is atomic, so of several workers sharing a store exactly one job gets each scenario.
+    """
 
     def __init__(
         self,
         key_bindings: dict[str, str] | None = None,
         profile: Profile | None = None,
         limit: int = MAX_QUEUED,
+        store: StateStore | None = None,
     ):
         self.limit = limit  # scenarios queued at once, every API and tenant together
-        self._count = 0
+        self._store = store or MemoryStore()
         self.key_bindings = {
             key: Scenario.parse(text, "key") for key, text in (key_bindings or {}).items()
         }
         self.profile = profile or Profile()
-        self._queues: dict[tuple[str, str | None], deque[Scenario]] = {}
-        self._lock = threading.Lock()
         # set for good once any scenario carries a `fault=` option (jobs keep their scenario):
-        # until then the fault machinery need not look at scenarios at all
-        self.faults_named = any("fault" in s.options for s in self.key_bindings.values())
+        # until then the fault machinery need not look at scenarios at all. Another process
+        # may queue one at any moment: on a shared store, the machinery always looks.
+        self._faults_named = any("fault" in s.options for s in self.key_bindings.values())
+
+    @property
+    def faults_named(self) -> bool:
+        return self._faults_named or self._store.shared
 
     def note_fault(self) -> None:
-        self.faults_named = True
+        self._faults_named = True
 
     def queue(
         self, api: str, scenario: Scenario, tenant: str | None = None, count: int = 1
     ) -> None:
         """Raises ScenarioError when the queue would hold more than `limit` scenarios."""
-        with self._lock:
-            if count < 1 or self._count + count > self.limit:
-                raise ScenarioError(
-                    f"'count' must be from 1 to {self.limit - self._count}: the queue holds "
-                    f"{self._count} of at most {self.limit} scenarios"
-                )
-            self._queues.setdefault((api, tenant), deque()).extend([scenario] * count)
-            self._count += count
+        store = self._store
+        held = store.incr(_COUNT, count) if count >= 1 else None
+        if held is None or held > self.limit:
+            before = store.incr(_COUNT, -count) if held is not None else store.incr(_COUNT, 0)
+            raise ScenarioError(
+                f"'count' must be from 1 to {self.limit - before}: the queue holds "
+                f"{before} of at most {self.limit} scenarios"
+            )
+        store.put(_QUEUES, _queue_key(api, tenant), [api, tenant])
+        store.push(_queue_key(api, tenant), *[scenario] * count)
         if "fault" in scenario.options:
             self.note_fault()
 
     def queued(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [
-                {"api": api, "tenant": tenant, "scenario": s.describe()}
-                for (api, tenant), items in self._queues.items()
-                for s in items
-            ]
+        return [
+            {"api": api, "tenant": tenant, "scenario": s.describe()}
+            for api, tenant in self._store.entries(_QUEUES).values()
+            for s in self._store.items(_queue_key(api, tenant))
+        ]
 
     def clear(self) -> None:
-        with self._lock:
-            self._queues.clear()
-            self._count = 0
+        queues = [_queue_key(api, tenant) for api, tenant in self._store.entries(_QUEUES).values()]
+        self._store.delete(*queues, _QUEUES, _COUNT)
 
     def peek(self, api: str, tenant: str) -> Scenario | None:
         """The queued scenario the tenant's next job would take, left in the queue (so a
         request refused before its job exists does not use it up)."""
-        with self._lock:
-            for key in ((api, tenant), (api, None)):
-                items = self._queues.get(key)
-                if items:
-                    return items[0]
+        for name in (_queue_key(api, tenant), _queue_key(api, None)):
+            first = self._store.items(name, 0, 0)
+            if first:
+                return first[0]
         return None
 
     def _pop(self, api: str, tenant: str) -> Scenario | None:
-        with self._lock:
-            for key in ((api, tenant), (api, None)):
-                items = self._queues.get(key)
-                if items:
-                    self._count -= 1
-                    return items.popleft()
+        for name in (_queue_key(api, tenant), _queue_key(api, None)):
+            scenario = self._store.pop(name)
+            if scenario is not None:
+                self._store.incr(_COUNT, -1)
+                return scenario
         return None
 
     def choose(
@@ -194,3 +211,11 @@ class ScenarioBook:
                 return Scenario(match.group(1).lower(), {}, "magic")
         failed = self.profile.failure_rate > 0 and rng.random() < self.profile.failure_rate
         return Scenario(words[1] if failed else words[0], {}, "default")
+
+
+def _queue_key(api: str, tenant: str | None) -> str:
+    return key(tenant, "queue", api)
+
+
+_COUNT = key(None, "queued")  # scenarios queued, all queues together: bounded by `limit`
+_QUEUES = key(None, "queues")  # the queues that ever held one, to list them

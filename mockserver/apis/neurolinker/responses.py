@@ -40,7 +40,7 @@ from mockserver.apis.neurolinker.models import (
 from mockserver.contracts.validate import check, upload_expected
 from mockserver.engine.clock import MICROS_Z
 from mockserver.engine.ids import new_uuid
-from mockserver.engine.jobs import Job, Store
+from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError, FieldError, invalid
@@ -747,7 +747,7 @@ async def make_zip(ctx: Ctx) -> Response:
     )
 
 
-def stored_file(store: Store, job: Job, name: str) -> tuple[bytes, str]:
+def stored_file(store: JobStore, job: Job, name: str) -> tuple[bytes, str]:
     """The bytes behind a signed link: a document's stored results, or an archive."""
     if job.kind == ARCHIVE:
         return _archive_bytes(store, job), "application/zip"
@@ -777,7 +777,7 @@ def stored_file(store: Store, job: Job, name: str) -> tuple[bytes, str]:
     return files[name](), media[name.rsplit(".", 1)[-1]]
 
 
-def _archive_bytes(store: Store, archive: Job) -> bytes:
+def _archive_bytes(store: JobStore, archive: Job) -> bytes:
     links: dict[str, dict[str, str]] = archive.data["links"]
     jobs = [job for job in map(store.lookup, archive.data["documents"]) if job is not None]
     members = [
