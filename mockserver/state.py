@@ -42,7 +42,7 @@ class MockState:
         self.journal = Journal(config.journal_size, config.journal_bytes)
         self.faults = FaultBook(config.faults, self.ids.seed)
         self.backend.add(SECRET, secrets.token_hex(32))
-        self.signer = Signer(bytes.fromhex(self.backend.get(SECRET)))
+        self.signer = Signer(bytes.fromhex(str(self.backend.get(SECRET))))
         self.strict = config.strict
         # answers of status polls, until the job's next transition; on a shared store another
         # process may change a job at any moment, so nothing is kept

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from time import time as wall_time  # bound now: client-side virtual time never reaches it
 
 from mockserver.engine.signals import Signal
@@ -69,10 +70,10 @@ class Clock:
     def _move(self, change: Callable[[list[float]], list[float]]) -> float:
         with self._lock:  # two threads moving it at once both count
             if self._store is None:
-                self._anchor = tuple(change(list(self._anchor)))  # type: ignore[assignment]
+                self._anchor = _anchor(change(list(self._anchor)))
             else:
                 stored = self._store.update(CLOCK, lambda held: change(held or list(self._anchor)))
-                self._anchor = tuple(stored)  # type: ignore[assignment]
+                self._anchor = _anchor(stored)
         if self._store is None:
             self.changed()
         else:
@@ -95,7 +96,7 @@ class Clock:
         if self._store is not None:
             held = self._store.get(CLOCK)
             if held is not None:
-                self._anchor = tuple(held)  # type: ignore[assignment]
+                self._anchor = _anchor(held)
 
     def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` whenever the clock is moved by hand (wakes streams); returns an undo."""
@@ -145,6 +146,11 @@ class ManualClock(Clock):
 
     def __init__(self, start: float | None = None) -> None:
         super().__init__(self.DEFAULT_START if start is None else start, 0.0)
+
+
+def _anchor(held: Any) -> tuple[float, float]:
+    real, virtual = held
+    return (float(real), float(virtual))
 
 
 CLOCK = key(None, "clock")  # the anchor, on a shared store

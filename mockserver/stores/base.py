@@ -133,5 +133,6 @@ class StateStore(ABC):
         """Call `listener(topic, message)` for every `publish`, from any process, possibly
         from another thread; returns the function that stops it."""
 
+    @abstractmethod
     def close(self) -> None:
         """Release connections and threads."""

@@ -134,3 +134,7 @@ class MemoryStore(StateStore):
                     self._listeners.remove(listener)
 
         return stop
+
+    def close(self) -> None:
+        with self._lock:
+            self._listeners.clear()
