@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
 from time import time as wall_time  # bound now: client-side virtual time never reaches it
+from typing import Any
 
 from mockserver.engine.signals import Signal
 from mockserver.stores import StateStore, key
