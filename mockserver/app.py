@@ -284,6 +284,7 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self.state.sync()  # what other processes on a shared store moved (the clock)
         headers = dict(scope["headers"])  # names are lower case in ASGI
         info = ApiRequest(f"req_{self.request_ids.getrandbits(64):016x}").attach(scope)
         host = headers.get(b"host", b"")

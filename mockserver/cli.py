@@ -12,10 +12,11 @@ import secrets
 import socket
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mockserver import apis
 from mockserver.config import ServerConfig, read_file
+from mockserver.stores import StoreError, check_url
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -120,6 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-upload-bytes", type=int, default=None, help="largest upload (default 100 MiB)"
     )
+    serve.add_argument(
+        "--store",
+        metavar="URL",
+        default=None,
+        help="where state is kept: memory, sqlite:///path/state.db, redis://host:port/db, "
+        f"rediss://..., redis+cluster://host:port (default {DEFAULTS.store})",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes; more than 1 needs a shared store, sqlite or redis (default 1)",
+    )
     add_check_client(commands)
     add_schemathesis(commands)
     return parser
@@ -213,13 +228,16 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
             "strict": args.strict,
             "admin_token": args.admin_token,
             "max_upload_bytes": args.max_upload_bytes,
+            "store": args.store,
         }.items()
         if value is not None
     }
     validate(overrides, "", flags=True)
     data = read_file(args.config) if args.config else {}
     validate(data, args.config or "config")
-    return ServerConfig.from_dict({**data, **overrides})
+    config = ServerConfig.from_dict({**data, **overrides})
+    check_url(config.store)
+    return config
 
 
 SHUTDOWN_SECONDS = 2  # on SIGTERM, requests still open after this are cut off
@@ -267,17 +285,26 @@ def banner(app: object, root: str) -> str:
 
 
 def serve(
-    config: ServerConfig, log_level: str = "info", loop: str = "auto", http: str = "auto"
+    config: ServerConfig,
+    log_level: str = "info",
+    loop: str = "auto",
+    http: str = "auto",
+    workers: int = 1,
 ) -> None:
     import uvicorn
 
+    from mockserver import workers as processes
     from mockserver.faults.reset import resettable_protocol
 
+    refused = processes.refusal(config, workers)
+    if refused:
+        raise Mistake(refused)
     app = build_app(config)
     sock = bind(config.host, config.port)
     host = f"[{config.host}]" if ":" in config.host else config.host
     loop, http = _installed(loop, "uvloop", "asyncio"), _installed(http, "httptools", "h11")
-    print(f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http})", flush=True)
+    many = f", {workers} workers on {config.store}" if workers > 1 else ""
+    print(f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http}{many})", flush=True)
     if app.state.admin_token is not None:
         print(f"admin API token: {app.state.admin_token}  (send it as X-Mock-Admin-Token)")
     # one log line per request, naming its request ID, replaces uvicorn's access log
@@ -285,15 +312,20 @@ def serve(
     # what exists now (contracts, validators, routes) lives as long as the server: the
     # collector need not walk it again, which keeps its pauses short under load
     gc.freeze()
-    settings = uvicorn.Config(
-        app,
-        log_level=log_level,
-        access_log=False,
-        loop=loop,
-        http=resettable_protocol(http),  # connection resets (fault injection)
-        timeout_graceful_shutdown=SHUTDOWN_SECONDS,  # a hanging request cannot hold SIGTERM
+    settings: dict[str, Any] = {
+        "log_level": log_level,
+        "access_log": False,
+        "loop": loop,
+        "timeout_graceful_shutdown": SHUTDOWN_SECONDS,  # a hanging request cannot hold SIGTERM
+    }
+    if workers > 1:
+        app.state.mock.backend.close()  # each worker opens its own
+        processes.run(config, workers, sock, http=http, **settings)
+        return
+    # connection resets (fault injection) need the resettable twin of uvicorn's protocol
+    uvicorn.Server(uvicorn.Config(app, http=resettable_protocol(http), **settings)).run(
+        sockets=[sock]
     )
-    uvicorn.Server(settings).run(sockets=[sock])
 
 
 def _installed(choice: str, fast: str, fallback: str) -> str:
@@ -318,8 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args.api or apis.names(), args.max_examples, args.seed, extra)
     try:
         if args.command == "serve":
-            serve(config_from(args), args.log_level, args.loop, args.http)
-    except (Mistake, ValueError) as exc:  # ConfigError and FaultError are ValueErrors
+            serve(config_from(args), args.log_level, args.loop, args.http, args.workers)
+    except (Mistake, ValueError, StoreError) as exc:  # ConfigError, FaultError: ValueErrors
         for line in str(exc).splitlines():
             print(f"mockserver {args.command}: {line}", file=sys.stderr)
         return 2

@@ -196,12 +196,13 @@ class ApiService:
         scenario = Scenario.parse_with(outcome, "admin", options)
         if scenario.outcome == STALLED:
             raise ValueError("a job can only be forced into a terminal state")
-        with self.state.lock:
+        with self.state.lock, self.state.store.all_or_nothing():  # the jobs tied to it, saved
             now = self.state.now()
             snap = job.snapshot(now)
             if snap.terminal:
                 raise JobEnded(f"{self.name} job {job.id} is already {snap.state}")
             job.force(now, self.outcome(job.kind, scenario))
+            self.state.store.save(job)
             self.after_transition(job, now)
         self.state.polls.invalidate()  # whoever forced it, no poll may show the job as it was
 

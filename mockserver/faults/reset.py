@@ -75,6 +75,20 @@ def resettable_protocol(http: str) -> type[asyncio.Protocol]:
     return ResettableH11Protocol
 
 
+def __getattr__(name: str) -> type[asyncio.Protocol]:
+    """`ResettableHttpToolsProtocol` made on first use (httptools may not be installed): worker
+    processes name their protocol by import string."""
+    if name == "ResettableHttpToolsProtocol":
+        return resettable_protocol("httptools")
+    raise AttributeError(name)
+
+
+def protocol_path(http: str) -> str:
+    """The import string of `resettable_protocol(http)`, for uvicorn's worker processes."""
+    name = "ResettableHttpToolsProtocol" if http == "httptools" else "ResettableH11Protocol"
+    return f"{__name__}:{name}"
+
+
 def connection_of(scope: Scope) -> Connection | None:
     found = (scope.get("extensions") or {}).get(EXTENSION)
     return found if isinstance(found, Connection) else None

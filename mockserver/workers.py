@@ -1,0 +1,58 @@
+"""`mockserver serve --workers N`: N processes on one listening socket and one shared store.
+
+uvicorn's supervisor starts the workers (and starts a worker again when one dies); each
+builds its own app from the settings the parent passes in the environment, and finds every
+other worker's state in the store (Redis or SQLite): one world, whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+from typing import Any
+
+from starlette.applications import Starlette
+
+from mockserver.config import ServerConfig
+
+ENVIRONMENT = "MOCKSERVER_WORKER_CONFIG"  # the parent's settings, as JSON
+
+
+def refusal(config: ServerConfig, workers: int) -> str | None:
+    """Why `workers` processes cannot run on `config`'s store, in one line (None: they can)."""
+    if workers < 1:
+        return f"--workers must be at least 1, not {workers}"
+    if workers > 1 and config.store == "memory":
+        return (
+            f"--workers {workers} needs a shared store: the memory store lives in one process "
+            "(use --store sqlite:///path/state.db or --store redis://host:6379/0)"
+        )
+    return None
+
+
+def app_from_environment() -> Starlette:
+    """A worker's app (uvicorn calls it in each worker process)."""
+    from mockserver.app import create_app
+
+    return create_app(ServerConfig(**json.loads(os.environ[ENVIRONMENT])))
+
+
+def run(config: ServerConfig, workers: int, sock: socket.socket, **settings: Any) -> None:
+    """Serve on `sock` with `workers` processes until SIGINT or SIGTERM."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from mockserver.faults.reset import protocol_path
+
+    os.environ[ENVIRONMENT] = json.dumps(dataclasses.asdict(config))
+    http = settings.pop("http")
+    options = uvicorn.Config(
+        f"{__name__}:app_from_environment",
+        factory=True,
+        workers=workers,
+        http=protocol_path(http),
+        **settings,
+    )
+    Multiprocess(options, sockets=[sock]).run()
