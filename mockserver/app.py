@@ -31,6 +31,7 @@ from mockserver.pollcache import Answer, Key, Recorder, key_of
 from mockserver.request import ApiRequest
 from mockserver.service import ApiService
 from mockserver.state import MockState
+from mockserver.stores import StateStore
 from mockserver.validation import RequestCheck, document_route, for_journal
 
 log = logging.getLogger("mockserver")
@@ -38,10 +39,16 @@ ADMIN_PREFIX = "/__mock__"
 SCENARIO_HEADER = HEADER.encode().lower()
 
 
-def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> Starlette:
-    """The whole server. `app.state.mock` is its `MockState`, `app.state.services` its APIs."""
+def create_app(
+    config: ServerConfig | None = None,
+    *,
+    clock: Clock | None = None,
+    store: StateStore | None = None,
+) -> Starlette:
+    """The whole server. `app.state.mock` is its `MockState`, `app.state.services` its APIs.
+    `store` is where its state lives (default: the one `config.store` names, opened)."""
     config = config or ServerConfig()
-    state = MockState(config, clock)
+    state = MockState(config, clock, store)
     names = [config.api] if config.api else list(apis.names())
     unknown = [name for name in names if name not in apis.names()]
     if unknown:
