@@ -10,14 +10,25 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from mockserver.stores.base import StateStore, StoreError, key
 from mockserver.stores.memory import MemoryStore
 
 SCHEMES = ("memory", "sqlite", "redis", "rediss", "redis+cluster")
 
-__all__ = ["SCHEMES", "MemoryStore", "StateStore", "StoreError", "key", "open_store", "check_url"]
+__all__ = [
+    "SCHEMES",
+    "MemoryStore",
+    "StateStore",
+    "StoreError",
+    "check_url",
+    "key",
+    "open_store",
+    "prefix_of",
+    "with_prefix",
+]
+DEFAULT_PREFIX = "mockserver"
 
 
 def check_url(url: str) -> str:
@@ -45,3 +56,18 @@ def open_store(url: str = "memory") -> StateStore:
     from mockserver.stores.redis import RedisStore
 
     return RedisStore(url)
+
+
+def prefix_of(url: str) -> str:
+    """The namespace `url` names with `?prefix=` (default "mockserver")."""
+    return dict(parse_qsl(urlsplit(url).query)).get("prefix") or DEFAULT_PREFIX
+
+
+def with_prefix(url: str, suffix: str) -> str:
+    """`url` with its namespace narrowed by `suffix` (`prefix=mockserver-gw1`): state apart
+    from the rest of the store's. The memory store is apart already."""
+    if url == "memory":
+        return url
+    base, _, query = url.partition("?")
+    options = {**dict(parse_qsl(query)), "prefix": f"{prefix_of(url)}-{suffix}"}
+    return f"{base}?{urlencode(options)}"
