@@ -1,0 +1,285 @@
+"""One behaviour suite on every store: two servers on one store are one world.
+
+Each test builds two servers (two apps, two states, as two workers or two machines would be)
+on the store `store_url` names, and checks that what one does the other sees. On the memory
+store, which no second process can share, both names point at one server: the same suite
+then pins today's behaviour.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from mockserver import ServerConfig, apis, create_app
+from mockserver.state import MockState
+from tests.conftest import ConformanceCheck, wav
+
+NA = "/neuralanalog"
+CAMB = "/camb/apis"
+NL = "/neurolinker/api/v1"
+ND = "/neuraldraft/v1"
+KEY = "shared-tenant"
+LINK = {"url": "https://example.com/take.wav"}
+
+
+@dataclass
+class Server:
+    """One server of the world, in-process, every answer checked against its contract."""
+
+    state: MockState
+    client: TestClient
+    check: ConformanceCheck
+
+    def headers(self, api: str, **extra: str) -> dict[str, str]:
+        service = apis.service_class(api)
+        return {**service.auth_headers(service.api_key(KEY)), **extra}
+
+    def get(self, api: str, path: str, **extra: str) -> httpx.Response:
+        return self.client.get(path, headers=self.headers(api, **extra))
+
+    def advance(self, seconds: float) -> None:
+        answer = self.client.post("/__mock__/clock/advance", json={"seconds": seconds})
+        assert answer.status_code == 200, answer.text
+
+
+def start(url: str) -> Iterator[Server]:
+    app = create_app(ServerConfig(clock="manual", seed=7, store=url))
+    check = ConformanceCheck(app)
+    with TestClient(check) as client:
+        yield Server(app.state.mock, client, check)
+    app.state.mock.backend.close()
+    check.assert_clean()
+
+
+@pytest.fixture
+def world(store_url: str) -> Iterator[tuple[Server, Server]]:
+    """Two servers on one store (one server twice on the memory store)."""
+    first = start(store_url)
+    one = next(first)
+    if store_url == "memory":
+        yield one, one
+    else:
+        second = start(store_url)
+        yield one, next(second)
+        next(second, None)
+    next(first, None)
+
+
+def imported(server: Server, **extra: str) -> str:
+    created = server.client.post(
+        f"{NA}/from-link", headers=server.headers("neuralanalog", **extra), json=LINK
+    )
+    assert created.status_code == 200, created.text
+    return str(created.json()["audio_id"])
+
+
+# --- a job made through one server is the same job through the other ----------------------------
+
+
+def test_an_import_is_polled_and_downloaded_through_the_other_server(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    audio_id = imported(one)
+    seen = other.get("neuralanalog", f"{NA}/status/audio/{audio_id}").json()
+    assert seen["status"] not in ("completed", "failed")
+    one.advance(600)  # the clock moved through one is the clock of both
+    done = other.get("neuralanalog", f"{NA}/status/audio/{audio_id}")
+    assert done.json()["status"] == "completed", done.text
+    redirect = other.client.get(
+        f"{NA}/download/audio/{audio_id}",
+        headers=other.headers("neuralanalog"),
+        follow_redirects=False,
+    )
+    assert redirect.status_code == 307, redirect.text
+    file = one.client.get(redirect.headers["location"])  # signed by the other, served by one
+    assert file.status_code == 200 and file.content[:4] == b"RIFF"
+
+
+def test_a_separation_is_read_and_its_result_downloaded_through_the_other(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    files = {"media_file": ("take.wav", wav(), "audio/x-wav")}
+    created = one.client.post(
+        f"{CAMB}/audio-separation", headers=one.headers("camb"), files=files
+    )
+    assert created.status_code == 200, created.text
+    task_id = created.json()["task_id"]
+    one.advance(3600)
+    status = other.get("camb", f"{CAMB}/audio-separation/{task_id}").json()
+    assert status["status"] == "SUCCESS", status
+    urls = other.get("camb", f"{CAMB}/audio-separation-result/{status['run_id']}").json()
+    assert one.client.get(urls["foreground_audio_url"]).content[:4] == b"fLaC"
+
+
+def test_a_cancel_through_one_is_the_answer_of_the_other(world: tuple[Server, Server]) -> None:
+    one, other = world
+    body = {"type": "ai", "topic": "Tea"}
+    created = one.client.post(f"{ND}/blog-posts", headers=one.headers("neuraldraft"), json=body)
+    assert created.status_code == 202, created.text
+    job_id = created.json()["id"]
+    cancelled = other.client.post(
+        f"{ND}/jobs/{job_id}/cancel", headers=other.headers("neuraldraft")
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert one.get("neuraldraft", f"{ND}/jobs/{job_id}").json()["status"] == "cancelled"
+
+
+def test_an_admin_transition_through_one_ends_the_job_for_the_other(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    audio_id = imported(one)
+    forced = other.client.post(
+        f"/__mock__/jobs/{audio_id}/transition", json={"outcome": "failed", "message": "Disk"}
+    )
+    assert forced.status_code == 200, forced.text
+    status = one.get("neuralanalog", f"{NA}/status/audio/{audio_id}").json()
+    assert status["status"] == "failed"
+
+
+def test_an_open_stream_on_one_sees_the_clock_moved_through_the_other(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    body = {"type": "ai", "topic": "Tea"}
+    created = one.client.post(f"{ND}/blog-posts", headers=one.headers("neuraldraft"), json=body)
+    job_id = created.json()["id"]
+    events: list[str] = []
+    connected, ended = threading.Event(), threading.Event()
+
+    def listen() -> None:
+        with other.client.stream(
+            "GET", f"{ND}/jobs/{job_id}/stream", headers=other.headers("neuraldraft")
+        ) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    events.append(line[7:])
+                    connected.set()
+                    if line[7:] in ("done", "error"):
+                        break
+        ended.set()
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    assert connected.wait(10), "the stream sent nothing"
+    one.advance(3600)  # told through the store's notifications, not found by polling
+    assert ended.wait(10), f"the stream did not end: {events}"
+    assert events[-1] == "done"
+
+
+# --- queues, idempotency, faults, the journal: state of the world, not of one server -------------
+
+
+def test_a_queued_outcome_is_used_once_whichever_server_creates(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    queued = one.client.post(
+        "/__mock__/scenarios",
+        json={"api": "neuralanalog", "outcome": "failed", "tenant": KEY, "count": 1},
+    )
+    assert queued.status_code == 201, queued.text
+    first, second = imported(other), imported(one)
+    one.advance(600)
+    words = [
+        one.get("neuralanalog", f"{NA}/status/audio/{audio_id}").json()["status"]
+        for audio_id in (first, second)
+    ]
+    assert words == ["failed", "completed"]
+    assert other.client.get("/__mock__/scenarios").json()["queued"] == []
+
+
+def test_an_idempotent_create_is_replayed_by_the_other_server(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    body = {"type": "ai", "topic": "Tea"}
+    headers = {"Idempotency-Key": "create-once"}
+    first = one.client.post(
+        f"{ND}/blog-posts", headers=one.headers("neuraldraft", **headers), json=body
+    )
+    again = other.client.post(
+        f"{ND}/blog-posts", headers=other.headers("neuraldraft", **headers), json=body
+    )
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    jobs = one.client.get("/__mock__/jobs", params={"api": "neuraldraft"}).json()
+    assert jobs["count"] == 1
+
+
+def test_a_fault_added_through_one_fires_on_the_other(world: tuple[Server, Server]) -> None:
+    one, other = world
+    added = one.client.post(
+        "/__mock__/faults", json={"api": "neuralanalog", "fault": "503", "times": 1}
+    )
+    assert added.status_code == 201, added.text
+    refused = other.client.post(
+        f"{NA}/from-link", headers=other.headers("neuralanalog"), json=LINK
+    )
+    assert refused.status_code == 503
+    assert imported(one)  # fired once, in the whole world
+
+
+def test_the_journal_holds_the_requests_of_both_servers(world: tuple[Server, Server]) -> None:
+    one, other = world
+    audio_id = imported(one)
+    other.get("neuralanalog", f"{NA}/status/audio/{audio_id}")
+    journal = one.client.get("/__mock__/journal", params={"api": "neuralanalog"}).json()
+    paths = [entry["path"] for entry in journal["entries"]]
+    assert paths[-2:] == ["/from-link", f"/status/audio/{audio_id}"]
+
+
+def test_a_reset_through_one_forgets_for_both_and_keeps_the_time(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    audio_id = imported(one)
+    one.advance(42)
+    before = other.client.get("/__mock__/clock").json()["now"]
+    assert one.client.post("/__mock__/reset").status_code == 200
+    gone = other.get("neuralanalog", f"{NA}/status/audio/{audio_id}")
+    assert gone.status_code == 404
+    assert other.client.get("/__mock__/clock").json()["now"] == before
+
+
+# --- what a restart keeps ---------------------------------------------------------------------
+
+
+def test_a_restarted_server_finds_jobs_queues_and_time(store_url: str) -> None:
+    if store_url == "memory":
+        pytest.skip("the memory store lives and dies with its process")
+    first = start(store_url)
+    server = next(first)
+    audio_id = imported(server)
+    server.advance(3)
+    queued = server.client.post(
+        "/__mock__/scenarios", json={"api": "neuralanalog", "outcome": "failed", "tenant": KEY}
+    )
+    assert queued.status_code == 201
+    now = server.client.get("/__mock__/clock").json()["now"]
+    next(first, None)  # the server is gone
+    again = start(store_url)
+    server = next(again)
+    assert server.client.get("/__mock__/clock").json()["now"] == now
+    status = server.get("neuralanalog", f"{NA}/status/audio/{audio_id}")
+    assert status.status_code == 200, status.text
+    failing = imported(server)
+    server.advance(600)
+    assert server.get("neuralanalog", f"{NA}/status/audio/{failing}").json()["status"] == "failed"
+    next(again, None)
+
+
+
+
+@pytest.fixture(params=["memory"])
+def store_url(request: pytest.FixtureRequest) -> str:  # TEMPORARY until the stores land
+    return str(request.param)
