@@ -1,0 +1,86 @@
+"""What the SQLite and Redis stores share: their URL options, their listeners, list matching."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
+
+from mockserver.stores.base import Listener, StoreError
+
+DEFAULT_PREFIX = "mockserver"
+_PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
+log = logging.getLogger("mockserver.stores")
+
+
+def take_options(url: str, *names: str) -> tuple[SplitResult, dict[str, str]]:
+    """The parts of `url` without the query options `names`, and their values (the last of
+    each)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    taken = {name: value for name, value in query if name in names}
+    rest = urlencode([(name, value) for name, value in query if name not in names])
+    return parts._replace(query=rest), taken
+
+
+def prefix_of(options: dict[str, str]) -> str:
+    """The namespace `?prefix=` names: letters, digits, `_`, `.` and `-` (Redis keys begin with
+    it and glob patterns match it, so nothing there may need escaping)."""
+    prefix = options.get("prefix", DEFAULT_PREFIX)
+    if not _PREFIX.fullmatch(prefix):
+        raise StoreError(f"store prefix {prefix!r}: use letters, digits, '_', '.' or '-'")
+    return prefix
+
+
+def has_mapping(value: Any) -> bool:
+    """Whether `value` holds a dict somewhere: equal dicts may encode differently (key order),
+    so a list item equal to it is found by decoding, not by its bytes."""
+    if isinstance(value, dict):
+        return True
+    if isinstance(value, list | tuple):
+        return any(has_mapping(item) for item in value)
+    return getattr(value, "state_tag", None) is not None
+
+
+class Listeners:
+    """A store's listeners: its own publishes reach them at once, in the publishing thread;
+    other processes' arrive through the store's watcher thread, which skips this `origin`."""
+
+    def __init__(self) -> None:
+        self.origin = uuid.uuid4().hex
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+
+    def add(self, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
+
+    def deliver(self, topic: str, message: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(topic, message)
+
+    def deliver_from(self, origin: str, topic: str, message: str) -> None:
+        """From the watcher thread: another store's event; a failing listener is logged and
+        the others still hear it (the watcher must outlive any listener's bug)."""
+        if origin == self.origin:
+            return
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(topic, message)
+            except Exception:
+                log.exception("a store listener failed on %r", topic)
