@@ -66,6 +66,10 @@ class Listeners:
 
         return stop
 
+    def clear(self) -> None:
+        with self._lock:
+            self._listeners.clear()
+
     def deliver(self, topic: str, message: str) -> None:
         with self._lock:
             listeners = list(self._listeners)

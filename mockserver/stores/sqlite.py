@@ -385,5 +385,6 @@ class SqliteStore(StateStore):
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.join()
+        self._listeners.clear()
         with self._lock:
             self._db.close()

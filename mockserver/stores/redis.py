@@ -1,0 +1,306 @@
+"""Redis as the store: many workers on many machines share one world.
+
+`redis://host:port/db`, `rediss://...` (TLS), and a Redis Cluster with
+`redis+cluster://host:port` or `redis://host:port?cluster=true` (any node: the others are
+discovered). `?prefix=name` (default `mockserver`) begins every key (`name:{tenant}:...`,
+the tenant's hash tag stays the first `{...}`, so one tenant's keys share a cluster slot) and
+names the events channel `name:events`; `clear()` deletes only that prefix's keys. Other query
+options are redis-py's (`socket_timeout`, `ssl_cert_reqs`...).
+
+Guarantees: every operation is one Redis command or script on one key, atomic for every
+client: `add` is SET NX, `incr` INCRBY, `pop` LPOP, `push` with `keep` a script (RPUSH and
+LTRIM), `update` a compare-and-set script retried on conflict. Durability is Redis's own:
+with `appendonly yes` and `appendfsync always`, what was written survives the server being
+killed. An unreachable server is a StoreError naming host:port and the reason.
+
+Costs: one network round trip per operation (about 50-100 µs on one machine), two for
+`update` (read, then compare-and-set). `publish` reaches this process's listeners at once and
+the others through Redis pub/sub (one thread per store with listeners; a message published
+while a process is disconnected never reaches it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from redis import Redis
+from redis.client import PubSub
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+
+from mockserver.stores.base import Listener, StateStore, StoreError
+from mockserver.stores.codec import dumps, loads
+from mockserver.stores.common import Listeners, has_mapping, log, prefix_of, take_options
+
+CONNECT_SECONDS = 5.0
+LISTEN_SECONDS = 0.1  # how long `close` may wait for the events thread to notice
+_SCAN_BATCH = 500
+
+# The compare-and-set of `update`: the new value only if the old is still what was read
+# ('' stands for no value: an encoding is never empty; a new '' deletes).
+_CAS = """
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1
+"""
+# `push` with `keep`: append, then drop the oldest past `keep`, in one step.
+_PUSH = """
+local size = redis.call('LLEN', KEYS[1])
+for i = 2, #ARGV, 1000 do
+  size = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+local keep = tonumber(ARGV[1])
+if size > keep then
+  if keep > 0 then redis.call('LTRIM', KEYS[1], -keep, -1) else redis.call('DEL', KEYS[1]) end
+  size = keep
+end
+return size
+"""
+
+_ERRORS = (RedisError, RedisClusterException)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reported(
+    method: Callable[Concatenate[RedisStore, P], R],
+) -> Callable[Concatenate[RedisStore, P], R]:
+    """Redis's errors as a StoreError in one line."""
+
+    @functools.wraps(method)
+    def run(store: RedisStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(store, *args, **kwargs)
+        except _ERRORS as error:
+            raise store.failure(error) from error
+
+    return run
+
+
+def _decoded(raw: Any) -> Any:
+    return None if raw is None else loads(raw)
+
+
+class RedisStore(StateStore):
+    """The store on a Redis server or cluster; see the module docstring."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parts, options = take_options(url, "prefix", "cluster")
+        self.prefix = prefix_of(options)
+        self.cluster = parts.scheme == "redis+cluster" or options.get("cluster", "").lower() in (
+            "1",
+            "true",
+            "yes",
+        )
+        self.where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+        target = parts._replace(scheme="redis" if parts.scheme == "redis+cluster" else parts.scheme)
+        self._channel = f"{self.prefix}:events"
+        self._listeners = Listeners()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._listener_thread: threading.Thread | None = None
+        client: Redis | RedisCluster
+        try:
+            if self.cluster:
+                client = RedisCluster.from_url(
+                    target.geturl(), socket_connect_timeout=CONNECT_SECONDS
+                )
+            else:
+                client = Redis.from_url(target.geturl(), socket_connect_timeout=CONNECT_SECONDS)
+            client.ping()
+        except _ERRORS as error:
+            raise self.failure(error) from error
+        except ValueError as error:  # a malformed URL or option
+            raise StoreError(f"store {self.where}: {error}") from error
+        self._client = client
+        # a cluster answers per slot: redis-py groups the keys and puts the answers in order
+        self._mget = client.mget_nonatomic if isinstance(client, RedisCluster) else client.mget
+        self._cas = client.register_script(_CAS)
+        self._push = client.register_script(_PUSH)
+
+    def failure(self, error: BaseException) -> StoreError:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        return StoreError(f"store redis at {self.where}: {reason}")
+
+    def _k(self, key: str) -> str:
+        return f"{self.prefix}:{key}"
+
+    # --- values ------------------------------------------------------------------------
+
+    @_reported
+    def get(self, key: str) -> Any | None:
+        return _decoded(self._client.get(self._k(key)))
+
+    @_reported
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        if not keys:
+            return []
+        return [_decoded(raw) for raw in self._mget([self._k(k) for k in keys])]
+
+    @_reported
+    def set(self, key: str, value: Any) -> None:
+        self._client.set(self._k(key), dumps(value))
+
+    @_reported
+    def add(self, key: str, value: Any) -> bool:
+        return bool(self._client.set(self._k(key), dumps(value), nx=True))
+
+    @_reported
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self._client.delete(*(self._k(k) for k in keys))
+
+    @_reported
+    def update(self, key: str, change: Callable[[Any | None], Any | None]) -> Any | None:
+        name = self._k(key)
+        while True:
+            old = self._client.get(name)
+            value = change(None if old is None else loads(old))
+            new = b"" if value is None else dumps(value)
+            if self._cas(keys=[name], args=[old or b"", new]):
+                return value
+
+    @_reported
+    def incr(self, key: str, by: int = 1) -> int:
+        return int(self._client.incrby(self._k(key), by))
+
+    # --- lists ---------------------------------------------------------------------------
+
+    @_reported
+    def push(self, key: str, *values: Any, keep: int | None = None) -> int:
+        name, encoded = self._k(key), [dumps(value) for value in values]
+        if keep is not None:
+            return int(self._push(keys=[name], args=[max(keep, 0), *encoded]))
+        if encoded:
+            return int(self._client.rpush(name, *encoded))
+        return int(self._client.llen(name))
+
+    @_reported
+    def pop(self, key: str) -> Any | None:
+        return _decoded(self._client.lpop(self._k(key)))
+
+    @_reported
+    def items(self, key: str, start: int = 0, stop: int = -1) -> list[Any]:
+        return [loads(raw) for raw in self._client.lrange(self._k(key), start, stop)]
+
+    @_reported
+    def length(self, key: str) -> int:
+        return int(self._client.llen(self._k(key)))
+
+    @_reported
+    def remove(self, key: str, value: Any) -> None:
+        name = self._k(key)
+        if self._client.lrem(name, 1, dumps(value).decode()) or not has_mapping(value):
+            return
+        # an equal item written with its keys in another order: found by decoding
+        for raw in self._client.lrange(name, 0, -1):
+            if loads(raw) == value:
+                self._client.lrem(name, 1, raw if isinstance(raw, str) else raw.decode())
+                return
+
+    # --- maps ----------------------------------------------------------------------------
+
+    @_reported
+    def put(self, key: str, field: str, value: Any) -> None:
+        self._client.hset(self._k(key), field, dumps(value))
+
+    @_reported
+    def fetch(self, key: str, field: str) -> Any | None:
+        return _decoded(self._client.hget(self._k(key), field))
+
+    @_reported
+    def discard(self, key: str, field: str) -> None:
+        self._client.hdel(self._k(key), field)
+
+    @_reported
+    def entries(self, key: str) -> dict[str, Any]:
+        found = self._client.hgetall(self._k(key))
+        return {
+            field if isinstance(field, str) else field.decode(): loads(raw)
+            for field, raw in found.items()
+        }
+
+    # --- the whole store -----------------------------------------------------------------
+
+    @_reported
+    def clear(self) -> None:
+        # SCAN walks every primary of a cluster; UNLINK frees the memory in the background
+        batch: list[bytes] = []
+        for name in self._client.scan_iter(match=f"{self.prefix}:*", count=_SCAN_BATCH):
+            batch.append(name)
+            if len(batch) == _SCAN_BATCH:
+                self._client.unlink(*batch)
+                batch.clear()
+        if batch:
+            self._client.unlink(*batch)
+
+    @_reported
+    def publish(self, topic: str, message: str = "") -> None:
+        self._listeners.deliver(topic, message)
+        self._client.publish(self._channel, json.dumps([self._listeners.origin, topic, message]))
+
+    @_reported
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        stop = self._listeners.add(listener)
+        with self._lock:
+            if self._listener_thread is None:
+                self._listener_thread = self._start_listening()
+        return stop
+
+    def _start_listening(self) -> threading.Thread:
+        """The thread that hears other processes, once Redis confirmed the subscription: what
+        is published after `subscribe` returns reaches the listener."""
+        pubsub = self._client.pubsub()
+        try:
+            pubsub.subscribe(self._channel)
+            deadline = time.monotonic() + CONNECT_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                message = pubsub.get_message(timeout=left)
+                if message is not None and message["type"] == "subscribe":
+                    break
+            else:
+                raise StoreError(f"store redis at {self.where}: SUBSCRIBE not confirmed")
+        except BaseException:
+            pubsub.close()
+            raise
+        thread = threading.Thread(
+            target=self._listen, args=(pubsub,), name="redis-store-events", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _listen(self, pubsub: PubSub) -> None:
+        try:
+            while not self._stopping.is_set():
+                try:
+                    message = pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=LISTEN_SECONDS
+                    )
+                except _ERRORS as error:  # redis-py reconnects and subscribes again next time
+                    log.warning("%s", self.failure(error))
+                    self._stopping.wait(1.0)
+                    continue
+                if message is None or message["type"] != "message":
+                    continue
+                try:
+                    origin, topic, text = json.loads(message["data"])
+                except (ValueError, TypeError):
+                    log.warning("store redis at %s: not an event: %r", self.where, message["data"])
+                    continue
+                self._listeners.deliver_from(origin, topic, text)
+        finally:
+            pubsub.close()
+
+    def close(self) -> None:
+        self._stopping.set()
+        thread, self._listener_thread = self._listener_thread, None
+        if thread is not None:
+            thread.join()
+        self._listeners.clear()
+        self._client.close()
