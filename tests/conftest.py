@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,14 @@ from mockserver.engine.artifacts import AudioInfo, render_wav
 from mockserver.live import LiveServer
 from mockserver.request import ApiRequest
 from mockserver.state import MockState
+from tests import redis_servers
+from tests.redis_servers import (
+    RedisClusterServers,
+    RedisServer,
+    require_redis,
+    start_cluster,
+    start_server,
+)
 
 _tenants = itertools.count(1)
 FRESH_PROCESS = "MOCKSERVER_TEST_FRESH_PROCESS"
@@ -172,3 +181,39 @@ def live(live_session: Live) -> Iterator[Live]:
 def wav(seconds: float = 1.0, rate: int = 8000, frequency: int = 300) -> bytes:
     """A real mono WAV upload of `seconds`, made by the kit's own renderer."""
     return render_wav(AudioInfo(seconds, rate), frequency)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of this test session on a free port; tests keep apart by key prefix
+    (`redis_servers.fresh_prefix`). Skips where Redis is not installed."""
+    require_redis()
+    server = start_server(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def durable_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test alone, writing every command to its append-only file
+    before answering: `restart_after_kill()` must lose nothing."""
+    require_redis()
+    server = start_server(tmp_path / "redis", durable=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A three-node Redis Cluster of this test session (about 2 s to form)."""
+    require_redis()
+    cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A `--store` URL of each kind, this test's own: memory, a SQLite file in tmp_path, a
+    fresh prefix on the session's redis-server (the redis case skips without Redis)."""
+    return redis_servers.store_url(request.param, request, tmp_path)
