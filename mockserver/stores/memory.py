@@ -82,7 +82,7 @@ class MemoryStore(StateStore):
         size = len(items)
         first = max(start + size if start < 0 else start, 0)
         last = stop + size if stop < 0 else min(stop, size - 1)
-        return items[first : last + 1]
+        return items[first : max(last + 1, 0)]  # a stop before the first item: none
 
     def length(self, key: str) -> int:
         items = self._lists.get(key)
