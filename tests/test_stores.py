@@ -1,0 +1,419 @@
+"""Every state store behaves as the memory store does, on real SQLite files, a real
+redis-server and a real three-node Redis Cluster: the same answers to the same operations,
+atomic operations that stay atomic under contention, events that reach other store objects,
+data that outlives a `kill -9`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from mockserver.stores import MemoryStore, StateStore, StoreError, key, open_store
+from mockserver.stores.codec import storable
+from tests import redis_servers
+from tests.redis_servers import RedisServer, free_port, fresh_prefix
+
+KINDS = ["memory", "sqlite", "redis", "redis-cluster"]
+SHARED = KINDS[1:]
+WAIT = 10.0  # the failure bound of a wait for an event, never reached when it works
+A, B = key("acme", "one"), key("acme", "two")
+
+
+@storable
+@dataclass
+class Point:
+    state_tag: ClassVar[str] = "test-stores-point"
+    x: int
+    y: int
+
+    def to_state(self) -> Any:
+        return [self.x, self.y]
+
+    @classmethod
+    def from_state(cls, data: Any) -> Point:
+        return cls(*data)
+
+
+@pytest.fixture(params=KINDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return redis_servers.store_url(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=SHARED)
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return redis_servers.store_url(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[StateStore]:
+    store = open_store(url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def two_views(url: str) -> Iterator[tuple[StateStore, StateStore]]:
+    """Two store objects on `url`, as two processes see one state (memory: the same object
+    twice, it has one view only)."""
+    first = open_store(url)
+    second = first if url == "memory" else open_store(url)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def same_as_memory(store: StateStore, run: Callable[[StateStore], Any]) -> Any:
+    """What `run` answers on `store`, checked equal to what it answers on a fresh memory
+    store (the reference semantics)."""
+    answer = run(store)
+    assert answer == run(MemoryStore())
+    return answer
+
+
+# --- every operation as memory.py does it -------------------------------------------------
+
+
+def test_values(store: StateStore) -> None:
+    assert store.get(A) is None
+    store.set(A, {"name": "é", "n": [1, 2.5, None, True]})
+    assert store.get(A) == {"name": "é", "n": [1, 2.5, None, True]}
+    store.set(A, "again")
+    others = [key(f"tenant{n}", "x") for n in range(8)]  # several cluster slots
+    for n, name in enumerate(others):
+        store.set(name, n)
+    assert store.get_many([others[3], B, A, others[7]]) == [3, None, "again", 7]
+    assert store.get_many([]) == []
+    store.delete(A, *others)
+    assert store.get_many([A, *others]) == [None] * 9
+
+
+def test_add_only_once(store: StateStore) -> None:
+    assert store.add(A, 1) is True
+    assert store.add(A, 2) is False
+    assert store.get(A) == 1
+    store.delete(A)
+    assert store.add(A, 3) is True
+
+
+def test_update(store: StateStore) -> None:
+    seen: list[Any] = []
+
+    def bump(value: Any | None) -> Any | None:
+        seen.append(value)
+        return {"n": (value or {"n": 0})["n"] + 1}
+
+    assert store.update(A, bump) == {"n": 1}
+    assert store.update(A, bump) == {"n": 2}
+    assert seen == [None, {"n": 1}]
+    assert store.update(A, lambda value: None) is None
+    assert store.get(A) is None
+
+
+def test_incr(store: StateStore) -> None:
+    assert store.incr(A) == 1
+    assert store.incr(A, 5) == 6
+    assert store.incr(A, -10) == -4
+    assert store.get(A) == -4
+    store.set(B, 41)
+    assert store.incr(B) == 42
+
+
+def test_list_slices_as_memory(store: StateStore) -> None:
+    def run(s: StateStore) -> Any:
+        s.push(A, *range(5))
+        return [s.items(A, start, stop) for start in range(-7, 7) for stop in range(-7, 7)]
+
+    answers = same_as_memory(store, run)
+    assert answers[(-2 + 7) * 14 + (-1 + 7)] == [3, 4]  # items(-2, -1)
+    assert store.items(A) == [0, 1, 2, 3, 4]
+    assert store.items(A, 1, 2) == [1, 2]
+    assert store.items(A, 3, 100) == [3, 4]
+    assert store.items(B) == []
+
+
+def test_push_keep_pop_length(store: StateStore) -> None:
+    def run(s: StateStore) -> Any:
+        return [
+            s.push(A, 1, 2, 3),
+            s.push(A, 4, 5, keep=4),
+            s.items(A),
+            s.push(A, keep=2),
+            s.items(A),
+            s.pop(A),
+            s.length(A),
+            s.push(A, 6, 7, 8, keep=0),
+            s.length(A),
+            s.pop(A),
+            s.push(A, [1, "a"], {"k": 1}),
+            s.pop(A),
+            s.pop(A),
+            s.pop(A),
+            s.length(B),
+        ]
+
+    assert same_as_memory(store, run) == [
+        3, 4, [2, 3, 4, 5], 2, [4, 5], 4, 1, 0, 0, None, 2, [1, "a"], {"k": 1}, None, 0
+    ]  # fmt: skip
+
+
+def test_remove(store: StateStore) -> None:
+    def run(s: StateStore) -> Any:
+        s.push(A, "a", ["x", 1], "b", ["x", 1], {"p": 1, "q": 2}, "a")
+        s.remove(A, ["x", 1])
+        s.remove(A, "a")
+        s.remove(A, "missing")
+        s.remove(B, "a")
+        s.remove(A, {"q": 2, "p": 1})  # equal data, keys in another order
+        return s.items(A)
+
+    assert same_as_memory(store, run) == ["b", ["x", 1], "a"]
+
+
+def test_maps(store: StateStore) -> None:
+    assert store.entries(A) == {}
+    assert store.fetch(A, "f") is None
+    store.put(A, "f", {"v": 1})
+    store.put(A, "g", [2])
+    store.put(A, "f", {"v": 3})
+    assert store.fetch(A, "f") == {"v": 3}
+    assert store.entries(A) == {"f": {"v": 3}, "g": [2]}
+    store.discard(A, "f")
+    store.discard(A, "nothing")
+    assert store.entries(A) == {"g": [2]}
+    store.delete(A)
+    assert store.entries(A) == {}
+
+
+def test_registered_classes_come_back(store: StateStore) -> None:
+    store.set(A, {"at": Point(1, 2)})
+    store.push(B, Point(3, 4))
+    store.put(key("acme", "map"), "p", [Point(5, 6)])
+    assert store.get(A) == {"at": Point(1, 2)}
+    assert store.pop(B) == Point(3, 4)
+    assert store.fetch(key("acme", "map"), "p") == [Point(5, 6)]
+
+
+def test_clear_forgets_everything(store: StateStore) -> None:
+    store.set(A, 1)
+    store.push(B, 1)
+    store.put(key(None, "map"), "f", 1)
+    store.clear()
+    assert (store.get(A), store.length(B), store.entries(key(None, "map"))) == (None, 0, {})
+
+
+# --- namespaces ----------------------------------------------------------------------------
+
+
+def with_prefix(url: str, prefix: str) -> str:
+    base = url.split("?prefix=")[0]
+    return f"{base}{'&' if '?' in base else '?'}prefix={prefix}"
+
+
+def test_prefixes_keep_stores_apart(shared_url: str) -> None:
+    first = open_store(with_prefix(shared_url, fresh_prefix()))
+    second = open_store(with_prefix(shared_url, fresh_prefix()))
+    try:
+        first.set(A, "first")
+        first.push(B, 1)
+        second.set(A, "second")
+        assert first.get(A) == "first"
+        assert second.length(B) == 0
+        second.clear()
+        assert (first.get(A), first.items(B), second.get(A)) == ("first", [1], None)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_bad_prefix_is_refused(shared_url: str) -> None:
+    with pytest.raises(StoreError, match="prefix"):
+        open_store(with_prefix(shared_url, "a{b}"))
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+def test_publish_reaches_own_listeners_at_once(store: StateStore) -> None:
+    heard: list[tuple[str, str]] = []
+    stop = store.subscribe(lambda topic, message: heard.append((topic, message)))
+    store.publish("clock", "moved")
+    assert heard == [("clock", "moved")]
+    stop()
+    store.publish("clock", "again")
+    assert heard == [("clock", "moved")]
+
+
+class Heard:
+    """A listener that lets a test wait for a given message (the timeout only bounds a
+    failure)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, topic: str, message: str) -> None:
+        with self._changed:
+            self.messages.append((topic, message))
+            self._changed.notify_all()
+
+    def wait_for(self, topic: str, message: str) -> list[tuple[str, str]]:
+        with self._changed:
+            assert self._changed.wait_for(lambda: (topic, message) in self.messages, WAIT)
+            return list(self.messages)
+
+
+def test_publish_reaches_another_store_object(
+    two_views: tuple[StateStore, StateStore], url: str
+) -> None:
+    first, second = two_views
+    heard_first, heard_second = Heard(), Heard()
+    first.subscribe(heard_first)
+    second.subscribe(heard_second)
+    first.publish("job", "one")
+    assert heard_first.messages == [("job", "one")]
+    assert heard_second.wait_for("job", "one") == [("job", "one")]
+    second.publish("job", "two")
+    received = heard_first.wait_for("job", "two")
+    if "cluster" not in url:  # one server orders every message: an echo would have come first
+        assert received == [("job", "one"), ("job", "two")]
+
+
+# --- atomic under contention ---------------------------------------------------------------
+
+
+def in_threads(
+    stores: tuple[StateStore, StateStore], work: Callable[[StateStore], Any]
+) -> list[Any]:
+    """`work` in 4 threads at once, two on each store object; their answers."""
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(work, [*stores, *stores]))
+
+
+def test_counters_and_adds_under_contention(two_views: tuple[StateStore, StateStore]) -> None:
+    def work(store: StateStore) -> tuple[list[int], list[str]]:
+        counts = [store.incr(A) for _ in range(200)]
+        won = [name for name in map(str, range(200)) if store.add(key("acme", name), 1)]
+        for _ in range(50):
+            store.update(B, lambda value: (value or 0) + 1)
+        return counts, won
+
+    answers = in_threads(two_views, work)
+    assert sorted(n for counts, _ in answers for n in counts) == list(range(1, 801))
+    assert sorted(name for _, won in answers for name in won) == sorted(map(str, range(200)))
+    assert two_views[0].get(B) == 200
+
+
+def test_each_item_is_popped_once(two_views: tuple[StateStore, StateStore]) -> None:
+    two_views[0].push(A, *range(800))
+
+    def work(store: StateStore) -> list[int]:
+        popped = []
+        while (item := store.pop(A)) is not None:
+            popped.append(item)
+        return popped
+
+    answers = in_threads(two_views, work)
+    assert sorted(item for popped in answers for item in popped) == list(range(800))
+    assert [popped == sorted(popped) for popped in answers] == [True] * 4  # oldest first
+
+
+CHILD = """
+import json, sys
+from mockserver.stores import key, open_store
+store = open_store(sys.argv[1])
+{work}
+"""
+
+
+def child(url: str, work: str) -> subprocess.Popen[str]:
+    """A Python process running `work` with `store` open on `url`."""
+    code = CHILD.format(work=work)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+
+def test_sqlite_is_atomic_across_processes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    store = open_store(url)
+    store.push(B, *range(400))
+    work = """
+counts = [store.incr(key("acme", "one")) for _ in range(200)]
+won = [n for n in range(100) if store.add(key("acme", str(n)), 1)]
+popped = [store.pop(key("acme", "two")) for _ in range(200)]
+print(json.dumps([counts, won, popped]))
+"""
+    processes = [child(url, work) for _ in range(2)]
+    answers = [json.loads(process.communicate(timeout=60)[0]) for process in processes]
+    assert sorted(answers[0][0] + answers[1][0]) == list(range(1, 401))
+    assert sorted(answers[0][1] + answers[1][1]) == list(range(100))
+    assert sorted(answers[0][2] + answers[1][2]) == list(range(400))
+    assert (store.get(A), store.length(B)) == (400, 0)
+    store.close()
+
+
+def test_sqlite_keeps_what_a_killed_process_wrote(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    work = """
+store.set(key("acme", "one"), {"job": 1})
+store.push(key("acme", "two"), 1, 2, 3, keep=2)
+store.put(key(None, "map"), "f", [1])
+store.incr(key(None, "n"), 7)
+print("written", flush=True)
+sys.stdin.read()
+"""
+    process = child(url, work)
+    assert process.stdout is not None and process.stdout.readline() == "written\n"
+    process.kill()  # SIGKILL: no atexit, no close
+    process.wait()
+    store = open_store(url)
+    assert store.get(A) == {"job": 1}
+    assert store.items(B) == [2, 3]
+    assert store.entries(key(None, "map")) == {"f": [1]}
+    assert store.get(key(None, "n")) == 7
+    store.close()
+
+
+def test_redis_keeps_what_it_answered_through_kill_9(durable_redis_server: RedisServer) -> None:
+    store = open_store(f"{durable_redis_server.url}?prefix={fresh_prefix()}")
+    store.set(A, {"job": 1})
+    store.push(B, 1, 2, 3, keep=2)
+    store.put(key(None, "map"), "f", [1])
+    store.incr(key(None, "n"), 7)
+    durable_redis_server.restart_after_kill()
+    # the same store object goes on: redis-py connects again
+    assert store.get(A) == {"job": 1}
+    assert store.items(B) == [2, 3]
+    assert store.entries(key(None, "map")) == {"f": [1]}
+    assert store.get(key(None, "n")) == 7
+    store.close()
+
+
+# --- what cannot work says why, in one line ------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["redis", "redis+cluster"])
+def test_an_unreachable_redis_is_one_line(scheme: str) -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(StoreError) as caught:
+        open_store(f"{scheme}://127.0.0.1:{port}/0")
+    assert f"127.0.0.1:{port}" in str(caught.value)
+    assert "refused" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_sqlite_needs_an_existing_directory_and_a_database(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path}/missing/state.db")
+    (tmp_path / "text.db").write_text("not a database at all, " * 100)
+    with pytest.raises(StoreError, match="not a database"):
+        open_store(f"sqlite:///{tmp_path}/text.db")
