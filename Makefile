@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 ARGS ?=
 
-.PHONY: serve test lint typecheck format bench schemathesis dist clean chromium
+.PHONY: serve test lint typecheck format bench schemathesis dist clean test-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +23,17 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 serve: $(VENV)/.installed
 	$(BIN)/mockserver serve --host $(HOST) --port $(PORT) $(ARGS)
 
-# The dashboard's browser test drives Debian's chromium; CI (root on a clean machine)
-# installs it when missing, elsewhere that one test skips and names the package.
-chromium:
-	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
-		|| (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
-		|| echo "chromium could not be installed: the dashboard's browser test will skip"
+# Tests drive Debian's chromium (the dashboard's browser test) and redis-server (the Redis
+# stores); CI (root on a clean machine) installs those missing, elsewhere the tests needing
+# them skip and name the package. Each package's command has the package's name.
+TEST_PACKAGES := chromium redis-server
+test-packages:
+	@missing="$$(for p in $(TEST_PACKAGES); do command -v $$p >/dev/null || echo $$p; done)"; \
+	[ -z "$$missing" ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) \
+		|| echo "could not install" $$missing": the tests needing them will skip"
 
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test test-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
