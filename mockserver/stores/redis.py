@@ -7,16 +7,17 @@ the tenant's hash tag stays the first `{...}`, so one tenant's keys share a clus
 names the events channel `name:events`; `clear()` deletes only that prefix's keys. Other query
 options are redis-py's (`socket_timeout`, `ssl_cert_reqs`...).
 
-Guarantees: every operation is one Redis command or script on one key, atomic for every
-client: `add` is SET NX, `incr` INCRBY, `pop` LPOP, `push` with `keep` a script (RPUSH and
-LTRIM), `update` a compare-and-set script retried on conflict. Durability is Redis's own:
-with `appendonly yes` and `appendfsync always`, what was written survives the server being
+Guarantees: every change is one Redis command or script on one key, atomic for every client:
+`add` is SET NX, `incr` INCRBY, `pop` LPOP, `push` with `keep` a script (RPUSH then LTRIM),
+`update` a compare-and-set script retried on conflict. Durability is Redis's own: with
+`appendonly yes` and `appendfsync always`, what was answered survives the server being
 killed. An unreachable server is a StoreError naming host:port and the reason.
 
-Costs: one network round trip per operation (about 50-100 µs on one machine), two for
-`update` (read, then compare-and-set). `publish` reaches this process's listeners at once and
-the others through Redis pub/sub (one thread per store with listeners; a message published
-while a process is disconnected never reaches it).
+Costs: one network round trip per operation, two for `update` (read, then compare-and-set).
+Measured on a 2-core machine with Redis on it: `get` and `set` about 60 µs, `incr` 60-120
+µs, `update` 280 µs; a cluster adds 20-40 µs. `publish` reaches this process's listeners at
+once, the others through Redis pub/sub (one thread per store with listeners; what is
+published while a process is disconnected never reaches it).
 """
 
 from __future__ import annotations
