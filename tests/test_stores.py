@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from mockserver.stores import MemoryStore, StateStore, StoreError, key, open_store
+from mockserver.stores import MemoryStore, StateStore, StoreError, key, open_store, with_prefix
 from mockserver.stores.codec import storable
 from tests import redis_servers
 from tests.redis_servers import RedisServer, free_port, fresh_prefix
@@ -213,14 +213,9 @@ def test_clear_forgets_everything(store: StateStore) -> None:
 # --- namespaces ----------------------------------------------------------------------------
 
 
-def with_prefix(url: str, prefix: str) -> str:
-    base = url.split("?prefix=")[0]
-    return f"{base}{'&' if '?' in base else '?'}prefix={prefix}"
-
-
 def test_prefixes_keep_stores_apart(shared_url: str) -> None:
-    first = open_store(with_prefix(shared_url, fresh_prefix()))
-    second = open_store(with_prefix(shared_url, fresh_prefix()))
+    first = open_store(with_prefix(shared_url, "first"))
+    second = open_store(with_prefix(shared_url, "second"))
     try:
         first.set(A, "first")
         first.push(B, 1)

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
+from mockserver import stores
 from mockserver.stores.base import Listener, StoreError
 
-DEFAULT_PREFIX = "mockserver"
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
 log = logging.getLogger("mockserver.stores")
 
@@ -27,10 +27,10 @@ def take_options(url: str, *names: str) -> tuple[SplitResult, dict[str, str]]:
     return parts._replace(query=rest), taken
 
 
-def prefix_of(options: dict[str, str]) -> str:
+def checked_prefix(url: str) -> str:
     """The namespace `?prefix=` names: letters, digits, `_`, `.` and `-` (Redis keys begin with
     it and glob patterns match it, so nothing there may need escaping)."""
-    prefix = options.get("prefix", DEFAULT_PREFIX)
+    prefix = stores.prefix_of(url)
     if not _PREFIX.fullmatch(prefix):
         raise StoreError(f"store prefix {prefix!r}: use letters, digits, '_', '.' or '-'")
     return prefix

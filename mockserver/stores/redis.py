@@ -36,7 +36,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from mockserver.stores.base import Listener, StateStore, StoreError
 from mockserver.stores.codec import dumps, loads
-from mockserver.stores.common import Listeners, has_mapping, log, prefix_of, take_options
+from mockserver.stores.common import Listeners, checked_prefix, has_mapping, log, take_options
 
 CONNECT_SECONDS = 5.0
 LISTEN_SECONDS = 0.1  # how long `close` may wait for the events thread to notice
@@ -93,7 +93,7 @@ class RedisStore(StateStore):
     def __init__(self, url: str) -> None:
         self.url = url
         parts, options = take_options(url, "prefix", "cluster")
-        self.prefix = prefix_of(options)
+        self.prefix = checked_prefix(url)
         self.cluster = parts.scheme == "redis+cluster" or options.get("cluster", "").lower() in (
             "1",
             "true",

@@ -30,7 +30,7 @@ from typing import Any
 
 from mockserver.stores.base import Listener, StateStore, StoreError
 from mockserver.stores.codec import dumps, loads
-from mockserver.stores.common import Listeners, has_mapping, log, prefix_of, take_options
+from mockserver.stores.common import Listeners, checked_prefix, has_mapping, log, take_options
 
 BUSY_SECONDS = 10.0
 POLL_SECONDS = 0.025
@@ -56,12 +56,12 @@ _TABLES = ("store_values", "store_lists", "store_maps")
 
 
 def _path_of(url: str) -> tuple[Path, str]:
-    parts, options = take_options(url, "prefix")
+    parts, _ = take_options(url, "prefix")
     if parts.scheme != "sqlite" or parts.netloc or not parts.path.strip("/"):
         raise StoreError(
             f"store {url!r}: use sqlite:///relative/state.db or sqlite:////absolute/state.db"
         )
-    return Path(parts.path[1:]), prefix_of(options)
+    return Path(parts.path[1:]), checked_prefix(url)
 
 
 class SqliteStore(StateStore):
