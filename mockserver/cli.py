@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="worker processes; more than 1 needs a shared store, sqlite or redis (default 1)",
+        help="worker processes; more than one needs a shared store, sqlite or redis "
+        "(default: one process)",
     )
     add_check_client(commands)
     add_schemathesis(commands)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -75,10 +76,8 @@ class ServerProcess:
         """SIGKILL to the server and every worker: nothing gets to clean up."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):  # gone already
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=START_SECONDS)
         if self.process.stdout is not None:
             self.process.stdout.close()

@@ -140,6 +140,8 @@ def test_help_shows_each_default_once(capsys: pytest.CaptureFixture[str]) -> Non
         ("--log-level", "(default info)"),
         ("--admin-token", "(default: none on loopback, else generated)"),
         ("--max-upload-bytes", "(default 100 MiB)"),
+        ("--store URL", "(default memory)"),
+        ("--workers N", "(default: one process)"),
     ]:
         assert flat.count(default) == 1, default
         assert flat.index(flag) < flat.index(default)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
@@ -108,9 +107,7 @@ def test_a_separation_is_read_and_its_result_downloaded_through_the_other(
 ) -> None:
     one, other = world
     files = {"media_file": ("take.wav", wav(), "audio/x-wav")}
-    created = one.client.post(
-        f"{CAMB}/audio-separation", headers=one.headers("camb"), files=files
-    )
+    created = one.client.post(f"{CAMB}/audio-separation", headers=one.headers("camb"), files=files)
     assert created.status_code == 200, created.text
     task_id = created.json()["task_id"]
     one.advance(3600)
@@ -222,9 +219,7 @@ def test_a_fault_added_through_one_fires_on_the_other(world: tuple[Server, Serve
         "/__mock__/faults", json={"api": "neuralanalog", "fault": "503", "times": 1}
     )
     assert added.status_code == 201, added.text
-    refused = other.client.post(
-        f"{NA}/from-link", headers=other.headers("neuralanalog"), json=LINK
-    )
+    refused = other.client.post(f"{NA}/from-link", headers=other.headers("neuralanalog"), json=LINK)
     assert refused.status_code == 503
     assert imported(one)  # fired once, in the whole world
 
@@ -276,10 +271,3 @@ def test_a_restarted_server_finds_jobs_queues_and_time(store_url: str) -> None:
     server.advance(600)
     assert server.get("neuralanalog", f"{NA}/status/audio/{failing}").json()["status"] == "failed"
     next(again, None)
-
-
-
-
-@pytest.fixture(params=["memory"])
-def store_url(request: pytest.FixtureRequest) -> str:  # TEMPORARY until the stores land
-    return str(request.param)

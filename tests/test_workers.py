@@ -83,7 +83,5 @@ def test_a_sqlite_store_survives_kill_9_of_its_server(
     exercise_and_restart(servers, f"sqlite:///{tmp_path / 'state.db'}")
 
 
-def test_two_workers_on_sqlite_are_one_world(
-    servers: list[ServerProcess], tmp_path: Path
-) -> None:
+def test_two_workers_on_sqlite_are_one_world(servers: list[ServerProcess], tmp_path: Path) -> None:
     exercise_and_restart(servers, f"sqlite:///{tmp_path / 'state.db'}", "--workers", "2")

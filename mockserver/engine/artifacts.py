@@ -17,11 +17,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import av
 import numpy as np
 import soundfile
+
+from mockserver.stores.codec import storable
 
 DEFAULT_RATE = 16_000
 DEFAULT_CHANNELS = 1
@@ -39,6 +42,7 @@ AMPLITUDE = 12_000  # of 32767: a clear tone without clipping in lossy encoders
 MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
 
 
+@storable
 @dataclass(frozen=True, slots=True)
 class AudioInfo:
     """What the kit keeps of an uploaded track: enough to render a faithful stand-in."""
@@ -46,6 +50,15 @@ class AudioInfo:
     duration: float
     sample_rate: int = DEFAULT_RATE
     channels: int = DEFAULT_CHANNELS
+
+    state_tag: ClassVar[str] = "audio"
+
+    def to_state(self) -> list[float]:
+        return [self.duration, self.sample_rate, self.channels]
+
+    @classmethod
+    def from_state(cls, data: list[Any]) -> AudioInfo:
+        return cls(float(data[0]), int(data[1]), int(data[2]))
 
     @property
     def wav_size(self) -> int:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from mockserver.engine.plan import EPSILON, Outcome, Phase, Plan, Snapshot
 from mockserver.stores import MemoryStore, StateStore, key
-from mockserver.stores.codec import dumps, storable
+from mockserver.stores.codec import dumps, register, storable
 
 EVICTION_LOOKS = 8  # jobs eviction may look at per job added, at most
 
@@ -103,18 +103,13 @@ class Job:
         }
 
     def to_state(self) -> dict[str, Any]:
-        outcome = self.plan.outcome
         return {
             "api": self.api,
             "tenant": self.tenant,
             "id": self.id,
             "kind": self.kind,
             "created_at": self.created_at,
-            "phases": [[p.state, p.duration, p.detail] for p in self.plan.phases],
-            "outcome": None
-            if outcome is None
-            else [outcome.state, outcome.message, outcome.options],
-            "per_poll": self.plan.per_poll,
+            "plan": self.plan,
             "data": self.data,
             "scenario": self.scenario,
             "poll_times": self.poll_times,
@@ -122,23 +117,28 @@ class Job:
 
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> Job:
-        outcome = data["outcome"]
-        plan = Plan(
-            tuple(Phase(*phase) for phase in data["phases"]),
-            None if outcome is None else Outcome(*outcome),
-            data["per_poll"],
-        )
-        return cls(
-            data["api"],
-            data["tenant"],
-            data["id"],
-            data["kind"],
-            data["created_at"],
-            plan,
-            data["data"],
-            data["scenario"],
-            data["poll_times"],
-        )
+        return cls(**data)
+
+
+def _plan_state(plan: Plan) -> list[Any]:
+    outcome = plan.outcome
+    return [
+        [[phase.state, phase.duration, phase.detail] for phase in plan.phases],
+        None if outcome is None else [outcome.state, outcome.message, outcome.options],
+        plan.per_poll,
+    ]
+
+
+def _plan_from_state(data: list[Any]) -> Plan:
+    phases, outcome, per_poll = data
+    return Plan(
+        tuple(Phase(*phase) for phase in phases),
+        None if outcome is None else Outcome(*outcome),
+        per_poll,
+    )
+
+
+register(Plan, "plan", _plan_state, _plan_from_state)  # plans are kept in jobs, and job data
 
 
 class _Session:

@@ -1,13 +1,15 @@
 """How the shared stores write values: JSON, plus the classes registered here.
 
-A registered class has a `state_tag` and `to_state()` returning JSON data, and a classmethod
-`from_state(data)` that rebuilds it; it is written as `{"~": tag, "v": data}`. Tuples come
+A `@storable` class has a `state_tag` and `to_state()` returning JSON data, and a classmethod
+`from_state(data)` that rebuilds it (or `register` names the three for a class); it is written
+as `{"~": tag, "v": data}`. Tuples come
 back as lists, as in any JSON.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, TypeVar
 
 
@@ -21,30 +23,41 @@ class Storable(Protocol):
 
 
 T = TypeVar("T", bound=type)
-_classes: dict[str, Any] = {}
 TAG = "~"
+# type -> (tag, encode), tag -> decode
+_encoders: dict[type, tuple[str, Callable[[Any], Any]]] = {}
+_decoders: dict[str, Callable[[Any], Any]] = {}
+
+
+def register(
+    cls: type, tag: str, encode: Callable[[Any], Any], decode: Callable[[Any], Any]
+) -> None:
+    """Objects of `cls` may be kept in any store: written as `{"~": tag, "v": encode(obj)}`,
+    read back as `decode(v)`. For classes whose module should not know about stores."""
+    if _decoders.get(tag, decode) is not decode:
+        raise ValueError(f"two storable classes share the tag {tag!r}")
+    _encoders[cls] = (tag, encode)
+    _decoders[tag] = decode
 
 
 def storable(cls: T) -> T:
-    """Class decorator: the class's objects may be kept in any store."""
-    tag = cls.state_tag  # type: ignore[attr-defined]
-    if _classes.get(tag, cls) is not cls:
-        raise ValueError(f"two storable classes share the tag {tag!r}")
-    _classes[tag] = cls
+    """Class decorator: the class's objects (a `Storable`) may be kept in any store."""
+    register(cls, cls.state_tag, cls.to_state, cls.from_state)  # type: ignore[attr-defined]
     return cls
 
 
 def _encode(value: Any) -> Any:
-    tag = getattr(value, "state_tag", None)
-    if tag is None or tag not in _classes:
+    found = _encoders.get(type(value))
+    if found is None:
         raise TypeError(f"{type(value).__name__} cannot be stored: register it with @storable")
-    return {TAG: tag, "v": value.to_state()}
+    tag, encode = found
+    return {TAG: tag, "v": encode(value)}
 
 
 def _decode(data: dict[str, Any]) -> Any:
     tag = data.get(TAG)
     if tag is not None and len(data) == 2 and "v" in data:
-        return _classes[tag].from_state(data["v"])
+        return _decoders[tag](data["v"])
     return data
 
 
