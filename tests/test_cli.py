@@ -145,7 +145,7 @@ def test_help_shows_each_default_once(capsys: pytest.CaptureFixture[str]) -> Non
     ]:
         assert flat.count(default) == 1, default
         assert flat.index(flag) < flat.index(default)
-    assert flat.count("default") == 12  # the nine above and the description's "each default"
+    assert flat.count("default") == 12  # the eleven above and the description's "each default"
 
 
 def test_help_explains_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
