@@ -212,8 +212,9 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
     cluster.stop()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A `--store` URL of each kind, this test's own: memory, a SQLite file in tmp_path, a
-    fresh prefix on the session's redis-server (the redis case skips without Redis)."""
+    fresh prefix on the session's redis-server or three-node cluster (the Redis cases skip
+    without Redis)."""
     return redis_servers.store_url(request.param, request, tmp_path)

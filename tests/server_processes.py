@@ -68,9 +68,9 @@ class ServerProcess:
         return service.auth_headers(service.api_key(key))
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One request on a new connection: under several workers, any of them may take it."""
-        with httpx.Client(base_url=self.url, timeout=START_SECONDS) as fresh:
-            return fresh.request(method, path, **kwargs)
+        """One request on a connection of its own: under several workers, any may take it."""
+        headers = {**kwargs.pop("headers", {}), "Connection": "close"}
+        return self.client.request(method, path, headers=headers, **kwargs)
 
     def kill_9(self) -> None:
         """SIGKILL to the server and every worker: nothing gets to clean up."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.redis_servers import RedisClusterServers, RedisServer, fresh_prefix
 from tests.server_processes import ServerProcess
 
 NA = "/neuralanalog"
@@ -51,9 +52,14 @@ def advance(server: ServerProcess, seconds: float) -> float:
     return float(moved.json()["now"])
 
 
-def exercise_and_restart(servers: list[ServerProcess], store: str, *flags: str) -> None:
+def exercise_and_restart(
+    servers: list[ServerProcess],
+    store: str,
+    *flags: str,
+    crash: Callable[[], None] = lambda: None,
+) -> None:
     """Jobs, a queued outcome and clock time made on `store`, every server process killed
-    with SIGKILL, a new one started: it finds all three."""
+    with SIGKILL (and whatever `crash` kills), a new one started: it finds all three."""
     server = serve(servers, store, *flags)
     jobs = [imported(server) for _ in range(6)]  # fresh connections: any worker takes each
     queued = server.request(
@@ -64,6 +70,7 @@ def exercise_and_restart(servers: list[ServerProcess], store: str, *flags: str) 
     assert queued.status_code == 201, queued.text
     now = advance(server, 3)
     server.kill_9()
+    crash()
     again = serve(servers, store, *flags, port=server.port)
     assert again.request("GET", "/__mock__/clock").json()["now"] == now
     failing = imported(again)  # takes the outcome queued before the crash
@@ -85,3 +92,26 @@ def test_a_sqlite_store_survives_kill_9_of_its_server(
 
 def test_two_workers_on_sqlite_are_one_world(servers: list[ServerProcess], tmp_path: Path) -> None:
     exercise_and_restart(servers, f"sqlite:///{tmp_path / 'state.db'}", "--workers", "2")
+
+
+def test_kill_9_of_two_workers_and_of_redis_loses_nothing(
+    servers: list[ServerProcess], durable_redis_server: RedisServer
+) -> None:
+    exercise_and_restart(
+        servers,
+        durable_redis_server.url,
+        "--workers",
+        "2",
+        crash=durable_redis_server.restart_after_kill,  # AOF, fsync always: nothing lost
+    )
+
+
+def test_two_servers_on_a_redis_cluster_are_one_world(
+    servers: list[ServerProcess], redis_cluster: RedisClusterServers
+) -> None:
+    store = f"{redis_cluster.url}?prefix={fresh_prefix()}"
+    one, other = serve(servers, store), serve(servers, store)
+    audio_id = imported(one)
+    assert status(other, audio_id) != "completed"
+    advance(other, 600)
+    assert status(one, audio_id) == "completed"
