@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, apis, create_app
 from mockserver.state import MockState
+from mockserver.stores import StoreError
 from tests.conftest import ConformanceCheck, wav
 
 NA = "/neuralanalog"
@@ -271,3 +272,13 @@ def test_a_restarted_server_finds_jobs_queues_and_time(store_url: str) -> None:
     server.advance(600)
     assert server.get("neuralanalog", f"{NA}/status/audio/{failing}").json()["status"] == "failed"
     next(again, None)
+
+
+def test_a_server_with_another_clock_is_refused_by_the_world(store_url: str) -> None:
+    if store_url == "memory":
+        pytest.skip("the memory store is one server's alone")
+    first = start(store_url)
+    next(first)
+    with pytest.raises(StoreError, match="the store's clock is manual, this server's system"):
+        create_app(ServerConfig(clock="system", store=store_url))
+    next(first, None)

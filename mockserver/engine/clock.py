@@ -11,7 +11,7 @@ from time import time as wall_time  # bound now: client-side virtual time never 
 from typing import Any
 
 from mockserver.engine.signals import Signal
-from mockserver.stores import StateStore, key
+from mockserver.stores import StateStore, StoreError, key
 
 # Where the clock may be put: any instant a timestamp can print (years 1970 to 9999), moved
 # by at most ten years at once
@@ -57,7 +57,7 @@ class Clock:
         step = _step(seconds)
 
         def moved(anchor: list[float]) -> list[float]:
-            real, virtual = anchor
+            real, virtual = anchor[:2]
             _instant(virtual + (wall_time() - real) * self.scale + step)
             return [real, virtual + step]
 
@@ -72,7 +72,9 @@ class Clock:
             if self._store is None:
                 self._anchor = _anchor(change(list(self._anchor)))
             else:
-                stored = self._store.update(CLOCK, lambda held: change(held or list(self._anchor)))
+                stored = self._store.update(
+                    CLOCK, lambda held: [*change(held or list(self._anchor)), self.scale]
+                )
                 self._anchor = _anchor(stored)
         if self._store is None:
             self.changed()
@@ -81,14 +83,21 @@ class Clock:
         return self.now()
 
     def attach(self, store: StateStore) -> None:
-        """Keep the anchor in a shared `store`: take the one kept there (another worker's, or
-        this server's before a restart) or keep this one there, and follow every move."""
+        """Keep the anchor and scale in a shared `store`: take the anchor kept there (another
+        worker's, or this server's before a restart) or keep this one there, and follow every
+        move. A store whose clock runs at another scale (manual vs system, another speed) is a
+        StoreError: one world has one clock."""
         if not store.shared:
             return
+        if not store.add(CLOCK, [*self._anchor, self.scale]):
+            held = store.get(CLOCK) or []
+            if len(held) == 3 and held[2] != self.scale:
+                raise StoreError(
+                    f"the store's clock is {_mode(held[2])}, this server's {_mode(self.scale)}: "
+                    "start it with the same --clock and --time-scale, or on another prefix"
+                )
         self._store = store
-        mine = list(self._anchor)
-        if not store.add(CLOCK, mine):
-            self.sync()
+        self.sync()
         store.subscribe(self._heard)
 
     def sync(self) -> None:
@@ -149,8 +158,12 @@ class ManualClock(Clock):
 
 
 def _anchor(held: Any) -> tuple[float, float]:
-    real, virtual = held
+    real, virtual = held[:2]
     return (float(real), float(virtual))
+
+
+def _mode(scale: float) -> str:
+    return "manual" if not scale else f"system at scale {scale:g}"
 
 
 CLOCK = key(None, "clock")  # the anchor, on a shared store
