@@ -16,7 +16,7 @@ from mockserver.engine.scenarios import Profile, ScenarioBook
 from mockserver.faults import FaultBook
 from mockserver.pollcache import LIMIT as POLL_ANSWERS
 from mockserver.pollcache import PollCache
-from mockserver.stores import StateStore, key, open_store
+from mockserver.stores import StateStore, StoreError, key, open_store
 
 SECRET = key(None, "secret")  # what signs file links: one per store, so any worker checks them
 
@@ -30,7 +30,12 @@ class MockState:
         self.clock = clock or (
             ManualClock() if config.clock == "manual" else SystemClock(config.time_scale)
         )
-        self.clock.attach(self.backend)
+        try:
+            self.clock.attach(self.backend)
+        except StoreError:
+            if store is None:  # opened here: nobody else will close it
+                self.backend.close()
+            raise
         self.ids = IdFactory(config.seed, config.id_salt, self.backend)
         self.store = JobStore(self.clock.now, config.store_capacity, self.backend)
         self.scenarios = ScenarioBook(
