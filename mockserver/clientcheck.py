@@ -188,7 +188,6 @@ def run_client(
         timer = VirtualTime(
             clock, budget, max_sleeps=MAX_SLEEPS, requests=requests, max_still=MAX_STILL
         )
-
         calls = itertools.count()
 
         def stop_when_overdue(frame: FrameType, event: Any, arg: Any) -> Any:

@@ -366,7 +366,7 @@ def never_slept(api: str, entries: Sequence[Entry]) -> Finding:
     ]
     if polls:
         return max(polls, key=lambda finding: finding.details["polls"])
-    still = [entry for entry in entries if entries and entry.time == entries[-1].time]
+    still = [entry for entry in entries if entry.time == entries[-1].time]
     labels = Counter(f"{entry.method} {entry.path}" for entry in still)
     label, count = labels.most_common(1)[0] if labels else ("nothing", 0)
     gaps = [round(b.time - a.time, 3) for a, b in itertools.pairwise(still)]
