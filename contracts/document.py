@@ -245,6 +245,14 @@ def _absolute_refs(node: Any) -> Any:
 def load(api: str) -> Contract:
     """The contract of `api` (an installed API, see `mockserver.apis`), read once per process:
     the document its declaration names (YAML, or JSON, which YAML reads too)."""
-    path = apis.service_class(api).contract_path
+    return Contract(api, read(apis.service_class(api).contract_path))
+
+
+@cache
+def read(path: Path) -> dict[str, Any]:
+    """The document at `path`, parsed once per process. An API's own modules read their
+    lifecycles through it while the API is being imported, before `load` can find it by
+    name; `load` then shares the same parse. Nothing may change the result."""
     with open(path, encoding="utf-8") as handle:
-        return Contract(api, yaml.safe_load(handle))
+        document: dict[str, Any] = yaml.safe_load(handle)
+    return document

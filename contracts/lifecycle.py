@@ -2,22 +2,30 @@
 of an observed sequence of status answers against them.
 
 One source for what a job may go through: states, the moves between them, the end states, the
-fields set or null in each state, the fields that never change. `check_lifecycle` reads a
-recording of the real service, a user's own stub or the mock itself, and reports the first
-step the contract does not allow.
+fields set or null in each state, the fields that never change, the usual duration. The APIs'
+plans take their state names, end states and durations from it while they are imported
+(`lifecycles_in`, `Lifecycle.stages`), and check there what their code adds (`conform`).
+`check_lifecycle` reads a recording of the real service, a user's own stub or the mock
+itself, and reports the first step the contract does not allow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from mockserver import apis
-from mockserver.contracts.document import load
+from mockserver.contracts.document import load, read
 
 EXTENSION = "x-lifecycle"
+
+
+class LifecycleMismatch(ValueError):
+    """The mock's plans and a contract's `x-lifecycle` disagree. Raised while the API's code
+    is imported, so no server starts with plans its contract does not allow."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,64 @@ class Lifecycle:
 
     def state_of(self, body: Any) -> str | None:
         return body.get(self.state_field) if isinstance(body, Mapping) else None
+
+    @property
+    def running(self) -> tuple[str, ...]:
+        """The states that are not an end, in the order a job meets them: the initial ones,
+        then along `next` as listed."""
+        order = list(self.initial)
+        for name in order:
+            order += [n for n in self.states[name].next if n not in order]
+        return tuple(name for name in order if not self.states[name].terminal)
+
+    def stages(self, count: int) -> tuple[str, ...]:
+        """The first `count` running states: the state names the mock's plans use, one per
+        stage a job goes through (queued, at work...)."""
+        if len(self.running) < count:
+            raise LifecycleMismatch(
+                f"{self._where}: the mock's plans have {count} running stages, the contract "
+                f"lists {len(self.running)} running state(s): {', '.join(self.running)}"
+            )
+        return self.running[:count]
+
+    def conform(self, phases: Sequence[str], ends: Sequence[str]) -> None:
+        """Check the plans the mock's code makes for this kind: `phases` the states its
+        plans go through, in order, and `ends` the end states it names, in the contract's
+        order (success first). LifecycleMismatch says what the contract does not allow."""
+        where = self._where
+        if tuple(ends) != self.terminal:
+            raise LifecycleMismatch(
+                f"{where}: the mock's plans end in {', '.join(ends)}; the contract's end "
+                f"states are {', '.join(self.terminal)}"
+            )
+        if not phases or phases[0] not in self.initial:
+            raise LifecycleMismatch(
+                f"{where}: the mock's plans start in {phases[0] if phases else 'no state'}, "
+                f"not in an initial state ({', '.join(self.initial)})"
+            )
+        for name in phases:
+            if name not in self.running:
+                raise LifecycleMismatch(
+                    f"{where}: the mock's plans run through {name!r}, not a running state "
+                    f"({', '.join(self.running)})"
+                )
+        for before, after in zip(phases, phases[1:], strict=False):
+            if before != after and after not in self.states[before].next:
+                raise LifecycleMismatch(
+                    f"{where}: the mock's plans move {before} -> {after}, which no "
+                    f"transition allows (from {before}: {', '.join(self.states[before].next)})"
+                )
+        for name in dict.fromkeys(phases):  # a job may be ended in any phase (cancel, force)
+            unreachable = [end for end in ends if end not in self.reachable(name)]
+            if unreachable:
+                raise LifecycleMismatch(
+                    f"{where}: a job in {name} may end {', '.join(unreachable)}, which no "
+                    f"transition from {name} leads to"
+                )
+
+    @property
+    def _where(self) -> str:
+        return f"{self.api} contract, {EXTENSION} kind {self.kind}"
 
 
 @dataclass
@@ -163,13 +229,44 @@ def _problem(
 # --- reading the contracts ------------------------------------------------------------------
 
 
-@cache
-def lifecycles_of(api: str) -> dict[str, Lifecycle]:
+def lifecycles_of(api: str) -> Lifecycles:
     """Every lifecycle `api`'s contract describes, by kind."""
-    spec = load(api).document.get(EXTENSION)
-    if not spec:
-        return {}
-    return {kind: _lifecycle(api, kind, raw) for kind, raw in spec["kinds"].items()}
+    return lifecycles_in(api, apis.service_class(api).contract_path)
+
+
+class Lifecycles(dict[str, Lifecycle]):
+    """One contract's lifecycles by kind; a kind it lacks is a LifecycleMismatch."""
+
+    def __init__(self, api: str, cycles: Mapping[str, Lifecycle]) -> None:
+        super().__init__(cycles)
+        self.api = api
+
+    def conform(self, kinds: Iterable[str], phases: Sequence[str], ends: Sequence[str]) -> None:
+        """`Lifecycle.conform` for each of `kinds`: plans of the same shape."""
+        for kind in kinds:
+            self[kind].conform(phases, ends)
+
+    def __missing__(self, kind: str) -> Lifecycle:
+        raise LifecycleMismatch(
+            f"{self.api} contract: the mock plans jobs of kind {kind!r}, which its "
+            f"{EXTENSION} does not describe (kinds: {', '.join(self) or 'none'})"
+        )
+
+
+@cache
+def lifecycles_in(api: str, path: Path) -> Lifecycles:
+    """Every lifecycle the contract at `path` describes, by kind: how an API's own modules
+    read theirs while the API is imported (its plans' states, ends and durations)."""
+    spec = read(path).get(EXTENSION) or {"kinds": {}}
+    return Lifecycles(
+        api, {kind: _lifecycle(api, kind, raw) for kind, raw in spec["kinds"].items()}
+    )
+
+
+def end_states(cycles: Iterable[Lifecycle]) -> tuple[str, ...]:
+    """The end states of `cycles`, each once, in the order the contract lists them: an
+    API's outcome words, success first."""
+    return tuple(dict.fromkeys(end for cycle in cycles for end in cycle.terminal))
 
 
 def lifecycle(api: str, kind: str | None = None) -> Lifecycle:
@@ -177,7 +274,7 @@ def lifecycle(api: str, kind: str | None = None) -> Lifecycle:
     known = lifecycles_of(api)
     if kind is None and len(known) == 1:
         return next(iter(known.values()))
-    if kind not in known:
+    if kind is None or kind not in known:
         raise KeyError(f"no lifecycle {kind!r} in {api}; known: {', '.join(known)}")
     return known[kind]
 
@@ -193,6 +290,13 @@ def all_lifecycles() -> list[Lifecycle]:
 
 
 def _lifecycle(api: str, kind: str, raw: Mapping[str, Any]) -> Lifecycle:
+    named = [*raw["initial"], *(n for spec in raw["states"].values() for n in spec.get("next", ()))]
+    unknown = sorted(set(named) - set(raw["states"]))
+    if unknown:
+        raise LifecycleMismatch(
+            f"{api} contract, {EXTENSION} kind {kind}: {', '.join(unknown)} named but not "
+            f"among its states ({', '.join(raw['states'])})"
+        )
     states = {
         name: State(
             name,

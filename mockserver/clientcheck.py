@@ -13,8 +13,11 @@ failure. Verdicts:
   a failure (or the API refused it); a stalled job given up on after its usual duration.
 - `crashed`: raised where the flow could have succeeded (a transient fault it did not ride
   out, a payload it could not read), or raised before its job had ended.
-- `hung`: still waiting when the virtual budget ran out, or it kept polling a job that had
-  already ended and then gave up with its own timeout.
+- `hung`: still waiting when the virtual budget ran out, still running (blocked, never
+  asking) at the wall-time limit, or it kept polling a job that had already ended and then
+  gave up with its own timeout.
+- `hasty`: polled in a loop that never sleeps (stopped after `MAX_STILL` requests with the
+  clock standing still), whatever its job became; see also the behaviour verdicts below.
 - `wrong`: claimed success on a failure, or while its job had not completed.
 - `not_applicable`: the row cannot run for this flow (the API cannot produce its scenario for
   the flow's request, e.g. `partial` for one document); not a failure, never `handled`.
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import itertools
 import json
 import sys
 import threading
@@ -48,16 +52,20 @@ from mockserver.hang import hung_reason
 from mockserver.live import LiveServer
 from mockserver.service import ApiService
 from mockserver.state import MockState
-from mockserver.verdicts import behaviour, scenario_refused
-from mockserver.virtualtime import REAL, OutOfTime, VirtualTime
+from mockserver.verdicts import HASTY, behaviour, never_slept, scenario_refused
+from mockserver.virtualtime import REAL, NeverSleeps, OutOfTime, VirtualTime
 
 HANDLED, CRASHED, HUNG, WRONG = "handled", "crashed", "hung", "wrong"
 NOT_APPLICABLE = "not_applicable"
 CREDITS = "insufficient_credits"  # the scenario word of a create refused with 402
 DEFAULT_BUDGET = 3600.0  # virtual seconds a row may take: far more than any job plans
-WALL_LIMIT = 60.0  # real seconds a row may take (a client that never sleeps)
+WALL_LIMIT = 60.0  # real seconds a row may take (a client blocked, or busy without asking)
 STOP_GRACE = 5.0  # real seconds a client past its limit has to reach a function call
 MAX_SLEEPS = 20_000
+MAX_STILL = 200  # requests with the clock standing still: a poll loop that never sleeps
+# the client's function calls between two looks at its limits: the looks cost more than the
+# calls they watch, and a request takes hundreds of calls
+CHECK_EVERY = 64
 LINGER_READS = 3  # requests naming a job after it ended that still count as reading it
 
 ClientFlow = Callable[[str, str], Any]
@@ -128,11 +136,13 @@ def refuses_credits(service: ApiService) -> bool:
 
 @dataclass
 class Attempt:
-    """What the client did: returned a value, raised, or ran out of time."""
+    """What the client did: returned a value, raised, or ran out of time (`never_slept`:
+    stopped for asking again and again while the clock stood still)."""
 
     returned: Any = None
     error: BaseException | None = None
     out_of_time: str | None = None
+    never_slept: bool = False
 
     def describe(self) -> str:
         if self.out_of_time is not None:
@@ -158,13 +168,15 @@ def run_client(
     clock: Clock,
     budget: float = DEFAULT_BUDGET,
     wall_limit: float = WALL_LIMIT,
+    requests: Callable[[], int] | None = None,
 ) -> Attempt:
     """Run the flow in its own thread on budgeted virtual time.
 
-    A client past its wall-clock limit is stopped cooperatively: OutOfTime is raised in its
-    thread at its next function call (a trace function of that thread alone, `sys.settrace`)
-    or its next look at the clock. A loop that calls nothing at all cannot be stopped from
-    outside; its thread is left behind (a daemon) and the row is reported hung all the same.
+    A client past its wall-clock limit, or past `MAX_STILL` of the server's `requests` while
+    the clock stood still, is stopped cooperatively: OutOfTime is raised in its thread at its
+    next function call (a trace function of that thread alone, `sys.settrace`) or its next
+    look at the clock. A loop that calls nothing at all cannot be stopped from outside; its
+    thread is left behind (a daemon) and the row is reported hung all the same.
     """
     attempt = Attempt()
     overdue = f"still running after {wall_limit:g} s of real time"
@@ -173,13 +185,18 @@ def run_client(
 
     def run() -> None:
         previous = sys.gettrace()  # a coverage tool's or debugger's tracer keeps working
+        timer = VirtualTime(
+            clock, budget, max_sleeps=MAX_SLEEPS, requests=requests, max_still=MAX_STILL
+        )
+        calls = itertools.count()
 
         def stop_when_overdue(frame: FrameType, event: Any, arg: Any) -> Any:
-            if real_now() > deadline:
-                raise OutOfTime(overdue)
+            if not next(calls) % CHECK_EVERY:
+                if real_now() > deadline:
+                    timer.stop(OutOfTime(overdue))
+                timer.check_still()  # also for a client that never reads the clock
             return previous(frame, event, arg) if previous is not None else None
 
-        timer = VirtualTime(clock, budget, max_sleeps=MAX_SLEEPS)
         sys.settrace(stop_when_overdue)
         try:
             with timer.running():
@@ -187,12 +204,14 @@ def run_client(
                 if inspect.isawaitable(result):
                     result = asyncio.run(_awaited(result))
             attempt.returned = result
-        except OutOfTime as exc:
-            attempt.out_of_time = str(exc)
         except BaseException as exc:
             attempt.error = exc
         finally:
             sys.settrace(previous)
+        if timer.stopped is not None:  # whatever it became on its way out of the client
+            attempt.returned, attempt.error = None, None
+            attempt.out_of_time = str(timer.stopped)
+            attempt.never_slept = isinstance(timer.stopped, NeverSleeps)
 
     thread = threading.Thread(target=run, name="clientcheck", daemon=True)
     thread.start()
@@ -442,8 +461,11 @@ def _run_case(
         state.faults.add({**rule, "api": service.name, "tenant": api_key}) for rule in case.faults
     ]
     start = state.now()
+    journal = state.journal
     try:
-        attempt = run_client(flow, base_url, api_key, state.clock, budget, wall_limit)
+        attempt = run_client(
+            flow, base_url, api_key, state.clock, budget, wall_limit, lambda: journal.recorded
+        )
     finally:
         for rule in rules:
             state.faults.remove(rule.id)
@@ -453,7 +475,11 @@ def _run_case(
     entries = state.journal.entries(service.name, api_key)
     verdict, reason = judge(case, attempt, jobs, entries, service.outcomes[0], now)
     found = behaviour(service.name, entries)  # bugs across requests: never `handled`
-    if verdict == HANDLED and found:
+    if attempt.never_slept:  # its pace, not its end, is what went wrong
+        busy = never_slept(service.name, entries)
+        found = [busy, *(finding for finding in found if finding != busy)]
+        verdict, reason = HASTY, f"{busy.reason}; stopped: {attempt.out_of_time}"
+    elif verdict == HANDLED and found:
         verdict, reason = found[0].verdict, found[0].reason
     refused = scenario_refused(service.name, entries)
     if refused is not None:

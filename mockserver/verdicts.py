@@ -8,7 +8,8 @@ Pure functions of the entries and the API's contract (its create operations, the
 - `duplicated`: a create sent again after its answer was lost (a timeout or a 5xx), without
   the API's idempotency mechanism, made a second job; the first was never asked about again.
 - `hasty`: status polls of one job closer together than the API's pace, or a request sent
-  before the `Retry-After` of the answer it retries had passed.
+  before the `Retry-After` of the answer it retries had passed; `never_slept` says it of a
+  flow stopped for asking again and again while the clock stood still.
 - `lingered`: status polls of a job that had already been seen ended.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -354,6 +355,27 @@ def hasty_polls(known: ApiFacts, calls: Sequence[_Call]) -> list[Finding]:
             )
         )
     return found
+
+
+def never_slept(api: str, entries: Sequence[Entry]) -> Finding:
+    """The `hasty` finding of a flow that was stopped for never sleeping: its polls of the
+    job it polled most, else the requests it made while the clock stood still at its end."""
+    known = facts(api)
+    polls = [
+        f for f in hasty_polls(known, [_Call.of(known, e) for e in entries]) if "polls" in f.details
+    ]
+    if polls:
+        return max(polls, key=lambda finding: finding.details["polls"])
+    still = [entry for entry in entries if entry.time == entries[-1].time]
+    labels = Counter(f"{entry.method} {entry.path}" for entry in still)
+    label, count = labels.most_common(1)[0] if labels else ("nothing", 0)
+    gaps = [round(b.time - a.time, 3) for a, b in itertools.pairwise(still)]
+    return Finding(
+        HASTY,
+        f"sent {len(still)} requests without sleeping, {len(gaps)} of them 0 s apart "
+        f"(most: {label}, {count} times)",
+        {"requests": len(still), "too_fast": len(gaps), "intervals": gaps[:INTERVALS_SHOWN]},
+    )
 
 
 def _seconds(text: str) -> float | None:

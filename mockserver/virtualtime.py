@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 DEFAULT_BUDGET = 24 * 3600.0  # virtual seconds: far longer than any job the mock plans
 DEFAULT_MAX_STILL = 1000  # requests without the clock moving: only a loop that never sleeps
@@ -32,6 +32,11 @@ DEFAULT_MAX_STILL = 1000  # requests without the clock moving: only a loop that 
 class OutOfTime(BaseException):
     """Raised in the client's thread when its virtual time is spent. A BaseException, so a
     client's `except Exception` cannot swallow it and poll on."""
+
+
+class NeverSleeps(OutOfTime):
+    """The client made more than `max_still` requests while the clock stood still: a loop
+    that never sleeps, which says more about its pace than about its patience."""
 
 
 class SteerableClock(Protocol):
@@ -91,20 +96,33 @@ class VirtualTime:
         self._still_at = self._origin
         self._still_from = requests() if requests else 0
         self._patched: list[tuple[Any, str, Any]] = []
+        self.stopped: OutOfTime | None = None  # the first limit the client met
 
     # --- the limits --------------------------------------------------------------------------
 
-    def _check_still(self) -> None:
-        """Raise when the clock has not moved over more than `max_still` requests."""
+    def stop(self, cause: OutOfTime) -> NoReturn:
+        """Raise `cause` in the client, kept as `stopped`: raised deep in its code (a lock's
+        wait, a connection pool), it may come out as another error, yet it is what ended
+        the client."""
+        if self.stopped is None:
+            self.stopped = cause
+        raise cause
+
+    def check_still(self) -> None:
+        """Raise NeverSleeps when the clock has not moved over more than `max_still`
+        requests. Sleeps and clock reads check it; a caller that watches the client's thread
+        otherwise (a trace function) may check it too."""
         if self._requests is None:
             return
         now, count = self.clock.now(), self._requests()
         if now != self._still_at:
             self._still_at, self._still_from = now, count
         elif count - self._still_from > self.max_still:
-            raise OutOfTime(
-                f"made {count - self._still_from} requests without the clock moving "
-                f"(a loop that never sleeps; the bound is {self.max_still})"
+            self.stop(
+                NeverSleeps(
+                    f"made {count - self._still_from} requests without the clock moving "
+                    f"(a loop that never sleeps; the bound is {self.max_still})"
+                )
             )
 
     # --- the virtual functions -------------------------------------------------------------
@@ -118,18 +136,18 @@ class VirtualTime:
             return
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
-        self._check_still()
+        self.check_still()
         if self.max_sleeps is not None and self.sleeps >= self.max_sleeps:
-            raise OutOfTime(f"still polling after {self.sleeps} sleeps")
+            self.stop(OutOfTime(f"still polling after {self.sleeps} sleeps"))
         if self._deadline is not None and self.clock.now() + seconds > self._deadline:
             self.clock.advance(max(0.0, self._deadline - self.clock.now()))
-            raise OutOfTime(f"still waiting when the {self.budget:g} s virtual budget ran out")
+            self.stop(OutOfTime(f"still waiting when the {self.budget:g} s virtual budget ran out"))
         self.slept += seconds
         self.sleeps += 1
         self.clock.advance(seconds)
 
     def _read(self) -> float:
-        self._check_still()
+        self.check_still()
         return self.clock.now()
 
     def time(self) -> float:

@@ -8,6 +8,7 @@ nothing mock-specific: the check runs them on virtual time.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +63,18 @@ def never_gives_up(base_url: str, api_key: str) -> dict[str, Any]:
     return _flow(base_url, api_key, _send_patiently, _done_only_when_completed, patience=None)
 
 
+def never_sleeps(base_url: str, api_key: str) -> dict[str, Any]:
+    """`robust` without the sleep between polls: asks again at once, in a loop."""
+    return _flow(base_url, api_key, _send_patiently, _done_when_completed, pause=0)
+
+
+def waits_forever(base_url: str, api_key: str) -> None:
+    """Waits for a notification that never comes, before sending anything at all."""
+    notified = threading.Event()
+    while not notified.wait(0.05):
+        pass
+
+
 # --- the flow ----------------------------------------------------------------------------------
 
 
@@ -72,6 +85,7 @@ def _flow(
     finished: Callable[[dict[str, Any]], bool],
     patience: float | None = GIVE_UP_SECONDS,
     download: bool = True,
+    pause: float = POLL_SECONDS,
 ) -> dict[str, Any]:
     session = requests.Session()
     session.headers["X-API-Key"] = api_key
@@ -86,7 +100,8 @@ def _flow(
             break
         if patience is not None and time.monotonic() - started > patience:
             raise TimeoutError(f"audio {audio_id} still {status['status']} after {patience:g} s")
-        time.sleep(POLL_SECONDS)
+        if pause:
+            time.sleep(pause)
     if not download:
         return {"audio_id": audio_id, "download_url": status["download_url"]}
     wav = send(session, "GET", f"{base_url}/download/audio/{audio_id}")

@@ -12,7 +12,15 @@ import httpx
 import pytest
 
 from mockserver.cli import main
-from mockserver.clientcheck import CRASHED, HANDLED, HUNG, WRONG, Report, check_client
+from mockserver.clientcheck import (
+    CRASHED,
+    HANDLED,
+    HUNG,
+    MAX_STILL,
+    WRONG,
+    Report,
+    check_client,
+)
 from mockserver.verdicts import HASTY
 from tests import clients_neuralanalog as clients
 
@@ -88,16 +96,55 @@ def test_client_that_never_gives_up_hangs_at_the_budget() -> None:
     assert stalled.virtual_seconds == 200
 
 
-def test_client_that_never_sleeps_is_stopped_by_the_wall_limit() -> None:
-    def spins(base_url: str, api_key: str) -> None:
-        """Polls without ever sleeping or reading the clock, and swallows every error."""
-        while True:
-            with contextlib.suppress(Exception):  # what a careless client does
-                httpx.get(f"{base_url}/status/audio/x", headers={"X-API-Key": api_key})
+def test_client_polling_without_sleeping_is_hasty_and_its_twin_handled(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["check-client", "--api", "neuralanalog", "tests.clients_neuralanalog:never_sleeps"]
+    assert main([*args, "--json", "--only", "completed,failed"]) == 1
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert {row["scenario"]: row["verdict"] for row in rows} == {
+        "completed": HASTY,
+        "failed": HASTY,
+    }
+    for row in rows:
+        [finding] = row["behaviour"]
+        assert finding["polls"] == MAX_STILL and finding["too_fast"] == MAX_STILL - 1
+        assert finding["intervals"] == [0.0] * 10 and finding["pace"] == 1
+        assert row["requests"] == MAX_STILL + 1  # the import, then the polls
+        assert row["reason"] == (
+            f"polled job {finding['job']} {MAX_STILL} times, {MAX_STILL - 1} of them less than "
+            f"1 s apart (shortest 0 s); stopped: made {MAX_STILL + 1} requests without the "
+            f"clock moving (a loop that never sleeps; the bound is {MAX_STILL})"
+        )
+        assert row["virtual_seconds"] == 0 and row["jobs"][0]["state"] == "in_progress"
+    twin = check_client("neuralanalog", clients.robust, only=["completed", "failed"])
+    assert verdicts(twin) == {"completed": HANDLED, "failed": HANDLED}
 
-    report = check_client("neuralanalog", spins, wall_limit=0.5, only=["completed"])
+
+def test_client_that_never_ends_nor_asks_hangs_at_the_wall_limit() -> None:
+    report = check_client("neuralanalog", clients.waits_forever, wall_limit=0.3, only=["completed"])
     assert verdicts(report) == {"completed": HUNG}
-    assert report.rows[0].did == "still running after 0.5 s of real time"
+    [row] = report.rows
+    assert row.did == "still running after 0.3 s of real time"
+    assert row.reason == "still running after 0.3 s of real time; no job was started"
+    assert (row.requests, row.behaviour) == (0, [])
+
+
+def test_client_spinning_on_anything_without_sleeping_is_hasty() -> None:
+    def spins(base_url: str, api_key: str) -> None:
+        """Sends without ever sleeping, and swallows every error."""
+        with httpx.Client(base_url=base_url, headers={"X-API-Key": api_key}) as http:
+            while True:
+                with contextlib.suppress(Exception):  # what a careless client does
+                    http.get("/download-archive")
+
+    [row] = check_client("neuralanalog", spins, only=["completed"]).rows
+    assert row.verdict == HASTY
+    assert row.reason.startswith(
+        f"sent {MAX_STILL + 1} requests without sleeping, {MAX_STILL} of them 0 s apart "
+        f"(most: GET /download-archive, {MAX_STILL + 1} times); stopped: made"
+    )
+    assert row.behaviour[0]["requests"] == MAX_STILL + 1
 
 
 def test_client_crashing_on_its_own_bug() -> None:

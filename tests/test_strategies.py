@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from mockserver.apis import names as api_names
 from mockserver.contracts import load, validate_response
+from mockserver.contracts.lifecycle import lifecycle as contract_lifecycle
 from mockserver.contracts.strategies import (
     UnsupportedSchema,
     example,
@@ -478,6 +479,14 @@ def test_lifecycles_reach_every_outcome() -> None:
     job = lifecycles("neuraldraft", "translation.batch")
     for outcome in ("completed", "failed", "cancelled"):
         _found(job, lambda bodies, o=outcome: bodies[-1]["status"] == o and len(bodies) > 1)
+
+
+def test_neurolinker_lifecycles_show_every_state_of_the_contract() -> None:
+    """The strategy takes its states from the contract's `x-lifecycle`: each one is drawn."""
+    for kind in ("request", "document"):
+        drawn = lifecycles("neurolinker", kind)
+        for state in contract_lifecycle("neurolinker", kind).states:
+            _found(drawn, lambda bodies, s=state: s in {body["status"] for body in bodies})
 
 
 def test_unknown_lifecycle_names_the_known_ones() -> None:

@@ -1,5 +1,6 @@
-"""Neural Draft lifecycles: pending -> processing -> completed | failed | cancelled; steps
-finish in order."""
+"""Neural Draft lifecycles: queued, worked, then ended (the contract's `x-lifecycle` names the
+states: its first two running states, its end states with success first); steps finish in
+order."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ def lifecycle(draw: st.DrawFn, job_type: str) -> list[dict[str, Any]]:
         "type": job_type,
         "created_at": clock.stamp(created),
     }
+    cycle = contract_lifecycle("neuraldraft", job_type)
+    queued, working = cycle.stages(2)
+    success = cycle.terminal[0]
     live = draw(live_polls())
     pending = draw(st.integers(0, live))
     done = [0] * pending + ascending(draw, st.integers(0, len(names)), live - pending)
@@ -55,8 +59,8 @@ def lifecycle(draw: st.DrawFn, job_type: str) -> list[dict[str, Any]]:
         moments.append(moments[-1] + draw(delays()))
     bodies = []
     for index in range(live):
-        state = "pending" if index < pending else "processing"
-        active = state == "processing" and done[index] < len(names) and draw(st.booleans())
+        state = queued if index < pending else working
+        active = state == working and done[index] < len(names) and draw(st.booleans())
         body = draw(pin("neuraldraft", STATUS, status=state, type=job_type)) | identity
         body |= {
             "progress": progress[index],
@@ -64,16 +68,16 @@ def lifecycle(draw: st.DrawFn, job_type: str) -> list[dict[str, Any]]:
             "updated_at": clock.stamp(moments[index + 1]),
         }
         bodies.append(body)
-    outcome = draw(st.sampled_from(contract_lifecycle("neuraldraft", job_type).terminal))
+    outcome = draw(st.sampled_from(cycle.terminal))
     last_done, last_progress = (done[-1], progress[-1]) if live else (0, 0)
-    final_done = len(names) if outcome == "completed" else draw(st.integers(last_done, len(names)))
+    final_done = len(names) if outcome == success else draw(st.integers(last_done, len(names)))
     body = draw(pin("neuraldraft", STATUS, status=outcome, type=job_type)) | identity
     body |= {
-        "progress": 100 if outcome == "completed" else draw(st.integers(last_progress, 99)),
+        "progress": 100 if outcome == success else draw(st.integers(last_progress, 99)),
         "steps": _job_steps(names, final_done, False),
         "updated_at": clock.stamp(moments[-1]),
     }
-    if outcome == "completed" and job_type == "translation.batch":
+    if outcome == success and job_type == "translation.batch":
         body["result"] = {**body["result"], "locales": list(names)}
     return [*bodies, body]
 

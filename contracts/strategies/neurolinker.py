@@ -1,5 +1,9 @@
-"""NeuroLinker lifecycles: documents pending -> processing -> completed | failed; the request
-aggregates them."""
+"""NeuroLinker lifecycles: documents queued, worked, then ended; the request aggregates them.
+
+The states are the contract's (`x-lifecycle`): a document's first two running states, its end
+states (success first) and those it may reach while still queued; the request's running
+state, and its end state for documents that did not all end alike.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,19 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from mockserver.contracts.lifecycle import lifecycle as contract_lifecycle
 from mockserver.contracts.strategies.bodies import component
 from mockserver.contracts.strategies.formats import uuids
 from mockserver.contracts.strategies.timeline import Clock, delays, instants, polls
 
 STATUS_OPERATIONS = {"request": "get_request_status", "document": "get_document_status"}
 CREDITS_PER_PAGE = 4
+REQUEST, DOCUMENT = (contract_lifecycle("neurolinker", kind) for kind in ("request", "document"))
+QUEUED, WORKING = DOCUMENT.stages(2)
+SUCCESS = DOCUMENT.terminal[0]
+ENDS_WHILE_QUEUED = tuple(e for e in DOCUMENT.terminal if e in DOCUMENT.states[QUEUED].next)
+(REQUEST_RUNNING,) = REQUEST.stages(1)
+(MIXED,) = (end for end in REQUEST.terminal if end not in DOCUMENT.terminal)
 
 
 # The docs' two formats: a request prints 2025-10-15T09:49:50.574754+00:00, a document ...574754Z
@@ -32,20 +43,20 @@ class _PlannedDocument:
     size: int
     pages: int
     images: tuple[str, ...]
-    started: datetime  # processing starts (for a document failed while pending: when it failed)
+    started: datetime  # work starts (for a document that ended while queued: when it ended)
     ended: datetime
     outcome: str
     error: str
-    failed_pending: bool
+    ended_queued: bool
 
     def state(self, at: datetime) -> str:
         if at >= self.ended:
             return self.outcome
-        return "pending" if at < self.started else "processing"
+        return QUEUED if at < self.started else WORKING
 
     def pages_at(self, at: datetime) -> int | None:
-        """Pages are known once processing has started."""
-        return None if self.state(at) == "pending" or self.failed_pending else self.pages
+        """Pages are known once work has started."""
+        return None if self.state(at) == QUEUED or self.ended_queued else self.pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +75,8 @@ class _PlannedRequest:
 @st.composite
 def _planned_documents(draw: st.DrawFn, accepted: datetime) -> _PlannedDocument:
     started = accepted + draw(delays())
-    outcome = draw(st.sampled_from(["completed", "failed"]))
-    failed_pending = outcome == "failed" and draw(st.booleans())
+    outcome = draw(st.sampled_from(DOCUMENT.terminal))
+    ended_queued = outcome in ENDS_WHILE_QUEUED and draw(st.booleans())
     return _PlannedDocument(
         document_id=draw(uuids()),
         filename=draw(component("neurolinker", "RequestDocumentInProgress", "filename")),
@@ -74,10 +85,10 @@ def _planned_documents(draw: st.DrawFn, accepted: datetime) -> _PlannedDocument:
         pages=draw(st.integers(1, 500)),
         images=tuple(draw(st.lists(component("neurolinker", "ImageName"), max_size=3))),
         started=started,
-        ended=started if failed_pending else started + draw(delays()),
+        ended=started if ended_queued else started + draw(delays()),
         outcome=outcome,
         error=draw(component("neurolinker", "DocumentStatusFailed", "error")),
-        failed_pending=failed_pending,
+        ended_queued=ended_queued,
     )
 
 
@@ -113,7 +124,7 @@ def _document_record(request: _PlannedRequest, doc: _PlannedDocument) -> dict:
         "status": doc.outcome,
         "billing": None,
     }
-    if doc.outcome == "completed":
+    if doc.outcome == SUCCESS:
         record["results"] = _document_results(request, doc)
         record["billing"] = {
             "type": "capture",
@@ -135,12 +146,11 @@ def _document_results(request: _PlannedRequest, doc: _PlannedDocument) -> dict[s
 def _request_status(request: _PlannedRequest, at: datetime) -> dict[str, Any]:
     clock = REQUEST_CLOCK
     states = [d.state(at) for d in request.documents]
-    completed, failed = states.count("completed"), states.count("failed")
-    processing = len(states) - completed - failed
-    if processing:
-        aggregate = "processing"
-    else:
-        aggregate = "failed" if not completed else "completed" if not failed else "partial"
+    processing = sum(state in DOCUMENT.running for state in states)
+    completed = states.count(SUCCESS)
+    failed = len(states) - processing - completed
+    ended = states[0] if len(set(states)) == 1 else MIXED  # all alike, or a mix
+    aggregate = REQUEST_RUNNING if processing else ended
     return {
         "success": True,
         "request_id": request.request_id,
@@ -150,9 +160,7 @@ def _request_status(request: _PlannedRequest, at: datetime) -> dict[str, Any]:
                 "document_id": doc.document_id,
                 "filename": doc.filename,
                 "status": state,
-                "result": None
-                if state in ("pending", "processing")
-                else _document_record(request, doc),
+                "result": None if state in DOCUMENT.running else _document_record(request, doc),
                 "document_page_url": doc.page_url,
             }
             for doc, state in zip(request.documents, states, strict=True)
@@ -181,12 +189,12 @@ def _document_status(request: _PlannedRequest, doc: _PlannedDocument, at: dateti
         "file_size_bytes": doc.size,
         "total_pages": doc.pages_at(at),
         "user_uid": request.user_uid,
-        "started_at": None if state == "pending" else clock.stamp(doc.started),
-        "completed_at": clock.stamp(doc.ended) if state in ("completed", "failed") else None,
-        "results": _document_results(request, doc) if state == "completed" else None,
+        "started_at": None if state == QUEUED else clock.stamp(doc.started),
+        "completed_at": clock.stamp(doc.ended) if state in DOCUMENT.terminal else None,
+        "results": _document_results(request, doc) if state == SUCCESS else None,
         "document_page_url": doc.page_url,
     }
-    if state == "failed":
+    if state in DOCUMENT.terminal and state != SUCCESS:
         body["error"] = doc.error
     return body
 

@@ -8,13 +8,14 @@ from starlette.routing import Route
 
 from mockserver.apis.camb import responses
 from mockserver.apis.camb.models import (
+    CONTRACT,
+    CYCLE,
     SEPARATION_SECONDS,
     STEPS,
     TRACK_TONES,
     failure_message,
     failure_reason,
 )
-from mockserver.contracts.document import HERE as CONTRACTS
 from mockserver.engine.artifacts import MEDIA_TYPES, render_flac
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
@@ -29,8 +30,8 @@ class Camb(ApiService):
     base_path = "/apis"
     hosts = ("client.camb.ai",)
     auth_header = "x-api-key"
-    outcomes = ("SUCCESS", "ERROR", "TIMEOUT", "PAYMENT_REQUIRED")
-    contract_path = CONTRACTS / "camb.yaml"
+    outcomes = CYCLE.terminal
+    contract_path = CONTRACT
     strategies = "mockserver.contracts.strategies.camb"
     # multipart/form-data: as for Neural Analog's import
     schemathesis = ({"include-operation-id": "create_audio_separation", **MULTIPART},)

@@ -8,20 +8,26 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from mockserver.contracts.document import HERE
+from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import AudioInfo, probe_audio
 from mockserver.engine.scenarios import STALLED, ScenarioError
 
+CONTRACT = HERE / "camb.yaml"
 KIND = "audio_separation"
 SUCCESS, ERROR, TIMEOUT, PAYMENT_REQUIRED = "SUCCESS", "ERROR", "TIMEOUT", "PAYMENT_REQUIRED"
-PENDING = "PENDING"
 
-# A separation takes this long by default (`after=` and the profile's duration scale change it);
-# the weights split it into phases the admin API shows (the API itself only says PENDING).
-SEPARATION_SECONDS = 30.0
+# The contract's lifecycle names the states and the usual duration (`after=` and the profile's
+# duration scale change it); the weights split it into phases the admin API shows (the API
+# itself only says PENDING).
+CYCLE = lifecycles_in("camb", CONTRACT)[KIND]
+(PENDING,) = CYCLE.stages(1)
+SEPARATION_SECONDS = CYCLE.usual_seconds
 STEPS: list[tuple[str, float, str]] = [
     (PENDING, 1.0, "Queued"),
     (PENDING, 5.0, "Separating foreground from background"),
 ]
+CYCLE.conform([state for state, _, _ in STEPS], (SUCCESS, ERROR, TIMEOUT, PAYMENT_REQUIRED))
 
 # The two result tracks are FLAC files (the docs' examples: `fg_audio.flac`, `bg_audio.flac`),
 # each its own tone, so a client (or a test) can tell them apart.

@@ -7,8 +7,15 @@ from typing import Any
 from starlette.routing import Route
 
 from mockserver.apis.neuralanalog import responses
-from mockserver.apis.neuralanalog.models import KINDS, STEP_KINDS
-from mockserver.contracts.document import HERE as CONTRACTS
+from mockserver.apis.neuralanalog.models import (
+    CONTRACT,
+    CYCLES,
+    FAILED,
+    IN_PROGRESS,
+    KINDS,
+    STEP_KINDS,
+)
+from mockserver.contracts.lifecycle import end_states
 from mockserver.engine.artifacts import MEDIA_TYPES, render_audio, zip_bytes
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Plan
@@ -22,8 +29,8 @@ class NeuralAnalog(ApiService):
     prefix = "/neuralanalog"
     hosts = ("api.neuralanalog.com",)
     auth_header = "x-api-key"
-    outcomes = ("completed", "failed")
-    contract_path = CONTRACTS / "neuralanalog.yaml"
+    outcomes = end_states(CYCLES.values())
+    contract_path = CONTRACT
     strategies = "mockserver.contracts.strategies.neuralanalog"
     schemathesis = (
         # multipart/form-data bodies: every value travels as text, and a list as the same
@@ -56,16 +63,16 @@ class NeuralAnalog(ApiService):
         ]
 
     def default_message(self, kind: str, word: str) -> str | None:
-        return KINDS[kind][3] if word == "failed" else None
+        return KINDS[kind][2] if word == FAILED else None
 
     def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
-        seconds, running, _, _ = KINDS[kind]
+        seconds = CYCLES[kind].usual_seconds
         if kind == "workflow":
             steps = inputs["steps"]
             phases = [
                 (
-                    "in_progress",
-                    KINDS[STEP_KINDS[s["type"]]][0],
+                    IN_PROGRESS,
+                    CYCLES[STEP_KINDS[s["type"]]].usual_seconds,
                     f"Step {i + 1}/{len(steps)}: {s['type']}",
                 )
                 for i, s in enumerate(steps)
@@ -73,11 +80,11 @@ class NeuralAnalog(ApiService):
             seconds = sum(weight for _, weight, _ in phases)
         elif kind == "audio":
             phases = [
-                ("in_progress", 1.0, "Receiving audio"),
-                ("in_progress", 3.0, "Analysing audio"),
+                (IN_PROGRESS, 1.0, "Receiving audio"),
+                (IN_PROGRESS, 3.0, "Analysing audio"),
             ]
         else:
-            phases = [("in_progress", 1.0, running)]
+            phases = [(IN_PROGRESS, 1.0, KINDS[kind][0])]
         return self.timed_plan(phases, seconds, scenario, self.outcome(kind, scenario))
 
     def render_file(self, job: Job, name: str) -> tuple[bytes, str]:

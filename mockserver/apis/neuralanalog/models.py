@@ -4,33 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mockserver.contracts.document import HERE
+from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import AudioInfo
 
+CONTRACT = HERE / "neuralanalog.yaml"
 DOWNLOADABLE = ("audio", "upscaled", "mastered", "stem")
+COMPLETED, FAILED = "completed", "failed"
 
-# kind -> (default seconds, what it says while running, what it says once done, why it fails)
-KINDS: dict[str, tuple[float, str, str, str]] = {
-    "audio": (20.0, "Importing audio", "Import completed", "Source audio could not be decoded"),
-    "upscaled": (
-        120.0,
-        "Restoring audio",
-        "Restoration completed",
-        "Source audio is no longer available",
-    ),
-    "mastered": (
-        90.0,
-        "Mastering audio",
-        "Mastering completed",
-        "Source audio is no longer available",
-    ),
-    "stem_split": (
-        180.0,
-        "Separating stems",
-        "Stem separation completed",
-        "Stem separation failed",
-    ),
-    "workflow": (0.0, "Running workflow", "Workflow completed", "Workflow step failed"),
+# kind -> (what it says while running, what it says once done, why it fails); the states it
+# shows and how long it takes are its lifecycle's in the contract (a workflow: its steps')
+KINDS: dict[str, tuple[str, str, str]] = {
+    "audio": ("Importing audio", "Import completed", "Source audio could not be decoded"),
+    "upscaled": ("Restoring audio", "Restoration completed", "Source audio is no longer available"),
+    "mastered": ("Mastering audio", "Mastering completed", "Source audio is no longer available"),
+    "stem_split": ("Separating stems", "Stem separation completed", "Stem separation failed"),
+    "workflow": ("Running workflow", "Workflow completed", "Workflow step failed"),
 }
+CYCLES = lifecycles_in("neuralanalog", CONTRACT)
+(IN_PROGRESS,) = CYCLES["audio"].stages(1)
+CYCLES.conform(KINDS, [IN_PROGRESS], (COMPLETED, FAILED))
 
 STEP_KINDS = {"upscale": "upscaled", "master": "mastered", "stems": "stem_split"}
 

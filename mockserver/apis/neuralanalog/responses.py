@@ -8,7 +8,10 @@ from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from mockserver.apis.neuralanalog.models import (
+    COMPLETED,
     DOWNLOADABLE,
+    FAILED,
+    IN_PROGRESS,
     KINDS,
     LINK_DURATION,
     STEP_KINDS,
@@ -51,7 +54,7 @@ async def from_file(ctx: Ctx) -> Response:
     scenario = ctx.scenario(name)
     if info is None and scenario.source == "default":
         # what no decoder opens fails its import, as the real service's would
-        scenario = Scenario("failed", {}, "content")
+        scenario = Scenario(FAILED, {}, "content")
     source = body.get("file_source", "from_file")
     return _import(ctx, info or AudioInfo(UNREADABLE_DURATION), name, source, scenario)
 
@@ -72,7 +75,7 @@ def _import(ctx: Ctx, info: AudioInfo, name: str, source: str, scenario: Scenari
         "name": name,
     }
     ctx.create_job("audio", audio_id, scenario, data)
-    return ctx.json({"audio_id": audio_id, "status": "in_progress", "message": IMPORT_MESSAGE})
+    return ctx.json({"audio_id": audio_id, "status": IN_PROGRESS, "message": IMPORT_MESSAGE})
 
 
 # --- processing -----------------------------------------------------------------------------
@@ -89,7 +92,7 @@ def _ready(ctx: Ctx, object_id: str, kind: str) -> Job:
         raise ApiError(
             409, f"{LABELS[kind]} {object_id} is still processing; wait until it is completed"
         )
-    if snap.outcome and snap.outcome.state != "completed":
+    if snap.outcome and snap.outcome.state != COMPLETED:
         raise ApiError(
             409,
             f"{LABELS[kind]} {object_id} failed ({snap.outcome.message}); it cannot be processed",
@@ -108,7 +111,7 @@ def _latest(ctx: Ctx, audio_id: str, kind: str) -> Job | None:
 
 def _completed(ctx: Ctx, job: Job) -> bool:
     snap = job.snapshot(ctx.now)
-    return snap.terminal and snap.outcome is not None and snap.outcome.state == "completed"
+    return snap.terminal and snap.outcome is not None and snap.outcome.state == COMPLETED
 
 
 def _child(
@@ -199,9 +202,9 @@ def _workflow_children(ctx: Ctx, workflow: Job, steps: list[dict[str, Any]]) -> 
     version = "original"
     for index, (step, phase) in enumerate(zip(steps, plan.phases, strict=False)):
         last = index == len(plan.phases) - 1
-        outcome = plan.outcome if last else Outcome("completed")
-        if last and outcome is not None and outcome.state != "completed":
-            outcome = Outcome("failed", KINDS[STEP_KINDS[step["type"]]][3])
+        outcome = plan.outcome if last else Outcome(COMPLETED)
+        if last and outcome is not None and outcome.state != COMPLETED:
+            outcome = Outcome(FAILED, KINDS[STEP_KINDS[step["type"]]][2])
         kind = STEP_KINDS[step["type"]]
         data: dict[str, Any] = {
             "audio_id": workflow.data["audio_id"],
@@ -214,7 +217,7 @@ def _workflow_children(ctx: Ctx, workflow: Job, steps: list[dict[str, Any]]) -> 
         child_id = new_uuid(ctx.rng)
         created = workflow.created_at + (0.0 if plan.per_poll else start)
         child_plan = Plan(
-            (Phase("in_progress", phase.duration, phase.detail),), outcome, plan.per_poll
+            (Phase(IN_PROGRESS, phase.duration, phase.detail),), outcome, plan.per_poll
         )
         ctx.state.store.add(
             Job(
@@ -237,7 +240,7 @@ def _workflow_children(ctx: Ctx, workflow: Job, steps: list[dict[str, Any]]) -> 
 
 def _started(ctx: Ctx, ids: dict[str, str], job: Job, message: str) -> Response:
     return ctx.json(
-        {**ids, "audio_id": job.data["audio_id"], "status": "in_progress", "message": message}
+        {**ids, "audio_id": job.data["audio_id"], "status": IN_PROGRESS, "message": message}
     )
 
 
@@ -280,19 +283,19 @@ async def status(ctx: Ctx) -> Response:
 def _status(ctx: Ctx, job: Job) -> dict[str, Any]:
     now = ctx.now
     snap = job.snapshot(now)
-    completed = snap.outcome is not None and snap.outcome.state == "completed"
+    completed = snap.outcome is not None and snap.outcome.state == COMPLETED
     failed = snap.outcome is not None and not completed
     body: dict[str, Any] = {
         "object_type": job.kind,
         "object_id": job.id,
-        "status": snap.outcome.state if snap.outcome else "in_progress",
+        "status": snap.state,
         "is_complete": completed,
         "is_failed": failed,
         "download_url": f"{ctx.base_url}/download/{job.kind}/{job.id}"
         if completed and job.kind in DOWNLOADABLE
         else None,
         "audio_id": job.data["audio_id"],
-        "status_details": KINDS[job.kind][2] if completed else (None if failed else snap.detail),
+        "status_details": KINDS[job.kind][1] if completed else (None if failed else snap.detail),
         "error_message": snap.outcome.message if failed and snap.outcome else None,
         "created_at": ctx.iso(job.created_at),
         "completed_at": ctx.iso(job.finished_at(now, snap)) if completed else None,
@@ -320,7 +323,7 @@ def _workflow_steps(ctx: Ctx, workflow: Job) -> list[dict[str, Any]]:
         steps.append(
             {
                 "type": step["type"],
-                "status": snap.outcome.state if snap.outcome else "in_progress",
+                "status": snap.state,
                 "object_id": child.id,
             }
         )
@@ -333,7 +336,7 @@ def _stem_status(ctx: Ctx, stem_id: str) -> dict[str, Any]:
     return {
         "object_type": "stem",
         "object_id": stem_id,
-        "status": "completed",
+        "status": COMPLETED,
         "is_complete": True,
         "is_failed": False,
         "download_url": f"{ctx.base_url}/download/stem/{stem_id}",
@@ -394,7 +397,7 @@ async def download_archive(ctx: Ctx) -> Response:
         new_uuid(ctx.rng),
         "archive",
         ctx.now,
-        Plan((), Outcome("completed")),
+        Plan((), Outcome(COMPLETED)),
         {"audio_id": audio_ids[0], "members": kept},
     )
     ctx.state.store.add(archive)

@@ -22,6 +22,8 @@ from mockserver.apis.neuraldraft.models import (
     CANCELLED,
     CANCELLED_MESSAGE,
     COMPLETED,
+    CONTRACT,
+    CYCLES,
     FAILED,
     KINDS,
     STOP_SHARE,
@@ -36,7 +38,7 @@ from mockserver.apis.neuraldraft.posts import BlogPost, Registry, SocialPost
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES, problem
 from mockserver.apis.neuraldraft.stream import Wakeup
 from mockserver.apis.neuraldraft.webhooks import Event, Webhooks
-from mockserver.contracts.document import HERE as CONTRACTS
+from mockserver.contracts.lifecycle import end_states
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
@@ -55,8 +57,8 @@ class NeuralDraft(ApiService):
     hosts = ("api.neuraldraft.io",)
     auth_header = "authorization"
     key_format = "ndsk_test_{tenant}"
-    outcomes = (COMPLETED, FAILED, CANCELLED)
-    contract_path = CONTRACTS / "neuraldraft.yaml"
+    outcomes = end_states(CYCLES.values())
+    contract_path = CONTRACT
     strategies = "mockserver.contracts.strategies.neuraldraft"
     schemathesis = (
         # The event stream lasts as long as its job: minutes on the system clock, for ever on

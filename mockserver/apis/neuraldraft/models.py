@@ -1,7 +1,8 @@
 """Neural Draft's rules: job types, their steps and timings, how a job reads at any moment.
 
 A job's plan is one `pending` phase ("Queued") followed by one `processing` phase per step
-(the phase's detail is the step name). The plan the job was created with is kept in
+(the phase's detail is the step name): the states of its lifecycle in the contract, stretched
+to the lifecycle's usual duration. The plan the job was created with is kept in
 `job.data["timeline"]`: when a job is cut short (a cancel, a forced failure) its live plan
 is shortened, and comparing the two says which steps had really finished.
 """
@@ -16,18 +17,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mockserver.contracts.document import HERE
+from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.clock import isoformat
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 
+CONTRACT = HERE / "neuraldraft.yaml"
 COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
-PENDING, PROCESSING = "pending", "processing"
+CYCLES = lifecycles_in("neuraldraft", CONTRACT)
+PENDING, PROCESSING = CYCLES["blog_post.generate"].stages(2)  # queued, then at work
 EPSILON = 1e-6
 CANCELLED_MESSAGE = "The job was cancelled."
 # where a failing or cancelled job stops when the scenario gives no `after=`: share of its plan
 STOP_SHARE = {FAILED: 0.6, CANCELLED: 0.5}
 
-# blog steps: name -> (seconds, message); a step the request switches off lasts no time
+# Steps: name -> (seconds in the usual job, message). The contract's usual duration of a kind
+# stretches them all alike (blog: every step on; translation: USUAL_LANGUAGES languages).
+# A blog step the request switches off lasts no time.
 BLOG_STEPS: dict[str, tuple[float, str]] = {
     "research": (60.0, "Researching the topic"),
     "write": (130.0, "Writing the post"),
@@ -44,6 +51,7 @@ WEBSITE_STEPS = {
     "build": (40.0, "Building the site"),
 }
 SECONDS_PER_LOCALE = 20.0
+USUAL_LANGUAGES = 3
 QUEUED_SECONDS = 2.0
 
 LANGUAGES = {
@@ -111,24 +119,33 @@ KINDS: dict[str, Kind] = {
         WEBSITE_STEPS, GENERATION_FAILED, "The website could not be generated.", "Generation failed"
     ),
 }
+# queued, then at work; the contract refuses to load otherwise (LifecycleMismatch)
+CYCLES.conform(KINDS, [PENDING, PROCESSING], (COMPLETED, FAILED, CANCELLED))
 
 
 # --- plans ----------------------------------------------------------------------------------
 
 
 def steps_for(kind: str, inputs: dict[str, Any]) -> list[tuple[str, float, str]]:
-    """The weighted phases `(state, seconds, step name)` of a new job, queue first."""
+    """The phases `(state, seconds, step name)` of a new job, queue first."""
     if kind == "blog_post.generate":
         off = {
             "research": inputs.get("enable_research") is False,
             "translate": not inputs.get("translate_to_all", False),
         }
         steps = [(name, 0.0 if off.get(name) else sec) for name, (sec, _) in BLOG_STEPS.items()]
+        usual = sum(sec for sec, _ in BLOG_STEPS.values())
     elif kind == "translation.batch":
         steps = [(locale, SECONDS_PER_LOCALE) for locale in inputs["locales"]]
+        usual = SECONDS_PER_LOCALE * USUAL_LANGUAGES
     else:
         steps = [(name, seconds) for name, (seconds, _) in KINDS[kind].steps.items()]
-    return [(PENDING, QUEUED_SECONDS, ""), *((PROCESSING, sec, name) for name, sec in steps)]
+        usual = sum(seconds for _, seconds in steps)
+    scale = CYCLES[kind].usual_seconds / (QUEUED_SECONDS + usual)
+    return [
+        (PENDING, QUEUED_SECONDS * scale, ""),
+        *((PROCESSING, seconds * scale, name) for name, seconds in steps),
+    ]
 
 
 def step_message(kind: str, step: str) -> str:

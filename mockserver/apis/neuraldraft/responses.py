@@ -16,6 +16,7 @@ from mockserver.apis.neuraldraft.models import (
     CANCELLED,
     COMPLETED,
     KINDS,
+    PENDING,
     image_size,
     percent_changes_at,
     progress_of,
@@ -223,7 +224,7 @@ async def create_job(ctx: Ctx) -> Response:
             pages_count=5,
         )
     job = _start(ctx, kind, {**body, "result": result}, [title], record)
-    return ctx.json({"job_id": job.id, "status": "pending"}, 202)
+    return ctx.json({"job_id": job.id, "status": PENDING}, 202)
 
 
 # --- the posts jobs write -------------------------------------------------------------------

@@ -11,6 +11,7 @@ from mockserver.apis.neurolinker import responses
 from mockserver.apis.neurolinker.models import (
     ARCHIVE,
     COMPLETED,
+    CONTRACT,
     DOCUMENT,
     FAILED,
     FAILURE_MESSAGE,
@@ -22,7 +23,6 @@ from mockserver.apis.neurolinker.models import (
     failing_count,
     request_plan,
 )
-from mockserver.contracts.document import HERE as CONTRACTS
 from mockserver.engine.clock import MICROS_OFFSET
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
@@ -39,7 +39,7 @@ class NeuroLinker(ApiService):
     hosts = ("neurolinker.api.ainexxo.com",)
     auth_header = "authorization"
     key_format = "nl_{tenant}"
-    contract_path = CONTRACTS / "neurolinker.yaml"
+    contract_path = CONTRACT
     strategies = "mockserver.contracts.strategies.neurolinker"
     schemathesis = (
         # The submit: multipart/form-data as for Neural Analog's import. Its `form` field is

@@ -14,24 +14,33 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from mockserver.contracts.document import HERE
+from mockserver.contracts.lifecycle import end_states, lifecycles_in
 from mockserver.engine.ids import BASE62
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.engine.scenarios import MAGIC, STALLED, Scenario, ScenarioError
 
+CONTRACT = HERE / "neurolinker.yaml"
 REQUEST, DOCUMENT, ARCHIVE = "request", "document", "archive"
 COMPLETED, FAILED, PARTIAL = "completed", "failed", "partial"
 NO_CREDITS = "insufficient_credits"  # a scenario word: the submit is refused with 402
-PENDING, PROCESSING = "pending", "processing"
+# The states, ends and usual duration of both kinds are their lifecycles' in the contract: a
+# document is queued, then worked; a request shows the second of those states until its
+# documents end
+CYCLES = lifecycles_in("neurolinker", CONTRACT)
+PENDING, PROCESSING = CYCLES[DOCUMENT].stages(2)
+CYCLES[DOCUMENT].conform([PENDING, PROCESSING], (COMPLETED, FAILED))
+CYCLES[REQUEST].conform([PROCESSING], (COMPLETED, FAILED, PARTIAL))
 # How a document is processed: full extraction, field extraction from the PDF (`/extract-fields`)
 # or scalar fields from a full extraction's Markdown (`/extract-fields-from-markdown`)
 FULL, FIELDS, SCALARS = "full", "fields", "scalars"
-OUTCOMES = (COMPLETED, FAILED, PARTIAL, NO_CREDITS)
+OUTCOMES = (*end_states(CYCLES.values()), NO_CREDITS)
 
-# A document takes BASE + PER_PAGE seconds per page (the docs' 8-page example took ~145 s),
+# A document's work weighs BASE + PER_PAGE a page; one of USUAL_PAGES (the docs' 8-page
+# example took ~145 s) takes the contract's usual duration (130 s: 10 s and 15 s a page),
 # times the profile's duration scale; `after=` sets the whole request's duration instead.
-BASE_SECONDS = 10.0
-SECONDS_PER_PAGE = 15.0
+BASE_WEIGHT, PAGE_WEIGHT, USUAL_PAGES = 10.0, 15.0, 8
 CREDITS_PER_PAGE = 4  # the docs' example: 8 pages, 32 credits
 FAILURE_MESSAGE = "The PDF could not be parsed"
 NO_CREDITS_MESSAGE = "Insufficient credits"
@@ -137,7 +146,8 @@ def queue_behind_stall(words: list[str]) -> list[str]:
 
 
 def document_seconds(document: DocumentFile) -> float:
-    return BASE_SECONDS + SECONDS_PER_PAGE * document.pages
+    usual = CYCLES[DOCUMENT].usual_seconds / (BASE_WEIGHT + PAGE_WEIGHT * USUAL_PAGES)
+    return usual * (BASE_WEIGHT + PAGE_WEIGHT * document.pages)
 
 
 def schedule(
