@@ -23,6 +23,7 @@ from mockserver.errors import ApiError
 from mockserver.faults import FaultRule, scenario_rule
 from mockserver.service import ApiService, JobEnded
 from mockserver.state import MockState
+from mockserver.stores import shown
 
 RESERVED = {"api", "outcome", "tenant", "count"}
 DASHBOARD_ROWS = 200  # a server may hold 100,000 jobs: the page shows the newest
@@ -113,6 +114,7 @@ async def health(request: Request) -> Response:
             "clock": state.clock.describe(),
             "jobs": len(state.store),
             "strict": state.strict,
+            "store": shown(state.config.store),
         }
     )
 

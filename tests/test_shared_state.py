@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, apis, create_app
 from mockserver.state import MockState
-from mockserver.stores import StoreError
+from mockserver.stores import StoreError, shown
 from tests.conftest import ConformanceCheck, wav
 
 NA = "/neuralanalog"
@@ -282,3 +282,12 @@ def test_a_server_with_another_clock_is_refused_by_the_world(store_url: str) -> 
     with pytest.raises(StoreError, match="the store's clock is manual, this server's system"):
         create_app(ServerConfig(clock="system", store=store_url))
     next(first, None)
+
+
+def test_health_names_the_store_and_hides_its_password(world: tuple[Server, Server]) -> None:
+    one, _ = world
+    health = one.client.get("/__mock__/health").json()
+    assert health["store"] == one.state.config.store
+    assert shown("rediss://app:s3cret@redis.internal:6380/0") == (
+        "rediss://app:***@redis.internal:6380/0"
+    )

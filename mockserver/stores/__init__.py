@@ -26,6 +26,7 @@ __all__ = [
     "key",
     "open_store",
     "prefix_of",
+    "shown",
     "with_prefix",
 ]
 DEFAULT_PREFIX = "mockserver"
@@ -56,6 +57,16 @@ def open_store(url: str = "memory") -> StateStore:
     from mockserver.stores.redis import RedisStore
 
     return RedisStore(url)
+
+
+def shown(url: str) -> str:
+    """`url` as the health check shows it: a password in it replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 def prefix_of(url: str) -> str:
