@@ -291,3 +291,28 @@ def test_health_names_the_store_and_hides_its_password(world: tuple[Server, Serv
     assert shown("rediss://app:s3cret@redis.internal:6380/0") == (
         "rediss://app:***@redis.internal:6380/0"
     )
+
+
+def test_queued_outcomes_go_to_exactly_as_many_jobs_under_concurrent_creates(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    queued = one.client.post(
+        "/__mock__/scenarios",
+        json={"api": "neuralanalog", "outcome": "failed", "tenant": KEY, "count": 5},
+    )
+    assert queued.status_code == 201, queued.text
+    made: list[str] = []
+
+    def create(server: Server) -> None:
+        made.extend(imported(server) for _ in range(3))
+
+    threads = [threading.Thread(target=create, args=(s,)) for s in (one, other) * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    one.advance(600)
+    words = [one.get("neuralanalog", f"{NA}/status/audio/{a}").json()["status"] for a in made]
+    assert len(set(made)) == 24  # no ID drawn twice
+    assert words.count("failed") == 5 and words.count("completed") == 19
