@@ -245,11 +245,13 @@ SHUTDOWN_SECONDS = 2  # on SIGTERM, requests still open after this are cut off
 
 
 def build_app(config: ServerConfig) -> Starlette:
-    """The app `serve` runs: its IDs salted per start, so a restarted server never hands out
-    an ID a client of the previous one may still be polling (same seed or not)."""
+    """The app `serve` runs. On the memory store its IDs are salted per start, so a restarted
+    server never hands out an ID a client of the previous one may still be polling (same seed
+    or not); a shared store keeps the ID counters, so it goes on where it stopped unsalted (the
+    same seed gives the same IDs from a fresh store)."""
     from mockserver.app import create_app
 
-    if not config.id_salt:
+    if not config.id_salt and config.store == "memory":
         config.id_salt = secrets.token_hex(8)
     return create_app(config)
 

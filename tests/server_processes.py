@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from mockserver import apis
 from mockserver.live import free_port
 
 START_SECONDS = 30.0  # bound on a server's start (imports, workers spawning): a failure, not a wait
@@ -61,9 +62,8 @@ class ServerProcess:
         self.kill_9()
         raise AssertionError(f"the server did not start: {''.join(seen)[-3000:]}")
 
-    def headers(self, api: str, key: str) -> dict[str, str]:
-        from mockserver import apis
-
+    @staticmethod
+    def headers(api: str, key: str) -> dict[str, str]:
         service = apis.service_class(api)
         return service.auth_headers(service.api_key(key))
 

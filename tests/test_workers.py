@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
+from mockserver import ServerConfig, create_app
 from tests.redis_servers import RedisClusterServers, RedisServer, fresh_prefix
 from tests.server_processes import ServerProcess
 
@@ -115,3 +117,20 @@ def test_two_servers_on_a_redis_cluster_are_one_world(
     assert status(other, audio_id) != "completed"
     advance(other, 600)
     assert status(one, audio_id) == "completed"
+
+
+def test_a_fresh_shared_store_draws_the_seeds_ids_and_a_restart_goes_on(
+    servers: list[ServerProcess], tmp_path: Path
+) -> None:
+    in_process = TestClient(create_app(ServerConfig(clock="manual", seed=7)))
+    headers = ServerProcess.headers("neuralanalog", KEY)
+    expected = [
+        in_process.post(f"{NA}/from-link", headers=headers, json=LINK).json()["audio_id"]
+        for _ in range(3)
+    ]
+    store = f"sqlite:///{tmp_path / 'state.db'}"
+    server = serve(servers, store)
+    first = [imported(server) for _ in range(2)]
+    server.kill_9()
+    again = serve(servers, store, port=server.port)
+    assert [*first, imported(again)] == expected  # --seed 7, counters kept: no ID twice
