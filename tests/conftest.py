@@ -21,6 +21,7 @@ from mockserver.engine.artifacts import AudioInfo, render_wav
 from mockserver.live import LiveServer
 from mockserver.request import ApiRequest
 from mockserver.state import MockState
+from mockserver.stores import StateStore
 from tests import redis_servers
 from tests.redis_servers import (
     RedisClusterServers,
@@ -126,8 +127,8 @@ class Mock:
         return {**service.auth_headers(service.api_key(key or self.key)), **extra}
 
 
-def make_mock(**config: Any) -> Iterator[Mock]:
-    app = create_app(ServerConfig(clock="manual", seed=7, **config))
+def make_mock(store: StateStore | None = None, **config: Any) -> Iterator[Mock]:
+    app = create_app(ServerConfig(clock="manual", seed=7, **config), store=store)
     check = ConformanceCheck(app)
     with TestClient(check) as client:
         yield Mock(app.state.mock, client, check)
@@ -135,9 +136,16 @@ def make_mock(**config: Any) -> Iterator[Mock]:
 
 
 @pytest.fixture
-def mock() -> Iterator[Mock]:
+def state_store() -> StateStore | None:
+    """The store of the `mock` fixture's server: None, the config's (memory). A module runs
+    its tests on the shared stores' encoding too by importing `tests.encoding_store`'s."""
+    return None
+
+
+@pytest.fixture
+def mock(state_store: StateStore | None) -> Iterator[Mock]:
     """The whole server in-process, manual clock, responses checked against the contracts."""
-    yield from make_mock()
+    yield from make_mock(state_store)
 
 
 @dataclass

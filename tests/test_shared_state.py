@@ -8,6 +8,7 @@ then pins today's behaviour.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from mockserver import ServerConfig, apis, create_app
 from mockserver.state import MockState
 from mockserver.stores import StoreError, shown
 from tests.conftest import ConformanceCheck, wav
+from tests.pdfs import written_pdf
 
 NA = "/neuralanalog"
 CAMB = "/camb/apis"
@@ -116,6 +118,45 @@ def test_a_separation_is_read_and_its_result_downloaded_through_the_other(
     assert status["status"] == "SUCCESS", status
     urls = other.get("camb", f"{CAMB}/audio-separation-result/{status['run_id']}").json()
     assert one.client.get(urls["foreground_audio_url"]).content[:4] == b"fLaC"
+
+
+def test_stems_split_through_one_are_read_through_the_other(world: tuple[Server, Server]) -> None:
+    one, other = world
+    audio_id = imported(one)
+    one.advance(600)
+    split = one.client.post(
+        f"{NA}/create-stems",
+        headers=one.headers("neuralanalog"),
+        json={"audio_id": audio_id, "preset": "2_tracks"},
+    )
+    assert split.status_code == 200, split.text
+    one.advance(600)
+    done = other.get("neuralanalog", f"{NA}/status/stem_split/{split.json()['creation_id']}")
+    stems = done.json()["stems"]
+    assert [stem["name"] for stem in stems] == ["vocals", "instrumental"]
+    stem = other.get("neuralanalog", f"{NA}/status/stem/{stems[0]['stem_id']}").json()
+    assert stem["is_complete"] and stem["audio_id"] == audio_id
+
+
+def test_documents_sent_through_one_are_read_through_the_other(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    parts = [("documents", ("memo.pdf", written_pdf("Hello"), "application/pdf"))]
+    sent = one.client.post(
+        f"{NL}/extract", headers=one.headers("neurolinker"), files=parts, data={"form": "{}"}
+    )
+    assert sent.status_code == 200, sent.text
+    one.advance(3600)
+    status = other.get("neurolinker", f"{NL}/request-status/{sent.json()['request_uid']}").json()
+    (document,) = status["documents"]
+    answer = other.client.post(
+        f"{NL}/documents/markdown",
+        headers=other.headers("neurolinker"),
+        json={"document_ids": [document["document_id"]]},
+    )
+    assert answer.status_code == 200, answer.text
+    assert "Hello" in json.dumps(answer.json())
 
 
 def test_a_cancel_through_one_is_the_answer_of_the_other(world: tuple[Server, Server]) -> None:

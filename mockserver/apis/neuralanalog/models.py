@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from mockserver.contracts.document import HERE
 from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import AudioInfo
+from mockserver.stores.codec import storable
 
 CONTRACT = HERE / "neuralanalog.yaml"
 DOWNLOADABLE = ("audio", "upscaled", "mastered", "stem")
@@ -55,11 +57,21 @@ UNREADABLE_DURATION = 1.0  # of an upload no decoder reads (its import fails unl
 ZIP_BYTES_PER_SECOND = 33_000_000
 
 
+@storable
 @dataclass(frozen=True, slots=True)
 class Stem:
     stem_id: str
     name: str
     frequency: int  # each stem is its own tone, so a test can tell them apart
+
+    state_tag: ClassVar[str] = "stem"
+
+    def to_state(self) -> list[Any]:
+        return [self.stem_id, self.name, self.frequency]
+
+    @classmethod
+    def from_state(cls, data: list[Any]) -> Stem:
+        return cls(*data)
 
 
 def tone_for(kind: str) -> int:

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from mockserver.contracts.document import HERE
@@ -20,6 +21,7 @@ from mockserver.engine.ids import BASE62
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.engine.scenarios import MAGIC, STALLED, Scenario, ScenarioError
+from mockserver.stores.codec import storable
 
 CONTRACT = HERE / "neurolinker.yaml"
 REQUEST, DOCUMENT, ARCHIVE = "request", "document", "archive"
@@ -46,6 +48,7 @@ FAILURE_MESSAGE = "The PDF could not be parsed"
 NO_CREDITS_MESSAGE = "Insufficient credits"
 
 
+@storable
 @dataclass(frozen=True, slots=True)
 class DocumentFile:
     """What the mock keeps of one submitted PDF: enough to derive every result from it."""
@@ -58,6 +61,25 @@ class DocumentFile:
     sha256: str
     source_url: str | None = None  # URL mode: the URL the document stands for
     encrypted: bool = False  # needs a password: the document fails instead of completing
+
+    state_tag: ClassVar[str] = "document"
+
+    def to_state(self) -> list[Any]:
+        return [
+            self.file_name,
+            self.size,
+            self.pages,
+            self.pages_counted,
+            self.texts,
+            self.sha256,
+            self.source_url,
+            self.encrypted,
+        ]
+
+    @classmethod
+    def from_state(cls, data: list[Any]) -> DocumentFile:
+        name, size, pages, counted, texts, sha256, url, encrypted = data
+        return cls(name, size, pages, counted, tuple(map(tuple, texts)), sha256, url, encrypted)
 
     @property
     def stem(self) -> str:
