@@ -20,7 +20,7 @@ from mockserver.admin import admin_routes, describe
 from mockserver.admin_guard import AdminGuard, admin_token
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
-from mockserver.engine.journal import Entry
+from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.engine.scenarios import HEADER
 from mockserver.errors import ApiError
 from mockserver.exchange import Exchange
@@ -304,7 +304,7 @@ class RequestMiddleware:
             tenant=info.tenant,
             method=scope["method"],
             path=info.path or scope["path"],
-            query=scope.get("query_string", b"").decode("latin-1"),
+            query=scope.get("query_string", b"")[:BODY_LIMIT].decode("latin-1"),
             request_type=headers.get(b"content-type", b"").decode("latin-1"),
         )
         exchange = Exchange(entry, self.state.journal if service else None, receive, send)

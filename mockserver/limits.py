@@ -200,7 +200,7 @@ class BodyLimits:
                 tenant=tenant,
                 method=scope["method"],
                 path=info.path,
-                query=scope.get("query_string", b"").decode("latin-1"),
+                query=scope.get("query_string", b"")[:BODY_LIMIT].decode("latin-1"),
                 status=status,
                 response_body=bytes(response.body)[:BODY_LIMIT],
                 response_type=response.headers.get("content-type", ""),

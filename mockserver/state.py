@@ -44,7 +44,7 @@ class MockState:
             config.max_queued_scenarios,
             self.backend,
         )
-        self.journal = Journal(config.journal_size, config.journal_bytes)
+        self.journal = Journal(config.journal_size, config.journal_bytes, self.backend)
         self.faults = FaultBook(config.faults, self.ids.seed)
         self.backend.add(SECRET, secrets.token_hex(32))
         self.signer = Signer(bytes.fromhex(str(self.backend.get(SECRET))))
@@ -70,12 +70,13 @@ class MockState:
     def reset(self) -> None:
         """Forget every job, queued scenario, journal entry and fault added since the start (the
         configured faults come back); the clock keeps its time, file links stay valid."""
-        now, secret = self.clock.now(), self.backend.get(SECRET)
+        now, secret, recorded = self.clock.now(), self.backend.get(SECRET), self.journal.recorded
         self.backend.clear()
         self.backend.add(SECRET, secret)
+        self.journal.count_from(recorded)
+        self.journal.clear()
         if self.backend.shared:
             self.clock.set(now)
-        self.journal.clear()
         self.faults.reset()
         self.polls.invalidate()
         for hook in self._reset_hooks:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections import deque
+from base64 import b64decode, b64encode
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from mockserver.contracts.validate import Violation
+from mockserver.stores import MemoryStore, StateStore, key
+from mockserver.stores.codec import storable
 
-BODY_LIMIT = 16_384  # bytes of each body kept; enough to read, bounded in memory
+BODY_LIMIT = 16_384  # bytes of each body (and characters of the query) kept: bounded memory
 ENTRY_OVERHEAD = 512  # bytes an entry costs besides its bodies (a rough, fixed estimate)
 VIEW_DEPTH = 32  # nesting shown by the views; deeper values are cut
 
 
+@storable
 @dataclass(slots=True)
 class Entry:
     id: str
@@ -34,6 +37,9 @@ class Entry:
     request_size: int = 0  # the whole body's size, however much of it is kept
     request_parts: list[dict[str, Any]] | None = None  # a multipart body, part by part
     retry_after: str = ""  # the answer's Retry-After header, when it had one
+    number: int = 0  # 1 for the first entry the journal recorded, 2 for the next...
+
+    state_tag: ClassVar[str] = "entry"
 
     @property
     def cost(self) -> int:
@@ -59,6 +65,38 @@ class Entry:
             "response": _readable(self.response_body, self.response_type),
             "violations": [plain(v.as_dict()) for v in self.violations],
         }
+
+    def to_state(self) -> list[Any]:
+        violations = [
+            [v.operation, v.pointer, v.message, plain(v.value), v.kind, plain(v.ctx)]
+            for v in self.violations
+        ]
+        return [
+            self.id,
+            self.time,
+            self.api,
+            self.tenant,
+            self.method,
+            self.path,
+            self.query,
+            b64encode(self.request_body).decode("ascii"),
+            self.request_type,
+            self.status,
+            b64encode(self.response_body).decode("ascii"),
+            self.response_type,
+            violations,
+            self.request_size,
+            self.request_parts,
+            self.retry_after,
+            self.number,
+        ]
+
+    @classmethod
+    def from_state(cls, data: list[Any]) -> Entry:
+        fields = list(data)
+        fields[7], fields[10] = b64decode(fields[7]), b64decode(fields[10])  # the bodies
+        fields[12] = [Violation(*v) for v in fields[12]]
+        return cls(*fields)
 
 
 def mask(key: str | None) -> str | None:
@@ -105,40 +143,79 @@ def _refuse(constant: str) -> None:
 
 
 class Journal:
-    """The latest `size` entries, and no more than `max_bytes` of them: the oldest go."""
+    """The latest `size` entries, and no more than `max_bytes` of them: the oldest go.
 
-    def __init__(self, size: int = 10_000, max_bytes: int = 64 * 1024 * 1024) -> None:
+    The entries are one server-wide list in the state store, in the order they were
+    journalled by whichever process served them; `recorded` counts them beside it.
+
+    The byte budget is counted exactly on the memory store (the sum of the kept entries'
+    `cost`). A shared store keeps no running sum: one kept right while several processes push
+    and trim would cost every request more round trips. There the bound holds per entry
+    instead: a body is kept up to `BODY_LIMIT` bytes and the query up to as many characters,
+    so the journal holds at most `size` entries of at most `MOST` bytes each.
+
+    A filtered `clear` marks where it cleared (the number of the latest entry) rather than
+    rewriting the list, which other processes may be pushing to: the entries it covers are
+    no longer shown and go with the oldest as usual.
+    """
+
+    MOST = ENTRY_OVERHEAD + 3 * BODY_LIMIT  # the cost of an entry, at most
+
+    def __init__(
+        self,
+        size: int = 10_000,
+        max_bytes: int = 64 * 1024 * 1024,
+        store: StateStore | None = None,
+    ) -> None:
         self.size = size
         self.max_bytes = max_bytes
-        self._entries: deque[Entry] = deque()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.recorded = 0  # every request ever journalled, evicted or cleared ones included
+        self._store = store or MemoryStore()
+        self._lock = threading.Lock()  # the memory store's list and its sum change together
+        self._bytes = 0  # the sum, on the memory store: this process's alone, as the list is
 
     def record(self, entry: Entry) -> None:
+        store = self._store
+        entry.number = store.incr(_RECORDED)
+        if store.shared:
+            store.push(_ENTRIES, entry, keep=self.size)
+            return
         with self._lock:
-            self._entries.append(entry)
-            self.recorded += 1
+            held = store.push(_ENTRIES, entry)
             self._bytes += entry.cost
-            while self._entries and (
-                len(self._entries) > self.size or self._bytes > self.max_bytes
-            ):
-                self._bytes -= self._entries.popleft().cost
+            while held > self.size or self._bytes > self.max_bytes:
+                oldest = store.pop(_ENTRIES)
+                if oldest is None:  # the store was emptied meanwhile (a reset)
+                    self._bytes = 0
+                    break
+                self._bytes -= oldest.cost
+                held -= 1
+
+    @property
+    def recorded(self) -> int:
+        """Every request ever journalled, evicted or cleared ones included."""
+        return self._store.incr(_RECORDED, 0)
+
+    def count_from(self, recorded: int) -> None:
+        """Go on counting from `recorded` (after the store was emptied)."""
+        self._store.incr(_RECORDED, recorded)
 
     @property
     def bytes(self) -> int:
         """What the kept entries cost, by `Entry.cost`."""
+        if self._store.shared:
+            return sum(entry.cost for entry in self._store.items(_ENTRIES))
         return self._bytes
 
     def entries(
         self, api: str | None = None, tenant: str | None = None, limit: int | None = None
     ) -> list[Entry]:
-        with self._lock:
-            found = [
-                e
-                for e in self._entries
-                if (api is None or e.api == api) and (tenant is None or e.tenant == tenant)
-            ]
+        cleared = self._store.entries(_CLEARED)
+        found = [
+            e
+            for e in self._store.items(_ENTRIES)
+            if (api is None or e.api == api) and (tenant is None or e.tenant == tenant)
+            if not cleared or e.number > _cleared_up_to(cleared, e)
+        ]
         return found[-limit:] if limit else found
 
     def violations(self, api: str | None = None, tenant: str | None = None) -> list[dict[str, Any]]:
@@ -150,15 +227,35 @@ class Journal:
         ]
 
     def clear(self, api: str | None = None, tenant: str | None = None) -> None:
-        with self._lock:
-            if api is None and tenant is None:
-                self._entries.clear()
+        store = self._store
+        if api is None and tenant is None:
+            with self._lock:
+                store.delete(_ENTRIES, _CLEARED)
                 self._bytes = 0
-                return
-            keep = [
-                e
-                for e in self._entries
-                if not ((api is None or e.api == api) and (tenant is None or e.tenant == tenant))
-            ]
-            self._entries = deque(keep)
-            self._bytes = sum(e.cost for e in keep)
+            return
+        store.put(_CLEARED, _scope(api, tenant), store.incr(_RECORDED, 0))
+        oldest = store.items(_ENTRIES, 0, 0)
+        for scope, number in store.entries(_CLEARED).items():
+            if not oldest or number < oldest[0].number:  # it covers nothing left
+                store.discard(_CLEARED, scope)
+
+
+def _scope(api: str | None, tenant: str | None) -> str:
+    """The field of a clear's mark: `api|tenant`, either empty for any (no API name holds
+    a `|`, no tenant is empty)."""
+    return f"{api or ''}|{tenant or ''}"
+
+
+def _cleared_up_to(cleared: dict[str, int], entry: Entry) -> int:
+    """The number up to which the clears that cover `entry` hid the entries."""
+    api, tenant = entry.api or "", entry.tenant or ""
+    return max(
+        cleared.get(f"{api}|{tenant}", 0),
+        cleared.get(f"{api}|", 0),
+        cleared.get(f"|{tenant}", 0),
+    )
+
+
+_ENTRIES = key(None, "journal")
+_RECORDED = key(None, "journal", "recorded")
+_CLEARED = key(None, "journal", "cleared")  # `api|tenant` of a filtered clear -> its number

@@ -1,0 +1,148 @@
+"""The journal on the memory store and on one that encodes every value (as SQLite and Redis
+do): what it keeps, filters, clears, counts and bounds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mockserver.contracts import Violation
+from mockserver.engine.journal import BODY_LIMIT, Entry, Journal
+from mockserver.stores import MemoryStore, StateStore
+from mockserver.stores.codec import dumps, loads
+from tests.conftest import Mock
+from tests.encoding_store import EncodingStore, state_store
+
+__all__ = ["state_store"]  # the fixture: every test here runs on both stores
+NA = "/neuralanalog"
+
+
+def entry(tenant: str = "t", api: str = "neuralanalog", body: bytes = b"") -> Entry:
+    return Entry("req_1", 1.0, api, tenant, "POST", "/from-link", "", request_body=body)
+
+
+def journal_on(state_store: StateStore | None, size: int = 100, max_bytes: int = 1 << 30):
+    return Journal(size, max_bytes, state_store or MemoryStore())
+
+
+def test_requests_are_kept_with_their_bodies_and_violations(mock: Mock) -> None:
+    headers = mock.headers("neuralanalog")
+    created = mock.client.post(f"{NA}/from-link", headers=headers, json={"url": "https://x/a"})
+    audio_id = created.json()["audio_id"]
+    mock.client.get(f"{NA}/status/audio/{audio_id}", headers=headers, params={"v": "1"})
+    mock.client.post(f"{NA}/from-link", headers=headers, json={"url": 1})  # not a URL
+    mock.client.get(f"{NA}/status/audio/{audio_id}", headers=mock.headers("neuralanalog", "b"))
+    mine = mock.state.journal.entries("neuralanalog", mock.key)
+    assert [(e.method, e.path, e.query, e.status) for e in mine] == [
+        ("POST", "/from-link", "", 200),
+        ("GET", f"/status/audio/{audio_id}", "v=1", 200),
+        ("POST", "/from-link", "", 422),
+    ]
+    shown = mine[0].as_dict()
+    assert shown["request"] == {"url": "https://x/a"}
+    assert shown["response"]["audio_id"] == audio_id
+    assert [v["pointer"] for v in mock.state.journal.violations(tenant=mock.key)] == ["/body/url"]
+    assert len(mock.state.journal.entries()) == 4
+    assert [e.path for e in mock.state.journal.entries(limit=1)] == [f"/status/audio/{audio_id}"]
+
+
+def test_a_filtered_clear_hides_only_what_it_names(mock: Mock) -> None:
+    def ask(key: str) -> None:
+        headers = mock.headers("neuralanalog", key)
+        mock.client.post(f"{NA}/from-link", headers=headers, json={"url": "https://x/a"})
+
+    ask("one")
+    ask("two")
+    journal = mock.state.journal
+    assert mock.client.delete("/__mock__/journal", params={"tenant": "one"}).status_code == 200
+    assert [e.tenant for e in journal.entries("neuralanalog")] == ["two"]
+    ask("one")  # what comes after a clear is shown
+    assert [e.tenant for e in journal.entries()] == ["two", "one"]
+    journal.clear(api="neuralanalog")
+    assert journal.entries() == []
+    ask("two")
+    journal.clear(api="camb")  # another API's clear hides none of these
+    assert [e.tenant for e in journal.entries()] == ["two"]
+    journal.clear()
+    assert journal.entries() == [] and journal.recorded == 4
+
+
+def test_recorded_counts_every_request_across_clears_and_resets(mock: Mock) -> None:
+    journal = mock.state.journal
+    for _ in range(3):
+        mock.client.get(f"{NA}/status/audio/nope", headers=mock.headers("neuralanalog"))
+    journal.clear()
+    assert mock.client.post("/__mock__/reset").status_code == 200
+    assert journal.recorded == 3 and journal.entries() == []
+    mock.client.get(f"{NA}/status/audio/nope", headers=mock.headers("neuralanalog"))
+    assert journal.recorded == 4
+    assert [e.number for e in journal.entries()] == [4]
+
+
+def test_the_oldest_entries_go_past_the_size(state_store: StateStore | None) -> None:
+    journal = journal_on(state_store, size=3)
+    for tenant in "abcde":
+        journal.record(entry(tenant))
+    assert [e.tenant for e in journal.entries()] == ["c", "d", "e"]
+
+
+def test_the_byte_budget_is_exact_on_the_memory_store() -> None:
+    cost = entry(body=b"x" * 1000).cost
+    journal = journal_on(None, max_bytes=3 * cost + 10)
+    for tenant in "abcde":
+        journal.record(entry(tenant, body=b"x" * 1000))
+    assert [e.tenant for e in journal.entries()] == ["c", "d", "e"]
+    assert journal.bytes == 3 * cost
+    journal.record(entry("f", body=b"x" * (4 * cost)))  # alone past the budget: kept by none
+    assert journal.entries() == [] and journal.bytes == 0
+
+
+def test_a_shared_store_bounds_the_journal_per_entry() -> None:
+    journal = journal_on(EncodingStore(), size=4, max_bytes=1)
+    for tenant in "abcde":
+        journal.record(entry(tenant, body=b"x" * BODY_LIMIT))
+    assert [e.tenant for e in journal.entries()] == ["b", "c", "d", "e"]
+    assert all(e.cost <= Journal.MOST for e in journal.entries())
+
+
+def test_a_long_query_is_kept_cut(mock: Mock) -> None:
+    query = "q=" + "x" * (2 * BODY_LIMIT)
+    mock.client.get(f"{NA}/status/audio/nope?{query}", headers=mock.headers("neuralanalog"))
+    (kept,) = mock.state.journal.entries()
+    assert kept.query == query[:BODY_LIMIT]
+
+
+def test_an_entry_comes_back_from_its_encoding_as_it_was() -> None:
+    original = Entry(
+        "req_2",
+        2.5,
+        "neurolinker",
+        "nl_key",
+        "POST",
+        "/api/v1/documents",
+        "a=1",
+        request_body=bytes(range(256)),
+        request_type="multipart/form-data; boundary=x",
+        status=422,
+        response_body=b'{"detail": []}',
+        response_type="application/json",
+        violations=[Violation("upload", "/body/file", "missing", math.nan, "missing", {"a": 1})],
+        request_size=9000,
+        request_parts=[{"name": "file", "filename": "a.pdf", "size": 9000}],
+        retry_after="3",
+        number=7,
+    )
+    again = loads(dumps(original))
+    assert again.as_dict() == original.as_dict()
+    assert (again.request_body, again.number, again.retry_after) == (bytes(range(256)), 7, "3")
+    assert again.violations[0].kind == "missing" and again.violations[0].ctx == {"a": 1}
+
+
+@pytest.mark.parametrize("limit", [0, 2])
+def test_a_limit_keeps_the_latest(state_store: StateStore | None, limit: int) -> None:
+    journal = journal_on(state_store)
+    for tenant in "abc":
+        journal.record(entry(tenant))
+    expected = ["a", "b", "c"][-limit:] if limit else ["a", "b", "c"]
+    assert [e.tenant for e in journal.entries(limit=limit)] == expected
