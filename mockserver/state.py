@@ -45,7 +45,7 @@ class MockState:
             self.backend,
         )
         self.journal = Journal(config.journal_size, config.journal_bytes, self.backend)
-        self.faults = FaultBook(config.faults, self.ids.seed)
+        self.faults = FaultBook(config.faults, self.ids.seed, self.backend)
         self.backend.add(SECRET, secrets.token_hex(32))
         self.signer = Signer(bytes.fromhex(str(self.backend.get(SECRET))))
         self.strict = config.strict
@@ -77,7 +77,6 @@ class MockState:
         self.journal.clear()
         if self.backend.shared:
             self.clock.set(now)
-        self.faults.reset()
         self.polls.invalidate()
         for hook in self._reset_hooks:
             hook()

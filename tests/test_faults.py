@@ -23,7 +23,11 @@ from mockserver.apis import services as api_services
 from mockserver.contracts import load
 from mockserver.faults import FaultBook, FaultError, InjectedReset
 from mockserver.faults.variety import faithful_schema
+from mockserver.stores import StateStore
 from tests.conftest import Live, Mock, make_mock
+from tests.encoding_store import EncodingStore, state_store
+
+__all__ = ["state_store"]  # the fixture: the tests on `mock` run on memory and encoded
 
 NA = "/neuralanalog"
 LINK = {"url": "https://example.com/take.mp3"}
@@ -62,8 +66,8 @@ def add(mock: Mock, **rule: Any) -> str:
 
 
 @contextlib.contextmanager
-def fresh_mock(**config: Any) -> Iterator[Mock]:
-    yield from make_mock(**config)
+def fresh_mock(store: StateStore | None = None, **config: Any) -> Iterator[Mock]:
+    yield from make_mock(store, **config)
 
 
 # --- latency ----------------------------------------------------------------------------------
@@ -320,9 +324,9 @@ def test_queued_scenario_fault_keeps_the_queue_until_a_job_exists(mock: Mock) ->
     assert client.status(audio_id).json()["status"] == "failed"  # the window was used up
 
 
-def test_key_bound_scenario_fault() -> None:
+def test_key_bound_scenario_fault(state_store: StateStore | None) -> None:
     keys = {"flaky": {"scenario": "completed; fault=500; times=2"}}
-    with fresh_mock(keys=keys) as mock:
+    with fresh_mock(state_store, keys=keys) as mock:
         client = Client(mock, "flaky")
         assert [client.create().status_code for _ in range(3)] == [500, 500, 200]
 
@@ -366,9 +370,11 @@ def test_admin_refuses_bad_rules(mock: Mock, rule: dict[str, Any], message: str)
     assert mock.client.get("/__mock__/faults").json() == {"faults": []}  # all or nothing
 
 
-def test_configured_faults_survive_reset_and_admin_ones_do_not() -> None:
+def test_configured_faults_survive_reset_and_admin_ones_do_not(
+    state_store: StateStore | None,
+) -> None:
     configured = [{"fault": "503", "times": 1, "operation": "import_from_link"}]
-    with fresh_mock(faults=configured) as mock:
+    with fresh_mock(state_store, faults=configured) as mock:
         client = Client(mock)
         add(mock, fault="latency", delay=0.01)
         assert client.create().status_code == 503
@@ -394,6 +400,34 @@ def test_rate_is_seeded_and_reproducible() -> None:
     assert 0 < sum(f is not None for f in first) < 20
     with pytest.raises(FaultError):
         FaultBook([{"fault": "500", "times": 0}])
+
+
+def test_books_on_one_store_are_one_book() -> None:
+    """Two processes' books on one shared store: one list of rules, IDs never given twice,
+    `times` and seeded rates counted once for both."""
+    store = EncodingStore()
+    configured = [{"fault": "latency"}]
+    one, other = FaultBook(configured, 3, store), FaultBook(configured, 3, store)
+    added = [one.add({"fault": "500", "times": 3}), other.add({"fault": "503", "rate": 0.5})]
+    assert [rule.id for rule in added] == ["fault-2", "fault-3"]
+    assert [rule.id for rule in one.rules] == [rule.id for rule in other.rules]
+    assert one.rules == [*other.rules[:1], *added]
+    limited, rated = added
+    books = [one, other] * 4
+    fired = [book.fire(limited, "neuralanalog", "k", 0.0) for book in books]
+    assert fired == [0, 1, 2, None, None, None, None, None]
+    draws = [book.fire(rated, "camb", "k", 0.0) for book in books]
+    alone = FaultBook(configured, 3, EncodingStore())
+    assert draws == [alone.fire(rated, "camb", "k", 0.0) for _ in books]  # one sequence
+    counts = {rule["id"]: rule["fired"] for rule in other.describe()}
+    assert counts == {
+        "fault-1": {},
+        "fault-2": {"k": 3},
+        "fault-3": {"k": sum(1 for d in draws if d is not None)},
+    }
+    assert other.remove("fault-2") and not one.remove("fault-2")
+    one.clear()
+    assert other.rules == []
 
 
 @pytest.mark.parametrize("api", sorted(api_services()))

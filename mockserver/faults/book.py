@@ -2,116 +2,137 @@
 
 from __future__ import annotations
 
-import itertools
+import json
 import math
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from random import Random
 from typing import Any
 
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults.rules import RATE_LIMIT, FaultError, FaultRule, scenario_rule
+from mockserver.stores import MemoryStore, StateStore, key
 
-
-@dataclass
-class _Tally:
-    """What one rule has done to one tenant."""
-
-    fired: int = 0
-    window_end: float = -math.inf
-    rng: Random | None = None
+MEMO_SIZE = 1024  # scenario texts whose fault rule is kept parsed
 
 
 class FaultBook:
     """The server's fault rules, and per rule and tenant how often each fired.
 
-    Thread-safe. `reset()` (the admin reset) brings back the configured rules and forgets
-    counts and open rate-limit windows; `clear()` removes every rule.
+    Everything lives in the state store, so the workers sharing one apply the same rules and
+    count each firing once. The rules are one value, replaced whole by each change: absent, they
+    are the configured ones (each process reads those from its own config); once the admin API
+    changed them, the list it left. A rule added at run time is numbered by a counter after the
+    configured ones, so no two processes give out one ID.
+
+    A tally (one rule, one API, one tenant) is a counter under the tenant's key; a rate rule
+    draws from (seed, rule, API, tenant, draw number), so the draws are one seeded sequence
+    whichever worker makes them. The admin reset empties the store: the configured rules come
+    back, counts and open rate-limit windows are forgotten. `clear()` removes every rule.
     """
 
-    def __init__(self, configured: Iterable[Mapping[str, Any]] = (), seed: int = 0) -> None:
+    def __init__(
+        self,
+        configured: Iterable[Mapping[str, Any]] = (),
+        seed: int = 0,
+        store: StateStore | None = None,
+    ) -> None:
         self.seed = seed
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
+        self._store = store or MemoryStore()
         self._configured: list[FaultRule] = []
         for data in configured:
             if not isinstance(data, Mapping):
                 raise FaultError(f"each fault rule must be a mapping (got {data!r})")
-            self._configured.append(FaultRule.parse(data, self._next_id(), "config"))
-        self._rules = list(self._configured)
-        self._tallies: dict[tuple[str, str, str], _Tally] = {}
-        self._from_scenarios: dict[str, FaultRule | None] = {}
-
-    def _next_id(self) -> str:
-        return f"fault-{next(self._ids)}"
+            rule_id = f"fault-{len(self._configured) + 1}"
+            self._configured.append(FaultRule.parse(data, rule_id, "config"))
+        self._memo_lock = threading.Lock()
+        self._from_scenarios: dict[str, FaultRule | None] = {}  # a pure parse, memoised
 
     @property
     def rules(self) -> list[FaultRule]:
-        with self._lock:
-            return list(self._rules)
+        """Read per request: on the memory store, the kept list itself (never changed in
+        place: a change replaces it)."""
+        held = self._store.get(_RULES)
+        return self._configured if held is None else held
 
     def add(self, data: Mapping[str, Any]) -> FaultRule:
-        rule = FaultRule.parse(data, self._next_id(), "admin")
-        with self._lock:
-            self._rules.append(rule)
+        number = len(self._configured) + self._store.incr(_ADDED)
+        rule = FaultRule.parse(data, f"fault-{number}", "admin")
+        self._change(lambda rules: [*rules, rule])
         return rule
 
     def remove(self, rule_id: str) -> bool:
-        with self._lock:
-            kept = [rule for rule in self._rules if rule.id != rule_id]
-            found = len(kept) != len(self._rules)
-            self._rules = kept
-        return found
+        if not any(rule.id == rule_id for rule in self.rules):
+            return False
+        self._change(lambda rules: [rule for rule in rules if rule.id != rule_id])
+        return True
 
     def clear(self) -> None:
-        with self._lock:
-            self._rules = []
+        self._store.set(_RULES, [])
 
-    def reset(self) -> None:
-        with self._lock:
-            self._rules = list(self._configured)
-            self._tallies.clear()
+    def _change(self, change: Callable[[list[FaultRule]], list[FaultRule]]) -> None:
+        configured = self._configured
+        self._store.update(_RULES, lambda held: change(configured if held is None else held))
 
     def for_scenario(self, scenario: Scenario) -> FaultRule | None:
         """The rule of a scenario's `fault=` options (parsed once per scenario text)."""
         text = scenario.describe()
-        with self._lock:
+        with self._memo_lock:
             if text in self._from_scenarios:
                 return self._from_scenarios[text]
         rule = scenario_rule(scenario)
-        with self._lock:
-            if len(self._from_scenarios) > 1024:
+        with self._memo_lock:
+            if len(self._from_scenarios) > MEMO_SIZE:
                 self._from_scenarios.clear()
             self._from_scenarios[text] = rule
         return rule
 
     def fire(self, rule: FaultRule, api: str, tenant: str | None, now: float) -> int | None:
         """Count one firing of `rule` for this tenant: None when it does not fire, else how
-        many the rule has fired before (for a rate limit, seconds left in its window)."""
-        key = (rule.id, api, tenant or "")
-        with self._lock:
-            tally = self._tallies.setdefault(key, _Tally())
-            if rule.fault == RATE_LIMIT and now < tally.window_end:
-                return max(1, math.ceil(tally.window_end - now))
-            if rule.times is not None and tally.fired >= rule.times:
+        many the rule has fired before (for a rate limit, seconds left in its window).
+
+        `times` holds across processes: the count goes up first, and back down when it went
+        past. A rate limit's window opened by two processes at one instant counts twice."""
+        store = self._store
+        if rule.fault == RATE_LIMIT:
+            window_end = store.get(_tally(rule, api, tenant, "window"))
+            if window_end is not None and now < window_end:
+                return max(1, math.ceil(window_end - now))
+        fired = _tally(rule, api, tenant, "fired")
+        if rule.times is not None and (store.get(fired) or 0) >= rule.times:
+            return None
+        if rule.rate < 1.0:
+            draw = store.incr(_tally(rule, api, tenant, "draws"))
+            if Random(f"{self.seed}:{rule.id}:{api}:{tenant}:{draw}").random() >= rule.rate:
                 return None
-            if rule.rate < 1.0:
-                tally.rng = tally.rng or Random(f"{self.seed}:{rule.id}:{api}:{tenant}")
-                if tally.rng.random() >= rule.rate:
-                    return None
-            tally.fired += 1
-            if rule.fault == RATE_LIMIT:
-                assert rule.retry_after is not None
-                tally.window_end = now + rule.retry_after
-                return rule.retry_after
-            return tally.fired - 1
+        count = store.incr(fired)
+        if rule.times is not None and count > rule.times:
+            store.incr(fired, -1)
+            return None
+        if count == 1:
+            store.put(_FIRED, json.dumps([rule.id, api, tenant]), fired)
+        if rule.fault == RATE_LIMIT:
+            assert rule.retry_after is not None
+            store.set(_tally(rule, api, tenant, "window"), now + rule.retry_after)
+            return rule.retry_after
+        return count - 1
 
     def describe(self) -> list[dict[str, Any]]:
         """Every rule with, per tenant, how often it fired."""
-        with self._lock:
-            fired: dict[str, dict[str, int]] = {}
-            for (rule_id, _, tenant), tally in self._tallies.items():
-                per_tenant = fired.setdefault(rule_id, {})
-                per_tenant[tenant] = per_tenant.get(tenant, 0) + tally.fired
-            return [{**rule.as_dict(), "fired": fired.get(rule.id, {})} for rule in self._rules]
+        tallies = self._store.entries(_FIRED)
+        counts = self._store.get_many(list(tallies.values()))
+        fired: dict[str, dict[str, int]] = {}
+        for field, count in zip(tallies, counts, strict=True):
+            rule_id, _, tenant = json.loads(field)
+            per_tenant = fired.setdefault(rule_id, {})
+            per_tenant[tenant or ""] = per_tenant.get(tenant or "", 0) + (count or 0)
+        return [{**rule.as_dict(), "fired": fired.get(rule.id, {})} for rule in self.rules]
+
+
+def _tally(rule: FaultRule, api: str, tenant: str | None, what: str) -> str:
+    return key(tenant, "fault", what, rule.id, api)
+
+
+_RULES = key(None, "faults")  # absent: the configured rules
+_ADDED = key(None, "faults", "added")  # rules added at run time, ever: their numbers
+_FIRED = key(None, "faults", "fired")  # [rule, api, tenant] -> its tally's key, once it fired

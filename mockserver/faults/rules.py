@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
 
 from mockserver import apis, contracts
 from mockserver.contracts.document import Operation
 from mockserver.engine.scenarios import Scenario
+from mockserver.stores.codec import storable
 
 LATENCY = "latency"
 RATE_LIMIT = "rate_limit"
@@ -74,6 +75,7 @@ class Call:
     scenario_from_header: bool
 
 
+@storable
 @dataclass(frozen=True)
 class FaultRule:
     """One fault and where it applies. Empty filters match everything."""
@@ -92,6 +94,16 @@ class FaultRule:
     payload: str = "faithful"  # variety: "faithful" keeps what a client relies on; "replace"
     id: str = ""
     source: str = "admin"  # config, admin or scenario
+
+    state_tag: ClassVar[str] = "fault"
+
+    def to_state(self) -> list[Any]:
+        return [getattr(self, field.name) for field in fields(self)]
+
+    @classmethod
+    def from_state(cls, data: list[Any]) -> FaultRule:
+        values = dict(zip((field.name for field in fields(cls)), data, strict=True))
+        return cls(**{**values, "operations": tuple(values["operations"])})
 
     @classmethod
     def parse(cls, data: Mapping[str, Any], rule_id: str = "", source: str = "admin") -> FaultRule:
