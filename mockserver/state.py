@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
 
 from mockserver.config import ServerConfig
 from mockserver.engine.artifacts import Signer
@@ -54,7 +53,6 @@ class MockState:
         self.polls = PollCache(0 if self.backend.shared else POLL_ANSWERS)
         self.clock.on_change(self.polls.invalidate)
         self.lock = threading.RLock()  # for multi-step changes spanning store and API state
-        self._reset_hooks: list[Callable[[], None]] = []
 
     def now(self) -> float:
         return self.clock.now()
@@ -62,10 +60,6 @@ class MockState:
     def sync(self) -> None:
         """Before a request: see what other processes sharing the store changed (the clock)."""
         self.clock.sync()
-
-    def on_reset(self, hook: Callable[[], None]) -> None:
-        """Call `hook` on `reset()`: for what an API keeps besides jobs (webhooks, caches)."""
-        self._reset_hooks.append(hook)
 
     def reset(self) -> None:
         """Forget every job, queued scenario, journal entry and fault added since the start (the
@@ -78,5 +72,3 @@ class MockState:
         if self.backend.shared:
             self.clock.set(now)
         self.polls.invalidate()
-        for hook in self._reset_hooks:
-            hook()

@@ -5,6 +5,7 @@ Every response is checked against `contracts/neuraldraft.yaml` by the `mock`/`li
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -20,8 +21,22 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from starlette.responses import Response
 
+from mockserver.apis.neuraldraft import guards
+from mockserver.apis.neuraldraft.guards import (
+    IDEMPOTENCY_TTL,
+    STILL_RUNNING,
+    WINDOW_SECONDS,
+    Idempotency,
+    RateLimiter,
+)
+from mockserver.errors import ApiError
+from mockserver.stores import StateStore, key
 from tests.conftest import Live, Mock, make_mock
+from tests.encoding_store import EncodingStore, state_store
+
+__all__ = ["state_store"]  # the fixture: the tests on `mock` run on memory and encoded
 
 BASE = "/neuraldraft/v1"
 BLOG = {"type": "ai", "topic": "How to brew cold brew at home"}
@@ -646,9 +661,77 @@ def test_idempotency_does_not_store_errors_and_is_per_key(mock: Mock) -> None:
     assert_problem(long_key, 400, "bad_request")
 
 
+def test_one_idempotency_key_runs_once_across_workers() -> None:
+    """Two workers' guards on one shared store: while the first request with a key runs, the
+    second gets the documented 409; once it answered, the replay; a day later, a new run."""
+    store = EncodingStore()
+    one, other = Idempotency(store, "neuraldraft"), Idempotency(store, "neuraldraft")
+    runs: list[str] = []
+
+    async def created() -> Response:
+        runs.append("created")
+        return Response(b'{"id": 1}', 201, media_type="application/json")
+
+    async def first() -> Response:
+        with pytest.raises(ApiError) as refused:
+            await other.run("t", "k", "same", 0.0, created)
+        assert (refused.value.status, refused.value.detail) == (409, STILL_RUNNING)
+        return await created()
+
+    async def scenario() -> list[bytes]:
+        answers = [await one.run("t", "k", "same", 0.0, first)]
+        answers.append(await other.run("t", "k", "same", 10.0, created))  # replayed
+        answers.append(await other.run("t", "k", "same", IDEMPOTENCY_TTL, created))  # expired
+        return [answer.body for answer in answers]
+
+    assert asyncio.run(scenario()) == [b'{"id": 1}'] * 3
+    assert runs == ["created", "created"]
+
+
+def test_a_claim_left_by_a_failed_request_is_taken_by_the_next() -> None:
+    store = EncodingStore()
+    guard = Idempotency(store, "neuraldraft")
+
+    async def broken() -> Response:
+        raise RuntimeError("the worker failed mid-request")
+
+    async def created() -> Response:
+        return Response(b"{}", 201)
+
+    async def scenario() -> int:
+        with pytest.raises(RuntimeError):
+            await guard.run("t", "k", "same", 0.0, broken)
+        return (await guard.run("t", "k", "same", 0.0, created)).status_code
+
+    assert asyncio.run(scenario()) == 201
+
+
+def test_workers_count_one_rate_window() -> None:
+    store = EncodingStore()
+    one, other = (RateLimiter(3, True, store, "neuraldraft") for _ in range(2))
+    remaining = [limiter.hit("t", 0.0)["X-RateLimit-Remaining"] for limiter in (one, other, one)]
+    assert remaining == ["2", "1", "0"]
+    with pytest.raises(ApiError) as refused:
+        other.hit("t", 1.0)
+    assert refused.value.status == 429
+    assert other.hit("t", WINDOW_SECONDS + 0.5)["X-RateLimit-Remaining"] == "2"
+
+
+def test_idle_rate_windows_are_forgotten_past_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(guards, "PRUNE_AT", 2)
+    store = EncodingStore()
+    limiter = RateLimiter(5, True, store, "neuraldraft")
+    for tenant in ("a", "b", "c", "d"):
+        limiter.hit(tenant, 0.0)
+    limiter.hit("e", WINDOW_SECONDS + 1)  # a-d are idle now: the new key forgets two
+    listed = store.items(key(None, "neuraldraft", "rate"))
+    kept = [t for t in "abcde" if store.get(key(t, "neuraldraft", "rate")) is not None]
+    assert sorted(listed) == kept and len(kept) == 5 - guards.LOOKS and "e" in kept
+
+
 @pytest.fixture
-def limited() -> Iterator[Mock]:
-    yield from make_mock(rate_limit=3)
+def limited(state_store: StateStore | None) -> Iterator[Mock]:
+    yield from make_mock(state_store, rate_limit=3)
 
 
 START = 1_767_225_600  # the manual clock's start

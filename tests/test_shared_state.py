@@ -22,6 +22,7 @@ from mockserver.state import MockState
 from mockserver.stores import StoreError, shown
 from tests.conftest import ConformanceCheck, wav
 from tests.pdfs import written_pdf
+from tests.test_neuraldraft import Receiver
 
 NA = "/neuralanalog"
 CAMB = "/camb/apis"
@@ -185,19 +186,15 @@ def test_an_admin_transition_through_one_ends_the_job_for_the_other(
     assert status["status"] == "failed"
 
 
-def test_an_open_stream_on_one_sees_the_clock_moved_through_the_other(
-    world: tuple[Server, Server],
-) -> None:
-    one, other = world
-    body = {"type": "ai", "topic": "Tea"}
-    created = one.client.post(f"{ND}/blog-posts", headers=one.headers("neuraldraft"), json=body)
-    job_id = created.json()["id"]
+def streamed(server: Server, job_id: str) -> tuple[threading.Event, threading.Event, list[str]]:
+    """The job's event stream read through `server` in a thread: (set at its first event, set
+    after its last, the event names so far)."""
     events: list[str] = []
     connected, ended = threading.Event(), threading.Event()
 
     def listen() -> None:
-        with other.client.stream(
-            "GET", f"{ND}/jobs/{job_id}/stream", headers=other.headers("neuraldraft")
+        with server.client.stream(
+            "GET", f"{ND}/jobs/{job_id}/stream", headers=server.headers("neuraldraft")
         ) as stream:
             for line in stream.iter_lines():
                 if line.startswith("event: "):
@@ -207,12 +204,75 @@ def test_an_open_stream_on_one_sees_the_clock_moved_through_the_other(
                         break
         ended.set()
 
-    reader = threading.Thread(target=listen, daemon=True)
-    reader.start()
+    threading.Thread(target=listen, daemon=True).start()
     assert connected.wait(10), "the stream sent nothing"
+    return connected, ended, events
+
+
+def blog_post_job(server: Server) -> str:
+    body = {"type": "ai", "topic": "Tea"}
+    created = server.client.post(
+        f"{ND}/blog-posts", headers=server.headers("neuraldraft"), json=body
+    )
+    assert created.status_code == 202, created.text
+    return str(created.json()["id"])
+
+
+def test_an_open_stream_on_one_sees_the_clock_moved_through_the_other(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    _, ended, events = streamed(other, blog_post_job(one))
     one.advance(3600)  # told through the store's notifications, not found by polling
     assert ended.wait(10), f"the stream did not end: {events}"
     assert events[-1] == "done"
+
+
+def test_an_open_stream_on_one_ends_on_a_cancel_through_the_other(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    job_id = blog_post_job(one)
+    _, ended, events = streamed(other, job_id)
+    cancelled = one.client.post(f"{ND}/jobs/{job_id}/cancel", headers=one.headers("neuraldraft"))
+    assert cancelled.status_code == 200, cancelled.text
+    assert ended.wait(10), f"the stream did not end: {events}"
+    assert events[-1] == "error"
+
+
+def test_a_webhook_is_delivered_once_whichever_servers_tick(world: tuple[Server, Server]) -> None:
+    one, other = world
+    with Receiver([]) as receiver:
+        endpoint = {"url": receiver.url, "events": ["image.generated"]}
+        made = one.client.post(
+            f"{ND}/webhook-endpoints", headers=one.headers("neuraldraft"), json=endpoint
+        )
+        assert made.status_code == 201, made.text
+        created = other.client.post(
+            f"{ND}/images",
+            headers=other.headers("neuraldraft", **{"X-Mock-Scenario": "completed; after=5"}),
+            json={"prompt": "Tea"},
+        )
+        assert created.status_code == 202, created.text
+        one.advance(5)  # one delivers before the move is answered
+        for server in (other, one):  # as each does when it hears of the move
+            server.check.app.state.services["neuraldraft"].webhooks.tick()
+        assert len(receiver.received) == 1
+        listed = other.get("neuraldraft", f"{ND}/webhook-deliveries").json()["data"]
+        assert [(d["status"], d["attempts"]) for d in listed] == [("success", 1)]
+
+
+def test_posts_are_numbered_once_across_servers(world: tuple[Server, Server]) -> None:
+    one, other = world
+    made = [
+        server.client.post(
+            f"{ND}/blog-posts", headers=server.headers("neuraldraft"), json={"title": "Tea"}
+        ).json()["data"]
+        for server in (one, other, one)
+    ]
+    assert [(post["id"], post["slug"]) for post in made] == [(1, "tea"), (2, "tea-2"), (3, "tea-3")]
+    read = other.get("neuraldraft", f"{ND}/blog-posts/tea-3").json()["data"]
+    assert read["id"] == 3
 
 
 # --- queues, idempotency, faults, the journal: state of the world, not of one server -------------

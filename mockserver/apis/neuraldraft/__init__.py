@@ -47,6 +47,7 @@ from mockserver.service import ApiService, Ctx, Handler
 from mockserver.state import MockState
 
 API_KEY = re.compile(r"^ndsk_(live|test)_\S+$")
+CANCELLED_TOPIC = "neuraldraft:cancelled"  # published through the store when a job is cancelled
 IMAGE_FILE = "image.png"
 
 
@@ -78,20 +79,21 @@ class NeuralDraft(ApiService):
 
     def __init__(self, state: MockState) -> None:
         super().__init__(state)
-        limit = state.config.rate_limit
-        self.limiter = RateLimiter(limit or DOCUMENTED_LIMIT, enforce=limit is not None)
+        limit, store = state.config.rate_limit, state.backend
+        self.limiter = RateLimiter(limit or DOCUMENTED_LIMIT, limit is not None, store, self.name)
         if state.config.credits_error_code not in CREDITS_CODES:
             raise ValueError(
                 f"credits_error_code must be one of {', '.join(CREDITS_CODES)}, "
                 f"not {state.config.credits_error_code!r}"
             )
         self.credits_code = state.config.credits_error_code
-        self.idempotency = Idempotency()
-        self.blog_posts: Registry[BlogPost] = Registry(state.config.store_capacity)
-        self.social_posts: Registry[SocialPost] = Registry(state.config.store_capacity)
+        self.idempotency = Idempotency(store, self.name)
+        capacity = state.config.store_capacity
+        self.blog_posts: Registry[BlogPost] = Registry(store, self.name, "blog-posts", capacity)
+        self.social_posts: Registry[SocialPost] = Registry(store, self.name, "social", capacity)
         self.webhooks = Webhooks(state, self.name, self._events)
         self.wakeup = Wakeup()  # open streams, told when a cancel changes a job
-        state.on_reset(self._forget)
+        store.subscribe(self._heard)
 
     def routes(self) -> list[Route]:
         return [
@@ -266,13 +268,15 @@ class NeuralDraft(ApiService):
             found.append(Event(f"{job.id}:{topic}:{subject}", job.tenant, topic, at, data))
         return found
 
-    def _forget(self) -> None:
-        """An admin reset forgets posts, endpoints, deliveries and stored answers too."""
-        self.webhooks.clear()
-        self.blog_posts.clear()
-        self.social_posts.clear()
-        self.idempotency.clear()
-        self.limiter.clear()
+    def cancelled(self, job: Job) -> None:
+        """`job` was just cancelled: the open streams of every worker sharing the store read it
+        again, so it is kept now rather than when the request ends."""
+        self.state.store.save(job)
+        self.state.backend.publish(CANCELLED_TOPIC)
+
+    def _heard(self, topic: str, message: str) -> None:
+        if topic == CANCELLED_TOPIC:
+            self.wakeup.fire()
 
 
 def _not_an_object(error: FieldError) -> bool:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import threading
-from collections import OrderedDict, deque
+from base64 import b64decode, b64encode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from starlette.responses import Response
 
 from mockserver.errors import ApiError
+from mockserver.stores import StateStore, key
+from mockserver.stores.codec import storable
 
 WINDOW_SECONDS = 60.0  # the docs: "The window is sliding 60 seconds, not a calendar minute"
 DOCUMENTED_LIMIT = 60  # the docs' "default project" (Hobby) budget per window
@@ -24,7 +26,9 @@ IDEMPOTENCY_TTL = 86_400.0
 IDEMPOTENCY_KEY_MAX = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 IDEMPOTENCY_CONFLICT = "idempotency_conflict"
-PRUNE_AT = 10_000  # keys remembered before the idle ones are forgotten
+STILL_RUNNING = "A request with this Idempotency-Key is still being processed."
+PRUNE_AT = 10_000  # windows remembered before the idle ones are forgotten
+LOOKS = 2  # kept windows or answers looked at per new one, to forget the idle or expired
 
 
 class RateLimiter:
@@ -33,34 +37,41 @@ class RateLimiter:
     Every answer carries `X-RateLimit-Limit/-Remaining/-Reset`, counted the same way whether
     or not the limit is enforced: `enforce=False` only never refuses (the remaining count
     stays at 0 once used up). The window remembers at most `limit` request times per key.
+
+    A key's window is one value in the state store under its tenant, changed atomically, so
+    the workers sharing a store count one window. Past `PRUNE_AT` keys, each new one looks at
+    the oldest few and forgets those idle for a whole window.
     """
 
-    def __init__(self, limit: int, enforce: bool) -> None:
+    def __init__(self, limit: int, enforce: bool, store: StateStore, api: str) -> None:
         self.limit = limit
         self.enforce = enforce
-        self._windows: dict[str, deque[float]] = {}  # key -> times of its latest requests
-        self._lock = threading.Lock()
+        self._store = store
+        self._api = api
+        self._keys = key(None, api, "rate")  # the tenants with a window, oldest first
 
-    def hit(self, key: str, now: float) -> dict[str, str]:
+    def hit(self, tenant: str, now: float) -> dict[str, str]:
         """Count one request; its rate-limit headers, or a 429 once the window is used up."""
-        with self._lock:
-            if len(self._windows) > PRUNE_AT:
-                self._prune(now)
-            times = self._windows.setdefault(key, deque(maxlen=self.limit))
-            while times and times[0] <= now - WINDOW_SECONDS:
-                times.popleft()
-            refused = self.enforce and len(times) >= self.limit
-            if not refused:
-                times.append(now)
-            remaining = self.limit - len(times)
-            oldest, newest = times[0], times[-1]
+        outcome: dict[str, bool] = {}
+
+        def slide(held: list[float] | None) -> list[float]:
+            # the run that is kept is the last one: `outcome` is that run's
+            times = [t for t in held or () if t > now - WINDOW_SECONDS]
+            outcome.update(new=held is None, refused=self.enforce and len(times) >= self.limit)
+            return times if outcome["refused"] else [*times, now][-self.limit :]
+
+        times = self._store.update(self._window(tenant), slide)
+        assert times
+        if outcome["new"]:
+            self._note(tenant, now)
+        remaining = self.limit - len(times)
         headers = {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(remaining),
-            "X-RateLimit-Reset": str(math.ceil(newest + WINDOW_SECONDS)),  # fully refilled
+            "X-RateLimit-Reset": str(math.ceil(times[-1] + WINDOW_SECONDS)),  # fully refilled
         }
-        if refused:
-            retry = max(1, math.ceil(oldest + WINDOW_SECONDS - now))
+        if outcome["refused"]:
+            retry = max(1, math.ceil(times[0] + WINDOW_SECONDS - now))
             raise ApiError(
                 429,
                 f"Rate limit of {self.limit} requests per {WINDOW_SECONDS:.0f} s exceeded. "
@@ -69,25 +80,48 @@ class RateLimiter:
             )
         return headers
 
-    def _prune(self, now: float) -> None:
-        idle = [key for key, times in self._windows.items() if times[-1] <= now - WINDOW_SECONDS]
-        for key in idle:
-            del self._windows[key]
+    def _window(self, tenant: str) -> str:
+        return key(tenant, self._api, "rate")
 
-    def clear(self) -> None:
-        with self._lock:
-            self._windows.clear()
+    def _note(self, tenant: str, now: float) -> None:
+        """A new window: listed, and past `PRUNE_AT` the oldest idle ones forgotten."""
+        store = self._store
+        if store.push(self._keys, tenant) <= PRUNE_AT:
+            return
+        for _ in range(LOOKS):
+            oldest = store.pop(self._keys)
+            if oldest is None:
+                return
+            kept = store.update(
+                self._window(oldest),
+                lambda times: times if times and times[-1] > now - WINDOW_SECONDS else None,
+            )
+            if kept is not None:
+                store.push(self._keys, oldest)  # still in use: looked at again later
 
 
+@storable
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """The first successful answer to one (API key, Idempotency-Key)."""
+    """The first successful answer to one (API key, Idempotency-Key); status 0 while the
+    request that claimed the key is still running."""
 
     fingerprint: str
     status: int
     body: bytes
     media_type: str
     stored_at: float
+
+    state_tag: ClassVar[str] = "idempotent"
+
+    def to_state(self) -> list[Any]:
+        body = b64encode(self.body).decode("ascii")
+        return [self.fingerprint, self.status, body, self.media_type, self.stored_at]
+
+    @classmethod
+    def from_state(cls, data: list[Any]) -> Stored:
+        fingerprint, status, body, media_type, stored_at = data
+        return cls(fingerprint, status, b64decode(body), media_type, stored_at)
 
 
 class Idempotency:
@@ -96,59 +130,75 @@ class Idempotency:
     The same key with another request (method, path or body) is a 409 `idempotency_conflict`;
     while the first one is still running, a 409 `conflict`. Errors are not stored, so
     retrying after one runs the request again.
+
+    The record of a key is claimed with set-if-absent before the request runs: of two
+    concurrent requests with one key, on any workers sharing the store, exactly one runs. A
+    claim left by a worker that died mid-request expires as an answer does. The answers are
+    listed oldest first; each new one looks at the oldest few and forgets the expired.
     """
 
-    def __init__(self) -> None:
-        self._answers: OrderedDict[tuple[str, str], Stored] = OrderedDict()
-        self._running: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
+    def __init__(self, store: StateStore, api: str) -> None:
+        self._store = store
+        self._api = api
+        self._answers = key(None, api, "idempotent")  # [tenant, key, stored_at], oldest first
 
     async def run(
         self,
         tenant: str,
-        key: str,
+        idempotency_key: str,
         fingerprint: str,
         now: float,
         call: Callable[[], Awaitable[Response]],
     ) -> Response:
-        if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+        if not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
             raise ApiError(400, f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters.")
-        slot = (tenant, key)
-        with self._lock:
-            self._expire(now)
-            stored = self._answers.get(slot)
-            if stored is not None:
-                return _replay(stored, fingerprint)
-            if slot in self._running:
-                raise ApiError(409, "A request with this Idempotency-Key is still being processed.")
-            self._running.add(slot)
+        store, slot = self._store, self._slot(tenant, idempotency_key)
+        if not store.add(slot, Stored(fingerprint, 0, b"", "", now)):
+            held = store.get(slot)
+            if held is not None and now - held.stored_at < IDEMPOTENCY_TTL:
+                if not held.status:
+                    raise ApiError(409, STILL_RUNNING)
+                return _replay(held, fingerprint)
+            store.update(slot, lambda found: None if found == held else found)  # expired
+            if not store.add(slot, Stored(fingerprint, 0, b"", "", now)):
+                raise ApiError(409, STILL_RUNNING)  # another request took it meanwhile
         try:
             response = await call()
-        finally:
-            with self._lock:
-                self._running.discard(slot)
-        if 200 <= response.status_code < 300:
-            answer = Stored(
-                fingerprint,
-                response.status_code,
-                bytes(response.body),
-                response.media_type or "application/json",
-                now,
-            )
-            with self._lock:
-                self._answers[slot] = answer
+        except BaseException:
+            store.delete(slot)
+            raise
+        if not 200 <= response.status_code < 300:
+            store.delete(slot)
+            return response
+        media_type = response.media_type or "application/json"
+        answer = Stored(fingerprint, response.status_code, bytes(response.body), media_type, now)
+        store.set(slot, answer)
+        store.push(self._answers, [tenant, idempotency_key, now])
+        self._expire(now)
         return response
 
-    def _expire(self, now: float) -> None:
-        while self._answers:
-            slot, oldest = next(iter(self._answers.items()))
-            if now - oldest.stored_at < IDEMPOTENCY_TTL:
-                break
-            del self._answers[slot]
+    def _slot(self, tenant: str, idempotency_key: str) -> str:
+        return key(tenant, self._api, "idempotent", idempotency_key)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._answers.clear()
+    def _expire(self, now: float) -> None:
+        """Forget the expired answers among the oldest few; one still fresh goes to the back of
+        the line, to be looked at again later."""
+        store = self._store
+        for _ in range(LOOKS):
+            oldest = store.pop(self._answers)
+            if oldest is None:
+                return
+            tenant, idempotency_key, stored_at = oldest
+            if now - stored_at < IDEMPOTENCY_TTL:
+                store.push(self._answers, oldest)
+                return
+            self._forget(self._slot(tenant, idempotency_key), stored_at)
+
+    def _forget(self, slot: str, stored_at: float) -> None:
+        """Forget the answer at `slot` if it is still the one stored at `stored_at`."""
+        self._store.update(
+            slot, lambda found: None if found and found.stored_at == stored_at else found
+        )
 
 
 def _replay(stored: Stored, fingerprint: str) -> Response:

@@ -7,20 +7,34 @@ has completed (a blog post) or ended (a social post, `published` or `failed`).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Generic, TypeVar
 
 from mockserver.apis.neuraldraft.models import slugify
 from mockserver.engine.clock import isoformat
+from mockserver.stores import StateStore, key
+from mockserver.stores.codec import storable
 
 T = TypeVar("T")
 
 
+class Fields:
+    """A dataclass kept in a store as its fields, in order (all of them JSON data)."""
+
+    __slots__ = ()
+
+    def to_state(self) -> list[Any]:
+        return [getattr(self, f.name) for f in fields(self)]  # type: ignore[arg-type]
+
+    @classmethod
+    def from_state(cls, data: list[Any]) -> Any:
+        return cls(*data)
+
+
+@storable
 @dataclass(slots=True)
-class BlogPost:
+class BlogPost(Fields):
     id: int
     slug: str
     title: str
@@ -34,6 +48,8 @@ class BlogPost:
     meta_description: str | None = None
     featured_image: str | None = None
     job_id: str | None = None  # written by this job: readable once it completed
+
+    state_tag: ClassVar[str] = "blog_post"
 
     def as_dict(self, at: float) -> dict[str, Any]:
         """The post as the SDK's `BlogPost` type reads it; `at`: when it was last written."""
@@ -70,13 +86,16 @@ class BlogPost:
         }
 
 
+@storable
 @dataclass(slots=True)
-class SocialPost:
+class SocialPost(Fields):
     id: int
     title: str
     platforms: list[str]
     media_type: str | None
     job_id: str
+
+    state_tag: ClassVar[str] = "social_post"
 
     def as_dict(self, status: str, at: float) -> dict[str, Any]:
         return {
@@ -92,34 +111,41 @@ class SocialPost:
 
 
 class Registry(Generic[T]):
-    """Records of one kind per tenant, numbered 1, 2, 3... per tenant; the oldest are
-    forgotten past `capacity`."""
+    """Records of one kind per tenant, numbered 1, 2, 3... per tenant; the oldest of all
+    tenants are forgotten past `capacity`.
 
-    def __init__(self, capacity: int) -> None:
+    A tenant's records are a map in the state store under its key, numbered by a counter
+    beside it, so workers sharing the store never give out one number twice; a server-wide
+    list holds their order for the capacity."""
+
+    def __init__(self, store: StateStore, api: str, kind: str, capacity: int) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[tuple[str, int], T] = OrderedDict()
-        self._last: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._store = store
+        self._name = (api, kind)
+        self._order = key(None, api, kind)  # [tenant, number] of every record, oldest first
+
+    def _records(self, tenant: str) -> str:
+        return key(tenant, *self._name)
 
     def add(self, tenant: str, make: Callable[[int], T]) -> T:
         """`make(id)` builds the record under the tenant's next id."""
-        with self._lock:
-            number = self._last[tenant] = self._last.get(tenant, 0) + 1
-            item = make(number)
-            self._items[(tenant, number)] = item
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+        store = self._store
+        number = store.incr(key(tenant, *self._name, "last"))
+        item = make(number)
+        store.put(self._records(tenant), str(number), item)
+        held = store.push(self._order, [tenant, number])
+        while held > self.capacity:
+            oldest = store.pop(self._order)
+            if oldest is None:
+                break
+            store.discard(self._records(oldest[0]), str(oldest[1]))
+            held -= 1
         return item
 
     def get(self, tenant: str, number: int) -> T | None:
-        with self._lock:
-            return self._items.get((tenant, number))
+        return self._store.fetch(self._records(tenant), str(number))
 
     def all(self, tenant: str) -> list[T]:
-        with self._lock:
-            return [item for (owner, _), item in self._items.items() if owner == tenant]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._last.clear()
+        """The tenant's records, oldest first."""
+        found = self._store.entries(self._records(tenant))
+        return [found[number] for number in sorted(found, key=int)]

@@ -364,7 +364,7 @@ async def cancel_job(ctx: Ctx) -> Response:
         if state.terminal:
             raise ApiError(409, f"Job {job.id} is already {state.status}.")
         job.force(now, service.outcome(job.kind, Scenario(CANCELLED, {}, "cancel")))
-    service.wakeup.fire()
+    service.cancelled(job)
     return ctx.json(service.job_body(job, now, ctx.server_url))
 
 
@@ -372,12 +372,17 @@ async def stream_job(ctx: Ctx) -> Response:
     job = _own_job(ctx)
     service = _service(ctx)
     server_url = ctx.server_url
+    jobs, tenant = ctx.state.store, ctx.tenant
+
+    def current() -> Job:
+        """The job as it is now: another worker may have cancelled or ended it."""
+        return jobs.get(service.name, tenant, job.id) or job
 
     def result(finished: Job) -> dict[str, Any]:
         return service.result(finished, ctx.state.now(), server_url)
 
     return StreamingResponse(
-        stream.events(job, ctx.state.clock, service.wakeup, result),
+        stream.events(current, ctx.state.clock, service.wakeup, result),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -410,7 +415,10 @@ def _endpoint(ctx: Ctx):
 async def update_webhook_endpoint(ctx: Ctx) -> Response:
     endpoint = _endpoint(ctx)
     changes = await json_body(ctx)
-    return ctx.json(_service(ctx).webhooks.update(endpoint, changes).as_dict())
+    changed = _service(ctx).webhooks.update(endpoint, changes)
+    if changed is None:  # deleted meanwhile
+        raise ApiError(404, f"Webhook endpoint {endpoint.id} not found.")
+    return ctx.json(changed.as_dict())
 
 
 async def delete_webhook_endpoint(ctx: Ctx) -> Response:
@@ -437,6 +445,7 @@ async def retry_webhook_delivery(ctx: Ctx) -> Response:
     delivery = webhooks.delivery(ctx.tenant, delivery_id)
     if delivery is None:
         raise ApiError(404, f"Webhook delivery {delivery_id} not found.")
-    if not webhooks.retry(delivery):
+    retried = webhooks.retry(delivery)
+    if retried is None:
         raise ApiError(409, f"The endpoint of delivery {delivery_id} is deleted or paused.")
-    return ctx.json(delivery.as_dict(), 202)
+    return ctx.json(retried.as_dict(), 202)

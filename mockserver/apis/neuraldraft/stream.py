@@ -63,12 +63,17 @@ def final(job: Job, state: Progress, result: Callable[[Job], dict[str, Any]]) ->
 
 
 async def events(
-    job: Job, clock: Clock, wakeup: Wakeup, result: Callable[[Job], dict[str, Any]]
+    current: Callable[[], Job],
+    clock: Clock,
+    wakeup: Wakeup,
+    result: Callable[[Job], dict[str, Any]],
 ) -> AsyncIterator[str]:
-    """Frames for `job` from now until its terminal event; never busy-waits.
+    """Frames for the job `current()` reads, from now until its terminal event; never
+    busy-waits.
 
     It sleeps until the clock is moved by hand or a job is cancelled; on the system clock it
-    also looks again twice a second, since time moves by itself there.
+    also looks again twice a second, since time moves by itself there. Each time it reads the
+    job again (another worker sharing the store may have changed it).
     """
     wake = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -84,6 +89,7 @@ async def events(
         quiet = 0.0
         while True:
             wake.clear()
+            job = current()
             state = progress_of(job, clock.now())
             for text in changes(before, state):
                 yield text

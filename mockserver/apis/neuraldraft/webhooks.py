@@ -12,6 +12,12 @@ When does it tick? Whenever the clock is moved by hand (`clock.advance`, `clock.
 admin `POST /__mock__/clock/advance`): the deliveries are made before that call returns, so a
 test can assert right after advancing. On the system clock a background thread, started with
 the first endpoint, also ticks once a second of real time.
+
+Everything lives in the state store: a tenant's endpoints and deliveries under its key, the
+events made so far (each made once, set-if-absent), and server-wide the tenants with
+endpoints and the deliveries waiting for an attempt. Every worker sharing a store ticks; an
+attempt is claimed (set-if-absent, per delivery and attempt number) before it is sent, so each
+is made by exactly one of them.
 """
 
 from __future__ import annotations
@@ -22,18 +28,22 @@ import hmac
 import json
 import logging
 import threading
-from collections import OrderedDict
+from base64 import b64decode, b64encode
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from random import Random
+from typing import Any, ClassVar
 
 import httpx
 
 from mockserver.admin_guard import targets_admin
+from mockserver.apis.neuraldraft.posts import Fields
 from mockserver.engine.clock import isoformat
 from mockserver.engine.ids import base62
 from mockserver.engine.jobs import Job
 from mockserver.state import MockState
+from mockserver.stores import key
+from mockserver.stores.codec import storable
 
 log = logging.getLogger("mockserver.neuraldraft.webhooks")
 
@@ -42,6 +52,7 @@ TIMEOUT_SECONDS = 30.0  # the docs: "responds 2xx within 30 seconds"
 SYSTEM_TICK_SECONDS = 1.0
 RESPONSE_BODY_LIMIT = 1024  # the docs: "First 1KB of the response body"
 DELIVERIES_KEPT = 10_000  # the oldest finished deliveries are forgotten past this
+FORGET_LOOKS = 8  # deliveries looked at per one added past that, at most
 SIGNATURE_HEADER = "X-Neural-Draft-Signature"
 EVENT_HEADER = "X-Neural-Draft-Event"
 DELIVERY_HEADER = "X-Neural-Draft-Delivery"
@@ -63,8 +74,9 @@ class Event:
 Events = Callable[[Job, float], list[Event]]  # what a job has triggered by a given time
 
 
-@dataclass(slots=True)
-class Endpoint:
+@storable
+@dataclass(frozen=True, slots=True)
+class Endpoint(Fields):
     id: str
     tenant: str
     url: str
@@ -74,6 +86,8 @@ class Endpoint:
     created_at: float
     last_delivery_status: str | None = None
     last_delivery_at: float | None = None
+
+    state_tag: ClassVar[str] = "webhook_endpoint"
 
     def as_dict(self, with_secret: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -92,8 +106,9 @@ class Endpoint:
         return body
 
 
-@dataclass(slots=True)
-class Delivery:
+@storable
+@dataclass(frozen=True, slots=True)
+class Delivery(Fields):
     """One event for one endpoint; keeps its id across retries."""
 
     id: str
@@ -109,6 +124,19 @@ class Delivery:
     response_status: int | None = None
     response_body: str | None = None
     delivered_at: float | None = None
+
+    state_tag: ClassVar[str] = "webhook_delivery"
+
+    def to_state(self) -> list[Any]:
+        data = Fields.to_state(self)
+        data[4] = b64encode(self.body).decode("ascii")
+        return data
+
+    @classmethod
+    def from_state(cls, data: list[Any]) -> Delivery:
+        values = list(data)
+        values[4] = b64decode(values[4])  # the body
+        return cls(*values)
 
     def as_dict(self, with_body: bool = True) -> dict[str, Any]:
         """As the docs show one delivery; a list leaves out `response_body`, as theirs does."""
@@ -141,17 +169,34 @@ class Webhooks:
     state: MockState
     api: str
     events: Events
-    _endpoints: dict[str, Endpoint] = field(default_factory=dict)
-    _deliveries: OrderedDict[str, Delivery] = field(default_factory=OrderedDict)
-    _emitted: set[str] = field(default_factory=set)  # keys of the events that exist already
-    _order: int = 0
-    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _client: httpx.Client | None = None
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
+        self.store = self.state.backend
         self.state.clock.on_change(self._safe_tick)
+        # server-wide: the tenants that ever had an endpoint, the deliveries waiting for an
+        # attempt and all deliveries, oldest first ([tenant, id]), their creation counter
+        self._tenants = key(None, self.api, "webhook-tenants")
+        self._pending = key(None, self.api, "deliveries-pending")
+        self._all = key(None, self.api, "deliveries")
+        self._created = key(None, self.api, "deliveries-made")
+        if self.store.shared and self.store.entries(self._tenants):
+            self._start_thread()  # a restarted worker goes on delivering
+
+    # --- where things are kept -----------------------------------------------------------------
+
+    def _endpoint_key(self, tenant: str, endpoint_id: str) -> str:
+        return key(tenant, self.api, "webhook", endpoint_id)
+
+    def _delivery_key(self, tenant: str, delivery_id: str) -> str:
+        return key(tenant, self.api, "delivery", delivery_id)
+
+    def _attempt_key(self, tenant: str, delivery_id: str, number: int) -> str:
+        """Set by the worker making attempt `number` of a delivery, before it sends it."""
+        return key(tenant, self.api, "delivery", delivery_id, "attempt", str(number))
 
     # --- endpoints ---------------------------------------------------------------------------
 
@@ -166,163 +211,218 @@ class Webhooks:
             "whsec_" + base62(rng, SECRET_LENGTH),
             self.state.now(),
         )
-        with self._lock:
-            self._endpoints[endpoint.id] = endpoint
+        self.store.set(self._endpoint_key(tenant, endpoint.id), endpoint)
+        self.store.push(key(tenant, self.api, "webhooks"), endpoint.id)
+        self.store.put(self._tenants, tenant, True)
         self._start_thread()
         return endpoint
 
     def endpoints(self, tenant: str) -> list[Endpoint]:
-        with self._lock:
-            return [e for e in self._endpoints.values() if e.tenant == tenant]
+        ids = self.store.items(key(tenant, self.api, "webhooks"))
+        found = self.store.get_many([self._endpoint_key(tenant, i) for i in ids])
+        return [endpoint for endpoint in found if endpoint is not None]
 
     def get(self, tenant: str, endpoint_id: str) -> Endpoint | None:
-        with self._lock:
-            found = self._endpoints.get(endpoint_id)
-        return found if found is not None and found.tenant == tenant else None
+        return self.store.get(self._endpoint_key(tenant, endpoint_id))
 
-    def update(self, endpoint: Endpoint, changes: dict[str, Any]) -> Endpoint:
-        with self._lock:
-            if "url" in changes:
-                endpoint.url = changes["url"]
-            if "events" in changes:
-                endpoint.events = list(dict.fromkeys(changes["events"]))
-            if "is_active" in changes:
-                endpoint.is_active = changes["is_active"]
-            if not endpoint.is_active:  # a paused endpoint drops its pending retries
-                self._drop(endpoint.id)
-        return endpoint
+    def update(self, endpoint: Endpoint, changes: dict[str, Any]) -> Endpoint | None:
+        """The endpoint changed; None if it was deleted meanwhile."""
+        wanted: dict[str, Any] = {
+            name: changes[name] for name in ("url", "is_active") if name in changes
+        }
+        if "events" in changes:
+            wanted["events"] = list(dict.fromkeys(changes["events"]))
+        changed = self.store.update(
+            self._endpoint_key(endpoint.tenant, endpoint.id),
+            lambda held: None if held is None else replace(held, **wanted),
+        )
+        if changed is not None and not changed.is_active:  # paused: no pending retries
+            self._drop(endpoint)
+        return changed
 
     def delete(self, endpoint: Endpoint) -> None:
-        with self._lock:
-            self._endpoints.pop(endpoint.id, None)
-            self._drop(endpoint.id)
+        self.store.delete(self._endpoint_key(endpoint.tenant, endpoint.id))
+        self.store.remove(key(endpoint.tenant, self.api, "webhooks"), endpoint.id)
+        self._drop(endpoint)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._endpoints.clear()
-            self._deliveries.clear()
-            self._emitted.clear()
-
-    def _drop(self, endpoint_id: str) -> None:
+    def _drop(self, endpoint: Endpoint) -> None:
         """A paused or deleted endpoint gets no more attempts; its log stays."""
-        for delivery in self._deliveries.values():
-            if delivery.endpoint_id == endpoint_id and delivery.due is not None:
-                delivery.due, delivery.status = None, FAILED
+
+        def given_up(held: Delivery | None) -> Delivery | None:
+            if held is None or held.due is None:
+                return held
+            return replace(held, due=None, status=FAILED)
+
+        for delivery in self._waiting():
+            if delivery.tenant == endpoint.tenant and delivery.endpoint_id == endpoint.id:
+                self.store.update(self._delivery_key(delivery.tenant, delivery.id), given_up)
 
     # --- the delivery log --------------------------------------------------------------------
 
     def deliveries(self, tenant: str) -> list[Delivery]:
         """The tenant's deliveries, newest first."""
-        with self._lock:
-            return [d for d in reversed(self._deliveries.values()) if d.tenant == tenant]
+        ids = self.store.items(key(tenant, self.api, "deliveries"))
+        found = self.store.get_many([self._delivery_key(tenant, i) for i in reversed(ids)])
+        return [delivery for delivery in found if delivery is not None]
 
     def delivery(self, tenant: str, delivery_id: str) -> Delivery | None:
-        with self._lock:
-            found = self._deliveries.get(delivery_id)
-        return found if found is not None and found.tenant == tenant else None
+        return self.store.get(self._delivery_key(tenant, delivery_id))
 
-    def retry(self, delivery: Delivery) -> bool:
-        """Queue one more attempt now (sent at the next tick); False if its endpoint is gone
-        or paused."""
-        with self._lock:
-            endpoint = self._endpoints.get(delivery.endpoint_id)
-            if endpoint is None or not endpoint.is_active:
-                return False
-            delivery.due, delivery.status = self.state.now(), PENDING
-        return True
+    def retry(self, delivery: Delivery) -> Delivery | None:
+        """Queue one more attempt now (sent at the next tick): the delivery as it is then; None
+        if its endpoint is gone or paused."""
+        endpoint = self.get(delivery.tenant, delivery.endpoint_id)
+        if endpoint is None or not endpoint.is_active:
+            return None
+        now = self.state.now()
+        retried = self.store.update(
+            self._delivery_key(delivery.tenant, delivery.id),
+            lambda held: None if held is None else replace(held, due=now, status=PENDING),
+        )
+        if retried is not None:
+            self.store.push(self._pending, [delivery.tenant, delivery.id])
+        return retried
 
     # --- dispatch ----------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        """One event, delivered to each active endpoint subscribed to it that existed then."""
-        with self._lock:
-            if event.key in self._emitted:
-                return
-            self._emitted.add(event.key)
-            targets = [
-                e
-                for e in self._endpoints.values()
-                if e.tenant == event.tenant and e.is_active and event.topic in e.events
-                if e.created_at <= event.at
-            ]
-            if not targets:
-                return
-            rng = self._rng(event.tenant)
-            body = {
-                "id": "evt_" + base62(rng, 12),
-                "type": event.topic,
-                "created_at": isoformat(event.at),
-                "data": event.data,
-            }
-            raw = json.dumps(body, separators=(",", ":")).encode()
-            now = self.state.now()
-            for endpoint in targets:
-                self._order += 1
-                delivery = Delivery(
-                    "whd_" + base62(rng, 12),
-                    event.tenant,
-                    endpoint.id,
-                    event.topic,
-                    raw,
-                    now,
-                    now,
-                    self._order,
-                )
-                self._deliveries[delivery.id] = delivery
-            self._forget_old()
+        """One event, delivered to each active endpoint subscribed to it that existed then;
+        made once, whichever worker sees it first."""
+        store = self.store
+        if not store.add(self._event_key(event), True):
+            return
+        targets = [
+            e
+            for e in self.endpoints(event.tenant)
+            if e.is_active and event.topic in e.events and e.created_at <= event.at
+        ]
+        if not targets:
+            return
+        rng = self._rng(event.tenant)
+        body = {
+            "id": "evt_" + base62(rng, 12),
+            "type": event.topic,
+            "created_at": isoformat(event.at),
+            "data": event.data,
+        }
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        now = self.state.now()
+        for endpoint in targets:
+            delivery = Delivery(
+                "whd_" + base62(rng, 12),
+                event.tenant,
+                endpoint.id,
+                event.topic,
+                raw,
+                now,
+                now,
+                store.incr(self._created),
+            )
+            store.set(self._delivery_key(event.tenant, delivery.id), delivery)
+            store.push(key(event.tenant, self.api, "deliveries"), delivery.id)
+            store.push(self._pending, [event.tenant, delivery.id])
+            if store.push(self._all, [event.tenant, delivery.id]) > DELIVERIES_KEPT:
+                self._forget_old()
+
+    def _event_key(self, event: Event) -> str:
+        return key(event.tenant, self.api, "event", event.key)
 
     def tick(self) -> None:
         """Create the events of what jobs did since the last tick, then attempt every due
         delivery."""
         now = self.state.now()
-        with self._lock:
-            if not self._endpoints:
-                return
-            self._emit_jobs(now)
-            due = sorted(
-                (d for d in self._deliveries.values() if d.due is not None and d.due <= now),
-                key=lambda d: d.order,
-            )
-            for delivery in due:
-                delivery.due = None  # claimed while in flight
-        for delivery in due:
+        tenants = self.store.entries(self._tenants)
+        if not tenants:
+            return
+        for tenant in sorted(tenants):
+            self._emit_jobs(tenant, now)
+        due = [d for d in self._waiting() if d.due is not None and d.due <= now]
+        for delivery in sorted(due, key=lambda d: d.order):
             self._attempt(delivery, now)
 
-    def _emit_jobs(self, now: float) -> None:
-        tenants = {endpoint.tenant for endpoint in self._endpoints.values()}
-        for tenant in sorted(tenants):
-            for job in self.state.store.jobs(self.api, tenant):
-                for event in self.events(job, now):
-                    self.emit(event)
+    def _emit_jobs(self, tenant: str, now: float) -> None:
+        """The events the tenant's jobs made by `now` that were not made yet."""
+        found = [
+            event
+            for job in self.state.store.jobs(self.api, tenant)
+            for event in self.events(job, now)
+        ]
+        made = self.store.get_many([self._event_key(event) for event in found])
+        for event, was_made in zip(found, made, strict=True):
+            if was_made is None:
+                self.emit(event)
+
+    def _waiting(self) -> list[Delivery]:
+        """The deliveries waiting for an attempt, once each; those that no longer wait leave
+        the list."""
+        store, entries = self.store, self.store.items(self._pending)
+        found = store.get_many([self._delivery_key(tenant, i) for tenant, i in entries])
+        waiting: dict[str, Delivery] = {}
+        for entry, delivery in zip(entries, found, strict=True):
+            if delivery is None or delivery.due is None:
+                store.remove(self._pending, entry)
+            else:
+                waiting[delivery.id] = delivery
+        return list(waiting.values())
 
     def _forget_old(self) -> None:
-        finished = [d.id for d in self._deliveries.values() if d.due is None]
-        for delivery_id in finished[: max(0, len(self._deliveries) - DELIVERIES_KEPT)]:
-            del self._deliveries[delivery_id]
+        """Forget the oldest finished deliveries past `DELIVERIES_KEPT`; a waiting one goes to
+        the back of the line."""
+        store = self.store
+        for _ in range(FORGET_LOOKS):
+            if store.length(self._all) <= DELIVERIES_KEPT:
+                return
+            entry = store.pop(self._all)
+            if entry is None:
+                return
+            tenant, delivery_id = entry
+            delivery = self.delivery(tenant, delivery_id)
+            if delivery is not None and delivery.due is not None:
+                store.push(self._all, entry)
+                continue
+            attempts = range(1, (delivery.attempts if delivery is not None else 0) + 2)
+            store.delete(
+                self._delivery_key(tenant, delivery_id),
+                *(self._attempt_key(tenant, delivery_id, number) for number in attempts),
+            )
+            store.remove(key(tenant, self.api, "deliveries"), delivery_id)
 
     def _attempt(self, delivery: Delivery, now: float) -> None:
-        with self._lock:
-            endpoint = self._endpoints.get(delivery.endpoint_id)
-            if endpoint is None or not endpoint.is_active:
-                delivery.status = FAILED
-                return
-            url, secret = endpoint.url, endpoint.signing_secret
-            delivery.attempts += 1
-        status, text = self._post(url, secret, delivery, int(now))
+        """Attempt `delivery` once, unless another worker (or thread) claimed this attempt."""
+        number = delivery.attempts + 1
+        if not self.store.add(self._attempt_key(delivery.tenant, delivery.id, number), now):
+            return
+        slot = self._delivery_key(delivery.tenant, delivery.id)
+        endpoint = self.get(delivery.tenant, delivery.endpoint_id)
+        if endpoint is None or not endpoint.is_active:
+            self.store.update(
+                slot, lambda held: None if held is None else replace(held, due=None, status=FAILED)
+            )
+            return
+        status, text = self._post(endpoint.url, endpoint.signing_secret, delivery, int(now))
         succeeded = status is not None and 200 <= status < 300
-        with self._lock:
-            delivery.response_status, delivery.response_body = status, text
-            endpoint.last_delivery_status = SUCCESS if succeeded else FAILED
-            endpoint.last_delivery_at = now
+        outcome = SUCCESS if succeeded else FAILED
+        endpoint = self.store.update(
+            self._endpoint_key(endpoint.tenant, endpoint.id),
+            lambda held: (
+                None
+                if held is None
+                else replace(held, last_delivery_status=outcome, last_delivery_at=now)
+            ),
+        )
+        retry = number <= len(RETRY_DELAYS) and endpoint is not None and endpoint.is_active
+
+        def attempted(held: Delivery | None) -> Delivery | None:
+            if held is None:  # forgotten meanwhile
+                return None
+            done = replace(held, attempts=number, response_status=status, response_body=text)
             if succeeded:
-                delivery.status, delivery.delivered_at = SUCCESS, now
-                return
-            retry = delivery.attempts <= len(RETRY_DELAYS)
-            if retry and self._endpoints.get(endpoint.id) is endpoint and endpoint.is_active:
-                delivery.due = now + RETRY_DELAYS[delivery.attempts - 1]
-                delivery.status = PENDING
-            else:
-                delivery.status = FAILED
+                return replace(done, status=SUCCESS, delivered_at=now, due=None)
+            if retry:
+                return replace(done, status=PENDING, due=now + RETRY_DELAYS[number - 1])
+            return replace(done, status=FAILED, due=None)
+
+        self.store.update(slot, attempted)
 
     def _post(
         self, url: str, secret: str, delivery: Delivery, timestamp: int
@@ -351,7 +451,7 @@ class Webhooks:
             self._client = httpx.Client(timeout=TIMEOUT_SECONDS, trust_env=False)
         return self._client
 
-    def _rng(self, tenant: str):
+    def _rng(self, tenant: str) -> Random:
         return self.state.ids.rng(f"{self.api}:webhooks", tenant)
 
     # --- system clock ------------------------------------------------------------------------
