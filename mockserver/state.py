@@ -18,6 +18,9 @@ from mockserver.pollcache import PollCache
 from mockserver.stores import StateStore, StoreError, key, open_store
 
 SECRET = key(None, "secret")  # what signs file links: one per store, so any worker checks them
+SEED = key(None, "seed")  # of a server started without one: one per store, one draw sequence
+STRICT = key(None, "strict")  # strict mode as set at run time (absent: the config's)
+KEPT = (SECRET, SEED, STRICT)  # what a reset keeps
 
 
 class MockState:
@@ -35,7 +38,11 @@ class MockState:
             if store is None:  # opened here: nobody else will close it
                 self.backend.close()
             raise
-        self.ids = IdFactory(config.seed, config.id_salt, self.backend)
+        seed = config.seed
+        if seed is None:
+            self.backend.add(SEED, secrets.randbits(32))
+            seed = int(str(self.backend.get(SEED)))
+        self.ids = IdFactory(seed, config.id_salt, self.backend)
         self.store = JobStore(self.clock.now, config.store_capacity, self.backend)
         self.scenarios = ScenarioBook(
             {key: spec["scenario"] for key, spec in config.keys.items() if "scenario" in spec},
@@ -47,7 +54,6 @@ class MockState:
         self.faults = FaultBook(config.faults, self.ids.seed, self.backend)
         self.backend.add(SECRET, secrets.token_hex(32))
         self.signer = Signer(bytes.fromhex(str(self.backend.get(SECRET))))
-        self.strict = config.strict
         # answers of status polls, until the job's next transition; on a shared store another
         # process may change a job at any moment, so nothing is kept
         self.polls = PollCache(0 if self.backend.shared else POLL_ANSWERS)
@@ -57,16 +63,29 @@ class MockState:
     def now(self) -> float:
         return self.clock.now()
 
+    @property
+    def strict(self) -> bool:
+        """Whether contract violations are answered with a 4xx (read per request)."""
+        held = self.backend.get(STRICT)
+        return self.config.strict if held is None else bool(held)
+
+    @strict.setter
+    def strict(self, value: bool) -> None:
+        self.backend.set(STRICT, value)
+
     def sync(self) -> None:
         """Before a request: see what other processes sharing the store changed (the clock)."""
         self.clock.sync()
 
     def reset(self) -> None:
         """Forget every job, queued scenario, journal entry and fault added since the start (the
-        configured faults come back); the clock keeps its time, file links stay valid."""
-        now, secret, recorded = self.clock.now(), self.backend.get(SECRET), self.journal.recorded
+        configured faults come back); the clock keeps its time, file links stay valid, the seed
+        and strict mode stay, the journal goes on counting requests."""
+        now, kept, recorded = self.clock.now(), self.backend.get_many(KEPT), self.journal.recorded
         self.backend.clear()
-        self.backend.add(SECRET, secret)
+        for name, value in zip(KEPT, kept, strict=True):
+            if value is not None:
+                self.backend.add(name, value)
         self.journal.count_from(recorded)
         self.journal.clear()
         if self.backend.shared:

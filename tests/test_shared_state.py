@@ -348,6 +348,30 @@ def test_a_reset_through_one_forgets_for_both_and_keeps_the_time(
     assert other.client.get("/__mock__/clock").json()["now"] == before
 
 
+def test_strict_mode_set_through_one_holds_on_the_other_and_after_a_reset(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    assert one.client.post("/__mock__/strict", json={"strict": True}).status_code == 200
+    assert one.client.post("/__mock__/reset").status_code == 200
+    assert other.client.get("/__mock__/strict").json() == {"strict": True}
+    refused = other.client.post(
+        f"{NA}/from-link", headers=other.headers("neuralanalog"), json={"url": 5}
+    )
+    assert refused.status_code == 422, refused.text
+
+
+def test_servers_started_without_a_seed_draw_from_one(store_url: str) -> None:
+    if store_url == "memory":
+        pytest.skip("the memory store is one server's alone")
+    states = [MockState(ServerConfig(clock="manual", store=store_url)) for _ in range(2)]
+    try:
+        assert states[0].ids.seed == states[1].ids.seed == states[1].faults.seed
+    finally:
+        for state in states:
+            state.backend.close()
+
+
 # --- what a restart keeps ---------------------------------------------------------------------
 
 
