@@ -12,6 +12,7 @@ import math
 from base64 import b64decode, b64encode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from starlette.responses import Response
@@ -52,17 +53,22 @@ class RateLimiter:
 
     def hit(self, tenant: str, now: float) -> dict[str, str]:
         """Count one request; its rate-limit headers, or a 429 once the window is used up."""
-        outcome: dict[str, bool] = {}
+        new = refused = False
 
         def slide(held: list[float] | None) -> list[float]:
-            # the run that is kept is the last one: `outcome` is that run's
-            times = [t for t in held or () if t > now - WINDOW_SECONDS]
-            outcome.update(new=held is None, refused=self.enforce and len(times) >= self.limit)
-            return times if outcome["refused"] else [*times, now][-self.limit :]
+            nonlocal new, refused  # the run that is kept is the last one: these are its
+            times = held or []
+            start = 0  # the first time still in the window
+            while start < len(times) and times[start] <= now - WINDOW_SECONDS:
+                start += 1
+            new, refused = held is None, self.enforce and len(times) - start >= self.limit
+            if refused:
+                return times[start:]
+            return times[max(start, len(times) + 1 - self.limit) :] + [now]
 
-        times = self._store.update(self._window(tenant), slide)
+        times = self._store.update(_window(self._api, tenant), slide)
         assert times
-        if outcome["new"]:
+        if new:
             self._note(tenant, now)
         remaining = self.limit - len(times)
         headers = {
@@ -70,7 +76,7 @@ class RateLimiter:
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": str(math.ceil(times[-1] + WINDOW_SECONDS)),  # fully refilled
         }
-        if outcome["refused"]:
+        if refused:
             retry = max(1, math.ceil(times[0] + WINDOW_SECONDS - now))
             raise ApiError(
                 429,
@@ -79,9 +85,6 @@ class RateLimiter:
                 headers={**headers, "Retry-After": str(retry)},
             )
         return headers
-
-    def _window(self, tenant: str) -> str:
-        return key(tenant, self._api, "rate")
 
     def _note(self, tenant: str, now: float) -> None:
         """A new window: listed, and past `PRUNE_AT` the oldest idle ones forgotten."""
@@ -93,11 +96,16 @@ class RateLimiter:
             if oldest is None:
                 return
             kept = store.update(
-                self._window(oldest),
+                _window(self._api, oldest),
                 lambda times: times if times and times[-1] > now - WINDOW_SECONDS else None,
             )
             if kept is not None:
                 store.push(self._keys, oldest)  # still in use: looked at again later
+
+
+@lru_cache(maxsize=4096)  # read on every request: the key of a busy tenant, made once
+def _window(api: str, tenant: str) -> str:
+    return key(tenant, api, "rate")
 
 
 @storable
