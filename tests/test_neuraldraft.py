@@ -14,7 +14,7 @@ import re
 import struct
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import uuid4
@@ -618,6 +618,29 @@ def test_webhook_endpoint_crud_and_pausing(mock: Mock) -> None:
         assert mock.client.get(f"{BASE}/webhook-endpoints", headers=h).json() == {"data": []}
         bad = create(mock, "/webhook-endpoints", {"url": "ftp://x", "events": ["nope"]})
         assert set(assert_problem(bad, 422, "validation_failed")["errors"]) == {"url", "events.0"}
+
+
+def test_an_attempt_that_finds_its_endpoint_paused_can_be_retried(mock: Mock) -> None:
+    """The endpoint paused between a tick's look at the due deliveries and the attempt (as a
+    PATCH on another worker may): nothing is sent, and a retry later sends it."""
+    webhooks = mock.client.app.app.state.services["neuraldraft"].webhooks
+    tenant = f"ndsk_test_{mock.key}"
+    with Receiver([500]) as receiver:
+        endpoint = webhooks.get(tenant, register(mock, receiver.url, ["image.generated"])["id"])
+        assert endpoint is not None
+        create(mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "completed; after=5"})
+        mock.advance(5)  # the first attempt fails: the next is due in 30 s
+        slot = webhooks._endpoint_key(tenant, endpoint.id)
+        mock.state.backend.set(slot, replace(endpoint, is_active=False))  # its retry not dropped
+        mock.advance(30)
+        [delivery] = webhooks.deliveries(tenant)
+        assert (delivery.status, delivery.attempts, len(receiver.received)) == ("failed", 1, 1)
+        mock.state.backend.set(slot, endpoint)
+        path = f"{BASE}/webhook-deliveries/{delivery.id}/retry"
+        assert mock.client.post(path, headers=mock.headers("neuraldraft")).status_code == 202
+        mock.advance(1)
+        assert len(receiver.received) == 2
+        assert [(d.status, d.attempts) for d in webhooks.deliveries(tenant)] == [("success", 2)]
 
 
 def test_admin_reset_forgets_webhook_endpoints(mock: Mock) -> None:

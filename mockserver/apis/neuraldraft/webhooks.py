@@ -175,7 +175,7 @@ class Webhooks:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self.store = self.state.backend
+        self.backend = self.state.backend
         self.state.clock.on_change(self._safe_tick)
         # server-wide: the tenants that ever had an endpoint, the deliveries waiting for an
         # attempt and all deliveries, oldest first ([tenant, id]), their creation counter
@@ -183,7 +183,7 @@ class Webhooks:
         self._pending = key(None, self.api, "deliveries-pending")
         self._all = key(None, self.api, "deliveries")
         self._created = key(None, self.api, "deliveries-made")
-        if self.store.shared and self.store.entries(self._tenants):
+        if self.backend.shared and self.backend.entries(self._tenants):
             self._start_thread()  # a restarted worker goes on delivering
 
     # --- where things are kept -----------------------------------------------------------------
@@ -211,19 +211,19 @@ class Webhooks:
             "whsec_" + base62(rng, SECRET_LENGTH),
             self.state.now(),
         )
-        self.store.set(self._endpoint_key(tenant, endpoint.id), endpoint)
-        self.store.push(key(tenant, self.api, "webhooks"), endpoint.id)
-        self.store.put(self._tenants, tenant, True)
+        self.backend.set(self._endpoint_key(tenant, endpoint.id), endpoint)
+        self.backend.push(key(tenant, self.api, "webhooks"), endpoint.id)
+        self.backend.put(self._tenants, tenant, True)
         self._start_thread()
         return endpoint
 
     def endpoints(self, tenant: str) -> list[Endpoint]:
-        ids = self.store.items(key(tenant, self.api, "webhooks"))
-        found = self.store.get_many([self._endpoint_key(tenant, i) for i in ids])
+        ids = self.backend.items(key(tenant, self.api, "webhooks"))
+        found = self.backend.get_many([self._endpoint_key(tenant, i) for i in ids])
         return [endpoint for endpoint in found if endpoint is not None]
 
     def get(self, tenant: str, endpoint_id: str) -> Endpoint | None:
-        return self.store.get(self._endpoint_key(tenant, endpoint_id))
+        return self.backend.get(self._endpoint_key(tenant, endpoint_id))
 
     def update(self, endpoint: Endpoint, changes: dict[str, Any]) -> Endpoint | None:
         """The endpoint changed; None if it was deleted meanwhile."""
@@ -232,7 +232,7 @@ class Webhooks:
         }
         if "events" in changes:
             wanted["events"] = list(dict.fromkeys(changes["events"]))
-        changed = self.store.update(
+        changed = self.backend.update(
             self._endpoint_key(endpoint.tenant, endpoint.id),
             lambda held: None if held is None else replace(held, **wanted),
         )
@@ -241,8 +241,8 @@ class Webhooks:
         return changed
 
     def delete(self, endpoint: Endpoint) -> None:
-        self.store.delete(self._endpoint_key(endpoint.tenant, endpoint.id))
-        self.store.remove(key(endpoint.tenant, self.api, "webhooks"), endpoint.id)
+        self.backend.delete(self._endpoint_key(endpoint.tenant, endpoint.id))
+        self.backend.remove(key(endpoint.tenant, self.api, "webhooks"), endpoint.id)
         self._drop(endpoint)
 
     def _drop(self, endpoint: Endpoint) -> None:
@@ -255,18 +255,18 @@ class Webhooks:
 
         for delivery in self._waiting():
             if delivery.tenant == endpoint.tenant and delivery.endpoint_id == endpoint.id:
-                self.store.update(self._delivery_key(delivery.tenant, delivery.id), given_up)
+                self.backend.update(self._delivery_key(delivery.tenant, delivery.id), given_up)
 
     # --- the delivery log --------------------------------------------------------------------
 
     def deliveries(self, tenant: str) -> list[Delivery]:
         """The tenant's deliveries, newest first."""
-        ids = self.store.items(key(tenant, self.api, "deliveries"))
-        found = self.store.get_many([self._delivery_key(tenant, i) for i in reversed(ids)])
+        ids = self.backend.items(key(tenant, self.api, "deliveries"))
+        found = self.backend.get_many([self._delivery_key(tenant, i) for i in reversed(ids)])
         return [delivery for delivery in found if delivery is not None]
 
     def delivery(self, tenant: str, delivery_id: str) -> Delivery | None:
-        return self.store.get(self._delivery_key(tenant, delivery_id))
+        return self.backend.get(self._delivery_key(tenant, delivery_id))
 
     def retry(self, delivery: Delivery) -> Delivery | None:
         """Queue one more attempt now (sent at the next tick): the delivery as it is then; None
@@ -275,12 +275,12 @@ class Webhooks:
         if endpoint is None or not endpoint.is_active:
             return None
         now = self.state.now()
-        retried = self.store.update(
+        retried = self.backend.update(
             self._delivery_key(delivery.tenant, delivery.id),
             lambda held: None if held is None else replace(held, due=now, status=PENDING),
         )
         if retried is not None:
-            self.store.push(self._pending, [delivery.tenant, delivery.id])
+            self.backend.push(self._pending, [delivery.tenant, delivery.id])
         return retried
 
     # --- dispatch ----------------------------------------------------------------------------
@@ -288,7 +288,7 @@ class Webhooks:
     def emit(self, event: Event) -> None:
         """One event, delivered to each active endpoint subscribed to it that existed then;
         made once, whichever worker sees it first."""
-        store = self.store
+        store = self.backend
         if not store.add(self._event_key(event), True):
             return
         targets = [
@@ -331,7 +331,7 @@ class Webhooks:
         """Create the events of what jobs did since the last tick, then attempt every due
         delivery."""
         now = self.state.now()
-        tenants = self.store.entries(self._tenants)
+        tenants = self.backend.entries(self._tenants)
         if not tenants:
             return
         for tenant in sorted(tenants):
@@ -347,7 +347,7 @@ class Webhooks:
             for job in self.state.store.jobs(self.api, tenant)
             for event in self.events(job, now)
         ]
-        made = self.store.get_many([self._event_key(event) for event in found])
+        made = self.backend.get_many([self._event_key(event) for event in found])
         for event, was_made in zip(found, made, strict=True):
             if was_made is None:
                 self.emit(event)
@@ -355,7 +355,7 @@ class Webhooks:
     def _waiting(self) -> list[Delivery]:
         """The deliveries waiting for an attempt, once each; those that no longer wait leave
         the list."""
-        store, entries = self.store, self.store.items(self._pending)
+        store, entries = self.backend, self.backend.items(self._pending)
         found = store.get_many([self._delivery_key(tenant, i) for tenant, i in entries])
         waiting: dict[str, Delivery] = {}
         for entry, delivery in zip(entries, found, strict=True):
@@ -368,7 +368,7 @@ class Webhooks:
     def _forget_old(self) -> None:
         """Forget the oldest finished deliveries past `DELIVERIES_KEPT`; a waiting one goes to
         the back of the line."""
-        store = self.store
+        store = self.backend
         for _ in range(FORGET_LOOKS):
             if store.length(self._all) <= DELIVERIES_KEPT:
                 return
@@ -390,19 +390,21 @@ class Webhooks:
     def _attempt(self, delivery: Delivery, now: float) -> None:
         """Attempt `delivery` once, unless another worker (or thread) claimed this attempt."""
         number = delivery.attempts + 1
-        if not self.store.add(self._attempt_key(delivery.tenant, delivery.id, number), now):
+        claim = self._attempt_key(delivery.tenant, delivery.id, number)
+        if not self.backend.add(claim, now):
             return
         slot = self._delivery_key(delivery.tenant, delivery.id)
         endpoint = self.get(delivery.tenant, delivery.endpoint_id)
-        if endpoint is None or not endpoint.is_active:
-            self.store.update(
+        if endpoint is None or not endpoint.is_active:  # nothing sent: a retry may send it
+            self.backend.update(
                 slot, lambda held: None if held is None else replace(held, due=None, status=FAILED)
             )
+            self.backend.delete(claim)
             return
         status, text = self._post(endpoint.url, endpoint.signing_secret, delivery, int(now))
         succeeded = status is not None and 200 <= status < 300
         outcome = SUCCESS if succeeded else FAILED
-        endpoint = self.store.update(
+        endpoint = self.backend.update(
             self._endpoint_key(endpoint.tenant, endpoint.id),
             lambda held: (
                 None
@@ -422,7 +424,7 @@ class Webhooks:
                 return replace(done, status=PENDING, due=now + RETRY_DELAYS[number - 1])
             return replace(done, status=FAILED, due=None)
 
-        self.store.update(slot, attempted)
+        self.backend.update(slot, attempted)
 
     def _post(
         self, url: str, secret: str, delivery: Delivery, timestamp: int
