@@ -31,6 +31,7 @@ from mockserver.apis.neuraldraft.guards import (
     Idempotency,
     RateLimiter,
 )
+from mockserver.apis.neuraldraft.posts import Registry, SocialPost
 from mockserver.errors import ApiError
 from mockserver.stores import StateStore, key
 from tests.conftest import Live, Mock, make_mock
@@ -727,6 +728,31 @@ def test_a_claim_left_by_a_failed_request_is_taken_by_the_next() -> None:
         return (await guard.run("t", "k", "same", 0.0, created)).status_code
 
     assert asyncio.run(scenario()) == 201
+
+
+def test_expired_answers_are_forgotten_as_new_ones_come() -> None:
+    store = EncodingStore()
+    guard = Idempotency(store, "neuraldraft")
+
+    async def created() -> Response:
+        return Response(b"{}", 201)
+
+    async def answer(idempotency_key: str, now: float) -> None:
+        await guard.run("t", idempotency_key, "same", now, created)
+
+    asyncio.run(answer("old", 0.0))
+    asyncio.run(answer("new", IDEMPOTENCY_TTL + 1))
+    assert store.get(key("t", "neuraldraft", "idempotent", "old")) is None
+    assert store.get(key("t", "neuraldraft", "idempotent", "new")) is not None
+
+
+def test_posts_are_numbered_per_tenant_and_the_oldest_go_past_the_capacity() -> None:
+    posts: Registry[SocialPost] = Registry(EncodingStore(), "neuraldraft", "social", 2)
+    for tenant in ("a", "b", "a", "a"):
+        posts.add(tenant, lambda number: SocialPost(number, "Tea", ["x"], None, "job_1"))
+    assert [post.id for post in posts.all("a")] == [2, 3]  # a's first and b's went
+    assert posts.all("b") == [] and posts.get("a", 1) is None
+    assert posts.get("a", 3) == SocialPost(3, "Tea", ["x"], None, "job_1")
 
 
 def test_workers_count_one_rate_window() -> None:
