@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, apis, create_app
 from mockserver.state import MockState
-from mockserver.stores import StoreError, shown
+from mockserver.stores import StoreError, key, shown
 from tests.conftest import ConformanceCheck, wav
 from tests.pdfs import written_pdf
 from tests.test_neuraldraft import Receiver
@@ -441,3 +441,15 @@ def test_queued_outcomes_go_to_exactly_as_many_jobs_under_concurrent_creates(
     words = [one.get("neuralanalog", f"{NA}/status/audio/{a}").json()["status"] for a in made]
     assert len(set(made)) == 24  # no ID drawn twice
     assert words.count("failed") == 5 and words.count("completed") == 19
+
+
+def test_a_tenant_named_like_the_server_wide_tag_stays_a_tenant(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    headers = {"x-api-key": "*"}
+    created = one.client.post(f"{NA}/from-link", headers=headers, json=LINK)
+    assert created.status_code == 200, created.text
+    jobs = other.client.get("/__mock__/jobs")
+    assert jobs.status_code == 200 and jobs.json()["count"] == 1
+    assert key("*", "job", "1") != key(None, "job", "1")

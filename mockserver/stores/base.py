@@ -31,7 +31,14 @@ class StoreError(RuntimeError):
 
 def _escape(text: str) -> str:
     # a tenant is any API key: keep braces and colons out of the hash tag and the separators
-    return text.replace("%", "%25").replace("{", "%7B").replace("}", "%7D").replace(":", "%3A")
+    # (and `*`, the server-wide tag, so a tenant named `*` cannot write into server-wide keys)
+    return (
+        text.replace("%", "%25")
+        .replace("{", "%7B")
+        .replace("}", "%7D")
+        .replace(":", "%3A")
+        .replace("*", "%2A")
+    )
 
 
 def key(tenant: str | None, *parts: str) -> str:
