@@ -226,3 +226,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     fresh prefix on the session's redis-server or three-node cluster (the Redis cases skip
     without Redis)."""
     return redis_servers.store_url(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster"])
+def shared_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """`store_url` without the memory store: for what only a store other processes share (or
+    that outlives one) can do."""
+    return redis_servers.store_url(request.param, request, tmp_path)

@@ -361,10 +361,8 @@ def test_strict_mode_set_through_one_holds_on_the_other_and_after_a_reset(
     assert refused.status_code == 422, refused.text
 
 
-def test_servers_started_without_a_seed_draw_from_one(store_url: str) -> None:
-    if store_url == "memory":
-        pytest.skip("the memory store is one server's alone")
-    states = [MockState(ServerConfig(clock="manual", store=store_url)) for _ in range(2)]
+def test_servers_started_without_a_seed_draw_from_one(shared_store_url: str) -> None:
+    states = [MockState(ServerConfig(clock="manual", store=shared_store_url)) for _ in range(2)]
     try:
         assert states[0].ids.seed == states[1].ids.seed == states[1].faults.seed
     finally:
@@ -375,10 +373,8 @@ def test_servers_started_without_a_seed_draw_from_one(store_url: str) -> None:
 # --- what a restart keeps ---------------------------------------------------------------------
 
 
-def test_a_restarted_server_finds_jobs_queues_and_time(store_url: str) -> None:
-    if store_url == "memory":
-        pytest.skip("the memory store lives and dies with its process")
-    first = start(store_url)
+def test_a_restarted_server_finds_jobs_queues_and_time(shared_store_url: str) -> None:
+    first = start(shared_store_url)
     server = next(first)
     audio_id = imported(server)
     server.advance(3)
@@ -388,7 +384,7 @@ def test_a_restarted_server_finds_jobs_queues_and_time(store_url: str) -> None:
     assert queued.status_code == 201
     now = server.client.get("/__mock__/clock").json()["now"]
     next(first, None)  # the server is gone
-    again = start(store_url)
+    again = start(shared_store_url)
     server = next(again)
     assert server.client.get("/__mock__/clock").json()["now"] == now
     status = server.get("neuralanalog", f"{NA}/status/audio/{audio_id}")
@@ -399,13 +395,11 @@ def test_a_restarted_server_finds_jobs_queues_and_time(store_url: str) -> None:
     next(again, None)
 
 
-def test_a_server_with_another_clock_is_refused_by_the_world(store_url: str) -> None:
-    if store_url == "memory":
-        pytest.skip("the memory store is one server's alone")
-    first = start(store_url)
+def test_a_server_with_another_clock_is_refused_by_the_world(shared_store_url: str) -> None:
+    first = start(shared_store_url)
     next(first)
     with pytest.raises(StoreError, match="the store's clock is manual, this server's system"):
-        create_app(ServerConfig(clock="system", store=store_url))
+        create_app(ServerConfig(clock="system", store=shared_store_url))
     next(first, None)
 
 
