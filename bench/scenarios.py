@@ -46,7 +46,7 @@ def prepare(client: httpx.Client) -> list[Load]:
     wav = render_wav(AudioInfo(2.0), 440)
     files = {"media_file": ("take.wav", wav, "audio/x-wav")}
     task = client.post("/camb/apis/audio-separation", headers=CAMB, files=files).json()
-    pdf = {"documents": ("a.pdf", synthetic_pdf("Bench", 1), "application/pdf")}
+    pdf = {"documents": ("a.pdf", synthetic_pdf("Bench"), "application/pdf")}
     extract = client.post(
         "/neurolinker/api/v1/extract", headers=NL, files=pdf, data={"form": "{}"}
     ).json()
