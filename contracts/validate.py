@@ -253,13 +253,19 @@ ANNOTATIONS = frozenset({"type", "description", "title", "example", "examples", 
 
 
 def _plainly_valid(schema: dict[str, Any], value: Any) -> bool:
-    """A string that a string-only schema (at most an enum: no pattern, format, length)
-    accepts, seen without a validator."""
+    """A string that a string-only schema (at most an enum and length bounds: no pattern,
+    no format) accepts, seen without a validator."""
     if not isinstance(value, str) or schema.get("type") != "string":
         return False
     for key in schema:
         if key == "enum":
             if value not in schema["enum"]:
+                return False
+        elif key == "minLength":
+            if len(value) < schema[key]:
+                return False
+        elif key == "maxLength":
+            if len(value) > schema[key]:
                 return False
         elif key not in ANNOTATIONS and key != "default" and not key.startswith("x-"):
             return False
