@@ -311,7 +311,6 @@ def uploads_expected(
     operation: Operation, schema: dict[str, Any], form: dict[str, Any]
 ) -> list[Violation]:
     """A file part sent as a plain text field, refused with FastAPI's words."""
-    properties = operation.contract.resolve(schema).get("properties", {})
     return [
         Violation(
             operation.id,
@@ -321,9 +320,27 @@ def uploads_expected(
             "value_error",
             {"error": {}},
         )
-        for key, prop in properties.items()
-        if _is_binary(operation.contract.resolve(prop)) and isinstance(form.get(key), str)
+        for key in _file_properties(operation.contract, schema)
+        if isinstance(form.get(key), str)
     ]
+
+
+# schema id -> (the schema, kept so the id stays its own; its properties that take a file)
+_FILES: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}
+FILES_KEPT = 1024
+
+
+def _file_properties(contract: Contract, schema: dict[str, Any]) -> tuple[str, ...]:
+    """The properties of `schema` that take a file, found once per schema: every body's
+    check asks, and most schemas have none."""
+    known = _FILES.get(id(schema))
+    if known is None or known[0] is not schema:
+        properties = contract.resolve(schema).get("properties", {})
+        names = tuple(k for k, p in properties.items() if _is_binary(contract.resolve(p)))
+        if len(_FILES) >= FILES_KEPT:
+            _FILES.clear()
+        known = _FILES[id(schema)] = (schema, names)
+    return known[1]
 
 
 def unknown_fields(operation: Operation, schema: dict[str, Any], body: Any) -> list[Violation]:
