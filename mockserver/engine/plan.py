@@ -58,11 +58,11 @@ class Plan:
     phases: tuple[Phase, ...]
     outcome: Outcome | None  # None: the job stalls in its last phase forever
     per_poll: bool = False
+    # position at which the outcome is reached: summed once, as every status read needs it
+    length: float = field(init=False, repr=False, compare=False)
 
-    @property
-    def length(self) -> float:
-        """Position at which the outcome is reached."""
-        return sum(phase.duration for phase in self.phases)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "length", sum(phase.duration for phase in self.phases))
 
     def at(self, position: float) -> Snapshot:
         start = 0.0
