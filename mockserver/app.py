@@ -308,8 +308,9 @@ class RequestMiddleware:
             elif service is not None and info.tenant and self._cacheable(scope, info, headers):
                 key = key_of(scope, service.name, info.tenant, host)
                 answer = self.polls.get(key, entry.time)
-                if answer is not None:
-                    await answer.replay(exchange.send)
+                own = None if answer is None else service.own_headers(info.tenant, entry.time)
+                if answer is not None and own is not None:
+                    await answer.replay(exchange.send, own)
                     return
             await self._serve(scope, info, service, exchange, key)
         except InjectedReset:
@@ -346,6 +347,7 @@ class RequestMiddleware:
         if key is None:
             await self.app(scope, receive_app, exchange.send)
             return
+        assert service is not None  # only an API's poll has a key
         generation = self.polls.generation
         recorder = Recorder(exchange.send)
         await self.app(scope, receive_app, recorder)
@@ -355,7 +357,8 @@ class RequestMiddleware:
             and recorder.status == 200
             and recorder.complete
         ):
-            answer = Answer(recorder.status, recorder.headers, recorder.body, info.fresh_until)
+            kept = [h for h in recorder.headers if h[0] not in service.own_header_names]
+            answer = Answer(recorder.status, kept, recorder.body, info.fresh_until)
             self.polls.put(key, answer, generation)
 
 

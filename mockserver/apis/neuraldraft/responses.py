@@ -346,10 +346,10 @@ async def get_job(ctx: Ctx) -> Response:
     job = _own_job(ctx)
     job.observe(ctx.now)
     service, now = _service(ctx), ctx.now
-    if service.limiter.limit is None:  # rate-limit headers differ on every answer
-        # a signed image link names its expiry second: it changes when the clock's second does
-        link = math.floor(now + service.state.config.link_ttl) + 1 - service.state.config.link_ttl
-        ctx.fresh_until(job, until=min(percent_changes_at(job, now), link - 1e-3))
+    # a signed image link names its expiry second: it changes when the clock's second does
+    # (the rate-limit headers differ on every answer: each replay gets its own)
+    link = math.floor(now + service.state.config.link_ttl) + 1 - service.state.config.link_ttl
+    ctx.fresh_until(job, until=min(percent_changes_at(job, now), link - 1e-3))
     return ctx.json(service.job_body(job, now, ctx.server_url))
 
 
