@@ -50,6 +50,8 @@ async def json_body(ctx: Ctx) -> dict[str, Any]:
     schema is a 422 naming each field.
     """
     content_type = ctx.request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json" and isinstance(ctx.info.body, dict):
+        return await ctx.body()  # an object already, parsed and found valid by the request check
     raw = await ctx.request.body()
     if content_type != "application/json":
         shown = content_type or "none"
