@@ -40,3 +40,10 @@ class ApiRequest:
         """The request's record; None outside the pipeline (a hand-made scope)."""
         state = scope.get("state")
         return state.get(SCOPE_KEY) if state else None
+
+
+def first_headers(scope: Scope) -> dict[bytes, bytes]:
+    """Each header's first value by its name (lower case in ASGI), as Starlette's `Headers`
+    reads them: made in one pass of C, where each `Headers` lookup loops over them all."""
+    headers = scope["headers"]
+    return dict(reversed(headers if isinstance(headers, list) else list(headers)))
