@@ -271,6 +271,7 @@ def serve(
 ) -> None:
     import uvicorn
 
+    from mockserver.collector import QuietCollector
     from mockserver.faults.reset import resettable_protocol
 
     app = build_app(config)
@@ -283,8 +284,11 @@ def serve(
     # one log line per request, naming its request ID, replaces uvicorn's access log
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     # what exists now (contracts, validators, routes) lives as long as the server: the
-    # collector need not walk it again, which keeps its pauses short under load
+    # collector need not walk it again, which keeps its pauses short under load; its full
+    # collections wait for a quiet moment
     gc.freeze()
+    journal = app.state.mock.journal
+    QuietCollector(lambda: journal.recorded).start()
     settings = uvicorn.Config(
         app,
         log_level=log_level,
