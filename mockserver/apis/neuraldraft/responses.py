@@ -70,13 +70,11 @@ async def json_body(ctx: Ctx) -> dict[str, Any]:
 
 def _magic(ctx: Ctx, texts: list[str | None]) -> list[str]:
     """`mock-<word>` markers that name a scenario this API knows ("mock-up" is just text)."""
+    found = [match for text in texts for match in MAGIC.finditer(text or "")]
+    if not found:  # the usual case: no marker at all
+        return []
     known = _service(ctx).scenario_words()
-    return [
-        match.group(0)
-        for text in texts
-        for match in MAGIC.finditer(text or "")
-        if match.group(1).lower() in known
-    ]
+    return [match.group(0) for match in found if match.group(1).lower() in known]
 
 
 def _start(
