@@ -31,6 +31,7 @@ LIFECYCLE_TARGET_MS = 5.0
 CLIENT_CHECK_TARGET_S = 10.0
 CLIENT_FLOW = "tests.clients_neuralanalog:robust"
 ND_KEY = {"Authorization": "Bearer ndsk_test_fanout"}
+CHUNKED_END = b"\r\n0\r\n\r\n"  # the last data chunk's end, then the empty chunk
 
 
 async def _open_stream(port: int, path: str, opened: asyncio.Event, ready: list[int]) -> float:
@@ -41,13 +42,15 @@ async def _open_stream(port: int, path: str, opened: asyncio.Event, ready: list[
     writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: {auth}\r\n\r\n".encode())
     await writer.drain()
     first = True
+    seen = b""  # the end of what came before: the end marker may straddle two reads
     while chunk := await reader.read(65536):
         if first and b"event:" in chunk:
             first = False
             ready.append(1)
             if len(ready) == STREAMS:
                 opened.set()
-        if b"\r\n0\r\n\r\n" in chunk:  # the chunked body's end: the job ended
+        seen = seen[-len(CHUNKED_END) :] + chunk
+        if CHUNKED_END in seen:  # the chunked body's end: the job ended
             break
     writer.close()
     return time.perf_counter()
