@@ -347,6 +347,8 @@ class RequestMiddleware:
             if changes:
                 self.polls.invalidate()
             exchange.record()  # an answer that never ended (a dropped connection) is journalled
+            if info.form is not None:  # the uploads the request check parsed, read by now
+                await info.form.close()
 
     async def _serve(
         self,

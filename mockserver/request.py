@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.types import Scope
 
 from mockserver.contracts import Operation, Violation
@@ -29,6 +30,7 @@ class ApiRequest:
     tenant: str | None = None  # the API key as sent, not yet judged
     violations: list[Violation] | None = None  # the request check's findings (None: unchecked)
     body: Any = UNREAD  # the JSON body as the check parsed it, when it found it valid
+    form: FormData | None = None  # a form body as the check parsed it (closed when served)
     fresh_until: float | None = None  # set by a handler: its answer holds until this clock time
 
     def attach(self, scope: Scope) -> ApiRequest:

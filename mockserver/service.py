@@ -428,7 +428,10 @@ class Ctx:
         return values
 
     async def _form(self) -> dict[str, Any]:
-        return form_fields(await self.request.form(max_part_size=MAX_PART_SIZE))
+        form = self.info.form  # parsed by the request check already, as a rule
+        if form is None:
+            form = await self.request.form(max_part_size=MAX_PART_SIZE)
+        return form_fields(form)
 
     def scenario(self, *magic_inputs: str | None) -> Scenario:
         """The scenario of a job this request creates (header, queue, key, magic, default)."""

@@ -111,13 +111,11 @@ class RequestCheck:
             )
             key = (operation.id, raw_query, tuple(path_params.items()), header_params)
             key = (*key, content_type, raw)
+        if isinstance(body, FormData):
+            info.form = body  # the handler reads the form from here, not by parsing it again
         found = self._memo.get(key) if key is not None else None
         if found is None:
-            try:
-                found = self._check(operation, path_params, query, headers, content_type, body)
-            finally:
-                if isinstance(body, FormData):
-                    await body.close()
+            found = self._check(operation, path_params, query, headers, content_type, body)
             if key is not None:
                 if len(self._memo) >= MEMO_SIZE:
                     self._memo.clear()
