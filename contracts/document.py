@@ -77,7 +77,12 @@ class Operation:
     @cached_property
     def reads_headers(self) -> bool:
         """Whether a parameter is a header (a status poll's check reads no header at all)."""
-        return any(param["in"] == "header" for param in self._parameters)
+        return bool(self.header_names)
+
+    @cached_property
+    def header_names(self) -> tuple[str, ...]:
+        """The names of its header parameters."""
+        return tuple(param["name"] for param in self._parameters if param["in"] == "header")
 
     @cached_property
     def _parameters(self) -> list[dict[str, Any]]:
