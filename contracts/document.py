@@ -77,7 +77,12 @@ class Operation:
     @cached_property
     def reads_headers(self) -> bool:
         """Whether a parameter is a header (a status poll's check reads no header at all)."""
-        return any(param["in"] == "header" for param in self._parameters)
+        return bool(self.header_names)
+
+    @cached_property
+    def header_names(self) -> tuple[str, ...]:
+        """The names of its header parameters."""
+        return tuple(param["name"] for param in self._parameters if param["in"] == "header")
 
     @cached_property
     def _parameters(self) -> list[dict[str, Any]]:
@@ -144,6 +149,7 @@ class Contract:
         for op in self.operations:
             self._by_method.setdefault(op.method, []).append(op)
         self._validators: OrderedDict[str, Draft202012Validator] = OrderedDict()
+        self._by_identity: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
         self._validators_lock = threading.Lock()
 
     def operation(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
@@ -182,12 +188,18 @@ class Contract:
 
     def validator(self, schema: dict[str, Any]) -> Draft202012Validator:
         """A compiled validator of `schema`, cached by its content (a schema built per call,
-        as fault injection pins them, finds its validator again; the cache stays bounded)."""
+        as fault injection pins them, finds its validator again; the cache stays bounded).
+        The document's own schemas are found by identity first: serializing one to a key
+        costs more than many a check it is used for."""
+        known = self._by_identity.get(id(schema))
+        if known is not None and known[0] is schema:
+            return known[1]
         key = json.dumps(schema, sort_keys=True, default=str)
         with self._validators_lock:
             found = self._validators.get(key)
             if found is not None:
                 self._validators.move_to_end(key)
+                self._remember(schema, found)
                 return found
         found = Draft202012Validator(
             _absolute_refs(self._inline(schema, ())),
@@ -198,7 +210,14 @@ class Contract:
             self._validators[key] = found
             if len(self._validators) > VALIDATORS:
                 self._validators.popitem(last=False)
+            self._remember(schema, found)
         return found
+
+    def _remember(self, schema: dict[str, Any], validator: Draft202012Validator) -> None:
+        """Keep `schema` itself with its validator: its `id` stays its own while it is kept."""
+        if len(self._by_identity) >= VALIDATORS:
+            self._by_identity.clear()
+        self._by_identity[id(schema)] = (schema, validator)
 
     def _inline(self, node: Any, chain: tuple[str, ...]) -> Any:
         """`node` with each lone `$ref` replaced by what it points at (a recursive one is

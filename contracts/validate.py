@@ -253,13 +253,19 @@ ANNOTATIONS = frozenset({"type", "description", "title", "example", "examples", 
 
 
 def _plainly_valid(schema: dict[str, Any], value: Any) -> bool:
-    """A string that a string-only schema (at most an enum: no pattern, format, length)
-    accepts, seen without a validator."""
+    """A string that a string-only schema (at most an enum and length bounds: no pattern,
+    no format) accepts, seen without a validator."""
     if not isinstance(value, str) or schema.get("type") != "string":
         return False
     for key in schema:
         if key == "enum":
             if value not in schema["enum"]:
+                return False
+        elif key == "minLength":
+            if len(value) < schema[key]:
+                return False
+        elif key == "maxLength":
+            if len(value) > schema[key]:
                 return False
         elif key not in ANNOTATIONS and key != "default" and not key.startswith("x-"):
             return False
@@ -305,7 +311,6 @@ def uploads_expected(
     operation: Operation, schema: dict[str, Any], form: dict[str, Any]
 ) -> list[Violation]:
     """A file part sent as a plain text field, refused with FastAPI's words."""
-    properties = operation.contract.resolve(schema).get("properties", {})
     return [
         Violation(
             operation.id,
@@ -315,9 +320,27 @@ def uploads_expected(
             "value_error",
             {"error": {}},
         )
-        for key, prop in properties.items()
-        if _is_binary(operation.contract.resolve(prop)) and isinstance(form.get(key), str)
+        for key in _file_properties(operation.contract, schema)
+        if isinstance(form.get(key), str)
     ]
+
+
+# schema id -> (the schema, kept so the id stays its own; its properties that take a file)
+_FILES: dict[int, tuple[dict[str, Any], tuple[str, ...]]] = {}
+FILES_KEPT = 1024
+
+
+def _file_properties(contract: Contract, schema: dict[str, Any]) -> tuple[str, ...]:
+    """The properties of `schema` that take a file, found once per schema: every body's
+    check asks, and most schemas have none."""
+    known = _FILES.get(id(schema))
+    if known is None or known[0] is not schema:
+        properties = contract.resolve(schema).get("properties", {})
+        names = tuple(k for k, p in properties.items() if _is_binary(contract.resolve(p)))
+        if len(_FILES) >= FILES_KEPT:
+            _FILES.clear()
+        known = _FILES[id(schema)] = (schema, names)
+    return known[1]
 
 
 def unknown_fields(operation: Operation, schema: dict[str, Any], body: Any) -> list[Violation]:

@@ -19,6 +19,7 @@ from mockserver import apis
 from mockserver.admin import admin_routes, describe
 from mockserver.admin_guard import AdminGuard, admin_token
 from mockserver.config import ServerConfig
+from mockserver.contracts import Operation
 from mockserver.engine.clock import Clock
 from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.engine.scenarios import HEADER
@@ -37,6 +38,10 @@ from mockserver.validation import RequestCheck, document_route, for_journal
 log = logging.getLogger("mockserver")
 ADMIN_PREFIX = "/__mock__"
 SCENARIO_HEADER = HEADER.encode().lower()
+ROUTES_KEPT = 4096  # (Host, method, path) whose route is remembered
+# a request's route: its API, the path it is served at, the API's prefix as reached ("" by
+# Host), the path as the API documents it, and its operation with the path's parameters
+RouteTo = tuple[ApiService, str, str, str, Operation | None, dict[str, str]]
 
 
 def create_app(
@@ -244,16 +249,36 @@ class RequestMiddleware:
         self.checks = {name: RequestCheck(s) for name, s in services.items()}
         self.request_ids = random.Random()  # unique enough for a log, and no syscall per request
         self.polls = state.polls
+        self.routes: dict[tuple[bytes, str, str], RouteTo | None] = {}
 
     def _route(self, scope: Scope, info: ApiRequest, host: bytes) -> ApiService | None:
-        path: str = scope["path"]
+        """The request's API, with what `info` learns of it: remembered per Host, method
+        and path, as clients send the same ones again and again (a create, a poll)."""
+        key = (host, scope["method"], scope["path"])
+        try:
+            found = self.routes[key]
+        except KeyError:
+            found = self._find(*key)
+            if len(self.routes) >= ROUTES_KEPT:
+                self.routes.clear()
+            self.routes[key] = found
+        if found is None:
+            return None
+        service, scope["path"], info.prefix, info.path, operation, params = found
+        info.api = service.name
+        if operation is not None:  # found once here, used by the check, the faults, the dispatch
+            info.operation, info.path_params = operation, dict(params)
+        return service
+
+    def _find(self, host: bytes, method: str, path: str) -> RouteTo | None:
         if path.startswith(ADMIN_PREFIX):
             return None
         name = host.split(b":")[0].lower().decode("latin-1")
         service = self.by_host.get(name) or self.single
+        prefix = ""
         if service is not None:
-            scope["path"] = service.prefix + path
-            info.path = service.canonical(path)
+            api_path = service.canonical(path)
+            path = service.prefix + path
         else:
             service = next(
                 (
@@ -265,13 +290,10 @@ class RequestMiddleware:
             )
             if service is None:
                 return None
-            info.prefix = service.prefix
-            info.path = service.canonical(path[len(service.prefix) :] or "/")
-        info.api = service.name
-        found = service.contract.operation(scope["method"], info.path)
-        if found is not None:  # found once here, used by the check, the faults, the dispatch
-            info.operation, info.path_params = found
-        return service
+            prefix = service.prefix
+            api_path = service.canonical(path[len(service.prefix) :] or "/")
+        operation, params = service.contract.operation(method, api_path) or (None, {})
+        return service, path, prefix, api_path, operation, params
 
     def _cacheable(self, scope: Scope, info: ApiRequest, headers: dict[bytes, bytes]) -> bool:
         """A GET of a documented operation read from path and query alone, by a key, with no
@@ -316,8 +338,9 @@ class RequestMiddleware:
             elif service is not None and info.tenant and self._cacheable(scope, info, headers):
                 key = key_of(scope, service.name, info.tenant, host)
                 answer = self.polls.get(key, entry.time)
-                if answer is not None:
-                    await answer.replay(exchange.send)
+                own = None if answer is None else service.own_headers(info.tenant, entry.time)
+                if answer is not None and own is not None:
+                    await answer.replay(exchange.send, own)
                     return
             await self._serve(scope, info, service, exchange, key)
         except InjectedReset:
@@ -332,6 +355,8 @@ class RequestMiddleware:
             if changes:
                 self.polls.invalidate()
             exchange.record()  # an answer that never ended (a dropped connection) is journalled
+            if info.form is not None:  # the uploads the request check parsed, read by now
+                await info.form.close()
 
     async def _serve(
         self,
@@ -354,6 +379,7 @@ class RequestMiddleware:
         if key is None:
             await self.app(scope, receive_app, exchange.send)
             return
+        assert service is not None  # only an API's poll has a key
         generation = self.polls.generation
         recorder = Recorder(exchange.send)
         await self.app(scope, receive_app, recorder)
@@ -363,7 +389,8 @@ class RequestMiddleware:
             and recorder.status == 200
             and recorder.complete
         ):
-            answer = Answer(recorder.status, recorder.headers, recorder.body, info.fresh_until)
+            kept = [h for h in recorder.headers if h[0] not in service.own_header_names]
+            answer = Answer(recorder.status, kept, recorder.body, info.fresh_until)
             self.polls.put(key, answer, generation)
 
 

@@ -297,6 +297,7 @@ def serve(
     import uvicorn
 
     from mockserver import workers as processes
+    from mockserver.collector import collect_when_quiet
     from mockserver.faults.reset import resettable_protocol
 
     refused = processes.refusal(config, workers)
@@ -313,7 +314,8 @@ def serve(
     # one log line per request, naming its request ID, replaces uvicorn's access log
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     # what exists now (contracts, validators, routes) lives as long as the server: the
-    # collector need not walk it again, which keeps its pauses short under load
+    # collector need not walk it again, which keeps its pauses short under load; its full
+    # collections wait for a quiet moment
     gc.freeze()
     settings: dict[str, Any] = {
         "log_level": log_level,
@@ -322,9 +324,10 @@ def serve(
         "timeout_graceful_shutdown": SHUTDOWN_SECONDS,  # a hanging request cannot hold SIGTERM
     }
     if workers > 1:
-        app.state.mock.backend.close()  # each worker opens its own
+        app.state.mock.backend.close()  # each worker opens its own, and collects on its own
         processes.run(config, workers, sock, http=http, **settings)
         return
+    collect_when_quiet(app)
     # connection resets (fault injection) need the resettable twin of uvicorn's protocol
     uvicorn.Server(uvicorn.Config(app, http=resettable_protocol(http), **settings)).run(
         sockets=[sock]

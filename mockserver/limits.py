@@ -17,14 +17,13 @@ import re
 import secrets
 from typing import TYPE_CHECKING
 
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.errors import ApiError, FieldError
-from mockserver.request import ApiRequest
+from mockserver.request import ApiRequest, first_headers
 
 if TYPE_CHECKING:
     from mockserver.service import ApiService
@@ -44,7 +43,11 @@ def json_problem(raw: bytes, max_depth: int) -> str | None:
     """Why a JSON body must be refused before it is parsed (None: it may be parsed).
 
     Strings are blanked first, so brackets and words inside them do not count; the scan is a
-    few passes of C over the bytes, and the exact parse runs only for the rare suspect body."""
+    few passes of C over the bytes, and the exact parse runs only for the rare suspect body.
+    Most bodies are let through before that: blanking strings only takes brackets and words
+    away, so a body with few brackets and no suspect word in it at all is fine as it is."""
+    if raw.count(b"{") + raw.count(b"[") <= max_depth and not _SUSPECT.search(raw):
+        return None
     bare = _STRING.sub(b'""', raw)
     brackets = bare.translate(None, _NOT_BRACKETS)
     if sum(brackets.count(b) for b in _OPENS) > max_depth:
@@ -95,17 +98,17 @@ class BodyLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        declared = _length(headers)
-        chunked = "transfer-encoding" in headers
+        headers = first_headers(scope)
+        declared = _length(headers.get(b"content-length"))
+        chunked = b"transfer-encoding" in headers
         if declared == 0 or (declared is None and not chunked):
             await self.app(scope, receive, send)  # no body: a status poll goes straight on
             return
-        service = self._service(scope, headers)
+        service = self._service(scope, headers.get(b"host", b""))
         if service is None and not scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)  # the root and unknown paths read no body
             return
-        media = headers.get("content-type", "").encode("latin-1").split(b";")[0].strip().lower()
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         uploads_to = service if service is not None and media in FORM_TYPES else None
         limit = self._limit(uploads_to) if uploads_to else self.config.max_json_bytes
         if declared is not None and declared > limit:
@@ -127,12 +130,12 @@ class BodyLimits:
     def _limit(self, service: ApiService) -> int:
         return self.config.upload_limits.get(service.name, self.config.max_upload_bytes)
 
-    def _service(self, scope: Scope, headers: Headers) -> ApiService | None:
+    def _service(self, scope: Scope, host_header: bytes) -> ApiService | None:
         """The API a request is for, as the request middleware will find it."""
         path: str = scope["path"]
         if path.startswith(ADMIN_PREFIX):
             return None
-        host = headers.get("host", "").split(":")[0].lower()
+        host = host_header.decode("latin-1").split(":")[0].lower()
         found = self.by_host.get(host) or self.single
         if found is not None:
             return found
@@ -240,12 +243,11 @@ def _too_large(limit: int) -> str:
     return f"Request body too large: the limit is {limit} bytes"
 
 
-def _length(headers: Headers) -> int | None:
-    value = headers.get("content-length")
+def _length(value: bytes | None) -> int | None:
     if value is None:
         return None
     try:
-        return max(0, int(value))
+        return max(0, int(value.decode("latin-1")))
     except ValueError:
         return None
 

@@ -2,6 +2,8 @@
 
 A job's status is a pure function of its plan and the clock, so the answer to a poll stays
 the same until the job's next transition, the time the handler names (`Ctx.fresh_until`).
+Headers that differ on every answer (Neural Draft's rate-limit count) are not kept: the API
+counts each replayed poll as its handler would and adds them (`ApiService.own_headers`).
 Anything else that could change an answer empties the cache: the clock moved by hand, a
 reset, or any request that is not a poll (a create, a cancel, every admin call). Entries are
 keyed by everything a poll's answer depends on: the API, the path and query as sent, the API
@@ -27,8 +29,12 @@ class Answer:
     body: bytes
     until: float  # clock time from which it may be stale
 
-    async def replay(self, send: Callable[[Message], Awaitable[None]]) -> None:
-        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+    async def replay(
+        self, send: Callable[[Message], Awaitable[None]], own: list[tuple[bytes, bytes]]
+    ) -> None:
+        """Send the answer again, with `own`: the headers this request gets afresh."""
+        headers = self.headers + own if own else self.headers
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.types import Scope
 
 from mockserver.contracts import Operation, Violation
@@ -29,6 +30,7 @@ class ApiRequest:
     tenant: str | None = None  # the API key as sent, not yet judged
     violations: list[Violation] | None = None  # the request check's findings (None: unchecked)
     body: Any = UNREAD  # the JSON body as the check parsed it, when it found it valid
+    form: FormData | None = None  # a form body as the check parsed it (closed when served)
     fresh_until: float | None = None  # set by a handler: its answer holds until this clock time
 
     def attach(self, scope: Scope) -> ApiRequest:
@@ -40,3 +42,10 @@ class ApiRequest:
         """The request's record; None outside the pipeline (a hand-made scope)."""
         state = scope.get("state")
         return state.get(SCOPE_KEY) if state else None
+
+
+def first_headers(scope: Scope) -> dict[bytes, bytes]:
+    """Each header's first value by its name (lower case in ASGI), as Starlette's `Headers`
+    reads them: made in one pass of C, where each `Headers` lookup loops over them all."""
+    headers = scope["headers"]
+    return dict(reversed(headers if isinstance(headers, list) else list(headers)))

@@ -87,6 +87,9 @@ class ApiService:
     # a body of an undocumented content type: None reads it as FastAPI does (422 naming the
     # missing fields); a status code refuses it outright
     wrong_media_status: ClassVar[int | None] = None
+    # headers (lower case) whose values differ on every answer, such as a rate limit's count:
+    # a status poll's answer is kept without them, and `own_headers` gives each replay its own
+    own_header_names: ClassVar[frozenset[bytes]] = frozenset()
 
     def __init__(self, state: MockState) -> None:
         self.state = state
@@ -147,6 +150,11 @@ class ApiService:
 
     def missing_key_message(self) -> str:
         return f"Missing API key: send it in the {self.auth_header} header"
+
+    def own_headers(self, tenant: str, now: float) -> list[tuple[bytes, bytes]] | None:
+        """The `own_header_names` of a poll answered from the poll cache, counted as its
+        handler would count them; None when the handler must answer (a refusal)."""
+        return []
 
     # --- shared machinery ------------------------------------------------------------------
 
@@ -421,7 +429,10 @@ class Ctx:
         return values
 
     async def _form(self) -> dict[str, Any]:
-        return form_fields(await self.request.form(max_part_size=MAX_PART_SIZE))
+        form = self.info.form  # parsed by the request check already, as a rule
+        if form is None:
+            form = await self.request.form(max_part_size=MAX_PART_SIZE)
+        return form_fields(form)
 
     def scenario(self, *magic_inputs: str | None) -> Scenario:
         """The scenario of a job this request creates (header, queue, key, magic, default)."""

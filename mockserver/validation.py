@@ -104,24 +104,22 @@ class RequestCheck:
             return [problem, *(v for v in violations if not v.pointer.startswith("/body"))], receive
         key: tuple[Any, ...] | None = None
         if not isinstance(body, FormData) and len(raw) <= MEMO_BODY:
-            header_params = tuple(
-                tuple(headers.getlist(param["name"]))
-                for param in operation.parameters()
-                if param["in"] == "header"
-            )
+            header_params = tuple(tuple(headers.getlist(name)) for name in operation.header_names)
             key = (operation.id, raw_query, tuple(path_params.items()), header_params)
             key = (*key, content_type, raw)
+        if isinstance(body, FormData):
+            info.form = body  # the handler reads the form from here, not by parsing it again
         found = self._memo.get(key) if key is not None else None
         if found is None:
-            try:
-                found = self._check(operation, path_params, query, headers, content_type, body)
-            finally:
-                if isinstance(body, FormData):
-                    await body.close()
+            found = self._check(operation, path_params, query, headers, content_type, body)
             if key is not None:
                 if len(self._memo) >= MEMO_SIZE:
                     self._memo.clear()
                 self._memo[key] = found
+        if not found:  # the usual case: no findings to copy or to look through
+            if isinstance(body, dict):
+                info.body = body
+            return [], receive
         found = list(found)
         if isinstance(body, dict) and not any(
             v.pointer.startswith("/body") or v.kind == "content_type" for v in found

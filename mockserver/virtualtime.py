@@ -62,6 +62,52 @@ def _loop_time(loop: asyncio.BaseEventLoop) -> float:
 
 # keep the real functions: the server's clock, and pytest's own timing (test durations)
 OWN = ("mockserver.engine", "_pytest")
+Holder = tuple[Any, str, Callable[..., Any]]  # (module, name, the real function it holds)
+
+
+class _Holders:
+    """The modules' names that hold a real function, remembered from one block to the next.
+
+    Walking every name of every module (tens of thousands in a test process) was most of
+    what entering virtual time cost. A name that comes to hold a real function is a new
+    reference to it; so while the functions' reference counts stand where the last walk
+    left them, its findings stand too, and only they are looked at again."""
+
+    def __init__(self) -> None:
+        self.counts: tuple[int, ...] = ()
+        self.found: list[Holder] = []
+
+    def find(self) -> list[Holder]:
+        """Each (module, name) holding a real function now, outside the kit's own modules."""
+        if self._counts() != self.counts:
+            self.found = []  # its references go before the functions are counted again
+            self.found = list(self._walk())
+            self.counts = self._counts()
+        live = {id(module) for module in list(sys.modules.values())}
+        return [
+            (module, name, value)
+            for module, name, value in self.found
+            if id(module) in live and module.__dict__.get(name) is value
+        ]
+
+    @staticmethod
+    def _counts() -> tuple[int, ...]:
+        return tuple(sys.getrefcount(function) for function in (*REAL.values(), REAL_ASYNC_SLEEP))
+
+    @staticmethod
+    def _walk() -> Iterator[Holder]:
+        real = {id(function) for function in (*REAL.values(), REAL_ASYNC_SLEEP)}
+        for module in list(sys.modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            name = getattr(module, "__name__", "")
+            if not isinstance(namespace, dict) or name == __name__ or name.startswith(OWN):
+                continue
+            for attribute, value in list(namespace.items()):
+                if callable(value) and id(value) in real:
+                    yield module, attribute, value
+
+
+_HOLDERS = _Holders()
 
 
 class VirtualTime:
@@ -183,15 +229,10 @@ class VirtualTime:
         replacements = self._replacements()
         self._patched.append((asyncio.BaseEventLoop, "time", asyncio.BaseEventLoop.time))
         setattr(asyncio.BaseEventLoop, "time", _loop_time)  # noqa: B010 - a method, replaced
-        for module in list(sys.modules.values()):
-            namespace = getattr(module, "__dict__", None)
-            name = getattr(module, "__name__", "")
-            if not isinstance(namespace, dict) or name == __name__ or name.startswith(OWN):
-                continue
-            for attribute, value in list(namespace.items()):
-                if callable(value) and id(value) in replacements:
-                    self._patched.append((module, attribute, value))
-                    setattr(module, attribute, replacements[id(value)])
+        for module, attribute, value in _HOLDERS.find():
+            if id(value) in replacements:
+                self._patched.append((module, attribute, value))
+                setattr(module, attribute, replacements[id(value)])
 
     def _restore(self) -> None:
         for module, name, value in reversed(self._patched):

@@ -8,6 +8,7 @@ other worker's state in the store (Redis or SQLite): one world, whichever worker
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import socket
@@ -33,10 +34,14 @@ def refusal(config: ServerConfig, workers: int) -> str | None:
 
 
 def app_from_environment() -> Starlette:
-    """A worker's app (uvicorn calls it in each worker process)."""
+    """A worker's app (uvicorn calls it in each worker process), collected as `serve`'s is."""
     from mockserver.app import create_app
+    from mockserver.collector import collect_when_quiet
 
-    return create_app(ServerConfig(**json.loads(os.environ[ENVIRONMENT])))
+    app = create_app(ServerConfig(**json.loads(os.environ[ENVIRONMENT])))
+    gc.freeze()  # what exists now lives as long as the worker
+    collect_when_quiet(app)
+    return app
 
 
 def run(config: ServerConfig, workers: int, sock: socket.socket, **settings: Any) -> None:

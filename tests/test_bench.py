@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 
+import httpx
 import pytest
 
 from bench import wrk
 from bench.__main__ import report
 from bench.apps import bare_app
-from bench.scenarios import Load
+from bench.scenarios import Load, prepare
+from mockserver import ServerConfig, create_app
+from mockserver.fixtures.server import InProcessMockServer
 from mockserver.live import LiveServer
 
 POLL = Load("poll x", "GET", "/x/status/1", {})
@@ -43,3 +46,18 @@ def test_a_wrk_round_reads_rate_latency_and_both_cpu_shares(
     assert measured.rps > 0 and measured.errors == 0
     assert 0 < measured.p50_ms <= measured.p99_ms
     assert 0 < measured.generator_cpu < 1.5 and measured.server_cpu > 0
+
+
+def test_every_load_answers_on_the_mock() -> None:
+    """The loads `make bench` prepares are served, each with a 2xx (a load that errs gets no
+    ratio, so a broken one would only show when the bench runs)."""
+    server = InProcessMockServer(create_app(ServerConfig(clock="manual")), "bench")
+    with httpx.Client(transport=server.transport, base_url=server.URL) as client:
+        loads = prepare(client)
+        answers = [
+            client.request(load.method, load.path, headers=load.headers, json=load.body or None)
+            for load in loads
+        ]
+    server.close()
+    assert [load.name.split()[0] for load in loads].count("create") >= 2
+    assert [a.status_code // 100 for a in answers] == [2] * len(loads), [a.text for a in answers]

@@ -383,6 +383,21 @@ def test_urlencoded_body_is_buffered_and_replayed_intact() -> None:
     assert [v.pointer for v in found] == ["/header/content-type"]  # the form was read: no 500
 
 
+def test_string_parameters_are_held_to_their_length_bounds() -> None:
+    def kinds(idempotency_key: str, job_id: str = "job_1") -> list[tuple[str, str]]:
+        found = validate_request(
+            "neuraldraft",
+            "POST",
+            f"/v1/jobs/{job_id}/cancel",
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return [(v.pointer, v.kind) for v in found]
+
+    assert kinds("k" * 255) == []
+    assert kinds("k" * 256) == [("/header/Idempotency-Key", "string_too_long")]
+    assert kinds("") == [("/header/Idempotency-Key", "string_too_short")]
+
+
 def test_validate_request_reports_unknown_operations() -> None:
     (violation,) = validate_request("neuralanalog", "DELETE", "/from-link")
     assert violation.message == "method not allowed in the neuralanalog contract"

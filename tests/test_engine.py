@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+import time
+import types
 
 import pytest
 
@@ -137,6 +140,26 @@ def test_event_loop_timers_work_inside_virtual_time() -> None:
         seen = asyncio.run(flow())
     assert seen == ["timed out", "called later"]
     assert clock.now() == start + 30
+
+
+def test_a_name_that_takes_a_real_function_between_blocks_is_patched_in_the_next() -> None:
+    """Entering virtual time remembers where the real functions were found; a module that
+    takes one later (a new import, or an existing name rebound) is still covered."""
+    clock = ManualClock()
+    with VirtualTime(clock).running():
+        pass
+    client = types.ModuleType("late_client")
+    client.pause = None  # type: ignore[attr-defined]
+    sys.modules[client.__name__] = client
+    try:
+        with VirtualTime(clock).running():
+            assert client.pause is None  # type: ignore[attr-defined]
+        client.pause = time.sleep  # type: ignore[attr-defined]
+        with VirtualTime(clock).running() as virtual:
+            client.pause(0.01)  # type: ignore[attr-defined]
+        assert virtual.slept == 0.01 and client.pause is time.sleep  # type: ignore[attr-defined]
+    finally:
+        del sys.modules[client.__name__]
 
 
 def test_system_clock_counts_every_advance_from_many_threads() -> None:

@@ -18,6 +18,7 @@ import neurolinker_sdk.polling
 import pytest
 from neurolinker_sdk import NeuroLinker, NeuroLinkerAPIError
 
+from mockserver.apis.neurolinker import pdf
 from tests.conftest import Live, Mock, make_mock
 from tests.pdfs import encrypted_pdf, object_stream_pdf, written_pdf
 
@@ -817,6 +818,14 @@ def test_pages_in_object_streams_are_counted(nl: Client) -> None:
     assert entry["result"]["total_pages"] == 5
     markdown = nl.results("markdown", [entry["document_id"]])["results"][0]["content"]
     assert "Line items" in markdown and "Signature" in markdown
+
+
+def test_the_same_bytes_uploaded_again_are_read_once() -> None:
+    first = object_stream_pdf("Cover", "Body")
+    reading = pdf.read(first)
+    assert (reading.pages, reading.texts) == (2, (("Cover",), ("Body",)))
+    assert pdf.read(bytes(first)) is reading  # equal bytes, another object: not parsed again
+    assert pdf.read(object_stream_pdf("Cover", "Other")).texts[1] == ("Other",)
 
 
 def test_a_password_protected_pdf_fails_without_pages(nl: Client) -> None:

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, create_app
 from mockserver.engine.clock import ManualClock
-from tests.conftest import ConformanceCheck, Mock
+from tests.conftest import ConformanceCheck, Mock, make_mock
 
 LINK = {"url": "https://example.com/a.wav"}
 ND = "/neuraldraft/v1"
@@ -85,6 +85,33 @@ def test_a_cancel_shows_at_once(mock: Mock) -> None:
     cancelled = mock.client.post(f"{ND}/jobs/{job_id}/cancel", headers=headers)
     assert cancelled.status_code == 200, cancelled.text
     assert mock.client.get(f"{ND}/jobs/{job_id}", headers=headers).json()["status"] == "cancelled"
+
+
+def test_a_cached_neural_draft_poll_counts_against_the_rate_limit(mock: Mock) -> None:
+    headers = mock.headers("neuraldraft")
+    job_id = mock.client.post(f"{ND}/blog-posts", headers=headers, json=BLOG).json()["id"]
+    answers = [mock.client.get(f"{ND}/jobs/{job_id}", headers=headers) for _ in range(3)]
+    assert len(mock.state.polls) == 1  # the second and third came from the cache
+    assert answers[1].content == answers[2].content == answers[0].content
+    # created, then polled thrice: each answer has its own count, in the handler's order
+    assert [a.headers["x-ratelimit-remaining"] for a in answers] == ["58", "57", "56"]
+    assert [list(a.headers) for a in answers[1:]] == [list(answers[0].headers)] * 2
+
+
+@pytest.fixture
+def limited() -> Iterator[Mock]:
+    yield from make_mock(rate_limit=2)
+
+
+def test_a_poll_past_the_rate_limit_is_refused_even_when_cached(limited: Mock) -> None:
+    headers = limited.headers("neuraldraft")
+    job_id = limited.client.post(f"{ND}/blog-posts", headers=headers, json=BLOG).json()["id"]
+    assert limited.client.get(f"{ND}/jobs/{job_id}", headers=headers).status_code == 200
+    refused = limited.client.get(f"{ND}/jobs/{job_id}", headers=headers)
+    assert refused.status_code == 429 and refused.headers["x-ratelimit-remaining"] == "0"
+    limited.advance(60)
+    again = limited.client.get(f"{ND}/jobs/{job_id}", headers=headers)
+    assert again.status_code == 200 and again.headers["x-ratelimit-remaining"] == "1"
 
 
 def test_another_tenant_never_gets_a_cached_answer(mock: Mock) -> None:

@@ -9,9 +9,11 @@ status at any moment just evaluates the plan at that position.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 EPSILON = 1e-6  # positions are float sums: a phase ends a hair early rather than a hair late
+PLANS_KEPT = 256  # distinct timings whose phases are kept for the next job planned alike
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +58,11 @@ class Plan:
     phases: tuple[Phase, ...]
     outcome: Outcome | None  # None: the job stalls in its last phase forever
     per_poll: bool = False
+    # position at which the outcome is reached: summed once, as every status read needs it
+    length: float = field(init=False, repr=False, compare=False)
 
-    @property
-    def length(self) -> float:
-        """Position at which the outcome is reached."""
-        return sum(phase.duration for phase in self.phases)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "length", sum(phase.duration for phase in self.phases))
 
     def at(self, position: float) -> Snapshot:
         start = 0.0
@@ -97,9 +99,18 @@ def stretch(
 
     Per-poll plans ignore the weights: each phase lasts exactly one status read.
     """
+    return Plan(_phases(tuple(steps), total, per_poll), outcome, per_poll)
+
+
+@lru_cache(maxsize=PLANS_KEPT)
+def _phases(
+    steps: tuple[tuple[str, float, str], ...], total: float, per_poll: bool
+) -> tuple[Phase, ...]:
+    """The phases of `stretch`, made once per timing: phases never change, so the jobs
+    planned alike share them (the time to make them, and the memory and collector work of
+    keeping them per job)."""
     weight = sum(step[1] for step in steps) or 1.0
-    phases = tuple(
+    return tuple(
         Phase(state, 1.0 if per_poll else total * share / weight, detail)
         for state, share, detail in steps
     )
-    return Plan(phases, outcome, per_poll)

@@ -48,6 +48,7 @@ from mockserver.state import MockState
 
 API_KEY = re.compile(r"^ndsk_(live|test)_\S+$")
 CANCELLED_TOPIC = "neuraldraft:cancelled"  # published through the store when a job is cancelled
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 IMAGE_FILE = "image.png"
 
 
@@ -76,6 +77,7 @@ class NeuralDraft(ApiService):
         },
     )
     wrong_media_status = 400  # the docs' bad_request: "not sent as application/json"
+    own_header_names = frozenset(name.lower().encode() for name in RATE_LIMIT_HEADERS)
 
     def __init__(self, state: MockState) -> None:
         super().__init__(state)
@@ -147,6 +149,15 @@ class NeuralDraft(ApiService):
             ctx.now,
             lambda: handler(ctx),
         )
+
+    def own_headers(self, tenant: str, now: float) -> list[tuple[bytes, bytes]] | None:
+        """A poll answered from the cache counts against the limit too; a refused one is
+        left to the handler (its 429)."""
+        try:
+            limits = self.limiter.hit(tenant, now)
+        except ApiError:
+            return None
+        return [(name.lower().encode(), value.encode()) for name, value in limits.items()]
 
     def tenant_of(self, request: Request) -> str:
         """`Bearer ndsk_live_...` or `Bearer ndsk_test_...`; anything else is a 401."""

@@ -15,13 +15,14 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from mockserver.contracts.document import HERE
 from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.clock import isoformat
 from mockserver.engine.jobs import Job
-from mockserver.engine.plan import Outcome, Plan
+from mockserver.engine.plan import Outcome, Phase, Plan
 
 CONTRACT = HERE / "neuraldraft.yaml"
 COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
@@ -53,6 +54,7 @@ WEBSITE_STEPS = {
 SECONDS_PER_LOCALE = 20.0
 USUAL_LANGUAGES = 3
 QUEUED_SECONDS = 2.0
+STEP_SHAPES_KEPT = 1024  # (timeline, position) pairs whose steps are kept for the next poll
 
 LANGUAGES = {
     "ar": "Arabic",
@@ -233,24 +235,32 @@ class Progress:
 def progress_of(job: Job, now: float) -> Progress:
     """Where `job` stands at `now`: a pure function of its plans and the clock."""
     timeline: Plan = job.data["timeline"]
-    names = [phase.detail for phase in timeline.phases[1:]]
     snap = job.snapshot(now)
     if snap.outcome is None:
-        steps = tuple(Step(n, i + 1 < snap.phase, i + 1 == snap.phase) for i, n in enumerate(names))
+        running = snap.phase - 1  # the queue is phase 0: no step runs yet
+        steps = _steps(timeline.phases, running, running)
         status = PENDING if snap.phase == 0 else PROCESSING
-        message = "Queued" if snap.phase == 0 else step_message(job.kind, names[snap.phase - 1])
+        message = "Queued" if snap.phase == 0 else step_message(job.kind, steps[running].name)
         percent = min(_percent(timeline, job.position(now)), 99)
         return Progress(status, percent, message, steps, None, job.time_of(snap.phase_started))
     outcome = snap.outcome
-    finished = job.finished_at(now) or now
+    finished = job.finished_at(now, snap) or now
     if outcome.state == COMPLETED:
-        steps = tuple(Step(name, True, False) for name in names)
+        steps = _steps(timeline.phases, len(timeline.phases), -1)
         return Progress(COMPLETED, 100, "Done", steps, outcome, finished)
-    done = _finished_phases(timeline, job.plan)
-    steps = tuple(Step(n, i + 1 < done, False) for i, n in enumerate(names))
+    steps = _steps(timeline.phases, _finished_phases(timeline, job.plan) - 1, -1)
     percent = min(_percent(timeline, job.plan.length), 99)
     label = "Cancelled" if outcome.state == CANCELLED else KINDS[job.kind].failed_label
     return Progress(outcome.state, percent, label, steps, outcome, finished)
+
+
+@lru_cache(maxsize=STEP_SHAPES_KEPT)
+def _steps(phases: tuple[Phase, ...], done: int, active: int) -> tuple[Step, ...]:
+    """The steps of a timeline (its phases after the queue): the first `done` completed,
+    the one at `active` running. Made once per shape, as every poll of a job asks again."""
+    return tuple(
+        Step(phase.detail, index < done, index == active) for index, phase in enumerate(phases[1:])
+    )
 
 
 def percent_changes_at(job: Job, now: float) -> float:

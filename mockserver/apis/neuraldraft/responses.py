@@ -51,6 +51,8 @@ async def json_body(ctx: Ctx) -> dict[str, Any]:
     schema is a 422 naming each field.
     """
     content_type = ctx.request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json" and isinstance(ctx.info.body, dict):
+        return await ctx.body()  # an object already, parsed and found valid by the request check
     raw = await ctx.request.body()
     if content_type != "application/json":
         shown = content_type or "none"
@@ -69,13 +71,11 @@ async def json_body(ctx: Ctx) -> dict[str, Any]:
 
 def _magic(ctx: Ctx, texts: list[str | None]) -> list[str]:
     """`mock-<word>` markers that name a scenario this API knows ("mock-up" is just text)."""
+    found = [match for text in texts for match in MAGIC.finditer(text or "")]
+    if not found:  # the usual case: no marker at all
+        return []
     known = _service(ctx).scenario_words()
-    return [
-        match.group(0)
-        for text in texts
-        for match in MAGIC.finditer(text or "")
-        if match.group(1).lower() in known
-    ]
+    return [match.group(0) for match in found if match.group(1).lower() in known]
 
 
 def _start(
@@ -347,10 +347,10 @@ async def get_job(ctx: Ctx) -> Response:
     job = _own_job(ctx)
     job.observe(ctx.now)
     service, now = _service(ctx), ctx.now
-    if service.limiter.limit is None:  # rate-limit headers differ on every answer
-        # a signed image link names its expiry second: it changes when the clock's second does
-        link = math.floor(now + service.state.config.link_ttl) + 1 - service.state.config.link_ttl
-        ctx.fresh_until(job, until=min(percent_changes_at(job, now), link - 1e-3))
+    # a signed image link names its expiry second: it changes when the clock's second does
+    # (the rate-limit headers differ on every answer: each replay gets its own)
+    link = math.floor(now + service.state.config.link_ttl) + 1 - service.state.config.link_ttl
+    ctx.fresh_until(job, until=min(percent_changes_at(job, now), link - 1e-3))
     return ctx.json(service.job_body(job, now, ctx.server_url))
 
 

@@ -12,6 +12,7 @@ its request is accepted and the document fails, as it would on a service that ca
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -22,6 +23,7 @@ from pypdf import PdfReader
 DEFAULT_PAGES = 1  # a document whose pages cannot be counted (not a PDF, or a URL not fetched)
 MAX_TEXT_PER_PAGE = 2_000  # characters of extracted text kept per page
 ENCRYPTED_MESSAGE = "The PDF is encrypted and cannot be opened"
+READINGS_KEPT = 256  # documents whose reading is kept for the next upload of the same bytes
 
 # pypdf reports what it repairs on its logger; a mock reading odd uploads has nothing to add
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -37,7 +39,24 @@ class Reading:
 
 
 def read(data: bytes) -> Reading:
-    """Page count and per-page text of a PDF; `pages` is None when `pypdf` cannot read it."""
+    """Page count and per-page text of a PDF; `pages` is None when `pypdf` cannot read it.
+
+    Bytes read before (a test suite's fixture file, uploaded test after test) are known by
+    their digest, which costs a thousandth of parsing them again."""
+    digest = hashlib.sha256(data).digest()
+    reading = _readings.get(digest)
+    if reading is None:
+        reading = _parse(data)
+        if len(_readings) >= READINGS_KEPT:
+            _readings.clear()
+        _readings[digest] = reading
+    return reading
+
+
+_readings: dict[bytes, Reading] = {}  # by the bytes' SHA-256
+
+
+def _parse(data: bytes) -> Reading:
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
