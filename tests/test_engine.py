@@ -176,3 +176,14 @@ def test_system_clock_counts_every_advance_from_many_threads() -> None:
     for thread in threads:
         thread.join()
     assert clock.now() - start == pytest.approx(16_000, abs=0.01)
+
+
+def test_new_uuid_is_the_standard_library_s_version_4_uuid_of_the_same_bits() -> None:
+    import uuid
+    from random import Random
+
+    from mockserver.engine.ids import new_uuid
+
+    ours, theirs = Random(3), Random(3)
+    for _ in range(2_000):
+        assert new_uuid(ours) == str(uuid.UUID(int=theirs.getrandbits(128), version=4))

@@ -942,3 +942,20 @@ def test_strict_mode_refuses_like_the_handlers_do() -> None:
         missing = mock.client.post(f"{BASE}/images", headers=h, content=b"{}")
         fields = assert_problem(missing, 422, "validation_failed")["errors"]
         assert list(fields) == ["prompt"]
+
+
+def _slug_of(mock: Mock, body: dict[str, Any]) -> str:
+    made = create(mock, "/blog-posts", body)
+    assert made.status_code == 201, made.text
+    return str(made.json()["data"]["slug"])
+
+
+def test_slugs_step_past_chosen_ones_and_a_forgotten_post_frees_its_slug() -> None:
+    manual = {"type": "manual", "title": "Tea", "content": "<p>Tea</p>"}
+    for mock in make_mock(store_capacity=3):
+        assert _slug_of(mock, {**manual, "slug": "tea-2"}) == "tea-2"  # chosen by the client
+        assert [_slug_of(mock, manual), _slug_of(mock, manual)] == ["tea", "tea-3"]
+        found = mock.client.get(f"{BASE}/blog-posts/tea-3", headers=mock.headers("neuraldraft"))
+        assert found.json()["data"]["id"] == 3
+        _slug_of(mock, {**manual, "slug": "other"})  # past the capacity of 3: "tea-2" goes
+        assert _slug_of(mock, {**manual, "slug": "tea-2"}) == "tea-2"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -142,13 +142,31 @@ register(Plan, "plan", _plan_state, _plan_from_state)  # plans are kept in jobs,
 
 
 class _Session:
-    """The jobs one request added and read, so the request's end can undo or keep its work."""
+    """The unit of work of one request (`JobStore.all_or_nothing`): the jobs it added and
+    read, so its end can undo or keep its work. A class, not a generator-based context
+    manager: every request of every API enters one."""
 
-    __slots__ = ("added", "seen")
+    __slots__ = ("jobs", "added", "seen", "token")
 
-    def __init__(self) -> None:
+    def __init__(self, jobs: JobStore) -> None:
+        self.jobs = jobs
         self.added: list[Job] = []
         self.seen: dict[str, tuple[Job, bytes]] = {}  # job ID -> job, its encoding when read
+
+    def __enter__(self) -> None:
+        self.token = _session.set(self)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if kind is not None:
+                for job in reversed(self.added):
+                    self.jobs._remove(job.tenant, job.id)
+            else:
+                for job, before in self.seen.values():
+                    if dumps(job) != before:
+                        self.jobs.save(job)
+        finally:
+            _session.reset(self.token)
 
 
 # the session of the request being handled (see `JobStore.all_or_nothing`)
@@ -202,25 +220,11 @@ class JobStore:
                 session.seen[job.id] = (job, dumps(job))
         return job
 
-    @contextlib.contextmanager
-    def all_or_nothing(self) -> Iterator[None]:
+    def all_or_nothing(self) -> AbstractContextManager[None]:
         """The unit of work of one request. The jobs added inside the block are removed again
         if it raises: a create that fails stores nothing, so a client's retry cannot duplicate
         a job. When it ends well, a shared store gets back every job the block changed."""
-        session = _Session()
-        token = _session.set(session)
-        try:
-            yield
-        except BaseException:
-            for job in reversed(session.added):
-                self._remove(job.tenant, job.id)
-            raise
-        else:
-            for job, before in session.seen.values():
-                if dumps(job) != before:
-                    self.save(job)
-        finally:
-            _session.reset(token)
+        return _Session(self)
 
     def save(self, job: Job) -> None:
         """Keep a change made to `job` outside a request (the memory store holds the object

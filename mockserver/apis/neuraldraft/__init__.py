@@ -91,7 +91,9 @@ class NeuralDraft(ApiService):
         self.credits_code = state.config.credits_error_code
         self.idempotency = Idempotency(store, self.name)
         capacity = state.config.store_capacity
-        self.blog_posts: Registry[BlogPost] = Registry(store, self.name, "blog-posts", capacity)
+        self.blog_posts: Registry[BlogPost] = Registry(
+            store, self.name, "blog-posts", capacity, name_of=lambda post: post.slug
+        )
         self.social_posts: Registry[SocialPost] = Registry(store, self.name, "social", capacity)
         self.webhooks = Webhooks(state, self.name, self._events)
         self.wakeup = Wakeup()  # open streams, told when a cancel changes a job

@@ -116,34 +116,71 @@ class Registry(Generic[T]):
 
     A tenant's records are a map in the state store under its key, numbered by a counter
     beside it, so workers sharing the store never give out one number twice; a server-wide
-    list holds their order for the capacity."""
+    list holds their order for the capacity. With `name_of`, each record also has a name
+    unique per tenant (a post's slug), claimed atomically before the record is made and
+    found in one lookup."""
 
-    def __init__(self, store: StateStore, api: str, kind: str, capacity: int) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        api: str,
+        kind: str,
+        capacity: int,
+        name_of: Callable[[T], str] | None = None,
+    ) -> None:
         self.capacity = capacity
         self._store = store
         self._name = (api, kind)
+        self._name_of = name_of
         self._order = key(None, api, kind)  # [tenant, number] of every record, oldest first
 
     def _records(self, tenant: str) -> str:
         return key(tenant, *self._name)
 
+    def _named(self, tenant: str, name: str) -> str:
+        return key(tenant, *self._name, "named", name)
+
     def add(self, tenant: str, make: Callable[[int], T]) -> T:
-        """`make(id)` builds the record under the tenant's next id."""
+        """`make(id)` builds the record under the tenant's next id (its name, if any, claimed
+        already with `claim`)."""
         store = self._store
         number = store.incr(key(tenant, *self._name, "last"))
         item = make(number)
         store.put(self._records(tenant), str(number), item)
+        if self._name_of is not None:
+            store.set(self._named(tenant, self._name_of(item)), number)
         held = store.push(self._order, [tenant, number])
         while held > self.capacity:
             oldest = store.pop(self._order)
             if oldest is None:
                 break
-            store.discard(self._records(oldest[0]), str(oldest[1]))
+            self._forget(*oldest)
             held -= 1
         return item
 
+    def _forget(self, tenant: str, number: int) -> None:
+        records = self._records(tenant)
+        item = self._store.fetch(records, str(number))
+        self._store.discard(records, str(number))
+        if item is not None and self._name_of is not None:
+            self._store.delete(self._named(tenant, self._name_of(item)))
+
+    def claim(self, tenant: str, name: str) -> bool:
+        """Take `name` for the tenant's next record: False when a record has it (atomic: of
+        two workers claiming one name, one gets it)."""
+        return self._store.add(self._named(tenant, name), 0)
+
+    def next_suffix(self, tenant: str, name: str) -> int:
+        """2, 3, 4... per name: where to look for a free `name-N` once `name` is taken."""
+        return self._store.incr(key(tenant, *self._name, "suffix", name)) + 1
+
     def get(self, tenant: str, number: int) -> T | None:
         return self._store.fetch(self._records(tenant), str(number))
+
+    def named(self, tenant: str, name: str) -> T | None:
+        """The record that has `name`, or None."""
+        number = self._store.get(self._named(tenant, name))
+        return self.get(tenant, number) if number else None
 
     def all(self, tenant: str) -> list[T]:
         """The tenant's records, oldest first."""

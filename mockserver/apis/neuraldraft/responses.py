@@ -170,16 +170,18 @@ def _create_manual_post(ctx: Ctx, body: dict[str, Any]) -> Response:
 
 
 def _free_slug(ctx: Ctx, wanted: str, taken_is_conflict: bool = False) -> str:
-    """`wanted`, or `wanted-2`, `wanted-3`... when another post of the key has it; a slug
-    the client chose that is taken is the docs' `409 conflict` ("slug already taken")."""
-    taken = {post.slug for post in _service(ctx).blog_posts.all(ctx.tenant)}
-    if wanted in taken and taken_is_conflict:
+    """`wanted`, or `wanted-2`, `wanted-3`... when another post of the key has it, claimed
+    for the post about to be made; a slug the client chose that is taken is the docs' `409
+    conflict` ("slug already taken"). A few lookups, however many posts the key has."""
+    posts = _service(ctx).blog_posts
+    if posts.claim(ctx.tenant, wanted):
+        return wanted
+    if taken_is_conflict:
         raise ApiError(409, f"The slug {wanted!r} is already taken.")
-    slug, number = wanted, 1
-    while slug in taken:
-        number += 1
-        slug = f"{wanted}-{number}"
-    return slug
+    while True:  # past numbers taken by posts that chose such a slug themselves
+        slug = f"{wanted}-{posts.next_suffix(ctx.tenant, wanted)}"
+        if posts.claim(ctx.tenant, slug):
+            return slug
 
 
 async def create_image(ctx: Ctx) -> Response:
@@ -251,15 +253,14 @@ def _readable_posts(ctx: Ctx) -> list[tuple[BlogPost, float]]:
 
 def _blog_post(ctx: Ctx, id_or_slug: str) -> tuple[BlogPost, float]:
     """This key's readable post by integer id or slug, or a 404."""
+    posts = _service(ctx).blog_posts
     if _number(id_or_slug):
-        post = _service(ctx).blog_posts.get(ctx.tenant, int(id_or_slug))
-        at = None if post is None else _post_at(ctx, post)
-        if post is not None and at is not None:
-            return post, at
+        post = posts.get(ctx.tenant, int(id_or_slug))
     else:
-        for post, at in _readable_posts(ctx):
-            if post.slug == id_or_slug:
-                return post, at
+        post = posts.named(ctx.tenant, id_or_slug)
+    at = None if post is None else _post_at(ctx, post)
+    if post is not None and at is not None:
+        return post, at
     raise ApiError(404, f"Blog post {id_or_slug} not found.")
 
 
