@@ -1,4 +1,5 @@
-"""What the SQLite and Redis stores share: their URL options, their listeners, list matching."""
+"""What the stores share: the SQLite and Redis stores' URL options and list matching, and every
+store's listeners."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mockserver.stores.base import Listener, StateStore
+from mockserver.stores.common import Listeners
 
 
 class MemoryStore(StateStore):
@@ -20,7 +21,7 @@ class MemoryStore(StateStore):
         self._lists: dict[str, deque[Any]] = {}
         self._maps: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
-        self._listeners: list[Listener] = []
+        self._listeners = Listeners()
 
     def get(self, key: str) -> Any | None:
         return self._values.get(key)
@@ -119,22 +120,10 @@ class MemoryStore(StateStore):
             self._maps.clear()
 
     def publish(self, topic: str, message: str = "") -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(topic, message)
+        self._listeners.deliver(topic, message)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        with self._lock:
-            self._listeners.append(listener)
-
-        def stop() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return stop
+        return self._listeners.add(listener)
 
     def close(self) -> None:
-        with self._lock:
-            self._listeners.clear()
+        self._listeners.clear()
