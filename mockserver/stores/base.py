@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, ClassVar
 
 Listener = Callable[[str, str], None]  # (topic, message)
@@ -29,6 +30,7 @@ class StoreError(RuntimeError):
     """The store cannot be reached or used (a refused connection, a locked file...)."""
 
 
+@lru_cache(maxsize=8192)  # tenants and key words recur on every request
 def _escape(text: str) -> str:
     # a tenant is any API key: keep braces and colons out of the hash tag and the separators
     # (and `*`, the server-wide tag, so a tenant named `*` cannot write into server-wide keys)
