@@ -93,7 +93,7 @@ def redis_server(folder: Path) -> Iterator[tuple[str, int] | None]:
     """A redis-server of this run on a free port, nothing persisted: (URL, pid), or None
     (said in one line) where it is not installed."""
     if shutil.which("redis-server") is None:
-        print("redis-server not found (Debian package redis-server): no Redis store figures")
+        print("redis-server not found (make bench installs it): no figures for the Redis store")
         yield None
         return
     started = start_server(folder)
