@@ -22,7 +22,7 @@ from tests.redis_servers import start_server  # the suite's Redis, started the s
 
 MOCK = [sys.executable, "-m", "mockserver.cli", "serve", "--clock", "manual"]
 BARE = [sys.executable, "-m", "uvicorn", "bench.apps:bare_app", "--factory", "--no-access-log"]
-IDLE = 0.02  # CPU seconds in SETTLE_S below which a server's processes have done starting
+IDLE = 0.02  # CPU seconds per SETTLE_S below which a server's processes are done starting
 SETTLE_S = 0.2
 
 
