@@ -48,12 +48,15 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The mock against a bare Starlette app under wrk (Debian's, installed here when missing), then
-# SSE fan-out, memory, an in-process lifecycle and a client check. How to read it:
-# docs/benchmarks.md. `make bench ARGS="--only poll --rounds 3"` for a shorter run.
+# The mock against a bare Starlette app under wrk, then a status poll on each store (its own
+# redis-server for the Redis ones), then SSE fan-out, memory, an in-process lifecycle and a
+# client check. wrk and redis-server (Debian's) are installed here when missing. How to read
+# it: docs/benchmarks.md. `make bench ARGS="--only poll --rounds 3"` for a shorter run.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BENCH_PACKAGES := wrk redis-server
 bench: $(VENV)/.installed-test
-	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	@missing="$$(for p in $(BENCH_PACKAGES); do command -v $$p >/dev/null || echo $$p; done)"; \
+	[ -z "$$missing" ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; }
 	$(BIN)/python -m bench $(ARGS)
 
 # schemathesis as CI runs it, here or in any repository that installs the kit: the mock on a

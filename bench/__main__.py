@@ -4,7 +4,9 @@ Throughput: both servers run alike (one uvicorn process each, same loop and HTTP
 access log), both stay up, and `wrk` loads them in alternating rounds, so a burst of noise on
 the machine hits both alike; the medians are compared. A round where the generator kept its
 own core busy is flagged and its load gets no ratio: it measured wrk, not the server.
-Then, without assertions: SSE fan-out, memory at 100k jobs, a whole job lifecycle through
+Then the Neural Analog status poll on each store (memory, SQLite, Redis with one worker and
+with two), each against a bare app of its own, reported without targets. Then, without
+assertions: SSE fan-out, memory at 100k jobs, a whole job lifecycle through
 the in-process ASGI fixture, and one API's client-check matrix.
 """
 
@@ -14,12 +16,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -27,42 +26,26 @@ import httpx
 from bench import extras, wrk
 from bench.apps import SAMPLES_ENV
 from bench.scenarios import Load, prepare
-from mockserver.live import free_port
+from bench.servers import BARE, MOCK, VARIANTS, poll_target, redis_server, server
 
 BUSY = 0.8  # a server loaded to its limit keeps one core busy; below this, others took it
-
-MOCK = [sys.executable, "-m", "mockserver.cli", "serve", "--clock", "manual"]
-BARE = [sys.executable, "-m", "uvicorn", "bench.apps:bare_app", "--factory", "--no-access-log"]
-
-
-@contextmanager
-def server(argv: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
-    """One server process: (base URL, pid). The mock runs as `mockserver serve` does, the
-    bare app under the same uvicorn (uvloop and httptools where installed)."""
-    port = free_port()
-    argv = [*argv, "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(400):
-            try:
-                httpx.get(base + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{argv} exited with {process.returncode}") from None
-                time.sleep(0.05)
-        yield base, process.pid
-    finally:
-        process.terminate()
-        process.wait()
+ROUNDS, SECONDS = 5, 3  # per load, by default
+# per store, by default: four stores, each with servers of its own, in about a minute
+STORE_ROUNDS, STORE_SECONDS = 3, 2
 
 
 def measure(
-    load: Load, mock: tuple[str, int], bare: tuple[str, int], seconds: int, rounds: int, lua: Path
+    load: Load,
+    mock: tuple[str, int],
+    bare: tuple[str, int],
+    seconds: int,
+    rounds: int,
+    lua: Path,
+    store_pid: int | None = None,
 ) -> tuple[list[wrk.Round], list[wrk.Round]]:
     """Alternating rounds of `load` on the mock and on the bare app; a create's server is
-    reset between rounds, so the store never fills."""
+    reset between rounds, so the store never fills. `store_pid`: a store process whose CPU
+    each round reads too."""
     script = wrk.script(lua, load.method, load.encoded(), "application/json")
     runs: tuple[list[wrk.Round], list[wrk.Round]] = ([], [])
     for _ in range(rounds):
@@ -76,42 +59,55 @@ def measure(
                     seconds,
                     pid,
                     lua=script if load.method != "GET" else None,
+                    store_pid=store_pid,
                 )
             )
     return runs
 
 
-def report(load: Load, mine: list[wrk.Round], bare: list[wrk.Round]) -> bool:
+def compare(load: Load, mine: list[wrk.Round], bare: list[wrk.Round]) -> tuple[float, float] | None:
+    """Print both servers' medians, and return the mock's requests/s and p99 over the bare
+    app's; None (and why) when the rounds cannot give a ratio."""
+
     def med(runs: list[wrk.Round], attr: str) -> float:
         return statistics.median(getattr(r, attr) for r in runs)
 
-    ratio_target, p99_target = load.targets
     print(f"{load.name}  ({load.method} {load.path.split('/')[1]}...)")
     for label, runs in (("mock", mine), ("bare", bare)):
+        redis = "" if runs[0].store_cpu is None else f"  redis cpu {med(runs, 'store_cpu'):4.2f}"
         print(
             f"  {label}  {med(runs, 'rps'):8.0f} req/s  p50 {med(runs, 'p50_ms'):5.2f} ms"
             f"  p99 {med(runs, 'p99_ms'):6.2f} ms  server cpu {med(runs, 'server_cpu'):4.2f}"
-            f"  wrk cpu {med(runs, 'generator_cpu'):4.2f}  errors {sum(r.errors for r in runs)}"
+            f"  wrk cpu {med(runs, 'generator_cpu'):4.2f}{redis}"
+            f"  errors {sum(r.errors for r in runs)}"
         )
     errors = sum(r.errors for r in mine + bare)
     bound = sum(r.generator_bound for r in mine + bare)
     if bound:
         print(f"  NO RATIO: the generator saturated its core in {bound} round(s)")
-        return False
+        return None
     if errors:
         print(f"  NO RATIO: {errors} error answers")
-        return False
-    ratio = med(mine, "rps") / med(bare, "rps")
-    p99 = med(mine, "p99_ms") / med(bare, "p99_ms")
+        return None
     per_cpu = statistics.median(r.rps / r.server_cpu for r in mine if r.server_cpu) / (
         statistics.median(r.rps / r.server_cpu for r in bare if r.server_cpu) or 1
     )
     busy = min(med(mine, "server_cpu"), med(bare, "server_cpu"))
     if busy < BUSY:
         print(
-            f"  note: a server had only {busy:.2f} of a core: the machine is busy, and"
-            f" requests per server CPU-second compare the two better: {per_cpu:.2f}"
+            f"  note: a server had only {busy:.2f} of a core (the machine is busy, or it waited"
+            f" for its store): requests per server CPU-second, mock over bare: {per_cpu:.2f}"
         )
+    return med(mine, "rps") / med(bare, "rps"), med(mine, "p99_ms") / med(bare, "p99_ms")
+
+
+def report(load: Load, mine: list[wrk.Round], bare: list[wrk.Round]) -> bool:
+    """`compare`, and whether the load met its targets."""
+    compared = compare(load, mine, bare)
+    if compared is None:
+        return False
+    ratio, p99 = compared
+    ratio_target, p99_target = load.targets
     ok = ratio >= ratio_target and p99 <= p99_target
     print(
         f"  ratio {ratio:.2f} (target >= {ratio_target:.2f})  p99 {p99:.2f}x"
@@ -137,15 +133,47 @@ def throughput(seconds: int, rounds: int, only: str | None) -> bool:
     return ok
 
 
+def per_store(seconds: int, rounds: int, only: str | None) -> None:
+    """The Neural Analog status poll on each store, each against a bare app answering what
+    that mock answered: what keeping the state in a store costs a poll. No targets: a shared
+    store answers no poll from the memory store's cache."""
+    wanted = [v for v in VARIANTS if not only or only in f"poll neuralanalog, {v.name}"]
+    with tempfile.TemporaryDirectory() as temporary, ExitStack() as stack:
+        folder = Path(temporary)
+        redis = None
+        if any(variant.store == "redis" for variant in wanted):
+            redis = stack.enter_context(redis_server(folder / "redis"))
+        wanted = [v for v in wanted if v.store != "redis" or redis is not None]
+        for variant in wanted:
+            url, pid = redis if redis is not None and variant.store == "redis" else (None, None)
+            with (
+                poll_target(variant, folder, url) as (mock, load, answer),
+                server(BARE, {SAMPLES_ENV: json.dumps({load.path: answer})}) as bare,
+            ):
+                mine, theirs = measure(load, mock, bare, seconds, rounds, folder, pid)
+            compared = compare(load, mine, theirs)
+            if compared is not None:
+                print(f"  ratio {compared[0]:.2f}  p99 {compared[1]:.2f}x  (reported, no target)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--seconds", type=int, default=3, help="duration of one wrk round")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per load")
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        help=f"duration of one wrk round (default {SECONDS}; {STORE_SECONDS} per store)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help=f"alternating rounds per load (default {ROUNDS}; {STORE_ROUNDS} per store)",
+    )
     parser.add_argument("--only", default=None, help="loads whose name contains this")
     parser.add_argument("--no-extras", action="store_true", help="throughput only")
     args = parser.parse_args()
     print(f"generator: {wrk.version()}, one thread, 16 connections; {os.cpu_count()} cores")
-    ok = throughput(args.seconds, args.rounds, args.only)
+    ok = throughput(args.seconds or SECONDS, args.rounds or ROUNDS, args.only)
+    per_store(args.seconds or STORE_SECONDS, args.rounds or STORE_ROUNDS, args.only)
     if not args.no_extras:
         extras.run_all()
     print("PASS" if ok else "FAIL")

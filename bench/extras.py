@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.servers import MOCK, server  # as the throughput runs
 from mockserver import ServerConfig, create_app
 from mockserver.fixtures.server import InProcessMockServer
 
@@ -77,8 +78,6 @@ async def _fanout(base: str, port: int) -> float:
 
 
 def sse_fanout() -> None:
-    from bench.__main__ import MOCK, server  # the same way the throughput runs
-
     with server(MOCK) as (base, _):
         port = int(base.rsplit(":", 1)[1])
         seconds = asyncio.run(_fanout(base, port))

@@ -40,9 +40,21 @@ LINK = {"url": "https://example.com/track.wav"}
 BLOG = {"type": "ai", "topic": "How to brew cold brew at home"}
 
 
+def finish_jobs(client: httpx.Client) -> None:
+    """Move the mock's clock past the end of every job made so far."""
+    client.post("/__mock__/clock/advance", json={"seconds": 3600}).raise_for_status()
+
+
+def neuralanalog_poll(client: httpx.Client) -> Load:
+    """One finished Neural Analog job on the running mock, and the load polling it."""
+    audio = client.post("/neuralanalog/from-link", headers=NA, json=LINK).json()["audio_id"]
+    finish_jobs(client)
+    return Load("poll neuralanalog", "GET", f"/neuralanalog/status/audio/{audio}", NA)
+
+
 def prepare(client: httpx.Client) -> list[Load]:
     """Create one job per API on the running mock, finish them, and name the loads."""
-    audio = client.post("/neuralanalog/from-link", headers=NA, json=LINK).json()["audio_id"]
+    poll = neuralanalog_poll(client)
     wav = render_wav(AudioInfo(2.0), 440)
     files = {"media_file": ("take.wav", wav, "audio/x-wav")}
     task = client.post("/camb/apis/audio-separation", headers=CAMB, files=files).json()
@@ -51,12 +63,12 @@ def prepare(client: httpx.Client) -> list[Load]:
         "/neurolinker/api/v1/extract", headers=NL, files=pdf, data={"form": "{}"}
     ).json()
     post = client.post("/neuraldraft/v1/blog-posts", headers=ND, json=BLOG).json()
-    client.post("/__mock__/clock/advance", json={"seconds": 3600}).raise_for_status()
+    finish_jobs(client)
     document = client.get(
         f"/neurolinker/api/v1/request-status/{extract['request_uid']}", headers=NL
     ).json()["documents"][0]["document_id"]
     return [
-        Load("poll neuralanalog", "GET", f"/neuralanalog/status/audio/{audio}", NA),
+        poll,
         Load("poll camb", "GET", f"/camb/apis/audio-separation/{task['task_id']}", CAMB),
         Load("poll neurolinker", "GET", f"/neurolinker/api/v1/document-status/{document}", NL),
         Load("poll neuraldraft", "GET", f"/neuraldraft/v1/jobs/{post['id']}", ND),

@@ -2,9 +2,10 @@
 
 Each round runs `wrk -t1` against one server and reads three things: requests/s and latency
 percentiles from wrk's report, wrk's own CPU time from the kernel (`wait4` resource usage of
-the finished process) and the server's CPU time (`/proc/<pid>/stat`). A generator that kept
-its core busy most of the round measured itself, not the server: such a round is flagged and
-no ratio is printed from it.
+the finished process) and the server's CPU time (`/proc/<pid>/stat` of the server process and
+of its descendants: a supervisor's workers), and, when asked, a store process's CPU time too
+(redis-server's). A generator that kept its core busy most of the round measured itself, not
+the server: such a round is flagged and no ratio is printed from it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class Round:
     p99_ms: float
     errors: int  # non-2xx answers and socket errors
     generator_cpu: float  # wrk's CPU seconds / wall seconds (1.0 = one core busy)
-    server_cpu: float  # the server process's, same unit
+    server_cpu: float  # the server's processes', same unit
+    store_cpu: float | None = None  # the store process's (redis-server), same unit
 
     @property
     def generator_bound(self) -> bool:
@@ -51,10 +53,40 @@ def version() -> str:
     return (done.stdout or done.stderr).splitlines()[0].split(" Copyright")[0]
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (field 3, the state, first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def processes(pid: int) -> list[int]:
+    """A process and its descendants (a supervisor's workers), from every process's parent
+    in /proc: kernels built without CONFIG_PROC_CHILDREN have no `children` file."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+                continue
+    found = [pid]
+    for parent in found:  # grows while walked: breadth first
+        found += children.get(parent, [])
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a running process, from the kernel's accounting."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15)
+    """User + system CPU time of a running process and its descendants, from the kernel's
+    accounting (a descendant that ends meanwhile is left out)."""
+    total = 0.0
+    for each in processes(pid):
+        try:
+            fields = _stat(each)
+        except (FileNotFoundError, ProcessLookupError):
+            if each == pid:
+                raise
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15)
+    return total
 
 
 def script(directory: Path, method: str, body: bytes, content_type: str) -> Path:
@@ -75,12 +107,14 @@ def run(
     server_pid: int,
     connections: int = 16,
     lua: Path | None = None,
+    store_pid: int | None = None,
 ) -> Round:
     argv = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
     if lua is not None:
         argv += ["-s", str(lua)]
+    store_before = cpu_seconds(store_pid) if store_pid is not None else 0.0
     server_before, started = cpu_seconds(server_pid), time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
@@ -89,6 +123,7 @@ def run(
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     wall = time.perf_counter() - started
     server_cpu = (cpu_seconds(server_pid) - server_before) / wall
+    store_cpu = (cpu_seconds(store_pid) - store_before) / wall if store_pid is not None else None
     if process.returncode != 0 or "Requests/sec" not in output:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
     return Round(
@@ -98,6 +133,7 @@ def run(
         errors=_errors(output),
         generator_cpu=(usage.ru_utime + usage.ru_stime) / wall,
         server_cpu=server_cpu,
+        store_cpu=store_cpu,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from bench import wrk
 from bench.__main__ import report
 from bench.apps import bare_app
 from bench.scenarios import Load, prepare
+from bench.servers import VARIANTS, Variant, poll_target
 from mockserver import ServerConfig, create_app
 from mockserver.fixtures.server import InProcessMockServer
 from mockserver.live import LiveServer
@@ -61,3 +63,20 @@ def test_every_load_answers_on_the_mock() -> None:
     server.close()
     assert [load.name.split()[0] for load in loads].count("create") >= 2
     assert [a.status_code // 100 for a in answers] == [2] * len(loads), [a.text for a in answers]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda variant: variant.name)
+def test_each_store_serves_its_poll_target(
+    variant: Variant, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The server of each store the bench loads starts (workers and all: the CPU a round reads
+    is theirs too) and answers its status poll as it answered when prepared, whichever worker
+    takes the connection."""
+    redis_url = request.getfixturevalue("redis_server").url if variant.store == "redis" else None
+    with poll_target(variant, tmp_path, redis_url) as ((base, pid), load, answer):
+        headers = {**load.headers, "Connection": "close"}
+        polls = [httpx.get(base + load.path, headers=headers) for _ in range(6)]
+        processes = wrk.processes(pid)
+    assert isinstance(answer, dict) and answer["status"] == "completed"
+    assert [(poll.status_code, poll.json()) for poll in polls] == [(200, answer)] * len(polls)
+    assert len(processes) >= (1 + variant.workers if variant.workers > 1 else 1)
