@@ -48,11 +48,19 @@ CREATE TABLE IF NOT EXISTS store_lists (
 CREATE TABLE IF NOT EXISTS store_maps (
     ns TEXT NOT NULL, key TEXT NOT NULL, field TEXT NOT NULL, value BLOB NOT NULL,
     PRIMARY KEY (ns, key, field)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS store_sizes (
+    ns TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,
+    PRIMARY KEY (ns, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS store_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ns TEXT NOT NULL, origin TEXT NOT NULL,
     topic TEXT NOT NULL, message TEXT NOT NULL);
 """
-_TABLES = ("store_values", "store_lists", "store_maps")
+_TABLES = ("store_values", "store_lists", "store_maps", "store_sizes")
+# a list's length, kept beside it: counting its rows costs as much as the list is long
+_RESIZE = (
+    "INSERT INTO store_sizes VALUES (?, ?, ?) ON CONFLICT (ns, key) "
+    "DO UPDATE SET size = size + excluded.size RETURNING size"
+)
 
 
 def _path_of(url: str) -> tuple[Path, str]:
@@ -210,28 +218,29 @@ class SqliteStore(StateStore):
                 "INSERT INTO store_lists VALUES (?, ?, ?, ?)",
                 [(*where, last + n, dumps(value)) for n, value in enumerate(values, 1)],
             )
-            if keep is not None:
+            ((size,),) = db.execute(_RESIZE, (*where, len(values))).fetchall()
+            if keep is not None and size > max(keep, 0):
+                # the oldest past `keep`: as many rows as go, whatever the list's length
                 db.execute(
                     "DELETE FROM store_lists WHERE ns = ? AND key = ? AND seq IN (SELECT seq "
-                    "FROM store_lists WHERE ns = ? AND key = ? ORDER BY seq DESC LIMIT -1 "
-                    "OFFSET ?)",
-                    (*where, *where, max(keep, 0)),
+                    "FROM store_lists WHERE ns = ? AND key = ? ORDER BY seq LIMIT ?)",
+                    (*where, *where, size - max(keep, 0)),
                 )
-            (size,) = db.execute(
-                "SELECT count(*) FROM store_lists WHERE ns = ? AND key = ?", where
-            ).fetchone()
+                ((size,),) = db.execute(_RESIZE, (*where, max(keep, 0) - size)).fetchall()
             return int(size)
 
     def pop(self, key: str) -> Any | None:
-        rows = self._rows(
-            "DELETE FROM store_lists WHERE ns = ? AND key = ? AND seq = (SELECT min(seq) FROM "
-            "store_lists WHERE ns = ? AND key = ?) RETURNING value",
-            self.prefix,
-            key,
-            self.prefix,
-            key,
-        )
-        return loads(rows[0][0]) if rows else None
+        where = (self.prefix, key)
+        with self._transaction() as db:
+            rows = db.execute(
+                "DELETE FROM store_lists WHERE ns = ? AND key = ? AND seq = (SELECT min(seq) "
+                "FROM store_lists WHERE ns = ? AND key = ?) RETURNING value",
+                (*where, *where),
+            ).fetchall()
+            if not rows:
+                return None
+            db.execute(_RESIZE, (*where, -1)).fetchall()  # stepped to its end
+        return loads(rows[0][0])
 
     def items(self, key: str, start: int = 0, stop: int = -1) -> list[Any]:
         where = (self.prefix, key)
@@ -240,9 +249,7 @@ class SqliteStore(StateStore):
             try:
                 size = 0
                 if start < 0 or stop < 0:
-                    (size,) = self._db.execute(
-                        "SELECT count(*) FROM store_lists WHERE ns = ? AND key = ?", where
-                    ).fetchone()
+                    size = self._size(self._db, where)
                 first = max(start + size if start < 0 else start, 0)
                 last = stop + size if stop < 0 else stop
                 rows = self._db.execute(
@@ -255,10 +262,13 @@ class SqliteStore(StateStore):
         return [loads(raw) for (raw,) in rows]
 
     def length(self, key: str) -> int:
-        rows = self._rows(
-            "SELECT count(*) FROM store_lists WHERE ns = ? AND key = ?", self.prefix, key
-        )
-        return int(rows[0][0])
+        with self._lock, self._reported():
+            return self._size(self._db, (self.prefix, key))
+
+    @staticmethod
+    def _size(db: sqlite3.Connection, where: tuple[str, str]) -> int:
+        row = db.execute("SELECT size FROM store_sizes WHERE ns = ? AND key = ?", where).fetchone()
+        return int(row[0]) if row else 0
 
     def remove(self, key: str, value: Any) -> None:
         where = (self.prefix, key)
@@ -279,6 +289,7 @@ class SqliteStore(StateStore):
                     "DELETE FROM store_lists WHERE ns = ? AND key = ? AND seq = ?",
                     (*where, row[0]),
                 )
+                db.execute(_RESIZE, (*where, -1)).fetchall()  # stepped to its end
 
     # --- maps ----------------------------------------------------------------------------
 
