@@ -442,7 +442,7 @@ class Ctx:
                 self.tenant,
                 self.request.headers.get("x-mock-scenario"),
                 magic_inputs,
-                self.state.ids.draws(self.service.name, self.tenant),
+                lambda: self.state.ids.draws(self.service.name, self.tenant),
                 self.service.success_failure(),
             )
         except ScenarioError as exc:

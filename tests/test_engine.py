@@ -82,7 +82,10 @@ def test_precedence_header_queue_key_magic_default() -> None:
     import random
 
     book = ScenarioBook({"bound": "failed"}, Profile())
-    rng = random.Random(1)
+
+    def rng() -> random.Random:
+        return random.Random(1)
+
     words = ("completed", "failed")
     book.queue("api", Scenario("failed", {}, "queue"), tenant="queued")
     assert book.choose("api", "queued", "completed", [], rng, words).source == "header"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any, ClassVar
@@ -178,6 +178,8 @@ class ScenarioBook:
         return None
 
     def _pop(self, api: str, tenant: str) -> Scenario | None:
+        if not self._store.incr(_COUNT, 0):  # nothing queued anywhere: the usual case
+            return None
         for name in (_queue_key(api, tenant), _queue_key(api, None)):
             scenario = self._store.pop(name)
             if scenario is not None:
@@ -191,10 +193,12 @@ class ScenarioBook:
         tenant: str,
         header: str | None,
         magic_inputs: Iterable[str | None],
-        rng: Random,
+        draw: Callable[[], Random],
         words: tuple[str, str],
     ) -> Scenario:
-        """Pick the scenario of a new job; `words` are the API's (success, failure) outcomes.
+        """Pick the scenario of a new job; `words` are the API's (success, failure) outcomes,
+        `draw` gives the generator of a default-profile outcome (called only when one is due:
+        seeding it is a measurable share of a create).
 
         Raises ScenarioError for a header that cannot be parsed.
         """
@@ -209,7 +213,7 @@ class ScenarioBook:
             match = MAGIC.search(text or "")
             if match:
                 return Scenario(match.group(1).lower(), {}, "magic")
-        failed = self.profile.failure_rate > 0 and rng.random() < self.profile.failure_rate
+        failed = self.profile.failure_rate > 0 and draw().random() < self.profile.failure_rate
         return Scenario(words[1] if failed else words[0], {}, "default")
 
 
