@@ -27,8 +27,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.config import ServerConfig
+from mockserver.routing import ADMIN_PREFIX
 
-ADMIN_PREFIX = "/__mock__"
 OPEN_PATHS = (ADMIN_PREFIX + "/files/",)
 TOKEN_HEADER = "x-mock-admin-token"
 LOCAL_NAMES = {"localhost", "testserver", "mockserver.test"}

@@ -19,7 +19,6 @@ from mockserver import apis
 from mockserver.admin import admin_routes, describe
 from mockserver.admin_guard import AdminGuard, admin_token
 from mockserver.config import ServerConfig
-from mockserver.contracts import Operation
 from mockserver.engine.clock import Clock
 from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.engine.scenarios import HEADER
@@ -29,19 +28,15 @@ from mockserver.faults.middleware import FaultMiddleware
 from mockserver.faults.reset import InjectedReset
 from mockserver.limits import BodyLimits
 from mockserver.pollcache import Answer, Key, Recorder, key_of
-from mockserver.request import ApiRequest
+from mockserver.request import ApiRequest, first_headers
+from mockserver.routing import ADMIN_PREFIX, ApiRoutes
 from mockserver.service import ApiService
 from mockserver.state import MockState
 from mockserver.stores import StateStore
 from mockserver.validation import RequestCheck, document_route, for_journal
 
 log = logging.getLogger("mockserver")
-ADMIN_PREFIX = "/__mock__"
 SCENARIO_HEADER = HEADER.encode().lower()
-ROUTES_KEPT = 4096  # (Host, method, path) whose route is remembered
-# a request's route: its API, the path it is served at, the API's prefix as reached ("" by
-# Host), the path as the API documents it, and its operation with the path's parameters
-RouteTo = tuple[ApiService, str, str, str, Operation | None, dict[str, str]]
 
 
 def create_app(
@@ -77,8 +72,9 @@ def create_app(
     endpoints = {name: _endpoints(services[name], routes_of[name]) for name in services}
     app.add_middleware(OperationDispatch, endpoints=endpoints)  # innermost: before the router
     app.add_middleware(FaultMiddleware, services=services, state=state)  # inside the journal
-    app.add_middleware(RequestMiddleware, services=services, state=state, single=config.api)
-    app.add_middleware(BodyLimits, services=services, state=state)  # before a body is read
+    found = ApiRoutes(services, config.api)  # a request's API, found once for both
+    app.add_middleware(RequestMiddleware, services=services, state=state, routes=found)
+    app.add_middleware(BodyLimits, state=state, routes=found)  # before a body is read
     app.state.admin_token = admin_token(config)  # the banner prints it
     app.add_middleware(AdminGuard, config=config, token=app.state.admin_token)  # outermost
     return app
@@ -239,29 +235,19 @@ class RequestMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, services: dict[str, ApiService], state: MockState, single: str | None
+        self, app: ASGIApp, services: dict[str, ApiService], state: MockState, routes: ApiRoutes
     ) -> None:
         self.app = app
         self.state = state
         self.services = services
-        self.by_host = {host: s for s in services.values() for host in s.hosts}
-        self.single = services[single] if single else None
+        self.routes = routes
         self.checks = {name: RequestCheck(s) for name, s in services.items()}
         self.request_ids = random.Random()  # unique enough for a log, and no syscall per request
         self.polls = state.polls
-        self.routes: dict[tuple[bytes, str, str], RouteTo | None] = {}
 
     def _route(self, scope: Scope, info: ApiRequest, host: bytes) -> ApiService | None:
-        """The request's API, with what `info` learns of it: remembered per Host, method
-        and path, as clients send the same ones again and again (a create, a poll)."""
-        key = (host, scope["method"], scope["path"])
-        try:
-            found = self.routes[key]
-        except KeyError:
-            found = self._find(*key)
-            if len(self.routes) >= ROUTES_KEPT:
-                self.routes.clear()
-            self.routes[key] = found
+        """The request's API, with what `info` learns of it."""
+        found = self.routes.find(host, scope["method"], scope["path"])
         if found is None:
             return None
         service, scope["path"], info.prefix, info.path, operation, params = found
@@ -269,31 +255,6 @@ class RequestMiddleware:
         if operation is not None:  # found once here, used by the check, the faults, the dispatch
             info.operation, info.path_params = operation, dict(params)
         return service
-
-    def _find(self, host: bytes, method: str, path: str) -> RouteTo | None:
-        if path.startswith(ADMIN_PREFIX):
-            return None
-        name = host.split(b":")[0].lower().decode("latin-1")
-        service = self.by_host.get(name) or self.single
-        prefix = ""
-        if service is not None:
-            api_path = service.canonical(path)
-            path = service.prefix + path
-        else:
-            service = next(
-                (
-                    s
-                    for s in self.services.values()
-                    if path == s.prefix or path.startswith(s.prefix + "/")
-                ),
-                None,
-            )
-            if service is None:
-                return None
-            prefix = service.prefix
-            api_path = service.canonical(path[len(service.prefix) :] or "/")
-        operation, params = service.contract.operation(method, api_path) or (None, {})
-        return service, path, prefix, api_path, operation, params
 
     def _cacheable(self, scope: Scope, info: ApiRequest, headers: dict[bytes, bytes]) -> bool:
         """A GET of a documented operation read from path and query alone, by a key, with no
@@ -314,7 +275,7 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         self.state.sync()  # what other processes on a shared store moved (the clock)
-        headers = dict(scope["headers"])  # names are lower case in ASGI
+        headers = first_headers(scope)
         info = ApiRequest(f"req_{self.request_ids.getrandbits(64):016x}").attach(scope)
         host = headers.get(b"host", b"")
         service = self._route(scope, info, host)

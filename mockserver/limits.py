@@ -24,12 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.errors import ApiError, FieldError
 from mockserver.request import ApiRequest, first_headers
+from mockserver.routing import ADMIN_PREFIX, ApiRoutes
 
 if TYPE_CHECKING:
     from mockserver.service import ApiService
     from mockserver.state import MockState
 
-ADMIN_PREFIX = "/__mock__"
 FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
 TOO_LARGE = (413, 422, 400)  # the first one an operation documents answers a large body
 MALFORMED = (400, 422)  # and a JSON body nested too deep or holding NaN
@@ -86,13 +86,11 @@ def _finite(raw: bytes) -> bool:
 class BodyLimits:
     """Pure ASGI: refuses bodies past their limits before the app reads them."""
 
-    def __init__(self, app: ASGIApp, services: dict[str, ApiService], state: MockState) -> None:
+    def __init__(self, app: ASGIApp, state: MockState, routes: ApiRoutes) -> None:
         self.app = app
-        self.services = services
         self.state = state
-        self.config = config = state.config
-        self.single = services.get(config.api) if config.api else None
-        self.by_host = {host: s for s in services.values() for host in s.hosts}
+        self.config = state.config
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -132,17 +130,8 @@ class BodyLimits:
 
     def _service(self, scope: Scope, host_header: bytes) -> ApiService | None:
         """The API a request is for, as the request middleware will find it."""
-        path: str = scope["path"]
-        if path.startswith(ADMIN_PREFIX):
-            return None
-        host = host_header.decode("latin-1").split(":")[0].lower()
-        found = self.by_host.get(host) or self.single
-        if found is not None:
-            return found
-        for service in self.services.values():
-            if path == service.prefix or path.startswith(service.prefix + "/"):
-                return service
-        return None
+        found = self.routes.find(host_header, scope["method"], scope["path"])
+        return found[0] if found is not None else None
 
     async def _counted(
         self, scope: Scope, receive: Receive, send: Send, service: ApiService, limit: int

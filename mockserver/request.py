@@ -16,6 +16,7 @@ from starlette.types import Scope
 from mockserver.contracts import Operation, Violation
 
 SCOPE_KEY = "mockserver.request"  # in `scope["state"]`, Starlette's per-request namespace
+HEADERS_KEY = "mockserver.headers"  # there too: the request's headers by name, made once
 UNREAD = object()  # `ApiRequest.body` before the request check has parsed one
 
 
@@ -46,6 +47,24 @@ class ApiRequest:
 
 def first_headers(scope: Scope) -> dict[bytes, bytes]:
     """Each header's first value by its name (lower case in ASGI), as Starlette's `Headers`
-    reads them: made in one pass of C, where each `Headers` lookup loops over them all."""
-    headers = scope["headers"]
-    return dict(reversed(headers if isinstance(headers, list) else list(headers)))
+    reads them: made once per request in one pass of C (each `Headers` lookup loops over
+    them all), and kept in the scope for every layer that reads one. Whoever changes
+    `scope["headers"]` calls `forget_headers`."""
+    state = scope.setdefault("state", {})
+    found: dict[bytes, bytes] | None = state.get(HEADERS_KEY)
+    if found is None:
+        headers = scope["headers"]
+        found = dict(reversed(headers if isinstance(headers, list) else list(headers)))
+        state[HEADERS_KEY] = found
+    return found
+
+
+def forget_headers(scope: Scope) -> None:
+    """`scope["headers"]` changed: the next `first_headers` reads them again."""
+    scope.get("state", {}).pop(HEADERS_KEY, None)
+
+
+def header(scope: Scope, name: str) -> str | None:
+    """The first value of the header `name` (lower case), as `Headers.get` gives it."""
+    value = first_headers(scope).get(name.encode("latin-1"))
+    return None if value is None else value.decode("latin-1")

@@ -34,9 +34,10 @@ from mockserver.contracts.validate import (
 from mockserver.engine.clock import SECONDS_Z, isoformat
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan, stretch
+from mockserver.engine.scenarios import HEADER as SCENARIO_HEADER
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError, FieldError, fastapi_error
-from mockserver.request import ApiRequest
+from mockserver.request import ApiRequest, header
 from mockserver.state import MockState
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
@@ -139,7 +140,7 @@ class ApiService:
 
     def tenant_of(self, request: Request) -> str:
         """The API key of the request: its tenant. 401 when missing, 401/403 when refused."""
-        key = self.key_in(request.headers.get(self.auth_header, ""))
+        key = self.key_in(header(request.scope, self.auth_header) or "")
         if key is None:
             raise ApiError(401, self.missing_key_message())
         configured = self.state.config.keys.get(key)
@@ -293,7 +294,7 @@ class Ctx:
     def server_url(self) -> str:
         """`scheme://host[:port]` as the client reached the server (its Host header)."""
         scope = self.request.scope
-        host = self.request.headers.get("host")
+        host = header(scope, "host")
         if not host:
             server_host, port = scope.get("server") or ("localhost", 80)
             host = f"{server_host}:{port}"
@@ -319,7 +320,7 @@ class Ctx:
         What the real service would refuse (missing or mistyped fields, bad enums, a body
         that is not JSON) is a 422 naming each field; form values come back typed.
         """
-        content_type = self.request.headers.get("content-type", "")
+        content_type = header(self.request.scope, "content-type") or ""
         operation = self.operation()
         checked = self.info.body
         if isinstance(checked, dict):  # parsed and found valid by the request check
@@ -440,7 +441,7 @@ class Ctx:
             return self.state.scenarios.choose(
                 self.service.name,
                 self.tenant,
-                self.request.headers.get("x-mock-scenario"),
+                header(self.request.scope, SCENARIO_HEADER),
                 magic_inputs,
                 lambda: self.state.ids.draws(self.service.name, self.tenant),
                 self.service.success_failure(),

@@ -27,7 +27,7 @@ from mockserver.contracts import Operation, Violation
 from mockserver.contracts.validate import check_request, unknown_operation
 from mockserver.errors import ApiError, FieldError
 from mockserver.limits import read_body, replaying
-from mockserver.request import ApiRequest
+from mockserver.request import ApiRequest, first_headers, header
 from mockserver.service import MAX_PART_SIZE, ApiService, form_fields
 
 log = logging.getLogger("mockserver")
@@ -92,19 +92,22 @@ class RequestCheck:
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         takes_body = "requestBody" in operation.spec
         # a status poll has no body and no header parameter: it reads no header at all
-        headers = Headers(scope=scope) if takes_body or operation.reads_headers else None
-        if headers is None or not takes_body or not _has_body(headers):
+        headers = Headers(scope=scope) if operation.reads_headers else None
+        if not takes_body or not _has_body(first_headers(scope)):
             return self._check(operation, path_params, query, headers, None, None), receive
         raw, receive = await _buffer(receive)
         try:
-            content_type, body = await _parse(headers, raw)
+            content_type, body = await _parse(scope, raw)
         except Unreadable as exc:
             problem = Violation(operation.id, "/body", str(exc), _bounded(raw), exc.kind)
             violations = self._check(operation, path_params, query, headers, None, None)
             return [problem, *(v for v in violations if not v.pointer.startswith("/body"))], receive
         key: tuple[Any, ...] | None = None
         if not isinstance(body, FormData) and len(raw) <= MEMO_BODY:
-            header_params = tuple(tuple(headers.getlist(name)) for name in operation.header_names)
+            header_params = tuple(
+                tuple(headers.getlist(name)) if headers is not None else ()
+                for name in operation.header_names
+            )
             key = (operation.id, raw_query, tuple(path_params.items()), header_params)
             key = (*key, content_type, raw)
         if isinstance(body, FormData):
@@ -199,9 +202,9 @@ def _status_for(
     return 422
 
 
-def _has_body(headers: Headers) -> bool:
-    length = headers.get("content-length")
-    return (length is not None and length.strip() != "0") or "transfer-encoding" in headers
+def _has_body(headers: dict[bytes, bytes]) -> bool:
+    length = headers.get(b"content-length")
+    return (length is not None and length.strip() != b"0") or b"transfer-encoding" in headers
 
 
 async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
@@ -219,12 +222,12 @@ class Unreadable(ValueError):
         self.kind = kind  # FastAPI's error type: json_invalid, value_error
 
 
-async def _parse(headers: Headers, raw: bytes) -> tuple[str | None, Any]:
+async def _parse(scope: Scope, raw: bytes) -> tuple[str | None, Any]:
     """(content type, data) read the way the handlers read it."""
-    content_type = headers.get("content-type")
+    content_type = header(scope, "content-type")
     media = (content_type or "").split(";")[0].strip().lower()
     if media in FORM_TYPES:
-        return content_type, await _form(headers, raw, media)
+        return content_type, await _form(Headers(scope=scope), raw, media)
     if not raw.strip():
         return content_type, None
     if media and "json" not in media:

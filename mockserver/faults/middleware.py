@@ -35,7 +35,7 @@ from mockserver.faults.rules import (
     FaultRule,
 )
 from mockserver.faults.variety import Variety
-from mockserver.request import ApiRequest
+from mockserver.request import ApiRequest, forget_headers, header
 
 if TYPE_CHECKING:
     from mockserver.service import ApiService
@@ -59,9 +59,12 @@ class FaultMiddleware:
         self.creates = {name: creating_operations(s.contract) for name, s in services.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._idle(scope):  # the common case: two lookups
+            await self.app(scope, receive, send)
+            return
         info = ApiRequest.of(scope)
         service = self.services.get(info.api or "") if info is not None else None
-        if info is None or service is None or self._idle(scope):
+        if info is None or service is None:
             await self.app(scope, receive, send)
             return
         call = self._call(scope, info, service)
@@ -232,10 +235,7 @@ def _documents(operation: Operation, rule: FaultRule) -> bool:
 
 def _header(scope: Scope) -> str:
     """The request's X-Mock-Scenario header ("" without one)."""
-    for key, value in scope.get("headers", []):
-        if key.lower() == HEADER_NAME:
-            return value.decode("latin-1")
-    return ""
+    return header(scope, HEADER) or ""
 
 
 def _tenant(service: ApiService, scope: Scope) -> str | None:
@@ -261,3 +261,4 @@ def _ask_for_stall(scope: Scope) -> None:
             )
     headers = [(k, v) for k, v in scope["headers"] if k.lower() != HEADER_NAME]
     scope["headers"] = [*headers, (HEADER_NAME, f"{STALLED}{options}".encode())]
+    forget_headers(scope)

@@ -43,6 +43,7 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError, FieldError
+from mockserver.request import header
 from mockserver.service import ApiService, Ctx, Handler
 from mockserver.state import MockState
 
@@ -140,7 +141,7 @@ class NeuralDraft(ApiService):
         return super().route(path, guarded, methods)
 
     async def _idempotent(self, ctx: Ctx, handler: Handler) -> Response:
-        key = ctx.request.headers.get("idempotency-key")
+        key = header(ctx.request.scope, "idempotency-key")
         if ctx.request.method != "POST" or key is None:
             return await handler(ctx)
         body = await ctx.request.body()

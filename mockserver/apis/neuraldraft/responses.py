@@ -31,6 +31,7 @@ from mockserver.engine.ids import base62
 from mockserver.engine.jobs import Job
 from mockserver.engine.scenarios import MAGIC, Scenario
 from mockserver.errors import ApiError
+from mockserver.request import header
 from mockserver.service import Ctx
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ async def json_body(ctx: Ctx) -> dict[str, Any]:
     A body that is not a JSON object sent as `application/json` is a 400; one that breaks the
     schema is a 422 naming each field.
     """
-    content_type = ctx.request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = (header(ctx.request.scope, "content-type") or "").split(";")[0].strip().lower()
     if content_type == "application/json" and isinstance(ctx.info.body, dict):
         return await ctx.body()  # an object already, parsed and found valid by the request check
     raw = await ctx.request.body()
