@@ -21,6 +21,7 @@ from mockserver import apis
 
 HERE = Path(__file__).parent  # the built-in APIs' documents
 VALIDATORS = 4096  # compiled validators kept per contract, least recently used dropped first
+MEDIA_TYPES_KEPT = 64  # request content types remembered per operation (clients send a few)
 BASE = "urn:contract"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 DOCUMENT_PATH = "/openapi.json"  # where an API serves its own document, unless it lists one
@@ -97,9 +98,21 @@ class Operation:
         return list(merged.values())
 
     def request_media(self, content_type: str) -> tuple[str, dict[str, Any]] | None:
-        """The request body media type entry matching `content_type` (None if not documented)."""
-        body = self.contract.resolve(self.spec.get("requestBody") or {})
-        return _media(body.get("content", {}), content_type)
+        """The request body media type entry matching `content_type` (None if not documented):
+        found once per content type, as every create's body asks again."""
+        known = self._request_media
+        try:
+            return known[content_type]
+        except KeyError:
+            body = self.contract.resolve(self.spec.get("requestBody") or {})
+            if len(known) >= MEDIA_TYPES_KEPT:
+                known.clear()
+            found = known[content_type] = _media(body.get("content", {}), content_type)
+            return found
+
+    @cached_property
+    def _request_media(self) -> dict[str, tuple[str, dict[str, Any]] | None]:
+        return {}
 
     def response_media(self, status: int, content_type: str) -> tuple[str, dict[str, Any]] | None:
         response = self.response(status)

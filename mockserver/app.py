@@ -28,7 +28,7 @@ from mockserver.faults.middleware import FaultMiddleware
 from mockserver.faults.reset import InjectedReset
 from mockserver.limits import BodyLimits
 from mockserver.pollcache import Answer, Key, Recorder, key_of
-from mockserver.request import ApiRequest, first_headers
+from mockserver.request import ApiRequest, first_headers, kept_body
 from mockserver.routing import ADMIN_PREFIX, ApiRoutes
 from mockserver.service import ApiService
 from mockserver.state import MockState
@@ -291,6 +291,9 @@ class RequestMiddleware:
             request_type=headers.get(b"content-type", b"").decode("latin-1"),
         )
         exchange = Exchange(entry, self.state.journal if service else None, receive, send)
+        raw = kept_body(scope)
+        if raw is not None:
+            exchange.body_read(raw)
         key = None
         changes = service is None or scope["method"] not in ("GET", "HEAD")
         try:

@@ -28,6 +28,7 @@ class Exchange:
         "_response",
         "_recorded",
         "_parts",
+        "_body_known",
     )
 
     def __init__(self, entry: Entry, journal: Journal | None, receive: Receive, send: Send):
@@ -40,10 +41,19 @@ class Exchange:
         self._recorded = False
         multipart = journal is not None and is_multipart(entry.request_type)
         self._parts = PartsReader(entry.request_type) if multipart else None
+        self._body_known = False
+
+    def body_read(self, raw: bytes) -> None:
+        """The whole body, read before the app (by the body limits): kept now, whether or not
+        the app reads it again through `receive`."""
+        self._request.add(raw)
+        if self._parts is not None:
+            self._parts.feed(raw)
+        self._body_known = True
 
     async def receive(self) -> Message:
         message = await self._receive()
-        if message["type"] == "http.request":
+        if message["type"] == "http.request" and not self._body_known:
             chunk = message.get("body", b"")
             self._request.add(chunk)
             if self._parts is not None:

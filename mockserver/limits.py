@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.errors import ApiError, FieldError
-from mockserver.request import ApiRequest, first_headers
+from mockserver.request import ApiRequest, first_headers, keep_body
 from mockserver.routing import ADMIN_PREFIX, ApiRoutes
 
 if TYPE_CHECKING:
@@ -123,6 +123,7 @@ class BodyLimits:
         if problem is not None:
             await self._refuse(scope, service, MALFORMED, f"Request body: {problem}", send)
             return
+        keep_body(scope, raw)
         await self.app(scope, replaying(raw, pending, receive), send)
 
     def _limit(self, service: ApiService) -> int:

@@ -17,6 +17,7 @@ from mockserver.contracts import Operation, Violation
 
 SCOPE_KEY = "mockserver.request"  # in `scope["state"]`, Starlette's per-request namespace
 HEADERS_KEY = "mockserver.headers"  # there too: the request's headers by name, made once
+BODY_KEY = "mockserver.body"  # and the whole body, once the body limits have read it
 UNREAD = object()  # `ApiRequest.body` before the request check has parsed one
 
 
@@ -62,6 +63,19 @@ def first_headers(scope: Scope) -> dict[bytes, bytes]:
 def forget_headers(scope: Scope) -> None:
     """`scope["headers"]` changed: the next `first_headers` reads them again."""
     scope.get("state", {}).pop(HEADERS_KEY, None)
+
+
+def keep_body(scope: Scope, raw: bytes) -> None:
+    """The body limits read the whole body: the layers after them need not read it again
+    (the app's `receive` still hands it over, for the handlers that read it)."""
+    scope.setdefault("state", {})[BODY_KEY] = raw
+
+
+def kept_body(scope: Scope) -> bytes | None:
+    """The whole body as the body limits read it; None when they did not (a form upload is
+    counted as it streams, not kept)."""
+    state = scope.get("state")
+    return state.get(BODY_KEY) if state else None
 
 
 def header(scope: Scope, name: str) -> str | None:

@@ -27,7 +27,7 @@ from mockserver.contracts import Operation, Violation
 from mockserver.contracts.validate import check_request, unknown_operation
 from mockserver.errors import ApiError, FieldError
 from mockserver.limits import read_body, replaying
-from mockserver.request import ApiRequest, first_headers, header
+from mockserver.request import ApiRequest, first_headers, header, kept_body
 from mockserver.service import MAX_PART_SIZE, ApiService, form_fields
 
 log = logging.getLogger("mockserver")
@@ -95,7 +95,9 @@ class RequestCheck:
         headers = Headers(scope=scope) if operation.reads_headers else None
         if not takes_body or not _has_body(first_headers(scope)):
             return self._check(operation, path_params, query, headers, None, None), receive
-        raw, receive = await _buffer(receive)
+        raw = kept_body(scope)
+        if raw is None:  # a form, not read by the body limits
+            raw, receive = await _buffer(receive)
         try:
             content_type, body = await _parse(scope, raw)
         except Unreadable as exc:

@@ -97,9 +97,21 @@ def stretch(
 ) -> Plan:
     """Build a plan from weighted steps `(state, weight, detail)` lasting `total` in all.
 
-    Per-poll plans ignore the weights: each phase lasts exactly one status read.
+    Per-poll plans ignore the weights: each phase lasts exactly one status read. A plan is
+    a value (frozen): one whose outcome has no options is made once per timing and shared.
     """
-    return Plan(_phases(tuple(steps), total, per_poll), outcome, per_poll)
+    phases = _phases(tuple(steps), total, per_poll)
+    if outcome is not None and outcome.options:
+        return Plan(phases, outcome, per_poll)
+    state, message = (outcome.state, outcome.message) if outcome else (None, None)
+    return _plan(phases, state, message, per_poll)
+
+
+@lru_cache(maxsize=PLANS_KEPT)
+def _plan(
+    phases: tuple[Phase, ...], state: str | None, message: str | None, per_poll: bool
+) -> Plan:
+    return Plan(phases, None if state is None else Outcome(state, message), per_poll)
 
 
 @lru_cache(maxsize=PLANS_KEPT)
