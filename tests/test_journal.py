@@ -47,6 +47,31 @@ def test_requests_are_kept_with_their_bodies_and_violations(mock: Mock) -> None:
     assert [e.path for e in mock.state.journal.entries(limit=1)] == [f"/status/audio/{audio_id}"]
 
 
+def test_a_body_is_kept_once_whether_or_not_the_handler_reads_it_again(mock: Mock) -> None:
+    """The body limits read a JSON body before anyone else: the journal keeps it from there,
+    byte for byte, and a handler reading it again (an idempotent replay reads the raw body)
+    adds nothing to it."""
+    sent = b'{"type": "ai", "topic": "Cold brew"}'
+    headers = {**mock.headers("neuraldraft"), "Content-Type": "application/json"}
+    plain = mock.client.post("/neuraldraft/v1/blog-posts", headers=headers, content=sent)
+    again = {**headers, "Idempotency-Key": "once"}
+    replayed = mock.client.post("/neuraldraft/v1/blog-posts", headers=again, content=sent)
+    assert (plain.status_code, replayed.status_code) == (202, 202)
+    kept = mock.state.journal.entries("neuraldraft")
+    assert [(e.request_body, e.request_size) for e in kept] == [(sent, len(sent))] * 2
+
+
+def test_the_journal_and_the_handler_read_the_same_of_a_repeated_header(mock: Mock) -> None:
+    """Two API key headers: the journal's tenant is the key the job was made for (the first,
+    as Starlette's `Headers` reads it), not the other one."""
+    headers = [("x-api-key", "first"), ("x-api-key", "second")]
+    created = mock.client.post(f"{NA}/from-link", headers=headers, json={"url": "https://x/a"})
+    audio_id = created.json()["audio_id"]
+    status = mock.client.get(f"{NA}/status/audio/{audio_id}", headers={"x-api-key": "first"})
+    assert status.status_code == 200
+    assert [e.tenant for e in mock.state.journal.entries("neuralanalog")][:1] == ["first"]
+
+
 def test_a_filtered_clear_hides_only_what_it_names(mock: Mock) -> None:
     def ask(key: str) -> None:
         headers = mock.headers("neuralanalog", key)
