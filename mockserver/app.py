@@ -227,11 +227,11 @@ async def _index(request: Request) -> Response:
 class RequestMiddleware:
     """Gives each request an ID, finds which API it is for, and journals it.
 
-    An API is chosen by path prefix, by the real API's Host header, or because the server
-    serves one API alone; in the last two cases the path is re-rooted under the prefix.
-    A status poll whose answer is still fresh (`mockserver.pollcache`) is answered from the
-    cache, journalled like any other; every other request of an API, and every admin request,
-    empties the cache before and after it is served.
+    The API and operation come from the `ApiRoutes` the body limits asked before it (see
+    `mockserver.routing`); a path reached by Host or in single-API mode is re-rooted under
+    the API's prefix here. A status poll whose answer is still fresh (`mockserver.pollcache`)
+    is answered from the cache, journalled like any other; every other request of an API, and
+    every admin request, empties the cache before and after it is served.
     """
 
     def __init__(
