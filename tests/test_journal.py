@@ -3,12 +3,16 @@ do): what it keeps, filters, clears, counts and bounds."""
 
 from __future__ import annotations
 
+import json
 import math
+from typing import Any
 
 import pytest
+from starlette.responses import JSONResponse
 
 from mockserver.contracts import Violation
 from mockserver.engine.journal import BODY_LIMIT, Entry, Journal
+from mockserver.service import render_json
 from mockserver.stores import MemoryStore, StateStore
 from mockserver.stores.codec import dumps, loads
 from tests.conftest import Mock
@@ -171,3 +175,26 @@ def test_a_limit_keeps_the_latest(state_store: StateStore | None, limit: int) ->
         journal.record(entry(tenant))
     expected = ["a", "b", "c"][-limit:] if limit else ["a", "b", "c"]
     assert [e.tenant for e in journal.entries(limit=limit)] == expected
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"id": "job_1", "steps": [{"name": "write", "completed": False}], "progress": 0},
+        {"text": "naïve café ✓ \u2028", "nested": [[1, 2.5, None, True]], "empty": {}},
+        [0.1, -3, 123456.789, 0.0],
+    ],
+)
+def test_answers_are_written_as_starlettes_json_response_writes_them(content: Any) -> None:
+    assert render_json(content) == JSONResponse(content).body
+
+
+def test_what_orjson_refuses_is_written_by_the_standard_encoder() -> None:
+    content = {"big": 2**70, 3: "an integer key"}
+    assert render_json(content) == b'{"big":1180591620717411303424,"3":"an integer key"}'
+
+
+def test_a_float_with_an_exponent_is_spelled_differently_but_reads_the_same() -> None:
+    numbers = [1e-7, 1e16, 2.5e-300]
+    assert render_json(numbers) == b"[1e-7,1e+16,2.5e-300]"  # the standard encoder: 1e-07
+    assert json.loads(render_json(numbers)) == numbers
