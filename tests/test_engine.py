@@ -190,3 +190,18 @@ def test_new_uuid_is_the_standard_library_s_version_4_uuid_of_the_same_bits() ->
     ours, theirs = Random(3), Random(3)
     for _ in range(2_000):
         assert new_uuid(ours) == str(uuid.UUID(int=theirs.getrandbits(128), version=4))
+
+
+@pytest.mark.parametrize("length", [1, 6, 12, 32])
+def test_base62_writes_out_randrange_of_the_same_generator(length: int) -> None:
+    from random import Random
+
+    from mockserver.engine.ids import BASE62, base62
+
+    ours, theirs = Random(7), Random(7)
+    for _ in range(500):
+        number, expected = theirs.randrange(62**length), ""
+        for _ in range(length):
+            number, digit = divmod(number, 62)
+            expected += BASE62[digit]
+        assert base62(ours, length) == expected

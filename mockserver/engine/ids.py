@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
+from hashlib import blake2b
 from random import Random
 
 from mockserver.stores import MemoryStore, StateStore, key
 
+STREAMS_KEPT = 4096  # (stream, tenant) pairs whose key and seed prefix are kept
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -29,6 +30,7 @@ class IdFactory:
         self.seed = seed if seed is not None else secrets.randbits(32)
         self.salt = salt
         self._store = store or MemoryStore()
+        self._streams: dict[tuple[str, str], tuple[str, str]] = {}
 
     def rng(self, api: str, tenant: str) -> Random:
         """The generator of the tenant's next IDs."""
@@ -39,8 +41,19 @@ class IdFactory:
         return self._next(api if not self.salt else f"draws:{api}", tenant)
 
     def _next(self, stream: str, tenant: str) -> Random:
-        count = self._store.incr(key(tenant, "ids", stream))
-        return HashRandom(f"{self.seed}:{stream}:{tenant}:{count}")
+        counter, seed = self._stream(stream, tenant)
+        return HashRandom(seed + str(self._store.incr(counter)))
+
+    def _stream(self, stream: str, tenant: str) -> tuple[str, str]:
+        """The counter key of a stream and its seed prefix, made once per (stream, tenant):
+        every create asks, and building them was a fifth of drawing an ID."""
+        known = self._streams.get((stream, tenant))
+        if known is None:
+            if len(self._streams) >= STREAMS_KEPT:
+                self._streams.clear()
+            known = (key(tenant, "ids", stream), f"{self.seed}:{stream}:{tenant}:")
+            self._streams[(stream, tenant)] = known
+        return known
 
 
 class HashRandom(Random):
@@ -63,15 +76,14 @@ class HashRandom(Random):
     def getrandbits(self, k: int) -> int:
         if k < 0:
             raise ValueError("number of bits must be non-negative")
-        while self._pooled < k:
-            block = hashlib.blake2b(self._seed + b":%d" % self._blocks, digest_size=64)
-            self._pool |= int.from_bytes(block.digest(), "little") << self._pooled
-            self._pooled += self._BLOCK_BITS
+        pool, pooled = self._pool, self._pooled
+        while pooled < k:
+            block = blake2b(self._seed + b":%d" % self._blocks, digest_size=64).digest()
+            pool |= int.from_bytes(block, "little") << pooled
+            pooled += self._BLOCK_BITS
             self._blocks += 1
-        value = self._pool & ((1 << k) - 1)
-        self._pool >>= k
-        self._pooled -= k
-        return value
+        self._pool, self._pooled = pool >> k, pooled - k
+        return pool & ((1 << k) - 1)
 
     def random(self) -> float:
         return self.getrandbits(53) * 2.0**-53
@@ -91,18 +103,28 @@ _SET = (0x8000 << 48) | (4 << 76)
 def new_uuid(rng: Random) -> str:
     """`str(uuid.UUID(int=rng.getrandbits(128), version=4))`, formatted directly (a create
     draws one or more: the UUID object was a measurable share of it)."""
-    text = f"{(rng.getrandbits(128) & _CLEARED) | _SET:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    text = "%032x" % ((rng.getrandbits(128) & _CLEARED) | _SET)
+    return "-".join((text[:8], text[8:12], text[12:16], text[16:20], text[20:]))
 
 
 def base62(rng: Random, length: int) -> str:
-    """`length` characters of BASE62, each equally likely (one draw, not one per character)."""
-    number = rng.randrange(62**length)
+    """`length` characters of BASE62, each equally likely (one draw, not one per character):
+    `rng.randrange(62**length)` written out two digits at a time, lowest first."""
+    bound = 62**length
+    bits = bound.bit_length()
+    number = rng.getrandbits(bits)
+    while number >= bound:  # what `randrange` does, without its argument checks
+        number = rng.getrandbits(bits)
     characters = []
-    for _ in range(length):
-        number, digit = divmod(number, 62)
-        characters.append(BASE62[digit])
+    for _ in range(length // 2):
+        number, pair = divmod(number, 62 * 62)
+        characters.append(_PAIRS[pair])
+    if length % 2:
+        characters.append(BASE62[number])
     return "".join(characters)
+
+
+_PAIRS = [BASE62[n % 62] + BASE62[n // 62] for n in range(62 * 62)]  # two digits, lowest first
 
 
 def integer(rng: Random, low: int = 100_000, high: int = 9_999_999) -> int:
