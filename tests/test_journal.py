@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -198,3 +199,14 @@ def test_a_float_with_an_exponent_is_spelled_differently_but_reads_the_same() ->
     numbers = [1e-7, 1e16, 2.5e-300]
     assert render_json(numbers) == b"[1e-7,1e+16,2.5e-300]"  # the standard encoder: 1e-07
     assert json.loads(render_json(numbers)) == numbers
+
+
+def test_an_answer_kept_by_the_journal_holds_no_more_memory_than_its_bytes() -> None:
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [render_json({"audio_id": str(n), "status": "in_progress"}) for n in range(100)]
+        held = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert held < 200  # orjson's own bytes held a 4 KiB buffer each
