@@ -265,3 +265,44 @@ def test_the_plans_follow_the_contract_or_the_api_does_not_start() -> None:
         "neuraldraft contract, x-lifecycle kind blog_post.generate: the mock's plans end in "
         "completed, failed, cancelled; the contract's end states are done, failed, cancelled\n"
     )
+
+
+def test_jobs_planned_alike_share_one_plan_and_a_faster_profile_gets_its_own(mock: Mock) -> None:
+    headers = mock.headers("neuralanalog")
+
+    def imported(**extra: str) -> Any:
+        body = post(
+            mock,
+            "neuralanalog",
+            "/from-link",
+            {**headers, **extra},
+            json={"url": "https://example.com/a.wav"},
+        )
+        job = mock.state.store.get("neuralanalog", mock.key, body["audio_id"])
+        assert job is not None
+        return job.plan
+
+    first, second = imported(), imported()
+    assert first is second
+    failing = imported(**{"X-Mock-Scenario": "failed"})
+    assert failing is not first and failing.outcome.state == "failed"
+    mock.state.scenarios.profile.duration_scale = 2.0
+    slower = imported()
+    assert slower is not first and slower.length == 2 * first.length
+
+
+def test_blog_posts_planned_alike_share_their_plan_and_timeline(mock: Mock) -> None:
+    headers = mock.headers("neuraldraft")
+
+    def generated(**body: Any) -> Any:
+        answer = post(mock, "neuraldraft", "/v1/blog-posts", headers, json={"type": "ai", **body})
+        tenant = apis.service_class("neuraldraft").api_key(mock.key)
+        job = mock.state.store.get("neuraldraft", tenant, answer["id"])
+        assert job is not None
+        return job
+
+    first, second = generated(topic="Tea"), generated(topic="Coffee")
+    assert first.plan is second.plan and first.data["timeline"] is second.data["timeline"]
+    translated = generated(topic="Cocoa", translate_to_all=True)
+    assert translated.plan is not first.plan
+    assert translated.plan.length > first.plan.length  # its translate step takes time

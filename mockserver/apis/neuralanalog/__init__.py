@@ -66,6 +66,12 @@ class NeuralAnalog(ApiService):
         return KINDS[kind][2] if word == FAILED else None
 
     def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
+        """A workflow's phases are its steps; any other kind's depend on the kind alone."""
+        if kind == "workflow" or scenario.options:
+            return self._plan(kind, scenario, inputs)
+        return self.usual_plan((kind, scenario.outcome), lambda: self._plan(kind, scenario, inputs))
+
+    def _plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
         seconds = CYCLES[kind].usual_seconds
         if kind == "workflow":
             steps = inputs["steps"]

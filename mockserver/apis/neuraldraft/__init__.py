@@ -223,22 +223,34 @@ class NeuralDraft(ApiService):
         in (default: part of the way through), its finished steps kept.
 
         The uncut plan goes to `inputs["timeline"]` (the job's data): it tells later which
-        steps had finished when the job was cut short.
+        steps had finished when the job was cut short. Without scenario options both plans
+        depend on the steps and the outcome alone: they are made once and shared.
         """
         steps = steps_for(kind, inputs)
+        if scenario.options:
+            timeline, plan = self._plans(kind, steps, scenario)
+        else:
+            usual = (kind, steps, scenario.outcome)
+            timeline, plan = self.usual_plan(usual, lambda: self._plans(kind, steps, scenario))
+        inputs["timeline"] = timeline
+        return plan
+
+    def _plans(
+        self, kind: str, steps: tuple[tuple[str, float, str], ...], scenario: Scenario
+    ) -> tuple[Plan, Plan]:
+        """(timeline, plan): the uncut plan and the one the job follows."""
         seconds = sum(weight for _, weight, _ in steps)
         outcome = self.outcome(kind, scenario)
         if outcome.state in (COMPLETED, STALLED):
-            inputs["timeline"] = self.timed_plan(steps, seconds, scenario, outcome)
-            return inputs["timeline"]
+            timeline = self.timed_plan(list(steps), seconds, scenario, outcome)
+            return timeline, timeline
         options = {k: v for k, v in scenario.options.items() if k != "after"}
         whole = Scenario(COMPLETED, options, scenario.source)
-        timeline = self.timed_plan(steps, seconds, whole, Outcome(COMPLETED))
-        inputs["timeline"] = timeline
+        timeline = self.timed_plan(list(steps), seconds, whole, Outcome(COMPLETED))
         stop = scenario.number("after", timeline.length * STOP_SHARE[outcome.state]) or 0.0
         if timeline.per_poll:  # positions count status reads
             stop = float(round(stop))
-        return timeline.cut(stop, outcome)
+        return timeline, timeline.cut(stop, outcome)
 
     # --- rendering ---------------------------------------------------------------------------
 

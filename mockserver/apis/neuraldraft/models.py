@@ -54,6 +54,7 @@ WEBSITE_STEPS = {
 SECONDS_PER_LOCALE = 20.0
 USUAL_LANGUAGES = 3
 QUEUED_SECONDS = 2.0
+STEP_LISTS_KEPT = 256  # the steps of a kind, per the inputs they depend on
 STEP_SHAPES_KEPT = 1024  # (timeline, position) pairs whose steps are kept for the next poll
 
 LANGUAGES = {
@@ -128,26 +129,37 @@ CYCLES.conform(KINDS, [PENDING, PROCESSING], (COMPLETED, FAILED, CANCELLED))
 # --- plans ----------------------------------------------------------------------------------
 
 
-def steps_for(kind: str, inputs: dict[str, Any]) -> list[tuple[str, float, str]]:
+Steps = tuple[tuple[str, float, str], ...]  # (state, seconds, step name), queue first
+
+
+def steps_for(kind: str, inputs: dict[str, Any]) -> Steps:
     """The phases `(state, seconds, step name)` of a new job, queue first."""
     if kind == "blog_post.generate":
-        off = {
-            "research": inputs.get("enable_research") is False,
-            "translate": not inputs.get("translate_to_all", False),
-        }
+        research = inputs.get("enable_research") is not False
+        return _step_list(kind, research, bool(inputs.get("translate_to_all", False)), ())
+    if kind == "translation.batch":
+        return _step_list(kind, True, True, tuple(inputs["locales"]))
+    return _step_list(kind, True, True, ())
+
+
+@lru_cache(maxsize=STEP_LISTS_KEPT)
+def _step_list(kind: str, research: bool, translate: bool, locales: tuple[str, ...]) -> Steps:
+    """`steps_for`, made once per shape: the inputs a job's steps depend on are these."""
+    if kind == "blog_post.generate":
+        off = {"research": not research, "translate": not translate}
         steps = [(name, 0.0 if off.get(name) else sec) for name, (sec, _) in BLOG_STEPS.items()]
         usual = sum(sec for sec, _ in BLOG_STEPS.values())
     elif kind == "translation.batch":
-        steps = [(locale, SECONDS_PER_LOCALE) for locale in inputs["locales"]]
+        steps = [(locale, SECONDS_PER_LOCALE) for locale in locales]
         usual = SECONDS_PER_LOCALE * USUAL_LANGUAGES
     else:
         steps = [(name, seconds) for name, (seconds, _) in KINDS[kind].steps.items()]
         usual = sum(seconds for _, seconds in steps)
     scale = CYCLES[kind].usual_seconds / (QUEUED_SECONDS + usual)
-    return [
+    return (
         (PENDING, QUEUED_SECONDS * scale, ""),
         *((PROCESSING, seconds * scale, name) for name, seconds in steps),
-    ]
+    )
 
 
 def step_message(kind: str, step: str) -> str:
