@@ -496,6 +496,10 @@ class Ctx:
     def rng(self):
         return self.state.ids.rng(self.service.name, self.tenant)
 
+    def new_uuid(self) -> str:
+        """The tenant's next ID in UUID form: `new_uuid(ctx.rng)`, drawn without a generator."""
+        return self.state.ids.uuid(self.service.name, self.tenant)
+
     def create_job(
         self,
         kind: str,

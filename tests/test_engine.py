@@ -205,3 +205,13 @@ def test_base62_writes_out_randrange_of_the_same_generator(length: int) -> None:
             number, digit = divmod(number, 62)
             expected += BASE62[digit]
         assert base62(ours, length) == expected
+
+
+@pytest.mark.parametrize("salt", ["", "a-salt"])
+def test_a_uuid_drawn_without_a_generator_is_the_one_the_generator_gives(salt: str) -> None:
+    from mockserver.engine.ids import IdFactory, new_uuid
+
+    fast, slow = IdFactory(11, salt), IdFactory(11, salt)
+    for n in range(300):
+        tenant = f"tenant-{n % 3}"
+        assert fast.uuid("neuralanalog", tenant) == new_uuid(slow.rng("neuralanalog", tenant))

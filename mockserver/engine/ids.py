@@ -34,15 +34,26 @@ class IdFactory:
 
     def rng(self, api: str, tenant: str) -> Random:
         """The generator of the tenant's next IDs."""
-        return self._next(f"{self.salt}:{api}" if self.salt else api, tenant)
+        return self._next(self._ids_stream(api), tenant)
 
     def draws(self, api: str, tenant: str) -> Random:
         """The generator of the tenant's next outcome draw: the seed's alone."""
         return self._next(api if not self.salt else f"draws:{api}", tenant)
 
+    def uuid(self, api: str, tenant: str) -> str:
+        """`new_uuid(self.rng(api, tenant))`, the same UUID, from one hash and no generator:
+        a create's ID was a tenth of its time."""
+        return _uuid_text(_first_bits(self._next_seed(self._ids_stream(api), tenant), 128))
+
     def _next(self, stream: str, tenant: str) -> Random:
+        return HashRandom(self._next_seed(stream, tenant))
+
+    def _ids_stream(self, api: str) -> str:
+        return f"{self.salt}:{api}" if self.salt else api
+
+    def _next_seed(self, stream: str, tenant: str) -> str:
         counter, seed = self._stream(stream, tenant)
-        return HashRandom(seed + str(self._store.incr(counter)))
+        return seed + str(self._store.incr(counter))
 
     def _stream(self, stream: str, tenant: str) -> tuple[str, str]:
         """The counter key of a stream and its seed prefix, made once per (stream, tenant):
@@ -103,8 +114,19 @@ _SET = (0x8000 << 48) | (4 << 76)
 def new_uuid(rng: Random) -> str:
     """`str(uuid.UUID(int=rng.getrandbits(128), version=4))`, formatted directly (a create
     draws one or more: the UUID object was a measurable share of it)."""
-    text = "%032x" % ((rng.getrandbits(128) & _CLEARED) | _SET)
+    return _uuid_text(rng.getrandbits(128))
+
+
+def _uuid_text(bits: int) -> str:
+    text = "%032x" % ((bits & _CLEARED) | _SET)
     return "-".join((text[:8], text[8:12], text[12:16], text[16:20], text[20:]))
+
+
+def _first_bits(seed: str, k: int) -> int:
+    """`HashRandom(seed).getrandbits(k)` for k up to one block: the first block's low bits."""
+    assert 0 <= k <= HashRandom._BLOCK_BITS
+    block = blake2b(seed.encode() + b":0", digest_size=64).digest()
+    return int.from_bytes(block, "little") & ((1 << k) - 1)
 
 
 def base62(rng: Random, length: int) -> str:

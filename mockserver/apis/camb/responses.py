@@ -18,7 +18,7 @@ from mockserver.apis.camb.models import (
     magic_outcome,
     run_alias,
 )
-from mockserver.engine.ids import integer, new_uuid
+from mockserver.engine.ids import integer
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Snapshot
 from mockserver.engine.scenarios import Scenario
@@ -38,7 +38,7 @@ async def create(ctx: Ctx) -> Response:
     content = await upload.read()
     file_name = upload.filename or "upload"
     scenario = _scenario(ctx, file_name, content)
-    task_id = new_uuid(ctx.rng)
+    task_id = ctx.new_uuid()
     run_id = _new_run_id(ctx)
     data = {
         "file_name": file_name,

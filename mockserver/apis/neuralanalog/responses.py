@@ -23,7 +23,6 @@ from mockserver.apis.neuralanalog.models import (
     tone_for,
 )
 from mockserver.engine.artifacts import AudioInfo, probe_audio
-from mockserver.engine.ids import new_uuid
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.engine.scenarios import Scenario
@@ -66,7 +65,7 @@ async def from_link(ctx: Ctx) -> Response:
 
 
 def _import(ctx: Ctx, info: AudioInfo, name: str, source: str, scenario: Scenario) -> Response:
-    audio_id = new_uuid(ctx.rng)
+    audio_id = ctx.new_uuid()
     data = {
         "audio_id": audio_id,
         "info": info,
@@ -118,7 +117,7 @@ def _child(
     ctx: Ctx, kind: str, source: Job, extra: dict[str, Any], magic: str | None = None
 ) -> Job:
     scenario = ctx.scenario(magic)
-    job_id = new_uuid(ctx.rng)
+    job_id = ctx.new_uuid()
     data = {
         "audio_id": source.data["audio_id"],
         "info": source.data["info"],
@@ -133,7 +132,7 @@ def _stem_aliases(ctx: Ctx, data: dict[str, Any]) -> list[str]:
     if "preset" not in data or "version" not in data:
         return []
     count = len(stems_for(data["preset"], [""] * 64))
-    data["stems"] = stems_for(data["preset"], [new_uuid(ctx.rng) for _ in range(count)])
+    data["stems"] = stems_for(data["preset"], [ctx.new_uuid() for _ in range(count)])
     return [f"stem:{stem.stem_id}" for stem in data["stems"]]
 
 
@@ -183,7 +182,7 @@ async def run_workflow(ctx: Ctx) -> Response:
     audio = _ready(ctx, body["audio_id"], "audio")
     steps = body["steps"]
     scenario = ctx.scenario()
-    run_id = new_uuid(ctx.rng)
+    run_id = ctx.new_uuid()
     workflow = ctx.create_job(
         "workflow",
         run_id,
@@ -214,7 +213,7 @@ def _workflow_children(ctx: Ctx, workflow: Job, steps: list[dict[str, Any]]) -> 
         if kind == "stem_split":
             data.update(preset=step.get("preset") or "2_tracks", version=version)
         aliases = _stem_aliases(ctx, data)
-        child_id = new_uuid(ctx.rng)
+        child_id = ctx.new_uuid()
         created = workflow.created_at + (0.0 if plan.per_poll else start)
         child_plan = Plan(
             (Phase(IN_PROGRESS, phase.duration, phase.detail),), outcome, plan.per_poll
@@ -394,7 +393,7 @@ async def download_archive(ctx: Ctx) -> Response:
     archive = Job(
         ctx.service.name,
         ctx.tenant,
-        new_uuid(ctx.rng),
+        ctx.new_uuid(),
         "archive",
         ctx.now,
         Plan((), Outcome(COMPLETED)),

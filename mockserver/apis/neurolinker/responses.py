@@ -39,7 +39,6 @@ from mockserver.apis.neurolinker.models import (
 )
 from mockserver.contracts.validate import check, upload_expected
 from mockserver.engine.clock import MICROS_Z
-from mockserver.engine.ids import new_uuid
 from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
@@ -100,7 +99,7 @@ def _create_request(
     drawn before any job exists, so a schema that cannot be filled leaves nothing behind."""
     scenario = ctx.scenario(*(d.source_url or d.file_name for d in documents))
     words = _words(ctx, scenario, documents)
-    request_id = new_uuid(ctx.rng)
+    request_id = ctx.new_uuid()
     owner = user_uid(ctx.tenant)
     enrichment = form.get("enrichment_mode") or "base"
     timing = schedule(
@@ -110,14 +109,12 @@ def _create_request(
     for index, (document, word, (queued, working), extra) in enumerate(
         zip(documents, words, timing, extras, strict=True)
     ):
-        document_id = new_uuid(ctx.rng)
+        document_id = ctx.new_uuid()
         full = extra["pipeline"] == FULL
         data = {
             "request_id": request_id,
             "file": document,
-            "images": tuple(f"{new_uuid(ctx.rng)}.png" for _ in range(document.pages))
-            if full
-            else (),
+            "images": tuple(f"{ctx.new_uuid()}.png" for _ in range(document.pages)) if full else (),
             "enrichment_mode": enrichment,
             "user_uid": owner,
             "schedule": (queued, working),
@@ -729,7 +726,7 @@ async def make_zip(ctx: Ctx) -> Response:
     archive = Job(
         ctx.service.name,
         ctx.tenant,
-        new_uuid(ctx.rng),
+        ctx.new_uuid(),
         ARCHIVE,
         ctx.now,
         Plan((), Outcome(COMPLETED)),
