@@ -500,6 +500,10 @@ class Ctx:
         """The tenant's next ID in UUID form: `new_uuid(ctx.rng)`, drawn without a generator."""
         return self.state.ids.uuid(self.service.name, self.tenant)
 
+    def new_base62(self, length: int) -> str:
+        """The tenant's next ID as `length` BASE62 characters: `base62(ctx.rng, length)`."""
+        return self.state.ids.base62(self.service.name, self.tenant, length)
+
     def create_job(
         self,
         kind: str,

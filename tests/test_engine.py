@@ -215,3 +215,14 @@ def test_a_uuid_drawn_without_a_generator_is_the_one_the_generator_gives(salt: s
     for n in range(300):
         tenant = f"tenant-{n % 3}"
         assert fast.uuid("neuralanalog", tenant) == new_uuid(slow.rng("neuralanalog", tenant))
+
+
+@pytest.mark.parametrize("length", [1, 6, 12, 32, 100])
+def test_base62_drawn_without_a_generator_is_what_the_generator_gives(length: int) -> None:
+    from mockserver.engine.ids import IdFactory, base62
+
+    fast, slow = IdFactory(5, "salt"), IdFactory(5, "salt")
+    for _ in range(300):
+        assert fast.base62("neuraldraft", "t", length) == base62(
+            slow.rng("neuraldraft", "t"), length
+        )

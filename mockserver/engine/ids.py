@@ -45,6 +45,20 @@ class IdFactory:
         a create's ID was a tenth of its time."""
         return _uuid_text(_first_bits(self._next_seed(self._ids_stream(api), tenant), 128))
 
+    def base62(self, api: str, tenant: str, length: int) -> str:
+        """`base62(self.rng(api, tenant), length)`, the same characters, drawn from the first
+        hash alone whenever it holds them (nearly always)."""
+        seed = self._next_seed(self._ids_stream(api), tenant)
+        bound = 62**length
+        bits = bound.bit_length()
+        if bits <= HashRandom._BLOCK_BITS:
+            pool = _first_bits(seed, HashRandom._BLOCK_BITS)
+            for _ in range(HashRandom._BLOCK_BITS // bits):  # the draws `randrange` makes
+                number, pool = pool & ((1 << bits) - 1), pool >> bits
+                if number < bound:
+                    return _base62_text(number, length)
+        return base62(HashRandom(seed), length)
+
     def _next(self, stream: str, tenant: str) -> Random:
         return HashRandom(self._next_seed(stream, tenant))
 
@@ -137,6 +151,10 @@ def base62(rng: Random, length: int) -> str:
     number = rng.getrandbits(bits)
     while number >= bound:  # what `randrange` does, without its argument checks
         number = rng.getrandbits(bits)
+    return _base62_text(number, length)
+
+
+def _base62_text(number: int, length: int) -> str:
     characters = []
     for _ in range(length // 2):
         number, pair = divmod(number, 62 * 62)

@@ -27,7 +27,6 @@ from mockserver.apis.neuraldraft.models import (
 from mockserver.apis.neuraldraft.posts import BlogPost, SocialPost
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES
 from mockserver.apis.neuraldraft.webhooks import Event
-from mockserver.engine.ids import base62
 from mockserver.engine.jobs import Job
 from mockserver.engine.scenarios import MAGIC, Scenario
 from mockserver.errors import ApiError
@@ -94,7 +93,7 @@ def _start(
     scenario = ctx.scenario(*_magic(ctx, magic))
     if scenario.outcome in CREDITS_CODES:
         raise ApiError(402, "The project's credit balance is too low to start this job.")
-    job_id = "job_" + base62(ctx.rng, 12)
+    job_id = "job_" + ctx.new_base62(12)
     if record is not None:
         record(job_id)
     data["server_url"] = ctx.server_url
@@ -188,7 +187,7 @@ def _free_slug(ctx: Ctx, wanted: str, taken_is_conflict: bool = False) -> str:
 async def create_image(ctx: Ctx) -> Response:
     body = await json_body(ctx)
     width, height = image_size(body.get("aspect_ratio") or "16:9")
-    key = body.get("key") or f"images/{base62(ctx.rng, 12)}.png"
+    key = body.get("key") or f"images/{ctx.new_base62(12)}.png"
     data = {**body, "result": {"url": "", "key": key, "width": width, "height": height}}
     return _accepted(ctx, _start(ctx, "image.generate", data, [body["prompt"]]))
 
@@ -215,14 +214,14 @@ async def create_job(ctx: Ctx) -> Response:
 
     elif kind == "content_plan.generate":
         result.update(
-            content_plan_id="cp_" + base62(ctx.rng, 12),
+            content_plan_id="cp_" + ctx.new_base62(12),
             title=title or "Content plan",
             items_count=12,
         )
     else:  # website.generate
-        site = slugify(title or "", "site-" + base62(ctx.rng, 6).lower())
+        site = slugify(title or "", "site-" + ctx.new_base62(6).lower())
         result.update(
-            website_id="ws_" + base62(ctx.rng, 12),
+            website_id="ws_" + ctx.new_base62(12),
             url=f"https://{site[:40].strip('-')}.neuraldraft.site",
             pages_count=5,
         )
