@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -42,6 +42,8 @@ from mockserver.request import ApiRequest, header
 from mockserver.state import MockState
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
+JSON_MEDIA_TYPE = "application/json"
+JSON_MEDIA_TYPE_BYTES = JSON_MEDIA_TYPE.encode()
 PlanLike = TypeVar("PlanLike")  # a plan, or plans made together
 USUAL_PLANS_KEPT = 256  # plans of scenarios without options, kept per API
 MAX_PART_SIZE = 200 * 1024 * 1024  # one part of a form, as the request check reads it too
@@ -73,10 +75,20 @@ def render_json(content: Any) -> bytes:
 
 
 class ApiJSONResponse(JSONResponse):
-    """A JSONResponse, rendered by `render_json`."""
+    """A JSONResponse, rendered by `render_json`, its two usual headers written at once."""
 
     def render(self, content: Any) -> bytes:
         return render_json(content)
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        usual = self.media_type == JSON_MEDIA_TYPE and 200 <= self.status_code not in (204, 304)
+        if headers is not None or not usual:  # Starlette's own way, for everything else
+            super().init_headers(headers)
+            return
+        self.raw_headers = [
+            (b"content-length", b"%d" % len(self.body)),
+            (b"content-type", JSON_MEDIA_TYPE_BYTES),
+        ]
 
 
 class JobEnded(ValueError):

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 
 from mockserver.contracts import Violation
 from mockserver.engine.journal import BODY_LIMIT, Entry, Journal
-from mockserver.service import render_json
+from mockserver.service import ApiJSONResponse, render_json
 from mockserver.stores import MemoryStore, StateStore
 from mockserver.stores.codec import dumps, loads
 from tests.conftest import Mock
@@ -210,3 +210,15 @@ def test_an_answer_kept_by_the_journal_holds_no_more_memory_than_its_bytes() -> 
     finally:
         tracemalloc.stop()
     assert held < 200  # orjson's own bytes held a 4 KiB buffer each
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"), [(200, None), (202, None), (204, None), (404, {"X-Extra": "1"})]
+)
+def test_an_api_json_response_has_the_headers_starlettes_has(
+    status: int, headers: dict[str, str] | None
+) -> None:
+    content = {"id": "job_1", "status": "pending"}
+    ours = ApiJSONResponse(content, status, headers=headers)
+    theirs = JSONResponse(content, status, headers=headers)
+    assert ours.raw_headers == theirs.raw_headers

@@ -202,16 +202,17 @@ class JobStore:
 
     def add(self, job: Job, *aliases: str) -> Job:
         store, tenant = self._store, job.tenant
+        where = [tenant, job.id]  # one list in every place (values are never changed in place)
         store.set(key(tenant, "job", job.id), job)
-        store.set(key(None, "where", job.id), [tenant, job.id])
+        store.set(key(None, "where", job.id), where)
         if aliases:
             store.set(key(tenant, "aliases", job.id), list(aliases))
             for alias in aliases:
                 store.set(key(tenant, "alias", alias), job.id)
-                store.set(key(None, "where", alias), [tenant, job.id])
+                store.set(key(None, "where", alias), where)
         store.push(key(tenant, "jobs"), job.id)
-        store.push(_LINE, [tenant, job.id])
-        if store.push(_ORDER, [tenant, job.id]) > self.capacity:
+        store.push(_LINE, where)
+        if store.push(_ORDER, where) > self.capacity:
             self._evict()
         session = _session.get()
         if session is not None:

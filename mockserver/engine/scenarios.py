@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from random import Random
 from typing import Any, ClassVar
 
@@ -214,7 +215,14 @@ class ScenarioBook:
             if match:
                 return Scenario(match.group(1).lower(), {}, "magic")
         failed = self.profile.failure_rate > 0 and draw().random() < self.profile.failure_rate
-        return Scenario(words[1] if failed else words[0], {}, "default")
+        return _default(words[1] if failed else words[0])
+
+
+@lru_cache(maxsize=64)
+def _default(outcome: str) -> Scenario:
+    """The default scenario of an outcome: one value, shared (scenarios are frozen, their
+    options never changed), as most jobs take it."""
+    return Scenario(outcome, {}, "default")
 
 
 def _queue_key(api: str, tenant: str | None) -> str:
