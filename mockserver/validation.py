@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 from starlette.datastructures import FormData, Headers
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -98,8 +100,13 @@ class RequestCheck:
         raw = kept_body(scope)
         if raw is None:  # a form, not read by the body limits
             raw, receive = await _buffer(receive)
+        content_type = header(scope, "content-type")
+        media = (content_type or "").split(";")[0].strip().lower()
         try:
-            content_type, body = await _parse(scope, raw)
+            if media in FORM_TYPES:
+                body = await _form(Headers(scope=scope), raw, media)
+            else:
+                content_type, body = _parse(content_type, media, raw)
         except Unreadable as exc:
             problem = Violation(operation.id, "/body", str(exc), _bounded(raw), exc.kind)
             violations = self._check(operation, path_params, query, headers, None, None)
@@ -224,18 +231,32 @@ class Unreadable(ValueError):
         self.kind = kind  # FastAPI's error type: json_invalid, value_error
 
 
-async def _parse(scope: Scope, raw: bytes) -> tuple[str | None, Any]:
-    """(content type, data) read the way the handlers read it."""
-    content_type = header(scope, "content-type")
-    media = (content_type or "").split(";")[0].strip().lower()
-    if media in FORM_TYPES:
-        return content_type, await _form(Headers(scope=scope), raw, media)
-    if not raw.strip():
+def parse_json(raw: bytes) -> Any:
+    """`json.loads(raw)`: the same value, or the same error.
+
+    orjson reads a body about ten times faster. It reads every JSON `json.loads` reads alike
+    but for integers past 64 bits (it makes them floats): a body with 19 digits in a row goes
+    to `json.loads`, as does every body orjson refuses (NaN, a lone surrogate, a byte-order
+    mark...), so what `json.loads` accepts or refuses, and its error message, stay."""
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
+
+
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def _parse(content_type: str | None, media: str, raw: bytes) -> tuple[str | None, Any]:
+    """(content type, data) of a body that is no form, read the way the handlers read it."""
+    if not raw or raw.isspace():
         return content_type, None
     if media and "json" not in media:
         return content_type, raw  # the content type itself is the violation
     try:
-        return content_type or "application/json", json.loads(raw)
+        return content_type or "application/json", parse_json(raw)
     except ValueError as exc:  # UnicodeDecodeError included
         raise Unreadable(f"JSON decode error: {exc}", "json_invalid") from None
 

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
@@ -16,7 +18,7 @@ from starlette.testclient import TestClient
 from mockserver import ServerConfig, apis, contracts, create_app
 from mockserver.contracts import validate_request, validate_response
 from mockserver.request import ApiRequest
-from mockserver.validation import RequestCheck
+from mockserver.validation import RequestCheck, parse_json
 from tests.conftest import Mock, make_mock, wav
 
 DOCUMENT_URLS = {  # the list: each API's document under its prefix
@@ -622,3 +624,52 @@ def test_a_body_sent_again_is_judged_the_same(mock: Mock) -> None:
         assert good.status_code == 200
     found = [[v.pointer for v in e.violations] for e in mock.state.journal.entries("neuralanalog")]
     assert found == [["/body/url"], ["/body/url"], [], []]
+
+
+def _same_reading(raw: bytes) -> None:
+    try:
+        expected: Any = ("value", json.loads(raw))
+    except ValueError as exc:
+        expected = ("error", type(exc), str(exc))
+    try:
+        found: Any = ("value", parse_json(raw))
+    except ValueError as exc:
+        found = ("error", type(exc), str(exc))
+    # repr: NaN equals nothing, and an int must not come back a float
+    assert repr(found) == repr(expected), raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"url": "https://example.com/a.wav", "n": 3, "x": 2.5, "ok": true, "none": null}',
+        b"18446744073709551615",  # the largest integer orjson reads as one
+        b"18446744073709551616",  # orjson would make it a float
+        b'{"id": -9223372036854775809}',
+        b'{"digits": "12345678901234567890"}',
+        b"NaN",
+        b"[1e400, -Infinity]",
+        b'{"a": "\\ud800"}',
+        b'\xef\xbb\xbf{"bom": 1}',
+        b'{"a": 1, "a": 2}',
+        b'{"a": 1,}',
+        b'"\xff"',
+        b"",
+        b"  [1, 2] \n",
+        '{"é": "ü"}'.encode("utf-16"),
+    ],
+)
+def test_a_body_is_read_as_json_loads_reads_it(raw: bytes) -> None:
+    _same_reading(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=20,
+    )
+)
+def test_any_json_value_is_read_as_json_loads_reads_it(value: Any) -> None:
+    _same_reading(json.dumps(value).encode())
