@@ -33,7 +33,7 @@ from mockserver.apis.neuraldraft.guards import (
 )
 from mockserver.apis.neuraldraft.posts import Registry, SocialPost
 from mockserver.errors import ApiError
-from mockserver.stores import StateStore, key
+from mockserver.stores import MemoryStore, StateStore, key
 from tests.conftest import Live, Mock, make_mock
 from tests.encoding_store import EncodingStore, state_store
 
@@ -959,3 +959,23 @@ def test_slugs_step_past_chosen_ones_and_a_forgotten_post_frees_its_slug() -> No
         assert found.json()["data"]["id"] == 3
         _slug_of(mock, {**manual, "slug": "other"})  # past the capacity of 3: "tea-2" goes
         assert _slug_of(mock, {**manual, "slug": "tea-2"}) == "tea-2"
+
+
+def test_rate_limit_headers_replace_any_the_answer_had_and_are_added_once() -> None:
+    from mockserver.apis.neuraldraft import _add_headers
+
+    limits = {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"}
+    plain = Response(b"{}", media_type="application/json")
+    _add_headers(plain, limits)
+    assert plain.headers.getlist("x-ratelimit-remaining") == ["59"]
+    stale = Response(b"{}", headers={"X-RateLimit-Remaining": "1"})
+    _add_headers(stale, limits)
+    assert stale.headers.getlist("x-ratelimit-remaining") == ["59"]
+    assert stale.headers["x-ratelimit-limit"] == "60"
+
+
+def test_a_window_slides_in_place_and_stays_within_its_limit() -> None:
+    limiter = RateLimiter(3, False, MemoryStore(), "neuraldraft")
+    remaining = [limiter.hit("t", float(second))["X-RateLimit-Remaining"] for second in range(5)]
+    assert remaining == ["2", "1", "0", "0", "0"]
+    assert limiter.hit("t", 1000.0)["X-RateLimit-Remaining"] == "2"  # the window slid past

@@ -135,7 +135,7 @@ class NeuralDraft(ApiService):
             except ApiError as error:
                 error.headers = {**limits, **error.headers}
                 raise
-            response.headers.update(limits)
+            _add_headers(response, limits)
             return response
 
         return super().route(path, guarded, methods)
@@ -160,7 +160,7 @@ class NeuralDraft(ApiService):
             limits = self.limiter.hit(tenant, now)
         except ApiError:
             return None
-        return [(name.lower().encode(), value.encode()) for name, value in limits.items()]
+        return _encoded(limits)
 
     def tenant_of(self, request: Request) -> str:
         """`Bearer ndsk_live_...` or `Bearer ndsk_test_...`; anything else is a 401."""
@@ -303,6 +303,21 @@ class NeuralDraft(ApiService):
     def _heard(self, topic: str, message: str) -> None:
         if topic == CANCELLED_TOPIC:
             self.wakeup.fire()
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+
+def _add_headers(response: Response, headers: dict[str, str]) -> None:
+    """`response.headers.update(headers)`: appended as they are when the answer has none of
+    them yet (the usual case; each `MutableHeaders` update looked through them all)."""
+    added = _encoded(headers)
+    names = {name for name, _ in added}
+    if any(name in names for name, _ in response.raw_headers):
+        response.headers.update(headers)
+    else:
+        response.raw_headers.extend(added)
 
 
 def _not_an_object(error: FieldError) -> bool:

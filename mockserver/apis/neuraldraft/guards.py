@@ -57,14 +57,17 @@ class RateLimiter:
 
         def slide(held: list[float] | None) -> list[float]:
             nonlocal new, refused  # the run that is kept is the last one: these are its
-            times = held or []
+            times = held if held is not None else []  # changed in place: the store's own copy
             start = 0  # the first time still in the window
             while start < len(times) and times[start] <= now - WINDOW_SECONDS:
                 start += 1
             new, refused = held is None, self.enforce and len(times) - start >= self.limit
             if refused:
-                return times[start:]
-            return times[max(start, len(times) + 1 - self.limit) :] + [now]
+                del times[:start]
+                return times
+            del times[: max(start, len(times) + 1 - self.limit)]
+            times.append(now)
+            return times
 
         times = self._store.update(_window(self._api, tenant), slide)
         assert times
