@@ -352,14 +352,17 @@ def error_of(job: Job, outcome: Outcome) -> dict[str, str]:
 
 
 def slugify(text: str, fallback: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80].strip("-")
+    slug = _NOT_IN_SLUGS.sub("-", text.lower()).strip("-")[:80].strip("-")
     return slug or fallback
+
+
+_NOT_IN_SLUGS = re.compile(r"[^a-z0-9]+")
 
 
 def title_of(topic: str) -> str:
     """A headline from the topic: first letter of each word raised, the rest kept."""
     words = topic.strip().split()
-    return " ".join(word[:1].upper() + word[1:] for word in words) or "Untitled post"
+    return " ".join([word[:1].upper() + word[1:] for word in words]) or "Untitled post"
 
 
 def image_size(aspect_ratio: str) -> tuple[int, int]:

@@ -101,7 +101,7 @@ def _start(
 
 
 def _accepted(ctx: Ctx, job: Job) -> Response:
-    return ctx.json(_service(ctx).job_body(job, ctx.now, ctx.server_url), 202)
+    return ctx.json(_service(ctx).job_body(job, ctx.now, job.data["server_url"]), 202)
 
 
 async def create_blog_post(ctx: Ctx) -> Response:
