@@ -9,6 +9,8 @@ import time
 import types
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mockserver.engine import clock as clock_module
 from mockserver.engine.clock import ManualClock, SystemClock, isoformat, parse_time
@@ -226,3 +228,31 @@ def test_base62_drawn_without_a_generator_is_what_the_generator_gives(length: in
         assert fast.base62("neuraldraft", "t", length) == base62(
             slow.rng("neuraldraft", "t"), length
         )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How to brew",
+        "mock-failed",
+        "a MOCK-Failed b",
+        "Mock-up and mock-stalled",
+        "moc\u212a-failed",
+    ],
+)
+def test_magic_markers_are_the_patterns_matches(text: str) -> None:
+    from mockserver.engine.scenarios import MAGIC, magic_markers
+
+    expected = [m.group(0) for m in MAGIC.finditer(text)]
+    assert [m.group(0) for m in magic_markers(text)] == expected
+
+
+@given(
+    st.lists(
+        st.sampled_from(["mock-", "MoCk-", "moc\u212a-", "mo", "ck-", "failed", "_", " ", "-"])
+    ).map("".join)
+)
+def test_magic_markers_miss_no_match_of_the_pattern(text: str) -> None:
+    from mockserver.engine.scenarios import MAGIC, magic_markers
+
+    assert [m.span() for m in magic_markers(text)] == [m.span() for m in MAGIC.finditer(text)]

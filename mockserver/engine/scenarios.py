@@ -23,6 +23,16 @@ from mockserver.stores.codec import storable
 HEADER = "x-mock-scenario"
 STALLED = "stalled"
 MAGIC = re.compile(r"mock-([a-z_]+)", re.IGNORECASE)
+
+
+def magic_markers(text: str | None) -> list[re.Match[str]]:
+    """The `mock-<word>` markers in `text`. Most texts have none: a case-blind look for
+    "mock-" rules them out before the (slower, case-blind) pattern runs."""
+    if not text or "mock-" not in text.lower():
+        return []
+    return list(MAGIC.finditer(text))
+
+
 # the largest number a scenario option may hold (`after=`, `failing=`...): ten years of
 # seconds, longer than any test waits and small enough for every timestamp to print
 MAX_OPTION = 315_360_000.0
@@ -211,8 +221,7 @@ class ScenarioBook:
         if tenant in self.key_bindings:
             return self.key_bindings[tenant]
         for text in magic_inputs:
-            match = MAGIC.search(text or "")
-            if match:
+            for match in magic_markers(text):  # the first
                 return Scenario(match.group(1).lower(), {}, "magic")
         failed = self.profile.failure_rate > 0 and draw().random() < self.profile.failure_rate
         return _default(words[1] if failed else words[0])

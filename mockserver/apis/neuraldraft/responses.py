@@ -28,7 +28,7 @@ from mockserver.apis.neuraldraft.posts import BlogPost, SocialPost
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES
 from mockserver.apis.neuraldraft.webhooks import Event
 from mockserver.engine.jobs import Job
-from mockserver.engine.scenarios import MAGIC, Scenario
+from mockserver.engine.scenarios import Scenario, magic_markers
 from mockserver.errors import ApiError
 from mockserver.request import header
 from mockserver.service import Ctx
@@ -71,7 +71,7 @@ async def json_body(ctx: Ctx) -> dict[str, Any]:
 
 def _magic(ctx: Ctx, texts: list[str | None]) -> list[str]:
     """`mock-<word>` markers that name a scenario this API knows ("mock-up" is just text)."""
-    found = [match for text in texts for match in MAGIC.finditer(text or "")]
+    found = [match for text in texts for match in magic_markers(text)]
     if not found:  # the usual case: no marker at all
         return []
     known = _service(ctx).scenario_words()
