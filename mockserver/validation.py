@@ -112,15 +112,16 @@ class RequestCheck:
             violations = self._check(operation, path_params, query, headers, None, None)
             return [problem, *(v for v in violations if not v.pointer.startswith("/body"))], receive
         key: tuple[Any, ...] | None = None
-        if not isinstance(body, FormData) and len(raw) <= MEMO_BODY:
-            header_params = tuple(
-                tuple(headers.getlist(name)) if headers is not None else ()
-                for name in operation.header_names
-            )
-            key = (operation.id, raw_query, tuple(path_params.items()), header_params)
-            key = (*key, content_type, raw)
         if isinstance(body, FormData):
             info.form = body  # the handler reads the form from here, not by parsing it again
+        elif len(raw) <= MEMO_BODY:
+            header_params = (
+                tuple(tuple(headers.getlist(name)) for name in operation.header_names)
+                if headers is not None
+                else ()
+            )
+            params = tuple(path_params.items()) if path_params else ()
+            key = (operation.id, raw_query, params, header_params, content_type, raw)
         found = self._memo.get(key) if key is not None else None
         if found is None:
             found = self._check(operation, path_params, query, headers, content_type, body)
