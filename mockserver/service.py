@@ -81,8 +81,9 @@ class ApiJSONResponse(JSONResponse):
         return render_json(content)
 
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
-        usual = self.media_type == JSON_MEDIA_TYPE and 200 <= self.status_code not in (204, 304)
-        if headers is not None or not usual:  # Starlette's own way, for everything else
+        has_body = self.status_code >= 200 and self.status_code not in (204, 304)
+        if headers is not None or self.media_type != JSON_MEDIA_TYPE or not has_body:
+            # Starlette's own way, for everything else
             super().init_headers(headers)
             return
         self.raw_headers = [

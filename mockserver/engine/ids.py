@@ -9,6 +9,7 @@ from random import Random
 from mockserver.stores import MemoryStore, StateStore, key
 
 STREAMS_KEPT = 4096  # (stream, tenant) pairs whose key and seed prefix are kept
+BLOCK_BITS = 512  # the bits of one BLAKE2b hash of `HashRandom`
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -51,9 +52,9 @@ class IdFactory:
         seed = self._next_seed(self._ids_stream(api), tenant)
         bound = 62**length
         bits = bound.bit_length()
-        if bits <= HashRandom._BLOCK_BITS:
-            pool = _first_bits(seed, HashRandom._BLOCK_BITS)
-            for _ in range(HashRandom._BLOCK_BITS // bits):  # the draws `randrange` makes
+        if bits <= BLOCK_BITS:
+            pool = _first_bits(seed, BLOCK_BITS)
+            for _ in range(BLOCK_BITS // bits):  # the draws `randrange` makes
                 number, pool = pool & ((1 << bits) - 1), pool >> bits
                 if number < bound:
                     return _base62_text(number, length)
@@ -88,8 +89,6 @@ class HashRandom(Random):
     to fill) was a twentieth of a create's time, one hash is a fifth of that. Every method of
     `Random` works on these bits (`getrandbits` and `random` are what it builds on)."""
 
-    _BLOCK_BITS = 512
-
     def seed(self, a: object = None, version: int = 2) -> None:
         if a is None:
             a = secrets.token_hex(16)
@@ -105,7 +104,7 @@ class HashRandom(Random):
         while pooled < k:
             block = blake2b(self._seed + b":%d" % self._blocks, digest_size=64).digest()
             pool |= int.from_bytes(block, "little") << pooled
-            pooled += self._BLOCK_BITS
+            pooled += BLOCK_BITS
             self._blocks += 1
         self._pool, self._pooled = pool >> k, pooled - k
         return pool & ((1 << k) - 1)
@@ -138,7 +137,7 @@ def _uuid_text(bits: int) -> str:
 
 def _first_bits(seed: str, k: int) -> int:
     """`HashRandom(seed).getrandbits(k)` for k up to one block: the first block's low bits."""
-    assert 0 <= k <= HashRandom._BLOCK_BITS
+    assert 0 <= k <= BLOCK_BITS
     block = blake2b(seed.encode() + b":0", digest_size=64).digest()
     return int.from_bytes(block, "little") & ((1 << k) - 1)
 

@@ -27,6 +27,7 @@ from mockserver.apis.neuraldraft.models import (
     FAILED,
     KINDS,
     STOP_SHARE,
+    Steps,
     job_body,
     job_events,
     png,
@@ -235,9 +236,7 @@ class NeuralDraft(ApiService):
         inputs["timeline"] = timeline
         return plan
 
-    def _plans(
-        self, kind: str, steps: tuple[tuple[str, float, str], ...], scenario: Scenario
-    ) -> tuple[Plan, Plan]:
+    def _plans(self, kind: str, steps: Steps, scenario: Scenario) -> tuple[Plan, Plan]:
         """(timeline, plan): the uncut plan and the one the job follows."""
         seconds = sum(weight for _, weight, _ in steps)
         outcome = self.outcome(kind, scenario)
