@@ -64,7 +64,9 @@ def render_json(content: Any) -> bytes:
     orjson writes those bytes about ten times faster than the standard encoder (a Job body
     took 5 µs, a share of every create and poll). What orjson refuses (an integer past 64
     bits, a key that is not a string) goes to the standard encoder, which writes it as
-    before. The two differ only in how they spell a small float's exponent (`1e-7`, `1e-07`).
+    before. The two differ in how they spell a small float's exponent (`1e-7`, `1e-07`), and
+    orjson writes NaN as null where the standard encoder refused it (no answer of the mock
+    holds one: its numbers are finite and bounded).
 
     orjson's bytes hold a 4 KiB buffer however short the JSON; the journal keeps every answer,
     so the bytes are copied to their own size."""
