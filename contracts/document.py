@@ -86,6 +86,11 @@ class Operation:
         return tuple(param["name"] for param in self._parameters if param["in"] == "header")
 
     @cached_property
+    def header_keys(self) -> tuple[bytes, ...]:
+        """`header_names` as ASGI spells them: lower-case bytes."""
+        return tuple(name.lower().encode("latin-1") for name in self.header_names)
+
+    @cached_property
     def _parameters(self) -> list[dict[str, Any]]:
         path_item = self.contract.document["paths"][self.template]
         merged = {

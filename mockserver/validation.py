@@ -93,9 +93,8 @@ class RequestCheck:
         raw_query: bytes = scope.get("query_string", b"")
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         takes_body = "requestBody" in operation.spec
-        # a status poll has no body and no header parameter: it reads no header at all
-        headers = Headers(scope=scope) if operation.reads_headers else None
         if not takes_body or not _has_body(first_headers(scope)):
+            headers = _headers(scope, operation)
             return self._check(operation, path_params, query, headers, None, None), receive
         raw = kept_body(scope)
         if raw is None:  # a form, not read by the body limits
@@ -109,21 +108,22 @@ class RequestCheck:
                 content_type, body = _parse(content_type, media, raw)
         except Unreadable as exc:
             problem = Violation(operation.id, "/body", str(exc), _bounded(raw), exc.kind)
+            headers = _headers(scope, operation)
             violations = self._check(operation, path_params, query, headers, None, None)
             return [problem, *(v for v in violations if not v.pointer.startswith("/body"))], receive
         key: tuple[Any, ...] | None = None
         if isinstance(body, FormData):
             info.form = body  # the handler reads the form from here, not by parsing it again
         elif len(raw) <= MEMO_BODY:
-            header_params = (
-                tuple(tuple(headers.getlist(name)) for name in operation.header_names)
-                if headers is not None
-                else ()
-            )
             params = tuple(path_params.items()) if path_params else ()
+            sent = scope["headers"]
+            header_params = tuple(
+                tuple(v for k, v in sent if k == n) for n in operation.header_keys
+            )
             key = (operation.id, raw_query, params, header_params, content_type, raw)
         found = self._memo.get(key) if key is not None else None
         if found is None:
+            headers = _headers(scope, operation)
             found = self._check(operation, path_params, query, headers, content_type, body)
             if key is not None:
                 if len(self._memo) >= MEMO_SIZE:
@@ -210,6 +210,18 @@ def _status_for(
         if status is not None and str(status) in responses:
             return status
     return 422
+
+
+def _headers(scope: Scope, operation: Operation) -> Headers | None:
+    """The headers the check reads: none for an operation without header parameters (a
+    status poll reads no header at all)."""
+    return Headers(scope=scope) if operation.reads_headers else None
+
+
+def _header_values(scope: Scope, names: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], ...]:
+    """Every value each header of `names` was sent with, as sent."""
+    sent = scope["headers"]
+    return tuple(tuple(value for name, value in sent if name == wanted) for wanted in names)
 
 
 def _has_body(headers: dict[bytes, bytes]) -> bool:

@@ -673,3 +673,19 @@ def test_a_body_is_read_as_json_loads_reads_it(raw: bytes) -> None:
 )
 def test_any_json_value_is_read_as_json_loads_reads_it(value: Any) -> None:
     _same_reading(json.dumps(value).encode())
+
+
+def test_a_body_checked_again_is_judged_with_the_header_values_it_came_with(mock: Mock) -> None:
+    body = {"type": "ai", "topic": "Tea"}
+    headers = mock.headers("neuraldraft")
+    for idempotency_key in ("a-key", "x" * 300, "another-key"):
+        mock.client.post(
+            "/neuraldraft/v1/blog-posts",
+            json=body,
+            headers={**headers, "Idempotency-Key": idempotency_key},
+        )
+    found = [
+        [v.pointer for v in entry.violations]
+        for entry in mock.state.journal.entries(api="neuraldraft")
+    ]
+    assert found == [[], ["/header/Idempotency-Key"], []]
