@@ -17,7 +17,15 @@ from typing import Any, ClassVar
 
 import pytest
 
-from mockserver.stores import MemoryStore, StateStore, StoreError, key, open_store, with_prefix
+from mockserver.stores import (
+    MemoryStore,
+    StateStore,
+    StoreError,
+    key,
+    open_store,
+    subkey,
+    with_prefix,
+)
 from mockserver.stores.codec import storable
 from tests import redis_servers
 from tests.redis_servers import RedisServer, free_port, fresh_prefix
@@ -412,3 +420,10 @@ def test_sqlite_needs_an_existing_directory_and_a_database(tmp_path: Path) -> No
     (tmp_path / "text.db").write_text("not a database at all, " * 100)
     with pytest.raises(StoreError, match="not a database"):
         open_store(f"sqlite:///{tmp_path}/text.db")
+
+
+@pytest.mark.parametrize("tenant", [None, "acme", "a:b{c}*%"])
+@pytest.mark.parametrize("part", ["job_1", "a:b", "{x}", "50%*", ""])
+def test_a_subkey_is_the_key_of_one_more_part(tenant: str | None, part: str) -> None:
+    for parents in (("job",), ("a:b", "c")):
+        assert subkey(key(tenant, *parents), part) == key(tenant, *parents, part)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from mockserver.stores.base import StateStore, StoreError, key
+from mockserver.stores.base import StateStore, StoreError, key, subkey
 from mockserver.stores.memory import MemoryStore
 
 SCHEMES = ("memory", "sqlite", "redis", "rediss", "redis+cluster")
@@ -27,6 +27,7 @@ __all__ = [
     "open_store",
     "prefix_of",
     "shown",
+    "subkey",
     "with_prefix",
 ]
 DEFAULT_PREFIX = "mockserver"

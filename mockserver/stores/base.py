@@ -51,6 +51,12 @@ def _escape(text: str) -> str:
 _tag = lru_cache(maxsize=1024)(_escape)  # the tenants of a run recur on every request
 
 
+def subkey(parent: str, part: str) -> str:
+    """`key(tenant, *parts, part)`, given `parent`, `key(tenant, *parts)`: only the new part
+    is looked at (a job's key on every create and status read)."""
+    return parent + ":" + _escape(part)
+
+
 def key(tenant: str | None, *parts: str) -> str:
     """The key of `parts` for `tenant` (None: the whole server): `{acme}:job:42`."""
     # built on every store operation: one scan of all the parts finds the rare key that needs
