@@ -6,9 +6,8 @@ import secrets
 from hashlib import blake2b
 from random import Random
 
-from mockserver.stores import MemoryStore, StateStore, key
+from mockserver.stores import MemoryStore, StateStore, recurring_key
 
-STREAMS_KEPT = 4096  # (stream, tenant) pairs whose key and seed prefix are kept
 BLOCK_BITS = 512  # the bits of one BLAKE2b hash of `HashRandom`
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -31,7 +30,6 @@ class IdFactory:
         self.seed = seed if seed is not None else secrets.randbits(32)
         self.salt = salt
         self._store = store or MemoryStore()
-        self._streams: dict[tuple[str, str], tuple[str, str]] = {}
 
     def rng(self, api: str, tenant: str) -> Random:
         """The generator of the tenant's next IDs."""
@@ -67,19 +65,8 @@ class IdFactory:
         return f"{self.salt}:{api}" if self.salt else api
 
     def _next_seed(self, stream: str, tenant: str) -> str:
-        counter, seed = self._stream(stream, tenant)
-        return seed + str(self._store.incr(counter))
-
-    def _stream(self, stream: str, tenant: str) -> tuple[str, str]:
-        """The counter key of a stream and its seed prefix, made once per (stream, tenant):
-        every create asks, and building them was a fifth of drawing an ID."""
-        known = self._streams.get((stream, tenant))
-        if known is None:
-            if len(self._streams) >= STREAMS_KEPT:
-                self._streams.clear()
-            known = (key(tenant, "ids", stream), f"{self.seed}:{stream}:{tenant}:")
-            self._streams[(stream, tenant)] = known
-        return known
+        count = self._store.incr(recurring_key(tenant, "ids", stream))
+        return f"{self.seed}:{stream}:{tenant}:{count}"
 
 
 class HashRandom(Random):

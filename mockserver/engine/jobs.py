@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from mockserver.engine.plan import EPSILON, Outcome, Phase, Plan, Snapshot
-from mockserver.stores import MemoryStore, StateStore, key, subkey
+from mockserver.stores import MemoryStore, StateStore, key, recurring_key, subkey
 from mockserver.stores.codec import dumps, register, storable
 
 EVICTION_LOOKS = 8  # jobs eviction may look at per job added, at most
-TENANT_KEYS_KEPT = 4096  # tenants whose job keys the store keeps
 
 
 @storable
@@ -197,7 +196,6 @@ class JobStore:
         self.capacity = capacity
         self._store = store or MemoryStore()
         self.looked_at = 0  # jobs eviction has examined, in all: its cost, for the curious
-        self._tenant_keys: dict[str, tuple[str, str]] = {}
 
     def __len__(self) -> int:
         return self._store.length(_ORDER)
@@ -205,15 +203,14 @@ class JobStore:
     def add(self, job: Job, *aliases: str) -> Job:
         store, tenant = self._store, job.tenant
         where = [tenant, job.id]  # one list in every place (values are never changed in place)
-        jobs, tenant_jobs = self._keys(tenant)
-        store.set(subkey(jobs, job.id), job)
+        store.set(subkey(recurring_key(tenant, "job"), job.id), job)
         store.set(subkey(_WHERE, job.id), where)
         if aliases:
             store.set(key(tenant, "aliases", job.id), list(aliases))
             for alias in aliases:
                 store.set(key(tenant, "alias", alias), job.id)
                 store.set(subkey(_WHERE, alias), where)
-        store.push(tenant_jobs, job.id)
+        store.push(recurring_key(tenant, "jobs"), job.id)
         store.push(_LINE, where)
         if store.push(_ORDER, where) > self.capacity:
             self._evict()
@@ -223,16 +220,6 @@ class JobStore:
             if store.shared:
                 session.seen[job.id] = (job, dumps(job))
         return job
-
-    def _keys(self, tenant: str) -> tuple[str, str]:
-        """The parent key of the tenant's jobs (`key(tenant, "job")`) and the key of its list
-        of them, made once per tenant: every create and status read asks."""
-        known = self._tenant_keys.get(tenant)
-        if known is None:
-            if len(self._tenant_keys) >= TENANT_KEYS_KEPT:
-                self._tenant_keys.clear()
-            known = self._tenant_keys[tenant] = (key(tenant, "job"), key(tenant, "jobs"))
-        return known
 
     def all_or_nothing(self) -> AbstractContextManager[None]:
         """The unit of work of one request. The jobs added inside the block are removed again
@@ -249,7 +236,7 @@ class JobStore:
     def get(self, api: str, tenant: str, job_id: str) -> Job | None:
         """The job `job_id` (or an alias of it) if it belongs to this API and tenant."""
         store = self._store
-        jobs = self._keys(tenant)[0]
+        jobs = recurring_key(tenant, "job")
         job = store.get(subkey(jobs, job_id))
         if job is None:
             real_id = store.get(key(tenant, "alias", job_id))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from mockserver.stores.base import StateStore, StoreError, key, subkey
+from mockserver.stores.base import StateStore, StoreError, key, recurring_key, subkey
 from mockserver.stores.memory import MemoryStore
 
 SCHEMES = ("memory", "sqlite", "redis", "rediss", "redis+cluster")
@@ -26,6 +26,7 @@ __all__ = [
     "key",
     "open_store",
     "prefix_of",
+    "recurring_key",
     "shown",
     "subkey",
     "with_prefix",

@@ -67,6 +67,11 @@ def key(tenant: str | None, *parts: str) -> str:
     return "{" + tag + "}:" + ":".join([_escape(part) for part in parts])
 
 
+# `key` for parts that recur with each tenant (its job list, its ID counter; never a job ID):
+# made once per tenant, as every create asks for them
+recurring_key = lru_cache(maxsize=4096)(key)
+
+
 class StateStore(ABC):
     """Atomic operations on keyed values, counters, lists and maps, and notifications.
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from mockserver.apis.neuraldraft.models import slugify
 from mockserver.engine.clock import isoformat
-from mockserver.stores import StateStore, key
+from mockserver.stores import StateStore, key, recurring_key
 from mockserver.stores.codec import storable
 
 T = TypeVar("T")
@@ -110,9 +110,6 @@ class SocialPost(Fields):
         }
 
 
-TENANT_KEYS_KEPT = 4096  # tenants whose record keys a registry keeps
-
-
 class Registry(Generic[T]):
     """Records of one kind per tenant, numbered 1, 2, 3... per tenant; the oldest of all
     tenants are forgotten past `capacity`.
@@ -136,21 +133,9 @@ class Registry(Generic[T]):
         self._name = (api, kind)
         self._name_of = name_of
         self._order = key(None, api, kind)  # [tenant, number] of every record, oldest first
-        self._tenant_keys: dict[str, tuple[str, str]] = {}
 
     def _records(self, tenant: str) -> str:
-        return self._keys(tenant)[0]
-
-    def _keys(self, tenant: str) -> tuple[str, str]:
-        """The keys of the tenant's records and of its counter, made once per tenant: every
-        create asks for both."""
-        known = self._tenant_keys.get(tenant)
-        if known is None:
-            if len(self._tenant_keys) >= TENANT_KEYS_KEPT:
-                self._tenant_keys.clear()
-            known = (key(tenant, *self._name), key(tenant, *self._name, "last"))
-            self._tenant_keys[tenant] = known
-        return known
+        return recurring_key(tenant, *self._name)
 
     def _named(self, tenant: str, name: str) -> str:
         return key(tenant, *self._name, "named", name)
@@ -159,10 +144,9 @@ class Registry(Generic[T]):
         """`make(id)` builds the record under the tenant's next id (its name, if any, claimed
         already with `claim`)."""
         store = self._store
-        records, last = self._keys(tenant)
-        number = store.incr(last)
+        number = store.incr(recurring_key(tenant, *self._name, "last"))
         item = make(number)
-        store.put(records, str(number), item)
+        store.put(self._records(tenant), str(number), item)
         if self._name_of is not None:
             store.set(self._named(tenant, self._name_of(item)), number)
         held = store.push(self._order, [tenant, number])
