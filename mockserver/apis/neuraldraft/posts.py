@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from mockserver.apis.neuraldraft.models import slugify
 from mockserver.engine.clock import isoformat
-from mockserver.stores import StateStore, key, recurring_key
+from mockserver.stores import StateStore, key, recurring_key, subkey
 from mockserver.stores.codec import storable
 
 T = TypeVar("T")
@@ -138,7 +138,9 @@ class Registry(Generic[T]):
         return recurring_key(tenant, *self._name)
 
     def _named(self, tenant: str, name: str) -> str:
-        return key(tenant, *self._name, "named", name)
+        """`key(tenant, api, kind, "named", name)`, its recurring part made once per tenant
+        (asked for up to three times per create)."""
+        return subkey(recurring_key(tenant, *self._name, "named"), name)
 
     def add(self, tenant: str, make: Callable[[int], T]) -> T:
         """`make(id)` builds the record under the tenant's next id (its name, if any, claimed
@@ -172,7 +174,7 @@ class Registry(Generic[T]):
 
     def next_suffix(self, tenant: str, name: str) -> int:
         """2, 3, 4... per name: where to look for a free `name-N` once `name` is taken."""
-        return self._store.incr(key(tenant, *self._name, "suffix", name)) + 1
+        return self._store.incr(subkey(recurring_key(tenant, *self._name, "suffix"), name)) + 1
 
     def get(self, tenant: str, number: int) -> T | None:
         return self._store.fetch(self._records(tenant), str(number))
