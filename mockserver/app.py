@@ -71,7 +71,6 @@ def create_app(
     app.state.services = services
     endpoints = {name: _endpoints(services[name], routes_of[name]) for name in services}
     app.add_middleware(OperationDispatch, endpoints=endpoints)  # innermost: before the router
-    app.add_middleware(FaultMiddleware, services=services, state=state)  # inside the journal
     found = ApiRoutes(services, config.api)  # a request's API, found once for both
     app.add_middleware(RequestMiddleware, services=services, state=state, routes=found)
     app.add_middleware(BodyLimits, state=state, routes=found)  # before a body is read
@@ -232,12 +231,16 @@ class RequestMiddleware:
     the API's prefix here. A status poll whose answer is still fresh (`mockserver.pollcache`)
     is answered from the cache, journalled like any other; every other request of an API, and
     every admin request, empties the cache before and after it is served.
+
+    The fault layer sits inside it, so a faulted answer is journalled like any other; a
+    request of an API goes through that layer only when a fault could fire (the rare case).
     """
 
     def __init__(
         self, app: ASGIApp, services: dict[str, ApiService], state: MockState, routes: ApiRoutes
     ) -> None:
         self.app = app
+        self.faults = FaultMiddleware(app, services, state)
         self.state = state
         self.services = services
         self.routes = routes
@@ -340,13 +343,14 @@ class RequestMiddleware:
             if rejection is not None:
                 await rejection(scope, receive_app, exchange.send)
                 return
+        app = self.app if service is None or self.faults.idle(scope) else self.faults
         if key is None:
-            await self.app(scope, receive_app, exchange.send)
+            await app(scope, receive_app, exchange.send)
             return
         assert service is not None  # only an API's poll has a key
         generation = self.polls.generation
         recorder = Recorder(exchange.send)
-        await self.app(scope, receive_app, recorder)
+        await app(scope, receive_app, recorder)
         if (
             info.fresh_until is not None
             and not info.violations

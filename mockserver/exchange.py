@@ -94,14 +94,15 @@ class Exchange:
         entry.response_body = self._response.bytes()
         if self._journal is not None:
             self._journal.record(entry)
-        log.info(
-            "%s %s %s -> %s (%s)",
-            entry.id,
-            entry.method,
-            entry.path,
-            entry.status,
-            entry.api or "admin",
-        )
+        if log.isEnabledFor(logging.INFO):  # as `log.info` asks, before its arguments are made
+            log.info(
+                "%s %s %s -> %s (%s)",
+                entry.id,
+                entry.method,
+                entry.path,
+                entry.status,
+                entry.api or "admin",
+            )
 
 
 class _Kept:

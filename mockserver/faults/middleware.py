@@ -59,7 +59,7 @@ class FaultMiddleware:
         self.creates = {name: creating_operations(s.contract) for name, s in services.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._idle(scope):  # the common case: two lookups
+        if scope["type"] != "http" or self.idle(scope):  # the common case: two lookups
             await self.app(scope, receive, send)
             return
         info = ApiRequest.of(scope)
@@ -118,8 +118,9 @@ class FaultMiddleware:
             send = Variety(self.state, service, call, variety).wrap(send)
         await self.app(scope, receive, send)
 
-    def _idle(self, scope: Scope) -> bool:
-        """No rule and no scenario with a fault anywhere: the common case, decided cheaply."""
+    def idle(self, scope: Scope) -> bool:
+        """No rule and no scenario with a fault anywhere: the common case, decided cheaply.
+        The request middleware asks first, and goes past this layer when it is idle."""
         if "fault" in _header(scope):
             self.state.scenarios.note_fault()
         return not self.state.faults.rules and not self.state.scenarios.faults_named
