@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from mockserver.apis.neuraldraft import responses
+from mockserver.apis.neuraldraft.models import slugify, title_of
 from mockserver.apis.neuraldraft.posts import BlogPost, Registry
 from mockserver.stores import MemoryStore, key
 from tests.conftest import Mock
@@ -157,3 +159,31 @@ SHOWN = {
 def test_job_bodies_show_the_steps_as_before(mock: Mock, name: str) -> None:
     path, body, scenario, moves = WALKS[name]
     assert _walk(mock, path, body, scenario, moves) == SHOWN[name]
+
+
+# --- a generated post: its text made once per topic, its fields given in order ---------------
+
+
+@pytest.mark.parametrize("topic", ["How to brew cold brew at home", "  ünïcode  ß tea ", "!!!"])
+def test_a_generated_post_is_the_one_its_fields_by_name_make(topic: str) -> None:
+    written = responses._written(topic)
+    assert responses._written(topic) == written  # the second time from the cache
+    title, wanted, content = written
+    assert (title, wanted) == (title_of(topic), slugify(topic, "post"))
+    assert content == f"<h1>{title}</h1>\n<p>{topic}</p>"
+    post = BlogPost.generated(7, wanted, title, topic, content, 1.5, "job_x")
+    assert post == BlogPost(
+        7,
+        wanted,
+        title,
+        "published",
+        1.5,
+        content=content,
+        excerpt=topic,
+        meta_title=title,
+        meta_description=topic,
+        job_id="job_x",
+    )
+    other = BlogPost.generated(8, wanted, title, topic, content, 1.5, "job_y")
+    other.tags.append("mine")
+    assert post.tags == []  # each post its own list
