@@ -107,8 +107,9 @@ class Scenario:
         return str(self.options.get("mode", "")).lower() == "poll"
 
     def describe(self) -> str:
-        options = "".join(f"; {key}={value}" for key, value in self.options.items())
-        return self.outcome + options
+        if not self.options:  # most jobs': every create describes its scenario
+            return self.outcome
+        return self.outcome + "".join(f"; {key}={value}" for key, value in self.options.items())
 
 
 @dataclass
