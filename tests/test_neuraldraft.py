@@ -29,6 +29,7 @@ from mockserver.apis.neuraldraft.guards import (
     STILL_RUNNING,
     WINDOW_SECONDS,
     Idempotency,
+    Limits,
     RateLimiter,
 )
 from mockserver.apis.neuraldraft.posts import Registry, SocialPost
@@ -758,12 +759,12 @@ def test_posts_are_numbered_per_tenant_and_the_oldest_go_past_the_capacity() -> 
 def test_workers_count_one_rate_window() -> None:
     store = EncodingStore()
     one, other = (RateLimiter(3, True, store, "neuraldraft") for _ in range(2))
-    remaining = [limiter.hit("t", 0.0)["X-RateLimit-Remaining"] for limiter in (one, other, one)]
-    assert remaining == ["2", "1", "0"]
+    remaining = [limiter.hit("t", 0.0).remaining for limiter in (one, other, one)]
+    assert remaining == [2, 1, 0]
     with pytest.raises(ApiError) as refused:
         other.hit("t", 1.0)
     assert refused.value.status == 429
-    assert other.hit("t", WINDOW_SECONDS + 0.5)["X-RateLimit-Remaining"] == "2"
+    assert other.hit("t", WINDOW_SECONDS + 0.5).remaining == 2
 
 
 def test_idle_rate_windows_are_forgotten_past_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -964,10 +965,17 @@ def test_slugs_step_past_chosen_ones_and_a_forgotten_post_frees_its_slug() -> No
 def test_rate_limit_headers_replace_any_the_answer_had_and_are_added_once() -> None:
     from mockserver.apis.neuraldraft import _add_headers
 
-    limits = {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"}
+    limits = Limits(60, 59, 1_767_225_660)
     plain = Response(b"{}", media_type="application/json")
     _add_headers(plain, limits)
     assert plain.headers.getlist("x-ratelimit-remaining") == ["59"]
+    assert dict(plain.headers) == {
+        "content-length": "2",
+        "content-type": "application/json",
+        "x-ratelimit-limit": "60",
+        "x-ratelimit-remaining": "59",
+        "x-ratelimit-reset": "1767225660",
+    }
     stale = Response(b"{}", headers={"X-RateLimit-Remaining": "1"})
     _add_headers(stale, limits)
     assert stale.headers.getlist("x-ratelimit-remaining") == ["59"]
@@ -976,6 +984,6 @@ def test_rate_limit_headers_replace_any_the_answer_had_and_are_added_once() -> N
 
 def test_a_window_slides_in_place_and_stays_within_its_limit() -> None:
     limiter = RateLimiter(3, False, MemoryStore(), "neuraldraft")
-    remaining = [limiter.hit("t", float(second))["X-RateLimit-Remaining"] for second in range(5)]
-    assert remaining == ["2", "1", "0", "0", "0"]
-    assert limiter.hit("t", 1000.0)["X-RateLimit-Remaining"] == "2"  # the window slid past
+    remaining = [limiter.hit("t", float(second)).remaining for second in range(5)]
+    assert remaining == [2, 1, 0, 0, 0]
+    assert limiter.hit("t", 1000.0).remaining == 2  # the window slid past

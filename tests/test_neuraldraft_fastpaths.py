@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mockserver.apis.neuraldraft import responses
+from mockserver.apis.neuraldraft.guards import Limits
 from mockserver.apis.neuraldraft.models import slugify, title_of
 from mockserver.apis.neuraldraft.posts import BlogPost, Registry
 from mockserver.stores import MemoryStore, key
@@ -187,3 +188,22 @@ def test_a_generated_post_is_the_one_its_fields_by_name_make(topic: str) -> None
     other = BlogPost.generated(8, wanted, title, topic, content, 1.5, "job_y")
     other.tags.append("mine")
     assert post.tags == []  # each post its own list
+
+
+# --- rate-limit headers: encoded once per distinct value --------------------------------------
+
+
+def test_rate_limit_headers_are_encoded_as_the_answer_writes_them() -> None:
+    seen = set()
+    for limits in [Limits(60, 59, 1_767_225_660), Limits(60, 0, 1_767_225_661), Limits(3, 0, 9)]:
+        encoded = limits.encoded()
+        plain = tuple((k.lower().encode(), v.encode()) for k, v in limits.headers().items())
+        assert encoded == plain and limits.encoded() is encoded  # made once
+        assert isinstance(encoded, tuple)  # no caller can change what the next one gets
+        seen.add(encoded)
+    assert len(seen) == 3
+    assert Limits(60, 59, 7).headers() == {
+        "X-RateLimit-Limit": "60",
+        "X-RateLimit-Remaining": "59",
+        "X-RateLimit-Reset": "7",
+    }

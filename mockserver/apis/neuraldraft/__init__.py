@@ -15,6 +15,7 @@ from mockserver.apis.neuraldraft import responses
 from mockserver.apis.neuraldraft.guards import (
     DOCUMENTED_LIMIT,
     Idempotency,
+    Limits,
     RateLimiter,
     fingerprint,
 )
@@ -51,6 +52,7 @@ from mockserver.state import MockState
 API_KEY = re.compile(r"^ndsk_(live|test)_\S+$")
 CANCELLED_TOPIC = "neuraldraft:cancelled"  # published through the store when a job is cancelled
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+RATE_LIMIT_NAMES = frozenset(name.lower().encode() for name in RATE_LIMIT_HEADERS)
 IMAGE_FILE = "image.png"
 
 
@@ -79,7 +81,7 @@ class NeuralDraft(ApiService):
         },
     )
     wrong_media_status = 400  # the docs' bad_request: "not sent as application/json"
-    own_header_names = frozenset(name.lower().encode() for name in RATE_LIMIT_HEADERS)
+    own_header_names = RATE_LIMIT_NAMES
 
     def __init__(self, state: MockState) -> None:
         super().__init__(state)
@@ -134,7 +136,7 @@ class NeuralDraft(ApiService):
             try:
                 response = await self._idempotent(ctx, handler)
             except ApiError as error:
-                error.headers = {**limits, **error.headers}
+                error.headers = {**limits.headers(), **error.headers}
                 raise
             _add_headers(response, limits)
             return response
@@ -161,7 +163,7 @@ class NeuralDraft(ApiService):
             limits = self.limiter.hit(tenant, now)
         except ApiError:
             return None
-        return _encoded(limits)
+        return list(limits.encoded())
 
     def tenant_of(self, request: Request) -> str:
         """`Bearer ndsk_live_...` or `Bearer ndsk_test_...`; anything else is a 401."""
@@ -304,19 +306,13 @@ class NeuralDraft(ApiService):
             self.wakeup.fire()
 
 
-def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
-
-
-def _add_headers(response: Response, headers: dict[str, str]) -> None:
-    """`response.headers.update(headers)`: appended as they are when the answer has none of
-    them yet (the usual case; each `MutableHeaders` update looked through them all)."""
-    added = _encoded(headers)
-    names = {name for name, _ in added}
-    if any(name in names for name, _ in response.raw_headers):
-        response.headers.update(headers)
+def _add_headers(response: Response, limits: Limits) -> None:
+    """`response.headers.update(limits.headers())`: appended as they are when the answer has
+    none of them yet (the usual case; each `MutableHeaders` update looked through them all)."""
+    if any(name in RATE_LIMIT_NAMES for name, _ in response.raw_headers):
+        response.headers.update(limits.headers())
     else:
-        response.raw_headers.extend(added)
+        response.raw_headers.extend(limits.encoded())
 
 
 def _not_an_object(error: FieldError) -> bool:

@@ -13,7 +13,7 @@ from base64 import b64decode, b64encode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from starlette.responses import Response
 
@@ -30,6 +30,33 @@ IDEMPOTENCY_CONFLICT = "idempotency_conflict"
 STILL_RUNNING = "A request with this Idempotency-Key is still being processed."
 PRUNE_AT = 10_000  # windows remembered before the idle ones are forgotten
 LOOKS = 2  # kept windows or answers looked at per new one, to forget the idle or expired
+LIMITS_KEPT = 4096  # distinct rate-limit headers kept encoded
+
+
+class Limits(NamedTuple):
+    """Where a key's window stands after one request: its `X-RateLimit-*` headers."""
+
+    limit: int
+    remaining: int
+    reset: int  # the second the window is fully refilled
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset),
+        }
+
+    def encoded(self) -> tuple[tuple[bytes, bytes], ...]:
+        """The headers as an answer's raw headers carry them."""
+        return _encoded(self)
+
+
+@lru_cache(maxsize=LIMITS_KEPT)  # every answer carries them: a busy key's, made once a second
+def _encoded(limits: Limits) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple(
+        (name.lower().encode(), value.encode()) for name, value in limits.headers().items()
+    )
 
 
 class RateLimiter:
@@ -51,7 +78,7 @@ class RateLimiter:
         self._api = api
         self._keys = key(None, api, "rate")  # the tenants with a window, oldest first
 
-    def hit(self, tenant: str, now: float) -> dict[str, str]:
+    def hit(self, tenant: str, now: float) -> Limits:
         """Count one request; its rate-limit headers, or a 429 once the window is used up."""
         new = refused = False
 
@@ -73,21 +100,16 @@ class RateLimiter:
         assert times
         if new:
             self._note(tenant, now)
-        remaining = self.limit - len(times)
-        headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(remaining),
-            "X-RateLimit-Reset": str(math.ceil(times[-1] + WINDOW_SECONDS)),  # fully refilled
-        }
+        limits = Limits(self.limit, self.limit - len(times), math.ceil(times[-1] + WINDOW_SECONDS))
         if refused:
             retry = max(1, math.ceil(times[0] + WINDOW_SECONDS - now))
             raise ApiError(
                 429,
                 f"Rate limit of {self.limit} requests per {WINDOW_SECONDS:.0f} s exceeded. "
                 f"Retry after {retry} seconds.",
-                headers={**headers, "Retry-After": str(retry)},
+                headers={**limits.headers(), "Retry-After": str(retry)},
             )
-        return headers
+        return limits
 
     def _note(self, tenant: str, now: float) -> None:
         """A new window: listed, and past `PRUNE_AT` the oldest idle ones forgotten."""
