@@ -66,18 +66,18 @@ class Exchange:
             if not message.get("more_body", False):
                 self.record()
         elif message["type"] == "http.response.start":
-            self.entry.status = message["status"]
-            headers = []
-            for name, value in message.get("headers", ()):
-                lowered = name.lower()
-                if lowered == b"content-type":
-                    self.entry.response_type = value.decode("latin-1")
-                elif lowered == b"retry-after":
-                    self.entry.retry_after = value.decode("latin-1")
-                if lowered != REQUEST_ID_HEADER:  # the mock's own ID is the one a log names
-                    headers.append((name, value))
-            headers.append((REQUEST_ID_HEADER, self.entry.id.encode()))
-            message["headers"] = headers
+            entry = self.entry
+            entry.status = message["status"]
+            sent = list(message.get("headers", ()))
+            named = dict(sent)  # ASGI header names are lower case; the last one of a name wins
+            if b"content-type" in named:
+                entry.response_type = named[b"content-type"].decode("latin-1")
+            if b"retry-after" in named:
+                entry.retry_after = named[b"retry-after"].decode("latin-1")
+            if REQUEST_ID_HEADER in named:  # the mock's own ID is the one a log names
+                sent = [header for header in sent if header[0] != REQUEST_ID_HEADER]
+            sent.append((REQUEST_ID_HEADER, entry.id.encode()))
+            message["headers"] = sent
         await self._send(message)
 
     def record(self) -> None:

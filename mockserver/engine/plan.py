@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 EPSILON = 1e-6  # positions are float sums: a phase ends a hair early rather than a hair late
 PLANS_KEPT = 256  # distinct timings whose phases are kept for the next job planned alike
@@ -37,9 +37,10 @@ class Outcome:
         return self.options.get(name, default)
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Where a job stands at one position of its plan."""
+class Snapshot(NamedTuple):
+    """Where a job stands at one position of its plan. A named tuple, not a frozen dataclass:
+    every create and status read makes one or more, and a frozen dataclass's `__init__` sets
+    each field through `object.__setattr__` (four times the cost)."""
 
     state: str
     detail: str
