@@ -179,9 +179,10 @@ class Journal:
         if store.shared:
             store.push(_ENTRIES, entry, keep=self.size)
             return
+        cost = entry.cost
         with self._lock:
             held = store.push(_ENTRIES, entry)
-            self._bytes += entry.cost
+            self._bytes += cost
             while held > self.size or self._bytes > self.max_bytes:
                 oldest = store.pop(_ENTRIES)
                 if oldest is None:  # the store was emptied meanwhile (a reset)

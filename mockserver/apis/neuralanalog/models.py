@@ -74,9 +74,12 @@ class Stem:
         return cls(*data)
 
 
+TONES = {"audio": 440, "upscaled": 523, "mastered": 659}  # Hz, per version
+
+
 def tone_for(kind: str) -> int:
     """A distinct tone per version: original 440 Hz, restored 523 Hz, mastered 659 Hz."""
-    return {"audio": 440, "upscaled": 523, "mastered": 659}.get(kind, 440)
+    return TONES.get(kind, 440)
 
 
 def stems_for(preset: str, ids: list[str]) -> tuple[Stem, ...]:

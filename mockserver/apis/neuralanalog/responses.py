@@ -39,6 +39,7 @@ LABELS = {
 }
 ARCHIVE_TTL = 86_400
 IMPORT_MESSAGE = "File uploaded successfully"  # the from-file page's example
+LINKED_AUDIO = AudioInfo(LINK_DURATION)  # every imported link's (a value: shared by the jobs)
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ async def from_file(ctx: Ctx) -> Response:
 async def from_link(ctx: Ctx) -> Response:
     body = await ctx.body()
     link = body.get("url") or body.get("link") or ""  # the contract requires one
-    return _import(ctx, AudioInfo(LINK_DURATION), link, "from_link", ctx.scenario(link))
+    return _import(ctx, LINKED_AUDIO, link, "from_link", ctx.scenario(link))
 
 
 def _import(ctx: Ctx, info: AudioInfo, name: str, source: str, scenario: Scenario) -> Response:
