@@ -78,6 +78,7 @@ def compare(load: Load, mine: list[wrk.Round], bare: list[wrk.Round]) -> tuple[f
         print(
             f"  {label}  {med(runs, 'rps'):8.0f} req/s  p50 {med(runs, 'p50_ms'):5.2f} ms"
             f"  p99 {med(runs, 'p99_ms'):6.2f} ms  server cpu {med(runs, 'server_cpu'):4.2f}"
+            f" ({statistics.median(r.cpu_per_request_us for r in runs):5.1f} µs/req)"
             f"  wrk cpu {med(runs, 'generator_cpu'):4.2f}{redis}"
             f"  errors {sum(r.errors for r in runs)}"
         )

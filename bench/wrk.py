@@ -39,6 +39,11 @@ class Round:
     def generator_bound(self) -> bool:
         return self.generator_cpu >= SATURATED
 
+    @property
+    def cpu_per_request_us(self) -> float:
+        """The server's CPU time per answer, in µs: what a request costs it, busy or not."""
+        return self.server_cpu / self.rps * 1e6 if self.rps else 0.0
+
 
 def wrk_binary() -> str:
     found = shutil.which("wrk")

@@ -38,6 +38,12 @@ def test_ratio_and_targets(capsys: pytest.CaptureFixture[str]) -> None:
     assert not report(POLL, rounds(9000, 4.0, 0.4), rounds(10000, 2.0, 0.4))  # p99 2x > 1.5x
 
 
+def test_each_line_gives_the_server_cpu_per_request(capsys: pytest.CaptureFixture[str]) -> None:
+    report(POLL, rounds(8000, 2.0, 0.4), rounds(20000, 2.0, 0.4))  # one core busy in both
+    out = capsys.readouterr().out
+    assert "server cpu 1.00 (125.0 µs/req)" in out and "server cpu 1.00 ( 50.0 µs/req)" in out
+
+
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="needs Debian's wrk (make bench installs)")
 def test_a_wrk_round_reads_rate_latency_and_both_cpu_shares(
     monkeypatch: pytest.MonkeyPatch,
