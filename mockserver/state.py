@@ -7,20 +7,22 @@ import threading
 
 from mockserver.config import ServerConfig
 from mockserver.engine.artifacts import Signer
-from mockserver.engine.clock import Clock, ManualClock, SystemClock
+from mockserver.engine.clock import CLOCK, Clock, ManualClock, SystemClock
 from mockserver.engine.ids import IdFactory
 from mockserver.engine.jobs import JobStore
 from mockserver.engine.journal import Journal
 from mockserver.engine.scenarios import Profile, ScenarioBook
 from mockserver.faults import FaultBook
+from mockserver.faults.book import RULES
 from mockserver.pollcache import LIMIT as POLL_ANSWERS
 from mockserver.pollcache import PollCache
-from mockserver.stores import StateStore, StoreError, key, open_store
+from mockserver.stores import StateStore, StoreError, key, open_store, view
 
 SECRET = key(None, "secret")  # what signs file links: one per store, so any worker checks them
 SEED = key(None, "seed")  # of a server started without one: one per store, one draw sequence
 STRICT = key(None, "strict")  # strict mode as set at run time (absent: the config's)
 KEPT = (SECRET, SEED, STRICT)  # what a reset keeps
+SYNCED = (CLOCK, STRICT, RULES)  # what a request on a shared store reads first, all at once
 
 
 class MockState:
@@ -66,16 +68,20 @@ class MockState:
     @property
     def strict(self) -> bool:
         """Whether contract violations are answered with a 4xx (read per request)."""
-        held = self.backend.get(STRICT)
+        held = view.held(self.backend, STRICT)
         return self.config.strict if held is None else bool(held)
 
     @strict.setter
     def strict(self, value: bool) -> None:
         self.backend.set(STRICT, value)
+        view.wrote(self.backend, STRICT, value)
 
     def sync(self) -> None:
-        """Before a request: see what other processes sharing the store changed (the clock)."""
-        self.clock.sync()
+        """Before a request: see what other processes sharing the store changed (the clock,
+        strict mode, the fault rules), in one read the request then keeps (`stores.view`)."""
+        if self.backend.shared:
+            anchor = view.read_once(self.backend, SYNCED)[0]
+            self.clock.adopt(anchor)
 
     def reset(self) -> None:
         """Forget every job, queued scenario, journal entry and fault added since the start (the
@@ -83,6 +89,7 @@ class MockState:
         and strict mode stay, the journal goes on counting requests."""
         now, kept, recorded = self.clock.now(), self.backend.get_many(KEPT), self.journal.recorded
         self.backend.clear()
+        view.forget(self.backend)
         for name, value in zip(KEPT, kept, strict=True):
             if value is not None:
                 self.backend.add(name, value)

@@ -5,6 +5,7 @@ data that outlives a `kill -9`."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from typing import Any, ClassVar
 
 import pytest
 
+from mockserver.engine.jobs import Job, JobStore
+from mockserver.engine.plan import Phase, Plan
 from mockserver.stores import (
     MemoryStore,
     StateStore,
@@ -24,6 +27,7 @@ from mockserver.stores import (
     key,
     open_store,
     subkey,
+    view,
     with_prefix,
 )
 from mockserver.stores.codec import storable
@@ -427,3 +431,54 @@ def test_sqlite_needs_an_existing_directory_and_a_database(tmp_path: Path) -> No
 def test_a_subkey_is_the_key_of_one_more_part(tenant: str | None, part: str) -> None:
     for parents in (("job",), ("a:b", "c")):
         assert subkey(key(tenant, *parents), part) == key(tenant, *parents, part)
+
+
+# --- fewer round trips: what a request reads once, jobs read ahead --------------------------
+
+
+def test_a_request_reads_its_values_once_and_sees_its_own_writes(
+    two_views: tuple[StateStore, StateStore],
+) -> None:
+    mine, other = two_views  # this process's store, and another process's
+    other.set(A, 1)
+
+    def request() -> None:
+        assert view.read_once(mine, [A, B]) == [1, None]
+        other.set(A, 2)  # another process, while the request runs: after it, for the request
+        if mine is not other:
+            assert view.held(mine, A) == 1
+            assert view.held(other, A) == 2  # another store object: not this request's view
+        view.wrote(mine, B, "mine")
+        assert view.held(mine, B) == "mine"
+        view.forget(mine)  # emptied: read again
+        assert view.held(mine, A) == 2
+
+    contextvars.copy_context().run(request)
+    other.set(A, 3)
+    assert view.held(mine, A) == 3  # outside the request: the store
+
+
+def _job(job_id: str, scenario: str = "") -> Job:
+    plan = Plan((Phase("running", 10.0, ""),), None)
+    return Job("neuralanalog", "acme", job_id, "audio", 0.0, plan, {}, scenario)
+
+
+def test_jobs_read_ahead_are_the_next_get_of_each_once(
+    two_views: tuple[StateStore, StateStore],
+) -> None:
+    mine, other = JobStore(lambda: 0.0, store=two_views[0]), two_views[1]
+    mine.add(_job("one"), "first")
+    mine.add(_job("two"))
+    with mine.handing_on():
+        ahead = mine.read_ahead("neuralanalog", "acme", ["nothing", "first", "two"])
+        assert [job and job.id for job in ahead] == [None, "one", "two"]
+        assert mine.read_ahead("camb", "acme", ["one"]) == [None]  # another API's
+        other.set(key("acme", "job", "two"), _job("two", "failed"))  # another process
+        handed = mine.get("neuralanalog", "acme", "two")
+        assert handed is not None and handed.scenario == ""  # as read ahead, not read again
+        again = mine.get("neuralanalog", "acme", "two")
+        assert again is not None and again.scenario == "failed"  # later gets read the store
+        assert mine.get("camb", "acme", "one") is None  # handed on, still checked
+    assert mine.read_ahead("neuralanalog", "acme", ["first"])[0] is not None  # no block: read
+    found = mine.get("neuralanalog", "acme", "first")
+    assert found is not None and found.id == "one"

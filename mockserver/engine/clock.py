@@ -103,9 +103,13 @@ class Clock:
     def sync(self) -> None:
         """Read the anchor again from a shared store (a move another process made)."""
         if self._store is not None:
-            held = self._store.get(CLOCK)
-            if held is not None:
-                self._anchor = _anchor(held)
+            self.adopt(self._store.get(CLOCK))
+
+    def adopt(self, held: Any | None) -> None:
+        """Take the anchor `held` just read at `CLOCK` of the shared store (with other values:
+        a request's first read), when there is one."""
+        if self._store is not None and held is not None:
+            self._anchor = _anchor(held)
 
     def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` whenever the clock is moved by hand (wakes streams); returns an undo."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -171,6 +171,20 @@ class _Session:
 
 # the session of the request being handled (see `JobStore.all_or_nothing`)
 _session: ContextVar[_Session | None] = ContextVar("session", default=None)
+# the jobs the request being handled read ahead, by (tenant, ID or alias) (`JobStore.read_ahead`)
+_ahead: ContextVar[dict[tuple[str, str], Job] | None] = ContextVar("ahead", default=None)
+
+
+class _HandingOn:
+    """The block in which `JobStore.read_ahead` hands on what it read (`JobStore.handing_on`)."""
+
+    __slots__ = ("token",)
+
+    def __enter__(self) -> None:
+        self.token = _ahead.set({})
+
+    def __exit__(self, *_: object) -> None:
+        _ahead.reset(self.token)
 
 
 class JobStore:
@@ -233,17 +247,51 @@ class JobStore:
         if self._store.shared:
             self._store.set(key(job.tenant, "job", job.id), job)
 
+    def handing_on(self) -> AbstractContextManager[None]:
+        """A block (the rest of a request) in which each job `read_ahead` finds is what the
+        next `get` of it answers, unread: a request that looks at its jobs before it handles
+        them (the fault middleware) reads each once. Later `get`s read the store again (an
+        open stream must see what other processes change)."""
+        return _HandingOn()
+
+    def read_ahead(self, api: str, tenant: str, job_ids: Sequence[str]) -> list[Job | None]:
+        """`get` of each of `job_ids`, in one read of the store (and one more for aliases)."""
+        store, jobs, count = self._store, recurring_key(tenant, "job"), len(job_ids)
+        found = store.get_many(
+            [subkey(jobs, job_id) for job_id in job_ids]
+            + [key(tenant, "alias", job_id) for job_id in job_ids]
+        )
+        read: list[Job | None] = found[:count]
+        aliased = [i for i in range(count) if read[i] is None and found[count + i] is not None]
+        if aliased:
+            real = store.get_many([subkey(jobs, str(found[count + i])) for i in aliased])
+            for i, job in zip(aliased, real, strict=True):
+                read[i] = job
+        ahead = _ahead.get()
+        if ahead is not None:
+            ahead.update(
+                ((tenant, job_id), job) for job_id, job in zip(job_ids, read, strict=True) if job
+            )
+        return [None if job is None or job.api != api else self._seen(job) for job in read]
+
     def get(self, api: str, tenant: str, job_id: str) -> Job | None:
         """The job `job_id` (or an alias of it) if it belongs to this API and tenant."""
+        ahead = _ahead.get()
+        job = ahead.pop((tenant, job_id), None) if ahead else None
+        if job is None:
+            job = self._read(tenant, job_id)
+        if job is None or job.api != api:
+            return None
+        return self._seen(job)
+
+    def _read(self, tenant: str, job_id: str) -> Job | None:
         store = self._store
         jobs = recurring_key(tenant, "job")
         job = store.get(subkey(jobs, job_id))
         if job is None:
             real_id = store.get(key(tenant, "alias", job_id))
             job = None if real_id is None else store.get(subkey(jobs, real_id))
-        if job is None or job.api != api:
-            return None
-        return self._seen(job)
+        return job
 
     def lookup(self, job_id: str) -> Job | None:
         """Any tenant's job: for the admin API and signed file links only."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults.rules import RATE_LIMIT, FaultError, FaultRule, scenario_rule
-from mockserver.stores import MemoryStore, StateStore, key
+from mockserver.stores import MemoryStore, StateStore, key, view
 
 MEMO_SIZE = 1024  # scenario texts whose fault rule is kept parsed
 
@@ -52,7 +52,7 @@ class FaultBook:
     def rules(self) -> list[FaultRule]:
         """Read per request: on the memory store, the kept list itself (never changed in
         place: a change replaces it)."""
-        held = self._store.get(_RULES)
+        held = view.held(self._store, RULES)
         return self._configured if held is None else held
 
     def add(self, data: Mapping[str, Any]) -> FaultRule:
@@ -68,11 +68,13 @@ class FaultBook:
         return True
 
     def clear(self) -> None:
-        self._store.set(_RULES, [])
+        self._store.set(RULES, [])
+        view.wrote(self._store, RULES, [])
 
     def _change(self, change: Callable[[list[FaultRule]], list[FaultRule]]) -> None:
         configured = self._configured
-        self._store.update(_RULES, lambda held: change(configured if held is None else held))
+        rules = self._store.update(RULES, lambda held: change(configured if held is None else held))
+        view.wrote(self._store, RULES, rules)
 
     def for_scenario(self, scenario: Scenario) -> FaultRule | None:
         """The rule of a scenario's `fault=` options (parsed once per scenario text)."""
@@ -133,6 +135,6 @@ def _tally(rule: FaultRule, api: str, tenant: str | None, what: str) -> str:
     return key(tenant, "fault", what, rule.id, api)
 
 
-_RULES = key(None, "faults")  # absent: the configured rules
+RULES = key(None, "faults")  # absent: the configured rules
 _ADDED = key(None, "faults", "added")  # rules added at run time, ever: their numbers
 _FIRED = key(None, "faults", "fired")  # [rule, api, tenant] -> its tally's key, once it fired

@@ -62,6 +62,10 @@ class FaultMiddleware:
         if scope["type"] != "http" or self.idle(scope):  # the common case: two lookups
             await self.app(scope, receive, send)
             return
+        with self.state.store.handing_on():  # the jobs a path names are read once, here
+            await self._handle(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         info = ApiRequest.of(scope)
         service = self.services.get(info.api or "") if info is not None else None
         if info is None or service is None:
@@ -153,8 +157,7 @@ class FaultMiddleware:
     ) -> Scenario | None:
         """The scenario of the job a path names, else the queued one (for a create), else the
         one bound to the key."""
-        for value in params.values():
-            job = self.state.store.get(api, tenant, value)
+        for job in self.state.store.read_ahead(api, tenant, list(params.values())):
             if job is not None and job.scenario:
                 if not (targeted or "fault" in job.scenario):
                     return None

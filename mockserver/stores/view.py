@@ -1,0 +1,56 @@
+"""A request's view of the server-wide values it asks for again and again.
+
+On a shared store, every request reads the clock, strict mode and the fault rules, the last
+several times over: each read a network round trip on Redis. `read_once` fetches them together
+at the start of the request (one MGET) and keeps them for the rest of it, in a context
+variable: the request's own task (and the threads it hands work to) sees them, no other
+request does. What another process changes before the request starts, the request sees; what
+it changes meanwhile, the request sees as if it came after: the reads it replaces saw one
+value or the next anyway. A change this request makes itself is seen at once (`wrote`, and
+`forget` after the store was emptied). Outside a request, `held` reads the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextvars import ContextVar
+from typing import Any
+
+from mockserver.stores.base import StateStore
+
+# the store the current request read from, and what it read there
+_read: ContextVar[tuple[StateStore, dict[str, Any]] | None] = ContextVar("view", default=None)
+
+
+def read_once(store: StateStore, keys: Sequence[str]) -> list[Any | None]:
+    """The values at `keys`, read in one operation and kept for the current context."""
+    values = store.get_many(keys)
+    _read.set((store, dict(zip(keys, values, strict=True))))
+    return values
+
+
+def _kept(store: StateStore) -> dict[str, Any] | None:
+    found = _read.get()
+    return found[1] if found is not None and found[0] is store else None
+
+
+def held(store: StateStore, key: str) -> Any | None:
+    """The value at `key`: as the current request read it once, or else from the store."""
+    kept = _kept(store)
+    if kept is not None and key in kept:
+        return kept[key]
+    return store.get(key)
+
+
+def wrote(store: StateStore, key: str, value: Any | None) -> None:
+    """This context just wrote `value` (None: nothing) at `key`: what it reads next."""
+    kept = _kept(store)
+    if kept is not None and key in kept:
+        kept[key] = value
+
+
+def forget(store: StateStore) -> None:
+    """This context emptied the store: read everything from it again."""
+    kept = _kept(store)
+    if kept is not None:
+        kept.clear()
