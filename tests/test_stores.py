@@ -482,3 +482,72 @@ def test_jobs_read_ahead_are_the_next_get_of_each_once(
     assert mine.read_ahead("neuralanalog", "acme", ["first"])[0] is not None  # no block: read
     found = mine.get("neuralanalog", "acme", "first")
     assert found is not None and found.id == "one"
+
+
+@storable
+@dataclass
+class Ticket:
+    state_tag: ClassVar[str] = "test-stores-ticket"
+    text: str
+    number: int = 0
+
+    def to_state(self) -> Any:
+        return [self.text, self.number]
+
+    @classmethod
+    def from_state(cls, data: Any) -> Ticket:
+        return cls(*data)
+
+
+def test_push_numbered_as_memory(store: StateStore) -> None:
+    texts = ["a", "-7301928465019283, as a client may write", "c"]  # Redis's placeholder
+
+    def run(s: StateStore) -> Any:
+        s.incr(A, 10**15 - 1)  # past the integers Lua prints in full by default
+        numbers = [s.push_numbered(A, B, Ticket(text), keep=2) for text in texts]
+        return [
+            numbers,
+            s.items(B),
+            s.incr(A, 0),
+            s.push_numbered(A, B, Ticket("d")),
+            s.length(B),
+            s.push_numbered(A, B, Ticket("e"), keep=0),
+            s.length(B),
+        ]
+
+    big = 10**15
+    assert same_as_memory(store, run) == [
+        [big, big + 1, big + 2], [Ticket(texts[1], big + 1), Ticket("c", big + 2)], big + 2,
+        big + 3, 3, big + 4, 0
+    ]  # fmt: skip
+
+
+def test_heads_are_the_oldest_of_each_list(store: StateStore) -> None:
+    def run(s: StateStore) -> Any:
+        s.push(A, "a1", "a2")
+        s.push(B, ["b"])
+        return [s.heads([A, key(None, "none"), B]), s.heads([])]  # two cluster slots
+
+    assert same_as_memory(store, run) == [["a1", None, ["b"]], []]
+
+
+def test_write_sets_then_appends_across_slots(store: StateStore) -> None:
+    wide, elsewhere = key(None, "wide"), key("other", "list")  # other cluster slots
+
+    def run(s: StateStore) -> Any:
+        s.push(B, "old")
+        lengths = s.write({A: {"v": 1}, wide: [1]}, [(B, "new"), (elsewhere, ["x"]), (B, "3")])
+        return [
+            lengths,
+            s.get_many([A, wide]),
+            s.items(B),
+            s.items(elsewhere),
+            s.write({}, []),
+            s.write({A: 2}),
+            s.get(A),
+            s.write({}, [(B, "4")]),
+        ]
+
+    assert same_as_memory(store, run) == [
+        [2, 1, 3], [{"v": 1}, [1]], ["old", "new", "3"], [["x"]], [], [], 2, [4]
+    ]  # fmt: skip

@@ -19,12 +19,18 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 Listener = Callable[[str, str], None]  # (topic, message)
 GLOBAL = "*"  # the hash tag of server-wide keys
+
+
+class Numbered(Protocol):
+    """A value given its number as it is appended (`StateStore.push_numbered`)."""
+
+    number: int
 
 
 class StoreError(RuntimeError):
@@ -134,6 +140,33 @@ class StateStore(ABC):
     @abstractmethod
     def remove(self, key: str, value: Any) -> None:
         """Remove the first occurrence of `value` (JSON data) from the list."""
+
+    def heads(self, keys: Sequence[str]) -> list[Any | None]:
+        """The oldest value of each list (None for an empty one), read together: one round
+        trip where a store has them."""
+        return [next(iter(self.items(k, 0, 0)), None) for k in keys]
+
+    def push_numbered(
+        self, counter: str, key: str, value: Numbered, keep: int | None = None
+    ) -> int:
+        """Add 1 to the counter at `counter`, set `value.number` to it and append `value` as
+        `push` does, as one operation where a store can (never two values with one number;
+        with it, one round trip). Returns the number."""
+        value.number = self.incr(counter)
+        self.push(key, value, keep=keep)
+        return value.number
+
+    # --- several at once -----------------------------------------------------------------
+
+    def write(
+        self, values: Mapping[str, Any], appends: Sequence[tuple[str, Any]] = ()
+    ) -> list[int]:
+        """`set` each of `values`, then `push` each `(key, value)` of `appends`, in this
+        order, sent together: one round trip where a store can. Each step is atomic, as on
+        its own, not the whole. Returns the lists' lengths after each append."""
+        for k, value in values.items():
+            self.set(k, value)
+        return [self.push(k, value) for k, value in appends]
 
     # --- maps: records by name -----------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mockserver.stores.base import Listener, StateStore
@@ -94,6 +94,16 @@ class MemoryStore(StateStore):
             items = self._lists.get(key)
             if items and value in items:
                 items.remove(value)
+
+    def heads(self, keys: Sequence[str]) -> list[Any | None]:
+        with self._lock:
+            return [items[0] if (items := self._lists.get(k)) else None for k in keys]
+
+    def write(
+        self, values: Mapping[str, Any], appends: Sequence[tuple[str, Any]] = ()
+    ) -> list[int]:
+        self._values.update(values)
+        return [self.push(k, value) for k, value in appends]
 
     def put(self, key: str, field: str, value: Any) -> None:
         with self._lock:

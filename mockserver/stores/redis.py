@@ -7,13 +7,17 @@ the tenant's hash tag stays the first `{...}`, so one tenant's keys share a clus
 names the events channel `name:events`; `clear()` deletes only that prefix's keys. Other query
 options are redis-py's (`socket_timeout`, `ssl_cert_reqs`...).
 
-Guarantees: every change is one Redis command or script on one key, atomic for every client:
-`add` is SET NX, `incr` INCRBY, `pop` LPOP, `push` with `keep` a script (RPUSH then LTRIM),
-`update` a compare-and-set script retried on conflict. Durability is Redis's own: with
-`appendonly yes` and `appendfsync always`, what was answered survives the server being
-killed. An unreachable server is a StoreError naming host:port and the reason.
+Guarantees: every change is one Redis command or script, atomic for every client: `add` is
+SET NX, `incr` INCRBY, `pop` LPOP, `push` with `keep` a script (RPUSH then LTRIM), `update` a
+compare-and-set script retried on conflict, `push_numbered` a script (INCR, then RPUSH and
+LTRIM on a list in the same slot). `write` and `heads` send their commands in one pipeline,
+each command as atomic as on its own (no MULTI: nothing there needs the whole at once).
+Durability is Redis's own: with `appendonly yes` and `appendfsync always`, what was answered
+survives the server being killed. An unreachable server is a StoreError naming host:port and
+the reason.
 
-Costs: one network round trip per operation, two for `update` (read, then compare-and-set).
+Costs: one network round trip per operation (`get_many`, `write` and `heads` included), two
+for `update` (read, then compare-and-set).
 Measured on a 2-core machine with Redis on it: `get` and `set` about 60 µs, `incr` 60-120
 µs, `update` 280 µs; a cluster adds 20-40 µs. `publish` reaches this process's listeners at
 once, the others through Redis pub/sub (one thread per store with listeners; what is
@@ -26,7 +30,7 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from redis import Redis
@@ -34,7 +38,7 @@ from redis.client import PubSub
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
-from mockserver.stores.base import Listener, StateStore, StoreError
+from mockserver.stores.base import Listener, Numbered, StateStore, StoreError
 from mockserver.stores.codec import dumps, loads
 from mockserver.stores.common import Listeners, checked_prefix, has_mapping, log, take_options
 
@@ -62,6 +66,19 @@ if size > keep then
 end
 return size
 """
+
+# `push_numbered`: count, then append the value with its number (its encoding around it)
+_NUMBERED = """
+local number = redis.call('INCR', KEYS[1])
+local size = redis.call('RPUSH', KEYS[2], ARGV[2] .. string.format('%d', number) .. ARGV[3])
+local keep = tonumber(ARGV[1])
+if keep and size > keep then
+  if keep > 0 then redis.call('LTRIM', KEYS[2], -keep, -1) else redis.call('DEL', KEYS[2]) end
+end
+return number
+"""
+# the number a value is encoded with for `push_numbered`, to be found in its encoding
+_PLACEHOLDER = -7_301_928_465_019_283
 
 _ERRORS = (RedisError, RedisClusterException)
 P = ParamSpec("P")
@@ -124,6 +141,7 @@ class RedisStore(StateStore):
         self._mget = client.mget_nonatomic if isinstance(client, RedisCluster) else client.mget
         self._cas = client.register_script(_CAS)
         self._push = client.register_script(_PUSH)
+        self._numbered = client.register_script(_NUMBERED)
 
     def failure(self, error: BaseException) -> StoreError:
         reason = " ".join(str(error).split()) or type(error).__name__
@@ -204,6 +222,45 @@ class RedisStore(StateStore):
             if loads(raw) == value:
                 self._client.lrem(name, 1, raw if isinstance(raw, str) else raw.decode())
                 return
+
+    @_reported
+    def heads(self, keys: Sequence[str]) -> list[Any | None]:
+        pipe = self._client.pipeline(transaction=False)
+        for k in keys:
+            pipe.lindex(self._k(k), 0)
+        return [_decoded(raw) for raw in pipe.execute()] if keys else []
+
+    @_reported
+    def push_numbered(
+        self, counter: str, key: str, value: Numbered, keep: int | None = None
+    ) -> int:
+        """One script: the value is encoded with a placeholder number, which the script
+        replaces (both keys must share a cluster slot)."""
+        value.number = _PLACEHOLDER
+        before, *after = dumps(value).split(str(_PLACEHOLDER).encode())
+        if len(after) != 1:  # the placeholder's digits in the value too (a client's text)
+            return super().push_numbered(counter, key, value, keep)
+        keeping = "" if keep is None else max(keep, 0)
+        names = [self._k(counter), self._k(key)]
+        value.number = int(self._numbered(keys=names, args=[keeping, before, after[0]]))
+        return value.number
+
+    @_reported
+    def write(
+        self, values: Mapping[str, Any], appends: Sequence[tuple[str, Any]] = ()
+    ) -> list[int]:
+        """One pipeline: a server runs its commands in order. A cluster sends each node its
+        part at once, so there the values go first: a list never names what is not there."""
+        pipe = self._client.pipeline(transaction=False)
+        for k, value in values.items():
+            pipe.set(self._k(k), dumps(value))
+        if self.cluster and values and appends:
+            pipe.execute()
+            pipe = self._client.pipeline(transaction=False)
+        for k, value in appends:
+            pipe.rpush(self._k(k), dumps(value))
+        done = pipe.execute() if len(pipe) else []
+        return [int(size) for size in done[len(done) - len(appends) :]]
 
     # --- maps ----------------------------------------------------------------------------
 
