@@ -217,16 +217,15 @@ class JobStore:
     def add(self, job: Job, *aliases: str) -> Job:
         store, tenant = self._store, job.tenant
         where = [tenant, job.id]  # one list in every place (values are never changed in place)
-        store.set(subkey(recurring_key(tenant, "job"), job.id), job)
-        store.set(subkey(_WHERE, job.id), where)
+        values = {subkey(recurring_key(tenant, "job"), job.id): job, subkey(_WHERE, job.id): where}
         if aliases:
-            store.set(key(tenant, "aliases", job.id), list(aliases))
+            values[key(tenant, "aliases", job.id)] = list(aliases)
             for alias in aliases:
-                store.set(key(tenant, "alias", alias), job.id)
-                store.set(subkey(_WHERE, alias), where)
-        store.push(recurring_key(tenant, "jobs"), job.id)
-        store.push(_LINE, where)
-        if store.push(_ORDER, where) > self.capacity:
+                values[key(tenant, "alias", alias)] = job.id
+                values[subkey(_WHERE, alias)] = where
+        # the job and its aliases before the lists that name it; all in one round trip
+        appends = [(recurring_key(tenant, "jobs"), job.id), (_LINE, where), (_ORDER, where)]
+        if store.write(values, appends)[-1] > self.capacity:
             self._evict()
         session = _session.get()
         if session is not None:

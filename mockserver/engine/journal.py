@@ -175,10 +175,10 @@ class Journal:
 
     def record(self, entry: Entry) -> None:
         store = self._store
-        entry.number = store.incr(_RECORDED)
         if store.shared:
-            store.push(_ENTRIES, entry, keep=self.size)
+            store.push_numbered(_RECORDED, _ENTRIES, entry, keep=self.size)
             return
+        entry.number = store.incr(_RECORDED)
         cost = entry.cost
         with self._lock:
             held = store.push(_ENTRIES, entry)

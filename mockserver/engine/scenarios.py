@@ -183,11 +183,8 @@ class ScenarioBook:
     def peek(self, api: str, tenant: str) -> Scenario | None:
         """The queued scenario the tenant's next job would take, left in the queue (so a
         request refused before its job exists does not use it up)."""
-        for name in (_queue_key(api, tenant), _queue_key(api, None)):
-            first = self._store.items(name, 0, 0)
-            if first:
-                return first[0]
-        return None
+        mine, anyone = self._store.heads([_queue_key(api, tenant), _queue_key(api, None)])
+        return anyone if mine is None else mine
 
     def _pop(self, api: str, tenant: str) -> Scenario | None:
         if not self._store.incr(_COUNT, 0):  # nothing queued anywhere: the usual case
