@@ -479,6 +479,11 @@ def test_jobs_read_ahead_are_the_next_get_of_each_once(
         again = mine.get("neuralanalog", "acme", "two")
         assert again is not None and again.scenario == "failed"  # later gets read the store
         assert mine.get("camb", "acme", "one") is None  # handed on, still checked
+        mine.read_ahead("neuralanalog", "acme", ["two"])
+        other.set(key("acme", "job", "two"), _job("two", "completed"))
+        mine.read_again()  # the request waited (a latency fault): what it read may be old
+        latest = mine.get("neuralanalog", "acme", "two")
+        assert latest is not None and latest.scenario == "completed"
     assert mine.read_ahead("neuralanalog", "acme", ["first"])[0] is not None  # no block: read
     found = mine.get("neuralanalog", "acme", "first")
     assert found is not None and found.id == "one"

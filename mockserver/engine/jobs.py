@@ -273,6 +273,12 @@ class JobStore:
             )
         return [None if job is None or job.api != api else self._seen(job) for job in read]
 
+    def read_again(self) -> None:
+        """Hand nothing more on (the request waited since it read ahead): `get` reads."""
+        ahead = _ahead.get()
+        if ahead:
+            ahead.clear()
+
     def get(self, api: str, tenant: str, job_id: str) -> Job | None:
         """The job `job_id` (or an alias of it) if it belongs to this API and tenant."""
         ahead = _ahead.get()

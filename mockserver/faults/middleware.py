@@ -103,6 +103,7 @@ class FaultMiddleware:
         )
         if delay:
             await self._wait(delay)
+            self.state.store.read_again()  # others may have changed the jobs meanwhile
         for rule in rules:
             if rule.fault not in REFUSALS or not _documents(call.operation, rule):
                 continue
