@@ -8,10 +8,12 @@ then pins today's behaviour.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -447,3 +449,59 @@ def test_a_tenant_named_like_the_server_wide_tag_stays_a_tenant(
     jobs = other.client.get("/__mock__/jobs")
     assert jobs.status_code == 200 and jobs.json()["count"] == 1
     assert key("*", "job", "1") != key(None, "job", "1")
+
+
+# --- what a request costs a shared store ----------------------------------------------------------
+
+OPERATIONS = (
+    "get", "get_many", "set", "add", "delete", "update", "incr", "push", "pop", "items",
+    "length", "remove", "heads", "push_numbered", "write", "put", "fetch", "discard",
+    "entries", "clear", "publish",
+)  # fmt: skip
+
+
+def _serving() -> bool:
+    """Whether the caller is a request's task (not the thread hearing other servers' events,
+    which reads the clock whenever another server moves it)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def operations_of(state: MockState) -> list[str]:
+    """The names of the store operations requests to `state` call from now on (each one round
+    trip on Redis; a store's own calls inside one are not counted)."""
+    store, inside = state.backend, threading.local()
+    called: list[str] = []
+    for name in OPERATIONS:
+        method = getattr(store, name)
+
+        def counted(*args: object, _method: Any = method, _name: str = name, **kw: object) -> Any:
+            if getattr(inside, "depth", 0):
+                return _method(*args, **kw)
+            if _serving():
+                called.append(_name)
+            inside.depth = 1
+            try:
+                return _method(*args, **kw)
+            finally:
+                inside.depth = 0
+
+        setattr(store, name, counted)
+    return called
+
+
+def test_a_poll_costs_three_store_operations_and_a_create_six(world: tuple[Server, Server]) -> None:
+    one, other = world
+    audio_id = imported(one)
+    one.advance(600)
+    called = operations_of(other.state)
+    done = other.get("neuralanalog", f"{NA}/status/audio/{audio_id}")
+    assert done.json()["status"] == "completed", done.text
+    if other.state.backend.shared:  # the request's values, the path's jobs, the journal
+        assert called == ["get_many", "get_many", "push_numbered"]
+    called.clear()
+    imported(other)
+    assert len(called) <= 6 or not other.state.backend.shared, called

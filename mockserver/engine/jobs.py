@@ -255,6 +255,8 @@ class JobStore:
 
     def read_ahead(self, api: str, tenant: str, job_ids: Sequence[str]) -> list[Job | None]:
         """`get` of each of `job_ids`, in one read of the store (and one more for aliases)."""
+        if not job_ids:  # a path naming no job (a create's)
+            return []
         store, jobs, count = self._store, recurring_key(tenant, "job"), len(job_ids)
         found = store.get_many(
             [subkey(jobs, job_id) for job_id in job_ids]
