@@ -277,53 +277,54 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        self.state.sync()  # what other processes on a shared store moved (the clock)
-        headers = first_headers(scope)
-        info = ApiRequest(f"req_{self.request_ids.getrandbits(64):016x}").attach(scope)
-        host = headers.get(b"host", b"")
-        service = self._route(scope, info, host)
-        info.tenant = _tenant(headers, service)
-        entry = Entry(
-            id=info.id,
-            time=self.state.now(),
-            api=info.api,
-            tenant=info.tenant,
-            method=scope["method"],
-            path=info.path or scope["path"],
-            query=scope.get("query_string", b"")[:BODY_LIMIT].decode("latin-1"),
-            request_type=headers.get(b"content-type", b"").decode("latin-1"),
-        )
-        exchange = Exchange(entry, self.state.journal if service else None, receive, send)
-        raw = kept_body(scope)
-        if raw is not None:
-            exchange.body_read(raw)
-        key = None
-        changes = service is None or scope["method"] not in ("GET", "HEAD")
-        try:
-            if changes:
-                self.polls.invalidate()
-            elif service is not None and info.tenant and self._cacheable(scope, info, headers):
-                key = key_of(scope, service.name, info.tenant, host)
-                answer = self.polls.get(key, entry.time)
-                own = None if answer is None else service.own_headers(info.tenant, entry.time)
-                if answer is not None and own is not None:
-                    await answer.replay(exchange.send, own)
-                    return
-            await self._serve(scope, info, service, exchange, key)
-        except InjectedReset:
-            raise  # an in-process client's dropped connection
-        except Exception as exc:
-            if entry.status:  # the answer had begun: nothing left to say but the log
-                raise
-            # answered here, not by the outermost handler, so it carries the request ID
-            response = await _crash(Request(scope, receive), exc)
-            await response(scope, receive, exchange.send)
-        finally:
-            if changes:
-                self.polls.invalidate()
-            exchange.record()  # an answer that never ended (a dropped connection) is journalled
-            if info.form is not None:  # the uploads the request check parsed, read by now
-                await info.form.close()
+        # on a shared store: what other processes changed (the clock...), read once, kept
+        with self.state.synced():
+            headers = first_headers(scope)
+            info = ApiRequest(f"req_{self.request_ids.getrandbits(64):016x}").attach(scope)
+            host = headers.get(b"host", b"")
+            service = self._route(scope, info, host)
+            info.tenant = _tenant(headers, service)
+            entry = Entry(
+                id=info.id,
+                time=self.state.now(),
+                api=info.api,
+                tenant=info.tenant,
+                method=scope["method"],
+                path=info.path or scope["path"],
+                query=scope.get("query_string", b"")[:BODY_LIMIT].decode("latin-1"),
+                request_type=headers.get(b"content-type", b"").decode("latin-1"),
+            )
+            exchange = Exchange(entry, self.state.journal if service else None, receive, send)
+            raw = kept_body(scope)
+            if raw is not None:
+                exchange.body_read(raw)
+            key = None
+            changes = service is None or scope["method"] not in ("GET", "HEAD")
+            try:
+                if changes:
+                    self.polls.invalidate()
+                elif service is not None and info.tenant and self._cacheable(scope, info, headers):
+                    key = key_of(scope, service.name, info.tenant, host)
+                    answer = self.polls.get(key, entry.time)
+                    own = None if answer is None else service.own_headers(info.tenant, entry.time)
+                    if answer is not None and own is not None:
+                        await answer.replay(exchange.send, own)
+                        return
+                await self._serve(scope, info, service, exchange, key)
+            except InjectedReset:
+                raise  # an in-process client's dropped connection
+            except Exception as exc:
+                if entry.status:  # the answer had begun: nothing left to say but the log
+                    raise
+                # answered here, not by the outermost handler, so it carries the request ID
+                response = await _crash(Request(scope, receive), exc)
+                await response(scope, receive, exchange.send)
+            finally:
+                if changes:
+                    self.polls.invalidate()
+                exchange.record()  # an answer that never ended (a dropped connection) is journalled
+                if info.form is not None:  # the uploads the request check parsed, read by now
+                    await info.form.close()
 
     async def _serve(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from contextlib import AbstractContextManager, nullcontext
 
 from mockserver.config import ServerConfig
 from mockserver.engine.artifacts import Signer
@@ -23,6 +24,7 @@ SEED = key(None, "seed")  # of a server started without one: one per store, one 
 STRICT = key(None, "strict")  # strict mode as set at run time (absent: the config's)
 KEPT = (SECRET, SEED, STRICT)  # what a reset keeps
 SYNCED = (CLOCK, STRICT, RULES)  # what a request on a shared store reads first, all at once
+_NOTHING_TO_READ = nullcontext()
 
 
 class MockState:
@@ -76,12 +78,14 @@ class MockState:
         self.backend.set(STRICT, value)
         view.wrote(self.backend, STRICT, value)
 
-    def sync(self) -> None:
-        """Before a request: see what other processes sharing the store changed (the clock,
-        strict mode, the fault rules), in one read the request then keeps (`stores.view`)."""
-        if self.backend.shared:
-            anchor = view.read_once(self.backend, SYNCED)[0]
-            self.clock.adopt(anchor)
+    def synced(self) -> AbstractContextManager[object]:
+        """The block of one request. On a shared store, it starts by reading what other
+        processes change (the clock, strict mode, the fault rules) in one operation, which
+        the request then keeps to its end (`stores.view`); the memory store has nothing to
+        read."""
+        if not self.backend.shared:
+            return _NOTHING_TO_READ
+        return view.read_once(self.backend, SYNCED, lambda values: self.clock.adopt(values[0]))
 
     def reset(self) -> None:
         """Forget every job, queued scenario, journal entry and fault added since the start (the

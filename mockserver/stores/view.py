@@ -12,7 +12,7 @@ value or the next anyway. A change this request makes itself is seen at once (`w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -22,11 +22,39 @@ from mockserver.stores.base import StateStore
 _read: ContextVar[tuple[StateStore, dict[str, Any]] | None] = ContextVar("view", default=None)
 
 
-def read_once(store: StateStore, keys: Sequence[str]) -> list[Any | None]:
-    """The values at `keys`, read in one operation and kept for the current context."""
-    values = store.get_many(keys)
-    _read.set((store, dict(zip(keys, values, strict=True))))
-    return values
+def read_once(
+    store: StateStore,
+    keys: Sequence[str],
+    then: Callable[[list[Any | None]], object] | None = None,
+) -> ReadOnce:
+    """The block of a request that reads the values at `keys` once, in one operation when it
+    starts, and keeps them to its end (`then(values)` is told what was read)."""
+    return ReadOnce(store, keys, then)
+
+
+class ReadOnce:
+    """`read_once`'s block: a class, not a generator, as every request on a shared store
+    enters one."""
+
+    __slots__ = ("store", "keys", "then", "token")
+
+    def __init__(
+        self,
+        store: StateStore,
+        keys: Sequence[str],
+        then: Callable[[list[Any | None]], object] | None = None,
+    ) -> None:
+        self.store, self.keys, self.then = store, keys, then
+
+    def __enter__(self) -> list[Any | None]:
+        values = self.store.get_many(self.keys)
+        self.token = _read.set((self.store, dict(zip(self.keys, values, strict=True))))
+        if self.then is not None:
+            self.then(values)
+        return values
+
+    def __exit__(self, *_: object) -> None:
+        _read.reset(self.token)  # after the request, reads go to the store again
 
 
 def _kept(store: StateStore) -> dict[str, Any] | None:
@@ -36,9 +64,10 @@ def _kept(store: StateStore) -> dict[str, Any] | None:
 
 def held(store: StateStore, key: str) -> Any | None:
     """The value at `key`: as the current request read it once, or else from the store."""
-    kept = _kept(store)
-    if kept is not None and key in kept:
-        return kept[key]
+    if store.shared:  # only a request on a shared store keeps anything
+        kept = _kept(store)
+        if kept is not None and key in kept:
+            return kept[key]
     return store.get(key)
 
 
