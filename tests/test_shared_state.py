@@ -66,6 +66,16 @@ def start(url: str) -> Iterator[Server]:
 @pytest.fixture
 def world(store_url: str) -> Iterator[tuple[Server, Server]]:
     """Two servers on one store (one server twice on the memory store)."""
+    yield from two_servers(store_url)
+
+
+@pytest.fixture
+def shared_world(shared_store_url: str) -> Iterator[tuple[Server, Server]]:
+    """Two servers on one store that other processes share."""
+    yield from two_servers(shared_store_url)
+
+
+def two_servers(store_url: str) -> Iterator[tuple[Server, Server]]:
     first = start(store_url)
     one = next(first)
     if store_url == "memory":
@@ -493,15 +503,16 @@ def operations_of(state: MockState) -> list[str]:
     return called
 
 
-def test_a_poll_costs_three_store_operations_and_a_create_six(world: tuple[Server, Server]) -> None:
-    one, other = world
+def test_a_poll_costs_three_store_operations_and_a_create_six(
+    shared_world: tuple[Server, Server],
+) -> None:
+    one, other = shared_world
     audio_id = imported(one)
     one.advance(600)
     called = operations_of(other.state)
     done = other.get("neuralanalog", f"{NA}/status/audio/{audio_id}")
     assert done.json()["status"] == "completed", done.text
-    if other.state.backend.shared:  # the request's values, the path's jobs, the journal
-        assert called == ["get_many", "get_many", "push_numbered"]
+    assert called == ["get_many", "get_many", "push_numbered"]  # values, the path's jobs, journal
     called.clear()
     imported(other)
-    assert len(called) <= 6 or not other.state.backend.shared, called
+    assert len(called) <= 6, called
