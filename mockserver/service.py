@@ -519,6 +519,15 @@ class Ctx:
         """The tenant's next ID as `length` BASE62 characters: `base62(ctx.rng, length)`."""
         return self.state.ids.base62(self.service.name, self.tenant, length)
 
+    def plan(self, kind: str, scenario: Scenario, data: dict[str, Any]) -> Plan:
+        """The plan of a new job of `kind`; a 400 for a scenario option it cannot use. A
+        handler that writes more than the job (a post) plans first, so a create refused for
+        its scenario writes nothing."""
+        try:
+            return self.service.plan(kind, scenario, data)
+        except ScenarioError as exc:
+            raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+
     def create_job(
         self,
         kind: str,
@@ -526,11 +535,11 @@ class Ctx:
         scenario: Scenario,
         data: dict[str, Any],
         *aliases: str,
+        plan: Plan | None = None,
     ) -> Job:
-        try:
-            plan = self.service.plan(kind, scenario, data)
-        except ScenarioError as exc:
-            raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+        """A new job, stored; `plan`: made already (`Ctx.plan`), else made here."""
+        if plan is None:
+            plan = self.plan(kind, scenario, data)
         job = Job(
             self.service.name, self.tenant, job_id, kind, self.now, plan, data, scenario.describe()
         )

@@ -987,3 +987,15 @@ def test_a_window_slides_in_place_and_stays_within_its_limit() -> None:
     remaining = [limiter.hit("t", float(second)).remaining for second in range(5)]
     assert remaining == [2, 1, 0, 0, 0]
     assert limiter.hit("t", 1000.0).remaining == 2  # the window slid past
+
+
+def test_a_create_refused_for_its_scenario_writes_no_post(mock: Mock) -> None:
+    """A scenario option read while planning (`after=`) refuses the create with a 400 before
+    its post is registered: the next post gets the first number and the plain slug."""
+    refused = create(mock, "/blog-posts", BLOG, **{"X-Mock-Scenario": "failed; after=soon"})
+    assert_problem(refused, 400, "bad_request")
+    accepted = create(mock, "/blog-posts", BLOG, **{"X-Mock-Scenario": "completed; after=10"})
+    assert accepted.status_code == 202, accepted.text
+    mock.advance(60)
+    result = job(mock, accepted.json()["id"])["result"]
+    assert (result["post_id"], result["slug"]) == (1, "how-to-brew-cold-brew-at-home")

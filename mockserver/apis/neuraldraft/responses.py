@@ -97,10 +97,11 @@ def _start(
     if scenario.outcome in CREDITS_CODES:
         raise ApiError(402, "The project's credit balance is too low to start this job.")
     job_id = "job_" + ctx.new_base62(12)
+    data["server_url"] = ctx.server_url
+    plan = ctx.plan(kind, scenario, data)  # a 400 for its scenario before anything is written
     if record is not None:
         record(job_id)
-    data["server_url"] = ctx.server_url
-    return ctx.create_job(kind, job_id, scenario, data)
+    return ctx.create_job(kind, job_id, scenario, data, plan=plan)
 
 
 def _accepted(ctx: Ctx, job: Job) -> Response:
