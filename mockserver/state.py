@@ -85,7 +85,7 @@ class MockState:
         read."""
         if not self.backend.shared:
             return _NOTHING_TO_READ
-        return view.read_once(self.backend, SYNCED, lambda values: self.clock.adopt(values[0]))
+        return view.ReadOnce(self.backend, SYNCED, lambda values: self.clock.adopt(values[0]))
 
     def reset(self) -> None:
         """Forget every job, queued scenario, journal entry and fault added since the start (the

@@ -116,10 +116,7 @@ class RequestCheck:
             info.form = body  # the handler reads the form from here, not by parsing it again
         elif len(raw) <= MEMO_BODY:
             params = tuple(path_params.items()) if path_params else ()
-            sent = scope["headers"]
-            header_params = tuple(
-                tuple(v for k, v in sent if k == n) for n in operation.header_keys
-            )
+            header_params = _header_values(scope, operation.header_keys)
             key = (operation.id, raw_query, params, header_params, content_type, raw)
         found = self._memo.get(key) if key is not None else None
         if found is None:

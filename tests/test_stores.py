@@ -441,7 +441,7 @@ def test_a_request_reads_its_values_once_and_sees_its_own_writes(
     mine, other = two_views  # this process's store, and another process's
     other.set(A, 1)
     told: list[list[Any]] = []
-    with view.read_once(mine, [A, B], told.append) as values:  # the block of one request
+    with view.ReadOnce(mine, [A, B], told.append) as values:  # the block of one request
         assert values == [1, None] and told == [values]
         other.set(A, 2)  # another process, while the request runs: after it, for the request
         if mine.shared:

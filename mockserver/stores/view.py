@@ -1,7 +1,7 @@
 """A request's view of the server-wide values it asks for again and again.
 
 On a shared store, every request reads the clock, strict mode and the fault rules, the last
-several times over: each read a network round trip on Redis. `read_once` fetches them together
+several times over: each read a network round trip on Redis. `ReadOnce` fetches them together
 at the start of the request (one MGET) and keeps them for the rest of it, in a context
 variable: the request's own task (and the threads it hands work to) sees them, no other
 request does. What another process changes before the request starts, the request sees; what
@@ -22,19 +22,10 @@ from mockserver.stores.base import StateStore
 _read: ContextVar[tuple[StateStore, dict[str, Any]] | None] = ContextVar("view", default=None)
 
 
-def read_once(
-    store: StateStore,
-    keys: Sequence[str],
-    then: Callable[[list[Any | None]], object] | None = None,
-) -> ReadOnce:
-    """The block of a request that reads the values at `keys` once, in one operation when it
-    starts, and keeps them to its end (`then(values)` is told what was read)."""
-    return ReadOnce(store, keys, then)
-
-
 class ReadOnce:
-    """`read_once`'s block: a class, not a generator, as every request on a shared store
-    enters one."""
+    """The block of a request that reads the values at `keys` once, in one operation when it
+    starts, and keeps them to its end (`then(values)` is told what was read). A class, not a
+    generator, as every request on a shared store enters one."""
 
     __slots__ = ("store", "keys", "then", "token")
 
