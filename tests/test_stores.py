@@ -534,6 +534,18 @@ def test_heads_are_the_oldest_of_each_list(store: StateStore) -> None:
     assert same_as_memory(store, run) == [["a1", None, ["b"]], []]
 
 
+def test_a_write_that_cannot_be_sent_writes_nothing(shared_url: str) -> None:
+    """An append that cannot be encoded fails the write before any of it is kept: the values
+    listed before it are not left behind (half a create)."""
+    store = open_store(shared_url)
+    try:
+        with pytest.raises(TypeError):
+            store.write({A: 1}, [(B, "kept?"), (B, object())])
+        assert [store.get(A), store.items(B)] == [None, []]
+    finally:
+        store.close()
+
+
 def test_write_sets_then_appends_across_slots(store: StateStore) -> None:
     wide, elsewhere = key(None, "wide"), key("other", "list")  # other cluster slots
 

@@ -251,14 +251,15 @@ class RedisStore(StateStore):
     ) -> list[int]:
         """One pipeline: a server runs its commands in order. A cluster sends each node its
         part at once, so there the values go first: a list never names what is not there."""
+        encoded = [(k, dumps(value)) for k, value in appends]  # nothing sent if one fails
         pipe = self._client.pipeline(transaction=False)
         for k, value in values.items():
             pipe.set(self._k(k), dumps(value))
         if self.cluster and values and appends:
             pipe.execute()
             pipe = self._client.pipeline(transaction=False)
-        for k, value in appends:
-            pipe.rpush(self._k(k), dumps(value))
+        for k, raw in encoded:
+            pipe.rpush(self._k(k), raw)
         done = pipe.execute() if len(pipe) else []
         return [int(size) for size in done[len(done) - len(appends) :]]
 

@@ -6,10 +6,11 @@ servers apart in one file, and `clear()` forgets only its own prefix. The direct
 
 Guarantees: the file is in WAL mode with `synchronous=NORMAL`, so every committed operation
 survives the process being killed (`kill -9`); a power cut may lose the last ones. `add`,
-`incr` and `pop` are single statements, `update`, `push` and `remove` `BEGIN IMMEDIATE`
-transactions, so they are atomic across threads and processes; a writer waits up to
-`BUSY_SECONDS` for another to finish, then gets a StoreError. One connection per store,
-behind a lock: threads of one process take turns.
+`incr`, `pop` and `heads` are single statements; `update`, `push`, `remove`, `push_numbered`
+and `write` are `BEGIN IMMEDIATE` transactions (`write` commits all its values and appends at
+once), so they are atomic across threads and processes; a writer waits up to `BUSY_SECONDS`
+for another to finish, then gets a StoreError. One connection per store, behind a lock:
+threads of one process take turns.
 
 Costs, measured on a 2-core machine: `get` about 10 µs, `set` and `incr` 20 µs, `update`
 30 µs, `push` with `keep` 70 µs (one commit each, no fsync but at WAL checkpoints).
@@ -23,12 +24,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mockserver.stores.base import Listener, StateStore, StoreError
+from mockserver.stores.base import Listener, Numbered, StateStore, StoreError
 from mockserver.stores.codec import dumps, loads
 from mockserver.stores.common import Listeners, checked_prefix, has_mapping, log, take_options
 
@@ -56,6 +57,11 @@ CREATE TABLE IF NOT EXISTS store_events (
     topic TEXT NOT NULL, message TEXT NOT NULL);
 """
 _TABLES = ("store_values", "store_lists", "store_maps", "store_sizes")
+# a counter is kept as its JSON text, like any value, so `get` reads it
+_INCREMENT = (
+    "INSERT INTO store_values VALUES (?, ?, CAST(? AS BLOB)) ON CONFLICT DO UPDATE "
+    "SET value = CAST(CAST(value AS INTEGER) + ? AS BLOB) RETURNING value"
+)
 # a list's length, kept beside it: counting its rows costs as much as the list is long
 _RESIZE = (
     "INSERT INTO store_sizes VALUES (?, ?, ?) ON CONFLICT (ns, key) "
@@ -195,39 +201,37 @@ class SqliteStore(StateStore):
             return value
 
     def incr(self, key: str, by: int = 1) -> int:
-        # the counter is kept as its JSON text, like any value, so `get` reads it
-        rows = self._rows(
-            "INSERT INTO store_values VALUES (?, ?, CAST(? AS BLOB)) ON CONFLICT DO UPDATE "
-            "SET value = CAST(CAST(value AS INTEGER) + ? AS BLOB) RETURNING value",
-            self.prefix,
-            key,
-            by,
-            by,
-        )
+        rows = self._rows(_INCREMENT, self.prefix, key, by, by)
         return int(rows[0][0])
 
     # --- lists ---------------------------------------------------------------------------
 
     def push(self, key: str, *values: Any, keep: int | None = None) -> int:
-        where = (self.prefix, key)
         with self._transaction() as db:
-            (last,) = db.execute(
-                "SELECT coalesce(max(seq), 0) FROM store_lists WHERE ns = ? AND key = ?", where
-            ).fetchone()
-            db.executemany(
-                "INSERT INTO store_lists VALUES (?, ?, ?, ?)",
-                [(*where, last + n, dumps(value)) for n, value in enumerate(values, 1)],
+            return self._append(db, (self.prefix, key), values, keep)
+
+    @staticmethod
+    def _append(
+        db: sqlite3.Connection, where: tuple[str, str], values: Sequence[Any], keep: int | None
+    ) -> int:
+        """`push` inside a transaction: the list's length after it."""
+        (last,) = db.execute(
+            "SELECT coalesce(max(seq), 0) FROM store_lists WHERE ns = ? AND key = ?", where
+        ).fetchone()
+        db.executemany(
+            "INSERT INTO store_lists VALUES (?, ?, ?, ?)",
+            [(*where, last + n, dumps(value)) for n, value in enumerate(values, 1)],
+        )
+        ((size,),) = db.execute(_RESIZE, (*where, len(values))).fetchall()
+        if keep is not None and size > max(keep, 0):
+            # the oldest past `keep`: as many rows as go, whatever the list's length
+            db.execute(
+                "DELETE FROM store_lists WHERE ns = ? AND key = ? AND seq IN (SELECT seq "
+                "FROM store_lists WHERE ns = ? AND key = ? ORDER BY seq LIMIT ?)",
+                (*where, *where, size - max(keep, 0)),
             )
-            ((size,),) = db.execute(_RESIZE, (*where, len(values))).fetchall()
-            if keep is not None and size > max(keep, 0):
-                # the oldest past `keep`: as many rows as go, whatever the list's length
-                db.execute(
-                    "DELETE FROM store_lists WHERE ns = ? AND key = ? AND seq IN (SELECT seq "
-                    "FROM store_lists WHERE ns = ? AND key = ? ORDER BY seq LIMIT ?)",
-                    (*where, *where, size - max(keep, 0)),
-                )
-                ((size,),) = db.execute(_RESIZE, (*where, max(keep, 0) - size)).fetchall()
-            return int(size)
+            ((size,),) = db.execute(_RESIZE, (*where, max(keep, 0) - size)).fetchall()
+        return int(size)
 
     def pop(self, key: str) -> Any | None:
         where = (self.prefix, key)
@@ -290,6 +294,42 @@ class SqliteStore(StateStore):
                     (*where, row[0]),
                 )
                 db.execute(_RESIZE, (*where, -1)).fetchall()  # stepped to its end
+
+    def heads(self, keys: Sequence[str]) -> list[Any | None]:
+        """The oldest value of each list, in one statement (SQLite takes a bare column of a
+        `min()` query from the row holding the minimum)."""
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        rows = self._rows(
+            f"SELECT key, value, min(seq) FROM store_lists WHERE ns = ? AND key IN ({marks}) "
+            "GROUP BY key",
+            self.prefix,
+            *keys,
+        )
+        found = {k: raw for k, raw, _ in rows}
+        return [loads(found[k]) if k in found else None for k in keys]
+
+    def push_numbered(
+        self, counter: str, key: str, value: Numbered, keep: int | None = None
+    ) -> int:
+        """One transaction: the counter and the list change together or not at all."""
+        with self._transaction() as db:
+            ((number,),) = db.execute(_INCREMENT, (self.prefix, counter, 1, 1)).fetchall()
+            value.number = int(number)
+            self._append(db, (self.prefix, key), [value], keep)
+        return value.number
+
+    def write(
+        self, values: Mapping[str, Any], appends: Sequence[tuple[str, Any]] = ()
+    ) -> list[int]:
+        """One transaction: the values, then the appends, all committed together."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO store_values VALUES (?, ?, ?)",
+                [(self.prefix, k, dumps(value)) for k, value in values.items()],
+            )
+            return [self._append(db, (self.prefix, k), [value], None) for k, value in appends]
 
     # --- maps ----------------------------------------------------------------------------
 
