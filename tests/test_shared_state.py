@@ -20,6 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, apis, create_app
+from mockserver.apis.neuraldraft import NeuralDraft
 from mockserver.state import MockState
 from mockserver.stores import StoreError, key, shown
 from tests.conftest import ConformanceCheck, wav
@@ -41,6 +42,7 @@ class Server:
     state: MockState
     client: TestClient
     check: ConformanceCheck
+    neuraldraft: NeuralDraft
 
     def headers(self, api: str, **extra: str) -> dict[str, str]:
         service = apis.service_class(api)
@@ -58,7 +60,7 @@ def start(url: str) -> Iterator[Server]:
     app = create_app(ServerConfig(clock="manual", seed=7, store=url))
     check = ConformanceCheck(app)
     with TestClient(check) as client:
-        yield Server(app.state.mock, client, check)
+        yield Server(app.state.mock, client, check, app.state.services["neuraldraft"])
     app.state.mock.backend.close()
     check.assert_clean()
 
@@ -268,7 +270,7 @@ def test_a_webhook_is_delivered_once_whichever_servers_tick(world: tuple[Server,
         assert created.status_code == 202, created.text
         one.advance(5)  # one delivers before the move is answered
         for server in (other, one):  # as each does when it hears of the move
-            server.check.app.state.services["neuraldraft"].webhooks.tick()
+            server.neuraldraft.webhooks.tick()
         assert len(receiver.received) == 1
         listed = other.get("neuraldraft", f"{ND}/webhook-deliveries").json()["data"]
         assert [(d["status"], d["attempts"]) for d in listed] == [("success", 1)]
