@@ -201,6 +201,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def tls_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of this test session that speaks TLS only (`rediss://`), with a
+    certificate of its own. Skips where Redis or openssl is not installed."""
+    require_redis()
+    redis_servers.require_openssl()
+    server = start_server(tmp_path_factory.mktemp("redis-tls"), tls=True)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def durable_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test alone, writing every command to its append-only file

@@ -23,6 +23,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 MISSING = "needs redis-server and redis-cli (Debian package redis-server)"
+MISSING_OPENSSL = "needs openssl to make a TLS certificate (Debian package openssl)"
 START_SECONDS = 10.0
 _ATTEMPTS = 5  # a free port may be taken between choosing it and redis binding it
 
@@ -31,6 +32,28 @@ def require_redis() -> None:
     """Skip the calling test when Redis is not installed."""
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         pytest.skip(MISSING)
+
+
+def require_openssl() -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip(MISSING_OPENSSL)
+
+
+def self_signed(dir: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by `openssl`: the certificate is its own
+    authority, so a client trusting it checks the server's name as it would any other."""
+    dir.mkdir(parents=True, exist_ok=True)
+    certificate, key = dir / "tls.crt", dir / "tls.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1"]
+        + ["-keyout", str(key), "-out", str(certificate)],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return certificate, key
 
 
 def free_port() -> int:
@@ -51,21 +74,35 @@ def _wait(ready: Callable[[], bool], what: str) -> None:
 @dataclass
 class RedisServer:
     """One redis-server process; `durable` writes every command to the append-only file
-    before answering (`appendfsync always`), so a `kill -9` loses nothing."""
+    before answering (`appendfsync always`), so a `kill -9` loses nothing; `tls` serves TLS
+    only, with a certificate of its own (`self_signed`)."""
 
     dir: Path
     durable: bool = False
     cluster: bool = False
+    tls: bool = False
     port: int = field(default_factory=free_port)
     bus_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
+    def certificate(self) -> Path:
+        return self.dir / "tls.crt"
+
+    @property
     def url(self) -> str:
+        if self.tls:
+            return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.certificate}"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        if self.tls:
+            args = ["redis-server", "--port", "0", "--tls-port", str(self.port)]
+            args += ["--tls-cert-file", str(self.certificate)]
+            args += ["--tls-key-file", str(self.dir / "tls.key"), "--tls-auth-clients", "no"]
+        else:
+            args = ["redis-server", "--port", str(self.port)]
+        args += ["--bind", "127.0.0.1"]
         args += ["--dir", str(self.dir), "--daemonize", "no", "--logfile", "redis.log"]
         args += ["--save", "", "--appendonly", "yes" if self.durable else "no"]
         args += ["--appendfsync", "always"] if self.durable else []
@@ -77,8 +114,10 @@ class RedisServer:
     def start(self) -> None:
         """Run it and wait until it answers; RuntimeError if it exits first."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        if self.tls and not self.certificate.exists():
+            self_signed(self.dir)
         self.process = process = subprocess.Popen(self.command(), cwd=self.dir)
-        client = Redis(port=self.port, socket_connect_timeout=0.5)
+        client = Redis.from_url(self.url, socket_connect_timeout=0.5)
 
         def answers() -> bool:
             if process.poll() is not None:
@@ -122,10 +161,12 @@ class RedisServer:
             self.process = None
 
 
-def start_server(dir: Path, durable: bool = False, cluster: bool = False) -> RedisServer:
+def start_server(
+    dir: Path, durable: bool = False, cluster: bool = False, tls: bool = False
+) -> RedisServer:
     """A started server on free ports (other ones when those were taken meanwhile)."""
     for attempt in range(_ATTEMPTS):
-        server = RedisServer(dir, durable=durable, cluster=cluster)
+        server = RedisServer(dir, durable=durable, cluster=cluster, tls=tls)
         try:
             server.start()
             return server

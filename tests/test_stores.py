@@ -293,6 +293,31 @@ def test_publish_reaches_another_store_object(
         assert received == [("job", "one"), ("job", "two")]
 
 
+def test_rediss_speaks_tls_to_redis(tls_redis_server: RedisServer) -> None:
+    """`rediss://` stores, reads and hears events over TLS (the listener has a connection of
+    its own), checking the server's certificate against the `ssl_ca_certs` given; the same
+    port without TLS is a StoreError naming it."""
+    url = f"{tls_redis_server.url}&prefix={fresh_prefix()}"
+    first, second = open_store(url), open_store(url)
+    try:
+        first.set(A, {"over": "tls"})
+        assert second.get(A) == {"over": "tls"}
+        assert [first.push_numbered(key("acme", "n"), B, Ticket("t")) for _ in "ab"] == [1, 2]
+        heard = Heard()
+        second.subscribe(heard)
+        first.publish("job", "over tls")
+        assert heard.wait_for("job", "over tls") == [("job", "over tls")]
+    finally:
+        first.close()
+        second.close()
+    with pytest.raises(StoreError, match=f"127.0.0.1:{tls_redis_server.port}"):
+        open_store(f"redis://127.0.0.1:{tls_redis_server.port}/0")
+    trusted = f"ssl_ca_certs={tls_redis_server.certificate}"
+    untrusted = url.replace(trusted, "ssl_cert_reqs=required")
+    with pytest.raises(StoreError, match="certificate"):
+        open_store(untrusted)
+
+
 # --- atomic under contention ---------------------------------------------------------------
 
 
