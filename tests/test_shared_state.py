@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +24,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, apis, create_app
 from mockserver.apis.neuraldraft import NeuralDraft
+from mockserver.apis.neuraldraft.webhooks import CLAIM_SECONDS
 from mockserver.state import MockState
 from mockserver.stores import StoreError, key, shown
 from tests.conftest import ConformanceCheck, wav
@@ -274,6 +278,44 @@ def test_a_webhook_is_delivered_once_whichever_servers_tick(world: tuple[Server,
         assert len(receiver.received) == 1
         listed = other.get("neuraldraft", f"{ND}/webhook-deliveries").json()["data"]
         assert [(d["status"], d["attempts"]) for d in listed] == [("success", 1)]
+
+
+def test_an_attempt_left_by_a_killed_worker_is_made_once_its_claim_lapses(
+    tmp_path: Path,
+) -> None:
+    """A worker that dies between claiming an attempt and recording it leaves the claim: the
+    restarted server leaves the attempt alone while the claim may still be in use, and makes
+    it once the claim has lapsed (`CLAIM_SECONDS` of real time, moved here by hand)."""
+    url = f"sqlite:///{tmp_path}/state.db"
+
+    def killed(*args: Any) -> Any:
+        raise RuntimeError("the worker's process ended here")
+
+    with Receiver([]) as receiver:
+        with contextmanager(start)(url) as dying:
+            endpoint = {"url": receiver.url, "events": ["image.generated"]}
+            made = dying.client.post(
+                f"{ND}/webhook-endpoints", headers=dying.headers("neuraldraft"), json=endpoint
+            )
+            assert made.status_code == 201, made.text
+            created = dying.client.post(
+                f"{ND}/images",
+                headers=dying.headers("neuraldraft", **{"X-Mock-Scenario": "completed; after=5"}),
+                json={"prompt": "Tea"},
+            )
+            assert created.status_code == 202, created.text
+            dying.neuraldraft.webhooks._post = killed  # type: ignore[method-assign]
+            dying.advance(5)  # the attempt is claimed, then never sent nor recorded
+        with contextmanager(start)(url) as restarted:
+            dispatcher = restarted.neuraldraft.webhooks
+            dispatcher.tick()
+            assert receiver.received == []  # the claim is fresh: its attempt may be under way
+            dispatcher.wall = lambda: time.time() + CLAIM_SECONDS + 1
+            dispatcher.tick()
+            dispatcher.tick()
+            assert len(receiver.received) == 1
+            listed = restarted.get("neuraldraft", f"{ND}/webhook-deliveries").json()["data"]
+            assert [(d["status"], d["attempts"]) for d in listed] == [("success", 1)]
 
 
 def test_posts_are_numbered_once_across_servers(world: tuple[Server, Server]) -> None:

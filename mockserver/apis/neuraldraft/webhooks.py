@@ -17,7 +17,9 @@ Everything lives in the state store: a tenant's endpoints and deliveries under i
 events made so far (each made once, set-if-absent), and server-wide the tenants with
 endpoints and the deliveries waiting for an attempt. Every worker sharing a store ticks; an
 attempt is claimed (set-if-absent, per delivery and attempt number) before it is sent, so each
-is made by exactly one of them.
+is made by exactly one of them. A claim lapses `CLAIM_SECONDS` of real time after it was
+taken: a worker killed in the middle of an attempt never records its end, and once its claim
+has lapsed another worker (or the restarted one) makes that attempt instead.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from base64 import b64decode, b64encode
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -49,6 +52,7 @@ log = logging.getLogger("mockserver.neuraldraft.webhooks")
 
 RETRY_DELAYS = (30.0, 120.0, 600.0, 3600.0, 21_600.0)  # after attempts 1..5; 6 attempts in all
 TIMEOUT_SECONDS = 30.0  # the docs: "responds 2xx within 30 seconds"
+CLAIM_SECONDS = 2 * TIMEOUT_SECONDS  # real time an attempt may take before another may make it
 SYSTEM_TICK_SECONDS = 1.0
 RESPONSE_BODY_LIMIT = 1024  # the docs: "First 1KB of the response body"
 DELIVERIES_KEPT = 10_000  # the oldest finished deliveries are forgotten past this
@@ -169,6 +173,7 @@ class Webhooks:
     state: MockState
     api: str
     events: Events
+    wall: Callable[[], float] = time.time  # the real clock claims lapse on (not the server's)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _client: httpx.Client | None = None
     _thread: threading.Thread | None = None
@@ -391,7 +396,7 @@ class Webhooks:
         """Attempt `delivery` once, unless another worker (or thread) claimed this attempt."""
         number = delivery.attempts + 1
         claim = self._attempt_key(delivery.tenant, delivery.id, number)
-        if not self.backend.add(claim, now):
+        if not self._claim(claim, now):
             return
         slot = self._delivery_key(delivery.tenant, delivery.id)
         endpoint = self.get(delivery.tenant, delivery.endpoint_id)
@@ -425,6 +430,23 @@ class Webhooks:
             return replace(done, status=FAILED, due=None)
 
         self.backend.update(slot, attempted)
+
+    def _claim(self, claim: str, now: float) -> bool:
+        """Take the attempt `claim` names: when no one has it, or when its claim has lapsed
+        (the worker that took it was killed before the attempt ended)."""
+        mine = [now, self.wall() + CLAIM_SECONDS]  # server time, then when it lapses
+        if self.backend.add(claim, mine):
+            return True
+        taken = False
+
+        def take_over(held: Any) -> Any:
+            nonlocal taken  # the run that is kept is the last one: this is its answer
+            lapsed = isinstance(held, list) and held[1] < self.wall()
+            taken = held is None or lapsed
+            return mine if taken else held
+
+        self.backend.update(claim, take_over)
+        return taken
 
     def _post(
         self, url: str, secret: str, delivery: Delivery, timestamp: int
