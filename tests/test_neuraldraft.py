@@ -14,6 +14,7 @@ import re
 import struct
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -643,6 +644,58 @@ def test_an_attempt_that_finds_its_endpoint_paused_can_be_retried(mock: Mock) ->
         mock.advance(1)
         assert len(receiver.received) == 2
         assert [(d.status, d.attempts) for d in webhooks.deliveries(tenant)] == [("success", 2)]
+
+
+def test_a_tick_reads_no_job_that_ended_and_made_its_events(mock: Mock) -> None:
+    """A job that ended and whose events were made is settled: later ticks do not look at it
+    again, so a tick costs what the running jobs cost (it read every job kept, each second
+    on the system clock). A running job is looked at until it ends and its event goes out."""
+    webhooks = mock.client.app.app.state.services["neuraldraft"].webhooks
+    happened, looked = webhooks.happened, []
+
+    def looking(job: Any, now: float) -> Any:
+        looked.append(job.id)
+        return happened(job, now)
+
+    webhooks.happened = looking
+    with Receiver([]) as receiver:
+        register(mock, receiver.url, ["image.generated"])
+        soon, later = (
+            create(
+                mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": f"completed; after={t}"}
+            ).json()["id"]
+            for t in (10, 100)
+        )
+        mock.advance(10)
+        assert len(receiver.received) == 1
+        looked.clear()
+        mock.advance(10)
+        assert looked == [later]
+        mock.advance(80)
+        assert len(receiver.received) == 2
+        looked.clear()
+        mock.advance(1)
+        assert looked == []
+        events = [json.loads(body)["data"]["job"]["id"] for _, body in receiver.received]
+        assert events == [soon, later]
+
+
+def test_the_settled_jobs_the_store_forgot_are_forgotten_too(state_store: Any) -> None:
+    """Past the job store's capacity the oldest ended jobs go; so do their settled marks
+    (they would pile up for as long as the server runs)."""
+    with contextmanager(make_mock)(state_store, store_capacity=2) as mock:
+        tenant = f"ndsk_test_{mock.key}"
+        register(mock, "http://127.0.0.1:9/hooks", ["image.generated"])
+        made, held = [], []
+        for _ in range(5):
+            headers = {"X-Mock-Scenario": "completed; after=1"}
+            made.append(create(mock, "/images", {"prompt": "x"}, **headers).json()["id"])
+            mock.advance(1)
+            settled = mock.state.backend.entries(key(tenant, "neuraldraft", "settled-jobs"))
+            held.append(sorted(made.index(job_id) for job_id in settled))
+        # past 2 marks, those of the jobs the store no longer holds (0 and 1) are dropped
+        assert held == [[0], [0, 1], [0, 1, 2], [2, 3], [2, 3, 4]]
+        assert [made.index(job_id) for job_id in mock.state.store.ids(tenant)] == [3, 4]
 
 
 def test_admin_reset_forgets_webhook_endpoints(mock: Mock) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -308,11 +308,18 @@ class JobStore:
         job = self._store.get(key(where[0], "job", where[1]))
         return None if job is None else self._seen(job)
 
-    def jobs(self, api: str | None = None, tenant: str | None = None) -> Iterator[Job]:
-        """Jobs in creation order, of one API and tenant or all."""
+    def ids(self, tenant: str) -> list[str]:
+        """The IDs of the tenant's jobs (of every API), in creation order."""
+        return self._store.items(key(tenant, "jobs"))
+
+    def jobs(
+        self, api: str | None = None, tenant: str | None = None, skipping: Container[str] = ()
+    ) -> Iterator[Job]:
+        """Jobs in creation order, of one API and tenant or all; with a tenant, those whose IDs
+        are in `skipping` are not read."""
         store = self._store
         if tenant is not None:
-            keys = [key(tenant, "job", job_id) for job_id in store.items(key(tenant, "jobs"))]
+            keys = [key(tenant, "job", i) for i in self.ids(tenant) if i not in skipping]
         else:
             keys = [key(owner, "job", job_id) for owner, job_id in store.items(_ORDER)]
         for job in store.get_many(keys):

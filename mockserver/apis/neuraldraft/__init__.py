@@ -40,7 +40,7 @@ from mockserver.apis.neuraldraft.models import (
 from mockserver.apis.neuraldraft.posts import BlogPost, Registry, SocialPost
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES, problem
 from mockserver.apis.neuraldraft.stream import Wakeup
-from mockserver.apis.neuraldraft.webhooks import Event, Webhooks
+from mockserver.apis.neuraldraft.webhooks import Happening, Webhooks
 from mockserver.contracts.lifecycle import end_states
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
@@ -100,7 +100,7 @@ class NeuralDraft(ApiService):
             store, self.name, "blog-posts", capacity, name_of=lambda post: post.slug
         )
         self.social_posts: Registry[SocialPost] = Registry(store, self.name, "social", capacity)
-        self.webhooks = Webhooks(state, self.name, self._events)
+        self.webhooks = Webhooks(state, self.name, job_events, self._event_data)
         self.wakeup = Wakeup()  # open streams, told when a cancel changes a job
         store.subscribe(self._heard)
 
@@ -278,28 +278,26 @@ class NeuralDraft(ApiService):
         result = job.data["result"]
         return png(result["width"], result["height"], job.data["prompt"]), "image/png"
 
-    def _events(self, job: Job, now: float) -> list[Event]:
-        """The documented webhook events `job` has triggered by `now`, with their data."""
-        found = []
-        for topic, subject, at in job_events(job, now):
-            data: dict[str, Any] = {"job": self.job_body(job, now, job.data["server_url"])}
-            if job.kind == "blog_post.generate":
-                post = self.blog_posts.get(job.tenant, job.data["result"]["post_id"])
-                if post is not None:
-                    data["blog_post"] = post.as_dict(at)
-            elif job.kind == "social_post.generate":
-                social = self.social_posts.get(job.tenant, job.data["result"]["social_post_id"])
-                if social is not None:
-                    data["social_post"] = social.as_dict(social_status(job, now) or FAILED, at)
-            elif subject:  # a translation: one language landed
-                data["lang"] = subject
-                data.update(
-                    {"blog_post": {"id": job.data["post_id"]}}
-                    if job.data["source"] == "blog_post"
-                    else {"key": job.data["key"]}
-                )
-            found.append(Event(f"{job.id}:{topic}:{subject}", job.tenant, topic, at, data))
-        return found
+    def _event_data(self, job: Job, happening: Happening, now: float) -> dict[str, Any]:
+        """The data of the webhook event `job` triggered (`job_events` says which)."""
+        _, subject, at = happening
+        data: dict[str, Any] = {"job": self.job_body(job, now, job.data["server_url"])}
+        if job.kind == "blog_post.generate":
+            post = self.blog_posts.get(job.tenant, job.data["result"]["post_id"])
+            if post is not None:
+                data["blog_post"] = post.as_dict(at)
+        elif job.kind == "social_post.generate":
+            social = self.social_posts.get(job.tenant, job.data["result"]["social_post_id"])
+            if social is not None:
+                data["social_post"] = social.as_dict(social_status(job, now) or FAILED, at)
+        elif subject:  # a translation: one language landed
+            data["lang"] = subject
+            data.update(
+                {"blog_post": {"id": job.data["post_id"]}}
+                if job.data["source"] == "blog_post"
+                else {"key": job.data["key"]}
+            )
+        return data
 
     def cancelled(self, job: Job) -> None:
         """`job` was just cancelled: the open streams of every worker sharing the store read it

@@ -2,11 +2,13 @@
 
 Job progress stays a pure function of time; only deliveries are actions. Each time the
 dispatcher ticks it (1) turns what jobs did since the last tick into events (the service's
-`events` callback says which, with their times), one delivery per subscribed endpoint, and
-(2) attempts every delivery that is due. A failed attempt (no 2xx within 30 s) is retried
-30 s, 2 min, 10 min, 1 h and 6 h after the previous one, all on the server clock; then the
-delivery is `failed`. Every delivery stays listed (`GET /v1/webhook-deliveries`) and can be
-sent again by hand (`POST /v1/webhook-deliveries/{id}/retry`).
+`happened` callback says which, with their times; `data_of` makes an event's data once it is
+new), one delivery per subscribed endpoint, and (2) attempts every delivery that is due. A
+job that has ended and made its events is settled: ticks do not read it again. A failed
+attempt (no 2xx within 30 s) is retried 30 s, 2 min, 10 min, 1 h and 6 h after the previous
+one, all on the server clock; then the delivery is `failed`. Every delivery stays listed
+(`GET /v1/webhook-deliveries`) and can be sent again by hand
+(`POST /v1/webhook-deliveries/{id}/retry`).
 
 When does it tick? Whenever the clock is moved by hand (`clock.advance`, `clock.set`, the
 admin `POST /__mock__/clock/advance`): the deliveries are made before that call returns, so a
@@ -75,7 +77,9 @@ class Event:
     data: dict[str, Any]
 
 
-Events = Callable[[Job, float], list[Event]]  # what a job has triggered by a given time
+Happening = tuple[str, str, float]  # (topic, subject, at): an event a job triggered, no data yet
+Happened = Callable[[Job, float], list[Happening]]  # what a job has triggered by a given time
+EventData = Callable[[Job, Happening, float], dict[str, Any]]  # the data its event carries
 
 
 @storable
@@ -160,6 +164,12 @@ class Delivery(Fields):
         return shown
 
 
+def _event_name(job: Job, happening: Happening) -> str:
+    """The `Event.key` of what `job` triggered: one per job, topic and subject."""
+    topic, subject, _ = happening
+    return f"{job.id}:{topic}:{subject}"
+
+
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     """`t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, as receivers verify it."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
@@ -172,7 +182,8 @@ class Webhooks:
 
     state: MockState
     api: str
-    events: Events
+    happened: Happened
+    data_of: EventData
     wall: Callable[[], float] = time.time  # the real clock claims lapse on (not the server's)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _client: httpx.Client | None = None
@@ -346,16 +357,26 @@ class Webhooks:
             self._attempt(delivery, now)
 
     def _emit_jobs(self, tenant: str, now: float) -> None:
-        """The events the tenant's jobs made by `now` that were not made yet."""
-        found = [
-            event
-            for job in self.state.store.jobs(self.api, tenant)
-            for event in self.events(job, now)
-        ]
-        made = self.backend.get_many([self._event_key(event) for event in found])
-        for event, was_made in zip(found, made, strict=True):
+        """The events the tenant's jobs made by `now` that were not made yet, each one's data
+        made only then. A job that has ended triggers nothing more once its events are made:
+        it is settled, and later ticks do not read it again (a tick costs what the running
+        jobs cost, not what every job kept costs)."""
+        settled_key = key(tenant, self.api, "settled-jobs")
+        settled = self.backend.entries(settled_key)
+        jobs = list(self.state.store.jobs(self.api, tenant, skipping=settled))
+        found = [(job, happening) for job in jobs for happening in self.happened(job, now)]
+        names = [_event_name(job, happening) for job, happening in found]
+        made = self.backend.get_many([key(tenant, self.api, "event", name) for name in names])
+        for (job, happening), name, was_made in zip(found, names, made, strict=True):
             if was_made is None:
-                self.emit(event)
+                topic, _, at = happening
+                self.emit(Event(name, tenant, topic, at, self.data_of(job, happening, now)))
+        for job in jobs:
+            if job.snapshot(now).terminal:
+                self.backend.put(settled_key, job.id, True)
+        if len(settled) > self.state.store.capacity:  # forget the jobs the store forgot
+            for job_id in settled.keys() - set(self.state.store.ids(tenant)):
+                self.backend.discard(settled_key, job_id)
 
     def _waiting(self) -> list[Delivery]:
         """The deliveries waiting for an attempt, once each; those that no longer wait leave
