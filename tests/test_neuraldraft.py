@@ -681,8 +681,8 @@ def test_a_tick_reads_no_job_that_ended_and_made_its_events(mock: Mock) -> None:
 
 
 def test_the_settled_jobs_the_store_forgot_are_forgotten_too(state_store: Any) -> None:
-    """Past the job store's capacity the oldest ended jobs go; so do their settled marks
-    (they would pile up for as long as the server runs)."""
+    """Past the job store's capacity the oldest ended jobs go; so do their settled marks and
+    the marks of their events (they would pile up for as long as the server runs)."""
     with contextmanager(make_mock)(state_store, store_capacity=2) as mock:
         tenant = f"ndsk_test_{mock.key}"
         register(mock, "http://127.0.0.1:9/hooks", ["image.generated"])
@@ -693,9 +693,14 @@ def test_the_settled_jobs_the_store_forgot_are_forgotten_too(state_store: Any) -
             mock.advance(1)
             settled = mock.state.backend.entries(key(tenant, "neuraldraft", "settled-jobs"))
             held.append(sorted(made.index(job_id) for job_id in settled))
-        # past 2 marks, those of the jobs the store no longer holds (0 and 1) are dropped
+        # past 2 marks, those of the jobs the store no longer holds (0 and 1) are dropped,
+        # with the marks of the events they made
         assert held == [[0], [0, 1], [0, 1, 2], [2, 3], [2, 3, 4]]
         assert [made.index(job_id) for job_id in mock.state.store.ids(tenant)] == [3, 4]
+        events = [key(tenant, "neuraldraft", "event", f"{i}:image.generated:") for i in made]
+        assert [mark is not None for mark in mock.state.backend.get_many(events)] == [
+            False, False, True, True, True
+        ]  # fmt: skip
 
 
 def test_admin_reset_forgets_webhook_endpoints(mock: Mock) -> None:

@@ -305,7 +305,7 @@ class Webhooks:
         """One event, delivered to each active endpoint subscribed to it that existed then;
         made once, whichever worker sees it first."""
         store = self.backend
-        if not store.add(self._event_key(event), True):
+        if not store.add(self._mark_key(event.tenant, event.key), True):
             return
         targets = [
             e
@@ -340,8 +340,9 @@ class Webhooks:
             if store.push(self._all, [event.tenant, delivery.id]) > DELIVERIES_KEPT:
                 self._forget_old()
 
-    def _event_key(self, event: Event) -> str:
-        return key(event.tenant, self.api, "event", event.key)
+    def _mark_key(self, tenant: str, event_key: str) -> str:
+        """Where it is noted that the event `event_key` was made (it is made once)."""
+        return key(tenant, self.api, "event", event_key)
 
     def tick(self) -> None:
         """Create the events of what jobs did since the last tick, then attempt every due
@@ -360,22 +361,27 @@ class Webhooks:
         """The events the tenant's jobs made by `now` that were not made yet, each one's data
         made only then. A job that has ended triggers nothing more once its events are made:
         it is settled, and later ticks do not read it again (a tick costs what the running
-        jobs cost, not what every job kept costs)."""
+        jobs cost, not what every job kept costs). Once the store has forgotten a settled
+        job, its settled mark and the marks of its events go too."""
         settled_key = key(tenant, self.api, "settled-jobs")
-        settled = self.backend.entries(settled_key)
+        settled = self.backend.entries(settled_key)  # job ID -> the keys of its events' marks
         jobs = list(self.state.store.jobs(self.api, tenant, skipping=settled))
         found = [(job, happening) for job in jobs for happening in self.happened(job, now)]
         names = [_event_name(job, happening) for job, happening in found]
-        made = self.backend.get_many([key(tenant, self.api, "event", name) for name in names])
-        for (job, happening), name, was_made in zip(found, names, made, strict=True):
+        keys = [self._mark_key(tenant, name) for name in names]
+        marks: dict[str, list[str]] = {job.id: [] for job in jobs}
+        made = self.backend.get_many(keys)
+        for (job, happening), name, mark, was_made in zip(found, names, keys, made, strict=True):
+            marks[job.id].append(mark)
             if was_made is None:
                 topic, _, at = happening
                 self.emit(Event(name, tenant, topic, at, self.data_of(job, happening, now)))
         for job in jobs:
             if job.snapshot(now).terminal:
-                self.backend.put(settled_key, job.id, True)
-        if len(settled) > self.state.store.capacity:  # forget the jobs the store forgot
+                self.backend.put(settled_key, job.id, marks[job.id])
+        if len(settled) > self.state.store.capacity:  # some of these jobs are gone from the store
             for job_id in settled.keys() - set(self.state.store.ids(tenant)):
+                self.backend.delete(*settled[job_id])
                 self.backend.discard(settled_key, job_id)
 
     def _waiting(self) -> list[Delivery]:
