@@ -12,7 +12,7 @@ from mockserver.engine.clock import CLOCK, Clock, ManualClock, SystemClock
 from mockserver.engine.ids import IdFactory
 from mockserver.engine.jobs import JobStore
 from mockserver.engine.journal import Journal
-from mockserver.engine.scenarios import Profile, ScenarioBook
+from mockserver.engine.scenarios import FAULTS_NAMED, Profile, ScenarioBook
 from mockserver.faults import FaultBook
 from mockserver.faults.book import RULES
 from mockserver.pollcache import LIMIT as POLL_ANSWERS
@@ -22,8 +22,9 @@ from mockserver.stores import StateStore, StoreError, key, open_store, view
 SECRET = key(None, "secret")  # what signs file links: one per store, so any worker checks them
 SEED = key(None, "seed")  # of a server started without one: one per store, one draw sequence
 STRICT = key(None, "strict")  # strict mode as set at run time (absent: the config's)
-KEPT = (SECRET, SEED, STRICT)  # what a reset keeps
-SYNCED = (CLOCK, STRICT, RULES)  # what a request on a shared store reads first, all at once
+KEPT = (SECRET, SEED, STRICT, FAULTS_NAMED)  # what a reset keeps
+# what a request on a shared store reads first, all at once
+SYNCED = (CLOCK, STRICT, RULES, FAULTS_NAMED)
 _NOTHING_TO_READ = nullcontext()
 
 
@@ -59,8 +60,10 @@ class MockState:
         self.backend.add(SECRET, secrets.token_hex(32))
         self.signer = Signer(bytes.fromhex(str(self.backend.get(SECRET))))
         # answers of status polls, until the job's next transition; on a shared store another
-        # process may change a job at any moment, so nothing is kept
-        self.polls = PollCache(0 if self.backend.shared else POLL_ANSWERS)
+        # process may change a job at any moment: they are kept only on a store that tells
+        # when another process wrote (each request asks, `synced`), and dropped when one did
+        keeps = not self.backend.shared or self.backend.tells_others_writes
+        self.polls = PollCache(POLL_ANSWERS if keeps else 0)
         self.clock.on_change(self.polls.invalidate)
         self.lock = threading.RLock()  # for multi-step changes spanning store and API state
 
@@ -81,10 +84,13 @@ class MockState:
     def synced(self) -> AbstractContextManager[object]:
         """The block of one request. On a shared store, it starts by reading what other
         processes change (the clock, strict mode, the fault rules) in one operation, which
-        the request then keeps to its end (`stores.view`); the memory store has nothing to
-        read."""
+        the request then keeps to its end (`stores.view`), and by dropping the kept poll
+        answers if another process wrote since the last request; the memory store has
+        nothing to read."""
         if not self.backend.shared:
             return _NOTHING_TO_READ
+        if self.backend.tells_others_writes and self.backend.others_wrote():
+            self.polls.invalidate()
         return view.ReadOnce(self.backend, SYNCED, lambda values: self.clock.adopt(values[0]))
 
     def reset(self) -> None:

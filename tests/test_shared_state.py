@@ -204,6 +204,37 @@ def test_an_admin_transition_through_one_ends_the_job_for_the_other(
     assert status["status"] == "failed"
 
 
+def test_a_kept_poll_answer_goes_when_another_server_writes(world: tuple[Server, Server]) -> None:
+    """One keeps a running job's status answer (on SQLite too: it can tell when another
+    process wrote); the other ends the job; one's next poll shows it ended."""
+    one, other = world
+    audio_id = imported(one)
+    path = f"{NA}/status/audio/{audio_id}"
+    polled = [one.get("neuralanalog", path).json()["status"] for _ in range(2)]
+    assert polled == ["in_progress", "in_progress"]
+    forced = other.client.post(
+        f"/__mock__/jobs/{audio_id}/transition", json={"outcome": "failed", "message": "Disk"}
+    )
+    assert forced.status_code == 200, forced.text
+    assert one.get("neuralanalog", path).json()["status"] == "failed"
+
+
+def test_a_sqlite_server_answers_a_repeated_poll_from_its_cache(tmp_path: Path) -> None:
+    """While no other process writes, a poll again is the kept answer: the request's values
+    and its journal entry are all it asks of the store (a first poll also reads the job)."""
+    with contextmanager(start)(f"sqlite:///{tmp_path}/state.db") as server:
+        audio_id = imported(server)
+        server.advance(600)
+        path = f"{NA}/status/audio/{audio_id}"
+        called = operations_of(server.state)
+        first = server.get("neuralanalog", path)
+        assert called == ["get_many", "get", "push_numbered"]  # values, the job, journal
+        called.clear()
+        again = server.get("neuralanalog", path)
+        assert (again.status_code, again.content) == (200, first.content)
+        assert called == ["get_many", "push_numbered"]
+
+
 def streamed(server: Server, job_id: str) -> tuple[threading.Event, threading.Event, list[str]]:
     """The job's event stream read through `server` in a thread: (set at its first event, set
     after its last, the event names so far)."""
@@ -369,6 +400,20 @@ def test_an_idempotent_create_is_replayed_by_the_other_server(
     assert again.json() == first.json()
     jobs = one.client.get("/__mock__/jobs", params={"api": "neuraldraft"}).json()
     assert jobs["count"] == 1
+
+
+def test_a_fault_named_through_one_fires_on_the_others_status_reads(
+    world: tuple[Server, Server],
+) -> None:
+    """A job's scenario names a fault through one server: the other, which has seen no
+    fault named itself, still goes through the fault layer for it (and keeps no answer)."""
+    one, other = world
+    scenario = "completed; fault=503; operation=get_status; times=2"
+    audio_id = imported(one, **{"X-Mock-Scenario": scenario})
+    one.advance(600)
+    path = f"{NA}/status/audio/{audio_id}"
+    read = [other.get("neuralanalog", path).status_code for _ in range(3)]
+    assert read == [503, 503, 200]
 
 
 def test_a_fault_added_through_one_fires_on_the_other(world: tuple[Server, Server]) -> None:
@@ -556,7 +601,7 @@ def test_a_poll_costs_three_store_operations_and_a_create_six(
     called = operations_of(other.state)
     done = other.get("neuralanalog", f"{NA}/status/audio/{audio_id}")
     assert done.json()["status"] == "completed", done.text
-    assert called == ["get_many", "get_many", "push_numbered"]  # values, the path's jobs, journal
+    assert called == ["get_many", "get", "push_numbered"]  # values, the job, journal
     called.clear()
     imported(other)
     assert len(called) <= 6, called

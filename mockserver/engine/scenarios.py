@@ -17,7 +17,7 @@ from functools import lru_cache
 from random import Random
 from typing import Any, ClassVar
 
-from mockserver.stores import MemoryStore, StateStore, key
+from mockserver.stores import MemoryStore, StateStore, key, view
 from mockserver.stores.codec import storable
 
 HEADER = "x-mock-scenario"
@@ -141,16 +141,24 @@ class ScenarioBook:
         }
         self.profile = profile or Profile()
         # set for good once any scenario carries a `fault=` option (jobs keep their scenario):
-        # until then the fault machinery need not look at scenarios at all. Another process
-        # may queue one at any moment: on a shared store, the machinery always looks.
-        self._faults_named = any("fault" in s.options for s in self.key_bindings.values())
+        # until then the fault machinery need not look at scenarios at all. On a shared store
+        # the mark is kept there too, for every process to read (`FAULTS_NAMED`)
+        self._faults_named = False
+        if any("fault" in s.options for s in self.key_bindings.values()):
+            self.note_fault()
 
     @property
     def faults_named(self) -> bool:
-        return self._faults_named or self._store.shared
+        """Whether any scenario of any process named a fault (read once per request)."""
+        if self._faults_named or not self._store.shared:
+            return self._faults_named
+        return bool(view.held(self._store, FAULTS_NAMED))
 
     def note_fault(self) -> None:
         self._faults_named = True
+        if self._store.shared:
+            self._store.set(FAULTS_NAMED, True)
+            view.wrote(self._store, FAULTS_NAMED, True)
 
     def queue(
         self, api: str, scenario: Scenario, tenant: str | None = None, count: int = 1
@@ -236,5 +244,8 @@ def _queue_key(api: str, tenant: str | None) -> str:
     return key(tenant, "queue", api)
 
 
+# set once a scenario of any process named a fault: status answers may then fault, and
+# the processes sharing the store stop keeping them (a reset keeps it, as each process does)
+FAULTS_NAMED = key(None, "faults-named")
 _COUNT = key(None, "queued")  # scenarios queued, all queues together: bounded by `limit`
 _QUEUES = key(None, "queues")  # the queues that ever held one, to list them
