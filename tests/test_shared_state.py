@@ -289,20 +289,26 @@ def test_an_open_stream_on_one_ends_on_a_cancel_through_the_other(
     assert events[-1] == "error"
 
 
+def hooked_image(endpoint_on: Server, image_on: Server, url: str) -> None:
+    """A webhook endpoint for `image.generated` at `url`, made through one server, and an
+    image job that completes 5 s from now, made through the other."""
+    endpoint = {"url": url, "events": ["image.generated"]}
+    made = endpoint_on.client.post(
+        f"{ND}/webhook-endpoints", headers=endpoint_on.headers("neuraldraft"), json=endpoint
+    )
+    assert made.status_code == 201, made.text
+    created = image_on.client.post(
+        f"{ND}/images",
+        headers=image_on.headers("neuraldraft", **{"X-Mock-Scenario": "completed; after=5"}),
+        json={"prompt": "Tea"},
+    )
+    assert created.status_code == 202, created.text
+
+
 def test_a_webhook_is_delivered_once_whichever_servers_tick(world: tuple[Server, Server]) -> None:
     one, other = world
     with Receiver([]) as receiver:
-        endpoint = {"url": receiver.url, "events": ["image.generated"]}
-        made = one.client.post(
-            f"{ND}/webhook-endpoints", headers=one.headers("neuraldraft"), json=endpoint
-        )
-        assert made.status_code == 201, made.text
-        created = other.client.post(
-            f"{ND}/images",
-            headers=other.headers("neuraldraft", **{"X-Mock-Scenario": "completed; after=5"}),
-            json={"prompt": "Tea"},
-        )
-        assert created.status_code == 202, created.text
+        hooked_image(one, other, receiver.url)
         one.advance(5)  # one delivers before the move is answered
         for server in (other, one):  # as each does when it hears of the move
             server.neuraldraft.webhooks.tick()
@@ -324,17 +330,7 @@ def test_an_attempt_left_by_a_killed_worker_is_made_once_its_claim_lapses(
 
     with Receiver([]) as receiver:
         with contextmanager(start)(url) as dying:
-            endpoint = {"url": receiver.url, "events": ["image.generated"]}
-            made = dying.client.post(
-                f"{ND}/webhook-endpoints", headers=dying.headers("neuraldraft"), json=endpoint
-            )
-            assert made.status_code == 201, made.text
-            created = dying.client.post(
-                f"{ND}/images",
-                headers=dying.headers("neuraldraft", **{"X-Mock-Scenario": "completed; after=5"}),
-                json={"prompt": "Tea"},
-            )
-            assert created.status_code == 202, created.text
+            hooked_image(dying, dying, receiver.url)
             dying.neuraldraft.webhooks._post = killed  # type: ignore[method-assign]
             dying.advance(5)  # the attempt is claimed, then never sent nor recorded
         with contextmanager(start)(url) as restarted:
