@@ -83,10 +83,10 @@ class MockState:
 
     def synced(self) -> AbstractContextManager[object]:
         """The block of one request. On a shared store, it starts by reading what other
-        processes change (the clock, strict mode, the fault rules) in one operation, which
-        the request then keeps to its end (`stores.view`), and by dropping the kept poll
-        answers if another process wrote since the last request; the memory store has
-        nothing to read."""
+        processes change (the clock, strict mode, the fault rules, whether a scenario named a
+        fault) in one operation, which the request then keeps to its end (`stores.view`), and
+        by dropping the kept poll answers if another process wrote since the last request;
+        the memory store has nothing to read."""
         if not self.backend.shared:
             return _NOTHING_TO_READ
         if self.backend.tells_others_writes and self.backend.others_wrote():
