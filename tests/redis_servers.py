@@ -39,11 +39,10 @@ def require_openssl() -> None:
         pytest.skip(MISSING_OPENSSL)
 
 
-def self_signed(dir: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, made by `openssl`: the certificate is its own
-    authority, so a client trusting it checks the server's name as it would any other."""
-    dir.mkdir(parents=True, exist_ok=True)
-    certificate, key = dir / "tls.crt", dir / "tls.key"
+def self_signed(certificate: Path, key: Path) -> None:
+    """Write a certificate for 127.0.0.1 and its key, made by `openssl`: the certificate is
+    its own authority, so a client trusting it checks the server's name as it would any
+    other."""
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
         + ["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
@@ -53,7 +52,6 @@ def self_signed(dir: Path) -> tuple[Path, Path]:
         capture_output=True,
         timeout=30,
     )
-    return certificate, key
 
 
 def free_port() -> int:
@@ -90,6 +88,10 @@ class RedisServer:
         return self.dir / "tls.crt"
 
     @property
+    def key(self) -> Path:
+        return self.dir / "tls.key"
+
+    @property
     def url(self) -> str:
         if self.tls:
             return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.certificate}"
@@ -99,7 +101,7 @@ class RedisServer:
         if self.tls:
             args = ["redis-server", "--port", "0", "--tls-port", str(self.port)]
             args += ["--tls-cert-file", str(self.certificate)]
-            args += ["--tls-key-file", str(self.dir / "tls.key"), "--tls-auth-clients", "no"]
+            args += ["--tls-key-file", str(self.key), "--tls-auth-clients", "no"]
         else:
             args = ["redis-server", "--port", str(self.port)]
         args += ["--bind", "127.0.0.1"]
@@ -115,7 +117,7 @@ class RedisServer:
         """Run it and wait until it answers; RuntimeError if it exits first."""
         self.dir.mkdir(parents=True, exist_ok=True)
         if self.tls and not self.certificate.exists():
-            self_signed(self.dir)
+            self_signed(self.certificate, self.key)
         self.process = process = subprocess.Popen(self.command(), cwd=self.dir)
         client = Redis.from_url(self.url, socket_connect_timeout=0.5)
 
