@@ -284,6 +284,8 @@ class RequestMiddleware:
             host = headers.get(b"host", b"")
             service = self._route(scope, info, host)
             info.tenant = _tenant(headers, service)
+            content_type = headers.get(b"content-type")
+            info.content_type = None if content_type is None else content_type.decode("latin-1")
             entry = Entry(
                 id=info.id,
                 time=self.state.now(),
@@ -292,7 +294,7 @@ class RequestMiddleware:
                 method=scope["method"],
                 path=info.path or scope["path"],
                 query=scope.get("query_string", b"")[:BODY_LIMIT].decode("latin-1"),
-                request_type=headers.get(b"content-type", b"").decode("latin-1"),
+                request_type=info.content_type or "",
             )
             exchange = Exchange(entry, self.state.journal if service else None, receive, send)
             raw = kept_body(scope)

@@ -217,6 +217,7 @@ class BodyLimits:
             path = path[len(service.prefix) :] or "/"
         path = service.canonical(path)
         info.api, info.path = service.name, path  # so the answer is checked and formatted
+        info.tenant = service.key_sent(scope)
         try:
             tenant = service.tenant_of(request)  # the key first: 401/403 before any size
         except ApiError as exc:

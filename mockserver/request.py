@@ -29,7 +29,8 @@ class ApiRequest:
     path: str = ""  # the path as the real API sees it, in its documented spelling
     operation: Operation | None = None  # the contract's operation, None if undocumented
     path_params: dict[str, str] = field(default_factory=dict)
-    tenant: str | None = None  # the API key as sent, not yet judged
+    tenant: str | None = None  # the API key as sent, not yet judged; read once `api` is set
+    content_type: str | None = None  # the Content-Type header as sent (None: none sent)
     violations: list[Violation] | None = None  # the request check's findings (None: unchecked)
     body: Any = UNREAD  # the JSON body as the check parsed it, when it found it valid
     form: FormData | None = None  # a form body as the check parsed it (closed when served)

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from mockserver import contracts
 from mockserver.contracts.validate import (
@@ -173,9 +174,17 @@ class ApiService:
             return (raw[7:].strip() or None) if raw[:7].lower() == "bearer " else None
         return raw or None
 
+    def key_sent(self, scope: Scope) -> str | None:
+        """The key the request sent, unjudged (None: none)."""
+        return self.key_in(header(scope, self.auth_header) or "")
+
     def tenant_of(self, request: Request) -> str:
         """The API key of the request: its tenant. 401 when missing, 401/403 when refused."""
-        key = self.key_in(header(request.scope, self.auth_header) or "")
+        info = ApiRequest.of(request.scope)
+        if info is not None and info.api == self.name:  # read by the request middleware
+            key = info.tenant
+        else:
+            key = self.key_sent(request.scope)
         if key is None:
             raise ApiError(401, self.missing_key_message())
         configured = self.state.config.keys.get(key)
@@ -329,6 +338,8 @@ class Ctx:
         info = ApiRequest.of(self.request.scope)
         if info is None:
             info = ApiRequest("-", self.service.name, self.service.prefix, self.request.url.path)
+            info.tenant = self.service.key_sent(self.request.scope)
+            info.content_type = header(self.request.scope, "content-type")
             info.attach(self.request.scope)
         return info
 
@@ -367,7 +378,7 @@ class Ctx:
         What the real service would refuse (missing or mistyped fields, bad enums, a body
         that is not JSON) is a 422 naming each field; form values come back typed.
         """
-        content_type = header(self.request.scope, "content-type") or ""
+        content_type = self.info.content_type or ""
         operation = self.operation()
         checked = self.info.body
         if isinstance(checked, dict):  # parsed and found valid by the request check

@@ -29,7 +29,7 @@ from mockserver.contracts import Operation, Violation
 from mockserver.contracts.validate import check_request, unknown_operation
 from mockserver.errors import ApiError, FieldError
 from mockserver.limits import read_body, replaying
-from mockserver.request import ApiRequest, first_headers, header, kept_body
+from mockserver.request import ApiRequest, first_headers, kept_body
 from mockserver.service import MAX_PART_SIZE, ApiService, form_fields
 
 log = logging.getLogger("mockserver")
@@ -99,7 +99,7 @@ class RequestCheck:
         raw = kept_body(scope)
         if raw is None:  # a form, not read by the body limits
             raw, receive = await _buffer(receive)
-        content_type = header(scope, "content-type")
+        content_type = info.content_type
         media = (content_type or "").split(";")[0].strip().lower()
         try:
             if media in FORM_TYPES:

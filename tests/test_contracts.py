@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, apis, contracts, create_app
 from mockserver.contracts import validate_request, validate_response
-from mockserver.request import ApiRequest
+from mockserver.request import ApiRequest, header
 from mockserver.validation import RequestCheck, parse_json
 from tests.conftest import Mock, make_mock, wav
 
@@ -332,7 +332,8 @@ def _routed(check: RequestCheck, scope: dict[str, Any], method: str, path: str) 
     """What the request middleware records of a request before the check reads it."""
     found = check.contract.operation(method, path)
     assert found is not None
-    ApiRequest("req", "neuralanalog", "", path, *found).attach(scope)
+    info = ApiRequest("req", "neuralanalog", "", path, *found).attach(scope)
+    info.content_type = header(scope, "content-type")
 
 
 def test_a_get_without_body_never_touches_the_body() -> None:

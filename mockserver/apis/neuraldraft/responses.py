@@ -31,7 +31,6 @@ from mockserver.apis.neuraldraft.webhooks import Event
 from mockserver.engine.jobs import Job
 from mockserver.engine.scenarios import Scenario, magic_markers
 from mockserver.errors import ApiError
-from mockserver.request import header
 from mockserver.service import Ctx
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ async def json_body(ctx: Ctx) -> dict[str, Any]:
     A body that is not a JSON object sent as `application/json` is a 400; one that breaks the
     schema is a 422 naming each field.
     """
-    content_type = (header(ctx.request.scope, "content-type") or "").split(";")[0].strip().lower()
+    content_type = (ctx.info.content_type or "").split(";")[0].strip().lower()
     if content_type == "application/json" and isinstance(ctx.info.body, dict):
         return await ctx.body()  # an object already, parsed and found valid by the request check
     raw = await ctx.request.body()
