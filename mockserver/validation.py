@@ -101,8 +101,9 @@ class RequestCheck:
             raw, receive = await _buffer(receive)
         content_type = info.content_type
         media = (content_type or "").split(";")[0].strip().lower()
+        form = media in FORM_TYPES
         try:
-            if media in FORM_TYPES:
+            if form:
                 body = await _form(Headers(scope=scope), raw, media)
             else:
                 content_type, body = _parse(content_type, media, raw)
@@ -112,7 +113,7 @@ class RequestCheck:
             violations = self._check(operation, path_params, query, headers, None, None)
             return [problem, *(v for v in violations if not v.pointer.startswith("/body"))], receive
         key: tuple[Any, ...] | None = None
-        if isinstance(body, FormData):
+        if form:
             info.form = body  # the handler reads the form from here, not by parsing it again
         elif len(raw) <= MEMO_BODY:
             params = tuple(path_params.items()) if path_params else ()
