@@ -115,7 +115,13 @@ class BodyLimits:
         if uploads_to is not None:
             await self._counted(scope, receive, send, uploads_to, limit)
             return
-        raw, pending = await read_body(receive, limit)
+        first = await receive()
+        if first["type"] == "http.request" and not first.get("more_body", False):
+            raw, pending = first.get("body", b""), None  # the usual body: one message
+            if len(raw) > limit:
+                raw = None
+        else:
+            raw, pending = await read_body(receive, limit, first)
         if raw is None:
             await self._refuse(scope, service, TOO_LARGE, _too_large(limit), send)
             return
@@ -244,14 +250,15 @@ def _length(value: bytes | None) -> int | None:
 
 
 async def read_body(
-    receive: Receive, limit: float = math.inf
+    receive: Receive, limit: float = math.inf, first: Message | None = None
 ) -> tuple[bytes | None, Message | None]:
     """The body, or None once it passes `limit` (the rest is not read); and a message other
-    than body (a disconnect) met on the way, for the app to see too."""
+    than body (a disconnect) met on the way, for the app to see too. `first`: the first
+    message, received already."""
     chunks: list[bytes] = []
     size = 0
+    message = first if first is not None else await receive()
     while True:
-        message = await receive()
         if message["type"] != "http.request":
             return b"".join(chunks), message
         chunk = message.get("body", b"")
@@ -261,6 +268,7 @@ async def read_body(
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks), None
+        message = await receive()
 
 
 def replaying(raw: bytes, pending: Message | None, receive: Receive) -> Receive:

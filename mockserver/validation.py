@@ -117,7 +117,8 @@ class RequestCheck:
             info.form = body  # the handler reads the form from here, not by parsing it again
         elif len(raw) <= MEMO_BODY:
             params = tuple(path_params.items()) if path_params else ()
-            header_params = _header_values(scope, operation.header_keys)
+            names = operation.header_keys
+            header_params = _header_values(scope, names) if names else ()
             key = (operation.id, raw_query, params, header_params, content_type, raw)
         found = self._memo.get(key) if key is not None else None
         if found is None:
