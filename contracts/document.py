@@ -55,7 +55,7 @@ class Operation:
     spec: dict[str, Any] = field(repr=False)
     pointer: str = field(repr=False)  # JSON pointer of the operation in the document
 
-    @property
+    @cached_property
     def id(self) -> str:
         return self.spec.get("operationId") or f"{self.method} {self.template}"
 

@@ -212,7 +212,7 @@ class ApiService:
             operations.setdefault("HEAD", operations["GET"])
 
         async def endpoint(request: Request) -> Response:
-            operation = operations.get(request.method)
+            operation = operations.get(request.scope["method"])
             ctx = Ctx(self, request, self.tenant_of(request), operation)
             try:
                 with self.state.store.all_or_nothing():  # a failed create stores nothing

@@ -148,7 +148,7 @@ class NeuralDraft(ApiService):
         """The handler's answer; for a POST with an Idempotency-Key, the first answer again
         (the usual request, with none, awaits the handler itself: one coroutine less)."""
         key = header(ctx.request.scope, "idempotency-key")
-        if ctx.request.method != "POST" or key is None:
+        if ctx.request.scope["method"] != "POST" or key is None:
             return handler(ctx)
         return self._replayed(ctx, key, handler)
 
