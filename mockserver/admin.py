@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -28,6 +29,7 @@ from mockserver.stores import shown
 RESERVED = {"api", "outcome", "tenant", "count"}
 DASHBOARD_ROWS = 200  # a server may hold 100,000 jobs: the page shows the newest
 DASHBOARD_REQUESTS = 50
+MAX_DIGITS = 9  # of a count in a query (`limit`, `offset`)
 
 
 class AdminError(Exception):
@@ -212,14 +214,31 @@ async def fault(request: Request) -> Response:
 
 
 async def jobs(request: Request) -> Response:
+    """The jobs, oldest first; `?limit=` the newest that many, `?offset=` after passing over
+    that many newer ones (`more` says whether older ones remain)."""
     state = _state(request)
     now = state.now()
     params = request.query_params
-    wanted = params.get("status")
-    found = [job.summary(now) for job in state.store.jobs(params.get("api"), params.get("tenant"))]
-    if wanted:
-        found = [j for j in found if j["state"].lower() == wanted.lower()]
-    return JSONResponse({"jobs": found, "count": len(found)})
+    wanted = (params.get("status") or "").lower()
+    found, more = state.store.newest(
+        _whole(params, "limit"),
+        params.get("api"),
+        params.get("tenant"),
+        _whole(params, "offset") or 0,
+        (lambda job: job.snapshot(now).state.lower() == wanted) if wanted else None,
+    )
+    shown = [job.summary(now) for job in reversed(found)]
+    return JSONResponse({"jobs": shown, "count": len(shown), "more": more})
+
+
+def _whole(params: QueryParams, name: str) -> int | None:
+    """A query parameter that counts (None when not sent): digits, at most nine of them."""
+    value = params.get(name)
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS):
+        raise AdminError(422, f"'{name}' must be a whole number below 10^{MAX_DIGITS}")
+    return int(value)
 
 
 def _job(request: Request):
@@ -241,11 +260,14 @@ async def dashboard(request: Request) -> Response:
     outcomes = {name: service.outcomes for name, service in _services(request).items()}
     if params.get("api") is not None and params["api"] not in outcomes:
         return HTMLResponse(pages.unknown_api(params["api"], sorted(outcomes)), 404)
-    jobs = list(state.store.jobs(params.get("api"), params.get("tenant")))[::-1]  # newest first
-    entries = state.journal.entries(params.get("api"), params.get("tenant"), DASHBOARD_REQUESTS)
+    api, tenant = params.get("api"), params.get("tenant")
+    jobs, more = state.store.newest(DASHBOARD_ROWS, api, tenant)
+    total = state.store.count(tenant) if api is None else None  # by API: known by reading all
+    entries = state.journal.entries(api, tenant, DASHBOARD_REQUESTS)
     page = pages.dashboard(
-        jobs[:DASHBOARD_ROWS],
-        len(jobs),
+        jobs,
+        total,
+        more,
         entries[::-1],
         state.now(),
         state.clock.describe(),
@@ -283,10 +305,8 @@ async def journal(request: Request) -> Response:
     if request.method == "DELETE":
         state.journal.clear(params.get("api"), params.get("tenant"))
         return JSONResponse({"entries": []})
-    limit = params.get("limit")
-    if limit is not None and not limit.isdigit():
-        raise AdminError(422, "'limit' must be a positive integer")
-    entries = state.journal.entries(params.get("api"), params.get("tenant"), int(limit or 0))
+    limit = _whole(params, "limit")
+    entries = state.journal.entries(params.get("api"), params.get("tenant"), limit or 0)
     return JSONResponse({"entries": [e.as_dict() for e in entries]})
 
 

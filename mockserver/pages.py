@@ -119,15 +119,17 @@ document.addEventListener("click", async (event) => {
 
 def dashboard(
     jobs: list[Job],
-    total: int,
+    total: int | None,
+    more: bool,
     entries: list[Entry],
     now: float,
     clock: dict[str, Any],
     outcomes: dict[str, tuple[str, ...]],
 ) -> str:
-    """The server for people: its clock with buttons that move it; `jobs` (the newest of
-    `total`) with their state, a link to each job's page and buttons that end a running one;
-    the journal's latest `entries`, newest first, with what they broke of the contract."""
+    """The server for people: its clock with buttons that move it; `jobs`, newest first (of
+    `total`, when known; `more`: older ones are kept) with their state, a link to each job's
+    page and buttons that end a running one; the journal's latest `entries`, newest first,
+    with what they broke of the contract."""
     rows = []
     for job in jobs:
         summary = job.summary(now)
@@ -156,9 +158,12 @@ def dashboard(
     steps = " ".join(
         _button(label, "clock/advance", {"seconds": seconds}) for seconds, label in CLOCK_STEPS
     )
-    shown = f"{total} job{'' if total == 1 else 's'}" + (
-        f", the newest {len(jobs)} shown" if total > len(jobs) else ""
-    )
+    if not more:
+        shown = f"{len(jobs)} job{'' if len(jobs) == 1 else 's'}"
+    elif total is None:
+        shown = f"The newest {len(jobs)} jobs shown, older ones kept"
+    else:
+        shown = f"{total} jobs, the newest {len(jobs)} shown"
     refresh = "" if clock["mode"] == "manual" else "<meta http-equiv='refresh' content='5'>"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'>{refresh}<title>Mock server</title>"

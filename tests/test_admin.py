@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from mockserver.admin import DASHBOARD_ROWS
 from tests.conftest import Mock
 
 NA = "/neuralanalog"
@@ -117,6 +120,38 @@ def test_jobs_listing_filters_and_transition(mock: Mock) -> None:
     assert mock.client.get("/__mock__/jobs/nope").status_code == 404
 
 
+def test_jobs_listing_pages_back_from_the_newest(mock: Mock) -> None:
+    mine = [create(mock) for _ in range(3)]
+    create(mock, "other")
+    mine += [create(mock) for _ in range(2)]
+
+    def page(**params: object) -> tuple[list[str], bool]:
+        answer = mock.client.get("/__mock__/jobs", params={"tenant": mock.key, **params})
+        assert answer.status_code == 200, answer.text
+        listed = answer.json()
+        assert listed["count"] == len(listed["jobs"])
+        return [j["id"] for j in listed["jobs"]], listed["more"]
+
+    assert page() == (mine, False)  # no limit: all of them, oldest first
+    assert page(limit=2) == (mine[3:], True)
+    assert page(limit=2, offset=2) == (mine[1:3], True)
+    assert page(limit=2, offset=4) == (mine[:1], False)
+    assert page(limit=0) == ([], True)
+    mock.client.post(f"/__mock__/jobs/{mine[4]}/transition", json={"outcome": "failed"})
+    assert page(limit=2, status="in_progress") == (mine[2:4], True)
+    assert page(limit=2, status="failed") == (mine[4:], False)
+    everyone = mock.client.get("/__mock__/jobs", params={"limit": 3}).json()["jobs"]
+    assert [j["tenant"] for j in everyone] == ["other", mock.key, mock.key]
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1e3", "1234567890", "²"])
+def test_jobs_and_journal_limits_must_be_small_whole_numbers(mock: Mock, value: str) -> None:
+    for path, name in [("jobs", "limit"), ("jobs", "offset"), ("journal", "limit")]:
+        answer = mock.client.get(f"/__mock__/{path}", params={name: value})
+        assert answer.status_code == 422
+        assert f"'{name}' must be a whole number" in answer.json()["error"]
+
+
 def test_journal_records_requests_and_can_be_cleared(mock: Mock) -> None:
     audio_id = create(mock)
     status(mock, audio_id)
@@ -169,6 +204,16 @@ def test_dashboard_lists_jobs_newest_first_with_buttons_that_steer(mock: Mock) -
     assert mock.client.post("/__mock__/clock/advance", json={"seconds": 60}).status_code == 200
     other = mock.client.get("/__mock__/dashboard", params={"tenant": "someone-else"}).text
     assert newer not in other and "0 jobs" in other
+
+
+def test_dashboard_shows_the_newest_jobs_and_how_many_are_kept(mock: Mock) -> None:
+    created = [create(mock) for _ in range(DASHBOARD_ROWS + 1)]
+    everyone = mock.client.get("/__mock__/dashboard").text
+    assert f"{DASHBOARD_ROWS + 1} jobs, the newest {DASHBOARD_ROWS} shown" in everyone
+    assert created[-1] in everyone and created[0] not in everyone
+    by_api = mock.client.get("/__mock__/dashboard", params={"api": "neuralanalog"}).text
+    assert f"The newest {DASHBOARD_ROWS} jobs shown, older ones kept" in by_api
+    assert "0 jobs" in mock.client.get("/__mock__/dashboard", params={"api": "camb"}).text
 
 
 def test_dashboard_escapes_what_clients_chose(mock: Mock) -> None:

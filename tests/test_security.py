@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,11 @@ from mockserver import ServerConfig, create_app
 from mockserver.admin_guard import targets_admin
 from mockserver.cli import build_app, build_parser, config_from
 from mockserver.engine.artifacts import AudioInfo, render_audio, render_budget
-from mockserver.engine.jobs import Job, JobStore
+from mockserver.engine.jobs import NEWEST_CHUNK, Job, JobStore
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.limits import json_problem
 from mockserver.live import LiveServer
+from mockserver.stores import MemoryStore
 from tests.conftest import Mock, make_mock, wav
 
 NA = "/neuralanalog"
@@ -449,6 +450,30 @@ def test_eviction_takes_finished_jobs_oldest_first_past_running_ones() -> None:
     store.add(_job("newer", Outcome("completed")))
     store.add(_job("newest", Outcome("completed")))
     assert [j.id for j in store.jobs()] == ["running", "newer", "newest"]
+
+
+class _CountingStore(MemoryStore):
+    """Counts the values `get_many` reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read = 0
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        self.read += len(keys)
+        return super().get_many(keys)
+
+
+def test_a_page_of_the_newest_jobs_reads_what_it_shows_not_every_job() -> None:
+    counting = _CountingStore()
+    store = JobStore(lambda: 0.0, store=counting)
+    for index in range(3 * NEWEST_CHUNK):
+        store.add(_job(f"job-{index}", None))
+    page, more = store.newest(5, offset=2)
+    assert [job.id for job in page] == [f"job-{3 * NEWEST_CHUNK - n}" for n in range(3, 8)]
+    assert more and counting.read <= NEWEST_CHUNK
+    everything, more = store.newest(None, "neuralanalog")
+    assert len(everything) == 3 * NEWEST_CHUNK and not more
 
 
 # --- 10. API keys are masked in admin views -------------------------------------------------------

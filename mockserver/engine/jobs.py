@@ -14,6 +14,7 @@ from mockserver.stores import MemoryStore, StateStore, key, recurring_key, subke
 from mockserver.stores.codec import dumps, register, storable
 
 EVICTION_LOOKS = 8  # jobs eviction may look at per job added, at most
+NEWEST_CHUNK = 256  # jobs `newest` reads at a time, back from the newest
 
 
 @storable
@@ -325,6 +326,47 @@ class JobStore:
         for job in store.get_many(keys):
             if job is not None and (api is None or job.api == api):
                 yield self._seen(job)
+
+    def newest(
+        self,
+        limit: int | None = None,
+        api: str | None = None,
+        tenant: str | None = None,
+        offset: int = 0,
+        keep: Callable[[Job], bool] | None = None,
+    ) -> tuple[list[Job], bool]:
+        """Up to `limit` jobs (None: all) of one API and tenant or all, for which `keep` holds,
+        newest first, the `offset` newest of them passed over; and whether older ones remain.
+        Read back from the newest in chunks: a page costs what it shows, not what the server
+        holds (a dashboard on 100,000 jobs)."""
+        store = self._store
+        listed = _ORDER if tenant is None else key(tenant, "jobs")
+        found: list[Job] = []
+        end = store.length(listed)
+        while end > 0:
+            start = max(0, end - NEWEST_CHUNK)
+            names = store.items(listed, start, end - 1)
+            if tenant is None:
+                keys = [key(owner, "job", job_id) for owner, job_id in names]
+            else:
+                keys = [key(tenant, "job", job_id) for job_id in names]
+            for job in reversed(store.get_many(keys)):
+                if job is None or (api is not None and job.api != api):
+                    continue
+                if keep is not None and not keep(job):
+                    continue
+                if offset:
+                    offset -= 1
+                elif limit is not None and len(found) >= limit:
+                    return found, True
+                else:
+                    found.append(self._seen(job))
+            end = start
+        return found, False
+
+    def count(self, tenant: str | None = None) -> int:
+        """The jobs kept, of one tenant or all (of every API): one read."""
+        return self._store.length(_ORDER if tenant is None else key(tenant, "jobs"))
 
     def _seen(self, job: Job) -> Job:
         """The one object this request works on for `job`, noted to be saved if changed."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from mockserver.stores.base import Listener, StateStore
@@ -79,11 +80,15 @@ class MemoryStore(StateStore):
 
     def items(self, key: str, start: int = 0, stop: int = -1) -> list[Any]:
         with self._lock:
-            items = list(self._lists.get(key, ()))
-        size = len(items)
-        first = max(start + size if start < 0 else start, 0)
-        last = stop + size if stop < 0 else min(stop, size - 1)
-        return items[first : max(last + 1, 0)]  # a stop before the first item: none
+            items = self._lists.get(key, deque())
+            size = len(items)
+            first = max(start + size if start < 0 else start, 0)
+            last = stop + size if stop < 0 else min(stop, size - 1)
+            if last < first:  # a stop before the first item: none
+                return []
+            if first > size - 1 - last:  # nearer the end: walk from there
+                return list(islice(reversed(items), size - 1 - last, size - first))[::-1]
+            return list(islice(items, first, last + 1))
 
     def length(self, key: str) -> int:
         items = self._lists.get(key)
