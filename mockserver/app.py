@@ -283,7 +283,7 @@ class RequestMiddleware:
             info = ApiRequest(f"req_{self.request_ids.getrandbits(64):016x}").attach(scope)
             host = headers.get(b"host", b"")
             service = self._route(scope, info, host)
-            info.tenant = _tenant(headers, service)
+            info.tenant = _tenant(scope, service)
             content_type = headers.get(b"content-type")
             info.content_type = None if content_type is None else content_type.decode("latin-1")
             entry = Entry(
@@ -365,8 +365,6 @@ class RequestMiddleware:
             self.polls.put(key, answer, generation)
 
 
-def _tenant(headers: dict[bytes, bytes], service: ApiService | None) -> str | None:
+def _tenant(scope: Scope, service: ApiService | None) -> str | None:
     """The tenant for the journal, read without judging the key (that is the handler's job)."""
-    if service is None:
-        return None
-    return service.key_in(headers.get(service.auth_header.encode(), b"").decode("latin-1"))
+    return None if service is None else service.key_sent(scope)
