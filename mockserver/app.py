@@ -230,7 +230,8 @@ class RequestMiddleware:
     `mockserver.routing`); a path reached by Host or in single-API mode is re-rooted under
     the API's prefix here. A status poll whose answer is still fresh (`mockserver.pollcache`)
     is answered from the cache, journalled like any other; every other request of an API, and
-    every admin request, empties the cache before and after it is served.
+    every admin request, empties the cache before and after it is served (and, where other
+    processes learn of changes from a count, counts one before its answer begins).
 
     The fault layer sits inside it, so a faulted answer is journalled like any other; a
     request of an API goes through that layer only when a fault could fire (the rare case).
@@ -296,12 +297,15 @@ class RequestMiddleware:
                 query=scope.get("query_string", b"")[:BODY_LIMIT].decode("latin-1"),
                 request_type=info.content_type or "",
             )
-            exchange = Exchange(entry, self.state.journal if service else None, receive, send)
+            changes = service is None or scope["method"] not in ("GET", "HEAD")
+            # where other processes learn of changes from a count, it moves before the answer
+            announce = self.state.changed_jobs if changes and self.state.counts_changes else None
+            journal = self.state.journal if service else None
+            exchange = Exchange(entry, journal, receive, send, announce)
             raw = kept_body(scope)
             if raw is not None:
                 exchange.body_read(raw)
             key = None
-            changes = service is None or scope["method"] not in ("GET", "HEAD")
             try:
                 if changes:
                     self.polls.invalidate()
@@ -324,6 +328,8 @@ class RequestMiddleware:
             finally:
                 if changes:
                     self.polls.invalidate()
+                if announce is not None and not entry.status:  # no answer began: count it now
+                    announce()
                 exchange.record()  # an answer that never ended (a dropped connection) is journalled
                 if info.form is not None:  # the uploads the request check parsed, read by now
                     await info.form.close()

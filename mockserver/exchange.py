@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from starlette.types import Message, Receive, Send
 
@@ -21,6 +22,7 @@ class Exchange:
 
     __slots__ = (
         "entry",
+        "_on_answer",
         "_journal",
         "_receive",
         "_send",
@@ -31,8 +33,16 @@ class Exchange:
         "_body_known",
     )
 
-    def __init__(self, entry: Entry, journal: Journal | None, receive: Receive, send: Send):
+    def __init__(
+        self,
+        entry: Entry,
+        journal: Journal | None,
+        receive: Receive,
+        send: Send,
+        on_answer: Callable[[], None] | None = None,
+    ):
         self.entry = entry
+        self._on_answer = on_answer  # called as the answer begins, before the client sees it
         self._journal = journal  # None: an admin request, logged but not journalled
         self._receive = receive
         self._send = send
@@ -78,6 +88,8 @@ class Exchange:
                 sent = [header for header in sent if header[0] != REQUEST_ID_HEADER]
             sent.append((REQUEST_ID_HEADER, entry.id.encode()))
             message["headers"] = sent
+            if self._on_answer is not None:
+                self._on_answer()
         await self._send(message)
 
     def record(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from mockserver.config import ServerConfig
 from mockserver.engine.artifacts import Signer
@@ -22,7 +23,10 @@ from mockserver.stores import StateStore, StoreError, key, open_store, view
 SECRET = key(None, "secret")  # what signs file links: one per store, so any worker checks them
 SEED = key(None, "seed")  # of a server started without one: one per store, one draw sequence
 STRICT = key(None, "strict")  # strict mode as set at run time (absent: the config's)
-KEPT = (SECRET, SEED, STRICT, FAULTS_NAMED)  # what a reset keeps
+# requests that changed jobs, counted on a store that cannot tell a process that another one
+# wrote (Redis): kept by a reset, so the count only ever grows
+CHANGES = key(None, "changes")
+KEPT = (SECRET, SEED, STRICT, FAULTS_NAMED, CHANGES)  # what a reset keeps
 # what a request on a shared store reads first, all at once
 SYNCED = (CLOCK, STRICT, RULES, FAULTS_NAMED)
 _NOTHING_TO_READ = nullcontext()
@@ -59,11 +63,14 @@ class MockState:
         self.faults = FaultBook(config.faults, self.ids.seed, self.backend)
         self.backend.add(SECRET, secrets.token_hex(32))
         self.signer = Signer(bytes.fromhex(str(self.backend.get(SECRET))))
-        # answers of status polls, until the job's next transition; on a shared store another
-        # process may change a job at any moment: they are kept only on a store that tells
-        # when another process wrote (each request asks, `synced`), and dropped when one did
-        keeps = not self.backend.shared or self.backend.tells_others_writes
-        self.polls = PollCache(POLL_ANSWERS if keeps else 0)
+        # answers of status polls, until the job's next transition. On a shared store another
+        # process may change a job at any moment: each request asks first whether one did
+        # (`synced`), and the answers go when one did. SQLite tells it itself; on another
+        # shared store the requests that change jobs are counted (`changed_jobs`)
+        self.polls = PollCache(POLL_ANSWERS)
+        self.counts_changes = self.backend.shared and not self.backend.tells_others_writes
+        self._changes_seen: object = None  # the count as this process last knew it
+        self._synced = (*SYNCED, CHANGES) if self.counts_changes else SYNCED
         self.clock.on_change(self.polls.invalidate)
         self.lock = threading.RLock()  # for multi-step changes spanning store and API state
 
@@ -91,7 +98,25 @@ class MockState:
             return _NOTHING_TO_READ
         if self.backend.tells_others_writes and self.backend.others_wrote():
             self.polls.invalidate()
-        return view.ReadOnce(self.backend, SYNCED, lambda values: self.clock.adopt(values[0]))
+        return view.ReadOnce(self.backend, self._synced, self._adopt)
+
+    def _adopt(self, values: list[Any | None]) -> None:
+        """What a request on a shared store read first: the clock, and the count of changes
+        (where it is kept), which drops the kept answers when another process changed jobs."""
+        self.clock.adopt(values[0])
+        if self.counts_changes and values[-1] != self._changes_seen:
+            self.polls.invalidate()
+            self._changes_seen = values[-1]
+
+    def changed_jobs(self) -> None:
+        """Jobs changed (a request that may change them is answering): this process's kept
+        answers go, and where the changes are counted, every other process's with its next
+        request. Before the answer leaves, so a client's next poll, whichever process it
+        reaches, sees the change."""
+        self.polls.invalidate()
+        if self.counts_changes:
+            # every change counted up to here is in the store, and nothing is kept here now
+            self._changes_seen = self.backend.incr(CHANGES)
 
     def reset(self) -> None:
         """Forget every job, queued scenario, journal entry and fault added since the start (the

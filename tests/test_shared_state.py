@@ -20,12 +20,14 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, apis, create_app
 from mockserver.apis.neuraldraft import NeuralDraft
 from mockserver.apis.neuraldraft.webhooks import CLAIM_SECONDS
-from mockserver.state import MockState
+from mockserver.fixtures.server import MockServer
+from mockserver.state import CHANGES, MockState
 from mockserver.stores import StoreError, key, shown
 from tests.conftest import ConformanceCheck, wav
 from tests.pdfs import written_pdf
@@ -43,10 +45,14 @@ LINK = {"url": "https://example.com/take.wav"}
 class Server:
     """One server of the world, in-process, every answer checked against its contract."""
 
-    state: MockState
+    app: Starlette
     client: TestClient
     check: ConformanceCheck
     neuraldraft: NeuralDraft
+
+    @property
+    def state(self) -> MockState:
+        return self.app.state.mock  # type: ignore[no-any-return]
 
     def headers(self, api: str, **extra: str) -> dict[str, str]:
         service = apis.service_class(api)
@@ -64,7 +70,7 @@ def start(url: str) -> Iterator[Server]:
     app = create_app(ServerConfig(clock="manual", seed=7, store=url))
     check = ConformanceCheck(app)
     with TestClient(check) as client:
-        yield Server(app.state.mock, client, check, app.state.services["neuraldraft"])
+        yield Server(app, client, check, app.state.services["neuraldraft"])
     app.state.mock.backend.close()
     check.assert_clean()
 
@@ -219,10 +225,12 @@ def test_a_kept_poll_answer_goes_when_another_server_writes(world: tuple[Server,
     assert one.get("neuralanalog", path).json()["status"] == "failed"
 
 
-def test_a_sqlite_server_answers_a_repeated_poll_from_its_cache(tmp_path: Path) -> None:
-    """While no other process writes, a poll again is the kept answer: the request's values
-    and its journal entry are all it asks of the store (a first poll also reads the job)."""
-    with contextmanager(start)(f"sqlite:///{tmp_path}/state.db") as server:
+def test_a_server_answers_a_repeated_poll_from_its_cache(shared_store_url: str) -> None:
+    """While no other process changes jobs, a poll again is the kept answer: the request's
+    values and its journal entry are all it asks of the store (a first poll also reads the
+    job). SQLite tells when another process wrote; on Redis the changes are counted, and the
+    count is one of the request's values."""
+    with contextmanager(start)(shared_store_url) as server:
         audio_id = imported(server)
         server.advance(600)
         path = f"{NA}/status/audio/{audio_id}"
@@ -233,6 +241,42 @@ def test_a_sqlite_server_answers_a_repeated_poll_from_its_cache(tmp_path: Path) 
         again = server.get("neuralanalog", path)
         assert (again.status_code, again.content) == (200, first.content)
         assert called == ["get_many", "push_numbered"]
+
+
+def test_a_kept_answer_goes_when_the_other_server_cancels(world: tuple[Server, Server]) -> None:
+    one, other = world
+    job_id = blog_post_job(one)
+    path = f"{ND}/jobs/{job_id}"
+    assert [one.get("neuraldraft", path).json()["status"] for _ in range(2)] == ["pending"] * 2
+    cancelled = other.client.post(f"{path}/cancel", headers=other.headers("neuraldraft"))
+    assert cancelled.status_code == 200, cancelled.text
+    assert [one.get("neuraldraft", path).json()["status"] for _ in range(2)] == ["cancelled"] * 2
+
+
+def test_a_kept_answer_goes_when_the_other_server_resets(world: tuple[Server, Server]) -> None:
+    """The count of changes outlives the reset: the other server's count cannot come back to
+    a value this one saw before it."""
+    one, other = world
+    audio_id = imported(one)
+    path = f"{NA}/status/audio/{audio_id}"
+    assert [one.get("neuralanalog", path).status_code for _ in range(2)] == [200, 200]
+    counted = one.state.backend.get(CHANGES)
+    assert other.client.post("/__mock__/reset").status_code == 200
+    assert one.get("neuralanalog", path).status_code == 404
+    if one.state.counts_changes:  # Redis: the reset kept the count, and counted itself
+        assert one.state.backend.get(CHANGES) == counted + 1
+
+
+def test_a_kept_answer_goes_when_a_test_ends_the_job_through_the_other_servers_fixture(
+    world: tuple[Server, Server],
+) -> None:
+    one, other = world
+    audio_id = imported(one)
+    path = f"{NA}/status/audio/{audio_id}"
+    assert [one.get("neuralanalog", path).json()["status"] for _ in range(2)] == ["in_progress"] * 2
+    fixture = MockServer(other.app, "", KEY)
+    fixture.transition("neuralanalog", audio_id, "failed", message="Disk")
+    assert one.get("neuralanalog", path).json()["status"] == "failed"
 
 
 def streamed(server: Server, job_id: str) -> tuple[threading.Event, threading.Event, list[str]]:
