@@ -76,6 +76,9 @@ class Exchange:
             if not message.get("more_body", False):
                 self.record()
         elif message["type"] == "http.response.start":
+            on_answer, self._on_answer = self._on_answer, None  # once, and first: should it
+            if on_answer is not None:  # fail, the answer is that error
+                on_answer()
             entry = self.entry
             entry.status = message["status"]
             sent = list(message.get("headers", ()))
@@ -88,8 +91,6 @@ class Exchange:
                 sent = [header for header in sent if header[0] != REQUEST_ID_HEADER]
             sent.append((REQUEST_ID_HEADER, entry.id.encode()))
             message["headers"] = sent
-            if self._on_answer is not None:
-                self._on_answer()
         await self._send(message)
 
     def record(self) -> None:

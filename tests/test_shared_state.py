@@ -243,6 +243,31 @@ def test_a_server_answers_a_repeated_poll_from_its_cache(shared_store_url: str) 
         assert called == ["get_many", "push_numbered"]
 
 
+def test_a_change_that_cannot_be_counted_is_answered_as_the_error_it_is(
+    shared_store_url: str,
+) -> None:
+    """On Redis, a create whose count of changes cannot be written gets a 500 in the API's
+    format, with its request ID, rather than an answer other workers might contradict."""
+    with contextmanager(start)(shared_store_url) as server:
+        state = server.state
+        if not state.counts_changes:
+            pytest.skip("this store tells other processes' writes itself")
+        counted = state.backend.incr
+
+        def incr(name: str, by: int = 1) -> int:
+            if name == CHANGES:
+                raise StoreError("the store went away")
+            return counted(name, by)
+
+        state.backend.incr = incr  # type: ignore[method-assign]
+        created = server.client.post(
+            f"{NA}/from-link", headers=server.headers("neuralanalog"), json=LINK
+        )
+        assert created.status_code == 500
+        assert "the store went away" in created.text
+        assert created.headers["x-request-id"].startswith("req_")
+
+
 def test_a_kept_answer_goes_when_the_other_server_cancels(world: tuple[Server, Server]) -> None:
     one, other = world
     job_id = blog_post_job(one)
