@@ -24,9 +24,11 @@ SECRET = key(None, "secret")  # what signs file links: one per store, so any wor
 SEED = key(None, "seed")  # of a server started without one: one per store, one draw sequence
 STRICT = key(None, "strict")  # strict mode as set at run time (absent: the config's)
 # requests that changed jobs, counted on a store that cannot tell a process that another one
-# wrote (Redis): kept by a reset, so the count only ever grows
+# wrote (Redis); a reset moves the count on by a step no process counting meanwhile reaches,
+# so the count never comes back to a value a process saw before the reset
 CHANGES = key(None, "changes")
-KEPT = (SECRET, SEED, STRICT, FAULTS_NAMED, CHANGES)  # what a reset keeps
+CHANGES_PER_RESET = 2**32
+KEPT = (SECRET, SEED, STRICT, FAULTS_NAMED)  # what a reset keeps
 # what a request on a shared store reads first, all at once
 SYNCED = (CLOCK, STRICT, RULES, FAULTS_NAMED)
 _NOTHING_TO_READ = nullcontext()
@@ -122,12 +124,15 @@ class MockState:
         """Forget every job, queued scenario, journal entry and fault added since the start (the
         configured faults come back); the clock keeps its time, file links stay valid, the seed
         and strict mode stay, the journal goes on counting requests."""
-        now, kept, recorded = self.clock.now(), self.backend.get_many(KEPT), self.journal.recorded
+        now, recorded = self.clock.now(), self.journal.recorded
+        *kept, changes = self.backend.get_many((*KEPT, CHANGES))
         self.backend.clear()
         view.forget(self.backend)
         for name, value in zip(KEPT, kept, strict=True):
             if value is not None:
                 self.backend.add(name, value)
+        if self.counts_changes:
+            self.backend.incr(CHANGES, int(changes or 0) + CHANGES_PER_RESET)
         self.journal.count_from(recorded)
         self.journal.clear()
         if self.backend.shared:
