@@ -101,12 +101,14 @@ def _ready(ctx: Ctx, object_id: str, kind: str) -> Job:
 
 
 def _latest(ctx: Ctx, audio_id: str, kind: str) -> Job | None:
-    """The newest completed `kind` object made from audio `audio_id`."""
-    found = None
-    for job in ctx.state.store.jobs(ctx.service.name, ctx.tenant):
-        if job.kind == kind and job.data.get("audio_id") == audio_id and _completed(ctx, job):
-            found = job
-    return found
+    """The newest completed `kind` object made from audio `audio_id`: looked for from the
+    newest job back, not through every job the key has."""
+
+    def wanted(job: Job) -> bool:
+        return job.kind == kind and job.data.get("audio_id") == audio_id and _completed(ctx, job)
+
+    found, _ = ctx.state.store.newest(1, ctx.service.name, ctx.tenant, keep=wanted)
+    return found[0] if found else None
 
 
 def _completed(ctx: Ctx, job: Job) -> bool:
