@@ -13,6 +13,7 @@ from tests.redis_servers import RedisClusterServers, RedisServer, fresh_prefix
 from tests.server_processes import ServerProcess
 
 NA = "/neuralanalog"
+ND = "/neuraldraft/v1"
 KEY = "fleet"
 LINK = {"url": "https://example.com/take.wav"}
 
@@ -106,6 +107,30 @@ def test_kill_9_of_two_workers_and_of_redis_loses_nothing(
         "2",
         crash=durable_redis_server.restart_after_kill,  # AOF, fsync always: nothing lost
     )
+
+
+def test_two_workers_on_redis_never_answer_a_poll_from_a_stale_kept_answer(
+    servers: list[ServerProcess], redis_server: RedisServer
+) -> None:
+    """Each worker keeps the queued job's answer; one of them cancels the job; every poll
+    after that answer, whichever worker takes it, shows the job cancelled: each request reads
+    the count of changes first (a cancel publishes no notice the other worker drops its
+    answers on)."""
+    server = serve(servers, f"{redis_server.url}?prefix={fresh_prefix()}", "--workers", "2")
+    headers = server.headers("neuraldraft", KEY)
+    created = server.request(
+        "POST", f"{ND}/blog-posts", headers=headers, json={"type": "ai", "topic": "Tea"}
+    )
+    assert created.status_code == 202, created.text
+    job = f"{ND}/jobs/{created.json()['id']}"
+
+    def polled() -> list[str]:  # fresh connections: either worker takes each
+        return [server.request("GET", job, headers=headers).json()["status"] for _ in range(12)]
+
+    assert polled() == ["pending"] * 12
+    cancelled = server.request("POST", f"{job}/cancel", headers=headers)
+    assert cancelled.status_code == 200, cancelled.text
+    assert polled() == ["cancelled"] * 12
 
 
 def test_two_servers_on_a_redis_cluster_are_one_world(
