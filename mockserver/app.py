@@ -230,8 +230,8 @@ class RequestMiddleware:
     `mockserver.routing`); a path reached by Host or in single-API mode is re-rooted under
     the API's prefix here. A status poll whose answer is still fresh (`mockserver.pollcache`)
     is answered from the cache, journalled like any other; every other request of an API, and
-    every admin request, empties the cache before and after it is served (and, where other
-    processes learn of changes from a count, counts one before its answer begins).
+    every admin request, empties the cache before and after it is served (and, on a shared
+    store, counts one change before its answer begins).
 
     The fault layer sits inside it, so a faulted answer is journalled like any other; a
     request of an API goes through that layer only when a fault could fire (the rare case).
@@ -298,8 +298,8 @@ class RequestMiddleware:
                 request_type=info.content_type or "",
             )
             changes = service is None or scope["method"] not in ("GET", "HEAD")
-            # where other processes learn of changes from a count, it moves before the answer
-            announce = self.state.changed_jobs if changes and self.state.counts_changes else None
+            # on a shared store, other processes learn of changes from a count: it moves first
+            announce = self.state.changed_jobs if changes and self.state.backend.shared else None
             journal = self.state.journal if service else None
             exchange = Exchange(entry, journal, receive, send, announce)
             raw = kept_body(scope)

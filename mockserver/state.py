@@ -23,14 +23,13 @@ from mockserver.stores import StateStore, StoreError, key, open_store, view
 SECRET = key(None, "secret")  # what signs file links: one per store, so any worker checks them
 SEED = key(None, "seed")  # of a server started without one: one per store, one draw sequence
 STRICT = key(None, "strict")  # strict mode as set at run time (absent: the config's)
-# requests that changed jobs, counted on a store that cannot tell a process that another one
-# wrote (Redis); a reset moves the count on by a step no process counting meanwhile reaches,
-# so the count never comes back to a value a process saw before the reset
+# requests that changed jobs, counted on a shared store; a reset moves the count on by a step
+# no process counting meanwhile reaches, so it never comes back to a value a process saw
 CHANGES = key(None, "changes")
 CHANGES_PER_RESET = 2**32
 KEPT = (SECRET, SEED, STRICT, FAULTS_NAMED)  # what a reset keeps
 # what a request on a shared store reads first, all at once
-SYNCED = (CLOCK, STRICT, RULES, FAULTS_NAMED)
+SYNCED = (CLOCK, STRICT, RULES, FAULTS_NAMED, CHANGES)
 _NOTHING_TO_READ = nullcontext()
 
 
@@ -66,13 +65,11 @@ class MockState:
         self.backend.add(SECRET, secrets.token_hex(32))
         self.signer = Signer(bytes.fromhex(str(self.backend.get(SECRET))))
         # answers of status polls, until the job's next transition. On a shared store another
-        # process may change a job at any moment: each request asks first whether one did
-        # (`synced`), and the answers go when one did. SQLite tells it itself; on another
-        # shared store the requests that change jobs are counted (`changed_jobs`)
+        # process may change a job at any moment: the requests that change jobs are counted
+        # there (`changed_jobs`), each request reads the count first (`synced`), and the
+        # answers go when another process moved it
         self.polls = PollCache(POLL_ANSWERS)
-        self.counts_changes = self.backend.shared and not self.backend.tells_others_writes
         self._changes_seen: object = None  # the count as this process last knew it
-        self._synced = (*SYNCED, CHANGES) if self.counts_changes else SYNCED
         self.clock.on_change(self.polls.invalidate)
         self.lock = threading.RLock()  # for multi-step changes spanning store and API state
 
@@ -93,30 +90,27 @@ class MockState:
     def synced(self) -> AbstractContextManager[object]:
         """The block of one request. On a shared store, it starts by reading what other
         processes change (the clock, strict mode, the fault rules, whether a scenario named a
-        fault) in one operation, which the request then keeps to its end (`stores.view`), and
-        by dropping the kept poll answers if another process wrote since the last request;
-        the memory store has nothing to read."""
+        fault, the count of changes) in one operation, which the request then keeps to its end
+        (`stores.view`); the memory store has nothing to read."""
         if not self.backend.shared:
             return _NOTHING_TO_READ
-        if self.backend.tells_others_writes and self.backend.others_wrote():
-            self.polls.invalidate()
-        return view.ReadOnce(self.backend, self._synced, self._adopt)
+        return view.ReadOnce(self.backend, SYNCED, self._adopt)
 
     def _adopt(self, values: list[Any | None]) -> None:
-        """What a request on a shared store read first: the clock, and the count of changes
-        (where it is kept), which drops the kept answers when another process changed jobs."""
+        """What a request on a shared store read first: the clock, and the count of changes,
+        which drops the kept answers when another process changed jobs."""
         self.clock.adopt(values[0])
-        if self.counts_changes and values[-1] != self._changes_seen:
+        if values[-1] != self._changes_seen:
             self.polls.invalidate()
             self._changes_seen = values[-1]
 
     def changed_jobs(self) -> None:
         """Jobs changed (a request that may change them is answering): this process's kept
-        answers go, and where the changes are counted, every other process's with its next
-        request. Before the answer leaves, so a client's next poll, whichever process it
-        reaches, sees the change."""
+        answers go, and on a shared store every other process's with its next request. Before
+        the answer leaves, so a client's next poll, whichever process it reaches, sees the
+        change."""
         self.polls.invalidate()
-        if self.counts_changes:
+        if self.backend.shared:
             # every change counted up to here is in the store, and nothing is kept here now
             self._changes_seen = self.backend.incr(CHANGES)
 
@@ -131,7 +125,7 @@ class MockState:
         for name, value in zip(KEPT, kept, strict=True):
             if value is not None:
                 self.backend.add(name, value)
-        if self.counts_changes:
+        if self.backend.shared:
             self.backend.incr(CHANGES, int(changes or 0) + CHANGES_PER_RESET)
         self.journal.count_from(recorded)
         self.journal.clear()

@@ -29,7 +29,6 @@ from mockserver.apis.neuraldraft.webhooks import CLAIM_SECONDS
 from mockserver.fixtures.server import MockServer
 from mockserver.state import CHANGES, CHANGES_PER_RESET, MockState
 from mockserver.stores import StoreError, key, shown
-from tests import redis_servers
 from tests.conftest import ConformanceCheck, wav
 from tests.pdfs import written_pdf
 from tests.test_neuraldraft import Receiver
@@ -228,9 +227,8 @@ def test_a_kept_poll_answer_goes_when_another_server_writes(world: tuple[Server,
 
 def test_a_server_answers_a_repeated_poll_from_its_cache(shared_store_url: str) -> None:
     """While no other process changes jobs, a poll again is the kept answer: the request's
-    values and its journal entry are all it asks of the store (a first poll also reads the
-    job). SQLite tells when another process wrote; on Redis the changes are counted, and the
-    count is one of the request's values."""
+    values (the count of changes among them) and its journal entry are all it asks of the
+    store (a first poll also reads the job)."""
     with contextmanager(start)(shared_store_url) as server:
         audio_id = imported(server)
         server.advance(600)
@@ -244,15 +242,31 @@ def test_a_server_answers_a_repeated_poll_from_its_cache(shared_store_url: str) 
         assert called == ["get_many", "push_numbered"]
 
 
-@pytest.mark.parametrize("kind", ["redis", "redis-cluster"])
-def test_a_change_that_cannot_be_counted_is_answered_as_the_error_it_is(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+def test_a_kept_answer_outlives_the_other_servers_reads(
+    shared_world: tuple[Server, Server],
 ) -> None:
-    """On Redis, a create whose count of changes cannot be written gets a 500 in the API's
-    format, with its request ID, rather than an answer other workers might contradict."""
-    with contextmanager(start)(redis_servers.store_url(kind, request, tmp_path)) as server:
+    """The other server's polls write only their journal entries: no job changed, so this
+    server goes on answering from what it kept (on SQLite too, where any commit used to drop
+    it)."""
+    one, other = shared_world
+    audio_id = imported(one)
+    one.advance(600)
+    path = f"{NA}/status/audio/{audio_id}"
+    first = one.get("neuralanalog", path)
+    assert [other.get("neuralanalog", path).status_code for _ in range(3)] == [200] * 3
+    called = operations_of(one.state)
+    again = one.get("neuralanalog", path)
+    assert (again.status_code, again.content) == (200, first.content)
+    assert called == ["get_many", "push_numbered"]
+
+
+def test_a_change_that_cannot_be_counted_is_answered_as_the_error_it_is(
+    shared_store_url: str,
+) -> None:
+    """A create whose count of changes cannot be written gets a 500 in the API's format,
+    with its request ID, rather than an answer other workers might contradict."""
+    with contextmanager(start)(shared_store_url) as server:
         state = server.state
-        assert state.counts_changes
         counted = state.backend.incr
 
         def incr(name: str, by: int = 1) -> int:
@@ -289,7 +303,7 @@ def test_a_kept_answer_goes_when_the_other_server_resets(world: tuple[Server, Se
     counted = one.state.backend.get(CHANGES)
     assert other.client.post("/__mock__/reset").status_code == 200
     assert one.get("neuralanalog", path).status_code == 404
-    if one.state.counts_changes:  # Redis: the reset moved the count on, and counted itself
+    if one.state.backend.shared:  # the reset moved the count on, and counted itself
         assert one.state.backend.get(CHANGES) == counted + CHANGES_PER_RESET + 1
 
 

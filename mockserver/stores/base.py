@@ -82,19 +82,12 @@ class StateStore(ABC):
     """Atomic operations on keyed values, counters, lists and maps, and notifications.
 
     `shared` says whether other processes may see the same state: when they may, a process
-    keeps no copy of its own that could go stale (the clock is read again per request), and
-    status answers are cached only where the store can tell that no other process wrote
-    (`others_wrote`).
+    keeps no copy of its own that could go stale (the clock is read again per request, and
+    status answers are dropped once another process changed jobs: `MockState.changed_jobs`).
     """
 
     shared: ClassVar[bool] = True
-    tells_others_writes: ClassVar[bool] = False  # whether `others_wrote` can answer False
     url: str
-
-    def others_wrote(self) -> bool:
-        """Whether another process may have written since this process last asked (a store
-        that cannot tell says True)."""
-        return True
 
     # --- values ------------------------------------------------------------------------
 

@@ -81,8 +81,6 @@ def _path_of(url: str) -> tuple[Path, str]:
 class SqliteStore(StateStore):
     """The store in a SQLite file; see the module docstring for what it guarantees."""
 
-    tells_others_writes = True
-
     def __init__(self, url: str) -> None:
         self.url = url
         self.path, self.prefix = _path_of(url)
@@ -94,7 +92,6 @@ class SqliteStore(StateStore):
         self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
         self._db = self._connect()
-        self._version: int | None = None  # `PRAGMA data_version` when it was last asked
         try:
             with self._lock, self._reported():
                 self._db.executescript(_SCHEMA)
@@ -143,15 +140,6 @@ class SqliteStore(StateStore):
             finally:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-
-    def others_wrote(self) -> bool:
-        """`PRAGMA data_version` moved: it does when another connection (another process, or
-        another store object) commits, not on this connection's own commits. A few µs, no
-        file read."""
-        with self._lock, self._reported():
-            (version,) = self._db.execute("PRAGMA data_version").fetchone()
-            wrote, self._version = version != self._version, version
-        return wrote
 
     # --- values ------------------------------------------------------------------------
 
