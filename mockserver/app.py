@@ -229,9 +229,9 @@ class RequestMiddleware:
     The API and operation come from the `ApiRoutes` the body limits asked before it (see
     `mockserver.routing`); a path reached by Host or in single-API mode is re-rooted under
     the API's prefix here. A status poll whose answer is still fresh (`mockserver.pollcache`)
-    is answered from the cache, journalled like any other; every other request of an API, and
-    every admin request, empties the cache before and after it is served (and, on a shared
-    store, counts one change before its answer begins).
+    is answered from the cache, journalled like any other; every request but a GET or HEAD
+    (of an API or of the admin API) empties the cache before and after it is served (and, on
+    a shared store, counts one change before its answer begins).
 
     The fault layer sits inside it, so a faulted answer is journalled like any other; a
     request of an API goes through that layer only when a fault could fire (the rare case).
@@ -297,7 +297,7 @@ class RequestMiddleware:
                 query=scope.get("query_string", b"")[:BODY_LIMIT].decode("latin-1"),
                 request_type=info.content_type or "",
             )
-            changes = service is None or scope["method"] not in ("GET", "HEAD")
+            changes = scope["method"] not in ("GET", "HEAD")  # a GET changes no job, admin's too
             # on a shared store, other processes learn of changes from a count: it moves first
             announce = self.state.changed_jobs if changes and self.state.backend.shared else None
             journal = self.state.journal if service else None

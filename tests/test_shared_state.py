@@ -245,15 +245,17 @@ def test_a_server_answers_a_repeated_poll_from_its_cache(shared_store_url: str) 
 def test_a_kept_answer_outlives_the_other_servers_reads(
     shared_world: tuple[Server, Server],
 ) -> None:
-    """The other server's polls write only their journal entries: no job changed, so this
-    server goes on answering from what it kept (on SQLite too, where any commit used to drop
-    it)."""
+    """The other server's polls write only their journal entries, and its admin reads (a
+    dashboard refreshing) write nothing: no job changed, so this server goes on answering
+    from what it kept (on SQLite too, where any commit used to drop it)."""
     one, other = shared_world
     audio_id = imported(one)
     one.advance(600)
     path = f"{NA}/status/audio/{audio_id}"
     first = one.get("neuralanalog", path)
     assert [other.get("neuralanalog", path).status_code for _ in range(3)] == [200] * 3
+    for admin in ("/__mock__/dashboard", "/__mock__/jobs", "/__mock__/health"):
+        assert other.client.get(admin).status_code == 200
     called = operations_of(one.state)
     again = one.get("neuralanalog", path)
     assert (again.status_code, again.content) == (200, first.content)
