@@ -674,6 +674,27 @@ def operations_of(state: MockState) -> list[str]:
     return called
 
 
+def test_a_list_of_posts_reads_their_jobs_together(shared_world: tuple[Server, Server]) -> None:
+    """Listing a key's posts reads the jobs that wrote them in one operation, however many."""
+    one, other = shared_world
+
+    def listed() -> tuple[int, list[str]]:
+        called = operations_of(other.state)
+        answer = other.get("neuraldraft", f"{ND}/blog-posts")
+        assert answer.status_code == 200, answer.text
+        return len(answer.json()["data"]), list(called)
+
+    blog_post_job(one)
+    one.advance(3600)
+    few = listed()
+    for _ in range(3):
+        blog_post_job(one)
+    one.advance(3600)
+    many = listed()
+    assert (few[0], many[0]) == (1, 4)
+    assert many[1] == few[1]
+
+
 def test_a_poll_costs_three_store_operations_and_a_create_six(
     shared_world: tuple[Server, Server],
 ) -> None:

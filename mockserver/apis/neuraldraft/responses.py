@@ -233,20 +233,26 @@ async def create_job(ctx: Ctx) -> Response:
 # --- the posts jobs write -------------------------------------------------------------------
 
 
-def _post_at(ctx: Ctx, post: BlogPost) -> float | None:
-    """When `post` was last written, or None while the job writing it has not completed."""
+def _post_at(ctx: Ctx, post: BlogPost, job: Job | None) -> float | None:
+    """When `post` was last written, or None while `job`, the job writing it (read for the
+    post), has not completed."""
     if post.job_id is None:
         return post.created_at
-    job = ctx.state.store.get(ctx.service.name, ctx.tenant, post.job_id)
     if job is None or progress_of(job, ctx.now).status != COMPLETED:
         return None
     return job.finished_at(ctx.now)
 
 
 def _readable_posts(ctx: Ctx) -> list[tuple[BlogPost, float]]:
+    """The key's posts that can be read, and when each was last written; the jobs that wrote
+    them read together (one round trip on Redis, not one per post)."""
+    posts = _service(ctx).blog_posts.all(ctx.tenant)
+    written = [post.job_id for post in posts if post.job_id is not None]
+    read = ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, written)
+    jobs = dict(zip(written, read, strict=True))
     found = []
-    for post in _service(ctx).blog_posts.all(ctx.tenant):
-        at = _post_at(ctx, post)
+    for post in posts:
+        at = _post_at(ctx, post, jobs.get(post.job_id) if post.job_id is not None else None)
         if at is not None:
             found.append((post, at))
     return found
@@ -259,9 +265,13 @@ def _blog_post(ctx: Ctx, id_or_slug: str) -> tuple[BlogPost, float]:
         post = posts.get(ctx.tenant, int(id_or_slug))
     else:
         post = posts.named(ctx.tenant, id_or_slug)
-    at = None if post is None else _post_at(ctx, post)
-    if post is not None and at is not None:
-        return post, at
+    if post is not None:
+        job = None
+        if post.job_id is not None:
+            job = ctx.state.store.get(ctx.service.name, ctx.tenant, post.job_id)
+        at = _post_at(ctx, post, job)
+        if at is not None:
+            return post, at
     raise ApiError(404, f"Blog post {id_or_slug} not found.")
 
 
