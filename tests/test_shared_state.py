@@ -695,6 +695,28 @@ def test_a_list_of_posts_reads_their_jobs_together(shared_world: tuple[Server, S
     assert many[1] == few[1]
 
 
+@pytest.mark.parametrize("count", [1, 4])
+def test_a_request_status_reads_its_documents_together(
+    shared_world: tuple[Server, Server], count: int
+) -> None:
+    """NeuroLinker's request status reads all of the request's documents in one operation (it
+    made one read per document), so its cost is the same for one document and for four."""
+    one, other = shared_world
+    parts = [
+        ("documents", (f"memo-{n}.pdf", written_pdf(f"Page {n}"), "application/pdf"))
+        for n in range(count)
+    ]
+    sent = one.client.post(
+        f"{NL}/extract", headers=one.headers("neurolinker"), files=parts, data={"form": "{}"}
+    )
+    assert sent.status_code == 200, sent.text
+    one.advance(3600)
+    called = operations_of(other.state)
+    status = other.get("neurolinker", f"{NL}/request-status/{sent.json()['request_uid']}")
+    assert len(status.json()["documents"]) == count
+    assert called == ["get_many", "get", "get_many", "push_numbered"]  # values, request, docs
+
+
 def test_a_poll_costs_three_store_operations_and_a_create_six(
     shared_world: tuple[Server, Server],
 ) -> None:

@@ -275,14 +275,20 @@ async def status(ctx: Ctx) -> Response:
         return ctx.json(body)
     job = ctx.job(object_id, kind, what=LABELS[kind])
     job.observe(ctx.now)
-    body = _status(ctx, job)
-    children = job.data.get("children", []) if job.kind == "workflow" else []
-    found = (ctx.state.store.get(ctx.service.name, ctx.tenant, child) for child in children)
-    ctx.fresh_until(job, *(child for child in found if child is not None))
+    children = _children(ctx, job)
+    body = _status(ctx, job, children)
+    ctx.fresh_until(job, *(child for child in children if child is not None))
     return ctx.json(body)
 
 
-def _status(ctx: Ctx, job: Job) -> dict[str, Any]:
+def _children(ctx: Ctx, job: Job) -> list[Job | None]:
+    """The jobs a workflow started, step by step (None: gone), read together; none for any
+    other kind."""
+    ids = job.data.get("children", []) if job.kind == "workflow" else []
+    return ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, ids)
+
+
+def _status(ctx: Ctx, job: Job, children: list[Job | None]) -> dict[str, Any]:
     now = ctx.now
     snap = job.snapshot(now)
     completed = snap.outcome is not None and snap.outcome.state == COMPLETED
@@ -305,19 +311,14 @@ def _status(ctx: Ctx, job: Job) -> dict[str, Any]:
     if job.kind == "stem_split" and completed:
         body["stems"] = [{"stem_id": s.stem_id, "name": s.name} for s in job.data["stems"]]
     if job.kind == "workflow":
-        body["steps"] = _workflow_steps(ctx, job)
+        body["steps"] = _workflow_steps(ctx, job, children)
     return body
 
 
-def _workflow_steps(ctx: Ctx, workflow: Job) -> list[dict[str, Any]]:
-    children = workflow.data.get("children", [])
+def _workflow_steps(ctx: Ctx, workflow: Job, children: list[Job | None]) -> list[dict[str, Any]]:
     steps = []
     for index, step in enumerate(workflow.data["steps"]):
-        child = (
-            ctx.state.store.get(ctx.service.name, ctx.tenant, children[index])
-            if index < len(children)
-            else None
-        )
+        child = children[index] if index < len(children) else None
         if child is None or child.created_at > ctx.now:
             steps.append({"type": step["type"], "status": "pending", "object_id": None})
             continue

@@ -226,10 +226,9 @@ async def tasks(ctx: Ctx) -> Response:
     for request in requests:
         if request.created_at > ctx.now:
             continue
-        documents = [
-            job for job in map(ctx.state.store.lookup, request.data["documents"]) if job is not None
-        ]
-        if len(documents) < len(request.data["documents"]):
+        found = ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, request.data["documents"])
+        documents = [job for job in found if job is not None]
+        if len(documents) < len(found):
             continue  # evicted with its documents, as request-status would say
         words = [state_of(job, ctx.now).status for job in documents]
         listed.append(
@@ -440,8 +439,7 @@ def state_of(job: Job, now: float) -> DocumentState:
 
 def documents_of(ctx: Ctx, request: Job) -> list[Job]:
     """A request's documents; once the store has evicted any of them, the request is gone too."""
-    store, api = ctx.state.store, ctx.service.name
-    found = [store.get(api, ctx.tenant, i) for i in request.data["documents"]]
+    found = ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, request.data["documents"])
     documents = [job for job in found if job is not None]
     if len(documents) < len(found):
         raise ApiError(404, f"Request {request.id} not found")
@@ -776,7 +774,8 @@ def stored_file(store: JobStore, job: Job, name: str) -> tuple[bytes, str]:
 
 def _archive_bytes(store: JobStore, archive: Job) -> bytes:
     links: dict[str, dict[str, str]] = archive.data["links"]
-    jobs = [job for job in map(store.lookup, archive.data["documents"]) if job is not None]
+    found = store.read_ahead(archive.api, archive.tenant, archive.data["documents"])
+    jobs = [job for job in found if job is not None]
     members = [
         (job.id, job.data["file"], job.data["images"], job.data["enrichment_mode"])
         for job in jobs
