@@ -717,6 +717,33 @@ def test_a_request_status_reads_its_documents_together(
     assert called == ["get_many", "get", "get_many", "push_numbered"]  # values, request, docs
 
 
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_results_of_several_runs_are_read_together(
+    shared_world: tuple[Server, Server], count: int
+) -> None:
+    """Camb.ai's bulk results read every run asked for in one go (it read each run by its
+    alias: three operations per run), so asking for three costs what asking for one does."""
+    one, other = shared_world
+    files = {"media_file": ("take.wav", wav(), "audio/x-wav")}
+    tasks = []
+    for _ in range(count):
+        created = one.client.post(
+            f"{CAMB}/audio-separation", headers=one.headers("camb"), files=files
+        )
+        assert created.status_code == 200, created.text
+        tasks.append(created.json()["task_id"])
+    one.advance(3600)
+    runs = [other.get("camb", f"{CAMB}/audio-separation/{task}").json()["run_id"] for task in tasks]
+    called = operations_of(other.state)
+    answer = other.client.post(
+        f"{CAMB}/audio-separation-results", headers=other.headers("camb"), json={"run_ids": runs}
+    )
+    assert answer.status_code == 200, answer.text
+    assert sorted(answer.json()) == sorted(str(run) for run in runs)
+    # the values, the runs by alias, the tasks they name, the count of changes (a POST), journal
+    assert called == ["get_many", "get_many", "get_many", "incr", "push_numbered"]
+
+
 def test_a_poll_costs_three_store_operations_and_a_create_six(
     shared_world: tuple[Server, Server],
 ) -> None:

@@ -113,7 +113,7 @@ def _status(job: Job, snap: Snapshot) -> dict[str, Any]:
 
 async def run_info(ctx: Ctx) -> Response:
     run_id = ctx.params()["run_id"]
-    job = _finished_run(ctx, run_id)
+    (job,) = _finished_runs(ctx, [run_id])
     if job is None:
         raise ApiError(404, f"Run {run_id} not found")
     return ctx.json(_result(ctx, job))
@@ -122,18 +122,26 @@ async def run_info(ctx: Ctx) -> Response:
 async def runs_results(ctx: Ctx) -> Response:
     ctx.params()
     body = await ctx.body()
+    run_ids = list(dict.fromkeys(int(item) for item in body["run_ids"]))
     results: dict[str, Any] = {}
-    for run_id in dict.fromkeys(int(item) for item in body["run_ids"]):
-        job = _finished_run(ctx, run_id)
+    for run_id, job in zip(run_ids, _finished_runs(ctx, run_ids), strict=True):
         if job is not None:
             results[str(run_id)] = _result(ctx, job)
     return ctx.json(results)
 
 
-def _finished_run(ctx: Ctx, run_id: int) -> Job | None:
-    """This tenant's task holding `run_id`, if it reached SUCCESS; runs exist only then."""
-    job = ctx.state.store.get(ctx.service.name, ctx.tenant, run_alias(run_id))
-    if job is None or job.created_at > ctx.now:
+def _finished_runs(ctx: Ctx, run_ids: list[int]) -> list[Job | None]:
+    """This tenant's task holding each run, if it reached SUCCESS (runs exist only then): read
+    together, however many runs are asked for."""
+    tasks = ctx.state.store.read_ahead(
+        ctx.service.name, ctx.tenant, [run_alias(run_id) for run_id in run_ids]
+    )
+    return [None if job is None else _succeeded(ctx, job) for job in tasks]
+
+
+def _succeeded(ctx: Ctx, job: Job) -> Job | None:
+    """`job` if it reached SUCCESS by now, else None."""
+    if job.created_at > ctx.now:
         return None
     outcome = job.snapshot(ctx.now).outcome
     return job if outcome is not None and outcome.state == SUCCESS else None
