@@ -744,6 +744,24 @@ def test_the_results_of_several_runs_are_read_together(
     assert called == ["get_many", "get_many", "get_many", "incr", "push_numbered"]
 
 
+def test_a_request_is_planned_from_its_documents_without_reading_them_back(
+    shared_world: tuple[Server, Server],
+) -> None:
+    """NeuroLinker's create plans the request from the documents it just made; it read each
+    one back from the store by ID (two operations per document)."""
+    one, _ = shared_world
+    parts = [
+        ("documents", (f"memo-{n}.pdf", written_pdf(f"Page {n}"), "application/pdf"))
+        for n in range(3)
+    ]
+    called = operations_of(one.state)
+    sent = one.client.post(
+        f"{NL}/extract", headers=one.headers("neurolinker"), files=parts, data={"form": "{}"}
+    )
+    assert sent.status_code == 200, sent.text
+    assert "get" not in called, called
+
+
 def test_a_poll_costs_three_store_operations_and_a_create_six(
     shared_world: tuple[Server, Server],
 ) -> None:

@@ -131,8 +131,8 @@ class NeuroLinker(ApiService):
                 scenario.per_poll,
                 inputs["works"],
             )
-        if kind == REQUEST:
-            return request_plan(self._documents(inputs["documents"]), scenario.per_poll)
+        # a request is planned from its documents as they are made (`_create_request`)
+        assert kind == ARCHIVE, f"no plan for a {kind} here"
         return Plan((), Outcome(COMPLETED))
 
     def after_transition(self, job: Job, now: float) -> None:

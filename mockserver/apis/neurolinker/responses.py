@@ -33,6 +33,7 @@ from mockserver.apis.neurolinker.models import (
     document_words,
     magic_words,
     queue_behind_stall,
+    request_plan,
     schedule,
     url_file_name,
     user_uid,
@@ -131,8 +132,7 @@ def _create_request(
                     )
                 ) from None
         jobs.append((document_id, _document_scenario(scenario, word, document), data))
-    for document_id, document_scenario, data in jobs:
-        ctx.create_job(DOCUMENT, document_id, document_scenario, data)
+    made = [ctx.create_job(DOCUMENT, *job) for job in jobs]
     request = {
         "documents": [document_id for document_id, _, _ in jobs],
         "user_uid": owner,
@@ -140,7 +140,9 @@ def _create_request(
         "description": form.get("description"),
         "enrichment_mode": enrichment,
     }
-    ctx.create_job(REQUEST, request_id, _request_scenario(scenario, words), request)
+    whole = _request_scenario(scenario, words)
+    # planned from the documents just made, not read back from the store one by one
+    ctx.create_job(REQUEST, request_id, whole, request, plan=request_plan(made, whole.per_poll))
     return request_id
 
 
