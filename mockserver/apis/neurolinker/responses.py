@@ -228,9 +228,8 @@ async def tasks(ctx: Ctx) -> Response:
     for request in requests:
         if request.created_at > ctx.now:
             continue
-        found = ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, request.data["documents"])
-        documents = [job for job in found if job is not None]
-        if len(documents) < len(found):
+        documents = _kept_documents(ctx, request)
+        if documents is None:
             continue  # evicted with its documents, as request-status would say
         words = [state_of(job, ctx.now).status for job in documents]
         listed.append(
@@ -441,11 +440,17 @@ def state_of(job: Job, now: float) -> DocumentState:
 
 def documents_of(ctx: Ctx, request: Job) -> list[Job]:
     """A request's documents; once the store has evicted any of them, the request is gone too."""
-    found = ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, request.data["documents"])
-    documents = [job for job in found if job is not None]
-    if len(documents) < len(found):
+    documents = _kept_documents(ctx, request)
+    if documents is None:
         raise ApiError(404, f"Request {request.id} not found")
     return documents
+
+
+def _kept_documents(ctx: Ctx, request: Job) -> list[Job] | None:
+    """A request's documents, read together; None once the store has evicted any of them."""
+    found = ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, request.data["documents"])
+    documents = [job for job in found if job is not None]
+    return documents if len(documents) == len(found) else None
 
 
 async def request_status(ctx: Ctx) -> Response:
