@@ -125,10 +125,9 @@ class MockState:
         for name, value in zip(KEPT, kept, strict=True):
             if value is not None:
                 self.backend.add(name, value)
-        if self.backend.shared:
-            self.backend.incr(CHANGES, int(changes or 0) + CHANGES_PER_RESET)
         self.journal.count_from(recorded)
         self.journal.clear()
         if self.backend.shared:
+            self.backend.incr(CHANGES, int(changes or 0) + CHANGES_PER_RESET)
             self.clock.set(now)
         self.polls.invalidate()
