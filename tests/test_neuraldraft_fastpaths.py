@@ -12,8 +12,9 @@ import pytest
 
 from mockserver.apis.neuraldraft import responses
 from mockserver.apis.neuraldraft.guards import Limits
-from mockserver.apis.neuraldraft.models import slugify, title_of
+from mockserver.apis.neuraldraft.models import STEP_SHAPES_KEPT, Progress, slugify, title_of
 from mockserver.apis.neuraldraft.posts import BlogPost, Registry
+from mockserver.engine.plan import Phase
 from mockserver.stores import MemoryStore, key
 from tests.conftest import Mock
 from tests.encoding_store import state_store
@@ -160,6 +161,33 @@ SHOWN = {
 def test_job_bodies_show_the_steps_as_before(mock: Mock, name: str) -> None:
     path, body, scenario, moves = WALKS[name]
     assert _walk(mock, path, body, scenario, moves) == SHOWN[name]
+
+
+def test_step_dicts_are_made_once_per_timeline_and_position_and_stay_right() -> None:
+    queue = Phase("pending", 2.0)
+    mine = (queue, Phase("processing", 1.0, "write"), Phase("processing", 1.0, "seo"))
+    alike = (queue, Phase("processing", 1.0, "write"), Phase("processing", 1.0, "seo"))
+    other = (queue, Phase("processing", 1.0, "WRITE"), Phase("processing", 1.0, "SEO"))
+
+    def steps(phases: tuple[Phase, ...], done: int, active: int) -> list[dict[str, Any]]:
+        return Progress("processing", 0, "", phases, done, active, None, 0.0).step_dicts()
+
+    first = steps(mine, 1, 1)
+    assert first == [
+        {"name": "write", "completed": True, "active": False},
+        {"name": "seo", "completed": False, "active": True},
+    ]
+    assert steps(mine, 1, 1) is first  # kept for the next body at that position
+    assert steps(alike, 1, 1) == first  # equal phases, another tuple: made for it
+    assert [step["name"] for step in steps(other, 1, 1)] == ["WRITE", "SEO"]
+    assert steps(mine, 2, -1) == [
+        {"name": "write", "completed": True, "active": False},
+        {"name": "seo", "completed": True, "active": False},
+    ]
+    for done in range(STEP_SHAPES_KEPT + 1):  # past the bound, what was kept is let go
+        steps(mine, done, -1)
+    again = steps(mine, 1, 1)
+    assert again == first and again is not first
 
 
 # --- a generated post: its text made once per topic, its fields given in order ---------------

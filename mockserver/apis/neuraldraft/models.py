@@ -253,13 +253,28 @@ class Progress(NamedTuple):
         return _steps(self.phases, self.done, self.active)
 
     def step_dicts(self) -> list[dict[str, Any]]:
-        """`[step.as_dict() for step in self.steps]`, without the steps: a third of the time."""
-        done, active = self.done, self.active
-        return [
+        """`[step.as_dict() for step in self.steps]`: made once per timeline and position and
+        shared by every body that shows them (read, never changed)."""
+        phases, done, active = self.phases, self.done, self.active
+        shape = (id(phases), done, active)
+        kept = _STEP_DICTS.get(shape)
+        if kept is not None and kept[0] is phases:
+            return kept[1]
+        dicts = [
             {"name": phase.detail, "completed": index < done, "active": index == active}
-            for index, phase in enumerate(self.phases, -1)
+            for index, phase in enumerate(phases, -1)
             if index >= 0  # the queue, -1, is no step
         ]
+        if len(_STEP_DICTS) >= STEP_SHAPES_KEPT:
+            _STEP_DICTS.clear()
+        _STEP_DICTS[shape] = (phases, dicts)
+        return dicts
+
+
+# step dicts by the identity of the phases (shared by the jobs planned alike: hashing them
+# would cost what making the dicts does); each entry holds its phases, so while it is kept
+# no other tuple can have that id
+_STEP_DICTS: dict[tuple[int, int, int], tuple[tuple[Phase, ...], list[dict[str, Any]]]] = {}
 
 
 def progress_of(job: Job, now: float) -> Progress:
