@@ -35,6 +35,7 @@ TOO_LARGE = (413, 422, 400)  # the first one an operation documents answers a la
 MALFORMED = (400, 422)  # and a JSON body nested too deep or holding NaN
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _SUSPECT = re.compile(rb"NaN|Infinity|[eE][+]?\d{3,}")  # what may parse as a non-finite number
+_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))  # 0-9 -> "0"
 _OPENS, _CLOSES = b"[{", b"]}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
@@ -46,7 +47,7 @@ def json_problem(raw: bytes, max_depth: int) -> str | None:
     few passes of C over the bytes, and the exact parse runs only for the rare suspect body.
     Most bodies are let through before that: blanking strings only takes brackets and words
     away, so a body with few brackets and no suspect word in it at all is fine as it is."""
-    if raw.count(b"{") + raw.count(b"[") <= max_depth and not _SUSPECT.search(raw):
+    if raw.count(b"{") + raw.count(b"[") <= max_depth and not _suspect(raw):
         return None
     bare = _STRING.sub(b'""', raw)
     brackets = bare.translate(None, _NOT_BRACKETS)
@@ -56,9 +57,23 @@ def json_problem(raw: bytes, max_depth: int) -> str | None:
             depth += 1 if byte in _OPENS else -1
             if depth > max_depth:
                 return f"JSON nested deeper than {max_depth} levels"
-    if _SUSPECT.search(bare) and not _finite(raw):
+    if _suspect(bare) and not _finite(raw):
         return "NaN and Infinity are not JSON numbers (nor is a number too large for a float)"
     return None
+
+
+def has_digit_run(raw: bytes, length: int) -> bool:
+    """Whether `raw` holds `length` ASCII digits in a row (what `\\d{length}` finds in bytes):
+    a translate and a find, several times faster than the regex over a usual body."""
+    return raw.translate(_AS_ZEROS).find(b"0" * length) >= 0
+
+
+def _suspect(raw: bytes) -> bool:
+    """`_SUSPECT.search(raw)`: the regex runs only where an exponent of three digits could be,
+    the words are looked for as they are."""
+    if raw.find(b"NaN") >= 0 or raw.find(b"Infinity") >= 0:
+        return True
+    return has_digit_run(raw, 3) and _SUSPECT.search(raw) is not None
 
 
 def _finite(raw: bytes) -> bool:

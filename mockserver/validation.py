@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 from typing import Any
@@ -28,7 +27,7 @@ from starlette.types import Receive, Scope
 from mockserver.contracts import Operation, Violation
 from mockserver.contracts.validate import check_request, unknown_operation
 from mockserver.errors import ApiError, FieldError
-from mockserver.limits import read_body, replaying
+from mockserver.limits import has_digit_run, read_body, replaying
 from mockserver.request import ApiRequest, first_headers, kept_body
 from mockserver.service import MAX_PART_SIZE, ApiService, form_fields
 
@@ -250,15 +249,12 @@ def parse_json(raw: bytes) -> Any:
     but for integers past 64 bits (it makes them floats): a body with 19 digits in a row goes
     to `json.loads`, as does every body orjson refuses (NaN, a lone surrogate, a byte-order
     mark...), so what `json.loads` accepts or refuses, and its error message, stay."""
-    if _LONG_DIGITS.search(raw) is None:
+    if not has_digit_run(raw, 19):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
     return json.loads(raw)
-
-
-_LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 def _parse(content_type: str | None, media: str, raw: bytes) -> tuple[str | None, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -21,15 +22,17 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from mockserver import ServerConfig, create_app
+from mockserver import ServerConfig, create_app, limits
 from mockserver.admin_guard import targets_admin
 from mockserver.cli import build_app, build_parser, config_from
 from mockserver.engine.artifacts import AudioInfo, render_audio, render_budget
 from mockserver.engine.jobs import NEWEST_CHUNK, Job, JobStore
 from mockserver.engine.plan import Outcome, Phase, Plan
-from mockserver.limits import json_problem
+from mockserver.limits import has_digit_run, json_problem
 from mockserver.live import LiveServer
 from mockserver.stores import MemoryStore
 from tests.conftest import Mock, make_mock, wav
@@ -387,6 +390,23 @@ def test_nan_in_a_body_is_refused_and_never_stored(mock: Mock) -> None:
     assert [(e["status"], e["request"]) for e in entries] == [(400, None)] * 3  # refused unread
     assert mock.client.get("/__mock__/violations").status_code == 200
     assert json_problem(b'{"text": "NaN [[[[ Infinity"}', 2) is None  # inside strings: text
+
+
+# bytes near the patterns: digits, exponent letters and signs, the words and their pieces
+NEAR_NUMBERS = st.binary(max_size=60) | st.lists(
+    st.sampled_from([b"0", b"7", b"9", b"e", b"E", b"+", b"-", b"NaN", b"Na", b"Infinity", b"x"]),
+    max_size=40,
+).map(b"".join)
+
+
+@given(NEAR_NUMBERS, st.integers(1, 20))
+def test_the_digit_run_check_finds_what_the_regex_finds(raw: bytes, length: int) -> None:
+    assert has_digit_run(raw, length) == bool(re.search(rb"\d{%d}" % length, raw))
+
+
+@given(NEAR_NUMBERS)
+def test_the_suspect_number_check_finds_what_the_regex_finds(raw: bytes) -> None:
+    assert limits._suspect(raw) == bool(limits._SUSPECT.search(raw))
 
 
 def test_the_journal_is_bounded_in_bytes(small: Mock) -> None:
