@@ -13,7 +13,7 @@ import logging
 import re
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +33,7 @@ from mockserver.apis.neuraldraft.guards import (
     Limits,
     RateLimiter,
 )
-from mockserver.apis.neuraldraft.posts import Registry, SocialPost
+from mockserver.apis.neuraldraft.posts import BlogPost, Registry, SocialPost
 from mockserver.errors import ApiError
 from mockserver.stores import MemoryStore, StateStore, key
 from tests.conftest import Live, Mock, make_mock
@@ -1057,3 +1057,84 @@ def test_a_create_refused_for_its_scenario_writes_no_post(mock: Mock) -> None:
     mock.advance(60)
     result = job(mock, accepted.json()["id"])["result"]
     assert (result["post_id"], result["slug"]) == (1, "how-to-brew-cold-brew-at-home")
+
+
+def test_generated_posts_are_numbered_as_written_and_a_failed_job_leaves_no_gap(
+    mock: Mock,
+) -> None:
+    """A job's post is written when the job completed: listing the posts writes the due ones
+    in the order their jobs completed, and a job that failed writes none."""
+    tea = {**BLOG, "topic": "Tea"}
+    slow = create(mock, "/blog-posts", tea, **{"X-Mock-Scenario": "completed; after=100"})
+    fast = create(mock, "/blog-posts", tea, **{"X-Mock-Scenario": "completed; after=10"})
+    failed = create(mock, "/blog-posts", tea, **{"X-Mock-Scenario": "failed; after=5"})
+    h = mock.headers("neuraldraft")
+    assert mock.client.get(f"{BASE}/blog-posts", headers=h).json()["data"] == []
+    mock.advance(200)
+    listed = mock.client.get(f"{BASE}/blog-posts", headers=h).json()["data"]
+    assert [(post["id"], post["slug"]) for post in listed] == [(2, "tea-2"), (1, "tea")]
+    slow_result = job(mock, slow.json()["id"])["result"]
+    assert (slow_result["post_id"], slow_result["slug"]) == (2, "tea-2")
+    assert job(mock, fast.json()["id"])["result"]["post_id"] == 1
+    assert "result" not in job(mock, failed.json()["id"])
+    assert_problem(mock.client.get(f"{BASE}/blog-posts/3", headers=h), 404, "not_found")
+    service = mock.check.app.state.services["neuraldraft"]  # type: ignore[attr-defined]
+    assert service.blog_posts.expected(service.api_key(mock.key)) == []  # none waited for
+
+
+def test_a_job_read_first_writes_its_post_before_the_list_does(mock: Mock) -> None:
+    first = create(mock, "/blog-posts", BLOG, **{"X-Mock-Scenario": "completed; after=100"})
+    second = create(mock, "/blog-posts", BLOG, **{"X-Mock-Scenario": "completed; after=10"})
+    mock.advance(200)
+    assert job(mock, first.json()["id"])["result"]["post_id"] == 1  # asked for first
+    assert job(mock, first.json()["id"])["result"]["post_id"] == 1  # and written once
+    assert job(mock, second.json()["id"])["result"]["post_id"] == 2
+    listed = mock.client.get(f"{BASE}/blog-posts", headers=mock.headers("neuraldraft"))
+    assert [post["id"] for post in listed.json()["data"]] == [2, 1]
+
+
+def _blog_posts(store: StateStore, capacity: int = 10) -> Registry[BlogPost]:
+    return Registry(
+        store,
+        "neuraldraft",
+        "blog-posts",
+        capacity,
+        name_of=lambda post: post.slug,
+        source_of=lambda post: post.job_id,
+    )
+
+
+def _tea_by(job_id: str) -> Callable[[int, str], BlogPost]:
+    return lambda number, slug: BlogPost.generated(number, slug, "Tea", 0.0, job_id)
+
+
+def test_of_two_workers_writing_one_post_at_once_the_first_kept_wins() -> None:
+    store = EncodingStore()
+    posts = _blog_posts(store)
+    posts.expect("t", "job_1")
+
+    def meanwhile(number: int, slug: str) -> BlogPost:
+        """While this worker makes post 1, another writes the same job's post."""
+        other = posts.write_once(
+            "t", "job_1", "tea", lambda n, s: BlogPost.generated(n, s, "Tea", 0.0, "job_1")
+        )
+        assert other == (2, "tea-2")
+        return _tea_by("job_1")(number, slug)
+
+    assert posts.write_once("t", "job_1", "tea", meanwhile) == (2, "tea-2")
+    assert [(post.id, post.slug) for post in posts.all("t")] == [(2, "tea-2")]
+    assert posts.named("t", "tea") is None  # the lost copy's slug is free again
+    assert posts.expected("t") == []
+    assert posts.write_once("t", "job_1", "tea", meanwhile) == (2, "tea-2")  # made no more
+
+
+def test_a_forgotten_post_lets_go_of_the_job_that_wrote_it() -> None:
+    store = MemoryStore()
+    posts = _blog_posts(store, capacity=1)
+    for job_id in ("job_1", "job_2"):
+        posts.write_once(
+            "t", job_id, "tea", lambda n, s, j=job_id: BlogPost.generated(n, s, "Tea", 0.0, j)
+        )
+    assert store.get(key("t", "neuraldraft", "blog-posts", "by-source", "job_1")) is None
+    assert store.get(key("t", "neuraldraft", "blog-posts", "by-source", "job_2")) == [2, "tea-2"]
+    assert [post.id for post in posts.all("t")] == [2]

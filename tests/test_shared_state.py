@@ -679,6 +679,7 @@ def test_a_list_of_posts_reads_their_jobs_together(shared_world: tuple[Server, S
     one, other = shared_world
 
     def listed() -> tuple[int, list[str]]:
+        other.get("neuraldraft", f"{ND}/blog-posts")  # writes the posts of the jobs that ended
         called = operations_of(other.state)
         answer = other.get("neuraldraft", f"{ND}/blog-posts")
         assert answer.status_code == 200, answer.text

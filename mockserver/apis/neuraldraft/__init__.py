@@ -34,8 +34,10 @@ from mockserver.apis.neuraldraft.models import (
     job_events,
     png,
     result_of,
+    slugify,
     social_status,
     steps_for,
+    title_of,
 )
 from mockserver.apis.neuraldraft.posts import BlogPost, Registry, SocialPost
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES, problem
@@ -97,7 +99,12 @@ class NeuralDraft(ApiService):
         self.idempotency = Idempotency(store, self.name)
         capacity = state.config.store_capacity
         self.blog_posts: Registry[BlogPost] = Registry(
-            store, self.name, "blog-posts", capacity, name_of=lambda post: post.slug
+            store,
+            self.name,
+            "blog-posts",
+            capacity,
+            name_of=lambda post: post.slug,
+            source_of=lambda post: post.job_id,
         )
         self.social_posts: Registry[SocialPost] = Registry(store, self.name, "social", capacity)
         self.webhooks = Webhooks(state, self.name, job_events, self._event_data)
@@ -262,10 +269,29 @@ class NeuralDraft(ApiService):
     # --- rendering ---------------------------------------------------------------------------
 
     def job_body(self, job: Job, now: float, server_url: str) -> dict[str, Any]:
-        return job_body(job, now, lambda j: self.image_url(j, now, server_url))
+        return job_body(job, now, lambda j: self.result(j, now, server_url))
 
     def result(self, job: Job, now: float, server_url: str) -> dict[str, Any]:
+        """A completed job's `result` (a blog post job's post is written when first asked)."""
+        if job.kind == "blog_post.generate":
+            return dict(self.written_post(job, now))
         return result_of(job, lambda j: self.image_url(j, now, server_url))
+
+    def written_post(self, job: Job, now: float) -> dict[str, Any]:
+        """`{post_id, slug, title}` of the post the completed blog post `job` wrote: written
+        now if nothing asked before (see `posts`). Kept in the job's result as well."""
+        result: dict[str, Any] = job.data["result"]
+        if "post_id" not in result:
+            topic: str = job.data["topic"]
+            at = job.finished_at(now) or now
+
+            def make(number: int, slug: str) -> BlogPost:
+                return BlogPost.generated(number, slug, topic, at, job.id)
+
+            wanted = slugify(topic, "post")
+            number, slug = self.blog_posts.write_once(job.tenant, job.id, wanted, make)
+            result.update(post_id=number, slug=slug, title=title_of(topic))
+        return result
 
     def image_url(self, job: Job, now: float, server_url: str) -> str:
         """A signed link to the generated PNG, expiring on the server clock."""
@@ -283,7 +309,8 @@ class NeuralDraft(ApiService):
         _, subject, at = happening
         data: dict[str, Any] = {"job": self.job_body(job, now, job.data["server_url"])}
         if job.kind == "blog_post.generate":
-            post = self.blog_posts.get(job.tenant, job.data["result"]["post_id"])
+            written = self.written_post(job, now)
+            post = self.blog_posts.get(job.tenant, written["post_id"])
             if post is not None:
                 data["blog_post"] = post.as_dict(at)
         elif job.kind == "social_post.generate":

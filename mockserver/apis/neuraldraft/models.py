@@ -346,8 +346,8 @@ def _finished_phases(timeline: Plan, cut: Plan) -> int:
     return count
 
 
-def job_body(job: Job, now: float, image_url: Callable[[Job], str]) -> dict[str, Any]:
-    """The Job object as the API prints it."""
+def job_body(job: Job, now: float, result: Callable[[Job], dict[str, Any]]) -> dict[str, Any]:
+    """The Job object as the API prints it (`result`: a completed job's)."""
     state = progress_of(job, now)
     body: dict[str, Any] = {
         "id": job.id,
@@ -358,7 +358,7 @@ def job_body(job: Job, now: float, image_url: Callable[[Job], str]) -> dict[str,
         "steps": state.step_dicts(),
     }
     if state.status == COMPLETED:
-        body["result"] = result_of(job, image_url)
+        body["result"] = result(job)
     elif state.status == FAILED and state.outcome is not None:
         body["error"] = error_of(job, state.outcome)
     body["created_at"] = isoformat(job.created_at)

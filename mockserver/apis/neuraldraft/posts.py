@@ -1,17 +1,22 @@
 """Blog posts and social posts: integer ids per project, as the docs and the SDK's types say.
 
-A manual blog post exists from its create request on. A post a job writes is registered when
-the job is created (so its id can go into the job's `result`) and can be read once the job
-has completed (a blog post) or ended (a social post, `published` or `failed`).
+A manual blog post exists from its create request on. A blog post a job generates is written
+when the job has completed, as the pipeline publishes it at its end: it gets its id and its
+slug the first time anything reads the completed job (its status, its stream, a webhook
+event) or the key's posts, so posts are numbered in the order they were written, and a job
+that failed or was cancelled leaves no post and no gap. A social post is registered when its
+job is created (its `result` names it from the start) and can be read once the job ended
+(`published` or `failed`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
-from mockserver.apis.neuraldraft.models import slugify
+from mockserver.apis.neuraldraft.models import slugify, title_of
 from mockserver.engine.clock import isoformat
 from mockserver.stores import StateStore, key, recurring_key, subkey
 from mockserver.stores.codec import storable
@@ -52,25 +57,21 @@ class BlogPost(Fields):
     state_tag: ClassVar[str] = "blog_post"
 
     @classmethod
-    def generated(
-        cls, number: int, slug: str, title: str, topic: str, content: str, at: float, job_id: str
-    ) -> BlogPost:
-        """The post a `blog_post.generate` job writes: published, as its pipeline ends with
-        "publish". Every field given in order: half the time of naming the ones set."""
+    def generated(cls, number: int, slug: str, topic: str, at: float, job_id: str) -> BlogPost:
+        """The post a `blog_post.generate` job about `topic` writes at `at`: published, as its
+        pipeline ends with "publish"."""
+        title = title_of(topic)
         return cls(
             number,
             slug,
             title,
             "published",
-            at,  # created_at
-            content,
-            topic,  # excerpt
-            "en",  # language_code
-            [],  # tags
-            title,  # meta_title
-            topic,  # meta_description
-            None,  # featured_image
-            job_id,
+            at,
+            content=f"<h1>{title}</h1>\n<p>{topic}</p>",
+            excerpt=topic,
+            meta_title=title,
+            meta_description=topic,
+            job_id=job_id,
         )
 
     def as_dict(self, at: float) -> dict[str, Any]:
@@ -140,7 +141,12 @@ class Registry(Generic[T]):
     beside it, so workers sharing the store never give out one number twice; a server-wide
     list holds their order for the capacity. With `name_of`, each record also has a name
     unique per tenant (a post's slug), claimed atomically before the record is made and
-    found in one lookup."""
+    found in one lookup.
+
+    A record a job writes when it completes (`write_once`) is `expect`ed from the job's
+    create on: the jobs still listed are the ones whose records may be due. With
+    `source_of`, which job wrote a record is let go with the record.
+    """
 
     def __init__(
         self,
@@ -149,11 +155,13 @@ class Registry(Generic[T]):
         kind: str,
         capacity: int,
         name_of: Callable[[T], str] | None = None,
+        source_of: Callable[[T], str | None] | None = None,
     ) -> None:
         self.capacity = capacity
         self._store = store
         self._name = (api, kind)
         self._name_of = name_of
+        self._source_of = source_of
         self._order = key(None, api, kind)  # [tenant, number] of every record, oldest first
 
     def _records(self, tenant: str) -> str:
@@ -167,6 +175,9 @@ class Registry(Generic[T]):
     def add(self, tenant: str, make: Callable[[int], T]) -> T:
         """`make(id)` builds the record under the tenant's next id (its name, if any, claimed
         already with `claim`)."""
+        return self._add(tenant, make)[1]
+
+    def _add(self, tenant: str, make: Callable[[int], T]) -> tuple[int, T]:
         store = self._store
         number = store.incr(recurring_key(tenant, *self._name, "last"))
         item = make(number)
@@ -180,14 +191,70 @@ class Registry(Generic[T]):
                 break
             self._forget(*oldest)
             held -= 1
-        return item
+        return number, item
 
-    def _forget(self, tenant: str, number: int) -> None:
+    def expect(self, tenant: str, source: str) -> None:
+        """`source` (a job) will write a record when it completes; the oldest of a tenant's
+        expected are let go past the capacity (their jobs are forgotten by then)."""
+        self._store.push(self._expected(tenant), source, keep=self.capacity)
+
+    def expected(self, tenant: str) -> list[str]:
+        """The sources expected and not written yet, oldest first."""
+        return self._store.items(self._expected(tenant))
+
+    def not_expected(self, tenant: str, source: str) -> None:
+        """`source` ended without writing a record (or is forgotten)."""
+        self._store.remove(self._expected(tenant), source)
+
+    def write_once(
+        self, tenant: str, source: str, name: str, make: Callable[[int, str], T]
+    ) -> tuple[int, str]:
+        """The (id, name) of the record `source` writes: the first time, `make(id, name)`
+        builds it under the tenant's next id and the first free one of `name`, `name-2`...
+        Workers sharing the store that write it at once each make one; the first kept wins,
+        the others are forgotten again (their ids stay unused)."""
+        store, written = self._store, self._by_source(tenant, source)
+        while True:
+            found = store.get(written)
+            if found is not None:
+                number, free = found
+                return number, free
+            free = self.claim_free(tenant, name)
+            number, _ = self._add(tenant, partial(_with_name, make, free))
+            if store.add(written, [number, free]):
+                self.not_expected(tenant, source)
+                return number, free
+            self._forget(tenant, number, source_too=False)
+
+    def _forget(self, tenant: str, number: int, source_too: bool = True) -> None:
+        """The record `number` and its name let go; `source_too`: and which source wrote it
+        (not for a second copy, made by a worker that lost the race to write it)."""
         records = self._records(tenant)
         item = self._store.fetch(records, str(number))
         self._store.discard(records, str(number))
-        if item is not None and self._name_of is not None:
+        if item is None:
+            return
+        if self._name_of is not None:
             self._store.delete(self._named(tenant, self._name_of(item)))
+        source = self._source_of(item) if self._source_of is not None else None
+        if source_too and source is not None:
+            self._store.delete(self._by_source(tenant, source))
+
+    def _expected(self, tenant: str) -> str:
+        return recurring_key(tenant, *self._name, "expected")
+
+    def _by_source(self, tenant: str, source: str) -> str:
+        return subkey(recurring_key(tenant, *self._name, "by-source"), source)
+
+    def claim_free(self, tenant: str, name: str) -> str:
+        """`name`, or `name-2`, `name-3`... when a record of the tenant has it, claimed for
+        the record about to be made. A few lookups, however many records the tenant has."""
+        if self.claim(tenant, name):
+            return name
+        while True:  # past numbers taken by records that chose such a name themselves
+            free = f"{name}-{self.next_suffix(tenant, name)}"
+            if self.claim(tenant, free):
+                return free
 
     def claim(self, tenant: str, name: str) -> bool:
         """Take `name` for the tenant's next record: False when a record has it (atomic: of
@@ -210,3 +277,7 @@ class Registry(Generic[T]):
         """The tenant's records, oldest first."""
         found = self._store.entries(self._records(tenant))
         return [found[number] for number in sorted(found, key=int)]
+
+
+def _with_name(make: Callable[[int, str], T], name: str, number: int) -> T:
+    return make(number, name)
