@@ -194,7 +194,7 @@ def test_new_uuid_is_the_standard_library_s_version_4_uuid_of_the_same_bits() ->
         assert new_uuid(ours) == str(uuid.UUID(int=theirs.getrandbits(128), version=4))
 
 
-@pytest.mark.parametrize("length", [1, 6, 12, 32])
+@pytest.mark.parametrize("length", [1, 2, 3, 4, 5, 6, 7, 12, 32])
 def test_base62_writes_out_randrange_of_the_same_generator(length: int) -> None:
     from random import Random
 

@@ -141,13 +141,22 @@ def base62(rng: Random, length: int) -> str:
 
 
 def _base62_text(number: int, length: int) -> str:
-    characters = []
-    for _ in range(length // 2):
-        number, pair = divmod(number, 62 * 62)
+    """`length` BASE62 digits of `number`, lowest first: four at a time (as two pairs),
+    then a pair and a digit for the rest."""
+    characters: list[str] = []
+    for _ in range(length // 4):
+        number, four = divmod(number, _FOUR)
+        high, low = divmod(four, _PAIR)
+        characters += (_PAIRS[low], _PAIRS[high])
+    if length % 4 >= 2:
+        number, pair = divmod(number, _PAIR)
         characters.append(_PAIRS[pair])
     if length % 2:
         characters.append(BASE62[number])
     return "".join(characters)
+
+
+_PAIR, _FOUR = 62**2, 62**4
 
 
 _PAIRS = [BASE62[n % 62] + BASE62[n // 62] for n in range(62 * 62)]  # two digits, lowest first
