@@ -284,11 +284,12 @@ def progress_of(job: Job, now: float) -> Progress:
     snap = job.snapshot(now)
     if snap.outcome is None:
         running = snap.phase - 1  # the queue is phase 0: no step runs yet
-        status = PENDING if snap.phase == 0 else PROCESSING
-        message = "Queued" if snap.phase == 0 else step_message(job.kind, phases[snap.phase].detail)
-        percent = min(_percent(timeline, job.position(now)), 99)
         started = job.time_of(snap.phase_started)
-        return Progress(status, percent, message, phases, running, running, None, started)
+        if snap.phase == 0:  # no work done yet: 0 %, whatever the position in the queue
+            return Progress(PENDING, 0, "Queued", phases, running, running, None, started)
+        message = step_message(job.kind, phases[snap.phase].detail)
+        percent = min(_percent(timeline, job.position(now)), 99)
+        return Progress(PROCESSING, percent, message, phases, running, running, None, started)
     outcome = snap.outcome
     finished = job.finished_at(now, snap) or now
     if outcome.state == COMPLETED:
