@@ -216,10 +216,9 @@ def _headers(scope: Scope, operation: Operation) -> Headers | None:
     return Headers(scope=scope) if operation.reads_headers else None
 
 
-def _header_values(scope: Scope, names: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], ...]:
-    """Every value each header of `names` was sent with, as sent."""
-    sent = scope["headers"]
-    return tuple(tuple(value for name, value in sent if name == wanted) for wanted in names)
+def _header_values(scope: Scope, names: tuple[bytes, ...]) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers of `names` as sent (each name and value, in order): one pass over them."""
+    return tuple((name, value) for name, value in scope["headers"] if name in names)
 
 
 def _has_body(headers: dict[bytes, bytes]) -> bool:
