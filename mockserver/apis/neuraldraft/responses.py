@@ -152,9 +152,11 @@ def _free_slug(ctx: Ctx, wanted: str, taken_is_conflict: bool = False) -> str:
     for the post about to be made; a slug the client chose that is taken is the docs' `409
     conflict` ("slug already taken")."""
     posts = _service(ctx).blog_posts
-    if taken_is_conflict and not posts.claim(ctx.tenant, wanted):
+    if not taken_is_conflict:
+        return posts.claim_free(ctx.tenant, wanted)
+    if not posts.claim(ctx.tenant, wanted):
         raise ApiError(409, f"The slug {wanted!r} is already taken.")
-    return wanted if taken_is_conflict else posts.claim_free(ctx.tenant, wanted)
+    return wanted
 
 
 async def create_image(ctx: Ctx) -> Response:
@@ -227,11 +229,14 @@ def _write_due_posts(ctx: Ctx) -> None:
     for job_id, job in zip(
         expected, ctx.state.store.read_ahead(service.name, tenant, expected), strict=True
     ):
-        finished = None if job is None else job.finished_at(now)
-        if job is None or (finished is not None and job.snapshot(now).state != COMPLETED):
+        if job is None:  # forgotten
             service.blog_posts.not_expected(tenant, job_id)
-        elif finished is not None:
-            ended.append((finished, job))
+            continue
+        snap = job.snapshot(now)
+        if snap.state == COMPLETED:
+            ended.append((job.finished_at(now, snap) or now, job))
+        elif snap.terminal:  # failed or cancelled: it writes no post
+            service.blog_posts.not_expected(tenant, job_id)
     for _, job in sorted(ended, key=lambda pair: pair[0]):
         service.written_post(job, now)
 
