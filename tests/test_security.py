@@ -496,6 +496,34 @@ def test_a_page_of_the_newest_jobs_reads_what_it_shows_not_every_job() -> None:
     assert len(everything) == 3 * NEWEST_CHUNK and not more
 
 
+class _EvictingStore(MemoryStore):
+    """Another worker evicts the oldest `evicted` jobs between the first and second chunk read."""
+
+    def __init__(self, evicted: int) -> None:
+        super().__init__()
+        self.evicted = evicted
+        self.reads = 0
+
+    def items(self, key: str, start: int = 0, stop: int = -1) -> list[Any]:
+        self.reads += 1
+        if self.reads == 2:
+            for name in super().items(key, 0, self.evicted - 1):
+                self.remove(key, name)
+        return super().items(key, start, stop)
+
+
+def test_a_listing_shows_each_job_once_when_another_worker_evicts_while_it_reads() -> None:
+    evicting = _EvictingStore(evicted=10)
+    store = JobStore(lambda: 0.0, store=evicting)
+    for index in range(2 * NEWEST_CHUNK):
+        store.add(_job(f"job-{index}", None))
+    listed, _ = store.newest(None)
+    ids = [job.id for job in listed]
+    assert evicting.reads >= 2 and len(ids) == len(set(ids))
+    # the newest chunk as it was, then what the eviction left of the older one
+    assert ids == [f"job-{n}" for n in range(2 * NEWEST_CHUNK - 1, 9, -1)]
+
+
 # --- 10. API keys are masked in admin views -------------------------------------------------------
 
 

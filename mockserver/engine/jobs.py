@@ -342,6 +342,9 @@ class JobStore:
         store = self._store
         listed = _ORDER if tenant is None else key(tenant, "jobs")
         found: list[Job] = []
+        # another worker evicting between two reads moves older jobs to lower positions: the
+        # next chunk then starts with jobs already read, passed over here
+        seen: set[str] = set()
         end = store.length(listed)
         while end > 0:
             start = max(0, end - NEWEST_CHUNK)
@@ -350,6 +353,8 @@ class JobStore:
                 keys = [key(owner, "job", job_id) for owner, job_id in names]
             else:
                 keys = [key(tenant, "job", job_id) for job_id in names]
+            keys = [name for name in keys if name not in seen]
+            seen.update(keys)
             for job in reversed(store.get_many(keys)):
                 if job is None or (api is not None and job.api != api):
                     continue
