@@ -230,8 +230,9 @@ class RequestMiddleware:
     `mockserver.routing`); a path reached by Host or in single-API mode is re-rooted under
     the API's prefix here. A status poll whose answer is still fresh (`mockserver.pollcache`)
     is answered from the cache, journalled like any other; every request but a GET or HEAD
-    (of an API or of the admin API) empties the cache before and after it is served (and, on
-    a shared store, counts one change before its answer begins).
+    (of an API or of the admin API) or a POST that only reads (`ApiService.reading_posts`)
+    empties the cache before and after it is served (and, on a shared store, counts one
+    change before its answer begins).
 
     The fault layer sits inside it, so a faulted answer is journalled like any other; a
     request of an API goes through that layer only when a fault could fire (the rare case).
@@ -297,7 +298,7 @@ class RequestMiddleware:
                 query=scope.get("query_string", b"")[:BODY_LIMIT].decode("latin-1"),
                 request_type=info.content_type or "",
             )
-            changes = scope["method"] not in ("GET", "HEAD")  # a GET changes no job, admin's too
+            changes = scope["method"] not in ("GET", "HEAD") and not _reads_only(service, info)
             # on a shared store, other processes learn of changes from a count: it moves first
             announce = self.state.changed_jobs if changes and self.state.backend.shared else None
             journal = self.state.journal if service else None
@@ -369,6 +370,16 @@ class RequestMiddleware:
             kept = [h for h in recorder.headers if h[0] not in service.own_header_names]
             answer = Answer(recorder.status, kept, recorder.body, info.fresh_until)
             self.polls.put(key, answer, generation)
+
+
+def _reads_only(service: ApiService | None, info: ApiRequest) -> bool:
+    """A POST of an API that only reads: a GET, for the status answers kept."""
+    operation = info.operation
+    return (
+        service is not None
+        and operation is not None
+        and operation.template in service.reading_posts
+    )
 
 
 def _tenant(scope: Scope, service: ApiService | None) -> str | None:

@@ -126,6 +126,9 @@ class ApiService:
     # headers (lower case) whose values differ on every answer, such as a rate limit's count:
     # a status poll's answer is kept without them, and `own_headers` gives each replay its own
     own_header_names: ClassVar[frozenset[bytes]] = frozenset()
+    # documented paths of POSTs that only read (a batch of results asked for by ID): like a
+    # GET, they leave the status answers kept (`mockserver.pollcache`) as they are
+    reading_posts: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, state: MockState) -> None:
         self.state = state

@@ -128,6 +128,22 @@ def test_links_follow_the_host_each_client_used(mock: Mock) -> None:
     assert here.startswith("http://testserver/") and there.startswith("http://mock.example:9000/")
 
 
+def test_a_post_that_only_reads_keeps_the_cached_answers(mock: Mock) -> None:
+    audio_id = imported(mock)
+    assert poll(mock, audio_id).status_code == 200
+    reads = [
+        ("camb", "/camb/apis/audio-separation-results", {"run_ids": [1, 2]}),
+        ("neurolinker", "/neurolinker/api/v1/generate-schema", {"description": "the total"}),
+        ("neurolinker", "/neurolinker/api/v1/documents/markdown", {"document_ids": ["nope"]}),
+    ]
+    for api, path, body in reads:
+        answer = mock.client.post(path, headers=mock.headers(api), json=body)
+        assert answer.status_code == 200, answer.text
+        assert len(mock.state.polls) == 1, path
+    imported(mock)  # a create may change what a poll shows: the kept answers go
+    assert len(mock.state.polls) == 0
+
+
 def test_an_injected_fault_still_fires_on_a_cached_poll(mock: Mock) -> None:
     audio_id = imported(mock)
     assert poll(mock, audio_id).status_code == 200

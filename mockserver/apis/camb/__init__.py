@@ -35,6 +35,7 @@ class Camb(ApiService):
     strategies = "mockserver.contracts.strategies.camb"
     # multipart/form-data: as for Neural Analog's import
     schemathesis = ({"include-operation-id": "create_audio_separation", **MULTIPART},)
+    reading_posts = frozenset({"/apis/audio-separation-results"})
 
     def routes(self) -> list[Route]:
         return [

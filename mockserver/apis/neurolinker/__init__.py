@@ -66,6 +66,13 @@ class NeuroLinker(ApiService):
     outcomes = OUTCOMES
     path_aliases = {f"{SDK}/": f"{DOCUMENTED}/"}
     time_style = MICROS_OFFSET  # request level; a document's own instants end in `Z`
+    # the results of documents by ID, and a schema worked out from words: nothing is written
+    reading_posts = frozenset(
+        [
+            f"{DOCUMENTED}/generate-schema",
+            *(f"{DOCUMENTED}/documents/{k}" for k in responses.RESULTS),
+        ]
+    )
 
     def routes(self) -> list[Route]:
         endpoints: list[tuple[str, responses.Handler, list[str]]] = [
