@@ -282,7 +282,8 @@ class RequestMiddleware:
         # on a shared store: what other processes changed (the clock...), read once, kept
         with self.state.synced():
             headers = first_headers(scope)
-            info = ApiRequest(f"req_{self.request_ids.getrandbits(64):016x}").attach(scope)
+            info = ApiRequest(f"req_{self.request_ids.getrandbits(64):016x}", headers=headers)
+            info.attach(scope)
             host = headers.get(b"host", b"")
             service = self._route(scope, info, host)
             info.tenant = _tenant(scope, service)

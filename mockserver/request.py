@@ -35,10 +35,16 @@ class ApiRequest:
     body: Any = UNREAD  # the JSON body as the check parsed it, when it found it valid
     form: FormData | None = None  # a form body as the check parsed it (closed when served)
     fresh_until: float | None = None  # set by a handler: its answer holds until this clock time
+    headers: dict[bytes, bytes] = field(default_factory=dict)  # `first_headers` of the request
 
     def attach(self, scope: Scope) -> ApiRequest:
         scope.setdefault("state", {})[SCOPE_KEY] = self
         return self
+
+    def header(self, name: bytes) -> str | None:
+        """The first value of the header `name` (lower case), as `Headers.get` gives it."""
+        value = self.headers.get(name)
+        return None if value is None else value.decode("latin-1")
 
     @staticmethod
     def of(scope: Scope) -> ApiRequest | None:
@@ -50,8 +56,8 @@ class ApiRequest:
 def first_headers(scope: Scope) -> dict[bytes, bytes]:
     """Each header's first value by its name (lower case in ASGI), as Starlette's `Headers`
     reads them: made once per request in one pass of C (each `Headers` lookup loops over
-    them all), and kept in the scope for every layer that reads one. Whoever changes
-    `scope["headers"]` calls `forget_headers`."""
+    them all), and kept in the scope (and on the `ApiRequest`) for every layer that reads
+    one. Whoever changes `scope["headers"]` calls `reread_headers`."""
     state = scope.setdefault("state", {})
     found: dict[bytes, bytes] | None = state.get(HEADERS_KEY)
     if found is None:
@@ -61,9 +67,13 @@ def first_headers(scope: Scope) -> dict[bytes, bytes]:
     return found
 
 
-def forget_headers(scope: Scope) -> None:
-    """`scope["headers"]` changed: the next `first_headers` reads them again."""
-    scope.get("state", {}).pop(HEADERS_KEY, None)
+def reread_headers(scope: Scope) -> None:
+    """`scope["headers"]` changed: the dict `first_headers` made is made again, in place, so
+    every holder of it (the `ApiRequest`) reads the new values."""
+    found = scope.get("state", {}).get(HEADERS_KEY)
+    if found is not None:
+        found.clear()
+        found.update(reversed(scope["headers"]))
 
 
 def keep_body(scope: Scope, raw: bytes) -> None:

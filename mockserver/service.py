@@ -36,10 +36,9 @@ from mockserver.contracts.validate import (
 from mockserver.engine.clock import SECONDS_Z, isoformat
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan, stretch
-from mockserver.engine.scenarios import HEADER as SCENARIO_HEADER
-from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
+from mockserver.engine.scenarios import HEADER, STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError, FieldError, fastapi_error
-from mockserver.request import ApiRequest, header
+from mockserver.request import ApiRequest, first_headers
 from mockserver.state import MockState
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
@@ -179,7 +178,8 @@ class ApiService:
 
     def key_sent(self, scope: Scope) -> str | None:
         """The key the request sent, unjudged (None: none)."""
-        return self.key_in(header(scope, self.auth_header) or "")
+        value = first_headers(scope).get(self.auth_header.encode("latin-1"))
+        return self.key_in("" if value is None else value.decode("latin-1"))
 
     def tenant_of(self, request: Request) -> str:
         """The API key of the request: its tenant. 401 when missing, 401/403 when refused."""
@@ -216,7 +216,9 @@ class ApiService:
 
         async def endpoint(request: Request) -> Response:
             operation = operations.get(request.scope["method"])
-            ctx = Ctx(self, request, self.tenant_of(request), operation)
+            ctx = Ctx(
+                self, request, self.tenant_of(request), request_info(self, request), operation
+            )
             try:
                 with self.state.store.all_or_nothing():  # a failed create stores nothing
                     return await handler(ctx)
@@ -317,6 +319,23 @@ class ApiService:
         return self.error_response(request, exc)
 
 
+SCENARIO_HEADER = HEADER.encode()
+
+
+def request_info(service: ApiService, request: Request) -> ApiRequest:
+    """What the pipeline learned about the request (its ID, operation, checked body...); a
+    blank record for a request that did not come through it."""
+    scope = request.scope
+    info = ApiRequest.of(scope)
+    if info is None:
+        info = ApiRequest("-", service.name, service.prefix, request.url.path)
+        info.headers = first_headers(scope)
+        info.tenant = service.key_sent(scope)
+        info.content_type = info.header(b"content-type")
+        info.attach(scope)
+    return info
+
+
 @dataclass
 class Ctx:
     """One authenticated request to one API."""
@@ -324,6 +343,7 @@ class Ctx:
     service: ApiService
     request: Request
     tenant: str
+    info: ApiRequest  # what the pipeline learned about the request (`request_info`)
     known_operation: contracts.Operation | None = None  # found once, when the route was made
 
     @property
@@ -335,18 +355,6 @@ class Ctx:
         return self.state.now()
 
     @property
-    def info(self) -> ApiRequest:
-        """What the pipeline learned about the request (its ID, operation, checked body...);
-        a blank record for a request that did not come through it."""
-        info = ApiRequest.of(self.request.scope)
-        if info is None:
-            info = ApiRequest("-", self.service.name, self.service.prefix, self.request.url.path)
-            info.tenant = self.service.key_sent(self.request.scope)
-            info.content_type = header(self.request.scope, "content-type")
-            info.attach(self.request.scope)
-        return info
-
-    @property
     def base_url(self) -> str:
         """This API's base as the client reached it: `http://host:port/neuralanalog` or the root."""
         return self.server_url + self.info.prefix
@@ -355,7 +363,7 @@ class Ctx:
     def server_url(self) -> str:
         """`scheme://host[:port]` as the client reached the server (its Host header)."""
         scope = self.request.scope
-        host = header(scope, "host")
+        host = self.info.header(b"host")
         if not host:
             server_host, port = scope.get("server") or ("localhost", 80)
             host = f"{server_host}:{port}"
@@ -502,7 +510,7 @@ class Ctx:
             return self.state.scenarios.choose(
                 self.service.name,
                 self.tenant,
-                header(self.request.scope, SCENARIO_HEADER),
+                self.info.header(SCENARIO_HEADER),
                 magic_inputs,
                 lambda: self.state.ids.draws(self.service.name, self.tenant),
                 self.service.success_failure(),

@@ -35,7 +35,7 @@ from mockserver.faults.rules import (
     FaultRule,
 )
 from mockserver.faults.variety import Variety
-from mockserver.request import ApiRequest, forget_headers, header
+from mockserver.request import ApiRequest, header, reread_headers
 
 if TYPE_CHECKING:
     from mockserver.service import ApiService
@@ -266,4 +266,4 @@ def _ask_for_stall(scope: Scope) -> None:
             )
     headers = [(k, v) for k, v in scope["headers"] if k.lower() != HEADER_NAME]
     scope["headers"] = [*headers, (HEADER_NAME, f"{STALLED}{options}".encode())]
-    forget_headers(scope)
+    reread_headers(scope)

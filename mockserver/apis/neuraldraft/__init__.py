@@ -48,7 +48,6 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError, FieldError
-from mockserver.request import header
 from mockserver.service import ApiService, Ctx, Handler
 from mockserver.state import MockState
 
@@ -154,7 +153,7 @@ class NeuralDraft(ApiService):
     def _idempotent(self, ctx: Ctx, handler: Handler) -> Awaitable[Response]:
         """The handler's answer; for a POST with an Idempotency-Key, the first answer again
         (the usual request, with none, awaits the handler itself: one coroutine less)."""
-        key = header(ctx.request.scope, "idempotency-key")
+        key = ctx.info.header(b"idempotency-key")
         if ctx.request.scope["method"] != "POST" or key is None:
             return handler(ctx)
         return self._replayed(ctx, key, handler)
