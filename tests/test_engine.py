@@ -230,6 +230,15 @@ def test_base62_drawn_without_a_generator_is_what_the_generator_gives(length: in
         )
 
 
+def test_a_unit_draw_is_the_first_random_of_the_hash_generator() -> None:
+    from mockserver.engine.ids import HashRandom, unit_draw
+
+    seeds = [f"3:fault-{n % 4}:camb:k:{n}" for n in range(500)]
+    draws = [unit_draw(seed) for seed in seeds]
+    assert draws == [HashRandom(seed).random() for seed in seeds]
+    assert all(0.0 <= draw < 1.0 for draw in draws) and len(set(draws)) == len(draws)
+
+
 @pytest.mark.parametrize(
     "text",
     [

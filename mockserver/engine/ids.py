@@ -122,6 +122,13 @@ def _uuid_text(bits: int) -> str:
     return "-".join((text[:8], text[8:12], text[12:16], text[16:20], text[20:]))
 
 
+def unit_draw(seed: str) -> float:
+    """`HashRandom(seed).random()`, from one hash: a number in [0, 1) fixed by `seed` (a
+    fault rule's rate draws one per request; seeding a Mersenne Twister from a string, as
+    `Random(seed).random()` would, costs six times as much)."""
+    return _first_bits(seed, 53) * 2.0**-53
+
+
 def _first_bits(seed: str, k: int) -> int:
     """`HashRandom(seed).getrandbits(k)` for k up to one block: the first block's low bits."""
     assert 0 <= k <= BLOCK_BITS

@@ -6,9 +6,9 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from random import Random
 from typing import Any
 
+from mockserver.engine.ids import unit_draw
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults.rules import RATE_LIMIT, FaultError, FaultRule, scenario_rule
 from mockserver.stores import MemoryStore, StateStore, key, view
@@ -105,7 +105,7 @@ class FaultBook:
             return None
         if rule.rate < 1.0:
             draw = store.incr(_tally(rule, api, tenant, "draws"))
-            if Random(f"{self.seed}:{rule.id}:{api}:{tenant}:{draw}").random() >= rule.rate:
+            if unit_draw(f"{self.seed}:{rule.id}:{api}:{tenant}:{draw}") >= rule.rate:
                 return None
         count = store.incr(fired)
         if rule.times is not None and count > rule.times:
