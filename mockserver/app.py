@@ -21,7 +21,7 @@ from mockserver.admin_guard import AdminGuard, admin_token
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
 from mockserver.engine.journal import BODY_LIMIT, Entry
-from mockserver.engine.scenarios import HEADER
+from mockserver.engine.scenarios import HEADER_KEY
 from mockserver.errors import ApiError
 from mockserver.exchange import Exchange
 from mockserver.faults.middleware import FaultMiddleware
@@ -36,7 +36,6 @@ from mockserver.stores import StateStore
 from mockserver.validation import RequestCheck, document_route, for_journal
 
 log = logging.getLogger("mockserver")
-SCENARIO_HEADER = HEADER.encode().lower()
 
 
 def create_app(
@@ -270,7 +269,7 @@ class RequestMiddleware:
             and scope["method"] == "GET"
             and info.tenant is not None
             and not operation.reads_headers
-            and SCENARIO_HEADER not in headers
+            and HEADER_KEY not in headers
             and not self.state.faults.rules
             and not self.state.scenarios.faults_named
         )

@@ -36,7 +36,7 @@ from mockserver.contracts.validate import (
 from mockserver.engine.clock import SECONDS_Z, isoformat
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan, stretch
-from mockserver.engine.scenarios import HEADER, STALLED, Scenario, ScenarioError
+from mockserver.engine.scenarios import HEADER_KEY, STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError, FieldError, fastapi_error
 from mockserver.request import ApiRequest, first_headers
 from mockserver.state import MockState
@@ -319,9 +319,6 @@ class ApiService:
         return self.error_response(request, exc)
 
 
-SCENARIO_HEADER = HEADER.encode()
-
-
 def request_info(service: ApiService, request: Request) -> ApiRequest:
     """What the pipeline learned about the request (its ID, operation, checked body...); a
     blank record for a request that did not come through it."""
@@ -510,7 +507,7 @@ class Ctx:
             return self.state.scenarios.choose(
                 self.service.name,
                 self.tenant,
-                self.info.header(SCENARIO_HEADER),
+                self.info.header(HEADER_KEY),
                 magic_inputs,
                 lambda: self.state.ids.draws(self.service.name, self.tenant),
                 self.service.success_failure(),

@@ -21,6 +21,7 @@ from mockserver.stores import MemoryStore, StateStore, key, view
 from mockserver.stores.codec import storable
 
 HEADER = "x-mock-scenario"
+HEADER_KEY = HEADER.encode()  # as ASGI spells a header name: lower-case bytes
 STALLED = "stalled"
 MAGIC = re.compile(r"mock-([a-z_]+)", re.IGNORECASE)
 

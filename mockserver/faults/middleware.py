@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.contracts.document import Operation
-from mockserver.engine.scenarios import HEADER, STALLED, Scenario, ScenarioError
+from mockserver.engine.scenarios import HEADER, HEADER_KEY, STALLED, Scenario, ScenarioError
 from mockserver.errors import REASONS, ApiError
 from mockserver.faults.operations import creating_operations
 from mockserver.faults.reset import drop_connection
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from mockserver.state import MockState
 
 log = logging.getLogger("mockserver")
-HEADER_NAME = HEADER.encode()
 
 
 class FaultMiddleware:
@@ -264,6 +263,6 @@ def _ask_for_stall(scope: Scope) -> None:
                 for key, value in named.options.items()
                 if key not in SCENARIO_KEYS
             )
-    headers = [(k, v) for k, v in scope["headers"] if k.lower() != HEADER_NAME]
-    scope["headers"] = [*headers, (HEADER_NAME, f"{STALLED}{options}".encode())]
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() != HEADER_KEY]
+    scope["headers"] = [*headers, (HEADER_KEY, f"{STALLED}{options}".encode())]
     reread_headers(scope)
