@@ -197,7 +197,7 @@ class BodyLimits:
     ) -> None:
         """Answer in the app's place, with a request ID, and journal the refusal."""
         request_id = f"req_{secrets.token_hex(8)}"
-        info = ApiRequest(id=request_id).attach(scope)
+        info = ApiRequest(id=request_id, headers=first_headers(scope)).attach(scope)
         response, tenant = self._refusal(scope, info, service, statuses, message)
         response.headers["x-request-id"] = request_id
         status = response.status_code
