@@ -38,7 +38,7 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan, stretch
 from mockserver.engine.scenarios import HEADER_KEY, STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError, FieldError, fastapi_error
-from mockserver.request import ApiRequest, first_headers
+from mockserver.request import ApiRequest, first_headers, header
 from mockserver.state import MockState
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
@@ -178,8 +178,7 @@ class ApiService:
 
     def key_sent(self, scope: Scope) -> str | None:
         """The key the request sent, unjudged (None: none)."""
-        value = first_headers(scope).get(self.auth_header.encode("latin-1"))
-        return self.key_in("" if value is None else value.decode("latin-1"))
+        return self.key_in(header(scope, self.auth_header) or "")
 
     def tenant_of(self, request: Request) -> str:
         """The API key of the request: its tenant. 401 when missing, 401/403 when refused."""
