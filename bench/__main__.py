@@ -172,13 +172,19 @@ def main() -> int:
     parser.add_argument("--only", default=None, help="loads whose name contains this")
     parser.add_argument("--no-extras", action="store_true", help="throughput only")
     args = parser.parse_args()
-    print(f"generator: {wrk.version()}, one thread, 16 connections; {os.cpu_count()} cores")
+    split = wrk.cpu_split()
+    cpus = "" if split is None else f": wrk on CPU {_cpus(split[1])}, servers on {_cpus(split[0])}"
+    print(f"generator: {wrk.version()}, one thread, 16 connections; {os.cpu_count()} cores{cpus}")
     ok = throughput(args.seconds or SECONDS, args.rounds or ROUNDS, args.only)
     per_store(args.seconds or STORE_SECONDS, args.rounds or STORE_ROUNDS, args.only)
     if not args.no_extras:
         extras.run_all()
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
+
+
+def _cpus(cpus: set[int]) -> str:
+    return ",".join(str(cpu) for cpu in sorted(cpus))
 
 
 if __name__ == "__main__":

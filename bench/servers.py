@@ -27,12 +27,22 @@ SETTLE_S = 0.2
 
 
 @contextmanager
-def server(argv: list[str], env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+def server(
+    argv: list[str], env: dict[str, str] | None = None, pin: bool = True
+) -> Iterator[tuple[str, int]]:
     """One server process: (base URL, pid). The mock runs as `mockserver serve` does, the
-    bare app under the same uvicorn (uvloop and httptools where installed)."""
+    bare app under the same uvicorn (uvloop and httptools where installed). `pin`: on the
+    CPUs the generator leaves it (`wrk.cpu_split`); a server of several workers is not, so
+    they can spread over every core."""
     port = free_port()
     argv = [*argv, "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
+    split = wrk.cpu_split() if pin else None
+    process = subprocess.Popen(
+        argv,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        preexec_fn=wrk.pinned(split[0] if split else None),
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(400):
@@ -110,7 +120,7 @@ def poll_target(
 ) -> Iterator[tuple[tuple[str, int], Load, object]]:
     """The mock on `variant`'s store with one finished Neural Analog job: (the server, the
     load polling the job, the answer that poll gets)."""
-    with server(variant.argv(folder, redis_url)) as mock:
+    with server(variant.argv(folder, redis_url), pin=variant.workers == 1) as mock:
         with httpx.Client(base_url=mock[0]) as client:
             poll = neuralanalog_poll(client)
             answer = client.get(poll.path, headers=poll.headers)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -54,6 +56,26 @@ def test_a_wrk_round_reads_rate_latency_and_both_cpu_shares(
     assert measured.rps > 0 and measured.errors == 0
     assert 0 < measured.p50_ms <= measured.p99_ms
     assert 0 < measured.generator_cpu < 1.5 and measured.server_cpu > 0
+
+
+def test_the_generator_and_the_servers_run_on_cpus_of_their_own() -> None:
+    split = wrk.cpu_split()
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) == 1:
+        assert split is None
+        return
+    assert split is not None
+    servers, generator = split
+    assert servers and len(generator) == 1
+    assert not servers & generator and servers | generator == allowed
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"],
+        preexec_fn=wrk.pinned(generator),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert child.stdout.strip() == str(sorted(generator))
 
 
 def test_every_load_answers_on_the_mock() -> None:
