@@ -62,6 +62,11 @@ _INCREMENT = (
     "INSERT INTO store_values VALUES (?, ?, CAST(? AS BLOB)) ON CONFLICT DO UPDATE "
     "SET value = CAST(CAST(value AS INTEGER) + ? AS BLOB) RETURNING value"
 )
+# one row after the list's last (numbered by seq), looked up by the insert itself
+_APPEND = (
+    "INSERT INTO store_lists SELECT ?, ?, coalesce(max(seq), 0) + 1, ? FROM store_lists "
+    "WHERE ns = ? AND key = ?"
+)
 # a list's length, kept beside it: counting its rows costs as much as the list is long
 _RESIZE = (
     "INSERT INTO store_sizes VALUES (?, ?, ?) ON CONFLICT (ns, key) "
@@ -215,13 +220,7 @@ class SqliteStore(StateStore):
         db: sqlite3.Connection, where: tuple[str, str], values: Sequence[Any], keep: int | None
     ) -> int:
         """`push` inside a transaction: the list's length after it."""
-        (last,) = db.execute(
-            "SELECT coalesce(max(seq), 0) FROM store_lists WHERE ns = ? AND key = ?", where
-        ).fetchone()
-        db.executemany(
-            "INSERT INTO store_lists VALUES (?, ?, ?, ?)",
-            [(*where, last + n, dumps(value)) for n, value in enumerate(values, 1)],
-        )
+        db.executemany(_APPEND, [(*where, dumps(value), *where) for value in values])
         ((size,),) = db.execute(_RESIZE, (*where, len(values))).fetchall()
         if keep is not None and size > max(keep, 0):
             # the oldest past `keep`: as many rows as go, whatever the list's length
