@@ -64,9 +64,7 @@ class MemoryStore(StateStore):
 
     def push(self, key: str, *values: Any, keep: int | None = None) -> int:
         with self._lock:
-            items = self._lists.get(key)
-            if items is None:
-                items = self._lists[key] = deque()
+            items = self._list(key)
             items.extend(values)
             if keep is not None:
                 while len(items) > keep:
@@ -107,8 +105,23 @@ class MemoryStore(StateStore):
     def write(
         self, values: Mapping[str, Any], appends: Sequence[tuple[str, Any]] = ()
     ) -> list[int]:
-        self._values.update(values)
-        return [self.push(k, value) for k, value in appends]
+        """The values, then each append, under one hold of the lock (a job's create writes
+        three lists)."""
+        lengths = []
+        with self._lock:
+            self._values.update(values)
+            for k, value in appends:
+                items = self._list(k)
+                items.append(value)
+                lengths.append(len(items))
+        return lengths
+
+    def _list(self, key: str) -> deque[Any]:
+        """The list at `key`, made empty if there is none (the caller holds the lock)."""
+        items = self._lists.get(key)
+        if items is None:
+            items = self._lists[key] = deque()
+        return items
 
     def put(self, key: str, field: str, value: Any) -> None:
         with self._lock:
