@@ -48,9 +48,9 @@ class Round:
 
 def cpu_split() -> tuple[set[int], set[int]] | None:
     """(the servers' CPUs, the generator's): the last CPU this process may run on goes to
-    wrk, the others to the server. Left to the scheduler, the two share cores by turns and a
-    server gets three quarters of one at times, which flatters the slower server: each would
-    then wait for the generator rather than work. None on a single CPU."""
+    wrk, the others to the server. Left to the scheduler, the two take turns on the cores: a
+    server then waits for the generator at times instead of working, which flatters the
+    slower of two servers. None on a single CPU."""
     cpus = sorted(os.sched_getaffinity(0))
     return (set(cpus[:-1]), {cpus[-1]}) if len(cpus) > 1 else None
 
