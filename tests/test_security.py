@@ -462,6 +462,35 @@ def test_creates_stay_cheap_in_a_store_full_of_stalled_jobs() -> None:
     assert len(store) <= 12_000 + 1_000
 
 
+def test_a_create_on_a_stopped_clock_past_capacity_looks_at_one_running_job() -> None:
+    clock = [5.0]  # every job runs until 10.0
+    store = JobStore(lambda: clock[0], capacity=100)
+    for index in range(200):
+        store.add(_job(f"running-{index}", Outcome("completed")))
+    looked = store.looked_at
+    for index in range(1_000):
+        store.add(_job(f"more-{index}", Outcome("completed")))
+    assert store.looked_at - looked <= 1_000  # one per create, not eight
+    assert len(store) == 1_200
+    clock[0] = 20.0  # the clock moved past their end: eight looks per create again
+    for index in range(200):
+        store.add(_job(f"after-{index}", Outcome("completed"), created=20.0))
+    assert [job.id for job in store.jobs()] == [f"after-{index}" for index in range(200)]
+
+
+def test_a_job_finished_on_a_stopped_clock_is_still_evicted() -> None:
+    clock = [5.0]
+    store = JobStore(lambda: clock[0], capacity=10)
+    for index in range(30):
+        store.add(_job(f"running-{index}", None))  # never finish by the clock
+    for job in list(store.jobs()):
+        job.force(clock[0], Outcome("cancelled"))  # cancelled, the clock still stopped
+    for index in range(30):
+        store.add(_job(f"more-{index}", None))
+    assert len(store) == 30  # the 30 cancelled gone, the new ones over capacity kept
+    assert all(job.id.startswith("more-") for job in store.jobs())
+
+
 def test_eviction_takes_finished_jobs_oldest_first_past_running_ones() -> None:
     now = 100.0
     store = JobStore(lambda: now, capacity=3)

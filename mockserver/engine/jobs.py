@@ -55,14 +55,15 @@ class Job:
         snap = snap or self.snapshot(now)
         return self.time_of(snap.phase_started) if snap.terminal else None
 
-    def changes_at(self, now: float) -> float | None:
+    def changes_at(self, now: float, snap: Snapshot | None = None) -> float | None:
         """The clock time before which the job's snapshot stays as it is at `now` (inf: until
-        something is done to it); None for a per-poll plan, which moves on every read."""
+        something is done to it); None for a per-poll plan, which moves on every read.
+        `snap`: the snapshot at `now`, when the caller has it already."""
         if self.plan.per_poll:
             return None
         if now < self.created_at:
             return self.created_at
-        snap = self.snapshot(now)
+        snap = snap or self.snapshot(now)
         phases = self.plan.phases
         if snap.terminal or (self.plan.outcome is None and snap.phase == len(phases) - 1):
             return math.inf
@@ -198,7 +199,10 @@ class JobStore:
 
     Eviction looks at a bounded number of jobs per add, oldest first: a running job it meets
     goes to the back of the line to be looked at again later. So a store full of stalled jobs
-    keeps creates O(1) (it holds more than `capacity` until some jobs finish).
+    keeps creates O(1) (it holds more than `capacity` until some jobs finish). When every job
+    it looked at was running, it looks at one per add until the clock reaches the time the
+    first of them moves on, or until one it meets has finished (a cancelled job): on a stopped
+    clock, looking at eight stalled jobs on every create cost half as much as the create.
     """
 
     def __init__(
@@ -211,6 +215,7 @@ class JobStore:
         self.capacity = capacity
         self._store = store or MemoryStore()
         self.looked_at = 0  # jobs eviction has examined, in all: its cost, for the curious
+        self._stalled_until = -math.inf  # before this clock time, eviction looks at one job
 
     def __len__(self) -> int:
         return self._store.length(_ORDER)
@@ -386,7 +391,9 @@ class JobStore:
 
     def _evict(self) -> None:
         store, now = self._store, self._now()
-        looks = EVICTION_LOOKS
+        looks = EVICTION_LOOKS if now >= self._stalled_until else 1
+        evicted = running = False
+        moves_on = math.inf  # when the first running job looked at moves on, by the clock
         while looks and store.length(_ORDER) > self.capacity:
             looks -= 1
             entry = store.pop(_LINE)
@@ -397,11 +404,19 @@ class JobStore:
             if job is None:  # removed already
                 continue
             self.looked_at += 1
-            if job.snapshot(now).terminal:
+            snap = job.snapshot(now)
+            if snap.terminal:
                 self._remove(tenant, job_id, in_line=False)
                 store.remove(_ORDER, entry)
+                evicted = True
             else:
                 store.push(_LINE, entry)
+                running = True
+                changes = job.changes_at(now, snap)  # None: a per-poll job, moved by reads
+                if changes is not None:
+                    moves_on = min(moves_on, changes)
+        stalled = running and not evicted and moves_on > now
+        self._stalled_until = moves_on if stalled else -math.inf
 
     def _remove(self, tenant: str, job_id: str, in_line: bool = True) -> None:
         """Forget a job, its aliases and its places in the lists."""
