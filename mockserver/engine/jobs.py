@@ -201,8 +201,9 @@ class JobStore:
     goes to the back of the line to be looked at again later. So a store full of stalled jobs
     keeps creates O(1) (it holds more than `capacity` until some jobs finish). When every job
     it looked at was running, it looks at one per add until the clock reaches the time the
-    first of them moves on, or until one it meets has finished (a cancelled job): on a stopped
-    clock, looking at eight stalled jobs on every create cost half as much as the create.
+    first of them moves on, or until one it meets has finished (a cancelled job). On a stopped
+    clock past 150,000 stalled jobs, eight looks made a Neural Draft create cost 143-149 µs
+    in-process; with one it costs 114-125 µs (108 on a fresh store).
     """
 
     def __init__(
