@@ -634,3 +634,25 @@ def test_config_mistakes_are_a_usage_error_one_line_each(pytester: pytest.Pytest
             "mock.yaml: keys.k1.status: 500 is not allowed; expected 401 or 403",
         ]
     )
+
+
+def test_a_run_that_uses_no_fixture_does_not_import_the_app(pytester: pytest.Pytester) -> None:
+    """The plugin loads in every pytest run of a project that installs the kit: the app (audio
+    rendering, contracts, pages) is imported only when a fixture needs it."""
+    pytester.makepyfile(
+        test_other="""
+        import sys
+
+        def test_the_plugin_is_loaded_and_light():
+            assert "mockserver.fixtures.plugin" in sys.modules
+            heavy = {"mockserver.app", "numpy", "av", "soundfile", "jsonschema"}
+            assert heavy.isdisjoint(sys.modules)
+
+        def test_the_package_names_still_work():
+            from mockserver import ServerConfig, create_app
+
+            assert create_app(ServerConfig(api="neuralanalog")).state.services
+        """
+    )
+    unused = ("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:cacheprovider")
+    pytester.runpytest_subprocess(*unused).assert_outcomes(passed=2)
