@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, apis, contracts, create_app
+from mockserver.contracts import document as document_module
 from mockserver.contracts import validate_request, validate_response
 from mockserver.request import ApiRequest, header
 from mockserver.validation import RequestCheck, parse_json
@@ -44,6 +45,15 @@ def test_document_is_valid_openapi_31(api: str) -> None:
         document = yaml.safe_load(handle)
     validate(document)  # raises on any error
     assert document["openapi"] == "3.1.0"
+
+
+@pytest.mark.parametrize("api", apis.names())
+def test_a_contract_reads_as_pyyaml_reads_it_and_in_c_where_built(api: str) -> None:
+    path = apis.service_class(api).contract_path
+    with open(path) as handle:
+        assert document_module.read(path) == yaml.safe_load(handle)  # libyaml's loader, same values
+    if yaml.__with_libyaml__:
+        assert document_module.YAML_LOADER is yaml.CSafeLoader
 
 
 @pytest.mark.parametrize("api", apis.names())
