@@ -638,7 +638,8 @@ def test_config_mistakes_are_a_usage_error_one_line_each(pytester: pytest.Pytest
 
 def test_a_run_that_uses_no_fixture_does_not_import_the_app(pytester: pytest.Pytester) -> None:
     """The plugin loads in every pytest run of a project that installs the kit: the app (audio
-    rendering, contracts, pages) is imported only when a fixture needs it."""
+    rendering, contracts, pages) is imported only when a fixture needs it, and Hypothesis only
+    when NeuroLinker draws a document's fields."""
     pytester.makepyfile(
         test_other="""
         import sys
@@ -651,7 +652,8 @@ def test_a_run_that_uses_no_fixture_does_not_import_the_app(pytester: pytest.Pyt
         def test_the_package_names_still_work():
             from mockserver import ServerConfig, create_app
 
-            assert create_app(ServerConfig(api="neuralanalog")).state.services
+            assert create_app(ServerConfig()).state.services
+            assert "hypothesis" not in sys.modules  # until a client sends a fields schema
         """
     )
     unused = ("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:cacheprovider")

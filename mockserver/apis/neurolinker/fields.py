@@ -21,7 +21,6 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import SchemaError
 
-from mockserver.contracts.strategies import UnsupportedSchema, example, from_schema
 from mockserver.errors import FieldError
 
 API = "neurolinker"
@@ -61,6 +60,8 @@ def problem(schema: Any, loc: tuple[str | int, ...]) -> FieldError | None:
     costly = _costly(schema)
     if costly is not None:
         return error(costly)
+    from mockserver.contracts.strategies import UnsupportedSchema, from_schema  # see `_draw`
+
     try:
         from_schema(API, closed(schema))
     except UnsupportedSchema as exc:
@@ -93,6 +94,10 @@ def payload(schema: dict[str, Any], document_id: str) -> Any:
 
 @functools.lru_cache(maxsize=256)
 def _draw(schema_json: str, seed: int) -> Any:
+    # Hypothesis is imported with the first schema a client sends, not with the server: it
+    # takes 0.15 s and 7 MB, and most runs never ask for fields
+    from mockserver.contracts.strategies import example, from_schema
+
     return example(from_schema(API, closed(json.loads(schema_json))), seed)
 
 
