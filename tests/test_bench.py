@@ -40,6 +40,16 @@ def test_ratio_and_targets(capsys: pytest.CaptureFixture[str]) -> None:
     assert not report(POLL, rounds(9000, 4.0, 0.4), rounds(10000, 2.0, 0.4))  # p99 2x > 1.5x
 
 
+def test_the_ratio_line_gives_the_spread_of_the_round_pairs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the medians give 0.80; the pairs of rounds run one after the other gave 0.70 to 0.95
+    mock = [wrk.Round(rps, 1.0, 2.0, 0, 0.4, 1.0) for rps in (7000, 8000, 9500)]
+    bare = [wrk.Round(rps, 1.0, 2.0, 0, 0.4, 1.0) for rps in (10000, 10000, 10000)]
+    assert report(POLL, mock, bare)
+    assert "ratio 0.80 (target >= 0.70; rounds 0.70-0.95)" in capsys.readouterr().out
+
+
 def test_each_line_gives_the_server_cpu_per_request(capsys: pytest.CaptureFixture[str]) -> None:
     report(POLL, rounds(8000, 2.0, 0.4), rounds(20000, 2.0, 0.4))  # one core busy in both
     out = capsys.readouterr().out
