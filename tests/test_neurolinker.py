@@ -1045,6 +1045,17 @@ def test_generate_schema_answers_the_docs_example(nl: Client) -> None:
     ]
 
 
+def test_generate_schema_keeps_the_words_of_any_script(nl: Client) -> None:
+    description = "Rechnungsnummer, Fälligkeitsdatum, Ν. Πελάτη"
+    response = nl.post("/generate-schema", json={"description": description})
+    assert response.status_code == 200, response.text
+    properties = response.json()["json_schema"]["properties"]
+    assert list(properties) == ["rechnungsnummer", "fälligkeitsdatum", "ν_πελάτη"]
+    for letterless in ("#", "¿?", " - "):
+        refused = nl.post("/generate-schema", json={"description": letterless})
+        assert refused.status_code == 422, letterless
+
+
 def test_a_generated_schema_is_accepted_by_extract_fields(nl: Client) -> None:
     description = "Extract the policy number, premium amount and start date from a policy"
     schema = nl.post("/generate-schema", json={"description": description}).json()["json_schema"]

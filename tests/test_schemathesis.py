@@ -311,6 +311,21 @@ def test_the_form_upload_passes_whatever_the_seed() -> None:
     assert not found, "\n".join(found)
 
 
+@pytest.mark.fresh_process  # the same run whatever ran before (tests/conftest.py)
+def test_a_description_naming_no_field_is_a_refusal_the_settings_expect() -> None:
+    """Any string is a schema-valid `generate-schema` description, but one with no letter or
+    digit in it names no field: the documented 422, which the shipped settings expect. The
+    operation where a longer run found it, fuzzed alone with more examples than the main
+    test's and another seed."""
+    app = create_app(ServerConfig(clock="manual"))
+    config = settings("neurolinker", ("fuzzing",), seed=2, mode="positive")
+    config.projects.default.phases.fuzzing.generation.max_examples = 30
+    document = apis.service_class("neurolinker").document_url_path()
+    schema = schemathesis.openapi.from_asgi(document, app, config=config)
+    found = failures_of(from_schema(schema.include(operation_id="generate_schema")).execute())
+    assert not found, "\n".join(found)
+
+
 def test_the_recipe_runs_from_another_directory(tmp_path: Path) -> None:
     """`mockserver schemathesis` as a user's CI runs it: installed kit, any directory, the
     shipped settings. Slow (~5 s, a schemathesis process): one API, one phase, few examples."""

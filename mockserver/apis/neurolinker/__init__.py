@@ -61,6 +61,12 @@ class NeuroLinker(ApiService):
             "include-operation-id": "extract_fields_from_markdown",
             "checks.positive_data_acceptance.expected-statuses": ["400", *REFUSED_ON_PURPOSE],
         },
+        # Any string is a schema-valid description, but one without a letter or digit names
+        # no field: the documented 422 at ["body", "description"].
+        {
+            "include-operation-id": "generate_schema",
+            "checks.positive_data_acceptance.expected-statuses": REFUSED_ON_PURPOSE,
+        },
     )
     # `insufficient_credits` is a scenario word, not a job state: the submit is refused with 402
     outcomes = OUTCOMES

@@ -21,10 +21,12 @@ TAIL = re.compile(r"\s+(?:from|in|of|on)\s+(?:an?|the|this|each|every)\s+[\w\s-]
 ARTICLES = {"the", "a", "an", "its", "their", "all"}
 NUMBERS = ("amount", "total", "price", "cost", "sum", "tax", "balance", "rate", "fee", "weight")
 INTEGERS = ("quantity", "count", "qty", "pages", "age", "year")
+WORDS = re.compile(r"[^\W_]+")  # letters and digits of any script: "Fälligkeitsdatum" is one
 
 
 def generate(description: str) -> dict[str, Any] | None:
-    """The object schema the description names; None when it names no field."""
+    """The object schema the description names; None when it names no field (it holds no
+    letter or digit)."""
     text = TAIL.sub("", LEAD.sub("", description.strip().rstrip(".!?")))
     clause = LIST_CLAUSE.search(text)
     head = text[: clause.start()] if clause else text
@@ -53,7 +55,7 @@ def _names(text: str) -> list[str]:
 
 
 def _name(words: str) -> str:
-    kept = [w for w in re.findall(r"[a-z0-9]+", words.lower()) if w not in ARTICLES]
+    kept = [w for w in WORDS.findall(words.lower()) if w not in ARTICLES]
     return "_".join(kept)[:64]
 
 
