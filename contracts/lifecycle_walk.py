@@ -28,6 +28,22 @@ from mockserver.contracts.lifecycle import Lifecycle, lifecycles_of
 
 POLLS_PER_LIFECYCLE = 1  # a running job's usual duration is crossed in this many polls
 URL_ENV = "MOCKSERVER_URL"  # the mock's root, when not the origin of the calls
+# a clock move answers once the webhook deliveries that fell due are made (Neural Draft's:
+# each waits up to 30 s for its receiver), and a run creates many endpoints: httpx's default
+# 5 s cut such moves short, each a hook error of the run
+ADVANCE_TIMEOUT_SECONDS = 300.0
+
+
+def advance_clock(root: str, seconds: float) -> None:
+    """Move the clock of the mock at `root` on by `seconds` through its admin API; an error
+    if the admin API refuses (a token it needs, say): a walk that cannot move the clock
+    would only seem to run."""
+    answer = httpx.post(
+        f"{root.rstrip('/')}/__mock__/clock/advance",
+        json={"seconds": seconds},
+        timeout=ADVANCE_TIMEOUT_SECONDS,
+    )
+    answer.raise_for_status()
 
 
 def _by_title() -> dict[str, str]:
@@ -103,8 +119,7 @@ class LifecycleWalk:
         if self.advance is not None:
             self.advance(seconds)
             return
-        url = os.environ.get(URL_ENV) or _origin(str(response.request.url))
-        httpx.post(f"{url.rstrip('/')}/__mock__/clock/advance", json={"seconds": seconds})
+        advance_clock(os.environ.get(URL_ENV) or _origin(str(response.request.url)), seconds)
 
     def coverage(self) -> dict[str, dict[str, dict[str, list[list[str]]]]]:
         """Per API and kind: the transitions covered and those the run never showed."""

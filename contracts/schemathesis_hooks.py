@@ -1,7 +1,12 @@
 """schemathesis hooks shipped with the kit: lifecycles walked in stateful runs.
 
-    SCHEMATHESIS_HOOKS=mockserver.contracts.schemathesis_hooks \\
-        st run http://127.0.0.1:8000/camb/apis/openapi.json --phases=stateful ...
+    python -m mockserver.schemathesis_config > schemathesis.toml
+    SCHEMATHESIS_HOOKS=mockserver.contracts.schemathesis_hooks st \\
+        --config-file schemathesis.toml run http://127.0.0.1:8000/camb/apis/openapi.json \\
+        --phases=stateful ...
+
+(the kit's settings: without them schemathesis counts the mock's welcome of any key as a
+failure, and waits for ever on an event stream whose job never ends).
 
 Importing this module registers, globally, an `after_call` hook (`WALK.after_call`) that moves
 the mock's virtual clock while polled jobs run, so the links from a create to its status reach

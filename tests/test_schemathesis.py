@@ -15,16 +15,21 @@ it does not know (400) or a field of the wrong type (422), or carries `x-mock-re
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
 import sys
+import threading
+import time
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 import yaml
@@ -35,7 +40,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import ServerConfig, apis, contracts, create_app, schemathesis_config
 from mockserver.cli import build_parser
+from mockserver.contracts.lifecycle_walk import advance_clock
 from mockserver.engine.clock import ManualClock
+from mockserver.live import LiveServer
 from mockserver.request import ApiRequest
 from tests.conftest import ConformanceCheck
 
@@ -345,6 +352,78 @@ def test_the_recipe_runs_from_another_directory(tmp_path: Path) -> None:
     assert "/camb/apis/openapi.json -H x-api-key: ci-key --max-examples 2 --seed 3" in done.stdout
     assert f"Configuration:    {found[1]}" in done.stdout
     assert done.stdout.rstrip().endswith("mockserver schemathesis: every API passed")
+
+
+def test_the_documented_stateful_run_with_the_hook_passes(tmp_path: Path) -> None:
+    """docs/client-check.md's lifecycle walk, as written: the kit's settings written by
+    `python -m mockserver.schemathesis_config`, then `st --config-file ... run` with the hook,
+    against a served mock on a manual clock; without the settings the same run fails (the mock
+    serves any key). Slow (~10 s): few examples."""
+    # not schemathesis.toml in the working directory, which schemathesis would read unasked
+    settings_file = tmp_path / "settings.toml"
+    written = subprocess.run(
+        [sys.executable, "-m", "mockserver.schemathesis_config"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    settings_file.write_text(written.stdout)
+    app = create_app(ServerConfig(clock="manual", failure_rate=0.3))
+    st = Path(sys.executable).with_name("st")
+    with LiveServer(app) as live:
+        done = subprocess.run(
+            [str(st), "--config-file", str(settings_file), "run"]
+            + [f"{live.url}/neuralanalog/openapi.json", "--phases=stateful"]
+            + ["-H", "X-API-Key: ci", "--max-examples", "10", "--seed", "3"],
+            env={**os.environ, "SCHEMATHESIS_HOOKS": "mockserver.contracts.schemathesis_hooks"},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert re.search(r"neuralanalog: \d+ of 36 lifecycle transitions covered", done.stderr)
+    assert app.state.mock.clock.now() > ManualClock.DEFAULT_START  # the hook moved the clock
+
+
+SLOW_RECEIVER_SECONDS = 5.5  # past httpx's default timeout of 5 s
+
+
+def test_the_walks_clock_move_waits_for_the_webhook_deliveries_it_makes() -> None:
+    """A clock move answers once the deliveries that fell due are made (a stateful run of
+    Neural Draft makes many endpoints): a receiver slower than httpx's default timeout no
+    longer turns the walk's move into a hook error. Slow (~6 s): the receiver's own delay."""
+
+    class SlowReceiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(SLOW_RECEIVER_SECONDS)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), SlowReceiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    app = create_app(ServerConfig(clock="manual"))
+    key = "ndsk_test_walk"
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        with LiveServer(app) as live:
+            base = f"{live.url}/neuraldraft/v1"
+            hooks = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
+            endpoint = {"url": hooks, "events": ["image.generated"]}
+            httpx.post(f"{base}/webhook-endpoints", headers=headers, json=endpoint)
+            scenario = {**headers, "X-Mock-Scenario": "completed; after=5"}
+            httpx.post(f"{base}/images", headers=scenario, json={"prompt": "x"})
+            advance_clock(live.url, 5)
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    deliveries = app.state.services["neuraldraft"].webhooks.deliveries(key)
+    assert [(d.event, d.status) for d in deliveries] == [("image.generated", "success")]
 
 
 def test_the_ci_workflow_runs_the_recipe() -> None:
