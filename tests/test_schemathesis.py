@@ -320,8 +320,8 @@ def test_the_form_upload_passes_whatever_the_seed() -> None:
 
 @pytest.mark.fresh_process  # the same run whatever ran before (tests/conftest.py)
 def test_a_description_naming_no_field_is_a_refusal_the_settings_expect() -> None:
-    """Any string is a schema-valid `generate-schema` description, but one with no letter or
-    digit in it names no field: the documented 422, which the shipped settings expect. The
+    """Any string is a schema-valid `generate-schema` description, but one with no word in it
+    (or articles alone) names no field: the documented 422, which the shipped settings expect. The
     operation where a longer run found it, fuzzed alone with more examples than the main
     test's and another seed."""
     app = create_app(ServerConfig(clock="manual"))

@@ -61,8 +61,8 @@ class NeuroLinker(ApiService):
             "include-operation-id": "extract_fields_from_markdown",
             "checks.positive_data_acceptance.expected-statuses": ["400", *REFUSED_ON_PURPOSE],
         },
-        # Any string is a schema-valid description, but one without a letter or digit names
-        # no field: the documented 422 at ["body", "description"].
+        # Any string is a schema-valid description, but one without a word (or with articles
+        # alone) names no field: the documented 422 at ["body", "description"].
         {
             "include-operation-id": "generate_schema",
             "checks.positive_data_acceptance.expected-statuses": REFUSED_ON_PURPOSE,

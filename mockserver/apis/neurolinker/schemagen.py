@@ -25,8 +25,8 @@ WORDS = re.compile(r"[^\W_]+")  # letters and digits of any script: "Fälligkeit
 
 
 def generate(description: str) -> dict[str, Any] | None:
-    """The object schema the description names; None when it names no field (it holds no
-    letter or digit)."""
+    """The object schema the description names; None when it names no field (no word in it,
+    or articles alone)."""
     text = TAIL.sub("", LEAD.sub("", description.strip().rstrip(".!?")))
     clause = LIST_CLAUSE.search(text)
     head = text[: clause.start()] if clause else text
