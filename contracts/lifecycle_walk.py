@@ -3,11 +3,11 @@ that polling links reach every state, and count the transitions seen per API.
 
 `LifecycleWalk.after_call` is a schemathesis `after_call` hook. After each answer of a status
 operation that a contract's `x-lifecycle` describes, it records the state the job showed and,
-while the job runs, moves the mock's virtual clock on by a share of the kind's usual duration
-(`POST /__mock__/clock/advance`), so the next poll of the same job, in a stateful run that
-follows the contract's links, sees it further along. `mockserver.contracts.schemathesis_hooks`
-registers one walk globally (`SCHEMATHESIS_HOOKS`); its `advance` may be set to move the clock
-another way than over HTTP.
+while the job runs, moves the mock's virtual clock on by the kind's usual duration over
+`POLLS_PER_LIFECYCLE` (`POST /__mock__/clock/advance`), so the next poll of the same job, in a
+stateful run that follows the contract's links, sees it further along.
+`mockserver.contracts.schemathesis_hooks` registers one walk globally (`SCHEMATHESIS_HOOKS`);
+its `advance` may be set to move the clock another way than over HTTP.
 """
 
 from __future__ import annotations
@@ -134,17 +134,27 @@ class LifecycleWalk:
         return report
 
     def summary(self) -> str:
-        """One line per API: transitions covered of those its lifecycles allow."""
+        """One line per API polled: transitions covered of those its lifecycles allow, then
+        those never seen, each named with its kind where the API has several (a transition
+        one kind showed may be missing from another), and the kinds no poll showed at all."""
         lines = []
         for api, kinds in self.coverage().items():
-            covered = sum(len(k["covered"]) for k in kinds.values())
-            total = covered + sum(len(k["missed"]) for k in kinds.values())
             if not any(self.states[api].values()):
                 continue
-            missed = sorted({f"{a}->{b}" for k in kinds.values() for a, b in k["missed"]})
+            covered = sum(len(k["covered"]) for k in kinds.values())
+            total = covered + sum(len(k["missed"]) for k in kinds.values())
+            named = len(kinds) > 1
+            missed = [
+                f"{kind} {a}->{b}" if named else f"{a}->{b}"
+                for kind, found in kinds.items()
+                if self.states[api][kind]
+                for a, b in found["missed"]
+            ]
+            unpolled = [kind for kind in kinds if not self.states[api][kind]]
             lines.append(
                 f"{api}: {covered} of {total} lifecycle transitions covered"
                 + (f"; never seen: {', '.join(missed)}" if missed else "")
+                + (f"; no poll showed: {', '.join(unpolled)}" if unpolled else "")
             )
         return "\n".join(lines)
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from mockserver import apis
 from mockserver.contracts import check_lifecycle, lifecycle, load
 from mockserver.contracts.lifecycle import all_lifecycles, lifecycles_of
+from mockserver.contracts.lifecycle_walk import LifecycleWalk
 from mockserver.contracts.strategies import lifecycle_types, lifecycles
 from tests.conftest import Mock
 from tests.conftest import wav as upload
@@ -189,4 +190,24 @@ def test_the_documented_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == (
         "camb audio_separation: step 2 is illegal: SUCCESS after the end state ERROR: an ended "
         "job does not move (seen: PENDING -> ERROR -> SUCCESS)\n"
+    )
+
+
+def test_the_walks_summary_names_the_kind_of_each_transition_never_seen() -> None:
+    """A transition one kind showed is not reported missing because another kind lacks it;
+    the kinds no poll showed are named once; an API of one kind needs no names."""
+    walk = LifecycleWalk(advance=lambda seconds: None)
+    walk.states["neuralanalog"]["audio"] |= {"in_progress", "completed"}
+    walk.seen["neuralanalog"]["audio"].add(("in_progress", "completed"))
+    walk.states["camb"]["audio_separation"].add("PENDING")
+    camb, analog = walk.summary().splitlines()
+    assert camb == (
+        "camb: 0 of 4 lifecycle transitions covered; never seen: PENDING->ERROR, "
+        "PENDING->PAYMENT_REQUIRED, PENDING->SUCCESS, PENDING->TIMEOUT"
+    )
+    assert analog == (
+        "neuralanalog: 1 of 36 lifecycle transitions covered; never seen: "
+        "audio in_progress->failed, audio in_progress->processing, audio processing->completed, "
+        "audio processing->failed, audio processing->in_progress; "
+        "no poll showed: upscaled, mastered, stem, stem_split, workflow"
     )
