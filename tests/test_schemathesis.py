@@ -320,10 +320,10 @@ def test_the_form_upload_passes_whatever_the_seed() -> None:
 
 @pytest.mark.fresh_process  # the same run whatever ran before (tests/conftest.py)
 def test_a_description_naming_no_field_is_a_refusal_the_settings_expect() -> None:
-    """Any string is a schema-valid `generate-schema` description, but one with no word in it
-    (or articles alone) names no field: the documented 422, which the shipped settings expect. The
-    operation where a longer run found it, fuzzed alone with more examples than the main
-    test's and another seed."""
+    """Any string is a schema-valid `generate-schema` description, but one with no word in
+    it (or articles alone) names no field: the documented 422, which the shipped settings
+    expect. The operation where a longer run found it, fuzzed alone with more examples than
+    the main test's and another seed."""
     app = create_app(ServerConfig(clock="manual"))
     config = settings("neurolinker", ("fuzzing",), seed=2, mode="positive")
     config.projects.default.phases.fuzzing.generation.max_examples = 30
@@ -415,9 +415,11 @@ def test_the_walks_clock_move_waits_for_the_webhook_deliveries_it_makes() -> Non
             base = f"{live.url}/neuraldraft/v1"
             hooks = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
             endpoint = {"url": hooks, "events": ["image.generated"]}
-            httpx.post(f"{base}/webhook-endpoints", headers=headers, json=endpoint)
+            httpx.post(
+                f"{base}/webhook-endpoints", headers=headers, json=endpoint
+            ).raise_for_status()
             scenario = {**headers, "X-Mock-Scenario": "completed; after=5"}
-            httpx.post(f"{base}/images", headers=scenario, json={"prompt": "x"})
+            httpx.post(f"{base}/images", headers=scenario, json={"prompt": "x"}).raise_for_status()
             advance_clock(live.url, 5)
     finally:
         receiver.shutdown()
