@@ -1046,11 +1046,12 @@ def test_generate_schema_answers_the_docs_example(nl: Client) -> None:
 
 
 def test_generate_schema_keeps_the_words_of_any_script(nl: Client) -> None:
-    description = "Rechnungsnummer, Fälligkeitsdatum, Ν. Πελάτη"
+    description = "Rechnungsnummer, Fälligkeitsdatum, Ν. Πελάτη, Cafe\u0301 total"
     response = nl.post("/generate-schema", json={"description": description})
     assert response.status_code == 200, response.text
     properties = response.json()["json_schema"]["properties"]
-    assert list(properties) == ["rechnungsnummer", "fälligkeitsdatum", "ν_πελάτη"]
+    assert list(properties) == ["rechnungsnummer", "fälligkeitsdatum", "ν_πελάτη", "café_total"]
+    assert properties["café_total"] == {"type": "number"}
     for no_field in ("#", "¿?", " - ", "the"):
         refused = nl.post("/generate-schema", json={"description": no_field})
         assert refused.status_code == 422, no_field

@@ -11,6 +11,7 @@ that `/extract-fields` accepts, the same for the same words.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 MAX_FIELDS = 100
@@ -55,7 +56,9 @@ def _names(text: str) -> list[str]:
 
 
 def _name(words: str) -> str:
-    kept = [w for w in WORDS.findall(words.lower()) if w not in ARTICLES]
+    # composed first: an accent typed as its own mark (`e` + U+0301) stays in its word
+    text = unicodedata.normalize("NFC", words).lower()
+    kept = [w for w in WORDS.findall(text) if w not in ARTICLES]
     return "_".join(kept)[:64]
 
 
