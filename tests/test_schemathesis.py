@@ -326,7 +326,7 @@ def test_a_description_naming_no_field_is_a_refusal_the_settings_expect() -> Non
     the main test's and another seed."""
     app = create_app(ServerConfig(clock="manual"))
     config = settings("neurolinker", ("fuzzing",), seed=2, mode="positive")
-    config.projects.default.phases.fuzzing.generation.max_examples = 30
+    config.projects.default.phases.fuzzing.generation.max_examples = 12
     document = apis.service_class("neurolinker").document_url_path()
     schema = schemathesis.openapi.from_asgi(document, app, config=config)
     found = failures_of(from_schema(schema.include(operation_id="generate_schema")).execute())
