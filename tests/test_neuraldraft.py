@@ -12,11 +12,9 @@ import json
 import logging
 import re
 import struct
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import uuid4
 
@@ -38,6 +36,7 @@ from mockserver.errors import ApiError
 from mockserver.stores import MemoryStore, StateStore, key
 from tests.conftest import Live, Mock, make_mock
 from tests.encoding_store import EncodingStore, state_store
+from tests.webhook_receiver import Receiver
 
 __all__ = ["state_store"]  # the fixture: the tests on `mock` run on memory and encoded
 
@@ -446,42 +445,6 @@ def test_stream_errors_are_problems_before_any_event(live: Live) -> None:
 
 
 # --- webhooks -------------------------------------------------------------------------------
-
-
-@dataclass
-class Receiver:
-    """A tiny HTTP server on a free port: records each delivery, answers the next status."""
-
-    statuses: list[int]
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def __enter__(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> int:

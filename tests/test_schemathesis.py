@@ -20,12 +20,9 @@ import re
 import shlex
 import subprocess
 import sys
-import threading
-import time
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +42,7 @@ from mockserver.engine.clock import ManualClock
 from mockserver.live import LiveServer
 from mockserver.request import ApiRequest
 from tests.conftest import ConformanceCheck
+from tests.webhook_receiver import Receiver
 
 ROOT = Path(__file__).parent.parent
 MAX_EXAMPLES = 10  # per operation and phase: each API run stays within about half a minute
@@ -393,37 +391,16 @@ def test_the_walks_clock_move_waits_for_the_webhook_deliveries_it_makes() -> Non
     """A clock move answers once the deliveries that fell due are made (a stateful run of
     Neural Draft makes many endpoints): a receiver slower than httpx's default timeout no
     longer turns the walk's move into a hook error. Slow (~6 s): the receiver's own delay."""
-
-    class SlowReceiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            time.sleep(SLOW_RECEIVER_SECONDS)
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), SlowReceiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
     app = create_app(ServerConfig(clock="manual"))
     key = "ndsk_test_walk"
     headers = {"Authorization": f"Bearer {key}"}
-    try:
-        with LiveServer(app) as live:
-            base = f"{live.url}/neuraldraft/v1"
-            hooks = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
-            endpoint = {"url": hooks, "events": ["image.generated"]}
-            httpx.post(
-                f"{base}/webhook-endpoints", headers=headers, json=endpoint
-            ).raise_for_status()
-            scenario = {**headers, "X-Mock-Scenario": "completed; after=5"}
-            httpx.post(f"{base}/images", headers=scenario, json={"prompt": "x"}).raise_for_status()
-            advance_clock(live.url, 5)
-    finally:
-        receiver.shutdown()
-        receiver.server_close()
+    with Receiver([], delay=SLOW_RECEIVER_SECONDS) as receiver, LiveServer(app) as live:
+        base = f"{live.url}/neuraldraft/v1"
+        endpoint = {"url": receiver.url, "events": ["image.generated"]}
+        httpx.post(f"{base}/webhook-endpoints", headers=headers, json=endpoint).raise_for_status()
+        scenario = {**headers, "X-Mock-Scenario": "completed; after=5"}
+        httpx.post(f"{base}/images", headers=scenario, json={"prompt": "x"}).raise_for_status()
+        advance_clock(live.url, 5)
     deliveries = app.state.services["neuraldraft"].webhooks.deliveries(key)
     assert [(d.event, d.status) for d in deliveries] == [("image.generated", "success")]
 
