@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from mockserver import apis
 from mockserver.config import ServerConfig, read_file
 from mockserver.stores import StoreError, check_url
+from mockserver.workers import MAX_WORKERS
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -133,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="worker processes; more than one needs a shared store, sqlite or redis "
-        "(default: one process)",
+        help=f"worker processes, 1 to {MAX_WORKERS}; more than one needs a shared store, sqlite "
+        "or redis (default: one process)",
     )
     add_check_client(commands)
     add_schemathesis(commands)

@@ -12,19 +12,24 @@ import gc
 import json
 import os
 import socket
-from typing import Any
-
-from starlette.applications import Starlette
+from typing import TYPE_CHECKING, Any
 
 from mockserver.config import ServerConfig
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
 ENVIRONMENT = "MOCKSERVER_WORKER_CONFIG"  # the parent's settings, as JSON
+# each worker is a whole server (about 90 MB): a typo such as 1000 must not fork the machine away
+MAX_WORKERS = 64
 
 
 def refusal(config: ServerConfig, workers: int) -> str | None:
     """Why `workers` processes cannot run on `config`'s store, in one line (None: they can)."""
-    if workers < 1:
-        return f"--workers must be at least 1, not {workers}"
+    if not 1 <= workers <= MAX_WORKERS:
+        return (
+            f"--workers: {workers} is not allowed; expected a whole number from 1 to {MAX_WORKERS}"
+        )
     if workers > 1 and config.store == "memory":
         return (
             f"--workers {workers} needs a shared store: the memory store lives in one process "

@@ -303,4 +303,4 @@ def test_the_documented_mistakes_get_the_documented_line(
 
 
 def test_the_documented_mistakes_are_found() -> None:
-    assert len(documented_mistakes()) == 11
+    assert len(documented_mistakes()) == 12
