@@ -179,19 +179,35 @@ def add_check_client(commands: argparse._SubParsersAction) -> None:
         "claims success; raising means it reports a failure. Exit code 1 when any scenario "
         "is not handled.",
     )
+    check.set_defaults(command_parser=check)  # its mistakes name `mockserver check-client`
     check.add_argument("function", metavar="FUNCTION", help="the client flow, as module:function")
     check.add_argument("--api", choices=apis.names(), required=True, help="the API it calls")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument(
         "--budget",
-        type=float,
+        type=_budget,
         default=None,
-        help="virtual seconds a scenario may take before the client counts as hung (3600)",
+        help="virtual seconds a scenario may take before the client counts as hung, above 0 "
+        "up to a year (default 3600)",
     )
     check.add_argument("--seed", type=int, default=0, help="seed of IDs and payload variety")
     check.add_argument(
         "--only", default=None, help="comma-separated scenarios to run, in any case (default: all)"
     )
+
+
+def _budget(text: str) -> float:
+    """`--budget`: a number of virtual seconds that ends (`checked_budget`)."""
+    from mockserver.virtualtime import checked_budget
+
+    try:
+        seconds: object = float(text)
+    except ValueError:
+        seconds = text
+    try:
+        return checked_budget(seconds)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -202,10 +218,9 @@ def check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     except (ImportError, AttributeError, ValueError) as exc:
         parser.error(f"cannot load {args.function}: {exc}")
     only = args.only.split(",") if args.only is not None else None
+    budget = DEFAULT_BUDGET if args.budget is None else args.budget
     try:
-        report = check_client(
-            args.api, flow, budget=args.budget or DEFAULT_BUDGET, seed=args.seed, only=only
-        )
+        report = check_client(args.api, flow, budget=budget, seed=args.seed, only=only)
     except UnknownScenario as exc:
         parser.error(f"--only: {exc}")
     report.client = args.function
@@ -346,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "check-client":
-        return check_client(args, parser)
+        return check_client(args, args.command_parser)
     if args.command == "schemathesis":
         from mockserver.schemathesis_run import run
 

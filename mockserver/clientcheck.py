@@ -53,13 +53,14 @@ from mockserver.live import LiveServer
 from mockserver.service import ApiService
 from mockserver.state import MockState
 from mockserver.verdicts import HASTY, behaviour, never_slept, scenario_refused
-from mockserver.virtualtime import REAL, NeverSleeps, OutOfTime, VirtualTime
+from mockserver.virtualtime import REAL, NeverSleeps, OutOfTime, VirtualTime, checked_budget
 
 HANDLED, CRASHED, HUNG, WRONG = "handled", "crashed", "hung", "wrong"
 NOT_APPLICABLE = "not_applicable"
 CREDITS = "insufficient_credits"  # the scenario word of a create refused with 402
 DEFAULT_BUDGET = 3600.0  # virtual seconds a row may take: far more than any job plans
 WALL_LIMIT = 60.0  # real seconds a row may take (a client blocked, or busy without asking)
+MAX_WALL_LIMIT = 3600.0  # the most `wall_limit` may be: an hour of real time per row
 STOP_GRACE = 5.0  # real seconds a client past its limit has to reach a function call
 MAX_SLEEPS = 20_000
 MAX_STILL = 200  # requests with the clock standing still: a poll loop that never sleeps
@@ -400,8 +401,15 @@ def check_client(
     """Run `function(base_url, api_key)` against every outcome and fault of `api`.
 
     `function` may also be given as "module:function". `only` keeps the named rows (any
-    case); an unknown name raises UnknownScenario listing the known ones.
+    case); an unknown name raises UnknownScenario listing the known ones. A `budget` or a
+    `wall_limit` that is not a number above 0 (or past its bound) raises ValueError.
     """
+    budget = checked_budget(budget)
+    if not 0 < wall_limit <= MAX_WALL_LIMIT:  # NaN too: a limit that never ends is none
+        raise ValueError(
+            f"wall_limit {wall_limit!r} is not allowed; expected seconds above 0 up to "
+            f"{MAX_WALL_LIMIT:g}"
+        )
     flow = load_function(function) if isinstance(function, str) else function
     name = function if isinstance(function, str) else _name_of(flow)
     # the client alone uses this server: its latency is virtual, every exchange is judged

@@ -18,6 +18,7 @@ loop that never sleeps), the client's next sleep or clock read raises `OutOfTime
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 import threading
 import time
@@ -27,6 +28,37 @@ from typing import Any, NoReturn, Protocol
 
 DEFAULT_BUDGET = 24 * 3600.0  # virtual seconds: far longer than any job the mock plans
 DEFAULT_MAX_STILL = 1000  # requests without the clock moving: only a loop that never sleeps
+MAX_BUDGET = 365 * 24 * 3600  # a year of virtual time: a client still polling then is stuck
+MAX_STILL_BOUND = 1_000_000  # the most `max_still` may be
+
+
+def checked_budget(seconds: object) -> float:
+    """`seconds` as a virtual budget; ValueError saying what is allowed. A budget that never
+    runs out (NaN, infinity) would let a client that never stops polling hang the run."""
+    try:
+        budget = float(seconds)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        budget = math.nan
+    if not 0 < budget <= MAX_BUDGET:
+        raise ValueError(
+            f"{seconds!r} is not allowed; expected a number of seconds above 0 up to "
+            f"{MAX_BUDGET} (a year)"
+        )
+    return budget
+
+
+def checked_max_still(requests: object) -> int:
+    """`requests` as a bound on requests while the clock stands still; ValueError saying what
+    is allowed."""
+    if isinstance(requests, bool) or not isinstance(requests, int):
+        allowed = False
+    else:
+        allowed = 1 <= requests <= MAX_STILL_BOUND
+    if not allowed:
+        raise ValueError(
+            f"{requests!r} is not allowed; expected a whole number from 1 to {MAX_STILL_BOUND}"
+        )
+    return requests  # type: ignore[return-value]
 
 
 class OutOfTime(BaseException):
@@ -132,13 +164,13 @@ class VirtualTime:
         self.clock = clock
         self.slept = 0.0
         self.sleeps = 0
-        self.budget = budget
+        self.budget = None if budget is None else checked_budget(budget)
         self.max_sleeps = max_sleeps
-        self.max_still = max_still
+        self.max_still = checked_max_still(max_still)
         self._requests = requests
         self._threads: set[int] = set()
         self._origin = clock.now()
-        self._deadline = None if budget is None else self._origin + budget
+        self._deadline = None if self.budget is None else self._origin + self.budget
         self._still_at = self._origin
         self._still_from = requests() if requests else 0
         self._patched: list[tuple[Any, str, Any]] = []

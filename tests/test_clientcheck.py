@@ -217,7 +217,7 @@ def test_cli_refuses_a_function_it_cannot_load(
     with pytest.raises(SystemExit) as exited:
         main(["check-client", "--api", "neuralanalog", function])
     assert exited.value.code == 2
-    assert "cannot load" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith(f"mockserver check-client: cannot load {function}: ")
 
 
 def test_cli_only_takes_words_in_any_case(capsys: pytest.CaptureFixture[str]) -> None:
@@ -257,3 +257,38 @@ def test_reasons_keep_their_last_word() -> None:
     reason = report.rows[0].reason
     assert reason.startswith("gave up only after asking") and len(reason) > 70
     assert reason.split()[-1] in report.table()
+
+
+@pytest.mark.parametrize(
+    ("budget", "shown"),
+    [
+        ("nan", "nan"),
+        ("inf", "inf"),
+        ("0", "0.0"),
+        ("-5", "-5.0"),
+        ("1e300", "1e+300"),
+        ("soon", "'soon'"),
+    ],
+)
+def test_cli_refuses_a_budget_that_never_ends_or_never_starts(
+    budget: str, shown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NaN and infinity let a client that never stops polling run until the wall limit of
+    every row; 0 used to mean the default, and a negative budget called every client hung."""
+    args = ["check-client", "--api", "neuralanalog", f"{SAMPLES}:robust", f"--budget={budget}"]
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        f"mockserver check-client: argument --budget: {shown} is not allowed; expected a "
+        "number of seconds above 0 up to 31536000 (a year) (see mockserver check-client --help)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("budget", float("nan")), ("budget", 0), ("wall_limit", float("inf")), ("wall_limit", -1)],
+)
+def test_check_client_refuses_limits_that_never_end(option: str, value: float) -> None:
+    with pytest.raises(ValueError, match="is not allowed"):
+        check_client("neuralanalog", clients.robust, **{option: value})

@@ -16,7 +16,7 @@ from mockserver.engine import clock as clock_module
 from mockserver.engine.clock import ManualClock, SystemClock, isoformat, parse_time
 from mockserver.engine.plan import Outcome, stretch
 from mockserver.engine.scenarios import Profile, Scenario, ScenarioBook, ScenarioError
-from mockserver.virtualtime import VirtualTime
+from mockserver.virtualtime import MAX_BUDGET, VirtualTime
 from tests.conftest import make_mock
 
 
@@ -145,6 +145,21 @@ def test_event_loop_timers_work_inside_virtual_time() -> None:
         seen = asyncio.run(flow())
     assert seen == ["timed out", "called later"]
     assert clock.now() == start + 30
+
+
+@pytest.mark.parametrize(
+    ("budget", "max_still"),
+    [(float("nan"), 10), (float("inf"), 10), (0, 10), (MAX_BUDGET * 2, 10), (60, 0), (60, 1.5)],
+)
+def test_virtual_time_refuses_limits_that_never_end(budget: float, max_still: int) -> None:
+    """A NaN or infinite budget never runs out: a client that never stops polling would
+    hang the run. The bounds are checked where the limits are given, not at the first sleep."""
+    with pytest.raises(ValueError, match="is not allowed; expected"):
+        VirtualTime(ManualClock(), budget, max_still=max_still)
+
+
+def test_virtual_time_takes_a_budget_written_as_text() -> None:
+    assert VirtualTime(ManualClock(), "600").budget == 600.0  # type: ignore[arg-type]
 
 
 def test_a_name_that_takes_a_real_function_between_blocks_is_patched_in_the_next() -> None:

@@ -623,6 +623,72 @@ def test_the_budget_options(pytester: pytest.Pytester) -> None:
     assert run(pytester, HUNG_CLIENTS, "--mockserver-budget=0").ret == pytest.ExitCode.USAGE_ERROR
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (
+            "--mockserver-budget=inf",
+            "--mockserver-budget: inf is not allowed; expected a number of seconds above 0 up "
+            "to 31536000 (a year)",
+        ),
+        (
+            "--mockserver-budget=nan",
+            "--mockserver-budget: nan is not allowed; expected a number of seconds above 0 up "
+            "to 31536000 (a year)",
+        ),
+        (
+            "--mockserver-busy-requests=0",
+            "--mockserver-busy-requests: 0 is not allowed; expected a whole number from 1 to "
+            "1000000",
+        ),
+    ],
+)
+def test_a_budget_option_that_never_ends_is_a_usage_error(
+    pytester: pytest.Pytester, option: str, message: str
+) -> None:
+    """An infinite or NaN budget never runs out: a client polling for ever would hang the run."""
+    result = run(pytester, "def test_nothing(mockserver): pass", option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_a_marked_budget_out_of_bounds_fails_the_test_naming_the_marker(
+    pytester: pytest.Pytester,
+) -> None:
+    """`seconds=0` used to fall back to the default silently, and NaN never ran out."""
+    result = run(
+        pytester,
+        """
+        import pytest
+
+        @pytest.mark.mockserver_budget(seconds=float("nan"))
+        def test_nan(virtual_time):
+            pass
+
+        @pytest.mark.mockserver_budget(seconds=0)
+        def test_zero(virtual_time):
+            pass
+
+        @pytest.mark.mockserver_budget(requests=-1)
+        def test_requests(virtual_time):
+            pass
+
+        @pytest.mark.mockserver_budget(seconds="600")
+        def test_text(virtual_time):
+            pass
+        """,
+    )
+    result.assert_outcomes(passed=1, errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.mockserver_budget: nan is not allowed; expected a number of seconds*",
+            "*@pytest.mark.mockserver_budget: 0 is not allowed; expected a number of seconds*",
+            "*@pytest.mark.mockserver_budget: -1 is not allowed; expected a whole number from 1*",
+        ],
+        consecutive=False,
+    )
+
+
 def test_config_mistakes_are_a_usage_error_one_line_each(pytester: pytest.Pytester) -> None:
     pytester.makefile(".yaml", mock="clock: Manual\nkeys: {k1: {status: 500}}\n")
     result = run(pytester, "def test_nothing(mockserver): pass", "--mockserver-config=mock.yaml")
