@@ -30,6 +30,7 @@ Jobs follow plans on a virtual clock; any outcome can be forced per request
 
 DEFAULTS = ServerConfig()
 LOG_LEVELS = ["critical", "error", "warning", "info", "debug", "trace"]
+MAX_EXAMPLES = 100_000  # `mockserver schemathesis --max-examples`: past it, a run takes days
 
 
 class Mistake(Exception):
@@ -160,13 +161,27 @@ def add_schemathesis(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--max-examples",
-        type=int,
+        type=_max_examples,
         default=DEFAULT_MAX_EXAMPLES,
         metavar="N",
-        help=f"examples per operation and phase (default {DEFAULT_MAX_EXAMPLES})",
+        help=f"examples per operation and phase, 1 to {MAX_EXAMPLES} "
+        f"(default {DEFAULT_MAX_EXAMPLES})",
     )
     run.add_argument("--seed", type=int, default=None, help="schemathesis and mock seed")
     run.add_argument("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+
+def _max_examples(text: str) -> int:
+    """`--max-examples`: schemathesis's own refusal of 0 read as the API failing."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0  # refused below, in the same words
+    if not 1 <= number <= MAX_EXAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not allowed; expected a whole number from 1 to {MAX_EXAMPLES}"
+        )
+    return number
 
 
 def add_check_client(commands: argparse._SubParsersAction) -> None:

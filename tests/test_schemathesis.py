@@ -415,6 +415,21 @@ def test_the_ci_workflow_runs_the_recipe() -> None:
     assert any('pip install "$KIT" schemathesis' in line for line in steps)
 
 
+@pytest.mark.parametrize("examples", ["0", "-1", "many", "100001"])
+def test_max_examples_out_of_bounds_is_one_line_not_a_failed_api(
+    examples: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """schemathesis refused 0 itself, after the mock had started, and the command then said
+    the API had failed."""
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["schemathesis", "--max-examples", examples])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        f"mockserver schemathesis: argument --max-examples: {examples} is not allowed; expected "
+        "a whole number from 1 to 100000 (see mockserver schemathesis --help)\n"
+    )
+
+
 @pytest.mark.fresh_process  # the same run whatever ran before (tests/conftest.py)
 def test_the_shipped_hook_walks_lifecycles_through_the_admin_clock() -> None:
     """The kit's `after_call` hook (SCHEMATHESIS_HOOKS=mockserver.contracts.schemathesis_hooks)
