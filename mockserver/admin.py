@@ -179,7 +179,7 @@ async def scenarios(request: Request) -> Response:
         raise AdminError(422, "'tenant' must be an API key string")
     extra = {k: v for k, v in data.items() if k not in RESERVED}
     scenario = Scenario.parse_with(outcome, "queue", extra)
-    service.outcome_word(scenario)  # refuses an outcome this API does not know
+    service.check_scenario(scenario)  # refuses an outcome or an option this API does not know
     scenario_rule(scenario)  # and a `fault=` it cannot apply
     state.scenarios.queue(service.name, scenario, tenant, count)
     return JSONResponse({"queued": state.scenarios.queued()}, 201)

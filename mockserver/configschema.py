@@ -162,9 +162,19 @@ def _semantic_lines(data: Mapping[str, Any], prefix: str) -> Iterable[str]:
         text = spec.get("scenario") if isinstance(spec, Mapping) else None
         if isinstance(text, str) and text:
             try:
-                Scenario.parse(text, "key")
+                scenario = Scenario.parse(text, "key")
+                if scenario.options:  # a key may call any API: the options of any of them
+                    scenario.check_names(_any_api_options(), "any API")
             except ScenarioError as exc:
                 yield f"{prefix}keys.{key}.scenario: {exc}"
+
+
+def _any_api_options() -> set[str]:
+    from mockserver import apis
+    from mockserver.engine.scenarios import FAULT_OPTIONS, SHARED_OPTIONS
+
+    own = (name for api in apis.services().values() for name in api.scenario_options)
+    return {*SHARED_OPTIONS, *FAULT_OPTIONS, *own}
 
 
 def _path(path: list[Any], flags: bool) -> str:

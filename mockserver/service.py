@@ -36,7 +36,14 @@ from mockserver.contracts.validate import (
 from mockserver.engine.clock import SECONDS_Z, isoformat
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan, stretch
-from mockserver.engine.scenarios import HEADER_KEY, STALLED, Scenario, ScenarioError
+from mockserver.engine.scenarios import (
+    FAULT_OPTIONS,
+    HEADER_KEY,
+    SHARED_OPTIONS,
+    STALLED,
+    Scenario,
+    ScenarioError,
+)
 from mockserver.errors import ApiError, FieldError, fastapi_error
 from mockserver.request import ApiRequest, first_headers, header
 from mockserver.state import MockState
@@ -111,6 +118,8 @@ class ApiService:
     auth_header: ClassVar[str]  # "x-api-key", or "authorization" for a bearer token
     key_format: ClassVar[str] = "{tenant}"  # a key in the API's own style: "nl_{tenant}"
     outcomes: ClassVar[tuple[str, ...]]  # terminal words; [0] is success, [1] the usual failure
+    # scenario options of its own (`reason=`), besides those every API takes (`after=`...)
+    scenario_options: ClassVar[tuple[str, ...]] = ()
     contract_path: ClassVar[Path]  # its OpenAPI 3.1 document (YAML or JSON)
     # module of its polling lifecycles (`STATUS_OPERATIONS`, `lifecycle(object_type)`)
     strategies: ClassVar[str | None] = None
@@ -262,7 +271,7 @@ class ApiService:
         phases it finished stay finished and the jobs tied to it follow. The caller then tells
         the clock's listeners (`Clock.changed`), from where a webhook delivery may block.
         ValueError (`JobEnded` for a job already at its outcome) when it cannot be done."""
-        scenario = Scenario.parse_with(outcome, "admin", options)
+        scenario = self.check_scenario(Scenario.parse_with(outcome, "admin", options))
         if scenario.outcome == STALLED:
             raise ValueError("a job can only be forced into a terminal state")
         with self.state.lock, self.state.store.all_or_nothing():  # the jobs tied to it, saved
@@ -281,6 +290,17 @@ class ApiService:
 
     def success_failure(self) -> tuple[str, str]:
         return self.outcomes[0], self.outcomes[1]
+
+    def check_scenario(self, scenario: Scenario) -> Scenario:
+        """`scenario`, or ScenarioError when it names an outcome or an option this API does
+        not know."""
+        self.outcome_word(scenario)
+        self.check_options(scenario)
+        return scenario
+
+    def check_options(self, scenario: Scenario) -> None:
+        """ScenarioError when `scenario` has an option this API does not know."""
+        scenario.check_names((*SHARED_OPTIONS, *FAULT_OPTIONS, *self.scenario_options), self.name)
 
     def outcome_word(self, scenario: Scenario) -> str:
         """The API's own spelling of the scenario's outcome; 'stalled' for a stall."""
@@ -503,7 +523,7 @@ class Ctx:
     def scenario(self, *magic_inputs: str | None) -> Scenario:
         """The scenario of a job this request creates (header, queue, key, magic, default)."""
         try:
-            return self.state.scenarios.choose(
+            scenario = self.state.scenarios.choose(
                 self.service.name,
                 self.tenant,
                 self.info.header(HEADER_KEY),
@@ -511,6 +531,7 @@ class Ctx:
                 lambda: self.state.ids.draws(self.service.name, self.tenant),
                 self.service.success_failure(),
             )
+            return self.service.check_scenario(scenario) if scenario.options else scenario
         except ScenarioError as exc:
             raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from mockserver.admin import DASHBOARD_ROWS
-from tests.conftest import Mock
+from mockserver.apis.neurolinker.pdf import synthetic_pdf
+from tests.conftest import Mock, wav
 
 NA = "/neuralanalog"
 
@@ -18,6 +20,27 @@ def create(mock: Mock, key: str | None = None) -> str:
     )
     assert response.status_code == 200, response.text
     return response.json()["audio_id"]
+
+
+def create_with_header(mock: Mock, api: str, scenario: str) -> httpx.Response:
+    """Each API's main create, sent with `X-Mock-Scenario: scenario`."""
+    path, request = {
+        "neuralanalog": ("/neuralanalog/from-link", {"json": {"url": "https://x/a.wav"}}),
+        "camb": (
+            "/camb/apis/audio-separation",
+            {"files": {"media_file": ("a.wav", wav(), "audio/x-wav")}},
+        ),
+        "neurolinker": (
+            "/neurolinker/api/v1/extract",
+            {
+                "files": {"documents": ("a.pdf", synthetic_pdf("A"), "application/pdf")},
+                "data": {"form": "{}"},
+            },
+        ),
+        "neuraldraft": ("/neuraldraft/v1/blog-posts", {"json": {"type": "ai", "topic": "Tea"}}),
+    }[api]
+    headers = mock.headers(api, **{"X-Mock-Scenario": scenario})
+    return mock.client.post(path, headers=headers, **request)
 
 
 def status(mock: Mock, audio_id: str, key: str | None = None) -> dict:
@@ -90,6 +113,40 @@ def test_queue_refuses_unknown_apis_and_outcomes(mock: Mock) -> None:
         "/__mock__/scenarios", json={"api": "neuralanalog", "outcome": "failed", "count": 0}
     )
     assert bad_count.status_code == 422
+    misspelt = mock.client.post(
+        "/__mock__/scenarios", json={"api": "camb", "outcome": "ERROR", "reasn": "x"}
+    )
+    assert misspelt.status_code == 422
+    assert misspelt.json()["error"] == (
+        "unknown scenario option 'reasn' for camb; known: after, delay, fault, message, mode, "
+        "operation, payload, rate, reason, retry_after, seed, times"
+    )
+    assert mock.client.get("/__mock__/scenarios").json() == {"queued": []}
+
+
+@pytest.mark.parametrize(
+    ("api", "scenario", "option"),
+    [
+        ("neuralanalog", "failed; afer=30", "afer"),
+        ("camb", "ERROR; code=oops", "code"),  # Neural Draft's option, not Camb.ai's
+        ("neurolinker", "partial; failng=2", "failng"),
+        ("neuraldraft", "failed; reason=x", "reason"),
+    ],
+)
+def test_a_header_scenario_with_an_option_the_api_does_not_know_is_a_400(
+    mock: Mock, api: str, scenario: str, option: str
+) -> None:
+    """In the API's own error format, naming the option and those the API knows; no job."""
+    answer = create_with_header(mock, api, scenario)
+    assert answer.status_code == 400
+    assert f"unknown scenario option '{option}' for {api}; known: after," in answer.text
+    assert mock.client.get("/__mock__/jobs").json()["jobs"] == []
+
+
+def test_a_header_scenario_with_another_mode_than_poll_is_a_400(mock: Mock) -> None:
+    answer = create_with_header(mock, "neuralanalog", "completed; mode=pol")
+    assert answer.status_code == 400
+    assert "mode='pol' is not known; the one mode is poll" in answer.json()["detail"]
 
 
 def test_key_bound_scenarios() -> None:

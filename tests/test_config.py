@@ -48,6 +48,12 @@ from mockserver.configschema import ConfigError, schema, validate
             "keys: {k1: {scenario: 'failed; after'}}",
             "keys.k1.scenario: scenario option 'after' is not of the form name=value",
         ),
+        (
+            "keys: {k1: {scenario: 'failed; afer=30'}}",
+            "keys.k1.scenario: unknown scenario option 'afer' for any API; known: after, code, "
+            "delay, failing, fault, message, mode, operation, payload, rate, reason, retry_after, "
+            "seed, times",
+        ),
         ("- port: 1", "expected a table of settings, got a list"),
     ],
 )

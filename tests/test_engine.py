@@ -80,6 +80,19 @@ def test_scenario_text_is_parsed_with_its_options() -> None:
             Scenario.parse(bad).number("after")
 
 
+def test_a_scenario_option_nobody_knows_is_refused_naming_those_known() -> None:
+    """A misspelt option (`afer=30`) was ignored: the job ended at its usual time."""
+    known = ("after", "message", "mode")
+    Scenario.parse("failed; after=30; MODE=Poll").check_names(known, "api")
+    with pytest.raises(ScenarioError) as unknown:
+        Scenario.parse("failed; afer=30").check_names(known, "api")
+    assert str(unknown.value) == (
+        "unknown scenario option 'afer' for api; known: after, message, mode"
+    )
+    with pytest.raises(ScenarioError, match="mode='pol' is not known; the one mode is poll"):
+        Scenario.parse("failed; mode=pol").check_names(known, "api")
+
+
 def test_precedence_header_queue_key_magic_default() -> None:
     import random
 

@@ -310,6 +310,14 @@ def test_scenario_option_fault_fires_once_then_the_outcome_happens(mock: Mock) -
     assert client.status(audio_id).json()["status"] == "completed"
 
 
+def test_a_misspelt_key_of_a_header_fault_is_a_400_before_the_fault_fires(mock: Mock) -> None:
+    """`tmes=2` used to be dropped: the 503 fired on every request instead of twice."""
+    client = Client(mock)
+    refused = client.create("completed; fault=503; tmes=2")
+    assert refused.status_code == 400
+    assert "unknown scenario option 'tmes' for neuralanalog" in refused.json()["detail"]
+
+
 def test_queued_scenario_fault_keeps_the_queue_until_a_job_exists(mock: Mock) -> None:
     client = Client(mock)
     queued = {"api": "neuralanalog", "outcome": "failed", "tenant": client.key}

@@ -113,6 +113,10 @@ def test_fixture_attributes(pytester: pytest.Pytester) -> None:
                 mockserver.run_until_terminal(NA, "nope")
             with pytest.raises(ValueError, match="unknown outcome 'exploded'"):
                 mockserver.queue(NA, "exploded")
+            with pytest.raises(ValueError, match="unknown scenario option 'afer'"):
+                mockserver.queue(NA, "failed", afer=30)
+            with pytest.raises(ValueError, match="unknown scenario option 'afer'"):
+                mockserver.transition(NA, per_poll, "failed", afer=30)
         """,
     )
     result.assert_outcomes(passed=3)

@@ -39,6 +39,10 @@ def magic_markers(text: str | None) -> list[re.Match[str]]:
 MAX_OPTION = 315_360_000.0
 MAX_QUEUED = 10_000
 NUMERIC_OPTIONS = ("after", "failing")
+SHARED_OPTIONS = ("after", "message", "mode")  # what every API's scenarios may say
+# what a scenario's options may say about its fault (`mockserver.faults`)
+FAULT_OPTIONS = ("fault", "operation", "times", "rate", "retry_after", "delay", "seed", "payload")
+POLL_MODE = "poll"  # `mode=poll`: one phase per status read
 
 
 class ScenarioError(ValueError):
@@ -103,9 +107,28 @@ class Scenario:
             self.number(name)
         return self
 
+    def check_names(self, known: Iterable[str], api: str) -> None:
+        """Refuse (ScenarioError) an option `api` does not know, and a `mode` other than
+        poll: a typo (`afer=30`) would otherwise be ignored, and the job end at its usual
+        time for no reason the test could see."""
+        if not self.options:
+            return
+        unknown = sorted(set(self.options) - set(known))
+        if unknown:
+            raise ScenarioError(
+                f"unknown scenario option {unknown[0]!r} for {api}; known: "
+                + ", ".join(sorted(known))
+            )
+        mode = self.options.get("mode")
+        if mode is not None and str(mode).lower() != POLL_MODE:
+            raise ScenarioError(
+                f"scenario option mode={mode!r} is not known; the one mode is {POLL_MODE} (one "
+                "phase per status read)"
+            )
+
     @property
     def per_poll(self) -> bool:
-        return str(self.options.get("mode", "")).lower() == "poll"
+        return str(self.options.get("mode", "")).lower() == POLL_MODE
 
     def describe(self) -> str:
         if not self.options:  # most jobs': every create describes its scenario

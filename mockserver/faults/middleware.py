@@ -18,7 +18,14 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.contracts.document import Operation
-from mockserver.engine.scenarios import HEADER, HEADER_KEY, STALLED, Scenario, ScenarioError
+from mockserver.engine.scenarios import (
+    FAULT_OPTIONS,
+    HEADER,
+    HEADER_KEY,
+    STALLED,
+    Scenario,
+    ScenarioError,
+)
 from mockserver.errors import REASONS, ApiError
 from mockserver.faults.operations import creating_operations
 from mockserver.faults.reset import drop_connection
@@ -27,7 +34,6 @@ from mockserver.faults.rules import (
     RATE_LIMIT,
     REFUSALS,
     RESET,
-    SCENARIO_KEYS,
     STALL,
     VARIETY,
     Call,
@@ -73,7 +79,7 @@ class FaultMiddleware:
         call = self._call(scope, info, service)
         try:
             rules = self._rules(call) if call is not None else []
-        except FaultError as exc:  # a malformed `fault=` in the request's own header
+        except (FaultError, ScenarioError) as exc:  # a malformed `fault=` in its own header
             assert call is not None
             if "400" in call.operation.spec.get("responses", {}):
                 error = ApiError(400, f"X-Mock-Scenario: {exc}")
@@ -172,8 +178,10 @@ class FaultMiddleware:
         matching = [rule for rule in book.rules if rule.matches(call)]
         if call.scenario is not None and "fault" in call.scenario.options:
             try:
+                if call.scenario_from_header:  # a misspelt key (`tmes=2`) would change the fault
+                    self.services[call.api].check_options(call.scenario)
                 own = book.for_scenario(call.scenario)
-            except FaultError:
+            except (FaultError, ScenarioError):
                 if call.scenario_from_header:
                     raise
                 log.warning("ignoring the fault of scenario %r", call.scenario.describe())
@@ -261,7 +269,7 @@ def _ask_for_stall(scope: Scope) -> None:
             options = "".join(
                 f"; {key}={value}"
                 for key, value in named.options.items()
-                if key not in SCENARIO_KEYS
+                if key not in FAULT_OPTIONS
             )
     headers = [(k, v) for k, v in scope["headers"] if k.lower() != HEADER_KEY]
     scope["headers"] = [*headers, (HEADER_KEY, f"{STALLED}{options}".encode())]

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from mockserver import apis, contracts
 from mockserver.contracts.document import Operation
-from mockserver.engine.scenarios import Scenario
+from mockserver.engine.scenarios import FAULT_OPTIONS, Scenario
 from mockserver.stores.codec import storable
 
 LATENCY = "latency"
@@ -54,8 +54,6 @@ RULE_KEYS = (
     "seed",
     "payload",
 )
-# what a scenario's options may say about its fault (the rest are the scenario's own options)
-SCENARIO_KEYS = ("fault", "operation", "times", "rate", "retry_after", "delay", "seed", "payload")
 ALWAYS = "always"
 
 
@@ -283,5 +281,5 @@ def scenario_rule(scenario: Scenario) -> FaultRule | None:
     """The fault a scenario's options ask for (`completed; fault=429`), or None."""
     if "fault" not in scenario.options:
         return None
-    options = {k: v for k, v in scenario.options.items() if k in SCENARIO_KEYS}
+    options = {k: v for k, v in scenario.options.items() if k in FAULT_OPTIONS}
     return FaultRule.parse(options, f"scenario:{scenario.describe()}", "scenario")

@@ -31,6 +31,7 @@ class Camb(ApiService):
     hosts = ("client.camb.ai",)
     auth_header = "x-api-key"
     outcomes = CYCLE.terminal
+    scenario_options = ("reason",)  # ERROR's `exception_reason`
     contract_path = CONTRACT
     strategies = "mockserver.contracts.strategies.camb"
     # multipart/form-data: as for Neural Analog's import

@@ -66,6 +66,7 @@ class NeuralDraft(ApiService):
     auth_header = "authorization"
     key_format = "ndsk_test_{tenant}"
     outcomes = end_states(CYCLES.values())
+    scenario_options = ("code",)  # a failed job's `error.code`
     contract_path = CONTRACT
     strategies = "mockserver.contracts.strategies.neuraldraft"
     schemathesis = (

@@ -70,6 +70,7 @@ class NeuroLinker(ApiService):
     )
     # `insufficient_credits` is a scenario word, not a job state: the submit is refused with 402
     outcomes = OUTCOMES
+    scenario_options = ("failing",)  # how many documents a partial request fails
     path_aliases = {f"{SDK}/": f"{DOCUMENTED}/"}
     time_style = MICROS_OFFSET  # request level; a document's own instants end in `Z`
     # the results of documents by ID, and a schema worked out from words: nothing is written
