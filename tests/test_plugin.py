@@ -641,16 +641,22 @@ def test_the_budget_options(pytester: pytest.Pytester) -> None:
             "to 31536000 (a year)",
         ),
         (
+            "--mockserver-store=mysql://db",
+            "--mockserver-store: unknown store 'mysql://db': use memory, sqlite:///path/state.db,"
+            " redis://host:port/db, rediss://host:port/db or redis+cluster://host:port",
+        ),
+        (
             "--mockserver-busy-requests=0",
             "--mockserver-busy-requests: 0 is not allowed; expected a whole number from 1 to "
             "1000000",
         ),
     ],
 )
-def test_a_budget_option_that_never_ends_is_a_usage_error(
+def test_an_option_out_of_bounds_is_a_usage_error_at_start(
     pytester: pytest.Pytester, option: str, message: str
 ) -> None:
-    """An infinite or NaN budget never runs out: a client polling for ever would hang the run."""
+    """An infinite or NaN budget never runs out: a client polling for ever would hang the run.
+    An unknown store used to be an error of every test that used the server."""
     result = run(pytester, "def test_nothing(mockserver): pass", option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
