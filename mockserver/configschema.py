@@ -164,7 +164,7 @@ def _semantic_lines(data: Mapping[str, Any], prefix: str) -> Iterable[str]:
             try:
                 scenario = Scenario.parse(text, "key")
                 if scenario.options:  # a key may call any API: the options of any of them
-                    scenario.check_names(_any_api_options(), "any API")
+                    scenario.check_options(_any_api_options(), "any API")
             except ScenarioError as exc:
                 yield f"{prefix}keys.{key}.scenario: {exc}"
 

@@ -300,7 +300,7 @@ class ApiService:
 
     def check_options(self, scenario: Scenario) -> None:
         """ScenarioError when `scenario` has an option this API does not know."""
-        scenario.check_names((*SHARED_OPTIONS, *FAULT_OPTIONS, *self.scenario_options), self.name)
+        scenario.check_options((*SHARED_OPTIONS, *FAULT_OPTIONS, *self.scenario_options), self.name)
 
     def outcome_word(self, scenario: Scenario) -> str:
         """The API's own spelling of the scenario's outcome; 'stalled' for a stall."""

@@ -83,14 +83,14 @@ def test_scenario_text_is_parsed_with_its_options() -> None:
 def test_a_scenario_option_nobody_knows_is_refused_naming_those_known() -> None:
     """A misspelt option (`afer=30`) was ignored: the job ended at its usual time."""
     known = ("after", "message", "mode")
-    Scenario.parse("failed; after=30; MODE=Poll").check_names(known, "api")
+    Scenario.parse("failed; after=30; MODE=Poll").check_options(known, "api")
     with pytest.raises(ScenarioError) as unknown:
-        Scenario.parse("failed; afer=30").check_names(known, "api")
+        Scenario.parse("failed; afer=30").check_options(known, "api")
     assert str(unknown.value) == (
         "unknown scenario option 'afer' for api; known: after, message, mode"
     )
     with pytest.raises(ScenarioError, match="mode='pol' is not known; the one mode is poll"):
-        Scenario.parse("failed; mode=pol").check_names(known, "api")
+        Scenario.parse("failed; mode=pol").check_options(known, "api")
 
 
 def test_precedence_header_queue_key_magic_default() -> None:

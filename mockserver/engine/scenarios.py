@@ -107,7 +107,7 @@ class Scenario:
             self.number(name)
         return self
 
-    def check_names(self, known: Iterable[str], api: str) -> None:
+    def check_options(self, known: Iterable[str], api: str) -> None:
         """Refuse (ScenarioError) an option `api` does not know, and a `mode` other than
         poll: a typo (`afer=30`) would otherwise be ignored, and the job end at its usual
         time for no reason the test could see."""
