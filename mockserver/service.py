@@ -54,6 +54,8 @@ JSON_MEDIA_TYPE_BYTES = JSON_MEDIA_TYPE.encode()
 PlanLike = TypeVar("PlanLike")  # a plan, or plans made together
 USUAL_PLANS_KEPT = 256  # plans of scenarios without options, kept per API
 MAX_PART_SIZE = 200 * 1024 * 1024  # one part of a form, as the request check reads it too
+# the longest API key taken (a JWT fits): a key is a tenant, and names what it owns
+MAX_KEY_LENGTH = 4096
 # schemathesis settings several APIs share (see `ApiService.schemathesis`):
 # a multipart/form-data body carries every value as text, so "negative" data (a number where
 # a string is due, a list for a scalar) is valid once encoded and rightly served
@@ -198,6 +200,8 @@ class ApiService:
             key = self.key_sent(request.scope)
         if key is None:
             raise ApiError(401, self.missing_key_message())
+        if len(key) > MAX_KEY_LENGTH:  # a key is a tenant: kept, cached, journalled
+            raise ApiError(401, f"Invalid API key: longer than {MAX_KEY_LENGTH} characters")
         configured = self.state.config.keys.get(key)
         refused = configured.get("status") if configured else None
         if refused in (401, 403):

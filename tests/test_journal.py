@@ -143,6 +143,21 @@ def test_a_long_query_is_kept_cut(mock: Mock) -> None:
     assert kept.query == query[:BODY_LIMIT]
 
 
+def test_texts_of_any_length_are_kept_cut_and_counted(mock: Mock) -> None:
+    """httptools takes a header of any length: a megabyte content type or key used to be
+    kept whole, past the byte budget's count and the shared store's bound per entry."""
+    long = "x" * (64 * BODY_LIMIT)
+    headers = {"X-API-Key": long, "Content-Type": long}
+    refused = mock.client.post(f"{NA}/from-link", headers=headers, content=b"{}")
+    assert refused.status_code == 401
+    (kept,) = mock.state.journal.entries()
+    cut = "x" * (BODY_LIMIT - 1) + "…"
+    assert (kept.tenant, kept.request_type) == (cut, cut)
+    assert mock.state.journal.entries(tenant=cut[:4096]) == []  # a cut key is no real key's
+    assert kept.cost <= Journal.MOST
+    assert mock.state.journal.bytes == kept.cost
+
+
 def test_an_entry_comes_back_from_its_encoding_as_it_was() -> None:
     original = Entry(
         "req_2",

@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from mockserver import ServerConfig, create_app, limits
+from mockserver import ServerConfig, apis, create_app, limits
 from mockserver.admin_guard import targets_admin
 from mockserver.cli import build_app, build_parser, config_from
 from mockserver.engine.artifacts import AudioInfo, render_audio, render_budget
@@ -56,6 +56,34 @@ def small() -> Iterator[Mock]:
 
 
 # --- 1. queued scenarios are bounded ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("api", "method", "path", "body"),
+    [
+        ("neuralanalog", "POST", f"{NA}/from-link", {"url": "https://x/a.wav"}),
+        ("neuraldraft", "POST", f"{ND}/blog-posts", {"type": "ai", "topic": "Tea"}),
+        ("camb", "GET", "/camb/apis/audio-separation/5", None),
+        ("neurolinker", "GET", "/neurolinker/api/v1/request-status/abc", None),
+    ],
+)
+def test_a_key_past_4096_characters_is_a_401_in_the_apis_format(
+    mock: Mock, api: str, method: str, path: str, body: dict[str, str] | None
+) -> None:
+    """A key is a tenant, named in the store, its caches and the journal: a megabyte one
+    (httptools takes it) would be kept as many times."""
+    service = apis.service_class(api)
+    answers = []
+    for length in (4096, 4097):
+        key = service.api_key("k" * (length - len(service.api_key(""))))
+        assert len(key) == length
+        headers = service.auth_headers(key)
+        answers.append(mock.client.request(method, path, headers=headers, json=body))
+    accepted, refused = answers
+    assert accepted.status_code != 401 and refused.status_code == 401
+    assert "Invalid API key: longer than 4096 characters" in refused.text
+    if body is not None:  # one job, the accepted key's
+        assert len(mock.client.get("/__mock__/jobs").json()["jobs"]) == 1
 
 
 def test_a_huge_scenario_count_is_refused_and_the_queue_stays_bounded(small: Mock) -> None:

@@ -44,7 +44,16 @@ class Entry:
     @property
     def cost(self) -> int:
         """Bytes the entry holds, about: what the journal's byte budget counts."""
-        return ENTRY_OVERHEAD + len(self.request_body) + len(self.response_body) + len(self.query)
+        texts = len(self.query) + len(self.path) + len(self.request_type) + len(self.tenant or "")
+        return ENTRY_OVERHEAD + len(self.request_body) + len(self.response_body) + texts
+
+    def bound(self) -> None:
+        """Cut the texts whose length the client chose (httptools takes a header of any
+        length) to `BODY_LIMIT` characters, marked with `…`: a cut key matches no real one."""
+        for name in ("path", "request_type", "tenant"):
+            text = getattr(self, name)
+            if text is not None and len(text) > BODY_LIMIT:
+                setattr(self, name, text[: BODY_LIMIT - 1] + "…")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -151,15 +160,16 @@ class Journal:
     The byte budget is counted exactly on the memory store (the sum of the kept entries'
     `cost`). A shared store keeps no running sum: one kept right while several processes push
     and trim would cost every request more round trips. There the bound holds per entry
-    instead: a body is kept up to `BODY_LIMIT` bytes and the query up to as many characters,
-    so the journal holds at most `size` entries of at most `MOST` bytes each.
+    instead: a body is kept up to `BODY_LIMIT` bytes and the query, the path, the content
+    type and the key up to as many characters, so the journal holds at most `size` entries
+    of at most `MOST` bytes each.
 
     A filtered `clear` marks where it cleared (the number of the latest entry) rather than
     rewriting the list, which other processes may be pushing to: the entries it covers are
     no longer shown and go with the oldest as usual.
     """
 
-    MOST = ENTRY_OVERHEAD + 3 * BODY_LIMIT  # the cost of an entry, at most
+    MOST = ENTRY_OVERHEAD + 6 * BODY_LIMIT  # the cost of an entry, at most (`Entry.bound`)
 
     def __init__(
         self,
@@ -174,6 +184,7 @@ class Journal:
         self._bytes = 0  # the sum, on the memory store: this process's alone, as the list is
 
     def record(self, entry: Entry) -> None:
+        entry.bound()
         store = self._store
         if store.shared:
             store.push_numbered(_RECORDED, _ENTRIES, entry, keep=self.size)
