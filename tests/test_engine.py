@@ -93,6 +93,16 @@ def test_a_scenario_option_nobody_knows_is_refused_naming_those_known() -> None:
         Scenario.parse("failed; mode=pol").check_options(known, "api")
 
 
+def test_a_scenario_is_at_most_4096_characters_options_included() -> None:
+    """It is written into every job that takes it, and a header may be any length."""
+    message = "x" * (4096 - len("failed; message="))
+    assert Scenario.parse(f"failed; message={message}").options["message"] == message
+    with pytest.raises(ScenarioError, match="at most 4096 characters, options included"):
+        Scenario.parse(f"failed; message={message}x")
+    with pytest.raises(ScenarioError, match=r"\(this one has 4097\)"):
+        Scenario.parse_with("failed", "queue", {"message": message + "x"})
+
+
 def test_precedence_header_queue_key_magic_default() -> None:
     import random
 

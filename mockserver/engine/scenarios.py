@@ -43,6 +43,7 @@ SHARED_OPTIONS = ("after", "message", "mode")  # what every API's scenarios may 
 # what a scenario's options may say about its fault (`mockserver.faults`)
 FAULT_OPTIONS = ("fault", "operation", "times", "rate", "retry_after", "delay", "seed", "payload")
 POLL_MODE = "poll"  # `mode=poll`: one phase per status read
+MAX_SCENARIO_TEXT = 4096  # characters of a scenario, options included (a `message=` fits)
 
 
 class ScenarioError(ValueError):
@@ -67,6 +68,7 @@ class Scenario:
 
     @classmethod
     def parse(cls, text: str, source: str = "header") -> Scenario:
+        _check_length(text)
         name, *pairs = [part.strip() for part in text.split(";")]
         if not name:
             raise ScenarioError("a scenario needs an outcome name, e.g. 'failed; after=30'")
@@ -85,7 +87,9 @@ class Scenario:
         an outcome and its options."""
         parsed = cls.parse(text, source)
         extra = {name.lower(): str(value) for name, value in options.items()}
-        return cls(parsed.outcome, {**parsed.options, **extra}, source).check()
+        scenario = cls(parsed.outcome, {**parsed.options, **extra}, source)
+        _check_length(scenario.describe())
+        return scenario.check()
 
     def number(self, name: str, default: float | None = None) -> float | None:
         raw = self.options.get(name)
@@ -255,6 +259,16 @@ class ScenarioBook:
                 return Scenario(match.group(1).lower(), {}, "magic")
         failed = self.profile.failure_rate > 0 and draw().random() < self.profile.failure_rate
         return _default(words[1] if failed else words[0])
+
+
+def _check_length(text: str) -> None:
+    """A scenario is written into every job that takes it: its text is bounded (httptools
+    takes a header of any length)."""
+    if len(text) > MAX_SCENARIO_TEXT:
+        raise ScenarioError(
+            f"a scenario is at most {MAX_SCENARIO_TEXT} characters, options included (this "
+            f"one has {len(text)})"
+        )
 
 
 @lru_cache(maxsize=64)
