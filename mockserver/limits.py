@@ -18,7 +18,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.engine.journal import BODY_LIMIT, Entry
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from mockserver.state import MockState
 
 FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
+# a request head's parts the mock keeps (the route and poll caches' keys, links, a job's
+# server URL): httptools takes them at any length, h11 refuses a head past 16 KiB
+MAX_HOST, MAX_TARGET = 1024, 16 * 1024  # bytes of the Host header; of the path and query
 TOO_LARGE = (413, 422, 400)  # the first one an operation documents answers a large body
 MALFORMED = (400, 422)  # and a JSON body nested too deep or holding NaN
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -112,6 +115,12 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         headers = first_headers(scope)
+        if (
+            len(headers.get(b"host", b"")) > MAX_HOST
+            or len(scope["path"]) + len(scope.get("query_string", b"")) > MAX_TARGET
+        ):  # refused as uvicorn's h11 server refuses a head past its limit
+            await PlainTextResponse("Invalid HTTP request received.", 400)(scope, receive, send)
+            return
         declared = _length(headers.get(b"content-length"))
         chunked = b"transfer-encoding" in headers
         if declared == 0 or (declared is None and not chunked):

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 
 from mockserver.contracts import Violation
 from mockserver.engine.journal import BODY_LIMIT, Entry, Journal
+from mockserver.limits import MAX_HOST, MAX_TARGET
 from mockserver.service import ApiJSONResponse, render_json
 from mockserver.stores import MemoryStore, StateStore
 from mockserver.stores.codec import dumps, loads
@@ -136,11 +137,20 @@ def test_a_shared_store_bounds_the_journal_per_entry() -> None:
     assert all(e.cost <= Journal.MOST for e in journal.entries())
 
 
-def test_a_long_query_is_kept_cut(mock: Mock) -> None:
-    query = "q=" + "x" * (2 * BODY_LIMIT)
-    mock.client.get(f"{NA}/status/audio/nope?{query}", headers=mock.headers("neuralanalog"))
+def test_a_request_target_past_16_kib_is_refused_as_h11_refuses_it(mock: Mock) -> None:
+    """Path and query are keys of the route and poll caches: httptools takes them at any
+    length; the mock answers as uvicorn's h11 server answers a head past its 16 KiB."""
+    headers = mock.headers("neuralanalog")
+    path = f"{NA}/status/audio/nope?q="
+    fits = path + "x" * (MAX_TARGET - len(path) + 1)  # the `?` is neither path nor query
+    assert mock.client.get(fits, headers=headers).status_code == 404
     (kept,) = mock.state.journal.entries()
-    assert kept.query == query[:BODY_LIMIT]
+    assert kept.query == fits.split("?")[1]
+    refused = mock.client.get(fits + "x", headers=headers)
+    assert (refused.status_code, refused.text) == (400, "Invalid HTTP request received.")
+    host = mock.client.get(path, headers={**headers, "Host": "h" * (MAX_HOST + 1)})
+    assert (host.status_code, host.text) == (400, "Invalid HTTP request received.")
+    assert len(mock.state.journal.entries()) == 1  # refused before any layer kept them
 
 
 def test_texts_of_any_length_are_kept_cut_and_counted(mock: Mock) -> None:
