@@ -41,6 +41,8 @@ RULES: dict[str, dict[str, Any]] = {
     "failure_rate": {"minimum": 0, "maximum": 1},
     "link_ttl": {"minimum": 1},
     "rate_limit": {"minimum": 1},
+    # sent in a header and compared byte for byte: a space or a letter past ASCII never matches
+    "admin_token": {"pattern": "^[!-~]*$", "x-allowed": "printable ASCII without spaces"},
     "keys": {"additionalProperties": KEY_SPEC},
     "faults": {"items": {"type": "object"}},
 }
@@ -204,6 +206,8 @@ def _num(value: float) -> str:
 
 def allowed_text(spec: Mapping[str, Any]) -> str:
     """What a schema allows, in words: `a number from 0 to 1`, `one of: system, manual`."""
+    if "x-allowed" in spec:
+        return str(spec["x-allowed"])
     if "enum" in spec:
         words = [str(v) for v in spec["enum"] if v is not None]
         none = " (or null)" if None in spec["enum"] else ""

@@ -54,6 +54,10 @@ from mockserver.configschema import ConfigError, schema, validate
             "delay, failing, fault, message, mode, operation, payload, rate, reason, retry_after, "
             "seed, times",
         ),
+        (
+            "admin_token: 'my token'",
+            "admin_token: 'my token' is not allowed; expected printable ASCII without spaces",
+        ),
         ("- port: 1", "expected a table of settings, got a list"),
     ],
 )
