@@ -90,7 +90,16 @@ def _type_schema(hint: Any) -> dict[str, Any]:
 def schema() -> dict[str, Any]:
     """The config file's schema: one property per `ServerConfig` field, nothing else."""
     hints = typing.get_type_hints(ServerConfig)
-    rules = {**RULES, "api": {"enum": [*apis.names(), None]}}
+    names = apis.names()
+    rules = {
+        **RULES,
+        "api": {"enum": [*names, None]},
+        # per API: a misspelt name would leave that API at the server-wide limit unnoticed
+        "upload_limits": {
+            "properties": {name: _type_schema(int) for name in names},
+            "additionalProperties": False,
+        },
+    }
     properties = {}
     for item in fields(ServerConfig):
         spec = {**_type_schema(hints[item.name]), **rules.get(item.name, {})}

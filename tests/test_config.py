@@ -55,6 +55,11 @@ from mockserver.configschema import ConfigError, schema, validate
             "seed, times",
         ),
         (
+            "upload_limits: {neurolinkr: 5}",
+            "upload_limits.neurolinkr: unknown key (allowed: camb, neuralanalog, neuraldraft, "
+            "neurolinker)",
+        ),
+        (
             "admin_token: 'my token'",
             "admin_token: 'my token' is not allowed; expected printable ASCII without spaces",
         ),
