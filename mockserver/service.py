@@ -295,6 +295,11 @@ class ApiService:
     def success_failure(self) -> tuple[str, str]:
         return self.outcomes[0], self.outcomes[1]
 
+    @classmethod
+    def scenario_words(cls) -> set[str]:
+        """The words a scenario may name: the outcomes, and `stalled`."""
+        return {*cls.outcomes, STALLED}
+
     def check_scenario(self, scenario: Scenario) -> Scenario:
         """`scenario`, or ScenarioError when it names an outcome or an option this API does
         not know."""

@@ -368,6 +368,12 @@ def test_admin_faults_endpoints(mock: Mock) -> None:
         ({"fault": "variety", "payload": "any"}, "'payload' must be one of"),
         ({"fault": "500", "rate": 2}, "'rate' must be in (0, 1]"),
         ({"fault": "500", "colour": "red"}, "unknown fault rule key 'colour'"),
+        (  # a rule no scenario can match would never fire
+            {"fault": "500", "api": "camb", "scenario": "failed"},
+            "'scenario' 'failed' is not an outcome of camb; known: error, payment_required, "
+            "stalled, success, timeout",
+        ),
+        ({"fault": "500", "scenario": "faild"}, "'scenario' 'faild' is not an outcome of any API"),
         ({"faults": [{"fault": "500"}, {"fault": "nope"}]}, "unknown fault 'nope'"),
     ],
 )

@@ -125,7 +125,7 @@ class FaultRule:
             api=api,
             operations=_operations(api, data.get("operation")),
             tenant=_optional_text(data, "tenant"),
-            scenario=(_optional_text(data, "scenario") or "").lower() or None,
+            scenario=_scenario_word(api, _optional_text(data, "scenario")),
             times=_times(data.get("times"), 1 if one_shot else None),
             rate=_rate(data.get("rate")),
             status=status,
@@ -209,6 +209,21 @@ def _operations(api: str | None, value: Any) -> tuple[str, ...]:
                 f"known: {', '.join(sorted(known))}"
             )
     return names
+
+
+def _scenario_word(api: str | None, value: str | None) -> str | None:
+    """The outcome word a rule targets, lower case as a scenario's is; one no scenario of the
+    API (or of any) can name would never match."""
+    if not value:
+        return None
+    names = [api] if api else apis.names()
+    known = {word.lower() for name in names for word in apis.service_class(name).scenario_words()}
+    if value.lower() not in known:
+        raise FaultError(
+            f"'scenario' {value!r} is not an outcome of {api or 'any API'}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return value.lower()
 
 
 def _operation_ids(api: str | None) -> set[str]:

@@ -212,8 +212,9 @@ class NeuralDraft(ApiService):
 
     # --- scenarios and plans -----------------------------------------------------------------
 
-    def scenario_words(self) -> set[str]:
-        return {*self.outcomes, STALLED, *CREDITS_CODES}
+    @classmethod
+    def scenario_words(cls) -> set[str]:
+        return {*super().scenario_words(), *CREDITS_CODES}
 
     def outcome_word(self, scenario: Scenario) -> str:
         """`out_of_credits` and `insufficient_credits` are words too: the create request
