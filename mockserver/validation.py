@@ -26,13 +26,13 @@ from starlette.types import Receive, Scope
 
 from mockserver.contracts import Operation, Violation
 from mockserver.contracts.validate import check_request, unknown_operation
+from mockserver.engine.journal import VIOLATION_TEXT, VIOLATIONS_KEPT
 from mockserver.errors import ApiError, FieldError
 from mockserver.limits import has_digit_run, read_body, replaying
 from mockserver.request import ApiRequest, first_headers, kept_body
 from mockserver.service import MAX_PART_SIZE, ApiService, form_fields
 
 log = logging.getLogger("mockserver")
-VALUE_LIMIT = 500  # characters of an offending value kept in the journal
 MEMO_SIZE, MEMO_BODY = 256, 4096  # findings kept, for bodies up to this many bytes
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
@@ -190,8 +190,16 @@ class RequestCheck:
 
 
 def for_journal(violations: list[Violation]) -> list[Violation]:
-    """Violations as the journal keeps them: JSON-ready, long values cut short."""
-    return [replace(v, value=_bounded(v.value)) for v in violations]
+    """Violations as the journal keeps them: the first `VIOLATIONS_KEPT`, JSON-ready, long
+    texts cut short (a pointer names a field, whose name may be any length)."""
+    return [
+        replace(v, pointer=_cut(v.pointer), message=_cut(v.message), value=_bounded(v.value))
+        for v in violations[:VIOLATIONS_KEPT]
+    ]
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= VIOLATION_TEXT else text[:VIOLATION_TEXT] + "..."
 
 
 def _status_for(
@@ -288,9 +296,9 @@ def _bounded(value: Any) -> Any:
     if hasattr(value, "filename") and hasattr(value, "read"):
         return f"<file {value.filename!r}>"
     if isinstance(value, str):
-        return value if len(value) <= VALUE_LIMIT else value[:VALUE_LIMIT] + "..."
+        return _cut(value)
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):
         return _bounded(repr(value))
-    return value if len(text) <= VALUE_LIMIT else text[:VALUE_LIMIT] + "..."
+    return value if len(text) <= VIOLATION_TEXT else _cut(text)

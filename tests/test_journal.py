@@ -12,7 +12,7 @@ import pytest
 from starlette.responses import JSONResponse
 
 from mockserver.contracts import Violation
-from mockserver.engine.journal import BODY_LIMIT, Entry, Journal
+from mockserver.engine.journal import BODY_LIMIT, VIOLATION_TEXT, Entry, Journal
 from mockserver.limits import MAX_HOST, MAX_TARGET
 from mockserver.service import ApiJSONResponse, render_json
 from mockserver.stores import MemoryStore, StateStore
@@ -166,6 +166,18 @@ def test_texts_of_any_length_are_kept_cut_and_counted(mock: Mock) -> None:
     assert mock.state.journal.entries(tenant=cut[:4096]) == []  # a cut key is no real key's
     assert kept.cost <= Journal.MOST
     assert mock.state.journal.bytes == kept.cost
+
+
+def test_a_violation_is_kept_with_its_texts_cut(mock: Mock) -> None:
+    """A pointer and a message name the field, whose name may be any length."""
+    name = "k" * (4 * BODY_LIMIT)
+    headers = mock.headers("neuralanalog")
+    mock.client.post(f"{NA}/from-link", headers=headers, json={"url": "https://x/a.wav", name: 1})
+    (kept,) = mock.state.journal.entries()
+    (violation,) = kept.violations
+    assert violation.kind == "extra_forbidden"
+    assert len(violation.pointer) == len(violation.message) == VIOLATION_TEXT + len("...")
+    assert kept.cost <= Journal.MOST
 
 
 def test_an_entry_comes_back_from_its_encoding_as_it_was() -> None:

@@ -29,8 +29,10 @@ from starlette.testclient import TestClient
 from mockserver import ServerConfig, apis, create_app, limits
 from mockserver.admin_guard import targets_admin
 from mockserver.cli import build_app, build_parser, config_from
+from mockserver.contracts.validate import MAX_VIOLATIONS
 from mockserver.engine.artifacts import AudioInfo, render_audio, render_budget
 from mockserver.engine.jobs import NEWEST_CHUNK, Job, JobStore
+from mockserver.engine.journal import VIOLATIONS_KEPT, Journal
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.limits import has_digit_run, json_problem
 from mockserver.live import LiveServer
@@ -84,6 +86,31 @@ def test_a_key_past_4096_characters_is_a_401_in_the_apis_format(
     assert "Invalid API key: longer than 4096 characters" in refused.text
     if body is not None:  # one job, the accepted key's
         assert len(mock.client.get("/__mock__/jobs").json()["jobs"]) == 1
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "ai", "topic": "Tea", "secondary_keywords": [1] * 100_000},  # wrong items
+        {"type": "ai", "topic": "Tea", **{f"{i:x}": 1 for i in range(50_000)}},  # unknown fields
+    ],
+    ids=["wrong-items", "unknown-fields"],
+)
+def test_one_body_lists_at_most_100_violations(strict: bool, body: dict[str, Any]) -> None:
+    """A 600 KB list of wrong items made 300,000 violations: a 36 MB answer after seconds of
+    work, and as many kept in the journal, outside its byte budget. The journal keeps 20."""
+    for mock in make_mock(strict=strict):
+        answer = mock.client.post(
+            f"{ND}/blog-posts", headers=mock.headers("neuraldraft"), json=body
+        )
+        (entry,) = mock.state.journal.entries()
+        assert len(entry.violations) == VIOLATIONS_KEPT  # the first ones: a test names them
+        assert entry.cost <= Journal.MOST
+        if answer.status_code == 422:
+            assert len(answer.json()["errors"]) <= MAX_VIOLATIONS
+        else:  # unknown fields are ignored, as the real service ignores them
+            assert (strict, answer.status_code) == (False, 202)
 
 
 def test_a_huge_scenario_count_is_refused_and_the_queue_stays_bounded(small: Mock) -> None:

@@ -15,6 +15,9 @@ from mockserver.stores.codec import storable
 
 BODY_LIMIT = 16_384  # bytes of each body (and characters of the query) kept: bounded memory
 ENTRY_OVERHEAD = 512  # bytes an entry costs besides its bodies (a rough, fixed estimate)
+VIOLATIONS_KEPT = 20  # of a request's contract violations, the first ones (a test names them)
+VIOLATION_TEXT = 500  # characters kept of each one's pointer, message and value
+VIOLATION_COST = 3 * VIOLATION_TEXT + 128  # bytes one kept violation costs, at most
 VIEW_DEPTH = 32  # nesting shown by the views; deeper values are cut
 
 
@@ -45,7 +48,10 @@ class Entry:
     def cost(self) -> int:
         """Bytes the entry holds, about: what the journal's byte budget counts."""
         texts = len(self.query) + len(self.path) + len(self.request_type) + len(self.tenant or "")
-        return ENTRY_OVERHEAD + len(self.request_body) + len(self.response_body) + texts
+        violations = len(self.violations) * VIOLATION_COST
+        return (
+            ENTRY_OVERHEAD + len(self.request_body) + len(self.response_body) + texts + violations
+        )
 
     def bound(self) -> None:
         """Cut the texts whose length the client chose (httptools takes a header of any
@@ -169,7 +175,8 @@ class Journal:
     no longer shown and go with the oldest as usual.
     """
 
-    MOST = ENTRY_OVERHEAD + 6 * BODY_LIMIT  # the cost of an entry, at most (`Entry.bound`)
+    # the cost of an entry, at most (`Entry.bound`, `mockserver.validation.for_journal`)
+    MOST = ENTRY_OVERHEAD + 6 * BODY_LIMIT + VIOLATIONS_KEPT * VIOLATION_COST
 
     def __init__(
         self,
