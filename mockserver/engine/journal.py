@@ -56,10 +56,12 @@ class Entry:
     def bound(self) -> None:
         """Cut the texts whose length the client chose (httptools takes a header of any
         length) to `BODY_LIMIT` characters, marked with `…`: a cut key matches no real one."""
-        for name in ("path", "request_type", "tenant"):
-            text = getattr(self, name)
-            if text is not None and len(text) > BODY_LIMIT:
-                setattr(self, name, text[: BODY_LIMIT - 1] + "…")
+        if len(self.path) > BODY_LIMIT:  # each looked at once per request: no loop
+            self.path = _cut(self.path)
+        if len(self.request_type) > BODY_LIMIT:
+            self.request_type = _cut(self.request_type)
+        if self.tenant is not None and len(self.tenant) > BODY_LIMIT:
+            self.tenant = _cut(self.tenant)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +157,10 @@ def _readable(body: bytes, content_type: str) -> Any:
 
 def _refuse(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
+
+
+def _cut(text: str) -> str:
+    return text[: BODY_LIMIT - 1] + "…"
 
 
 class Journal:
