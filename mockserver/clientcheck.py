@@ -48,7 +48,7 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.journal import Entry
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults import creating_operations, polling_operations
-from mockserver.hang import hung_reason
+from mockserver.hang import hung_reason, short_id
 from mockserver.live import LiveServer
 from mockserver.service import ApiService
 from mockserver.state import MockState
@@ -243,10 +243,10 @@ def judge(
             return WRONG, "claimed success without starting a job"
         if failed:
             job, snap = acted_on(failed, entries)
-            return WRONG, f"claimed success though its job ended {snap.state} ({_id(job)})"
+            return WRONG, f"claimed success though its job ended {snap.state} ({short_id(job)})"
         if running:
             job, snap = acted_on(running, entries)
-            return WRONG, f"claimed success while its job was still {snap.state} ({_id(job)})"
+            return WRONG, f"claimed success while its job was still {snap.state} ({short_id(job)})"
         return HANDLED, "claimed success; every job completed"
     lingering = _lingering(jobs, entries, now)
     if lingering:
@@ -263,7 +263,7 @@ def judge(
         return HANDLED, "reported the refusal of its (valid) request"
     if running:
         job, snap = running[0]
-        return CRASHED, f"raised while its job was still {snap.state} ({_id(job)})"
+        return CRASHED, f"raised while its job was still {snap.state} ({short_id(job)})"
     return CRASHED, "raised before starting a job"
 
 
@@ -276,17 +276,13 @@ def acted_on(candidates: list[tuple[Job, Any]], entries: list[Entry]) -> tuple[J
     return candidates[0]
 
 
-def _id(job: Job) -> str:
-    return job.id if len(job.id) <= 12 else job.id[:8] + "…"
-
-
 def _judge_stall(running: list[tuple[Job, Any]], now: float) -> tuple[str, str]:
     if not running:
         return CRASHED, "raised before starting a job"
     job = running[0][0]
     usual = job.plan.length
     if job.plan.per_poll or now >= job.created_at + usual:
-        return HANDLED, f"gave up on its job, which never finishes ({_id(job)})"
+        return HANDLED, f"gave up on its job, which never finishes ({short_id(job)})"
     waited = now - job.created_at
     return CRASHED, f"gave up after {waited:g} s, before the job's usual {usual:g} s had passed"
 
@@ -301,7 +297,9 @@ def _lingering(jobs: Iterable[Job], entries: list[Entry], now: float) -> str:
         reads = [e for e in entries if e.time >= finished and job.id in e.path]
         if len(reads) > LINGER_READS:
             state = job.snapshot(now).state
-            return f"asking {len(reads)} times about its job after it ended {state} ({_id(job)})"
+            return (
+                f"asking {len(reads)} times about its job after it ended {state} ({short_id(job)})"
+            )
     return ""
 
 
