@@ -181,11 +181,7 @@ def _semantic_lines(data: Mapping[str, Any], prefix: str) -> Iterable[str]:
 
 
 def _any_api_options() -> set[str]:
-    from mockserver import apis
-    from mockserver.engine.scenarios import FAULT_OPTIONS, SHARED_OPTIONS
-
-    own = (name for api in apis.services().values() for name in api.scenario_options)
-    return {*SHARED_OPTIONS, *FAULT_OPTIONS, *own}
+    return {name for api in apis.services().values() for name in api.known_options()}
 
 
 def _path(path: list[Any], flags: bool) -> str:

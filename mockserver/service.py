@@ -309,7 +309,12 @@ class ApiService:
 
     def check_options(self, scenario: Scenario) -> None:
         """ScenarioError when `scenario` has an option this API does not know."""
-        scenario.check_options((*SHARED_OPTIONS, *FAULT_OPTIONS, *self.scenario_options), self.name)
+        scenario.check_options(self.known_options(), self.name)
+
+    @classmethod
+    def known_options(cls) -> tuple[str, ...]:
+        """The scenario options this API takes: every API's, the faults', and its own."""
+        return (*SHARED_OPTIONS, *FAULT_OPTIONS, *cls.scenario_options)
 
     def outcome_word(self, scenario: Scenario) -> str:
         """The API's own spelling of the scenario's outcome; 'stalled' for a stall."""

@@ -50,15 +50,15 @@ def checked_budget(seconds: object) -> float:
 def checked_max_still(requests: object) -> int:
     """`requests` as a bound on requests while the clock stands still; ValueError saying what
     is allowed."""
-    if isinstance(requests, bool) or not isinstance(requests, int):
-        allowed = False
-    else:
-        allowed = 1 <= requests <= MAX_STILL_BOUND
-    if not allowed:
+    if (
+        isinstance(requests, bool)
+        or not isinstance(requests, int)
+        or not 1 <= requests <= MAX_STILL_BOUND
+    ):
         raise ValueError(
             f"{requests!r} is not allowed; expected a whole number from 1 to {MAX_STILL_BOUND}"
         )
-    return requests  # type: ignore[return-value]
+    return requests
 
 
 class OutOfTime(BaseException):
