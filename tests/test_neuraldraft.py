@@ -22,6 +22,7 @@ import httpx
 import pytest
 from starlette.responses import Response
 
+from mockserver import apis
 from mockserver.apis.neuraldraft import guards
 from mockserver.apis.neuraldraft.guards import (
     IDEMPOTENCY_TTL,
@@ -120,6 +121,28 @@ def test_translate_step_is_skipped_unless_asked_for(mock: Mock) -> None:
     later = {s["name"]: s for s in job(mock, job_id)["steps"]}
     assert steps["image"]["active"] or later["image"]["completed"]
     assert later["translate"]["completed"] or later["seo"]["active"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "kept"),
+    [
+        ("/blog-posts", {**BLOG, "enable_research": False}, {"topic", "enable_research"}),
+        ("/images", {"prompt": "Cold brew", "aspect_ratio": "4:3"}, {"prompt"}),
+        ("/jobs", {"type": "website.generate", "name": "Brew"}, set()),
+    ],
+)
+def test_a_job_keeps_the_fields_it_reads_not_the_whole_body(
+    mock: Mock, path: str, body: dict[str, Any], kept: set[str]
+) -> None:
+    """A body padded with fields no contract names is answered, but the padding is not stored
+    with the job (it would be, per job, up to the body limit)."""
+    created = create(mock, path, {**body, "padding": "x" * 100_000})
+    assert created.status_code == 202, created.text
+    job_id = created.json().get("id") or created.json()["job_id"]
+    tenant = apis.service_class("neuraldraft").api_key(mock.key)
+    found = mock.state.store.get("neuraldraft", tenant, job_id)
+    assert found is not None
+    assert set(found.data) - {"result", "server_url", "timeline"} == kept
 
 
 def test_image_completes_with_a_real_png_of_the_announced_size(mock: Mock) -> None:

@@ -132,6 +132,10 @@ CYCLES.conform(KINDS, [PENDING, PROCESSING], (COMPLETED, FAILED, CANCELLED))
 Steps = tuple[tuple[str, float, str], ...]  # (state, seconds, step name), queue first
 
 
+# what a blog post job reads of its create's body: its steps here, its post's title and slug
+BLOG_INPUTS = ("topic", "enable_research", "translate_to_all")
+
+
 def steps_for(kind: str, inputs: dict[str, Any]) -> Steps:
     """The phases `(state, seconds, step name)` of a new job, queue first."""
     if kind == "blog_post.generate":

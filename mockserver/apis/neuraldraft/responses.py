@@ -13,6 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from mockserver.apis.neuraldraft import stream
 from mockserver.apis.neuraldraft.models import (
     BLOG_FIELDS_PER_LOCALE,
+    BLOG_INPUTS,
     CANCELLED,
     COMPLETED,
     KINDS,
@@ -110,7 +111,10 @@ async def create_blog_post(ctx: Ctx) -> Response:
     body = await json_body(ctx)
     if body.get("type") != "ai":
         return _create_manual_post(ctx, body)
-    job = _start(ctx, "blog_post.generate", {**body, "result": {}}, [body["topic"]])
+    # a job keeps the fields it reads later, not whatever else the body held
+    data: dict[str, Any] = {name: body[name] for name in BLOG_INPUTS if name in body}
+    data["result"] = {}
+    job = _start(ctx, "blog_post.generate", data, [body["topic"]])
     _service(ctx).blog_posts.expect(ctx.tenant, job.id)
     return _accepted(ctx, job)
 
@@ -163,7 +167,10 @@ async def create_image(ctx: Ctx) -> Response:
     body = await json_body(ctx)
     width, height = image_size(body.get("aspect_ratio") or "16:9")
     key = body.get("key") or f"images/{ctx.new_base62(12)}.png"
-    data = {**body, "result": {"url": "", "key": key, "width": width, "height": height}}
+    data = {
+        "prompt": body["prompt"],
+        "result": {"url": "", "key": key, "width": width, "height": height},
+    }
     return _accepted(ctx, _start(ctx, "image.generate", data, [body["prompt"]]))
 
 
@@ -200,7 +207,7 @@ async def create_job(ctx: Ctx) -> Response:
             url=f"https://{site[:40].strip('-')}.neuraldraft.site",
             pages_count=5,
         )
-    job = _start(ctx, kind, {**body, "result": result}, [title], record)
+    job = _start(ctx, kind, {"result": result}, [title], record)
     return ctx.json({"job_id": job.id, "status": PENDING}, 202)
 
 
