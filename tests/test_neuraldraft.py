@@ -609,6 +609,25 @@ def test_webhook_endpoint_crud_and_pausing(mock: Mock) -> None:
         assert set(assert_problem(bad, 422, "validation_failed")["errors"]) == {"url", "events.0"}
 
 
+def test_a_key_has_at_most_fifty_webhook_endpoints(mock: Mock) -> None:
+    """Each event goes to each endpoint, so their number is bounded; a delete makes room, and
+    another key is not affected."""
+    h = mock.headers("neuraldraft")
+    made = [register(mock, f"http://127.0.0.1:9/{n}", ["image.generated"]) for n in range(50)]
+    refused = create(mock, "/webhook-endpoints", {"url": "http://x/", "events": ["order.paid"]})
+    assert "at most 50 webhook endpoints" in assert_problem(refused, 400, "bad_request")["detail"]
+    listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=h).json()["data"]
+    assert [e["id"] for e in listed] == [e["id"] for e in made]  # the refused one is not kept
+    other = mock.headers("neuraldraft", key="another-key")
+    body = {"url": "http://x/", "events": ["order.paid"]}
+    assert (
+        mock.client.post(f"{BASE}/webhook-endpoints", headers=other, json=body).status_code == 201
+    )
+    path = f"{BASE}/webhook-endpoints/{made[0]['id']}"
+    assert mock.client.delete(path, headers=h).status_code == 204
+    assert register(mock, "http://127.0.0.1:9/again", ["image.generated"])["id"]
+
+
 def test_an_attempt_that_finds_its_endpoint_paused_can_be_retried(mock: Mock) -> None:
     """The endpoint paused between a tick's look at the due deliveries and the attempt (as a
     PATCH on another worker may): nothing is sent, and a retry later sends it."""

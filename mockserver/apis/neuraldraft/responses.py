@@ -26,7 +26,7 @@ from mockserver.apis.neuraldraft.models import (
 )
 from mockserver.apis.neuraldraft.posts import BlogPost, SocialPost
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES
-from mockserver.apis.neuraldraft.webhooks import Event
+from mockserver.apis.neuraldraft.webhooks import Endpoint, Event
 from mockserver.engine.jobs import Job
 from mockserver.engine.scenarios import Scenario, magic_markers
 from mockserver.errors import ApiError
@@ -423,7 +423,7 @@ async def create_webhook_endpoint(ctx: Ctx) -> Response:
     return ctx.json(endpoint.as_dict(with_secret=True), 201)
 
 
-def _endpoint(ctx: Ctx):
+def _endpoint(ctx: Ctx) -> Endpoint:
     endpoint_id = ctx.params()["id"]
     endpoint = _service(ctx).webhooks.get(ctx.tenant, endpoint_id)
     if endpoint is None:

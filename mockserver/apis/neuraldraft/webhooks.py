@@ -46,6 +46,7 @@ from mockserver.apis.neuraldraft.posts import Fields
 from mockserver.engine.clock import isoformat
 from mockserver.engine.ids import base62
 from mockserver.engine.jobs import Job
+from mockserver.errors import ApiError
 from mockserver.state import MockState
 from mockserver.stores import key
 from mockserver.stores.codec import storable
@@ -64,6 +65,8 @@ EVENT_HEADER = "X-Neural-Draft-Event"
 DELIVERY_HEADER = "X-Neural-Draft-Delivery"
 SUCCESS, FAILED, PENDING = "success", "failed", "pending"
 SECRET_LENGTH = 34  # base62 characters after `whsec_`, as in the docs' example
+# endpoints per API key (the docs name no limit; each event is delivered to each of them)
+MAX_ENDPOINTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,8 +230,13 @@ class Webhooks:
             "whsec_" + base62(rng, SECRET_LENGTH),
             self.state.now(),
         )
+        listed = key(tenant, self.api, "webhooks")
+        if self.backend.push(listed, endpoint.id) > MAX_ENDPOINTS:  # counted as it is taken
+            self.backend.remove(listed, endpoint.id)
+            raise ApiError(
+                400, f"A key has at most {MAX_ENDPOINTS} webhook endpoints; delete one first."
+            )
         self.backend.set(self._endpoint_key(tenant, endpoint.id), endpoint)
-        self.backend.push(key(tenant, self.api, "webhooks"), endpoint.id)
         self.backend.put(self._tenants, tenant, True)
         self._start_thread()
         return endpoint
