@@ -4,6 +4,9 @@ only this repository).
 
 A mock server starts in this process on a free port; each API's document is fetched from it
 (its `servers` point back at it) and `schemathesis run` tests it with a key of one tenant.
+Two passes, as the suite's own run: on the system clock a job takes minutes, longer than a
+run, so one server ends its jobs at once (a share failing) and the links reach results and
+downloads; another keeps them running for the stateful phase.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mockserver import apis as registry
 from mockserver.app import create_app
@@ -22,6 +27,27 @@ from mockserver.schemathesis_config import config, to_toml
 
 TENANT = "ci-key"
 DEFAULT_MAX_EXAMPLES = 25
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One run over the APIs, against a server whose jobs behave one way."""
+
+    name: str
+    server: dict[str, Any]  # ServerConfig settings
+    phases: tuple[str, ...] = ()  # schemathesis phases (none named: all)
+
+
+PASSES = (
+    Pass("jobs end at once, 30% fail", {"duration_scale": 0, "failure_rate": 0.3}),
+    Pass("jobs keep running", {}, ("stateful",)),
+)
+
+
+def passes_for(extra: Sequence[str]) -> tuple[Pass, ...]:
+    """Both passes; the first alone when the options after `--` choose the phases."""
+    chosen = any(arg == "--phases" or arg.startswith("--phases=") for arg in extra)
+    return PASSES[:1] if chosen else PASSES
 
 
 def commands(
@@ -42,21 +68,23 @@ def commands(
 
 
 def run(apis: Sequence[str], max_examples: int, seed: int | None, extra: Sequence[str] = ()) -> int:
-    """Serve the mock, run schemathesis on each API; 0 when every run passed."""
+    """Serve the mock, run schemathesis on each API in each pass; 0 when every run passed."""
     options = ["--max-examples", str(max_examples)]
     if seed is not None:
         options += ["--seed", str(seed)]
     failed = []
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        LiveServer(create_app(ServerConfig(seed=seed))) as live,
-    ):
+    with tempfile.TemporaryDirectory() as folder:
         settings = Path(folder) / "schemathesis.toml"
         settings.write_text(to_toml(config(apis)))
-        for api, command in commands(live.url, apis, settings, [*options, *extra]).items():
-            print(f"mockserver schemathesis: {api}: {' '.join(command[1:])}", flush=True)
-            if subprocess.run(command, check=False).returncode != 0:
-                failed.append(api)
+        for one in passes_for(extra):
+            phases = ["--phases", ",".join(one.phases)] if one.phases else []
+            with LiveServer(create_app(ServerConfig(seed=seed, **one.server))) as live:
+                found = commands(live.url, apis, settings, [*options, *phases, *extra])
+                for api, command in found.items():
+                    line = f"mockserver schemathesis: {api}, {one.name}: {' '.join(command[1:])}"
+                    print(line, flush=True)
+                    if subprocess.run(command, check=False).returncode != 0:
+                        failed.append(f"{api} ({one.name})")
     verdict = f"failed: {', '.join(failed)}" if failed else "every API passed"
     print(f"mockserver schemathesis: {verdict}", flush=True)
     return 1 if failed else 0

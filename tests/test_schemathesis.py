@@ -41,6 +41,7 @@ from mockserver.contracts.lifecycle_walk import advance_clock
 from mockserver.engine.clock import ManualClock
 from mockserver.live import LiveServer
 from mockserver.request import ApiRequest
+from mockserver.schemathesis_run import PASSES, passes_for
 from tests.conftest import ConformanceCheck
 from tests.webhook_receiver import Receiver
 
@@ -240,12 +241,9 @@ def unreached(contract: contracts.Contract, answered: dict[str, set[str]]) -> li
     return missing
 
 
-MODES = {  # two runs per API: together they meet jobs both finished and still running
-    # jobs end at once and some fail: every phase
-    "instant": ({"duration_scale": 0, "failure_rate": 0.3}, PHASES),
-    # the manual clock never moves, every job stays in progress: what links lead to
-    "running": ({}, ("stateful",)),
-}
+# two runs per API, `mockserver schemathesis`'s passes: together they meet jobs both finished
+# and still running (here the manual clock never moves: every job of the second stays running)
+MODES = {one.name: (one.server, one.phases or PHASES) for one in PASSES}
 
 
 def run(api: str, mode: str, answered: dict[str, set[str]]) -> list[str]:
@@ -333,23 +331,35 @@ def test_a_description_naming_no_field_is_a_refusal_the_settings_expect() -> Non
 
 def test_the_recipe_runs_from_another_directory(tmp_path: Path) -> None:
     """`mockserver schemathesis` as a user's CI runs it: installed kit, any directory, the
-    shipped settings. Slow (~5 s, a schemathesis process): one API, one phase, few examples."""
+    shipped settings, both passes. Slow (~8 s, two schemathesis processes): one API, few
+    examples."""
     done = subprocess.run(
         [sys.executable, "-m", "mockserver.cli", "schemathesis", "--api", "camb"]
-        + ["--max-examples", "2", "--seed", "3", "--", "--phases", "examples"],
+        + ["--max-examples", "2", "--seed", "3"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    found = re.search(
-        r"--config-file (\S+schemathesis\.toml) run http://127\.0\.0\.1:", done.stdout
+    found = re.findall(
+        r"mockserver schemathesis: camb, (.+?): -m schemathesis\.cli --config-file "
+        r"(\S+schemathesis\.toml) run http://127\.0\.0\.1:\d+/camb/apis/openapi\.json "
+        r"-H x-api-key: ci-key --max-examples 2 --seed 3(.*)",
+        done.stdout,
     )
-    assert found, done.stdout[-3000:]
-    assert "/camb/apis/openapi.json -H x-api-key: ci-key --max-examples 2 --seed 3" in done.stdout
-    assert f"Configuration:    {found[1]}" in done.stdout
+    assert [(name, phases) for name, _, phases in found] == [
+        ("jobs end at once, 30% fail", ""),
+        ("jobs keep running", " --phases stateful"),
+    ], done.stdout[-3000:]
+    assert f"Configuration:    {found[0][1]}" in done.stdout
     assert done.stdout.rstrip().endswith("mockserver schemathesis: every API passed")
+
+
+def test_phases_chosen_after_the_separator_make_one_pass() -> None:
+    assert passes_for(["--phases", "examples"]) == PASSES[:1]
+    assert passes_for(["--phases=fuzzing", "--seed", "2"]) == PASSES[:1]
+    assert passes_for(["--workers", "2"]) == PASSES
 
 
 def test_the_documented_stateful_run_with_the_hook_passes(tmp_path: Path) -> None:
