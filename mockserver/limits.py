@@ -4,9 +4,10 @@ A body larger than its limit is refused without being read: by its `Content-Leng
 in chunks, as soon as the count passes the limit. An upload (a form body) to an API may be
 `max_upload_bytes` (or the API's entry in `upload_limits`); any other body (JSON, the admin
 API's) `max_json_bytes`, and a JSON body may not nest deeper than `max_json_depth` nor hold
-NaN or Infinity. The key is checked first, as the real services do: a huge upload without a
-valid key is a 401, not a 413. Refusals are in the API's own error format, with the first
-status the operation documents (413 for uploads; 400 or 422 elsewhere).
+NaN, Infinity, a number past a float's range or a lone surrogate. The key is checked first,
+as the real services do: a huge upload without a valid key is a 401, not a 413. Refusals are
+in the API's own error format, with the first status the operation documents (413 for
+uploads; 400 or 422 elsewhere).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import math
 import re
 import secrets
+import sys
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -36,8 +38,13 @@ FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
 MAX_HOST, MAX_TARGET = 1024, 16 * 1024  # bytes of the Host header; of the path and query
 TOO_LARGE = (413, 422, 400)  # the first one an operation documents answers a large body
 MALFORMED = (400, 422)  # and a JSON body nested too deep or holding NaN
+FLOAT_DIGITS = 309  # an integer of this many digits may be past the largest float (1.8e308)
+FLOAT_MAX = sys.float_info.max
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_SUSPECT = re.compile(rb"NaN|Infinity|[eE][+]?\d{3,}")  # what may parse as a non-finite number
+# what may parse as a non-finite number, an integer past a float's range, or a lone surrogate
+_SUSPECT = re.compile(rb"NaN|Infinity|[eE][+]?\d{3,}|\d{309}|\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # \ud800 to \udfff
+_SURROGATE = re.compile("[\ud800-\udfff]")  # left in a parsed string: no pair made it a character
 _AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))  # 0-9 -> "0"
 _OPENS, _CLOSES = b"[{", b"]}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -62,6 +69,9 @@ def json_problem(raw: bytes, max_depth: int) -> str | None:
                 return f"JSON nested deeper than {max_depth} levels"
     if _suspect(bare) and not _finite(raw):
         return "NaN and Infinity are not JSON numbers (nor is a number too large for a float)"
+    where = _lone_surrogate(raw) if _SURROGATE_ESCAPE.search(raw) else None
+    if where is not None:
+        return f"{where} holds a lone UTF-16 surrogate (\\ud800 to \\udfff), which is no character"
     return None
 
 
@@ -75,6 +85,8 @@ def _suspect(raw: bytes) -> bool:
     """`_SUSPECT.search(raw)`: the regex runs only where an exponent of three digits could be,
     the words are looked for as they are."""
     if raw.find(b"NaN") >= 0 or raw.find(b"Infinity") >= 0:
+        return True
+    if raw.find(b"\\u") >= 0 and _SURROGATE_ESCAPE.search(raw) is not None:
         return True
     return has_digit_run(raw, 3) and _SUSPECT.search(raw) is not None
 
@@ -92,13 +104,48 @@ def _finite(raw: bytes) -> bool:
     def constant(text: str) -> float:
         raise OverflowError(text)
 
+    def integer(text: str) -> int:
+        digits = len(text) - text.startswith("-")  # JSON writes no leading zeros
+        if digits > FLOAT_DIGITS or (digits == FLOAT_DIGITS and abs(int(text)) > FLOAT_MAX):
+            raise OverflowError(text)  # before int() would refuse it past 4,300 digits
+        return int(text)
+
     try:
-        json.loads(raw, parse_float=number, parse_constant=constant)
+        json.loads(raw, parse_float=number, parse_constant=constant, parse_int=integer)
     except OverflowError:
         return False
     except (ValueError, RecursionError):
         pass
     return True
+
+
+def _lone_surrogate(raw: bytes) -> str | None:
+    """Where the body holds a string with a lone surrogate (`"title"`, `"tags.0"`, `"a key"`):
+    `json.loads` takes `"\\ud800"`, but no answer holding it can be written as UTF-8."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None  # unparseable: the handler says so
+    return _surrogate_in(data, "")
+
+
+def _surrogate_in(value: object, where: str) -> str | None:
+    if isinstance(value, str):
+        return (where or "the body") if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return None
+    for name, item in items:
+        place = f"{where}.{name}" if where else str(name)
+        if isinstance(name, str) and _SURROGATE.search(name):
+            return f"a key in {where or 'the body'}"
+        found = _surrogate_in(item, place)
+        if found is not None:
+            return found
+    return None
 
 
 class BodyLimits:

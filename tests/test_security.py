@@ -447,6 +447,51 @@ def test_nan_in_a_body_is_refused_and_never_stored(mock: Mock) -> None:
     assert json_problem(b'{"text": "NaN [[[[ Infinity"}', 2) is None  # inside strings: text
 
 
+def test_an_integer_past_a_float_is_refused_like_1e999(mock: Mock) -> None:
+    """The docs refuse "a number too large for a float": a 400-digit integer is one, and a
+    5,000-digit one (which `int()` itself refuses) is refused the same way, not as bad JSON."""
+    headers = {**mock.headers("neuraldraft"), "Content-Type": "application/json"}
+    for digits in (400, 5_000):
+        body = '{"type": "ai", "topic": "x", "tags": [-%s]}' % ("9" * digits)
+        answer = mock.client.post(f"{ND}/blog-posts", content=body, headers=headers)
+        assert answer.status_code == 400 and "too large for a float" in answer.text, digits
+    largest = str(int(sys.float_info.max))
+    assert json_problem(f"[{largest}]".encode(), 2) is None
+    assert json_problem(f"[{largest[:-1]}9]".encode(), 2) is not None
+    assert list(mock.state.store.jobs()) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ('{"title": "Hello \\ud800"}', "title"),
+        ('{"title": "x", "tags": ["ok", "\\udfff"]}', "tags.1"),
+        ('{"title": "x", "\\udc00": 1}', "a key in the body"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_its_field(mock: Mock, body: str, where: str) -> None:
+    """`json.loads` reads `"\\ud800"`, but no answer holding it can be written as UTF-8: the
+    post was made, then its create and every later read of it were a 500."""
+    headers = {**mock.headers("neuraldraft"), "Content-Type": "application/json"}
+    answer = mock.client.post(f"{ND}/blog-posts", content=body, headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert f"{where} holds a lone UTF-16 surrogate" in answer.json()["detail"]
+    listed = mock.client.get(f"{ND}/blog-posts", headers=mock.headers("neuraldraft"))
+    assert listed.status_code == 200 and listed.json()["data"] == []  # nothing was made
+    pair = '{"title": "Cold brew \\ud83d\\ude00"}'  # a pair is one character: fine
+    made = mock.client.post(f"{ND}/blog-posts", content=pair, headers=headers)
+    assert made.status_code == 201 and made.json()["data"]["title"] == "Cold brew \U0001f600"
+
+
+def test_the_admin_api_refuses_a_lone_surrogate_before_any_change(mock: Mock) -> None:
+    body = '{"api": "neuralanalog", "outcome": "failed", "message": "ok \\ud800"}'
+    answer = mock.client.post(
+        "/__mock__/scenarios", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code in (400, 422) and "message holds a lone" in answer.text
+    assert mock.client.get("/__mock__/scenarios").json() == {"queued": []}
+
+
 # bytes near the patterns: digits, exponent letters and signs, the words and their pieces
 NEAR_NUMBERS = st.binary(max_size=60) | st.lists(
     st.sampled_from([b"0", b"7", b"9", b"e", b"E", b"+", b"-", b"NaN", b"Na", b"Infinity", b"x"]),
