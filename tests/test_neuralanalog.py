@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import wave
 import zipfile
 from typing import Any
@@ -251,6 +252,8 @@ def test_download_links_expire_on_the_server_clock(na: Client) -> None:
     expired = na.mock.client.get(link)
     assert expired.status_code == 403 and "expired" in expired.json()["message"]
     assert na.mock.client.get(link.replace("signature=", "signature=0")).status_code == 403
+    tampered = na.mock.client.get(re.sub(r"signature=[^&]*", "signature=%C3%A9", link))
+    assert tampered.status_code == 403 and "does not match" in tampered.json()["message"]
 
 
 def test_download_refuses_an_undocumented_format(na: Client) -> None:

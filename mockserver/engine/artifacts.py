@@ -216,4 +216,6 @@ class Signer:
         return f"/__mock__/files/{job_id}/{quote(name)}?expires={expires}&signature={sig}"
 
     def valid(self, job_id: str, name: str, expires: int, signature: str) -> bool:
-        return hmac.compare_digest(self.signature(job_id, name, expires), signature)
+        """Compared as bytes: `compare_digest` refuses a str past ASCII (`?signature=%C3%A9`)."""
+        sent = signature.encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(self.signature(job_id, name, expires).encode(), sent)
