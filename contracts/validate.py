@@ -302,8 +302,8 @@ def _check_body(operation: Operation, content_type: str | None, body: Any) -> li
     schema = entry.get("schema", {})
     problems: list[Violation] = []
     if "json" not in name and isinstance(body, dict):
-        problems += uploads_expected(operation, schema, body)
         body = coerce_form(body, schema, operation.contract)
+        problems += uploads_expected(operation, schema, body)
     problems += check(operation, schema, body, "body")
     return problems + unknown_fields(operation, schema, body)
 
@@ -316,7 +316,8 @@ def upload_expected(value: object) -> str:
 def uploads_expected(
     operation: Operation, schema: dict[str, Any], form: dict[str, Any]
 ) -> list[Violation]:
-    """A file part sent as a plain text field, refused with FastAPI's words."""
+    """A file part sent as a plain text field, refused with FastAPI's words (`form` typed by
+    `coerce_form`, where a file is a `FilePart`)."""
     files = _file_properties(operation.contract, schema)
     if not files:  # the usual case, asked of every JSON body: the schema takes no file
         return []
@@ -330,7 +331,7 @@ def uploads_expected(
             {"error": {}},
         )
         for key in files
-        if isinstance(form.get(key), str)
+        if isinstance(form.get(key), str) and not isinstance(form[key], FilePart)
     ]
 
 
@@ -454,8 +455,18 @@ def coerce(value: Any, schema: dict[str, Any], contract: Contract) -> Any:
     return value
 
 
+class FilePart(str):
+    """An uploaded file in a typed form: a string to the schema's type check, told apart from
+    a text field (even one that reads "<file>") by its class."""
+
+
+FILE = FilePart("<file>")
+
+
 def coerce_form(form: dict[str, Any], schema: dict[str, Any], contract: Contract) -> dict[str, Any]:
-    """Form fields read as their schema's types; files stand for themselves as a marker."""
+    """Form fields read as their schema's types, as FastAPI reads them: a field that takes one
+    value is its last part; a file is `FILE` where the schema takes a file, and where it takes
+    none, a `{"filename": ...}` its type check refuses (never the upload itself)."""
     schema = contract.resolve(schema)
     props = schema.get("properties", {})
     result: dict[str, Any] = {}
@@ -464,12 +475,21 @@ def coerce_form(form: dict[str, Any], schema: dict[str, Any], contract: Contract
         items = contract.resolve(prop.get("items", {}))
         if prop.get("type") == "array" and _is_binary(items):
             values = value if isinstance(value, list) else [value]
-            result[key] = [v if isinstance(v, str) else "<file>" for v in values]
-        elif _is_binary(prop) or _is_file(value):
-            result[key] = value if isinstance(value, str) else "<file>"
+            result[key] = [v if isinstance(v, str) else FILE for v in values]
+        elif _is_binary(prop):
+            last = value[-1] if isinstance(value, list) else value
+            result[key] = last if isinstance(last, str) else FILE
         else:
-            result[key] = coerce(value, prop, contract)
+            result[key] = coerce(_without_files(value), prop, contract)
     return result
+
+
+def _without_files(value: Any) -> Any:
+    if _is_file(value):
+        return {"filename": value.filename}
+    if isinstance(value, list):
+        return [_without_files(item) for item in value]
+    return value
 
 
 def _is_binary(schema: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
 
 import orjson
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +27,7 @@ from starlette.types import Scope
 from mockserver import contracts
 from mockserver.contracts.validate import (
     NOT_A_MODEL,
+    FilePart,
     Violation,
     check,
     coerce,
@@ -487,10 +488,10 @@ class Ctx:
         if media_type != "application/json":
             # a form has no object to show: FastAPI's input for a missing form field is null
             problems = [replace(p, value=None) if p.kind == "missing" else p for p in problems]
-            problems += uploads_expected(operation, schema, data)
+            problems += uploads_expected(operation, schema, typed)
         if problems:
             raise _invalid(problems)
-        return {key: data[key] if _has_upload(data[key]) else value for key, value in typed.items()}
+        return {key: _handed(data[key], value) for key, value in typed.items()}
 
     def params(self) -> dict[str, Any]:
         """Path and query parameters, typed and checked against the contract (422 if not)."""
@@ -647,10 +648,14 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def _has_upload(value: Any) -> bool:
-    if isinstance(value, list):
-        return any(isinstance(item, UploadFile) for item in value)
-    return isinstance(value, UploadFile)
+def _handed(sent: Any, typed: Any) -> Any:
+    """What a handler gets of a form field: its typed value, or the upload itself where the
+    schema takes a file (the last one, when a field taking one was sent twice)."""
+    if isinstance(typed, FilePart):
+        return sent[-1] if isinstance(sent, list) else sent
+    if isinstance(typed, list) and any(isinstance(item, FilePart) for item in typed):
+        return sent if isinstance(sent, list) else [sent]
+    return typed
 
 
 def _invalid(problems: list[Violation]) -> ApiError:

@@ -492,6 +492,44 @@ def test_the_admin_api_refuses_a_lone_surrogate_before_any_change(mock: Mock) ->
     assert mock.client.get("/__mock__/scenarios").json() == {"queued": []}
 
 
+AUDIO = ("a.wav", wav(1.0), "audio/wav")
+TEXT_FILE = ("s.txt", b"x", "text/plain")
+
+
+@pytest.mark.parametrize(
+    ("api", "path", "parts", "expected"),
+    [  # a file part where the contract takes text: FastAPI's string_type, nothing stored
+        ("camb", "/camb/apis/audio-separation", [("project_name", TEXT_FILE)], "string_type"),
+        (
+            "camb",
+            "/camb/apis/audio-separation",
+            [("project_name", (None, "n")), ("project_name", TEXT_FILE)],
+            "string_type",
+        ),
+        ("neuralanalog", f"{NA}/from-file", [("file_source", TEXT_FILE)], "string_type"),
+        # the file field sent twice: the last part counts, as FastAPI reads it
+        ("neuralanalog", f"{NA}/from-file", [("audio", (None, "n"))], "value_error"),
+        ("neuralanalog", f"{NA}/from-file", [("audio", AUDIO)], None),
+        ("camb", "/camb/apis/audio-separation", [("media_file", AUDIO)], None),
+    ],
+)
+def test_a_form_field_sent_as_the_wrong_kind_of_part(
+    mock: Mock, api: str, path: str, parts: list[Any], expected: str | None
+) -> None:
+    """A file part for a text field reached the handler as the upload itself: the job kept it
+    (in memory; a shared store could not write it: a 500), and a 422 holding it could not be
+    written (a 500). A file field sent twice reached the handler as a list (a 500)."""
+    first = "media_file" if api == "camb" else "audio"
+    answer = mock.client.post(path, files=[(first, AUDIO), *parts], headers=mock.headers(api))
+    if expected is None:
+        assert answer.status_code == 200, answer.text
+        return
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["detail"]
+    assert problem["type"] == expected and problem["loc"][:2] == ["body", parts[-1][0]]
+    assert list(mock.state.store.jobs()) == []
+
+
 # bytes near the patterns: digits, exponent letters and signs, the words and their pieces
 NEAR_NUMBERS = st.binary(max_size=60) | st.lists(
     st.sampled_from([b"0", b"7", b"9", b"e", b"E", b"+", b"-", b"NaN", b"Na", b"Infinity", b"x"]),
