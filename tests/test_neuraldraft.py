@@ -628,6 +628,43 @@ def test_a_key_has_at_most_fifty_webhook_endpoints(mock: Mock) -> None:
     assert register(mock, "http://127.0.0.1:9/again", ["image.generated"])["id"]
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "http://", "https://e.com:abc/"])
+def test_a_webhook_url_no_delivery_could_reach_is_refused(mock: Mock, url: str) -> None:
+    refused = create(mock, "/webhook-endpoints", {"url": url, "events": ["image.generated"]})
+    assert set(assert_problem(refused, 422, "validation_failed")["errors"]) == {"url"}
+    endpoint = register(mock, "http://127.0.0.1:9/", ["image.generated"])
+    path = f"{BASE}/webhook-endpoints/{endpoint['id']}"
+    patched = mock.client.patch(path, headers=mock.headers("neuraldraft"), json={"url": url})
+    assert set(assert_problem(patched, 422, "validation_failed")["errors"]) == {"url"}
+    listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
+    assert [e["url"] for e in listed.json()["data"]] == ["http://127.0.0.1:9/"]
+
+
+def test_a_stored_url_httpx_cannot_read_fails_its_attempt_not_the_tick(mock: Mock) -> None:
+    """An endpoint kept before URLs were checked (a shared store outlives a version): its
+    delivery fails, and another key's delivery due on the same tick still goes out then."""
+    webhooks = mock.client.app.app.state.services["neuraldraft"].webhooks
+    tenant = f"ndsk_test_{mock.key}"
+    with Receiver([]) as receiver:
+        broken = webhooks.get(tenant, register(mock, receiver.url, ["image.generated"])["id"])
+        assert broken is not None
+        slot = webhooks._endpoint_key(tenant, broken.id)
+        mock.state.backend.set(slot, replace(broken, url="http://[::1"))
+        other = "another-key"
+        body = {"url": receiver.url, "events": ["image.generated"]}
+        headers = mock.headers("neuraldraft", key=other)
+        assert mock.client.post(f"{BASE}/webhook-endpoints", headers=headers, json=body).is_success
+        for key in (mock.key, other):
+            scenario = {"X-Mock-Scenario": "completed; after=5"}
+            image = {"prompt": "x"}
+            headers = mock.headers("neuraldraft", key=key, **scenario)
+            assert mock.client.post(f"{BASE}/images", headers=headers, json=image).is_success
+        mock.advance(5)
+        assert len(receiver.received) == 1  # the other key's, on this very tick
+        [failed] = webhooks.deliveries(tenant)
+        assert (failed.attempts, failed.status) == (1, "pending")  # retried on its schedule
+
+
 def test_an_attempt_that_finds_its_endpoint_paused_can_be_retried(mock: Mock) -> None:
     """The endpoint paused between a tick's look at the due deliveries and the attempt (as a
     PATCH on another worker may): nothing is sent, and a retry later sends it."""
