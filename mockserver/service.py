@@ -145,6 +145,8 @@ class ApiService:
         self.state = state
         self.contract = contracts.load(self.name)
         self._usual_plans: dict[Hashable, Any] = {}
+        # the words a `mock-<word>` marker may name (a scenario's outcome is lower case)
+        self.magic_words = frozenset(word.lower() for word in self.scenario_words())
 
     @classmethod
     def document_url_path(cls) -> str:
@@ -279,6 +281,13 @@ class ApiService:
         scenario = self.check_scenario(Scenario.parse_with(outcome, "admin", options))
         if scenario.outcome == STALLED:
             raise ValueError("a job can only be forced into a terminal state")
+        applying = ("message", *self.scenario_options)  # it ends now: no after=, no fault
+        unusable = sorted(set(scenario.options) - set(applying))
+        if unusable:
+            raise ValueError(
+                f"option {unusable[0]!r} does not apply to a forced end; it takes "
+                + ", ".join(applying)
+            )
         with self.state.lock, self.state.store.all_or_nothing():  # the jobs tied to it, saved
             now = self.state.now()
             snap = job.snapshot(now)
@@ -545,6 +554,7 @@ class Ctx:
                 magic_inputs,
                 lambda: self.state.ids.draws(self.service.name, self.tenant),
                 self.service.success_failure(),
+                self.service.magic_words,
             )
             return self.service.check_scenario(scenario) if scenario.options else scenario
         except ScenarioError as exc:

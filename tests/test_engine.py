@@ -112,13 +112,24 @@ def test_precedence_header_queue_key_magic_default() -> None:
         return random.Random(1)
 
     words = ("completed", "failed")
+    known = {"completed", "failed", "stalled"}
     book.queue("api", Scenario("failed", {}, "queue"), tenant="queued")
-    assert book.choose("api", "queued", "completed", [], rng, words).source == "header"
-    assert book.choose("api", "queued", None, [], rng, words).source == "queue"
-    assert book.choose("api", "bound", None, ["x.mock-completed.wav"], rng, words).source == "key"
-    magic = book.choose("api", "other", None, ["x.mock-completed.wav"], rng, words)
+    assert book.choose("api", "queued", "completed", [], rng, words, known).source == "header"
+    assert book.choose("api", "queued", None, [], rng, words, known).source == "queue"
+    bound = book.choose("api", "bound", None, ["x.mock-completed.wav"], rng, words, known)
+    assert bound.source == "key"
+    magic = book.choose("api", "other", None, ["x.mock-completed.wav"], rng, words, known)
     assert (magic.source, magic.outcome) == ("magic", "completed")
-    assert book.choose("api", "other", None, ["plain.wav"], rng, words).outcome == "completed"
+    plain = book.choose("api", "other", None, ["plain.wav"], rng, words, known)
+    assert plain.outcome == "completed"
+    # a marker naming no outcome is text; the first one that names one counts
+    up = book.choose(
+        "api", "other", None, ["mock-up.wav", "x.mock-ups-mock-failed"], rng, words, known
+    )
+    assert (up.source, up.outcome) == ("magic", "failed")
+    assert (
+        book.choose("api", "other", None, ["mock-ups.wav"], rng, words, known).source == "default"
+    )
 
 
 def test_default_profile_failure_rate_is_seeded() -> None:

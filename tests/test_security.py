@@ -530,6 +530,52 @@ def test_a_form_field_sent_as_the_wrong_kind_of_part(
     assert list(mock.state.store.jobs()) == []
 
 
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ("Disk full; fault=503; times=3", "cannot hold ';'"),  # it became a fault of the job
+        (None, "not null"),  # it became the text "None"
+        (True, "not bool"),
+        ({"nested": [1]}, "not dict"),
+    ],
+)
+def test_a_scenario_option_is_text_or_a_number(mock: Mock, message: Any, problem: str) -> None:
+    queued = {"api": "neuralanalog", "outcome": "failed", "message": message}
+    answer = mock.client.post("/__mock__/scenarios", json=queued)
+    assert answer.status_code == 422 and problem in answer.text, answer.text
+    assert mock.client.get("/__mock__/scenarios").json() == {"queued": []}
+
+
+def test_a_forced_end_refuses_options_it_cannot_apply(mock: Mock) -> None:
+    """A job forced to end now has no `after=` to wait for nor a fault to fire: such options
+    were ignored (the queue refuses an unknown fault; the transition answered 200)."""
+    made = mock.client.post(
+        f"{NA}/from-link", headers=mock.headers("neuralanalog"), json={"url": "https://x/a.wav"}
+    )
+    path = f"/__mock__/jobs/{made.json()['audio_id']}/transition"
+    for options in ({"fault": "bogus"}, {"after": "100"}, {"fault": "503", "times": 2}):
+        answer = mock.client.post(path, json={"outcome": "failed", **options})
+        assert answer.status_code == 422 and "does not apply to a forced end" in answer.text
+    [job] = mock.client.get("/__mock__/jobs").json()["jobs"]
+    assert job["terminal"] is False
+    forced = mock.client.post(path, json={"outcome": "failed", "message": "Disk full"})
+    assert forced.status_code == 200, forced.text
+
+
+def test_a_marker_naming_no_outcome_is_text(mock: Mock) -> None:
+    """`mock-ups` in a link names no outcome of Neural Analog: an ordinary link (it was a 400
+    blaming an X-Mock-Scenario header nobody sent); the first marker naming one counts."""
+    headers = mock.headers("neuralanalog")
+    for url, scenario in [
+        ("https://cdn.example.com/mock-ups/song.wav", "completed"),
+        ("https://cdn.example.com/mock-ups/song.mock-failed.wav", "failed"),
+    ]:
+        made = mock.client.post(f"{NA}/from-link", headers=headers, json={"url": url})
+        assert made.status_code == 200, made.text
+        job = mock.client.get(f"/__mock__/jobs/{made.json()['audio_id']}").json()
+        assert job["scenario"] == scenario
+
+
 # bytes near the patterns: digits, exponent letters and signs, the words and their pieces
 NEAR_NUMBERS = st.binary(max_size=60) | st.lists(
     st.sampled_from([b"0", b"7", b"9", b"e", b"E", b"+", b"-", b"NaN", b"Na", b"Infinity", b"x"]),

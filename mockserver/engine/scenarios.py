@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from random import Random
@@ -86,7 +86,7 @@ class Scenario:
         any type) added over its own: how the admin API, the fixtures and a forced end take
         an outcome and its options."""
         parsed = cls.parse(text, source)
-        extra = {name.lower(): str(value) for name, value in options.items()}
+        extra = {name.lower(): _option_text(name, value) for name, value in options.items()}
         scenario = cls(parsed.outcome, {**parsed.options, **extra}, source)
         _check_length(scenario.describe())
         return scenario.check()
@@ -240,10 +240,12 @@ class ScenarioBook:
         magic_inputs: Iterable[str | None],
         draw: Callable[[], Random],
         words: tuple[str, str],
+        known: Collection[str],
     ) -> Scenario:
         """Pick the scenario of a new job; `words` are the API's (success, failure) outcomes,
         `draw` gives the generator of a default-profile outcome (called only when one is due:
-        seeding it is a measurable share of a create).
+        seeding it is a measurable share of a create). The first magic marker naming a word
+        the API `known`s counts: `mock-ups` in a link is text.
 
         Raises ScenarioError for a header that cannot be parsed.
         """
@@ -255,10 +257,27 @@ class ScenarioBook:
         if tenant in self.key_bindings:
             return self.key_bindings[tenant]
         for text in magic_inputs:
-            for match in magic_markers(text):  # the first
-                return Scenario(match.group(1).lower(), {}, "magic")
+            for match in magic_markers(text):
+                word = match.group(1).lower()
+                if word in known:
+                    return Scenario(word, {}, "magic")
         failed = self.profile.failure_rate > 0 and draw().random() < self.profile.failure_rate
         return _default(words[1] if failed else words[0])
+
+
+def _option_text(name: str, value: Any) -> str:
+    """An option given as a JSON field or keyword, as its scenario text will say it: a string
+    or a number (not `null`, `true` or an object, which read back as Python's words), without
+    `;`, which would end it and start another option (`message=Disk full; fault=503`)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        shown = "null" if value is None else type(value).__name__
+        raise ScenarioError(f"scenario option {name!r} must be a string or a number, not {shown}")
+    text = str(value)
+    if ";" in text:
+        raise ScenarioError(
+            f"scenario option {name!r} cannot hold ';': it separates a scenario's options"
+        )
+    return text
 
 
 def _check_length(text: str) -> None:

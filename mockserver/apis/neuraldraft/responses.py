@@ -28,7 +28,7 @@ from mockserver.apis.neuraldraft.posts import BlogPost, SocialPost
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES
 from mockserver.apis.neuraldraft.webhooks import Endpoint, Event
 from mockserver.engine.jobs import Job
-from mockserver.engine.scenarios import Scenario, magic_markers
+from mockserver.engine.scenarios import Scenario
 from mockserver.errors import ApiError
 from mockserver.service import Ctx
 
@@ -68,15 +68,6 @@ async def json_body(ctx: Ctx) -> dict[str, Any]:
 # --- creating jobs --------------------------------------------------------------------------
 
 
-def _magic(ctx: Ctx, texts: list[str | None]) -> list[str]:
-    """`mock-<word>` markers that name a scenario this API knows ("mock-up" is just text)."""
-    found = [match for text in texts for match in magic_markers(text)]
-    if not found:  # the usual case: no marker at all
-        return []
-    known = _service(ctx).scenario_words()
-    return [match.group(0) for match in found if match.group(1).lower() in known]
-
-
 def _start(
     ctx: Ctx,
     kind: str,
@@ -89,7 +80,7 @@ def _start(
     `record(job_id)` registers what the job will write (a post) once the request is known to
     be accepted, so its id can go into the job's `result`.
     """
-    scenario = ctx.scenario(*_magic(ctx, magic))
+    scenario = ctx.scenario(*magic)
     if scenario.outcome in CREDITS_CODES:
         raise ApiError(402, "The project's credit balance is too low to start this job.")
     job_id = "job_" + ctx.new_base62(12)
