@@ -54,6 +54,9 @@ def blocks(page: Path) -> list[Block]:
 
 
 PAGES = sorted(page for page in DOCS.glob("*.md") if blocks(page))
+# pages whose toml, yaml and json blocks are server config files
+CONFIG_PAGES = ("command-line.md", "install-and-cli.md", "security-and-limits.md")
+CONFIG_PAGES += ("fault-injection.md",)
 
 
 def run_sh(block: Block, url: str, where: Path) -> None:
@@ -137,6 +140,19 @@ def test_every_runnable_block_of_the_page_runs(
         passing = [b for b in tests if b.expect is None]
         for batch in [passing] * bool(passing) + [[b] for b in tests if b.expect is not None]:
             run_tests(batch, tmp_path)
+
+
+@pytest.mark.parametrize("page", CONFIG_PAGES)
+def test_every_config_example_is_taken_as_written(page: str, tmp_path: Path) -> None:
+    """A config shown on a page is one `mockserver serve --config` starts with (a misspelt
+    key is refused at start, naming it)."""
+    text = (DOCS / page).read_text()
+    found = [f for f in FENCE.finditer(text) if f[1] in ("toml", "yaml", "json")]
+    assert found, f"{page} shows no config file"
+    for example in found:
+        path = tmp_path / f"line-{text.count(chr(10), 0, example.start()) + 1}.{example[1]}"
+        path.write_text(example[3])
+        ServerConfig.from_file(path)
 
 
 def test_the_runner_finds_blocks_and_fails_on_a_broken_one(tmp_path: Path) -> None:
