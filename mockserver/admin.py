@@ -7,22 +7,23 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.types import Receive, Scope, Send
 
 from mockserver import pages
 from mockserver.engine.artifacts import render_budget
-from mockserver.engine.clock import parse_time
+from mockserver.engine.clock import MAX_STEP, parse_time
 from mockserver.engine.scenarios import Scenario, ScenarioError
 from mockserver.errors import ApiError
 from mockserver.faults import FaultRule, scenario_rule
-from mockserver.service import ApiService, JobEnded
+from mockserver.service import MAX_KEY_LENGTH, ApiService, JobEnded
 from mockserver.state import MockState
 from mockserver.stores import shown
 
@@ -30,6 +31,10 @@ RESERVED = {"api", "outcome", "tenant", "count"}
 DASHBOARD_ROWS = 200  # a server may hold 100,000 jobs: the page shows the newest
 DASHBOARD_REQUESTS = 50
 MAX_DIGITS = 9  # of a count in a query (`limit`, `offset`)
+TIME_FORMS = "Unix seconds or an ISO 8601 time such as 2026-03-01T12:00:00Z, from 1970 to 9999"
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class AdminError(Exception):
@@ -63,8 +68,14 @@ async def _json(request: Request) -> dict[str, Any]:
 def _service(request: Request, name: Any) -> ApiService:
     services = _services(request)
     if not isinstance(name, str) or name not in services:
-        raise AdminError(422, f"'api' must be one of: {', '.join(services)} (got {name!r})")
+        raise AdminError(422, f"'api' must be one of: {', '.join(services)} (got {_shown(name)})")
     return services[name]
+
+
+def _api_filter(request: Request) -> str | None:
+    """The `?api=` filter: a name no API of this server has would quietly match nothing."""
+    name = request.query_params.get("api")
+    return None if name is None else _service(request, name).name
 
 
 def _number(data: dict[str, Any], name: str) -> float:
@@ -94,7 +105,7 @@ def describe(app: Any, root: str) -> dict[str, str]:
     return {name: root + ("" if alone else s.prefix) + s.base_path for name, s in services.items()}
 
 
-def handles_errors(handler):
+def handles_errors(handler: Endpoint) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request)
@@ -132,23 +143,30 @@ async def clock(request: Request) -> Response:
 
 async def clock_advance(request: Request) -> Response:
     state = _state(request)
-    await _off_the_loop(state.clock.advance, _number(await _json(request), "seconds"))
+    seconds = _number(await _json(request), "seconds")
+    if not 0 <= seconds <= MAX_STEP:  # the clock only moves forward
+        raise AdminError(422, f"'seconds' must be from 0 to {MAX_STEP:.0f} (got {seconds:g})")
+    await _off_the_loop(state.clock.advance, seconds)
     return JSONResponse(state.clock.describe())
 
 
 async def clock_set(request: Request) -> Response:
-    data = await _json(request)
+    moment = _moment(await _json(request))
+    state = _state(request)
+    await _off_the_loop(state.clock.set, moment)
+    return JSONResponse(state.clock.describe())
+
+
+def _moment(data: dict[str, Any]) -> float:
+    """The instant `clock/set` names in `time` (or `timestamp`), as Unix seconds."""
     name = "time" if "time" in data else "timestamp"
     value = data.get(name)
-    if isinstance(value, str):
-        moment = parse_time(value)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        moment = _number(data, name)
-    else:
-        raise AdminError(422, "'time' must be Unix seconds or an ISO 8601 string")
-    state = _state(request)
-    await _off_the_loop(state.clock.set, parse_time(moment))
-    return JSONResponse(state.clock.describe())
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            return parse_time(value)
+        except (ValueError, OverflowError):  # not ISO 8601, an offset past a day, out of range
+            pass
+    raise AdminError(422, f"'{name}' must be {TIME_FORMS} (got {_shown(value)})")
 
 
 async def _off_the_loop(move: Callable[..., Any], *args: Any) -> Any:
@@ -177,12 +195,28 @@ async def scenarios(request: Request) -> Response:
     tenant = data.get("tenant")
     if tenant is not None and not isinstance(tenant, str):
         raise AdminError(422, "'tenant' must be an API key string")
+    if tenant is not None and len(tenant) > MAX_KEY_LENGTH:  # no API takes it: never matches
+        raise AdminError(422, f"'tenant' must be an API key of at most {MAX_KEY_LENGTH} characters")
     extra = {k: v for k, v in data.items() if k not in RESERVED}
     scenario = Scenario.parse_with(outcome, "queue", extra)
     service.check_scenario(scenario)  # refuses an outcome or an option this API does not know
     scenario_rule(scenario)  # and a `fault=` it cannot apply
-    state.scenarios.queue(service.name, scenario, tenant, count)
+    try:
+        state.scenarios.queue(service.name, scenario, tenant, count)
+    except ScenarioError:
+        raise AdminError(422, _no_room(state)) from None
     return JSONResponse({"queued": state.scenarios.queued()}, 201)
+
+
+def _no_room(state: MockState) -> str:
+    """Why the scenarios asked for do not fit in the queue (read again: it is rare)."""
+    limit, held = state.scenarios.limit, len(state.scenarios.queued())
+    start = (
+        "the scenario queue is full"
+        if held >= limit
+        else f"'count' must be from 1 to {limit - held}"
+    )
+    return f"{start}: it holds {held} of at most {limit} scenarios (max_queued_scenarios)"
 
 
 async def faults(request: Request) -> Response:
@@ -193,17 +227,28 @@ async def faults(request: Request) -> Response:
         book.clear()
         return JSONResponse({"faults": []})
     if request.method == "POST":
-        data = await _json(request)
-        items = data.get("faults", [data])
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise AdminError(422, "'faults' must be a list of fault rule objects")
-        for item in items:  # all or nothing
-            rule = FaultRule.parse(item)
+        rules = [FaultRule.parse(item) for item in _rule_objects(await _json(request))]
+        for rule in rules:  # all or nothing
             if rule.api is not None:
                 _service(request, rule.api)
-        added = {book.add(item).id for item in items}
+        added = {rule.id for rule in book.add_all(rules)}
         return JSONResponse({"faults": [r for r in book.describe() if r["id"] in added]}, 201)
     return JSONResponse({"faults": book.describe()})
+
+
+def _rule_objects(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One rule, or `{"faults": [...]}` alone: a rule beside the list would be dropped."""
+    if "faults" not in data:
+        return [data]
+    items = data["faults"]
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise AdminError(422, "'faults' must be a list of fault rule objects")
+    others = sorted(set(data) - {"faults"})
+    if others:
+        raise AdminError(
+            422, f"'faults' takes no keys beside it (got {_shown(others[0])}): put each rule in it"
+        )
+    return items
 
 
 async def fault(request: Request) -> Response:
@@ -222,7 +267,7 @@ async def jobs(request: Request) -> Response:
     wanted = (params.get("status") or "").lower()
     found, more = state.store.newest(
         _whole(params, "limit"),
-        params.get("api"),
+        _api_filter(request),
         params.get("tenant"),
         _whole(params, "offset") or 0,
         (lambda job: job.snapshot(now).state.lower() == wanted) if wanted else None,
@@ -302,17 +347,18 @@ async def transition(request: Request) -> Response:
 async def journal(request: Request) -> Response:
     state = _state(request)
     params = request.query_params
+    api = _api_filter(request)
     if request.method == "DELETE":
-        state.journal.clear(params.get("api"), params.get("tenant"))
+        state.journal.clear(api, params.get("tenant"))
         return JSONResponse({"entries": []})
     limit = _whole(params, "limit")
-    entries = state.journal.entries(params.get("api"), params.get("tenant"), limit or 0)
+    entries = [] if limit == 0 else state.journal.entries(api, params.get("tenant"), limit)
     return JSONResponse({"entries": [e.as_dict() for e in entries]})
 
 
 async def violations(request: Request) -> Response:
-    params = request.query_params
-    found = _state(request).journal.violations(params.get("api"), params.get("tenant"))
+    tenant = request.query_params.get("tenant")
+    found = _state(request).journal.violations(_api_filter(request), tenant)
     return JSONResponse({"violations": found, "count": len(found)})
 
 
@@ -322,7 +368,7 @@ async def strict(request: Request) -> Response:
     if request.method == "POST":
         value = (await _json(request)).get("strict")
         if not isinstance(value, bool):
-            raise AdminError(422, f"'strict' must be true or false (got {value!r})")
+            raise AdminError(422, f"'strict' must be true or false (got {_shown(value)})")
         state.strict = value
     return JSONResponse({"strict": state.strict})
 
@@ -369,7 +415,32 @@ async def files(request: Request) -> Response:
     return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
-def admin_routes() -> list[Route]:
+def _path(request: Request) -> str:
+    """The path asked, for a message, cut short."""
+    path = request.url.path
+    return path if len(path) <= 100 else path[:100] + "..."
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """No admin endpoint at that path: JSON, as every admin error (Starlette's is text)."""
+    message = f"no admin endpoint at {_path(Request(scope))}"
+    await JSONResponse({"error": message}, 404)(scope, receive, send)
+
+
+class AdminRoute(Route):
+    """A wrong method's 405 in JSON, with `Allow`, as every admin error (Starlette's is text)."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            allowed = ", ".join(sorted(self.methods))
+            message = f"{scope['method']} is not allowed on {_path(Request(scope))}; use {allowed}"
+            response = JSONResponse({"error": message}, 405, headers={"Allow": allowed})
+            await response(scope, receive, send)
+            return
+        await super().handle(scope, receive, send)
+
+
+def admin_routes() -> list[BaseRoute]:
     endpoints = [
         ("/health", health, ["GET"]),
         ("/reset", reset, ["POST"]),
@@ -390,4 +461,8 @@ def admin_routes() -> list[Route]:
         ("/contracts", contracts, ["GET"]),
         ("/files/{job_id}/{name:path}", files, ["GET"]),
     ]
-    return [Route(path, handles_errors(fn), methods=methods) for path, fn, methods in endpoints]
+    routes = [
+        AdminRoute(path, handles_errors(fn), methods=methods) for path, fn, methods in endpoints
+    ]
+    # one router of their own, whose default answers a path no admin endpoint has
+    return [Mount("", app=Router(routes, default=_not_found))]

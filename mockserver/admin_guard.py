@@ -108,7 +108,7 @@ class AdminGuard:
         if headers.get("sec-fetch-site", "").lower() in CROSS_SITE:
             return 403, "the admin API does not answer cross-site requests"
         origin = headers.get("origin")
-        if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
+        if origin is not None and _origin_host(origin) != host.lower():
             return 403, f"the admin API does not answer requests from {origin[:100]}"
         if self.token is not None:
             given = headers.get(TOKEN_HEADER) or _bearer(headers) or _query_token(scope)
@@ -121,6 +121,15 @@ class AdminGuard:
         name = _host_name(host).lower()
         if not (is_loopback(name) or name in self.hosts):
             return 403, f"the admin API answers local Host names only, not {host[:100]!r}"
+        return None
+
+
+def _origin_host(origin: str) -> str | None:
+    """The host and port an `Origin` names, lower case; None for one that does not parse
+    (`http://[::1`), which is then no local origin either."""
+    try:
+        return urlsplit(origin).netloc.lower()
+    except ValueError:
         return None
 
 

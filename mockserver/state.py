@@ -117,8 +117,9 @@ class MockState:
     def reset(self) -> None:
         """Forget every job, queued scenario, journal entry and fault added since the start (the
         configured faults come back); the clock keeps its time, file links stay valid, the seed
-        and strict mode stay, the journal goes on counting requests."""
-        now, recorded = self.clock.now(), self.journal.recorded
+        and strict mode stay, the journal goes on counting requests and the fault book its
+        rule IDs (a client's stale `DELETE /faults/fault-2` must not remove a newer rule)."""
+        now, recorded, numbered = self.clock.now(), self.journal.recorded, self.faults.numbered()
         *kept, changes = self.backend.get_many((*KEPT, CHANGES))
         self.backend.clear()
         view.forget(self.backend)
@@ -127,6 +128,7 @@ class MockState:
                 self.backend.add(name, value)
         self.journal.count_from(recorded)
         self.journal.clear()
+        self.faults.numbering_from(numbered)
         if self.backend.shared:
             self.backend.incr(CHANGES, int(changes or 0) + CHANGES_PER_RESET)
             self.clock.set(now)

@@ -286,3 +286,128 @@ def test_dashboard_shows_the_latest_requests_with_their_violations(mock: Mock) -
     requests = html[html.index("Latest requests") :]
     assert requests.index(f"GET /status/movie/{audio_id}") < requests.index("POST /from-link")
     assert "/path/object_type: " in requests  # the enum the request broke
+
+
+@pytest.mark.parametrize("origin", ["http://[::1", "http://a]b"])
+def test_an_origin_that_does_not_parse_is_refused_as_a_foreign_one(mock: Mock, origin: str) -> None:
+    for method, path in [("GET", "/__mock__/health"), ("POST", "/__mock__/clock/advance")]:
+        answer = mock.client.request(method, path, headers={"Origin": origin}, json={"seconds": 5})
+        assert answer.status_code == 403
+        assert answer.json() == {"error": f"the admin API does not answer requests from {origin}"}
+    assert mock.client.get("/__mock__/clock").json()["now"] == 1767225600.0  # not moved
+
+
+def test_a_journal_limit_of_zero_lists_no_entry(mock: Mock) -> None:
+    """As `/jobs?limit=0` does: the latest none."""
+    create(mock)
+    assert mock.client.get("/__mock__/journal", params={"limit": 0}).json() == {"entries": []}
+    assert len(mock.client.get("/__mock__/journal", params={"limit": 1}).json()["entries"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "jobs"), ("GET", "journal"), ("DELETE", "journal"), ("GET", "violations")],
+)
+def test_an_unknown_api_filter_is_refused_naming_the_known_apis(
+    mock: Mock, method: str, path: str
+) -> None:
+    """A misspelt name would match nothing: an empty answer, or a DELETE that clears nothing."""
+    create(mock)
+    answer = mock.client.request(method, f"/__mock__/{path}", params={"api": "neuralanalg"})
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "error": "'api' must be one of: camb, neuralanalog, neuraldraft, neurolinker "
+        "(got 'neuralanalg')"
+    }
+    assert len(mock.client.get("/__mock__/journal").json()["entries"]) == 1  # still there
+
+
+def test_a_queued_tenant_longer_than_any_api_key_is_refused(mock: Mock) -> None:
+    queue = {"api": "neuralanalog", "outcome": "failed"}
+    longest = mock.client.post("/__mock__/scenarios", json={**queue, "tenant": "k" * 4096})
+    assert longest.status_code == 201
+    mock.client.delete("/__mock__/scenarios")
+    answer = mock.client.post("/__mock__/scenarios", json={**queue, "tenant": "k" * 4097})
+    assert answer.status_code == 422
+    assert answer.json() == {"error": "'tenant' must be an API key of at most 4096 characters"}
+    assert mock.client.get("/__mock__/scenarios").json() == {"queued": []}
+
+
+def test_unknown_admin_paths_and_wrong_methods_answer_in_json(mock: Mock) -> None:
+    wrong = mock.client.get("/__mock__/reset")
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
+    assert wrong.json() == {"error": "GET is not allowed on /__mock__/reset; use POST"}
+    reading = mock.client.post("/__mock__/jobs")
+    assert (reading.status_code, reading.headers["allow"]) == (405, "GET, HEAD")
+    assert mock.client.delete("/__mock__/faults/fault-9").json() == {
+        "error": "no fault rule fault-9"
+    }
+    unknown = mock.client.get("/__mock__/bogus")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"error": "no admin endpoint at /__mock__/bogus"}
+    slashed = mock.client.get("/__mock__/jobs/", follow_redirects=False)
+    assert (slashed.status_code, slashed.headers["location"]) == (
+        307,
+        "http://testserver/__mock__/jobs",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"time": "abc"},
+            "'time' must be Unix seconds or an ISO 8601 time such as "
+            "2026-03-01T12:00:00Z, from 1970 to 9999 (got 'abc')",
+        ),
+        ({"time": "2026-03-01T12:00:00+25:00"}, "'time' must be Unix seconds or an ISO 8601"),
+        ({"time": 1e15}, "'time' must be Unix seconds or an ISO 8601"),
+        ({"timestamp": None}, "'timestamp' must be Unix seconds or an ISO 8601"),
+        ({"time": True}, "'time' must be Unix seconds or an ISO 8601"),
+    ],
+)
+def test_a_clock_set_refusal_names_the_field_and_its_forms(
+    mock: Mock, body: dict, message: str
+) -> None:
+    answer = mock.client.post("/__mock__/clock/set", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["error"].startswith(message)
+
+
+def test_refusals_echo_a_short_prefix_of_a_long_value(mock: Mock) -> None:
+    for path, name in [("clock/set", "time"), ("strict", "strict")]:
+        answer = mock.client.post(f"/__mock__/{path}", json={name: "x" * 500_000})
+        assert answer.status_code == 422
+        error = answer.json()["error"]
+        assert error.startswith(f"'{name}' must be ") and error.endswith("xxx...)")
+        assert len(error) < 300
+
+
+def test_a_clock_advance_refusal_names_seconds(mock: Mock) -> None:
+    answer = mock.client.post("/__mock__/clock/advance", json={"seconds": -1})
+    assert answer.status_code == 422
+    assert answer.json() == {"error": "'seconds' must be from 0 to 315360000 (got -1)"}
+
+
+def test_a_full_scenario_queue_says_so_and_names_its_limit() -> None:
+    from tests.conftest import make_mock
+
+    for mock in make_mock(max_queued_scenarios=3):
+        queue = {"api": "neuralanalog", "outcome": "failed"}
+        assert (
+            mock.client.post("/__mock__/scenarios", json={**queue, "count": 2}).status_code == 201
+        )
+        over = mock.client.post("/__mock__/scenarios", json={**queue, "count": 2})
+        assert over.status_code == 422
+        assert over.json() == {
+            "error": "'count' must be from 1 to 1: it holds 2 of at most 3 scenarios "
+            "(max_queued_scenarios)"
+        }
+        assert mock.client.post("/__mock__/scenarios", json=queue).status_code == 201
+        full = mock.client.post("/__mock__/scenarios", json=queue)
+        assert full.status_code == 422
+        assert full.json() == {
+            "error": "the scenario queue is full: it holds 3 of at most 3 scenarios "
+            "(max_queued_scenarios)"
+        }
+        assert len(mock.client.get("/__mock__/scenarios").json()["queued"]) == 3

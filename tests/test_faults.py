@@ -22,7 +22,10 @@ from mockserver import ServerConfig, create_app
 from mockserver.apis import services as api_services
 from mockserver.contracts import load
 from mockserver.faults import FaultBook, FaultError, InjectedReset
+from mockserver.faults.book import MAX_RULES
+from mockserver.faults.rules import MAX_TENANT
 from mockserver.faults.variety import faithful_schema
+from mockserver.service import MAX_KEY_LENGTH
 from mockserver.stores import StateStore
 from tests.conftest import Live, Mock, make_mock
 from tests.encoding_store import EncodingStore, state_store
@@ -361,7 +364,8 @@ def test_admin_faults_endpoints(mock: Mock) -> None:
     [
         ({"fault": "boom"}, "unknown fault 'boom'"),
         ({"fault": "429", "retry_after": 0}, "'retry_after' must be a whole number from 1"),
-        ({"fault": "429", "times": 10**400}, "'times' must be a number"),
+        ({"fault": "429", "times": 10**300}, "'times' must be a whole number from 1 to"),
+        ({"fault": "429", "times": "٥"}, "'times' must be a number (got '٥')"),
         ({"fault": "latency", "delay": 1e308}, "'delay' must be from 0 to 3600"),
         ({"fault": "latency", "delay": "nan"}, "'delay' must be a number"),
         ({"fault": "500", "operation": "get_status", "api": "camb"}, "not an operationId of camb"),
@@ -375,13 +379,78 @@ def test_admin_faults_endpoints(mock: Mock) -> None:
         ),
         ({"fault": "500", "scenario": "faild"}, "'scenario' 'faild' is not an outcome of any API"),
         ({"faults": [{"fault": "500"}, {"fault": "nope"}]}, "unknown fault 'nope'"),
+        (  # '²' passed str.isdigit and failed int(); '٥٠٣' was taken as 503
+            {"fault": "²"},
+            "unknown fault '²' in 'fault'; known: latency, 429 (rate_limit), 500 to 599 (error), "
+            "reset, stall, variety",
+        ),
+        ({"fault": "٥٠٣"}, "unknown fault '٥٠٣' in 'fault'; known: latency"),
+        ({"fault": "x" * 100_000}, "unknown fault 'xxxxxxxxxx"),
+        ({"fault": "latency", "status": 404}, "'status' does not apply to latency faults"),
+        ({"fault": "503", "status": 500}, "'status' does not apply: 'fault' '503' names"),
+        ({"fault": "429", "delay": 2}, "'delay' does not apply to rate_limit faults"),
+        ({"fault": "reset", "seed": 2}, "'seed' does not apply to reset faults; they take none"),
+        ({"fault": "500", "payload": "replace"}, "'payload' does not apply to error faults"),
+        ({"fault": "latency", "faults": [{"fault": "503"}]}, "'faults' takes no keys beside it"),
+        ({"fault": "latency", "tenant": "k" * 4097}, "'tenant' must be an API key of at most 4096"),
     ],
 )
 def test_admin_refuses_bad_rules(mock: Mock, rule: dict[str, Any], message: str) -> None:
     response = mock.client.post("/__mock__/faults", json=rule)
     assert response.status_code == 422
     assert message in response.json()["error"]
+    assert len(response.json()["error"]) < 400  # a long value is cut short
     assert mock.client.get("/__mock__/faults").json() == {"faults": []}  # all or nothing
+
+
+def test_a_header_fault_with_a_key_of_another_kind_is_a_400(mock: Mock) -> None:
+    """`delay=2` on a 503 was ignored: the author meant something the rule did not do."""
+    refused = Client(mock).create("completed; fault=503; delay=2")
+    assert refused.status_code == 400
+    assert "'delay' does not apply to error faults; they take status, retry_after" in refused.text
+
+
+def test_a_tenant_of_the_longest_api_key_is_taken(mock: Mock) -> None:
+    assert MAX_TENANT == MAX_KEY_LENGTH
+    add(mock, fault="latency", tenant="k" * MAX_KEY_LENGTH)
+
+
+def test_fault_rules_are_bounded_all_or_nothing(mock: Mock) -> None:
+    """Every request of an API is matched against every rule."""
+    admin = "/__mock__/faults"
+    one_too_many = mock.client.post(admin, json={"faults": [{"fault": "latency"}] * 1001})
+    assert one_too_many.status_code == 422
+    assert one_too_many.json() == {
+        "error": "at most 1000 fault rules at once: 0 are held, 1001 more do not fit "
+        "(DELETE /__mock__/faults removes them)"
+    }
+    assert mock.client.get(admin).json() == {"faults": []}
+    filled = mock.client.post(admin, json={"faults": [{"fault": "latency"}] * MAX_RULES})
+    assert filled.status_code == 201
+    assert mock.client.post(admin, json={"fault": "503"}).status_code == 422
+    assert len(mock.client.get(admin).json()["faults"]) == MAX_RULES
+    with pytest.raises(FaultError, match="at most 1000 fault rules"):
+        FaultBook([{"fault": "latency"}] * 1001)
+
+
+def test_a_fault_rule_id_is_never_given_twice(state_store: StateStore | None) -> None:
+    """A stale `DELETE /faults/fault-2` after a reset must not remove another rule."""
+    with fresh_mock(state_store, faults=[{"fault": "latency", "delay": 0.01}]) as mock:
+        assert add(mock, fault="503") == "fault-2"
+        mock.client.post("/__mock__/reset")
+        assert add(mock, fault="500") == "fault-3"
+        assert mock.client.delete("/__mock__/faults/fault-2").status_code == 404
+        rules = mock.client.get("/__mock__/faults").json()["faults"]
+        assert [rule["id"] for rule in rules] == ["fault-1", "fault-3"]
+
+
+def test_a_fault_rule_id_is_never_given_twice_by_processes_sharing_a_store() -> None:
+    store = EncodingStore()
+    with fresh_mock(store) as one, fresh_mock(store) as other:
+        assert [add(one, fault="503"), add(other, fault="500")] == ["fault-1", "fault-2"]
+        other.client.post("/__mock__/reset")
+        assert add(one, fault="503") == "fault-3"
+        assert other.client.get("/__mock__/faults").json()["faults"][0]["id"] == "fault-3"
 
 
 def test_configured_faults_survive_reset_and_admin_ones_do_not(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from mockserver.engine.ids import unit_draw
@@ -14,6 +15,7 @@ from mockserver.faults.rules import RATE_LIMIT, FaultError, FaultRule, scenario_
 from mockserver.stores import MemoryStore, StateStore, key, view
 
 MEMO_SIZE = 1024  # scenario texts whose fault rule is kept parsed
+MAX_RULES = 1000  # rules held at once: every request of an API is matched against each
 
 
 class FaultBook:
@@ -23,7 +25,8 @@ class FaultBook:
     count each firing once. The rules are one value, replaced whole by each change: absent, they
     are the configured ones (each process reads those from its own config); once the admin API
     changed them, the list it left. A rule added at run time is numbered by a counter after the
-    configured ones, so no two processes give out one ID.
+    configured ones, so no two processes give out one ID; a reset carries the counter over
+    (`numbered`, `numbering_from`), so no ID is given twice in a server's life.
 
     A tally (one rule, one API, one tenant) is a counter under the tenant's key; a rate rule
     draws from (seed, rule, API, tenant, draw number), so the draws are one seeded sequence
@@ -45,6 +48,8 @@ class FaultBook:
                 raise FaultError(f"each fault rule must be a mapping (got {data!r})")
             rule_id = f"fault-{len(self._configured) + 1}"
             self._configured.append(FaultRule.parse(data, rule_id, "config"))
+        if len(self._configured) > MAX_RULES:
+            raise FaultError(f"at most {MAX_RULES} fault rules (got {len(self._configured)})")
         self._memo_lock = threading.Lock()
         self._from_scenarios: dict[str, FaultRule | None] = {}  # a pure parse, memoised
 
@@ -56,10 +61,31 @@ class FaultBook:
         return self._configured if held is None else held
 
     def add(self, data: Mapping[str, Any]) -> FaultRule:
-        number = len(self._configured) + self._store.incr(_ADDED)
-        rule = FaultRule.parse(data, f"fault-{number}", "admin")
-        self._change(lambda rules: [*rules, rule])
-        return rule
+        return self.add_all([FaultRule.parse(data)])[0]
+
+    def add_all(self, rules: Sequence[FaultRule]) -> list[FaultRule]:
+        """Numbers and adds parsed rules, all or none: refused (FaultError) when the book would
+        hold more than MAX_RULES (checked first, so a refusal uses up no ID, and again in the
+        change, as another process may add meanwhile)."""
+        _room_for(self.rules, rules)
+        last = len(self._configured) + self._store.incr(_ADDED, len(rules))
+        first = last - len(rules) + 1
+        numbered = [replace(rule, id=f"fault-{first + n}") for n, rule in enumerate(rules)]
+
+        def added(held: list[FaultRule]) -> list[FaultRule]:
+            return [*_room_for(held, numbered), *numbered]
+
+        self._change(added)
+        return numbered
+
+    def numbered(self) -> int:
+        """How many rules were ever added at run time: the next ID comes after them."""
+        return int(self._store.get(_ADDED) or 0)
+
+    def numbering_from(self, numbered: int) -> None:
+        """Go on numbering after `numbered` rules (a reset emptied the store): an ID given
+        before the reset, still in a client's hands, must never name another rule."""
+        self._store.incr(_ADDED, numbered)
 
     def remove(self, rule_id: str) -> bool:
         if not any(rule.id == rule_id for rule in self.rules):
@@ -129,6 +155,16 @@ class FaultBook:
             per_tenant = fired.setdefault(rule_id, {})
             per_tenant[tenant or ""] = per_tenant.get(tenant or "", 0) + (count or 0)
         return [{**rule.as_dict(), "fired": fired.get(rule.id, {})} for rule in self.rules]
+
+
+def _room_for(held: list[FaultRule], adding: Sequence[FaultRule]) -> list[FaultRule]:
+    """`held`, when `adding` fits beside it; else a FaultError saying how many fit."""
+    if len(held) + len(adding) > MAX_RULES:
+        raise FaultError(
+            f"at most {MAX_RULES} fault rules at once: {len(held)} are held, {len(adding)} more "
+            "do not fit (DELETE /__mock__/faults removes them)"
+        )
+    return held
 
 
 def _tally(rule: FaultRule, api: str, tenant: str | None, what: str) -> str:

@@ -55,6 +55,19 @@ RULE_KEYS = (
     "payload",
 )
 ALWAYS = "always"
+# the keys that say how one kind misbehaves: given for another kind, they would be ignored
+KIND_KEYS = {
+    LATENCY: ("delay",),
+    RATE_LIMIT: ("retry_after",),
+    ERROR: ("status", "retry_after"),
+    RESET: (),
+    STALL: (),
+    VARIETY: ("seed", "payload"),
+}
+KIND_ONLY = tuple(sorted({name for names in KIND_KEYS.values() for name in names}))
+KNOWN_FAULTS = "latency, 429 (rate_limit), 500 to 599 (error), reset, stall, variety"
+MAX_TENANT = 4096  # characters: an API key longer is refused by every API (MAX_KEY_LENGTH)
+SHOWN = 80  # characters of a refused value echoed in a message
 
 
 class FaultError(ValueError):
@@ -109,12 +122,13 @@ class FaultRule:
         unknown = sorted(set(data) - set(RULE_KEYS))
         if unknown:
             raise FaultError(
-                f"unknown fault rule key {unknown[0]!r}; known: {', '.join(RULE_KEYS)}"
+                f"unknown fault rule key {_shown(unknown[0])}; known: {', '.join(RULE_KEYS)}"
             )
         kind, status = _kind(data.get("fault"), data.get("status"))
+        _check_applies(kind, data)
         api = _optional_text(data, "api")
         if api is not None and api not in apis.names():
-            raise FaultError(f"'api' must be one of: {', '.join(apis.names())} (got {api!r})")
+            raise FaultError(f"'api' must be one of: {', '.join(apis.names())} (got {_shown(api)})")
         one_shot = source == "scenario" and kind in REFUSALS
         retry_after = _whole(data, "retry_after", 1)
         if kind == RATE_LIMIT and retry_after is None:
@@ -124,7 +138,7 @@ class FaultRule:
             fault=kind,
             api=api,
             operations=_operations(api, data.get("operation")),
-            tenant=_optional_text(data, "tenant"),
+            tenant=_tenant(data),
             scenario=_scenario_word(api, _optional_text(data, "scenario")),
             times=_times(data.get("times"), 1 if one_shot else None),
             rate=_rate(data.get("rate")),
@@ -161,26 +175,46 @@ def _kind(value: Any, status: Any) -> tuple[str, int | None]:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise FaultError(
-            "'fault' must name a fault: latency, 429, 500, 503, reset, stall or variety"
-        )
+        raise FaultError(f"'fault' must name a fault: {KNOWN_FAULTS} (got {_shown(value)})")
     name = value.strip().lower()
-    if name.isdigit() and 500 <= int(name) <= 599:
+    if name.isascii() and name.isdigit() and 500 <= int(name) <= 599:  # not '²' nor '٥٠٣'
+        if status is not None:
+            raise FaultError(f"'status' does not apply: 'fault' {value!r} names the status")
         return ERROR, int(name)
     kind = ALIASES.get(name, name)
     if kind not in KINDS:
-        raise FaultError(
-            f"unknown fault {value!r}; known: latency, 429 (rate_limit), 500, 503 (error), "
-            "reset, stall, variety"
-        )
+        raise FaultError(f"unknown fault {_shown(value)} in 'fault'; known: {KNOWN_FAULTS}")
     if kind == RATE_LIMIT:
         return kind, 429
     if kind != ERROR:
         return kind, None
     code = _whole({"status": status}, "status", 500, 599) if status is not None else 500
     if code is None or code > 599:
-        raise FaultError(f"'status' of an error fault must be a 5xx (got {status!r})")
+        raise FaultError(f"'status' of an error fault must be a 5xx (got {_shown(status)})")
     return kind, code
+
+
+def _check_applies(kind: str, data: Mapping[str, Any]) -> None:
+    """Refuses a key of another kind (`delay` on a 503): ignored, it would hide that the rule
+    does not do what its author meant."""
+    for name in KIND_ONLY:
+        if data.get(name) is not None and name not in KIND_KEYS[kind]:
+            takes = ", ".join(KIND_KEYS[kind]) or f"none of {', '.join(KIND_ONLY)}"
+            raise FaultError(f"'{name}' does not apply to {kind} faults; they take {takes}")
+
+
+def _tenant(data: Mapping[str, Any]) -> str | None:
+    """An API key no API refuses: a longer one could never match a request."""
+    tenant = _optional_text(data, "tenant")
+    if tenant is not None and len(tenant) > MAX_TENANT:
+        raise FaultError(f"'tenant' must be an API key of at most {MAX_TENANT} characters")
+    return tenant
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, cut short: a refused body may be a megabyte."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[:SHOWN] + "..."
 
 
 def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
@@ -188,7 +222,7 @@ def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise FaultError(f"'{name}' must be a non-empty string (got {value!r})")
+        raise FaultError(f"'{name}' must be a non-empty string (got {_shown(value)})")
     return value.strip()
 
 
@@ -205,7 +239,7 @@ def _operations(api: str | None, value: Any) -> tuple[str, ...]:
         if name not in known:
             where = api or "any contract"
             raise FaultError(
-                f"'operation' {name!r} is not an operationId of {where}; "
+                f"'operation' {_shown(name)} is not an operationId of {where}; "
                 f"known: {', '.join(sorted(known))}"
             )
     return names
@@ -220,7 +254,7 @@ def _scenario_word(api: str | None, value: str | None) -> str | None:
     known = {word.lower() for name in names for word in apis.service_class(name).scenario_words()}
     if value.lower() not in known:
         raise FaultError(
-            f"'scenario' {value!r} is not an outcome of {api or 'any API'}; "
+            f"'scenario' {_shown(value)} is not an outcome of {api or 'any API'}; "
             f"known: {', '.join(sorted(known))}"
         )
     return value.lower()
@@ -236,12 +270,14 @@ def _number(data: Mapping[str, Any], name: str) -> float | None:
     if value is None:
         return None
     try:
+        if isinstance(value, str) and not value.isascii():
+            raise ValueError(value)  # float() reads '٥' as 5: a number is in ASCII digits
         if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
             value = float(value)
     except (ValueError, OverflowError):
-        raise FaultError(f"'{name}' must be a number (got {data[name]!r})") from None
+        raise FaultError(f"'{name}' must be a number (got {_shown(data[name])})") from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise FaultError(f"'{name}' must be a number (got {data[name]!r})")
+        raise FaultError(f"'{name}' must be a number (got {_shown(data[name])})")
     return float(value)
 
 
@@ -253,7 +289,8 @@ def _whole(
         return None
     if not value.is_integer() or not minimum <= value <= maximum:
         raise FaultError(
-            f"'{name}' must be a whole number from {minimum} to {maximum} (got {data[name]!r})"
+            f"'{name}' must be a whole number from {minimum} to {maximum} "
+            f"(got {_shown(data[name])})"
         )
     return int(value)
 
@@ -261,7 +298,9 @@ def _whole(
 def _seconds(data: Mapping[str, Any], name: str) -> float | None:
     value = _number(data, name)
     if value is not None and not 0 <= value <= MAX_DELAY:
-        raise FaultError(f"'{name}' must be from 0 to {MAX_DELAY:g} seconds (got {data[name]!r})")
+        raise FaultError(
+            f"'{name}' must be from 0 to {MAX_DELAY:g} seconds (got {_shown(data[name])})"
+        )
     return value
 
 
@@ -280,7 +319,7 @@ def _rate(value: Any) -> float:
     if rate is None:
         return 1.0
     if not 0 < rate <= 1:
-        raise FaultError(f"'rate' must be in (0, 1] (got {value!r})")
+        raise FaultError(f"'rate' must be in (0, 1] (got {_shown(value)})")
     return rate
 
 
@@ -288,7 +327,7 @@ def _payload(value: Any) -> str:
     if value is None:
         return "faithful"
     if value not in PAYLOADS:
-        raise FaultError(f"'payload' must be one of: {', '.join(PAYLOADS)} (got {value!r})")
+        raise FaultError(f"'payload' must be one of: {', '.join(PAYLOADS)} (got {_shown(value)})")
     return value
 
 
