@@ -21,7 +21,7 @@ from mockserver import pages
 from mockserver.engine.artifacts import render_budget
 from mockserver.engine.clock import MAX_STEP, parse_time
 from mockserver.engine.scenarios import Scenario, ScenarioError
-from mockserver.errors import ApiError
+from mockserver.errors import ApiError, shown_value
 from mockserver.faults import FaultRule, scenario_rule
 from mockserver.service import MAX_KEY_LENGTH, ApiService, JobEnded
 from mockserver.state import MockState
@@ -68,7 +68,9 @@ async def _json(request: Request) -> dict[str, Any]:
 def _service(request: Request, name: Any) -> ApiService:
     services = _services(request)
     if not isinstance(name, str) or name not in services:
-        raise AdminError(422, f"'api' must be one of: {', '.join(services)} (got {_shown(name)})")
+        raise AdminError(
+            422, f"'api' must be one of: {', '.join(services)} (got {shown_value(name)})"
+        )
     return services[name]
 
 
@@ -82,20 +84,14 @@ def _number(data: dict[str, Any], name: str) -> float:
     """A finite number: JSON integers too large for a float are refused like NaN."""
     value = data.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise AdminError(422, f"'{name}' must be a number (got {_shown(value)})")
+        raise AdminError(422, f"'{name}' must be a number (got {shown_value(value)})")
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
-        raise AdminError(422, f"'{name}' must be a finite number (got {_shown(value)})")
+        raise AdminError(422, f"'{name}' must be a finite number (got {shown_value(value)})")
     return number
-
-
-def _shown(value: Any) -> str:
-    """A value for an error message, cut short."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def describe(app: Any, root: str) -> dict[str, str]:
@@ -166,7 +162,7 @@ def _moment(data: dict[str, Any]) -> float:
             return parse_time(value)
         except (ValueError, OverflowError):  # not ISO 8601, an offset past a day, out of range
             pass
-    raise AdminError(422, f"'{name}' must be {TIME_FORMS} (got {_shown(value)})")
+    raise AdminError(422, f"'{name}' must be {TIME_FORMS} (got {shown_value(value)})")
 
 
 async def _off_the_loop(move: Callable[..., Any], *args: Any) -> Any:
@@ -246,7 +242,8 @@ def _rule_objects(data: dict[str, Any]) -> list[dict[str, Any]]:
     others = sorted(set(data) - {"faults"})
     if others:
         raise AdminError(
-            422, f"'faults' takes no keys beside it (got {_shown(others[0])}): put each rule in it"
+            422,
+            f"'faults' takes no keys beside it (got {shown_value(others[0])}): put each rule in it",
         )
     return items
 
@@ -368,7 +365,7 @@ async def strict(request: Request) -> Response:
     if request.method == "POST":
         value = (await _json(request)).get("strict")
         if not isinstance(value, bool):
-            raise AdminError(422, f"'strict' must be true or false (got {_shown(value)})")
+            raise AdminError(422, f"'strict' must be true or false (got {shown_value(value)})")
         state.strict = value
     return JSONResponse({"strict": state.strict})
 

@@ -29,6 +29,15 @@ REASONS = {
 }
 
 
+SHOWN = 80  # characters of a refused value echoed in a message
+
+
+def shown_value(value: Any) -> str:
+    """A value for an error message, cut short: a refused body may be a megabyte."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[:SHOWN] + "..."
+
+
 @dataclass(frozen=True, slots=True)
 class FieldError:
     """One invalid input, as pydantic 2 describes it: where (`loc`: ("body", "audio_id")),

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from mockserver import apis, contracts
 from mockserver.contracts.document import Operation
 from mockserver.engine.scenarios import FAULT_OPTIONS, Scenario
+from mockserver.errors import shown_value
 from mockserver.stores.codec import storable
 
 LATENCY = "latency"
@@ -67,7 +68,6 @@ KIND_KEYS = {
 KIND_ONLY = tuple(sorted({name for names in KIND_KEYS.values() for name in names}))
 KNOWN_FAULTS = "latency, 429 (rate_limit), 500 to 599 (error), reset, stall, variety"
 MAX_TENANT = 4096  # characters: an API key longer is refused by every API (MAX_KEY_LENGTH)
-SHOWN = 80  # characters of a refused value echoed in a message
 
 
 class FaultError(ValueError):
@@ -122,13 +122,15 @@ class FaultRule:
         unknown = sorted(set(data) - set(RULE_KEYS))
         if unknown:
             raise FaultError(
-                f"unknown fault rule key {_shown(unknown[0])}; known: {', '.join(RULE_KEYS)}"
+                f"unknown fault rule key {shown_value(unknown[0])}; known: {', '.join(RULE_KEYS)}"
             )
         kind, status = _kind(data.get("fault"), data.get("status"))
         _check_applies(kind, data)
         api = _optional_text(data, "api")
         if api is not None and api not in apis.names():
-            raise FaultError(f"'api' must be one of: {', '.join(apis.names())} (got {_shown(api)})")
+            raise FaultError(
+                f"'api' must be one of: {', '.join(apis.names())} (got {shown_value(api)})"
+            )
         one_shot = source == "scenario" and kind in REFUSALS
         retry_after = _whole(data, "retry_after", 1)
         if kind == RATE_LIMIT and retry_after is None:
@@ -175,7 +177,7 @@ def _kind(value: Any, status: Any) -> tuple[str, int | None]:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise FaultError(f"'fault' must name a fault: {KNOWN_FAULTS} (got {_shown(value)})")
+        raise FaultError(f"'fault' must name a fault: {KNOWN_FAULTS} (got {shown_value(value)})")
     name = value.strip().lower()
     if name.isascii() and name.isdigit() and 500 <= int(name) <= 599:  # not '²' nor '٥٠٣'
         if status is not None:
@@ -183,14 +185,14 @@ def _kind(value: Any, status: Any) -> tuple[str, int | None]:
         return ERROR, int(name)
     kind = ALIASES.get(name, name)
     if kind not in KINDS:
-        raise FaultError(f"unknown fault {_shown(value)} in 'fault'; known: {KNOWN_FAULTS}")
+        raise FaultError(f"unknown fault {shown_value(value)} in 'fault'; known: {KNOWN_FAULTS}")
     if kind == RATE_LIMIT:
         return kind, 429
     if kind != ERROR:
         return kind, None
     code = _whole({"status": status}, "status", 500, 599) if status is not None else 500
     if code is None or code > 599:
-        raise FaultError(f"'status' of an error fault must be a 5xx (got {_shown(status)})")
+        raise FaultError(f"'status' of an error fault must be a 5xx (got {shown_value(status)})")
     return kind, code
 
 
@@ -211,18 +213,12 @@ def _tenant(data: Mapping[str, Any]) -> str | None:
     return tenant
 
 
-def _shown(value: Any) -> str:
-    """A value for an error message, cut short: a refused body may be a megabyte."""
-    text = repr(value)
-    return text if len(text) <= SHOWN else text[:SHOWN] + "..."
-
-
 def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise FaultError(f"'{name}' must be a non-empty string (got {_shown(value)})")
+        raise FaultError(f"'{name}' must be a non-empty string (got {shown_value(value)})")
     return value.strip()
 
 
@@ -239,7 +235,7 @@ def _operations(api: str | None, value: Any) -> tuple[str, ...]:
         if name not in known:
             where = api or "any contract"
             raise FaultError(
-                f"'operation' {_shown(name)} is not an operationId of {where}; "
+                f"'operation' {shown_value(name)} is not an operationId of {where}; "
                 f"known: {', '.join(sorted(known))}"
             )
     return names
@@ -254,7 +250,7 @@ def _scenario_word(api: str | None, value: str | None) -> str | None:
     known = {word.lower() for name in names for word in apis.service_class(name).scenario_words()}
     if value.lower() not in known:
         raise FaultError(
-            f"'scenario' {_shown(value)} is not an outcome of {api or 'any API'}; "
+            f"'scenario' {shown_value(value)} is not an outcome of {api or 'any API'}; "
             f"known: {', '.join(sorted(known))}"
         )
     return value.lower()
@@ -275,9 +271,9 @@ def _number(data: Mapping[str, Any], name: str) -> float | None:
         if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
             value = float(value)
     except (ValueError, OverflowError):
-        raise FaultError(f"'{name}' must be a number (got {_shown(data[name])})") from None
+        raise FaultError(f"'{name}' must be a number (got {shown_value(data[name])})") from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise FaultError(f"'{name}' must be a number (got {_shown(data[name])})")
+        raise FaultError(f"'{name}' must be a number (got {shown_value(data[name])})")
     return float(value)
 
 
@@ -290,7 +286,7 @@ def _whole(
     if not value.is_integer() or not minimum <= value <= maximum:
         raise FaultError(
             f"'{name}' must be a whole number from {minimum} to {maximum} "
-            f"(got {_shown(data[name])})"
+            f"(got {shown_value(data[name])})"
         )
     return int(value)
 
@@ -299,7 +295,7 @@ def _seconds(data: Mapping[str, Any], name: str) -> float | None:
     value = _number(data, name)
     if value is not None and not 0 <= value <= MAX_DELAY:
         raise FaultError(
-            f"'{name}' must be from 0 to {MAX_DELAY:g} seconds (got {_shown(data[name])})"
+            f"'{name}' must be from 0 to {MAX_DELAY:g} seconds (got {shown_value(data[name])})"
         )
     return value
 
@@ -319,7 +315,7 @@ def _rate(value: Any) -> float:
     if rate is None:
         return 1.0
     if not 0 < rate <= 1:
-        raise FaultError(f"'rate' must be in (0, 1] (got {_shown(value)})")
+        raise FaultError(f"'rate' must be in (0, 1] (got {shown_value(value)})")
     return rate
 
 
@@ -327,7 +323,9 @@ def _payload(value: Any) -> str:
     if value is None:
         return "faithful"
     if value not in PAYLOADS:
-        raise FaultError(f"'payload' must be one of: {', '.join(PAYLOADS)} (got {_shown(value)})")
+        raise FaultError(
+            f"'payload' must be one of: {', '.join(PAYLOADS)} (got {shown_value(value)})"
+        )
     return value
 
 
