@@ -403,9 +403,15 @@ async def files(request: Request) -> Response:
     found = state.store.lookup(job_id)
     if found is None:
         return JSONResponse({"error": "NoSuchKey", "message": "The file no longer exists"}, 404)
+    service, limit = _services(request)[found.api], state.config.max_render_bytes
+
+    def render() -> tuple[bytes, str]:
+        with render_budget(limit):  # whatever an upload's header said
+            return service.render_file(found, name)
+
     try:
-        with render_budget(state.config.max_render_bytes):  # whatever an upload's header said
-            data, media_type = _services(request)[found.api].render_file(found, name)
+        # in a worker thread: encoding minutes of audio must not hold up every other request
+        data, media_type = await anyio.to_thread.run_sync(render)
     except ApiError as exc:
         return JSONResponse({"error": "NoSuchKey", "message": exc.detail}, exc.status)
     disposition = f'attachment; filename="{name.rsplit("/", 1)[-1]}"'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import wave
@@ -254,6 +255,27 @@ def test_download_links_expire_on_the_server_clock(na: Client) -> None:
     assert na.mock.client.get(link.replace("signature=", "signature=0")).status_code == 403
     tampered = na.mock.client.get(re.sub(r"signature=[^&]*", "signature=%C3%A9", link))
     assert tampered.status_code == 403 and "does not match" in tampered.json()["message"]
+
+
+def test_a_file_is_rendered_off_the_event_loop(na: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encoding a long track to MP3 takes seconds (a 1 KB FLAC may claim days, up to
+    `max_render_bytes`): on the event loop it held up every other request meanwhile."""
+    audio_id = na.ready_audio()
+    link = na.get(f"/download/audio/{audio_id}", follow_redirects=False).headers["location"]
+    service = na.mock.client.app.app.state.services["neuralanalog"]
+    render, on_the_loop = service.render_file, []
+
+    def watched(job: Any, name: str) -> tuple[bytes, str]:
+        try:
+            asyncio.get_running_loop()
+            on_the_loop.append(True)
+        except RuntimeError:  # no loop runs in this thread: a worker's
+            on_the_loop.append(False)
+        return render(job, name)
+
+    monkeypatch.setattr(service, "render_file", watched)
+    assert na.mock.client.get(link).status_code == 200
+    assert on_the_loop == [False]
 
 
 def test_download_refuses_an_undocumented_format(na: Client) -> None:
