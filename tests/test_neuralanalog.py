@@ -320,6 +320,33 @@ def test_stem_archive_holds_the_stems_of_that_version(na: Client) -> None:
     assert missing.status_code == 409
 
 
+def test_an_archive_of_many_tracks_reads_the_key_s_jobs_once(
+    na: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each track's stems and masterings were looked for through all the key's jobs: an
+    archive of 1,500 tracks with stems took 9 s, growing with the square of their number."""
+    tracks = [na.ready_audio(seconds=0.5) for _ in range(3)]
+    for audio_id in tracks:
+        na.post("/create-stems", json={"audio_id": audio_id, "preset": "2_tracks"})
+        na.post("/master-audio", json={"audio_id": audio_id})
+    na.mock.advance(180)
+    store, reads = na.mock.state.store, []
+    jobs = store.jobs
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return jobs(*args, **kwargs)
+
+    monkeypatch.setattr(store, "jobs", counted)
+    for versions in (["original_stems"], ["mastered"]):
+        answer = na.post("/download-archive", json={"ids": tracks, "versions": versions})
+        names = zipfile.ZipFile(
+            io.BytesIO(na.mock.client.get(answer.json()["download_url"]).content)
+        ).namelist()
+        assert {name.split("/")[0] for name in names} == set(tracks)
+    assert len(reads) == 2  # once per archive, not once per track
+
+
 def test_archive_refuses_missing_versions_and_mixed_kinds(na: Client) -> None:
     audio_id = na.ready_audio()
     missing = na.post("/download-archive", json={"id": audio_id, "versions": ["mastered"]})
