@@ -909,6 +909,22 @@ def test_rate_limit_answers_429_with_retry_after(limited: Mock) -> None:
     assert again.status_code == 200 and again.headers["x-ratelimit-remaining"] == "0"
 
 
+def test_a_wrong_method_with_a_key_counts_and_says_so(limited: Mock) -> None:
+    """Every authenticated answer carries the headers: a 405 or 404 with a valid key too
+    (it had none), and counts against the window; without a valid key it is not counted."""
+    h = limited.headers("neuraldraft")
+    wrong = limited.client.delete(f"{BASE}/images", headers=h)
+    assert_problem(wrong, 405, "method_not_allowed")
+    assert wrong.headers["x-ratelimit-remaining"] == "2"
+    unknown = limited.client.get(f"{BASE}/nowhere", headers=h)
+    assert_problem(unknown, 404, "not_found")
+    assert unknown.headers["x-ratelimit-remaining"] == "1"
+    anonymous = limited.client.delete(f"{BASE}/images")
+    assert anonymous.status_code == 405 and "x-ratelimit-remaining" not in anonymous.headers
+    assert limited.client.get(f"{BASE}/webhook-endpoints", headers=h).status_code == 200
+    assert_problem(limited.client.delete(f"{BASE}/images", headers=h), 429, "rate_limited")
+
+
 def test_rate_limit_headers_count_the_documented_60_when_not_enforced(mock: Mock) -> None:
     h = mock.headers("neuraldraft")
     answers = [mock.client.get(f"{BASE}/webhook-endpoints", headers=h) for _ in range(61)]

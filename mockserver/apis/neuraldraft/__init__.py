@@ -169,6 +169,19 @@ class NeuralDraft(ApiService):
             lambda: handler(ctx),
         )
 
+    async def http_exception(self, request: Request, exc: Exception) -> Response:
+        """A wrong method or an unknown path sent with a valid key counts against its limit
+        and carries its headers, as every authenticated answer does (a 429 once used up)."""
+        try:
+            limits = self.limiter.hit(self.tenant_of(request), self.state.now())
+        except ApiError as refused:  # no valid key (not counted), or the window is used up
+            if refused.status == 429:
+                return self.error_response(request, refused)
+            return await super().http_exception(request, exc)
+        response = await super().http_exception(request, exc)
+        _add_headers(response, limits)
+        return response
+
     def own_headers(self, tenant: str, now: float) -> list[tuple[bytes, bytes]] | None:
         """A poll answered from the cache counts against the limit too; a refused one is
         left to the handler (its 429)."""
