@@ -209,6 +209,36 @@ def test_failed_workflow_fails_at_its_last_step(na: Client) -> None:
     assert done["is_failed"] and [s["status"] for s in done["steps"]] == ["completed", "failed"]
 
 
+@pytest.mark.parametrize(
+    ("outcome", "steps_then"),
+    [
+        ("failed", [("failed", True), ("pending", False), ("pending", False)]),
+        ("completed", [("completed", True)] * 3),
+    ],
+)
+def test_a_forced_workflow_brings_its_steps_along(
+    na: Client, outcome: str, steps_then: list[tuple[str, bool]]
+) -> None:
+    """Forced through the admin API, the workflow's steps ran on: a failed workflow's steps
+    went on to complete, and their outputs could be archived; a completed one's stayed
+    in progress."""
+    audio_id = na.ready_audio()
+    steps = [{"type": "upscale"}, {"type": "master"}, {"type": "stems", "preset": "2_tracks"}]
+    run_id = na.post(
+        "/run-workflow", "completed; after=300", json={"audio_id": audio_id, "steps": steps}
+    ).json()["workflow_run_id"]
+    na.mock.advance(10)  # in its first step
+    forced = na.mock.client.post(f"/__mock__/jobs/{run_id}/transition", json={"outcome": outcome})
+    assert forced.status_code == 200, forced.text
+    for later in (0, 1000):  # at once, and long after: its steps stay as they ended
+        na.mock.advance(later)
+        done = na.status("workflow", run_id)
+        assert done["status"] == outcome
+        assert [(s["status"], s["object_id"] is not None) for s in done["steps"]] == steps_then
+    archive = na.post("/download-archive", json={"id": audio_id, "versions": ["mastered"]})
+    assert archive.status_code == (200 if outcome == "completed" else 409), archive.text
+
+
 def test_per_poll_plans_advance_one_phase_per_status_read(na: Client) -> None:
     audio_id = na.upload(scenario="completed; mode=poll")
     seen = [na.status("audio", audio_id)["status_details"] for _ in range(3)]

@@ -23,7 +23,7 @@ from mockserver.apis.neuralanalog.models import (
     tone_for,
 )
 from mockserver.engine.artifacts import AudioInfo, probe_audio
-from mockserver.engine.jobs import Job
+from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.engine.scenarios import Scenario
 from mockserver.errors import ApiError
@@ -238,6 +238,29 @@ def _workflow_children(ctx: Ctx, workflow: Job, steps: list[dict[str, Any]]) -> 
         version = VERSION_OF_KIND.get(kind, version)
         start += phase.duration
     return children
+
+
+def end_steps(store: JobStore, workflow: Job, now: float) -> None:
+    """The steps of a workflow forced to its outcome now: the running one ends with it. One
+    not started yet ends now too when the workflow completed; when it failed, it never
+    starts (ended unstarted: no output) and its step stays pending."""
+    outcome = workflow.plan.outcome
+    if outcome is None:
+        return
+    kept = []
+    for child in filter(None, map(store.lookup, workflow.data["children"])):
+        started = child.created_at <= now
+        if not child.snapshot(now).terminal:
+            if started or outcome.state != COMPLETED:
+                child.force(now if started else child.created_at, outcome)
+            else:
+                child.created_at = now
+                child.force(now, outcome)
+            store.save(child)
+        if started or outcome.state == COMPLETED:
+            kept.append(child.id)
+    workflow.data["children"] = kept
+    store.save(workflow)
 
 
 def _started(ctx: Ctx, ids: dict[str, str], job: Job, message: str) -> Response:
