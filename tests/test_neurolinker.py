@@ -4,10 +4,12 @@ job pages, errors; then the official SDK, unmodified, against a live server in v
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
 import zipfile
+import zlib
 from typing import Any
 from urllib.parse import urlencode
 from uuid import uuid4
@@ -626,6 +628,17 @@ def _form(value: Any) -> dict[str, Any]:
             "url_parsing",
         ),
         (_form({"documents_url": [7]}), ["body", "form", "documents_url", 0], "string_type"),
+        *(
+            (_form({"documents_url": [url]}), ["body", "form", "documents_url", 0], "url_parsing")
+            for url in (
+                "https://e.com:abc/a.pdf",  # invalid port number
+                "https://e.com:99999/a.pdf",
+                "https://e.com/a\x00b.pdf",  # control characters are not allowed
+                "https://e.com/a\nb.pdf",
+                "https://e .com/a.pdf",  # invalid international domain name
+                "https://:443/a.pdf",  # empty host
+            )
+        ),
         (_form({}), ["body", "documents"], "missing"),
         (_form({"documents_url": []}), ["body", "documents"], "missing"),
         (
@@ -845,6 +858,199 @@ def test_an_explicit_scenario_wins_over_an_encrypted_pdf(nl: Client) -> None:
     assert nl.finished(request_id)["status"] == "completed"
 
 
+# --- hostile PDFs: bounded reading -------------------------------------------------------------
+
+
+def _pdf(*bodies: bytes) -> bytes:
+    """A PDF of these objects (numbered from 1, the first the catalog) with an xref table."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(bodies, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(bodies) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def shared_tree_pdf(fan: int, levels: int) -> bytes:
+    """`levels` /Pages nodes, each listing the next one `fan` times, over one page:
+    fan ** levels pages for a reader, in a few hundred bytes."""
+    page = 2 + levels
+    nodes = [
+        b"<< /Type /Pages /Kids [%s] /Count %d >>"
+        % (b" ".join([b"%d 0 R" % (number + 1)] * fan), fan ** (levels - level))
+        for level, number in enumerate(range(2, 2 + levels))
+    ]
+    return _pdf(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        *nodes,
+        b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page - 1, page + 1, page + 2),
+        b"<< /Length 34 >>\nstream\nBT /F1 12 Tf 72 720 Td (Hi) Tj ET\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    )
+
+
+def shared_content_pdf(pages: int, lines: int) -> bytes:
+    """`pages` pages showing one compressed content stream of `lines` lines of text."""
+    text = b"BT /F1 12 Tf 14 TL 72 720 Td " + b"(Hello world) ' " * lines + b"ET"
+    packed = zlib.compress(text)
+    return _pdf(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join([b"3 0 R"] * pages), pages),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(packed), packed),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    )
+
+
+def painted_form_pdf(paints: int, lines: int) -> bytes:
+    """One page painting `paints` times a form XObject that shows `lines` lines of text."""
+    form = zlib.compress(b"BT /F1 12 Tf 14 TL 72 720 Td " + b"(Hello world) ' " * lines + b"ET")
+    page = b"/X Do " * paints
+    return _pdf(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> /XObject << /X 6 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(page), page),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 5 0 R "
+        b">> >> /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(form), form),
+    )
+
+
+def test_shared_page_tree_nodes_are_counted_without_expanding_them(nl: Client) -> None:
+    # a kilobyte naming 8,000 (then 3.2 million) pages: pypdf took seconds (then minutes)
+    # to list them, and their text was extracted page by page on the event loop
+    for fan, levels in ((20, 3), (20, 5)):
+        assert pdf.read(shared_tree_pdf(fan, levels)) == pdf.Reading(None, too_long=True)
+        parts = [("documents", ("bomb.pdf", shared_tree_pdf(fan, levels), "application/pdf"))]
+        response = nl.post("/extract", files=parts, data={"form": "{}"})
+        assert response.status_code == 422, response.text
+        [item] = response.json()["detail"]
+        assert (item["loc"], item["type"], item["input"]) == (
+            ["body", "documents", 0],
+            "value_error",
+            "bomb.pdf",
+        )
+        assert "more than 1000 pages" in item["msg"]
+    assert list(nl.mock.state.store.jobs("neurolinker", nl.mock.key)) == []
+
+
+def test_a_pdf_past_the_page_limit_is_refused_and_stores_nothing(
+    nl: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pdf, "MAX_PAGES", 3)
+    assert pdf.read(shared_tree_pdf(3, 1)).pages == 3  # at the limit: read
+    request_id = nl.extract(("three.pdf", written_pdf("limit 1", "limit 2", "limit 3")))
+    assert nl.finished(request_id)["documents"][0]["result"]["total_pages"] == 3
+    before = list(nl.mock.state.store.jobs("neurolinker", nl.mock.key))
+    parts = [
+        ("documents", ("ok.pdf", written_pdf("fine"), "application/pdf")),
+        ("documents", ("four.pdf", written_pdf("a", "b", "c", "d"), "application/pdf")),
+    ]
+    response = nl.post("/extract", files=parts, data={"form": "{}"})
+    assert response.status_code == 422, response.text
+    [item] = response.json()["detail"]
+    assert item["loc"] == ["body", "documents", 1] and "more than 3 pages" in item["msg"]
+    assert list(nl.mock.state.store.jobs("neurolinker", nl.mock.key)) == before
+
+
+def test_text_is_extracted_within_a_budget_of_page_content(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # one 700 KB content stream shown by every page cost pypdf over a second a page
+    shared = pdf.read(shared_content_pdf(3, 50_000))
+    assert (shared.pages, shared.texts) == (3, ((), (), ()))
+    # a 3 KB form painted 400 times is 1.3 MB read (a 1 KB PDF painting one 5,000 times a
+    # page kept pypdf busy for minutes); painted twice it is read, text and all
+    assert pdf.read(painted_form_pdf(400, 200)).texts == ((),)
+    assert pdf.read(painted_form_pdf(2, 3)).texts == (("Hello world",) * 6,)
+    monkeypatch.setattr(pdf, "TEXT_BUDGET", 80)  # each page of written_pdf: 39 bytes
+    reading = pdf.read(written_pdf("budget 1", "budget 2", "budget 3"))
+    assert reading.texts == (("budget 1",), ("budget 2",), ())
+
+
+def test_uploads_are_read_off_the_event_loop(nl: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    on_loop: list[bool] = []
+    read = pdf.read
+
+    def watched(data: bytes) -> pdf.Reading:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return read(data)
+
+    monkeypatch.setattr(pdf, "read", watched)
+    nl.extract(("a.pdf", written_pdf("x")))
+    assert on_loop == [False]
+
+
+def test_an_id_asked_twice_is_answered_once(nl: Client) -> None:
+    # each entry may hold a thousand pages: 20 copies of one made a 69 MB answer
+    status = nl.finished(nl.extract(*pdfs(2)))
+    first, second = (d["document_id"] for d in status["documents"])
+    answer = nl.results("json", [first] * 20 + [second, first, "nope", "nope"])
+    assert [entry["document_id"] for entry in answer["results"]] == [first, second, "nope"]
+    assert (answer["total"], answer["successful"], answer["failed"]) == (3, 2, 1)
+    assert answer["message"] == "Retrieved 2 of 3 documents"
+
+
+# --- result file names ---------------------------------------------------------------------------
+
+
+def test_result_files_keep_distinct_names_whatever_the_upload_is_called(nl: Client) -> None:
+    names = [
+        "page_summaries.pdf",
+        "images.pdf",
+        "document_summary_page.pdf",
+        "Section_Summaries.PDF",
+    ]
+    request_id = nl.extract(*((name, written_pdf(name, "page 2")) for name in names))
+    ids = [d["document_id"] for d in nl.finished(request_id)["documents"]]
+    expected = ["page_summaries", "images", "document_summary_page", "Section_Summaries"]
+    for kind, extension, extra in [
+        ("json", "json", {}),
+        ("markdown", "md", {}),
+        ("page-summaries", "json", {}),
+        ("images", "json", {}),
+        ("document-summary", "md", {"summary_type": "page"}),
+    ]:
+        entries = nl.results(kind, ids, **extra)["results"]
+        for entry, stem in zip(entries, expected, strict=True):
+            stored = nl.mock.client.get(entry["download_url"])
+            assert stored.status_code == 200 and len(stored.content) == entry["file_size"]
+            if kind in ("json", "markdown"):  # the document's own files step aside
+                assert entry["storage_path"].endswith(f"/{stem}_document.{extension}")
+            if kind != "images":  # whose content holds signed links, which a file cannot
+                content = entry["content"]
+                assert (stored.text if extension == "md" else json.loads(stored.text)) == content
+    zip_url = nl.post("/make-zip", json={"request_id": request_id, "local_images": True})
+    archive = zipfile.ZipFile(io.BytesIO(nl.mock.client.get(zip_url.json()["url"]).content))
+    for document_id in ids:
+        members = {
+            name.split("/", 1)[1]
+            for name in archive.namelist()
+            if name.startswith(f"{document_id}/") and "/images/" not in name
+        }
+        assert len({name.casefold() for name in members}) == len(members) == 4
+        [own] = [name for name in members if name.endswith("_document.json")]
+        assert json.loads(archive.read(f"{document_id}/{own}"))["document_id"] == document_id
+    plain = nl.finished(nl.extract(("report.pdf", written_pdf("x"))))["documents"][0]
+    path = nl.results("json", [plain["document_id"]])["results"][0]["storage_path"]
+    assert path.endswith("/report.json")  # the docs' name, where nothing is in the way
+
+
 # --- field extraction ----------------------------------------------------------------------------
 
 INVOICE_SCHEMA = {  # the docs' generate-schema example (field-extraction page)
@@ -975,6 +1181,80 @@ def test_a_schema_the_mock_cannot_fill_is_a_422(
     assert item["loc"] == ["body", "form", "json_schema"] and item["type"] == kind
     assert words in item["msg"]
     assert list(nl.mock.state.store.jobs("neurolinker", nl.mock.key)) == []  # nothing half-made
+
+
+URL = '"documents_url": ["https://e.com/a.pdf"]'
+BEYOND_FLOAT = str(2 * 10**308)  # 309 digits, past the largest float (1.8e308)
+
+
+def _schema_form(property_schema: str) -> str:
+    """URL-mode `form` JSON text of a field extraction whose one property has this schema."""
+    schema = f'{{"type": "object", "properties": {{"a": {property_schema}}}}}'
+    return f'{{"json_schema": {schema}, {URL}}}'
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/extract", f'{{"alias": NaN, {URL}}}'),
+        ("/extract", f'{{"alias": Infinity, {URL}}}'),
+        ("/extract", f'{{"alias": -Infinity, {URL}}}'),
+        ("/extract", f'{{"alias": 1e999, {URL}}}'),
+        ("/extract", f'{{"alias": {"7" * 5000}, {URL}}}'),  # int() refuses past 4,300 digits
+        ("/extract", f'{{"alias": -{BEYOND_FLOAT}, {URL}}}'),
+        ("/extract-fields", _schema_form('{"type": "number", "maximum": Infinity}')),
+        ("/extract-fields", _schema_form('{"const": NaN}')),
+    ],
+)
+def test_numbers_no_json_can_hold_are_refused_in_form(nl: Client, path: str, form: str) -> None:
+    # echoed in a 422 they were a 500; a schema's `const: NaN` stored a payload not JSON
+    response = nl.post(path, data={"form": form})
+    assert response.status_code == 422, response.text
+    [item] = response.json()["detail"]
+    assert (item["loc"], item["type"], item["input"]) == (["body", "form"], "json_invalid", form)
+    assert "NaN and Infinity are not JSON numbers" in item["msg"]
+    assert list(nl.mock.state.store.jobs("neurolinker", nl.mock.key)) == []
+
+
+@pytest.mark.parametrize("number", ["1e308", str(10**308), "-1.5e-300"])
+def test_numbers_within_a_floats_range_reach_the_form_check(nl: Client, number: str) -> None:
+    response = nl.post("/extract", data={"form": f'{{"alias": {number}, {URL}}}'})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["type"] == "string_type"  # parsed: alias is no string
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "loc", "echo"),
+    [
+        ("/extract", rf'{{"alias": "x\ud800", {URL}}}', ["alias"], r"x\ud800"),
+        ("/extract", r'{"documents_url": ["https://e.com/\udc00.pdf"]}', ["documents_url", 0],
+         r"https://e.com/\udc00.pdf"),
+        ("/extract", rf'{{"a\udfffb": 1, {URL}}}', [r"a\udfffb"], r"a\udfffb"),
+        ("/extract-fields", _schema_form(r'{"const": "\ud83d"}'),
+         ["json_schema", "properties", "a", "const"], r"\ud83d"),
+    ],
+)  # fmt: skip
+def test_a_lone_surrogate_in_form_is_refused_naming_its_field(
+    nl: Client, path: str, form: str, loc: list[Any], echo: str
+) -> None:
+    # json.loads takes the escape; no answer holding it could be written (500 on every poll)
+    response = nl.post(path, data={"form": form})
+    assert response.status_code == 422, response.text
+    [item] = response.json()["detail"]
+    assert (item["loc"], item["type"], item["input"]) == (
+        ["body", "form", *loc],
+        "string_unicode",
+        echo,
+    )
+    assert "lone UTF-16 surrogate" in item["msg"]
+    assert list(nl.mock.state.store.jobs("neurolinker", nl.mock.key)) == []
+
+
+def test_a_surrogate_pair_in_form_is_one_character(nl: Client) -> None:
+    form = rf'{{"alias": "invoices \ud83d\udcc4", {URL}}}'
+    response = nl.post("/extract", data={"form": form})
+    assert response.status_code == 200, response.text
+    assert nl.status(response.json()["request_uid"])["status"] == "processing"
 
 
 def test_a_missing_schema_is_field_required(nl: Client) -> None:

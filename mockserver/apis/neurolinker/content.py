@@ -23,11 +23,42 @@ from mockserver.engine.artifacts import zip_bytes
 CONTENT_TYPES = ("text", "formula", "tables", "images")
 SUMMARY_TYPES = ("page", "section")
 PAGES_PER_SECTION = 2
+# the stored files of a full extraction whose names are fixed (the docs' examples); the
+# document's own Markdown and JSON are `{stem}.md` and `{stem}.json`
+IMAGES_FILE = "images.json"
+PAGE_SUMMARIES_FILE = "page_summaries.json"
+SECTION_SUMMARIES_FILE = "section_summaries.json"
 ImageRef = Callable[[str], str]  # image file name -> how a file refers to it
 
 
 def _same(name: str) -> str:
     return name
+
+
+def summary_file(summary_type: str) -> str:
+    return f"document_summary_{summary_type}.md"
+
+
+FIXED_FILES = frozenset(
+    (IMAGES_FILE, PAGE_SUMMARIES_FILE, SECTION_SUMMARIES_FILE, *map(summary_file, SUMMARY_TYPES))
+)
+
+
+def markdown_file(document: DocumentFile) -> str:
+    return f"{_own_stem(document)}.md"
+
+
+def json_file(document: DocumentFile) -> str:
+    return f"{_own_stem(document)}.json"
+
+
+def _own_stem(document: DocumentFile) -> str:
+    """The stem of the document's own Markdown and JSON: `{stem}_document` when `{stem}.md` or
+    `{stem}.json` would be a fixed file's name (an upload named `page_summaries.pdf`), compared
+    without case as a ZIP unpacked on macOS or Windows would: one file must not hide another."""
+    stem = document.stem
+    names = {f"{stem}.md".casefold(), f"{stem}.json".casefold()}
+    return f"{stem}_document" if names & FIXED_FILES else stem
 
 
 def structured(
@@ -251,14 +282,14 @@ def archive(
         def ref(name: str, document_id: str = document_id) -> str:
             return image_ref(document_id, name)
 
-        files[f"{folder}{document.stem}.md"] = markdown(
+        files[folder + markdown_file(document)] = markdown(
             document_id, document, images, enrichment, content_types, ref
         ).encode()
-        files[f"{folder}{document.stem}.json"] = as_json(
+        files[folder + json_file(document)] = as_json(
             structured(document_id, document, images, enrichment, content_types, ref)
         )
-        files[f"{folder}page_summaries.json"] = as_json(page_summaries(document))
-        files[f"{folder}section_summaries.json"] = as_json(section_summaries(document))
+        files[folder + PAGE_SUMMARIES_FILE] = as_json(page_summaries(document))
+        files[folder + SECTION_SUMMARIES_FILE] = as_json(section_summaries(document))
         for name in images:
             files[f"{folder}images/{name}"] = png(name)
     return zip_bytes(files)

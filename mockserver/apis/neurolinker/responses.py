@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
@@ -52,6 +56,15 @@ EXTRACT_FORM = {"$ref": "#/components/schemas/ExtractForm"}
 EXTRACT_FIELDS_FORM = {"$ref": "#/components/schemas/ExtractFieldsForm"}
 NO_FILES = {"", "[]"}  # the docs' URL mode sends a text part `documents=[]`
 PDF_TYPE = "application/pdf"
+NOT_JSON_NUMBER = "NaN and Infinity are not JSON numbers (nor is a number too large for a float)"
+FLOAT_DIGITS = 309  # an integer of this many digits may be past the largest float (1.8e308)
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800 to \udfff: what may parse as one
+SURROGATE = re.compile("[\ud800-\udfff]")  # left in a parsed string: no pair made it a character
+LONE_SURROGATE = (
+    "Input should be a valid string, a lone UTF-16 surrogate (\\ud800 to \\udfff) is no character"
+)
+URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # C0 controls (NUL, tab, newline...) and DEL
+BAD_HOST = re.compile(r"[ <>\\^|]")  # what pydantic finds no domain name in (controls above)
 WRONG_PIPELINE = {  # the error entry of a result asked of a document another pipeline made
     FULL: "Document was not processed through full extraction",
     FIELDS: "Document was not processed through field extraction",
@@ -255,15 +268,22 @@ def _parse_form(ctx: Ctx, raw: Any, schema: dict[str, str]) -> dict[str, Any]:
     if not isinstance(raw, str):
         raise invalid(FieldError(("body", "form"), "Input should be a valid string", "string_type"))
     try:
-        form = json.loads(raw)
+        form = _load_form(raw)
     except json.JSONDecodeError as exc:
         raise invalid(
             FieldError(("body", "form"), f"Invalid JSON: {exc.msg}", "json_invalid", raw)
+        ) from None
+    except NotJsonNumber:
+        raise invalid(
+            FieldError(("body", "form"), f"Invalid JSON: {NOT_JSON_NUMBER}", "json_invalid", raw)
         ) from None
     if not isinstance(form, dict):
         raise invalid(
             FieldError(("body", "form"), "Input should be a valid dictionary", "dict_type", raw)
         )
+    surrogate = _lone_surrogate(form) if SURROGATE_ESCAPE.search(raw) else None
+    if surrogate is not None:
+        raise invalid(surrogate)
     urls = form.get("documents_url")
     urls = urls if isinstance(urls, list) else []
     url_locs = {
@@ -287,19 +307,96 @@ def _parse_form(ctx: Ctx, raw: Any, schema: dict[str, str]) -> dict[str, Any]:
     return form
 
 
+class NotJsonNumber(ValueError):
+    """A number of the form that no JSON answer could hold again."""
+
+
+def _load_form(raw: str) -> Any:
+    """`json.loads`, refusing NaN, Infinity and numbers past a float's range (`1e999`, an
+    integer of 400 digits), as the kit refuses them in every JSON body: echoed in a 422 they
+    made a 500, and a `json_schema` holding one made payloads no JSON could carry."""
+    return json.loads(
+        raw, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_float_sized_int
+    )
+
+
+def _no_constant(text: str) -> float:
+    raise NotJsonNumber(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotJsonNumber(text)
+    return value
+
+
+def _float_sized_int(text: str) -> int:
+    """Counted before `int()`, which refuses 4,300 digits with its own error."""
+    digits = len(text) - text.startswith("-")  # JSON writes no leading zeros
+    value = int(text) if digits <= FLOAT_DIGITS else None
+    if value is None or abs(value) > sys.float_info.max:
+        raise NotJsonNumber(text)
+    return value
+
+
+def _lone_surrogate(form: dict[str, Any]) -> FieldError | None:
+    """A 422 at the first string (or key) of the form holding a lone UTF-16 surrogate: the
+    `\\ud800` escape parses, but no answer holding it can be written as UTF-8 (every later
+    status poll of its request was a 500). The input is echoed with the surrogate escaped."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [(("body", "form"), form)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, str) and SURROGATE.search(value):
+            return FieldError(loc, LONE_SURROGATE, "string_unicode", _escaped(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if SURROGATE.search(key):
+                    return FieldError(
+                        (*loc, _escaped(key)), LONE_SURROGATE, "string_unicode", _escaped(key)
+                    )
+                stack.append(((*loc, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*loc, index), item) for index, item in enumerate(value))
+    return None
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode()
+
+
 def _url_problem(url: str, index: int) -> FieldError | None:
-    """An absolute http(s) URL is needed: the service fetches it."""
+    """An absolute http(s) URL is needed: the service fetches it. Judged as pydantic's
+    `HttpUrl` does, in its words, but for control characters: pydantic percent-encodes them
+    in a path, the mock refuses them anywhere (a mock decision: the document is named after
+    the path, and a NUL in a file name reaches every result and ZIP)."""
     loc = ("body", "form", "documents_url", index)
+    reason = _url_parsing_problem(url)
+    if reason is not None:
+        return FieldError(loc, f"Input should be a valid URL, {reason}", "url_parsing", url)
+    if urlsplit(url).scheme not in ("http", "https"):
+        return FieldError(loc, "URL scheme should be 'http' or 'https'", "url_scheme", url)
+    return None
+
+
+def _url_parsing_problem(url: str) -> str | None:
+    """Why the URL does not parse (pydantic's reason), or None."""
+    if URL_CONTROL.search(url):
+        return "control characters are not allowed"
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. an unbalanced IPv6 bracket
-        return FieldError(loc, f"Input should be a valid URL, {exc}", "url_parsing", url)
+        return str(exc)
     if not parts.scheme or not parts.netloc:
-        return FieldError(
-            loc, "Input should be a valid URL, relative URL without a base", "url_parsing", url
-        )
-    if parts.scheme not in ("http", "https"):
-        return FieldError(loc, "URL scheme should be 'http' or 'https'", "url_scheme", url)
+        return "relative URL without a base"
+    try:
+        parts.port  # noqa: B018  # a property that raises on a port that is not 0-65535
+    except ValueError:
+        return "invalid port number"
+    if not parts.hostname:
+        return "empty host"
+    if BAD_HOST.search(parts.hostname):
+        return "invalid international domain name"
     return None
 
 
@@ -343,10 +440,24 @@ def _one_mode(uploads: list[UploadFile], urls: list[str]) -> None:
 
 
 async def _read_upload(upload: UploadFile, index: int) -> DocumentFile:
+    """What the mock keeps of one file part. The PDF is read in a worker thread: even bounded,
+    a large one takes a second the event loop must not wait. More than `pdf.MAX_PAGES`
+    pages is a 422 (a mock decision: the docs name no limit)."""
     data = await upload.read()
-    reading = pdf.read(data)
+    reading = await anyio.to_thread.run_sync(pdf.read, data)
+    name = clean_file_name(upload.filename, index)
+    if reading.too_long:
+        raise invalid(
+            FieldError(
+                ("body", "documents", index),
+                f"Value error, the PDF has more than {pdf.MAX_PAGES} pages, "
+                "the most the mock reads of one document",
+                "value_error",
+                name,
+            )
+        )
     return DocumentFile(
-        file_name=clean_file_name(upload.filename, index),
+        file_name=name,
         size=len(data),
         pages=reading.pages or pdf.DEFAULT_PAGES,
         pages_counted=reading.pages is not None,
@@ -577,11 +688,11 @@ class ResultKind:
 
 
 def _markdown_name(job: Job, body: dict[str, Any]) -> str:
-    return f"{job.data['file'].stem}.md"
+    return content.markdown_file(job.data["file"])
 
 
 def _json_name(job: Job, body: dict[str, Any]) -> str:
-    return f"{job.data['file'].stem}.json"
+    return content.json_file(job.data["file"])
 
 
 def _fixed(name: str) -> Callable[[Job, dict[str, Any]], str]:
@@ -623,17 +734,17 @@ def _parts(job: Job) -> tuple[str, DocumentFile, tuple[str, ...], str]:
 RESULTS: dict[str, ResultKind] = {
     "markdown": ResultKind(_markdown_name, _markdown),
     "json": ResultKind(_json_name, _json),
-    "images": ResultKind(_fixed("images.json"), _images),
+    "images": ResultKind(_fixed(content.IMAGES_FILE), _images),
     "page-summaries": ResultKind(
-        _fixed("page_summaries.json"),
+        _fixed(content.PAGE_SUMMARIES_FILE),
         lambda ctx, job, body: content.page_summaries(job.data["file"]),
     ),
     "section-summaries": ResultKind(
-        _fixed("section_summaries.json"),
+        _fixed(content.SECTION_SUMMARIES_FILE),
         lambda ctx, job, body: content.section_summaries(job.data["file"]),
     ),
     "document-summary": ResultKind(
-        lambda job, body: f"document_summary_{body['summary_type']}.md",
+        lambda job, body: content.summary_file(body["summary_type"]),
         lambda ctx, job, body: content.document_summary(job.data["file"], body["summary_type"]),
     ),
     "fields": ResultKind(_fields_name, _fields, FIELDS),
@@ -642,10 +753,13 @@ RESULTS: dict[str, ResultKind] = {
 
 
 async def results(ctx: Ctx) -> Response:
-    """Every `/documents/*` endpoint: one entry per requested ID, failures as entries."""
+    """Every `/documents/*` endpoint: one entry per requested ID, failures as entries. An ID
+    asked twice is answered once: each entry may hold a thousand pages."""
     body = await ctx.body()
     kind = RESULTS[ctx.api_path.rsplit("/", 1)[-1]]
-    entries = [_result(ctx, kind, document_id, body) for document_id in body["document_ids"]]
+    entries = [
+        _result(ctx, kind, document_id, body) for document_id in dict.fromkeys(body["document_ids"])
+    ]
     failed = sum(1 for entry in entries if "error" in entry)
     total = len(entries)
     return ctx.json(
@@ -762,14 +876,16 @@ def stored_file(store: JobStore, job: Job, name: str) -> tuple[bytes, str]:
         return content.as_json(job.data["fields"]), "application/json"
     if name.startswith("images/") and name[7:] in job.data["images"]:
         return content.png(name[7:]), "image/png"
-    files: dict[str, Callable[[], bytes]] = {
-        f"{document.stem}.md": lambda: content.markdown(*_parts(job)).encode(),
-        f"{document.stem}.json": lambda: content.as_json(content.structured(*_parts(job))),
-        "images.json": lambda: content.as_json(content.image_list(job.data["images"])),
-        "page_summaries.json": lambda: content.as_json(content.page_summaries(document)),
-        "section_summaries.json": lambda: content.as_json(content.section_summaries(document)),
-        "document_summary_page.md": lambda: content.document_summary(document, "page").encode(),
-        "document_summary_section.md": lambda: content.document_summary(
+    files: dict[str, Callable[[], bytes]] = {  # distinct names: see content.markdown_file
+        content.markdown_file(document): lambda: content.markdown(*_parts(job)).encode(),
+        content.json_file(document): lambda: content.as_json(content.structured(*_parts(job))),
+        content.IMAGES_FILE: lambda: content.as_json(content.image_list(job.data["images"])),
+        content.PAGE_SUMMARIES_FILE: lambda: content.as_json(content.page_summaries(document)),
+        content.SECTION_SUMMARIES_FILE: lambda: content.as_json(
+            content.section_summaries(document)
+        ),
+        content.summary_file("page"): lambda: content.document_summary(document, "page").encode(),
+        content.summary_file("section"): lambda: content.document_summary(
             document, "section"
         ).encode(),
     }
