@@ -16,13 +16,13 @@ import json
 import math
 import re
 import secrets
-import sys
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mockserver import strictjson
 from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.errors import ApiError, FieldError
 from mockserver.request import ApiRequest, first_headers, keep_body
@@ -38,13 +38,10 @@ FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
 MAX_HOST, MAX_TARGET = 1024, 16 * 1024  # bytes of the Host header; of the path and query
 TOO_LARGE = (413, 422, 400)  # the first one an operation documents answers a large body
 MALFORMED = (400, 422)  # and a JSON body nested too deep or holding NaN
-FLOAT_DIGITS = 309  # an integer of this many digits may be past the largest float (1.8e308)
-FLOAT_MAX = sys.float_info.max
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 # what may parse as a non-finite number, an integer past a float's range, or a lone surrogate
 _SUSPECT = re.compile(rb"NaN|Infinity|[eE][+]?\d{3,}|\d{309}|\\u[dD][89a-fA-F]")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # \ud800 to \udfff
-_SURROGATE = re.compile("[\ud800-\udfff]")  # left in a parsed string: no pair made it a character
 _AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))  # 0-9 -> "0"
 _OPENS, _CLOSES = b"[{", b"]}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -68,7 +65,7 @@ def json_problem(raw: bytes, max_depth: int) -> str | None:
             if depth > max_depth:
                 return f"JSON nested deeper than {max_depth} levels"
     if _suspect(bare) and not _finite(raw):
-        return "NaN and Infinity are not JSON numbers (nor is a number too large for a float)"
+        return strictjson.NOT_A_NUMBER
     where = _lone_surrogate(raw) if _SURROGATE_ESCAPE.search(raw) else None
     if where is not None:
         return f"{where} holds a lone UTF-16 surrogate (\\ud800 to \\udfff), which is no character"
@@ -92,27 +89,11 @@ def _suspect(raw: bytes) -> bool:
 
 
 def _finite(raw: bytes) -> bool:
-    """True when every number of the (not too deep) body is finite, a lone `NaN` included;
-    unparseable is left to the handler."""
-
-    def number(text: str) -> float:
-        value = float(text)
-        if not math.isfinite(value):
-            raise OverflowError(text)
-        return value
-
-    def constant(text: str) -> float:
-        raise OverflowError(text)
-
-    def integer(text: str) -> int:
-        digits = len(text) - text.startswith("-")  # JSON writes no leading zeros
-        if digits > FLOAT_DIGITS or (digits == FLOAT_DIGITS and abs(int(text)) > FLOAT_MAX):
-            raise OverflowError(text)  # before int() would refuse it past 4,300 digits
-        return int(text)
-
+    """True when every number of the (not too deep) body is finite and within a float's
+    range; unparseable is left to the handler."""
     try:
-        json.loads(raw, parse_float=number, parse_constant=constant, parse_int=integer)
-    except OverflowError:
+        strictjson.loads(raw)
+    except strictjson.NotJsonNumber:
         return False
     except (ValueError, RecursionError):
         pass
@@ -120,32 +101,15 @@ def _finite(raw: bytes) -> bool:
 
 
 def _lone_surrogate(raw: bytes) -> str | None:
-    """Where the body holds a string with a lone surrogate (`"title"`, `"tags.0"`, `"a key"`):
-    `json.loads` takes `"\\ud800"`, but no answer holding it can be written as UTF-8."""
+    """Where the body holds a string with a lone surrogate (`title`, `tags.1`; None: nowhere
+    or unparseable, which the handler says)."""
     try:
-        data = json.loads(raw)
+        path = strictjson.surrogate_at(json.loads(raw))
     except (ValueError, RecursionError):
-        return None  # unparseable: the handler says so
-    return _surrogate_in(data, "")
-
-
-def _surrogate_in(value: object, where: str) -> str | None:
-    if isinstance(value, str):
-        return (where or "the body") if _SURROGATE.search(value) else None
-    if isinstance(value, dict):
-        items = list(value.items())
-    elif isinstance(value, list):
-        items = list(enumerate(value))
-    else:
         return None
-    for name, item in items:
-        place = f"{where}.{name}" if where else str(name)
-        if isinstance(name, str) and _SURROGATE.search(name):
-            return f"a key in {where or 'the body'}"
-        found = _surrogate_in(item, place)
-        if found is not None:
-            return found
-    return None
+    if path is None:
+        return None
+    return ".".join(map(str, path)) or "the body"
 
 
 class BodyLimits:

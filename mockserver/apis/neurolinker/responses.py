@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +14,7 @@ import anyio
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from mockserver import strictjson
 from mockserver.apis.neurolinker import content, fields, pdf, schemagen
 from mockserver.apis.neurolinker.models import (
     ARCHIVE,
@@ -56,10 +55,6 @@ EXTRACT_FORM = {"$ref": "#/components/schemas/ExtractForm"}
 EXTRACT_FIELDS_FORM = {"$ref": "#/components/schemas/ExtractFieldsForm"}
 NO_FILES = {"", "[]"}  # the docs' URL mode sends a text part `documents=[]`
 PDF_TYPE = "application/pdf"
-NOT_JSON_NUMBER = "NaN and Infinity are not JSON numbers (nor is a number too large for a float)"
-FLOAT_DIGITS = 309  # an integer of this many digits may be past the largest float (1.8e308)
-SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800 to \udfff: what may parse as one
-SURROGATE = re.compile("[\ud800-\udfff]")  # left in a parsed string: no pair made it a character
 LONE_SURROGATE = (
     "Input should be a valid string, a lone UTF-16 surrogate (\\ud800 to \\udfff) is no character"
 )
@@ -268,22 +263,22 @@ def _parse_form(ctx: Ctx, raw: Any, schema: dict[str, str]) -> dict[str, Any]:
     if not isinstance(raw, str):
         raise invalid(FieldError(("body", "form"), "Input should be a valid string", "string_type"))
     try:
-        form = _load_form(raw)
+        form = strictjson.loads(raw)
     except json.JSONDecodeError as exc:
         raise invalid(
             FieldError(("body", "form"), f"Invalid JSON: {exc.msg}", "json_invalid", raw)
         ) from None
-    except NotJsonNumber:
-        raise invalid(
-            FieldError(("body", "form"), f"Invalid JSON: {NOT_JSON_NUMBER}", "json_invalid", raw)
-        ) from None
+    except strictjson.NotJsonNumber:
+        message = f"Invalid JSON: {strictjson.NOT_A_NUMBER}"
+        raise invalid(FieldError(("body", "form"), message, "json_invalid", raw)) from None
     if not isinstance(form, dict):
         raise invalid(
             FieldError(("body", "form"), "Input should be a valid dictionary", "dict_type", raw)
         )
-    surrogate = _lone_surrogate(form) if SURROGATE_ESCAPE.search(raw) else None
-    if surrogate is not None:
-        raise invalid(surrogate)
+    path = strictjson.surrogate_at(form) if strictjson.may_hold_surrogate(raw) else None
+    if path is not None:  # every later status poll of the request was a 500
+        where = ("body", "form", *path)
+        raise invalid(FieldError(where, LONE_SURROGATE, "string_unicode", _text_at(form, path)))
     urls = form.get("documents_url")
     urls = urls if isinstance(urls, list) else []
     url_locs = {
@@ -307,62 +302,14 @@ def _parse_form(ctx: Ctx, raw: Any, schema: dict[str, str]) -> dict[str, Any]:
     return form
 
 
-class NotJsonNumber(ValueError):
-    """A number of the form that no JSON answer could hold again."""
-
-
-def _load_form(raw: str) -> Any:
-    """`json.loads`, refusing NaN, Infinity and numbers past a float's range (`1e999`, an
-    integer of 400 digits), as the kit refuses them in every JSON body: echoed in a 422 they
-    made a 500, and a `json_schema` holding one made payloads no JSON could carry."""
-    return json.loads(
-        raw, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_float_sized_int
-    )
-
-
-def _no_constant(text: str) -> float:
-    raise NotJsonNumber(text)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise NotJsonNumber(text)
-    return value
-
-
-def _float_sized_int(text: str) -> int:
-    """Counted before `int()`, which refuses 4,300 digits with its own error."""
-    digits = len(text) - text.startswith("-")  # JSON writes no leading zeros
-    value = int(text) if digits <= FLOAT_DIGITS else None
-    if value is None or abs(value) > sys.float_info.max:
-        raise NotJsonNumber(text)
-    return value
-
-
-def _lone_surrogate(form: dict[str, Any]) -> FieldError | None:
-    """A 422 at the first string (or key) of the form holding a lone UTF-16 surrogate: the
-    `\\ud800` escape parses, but no answer holding it can be written as UTF-8 (every later
-    status poll of its request was a 500). The input is echoed with the surrogate escaped."""
-    stack: list[tuple[tuple[str | int, ...], Any]] = [(("body", "form"), form)]
-    while stack:
-        loc, value = stack.pop()
-        if isinstance(value, str) and SURROGATE.search(value):
-            return FieldError(loc, LONE_SURROGATE, "string_unicode", _escaped(value))
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if SURROGATE.search(key):
-                    return FieldError(
-                        (*loc, _escaped(key)), LONE_SURROGATE, "string_unicode", _escaped(key)
-                    )
-                stack.append(((*loc, key), item))
-        elif isinstance(value, list):
-            stack.extend(((*loc, index), item) for index, item in enumerate(value))
-    return None
-
-
-def _escaped(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode()
+def _text_at(form: dict[str, Any], path: strictjson.Path) -> str:
+    """The string at `path` in the form, escaped; a key's path ends with its escaped text."""
+    value: Any = form
+    for step in path:
+        if isinstance(value, dict) and step not in value:
+            return str(step)
+        value = value[step]
+    return strictjson.escaped(value)
 
 
 def _url_problem(url: str, index: int) -> FieldError | None:
