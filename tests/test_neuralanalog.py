@@ -239,6 +239,27 @@ def test_a_forced_workflow_brings_its_steps_along(
     assert archive.status_code == (200 if outcome == "completed" else 409), archive.text
 
 
+def test_a_workflow_in_poll_mode_moves_its_steps_with_its_reads(na: Client) -> None:
+    """Its steps stayed in progress for ever (nobody reads them: they move per read of their
+    own) while the workflow said completed, and a mastering step's output never existed."""
+    audio_id = na.ready_audio()
+    steps = [{"type": "upscale"}, {"type": "master"}, {"type": "stems", "preset": "2_tracks"}]
+    run_id = na.post(
+        "/run-workflow", "completed; mode=poll", json={"audio_id": audio_id, "steps": steps}
+    ).json()["workflow_run_id"]
+    seen = []
+    for _ in range(3):
+        read = na.status("workflow", run_id)
+        seen.append((read["status"], [s["status"] for s in read["steps"]]))
+    assert seen == [
+        ("in_progress", ["completed", "in_progress", "pending"]),
+        ("in_progress", ["completed", "completed", "in_progress"]),
+        ("completed", ["completed"] * 3),
+    ]
+    archive = na.post("/download-archive", json={"id": audio_id, "versions": ["mastered"]})
+    assert archive.status_code == 200, archive.text
+
+
 def test_per_poll_plans_advance_one_phase_per_status_read(na: Client) -> None:
     audio_id = na.upload(scenario="completed; mode=poll")
     seen = [na.status("audio", audio_id)["status_details"] for _ in range(3)]

@@ -339,10 +339,11 @@ def _status(ctx: Ctx, job: Job, children: list[Job | None]) -> dict[str, Any]:
 
 
 def _workflow_steps(ctx: Ctx, workflow: Job, children: list[Job | None]) -> list[dict[str, Any]]:
+    reached = _follow_reads(ctx, workflow, children) if workflow.plan.per_poll else None
     steps = []
     for index, step in enumerate(workflow.data["steps"]):
         child = children[index] if index < len(children) else None
-        if child is None or child.created_at > ctx.now:
+        if child is None or child.created_at > ctx.now or (reached is not None and index > reached):
             steps.append({"type": step["type"], "status": "pending", "object_id": None})
             continue
         snap = child.snapshot(ctx.now)
@@ -354,6 +355,19 @@ def _workflow_steps(ctx: Ctx, workflow: Job, children: list[Job | None]) -> list
             }
         )
     return steps
+
+
+def _follow_reads(ctx: Ctx, workflow: Job, children: list[Job | None]) -> int:
+    """In poll mode a workflow's steps move with its reads, not with their own (nobody reads
+    them): the steps it has read past end as planned, so their outputs exist. The index of
+    the step it is in (past the last: it ended)."""
+    reached = workflow.snapshot(ctx.now).phase
+    for child in children[:reached]:
+        outcome = None if child is None else child.plan.outcome
+        if child is not None and outcome is not None and not child.snapshot(ctx.now).terminal:
+            child.force(ctx.now, outcome)
+            ctx.state.store.save(child)
+    return reached
 
 
 def _stem_status(ctx: Ctx, stem_id: str) -> dict[str, Any]:
