@@ -23,7 +23,8 @@ from mockserver.engine.clock import MAX_STEP, parse_time
 from mockserver.engine.scenarios import Scenario, ScenarioError
 from mockserver.errors import ApiError, shown_value
 from mockserver.faults import FaultRule, scenario_rule
-from mockserver.service import MAX_KEY_LENGTH, ApiService, JobEnded
+from mockserver.request import MAX_KEY_LENGTH
+from mockserver.service import ApiService, JobEnded
 from mockserver.state import MockState
 from mockserver.stores import shown
 

@@ -19,6 +19,9 @@ SCOPE_KEY = "mockserver.request"  # in `scope["state"]`, Starlette's per-request
 HEADERS_KEY = "mockserver.headers"  # there too: the request's headers by name, made once
 BODY_KEY = "mockserver.body"  # and the whole body, once the body limits have read it
 UNREAD = object()  # `ApiRequest.body` before the request check has parsed one
+# the longest API key taken (a JWT fits): a key is a tenant, and names what it owns; the
+# admin API and fault rules refuse a longer tenant, which no request could name
+MAX_KEY_LENGTH = 4096
 
 
 @dataclass(slots=True, eq=False)

@@ -46,7 +46,7 @@ from mockserver.engine.scenarios import (
     ScenarioError,
 )
 from mockserver.errors import ApiError, FieldError, fastapi_error
-from mockserver.request import ApiRequest, first_headers, header
+from mockserver.request import MAX_KEY_LENGTH, ApiRequest, first_headers, header
 from mockserver.state import MockState
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
@@ -55,8 +55,6 @@ JSON_MEDIA_TYPE_BYTES = JSON_MEDIA_TYPE.encode()
 PlanLike = TypeVar("PlanLike")  # a plan, or plans made together
 USUAL_PLANS_KEPT = 256  # plans of scenarios without options, kept per API
 MAX_PART_SIZE = 200 * 1024 * 1024  # one part of a form, as the request check reads it too
-# the longest API key taken (a JWT fits): a key is a tenant, and names what it owns
-MAX_KEY_LENGTH = 4096
 # schemathesis settings several APIs share (see `ApiService.schemathesis`):
 # a multipart/form-data body carries every value as text, so "negative" data (a number where
 # a string is due, a list for a scalar) is valid once encoded and rightly served

@@ -18,6 +18,7 @@ from mockserver import apis, contracts
 from mockserver.contracts.document import Operation
 from mockserver.engine.scenarios import FAULT_OPTIONS, Scenario
 from mockserver.errors import shown_value
+from mockserver.request import MAX_KEY_LENGTH
 from mockserver.stores.codec import storable
 
 LATENCY = "latency"
@@ -67,7 +68,6 @@ KIND_KEYS = {
 }
 KIND_ONLY = tuple(sorted({name for names in KIND_KEYS.values() for name in names}))
 KNOWN_FAULTS = "latency, 429 (rate_limit), 500 to 599 (error), reset, stall, variety"
-MAX_TENANT = 4096  # characters: an API key longer is refused by every API (MAX_KEY_LENGTH)
 
 
 class FaultError(ValueError):
@@ -208,8 +208,8 @@ def _check_applies(kind: str, data: Mapping[str, Any]) -> None:
 def _tenant(data: Mapping[str, Any]) -> str | None:
     """An API key no API refuses: a longer one could never match a request."""
     tenant = _optional_text(data, "tenant")
-    if tenant is not None and len(tenant) > MAX_TENANT:
-        raise FaultError(f"'tenant' must be an API key of at most {MAX_TENANT} characters")
+    if tenant is not None and len(tenant) > MAX_KEY_LENGTH:
+        raise FaultError(f"'tenant' must be an API key of at most {MAX_KEY_LENGTH} characters")
     return tenant
 
 
