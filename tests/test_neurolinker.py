@@ -861,23 +861,6 @@ def test_an_explicit_scenario_wins_over_an_encrypted_pdf(nl: Client) -> None:
 # --- hostile PDFs: bounded reading -------------------------------------------------------------
 
 
-def _pdf(*bodies: bytes) -> bytes:
-    """A PDF of these objects (numbered from 1, the first the catalog) with an xref table."""
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(bodies, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(bodies) + 1,
-        xref,
-    )
-    return bytes(out)
-
-
 def shared_tree_pdf(fan: int, levels: int) -> bytes:
     """`levels` /Pages nodes, each listing the next one `fan` times, over one page:
     fan ** levels pages for a reader, in a few hundred bytes."""
@@ -887,13 +870,15 @@ def shared_tree_pdf(fan: int, levels: int) -> bytes:
         % (b" ".join([b"%d 0 R" % (number + 1)] * fan), fan ** (levels - level))
         for level, number in enumerate(range(2, 2 + levels))
     ]
-    return _pdf(
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        *nodes,
-        b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-        b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page - 1, page + 1, page + 2),
-        b"<< /Length 34 >>\nstream\nBT /F1 12 Tf 72 720 Td (Hi) Tj ET\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    return pdf.assembled(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            *nodes,
+            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (page - 1, page + 1, page + 2),
+            b"<< /Length 34 >>\nstream\nBT /F1 12 Tf 72 720 Td (Hi) Tj ET\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
     )
 
 
@@ -901,13 +886,15 @@ def shared_content_pdf(pages: int, lines: int) -> bytes:
     """`pages` pages showing one compressed content stream of `lines` lines of text."""
     text = b"BT /F1 12 Tf 14 TL 72 720 Td " + b"(Hello world) ' " * lines + b"ET"
     packed = zlib.compress(text)
-    return _pdf(
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join([b"3 0 R"] * pages), pages),
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(packed), packed),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    return pdf.assembled(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join([b"3 0 R"] * pages), pages),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(packed), packed),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
     )
 
 
@@ -915,15 +902,18 @@ def painted_form_pdf(paints: int, lines: int) -> bytes:
     """One page painting `paints` times a form XObject that shows `lines` lines of text."""
     form = zlib.compress(b"BT /F1 12 Tf 14 TL 72 720 Td " + b"(Hello world) ' " * lines + b"ET")
     page = b"/X Do " * paints
-    return _pdf(
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> /XObject << /X 6 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(page), page),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 5 0 R "
-        b">> >> /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(form), form),
+    return pdf.assembled(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> /XObject << /X 6 0 R >> >> >>",
+            b"<< /Length %d >>\nstream\n%s\nendstream" % (len(page), page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 5 0 R >> >> /Length %d /Filter /FlateDecode >>"
+            b"\nstream\n%s\nendstream" % (len(form), form),
+        ]
     )
 
 

@@ -202,6 +202,12 @@ def synthetic_pdf(*page_texts: str) -> bytes:
             b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * number)
         )
         bodies.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text))
+    return assembled(bodies)
+
+
+def assembled(bodies: list[bytes]) -> bytes:
+    """A PDF file of these objects (numbered from 1, the first the catalog), with its xref
+    table and trailer."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(bodies, start=1):
