@@ -45,5 +45,11 @@ def report() -> None:
         print(f"lifecycle coverage:\n{text}", file=sys.stderr)
     path = os.environ.get(REPORT_ENV)
     if path:
-        with open(path, "w") as handle:
-            json.dump(WALK.coverage(), handle, indent=2)
+        try:
+            with open(path, "w") as handle:
+                json.dump(WALK.coverage(), handle, indent=2)
+        except OSError as exc:  # at exit a traceback would bury the run's own summary
+            print(
+                f"lifecycle coverage: cannot write {REPORT_ENV}={path}: {exc.strerror}",
+                file=sys.stderr,
+            )

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mockserver import apis
-from mockserver.config import ServerConfig, read_file
-from mockserver.stores import StoreError, check_url
+from mockserver.config import ServerConfig, checked_seed, read_file
+from mockserver.stores import StoreError
 from mockserver.workers import MAX_WORKERS
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--config",
         metavar="FILE",
+        type=_config_path,
         default=None,
         help="settings file (JSON, TOML or YAML; see docs/install-and-cli.md)",
     )
@@ -167,7 +168,7 @@ def add_schemathesis(commands: argparse._SubParsersAction) -> None:
         help=f"examples per operation and phase, 1 to {MAX_EXAMPLES} "
         f"(default {DEFAULT_MAX_EXAMPLES})",
     )
-    run.add_argument("--seed", type=int, default=None, help="schemathesis and mock seed")
+    run.add_argument("--seed", type=_seed, default=None, help="schemathesis and mock seed")
     run.add_argument("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
@@ -205,10 +206,25 @@ def add_check_client(commands: argparse._SubParsersAction) -> None:
         help="virtual seconds a scenario may take before the client counts as hung, above 0 "
         "up to a year (default 3600)",
     )
-    check.add_argument("--seed", type=int, default=0, help="seed of IDs and payload variety")
+    check.add_argument("--seed", type=_seed, default=0, help="seed of IDs and payload variety")
     check.add_argument(
         "--only", default=None, help="comma-separated scenarios to run, in any case (default: all)"
     )
+
+
+def _config_path(text: str) -> str:
+    """`--config`: an empty path (an unset variable in a script) would serve the defaults."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path is not allowed; give a settings file")
+    return text
+
+
+def _seed(text: str) -> int:
+    """`--seed`: a whole number in the bounds `serve --seed` and the config file's have."""
+    try:
+        return checked_seed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _budget(text: str) -> float:
@@ -265,11 +281,9 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         if value is not None
     }
     validate(overrides, "", flags=True)
-    data = read_file(args.config) if args.config else {}
+    data = read_file(args.config) if args.config is not None else {}
     validate(data, args.config or "config")
-    config = ServerConfig.from_dict({**data, **overrides})
-    check_url(config.store)
-    return config
+    return ServerConfig.from_dict({**data, **overrides})
 
 
 SHUTDOWN_SECONDS = 2  # on SIGTERM, requests still open after this are cut off
@@ -294,8 +308,8 @@ def bind(host: str, port: int) -> socket.socket:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
-    except socket.gaierror as exc:
-        raise Mistake(f"cannot bind --host {host}: {exc.strerror}") from None
+    except socket.gaierror as exc:  # the host may be the config file's: no flag is named
+        raise Mistake(f"cannot bind to host {host}: {exc.strerror}") from None
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -325,6 +339,8 @@ def serve(
     http: str = "auto",
     workers: int = 1,
 ) -> None:
+    """Serve until SIGINT or SIGTERM. Every setting is checked (Mistake) before the start-up
+    line is printed: a script that waits for it may connect, and nothing fails after it."""
     import uvicorn
 
     from mockserver import workers as processes
@@ -334,42 +350,64 @@ def serve(
     refused = processes.refusal(config, workers)
     if refused:
         raise Mistake(refused)
+    level = log_level_number(log_level)
+    loop = _installed("--loop", loop, "uvloop", "asyncio")
+    http = _installed("--http", http, "httptools", "h11")
     app = build_app(config)
     sock = bind(config.host, config.port)
-    host = f"[{config.host}]" if ":" in config.host else config.host
-    loop, http = _installed(loop, "uvloop", "asyncio"), _installed(http, "httptools", "h11")
-    many = f", {workers} workers on {config.store}" if workers > 1 else ""
-    print(f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http}{many})", flush=True)
-    if app.state.admin_token is not None:
-        print(f"admin API token: {app.state.admin_token}  (send it as X-Mock-Admin-Token)")
     # one log line per request, naming its request ID, replaces uvicorn's access log
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    # what exists now (contracts, validators, routes) lives as long as the server: the
-    # collector need not walk it again, which keeps its pauses short under load; its full
-    # collections wait for a quiet moment
-    gc.freeze()
+    logging.addLevelName(level, log_level.upper())  # uvicorn's TRACE, which logging lacks
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     settings: dict[str, Any] = {
-        "log_level": log_level,
+        "log_level": level,
         "access_log": False,
         "loop": loop,
         "timeout_graceful_shutdown": SHUTDOWN_SECONDS,  # a hanging request cannot hold SIGTERM
     }
-    if workers > 1:
+    # connection resets (fault injection) need the resettable twin of uvicorn's protocol
+    server = None
+    if workers == 1:
+        server = uvicorn.Server(uvicorn.Config(app, http=resettable_protocol(http), **settings))
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    many = f", {workers} workers on {config.store}" if workers > 1 else ""
+    print(f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http}{many})", flush=True)
+    if app.state.admin_token is not None:
+        print(f"admin API token: {app.state.admin_token}  (send it as X-Mock-Admin-Token)")
+    # what exists now (contracts, validators, routes) lives as long as the server: the
+    # collector need not walk it again, which keeps its pauses short under load; its full
+    # collections wait for a quiet moment
+    gc.freeze()
+    if server is None:
         app.state.mock.backend.close()  # each worker opens its own, and collects on its own
         processes.run(config, workers, sock, http=http, **settings)
         return
     collect_when_quiet(app)
-    # connection resets (fault injection) need the resettable twin of uvicorn's protocol
-    uvicorn.Server(uvicorn.Config(app, http=resettable_protocol(http), **settings)).run(
-        sockets=[sock]
-    )
+    server.run(sockets=[sock])
 
 
-def _installed(choice: str, fast: str, fallback: str) -> str:
-    """What uvicorn's `auto` picks: the compiled implementation where it is installed."""
-    if choice != "auto":
-        return choice
-    return fast if importlib.util.find_spec(fast) is not None else fallback
+def log_level_number(name: str) -> int:
+    """`--log-level` as a number: uvicorn's levels, `trace` (5) among them, which Python's
+    logging does not name."""
+    from uvicorn.config import LOG_LEVELS as UVICORN_LEVELS
+
+    if name not in UVICORN_LEVELS:
+        raise Mistake(
+            f"--log-level: {name!r} is not allowed; expected one of: {', '.join(LOG_LEVELS)}"
+        )
+    return UVICORN_LEVELS[name]
+
+
+def _installed(flag: str, choice: str, fast: str, fallback: str) -> str:
+    """What uvicorn's `auto` picks: the compiled implementation where it is installed. One
+    asked for by name must be installed: uvicorn would fail only once the line is printed."""
+    found = importlib.util.find_spec(fast) is not None
+    if choice == "auto":
+        return fast if found else fallback
+    if choice == fast and not found:
+        raise Mistake(
+            f"{flag} {fast}: {fast} is not installed (pip install {fast}, or {flag} {fallback})"
+        )
+    return choice
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError
 
 
 @dataclass
@@ -70,10 +72,51 @@ class ServerConfig:
         validate(data, source)
         return cls(**data)
 
+    def check(self, source: str = "ServerConfig") -> ServerConfig:
+        """This config, or ConfigError naming `source` and the field: one built in code (a
+        conftest's fixture) is checked as a file is, before a server runs on it."""
+        from mockserver.configschema import validate
+
+        validate({item.name: getattr(self, item.name) for item in fields(self)}, source)
+        return self
+
+
+SEED_LOW, SEED_HIGH = -(2**63), 2**63 - 1  # a seed is a signed 64-bit whole number
+MAX_DEPTH = 32  # tables and lists in tables: a config file needs a handful, parsers recurse
+MAX_SHOWN = 60  # characters of a value an error line shows: a refused value may be a megabyte
+
+
+def cut(text: str) -> str:
+    """`text` cut to `MAX_SHOWN` characters, so an error line stays one readable line."""
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
+
+
+def checked_seed(value: object) -> int:
+    """`value` (a whole number, or its text) as a seed; ValueError saying what is allowed, as
+    the config file's `seed` is: the same bounds for every way of giving one."""
+    seed: object
+    try:
+        seed = int(value) if isinstance(value, str) else value
+    except ValueError:
+        seed = None
+    if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_LOW <= seed <= SEED_HIGH:
+        raise ValueError(
+            f"{cut(str(value))} is not allowed; expected a whole number from {SEED_LOW} to "
+            f"{SEED_HIGH}"
+        )
+    return seed
+
+
+def too_deep() -> str:
+    """The one line for nesting past `MAX_DEPTH`, found by a parser's recursion or the check."""
+    return f"nested deeper than {MAX_DEPTH} levels (tables and lists)"
+
 
 def read_file(path: str | Path) -> Any:
     """The data of a JSON, TOML or YAML file (by its suffix; JSON otherwise). Raises
-    ConfigError for a file that cannot be read or parsed, in one line."""
+    ConfigError for a file that cannot be read or parsed, in one line: a key given twice,
+    a YAML alias (a few hundred bytes of them expand to gigabytes) or nesting past
+    `MAX_DEPTH` included."""
     from mockserver.configschema import ConfigError
 
     path = Path(path)
@@ -82,12 +125,62 @@ def read_file(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError([f"{path}: cannot read the config file: {reason}"]) from None
+    kind = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML"}.get(path.suffix, "JSON")
     try:
-        if path.suffix == ".toml":
-            return tomllib.loads(text)
-        if path.suffix in {".yaml", ".yml"}:
-            return yaml.safe_load(text) or {}
-        return json.loads(text)
+        return _parse(text, kind, path.name)
+    except RecursionError:  # the parsers recurse; what parses is checked by `validate`
+        raise ConfigError([f"{path}: {too_deep()}"]) from None
     except (ValueError, yaml.YAMLError) as exc:
-        kind = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML"}.get(path.suffix, "JSON")
         raise ConfigError([f"{path}: not valid {kind}: {' '.join(str(exc).split())}"]) from None
+
+
+def _parse(text: str, kind: str, name: str) -> Any:
+    """The data of `text`; the YAML parser's marks name the file `name`."""
+    if kind == "TOML":
+        return tomllib.loads(text)
+    if kind == "YAML":
+        loader = _StrictLoader(text)
+        loader.name = name
+        try:
+            return loader.get_single_data() or {}
+        finally:
+            loader.dispose()
+    return json.loads(text, object_pairs_hook=_unique_pairs)
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: last-wins would hide a setting."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"duplicate key {cut(repr(key))}")
+        found[key] = value
+    return found
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing aliases (`*name`: a few hundred bytes of nested ones
+    expand to gigabytes) and a key given twice (last-wins would hide a setting)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ComposerError(
+                None, None, "aliases (*name) are not allowed in a config file", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue  # a table or list as a key: the constructor refuses it
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise ConstructorError(
+                        None, None, f"duplicate key {cut(repr(key))}", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)

@@ -20,27 +20,38 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import extend
 
 from mockserver import apis
-from mockserver.config import ServerConfig
+from mockserver.config import MAX_DEPTH, SEED_HIGH, SEED_LOW, ServerConfig, cut, too_deep
 
 BIG = 2**53  # the largest whole number every JSON reader keeps exactly
+# the deepest JSON body a server may be told to take: parsing and validating it recurse, a
+# few frames a level, well within Python's limit of 1000 frames
+MAX_JSON_DEPTH = 256
+MAX_LINE = 1000  # characters of one error line, at most: values in it are cut besides
 KEY_SPEC: dict[str, Any] = {
     "type": "object",
-    "properties": {"scenario": {"type": "string", "minLength": 1}, "status": {"enum": [401, 403]}},
+    "properties": {
+        "scenario": {"type": "string", "minLength": 1},
+        "status": {"type": "integer", "enum": [401, 403]},  # 403.0 is equal, yet no status
+    },
     "additionalProperties": False,
 }
 # what a field's type alone does not say; any other number is finite and not negative
 RULES: dict[str, dict[str, Any]] = {
-    "host": {"minLength": 1},
+    "host": {"pattern": "^\\S+$", "x-allowed": "a host name or address, without spaces"},
     "port": {"minimum": 1, "maximum": 65535},
     "clock": {"enum": ["system", "manual"]},
     "time_scale": {"exclusiveMinimum": 0, "maximum": 1_000_000},
-    "seed": {"minimum": -(2**63), "maximum": 2**63 - 1},
+    "seed": {"minimum": SEED_LOW, "maximum": SEED_HIGH},
     "store_capacity": {"minimum": 1},
     "journal_size": {"minimum": 1},
     "duration_scale": {"exclusiveMinimum": 0, "maximum": 1_000_000},
     "failure_rate": {"minimum": 0, "maximum": 1},
     "link_ttl": {"minimum": 1},
     "rate_limit": {"minimum": 1},
+    # Neural Draft's CREDITS_CODES, written out: importing an API's own modules here would
+    # load it outside its entry point (tests/test_config.py keeps the two the same)
+    "credits_error_code": {"enum": ["out_of_credits", "insufficient_credits"]},
+    "max_json_depth": {"maximum": MAX_JSON_DEPTH},
     # sent in a header and compared byte for byte: a space or a letter past ASCII never matches
     "admin_token": {"pattern": "^[!-~]*$", "x-allowed": "printable ASCII without spaces"},
     "keys": {"additionalProperties": KEY_SPEC},
@@ -57,9 +68,17 @@ def _finite_number(checker: Any, instance: Any) -> bool:
     )
 
 
+def _whole_number(checker: Any, instance: Any) -> bool:
+    """An int, not a float that happens to be whole (JSON Schema's 8000.0): the server would
+    print it as 8000.0, and a socket refuses it."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 Validator = extend(
     Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("number", _finite_number),
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"number": _finite_number, "integer": _whole_number}
+    ),
 )
 
 
@@ -131,12 +150,43 @@ def validate(data: Any, source: str = "config", flags: bool = False) -> None:
     prefix = f"{source}: " if source else ""
     if not isinstance(data, Mapping):
         raise ConfigError([f"{prefix}expected a table of settings, got {_shown(data)}"])
+    shape = _shape_line(data, flags)  # before the schema: it recurses, and keys are text to it
+    if shape:
+        raise ConfigError([prefix + shape])
     lines: list[str] = []
     for error in sorted(Validator(schema()).iter_errors(data), key=lambda e: list(e.path)):
         lines.extend(_lines(error, prefix, flags))
-    lines.extend(_semantic_lines(data, prefix))
+    lines.extend(_semantic_lines(data, prefix, flags))
     if lines:
-        raise ConfigError(list(dict.fromkeys(lines)))
+        raise ConfigError([_bounded(line) for line in dict.fromkeys(lines)])
+
+
+def _shape_line(data: Mapping[str, Any], flags: bool) -> str | None:
+    """A key that is not text (YAML's unquoted `123:`, which no API key would match), or
+    nesting past `MAX_DEPTH`: found without recursing, whatever the depth."""
+    pending: list[tuple[Any, list[Any]]] = [(data, [])]
+    while pending:
+        value, path = pending.pop()
+        if len(path) > MAX_DEPTH:
+            return too_deep()
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                if not isinstance(key, str):
+                    name = cut(str(key))
+                    kind = type(key).__name__
+                    where = _path([*path, name], flags)
+                    return (
+                        f"{where}: the key {name} is read as {kind}, not text: quote it ('{name}')"
+                    )
+                pending.append((inner, [*path, key]))
+        elif isinstance(value, list):
+            pending.extend((inner, [*path, index]) for index, inner in enumerate(value))
+    return None
+
+
+def _bounded(line: str) -> str:
+    """`line` cut at `MAX_LINE`: a parser's message may quote a value of any length."""
+    return line if len(line) <= MAX_LINE else line[:MAX_LINE] + "..."
 
 
 def _lines(error: ValidationError, prefix: str, flags: bool) -> Iterable[str]:
@@ -156,11 +206,14 @@ def _lines(error: ValidationError, prefix: str, flags: bool) -> Iterable[str]:
     )
 
 
-def _semantic_lines(data: Mapping[str, Any], prefix: str) -> Iterable[str]:
-    """Fault rules and key scenarios, read by the parsers that serve them."""
-    from mockserver.engine.scenarios import Scenario, ScenarioError
+def _semantic_lines(data: Mapping[str, Any], prefix: str, flags: bool) -> Iterable[str]:
+    """The store's URL, fault rules and key scenarios, read by the code that serves them."""
     from mockserver.faults.rules import FaultError, FaultRule
 
+    store = data.get("store")
+    problem = store_problem(store) if isinstance(store, str) else None
+    if problem:
+        yield f"{prefix}{_path(['store'], flags)}: {problem}"
     faults = data.get("faults")
     for index, rule in enumerate(faults if isinstance(faults, list) else []):
         if isinstance(rule, Mapping):
@@ -172,16 +225,50 @@ def _semantic_lines(data: Mapping[str, Any], prefix: str) -> Iterable[str]:
     for key, spec in (keys if isinstance(keys, Mapping) else {}).items():
         text = spec.get("scenario") if isinstance(spec, Mapping) else None
         if isinstance(text, str) and text:
-            try:
-                scenario = Scenario.parse(text, "key")
-                if scenario.options:  # a key may call any API: the options of any of them
-                    scenario.check_options(_any_api_options(), "any API")
-            except ScenarioError as exc:
-                yield f"{prefix}keys.{key}.scenario: {exc}"
+            problem = scenario_problem(text)
+            if problem:
+                yield f"{prefix}{_path(['keys', key, 'scenario'], False)}: {problem}"
+
+
+def store_problem(url: str) -> str | None:
+    """Why the store `url` cannot be opened, as far as its text says (a port out of range
+    shows only when the store connects); None when it may be."""
+    from urllib.parse import urlsplit
+
+    from mockserver.stores import check_url
+
+    try:
+        check_url(url)
+        urlsplit(url).port  # noqa: B018 - a port out of range or not a number: ValueError
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def scenario_problem(text: str) -> str | None:
+    """Why the scenario an API key is bound to would be refused by every request made with
+    the key (blaming an X-Mock-Scenario header never sent); None when some API takes it."""
+    from mockserver.engine.scenarios import Scenario, ScenarioError
+
+    try:
+        scenario = Scenario.parse(text, "key").check()
+        if scenario.options:  # a key may call any API: the options of any of them
+            scenario.check_options(_any_api_options(), "any API")
+    except ScenarioError as exc:
+        return str(exc)
+    words = sorted(_any_api_words())
+    if scenario.outcome not in words:
+        return f"unknown outcome {_shown(scenario.outcome)} for any API; known: {', '.join(words)}"
+    return None
 
 
 def _any_api_options() -> set[str]:
     return {name for api in apis.services().values() for name in api.known_options()}
+
+
+def _any_api_words() -> set[str]:
+    """Scenario words of every API, lower-case as a parsed scenario's outcome is."""
+    return {word.lower() for api in apis.services().values() for word in api.scenario_words()}
 
 
 def _path(path: list[Any], flags: bool) -> str:
@@ -189,7 +276,8 @@ def _path(path: list[Any], flags: bool) -> str:
         return "--" + str(path[0]).replace("_", "-")
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        name = cut(str(part))
+        text += f"[{part}]" if isinstance(part, int) else (f".{name}" if text else name)
     return text or "(top level)"
 
 
@@ -202,7 +290,7 @@ def _shown(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
-    return repr(value)
+    return cut(repr(value))
 
 
 def _num(value: float) -> str:

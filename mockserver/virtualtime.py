@@ -34,9 +34,10 @@ MAX_STILL_BOUND = 1_000_000  # the most `max_still` may be
 
 def checked_budget(seconds: object) -> float:
     """`seconds` as a virtual budget; ValueError saying what is allowed. A budget that never
-    runs out (NaN, infinity) would let a client that never stops polling hang the run."""
+    runs out (NaN, infinity) would let a client that never stops polling hang the run; `True`
+    is refused, not read as one second."""
     try:
-        budget = float(seconds)  # type: ignore[arg-type]
+        budget = math.nan if isinstance(seconds, bool) else float(seconds)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         budget = math.nan
     if not 0 < budget <= MAX_BUDGET:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -303,4 +304,114 @@ def test_the_documented_mistakes_get_the_documented_line(
 
 
 def test_the_documented_mistakes_are_found() -> None:
-    assert len(documented_mistakes()) == 12
+    assert len(documented_mistakes()) == 22
+
+
+def test_log_level_trace_serves() -> None:
+    """`trace` is a documented level Python's logging does not know: it used to fail after
+    the start-up line."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--clock"]
+        + ["manual", "--log-level", "trace"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(f"mockserver on http://127.0.0.1:{port}")
+        assert httpx.get(f"http://127.0.0.1:{port}/__mock__/health", timeout=5).is_success
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+    assert "TRACE" in err
+    assert "Unknown level" not in err
+
+
+def test_an_implementation_asked_for_by_name_must_be_installed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked before the start-up line: nothing may fail once it is printed."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a)
+    )
+
+    def serving(config: object) -> NoReturn:
+        raise AssertionError("checked only once the server was being built")
+
+    monkeypatch.setattr("mockserver.cli.build_app", serving)
+    assert main(["serve", "--port", str(free_port()), "--loop", "uvloop"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "mockserver serve: --loop uvloop: uvloop is not installed (pip install uvloop, or "
+        "--loop asyncio)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--store", "redis://127.0.0.1:99999/0"], "--store: Port out of range 0-65535"),
+        (
+            ["--store", "redis://:notaport/0"],
+            "--store: Port could not be cast to integer value as 'notaport'",
+        ),
+        (["--config", "{deep}"], "{deep}: nested deeper than 32 levels (tables and lists)"),
+        (["--config", "{floats}"], "{floats}: port: 18051.0 is not allowed; expected a whole"),
+        (["--config", "{blank}"], "{blank}: host: '   ' is not allowed; expected a host name"),
+        (["--config", "{store}"], "{store}: store: Port out of range 0-65535"),
+    ],
+)
+def test_a_mistake_names_its_flag_or_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+) -> None:
+    files = {name: tmp_path / f"{name}.json" for name in ("deep", "floats", "blank", "store")}
+    files["deep"].write_text('{"keys": ' + "[" * 1000 + "]" * 1000 + "}")
+    files["floats"].write_text('{"port": 18051.0}')
+    files["blank"].write_text('{"host": "   "}')
+    files["store"].write_text('{"store": "redis://127.0.0.1:99999/0"}')
+    argv = [arg.format(**files) for arg in argv]
+    assert main(["serve", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"mockserver serve: {line.format(**files)}")
+    assert err.count("\n") == 1
+    assert "--host" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["serve", "--config", ""],
+            "mockserver serve: argument --config: an empty path is not allowed; give a settings "
+            "file (see mockserver serve --help)",
+        ),
+        (
+            ["check-client", "--api", "camb", "m:f", "--seed", "99999999999999999999999999"],
+            "mockserver check-client: argument --seed: 99999999999999999999999999 is not "
+            "allowed; expected a whole number from -9223372036854775808 to 9223372036854775807 "
+            "(see mockserver check-client --help)",
+        ),
+        (
+            ["schemathesis", "--seed", "-99999999999999999999999999"],
+            "mockserver schemathesis: argument --seed: -99999999999999999999999999 is not "
+            "allowed; expected a whole number from -9223372036854775808 to 9223372036854775807 "
+            "(see mockserver schemathesis --help)",
+        ),
+    ],
+)
+def test_an_empty_config_path_and_a_seed_out_of_bounds_are_refused(
+    capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+) -> None:
+    """`--config ""` (an unset variable in a script) used to serve the defaults; a seed
+    past 64 bits was taken by check-client though `serve --seed` refused it."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == line + "\n"

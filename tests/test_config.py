@@ -64,6 +64,41 @@ from mockserver.configschema import ConfigError, schema, validate
             "admin_token: 'my token' is not allowed; expected printable ASCII without spaces",
         ),
         ("- port: 1", "expected a table of settings, got a list"),
+        # whole numbers given as floats: 8000.0 is an integer to JSON Schema, not to a socket
+        ("port: 18051.0", "port: 18051.0 is not allowed; expected a whole number from 1 to"),
+        ("journal_size: 5.0", "journal_size: 5.0 is not allowed; expected a whole number"),
+        ("max_queued_scenarios: 2.0", "max_queued_scenarios: 2.0 is not allowed; expected a whole"),
+        ("upload_limits: {camb: 5.0}", "upload_limits.camb: 5.0 is not allowed; expected a whole"),
+        ("keys: {k: {status: 403.0}}", "keys.k.status: 403.0 is not allowed; expected 401 or 403"),
+        # a key's scenario is refused at start, not on every request made with the key
+        (
+            "keys: {k: {scenario: 'failed; after=nan'}}",
+            "keys.k.scenario: scenario option after='nan' must be a number from 0 to 315360000",
+        ),
+        (
+            "keys: {k: {scenario: 'failed; after=1e99'}}",
+            "keys.k.scenario: scenario option after='1e99' must be a number from 0 to 315360000",
+        ),
+        (
+            "keys: {k: {scenario: bogus}}",
+            "keys.k.scenario: unknown outcome 'bogus' for any API; known: cancelled, completed, "
+            "error, failed,",
+        ),
+        (
+            "max_json_depth: 9007199254740992",
+            "max_json_depth: 9007199254740992 is not allowed; expected a whole number from 0 "
+            "to 256",
+        ),
+        (
+            "credits_error_code: bogus",
+            "credits_error_code: 'bogus' is not allowed; expected out_of_credits or "
+            "insufficient_credits",
+        ),
+        ("host: '   '", "host: '   ' is not allowed; expected a host name or address, without"),
+        ("store: redis://127.0.0.1:99999/0", "store: Port out of range 0-65535"),
+        ("keys: {123: {status: 401}}", "keys.123: the key 123 is read as int, not text: quote it"),
+        ("a: &x 1\nb: *x", "not valid YAML: aliases (*name) are not allowed in a config file"),
+        ("port: 1\nport: 2", "not valid YAML: duplicate key 'port'"),
     ],
 )
 def test_each_mistake_is_one_line_naming_file_key_and_what_is_allowed(
@@ -144,3 +179,99 @@ def test_the_schema_covers_every_field_of_server_config() -> None:
 def test_from_dict_is_checked_too() -> None:
     with pytest.raises(ConfigError, match=r"^config: journal_size: 0 is not allowed"):
         ServerConfig.from_dict({"journal_size": 0})
+
+
+def deep(levels: int) -> dict[str, object]:
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return {"keys": value}
+
+
+@pytest.mark.parametrize("levels", [40, 1000, 100_000])
+@pytest.mark.parametrize("suffix", [".json", ".yaml", ".toml"])
+def test_a_deeply_nested_file_is_one_line_not_a_recursion_error(
+    tmp_path: Path, suffix: str, levels: int
+) -> None:
+    file = tmp_path / f"deep{suffix}"
+    text = "[" * levels + "1" + "]" * levels
+    file.write_text(f"keys = {text}\n" if suffix == ".toml" else f'{{"keys": {text}}}')
+    with pytest.raises(ConfigError) as error:
+        ServerConfig.from_file(file)
+    assert error.value.lines == [f"{file}: nested deeper than 32 levels (tables and lists)"]
+
+
+def test_a_deeply_nested_mapping_is_one_line_too() -> None:
+    with pytest.raises(ConfigError, match=r"^config: nested deeper than 32 levels"):
+        ServerConfig.from_dict(deep(5000))
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    """Nine levels of aliases, a few hundred bytes, used to expand to gigabytes."""
+    file = tmp_path / "bomb.yaml"
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 10)]
+    file.write_text("\n".join(lines) + "\nadmin_hosts: *a9\n")
+    with pytest.raises(ConfigError) as error:
+        ServerConfig.from_file(file)
+    (line,) = error.value.lines
+    assert "aliases (*name) are not allowed in a config file" in line
+    assert len(line) < 300
+
+
+def test_a_json_key_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    file = tmp_path / "mock.json"
+    file.write_text('{"port": 9100, "port": 9200}')
+    with pytest.raises(ConfigError) as error:
+        ServerConfig.from_file(file)
+    assert error.value.lines == [f"{file}: not valid JSON: duplicate key 'port'"]
+
+
+def test_a_huge_value_is_cut_short_in_its_line(tmp_path: Path) -> None:
+    file = tmp_path / "mock.json"
+    file.write_text(json.dumps({"port": "x" * 1_000_000, "x" * 100_000: 1}))
+    with pytest.raises(ConfigError) as error:
+        ServerConfig.from_file(file)
+    assert len(error.value.lines) == 2
+    assert all(len(line) < 1000 for line in error.value.lines)
+    unknown, port = error.value.lines
+    assert port.startswith(f"{file}: port: 'xxx")
+    assert port.endswith("x... is not allowed; expected a whole number from 1 to 65535")
+    assert "x...: unknown key (allowed: host, port, api, clock, " in unknown
+
+
+@pytest.mark.parametrize("depth", [0, 64, 256])
+def test_max_json_depth_takes_up_to_its_documented_maximum(depth: int) -> None:
+    assert ServerConfig.from_dict({"max_json_depth": depth}).max_json_depth == depth
+
+
+def test_a_config_built_in_code_is_checked_by_check() -> None:
+    """A conftest's `ServerConfig(...)` is not read from a file: `check` reads it the same way."""
+    assert ServerConfig(clock="manual", seed=1).check().seed == 1
+    bad = ServerConfig(
+        clock="manual",
+        failure_rate=float("nan"),
+        duration_scale=-2,
+        link_ttl=-5,
+        time_scale=float("inf"),
+    )
+    with pytest.raises(ConfigError) as error:
+        bad.check("conftest")
+    assert error.value.lines == [
+        "conftest: duration_scale: -2 is not allowed; expected a number above 0 up to 1000000",
+        "conftest: failure_rate: nan is not allowed; expected a number from 0 to 1",
+        "conftest: link_ttl: -5 is not allowed; expected a whole number from 1 to 9007199254740992",
+        "conftest: time_scale: inf is not allowed; expected a number above 0 up to 1000000",
+    ]
+
+
+def test_the_credits_codes_are_those_neural_draft_takes() -> None:
+    """The schema writes Neural Draft's CREDITS_CODES out: each must start a server, and be
+    one of its scenario words (what `CREDITS_CODES` adds to its outcomes)."""
+    from mockserver import apis, create_app
+
+    service = apis.service_class("neuraldraft")
+    codes = schema()["properties"]["credits_error_code"]["enum"]
+    assert set(codes) == service.scenario_words() - {*service.outcomes, "stalled"}
+    for code in codes:
+        create_app(ServerConfig(clock="manual", credits_error_code=code))

@@ -650,13 +650,41 @@ def test_the_budget_options(pytester: pytest.Pytester) -> None:
             "--mockserver-busy-requests: 0 is not allowed; expected a whole number from 1 to "
             "1000000",
         ),
+        (
+            "--mockserver-start=1969-12-31T00:00:00Z",
+            "--mockserver-start=1969-12-31T00:00:00Z: give Unix seconds or an ISO 8601 time, "
+            "from 1970-01-01 to 9999-12-31",
+        ),
+        (
+            "--mockserver-start=0001-01-01",
+            "--mockserver-start=0001-01-01: give Unix seconds or an ISO 8601 time, from "
+            "1970-01-01 to 9999-12-31",
+        ),
+        (
+            "--mockserver-seed=99999999999999999999999999",
+            "--mockserver-seed: 99999999999999999999999999 is not allowed; expected a whole "
+            "number from -9223372036854775808 to 9223372036854775807",
+        ),
+        (
+            "--mockserver-store=redis://127.0.0.1:99999/0",
+            "--mockserver-store: Port out of range 0-65535",
+        ),
+        ("--mockserver-config=", "--mockserver-config: an empty value is not allowed; omit it"),
+        ("--mockserver-store=", "--mockserver-store: an empty value is not allowed; omit it"),
+        ("--mockserver-start=", "--mockserver-start: an empty value is not allowed; omit it"),
+        (
+            "--mockserver-config=deep.json",
+            "--mockserver-config: deep.json: nested deeper than 32 levels (tables and lists)",
+        ),
     ],
 )
 def test_an_option_out_of_bounds_is_a_usage_error_at_start(
     pytester: pytest.Pytester, option: str, message: str
 ) -> None:
     """An infinite or NaN budget never runs out: a client polling for ever would hang the run.
-    An unknown store used to be an error of every test that used the server."""
+    An unknown store used to be an error of every test that used the server, a start before
+    1970 too; an empty option used to mean the default."""
+    pytester.makefile(".json", deep='{"keys": ' + "[" * 1000 + "]" * 1000 + "}")
     result = run(pytester, "def test_nothing(mockserver): pass", option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
@@ -686,14 +714,25 @@ def test_a_marked_budget_out_of_bounds_fails_the_test_naming_the_marker(
         @pytest.mark.mockserver_budget(seconds="600")
         def test_text(virtual_time):
             pass
+
+        @pytest.mark.mockserver_budget(second=600)
+        def test_typo(virtual_time):
+            pass
+
+        @pytest.mark.mockserver_budget(seconds=True)
+        def test_bool(virtual_time):
+            pass
         """,
     )
-    result.assert_outcomes(passed=1, errors=3)
+    result.assert_outcomes(passed=1, errors=5)
     result.stdout.fnmatch_lines(
         [
             "*@pytest.mark.mockserver_budget: nan is not allowed; expected a number of seconds*",
             "*@pytest.mark.mockserver_budget: 0 is not allowed; expected a number of seconds*",
             "*@pytest.mark.mockserver_budget: -1 is not allowed; expected a whole number from 1*",
+            "*@pytest.mark.mockserver_budget: unknown argument 'second'; it takes seconds and "
+            "requests",
+            "*@pytest.mark.mockserver_budget: True is not allowed; expected a number of seconds*",
         ],
         consecutive=False,
     )
@@ -710,6 +749,30 @@ def test_config_mistakes_are_a_usage_error_one_line_each(pytester: pytest.Pytest
             "mock.yaml: keys.k1.status: 500 is not allowed; expected 401 or 403",
         ]
     )
+
+
+def test_a_config_built_in_a_conftest_is_checked_too(pytester: pytest.Pytester) -> None:
+    """Negative phase durations used to be served: a `ServerConfig` built in code was never
+    read through the config schema."""
+    pytester.makeconftest(
+        """
+        import pytest
+        from mockserver import ServerConfig
+
+        @pytest.fixture(scope="session")
+        def mockserver_config():
+            return ServerConfig(clock="manual", failure_rate=float("nan"), duration_scale=-2)
+        """
+    )
+    result = run(pytester, "def test_nothing(mockserver): pass")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "mockserver_config: duration_scale: -2 is not allowed; expected a number above 0*",
+            "mockserver_config: failure_rate: nan is not allowed; expected a number from 0 to 1",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_a_run_that_uses_no_fixture_does_not_import_the_app(pytester: pytest.Pytester) -> None:

@@ -506,6 +506,33 @@ def test_example_is_reproducible_from_its_seed() -> None:
     assert example(lifecycles("neurolinker", "request"), 3)[0]["status"] != "changed"
 
 
+@pytest.mark.parametrize("seed", [float("nan"), 1.5, True, "7", None])
+def test_example_takes_whole_number_seeds_only(seed: object) -> None:
+    """A NaN seed was taken, and drew something else on every call."""
+    with pytest.raises(TypeError, match="^seed must be a whole number"):
+        example(st.integers(), seed)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", ["{tmp}", "{tmp}/missing/report.json"])
+def test_a_lifecycle_report_that_cannot_be_written_is_one_line(tmp_path: Any, path: str) -> None:
+    """`MOCKSERVER_LIFECYCLE_REPORT` naming a folder, or a file in no folder, used to end the
+    run with a traceback at exit."""
+    pytest.importorskip("schemathesis")
+    path = path.format(tmp=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", "import mockserver.contracts.schemathesis_hooks"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MOCKSERVER_LIFECYCLE_REPORT": path},
+        timeout=120,
+    )
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(
+        f"lifecycle coverage: cannot write MOCKSERVER_LIFECYCLE_REPORT={path}: "
+    )
+    assert done.stderr.count("\n") == 1
+
+
 def test_example_is_the_same_in_another_process() -> None:
     """Not swayed by the hash seed nor by which local modules are loaded (Hypothesis otherwise
     mixes literals from them into its draws)."""

@@ -93,7 +93,11 @@ def example(strategy: SearchStrategy[T], seed: int) -> T:
 
     Outside a test Hypothesis draws only through `@given`, so this runs a quiet, database-free
     `@given` pinned by `@seed` on the seeded backend and keeps its last example (the first
-    example of a run is always the simplest one, the same for every seed)."""
+    example of a run is always the simplest one, the same for every seed). A seed that is not
+    a whole number (NaN, 1.5, True) is a TypeError: Hypothesis would take it, not reproducibly.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a whole number (an int), not {seed!r}")
     return copy.deepcopy(_seeded_draw(strategy, seed))
 
 

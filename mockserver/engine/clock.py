@@ -193,11 +193,12 @@ def isoformat(timestamp: float, style: str = SECONDS_Z) -> str:
 
 
 def parse_time(value: str | float | int) -> float:
-    """Accept Unix seconds or an ISO 8601 string (for `POST clock/set`)."""
+    """Accept Unix seconds or an ISO 8601 string (for `POST clock/set`), either one where the
+    clock may be put (ValueError otherwise: 0001-01-01 parses, yet no timestamp prints it)."""
     if isinstance(value, int | float):
         return _instant(float(value))
     text = value.strip().replace("Z", "+00:00")
     moment = datetime.fromisoformat(text)  # ValueError for a string that is not ISO 8601
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return _instant(moment.timestamp())
