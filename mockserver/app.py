@@ -46,7 +46,7 @@ def create_app(
 ) -> Starlette:
     """The whole server. `app.state.mock` is its `MockState`, `app.state.services` its APIs.
     `store` is where its state lives (default: the one `config.store` names, opened)."""
-    config = config or ServerConfig()
+    config = (config or ServerConfig()).check()  # one built in code is checked as a file is
     state = MockState(config, clock, store)
     names = [config.api] if config.api else list(apis.names())
     unknown = [name for name in names if name not in apis.names()]

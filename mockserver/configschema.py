@@ -44,7 +44,7 @@ RULES: dict[str, dict[str, Any]] = {
     "seed": {"minimum": SEED_LOW, "maximum": SEED_HIGH},
     "store_capacity": {"minimum": 1},
     "journal_size": {"minimum": 1},
-    "duration_scale": {"exclusiveMinimum": 0, "maximum": 1_000_000},
+    "duration_scale": {"minimum": 0, "maximum": 1_000_000},  # 0: jobs end at once
     "failure_rate": {"minimum": 0, "maximum": 1},
     "link_ttl": {"minimum": 1},
     "rate_limit": {"minimum": 1},

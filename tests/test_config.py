@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import ServerConfig
+from mockserver import ServerConfig, create_app
 from mockserver.configschema import ConfigError, schema, validate
 
 
@@ -258,11 +258,19 @@ def test_a_config_built_in_code_is_checked_by_check() -> None:
     with pytest.raises(ConfigError) as error:
         bad.check("conftest")
     assert error.value.lines == [
-        "conftest: duration_scale: -2 is not allowed; expected a number above 0 up to 1000000",
+        "conftest: duration_scale: -2 is not allowed; expected a number from 0 to 1000000",
         "conftest: failure_rate: nan is not allowed; expected a number from 0 to 1",
         "conftest: link_ttl: -5 is not allowed; expected a whole number from 1 to 9007199254740992",
         "conftest: time_scale: inf is not allowed; expected a number above 0 up to 1000000",
     ]
+
+
+def test_create_app_checks_a_config_built_in_code() -> None:
+    """Every way in: a negative duration scale gave jobs that finished before they began."""
+    with pytest.raises(ConfigError, match="ServerConfig: duration_scale: -2 is not allowed"):
+        create_app(ServerConfig(clock="manual", duration_scale=-2))
+    instant = create_app(ServerConfig(clock="manual", duration_scale=0))  # jobs end at once
+    assert instant.state.mock.config.duration_scale == 0
 
 
 def test_the_credits_codes_are_those_neural_draft_takes() -> None:

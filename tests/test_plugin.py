@@ -768,7 +768,7 @@ def test_a_config_built_in_a_conftest_is_checked_too(pytester: pytest.Pytester) 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "mockserver_config: duration_scale: -2 is not allowed; expected a number above 0*",
+            "mockserver_config: duration_scale: -2 is not allowed; expected a number from 0 to*",
             "mockserver_config: failure_rate: nan is not allowed; expected a number from 0 to 1",
         ]
     )
