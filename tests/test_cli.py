@@ -245,6 +245,25 @@ def test_every_description_of_the_base_urls_agrees() -> None:
     assert f"$ curl -s {root}/\n{json.dumps(index, separators=(',', ':'))}" in docs
 
 
+def serving(argv: list[str], port: int) -> str:
+    """`mockserver <argv>` started, its start-up line read and its health asked, then
+    stopped: what it logged."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(f"mockserver on http://127.0.0.1:{port} ")
+        assert httpx.get(f"http://127.0.0.1:{port}/__mock__/health", timeout=5).is_success
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+    return err
+
+
 def test_make_serve_port_serves_there() -> None:
     """`make serve PORT=N` as the docs say: the Makefile's command, run."""
     if shutil.which("make") is None:
@@ -261,19 +280,7 @@ def test_make_serve_port_serves_there() -> None:
     argv = shlex.split(command)
     assert argv[0] == ".venv/bin/mockserver"
     assert argv[1:] == ["serve", "--host", "127.0.0.1", "--port", str(port), "--clock", "manual"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver.cli", *argv[1:]],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().startswith(f"mockserver on http://127.0.0.1:{port} ")
-        assert httpx.get(f"http://127.0.0.1:{port}/__mock__/health", timeout=5).is_success
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    serving(argv[1:], port)
     assert "make serve PORT=8765" in (ROOT / "docs" / "install-and-cli.md").read_text()
 
 
@@ -311,20 +318,7 @@ def test_log_level_trace_serves() -> None:
     """`trace` is a documented level Python's logging does not know: it used to fail after
     the start-up line."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--clock"]
-        + ["manual", "--log-level", "trace"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().startswith(f"mockserver on http://127.0.0.1:{port}")
-        assert httpx.get(f"http://127.0.0.1:{port}/__mock__/health", timeout=5).is_success
-    finally:
-        process.terminate()
-        _, err = process.communicate(timeout=10)
+    err = serving(["serve", "--port", str(port), "--clock", "manual", "--log-level", "trace"], port)
     assert "TRACE" in err
     assert "Unknown level" not in err
 
