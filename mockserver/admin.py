@@ -198,22 +198,8 @@ async def scenarios(request: Request) -> Response:
     scenario = Scenario.parse_with(outcome, "queue", extra)
     service.check_scenario(scenario)  # refuses an outcome or an option this API does not know
     scenario_rule(scenario)  # and a `fault=` it cannot apply
-    try:
-        state.scenarios.queue(service.name, scenario, tenant, count)
-    except ScenarioError:
-        raise AdminError(422, _no_room(state)) from None
+    state.scenarios.queue(service.name, scenario, tenant, count)
     return JSONResponse({"queued": state.scenarios.queued()}, 201)
-
-
-def _no_room(state: MockState) -> str:
-    """Why the scenarios asked for do not fit in the queue (read again: it is rare)."""
-    limit, held = state.scenarios.limit, len(state.scenarios.queued())
-    start = (
-        "the scenario queue is full"
-        if held >= limit
-        else f"'count' must be from 1 to {limit - held}"
-    )
-    return f"{start}: it holds {held} of at most {limit} scenarios (max_queued_scenarios)"
 
 
 async def faults(request: Request) -> Response:

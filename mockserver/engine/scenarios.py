@@ -196,9 +196,14 @@ class ScenarioBook:
         held = store.incr(_COUNT, count) if count >= 1 else None
         if held is None or held > self.limit:
             before = store.incr(_COUNT, -count) if held is not None else store.incr(_COUNT, 0)
+            start = (
+                "the scenario queue is full"
+                if before >= self.limit
+                else f"'count' must be from 1 to {self.limit - before}"
+            )
             raise ScenarioError(
-                f"'count' must be from 1 to {self.limit - before}: the queue holds "
-                f"{before} of at most {self.limit} scenarios"
+                f"{start}: it holds {before} of at most {self.limit} scenarios "
+                "(max_queued_scenarios)"
             )
         store.put(_QUEUES, _queue_key(api, tenant), [api, tenant])
         store.push(_queue_key(api, tenant), *[scenario] * count)
