@@ -365,9 +365,10 @@ def serve(
         "timeout_graceful_shutdown": SHUTDOWN_SECONDS,  # a hanging request cannot hold SIGTERM
     }
     # connection resets (fault injection) need the resettable twin of uvicorn's protocol
-    server = None
     if workers == 1:
         server = uvicorn.Server(uvicorn.Config(app, http=resettable_protocol(http), **settings))
+    else:
+        supervisor = processes.supervisor(config, workers, sock, http=http, **settings)
     host = f"[{config.host}]" if ":" in config.host else config.host
     many = f", {workers} workers on {config.store}" if workers > 1 else ""
     print(f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http}{many})", flush=True)
@@ -377,9 +378,9 @@ def serve(
     # collector need not walk it again, which keeps its pauses short under load; its full
     # collections wait for a quiet moment
     gc.freeze()
-    if server is None:
+    if workers > 1:
         app.state.mock.backend.close()  # each worker opens its own, and collects on its own
-        processes.run(config, workers, sock, http=http, **settings)
+        supervisor.run()
         return
     collect_when_quiet(app)
     server.run(sockets=[sock])

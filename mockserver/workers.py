@@ -18,6 +18,7 @@ from mockserver.config import ServerConfig
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+    from uvicorn.supervisors import Multiprocess
 
 ENVIRONMENT = "MOCKSERVER_WORKER_CONFIG"  # the parent's settings, as JSON
 # each worker is a whole server (about 90 MB): a typo such as 1000 must not fork the machine away
@@ -49,8 +50,13 @@ def app_from_environment() -> Starlette:
     return app
 
 
-def run(config: ServerConfig, workers: int, sock: socket.socket, **settings: Any) -> None:
-    """Serve on `sock` with `workers` processes until SIGINT or SIGTERM."""
+def supervisor(
+    config: ServerConfig, workers: int, sock: socket.socket, **settings: Any
+) -> Multiprocess:
+    """What serves on `sock` with `workers` processes until SIGINT or SIGTERM, once run.
+
+    Built before the start-up line is printed, so nothing it checks fails after it.
+    """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -65,4 +71,4 @@ def run(config: ServerConfig, workers: int, sock: socket.socket, **settings: Any
         http=protocol_path(http),
         **settings,
     )
-    Multiprocess(options, sockets=[sock]).run()
+    return Multiprocess(options, sockets=[sock])
