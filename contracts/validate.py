@@ -8,6 +8,7 @@ from itertools import islice
 from typing import Any
 
 from jsonschema import ValidationError
+from jsonschema.exceptions import best_match
 
 from mockserver.contracts.document import Contract, Operation, load
 
@@ -74,10 +75,23 @@ def check(operation: Operation, schema: dict[str, Any], data: Any, where: str) -
     most `MAX_VIOLATIONS`)."""
     validator = operation.contract.validator(schema)
     first = islice(validator.iter_errors(data), MAX_VIOLATIONS)  # the rest are not looked for
-    return [
-        _violation(operation.id, where, error)
+    found = [
+        (_violation(operation.id, where, error), _is_whole_check(error))
         for error in sorted(first, key=lambda e: list(e.absolute_path))
     ]
+    # pydantic runs a model's (or a field's) own check only once its parts are valid: the
+    # whole's message would blame the wrong thing while a part is wrong
+    inner = [v.pointer for v, _ in found]
+    return [
+        v
+        for v, whole in found
+        if not (whole and any(p.startswith(v.pointer + "/") for p in inner))
+    ]
+
+
+def _is_whole_check(error: ValidationError) -> bool:
+    """A combination that fails as a whole, with its own message (`x-error-message`)."""
+    return error.validator in {"anyOf", "oneOf", "not"} and "x-error-message" in error.schema
 
 
 def expected(choices: list[Any]) -> str:
@@ -121,12 +135,22 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
             {"pattern": bound},
         )
     if keyword in {"anyOf", "oneOf", "not"}:
-        # a combination fails as a whole: the schema's own words say what was meant
-        explain = error.schema.get("x-error-message") or error.schema.get("description")
-        message = explain.strip().split("\n")[0] if explain else error.message
-        return Violation(
-            operation, pointer, f"Value error, {message}", value, "value_error", {"error": {}}
-        )
+        # a combination fails as a whole: its `x-error-message` says what was meant, as a
+        # model validator's message would; without one, the branch that came closest speaks
+        # (a missing `url` of "url or link" is pydantic's "Field required"), never the
+        # schema's documentation prose or jsonschema's "is not valid under any of"
+        explain = error.schema.get("x-error-message")
+        if explain:
+            message = " ".join(explain.split())
+            return Violation(
+                operation, pointer, f"Value error, {message}", value, "value_error", {"error": {}}
+            )
+        closest = best_match(error.context or ())
+        if closest is not None:
+            return _violation(operation, where, closest)
+    if keyword == "format" and bound in FORMATS:
+        kind, message = FORMATS[bound]
+        return Violation(operation, pointer, message, value, kind)
     if keyword == "additionalProperties":
         return Violation(operation, pointer, error.message, None, "extra_forbidden")
     return Violation(operation, pointer, error.message, value, "value_error", {"error": {}})
@@ -137,6 +161,11 @@ BOUNDS = {  # keyword -> pydantic's type, words, ctx key
     "exclusiveMinimum": ("greater_than", "greater than", "gt"),
     "maximum": ("less_than_equal", "less than or equal to", "le"),
     "exclusiveMaximum": ("less_than", "less than", "lt"),
+}
+FORMATS = {  # format -> pydantic's type and words for a string its type does not parse
+    "uri": ("url_parsing", "Input should be a valid URL, relative URL without a base"),
+    "uuid": ("uuid_parsing", "Input should be a valid UUID"),
+    "date-time": ("datetime_from_date_parsing", "Input should be a valid datetime"),
 }
 LENGTHS = {"minItems", "minLength", "maxItems", "maxLength"}
 

@@ -476,7 +476,10 @@ def test_conformance_check_passes_a_right_response(status_handler: Any) -> None:
     [
         ({"status": "nearly"}, "/body/status: Input should be 'in_progress', "),
         ({"colour": "red"}, "/body: Additional properties are not allowed ('colour' was"),
-        ({"download_url": "/relative"}, "/body/download_url: '/relative' is not a 'uri'"),
+        (
+            {"download_url": "/relative"},
+            "/body/download_url: Input should be a valid URL, relative URL without a base",
+        ),
         # the docs print whole seconds: milliseconds break the documented format
         ({"created_at": "2026-05-05T10:15:30.000Z"}, "/body/created_at: String should match"),
         ({"is_failed": None}, "/body/is_failed: Input should be a valid boolean"),
@@ -700,3 +703,56 @@ def test_a_body_checked_again_is_judged_with_the_header_values_it_came_with(mock
         for entry in mock.state.journal.entries(api="neuraldraft")
     ]
     assert found == [[], ["/header/Idempotency-Key"], []]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "detail"),
+    [
+        # one of two fields: the one that came closest is missing, as pydantic says it
+        ("/neuralanalog/from-link", {}, [("missing", ["body", "url"], "Field required")]),
+        (
+            "/neuralanalog/create-stems",
+            {"preset": "4_tracks"},
+            [
+                (
+                    "value_error",
+                    ["body"],
+                    "Value error, Give one source to split, audio_id, stem_id, upscaled_id or "
+                    "mastered_id",
+                )
+            ],
+        ),
+        # a whole's own check waits for its parts: an unknown version is named, not a mix
+        (
+            "/neuralanalog/download-archive",
+            {"id": "a1", "versions": ["stems"]},
+            [
+                (
+                    "enum",
+                    ["body", "versions", 0],
+                    "Input should be 'original', 'restored', "
+                    "'mastered', 'original_stems', 'restored_stems' or 'mastered_stems'",
+                )
+            ],
+        ),
+        (
+            "/neuralanalog/from-link",
+            {"url": "not a url"},
+            [
+                (
+                    "url_parsing",
+                    ["body", "url"],
+                    "Input should be a valid URL, relative URL without a base",
+                )
+            ],
+        ),
+    ],
+)
+def test_a_combination_or_format_is_refused_in_pydantic_words(
+    path: str, body: dict[str, Any], detail: list[tuple[str, list[str], str]]
+) -> None:
+    for mock in make_mock(strict=True):
+        response = mock.client.post(path, headers=mock.headers("neuralanalog"), json=body)
+        assert response.status_code == 422
+        shown = [(d["type"], d["loc"], d["msg"]) for d in response.json()["detail"]]
+        assert shown == detail
