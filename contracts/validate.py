@@ -83,9 +83,7 @@ def check(operation: Operation, schema: dict[str, Any], data: Any, where: str) -
     # whole's message would blame the wrong thing while a part is wrong
     inner = [v.pointer for v, _ in found]
     return [
-        v
-        for v, whole in found
-        if not (whole and any(p.startswith(v.pointer + "/") for p in inner))
+        v for v, whole in found if not (whole and any(p.startswith(v.pointer + "/") for p in inner))
     ]
 
 

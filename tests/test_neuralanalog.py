@@ -280,16 +280,136 @@ def test_processing_a_failed_or_unfinished_or_unknown_audio_is_refused(na: Clien
     assert unknown.status_code == 404
 
 
-def test_mastering_from_the_restored_version(na: Client) -> None:
+def kinds_of_jobs(na: Client) -> list[str]:
+    listed = na.mock.client.get("/__mock__/jobs", params={"api": "neuralanalog"}).json()
+    return [job["kind"] for job in listed["jobs"]]
+
+
+def test_use_restored_makes_a_restoration_the_master_waits_for_then_reuses_it(
+    na: Client,
+) -> None:
+    """The docs: "set use_restored to true to let Neural Analog use or create a restored
+    source before mastering"; a track with no restoration was a 409."""
     audio_id = na.ready_audio()
-    assert (
-        na.post("/master-audio", json={"audio_id": audio_id, "use_restored": True}).status_code
-        == 409
-    )
-    upscaled = na.post("/upscale-audio", json={"audio_id": audio_id}).json()["id"]
-    na.mock.advance(120)
-    mastered = na.post("/master-audio", json={"audio_id": audio_id, "upscaled_id": upscaled})
-    assert mastered.status_code == 200
+    first = na.post("/master-audio", json={"audio_id": audio_id, "use_restored": True})
+    assert first.status_code == 200 and first.json()["audio_id"] == audio_id
+    master = first.json()["id"]
+    assert kinds_of_jobs(na) == ["audio", "mastered", "upscaled"]
+    assert na.status("mastered", master)["status_details"] == "Restoring audio"
+    restored = {"id": audio_id, "versions": ["restored"]}
+    assert na.post("/download-archive", json=restored).status_code == 409  # still restoring
+    na.mock.advance(121)  # the restoration's usual 120 s, not yet the master's 90 more
+    assert na.post("/download-archive", json=restored).status_code == 200
+    assert na.status("mastered", master)["status_details"] == "Mastering audio"
+    na.mock.advance(90)
+    assert na.status("mastered", master)["is_complete"]
+    again = na.post("/master-audio", json={"audio_id": audio_id, "use_restored": True})
+    assert again.status_code == 200
+    assert kinds_of_jobs(na).count("upscaled") == 1  # used, not made again
+    assert "Restoring" not in na.status("mastered", again.json()["id"])["status_details"]
+
+
+def test_a_failing_use_restored_master_keeps_its_restoration(na: Client) -> None:
+    audio_id = na.ready_audio()
+    body = {"audio_id": audio_id, "use_restored": True}
+    master = na.post("/master-audio", "failed", json=body).json()["id"]
+    na.mock.advance(600)
+    assert na.status("mastered", master)["is_failed"]
+    restored = na.post("/download-archive", json={"id": audio_id, "versions": ["restored"]})
+    assert restored.status_code == 200
+
+
+def test_mastering_a_restoration_or_stem_of_another_track_is_a_404(na: Client) -> None:
+    mine, other = na.ready_audio(), na.ready_audio()
+    upscaled = na.post("/upscale-audio", json={"audio_id": other}).json()["id"]
+    na.post("/create-stems", json={"audio_id": other, "preset": "2_tracks"})
+    na.mock.advance(180)
+    stem = next(s for s in stems_of(na, other))
+    for field, value in (("upscaled_id", upscaled), ("stem_id", stem)):
+        refused = na.post("/master-audio", json={"audio_id": mine, field: value})
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["detail"].endswith(f"{value} not found for audio {mine}")
+    kept = na.post("/master-audio", json={"audio_id": other, "upscaled_id": upscaled})
+    assert kept.status_code == 200 and kept.json()["audio_id"] == other
+
+
+def stems_of(na: Client, audio_id: str) -> list[str]:
+    """The stem IDs of the track's completed splits, as their statuses list them."""
+    listed = na.mock.client.get("/__mock__/jobs", params={"api": "neuralanalog"}).json()
+    splits = [j["id"] for j in listed["jobs"] if j["kind"] == "stem_split"]
+    statuses = [na.status("stem_split", split) for split in splits]
+    return [
+        stem["stem_id"]
+        for status in statuses
+        if status["audio_id"] == audio_id and status["is_complete"]
+        for stem in status["stems"]
+    ]
+
+
+def test_a_stem_is_mastered_and_archived_at_its_mastered_version(na: Client) -> None:
+    """The docs master "an audio file or stem" and archive `stem_selections` such as
+    `{"mastered_id", "stem_id", "version": "mastered"}`: a stem's master, picked exactly."""
+    audio_id = na.ready_audio(seconds=1.0)
+    na.post("/create-stems", json={"audio_id": audio_id, "preset": "2_tracks"})
+    na.mock.advance(180)
+    vocals, instrumental = stems_of(na, audio_id)
+    answer = na.post("/master-audio", json={"audio_id": audio_id, "stem_id": vocals})
+    assert answer.status_code == 200 and answer.json()["audio_id"] == audio_id
+    master = answer.json()["id"]
+    selection = {"stem_id": vocals, "version": "mastered", "mastered_id": master}
+    archive = {"id": audio_id, "versions": ["mastered_stems"], "stem_selections": [selection]}
+    assert na.post("/download-archive", json=archive).status_code == 409  # still mastering
+    na.mock.advance(180)
+    assert na.status("mastered", master)["is_complete"]
+
+    def names(body: dict[str, Any]) -> list[str]:
+        answer = na.post("/download-archive", json=body)
+        assert answer.status_code == 200, answer.text
+        link = answer.json()["download_url"]
+        return zipfile.ZipFile(io.BytesIO(na.mock.client.get(link).content)).namelist()
+
+    mastered_vocals = f"{audio_id}/stems/mastered/vocals-{vocals[:8]}.wav"
+    assert names(archive) == [mastered_vocals]
+    # exact versions: the mastered vocals and the original instrumental, nothing else
+    both = [selection, {"stem_id": instrumental, "version": "original"}]
+    assert names({**archive, "stem_selections": both}) == [
+        mastered_vocals,
+        f"{audio_id}/stems/original/instrumental-{instrumental[:8]}.wav",
+    ]
+    # every mastered stem, and the stem's master is not the track's
+    assert names({"id": audio_id, "versions": ["mastered_stems"]}) == [mastered_vocals]
+    track = na.post("/download-archive", json={"id": audio_id, "versions": ["mastered"]})
+    assert track.status_code == 409
+
+
+def test_archive_stem_selections_refuse_what_does_not_exist(na: Client) -> None:
+    audio_id = na.ready_audio(seconds=1.0)
+    na.post("/create-stems", json={"audio_id": audio_id, "preset": "2_tracks"})
+    na.mock.advance(180)
+    vocals, _ = stems_of(na, audio_id)
+    unknown = "00000000-0000-0000-0000-000000000000"
+    stems = {"id": audio_id, "versions": ["original_stems"]}
+    for extra, status, words in (
+        ({"stem_ids": [unknown]}, 404, f"Stem {unknown} not found"),
+        ({"stem_selections": [{"stem_id": unknown, "version": "original"}]}, 404, unknown),
+        (
+            {"stem_selections": [{"stem_id": vocals, "version": "mastered"}]},
+            409,
+            f"Stem {vocals} has no mastered version",
+        ),
+        (
+            {
+                "stem_selections": [
+                    {"stem_id": vocals, "version": "mastered", "mastered_id": unknown}
+                ]
+            },
+            404,
+            f"Mastered audio {unknown} not found",
+        ),
+    ):
+        refused = na.post("/download-archive", json={**stems, **extra})
+        assert refused.status_code == status, (extra, refused.text)
+        assert words in refused.json()["detail"]
 
 
 # --- downloads and archives -------------------------------------------------------------------

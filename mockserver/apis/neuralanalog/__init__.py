@@ -40,9 +40,8 @@ class NeuralAnalog(ApiService):
         # as its last value, as the real FastAPI services do. These requests are not invalid
         # once encoded, so they are served: the mock is right, the contract's string stays.
         {"include-operation-id": "import_from_file", **MULTIPART},
-        # Downloads: the real service encodes wav, flac, mp3 and m4a; the mock renders wav
-        # only and answers a documented 422 for the others (see the contract). Positive data
-        # that asks for those formats is refused on purpose.
+        # Downloads and archives name objects by ID: a schema-valid ID the key does not have
+        # is a 404, an object not finished (or a version not made) a 409, on purpose.
         {
             "include-operation-id": ["download_object", "download_archive"],
             "checks.positive_data_acceptance.expected-statuses": REFUSED_ON_PURPOSE,
@@ -67,7 +66,7 @@ class NeuralAnalog(ApiService):
 
     def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
         """A workflow's phases are its steps; any other kind's depend on the kind alone."""
-        if kind == "workflow" or scenario.options:
+        if kind == "workflow" or scenario.options or responses.RESTORE_FIRST in inputs:
             return self._plan(kind, scenario, inputs)
         return self.usual_plan((kind, scenario.outcome), lambda: self._plan(kind, scenario, inputs))
 
@@ -89,6 +88,13 @@ class NeuralAnalog(ApiService):
                 (IN_PROGRESS, 1.0, "Receiving audio"),
                 (IN_PROGRESS, 3.0, "Analysing audio"),
             ]
+        elif responses.RESTORE_FIRST in inputs:  # a master of a restoration made for it
+            restoring = CYCLES["upscaled"].usual_seconds
+            phases = [
+                (IN_PROGRESS, restoring, KINDS["upscaled"][0]),
+                (IN_PROGRESS, seconds, KINDS[kind][0]),
+            ]
+            seconds += restoring
         else:
             phases = [(IN_PROGRESS, 1.0, KINDS[kind][0])]
         return self.timed_plan(phases, seconds, scenario, self.outcome(kind, scenario))

@@ -38,6 +38,7 @@ LABELS = {
     "workflow": "Workflow run",
 }
 ARCHIVE_TTL = 86_400
+RESTORE_FIRST = "restore_first"  # a master's data: it restores the track first (use_restored)
 IMPORT_MESSAGE = "File uploaded successfully"  # the from-file page's example
 LINKED_AUDIO = AudioInfo(LINK_DURATION)  # every imported link's (a value: shared by the jobs)
 
@@ -147,17 +148,49 @@ async def upscale(ctx: Ctx) -> Response:
 
 
 async def master(ctx: Ctx) -> Response:
+    """A master of the track; of a restoration (`upscaled_id`; `use_restored`: the newest
+    completed one, else one made now, which the master waits for, as the docs' "use or create
+    a restored source" says); or of one of the track's stems (`stem_id`: the docs master "an
+    audio file or stem" without naming the field, inferred from /create-stems's)."""
     body = await ctx.body()
     audio = _ready(ctx, body["audio_id"], "audio")
+    preset = body.get("preset", "universal_enhancer")
+    extra: dict[str, Any] = {"master_preset": preset}
     source = audio
-    if body.get("upscaled_id"):
+    if body.get("stem_id") is not None:
+        source, stem = _stem(ctx, body["stem_id"])
+        _of_audio(source, audio, f"Stem {stem.stem_id}")
+        extra.update(stem_id=stem.stem_id, tone=stem.frequency)
+    elif body.get("upscaled_id"):
         source = _ready(ctx, body["upscaled_id"], "upscaled")
+        _of_audio(source, audio, f"{LABELS['upscaled']} {source.id}")
     elif body.get("use_restored"):
-        source = _latest(ctx, audio.id, "upscaled") or _missing_version(audio.id, "restored")
-    job = _child(
-        ctx, "mastered", source, {"master_preset": body.get("preset", "universal_enhancer")}
-    )
+        source = _latest(ctx, audio.id, "upscaled") or audio
+        if source is audio:
+            extra[RESTORE_FIRST] = True
+    job = _child(ctx, "mastered", source, extra)
+    if extra.get(RESTORE_FIRST):
+        _restoration_before(ctx, job, preset)
     return _started(ctx, {"id": job.id}, job, "Mastering started")
+
+
+def _of_audio(source: Job, audio: Job, what: str) -> None:
+    """A 404 for a source made from another track than `audio_id` names (the master would be
+    filed under the other track, its `audio_id` not the one sent)."""
+    if source.data["audio_id"] != audio.id:
+        raise ApiError(404, f"{what} not found for audio {audio.id}")
+
+
+def _restoration_before(ctx: Ctx, master: Job, preset: str) -> Job:
+    """The restoration a `use_restored` master makes: it runs through the master's first
+    phase and completes (a failure is the master's, as its scenario says), so it is the
+    restored version from then on."""
+    restoring = master.plan.phases[0]
+    plan = Plan((restoring,), Outcome(COMPLETED), master.plan.per_poll)
+    data = {**master.data, "tone": tone_for("upscaled"), "preset": preset}
+    for name in ("master_preset", RESTORE_FIRST):
+        del data[name]
+    return ctx.create_job("upscaled", ctx.new_uuid(), Scenario(COMPLETED), data, plan=plan)
 
 
 async def create_stems(ctx: Ctx) -> Response:
@@ -412,13 +445,22 @@ async def download_archive(ctx: Ctx) -> Response:
     audio_ids = ([body["id"]] if body.get("id") is not None else []) + list(body.get("ids") or [])
     members: list[Member] = []
     made = _MadeFrom(ctx)
-    for audio_id in dict.fromkeys(audio_ids):
-        audio = _ready(ctx, audio_id, "audio")
+    selections = body.get("stem_selections") or []
+    named = set(body.get("stem_ids") or []) | {s["stem_id"] for s in selections}
+    tracks = [_Stems(made, _ready(ctx, audio_id, "audio")) for audio_id in dict.fromkeys(audio_ids)]
+    for stems in tracks:
+        named -= stems.found.keys()
+    if named:
+        raise ApiError(404, f"Stem {sorted(named)[0]} not found")
+    for stems in tracks:
+        if selections:  # exact stem versions: they are the archive's stems
+            members += [stems.selected(s, body) for s in selections if s["stem_id"] in stems.found]
         for version in body["versions"]:
             if version in TRACK_KINDS:
-                members.append(_track_member(made, audio, version, body))
-            else:
-                members += _stem_members(made, audio, version.removesuffix("_stems"), body)
+                members.append(_track_member(made, stems.audio, version, body))
+            elif not selections:
+                members += stems.at(version.removesuffix("_stems"), body)
+    members = list({member[0]: member for member in members}.values())  # asked twice: once
     config = ctx.state.config
     kept = [m for m in members if m[1].wav_size <= config.archive_max_file_bytes]
     threshold = config.archive_email_threshold_seconds
@@ -471,40 +513,80 @@ class _MadeFrom:
 
 def _track_member(made: _MadeFrom, audio: Job, version: str, body: dict[str, Any]) -> Member:
     """A full track in its `<version>_format` (else the request's `format`, else wav): the
-    newest completed one."""
+    newest completed one (a stem's master is not the track's)."""
     kind = TRACK_KINDS[version]
+    tracks = [job for job in made.of(audio.id, kind) if "stem_id" not in job.data]
     job = (
         audio
         if kind == "audio"
-        else next(reversed(made.of(audio.id, kind)), None) or _missing_version(audio.id, version)
+        else next(reversed(tracks), None) or _missing_version(audio.id, version)
     )
     fmt = body.get(f"{version}_format") or body.get("format") or "wav"
     return f"{audio.id}/{version}.{fmt}", job.data["info"], job.data["tone"], fmt
 
 
-def _stem_members(made: _MadeFrom, audio: Job, version: str, body: dict[str, Any]) -> list[Member]:
-    wanted = set(body.get("stem_ids") or []) | {
-        s["stem_id"]
-        for s in body.get("stem_selections") or []
-        if s.get("version", version) == version
-    }
-    splits = [job for job in made.of(audio.id, "stem_split") if job.data["version"] == version]
-    fmt = body.get("format") or "wav"
-    members = [
-        (
-            f"{audio.id}/stems/{version}/{stem.name}-{stem.stem_id[:8]}.{fmt}",
-            split.data["info"],
-            stem.frequency,
-            fmt,
-        )
-        for split in splits
-        for stem in split.data["stems"]
-        if not wanted or stem.stem_id in wanted
-    ]
-    if not members:
+class _Stems:
+    """A track's stems and their versions: a stem is at the version of the track it was split
+    from, and at `mastered` too once /master-audio mastered it (`stem_id`)."""
+
+    def __init__(self, made: _MadeFrom, audio: Job) -> None:
+        self.made = made
+        self.audio = audio
+        self.found = {
+            stem.stem_id: (split, stem)
+            for split in made.of(audio.id, "stem_split")
+            for stem in split.data["stems"]
+        }
+        self.masters: dict[str, Job] = {}  # stem -> its newest completed master
+        for job in made.of(audio.id, "mastered"):
+            if "stem_id" in job.data:
+                self.masters[job.data["stem_id"]] = job
+
+    def at(self, version: str, body: dict[str, Any]) -> list[Member]:
+        """`<version>_stems`: every stem at `version` (those `stem_ids` names, if it does)."""
+        wanted = set(body.get("stem_ids") or []) or self.found.keys()
+        members = []
+        for stem_id, (split, stem) in self.found.items():
+            if stem_id not in wanted:
+                continue
+            if split.data["version"] == version:
+                members.append(self._member(version, stem, split, body))
+            elif version == "mastered" and stem_id in self.masters:
+                members.append(self._member(version, stem, self.masters[stem_id], body))
+        if not members:
+            raise ApiError(
+                409,
+                f"Version '{version}_stems' of audio {self.audio.id} does not exist yet: "
+                f"no completed stem split from the {version} track"
+                + (" and no mastered stem" if version == "mastered" else ""),
+            )
+        return members
+
+    def selected(self, selection: dict[str, Any], body: dict[str, Any]) -> Member:
+        """One `stem_selections` entry: its stem at its version (`mastered_id`: that master
+        of it, else its newest)."""
+        split, stem = self.found[selection["stem_id"]]
+        version = selection["version"]
+        made_from = split.data["version"]
+        if version == "mastered" and selection.get("mastered_id"):
+            master = _ready(self.made.ctx, selection["mastered_id"], "mastered")
+            if master.data.get("stem_id") != stem.stem_id:
+                raise ApiError(
+                    404, f"{LABELS['mastered']} {master.id} not found for stem {stem.stem_id}"
+                )
+            return self._member(version, stem, master, body)
+        if version == "mastered" and stem.stem_id in self.masters:
+            return self._member(version, stem, self.masters[stem.stem_id], body)
+        if version == made_from:
+            return self._member(version, stem, split, body)
         raise ApiError(
             409,
-            f"Version '{version}_stems' of audio {audio.id} does not exist yet: "
-            f"no completed stem split from the {version} track",
+            f"Stem {stem.stem_id} has no {version} version: it was split from the {made_from} "
+            "track" + (" and is not mastered yet" if version == "mastered" else ""),
         )
-    return members
+
+    def _member(self, version: str, stem: Stem, job: Job, body: dict[str, Any]) -> Member:
+        fmt = body.get("format") or "wav"
+        path = f"{self.audio.id}/stems/{version}/{stem.name}-{stem.stem_id[:8]}.{fmt}"
+        tone = job.data["tone"] if job.kind == "mastered" else stem.frequency
+        return path, job.data["info"], tone, fmt
