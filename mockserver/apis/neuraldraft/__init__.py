@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mockserver.apis.neuraldraft import responses
+from mockserver.apis.neuraldraft import images, responses
 from mockserver.apis.neuraldraft.guards import (
     DOCUMENTED_LIMIT,
     Idempotency,
@@ -48,14 +48,17 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError, FieldError
-from mockserver.service import ApiService, Ctx, Handler
+from mockserver.service import MULTIPART, REFUSED_ON_PURPOSE, ApiService, Ctx, Handler
 from mockserver.state import MockState
 
 API_KEY = re.compile(r"^ndsk_(live|test)_\S+$")
 CANCELLED_TOPIC = "neuraldraft:cancelled"  # published through the store when a job is cancelled
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 RATE_LIMIT_NAMES = frozenset(name.lower().encode() for name in RATE_LIMIT_HEADERS)
-IMAGE_FILE = "image.png"
+IMAGE_FILE = images.IMAGE_FILE
+MULTIPART_BOUNDARY = re.compile(
+    r"^\s*multipart/form-data\s*;.*?\bboundary=(\"[^\"]+\"|[^;\s]+)", re.I
+)
 
 
 class NeuralDraft(ApiService):
@@ -82,6 +85,18 @@ class NeuralDraft(ApiService):
             "include-operation-id": ["update_webhook_endpoint", "delete_webhook_endpoint"],
             "checks.ensure_resource_availability.enabled": False,
         },
+        # An upload is judged by its bytes: schemathesis's random `file` is no image, a
+        # documented 422 on `file` (and a form's values travel as text, see MULTIPART).
+        {
+            "include-operation-id": ["create_image", "replace_image"],
+            **MULTIPART,
+            "checks.positive_data_acceptance.expected-statuses": REFUSED_ON_PURPOSE,
+        },
+        # `ai.post_id` must name a blog post of the key: a random one is a documented 422.
+        {
+            "include-operation-id": "create_social_post",
+            "checks.positive_data_acceptance.expected-statuses": REFUSED_ON_PURPOSE,
+        },
     )
     wrong_media_status = 400  # the docs' bad_request: "not sent as application/json"
     own_header_names = RATE_LIMIT_NAMES
@@ -107,6 +122,10 @@ class NeuralDraft(ApiService):
             source_of=lambda post: post.job_id,
         )
         self.social_posts: Registry[SocialPost] = Registry(store, self.name, "social", capacity)
+        # by key; a generation given a key is expected until its job has ended
+        self.images: Registry[images.Image] = Registry(
+            store, self.name, "images", capacity, name_of=lambda image: image.key
+        )
         self.webhooks = Webhooks(state, self.name, job_events, self._event_data)
         self.wakeup = Wakeup()  # open streams, told when a cancel changes a job
         store.subscribe(self._heard)
@@ -117,13 +136,21 @@ class NeuralDraft(ApiService):
             self.route("/v1/blog-posts", responses.create_blog_post, ["POST"]),
             self.route("/v1/blog-posts/{id}", responses.get_blog_post),
             self.route("/v1/blog-posts/{id}/translate", responses.translate_blog_post, ["POST"]),
+            self.route("/v1/blog-posts/{id}/translations", responses.list_translations),
+            self.route(
+                "/v1/blog-posts/{id}/translations/{lang}", responses.put_translation, ["PUT"]
+            ),
             self.route("/v1/content/{key}/translate", responses.translate_content, ["POST"]),
             self.route("/v1/images", responses.create_image, ["POST"]),
+            self.route("/v1/images/{key}", images.get_image),
+            self.route("/v1/images/{key}", responses.replace_image, ["PUT"]),
             self.route("/v1/jobs", responses.create_job, ["POST"]),
             self.route("/v1/jobs/{id}", responses.get_job),
             self.route("/v1/jobs/{id}/cancel", responses.cancel_job, ["POST"]),
             self.route("/v1/jobs/{id}/stream", responses.stream_job),
+            self.route("/v1/social-posts", responses.create_social_post, ["POST"]),
             self.route("/v1/social-posts/{id}", responses.get_social_post),
+            self.route("/v1/tags", responses.list_tags),
             self.route("/v1/webhook-deliveries", responses.list_webhook_deliveries),
             self.route(
                 "/v1/webhook-deliveries/{id}/retry", responses.retry_webhook_delivery, ["POST"]
@@ -160,7 +187,7 @@ class NeuralDraft(ApiService):
         return self._replayed(ctx, key, handler)
 
     async def _replayed(self, ctx: Ctx, key: str, handler: Handler) -> Response:
-        body = await ctx.request.body()
+        body = _same_form(ctx.info.content_type or "", await ctx.request.body())
         return await self.idempotency.run(
             ctx.tenant,
             key,
@@ -358,6 +385,15 @@ def _add_headers(response: Response, limits: Limits) -> None:
         response.headers.update(limits.headers())
     else:
         response.raw_headers.extend(limits.encoded())
+
+
+def _same_form(content_type: str, body: bytes) -> bytes:
+    """A multipart body with its boundary made one constant: clients draw a new boundary per
+    request, and a retried upload is the same request (for its Idempotency-Key)."""
+    found = MULTIPART_BOUNDARY.search(content_type)
+    if found is None:
+        return body
+    return body.replace(b"--" + found.group(1).strip('"').encode("latin-1"), b"--boundary")
 
 
 def _not_an_object(error: FieldError) -> bool:

@@ -6,7 +6,11 @@ slug the first time anything reads the completed job (its status, its stream, a 
 event) or the key's posts, so posts are numbered in the order they were written, and a job
 that failed or was cancelled leaves no post and no gap. A social post is registered when its
 job is created (its `result` names it from the start) and can be read once the job ended
-(`published` or `failed`).
+(`published` or `failed`); a manual social post is a draft from its create request on.
+
+A post's languages beyond its own are the translations written to it (`PUT
+.../translations/{lang}`) and those its `translation.batch` jobs landed, the later one of a
+language winning: the jobs are read when the post is, as their languages land on the clock.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ class BlogPost(Fields):
     meta_description: str | None = None
     featured_image: str | None = None
     job_id: str | None = None  # written by this job: readable once it completed
+    # lang -> [title, excerpt, content, meta_title, meta_description, written at]
+    translations: dict[str, list[Any]] = field(default_factory=dict)
+    translated_by: list[str] = field(default_factory=list)  # its translation.batch jobs
 
     state_tag: ClassVar[str] = "blog_post"
 
@@ -74,8 +81,47 @@ class BlogPost(Fields):
             job_id=job_id,
         )
 
-    def as_dict(self, at: float) -> dict[str, Any]:
-        """The post as the SDK's `BlogPost` type reads it; `at`: when it was last written."""
+    def own_translation(self) -> dict[str, Any]:
+        """The post's texts in its own language, as a `translations[]` item."""
+        return {
+            "lang": self.language_code,
+            "title": self.title,
+            "excerpt": self.excerpt,
+            "content": self.content or "",
+            "meta_title": self.meta_title,
+            "meta_description": self.meta_description,
+        }
+
+    def translation_list(self, landed: dict[str, float]) -> list[dict[str, Any]]:
+        """Its own language first, then the others by code: each written one, or the machine
+        translation of a language a job landed (`landed`: lang -> when) if that came later."""
+        found = {
+            lang: dict(zip(TRANSLATION_FIELDS, texts[:-1], strict=True))
+            for lang, texts in self.translations.items()
+            if landed.get(lang, -1.0) <= texts[-1]
+        }
+        for lang in landed:
+            if lang not in found and lang != self.language_code:
+                found[lang] = self.machine_translation(lang)
+        return [self.own_translation(), *(found[lang] | {"lang": lang} for lang in sorted(found))]
+
+    def machine_translation(self, lang: str) -> dict[str, Any]:
+        """What a translation job writes for `lang`: the texts marked with the language."""
+        tag = f"[{lang}] "
+        return {
+            "lang": lang,
+            "title": tag + self.title,
+            "excerpt": None if self.excerpt is None else tag + self.excerpt,
+            "content": tag + (self.content or ""),
+            "meta_title": None if self.meta_title is None else tag + self.meta_title,
+            "meta_description": (
+                None if self.meta_description is None else tag + self.meta_description
+            ),
+        }
+
+    def as_dict(self, at: float, landed: dict[str, float] | None = None) -> dict[str, Any]:
+        """The post as the SDK's `BlogPost` type reads it; `at`: when it was last written,
+        `landed`: the languages its translation jobs landed, and when."""
         published = isoformat(at) if self.status == "published" else None
         return {
             "id": self.id,
@@ -94,19 +140,13 @@ class BlogPost(Fields):
                 {"id": index + 1, "name": name, "slug": slugify(name, f"tag-{index + 1}")}
                 for index, name in enumerate(self.tags)
             ],
-            "translations": [
-                {
-                    "lang": self.language_code,
-                    "title": self.title,
-                    "excerpt": self.excerpt,
-                    "content": self.content or "",
-                    "meta_title": self.meta_title,
-                    "meta_description": self.meta_description,
-                }
-            ],
+            "translations": self.translation_list(landed or {}),
             "created_at": isoformat(at),
             "updated_at": isoformat(at),
         }
+
+
+TRANSLATION_FIELDS = ("title", "excerpt", "content", "meta_title", "meta_description")
 
 
 @storable
@@ -116,18 +156,23 @@ class SocialPost(Fields):
     title: str
     platforms: list[str]
     media_type: str | None
-    job_id: str
+    job_id: str | None  # None: a manual post, a draft from its create on
+    copy: dict[str, str] | None = None  # a manual post's per-platform copy
+    created_at: float | None = None  # a manual post's create
 
     state_tag: ClassVar[str] = "social_post"
 
     def as_dict(self, status: str, at: float) -> dict[str, Any]:
+        copy = self.copy
+        if copy is None:  # generated: one line per platform
+            copy = {platform: f"{self.title} #{platform}" for platform in self.platforms}
         return {
             "id": self.id,
             "title": self.title,
             "platforms": list(self.platforms),
             "status": status,
             "media_type": self.media_type,
-            "content": {platform: f"{self.title} #{platform}" for platform in self.platforms},
+            "content": dict(copy),
             "created_at": isoformat(at),
             "updated_at": isoformat(at),
         }
@@ -267,6 +312,27 @@ class Registry(Generic[T]):
 
     def get(self, tenant: str, number: int) -> T | None:
         return self._store.fetch(self._records(tenant), str(number))
+
+    def replace(self, tenant: str, number: int, item: T) -> None:
+        """`item` in place of record `number` (same id and name), unless it was forgotten."""
+        records = self._records(tenant)
+        if self._store.fetch(records, str(number)) is not None:
+            self._store.put(records, str(number), item)
+
+    def put_named(self, tenant: str, name: str, make: Callable[[int, T | None], T]) -> T:
+        """The record called `name` made anew: `make(id, old)` gets the record it replaces
+        (kept under its id) or None (a new record, under the tenant's next id)."""
+        while True:
+            if self.claim(tenant, name):
+                return self.add(tenant, lambda number: make(number, None))
+            number: int = self._store.get(self._named(tenant, name)) or 0
+            old = self.get(tenant, number) if number else None
+            if old is not None:
+                item = make(number, old)
+                self.replace(tenant, number, item)
+                return item
+            if number:  # its record was forgotten and its name not yet let go
+                self._store.delete(self._named(tenant, name))
 
     def named(self, tenant: str, name: str) -> T | None:
         """The record that has `name`, or None."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
 
-from mockserver.apis.neuraldraft import stream
+from mockserver.apis.neuraldraft import images, stream
 from mockserver.apis.neuraldraft.models import (
     BLOG_FIELDS_PER_LOCALE,
     BLOG_INPUTS,
@@ -19,21 +20,26 @@ from mockserver.apis.neuraldraft.models import (
     KINDS,
     PENDING,
     image_size,
+    landed_steps,
     percent_changes_at,
     progress_of,
     slugify,
     social_status,
+    title_of,
 )
-from mockserver.apis.neuraldraft.posts import BlogPost, SocialPost
+from mockserver.apis.neuraldraft.posts import TRANSLATION_FIELDS, BlogPost, SocialPost
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES
 from mockserver.apis.neuraldraft.webhooks import Endpoint, Event
 from mockserver.engine.jobs import Job
 from mockserver.engine.scenarios import Scenario
-from mockserver.errors import ApiError
+from mockserver.errors import ApiError, FieldError
 from mockserver.service import Ctx
 
 if TYPE_CHECKING:
     from mockserver.apis.neuraldraft import NeuralDraft
+
+
+TRANSLATION_JOBS_KEPT = 32  # per post: the languages of older jobs are forgotten
 
 
 def _service(ctx: Ctx) -> NeuralDraft:
@@ -154,15 +160,49 @@ def _free_slug(ctx: Ctx, wanted: str, taken_is_conflict: bool = False) -> str:
     return wanted
 
 
+def _multipart(ctx: Ctx) -> bool:
+    return (ctx.info.content_type or "").lower().startswith("multipart/form-data")
+
+
 async def create_image(ctx: Ctx) -> Response:
+    """Two modes, told apart by the Content-Type (the docs): JSON starts an `image.generate`
+    job (202), multipart registers the uploaded `file` under `key` at once."""
+    if _multipart(ctx):
+        form = await ctx.body()
+        return await images.register(ctx, form["key"], form["file"], must_exist=False)
     body = await json_body(ctx)
+    return _generate_image(ctx, body, body.get("key"))
+
+
+def _generate_image(ctx: Ctx, body: dict[str, Any], key: str | None) -> Response:
+    """An `image.generate` job; given a `key`, its image is addressable by it once done."""
     width, height = image_size(body.get("aspect_ratio") or "16:9")
-    key = body.get("key") or f"images/{ctx.new_base62(12)}.png"
     data = {
         "prompt": body["prompt"],
-        "result": {"url": "", "key": key, "width": width, "height": height},
+        "result": {
+            "url": "",
+            "key": key or f"images/{ctx.new_base62(12)}.png",
+            "width": width,
+            "height": height,
+        },
     }
-    return _accepted(ctx, _start(ctx, "image.generate", data, [body["prompt"]]))
+    job = _start(ctx, "image.generate", data, [body["prompt"]])
+    if key is not None:
+        images.expect_generated(ctx, job)
+    return _accepted(ctx, job)
+
+
+async def replace_image(ctx: Ctx) -> Response:
+    """`PUT /images/{key}`: an upload replaces the image now (200); JSON `{prompt, ...}`
+    regenerates it with a job (202) that replaces it when done. Either way the key must name
+    an image of the project (404)."""
+    key = ctx.params()["key"]
+    if _multipart(ctx):
+        form = await ctx.body()
+        return await images.register(ctx, key, form["file"], must_exist=True)
+    body = await json_body(ctx)
+    images.existing(ctx, key)
+    return _generate_image(ctx, body, key)
 
 
 async def create_job(ctx: Ctx) -> Response:
@@ -171,21 +211,11 @@ async def create_job(ctx: Ctx) -> Response:
     body = await json_body(ctx)
     kind: str = body["type"]
     title = body.get("custom_title") or body.get("topic") or body.get("name")
-    result: dict[str, Any] = {}
-    record = None
     if kind == "social_post.generate":
-        platforms = list(dict.fromkeys(body.get("platforms") or ["linkedin"]))
-
-        def record(job_id: str) -> None:
-            social = _service(ctx).social_posts.add(
-                ctx.tenant,
-                lambda number: SocialPost(
-                    number, title or "Social post", platforms, body.get("media_type"), job_id
-                ),
-            )
-            result.update(social_post_id=social.id, title=social.title, platforms=platforms)
-
-    elif kind == "content_plan.generate":
+        job = _start_social(ctx, title, body.get("platforms"), body.get("media_type"), title)
+        return ctx.json({"job_id": job.id, "status": PENDING}, 202)
+    result: dict[str, Any] = {}
+    if kind == "content_plan.generate":
         result.update(
             content_plan_id="cp_" + ctx.new_base62(12),
             title=title or "Content plan",
@@ -198,8 +228,54 @@ async def create_job(ctx: Ctx) -> Response:
             url=f"https://{site[:40].strip('-')}.neuraldraft.site",
             pages_count=5,
         )
-    job = _start(ctx, kind, {"result": result}, [title], record)
+    job = _start(ctx, kind, {"result": result}, [title])
     return ctx.json({"job_id": job.id, "status": PENDING}, 202)
+
+
+def _start_social(
+    ctx: Ctx,
+    title: str | None,
+    platforms: list[str] | None,
+    media_type: str | None,
+    magic: str | None,
+) -> Job:
+    """A `social_post.generate` job and the post it writes, registered with the job so its
+    `result` names it from the start (`POST /jobs` and `POST /social-posts` in AI mode)."""
+    chosen = list(dict.fromkeys(platforms or ["linkedin"]))
+    result: dict[str, Any] = {}
+
+    def record(job_id: str) -> None:
+        social = _service(ctx).social_posts.add(
+            ctx.tenant,
+            lambda number: SocialPost(number, title or "Social post", chosen, media_type, job_id),
+        )
+        result.update(social_post_id=social.id, title=social.title, platforms=chosen)
+
+    return _start(ctx, "social_post.generate", {"result": result}, [magic], record)
+
+
+async def create_social_post(ctx: Ctx) -> Response:
+    """AI mode (`ai: {...}`) starts the job `POST /jobs` starts (202, the Job); manual mode
+    saves the post as a draft with its per-platform copy (201)."""
+    body = await json_body(ctx)
+    ai = body.get("ai")
+    if ai is not None:
+        title = ai.get("topic")
+        if title is None:  # about a blog post of the key: its title
+            post, _ = _blog_post(ctx, str(ai["post_id"]), field="ai.post_id")
+            title = post.title
+        job = _start_social(ctx, title_of(title), ai.get("platforms"), ai.get("media_type"), title)
+        return _accepted(ctx, job)
+    platforms: list[str] = list(dict.fromkeys(body["platforms"]))
+    copy = {p: body[f"{p}_content"] for p in platforms if body.get(f"{p}_content") is not None}
+    now = ctx.now
+    social = _service(ctx).social_posts.add(
+        ctx.tenant,
+        lambda number: SocialPost(
+            number, body["title"], platforms, body.get("media_type"), None, copy, now
+        ),
+    )
+    return ctx.json({"data": social.as_dict("draft", now)}, 201)
 
 
 # --- the posts jobs write -------------------------------------------------------------------
@@ -255,8 +331,9 @@ def _readable_posts(ctx: Ctx) -> list[tuple[BlogPost, float]]:
     return found
 
 
-def _blog_post(ctx: Ctx, id_or_slug: str) -> tuple[BlogPost, float]:
-    """This key's readable post by integer id or slug, or a 404."""
+def _blog_post(ctx: Ctx, id_or_slug: str, field: str | None = None) -> tuple[BlogPost, float]:
+    """This key's readable post by integer id or slug, or a 404 (a 422 naming `field` when
+    the id came in the body)."""
     _write_due_posts(ctx)
     posts = _service(ctx).blog_posts
     if _number(id_or_slug):
@@ -270,12 +347,78 @@ def _blog_post(ctx: Ctx, id_or_slug: str) -> tuple[BlogPost, float]:
         at = _post_at(ctx, post, job)
         if at is not None:
             return post, at
-    raise ApiError(404, f"Blog post {id_or_slug} not found.")
+    message = f"Blog post {id_or_slug} not found."
+    if field is not None:
+        raise ApiError(
+            422, message, errors=[FieldError(("body", *field.split(".")), message, "value_error")]
+        )
+    raise ApiError(404, message)
+
+
+def _landed(ctx: Ctx, posts: list[BlogPost]) -> list[dict[str, float]]:
+    """Per post, the languages its translation jobs landed by now and when (the latest of a
+    language); the jobs of all the posts read together."""
+    wanted = [job_id for post in posts for job_id in post.translated_by]
+    read = ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, wanted)
+    jobs = dict(zip(wanted, read, strict=True))
+    found = []
+    for post in posts:
+        languages: dict[str, float] = {}
+        for job_id in post.translated_by:
+            job = jobs.get(job_id)
+            for lang, at in landed_steps(job, ctx.now) if job is not None else ():
+                languages[lang] = max(at, languages.get(lang, at))
+        found.append(languages)
+    return found
+
+
+def _shown_post(ctx: Ctx, post: BlogPost, at: float) -> dict[str, Any]:
+    return post.as_dict(at, _landed(ctx, [post])[0])
 
 
 async def get_blog_post(ctx: Ctx) -> Response:
     post, at = _blog_post(ctx, ctx.params()["id"])
-    return ctx.json({"data": post.as_dict(at)})
+    return ctx.json({"data": _shown_post(ctx, post, at)})
+
+
+async def list_translations(ctx: Ctx) -> Response:
+    """The post's languages, its own first (`{data: [...]}`, the `translations[]` of the
+    post)."""
+    post, at = _blog_post(ctx, str(ctx.params()["id"]))
+    return ctx.json({"data": _shown_post(ctx, post, at)["translations"]})
+
+
+async def put_translation(ctx: Ctx) -> Response:
+    """Writes the post's texts in one language (its own language: the post's texts) and
+    answers that translation; the fields not sent keep what the language had."""
+    body = await json_body(ctx)
+    params = ctx.params()
+    lang: str = params["lang"]
+    post, at = _blog_post(ctx, str(params["id"]))
+    now = ctx.now
+    current: dict[str, Any] = next(
+        (t for t in _shown_post(ctx, post, at)["translations"] if t["lang"] == lang), {}
+    )
+    texts: dict[str, Any] = {name: body.get(name, current.get(name)) for name in TRANSLATION_FIELDS}
+    texts["content"] = texts["content"] or ""
+    if lang == post.language_code:
+        changed = replace(post, **texts)
+    else:
+        written = [*(texts[name] for name in TRANSLATION_FIELDS), now]
+        changed = replace(post, translations={**post.translations, lang: written})
+    _service(ctx).blog_posts.replace(ctx.tenant, post.id, changed)
+    return ctx.json({"data": {"lang": lang, **texts}})
+
+
+async def list_tags(ctx: Ctx) -> Response:
+    """The tags of the key's readable posts, each once, by name (`{data: [{id, name, slug}]}`;
+    ids number the names in order)."""
+    names = sorted({name for post, _ in _readable_posts(ctx) for name in post.tags})
+    tags = [
+        {"id": index, "name": name, "slug": slugify(name, f"tag-{index}")}
+        for index, name in enumerate(names, 1)
+    ]
+    return ctx.json({"data": tags})
 
 
 async def list_blog_posts(ctx: Ctx) -> Response:
@@ -287,7 +430,9 @@ async def list_blog_posts(ctx: Ctx) -> Response:
         if query.get("status") in (None, post.status)
         if query.get("tag") in (None, *post.tags)
     ]
-    return ctx.json(_page([post.as_dict(at) for post, at in posts], query))
+    landed = _landed(ctx, [post for post, _ in posts])
+    shown = [post.as_dict(at, langs) for (post, at), langs in zip(posts, landed, strict=True)]
+    return ctx.json(_page(shown, query))
 
 
 def _page(items: list[dict[str, Any]], query: dict[str, Any]) -> dict[str, Any]:
@@ -301,8 +446,10 @@ async def get_social_post(ctx: Ctx) -> Response:
     """A post a `social_post.generate` job wrote, once the job has ended."""
     raw = ctx.params()["id"]
     social = _service(ctx).social_posts.get(ctx.tenant, int(raw)) if _number(raw) else None
+    if social is not None and social.job_id is None:  # manual: a draft
+        return ctx.json({"data": social.as_dict("draft", social.created_at or ctx.now)})
     store = ctx.state.store
-    job = None if social is None else store.get(ctx.service.name, ctx.tenant, social.job_id)
+    job = None if social is None else store.get(ctx.service.name, ctx.tenant, social.job_id or "")
     status = None if job is None else social_status(job, ctx.now)
     if social is None or job is None or status is None:
         raise ApiError(404, f"Social post {raw} not found.")
@@ -317,18 +464,20 @@ def _number(text: str) -> bool:
 async def translate_blog_post(ctx: Ctx) -> Response:
     body = await json_body(ctx)  # a bad body is a 422 before the post is looked up
     post, _ = _blog_post(ctx, str(ctx.params()["id"]))
-    return _translate(ctx, body, {"source": "blog_post", "post_id": post.id}, None)
+    job = _translate(ctx, body, {"source": "blog_post", "post_id": post.id}, None)
+    # its languages show in the post's translations as they land (the last jobs kept)
+    kept = [*post.translated_by, job.id][-TRANSLATION_JOBS_KEPT:]
+    _service(ctx).blog_posts.replace(ctx.tenant, post.id, replace(post, translated_by=kept))
+    return _accepted(ctx, job)
 
 
 async def translate_content(ctx: Ctx) -> Response:
     key = ctx.params()["key"]
     body = await json_body(ctx)
-    return _translate(ctx, body, {"source": "content", "key": key}, key)
+    return _accepted(ctx, _translate(ctx, body, {"source": "content", "key": key}, key))
 
 
-def _translate(
-    ctx: Ctx, body: dict[str, Any], source: dict[str, Any], magic: str | None
-) -> Response:
+def _translate(ctx: Ctx, body: dict[str, Any], source: dict[str, Any], magic: str | None) -> Job:
     """One `translation.batch` job; `target_langs` (docs) wins over `target_languages` (SDK)."""
     locales = list(dict.fromkeys(body.get("target_langs") or body["target_languages"]))
     fields = BLOG_FIELDS_PER_LOCALE if source["source"] == "blog_post" else 1
@@ -338,7 +487,7 @@ def _translate(
         "source_lang": body.get("source_lang", "en"),
         "result": {"keys_translated": fields * len(locales), "locales": locales},
     }
-    return _accepted(ctx, _start(ctx, "translation.batch", data, [magic]))
+    return _start(ctx, "translation.batch", data, [magic])
 
 
 # --- reading, cancelling, streaming ---------------------------------------------------------

@@ -1,0 +1,474 @@
+"""Neural Draft: social post creation, images by key (upload, generate, replace), a blog
+post's translations and the tags list.
+
+Every response is checked against `contracts/neuraldraft.yaml` by the `mock` fixture.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any
+
+import httpx
+import pytest
+
+from mockserver.apis.neuraldraft.images import MAX_IMAGE_BYTES, sniff
+from mockserver.apis.neuraldraft.models import png
+from tests.conftest import Mock
+
+BASE = "/neuraldraft/v1"
+PROBLEM = "application/problem+json"
+OTHER = "someone-else"
+
+
+def headers(mock: Mock, key: str | None = None, **extra: str) -> dict[str, str]:
+    return mock.headers("neuraldraft", key=key, **extra)
+
+
+def post(mock: Mock, path: str, body: Any, key: str | None = None, **extra: str) -> httpx.Response:
+    return mock.client.post(BASE + path, headers=headers(mock, key, **extra), json=body)
+
+
+def get(mock: Mock, path: str, key: str | None = None) -> httpx.Response:
+    return mock.client.get(BASE + path, headers=headers(mock, key))
+
+
+def upload(
+    mock: Mock,
+    data: bytes,
+    key: str | None = "hero.background",
+    method: str = "POST",
+    path: str = "/images",
+    api_key: str | None = None,
+) -> httpx.Response:
+    fields = {"key": key} if key is not None else {}
+    return mock.client.request(
+        method,
+        BASE + path,
+        headers=headers(mock, api_key),
+        files={"file": ("hero.png", data, "application/octet-stream")},
+        data=fields,
+    )
+
+
+def problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith(PROBLEM)
+    body = answer.json()
+    assert (body["status"], body["code"]) == (status, code)
+    assert "x-ratelimit-remaining" in answer.headers
+    return body
+
+
+def gif(width: int, height: int) -> bytes:
+    return b"GIF89a" + struct.pack("<HH", width, height) + b"\x00\x00\x00;"
+
+
+def jpeg(width: int, height: int) -> bytes:
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00" + b"\x00" * 9
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
+
+
+def webp(width: int, height: int) -> bytes:
+    body = b"VP8X" + struct.pack("<I", 10) + b"\x00" * 4
+    body += (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+# --- POST /v1/social-posts -----------------------------------------------------------------
+
+
+def test_a_manual_social_post_is_a_draft_with_its_copy(mock: Mock) -> None:
+    answer = post(
+        mock,
+        "/social-posts",
+        {
+            "title": "New Saturday morning class",
+            "platforms": ["facebook", "instagram", "facebook"],
+            "facebook_content": "Book now",
+            "instagram_content": "Slow down. Breathe.",
+            "twitter_content": "not a platform of this post",
+            "media_type": "image",
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    data = answer.json()["data"]
+    assert data == {
+        "id": data["id"],
+        "title": "New Saturday morning class",
+        "platforms": ["facebook", "instagram"],
+        "status": "draft",
+        "media_type": "image",
+        "content": {"facebook": "Book now", "instagram": "Slow down. Breathe."},
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+    } and isinstance(data["id"], int)
+    read = get(mock, f"/social-posts/{data['id']}")
+    assert read.status_code == 200 and read.json()["data"] == data
+    problem(get(mock, f"/social-posts/{data['id']}", key=OTHER), 404, "not_found")
+
+
+def test_an_ai_social_post_is_the_job_post_jobs_starts(mock: Mock) -> None:
+    answer = post(
+        mock,
+        "/social-posts",
+        {"ai": {"topic": "launching our v1 API", "platforms": ["twitter"], "tone": "warm"}},
+    )
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
+    assert (job["type"], job["status"]) == ("social_post.generate", "pending")
+    assert [step["name"] for step in job["steps"]] == ["write", "media"]
+    mock.advance(60)
+    done = get(mock, f"/jobs/{job['id']}").json()
+    assert done["status"] == "completed"
+    result = done["result"]
+    assert (result["title"], result["platforms"]) == ("Launching Our V1 API", ["twitter"])
+    social = get(mock, f"/social-posts/{result['social_post_id']}").json()["data"]
+    assert (social["status"], social["title"]) == ("published", "Launching Our V1 API")
+    problem(get(mock, f"/jobs/{job['id']}", key=OTHER), 404, "not_found")
+
+
+def test_an_ai_social_post_about_a_blog_post_takes_its_title(mock: Mock) -> None:
+    blog = post(mock, "/blog-posts", {"title": "five things we shipped"}).json()["data"]
+    answer = post(mock, "/social-posts", {"ai": {"post_id": blog["id"]}})
+    assert answer.status_code == 202, answer.text
+    mock.advance(60)
+    result = get(mock, f"/jobs/{answer.json()['id']}").json()["result"]
+    assert (result["title"], result["platforms"]) == ("Five Things We Shipped", ["linkedin"])
+    # another key's post is none of this key's
+    refused = post(mock, "/social-posts", {"ai": {"post_id": blog["id"]}}, key=OTHER)
+    assert problem(refused, 422, "validation_failed")["errors"] == {
+        "ai.post_id": [f"Blog post {blog['id']} not found."]
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"platforms": ["facebook"]}, {"title"}),
+        ({"title": "x"}, {"platforms"}),
+        ({"title": "x", "platforms": []}, {"platforms"}),
+        ({"title": "x", "platforms": ["myspace"]}, {"platforms.0"}),
+        ({"ai": {"tone": "warm"}}, {"ai"}),
+        ({"ai": {"topic": "x", "media_type": "gif"}}, {"ai.media_type"}),
+    ],
+)
+def test_a_bad_social_post_is_a_422_naming_the_field(
+    mock: Mock, body: dict[str, Any], fields: set[str]
+) -> None:
+    answer = problem(post(mock, "/social-posts", body), 422, "validation_failed")
+    assert set(answer["errors"]) == fields
+
+
+def test_a_social_post_body_that_is_no_object_is_a_400(mock: Mock) -> None:
+    answer = post(mock, "/social-posts", ["title"])
+    assert problem(answer, 400, "bad_request")["detail"] == "Request body must be a JSON object."
+
+
+def test_an_ai_social_post_can_run_out_of_credits(mock: Mock) -> None:
+    answer = post(
+        mock, "/social-posts", {"ai": {"topic": "x"}}, **{"X-Mock-Scenario": "out_of_credits"}
+    )
+    problem(answer, 402, "out_of_credits")
+
+
+# --- images by key --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "mime_type", "size"),
+    [
+        (png(640, 360, "x"), "image/png", (640, 360)),
+        (gif(20, 10), "image/gif", (20, 10)),
+        (jpeg(2048, 1152), "image/jpeg", (2048, 1152)),
+        (webp(300, 200), "image/webp", (300, 200)),
+        (b'<?xml version="1.0"?>\n<svg width="48" height="24"></svg>', "image/svg+xml", (48, 24)),
+    ],
+)
+def test_an_image_is_told_by_its_bytes(data: bytes, mime_type: str, size: tuple[int, int]) -> None:
+    assert sniff(data) == (mime_type, *size)
+
+
+def test_what_is_no_image_is_not_one() -> None:
+    assert sniff(b"%PDF-1.7 ...") is None
+    assert sniff(b"\xff\xd8 truncated") is None
+
+
+def test_an_upload_is_registered_at_once_and_swapped_by_key(mock: Mock) -> None:
+    first = upload(mock, png(640, 360, "a"))
+    assert first.status_code == 201, first.text
+    image = first.json()["data"]
+    assert image | {"url": ""} == {
+        "key": "hero.background",
+        "url": "",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "width": 640,
+        "height": 360,
+        "bytes": len(png(640, 360, "a")),
+        "mime_type": "image/png",
+        "generated": False,
+    }
+    assert image["url"].startswith("https://cdn.neuraldraft.io/prj_")
+    assert image["url"].endswith(".png") and mock.key not in image["url"]
+    assert get(mock, "/images/hero.background").json() == image  # not wrapped in data
+
+    mock.advance(10)
+    swapped = upload(mock, gif(20, 10))
+    assert swapped.status_code == 200, swapped.text
+    data = swapped.json()["data"]
+    assert (data["mime_type"], data["width"], data["created_at"], data["updated_at"]) == (
+        "image/gif",
+        20,
+        "2026-01-01T00:00:00Z",
+        "2026-01-01T00:00:10Z",
+    )
+    problem(get(mock, "/images/hero.background", key=OTHER), 404, "not_found")
+
+
+def test_a_generated_image_with_a_key_is_addressable_once_done(mock: Mock) -> None:
+    created = post(mock, "/images", {"prompt": "A yoga studio", "key": "hero.background"})
+    assert created.status_code == 202, created.text
+    problem(get(mock, "/images/hero.background"), 404, "not_found")
+    mock.advance(40)
+    image = get(mock, "/images/hero.background")
+    assert image.status_code == 200, image.text
+    body = image.json()
+    assert (body["generated"], body["width"], body["height"], body["mime_type"]) == (
+        True,
+        1920,
+        1080,
+        "image/png",
+    )
+    served = mock.client.get(body["url"])
+    assert served.status_code == 200 and served.content.startswith(b"\x89PNG")
+    assert get(mock, f"/jobs/{created.json()['id']}").json()["result"]["url"] == body["url"]
+    problem(get(mock, "/images/hero.background", key=OTHER), 404, "not_found")
+
+
+def test_a_failed_generation_registers_nothing(mock: Mock) -> None:
+    body = {"prompt": "A yoga studio", "key": "hero.background"}
+    post(mock, "/images", body, **{"X-Mock-Scenario": "failed"})
+    mock.advance(60)
+    problem(get(mock, "/images/hero.background"), 404, "not_found")
+
+
+def test_put_replaces_an_image_by_upload_or_by_a_job(mock: Mock) -> None:
+    problem(upload(mock, gif(1, 1), key=None, method="PUT", path="/images/logo"), 404, "not_found")
+    upload(mock, gif(1, 1), key="logo")
+    replaced = upload(mock, jpeg(64, 32), key=None, method="PUT", path="/images/logo")
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["data"]["mime_type"] == "image/jpeg"
+
+    job = mock.client.put(
+        BASE + "/images/logo",
+        headers=headers(mock),
+        json={"regenerate": True, "prompt": "A logo", "aspect_ratio": "1:1"},
+    )
+    assert job.status_code == 202, job.text
+    assert job.json()["type"] == "image.generate"
+    assert get(mock, "/images/logo").json()["mime_type"] == "image/jpeg"  # not done yet
+    mock.advance(40)
+    image = get(mock, "/images/logo").json()
+    assert (image["generated"], image["width"], image["mime_type"]) == (True, 1024, "image/png")
+    assert image["created_at"] == "2026-01-01T00:00:00Z"
+    # another key cannot replace it
+    other = upload(mock, gif(1, 1), key=None, method="PUT", path="/images/logo", api_key=OTHER)
+    problem(other, 404, "not_found")
+
+
+def test_an_upload_after_a_generation_wins_over_it(mock: Mock) -> None:
+    post(mock, "/images", {"prompt": "A yoga studio", "key": "hero"})
+    mock.advance(40)  # done, not yet read
+    upload(mock, gif(5, 5), key="hero")
+    assert get(mock, "/images/hero").json()["mime_type"] == "image/gif"
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "field", "message"),
+    [
+        (
+            b"plain text",
+            "hero",
+            "file",
+            "The file must be an image: jpg, jpeg, png, webp, gif or svg.",
+        ),
+        (gif(1, 1), None, "key", "Field required"),
+        (gif(1, 1), "not a/url key", "key", None),
+    ],
+)
+def test_a_bad_upload_is_a_422_naming_the_field(
+    mock: Mock, data: bytes, key: str | None, field: str, message: str | None
+) -> None:
+    errors = problem(upload(mock, data, key=key), 422, "validation_failed")["errors"]
+    assert set(errors) == {field}
+    if message is not None:
+        assert errors[field] == [message]
+
+
+def test_an_upload_past_10_mb_is_a_422_on_file(mock: Mock) -> None:
+    big = gif(1, 1) + b"\x00" * MAX_IMAGE_BYTES
+    errors = problem(upload(mock, big), 422, "validation_failed")["errors"]
+    assert errors == {"file": [f"The file may not be greater than 10 MB ({len(big)} bytes sent)."]}
+
+
+def test_a_body_neither_json_nor_multipart_is_a_400(mock: Mock) -> None:
+    answer = mock.client.post(
+        BASE + "/images", headers=headers(mock, **{"Content-Type": "text/plain"}), content=b"x"
+    )
+    problem(answer, 400, "bad_request")
+
+
+def test_a_replace_without_a_prompt_is_a_422(mock: Mock) -> None:
+    upload(mock, gif(1, 1), key="logo")
+    answer = mock.client.put(
+        BASE + "/images/logo", headers=headers(mock), json={"url": "https://x.io/a.png"}
+    )
+    assert set(problem(answer, 422, "validation_failed")["errors"]) == {"prompt"}
+
+
+# --- a blog post's translations, tags -------------------------------------------------------
+
+
+def manual_post(mock: Mock, key: str | None = None, **fields: Any) -> dict[str, Any]:
+    body = {"title": "Five things", "content": "<p>Busy.</p>", "excerpt": "Highlights", **fields}
+    answer = post(mock, "/blog-posts", body, key=key)
+    assert answer.status_code == 201, answer.text
+    data: dict[str, Any] = answer.json()["data"]
+    return data
+
+
+def test_put_translation_adds_a_language_and_lists_it(mock: Mock) -> None:
+    blog = manual_post(mock)
+    french = {"title": "Cinq choses", "content": "<p>Chargee.</p>", "excerpt": "Temps forts"}
+    answer = mock.client.put(
+        f"{BASE}/blog-posts/{blog['id']}/translations/fr", headers=headers(mock), json=french
+    )
+    assert answer.status_code == 200, answer.text
+    written = {"lang": "fr", **french, "meta_title": None, "meta_description": None}
+    assert answer.json() == {"data": written}
+    listed = get(mock, f"/blog-posts/{blog['id']}/translations").json()["data"]
+    assert [t["lang"] for t in listed] == ["en", "fr"] and listed[1] == written
+    assert get(mock, f"/blog-posts/{blog['id']}").json()["data"]["translations"] == listed
+    # a second PUT keeps what it does not send
+    again = mock.client.put(
+        f"{BASE}/blog-posts/{blog['id']}/translations/fr",
+        headers=headers(mock),
+        json={"title": "Cinq choses livrees"},
+    )
+    assert again.json()["data"] == written | {"title": "Cinq choses livrees"}
+    # its own language writes the post itself
+    mock.client.put(
+        f"{BASE}/blog-posts/{blog['id']}/translations/en",
+        headers=headers(mock),
+        json={"title": "Six"},
+    )
+    assert get(mock, f"/blog-posts/{blog['id']}").json()["data"]["title"] == "Six"
+
+
+def test_translations_are_the_keys_own(mock: Mock) -> None:
+    blog = manual_post(mock)
+    problem(get(mock, f"/blog-posts/{blog['id']}/translations", key=OTHER), 404, "not_found")
+    answer = mock.client.put(
+        f"{BASE}/blog-posts/{blog['id']}/translations/fr",
+        headers=headers(mock, OTHER),
+        json={"title": "Cinq"},
+    )
+    problem(answer, 404, "not_found")
+    assert len(get(mock, f"/blog-posts/{blog['id']}/translations").json()["data"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/translations/fr", {"content": "no title"}, 422, "validation_failed"),
+        ("/translations/fr", {"title": 5}, 422, "validation_failed"),
+        ("/translations/f", {"title": "x"}, 422, "validation_failed"),
+        ("/translations/" + "x" * 36, {"title": "x"}, 422, "validation_failed"),
+        ("/translations/fr", ["title"], 400, "bad_request"),
+    ],
+)
+def test_a_bad_translation_is_a_4xx(
+    mock: Mock, path: str, body: Any, status: int, code: str
+) -> None:
+    blog = manual_post(mock)
+    answer = mock.client.put(
+        f"{BASE}/blog-posts/{blog['id']}{path}", headers=headers(mock), json=body
+    )
+    problem(answer, status, code)
+
+
+def test_a_translation_job_adds_its_languages_as_they_land(mock: Mock) -> None:
+    blog = manual_post(mock, content="<p>Busy.</p>")
+    job = post(mock, f"/blog-posts/{blog['id']}/translate", {"target_langs": ["fr", "de"]})
+    assert job.status_code == 202, job.text
+
+    def langs() -> list[str]:
+        data = get(mock, f"/blog-posts/{blog['id']}").json()["data"]
+        return [t["lang"] for t in data["translations"]]
+
+    assert langs() == ["en"]
+    mock.advance(25)  # the queue and French
+    assert langs() == ["en", "fr"]
+    mock.advance(60)
+    assert get(mock, f"/jobs/{job.json()['id']}").json()["status"] == "completed"
+    translations = get(mock, f"/blog-posts/{blog['id']}/translations").json()["data"]
+    assert [t["lang"] for t in translations] == ["en", "de", "fr"]
+    assert translations[1]["title"] == "[de] Five things"
+    assert translations[1]["content"] == "[de] <p>Busy.</p>"
+    listed = get(mock, "/blog-posts").json()["data"][0]
+    assert listed["translations"] == translations
+
+
+def test_a_written_translation_after_a_job_wins_and_one_before_it_loses(mock: Mock) -> None:
+    blog = manual_post(mock)
+    path = f"{BASE}/blog-posts/{blog['id']}/translations/fr"
+    mock.client.put(path, headers=headers(mock), json={"title": "Avant"})
+    post(mock, f"/blog-posts/{blog['id']}/translate", {"target_langs": ["fr"]})
+    mock.advance(60)
+    french = get(mock, f"/blog-posts/{blog['id']}/translations").json()["data"][1]
+    assert french["title"] == "[fr] Five things"
+    mock.client.put(path, headers=headers(mock), json={"title": "Apres"})
+    french = get(mock, f"/blog-posts/{blog['id']}/translations").json()["data"][1]
+    assert french["title"] == "Apres"
+
+
+def test_tags_are_those_of_the_keys_posts(mock: Mock) -> None:
+    manual_post(mock, tags=["weekly", "changelog"])
+    manual_post(mock, tags=["Weekly News", "weekly"])
+    manual_post(mock, key=OTHER, tags=["secret"])
+    answer = get(mock, "/tags")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "data": [
+            {"id": 1, "name": "Weekly News", "slug": "weekly-news"},
+            {"id": 2, "name": "changelog", "slug": "changelog"},
+            {"id": 3, "name": "weekly", "slug": "weekly"},
+        ]
+    }
+    assert get(mock, "/tags", key="nobody").json() == {"data": []}
+
+
+def test_crc_of_the_test_png_is_valid() -> None:
+    data = png(2, 2, "x")
+    assert zlib.crc32(data[12:29]) & 0xFFFFFFFF == struct.unpack(">I", data[29:33])[0]
+
+
+def test_a_retried_upload_is_replayed_whatever_its_boundary(mock: Mock) -> None:
+    """Clients draw a new multipart boundary per request: the Idempotency-Key still matches."""
+    sent = {"Idempotency-Key": "upload-1"}
+
+    def send(key: str) -> httpx.Response:
+        return mock.client.post(
+            BASE + "/images",
+            headers=headers(mock, **sent),
+            data={"key": key},
+            files={"file": ("a.gif", gif(1, 1), "image/gif")},
+        )
+
+    first, again = send("logo"), send("logo")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    problem(send("other"), 409, "idempotency_conflict")
