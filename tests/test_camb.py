@@ -12,6 +12,7 @@ import soundfile
 from camb import CambAI, UnprocessableEntityError
 from camb.core.api_error import ApiError
 
+from mockserver.contracts import load
 from tests.conftest import Live, Mock
 from tests.conftest import wav as upload
 
@@ -389,6 +390,33 @@ def test_unknown_task_and_run_are_404(camb: Client) -> None:
     assert task.status_code == 404
     assert task.json() == {"detail": "Task no-such-task not found"}
     assert camb.result(12345678).json() == {"detail": "Run 12345678 not found"}
+
+
+def test_contract_examples_say_what_the_mock_sends(camb: Client) -> None:
+    """The contract's 404 examples and result URLs are the mock's words and file names."""
+    document = load("camb").document
+    examples = document["components"]["responses"]
+    task = examples["TaskNotFound"]["content"]["application/json"]["example"]["detail"]
+    task_id = task.split()[1]
+    assert task == f"Task {task_id} not found"
+    answer = camb.mock.client.get(f"{CAMB}/audio-separation/{task_id}", headers=camb.headers)
+    assert answer.json() == {"detail": task}
+    run = examples["RunNotFound"]["content"]["application/json"]["example"]["detail"]
+    assert camb.result(int(run.split()[1])).json() == {"detail": run}
+    result = document["paths"]["/apis/audio-separation-result/{run_id}"]["get"]["responses"]
+    example = result["200"]["content"]["application/json"]["examples"]["result"]["value"]
+    task_id = camb.create()
+    camb.mock.advance(SEPARATION_SECONDS)
+    served = camb.result(camb.status(task_id)["run_id"]).json()
+
+    def file_name(url: str) -> str:
+        return url.split("?")[0].rsplit("/", 1)[-1]
+
+    assert (
+        {key: file_name(url) for key, url in example.items()}
+        == {key: file_name(url) for key, url in served.items()}
+        == {"foreground_audio_url": "fg_audio.flac", "background_audio_url": "bg_audio.flac"}
+    )
 
 
 def _create_raw(camb: Client, **kwargs: Any) -> httpx.Response:

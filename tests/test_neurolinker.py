@@ -444,6 +444,66 @@ def test_result_entries_for_ids_that_cannot_be_served(mock: Mock) -> None:
     assert nl.results("scalars", [])["message"] == "No documents requested"
 
 
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_images_answer_counts_the_images_of_the_successful_entries(mock: Mock, prefix: str) -> None:
+    # the backend spec's DocumentImagesResponse (SDK repository): `total_images` is required
+    nl = Client(mock, prefix=prefix)
+    request_id = nl.extract(
+        ("three.pdf", written_pdf("a", "b", "c")), ("one.pdf", written_pdf("d"))
+    )
+    nl.mock.advance(65)  # three.pdf done at 55 s, one.pdf still processing until 80 s
+    three, one = (d["document_id"] for d in nl.status(request_id)["documents"])
+    running = nl.results("images", [three, one, "nope"])
+    assert list(running) == [
+        "success",
+        "results",
+        "total",
+        "successful",
+        "failed",
+        "total_images",
+        "message",
+    ]
+    assert [len(entry["content"] or []) for entry in running["results"]] == [3, 0, 0]
+    assert (running["total"], running["successful"], running["failed"]) == (3, 1, 2)
+    assert running["total_images"] == 3
+    nl.mock.advance(3600)
+    done = nl.results("images", [three, one])
+    assert (done["success"], done["total"], done["total_images"]) == (True, 2, 4)
+    assert done["message"] == "Retrieved 2 of 2 documents"
+    assert nl.results("images", [])["total_images"] == 0
+    assert nl.results("images", ["nope"])["total_images"] == 0
+    assert "total_images" not in nl.results("markdown", [three])  # images only, as the spec
+
+
+def test_document_page_url_is_given_only_once_the_document_completed(nl: Client) -> None:
+    # the backend spec: "URL to view the document in the web app (only when completed)"
+    request_id = nl.extract(("a.pdf", written_pdf("x")), ("b.pdf", written_pdf("y")))
+    first, second = (d["document_id"] for d in nl.status(request_id)["documents"])
+    running = nl.status(request_id)["documents"]
+    assert [(d["status"], d["document_page_url"]) for d in running] == [
+        ("processing", None),
+        ("pending", None),
+    ]
+    assert nl.document(first)["document_page_url"] is None
+    assert nl.document(second)["document_page_url"] is None
+    nl.mock.advance(25)  # a.pdf: 10 s + 15 s for its page
+    middle = nl.status(request_id)["documents"]
+    server = str(nl.mock.client.base_url).rstrip("/")  # the server the client reached
+    page = f"{server}/__mock__/jobs/{first}/page"
+    assert [(d["status"], d["document_page_url"]) for d in middle] == [
+        ("completed", page),
+        ("processing", None),
+    ]
+    assert nl.document(first)["document_page_url"] == page
+    assert nl.document(second)["document_page_url"] is None
+    assert nl.mock.client.get(page).status_code == 200
+    failed = nl.extract(("c.pdf", written_pdf("z")), scenario="failed; after=1")
+    nl.mock.advance(1)
+    entry = nl.status(failed)["documents"][0]
+    assert (entry["status"], entry["document_page_url"]) == ("failed", None)
+    assert nl.document(entry["document_id"])["document_page_url"] is None
+
+
 # --- archives ------------------------------------------------------------------------------------
 
 
@@ -547,7 +607,8 @@ def test_job_pages_are_served_for_requests_and_documents(nl: Client) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     document_id = status["documents"][0]["document_id"]
     assert f'href="../{document_id}/page"' in page.text  # the request links its documents
-    document_page = nl.mock.client.get(status["documents"][0]["document_page_url"])
+    assert status["documents"][0]["document_page_url"] is None  # failed: no page link
+    document_page = nl.mock.client.get(f"/__mock__/jobs/{document_id}/page")
     assert "a.pdf" in document_page.text and "Bad &lt;xref&gt;" in document_page.text
     assert nl.mock.client.get("/__mock__/jobs/nope/page").status_code == 404
 

@@ -373,8 +373,15 @@ def _check_neurolinker_request(bodies: list[dict[str, Any]]) -> None:
     _stable(bodies, "request_id", "started_at", "job_page_url", "total", "total_size_bytes")
     _one_terminal_last([b["status"] for b in bodies], {"completed", "failed", "partial"})
     started = _time(bodies[0]["started_at"])
-    for field in ("document_id", "filename", "document_page_url"):
+    for field in ("document_id", "filename"):
         assert len({tuple(d[field] for d in b["documents"]) for b in bodies}) == 1, field
+    pages = {d["document_page_url"] for b in bodies for d in b["documents"]} - {None}
+    assert len(pages) <= len(bodies[0]["documents"])  # a document's page, once it completed
+    for body in bodies:
+        assert all(
+            (d["document_page_url"] is None) == (d["status"] != "completed")
+            for d in body["documents"]
+        )
     for index in range(bodies[0]["total"]):
         _non_decreasing([DOC_RANK[b["documents"][index]["status"]] for b in bodies])
     for body in bodies:

@@ -161,7 +161,7 @@ def _request_status(request: _PlannedRequest, at: datetime) -> dict[str, Any]:
                 "filename": doc.filename,
                 "status": state,
                 "result": None if state in DOCUMENT.running else _document_record(request, doc),
-                "document_page_url": doc.page_url,
+                "document_page_url": doc.page_url if state == SUCCESS else None,
             }
             for doc, state in zip(request.documents, states, strict=True)
         ],
@@ -192,7 +192,7 @@ def _document_status(request: _PlannedRequest, doc: _PlannedDocument, at: dateti
         "started_at": None if state == QUEUED else clock.stamp(doc.started),
         "completed_at": clock.stamp(doc.ended) if state in DOCUMENT.terminal else None,
         "results": _document_results(request, doc) if state == SUCCESS else None,
-        "document_page_url": doc.page_url,
+        "document_page_url": doc.page_url if state == SUCCESS else None,
     }
     if state in DOCUMENT.terminal and state != SUCCESS:
         body["error"] = doc.error

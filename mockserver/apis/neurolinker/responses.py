@@ -564,8 +564,14 @@ def _entry(ctx: Ctx, job: Job, state: DocumentState) -> dict[str, Any]:
         "filename": job.data["file"].file_name,
         "status": state.status,
         "result": result,
-        "document_page_url": ctx.page_url(job),
+        "document_page_url": _page_url(ctx, job, state),
     }
+
+
+def _page_url(ctx: Ctx, job: Job, state: DocumentState) -> str | None:
+    """The document's page in the web app: only once it completed (the backend spec's
+    `DocumentStatusResponse`: "only when completed"), so null while it runs and when it failed."""
+    return ctx.page_url(job) if state.status == COMPLETED else None
 
 
 def _pages(job: Job, state: DocumentState) -> int | None:
@@ -615,7 +621,7 @@ async def document_status(ctx: Ctx) -> Response:
         "started_at": ctx.iso(state.started_at, MICROS_Z),
         "completed_at": ctx.iso(state.completed_at, MICROS_Z),
         "results": _results(job, state),
-        "document_page_url": ctx.page_url(job),
+        "document_page_url": _page_url(ctx, job, state),
     }
     if state.status == FAILED:
         body["error"] = state.error
@@ -709,18 +715,21 @@ async def results(ctx: Ctx) -> Response:
     ]
     failed = sum(1 for entry in entries if "error" in entry)
     total = len(entries)
-    return ctx.json(
-        {
-            "success": failed == 0,
-            "results": entries,
-            "total": total,
-            "successful": total - failed,
-            "failed": failed,
-            "message": f"Retrieved {total - failed} of {total} documents"
-            if total
-            else "No documents requested",
-        }
+    answer: dict[str, Any] = {
+        "success": failed == 0,
+        "results": entries,
+        "total": total,
+        "successful": total - failed,
+        "failed": failed,
+    }
+    if kind is RESULTS["images"]:  # the backend spec's DocumentImagesResponse adds this count
+        answer["total_images"] = sum(
+            len(entry["content"]) for entry in entries if "error" not in entry
+        )
+    answer["message"] = (
+        f"Retrieved {total - failed} of {total} documents" if total else "No documents requested"
     )
+    return ctx.json(answer)
 
 
 def _result(ctx: Ctx, kind: ResultKind, document_id: str, body: dict[str, Any]) -> dict[str, Any]:
