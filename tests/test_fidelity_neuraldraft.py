@@ -409,7 +409,8 @@ def test_deliveries_read_like_the_docs_and_are_retried(mock: Mock) -> None:
     )
     post(mock, "/images", IMAGE_REQUEST, **{"X-Mock-Scenario": "completed; after=10"})
     mock.advance(10)
-    listed = get(mock, "/webhook-deliveries", endpoint_id=endpoint.json()["id"], status="pending")
+    # failed from its first failed attempt, its retry waiting: the docs' example delivery
+    listed = get(mock, "/webhook-deliveries", endpoint_id=endpoint.json()["id"], status="failed")
     assert listed.status_code == 200
     assert_same_shape(DELIVERIES, listed.json())
     [delivery] = listed.json()["data"]

@@ -119,8 +119,8 @@ SHOWN = {
         "failed 15 Generation failed ..... 2026-01-01T00:00:50Z content_policy_violation",
     ],
     "fails at once": [
-        "failed 0 Generation failed ..... 2026-01-01T00:00:00Z generation_failed",
-        "failed 0 Generation failed ..... 2026-01-01T00:00:00Z generation_failed",
+        "failed 0 Generation failed ..... 2026-01-01T00:00:00Z upstream_unavailable",
+        "failed 0 Generation failed ..... 2026-01-01T00:00:00Z upstream_unavailable",
     ],
     "cancelled": [
         "pending 0 Queued ..... 2026-01-01T00:00:00Z ",

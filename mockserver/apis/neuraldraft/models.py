@@ -92,34 +92,35 @@ class Kind:
     failed_label: str  # the job's `message` once failed
 
 
-GENERATION_FAILED = "generation_failed"
+# the one failure code the docs show (their image and translate examples): every kind's default
+FAILURE_CODE = "upstream_unavailable"
 KINDS: dict[str, Kind] = {
     "blog_post.generate": Kind(
-        BLOG_STEPS, GENERATION_FAILED, "The post could not be generated.", "Generation failed"
+        BLOG_STEPS, FAILURE_CODE, "The post could not be generated.", "Generation failed"
     ),
     "image.generate": Kind(
         IMAGE_STEPS,
-        GENERATION_FAILED,
+        FAILURE_CODE,
         "The image model could not render this prompt.",
         "Generation failed",
     ),
     "social_post.generate": Kind(
         SOCIAL_STEPS,
-        GENERATION_FAILED,
+        FAILURE_CODE,
         "The social post could not be generated.",
         "Generation failed",
     ),
     "translation.batch": Kind(
-        {}, "translation_failed", "The content could not be translated.", "Translation failed"
+        {}, FAILURE_CODE, "The content could not be translated.", "Translation failed"
     ),
     "content_plan.generate": Kind(
         PLAN_STEPS,
-        GENERATION_FAILED,
+        FAILURE_CODE,
         "The content plan could not be generated.",
         "Generation failed",
     ),
     "website.generate": Kind(
-        WEBSITE_STEPS, GENERATION_FAILED, "The website could not be generated.", "Generation failed"
+        WEBSITE_STEPS, FAILURE_CODE, "The website could not be generated.", "Generation failed"
     ),
 }
 # queued, then at work; the contract refuses to load otherwise (LifecycleMismatch)

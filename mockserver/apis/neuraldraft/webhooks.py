@@ -6,7 +6,8 @@ dispatcher ticks it (1) turns what jobs did since the last tick into events (the
 new), one delivery per subscribed endpoint, and (2) attempts every delivery that is due. A
 job that has ended and made its events is settled: ticks do not read it again. A failed
 attempt (no 2xx within 30 s) is retried 30 s, 2 min, 10 min, 1 h and 6 h after the previous
-one, all on the server clock; then the delivery is `failed`. Every delivery stays listed
+one, all on the server clock; the delivery is `failed` from its first failed attempt on (with
+`next_retry_at` while a retry waits, as in the docs' example). Every delivery stays listed
 (`GET /v1/webhook-deliveries`) and can be sent again by hand
 (`POST /v1/webhook-deliveries/{id}/retry`).
 
@@ -64,7 +65,7 @@ SIGNATURE_HEADER = "X-Neural-Draft-Signature"
 EVENT_HEADER = "X-Neural-Draft-Event"
 DELIVERY_HEADER = "X-Neural-Draft-Delivery"
 SUCCESS, FAILED, PENDING = "success", "failed", "pending"
-SECRET_LENGTH = 34  # base62 characters after `whsec_`, as in the docs' example
+SECRET_LENGTH = 36  # base62 characters after `whsec_`, as in the docs' example
 # endpoints per API key (the docs name no limit; each event is delivered to each of them)
 MAX_ENDPOINTS = 50
 
@@ -441,7 +442,10 @@ class Webhooks:
             )
             self.backend.delete(claim)
             return
-        status, text = self._post(endpoint.url, endpoint.signing_secret, delivery, int(now))
+        # signed with the real time of sending: receivers check `t` against their own clock
+        # (the docs' verifier refuses one 300 s off), which the server clock may be far from
+        sent = int(time.time())
+        status, text = self._post(endpoint.url, endpoint.signing_secret, delivery, sent)
         succeeded = status is not None and 200 <= status < 300
         outcome = SUCCESS if succeeded else FAILED
         endpoint = self.backend.update(
@@ -460,9 +464,10 @@ class Webhooks:
             done = replace(held, attempts=number, response_status=status, response_body=text)
             if succeeded:
                 return replace(done, status=SUCCESS, delivered_at=now, due=None)
-            if retry:
-                return replace(done, status=PENDING, due=now + RETRY_DELAYS[number - 1])
-            return replace(done, status=FAILED, due=None)
+            # failed from its first failed attempt on, a retry waiting or not (the docs'
+            # example: `"status": "failed", "attempts": 4, "next_retry_at": "…"`)
+            due = now + RETRY_DELAYS[number - 1] if retry else None
+            return replace(done, status=FAILED, due=due)
 
         self.backend.update(slot, attempted)
 
