@@ -275,7 +275,13 @@ def test_processing_a_failed_or_unfinished_or_unknown_audio_is_refused(na: Clien
     failed = na.upload(scenario="failed; after=1")
     na.mock.advance(60)
     refused = na.post("/master-audio", json={"audio_id": failed})
-    assert refused.status_code == 409 and "failed" in refused.json()["detail"]
+    assert refused.json() == {
+        "detail": f"Audio {failed} failed (Source audio could not be decoded): it has no output"
+    }
+    assert refused.status_code == 409
+    # a download says the same, not that it "cannot be processed"
+    download = na.get(f"/download/audio/{failed}", follow_redirects=False)
+    assert (download.status_code, download.json()) == (409, refused.json())
     unknown = na.post("/upscale-audio", json={"audio_id": "00000000-0000-0000-0000-000000000000"})
     assert unknown.status_code == 404
 

@@ -94,9 +94,9 @@ def _ready(ctx: Ctx, object_id: str, kind: str) -> Job:
             409, f"{LABELS[kind]} {object_id} is still processing; wait until it is completed"
         )
     if snap.outcome and snap.outcome.state != COMPLETED:
+        # one message for a source to process and an artifact to download alike
         raise ApiError(
-            409,
-            f"{LABELS[kind]} {object_id} failed ({snap.outcome.message}); it cannot be processed",
+            409, f"{LABELS[kind]} {object_id} failed ({snap.outcome.message}): it has no output"
         )
     return job
 
