@@ -33,11 +33,16 @@ test-packages:
 		|| (apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) \
 		|| echo "could not install" $$missing": the tests needing them will skip"
 
+# The suite starts many Python processes (xdist workers, pytest runs of the docs, servers):
+# each compiles the package and rewrites test modules again unless bytecode is kept, so it is
+# kept, under the venv, even where the environment says not to write any. `worksteal`: the
+# long schemathesis tests no longer pile up on one worker.
+TEST_BYTECODE := PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache
 test: $(VENV)/.installed-test test-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
-	$(BIN)/python -m pytest -n 2 $(ARGS)
+	$(TEST_BYTECODE) $(BIN)/python -m pytest -n 2 --dist worksteal $(ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

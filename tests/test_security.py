@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -349,22 +349,38 @@ def test_serve_prints_its_token_and_obeys_sigterm_whatever_hangs() -> None:
         assert httpx.get(f"{base}/__mock__/health").status_code == 401
         health = httpx.get(f"{base}/__mock__/health", headers={"X-Mock-Admin-Token": token})
         assert health.status_code == 200
-        hanging = {"X-API-Key": "k", "X-Mock-Scenario": "completed; fault=latency; delay=3600"}
+        admin = {"X-Mock-Admin-Token": token}
+        rule = {"fault": "latency", "delay": 3600, "tenant": "k"}
+        assert httpx.post(f"{base}/__mock__/faults", headers=admin, json=rule).status_code == 201
         worker = threading.Thread(
             target=_quietly,
             args=(
                 lambda: httpx.post(
-                    f"{base}{NA}/from-link", headers=hanging, json=LINK, timeout=120
+                    f"{base}{NA}/from-link", headers={"X-API-Key": "k"}, json=LINK, timeout=120
                 ),
             ),
             daemon=True,
         )
         worker.start()
-        time.sleep(0.3)  # the request is in (a real server: there is no clock to advance)
+        _until(lambda: _fired(base, admin) == 1)  # the request is in, held by its latency
         began = time.monotonic()
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)
         assert time.monotonic() - began < 5
+
+
+def _fired(base: str, admin: dict[str, str]) -> int:
+    """How often the server's one fault rule fired (for the key `k`)."""
+    [rule] = httpx.get(f"{base}/__mock__/faults", headers=admin).json()["faults"]
+    return int(rule["fired"].get("k", 0))
+
+
+def _until(reached: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Wait for what a real server shows (it has no clock to advance), at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not reached():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.01)
 
 
 def _quietly(call: Any) -> None:
