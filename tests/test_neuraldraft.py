@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -1182,6 +1183,25 @@ def test_of_two_workers_writing_one_post_at_once_the_first_kept_wins() -> None:
     assert posts.named("t", "tea") is None  # the lost copy's slug is free again
     assert posts.expected("t") == []
     assert posts.write_once("t", "job_1", "tea", meanwhile) == (2, "tea-2")  # made no more
+
+
+def test_a_name_claimed_by_a_worker_killed_before_its_record_is_taken_over() -> None:
+    """`put_named` (images by key) waited for the claimer to add its record: a worker killed
+    between the claim and the add left it spinning for ever."""
+    posts = _blog_posts(MemoryStore())
+    assert posts.claim("t", "tea")  # the killed worker's claim: no record follows
+    done: list[BlogPost] = []
+    worker = threading.Thread(
+        target=lambda: done.append(
+            posts.put_named("t", "tea", lambda n, old: _tea_by("job_1")(n, "tea"))
+        ),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "put_named spun on a claim no record followed"
+    assert [(post.id, post.slug) for post in done] == [(1, "tea")]
+    assert posts.named("t", "tea") == done[0]
 
 
 def test_a_forgotten_post_lets_go_of_the_job_that_wrote_it() -> None:

@@ -331,8 +331,9 @@ class Registry(Generic[T]):
                 item = make(number, old)
                 self.replace(tenant, number, item)
                 return item
-            if number:  # its record was forgotten and its name not yet let go
-                self._store.delete(self._named(tenant, name))
+            # its record was forgotten, or never made (claimed by a worker killed before it
+            # added the record: waiting for it would spin for ever): the name is free again
+            self._store.delete(self._named(tenant, name))
 
     def named(self, tenant: str, name: str) -> T | None:
         """The record that has `name`, or None."""
