@@ -13,7 +13,7 @@ from camb import CambAI, UnprocessableEntityError
 from camb.core.api_error import ApiError
 
 from mockserver.contracts import load
-from tests.conftest import Live, Mock
+from tests.conftest import Live, Mock, make_mock
 from tests.conftest import wav as upload
 
 CAMB = "/camb/apis"
@@ -382,7 +382,37 @@ def test_an_empty_form_field_counts_as_not_sent(camb: Client) -> None:
 def test_missing_key_is_401(mock: Mock, method: str, path: str, kwargs: dict[str, Any]) -> None:
     response = mock.client.request(method, CAMB + path, **kwargs)
     assert response.status_code == 401
-    assert response.json() == {"detail": "Missing API key: send it in the x-api-key header"}
+    # the authentication page's shape, `{"error": "Invalid API key", "status": 401}`
+    assert response.json() == {
+        "error": "Missing API key: send it in the x-api-key header",
+        "status": 401,
+    }
+
+
+def test_a_refused_key_and_a_rate_limit_answer_as_the_authentication_page_shows(
+    camb: Client,
+) -> None:
+    """Its error table (401, 403, 429) and example body; a 404 or 422 stays FastAPI's."""
+    for status in (401, 403):
+        config = {"keys": {"refused": {"status": status}}}
+        for mock in make_mock(**config):
+            refused = mock.client.get(
+                f"{CAMB}/audio-separation/x", headers={"x-api-key": "refused"}
+            )
+            words = "Invalid API key" if status == 401 else "Forbidden"
+            assert (refused.status_code, refused.json()) == (
+                status,
+                {"error": words, "status": status},
+            )
+    limited = camb.mock.client.get(
+        f"{CAMB}/audio-separation/x",
+        headers={**camb.headers, "X-Mock-Scenario": "SUCCESS; fault=429"},
+    )
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
+    assert limited.json() == {
+        "error": "Too many requests: retry in 2 s (rate limit injected by the mock)",
+        "status": 429,
+    }
 
 
 def test_unknown_task_and_run_are_404(camb: Client) -> None:

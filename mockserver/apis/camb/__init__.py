@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mockserver.apis.camb import responses
@@ -22,6 +24,10 @@ from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import Scenario
 from mockserver.errors import ApiError
 from mockserver.service import MULTIPART, ApiService
+
+# the authentication page's error table (401, 403, 429) and its example body,
+# `{"error": "Invalid API key", "status": 401}`: not FastAPI's `detail`
+GATEWAY_STATUSES = frozenset({401, 403, 429})
 
 
 class Camb(ApiService):
@@ -45,6 +51,12 @@ class Camb(ApiService):
             self.route("/apis/audio-separation-result/{run_id}", responses.run_info),
             self.route("/apis/audio-separation-results", responses.runs_results, ["POST"]),
         ]
+
+    def error_response(self, request: Request, error: ApiError) -> Response:
+        if error.status in GATEWAY_STATUSES:
+            body = {"error": error.detail, "status": error.status}
+            return JSONResponse(body, error.status, headers=error.headers)
+        return super().error_response(request, error)
 
     def outcome_word(self, scenario: Scenario) -> str:
         """Also refuses a `reason=` that is unknown or cannot apply, so the admin queue and
