@@ -11,6 +11,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 from uuid import uuid4
 
@@ -21,7 +22,7 @@ from starlette.testclient import TestClient
 from mockserver import ServerConfig, create_app
 from mockserver.apis import services as api_services
 from mockserver.contracts import load
-from mockserver.faults import FaultBook, FaultError, InjectedReset
+from mockserver.faults import FaultBook, FaultError, InjectedReset, book
 from mockserver.faults.book import MAX_RULES
 from mockserver.faults.variety import faithful_schema
 from mockserver.request import MAX_KEY_LENGTH
@@ -132,6 +133,24 @@ def test_429_keeps_refusing_within_its_retry_after_window(mock: Mock) -> None:
     assert client.create().status_code == 200
     assert client.create().status_code == 200  # one window only (times=1)
     assert len(client.jobs()) == 2
+
+
+def test_429_window_closes_in_real_time_though_a_manual_clock_stands_still(
+    mock: Mock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SDK that honours `Retry-After` sleeps in real time: on the manual clock its window
+    never closed, and every retry of an SDK was refused again (camb-sdk's three attempts)."""
+    real = [1_000_000.0]
+    monkeypatch.setattr(book, "time", SimpleNamespace(time=lambda: real[0]))
+    client = Client(mock)
+    add(mock, fault="429", retry_after=2, times=1, tenant=client.key, operation="import_from_link")
+    assert client.create().status_code == 429
+    real[0] += 1.5  # the SDK slept; the server clock did not move
+    early = client.create()
+    assert (early.status_code, early.headers["Retry-After"]) == (429, "1")
+    real[0] += 0.5
+    assert client.create().status_code == 200
+    assert client.create().status_code == 200  # one window only (times=1)
 
 
 def test_429_without_times_throttles_for_good(mock: Mock) -> None:

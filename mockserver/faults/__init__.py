@@ -6,8 +6,9 @@ server config (`faults:`), the admin API (`/__mock__/faults`) or a scenario's op
 (`X-Mock-Scenario: completed; fault=429; retry_after=3`). The kinds:
 
 - `latency`: the answer comes `delay` seconds (of server time) later.
-- `rate_limit` (`429`): a 429 with `Retry-After`; while that window is open on the server
-  clock, every matching request of the tenant is refused too, as a real rate limit does.
+- `rate_limit` (`429`): a 429 with `Retry-After`; while that window is open (until it has
+  passed on the server clock or in real time), every matching request of the tenant is
+  refused too, as a real rate limit does.
 - `error` (`500`, `503`): a 5xx in the API's own error format.
 - `reset`: the connection is dropped without an answer.
 - `stall`: the jobs a create request starts never finish (the engine's `stalled` scenario).

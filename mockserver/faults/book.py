@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -123,9 +124,9 @@ class FaultBook:
         past. A rate limit's window opened by two processes at one instant counts twice."""
         store = self._store
         if rule.fault == RATE_LIMIT:
-            window_end = store.get(_tally(rule, api, tenant, "window"))
-            if window_end is not None and now < window_end:
-                return max(1, math.ceil(window_end - now))
+            left = _window_left(store.get(_tally(rule, api, tenant, "window")), now)
+            if left is not None:
+                return left
         fired = _tally(rule, api, tenant, "fired")
         if rule.times is not None and (store.get(fired) or 0) >= rule.times:
             return None
@@ -141,7 +142,8 @@ class FaultBook:
             store.put(_FIRED, json.dumps([rule.id, api, tenant]), fired)
         if rule.fault == RATE_LIMIT:
             assert rule.retry_after is not None
-            store.set(_tally(rule, api, tenant, "window"), now + rule.retry_after)
+            window = [now + rule.retry_after, time.time() + rule.retry_after]
+            store.set(_tally(rule, api, tenant, "window"), window)
             return rule.retry_after
         return count - 1
 
@@ -155,6 +157,19 @@ class FaultBook:
             per_tenant = fired.setdefault(rule_id, {})
             per_tenant[tenant or ""] = per_tenant.get(tenant or "", 0) + (count or 0)
         return [{**rule.as_dict(), "fired": fired.get(rule.id, {})} for rule in self.rules]
+
+
+def _window_left(window: list[float] | None, now: float) -> int | None:
+    """Whole seconds (at least 1) a rate-limit window stays open; None once it closed.
+
+    It closes when `retry_after` has passed on the server clock or in real time, whichever
+    is first: a client honouring `Retry-After` sleeps in real time, and a manual clock stands
+    still meanwhile (its window would never close for a real SDK); a test moves the clock."""
+    if window is None:
+        return None
+    server_end, real_end = window
+    left = min(server_end - now, real_end - time.time())
+    return max(1, math.ceil(left)) if left > 0 else None
 
 
 def _room_for(held: list[FaultRule], adding: Sequence[FaultRule]) -> list[FaultRule]:
