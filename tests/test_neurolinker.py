@@ -1413,6 +1413,18 @@ def test_tasks_lists_this_tokens_requests(mock: Mock, prefix: str) -> None:
     assert {t["status"] for t in nl.get("/tasks").json()["tasks"]["requests"]} == {"completed"}
 
 
+def test_the_tasks_page_curl_path_lists_the_same_tasks(nl: Client) -> None:
+    """The page's heading says `/api/v1/tasks`, its curl calls `/v1/mcp/tasks`: both answer,
+    and the journal files the curl's call under the documented operation."""
+    request_id = nl.extract(("a.pdf", written_pdf("x")))
+    curl = nl.mock.client.get("/neurolinker/v1/mcp/tasks", headers=nl.headers)
+    assert curl.status_code == 200
+    assert curl.json() == nl.get("/tasks").json()
+    assert [t["request_id"] for t in curl.json()["tasks"]["requests"]] == [request_id]
+    other = nl.mock.client.get("/neurolinker/v1/mcp/request-status/x", headers=nl.headers)
+    assert other.status_code == 404  # the rest of the backend's /mcp family is not served
+
+
 def test_make_zip_of_a_field_extraction_holds_the_payloads(nl: Client) -> None:
     request_id = submit_fields(nl, ("inv.pdf", written_pdf("x")))
     document_id = nl.finished(request_id)["documents"][0]["document_id"]

@@ -71,7 +71,8 @@ class NeuroLinker(ApiService):
     # `insufficient_credits` is a scenario word, not a job state: the submit is refused with 402
     outcomes = OUTCOMES
     scenario_options = ("failing",)  # how many documents a partial request fails
-    path_aliases = {f"{SDK}/": f"{DOCUMENTED}/"}
+    # the tasks page's curl calls `/v1/mcp/tasks` (its heading `/api/v1/tasks`): served too
+    path_aliases = {f"{SDK}/mcp/tasks": f"{DOCUMENTED}/tasks", f"{SDK}/": f"{DOCUMENTED}/"}
     time_style = MICROS_OFFSET  # request level; a document's own instants end in `Z`
     # the results of documents by ID, and a schema worked out from words: nothing is written
     reading_posts = frozenset(
@@ -94,9 +95,12 @@ class NeuroLinker(ApiService):
             ("/make-zip", responses.make_zip, ["POST"]),
         ]
         return [
-            self.route(base + path, handler, methods)
-            for base in (DOCUMENTED, SDK)
-            for path, handler, methods in endpoints
+            *(
+                self.route(base + path, handler, methods)
+                for base in (DOCUMENTED, SDK)
+                for path, handler, methods in endpoints
+            ),
+            self.route(f"{SDK}/mcp/tasks", responses.tasks, ["GET"]),
         ]
 
     def tenant_of(self, request: Request) -> str:
