@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
 import soundfile
-from camb import CambAI, UnprocessableEntityError
+from camb import AsyncCambAI, CambAI, UnprocessableEntityError
 from camb.core.api_error import ApiError
 
 from mockserver.contracts import load
+from mockserver.fixtures.transport import SyncASGITransport
 from tests.conftest import Live, Mock, make_mock
 from tests.conftest import wav as upload
 
@@ -647,3 +650,141 @@ def test_sdk_sees_validation_errors_as_its_own_exceptions(live: Live) -> None:
     with pytest.raises(ApiError) as unknown:
         client.audio_separation.get_audio_separation_status("no-such-task")
     assert unknown.value.status_code == 404
+
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def journal(live: Live, key: str) -> list[dict[str, Any]]:
+    """The live server's journal of one key's requests, oldest first."""
+    answer = httpx.get(f"{live.url}/__mock__/journal", params={"tenant": key}, timeout=10)
+    return answer.json()["entries"]
+
+
+def test_async_sdk_separates_an_open_file_and_reads_its_run(live: Live, tmp_path: Path) -> None:
+    """AsyncCambAI end to end: an open file uploaded, `run_id` and `traceparent` sent where the
+    SDK offers them, status, run info and batch results, and its typed errors."""
+    key = f"key-{uuid4().hex}"
+    path = tmp_path / "take.wav"
+    path.write_bytes(wav(1.5))
+
+    async def run() -> tuple[int, list[bytes]]:
+        async with httpx.AsyncClient(timeout=10) as http:
+            separation = AsyncCambAI(
+                api_key=key, base_url=f"{live.url}/camb/apis", httpx_client=http
+            ).audio_separation
+            with path.open("rb") as media:
+                created = await separation.create_audio_separation(
+                    media_file=media, run_id=7, traceparent=TRACEPARENT
+                )
+            pending = await separation.get_audio_separation_status(created.task_id, run_id=7)
+            assert pending.model_dump() == PENDING
+            live.advance(SEPARATION_SECONDS)
+            done = await separation.get_audio_separation_status(created.task_id, run_id=7)
+            assert (done.status, done.exception_reason, done.message) == ("SUCCESS", None, None)
+            assert isinstance(done.run_id, int)
+            info = await separation.get_audio_separation_run_info(done.run_id)
+            batch = await separation.get_audio_separation_runs_results(
+                run_ids=[done.run_id, 1], run_id=done.run_id, traceparent=TRACEPARENT
+            )
+            assert batch == {str(done.run_id): info}
+            tracks = [
+                (await http.get(url)).content
+                for url in (info.foreground_audio_url, info.background_audio_url)
+            ]
+            with pytest.raises(ApiError) as unknown:
+                await separation.get_audio_separation_status("no-such-task")
+            assert (unknown.value.status_code, unknown.value.body) == (
+                404,
+                {"detail": "Task no-such-task not found"},
+            )
+            with pytest.raises(UnprocessableEntityError) as no_run:
+                await separation.get_audio_separation_run_info(None)
+            assert no_run.value.status_code == 422
+            assert no_run.value.body.detail[0].loc == ["path", "run_id"]
+            return done.run_id, tracks
+
+    run_id, tracks = asyncio.run(run())
+    (foreground_seconds, foreground), (background_seconds, background) = map(read_flac, tracks)
+    assert (foreground_seconds, background_seconds) == (pytest.approx(1.5), pytest.approx(1.5))
+    assert foreground != background
+    entries = journal(live, key)
+    assert [(e["method"], e["path"], e["query"], e["status"]) for e in entries] == [
+        ("POST", "/apis/audio-separation", "run_id=7", 200),
+        ("GET", f"/apis/audio-separation/{entries[0]['response']['task_id']}", "run_id=7", 200),
+        ("GET", f"/apis/audio-separation/{entries[0]['response']['task_id']}", "run_id=7", 200),
+        ("GET", f"/apis/audio-separation-result/{run_id}", "", 200),
+        ("POST", "/apis/audio-separation-results", f"run_id={run_id}", 200),
+        ("GET", "/apis/audio-separation/no-such-task", "", 404),
+        ("GET", "/apis/audio-separation-result/None", "", 422),
+    ]
+    (part,) = entries[0]["request"]["parts"]
+    assert (part["name"], part["filename"], part["size"]) == (
+        "media_file",
+        "take.wav",
+        len(wav(1.5)),
+    )
+    assert entries[4]["request"] == {"run_ids": [run_id, 1]}
+
+
+def test_sdk_raw_responses_carry_the_parsed_data_and_the_headers(live: Live) -> None:
+    """`with_raw_response`, sync and async: the same parsed data, plus the mock's headers."""
+    client, key = sdk(live)
+    raw = client.audio_separation.with_raw_response
+    created = raw.create_audio_separation(media_file=("a.wav", wav()))
+    live.advance(SEPARATION_SECONDS)
+    status = raw.get_audio_separation_status(created.data.task_id)
+    assert (status.data.status, status.data.exception_reason) == ("SUCCESS", None)
+    assert isinstance(status.data.run_id, int)
+    info = raw.get_audio_separation_run_info(status.data.run_id)
+    batch = raw.get_audio_separation_runs_results(run_ids=[status.data.run_id])
+    assert batch.data == {str(status.data.run_id): info.data}
+
+    async def run() -> list[Any]:
+        async with httpx.AsyncClient(timeout=10) as http:
+            async_raw = AsyncCambAI(
+                api_key=key, base_url=f"{live.url}/camb/apis", httpx_client=http
+            ).audio_separation.with_raw_response
+            second = await async_raw.create_audio_separation(media_file=("b.wav", wav()))
+            pending = await async_raw.get_audio_separation_status(second.data.task_id)
+            assert pending.data.model_dump() == PENDING
+            again = await async_raw.get_audio_separation_run_info(status.data.run_id)
+            assert again.data == info.data
+            results = await async_raw.get_audio_separation_runs_results(
+                run_ids=[status.data.run_id]
+            )
+            assert results.data == batch.data
+            with pytest.raises(ApiError) as unknown:
+                await async_raw.get_audio_separation_status("no-such-task")
+            assert unknown.value.status_code == 404
+            return [second, pending, again, results]
+
+    responses = [created, status, info, batch, *asyncio.run(run())]
+    assert {r.headers["content-type"] for r in responses} == {"application/json"}
+    entries = journal(live, key)
+    assert [r.headers["x-request-id"] for r in responses] == [e["id"] for e in entries[:-1]]
+    assert entries[-1]["status"] == 404
+
+
+async def _async_status_error(app: Any, base_url: str, key: str) -> ApiError:
+    """The ApiError AsyncCambAI raises for a status read, on `app` in-process."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+        client = AsyncCambAI(api_key=key, base_url=base_url, httpx_client=http)
+        with pytest.raises(ApiError) as error:
+            await client.audio_separation.get_audio_separation_status("no-such-task")
+        return error.value
+
+
+def test_sdk_sees_a_refused_key_as_api_error_401() -> None:
+    """A key the server refuses (bound to 401 in its config) is an ApiError, sync and async."""
+    revoked = {"error": "Invalid API key", "status": 401}
+    base_url = f"http://mockserver.test{CAMB}"
+    for mock in make_mock(keys={"revoked": {"status": 401}}):
+        with httpx.Client(transport=SyncASGITransport(mock.client.app)) as http:
+            sync = CambAI(api_key="revoked", base_url=base_url, httpx_client=http)
+            with pytest.raises(ApiError) as refused:
+                sync.audio_separation.create_audio_separation(media_file=("a.wav", wav()))
+        assert (refused.value.status_code, refused.value.body) == (401, revoked)
+        error = asyncio.run(_async_status_error(mock.client.app, base_url, "revoked"))
+        assert (error.status_code, error.body) == (401, revoked)
+        assert len(mock.state.store) == 0  # nothing was created

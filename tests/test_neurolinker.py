@@ -10,6 +10,8 @@ import json
 import re
 import zipfile
 import zlib
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 from uuid import uuid4
@@ -18,7 +20,7 @@ import httpx
 import jsonschema
 import neurolinker_sdk.polling
 import pytest
-from neurolinker_sdk import NeuroLinker, NeuroLinkerAPIError
+from neurolinker_sdk import AsyncNeuroLinker, NeuroLinker, NeuroLinkerAPIError
 
 from mockserver.apis.neurolinker import pdf
 from tests.conftest import Live, Mock, make_mock
@@ -806,23 +808,58 @@ class VirtualTime:
         self.slept.append(seconds)
         self.live.advance(seconds)
 
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
 
 @pytest.fixture
 def virtual_time(live: Live, monkeypatch: pytest.MonkeyPatch) -> VirtualTime:
+    """The poller's `time` and, for the async waiter, its `asyncio` (only `sleep` is used)."""
     fake = VirtualTime(live)
     monkeypatch.setattr(neurolinker_sdk.polling, "time", fake)
+    monkeypatch.setattr(neurolinker_sdk.polling, "asyncio", SimpleNamespace(sleep=fake.async_sleep))
     return fake
 
 
-def sdk(live: Live, scenario: str | None = None) -> NeuroLinker:
+def new_token() -> str:
+    return f"nl_{uuid4().hex}"
+
+
+def sdk(live: Live, scenario: str | None = None, token: str | None = None) -> NeuroLinker:
     """The SDK as a user builds it; only the base URL and token differ, plus the scenario
     header on its own HTTP client when a test steers the outcome."""
     headers = {"X-Mock-Scenario": scenario} if scenario else {}
     return NeuroLinker(
-        token=f"nl_{uuid4().hex}",
+        token=token or new_token(),
         base_url=f"{live.url}/neurolinker",
         http_client=httpx.Client(headers=headers, timeout=10),
     )
+
+
+def async_sdk(live: Live, token: str | None = None) -> AsyncNeuroLinker:
+    """`sdk`'s async twin (use `async with`)."""
+    return AsyncNeuroLinker(
+        token=token or new_token(),
+        base_url=f"{live.url}/neurolinker",
+        http_client=httpx.AsyncClient(timeout=10),
+    )
+
+
+def journal(live: Live, token: str) -> list[dict[str, Any]]:
+    """The live server's journal of one token's requests, oldest first."""
+    answer = httpx.get(f"{live.url}/__mock__/journal", params={"tenant": token}, timeout=10)
+    return answer.json()["entries"]
+
+
+def seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+RETRIEVED_ONE = (True, 1, 1, 0, "Retrieved 1 of 1 documents")
+
+
+def counts(answer: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(answer[k] for k in ("success", "total", "successful", "failed", "message"))
 
 
 def test_sdk_extracts_waits_and_reads_json(live: Live, virtual_time: VirtualTime) -> None:
@@ -877,6 +914,243 @@ def test_sdk_raises_402_when_out_of_credits(live: Live, virtual_time: VirtualTim
         "detail": "Insufficient credits: this request needs 4 credits"
     }
     assert virtual_time.slept == []
+
+
+def test_sdk_reads_every_result_kind_of_a_turbo_extraction(
+    live: Live, virtual_time: VirtualTime
+) -> None:
+    """extract with alias/description/enrichment_mode, status.document, every
+    documents.* reader, and make_zip of one document with local images and content types."""
+    token = new_token()
+    with sdk(live, token=token) as client:
+        extraction = client.extraction
+        pdf = written_pdf("Intro", "Method", "Results")
+        submit = extraction.extract(
+            documents=[("report.pdf", pdf)],
+            alias="Q3 report",
+            description="Quarterly numbers",
+            enrichment_mode="turbo",
+        )
+        request_uid = extraction.extract_request_uid(submit)
+        status = extraction.wait_for_request(request_uid)
+        assert (status["status"], status["completed"], status["failed"]) == ("completed", 1, 0)
+        assert sum(virtual_time.slept) >= 55  # 10 s + 15 s per page, slept virtually
+        (document_id,) = extraction.extract_document_ids(status)
+
+        document = extraction.status.document(document_id)
+        assert {k: document[k] for k in ("status", "request_id", "file_name", "total_pages")} == {
+            "status": "completed",
+            "request_id": request_uid,
+            "file_name": "report.pdf",
+            "total_pages": 3,
+        }
+        assert document["file_size_bytes"] == len(pdf)
+        assert seconds_between(document["started_at"], document["completed_at"]) == 55
+
+        markdown = extraction.documents.markdown([document_id], content_types=["text"])
+        assert counts(markdown) == RETRIEVED_ONE
+        assert markdown["results"][0]["content"] == (
+            "<header>report.pdf</header>\n\n# report\n\n"
+            "## Page 1\n\nIntro\n\n## Page 2\n\nMethod\n\n## Page 3\n\nResults\n"
+        )
+        structured = extraction.documents.json([document_id])["results"][0]["content"]
+        assert structured["enrichment_mode"] == "turbo"
+        table = structured["pages"][0]["elements"][1]
+        assert (table["content_type"], table["legend"], table["extracted_text"]) == (
+            "tables",
+            "Table 1: file facts",
+            "File report.pdf, 3 page(s)",
+        )
+
+        images = extraction.documents.images([document_id])
+        assert counts(images) == RETRIEVED_ONE and images["total_images"] == 3
+        pictures = images["results"][0]["content"]
+        assert [picture["page_number"] for picture in pictures] == [1, 2, 3]
+        pngs = {p["file_name"]: httpx.get(p["download_url"]).content for p in pictures}
+        assert all(png.startswith(b"\x89PNG") for png in pngs.values())
+
+        pages = extraction.documents.page_summaries([document_id])
+        assert counts(pages) == RETRIEVED_ONE
+        assert pages["results"][0]["content"] == [
+            {"page_number": 1, "summary": "Page 1: Intro"},
+            {"page_number": 2, "summary": "Page 2: Method"},
+            {"page_number": 3, "summary": "Page 3: Results"},
+        ]
+        sections = extraction.documents.section_summaries([document_id])
+        assert counts(sections) == RETRIEVED_ONE
+        assert sections["results"][0]["content"] == [
+            {
+                "title": "Intro",
+                "summary": "Pages 1-2 of report.pdf, opening with: Intro",
+                "start_page": 1,
+                "end_page": 2,
+            },
+            {
+                "title": "Results",
+                "summary": "Pages 3-3 of report.pdf, opening with: Results",
+                "start_page": 3,
+                "end_page": 3,
+            },
+        ]
+        by_page = extraction.documents.document_summary([document_id], summary_type="page")
+        by_section = extraction.documents.document_summary([document_id], summary_type="section")
+        assert (counts(by_page), counts(by_section)) == (RETRIEVED_ONE, RETRIEVED_ONE)
+        assert by_page["results"][0]["content"] == (
+            "report.pdf (3 page(s)). Page 1: Intro Page 2: Method Page 3: Results"
+        )
+        assert by_section["results"][0]["content"] == (
+            "report.pdf (3 page(s)). Pages 1-2 of report.pdf, opening with: Intro "
+            "Pages 3-3 of report.pdf, opening with: Results"
+        )
+
+        zipped = extraction.make_zip(
+            job_uid=request_uid,
+            document_uid=document_id,
+            local_images=True,
+            content_types=["text", "images"],
+        )
+        assert (zipped["success"], zipped["message"]) == (True, "ZIP archive created")
+        assert zipped["url"].split("?")[0].endswith(f"/{document_id}.zip")
+        archive = zipfile.ZipFile(io.BytesIO(httpx.get(zipped["url"]).content))
+    folder = f"{document_id}/"
+    assert archive.namelist() == [
+        f"{folder}report.md",
+        f"{folder}report.json",
+        f"{folder}page_summaries.json",
+        f"{folder}section_summaries.json",
+        *(f"{folder}images/{name}" for name in pngs),
+    ]
+    in_zip = json.loads(archive.read(f"{folder}report.json"))
+    elements = [page["elements"] for page in in_zip["pages"]]
+    assert [[e["content_type"] for e in page] for page in elements] == [["text", "images"]] * 3
+    assert [page[1]["image"] for page in elements] == [f"images/{name}" for name in pngs]
+    assert {name: archive.read(f"{folder}images/{name}") for name in pngs} == pngs
+    (submitted,) = [e for e in journal(live, token) if e["path"] == "/api/v1/extract"]
+    form = next(part for part in submitted["request"]["parts"] if part["name"] == "form")
+    assert json.loads(form["value"]) == {
+        "alias": "Q3 report",
+        "description": "Quarterly numbers",
+        "enrichment_mode": "turbo",
+    }
+
+
+def test_async_sdk_extracts_waits_and_reads_results(live: Live, virtual_time: VirtualTime) -> None:
+    """AsyncNeuroLinker end to end, its waiter's sleeps on the live server's clock."""
+    token = new_token()
+
+    async def run() -> tuple[list[str], bytes]:
+        async with async_sdk(live, token) as client:
+            extraction = client.extraction
+            submit = await extraction.extract(
+                documents=[("a.pdf", written_pdf("Alpha", "Beta")), ("b.pdf", written_pdf("C"))],
+                alias="pair",
+            )
+            request_uid = extraction.extract_request_uid(submit)
+            with pytest.raises(NeuroLinkerAPIError) as early:
+                await extraction.make_zip(job_uid=request_uid)
+            assert (early.value.status_code, early.value.response_json) == (
+                409,
+                {"detail": "Request is still processing"},
+            )
+            status = await extraction.wait_for_request(request_uid)
+            assert (status["status"], status["completed"], status["total"]) == ("completed", 2, 2)
+            assert await extraction.status.request(request_uid) == status
+            ids = extraction.extract_document_ids(status)
+            documents = [await extraction.status.document(i) for i in ids]
+            assert [(d["status"], d["total_pages"]) for d in documents] == [
+                ("completed", 2),
+                ("completed", 1),
+            ]
+            docs = extraction.documents
+            formulas = (await docs.json(ids, content_types=["formula"]))["results"]
+            assert [
+                [[e["content_type"] for e in page["elements"]] for page in r["content"]["pages"]]
+                for r in formulas
+            ] == [[[], ["formula"]], [[]]]
+            markdown = (await docs.markdown(ids, content_types=["text"]))["results"]
+            assert [r["content"].split("\n\n")[-1] for r in markdown] == ["Beta\n", "C\n"]
+            images = await docs.images(ids)
+            assert (images["successful"], images["total_images"]) == (2, 3)
+            pages = (await docs.page_summaries(ids))["results"]
+            assert [[p["summary"] for p in r["content"]] for r in pages] == [
+                ["Page 1: Alpha", "Page 2: Beta"],
+                ["Page 1: C"],
+            ]
+            sections = (await docs.section_summaries(ids))["results"]
+            assert [[(s["start_page"], s["end_page"]) for s in r["content"]] for r in sections] == [
+                [(1, 2)],
+                [(1, 1)],
+            ]
+            summaries = [
+                (await docs.document_summary(ids[1:], summary_type=kind))["results"][0]["content"]
+                for kind in ("page", "section")
+            ]
+            assert summaries == [
+                "b.pdf (1 page(s)). Page 1: C",
+                "b.pdf (1 page(s)). Pages 1-1 of b.pdf, opening with: C",
+            ]
+            zipped = await extraction.make_zip(
+                job_uid=request_uid, document_uid=ids[1], local_images=True, content_types=["text"]
+            )
+            async with httpx.AsyncClient(timeout=10) as http:
+                archive = (await http.get(zipped["url"])).content
+            listed = (await extraction.list_tasks())["tasks"]["requests"]
+            assert [(t["request_id"], t["status"], t["total_documents"]) for t in listed] == [
+                (request_uid, "completed", 2)
+            ]
+            return ids, archive
+
+    ids, archive = asyncio.run(run())
+    assert sum(virtual_time.slept) >= 65  # 40 s and 25 s of work, slept virtually
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        assert {name.split("/")[0] for name in opened.namelist()} == {ids[1]}
+        structured = json.loads(opened.read(f"{ids[1]}/b.json"))
+    assert [[e["content_type"] for e in p["elements"]] for p in structured["pages"]] == [["text"]]
+
+
+def test_sdk_errors_are_neurolinker_api_errors(live: Live, virtual_time: VirtualTime) -> None:
+    """409 (make_zip while processing), 422 (a summary type the API has not) and 429 (a rate
+    limit injected by the scenario, gone once its Retry-After passed); 402 is tested above."""
+    with sdk(live) as client:
+        extraction = client.extraction
+        request_uid = extraction.extract_request_uid(
+            extraction.extract(documents=[("a.pdf", written_pdf("x"))])
+        )
+        with pytest.raises(NeuroLinkerAPIError) as processing:
+            extraction.make_zip(job_uid=request_uid)
+        assert (processing.value.status_code, processing.value.response_json) == (
+            409,
+            {"detail": "Request is still processing"},
+        )
+        (document_id,) = extraction.extract_document_ids(extraction.wait_for_request(request_uid))
+        with pytest.raises(NeuroLinkerAPIError) as unknown_kind:
+            extraction.documents.document_summary([document_id], summary_type="chapter")
+        assert (unknown_kind.value.status_code, unknown_kind.value.method) == (422, "POST")
+        assert unknown_kind.value.response_json == {
+            "detail": [
+                {
+                    "type": "enum",
+                    "loc": ["body", "summary_type"],
+                    "msg": "Input should be 'page' or 'section'",
+                    "input": "chapter",
+                    "ctx": {"expected": "'page' or 'section'"},
+                }
+            ]
+        }
+    limited = {"detail": "Too many requests: retry in 2 s (rate limit injected by the mock)"}
+    with sdk(live, "completed; fault=429") as client:
+        extraction = client.extraction
+        for _ in range(2):  # the window stays open until its 2 s have passed
+            with pytest.raises(NeuroLinkerAPIError) as rate_limited:
+                extraction.extract(urls=["https://example.com/a.pdf"])
+            assert (rate_limited.value.status_code, rate_limited.value.response_json) == (
+                429,
+                limited,
+            )
+        live.advance(2)
+        retried = extraction.extract(urls=["https://example.com/a.pdf"])
+        status = extraction.wait_for_request(extraction.extract_request_uid(retried))
+        assert (status["status"], status["completed"]) == ("completed", 1)
 
 
 # --- page counting with a real PDF reader -------------------------------------------------------
