@@ -280,6 +280,7 @@ def test_the_credits_codes_are_those_neural_draft_takes() -> None:
 
     service = apis.service_class("neuraldraft")
     codes = schema()["properties"]["credits_error_code"]["enum"]
-    assert set(codes) == service.scenario_words() - {*service.outcomes, "stalled"}
+    # the credit words: not the outcomes, and not `plan_required` (a plan, not credits)
+    assert set(codes) == service.scenario_words() - {*service.outcomes, "stalled", "plan_required"}
     for code in codes:
         create_app(ServerConfig(clock="manual", credits_error_code=code))

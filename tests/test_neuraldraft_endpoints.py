@@ -321,12 +321,250 @@ def test_a_body_neither_json_nor_multipart_is_a_400(mock: Mock) -> None:
     problem(answer, 400, "bad_request")
 
 
-def test_a_replace_without_a_prompt_is_a_422(mock: Mock) -> None:
+def put(mock: Mock, path: str, body: Any, key: str | None = None, **extra: str) -> httpx.Response:
+    return mock.client.put(BASE + path, headers=headers(mock, key, **extra), json=body)
+
+
+def delete(mock: Mock, path: str, key: str | None = None) -> httpx.Response:
+    return mock.client.delete(BASE + path, headers=headers(mock, key))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"regenerate": True}, "prompt"),
+        ({"regenerate": True, "url": "https://x.io/a.png"}, "prompt"),
+        ({}, "url"),
+        ({"regenerate": False}, "url"),
+        ({"url": "ftp://x.io/a.png"}, "url"),
+        ({"url": "https://x.io/" + "a" * 2048}, "url"),
+        ({"url": 5}, "url"),
+    ],
+)
+def test_a_replace_neither_by_url_nor_by_prompt_is_a_422_naming_the_field(
+    mock: Mock, body: dict[str, Any], field: str
+) -> None:
     upload(mock, gif(1, 1), key="logo")
-    answer = mock.client.put(
-        BASE + "/images/logo", headers=headers(mock), json={"url": "https://x.io/a.png"}
+    assert set(problem(put(mock, "/images/logo", body), 422, "validation_failed")["errors"]) == {
+        field
+    }
+    assert get(mock, "/images/logo").json()["mime_type"] == "image/gif"  # untouched
+
+
+def test_put_with_a_url_registers_it_as_it_is(mock: Mock) -> None:
+    """The replace page's direct URL mode: synchronous, the updated Image; nothing fetched."""
+    url = "https://images.example.com/brand/Hero.JPG?v=2"
+    created = put(mock, "/images/hero.background", {"url": url})
+    assert created.status_code == 201, created.text
+    image = {
+        "key": "hero.background",
+        "url": url,
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+        "mime_type": "image/jpeg",
+        "generated": False,
+    }
+    assert created.json() == {"data": image}
+    assert get(mock, "/images/hero.background").json() == image
+    problem(get(mock, "/images/hero.background", key=OTHER), 404, "not_found")
+
+    mock.advance(5)
+    swapped = put(mock, "/images/hero.background", {"url": "https://images.example.com/hero"})
+    assert swapped.status_code == 200, swapped.text
+    assert swapped.json()["data"] == {
+        "key": "hero.background",
+        "url": "https://images.example.com/hero",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:05Z",
+        "generated": False,
+    }
+    # an upload swaps a URL's image, and a URL an upload's
+    replaced = upload(mock, gif(20, 10), key=None, method="PUT", path="/images/hero.background")
+    assert replaced.status_code == 200 and replaced.json()["data"]["width"] == 20
+    again = put(mock, "/images/hero.background", {"url": "https://x.io/a.webp"})
+    assert again.status_code == 200 and "width" not in again.json()["data"]
+    assert again.json()["data"]["mime_type"] == "image/webp"
+
+
+def test_a_prompt_still_regenerates_by_put(mock: Mock) -> None:
+    problem(put(mock, "/images/logo", {"prompt": "A logo"}), 404, "not_found")
+    put(mock, "/images/logo", {"url": "https://x.io/logo.svg"})
+    job = put(mock, "/images/logo", {"prompt": "A logo", "url": "https://x.io/other.png"})
+    assert job.status_code == 202 and job.json()["type"] == "image.generate"
+    mock.advance(40)
+    image = get(mock, "/images/logo").json()
+    assert (image["generated"], image["mime_type"]) == (True, "image/png")
+
+
+def test_images_are_listed_by_key_and_prefix(mock: Mock) -> None:
+    put(mock, "/images/hero.foreground", {"url": "https://x.io/f.png"})
+    upload(mock, gif(2, 2), key="logo")
+    put(mock, "/images/hero.background", {"url": "https://x.io/b.png"})
+    post(mock, "/images", {"prompt": "A hero", "key": "hero.middle"})
+    put(mock, "/images/hero.secret", {"url": "https://x.io/s.png"}, key=OTHER)
+    listed = get(mock, "/images")
+    assert listed.status_code == 200, listed.text
+    assert [i["key"] for i in listed.json()["data"]] == [
+        "hero.background",
+        "hero.foreground",
+        "logo",
+    ]
+    assert listed.json()["meta"] == {"page": 1, "page_size": 20, "total": 3}
+    mock.advance(40)  # the generation with a key completed: it is listed
+    hero = get(mock, "/images?prefix=hero.&page_size=2&page=2").json()
+    assert hero["meta"] == {"page": 2, "page_size": 2, "total": 3}
+    assert [i["key"] for i in hero["data"]] == ["hero.middle"]
+    assert hero["data"][0]["generated"] is True
+    assert mock.client.get(hero["data"][0]["url"]).status_code == 200
+    assert get(mock, "/images?prefix=nothing").json() == {
+        "data": [],
+        "meta": {"page": 1, "page_size": 20, "total": 0},
+    }
+    problem(get(mock, "/images?page_size=101"), 422, "validation_failed")
+
+
+def test_delete_lets_an_image_go(mock: Mock) -> None:
+    upload(mock, gif(1, 1), key="logo")
+    problem(delete(mock, "/images/logo", key=OTHER), 404, "not_found")
+    gone = delete(mock, "/images/logo")
+    assert (gone.status_code, gone.content) == (204, b"")
+    assert "x-ratelimit-remaining" in gone.headers
+    problem(get(mock, "/images/logo"), 404, "not_found")
+    problem(delete(mock, "/images/logo"), 404, "not_found")
+    assert get(mock, "/images").json()["data"] == []
+    # the key is free again: a new registration is a new image
+    fresh = put(mock, "/images/logo", {"url": "https://x.io/logo.png"})
+    assert fresh.status_code == 201, fresh.text
+
+
+# --- POST /v1/videos ------------------------------------------------------------------------
+
+
+def test_a_video_is_a_job_wrapped_in_data_with_a_served_mp4(mock: Mock) -> None:
+    body = {"prompt": "Slow dolly through a sunlit studio", "duration_seconds": 12}
+    created = post(mock, "/videos", body)
+    assert created.status_code == 202, created.text
+    job = created.json()["data"]
+    assert set(created.json()) == {"data"}
+    assert (job["type"], job["status"], job["progress"], job["message"]) == (
+        "video.generate",
+        "pending",
+        0,
+        "Queued",
     )
-    assert set(problem(answer, 422, "validation_failed")["errors"]) == {"prompt"}
+    assert [step["name"] for step in job["steps"]] == ["generate", "upload"]
+    mock.advance(60)
+    running = get(mock, f"/jobs/{job['id']}").json()
+    assert (running["status"], running["message"]) == ("processing", "Generating the video")
+    mock.advance(60)
+    done = get(mock, f"/jobs/{job['id']}").json()
+    assert done["status"] == "completed", done
+    result = done["result"]
+    assert result | {"url": ""} == {
+        "url": "",
+        "width": 1080,
+        "height": 1920,
+        "duration_seconds": 12,
+    }
+    served = mock.client.get(result["url"])
+    assert served.status_code == 200 and served.headers["content-type"] == "video/mp4"
+    assert served.content[4:12] == b"ftypisom"
+    mvhd = served.content.index(b"mvhd")
+    assert struct.unpack(">II", served.content[mvhd + 16 : mvhd + 24]) == (1000, 12000)
+    problem(get(mock, f"/jobs/{job['id']}", key=OTHER), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("ratio", "size"),
+    [("16:9", (1920, 1080)), ("1:1", (1080, 1080)), ("3:4", (1080, 1440)), ("3:2", (1620, 1080))],
+)
+def test_a_videos_size_follows_its_aspect_ratio(
+    mock: Mock, ratio: str, size: tuple[int, int]
+) -> None:
+    job = post(mock, "/videos", {"prompt": "A forest", "aspect_ratio": ratio}).json()["data"]
+    mock.advance(120)
+    result = get(mock, f"/jobs/{job['id']}").json()["result"]
+    assert (result["width"], result["height"], result["duration_seconds"]) == (*size, 5)
+
+
+def test_a_premium_video_of_a_project_below_build_is_402_plan_required(mock: Mock) -> None:
+    scenario = {"X-Mock-Scenario": "plan_required"}
+    body = {"prompt": "Drone shot over pines", "tier": "premium"}
+    refused = problem(post(mock, "/videos", body, **scenario), 402, "plan_required")
+    assert refused["type"] == "https://api.neuraldraft.io/errors/plan_required"
+    assert refused["title"] == "Plan required"
+    # the budget tier, and every other job, works for such a project
+    budget = post(mock, "/videos", {"prompt": "Drone shot over pines"}, **scenario)
+    assert budget.status_code == 202, budget.text
+    image = post(mock, "/images", {"prompt": "A pine"}, **scenario)
+    assert image.status_code == 202, image.text
+    mock.advance(120)
+    assert get(mock, f"/jobs/{budget.json()['data']['id']}").json()["status"] == "completed"
+    # premium without the scenario runs; out of credits stays out_of_credits
+    assert post(mock, "/videos", body).status_code == 202
+    problem(
+        post(mock, "/videos", body, **{"X-Mock-Scenario": "out_of_credits"}), 402, "out_of_credits"
+    )
+
+
+def test_plan_required_is_reached_by_magic_and_by_the_queue(mock: Mock) -> None:
+    magic = {"prompt": "mock-plan_required drone shot", "tier": "premium"}
+    problem(post(mock, "/videos", magic), 402, "plan_required")
+    queued = mock.client.post(
+        "/__mock__/scenarios",
+        json={
+            "api": "neuraldraft",
+            "outcome": "plan_required",
+            "tenant": mock.headers("neuraldraft")["Authorization"].split()[1],
+        },
+    )
+    assert queued.status_code in (200, 201), queued.text
+    problem(post(mock, "/videos", {"prompt": "Waves", "tier": "premium"}), 402, "plan_required")
+    assert post(mock, "/videos", {"prompt": "Waves", "tier": "premium"}).status_code == 202
+
+
+def test_plan_required_is_no_job_outcome(mock: Mock) -> None:
+    job = post(mock, "/videos", {"prompt": "Waves"}).json()["data"]
+    answer = mock.client.post(
+        f"/__mock__/jobs/{job['id']}/transition", json={"outcome": "plan_required"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert "not a job outcome" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "prompt"),
+        ({"prompt": "ab"}, "prompt"),
+        ({"prompt": "x" * 2001}, "prompt"),
+        ({"prompt": "Waves", "tier": "gold"}, "tier"),
+        ({"prompt": "Waves", "aspect_ratio": "4:5"}, "aspect_ratio"),
+        ({"prompt": "Waves", "duration_seconds": 2}, "duration_seconds"),
+        ({"prompt": "Waves", "duration_seconds": 31}, "duration_seconds"),
+        ({"prompt": "Waves", "duration_seconds": "5"}, "duration_seconds"),
+        ({"prompt": "Waves", "visual_style": "x" * 201}, "visual_style"),
+        ({"prompt": "Waves", "platforms": ["youtube"]}, "platforms.0"),
+    ],
+)
+def test_a_bad_video_is_a_422_naming_the_field(
+    mock: Mock, body: dict[str, Any], field: str
+) -> None:
+    answer = problem(post(mock, "/videos", body), 422, "validation_failed")
+    assert set(answer["errors"]) == {field}
+
+
+def test_a_video_body_that_is_no_object_is_a_400(mock: Mock) -> None:
+    answer = post(mock, "/videos", ["prompt"])
+    assert problem(answer, 400, "bad_request")["detail"] == "Request body must be a JSON object."
+
+
+def test_a_video_create_is_replayed_by_its_idempotency_key(mock: Mock) -> None:
+    sent = {"Idempotency-Key": "video-1"}
+    first = post(mock, "/videos", {"prompt": "Waves"}, **sent)
+    again = post(mock, "/videos", {"prompt": "Waves"}, **sent)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
 
 
 # --- a blog post's translations, tags -------------------------------------------------------

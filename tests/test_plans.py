@@ -81,6 +81,7 @@ STARTS: dict[tuple[str, str], Start] = {
         "/v1/blog-posts", type="ai", topic="Cold brew", translate_to_all=True
     ),
     ("neuraldraft", "image.generate"): neuraldraft("/v1/images", prompt="A fox"),
+    ("neuraldraft", "video.generate"): neuraldraft("/v1/videos", prompt="A fox running"),
     ("neuraldraft", "social_post.generate"): neuraldraft("/v1/jobs", type="social_post.generate"),
     ("neuraldraft", "content_plan.generate"): neuraldraft("/v1/jobs", type="content_plan.generate"),
     ("neuraldraft", "website.generate"): neuraldraft("/v1/jobs", type="website.generate"),

@@ -22,6 +22,7 @@ STATUS_OPERATIONS = dict.fromkeys(
         "translation.batch",
         "content_plan.generate",
         "website.generate",
+        "video.generate",
     ),
     STATUS,
 )
@@ -31,6 +32,7 @@ ND_STEPS: dict[str, tuple[str, ...]] = {
     "image.generate": ("generate", "upload"),
     "content_plan.generate": ("research", "plan"),
     "website.generate": ("plan", "write", "build"),
+    "video.generate": ("generate", "upload"),
 }
 LANGUAGES = ("fr", "de", "es", "it", "pt-BR", "ja", "zh-Hans")
 CLOCK = Clock("seconds", zulu=True)  # the docs' `2026-04-19T10:14:02Z`

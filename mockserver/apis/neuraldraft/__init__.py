@@ -28,10 +28,12 @@ from mockserver.apis.neuraldraft.models import (
     CYCLES,
     FAILED,
     KINDS,
+    RESULT_FILES,
     STOP_SHARE,
     Steps,
     job_body,
     job_events,
+    mp4,
     png,
     result_of,
     slugify,
@@ -40,7 +42,7 @@ from mockserver.apis.neuraldraft.models import (
     title_of,
 )
 from mockserver.apis.neuraldraft.posts import BlogPost, Registry, SocialPost
-from mockserver.apis.neuraldraft.problems import CREDITS_CODES, problem
+from mockserver.apis.neuraldraft.problems import CREDITS_CODES, PLAN_REQUIRED, problem
 from mockserver.apis.neuraldraft.stream import Wakeup
 from mockserver.apis.neuraldraft.webhooks import Happening, Webhooks
 from mockserver.contracts.lifecycle import end_states
@@ -55,7 +57,7 @@ API_KEY = re.compile(r"^ndsk_(live|test)_\S+$")
 CANCELLED_TOPIC = "neuraldraft:cancelled"  # published through the store when a job is cancelled
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 RATE_LIMIT_NAMES = frozenset(name.lower().encode() for name in RATE_LIMIT_HEADERS)
-IMAGE_FILE = images.IMAGE_FILE
+REFUSALS = (*CREDITS_CODES, PLAN_REQUIRED)  # scenario words that answer the create a 402
 MULTIPART_BOUNDARY = re.compile(
     r"^\s*multipart/form-data\s*;.*?\bboundary=(\"[^\"]+\"|[^;\s]+)", re.I
 )
@@ -141,9 +143,11 @@ class NeuralDraft(ApiService):
                 "/v1/blog-posts/{id}/translations/{lang}", responses.put_translation, ["PUT"]
             ),
             self.route("/v1/content/{key}/translate", responses.translate_content, ["POST"]),
+            self.route("/v1/images", responses.list_images),
             self.route("/v1/images", responses.create_image, ["POST"]),
             self.route("/v1/images/{key}", images.get_image),
             self.route("/v1/images/{key}", responses.replace_image, ["PUT"]),
+            self.route("/v1/images/{key}", images.delete_image, ["DELETE"]),
             self.route("/v1/jobs", responses.create_job, ["POST"]),
             self.route("/v1/jobs/{id}", responses.get_job),
             self.route("/v1/jobs/{id}/cancel", responses.cancel_job, ["POST"]),
@@ -151,6 +155,7 @@ class NeuralDraft(ApiService):
             self.route("/v1/social-posts", responses.create_social_post, ["POST"]),
             self.route("/v1/social-posts/{id}", responses.get_social_post),
             self.route("/v1/tags", responses.list_tags),
+            self.route("/v1/videos", responses.create_video, ["POST"]),
             self.route("/v1/webhook-deliveries", responses.list_webhook_deliveries),
             self.route(
                 "/v1/webhook-deliveries/{id}/retry", responses.retry_webhook_delivery, ["POST"]
@@ -246,25 +251,25 @@ class NeuralDraft(ApiService):
         if error.status == 422 and error.errors:
             fields = "; ".join(f"{e.field}: {e.msg}" for e in error.errors)
             error.detail = f"One or more fields failed validation: {fields}"
-        if error.status == 402:  # whichever version of the errors page the server follows
-            error.code = self.credits_code
+        if error.status == 402 and error.code != PLAN_REQUIRED:
+            error.code = self.credits_code  # whichever version of the errors page it follows
         return problem(request, error)
 
     # --- scenarios and plans -----------------------------------------------------------------
 
     @classmethod
     def scenario_words(cls) -> set[str]:
-        return {*super().scenario_words(), *CREDITS_CODES}
+        return {*super().scenario_words(), *REFUSALS}
 
     def outcome_word(self, scenario: Scenario) -> str:
         """`out_of_credits` and `insufficient_credits` are words too: the create request
-        answers 402."""
-        if scenario.outcome in CREDITS_CODES:
+        answers 402; and `plan_required`: a premium video's create answers 402."""
+        if scenario.outcome in REFUSALS:
             return scenario.outcome
         return super().outcome_word(scenario)
 
     def outcome(self, kind: str, scenario: Scenario) -> Outcome:
-        if scenario.outcome in CREDITS_CODES:
+        if scenario.outcome in REFUSALS:
             raise ScenarioError(
                 f"{scenario.outcome} refuses the create request (402); it is not a job outcome"
             )
@@ -316,7 +321,7 @@ class NeuralDraft(ApiService):
         """A completed job's `result` (a blog post job's post is written when first asked)."""
         if job.kind == "blog_post.generate":
             return dict(self.written_post(job, now))
-        return result_of(job, lambda j: self.image_url(j, now, server_url))
+        return result_of(job, lambda j: self.file_url(j, now, server_url))
 
     def written_post(self, job: Job, now: float) -> dict[str, Any]:
         """`{post_id, slug, title}` of the post the completed blog post `job` wrote: written
@@ -334,15 +339,17 @@ class NeuralDraft(ApiService):
             result.update(post_id=number, slug=slug, title=title_of(topic))
         return result
 
-    def image_url(self, job: Job, now: float, server_url: str) -> str:
-        """A signed link to the generated PNG, expiring on the server clock."""
+    def file_url(self, job: Job, now: float, server_url: str) -> str:
+        """A signed link to the generated PNG or MP4, expiring on the server clock."""
         expires = int(now + self.state.config.link_ttl)
-        return server_url + self.state.signer.path(job.id, IMAGE_FILE, expires)
+        return server_url + self.state.signer.path(job.id, RESULT_FILES[job.kind], expires)
 
     def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
-        if job.kind != "image.generate" or name != IMAGE_FILE:
+        if RESULT_FILES.get(job.kind) != name:
             raise ApiError(404, "No such file")
         result = job.data["result"]
+        if job.kind == "video.generate":
+            return mp4(result["duration_seconds"]), "video/mp4"
         return png(result["width"], result["height"], job.data["prompt"]), "image/png"
 
     def _event_data(self, job: Job, happening: Happening, now: float) -> dict[str, Any]:

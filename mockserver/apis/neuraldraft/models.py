@@ -44,6 +44,7 @@ BLOG_STEPS: dict[str, tuple[float, str]] = {
     "seo": (63.0, "Optimising for search"),
 }
 IMAGE_STEPS = {"generate": (32.0, "Generating the image"), "upload": (6.0, "Uploading the image")}
+VIDEO_STEPS = {"generate": (100.0, "Generating the video"), "upload": (18.0, "Uploading the video")}
 SOCIAL_STEPS = {"write": (40.0, "Writing the post"), "media": (18.0, "Creating the visual")}
 PLAN_STEPS = {"research": (45.0, "Researching topics"), "plan": (30.0, "Planning the calendar")}
 WEBSITE_STEPS = {
@@ -122,7 +123,15 @@ KINDS: dict[str, Kind] = {
     "website.generate": Kind(
         WEBSITE_STEPS, FAILURE_CODE, "The website could not be generated.", "Generation failed"
     ),
+    "video.generate": Kind(
+        VIDEO_STEPS,
+        FAILURE_CODE,
+        "The video model could not render this prompt.",
+        "Generation failed",
+    ),
 }
+# the file a completed job's `result.url` links to (signed, served by the mock), by job type
+RESULT_FILES = {"image.generate": "image.png", "video.generate": "video.mp4"}
 # queued, then at work; the contract refuses to load otherwise (LifecycleMismatch)
 CYCLES.conform(KINDS, [PENDING, PROCESSING], (COMPLETED, FAILED, CANCELLED))
 
@@ -372,10 +381,11 @@ def job_body(job: Job, now: float, result: Callable[[Job], dict[str, Any]]) -> d
     return body
 
 
-def result_of(job: Job, image_url: Callable[[Job], str]) -> dict[str, Any]:
+def result_of(job: Job, file_url: Callable[[Job], str]) -> dict[str, Any]:
+    """A completed job's `result`; an image's or a video's `url` its signed link now."""
     result = dict(job.data["result"])
-    if job.kind == "image.generate":
-        result["url"] = image_url(job)
+    if job.kind in RESULT_FILES:
+        result["url"] = file_url(job)
     return result
 
 
@@ -412,6 +422,31 @@ def image_size(aspect_ratio: str) -> tuple[int, int]:
     if width > height:
         return 1920, max(1, round(1920 * height / width))
     return max(1, round(1920 * width / height)), 1920
+
+
+def video_size(aspect_ratio: str) -> tuple[int, int]:
+    """Width and height for `W:H`, the short side 1080 pixels (9:16 is 1080 x 1920)."""
+    width, height = (int(part) for part in aspect_ratio.split(":"))
+    if width >= height:
+        return max(1, round(1080 * width / height)), 1080
+    return 1080, max(1, round(1080 * height / width))
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+_MATRIX = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+
+
+def mp4(seconds: int) -> bytes:
+    """An MP4 file that says it lasts `seconds`: a file type box and a movie header (time
+    scale 1000), no track. A probe reads its container and duration; there is nothing to play
+    (the mock renders no frames)."""
+    ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 0x200) + b"isomiso2mp41")
+    header = struct.pack(">B3xIIII", 0, 0, 0, 1000, seconds * 1000)
+    header += struct.pack(">IH10x", 0x10000, 0x100) + _MATRIX + b"\x00" * 24 + struct.pack(">I", 1)
+    return ftyp + _box(b"moov", _box(b"mvhd", header))
 
 
 def png(width: int, height: int, seed: str) -> bytes:

@@ -335,6 +335,12 @@ class Registry(Generic[T]):
             # added the record: waiting for it would spin for ever): the name is free again
             self._store.delete(self._named(tenant, name))
 
+    def forget_named(self, tenant: str, name: str) -> None:
+        """The record called `name` let go, and its name free again (nothing if none has it)."""
+        number = self._store.get(self._named(tenant, name))
+        if number:
+            self._forget(tenant, number)
+
     def named(self, tenant: str, name: str) -> T | None:
         """The record that has `name`, or None."""
         number = self._store.get(self._named(tenant, name))

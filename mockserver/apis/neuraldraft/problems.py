@@ -17,12 +17,15 @@ from mockserver.request import ApiRequest
 TYPE_BASE = "https://api.neuraldraft.io/errors/"
 OUT_OF_CREDITS, INSUFFICIENT_CREDITS = "out_of_credits", "insufficient_credits"
 CREDITS_CODES = (OUT_OF_CREDITS, INSUFFICIENT_CREDITS)  # the two versions of the errors page
+# a premium video asked by a project below the Build plan (the videos and pricing pages)
+PLAN_REQUIRED = "plan_required"
 # titles in the docs' words where they show one ("Validation failed", "Too many requests")
 TITLES = {
     "bad_request": "Bad request",
     "unauthorized": "Unauthorized",
     OUT_OF_CREDITS: "Out of credits",
     INSUFFICIENT_CREDITS: "Insufficient credits",
+    PLAN_REQUIRED: "Plan required",
     "forbidden": "Forbidden",
     "not_found": "Not found",
     "method_not_allowed": "Method not allowed",

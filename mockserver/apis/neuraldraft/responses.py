@@ -26,9 +26,10 @@ from mockserver.apis.neuraldraft.models import (
     slugify,
     social_status,
     title_of,
+    video_size,
 )
 from mockserver.apis.neuraldraft.posts import TRANSLATION_FIELDS, BlogPost, SocialPost
-from mockserver.apis.neuraldraft.problems import CREDITS_CODES
+from mockserver.apis.neuraldraft.problems import CREDITS_CODES, PLAN_REQUIRED
 from mockserver.apis.neuraldraft.webhooks import Endpoint, Event
 from mockserver.engine.jobs import Job
 from mockserver.engine.scenarios import Scenario
@@ -80,8 +81,10 @@ def _start(
     data: dict[str, Any],
     magic: list[str | None],
     record: Callable[[str], Any] | None = None,
+    premium: bool = False,
 ) -> Job:
-    """A new job of `kind` with its scenario; 402 when the scenario says credits ran out.
+    """A new job of `kind` with its scenario; 402 when the scenario says credits ran out, or
+    says the project's plan is below Build and the job is `premium` (a premium video).
 
     `record(job_id)` registers what the job will write (a post) once the request is known to
     be accepted, so its id can go into the job's `result`.
@@ -89,6 +92,15 @@ def _start(
     scenario = ctx.scenario(*magic)
     if scenario.outcome in CREDITS_CODES:
         raise ApiError(402, "The project's credit balance is too low to start this job.")
+    if scenario.outcome == PLAN_REQUIRED:
+        if premium:
+            raise ApiError(
+                402,
+                "tier=premium requires a Build plan or higher; use tier=budget.",
+                code=PLAN_REQUIRED,
+            )
+        # a project below Build starts everything else as usual
+        scenario = Scenario(COMPLETED, scenario.options, scenario.source)
     job_id = "job_" + ctx.new_base62(12)
     data["server_url"] = ctx.server_url
     plan = ctx.plan(kind, scenario, data)  # a 400 for its scenario before anything is written
@@ -97,8 +109,10 @@ def _start(
     return ctx.create_job(kind, job_id, scenario, data, plan=plan)
 
 
-def _accepted(ctx: Ctx, job: Job) -> Response:
-    return ctx.json(_service(ctx).job_body(job, ctx.now, job.data["server_url"]), 202)
+def _accepted(ctx: Ctx, job: Job, wrapped: bool = False) -> Response:
+    """`202` with the Job; `wrapped`: as `{data: Job}` (the videos page's answer)."""
+    body = _service(ctx).job_body(job, ctx.now, job.data["server_url"])
+    return ctx.json({"data": body} if wrapped else body, 202)
 
 
 async def create_blog_post(ctx: Ctx) -> Response:
@@ -193,16 +207,47 @@ def _generate_image(ctx: Ctx, body: dict[str, Any], key: str | None) -> Response
 
 
 async def replace_image(ctx: Ctx) -> Response:
-    """`PUT /images/{key}`: an upload replaces the image now (200); JSON `{prompt, ...}`
-    regenerates it with a job (202) that replaces it when done. Either way the key must name
-    an image of the project (404)."""
+    """`PUT /images/{key}`: an upload replaces the image now (200); JSON `{prompt, ...}` (or
+    `regenerate: true`) regenerates it with a job (202) that replaces it when done; both need
+    an image of the project under the key (404). JSON `{url}` registers that URL under the
+    key now, fetching nothing (201 for a new key, 200 for a replaced one)."""
     key = ctx.params()["key"]
     if _multipart(ctx):
         form = await ctx.body()
         return await images.register(ctx, key, form["file"], must_exist=True)
     body = await json_body(ctx)
+    if "prompt" not in body and body.get("regenerate") is not True:  # as the contract tells
+        return images.register_url(ctx, key, body["url"])
     images.existing(ctx, key)
     return _generate_image(ctx, body, key)
+
+
+async def list_images(ctx: Ctx) -> Response:
+    """The SDK's `images.list`: the project's images by key, `prefix` narrowing them,
+    paginated (`{data, meta}`)."""
+    query = ctx.params()
+    found = images.listed(ctx, query.get("prefix") or "")
+    page = _page(found, query)
+    page["data"] = images.shown(ctx, page["data"])  # only the page's generated links signed
+    return ctx.json(page)
+
+
+async def create_video(ctx: Ctx) -> Response:
+    """`POST /videos`: a `video.generate` job, answered `202 {data: Job}`; its result's `url`
+    links to an MP4 the mock serves. `tier: premium` with the scenario `plan_required` (a
+    project below the Build plan) is a `402 plan_required`."""
+    body = await json_body(ctx)
+    width, height = video_size(body.get("aspect_ratio") or "9:16")
+    tier = body.get("tier") or "budget"
+    result = {
+        "url": "",
+        "width": width,
+        "height": height,
+        "duration_seconds": int(body.get("duration_seconds", 5)),
+    }
+    data = {"prompt": body["prompt"], "result": result}
+    job = _start(ctx, "video.generate", data, [body["prompt"]], premium=tier == "premium")
+    return _accepted(ctx, job, wrapped=True)
 
 
 async def create_job(ctx: Ctx) -> Response:
@@ -435,7 +480,7 @@ async def list_blog_posts(ctx: Ctx) -> Response:
     return ctx.json(_page(shown, query))
 
 
-def _page(items: list[dict[str, Any]], query: dict[str, Any]) -> dict[str, Any]:
+def _page(items: list[Any], query: dict[str, Any]) -> dict[str, Any]:
     """`{data, meta: {page, page_size, total}}`, as the docs' deliveries list answers."""
     page, size = query.get("page", 1), query.get("page_size", 20)
     meta = {"page": page, "page_size": size, "total": len(items)}
