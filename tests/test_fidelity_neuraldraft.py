@@ -451,6 +451,11 @@ def test_manual_posts_are_created_at_once_with_integer_ids(mock: Mock) -> None:
     listed = get(mock, "/blog-posts", page_size=1).json()
     assert listed["meta"] == {"page": 1, "page_size": 1, "total": 2}
     assert [p["id"] for p in listed["data"]] == [2]
+    # the docs' Astro loader pages with `per_page`: the same size by another name
+    astro = get(mock, "/blog-posts", status="published", lang="en", per_page=1, page=2).json()
+    assert astro["meta"] == {"page": 2, "page_size": 1, "total": 2}
+    assert [p["id"] for p in astro["data"]] == [1]
+    assert get(mock, "/blog-posts", per_page=101).status_code == 422
     translated = post(mock, f"/blog-posts/{first['id']}/translate", TRANSLATE_POST)
     assert translated.status_code == 202 and translated.json()["type"] == "translation.batch"
 

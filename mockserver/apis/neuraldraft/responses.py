@@ -481,8 +481,9 @@ async def list_blog_posts(ctx: Ctx) -> Response:
 
 
 def _page(items: list[Any], query: dict[str, Any]) -> dict[str, Any]:
-    """`{data, meta: {page, page_size, total}}`, as the docs' deliveries list answers."""
-    page, size = query.get("page", 1), query.get("page_size", 20)
+    """`{data, meta: {page, page_size, total}}`, as the docs' deliveries list answers
+    (`per_page` is the size the docs' Astro loader sends)."""
+    page, size = query.get("page", 1), query.get("per_page") or query.get("page_size", 20)
     meta = {"page": page, "page_size": size, "total": len(items)}
     return {"data": items[(page - 1) * size : page * size], "meta": meta}
 
