@@ -444,6 +444,35 @@ def test_posts_are_numbered_once_across_servers(world: tuple[Server, Server]) ->
     assert read["id"] == 3
 
 
+def test_writes_to_one_post_at_once_through_both_servers_are_all_kept(
+    world: tuple[Server, Server],
+) -> None:
+    """A translation written and a translate job started read the post, change it and write
+    it back: two workers doing so at once each kept only their own change."""
+    one, other = world
+    made = one.client.post(
+        f"{ND}/blog-posts", headers=one.headers("neuraldraft"), json={"title": "Tea"}
+    )
+    post = f"{ND}/blog-posts/{made.json()['data']['id']}"
+
+    def write(server: Server, n: int) -> None:
+        headers = server.headers("neuraldraft")
+        put = server.client.put(f"{post}/translations/p{n}", headers=headers, json={"title": "x"})
+        job = server.client.post(
+            f"{post}/translate", headers=headers, json={"target_langs": [f"j{n}"]}
+        )
+        assert (put.status_code, job.status_code) == (200, 202), (put.text, job.text)
+
+    threads = [threading.Thread(target=write, args=(s, n)) for n, s in enumerate((one, other) * 6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    one.advance(600)
+    langs = {t["lang"] for t in other.get("neuraldraft", f"{post}/translations").json()["data"]}
+    assert langs == {"en"} | {f"p{n}" for n in range(12)} | {f"j{n}" for n in range(12)}
+
+
 # --- queues, idempotency, faults, the journal: state of the world, not of one server -------------
 
 

@@ -204,6 +204,16 @@ def test_maps(store: StateStore) -> None:
     assert store.entries(A) == {}
 
 
+def test_revise_a_field(store: StateStore) -> None:
+    store.put(A, "g", [2])
+    assert store.revise(A, "f", lambda value: None) is None  # nothing there, nothing made
+    assert store.revise(A, "f", lambda value: {"n": 1}) == {"n": 1}
+    assert store.revise(A, "f", lambda value: {"n": value["n"] + 1}) == {"n": 2}
+    assert store.entries(A) == {"f": {"n": 2}, "g": [2]}
+    assert store.revise(A, "f", lambda value: None) is None
+    assert store.entries(A) == {"g": [2]}
+
+
 def test_registered_classes_come_back(store: StateStore) -> None:
     store.set(A, {"at": Point(1, 2)})
     store.push(B, Point(3, 4))
@@ -333,14 +343,18 @@ def test_counters_and_adds_under_contention(two_views: tuple[StateStore, StateSt
     def work(store: StateStore) -> tuple[list[int], list[str]]:
         counts = [store.incr(A) for _ in range(200)]
         won = [name for name in map(str, range(200)) if store.add(key("acme", name), 1)]
-        for _ in range(50):
+        for n in range(50):
             store.update(B, lambda value: (value or 0) + 1)
+            store.revise(key("acme", "map"), "f", lambda value, n=n: [*(value or []), n])
         return counts, won
 
     answers = in_threads(two_views, work)
     assert sorted(n for counts, _ in answers for n in counts) == list(range(1, 801))
     assert sorted(name for _, won in answers for name in won) == sorted(map(str, range(200)))
     assert two_views[0].get(B) == 200
+    assert sorted(two_views[1].fetch(key("acme", "map"), "f")) == sorted(
+        [*range(50)] * 4
+    )  # no change lost
 
 
 def test_each_item_is_popped_once(two_views: tuple[StateStore, StateStore]) -> None:

@@ -180,6 +180,12 @@ class StateStore(ABC):
     def discard(self, key: str, field: str) -> None: ...
 
     @abstractmethod
+    def revise(self, key: str, field: str, change: Callable[[Any | None], Any | None]) -> Any:
+        """Replace the map's `field` by `change(value)` atomically (None deletes it), as
+        `update` does a value: two workers changing one record both keep their change.
+        Returns the new value; `change` may run more than once: no side effects."""
+
+    @abstractmethod
     def entries(self, key: str) -> dict[str, Any]:
         """Every field of the map, in no guaranteed order."""
 

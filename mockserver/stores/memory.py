@@ -137,6 +137,16 @@ class MemoryStore(StateStore):
             if found is not None:
                 found.pop(field, None)
 
+    def revise(self, key: str, field: str, change: Callable[[Any | None], Any | None]) -> Any:
+        with self._lock:
+            found = self._maps.setdefault(key, {})
+            value = change(found.get(field))
+            if value is None:
+                found.pop(field, None)
+            else:
+                found[field] = value
+            return value
+
     def entries(self, key: str) -> dict[str, Any]:
         with self._lock:
             return dict(self._maps.get(key, {}))

@@ -53,6 +53,13 @@ if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
 return 1
 """
+# `revise`: the field set (or deleted) only if it still holds what was read.
+_HCAS = """
+if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1])
+else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+return 1
+"""
 # `push` with `keep`: append, then drop the oldest past `keep`, in one step.
 _PUSH = """
 local size = redis.call('LLEN', KEYS[1])
@@ -140,6 +147,7 @@ class RedisStore(StateStore):
         # a cluster answers per slot: redis-py groups the keys and puts the answers in order
         self._mget = client.mget_nonatomic if isinstance(client, RedisCluster) else client.mget
         self._cas = client.register_script(_CAS)
+        self._hcas = client.register_script(_HCAS)
         self._push = client.register_script(_PUSH)
         self._numbered = client.register_script(_NUMBERED)
 
@@ -276,6 +284,16 @@ class RedisStore(StateStore):
     @_reported
     def discard(self, key: str, field: str) -> None:
         self._client.hdel(self._k(key), field)
+
+    @_reported
+    def revise(self, key: str, field: str, change: Callable[[Any | None], Any | None]) -> Any:
+        name = self._k(key)
+        while True:
+            old = self._client.hget(name, field)
+            value = change(None if old is None else loads(old))
+            new = b"" if value is None else dumps(value)
+            if self._hcas(keys=[name], args=[field, old or b"", new]):
+                return value
 
     @_reported
     def entries(self, key: str) -> dict[str, Any]:

@@ -358,6 +358,21 @@ class SqliteStore(StateStore):
             field,
         )
 
+    def revise(self, key: str, field: str, change: Callable[[Any | None], Any | None]) -> Any:
+        where = (self.prefix, key, field)
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT value FROM store_maps WHERE ns = ? AND key = ? AND field = ?", where
+            ).fetchone()
+            value = change(loads(row[0]) if row else None)
+            if value is None:
+                db.execute("DELETE FROM store_maps WHERE ns = ? AND key = ? AND field = ?", where)
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO store_maps VALUES (?, ?, ?, ?)", (*where, dumps(value))
+                )
+            return value
+
     def entries(self, key: str) -> dict[str, Any]:
         rows = self._rows(
             "SELECT field, value FROM store_maps WHERE ns = ? AND key = ?", self.prefix, key

@@ -313,23 +313,26 @@ class Registry(Generic[T]):
     def get(self, tenant: str, number: int) -> T | None:
         return self._store.fetch(self._records(tenant), str(number))
 
-    def replace(self, tenant: str, number: int, item: T) -> None:
-        """`item` in place of record `number` (same id and name), unless it was forgotten."""
-        records = self._records(tenant)
-        if self._store.fetch(records, str(number)) is not None:
-            self._store.put(records, str(number), item)
+    def revise(self, tenant: str, number: int, change: Callable[[T], T]) -> T | None:
+        """Record `number` replaced by `change(record)` (same id and name), unless it was
+        forgotten (None then). Atomic: of two workers changing one record, neither loses
+        its change; `change` may run more than once, so it has no side effects."""
+        return self._store.revise(
+            self._records(tenant),
+            str(number),
+            lambda record: None if record is None else change(record),
+        )
 
     def put_named(self, tenant: str, name: str, make: Callable[[int, T | None], T]) -> T:
         """The record called `name` made anew: `make(id, old)` gets the record it replaces
-        (kept under its id) or None (a new record, under the tenant's next id)."""
+        (kept under its id) or None (a new record, under the tenant's next id); no side
+        effects, as it may run more than once."""
         while True:
             if self.claim(tenant, name):
                 return self.add(tenant, lambda number: make(number, None))
             number: int = self._store.get(self._named(tenant, name)) or 0
-            old = self.get(tenant, number) if number else None
-            if old is not None:
-                item = make(number, old)
-                self.replace(tenant, number, item)
+            item = self.revise(tenant, number, partial(make, number)) if number else None
+            if item is not None:
                 return item
             # its record was forgotten, or never made (claimed by a worker killed before it
             # added the record: waiting for it would spin for ever): the name is free again

@@ -7,6 +7,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
@@ -446,12 +447,14 @@ async def put_translation(ctx: Ctx) -> Response:
     )
     texts: dict[str, Any] = {name: body.get(name, current.get(name)) for name in TRANSLATION_FIELDS}
     texts["content"] = texts["content"] or ""
-    if lang == post.language_code:
-        changed = replace(post, **texts)
-    else:
-        written = [*(texts[name] for name in TRANSLATION_FIELDS), now]
-        changed = replace(post, translations={**post.translations, lang: written})
-    _service(ctx).blog_posts.replace(ctx.tenant, post.id, changed)
+    written = [*(texts[name] for name in TRANSLATION_FIELDS), now]
+
+    def write(fresh: BlogPost) -> BlogPost:
+        if lang == fresh.language_code:
+            return replace(fresh, **texts)
+        return replace(fresh, translations={**fresh.translations, lang: written})
+
+    _service(ctx).blog_posts.revise(ctx.tenant, post.id, write)
     return ctx.json({"data": {"lang": lang, **texts}})
 
 
@@ -512,9 +515,12 @@ async def translate_blog_post(ctx: Ctx) -> Response:
     post, _ = _blog_post(ctx, str(ctx.params()["id"]))
     job = _translate(ctx, body, {"source": "blog_post", "post_id": post.id}, None)
     # its languages show in the post's translations as they land (the last jobs kept)
-    kept = [*post.translated_by, job.id][-TRANSLATION_JOBS_KEPT:]
-    _service(ctx).blog_posts.replace(ctx.tenant, post.id, replace(post, translated_by=kept))
+    _service(ctx).blog_posts.revise(ctx.tenant, post.id, partial(_translated_by, job.id))
     return _accepted(ctx, job)
+
+
+def _translated_by(job_id: str, post: BlogPost) -> BlogPost:
+    return replace(post, translated_by=[*post.translated_by, job_id][-TRANSLATION_JOBS_KEPT:])
 
 
 async def translate_content(ctx: Ctx) -> Response:
