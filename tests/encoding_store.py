@@ -1,7 +1,8 @@
 """A store that behaves, for the code using it, like the shared ones: every value is encoded
 with `codec` when written and decoded when read, so a reader gets a copy, never the object
-kept, and a value that cannot be encoded fails at once. `update` runs its change twice, as a
-store retrying after a conflict may. Code that is right on it is right on SQLite and Redis.
+kept, and a value that cannot be encoded fails at once. `update` and `revise` run their change
+twice, as a store retrying after a conflict may. Code that is right on it is right on SQLite
+and Redis.
 
 `state_store` is the fixture a test module imports to run its tests on memory and on this
 store (the `mock` fixture builds its server on it)."""
@@ -65,6 +66,13 @@ class EncodingStore(MemoryStore):
 
     def fetch(self, key: str, field: str) -> Any | None:
         return _decoded(super().fetch(key, field))
+
+    def revise(self, key: str, field: str, change: Callable[[Any | None], Any | None]) -> Any:
+        def twice(raw: Any | None) -> Any | None:
+            change(_decoded(raw))  # a first run whose result is thrown away
+            return _encoded(change(_decoded(raw)))
+
+        return _decoded(super().revise(key, field, twice))
 
     def entries(self, key: str) -> dict[str, Any]:
         return {field: _decoded(raw) for field, raw in super().entries(key).items()}
