@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from mockserver import pages
+from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import render_budget
 from mockserver.engine.clock import MAX_STEP, parse_time
 from mockserver.engine.scenarios import Scenario, ScenarioError
@@ -79,6 +80,29 @@ def _api_filter(request: Request) -> str | None:
     """The `?api=` filter: a name no API of this server has would quietly match nothing."""
     name = request.query_params.get("api")
     return None if name is None else _service(request, name).name
+
+
+def _status_filter(request: Request, api: str | None) -> str | None:
+    """The `?status=` filter, lower case: a state no job of these APIs can show would quietly
+    match nothing too (an API whose contract describes no lifecycle takes any word)."""
+    wanted = (request.query_params.get("status") or "").lower()
+    if not wanted:
+        return None
+    services = _services(request)
+    known: set[str] = set()
+    for service in [services[api]] if api is not None else services.values():
+        cycles = lifecycles_in(service.name, service.contract_path)
+        if not cycles:
+            return wanted
+        known |= {state.lower() for cycle in cycles.values() for state in cycle.states}
+        known |= {outcome.lower() for outcome in service.outcomes}
+    if wanted not in known:
+        raise AdminError(
+            422,
+            f"'status' must be one of: {', '.join(sorted(known))} "
+            f"(got {shown_value(request.query_params['status'])})",
+        )
+    return wanted
 
 
 def _number(data: dict[str, Any], name: str) -> float:
@@ -248,10 +272,11 @@ async def jobs(request: Request) -> Response:
     state = _state(request)
     now = state.now()
     params = request.query_params
-    wanted = (params.get("status") or "").lower()
+    api = _api_filter(request)
+    wanted = _status_filter(request, api)
     found, more = state.store.newest(
         _whole(params, "limit"),
-        _api_filter(request),
+        api,
         params.get("tenant"),
         _whole(params, "offset") or 0,
         (lambda job: job.snapshot(now).state.lower() == wanted) if wanted else None,

@@ -64,8 +64,9 @@ def json_problem(raw: bytes, max_depth: int) -> str | None:
             depth += 1 if byte in _OPENS else -1
             if depth > max_depth:
                 return f"JSON nested deeper than {max_depth} levels"
-    if _suspect(bare) and not _finite(raw):
-        return strictjson.NOT_A_NUMBER
+    unwritable = _unwritable_number(raw) if _suspect(bare) else None
+    if unwritable is not None:
+        return unwritable
     where = _lone_surrogate(raw) if _SURROGATE_ESCAPE.search(raw) else None
     if where is not None:
         return f"{where} holds a lone UTF-16 surrogate (\\ud800 to \\udfff), which is no character"
@@ -88,16 +89,18 @@ def _suspect(raw: bytes) -> bool:
     return has_digit_run(raw, 3) and _SUSPECT.search(raw) is not None
 
 
-def _finite(raw: bytes) -> bool:
-    """True when every number of the (not too deep) body is finite and within a float's
-    range; unparseable is left to the handler."""
+def _unwritable_number(raw: bytes) -> str | None:
+    """Which field of the (not too deep) body holds a number no answer could hold, and why:
+    None for none, or for a body that does not parse (the handler says why)."""
     try:
-        strictjson.loads(raw)
-    except strictjson.NotJsonNumber:
-        return False
+        found = strictjson.unwritable_number_at(raw)
     except (ValueError, RecursionError):
-        pass
-    return True
+        return None
+    if found is None:
+        return None
+    path, number = found
+    where = ".".join(map(str, path)) or "the body"
+    return f"{where} holds {number}: {strictjson.NOT_A_NUMBER}"
 
 
 def _lone_surrogate(raw: bytes) -> str | None:

@@ -12,10 +12,12 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 NOT_A_NUMBER = "NaN and Infinity are not JSON numbers (nor is a number too large for a float)"
 FLOAT_DIGITS = 309  # an integer of this many digits may be past the largest float (1.8e308)
+NUMBER_SHOWN = 24  # characters of such a number a refusal echoes (an integer may have thousands)
 _ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800 to \udfff: what may parse as a surrogate
 _SURROGATE = re.compile("[\ud800-\udfff]")  # left in a parsed string: no pair made it a character
 
@@ -59,14 +61,59 @@ def may_hold_surrogate(text: str) -> bool:
 def surrogate_at(value: Any) -> Path | None:
     """Where the first string (or key) holding a lone surrogate is in parsed JSON: its path,
     a key's own text last, escaped (`("tags", 1)`, `("\\\\udc00",)`); None for none."""
+    return _first_at(value, lambda item: isinstance(item, str) and _SURROGATE.search(item), True)
+
+
+def unwritable_number_at(text: str | bytes) -> tuple[Path, str] | None:
+    """Where the first number no JSON answer could hold is in `text` (its path, and the
+    number as sent, cut short), so a refusal can name the field; None for none."""
+    value = json.loads(
+        text, parse_constant=_Unwritable, parse_float=_read_float, parse_int=_read_integer
+    )
+    path = _first_at(value, lambda item: isinstance(item, _Unwritable), False)
+    if path is None:
+        return None
+    found: Any = value
+    for part in path:
+        found = found[part]
+    number = found.text
+    return path, number if len(number) <= NUMBER_SHOWN else number[:NUMBER_SHOWN] + "..."
+
+
+class _Unwritable:
+    """A number read that no JSON answer could hold, as sent."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _read_float(text: str) -> float | _Unwritable:
+    try:
+        return _float(text)
+    except NotJsonNumber:
+        return _Unwritable(text)
+
+
+def _read_integer(text: str) -> int | _Unwritable:
+    try:
+        return _integer(text)
+    except NotJsonNumber:
+        return _Unwritable(text)
+
+
+def _first_at(value: Any, hit: Callable[[Any], Any], keys: bool) -> Path | None:
+    """The path of the first item of parsed JSON for which `hit` holds (with `keys`, a key
+    too: its own text last, escaped); None for none."""
     stack: list[tuple[Path, Any]] = [((), value)]
     while stack:
         path, item = stack.pop()
-        if isinstance(item, str) and _SURROGATE.search(item):
+        if hit(item):
             return path
         if isinstance(item, dict):
             for key in item:
-                if _SURROGATE.search(key):
+                if keys and hit(key):
                     return (*path, escaped(key))
             inner: list[tuple[Path, Any]] = [((*path, k), v) for k, v in item.items()]
         elif isinstance(item, list):

@@ -201,6 +201,25 @@ def test_jobs_listing_pages_back_from_the_newest(mock: Mock) -> None:
     assert [j["tenant"] for j in everyone] == ["other", mock.key, mock.key]
 
 
+def test_jobs_listing_refuses_a_status_no_job_can_show(mock: Mock) -> None:
+    """`?status=bogus` matched nothing and answered an empty 200, while `?api=bogus` was a
+    422: a typo looked like "no such jobs"."""
+    create(mock)
+    for params, listed in (
+        ({"status": "IN_PROGRESS"}, 1),  # any case
+        ({"status": "pending"}, 0),  # camb's, in no other API's words
+        ({"api": "camb", "status": "PENDING"}, 0),
+    ):
+        answer = mock.client.get("/__mock__/jobs", params=params)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["count"] == listed
+    for params in ({"status": "bogus"}, {"api": "neuralanalog", "status": "pending"}):
+        answer = mock.client.get("/__mock__/jobs", params=params)
+        assert answer.status_code == 422, answer.text
+        assert "'status' must be one of: " in answer.json()["error"]
+    assert "in_progress" in answer.json()["error"] and "(got 'pending')" in answer.json()["error"]
+
+
 @pytest.mark.parametrize("value", ["-1", "two", "1e3", "1234567890", "²"])
 def test_jobs_and_journal_limits_must_be_small_whole_numbers(mock: Mock, value: str) -> None:
     for path, name in [("jobs", "limit"), ("jobs", "offset"), ("journal", "limit")]:

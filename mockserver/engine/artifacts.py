@@ -77,9 +77,14 @@ def _info(duration: float, rate: int, channels: int) -> AudioInfo | None:
 
 def probe_audio(data: bytes) -> AudioInfo | None:
     """Duration, rate and channels of an upload (WAV, FLAC, MP3, M4A/AAC...), or None when
-    no decoder reads it. libsndfile reads the first three; FFmpeg (PyAV) the rest."""
+    no decoder reads it. libsndfile reads the first three; FFmpeg (PyAV) the rest. A file
+    libsndfile reads with no frames at all is a duration of 0: decoded, and empty."""
     try:
         found = soundfile.info(io.BytesIO(data))
+        if found.frames == 0 and found.samplerate > 0 and found.channels > 0:
+            return AudioInfo(
+                0.0, standard_rate(found.samplerate), min(found.channels, MAX_CHANNELS)
+            )
         return _info(found.frames / found.samplerate, found.samplerate, found.channels)
     except (soundfile.LibsndfileError, RuntimeError, ValueError, ZeroDivisionError):
         pass

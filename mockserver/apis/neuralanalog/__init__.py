@@ -101,9 +101,15 @@ class NeuralAnalog(ApiService):
 
     def after_transition(self, job: Job, now: float) -> None:
         """A forced workflow brings its steps along (they ran on, and their outputs could be
-        archived, after the workflow said it failed)."""
+        archived, after the workflow said it failed); a forced `use_restored` master its
+        restoration, and a forced restoration its master."""
+        store = self.state.store
         if job.kind == "workflow":
-            responses.end_steps(self.state.store, job, now)
+            responses.end_steps(store, job, now)
+        elif responses.RESTORATION in job.data:
+            responses.restoration_follows(store, job, now)
+        elif responses.MASTER in job.data:
+            responses.master_follows(store, job, now)
 
     def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
         if job.kind == "archive":

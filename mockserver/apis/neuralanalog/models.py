@@ -74,7 +74,11 @@ class Stem:
         return cls(*data)
 
 
-TONES = {"audio": 440, "upscaled": 523, "mastered": 659}  # Hz, per version
+TONES = {"audio": 440, "upscaled": 523, "mastered": 659}  # Hz, per track version
+# a stem's tone: one slot per stem index and version it was split from, above the tracks'
+STEM_VERSIONS = ("original", "restored", "mastered")
+STEM_BASE, STEM_STEP = 700, 80  # Hz; the highest, 2,580 Hz, is below an 8 kHz file's Nyquist
+MASTERED_STEM_SHIFT = STEM_STEP // 2  # a stem's master: between two stem slots
 
 
 def tone_for(kind: str) -> int:
@@ -82,9 +86,20 @@ def tone_for(kind: str) -> int:
     return TONES.get(kind, 440)
 
 
-def stems_for(preset: str, ids: list[str]) -> tuple[Stem, ...]:
+def stems_for(preset: str, version: str, ids: list[str]) -> tuple[Stem, ...]:
+    """The stems a split yields, each its own tone, apart from the tracks' and from the stems
+    of splits of the track's other versions."""
     names = STEMS.get(preset, ("stem_1", "stem_2"))
-    return tuple(Stem(ids[i], name, 220 + 110 * i) for i, name in enumerate(names))
+    slot = STEM_VERSIONS.index(version)
+    return tuple(
+        Stem(ids[i], name, STEM_BASE + STEM_STEP * (len(STEM_VERSIONS) * i + slot))
+        for i, name in enumerate(names)
+    )
+
+
+def mastered_stem_tone(stem: Stem) -> int:
+    """A stem's master plays apart from the stem itself and from every other stem."""
+    return stem.frequency + MASTERED_STEM_SHIFT
 
 
 def audio_of(data: dict) -> AudioInfo:

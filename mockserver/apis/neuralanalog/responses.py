@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
+from mockserver.apis.neuralanalog import derived
 from mockserver.apis.neuralanalog.models import (
     COMPLETED,
     DOWNLOADABLE,
@@ -19,14 +20,16 @@ from mockserver.apis.neuralanalog.models import (
     VERSION_OF_KIND,
     ZIP_BYTES_PER_SECOND,
     Stem,
+    mastered_stem_tone,
     stems_for,
     tone_for,
 )
-from mockserver.engine.artifacts import AudioInfo, probe_audio
+from mockserver.config import ServerConfig
+from mockserver.engine.artifacts import SAMPLE_BYTES, AudioInfo, probe_audio
 from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.engine.scenarios import Scenario
-from mockserver.errors import ApiError
+from mockserver.errors import ApiError, FieldError, invalid
 from mockserver.service import Ctx
 
 LABELS = {
@@ -39,8 +42,14 @@ LABELS = {
 }
 ARCHIVE_TTL = 86_400
 RESTORE_FIRST = "restore_first"  # a master's data: it restores the track first (use_restored)
+RESTORATION = "restoration_id"  # such a master's data: the restoration it made
+MASTER = "master_id"  # that restoration's data: the master it was made for
 IMPORT_MESSAGE = "File uploaded successfully"  # the from-file page's example
+# the from-link page could not be read: the contract's example (nothing is uploaded)
+LINK_MESSAGE = "Audio import started"
+EMPTY_AUDIO = "Source audio is empty: it holds no samples"
 LINKED_AUDIO = AudioInfo(LINK_DURATION)  # every imported link's (a value: shared by the jobs)
+ID_SHOWN = 64  # characters of an ID a message echoes (a UUID has 36; one of 5,000 was echoed)
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -53,20 +62,25 @@ async def from_file(ctx: Ctx) -> Response:
     name = upload.filename or "upload"
     info = probe_audio(content)
     scenario = ctx.scenario(name)
-    if info is None and scenario.source == "default":
-        # what no decoder opens fails its import, as the real service's would
-        scenario = Scenario(FAILED, {}, "content")
+    usable = info is not None and info.duration > 0
+    if not usable and scenario.source == "default":
+        # what no decoder opens, or opens empty, fails its import, as the real service's would
+        failure = {"message": EMPTY_AUDIO} if info is not None else {}
+        scenario = Scenario(FAILED, failure, "content")
     source = body.get("file_source", "from_file")
-    return _import(ctx, info or AudioInfo(UNREADABLE_DURATION), name, source, scenario)
+    kept = info if info is not None and usable else AudioInfo(UNREADABLE_DURATION)
+    return _import(ctx, kept, name, source, scenario, IMPORT_MESSAGE)
 
 
 async def from_link(ctx: Ctx) -> Response:
     body = await ctx.body()
     link = body.get("url") or body.get("link") or ""  # the contract requires one
-    return _import(ctx, LINKED_AUDIO, link, "from_link", ctx.scenario(link))
+    return _import(ctx, LINKED_AUDIO, link, "from_link", ctx.scenario(link), LINK_MESSAGE)
 
 
-def _import(ctx: Ctx, info: AudioInfo, name: str, source: str, scenario: Scenario) -> Response:
+def _import(
+    ctx: Ctx, info: AudioInfo, name: str, source: str, scenario: Scenario, message: str
+) -> Response:
     audio_id = ctx.new_uuid()
     data = {
         "audio_id": audio_id,
@@ -76,7 +90,7 @@ def _import(ctx: Ctx, info: AudioInfo, name: str, source: str, scenario: Scenari
         "name": name,
     }
     ctx.create_job("audio", audio_id, scenario, data)
-    return ctx.json({"audio_id": audio_id, "status": IN_PROGRESS, "message": IMPORT_MESSAGE})
+    return ctx.json({"audio_id": audio_id, "status": IN_PROGRESS, "message": message})
 
 
 # --- processing -----------------------------------------------------------------------------
@@ -87,29 +101,38 @@ def _ready(ctx: Ctx, object_id: str, kind: str) -> Job:
     if kind == "stem":
         job, _ = _stem(ctx, object_id)
         return job
-    job = ctx.job(object_id, kind, what=LABELS[kind])
+    job = _object(ctx, object_id, kind)
     snap = job.snapshot(ctx.now)
     if not snap.terminal:
         raise ApiError(
-            409, f"{LABELS[kind]} {object_id} is still processing; wait until it is completed"
+            409, f"{LABELS[kind]} {job.id} is still processing; wait until it is completed"
         )
     if snap.outcome and snap.outcome.state != COMPLETED:
         # one message for a source to process and an artifact to download alike
         raise ApiError(
-            409, f"{LABELS[kind]} {object_id} failed ({snap.outcome.message}): it has no output"
+            409, f"{LABELS[kind]} {job.id} failed ({snap.outcome.message}): it has no output"
         )
     return job
 
 
+def _object(ctx: Ctx, object_id: str, kind: str) -> Job:
+    """This key's `kind` object named by its own ID, else a 404: a stem's alias of its split
+    (`stem:<stem_id>`) names no object."""
+    job = ctx.state.store.get(ctx.service.name, ctx.tenant, object_id)
+    if job is None or job.id != object_id or job.kind != kind or job.created_at > ctx.now:
+        raise ApiError(404, f"{LABELS[kind]} {_shown(object_id)} not found")
+    return job
+
+
+def _shown(object_id: str) -> str:
+    """An ID for a message, cut short: a body or path may hold one of any length."""
+    return object_id if len(object_id) <= ID_SHOWN else object_id[:ID_SHOWN] + "..."
+
+
 def _latest(ctx: Ctx, audio_id: str, kind: str) -> Job | None:
-    """The newest completed `kind` object made from audio `audio_id`: looked for from the
-    newest job back, not through every job the key has."""
-
-    def wanted(job: Job) -> bool:
-        return job.kind == kind and job.data.get("audio_id") == audio_id and _completed(ctx, job)
-
-    found, _ = ctx.state.store.newest(1, ctx.service.name, ctx.tenant, keep=wanted)
-    return found[0] if found else None
+    """The newest completed `kind` object made from audio `audio_id`, among the track's own."""
+    made = [job for job in derived.made_from(ctx, audio_id) if job.kind == kind]
+    return next((job for job in reversed(made) if _completed(ctx, job)), None)
 
 
 def _completed(ctx: Ctx, job: Job) -> bool:
@@ -129,14 +152,17 @@ def _child(
         **extra,
     }
     aliases = _stem_aliases(ctx, data)
-    return ctx.create_job(kind, job_id, scenario, data, *aliases)
+    job = ctx.create_job(kind, job_id, scenario, data, *aliases)
+    derived.note(ctx, job)
+    return job
 
 
 def _stem_aliases(ctx: Ctx, data: dict[str, Any]) -> list[str]:
     if "preset" not in data or "version" not in data:
         return []
-    count = len(stems_for(data["preset"], [""] * 64))
-    data["stems"] = stems_for(data["preset"], [ctx.new_uuid() for _ in range(count)])
+    preset, version = data["preset"], data["version"]
+    count = len(stems_for(preset, version, [""] * 64))
+    data["stems"] = stems_for(preset, version, [ctx.new_uuid() for _ in range(count)])
     return [f"stem:{stem.stem_id}" for stem in data["stems"]]
 
 
@@ -160,7 +186,7 @@ async def master(ctx: Ctx) -> Response:
     if body.get("stem_id") is not None:
         source, stem = _stem(ctx, body["stem_id"])
         _of_audio(source, audio, f"Stem {stem.stem_id}")
-        extra.update(stem_id=stem.stem_id, tone=stem.frequency)
+        extra.update(stem_id=stem.stem_id, tone=mastered_stem_tone(stem))
     elif body.get("upscaled_id"):
         source = _ready(ctx, body["upscaled_id"], "upscaled")
         _of_audio(source, audio, f"{LABELS['upscaled']} {source.id}")
@@ -170,7 +196,7 @@ async def master(ctx: Ctx) -> Response:
             extra[RESTORE_FIRST] = True
     job = _child(ctx, "mastered", source, extra)
     if extra.get(RESTORE_FIRST):
-        _restoration_before(ctx, job, preset)
+        job.data[RESTORATION] = _restoration_before(ctx, job, preset).id
     return _started(ctx, {"id": job.id}, job, "Mastering started")
 
 
@@ -183,14 +209,55 @@ def _of_audio(source: Job, audio: Job, what: str) -> None:
 
 def _restoration_before(ctx: Ctx, master: Job, preset: str) -> Job:
     """The restoration a `use_restored` master makes: it runs through the master's first
-    phase and completes (a failure is the master's, as its scenario says), so it is the
-    restored version from then on."""
-    restoring = master.plan.phases[0]
-    plan = Plan((restoring,), Outcome(COMPLETED), master.plan.per_poll)
-    data = {**master.data, "tone": tone_for("upscaled"), "preset": preset}
+    phase and completes with it (a failure is the master's, as its scenario says), so it is
+    the restored version from then on. In poll mode the master moves with its own reads:
+    the restoration waits for them (`restoration_follows`), not for reads of its own."""
+    restoring, per_poll = master.plan.phases[0], master.plan.per_poll
+    plan = Plan((restoring,), None if per_poll else Outcome(COMPLETED), per_poll)
+    data = {**master.data, "tone": tone_for("upscaled"), "preset": preset, MASTER: master.id}
     for name in ("master_preset", RESTORE_FIRST):
         del data[name]
-    return ctx.create_job("upscaled", ctx.new_uuid(), Scenario(COMPLETED), data, plan=plan)
+    job = ctx.create_job("upscaled", ctx.new_uuid(), Scenario(COMPLETED), data, plan=plan)
+    derived.note(ctx, job)
+    return job
+
+
+def restoration_follows(store: JobStore, master: Job, now: float) -> None:
+    """The restoration of a `use_restored` master ends with the master's first phase: it
+    completes once the master is past that phase, however it got there (its clock, its
+    reads, a forced completion), and fails with a master forced to fail in it."""
+    restoration = store.lookup(master.data[RESTORATION])
+    if restoration is None or restoration.snapshot(now).terminal:
+        return
+    snap = master.snapshot(now)
+    restored = snap.phase >= 1 and len(master.plan.phases) > 1  # a forced end cuts phases
+    if restored or (snap.outcome is not None and snap.outcome.state == COMPLETED):
+        restoration.force(now, Outcome(COMPLETED))
+    elif snap.outcome is not None:  # forced to fail while restoring
+        restoration.force(now, Outcome(FAILED, snap.outcome.message))
+    else:
+        return
+    store.save(restoration)
+
+
+def master_follows(store: JobStore, restoration: Job, now: float) -> None:
+    """The restoration a `use_restored` master waits for was forced to end: a master still
+    restoring fails with a failed one, and masters from now on after a completed one."""
+    master = store.lookup(restoration.data[MASTER])
+    outcome = restoration.plan.outcome
+    if master is None or outcome is None:
+        return
+    snap = master.snapshot(now)
+    if snap.terminal or snap.phase >= 1:
+        return
+    if outcome.state == COMPLETED:
+        restoring, *rest = master.plan.phases
+        done = Phase(restoring.state, master.position(now), restoring.detail)
+        master.plan = Plan((done, *rest), master.plan.outcome, master.plan.per_poll)
+    else:
+        message = f"Restoration {restoration.id} failed: {outcome.message}"
+        master.force(now, Outcome(FAILED, message))
+    store.save(master)
 
 
 async def create_stems(ctx: Ctx) -> Response:
@@ -239,7 +306,9 @@ def _workflow_children(ctx: Ctx, workflow: Job, steps: list[dict[str, Any]]) -> 
         last = index == len(plan.phases) - 1
         outcome = plan.outcome if last else Outcome(COMPLETED)
         if last and outcome is not None and outcome.state != COMPLETED:
-            outcome = Outcome(FAILED, KINDS[STEP_KINDS[step["type"]]][2])
+            # the scenario's message is the failing step's too; else the step's own
+            message = outcome.option("message") or KINDS[STEP_KINDS[step["type"]]][2]
+            outcome = Outcome(FAILED, message)
         kind = STEP_KINDS[step["type"]]
         data: dict[str, Any] = {
             "audio_id": workflow.data["audio_id"],
@@ -254,19 +323,17 @@ def _workflow_children(ctx: Ctx, workflow: Job, steps: list[dict[str, Any]]) -> 
         child_plan = Plan(
             (Phase(IN_PROGRESS, phase.duration, phase.detail),), outcome, plan.per_poll
         )
-        ctx.state.store.add(
-            Job(
-                ctx.service.name,
-                ctx.tenant,
-                child_id,
-                kind,
-                created,
-                child_plan,
-                data,
-                workflow.scenario,
-            ),
-            *aliases,
+        child = Job(
+            ctx.service.name,
+            ctx.tenant,
+            child_id,
+            kind,
+            created,
+            child_plan,
+            data,
+            workflow.scenario,
         )
+        derived.note(ctx, ctx.state.store.add(child, *aliases))
         children.append(child_id)
         version = VERSION_OF_KIND.get(kind, version)
         start += phase.duration
@@ -319,7 +386,7 @@ def _stem(ctx: Ctx, stem_id: str) -> tuple[Job, Stem]:
         for stem in job.data["stems"]:
             if stem.stem_id == stem_id:
                 return job, stem
-    raise ApiError(404, f"Stem {stem_id} not found")
+    raise ApiError(404, f"Stem {_shown(stem_id)} not found")
 
 
 async def status(ctx: Ctx) -> Response:
@@ -329,8 +396,10 @@ async def status(ctx: Ctx) -> Response:
         body = _stem_status(ctx, object_id)
         ctx.fresh_until()  # a stem exists once its split completed: it never changes again
         return ctx.json(body)
-    job = ctx.job(object_id, kind, what=LABELS[kind])
+    job = _object(ctx, object_id, kind)
     job.observe(ctx.now)
+    if job.plan.per_poll and RESTORATION in job.data:  # its reads take it past restoring
+        restoration_follows(ctx.state.store, job, ctx.now)
     children = _children(ctx, job)
     body = _status(ctx, job, children)
     ctx.fresh_until(job, *(child for child in children if child is not None))
@@ -442,27 +511,20 @@ Member = tuple[str, AudioInfo, int, str]  # path in the zip, audio, tone, format
 
 async def download_archive(ctx: Ctx) -> Response:
     body = await ctx.body()
+    tracks_only = all(version in TRACK_KINDS for version in body["versions"])
+    _stems_need_stem_versions(body, tracks_only)
     audio_ids = ([body["id"]] if body.get("id") is not None else []) + list(body.get("ids") or [])
-    members: list[Member] = []
+    audios = [_ready(ctx, audio_id, "audio") for audio_id in dict.fromkeys(audio_ids)]
     made = _MadeFrom(ctx)
-    selections = body.get("stem_selections") or []
-    named = set(body.get("stem_ids") or []) | {s["stem_id"] for s in selections}
-    tracks = [_Stems(made, _ready(ctx, audio_id, "audio")) for audio_id in dict.fromkeys(audio_ids)]
-    for stems in tracks:
-        named -= stems.found.keys()
-    if named:
-        raise ApiError(404, f"Stem {sorted(named)[0]} not found")
-    for stems in tracks:
-        if selections:  # exact stem versions: they are the archive's stems
-            members += [stems.selected(s, body) for s in selections if s["stem_id"] in stems.found]
-        for version in body["versions"]:
-            if version in TRACK_KINDS:
-                members.append(_track_member(made, stems.audio, version, body))
-            elif not selections:
-                members += stems.at(version.removesuffix("_stems"), body)
+    members: list[Member] = []
+    if tracks_only:
+        for audio in audios:
+            members += [_track_member(made, audio, v, body) for v in body["versions"]]
+    else:
+        members = _stem_members(made, audios, body)
     members = list({member[0]: member for member in members}.values())  # asked twice: once
     config = ctx.state.config
-    kept = [m for m in members if m[1].wav_size <= config.archive_max_file_bytes]
+    kept = _fitting(members, config)
     threshold = config.archive_email_threshold_seconds
     answer: dict[str, Any] = {
         "download_url": None,
@@ -488,39 +550,83 @@ async def download_archive(ctx: Ctx) -> Response:
     return ctx.json(answer)
 
 
+def _stems_need_stem_versions(body: dict[str, Any], tracks_only: bool) -> None:
+    """`stem_ids` and `stem_selections` pick stems: with track versions they would be
+    ignored, so the request is refused as mixing the two kinds (the docs: "Track and stem
+    archive versions are separate requests")."""
+    for field in ("stem_selections", "stem_ids"):
+        if tracks_only and body.get(field):
+            message = (
+                f"Value error, {field} picks stems: give stem versions (original_stems, "
+                "restored_stems, mastered_stems), not track versions"
+            )
+            raise invalid(FieldError(("body", field), message, "value_error", body[field], {}))
+
+
+def _stem_members(made: _MadeFrom, audios: list[Job], body: dict[str, Any]) -> list[Member]:
+    """The stems of each track: `stem_selections`, else each stem version, every stem of it
+    or those `stem_ids` names. A named stem no track has is a 404."""
+    selections = body.get("stem_selections") or []
+    named = set(body.get("stem_ids") or []) | {s["stem_id"] for s in selections}
+    tracks = [_Stems(made, audio) for audio in audios]
+    unknown = named.difference(*(stems.found for stems in tracks))
+    if unknown:
+        raise ApiError(404, f"Stem {_shown(sorted(unknown)[0])} not found")
+    members: list[Member] = []
+    for stems in tracks:
+        if selections:  # exact stem versions: they are the archive's stems
+            members += [stems.selected(s, body) for s in selections if s["stem_id"] in stems.found]
+            continue
+        for version in body["versions"]:
+            members += stems.at(version.removesuffix("_stems"), named or None, body)
+    return members
+
+
+def _fitting(members: list[Member], config: ServerConfig) -> list[Member]:
+    """The members the archive holds whole: each no larger than `archive_max_file_bytes`, and
+    all together within the samples one download may render (`max_render_bytes`). A member
+    past either is left out (`archive_incomplete`), never cut short."""
+    budget = config.max_render_bytes
+    kept = []
+    for member in members:
+        info = member[1]
+        samples = int(info.duration * info.sample_rate) * info.channels * SAMPLE_BYTES
+        if info.wav_size <= config.archive_max_file_bytes and samples <= budget:
+            kept.append(member)
+            budget -= samples
+    return kept
+
+
 def zipping_seconds(members: list[Member]) -> float:
     """How long the service would zip `members`: their uncompressed size at its zip rate."""
     return sum(info.wav_size for _, info, _, _ in members) / ZIP_BYTES_PER_SECOND
 
 
 class _MadeFrom:
-    """The key's completed objects by the audio they were made from, in creation order: read
-    once per archive request (looked for per audio, 1,500 IDs read every job 1,500 times)."""
+    """The completed objects made from each track, in creation order: each track's read once
+    per archive request, through its own list (`derived`), not through every job of the key."""
 
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
-        self._found: dict[str, list[Job]] | None = None
+        self._found: dict[str, list[Job]] = {}
 
     def of(self, audio_id: str, kind: str) -> list[Job]:
-        if self._found is None:
-            self._found = {}
-            for job in self.ctx.state.store.jobs(self.ctx.service.name, self.ctx.tenant):
-                source = job.data.get("audio_id")
-                if source is not None and _completed(self.ctx, job):
-                    self._found.setdefault(source, []).append(job)
-        return [job for job in self._found.get(audio_id, ()) if job.kind == kind]
+        found = self._found.get(audio_id)
+        if found is None:
+            made = derived.made_from(self.ctx, audio_id)
+            found = self._found[audio_id] = [job for job in made if _completed(self.ctx, job)]
+        return [job for job in found if job.kind == kind]
 
 
 def _track_member(made: _MadeFrom, audio: Job, version: str, body: dict[str, Any]) -> Member:
     """A full track in its `<version>_format` (else the request's `format`, else wav): the
     newest completed one (a stem's master is not the track's)."""
     kind = TRACK_KINDS[version]
-    tracks = [job for job in made.of(audio.id, kind) if "stem_id" not in job.data]
-    job = (
-        audio
-        if kind == "audio"
-        else next(reversed(tracks), None) or _missing_version(audio.id, version)
-    )
+    if kind == "audio":
+        job = audio
+    else:
+        tracks = [job for job in made.of(audio.id, kind) if "stem_id" not in job.data]
+        job = next(reversed(tracks), None) or _missing_version(audio.id, version)
     fmt = body.get(f"{version}_format") or body.get("format") or "wav"
     return f"{audio.id}/{version}.{fmt}", job.data["info"], job.data["tone"], fmt
 
@@ -542,32 +648,42 @@ class _Stems:
             if "stem_id" in job.data:
                 self.masters[job.data["stem_id"]] = job
 
-    def at(self, version: str, body: dict[str, Any]) -> list[Member]:
-        """`<version>_stems`: every stem at `version` (those `stem_ids` names, if it does)."""
-        wanted = set(body.get("stem_ids") or []) or self.found.keys()
+    def at(self, version: str, named: set[str] | None, body: dict[str, Any]) -> list[Member]:
+        """`<version>_stems`: every stem of the track at `version`, a 409 when it has none;
+        with `stem_ids` (`named`), the track's stems it names, a 409 for one of them that
+        lacks the version, as for a stem selected alone."""
+        if named is None:
+            members = [m for stem_id in self.found if (m := self._at(version, stem_id, body))]
+            if not members:
+                raise ApiError(
+                    409,
+                    f"Version '{version}_stems' of audio {self.audio.id} does not exist yet: "
+                    f"no completed stem split from the {version} track"
+                    + (" and no mastered stem" if version == "mastered" else ""),
+                )
+            return members
         members = []
-        for stem_id, (split, stem) in self.found.items():
-            if stem_id not in wanted:
-                continue
-            if split.data["version"] == version:
-                members.append(self._member(version, stem, split, body))
-            elif version == "mastered" and stem_id in self.masters:
-                members.append(self._member(version, stem, self.masters[stem_id], body))
-        if not members:
-            raise ApiError(
-                409,
-                f"Version '{version}_stems' of audio {self.audio.id} does not exist yet: "
-                f"no completed stem split from the {version} track"
-                + (" and no mastered stem" if version == "mastered" else ""),
-            )
+        for stem_id in [stem_id for stem_id in self.found if stem_id in named]:
+            member = self._at(version, stem_id, body)
+            if member is None:
+                self._lacks(stem_id, version)
+            members.append(member)
         return members
+
+    def _at(self, version: str, stem_id: str, body: dict[str, Any]) -> Member | None:
+        """Stem `stem_id` at `version` as `<version>_stems` holds it, or None."""
+        split, stem = self.found[stem_id]
+        if split.data["version"] == version:
+            return self._member(version, stem, split, body)
+        if version == "mastered" and stem_id in self.masters:
+            return self._member(version, stem, self.masters[stem_id], body)
+        return None
 
     def selected(self, selection: dict[str, Any], body: dict[str, Any]) -> Member:
         """One `stem_selections` entry: its stem at its version (`mastered_id`: that master
         of it, else its newest)."""
         split, stem = self.found[selection["stem_id"]]
         version = selection["version"]
-        made_from = split.data["version"]
         if version == "mastered" and selection.get("mastered_id"):
             master = _ready(self.made.ctx, selection["mastered_id"], "mastered")
             if master.data.get("stem_id") != stem.stem_id:
@@ -577,11 +693,15 @@ class _Stems:
             return self._member(version, stem, master, body)
         if version == "mastered" and stem.stem_id in self.masters:
             return self._member(version, stem, self.masters[stem.stem_id], body)
-        if version == made_from:
+        if version == split.data["version"]:
             return self._member(version, stem, split, body)
+        self._lacks(stem.stem_id, version)
+
+    def _lacks(self, stem_id: str, version: str) -> NoReturn:
+        made_from = self.found[stem_id][0].data["version"]
         raise ApiError(
             409,
-            f"Stem {stem.stem_id} has no {version} version: it was split from the {made_from} "
+            f"Stem {stem_id} has no {version} version: it was split from the {made_from} "
             "track" + (" and is not mastered yet" if version == "mastered" else ""),
         )
 
