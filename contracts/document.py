@@ -64,9 +64,15 @@ class Operation:
 
     @cached_property
     def _pattern(self) -> re.Pattern[str]:
+        """One segment per path parameter; a parameter marked `x-mock-slashes: true` spans
+        several (its value may hold `/`, which the server has decoded from `%2F` already)."""
+        slashed = {p["name"] for p in self._parameters if p.get("x-mock-slashes")}
         parts = re.split(r"(\{[^}]+\})", self.template)
         regex = "".join(
-            f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts
+            f"(?P<{p[1:-1]}>{'(?s:.+)' if p[1:-1] in slashed else '[^/]+'})"
+            if p.startswith("{")
+            else re.escape(p)
+            for p in parts
         )
         return re.compile(f"^{regex}$")
 

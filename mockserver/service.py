@@ -542,8 +542,11 @@ class Ctx:
             form = await self.request.form(max_part_size=MAX_PART_SIZE)
         return form_fields(form)
 
-    def scenario(self, *magic_inputs: str | None) -> Scenario:
-        """The scenario of a job this request creates (header, queue, key, magic, default)."""
+    def scenario(
+        self, *magic_inputs: str | None, takes: Callable[[Scenario], bool] | None = None
+    ) -> Scenario:
+        """The scenario of a job this request creates (header, queue, key, magic, default);
+        `takes`: whether a queued one applies to this create (`ScenarioBook.choose`)."""
         try:
             scenario = self.state.scenarios.choose(
                 self.service.name,
@@ -553,6 +556,7 @@ class Ctx:
                 lambda: self.state.ids.draws(self.service.name, self.tenant),
                 self.service.success_failure(),
                 self.service.magic_words,
+                takes,
             )
             return self.service.check_scenario(scenario) if scenario.options else scenario
         except ScenarioError as exc:

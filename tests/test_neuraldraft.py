@@ -24,7 +24,7 @@ import httpx
 import pytest
 from starlette.responses import Response
 
-from mockserver import apis
+from mockserver import ServerConfig, apis, create_app
 from mockserver.apis.neuraldraft import guards
 from mockserver.apis.neuraldraft.guards import (
     IDEMPOTENCY_TTL,
@@ -549,6 +549,89 @@ def test_webhook_retries_follow_the_schedule_then_stop(mock: Mock) -> None:
         assert delivery["next_retry_at"] is None and delivery["delivered_at"] is None
 
 
+def deliveries(mock: Mock) -> list[dict[str, Any]]:
+    listed = mock.client.get(f"{BASE}/webhook-deliveries", headers=mock.headers("neuraldraft"))
+    assert listed.status_code == 200, listed.text
+    return listed.json()["data"]
+
+
+def test_one_long_clock_move_makes_every_attempt_due_in_it_at_its_own_time(
+    mock: Mock,
+) -> None:
+    """A move of hours makes every retry that falls due in it (not one per move), each at
+    its due time: the next one waits from the last attempt, not from the move's end."""
+    with Receiver([503] * 10) as receiver:
+        register(mock, receiver.url, ["image.generated"])
+        create(mock, "/images", {"prompt": "x"}, **{"X-Mock-Scenario": "completed; after=10"})
+        mock.advance(10)  # attempt 1 at 00:00:10
+        mock.advance(1000)  # attempts 2, 3, 4 at 00:00:40, 00:02:40, 00:12:40
+        [delivery] = deliveries(mock)
+        assert (len(receiver.received), delivery["attempts"]) == (4, 4)
+        assert delivery["next_retry_at"] == "2026-01-01T01:12:40Z"  # 1 h after 00:12:40
+        mock.advance(28_800)  # attempts 5 and 6 at 01:12:40 and 07:12:40; none after
+        [delivery] = deliveries(mock)
+        assert (len(receiver.received), delivery["attempts"]) == (6, 6)
+        assert (delivery["status"], delivery["next_retry_at"]) == ("failed", None)
+    with Receiver([503]) as receiver:
+        endpoint = register(mock, receiver.url, ["image.generated"])
+        create(mock, "/images", {"prompt": "y"}, **{"X-Mock-Scenario": "completed; after=10"})
+        mock.advance(3600)  # fails at 08:17:00, succeeds 30 s later
+        delivered = [d for d in deliveries(mock) if d["endpoint_id"] == endpoint["id"]]
+        assert [(d["attempts"], d["delivered_at"]) for d in delivered] == [
+            (2, "2026-01-01T08:17:30Z")
+        ]
+
+
+def test_a_long_move_makes_the_attempts_of_all_deliveries_in_time_order(mock: Mock) -> None:
+    with Receiver([503] * 20) as receiver:
+        register(mock, receiver.url, ["image.generated"])
+        for after in (10, 100):
+            scenario = {"X-Mock-Scenario": f"completed; after={after}"}
+            create(mock, "/images", {"prompt": f"at {after}"}, **scenario)
+        mock.advance(1000)
+        # the first event's attempts at 10, 40, 160, 760 s; the second's at 100, 130, 250, 850
+        sent = [json.loads(body)["created_at"] for _, body in receiver.received]
+        assert sent == [
+            "2026-01-01T00:00:10Z",
+            "2026-01-01T00:00:10Z",
+            "2026-01-01T00:01:40Z",
+            "2026-01-01T00:01:40Z",
+            "2026-01-01T00:00:10Z",
+            "2026-01-01T00:01:40Z",
+            "2026-01-01T00:00:10Z",
+            "2026-01-01T00:01:40Z",
+        ]
+
+
+def test_on_a_running_clock_an_attempt_is_made_when_it_is_sent(mock: Mock) -> None:
+    """Only a manual clock, standing still while an attempt waited, makes it at its due
+    time; a running clock's attempt is made now (a slow receiver delays the next one)."""
+    assert mock.client.app.app.state.services["neuraldraft"].webhooks._sent_at(5.0) == 5.0
+    running = create_app(ServerConfig(clock="system")).state.services["neuraldraft"]
+    assert running.webhooks._sent_at(5.0) == pytest.approx(time.time(), abs=60)
+
+
+def test_an_event_describes_its_job_as_it_stood_at_the_events_time(mock: Mock) -> None:
+    """Two languages land in one clock move: the first one's event shows the job still at
+    work on the second, as it was then, not as it is when the dispatcher makes the event."""
+    with Receiver([]) as receiver:
+        register(mock, receiver.url, ["content.changed"])
+        created = create(mock, "/content/home.title/translate", {"target_langs": ["fr", "de"]})
+        assert created.status_code == 202, created.text
+        mock.advance(100)
+        french, german = (json.loads(body) for _, body in receiver.received)
+        assert (french["data"]["lang"], german["data"]["lang"]) == ("fr", "de")
+        at_first, at_last = french["data"]["job"], german["data"]["job"]
+        assert (at_first["status"], at_first["updated_at"]) == ("processing", french["created_at"])
+        assert [(s["completed"], s["active"]) for s in at_first["steps"]] == [
+            (True, False),
+            (False, True),
+        ]
+        assert at_first["progress"] < 100 and "result" not in at_first
+        assert (at_last["status"], at_last["updated_at"]) == ("completed", german["created_at"])
+        assert french["created_at"] < german["created_at"]
+
+
 def test_a_transition_delivers_its_webhook_at_once(mock: Mock) -> None:
     with Receiver([]) as receiver:
         register(mock, receiver.url, ["social_post.failed"])
@@ -627,7 +710,9 @@ def test_a_key_has_at_most_fifty_webhook_endpoints(mock: Mock) -> None:
     assert register(mock, "http://127.0.0.1:9/again", ["image.generated"])["id"]
 
 
-@pytest.mark.parametrize("url", ["http://[::1", "http://", "https://e.com:abc/"])
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "http://", "https://e.com:abc/", "http://a.com:99999", "http://a.com:0/"]
+)
 def test_a_webhook_url_no_delivery_could_reach_is_refused(mock: Mock, url: str) -> None:
     refused = create(mock, "/webhook-endpoints", {"url": url, "events": ["image.generated"]})
     assert set(assert_problem(refused, 422, "validation_failed")["errors"]) == {"url"}
@@ -637,6 +722,12 @@ def test_a_webhook_url_no_delivery_could_reach_is_refused(mock: Mock, url: str) 
     assert set(assert_problem(patched, 422, "validation_failed")["errors"]) == {"url"}
     listed = mock.client.get(f"{BASE}/webhook-endpoints", headers=mock.headers("neuraldraft"))
     assert [e["url"] for e in listed.json()["data"]] == ["http://127.0.0.1:9/"]
+
+
+def test_a_webhook_url_takes_every_port_a_delivery_can_reach() -> None:
+    with contextmanager(make_mock)() as mock:
+        for url in ("http://a.com:1/", "http://a.com:65535/hooks", "https://a.com:08080"):
+            register(mock, url, ["image.generated"])
 
 
 def test_a_stored_url_httpx_cannot_read_fails_its_attempt_not_the_tick(mock: Mock) -> None:
@@ -1214,3 +1305,142 @@ def test_a_forgotten_post_lets_go_of_the_job_that_wrote_it() -> None:
     assert store.get(key("t", "neuraldraft", "blog-posts", "by-source", "job_1")) is None
     assert store.get(key("t", "neuraldraft", "blog-posts", "by-source", "job_2")) == [2, "tea-2"]
     assert [post.id for post in posts.all("t")] == [2]
+
+
+# --- tags, translation bounds, ids written as 1.0, queued plan_required ----------------------
+
+
+def manual(mock: Mock, **fields: Any) -> httpx.Response:
+    return create(mock, "/blog-posts", {"title": "A", **fields})
+
+
+def tags_of(answer: httpx.Response) -> list[tuple[int, str, str]]:
+    assert answer.status_code in (200, 201), answer.text
+    data = answer.json()["data"]
+    tags = data if isinstance(data, list) else data["tags"]
+    return [(tag["id"], tag["name"], tag["slug"]) for tag in tags]
+
+
+def test_a_tag_has_one_id_wherever_it_shows(mock: Mock) -> None:
+    """A post's tags and `GET /tags` agree; a name is the key's tag of its slug (any case),
+    an id (the SDK's "Existing tag ids", `2.0` the JSON integer 2) an existing tag."""
+    first = manual(mock, tags=["weekly", "changelog"])
+    assert tags_of(first) == [(1, "weekly", "weekly"), (2, "changelog", "changelog")]
+    second = manual(mock, tags=["Weekly", 2.0, "Änderung", "changelog", 3])
+    assert second.status_code == 422  # tag 3 is made by this very post: not yet
+    assert manual(mock, tags=[99]).json()["errors"] == {"tags.0": ["Tag 99 not found."]}
+    second = manual(mock, tags=["Weekly", 2.0, "Änderung", "changelog"])
+    assert tags_of(second) == [
+        (1, "weekly", "weekly"),
+        (2, "changelog", "changelog"),
+        (3, "Änderung", "anderung"),
+    ]
+    assert tags_of(manual(mock, tags=[3, "日本", "!!"]))[0] == (3, "Änderung", "anderung")
+    listed = tags_of(mock.client.get(f"{BASE}/tags", headers=mock.headers("neuraldraft")))
+    assert [(tag_id, name) for tag_id, name, _ in listed] == [
+        (5, "!!"),
+        (2, "changelog"),
+        (1, "weekly"),
+        (3, "Änderung"),
+        (4, "日本"),
+    ]
+    assert all(re.fullmatch(r"tag-[0-9a-f]{12}", slug) for _, _, slug in listed[:1] + listed[4:])
+    other = mock.headers("neuraldraft", key="another-key")
+    theirs = mock.client.post(f"{BASE}/blog-posts", headers=other, json={"title": "B", "tags": [1]})
+    assert set(assert_problem(theirs, 422, "validation_failed")["errors"]) == {"tags.0"}
+    found = mock.client.get(
+        f"{BASE}/blog-posts", headers=mock.headers("neuraldraft"), params={"tag": "WEEKLY"}
+    )
+    assert len(found.json()["data"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("tags", "field"), [([""], "tags.0"), (["ok", "  "], "tags.1"), (["ok", 0], "tags.1")]
+)
+def test_a_blank_tag_or_no_tag_id_is_a_422_naming_it(
+    mock: Mock, tags: list[Any], field: str
+) -> None:
+    refused = manual(mock, tags=tags)
+    assert set(assert_problem(refused, 422, "validation_failed")["errors"]) == {field}
+
+
+def test_a_refused_tag_writes_nothing(mock: Mock) -> None:
+    refused = manual(mock, tags=["kept?", 7])
+    assert_problem(refused, 422, "validation_failed")
+    assert tags_of(mock.client.get(f"{BASE}/tags", headers=mock.headers("neuraldraft"))) == []
+    made = manual(mock, tags=["kept?"]).json()["data"]
+    assert (made["id"], made["slug"]) == (1, "a")  # neither the post nor its slug was taken
+
+
+def test_slugs_transliterate_accents_and_ligatures(mock: Mock) -> None:
+    made = create(mock, "/blog-posts", {"title": "Änderung der Straße, Œuvre ﬁnal"})
+    assert made.json()["data"]["slug"] == "anderung-der-strasse-uvre-final"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"target_langs": ["fr"] * 51}, "target_langs"),
+        ({"target_languages": [f"l{n}" for n in range(20_000)]}, "target_languages"),
+        ({"target_langs": ["fr", "x" * 100_000]}, "target_langs.1"),
+        ({"target_languages": ["x" * 36]}, "target_languages.0"),
+        ({"target_langs": ["f r"]}, "target_langs.0"),
+        ({"target_langs": ["fr"], "source_lang": "e/n"}, "source_lang"),
+    ],
+)
+def test_translate_takes_at_most_50_languages_each_as_a_lang_path_takes_it(
+    mock: Mock, body: dict[str, Any], field: str
+) -> None:
+    refused = create(mock, "/content/home.title/translate", body)
+    assert set(assert_problem(refused, 422, "validation_failed")["errors"]) == {field}
+
+
+def test_every_language_a_translate_takes_can_be_written_by_path(mock: Mock) -> None:
+    post_id = manual(mock).json()["data"]["id"]
+    langs = [f"l{n}-x_{n}" for n in range(49)] + ["pt-BR" + "x" * 30]
+    started = create(mock, f"/blog-posts/{post_id}/translate", {"target_langs": langs})
+    assert started.status_code == 202, started.text
+    h = mock.headers("neuraldraft")
+    for lang in (langs[0], langs[-1]):
+        path = f"{BASE}/blog-posts/{post_id}/translations/{lang}"
+        assert mock.client.put(path, headers=h, json={"title": "x"}).status_code == 200
+    path = f"{BASE}/blog-posts/{post_id}/translations/f r"
+    assert_problem(mock.client.put(path, headers=h, json={"title": "x"}), 422, "validation_failed")
+
+
+def test_an_ai_post_id_written_as_1_0_is_post_1(mock: Mock) -> None:
+    post_id = manual(mock, title="Five Things").json()["data"]["id"]
+    started = create(mock, "/social-posts", {"ai": {"post_id": float(post_id)}})
+    assert started.status_code == 202, started.text
+    mock.advance(120)
+    social_id = job(mock, started.json()["id"])["result"]["social_post_id"]
+    read = mock.client.get(f"{BASE}/social-posts/{social_id}", headers=mock.headers("neuraldraft"))
+    assert read.json()["data"]["title"] == "Five Things"
+    refused = create(mock, "/social-posts", {"ai": {"post_id": 1.5}})
+    assert set(assert_problem(refused, 422, "validation_failed")["errors"]) == {"ai.post_id"}
+
+
+def queue(mock: Mock, outcome: str, tenant: str | None = None) -> None:
+    body = {"api": "neuraldraft", "outcome": outcome}
+    if tenant is not None:
+        body["tenant"] = mock.headers("neuraldraft")["Authorization"].split()[1]
+    assert mock.client.post("/__mock__/scenarios", json=body).status_code in (200, 201)
+
+
+def test_a_queued_plan_required_waits_for_the_premium_video_it_refuses(mock: Mock) -> None:
+    """Other creates leave it queued (as if nothing were queued for them): it is used up by
+    the create it applies to, not by the first one."""
+    queue(mock, "plan_required", tenant="mine")
+    premium = {"prompt": "Drone shot over pines", "tier": "premium"}
+    assert create(mock, "/images", {"prompt": "A pine"}).status_code == 202
+    assert create(mock, "/videos", {"prompt": "Drone shot over pines"}).status_code == 202
+    listed = mock.client.get("/__mock__/scenarios").json()
+    assert [q["scenario"] for q in listed["queued"]] == ["plan_required"]
+    assert_problem(create(mock, "/videos", premium), 402, "plan_required")
+    assert create(mock, "/videos", premium).status_code == 202  # used up
+    queue(mock, "plan_required", tenant="mine")
+    queue(mock, "failed")  # any key's next job: passed over by no create
+    image = create(mock, "/images", {"prompt": "A pine"}).json()
+    mock.advance(60)
+    assert job(mock, image["id"])["status"] == "failed"
+    assert_problem(create(mock, "/videos", premium), 402, "plan_required")

@@ -6,16 +6,19 @@ Every response is checked against `contracts/neuraldraft.yaml` by the `mock` fix
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
-from mockserver.apis.neuraldraft.images import MAX_IMAGE_BYTES, sniff
+from mockserver.apis.neuraldraft.images import EMPTY, MAX_IMAGE_BYTES, NOT_A_FILE, sniff
 from mockserver.apis.neuraldraft.models import png
-from tests.conftest import Mock
+from mockserver.contracts import load
+from tests.conftest import Mock, make_mock
 
 BASE = "/neuraldraft/v1"
 PROBLEM = "application/problem+json"
@@ -437,6 +440,155 @@ def test_delete_lets_an_image_go(mock: Mock) -> None:
     assert fresh.status_code == 201, fresh.text
 
 
+# --- image keys, SVG sniffing, image sizes, upload wording ----------------------------------
+
+SDK_KEY = re.compile(r"^[\w.\-\/]+$", re.ASCII)  # the SDK's `images.upload`: "must match"
+SLASHED = "blog/cold-brew-hero"  # the contract's own example of a key
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG signature and IHDR chunk claiming `width` x `height`: all a sniffer reads."""
+    ihdr = b"IHDR" + struct.pack(">II", width, height) + b"\x08\x02\x00\x00\x00"
+    chunk = struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
+    return b"\x89PNG\r\n\x1a\n" + chunk
+
+
+def test_svg_sniffing_is_linear_in_the_comments_before_the_root() -> None:
+    """Empty comments with no `<svg>` after them backtracked exponentially (25 took 10 s
+    on the event loop, each one more doubled it): the old pattern never ends on these."""
+    assert sniff(b"<!---->" * 5000 + b"<x>") is None
+    assert sniff(b"<!-- -->\n" * 400 + b"<svg/>") == ("image/svg+xml", 0, 0)  # within the head
+    many = b"<!---->" * 600 + b'<svg width="2">'  # its root past the bytes read: no SVG
+    assert sniff(many) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "size"),
+    [
+        (b'\xef<svg width="1">', None),  # something else first
+        (
+            b'<?xml version="1.0"?><!-- a --><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN">'
+            b'\n<!-- b --> <svg height="7" width="9">',
+            (9, 7),
+        ),
+        (b"<!-- never closed <svg>", None),
+        (b'<svgx width="3">', None),
+        (b'<svg width="48" height="24"><rect width="10" height="5"/></svg>', (48, 24)),
+        (b'<svg stroke-width="3" viewBox="0 0 4 4">', (0, 0)),
+        (b"<svg width='48px' height=\"24\">", (48, 24)),
+        (b'<svg width="50%" height="4.5em">', (0, 0)),
+        (b'<svg width="' + b"9" * 4000 + b'" height="2">', (0, 2)),
+        (b'<svg width="2147483647" height="2147483648">', (2147483647, 0)),
+    ],
+)
+def test_an_svg_is_its_root_tag_and_an_absurd_side_is_unknown(
+    data: bytes, size: tuple[int, int] | None
+) -> None:
+    assert sniff(data) == (None if size is None else ("image/svg+xml", *size))
+
+
+@pytest.mark.parametrize(
+    ("data", "sent"),
+    [
+        (png_header(0, 0), "0 x 0"),
+        (png_header(4294967295, 4294967295), "4294967295 x 4294967295"),
+        (png_header(2**31, 1), "2147483648 x 1"),
+        (gif(0, 10), "0 x 10"),
+    ],
+)
+def test_a_raster_image_without_pixels_or_past_pngs_bound_is_a_422_on_file(
+    mock: Mock, data: bytes, sent: str
+) -> None:
+    errors = problem(upload(mock, data), 422, "validation_failed")["errors"]
+    assert errors == {"file": [f"The image must be 1 to 2147483647 pixels a side ({sent} sent)."]}
+    problem(get(mock, "/images/hero.background"), 404, "not_found")
+
+
+def test_the_largest_png_and_an_absurd_svg_are_kept_within_bounds(mock: Mock) -> None:
+    widest = upload(mock, png_header(2**31 - 1, 1))
+    assert widest.status_code == 201, widest.text
+    assert (widest.json()["data"]["width"], widest.json()["data"]["height"]) == (2**31 - 1, 1)
+    svg = b'<svg width="' + b"9" * 4000 + b'" height="2"/>'
+    absurd = upload(mock, svg, key="icon")
+    assert absurd.status_code == 201, absurd.text
+    assert (absurd.json()["data"]["width"], absurd.json()["data"]["height"]) == (0, 2)
+
+
+def test_the_contract_holds_image_keys_to_the_sdks_rule() -> None:
+    image_key = load("neuraldraft").document["components"]["schemas"]["ImageKey"]
+    rule = re.compile(image_key["pattern"])
+    samples = ["hero.background", SLASHED, "a_B-9.x", "/", "a b", "a~b", "é", "a?b", "a%2Fb", ""]
+    assert [bool(rule.match(s)) for s in samples] == [bool(SDK_KEY.match(s)) for s in samples]
+    assert image_key["maxLength"] == 255
+
+
+def test_a_key_with_slashes_is_one_image_for_every_operation(mock: Mock) -> None:
+    """The SDK sends `encodeURIComponent(key)`: `%2F`; a plain `/` reaches the same image."""
+    created = post(mock, "/images", {"prompt": "Cold brew", "key": SLASHED})
+    assert created.status_code == 202, created.text
+    mock.advance(40)
+    encoded = "/images/" + SLASHED.replace("/", "%2F")
+    image = get(mock, encoded)
+    assert image.status_code == 200, image.text
+    assert (image.json()["key"], image.json()["generated"]) == (SLASHED, True)
+    assert get(mock, "/images/" + SLASHED).json() == image.json()
+
+    uploaded = upload(mock, gif(3, 2), key="blog/cover")
+    assert uploaded.status_code == 201, uploaded.text
+    replaced = upload(mock, gif(4, 2), key=None, method="PUT", path="/images/blog%2Fcover")
+    assert (replaced.status_code, replaced.json()["data"]["width"]) == (200, 4)
+    by_url = put(mock, "/images/blog/hero/dusk.v2", {"url": "https://x.io/dusk.jpg"})
+    assert by_url.status_code == 201, by_url.text
+    listed = get(mock, "/images?prefix=blog/").json()["data"]
+    assert [i["key"] for i in listed] == ["blog/cold-brew-hero", "blog/cover", "blog/hero/dusk.v2"]
+    gone = delete(mock, encoded)
+    assert gone.status_code == 204, gone.text
+    problem(get(mock, "/images/" + SLASHED), 404, "not_found")
+
+
+BAD_KEYS = ["has space?#", "a~b", "café", "x" * 256]
+
+
+@pytest.mark.parametrize("bad", BAD_KEYS)
+def test_a_key_off_the_rule_is_a_422_on_key_wherever_it_is_sent(mock: Mock, bad: str) -> None:
+    generated = post(mock, "/images", {"prompt": "x", "key": bad})
+    assert set(problem(generated, 422, "validation_failed")["errors"]) == {"key"}
+    uploaded = upload(mock, gif(1, 1), key=bad)
+    assert set(problem(uploaded, 422, "validation_failed")["errors"]) == {"key"}
+    path = "/images/" + quote(bad, safe="")
+    replaced = put(mock, path, {"url": "https://x.io/a.png"})
+    assert set(problem(replaced, 422, "validation_failed")["errors"]) == {"key"}
+    assert get(mock, "/images").json()["data"] == []  # nothing registered or expected
+    mock.advance(40)
+    assert get(mock, "/images").json()["data"] == []
+
+
+def test_the_longest_key_is_taken(mock: Mock) -> None:
+    longest = "k/" * 127 + "k"
+    assert upload(mock, gif(1, 1), key=longest).status_code == 201
+    assert get(mock, "/images/" + longest).json()["key"] == longest
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize(
+    ("parts", "errors"),
+    [
+        ({"file": (None, "text"), "key": (None, "k")}, {"file": [NOT_A_FILE]}),
+        ({"file": (None, ""), "key": (None, "k")}, {"file": [NOT_A_FILE]}),
+        ({"file": ("a.gif", gif(1, 1)), "key": (None, "")}, {"key": [EMPTY]}),
+        ({"file": ("a.gif", gif(1, 1))}, {"key": ["Field required"]}),
+    ],
+)
+def test_an_upload_form_is_refused_in_plain_words(
+    strict: bool, parts: dict[str, Any], errors: dict[str, list[str]]
+) -> None:
+    """No Python class names, and a field sent empty is said to be empty, not missing."""
+    for mock in make_mock(strict=strict):
+        answer = mock.client.post(BASE + "/images", headers=headers(mock), files=parts)
+        assert answer.headers["content-type"].startswith(PROBLEM)
+        assert (answer.status_code, answer.json()["errors"]) == (422, errors)
+
+
 # --- POST /v1/videos ------------------------------------------------------------------------
 
 
@@ -681,9 +833,9 @@ def test_tags_are_those_of_the_keys_posts(mock: Mock) -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
         "data": [
-            {"id": 1, "name": "Weekly News", "slug": "weekly-news"},
+            {"id": 3, "name": "Weekly News", "slug": "weekly-news"},
             {"id": 2, "name": "changelog", "slug": "changelog"},
-            {"id": 3, "name": "weekly", "slug": "weekly"},
+            {"id": 1, "name": "weekly", "slug": "weekly"},
         ]
     }
     assert get(mock, "/tags", key="nobody").json() == {"data": []}

@@ -473,6 +473,33 @@ def test_writes_to_one_post_at_once_through_both_servers_are_all_kept(
     assert langs == {"en"} | {f"p{n}" for n in range(12)} | {f"j{n}" for n in range(12)}
 
 
+def test_a_tag_named_through_both_servers_at_once_is_one_tag(
+    world: tuple[Server, Server],
+) -> None:
+    """Posts naming one new tag at once through both servers make it once: one id, the one
+    every post and `GET /tags` show (a post's tags were numbered per post)."""
+    one, other = world
+    made: list[dict[str, Any]] = []
+
+    def write(server: Server, n: int) -> None:
+        body = {"title": f"Post {n}", "tags": [f"t{n % 3}", "Weekly" if n % 2 else "weekly"]}
+        answer = server.client.post(
+            f"{ND}/blog-posts", headers=server.headers("neuraldraft"), json=body
+        )
+        assert answer.status_code == 201, answer.text
+        made.append(answer.json()["data"])
+
+    threads = [threading.Thread(target=write, args=(s, n)) for n, s in enumerate((one, other) * 6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    tags = other.get("neuraldraft", f"{ND}/tags").json()["data"]
+    assert sorted(tag["slug"] for tag in tags) == ["t0", "t1", "t2", "weekly"]
+    assert len({tag["id"] for tag in tags}) == 4
+    assert all(tag in tags for post in made for tag in post["tags"])
+
+
 # --- queues, idempotency, faults, the journal: state of the world, not of one server -------------
 
 

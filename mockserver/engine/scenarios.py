@@ -227,10 +227,16 @@ class ScenarioBook:
         mine, anyone = self._store.heads([_queue_key(api, tenant), _queue_key(api, None)])
         return anyone if mine is None else mine
 
-    def _pop(self, api: str, tenant: str) -> Scenario | None:
+    def _pop(
+        self, api: str, tenant: str, takes: Callable[[Scenario], bool] | None = None
+    ) -> Scenario | None:
         if not self._store.incr(_COUNT, 0):  # nothing queued anywhere: the usual case
             return None
         for name in (_queue_key(api, tenant), _queue_key(api, None)):
+            if takes is not None:
+                head = self._store.heads([name])[0]
+                if head is not None and not takes(head):
+                    continue  # its head waits for a create it applies to
             scenario = self._store.pop(name)
             if scenario is not None:
                 self._store.incr(_COUNT, -1)
@@ -246,17 +252,21 @@ class ScenarioBook:
         draw: Callable[[], Random],
         words: tuple[str, str],
         known: Collection[str],
+        takes: Callable[[Scenario], bool] | None = None,
     ) -> Scenario:
         """Pick the scenario of a new job; `words` are the API's (success, failure) outcomes,
         `draw` gives the generator of a default-profile outcome (called only when one is due:
         seeding it is a measurable share of a create). The first magic marker naming a word
-        the API `known`s counts: `mock-ups` in a link is text.
+        the API `known`s counts: `mock-ups` in a link is text. `takes` says whether a queued
+        scenario applies to this create (a word for some creates only): a queue whose head
+        does not is passed over, its head left for the next create it applies to (workers
+        racing for one queue may still hand it to one it does not apply to).
 
         Raises ScenarioError for a header that cannot be parsed.
         """
         if header:
             return Scenario.parse(header, "header")
-        queued = self._pop(api, tenant)
+        queued = self._pop(api, tenant, takes)
         if queued is not None:
             return queued
         if tenant in self.key_bindings:

@@ -41,7 +41,7 @@ from mockserver.apis.neuraldraft.models import (
     steps_for,
     title_of,
 )
-from mockserver.apis.neuraldraft.posts import BlogPost, Registry, SocialPost
+from mockserver.apis.neuraldraft.posts import BlogPost, Registry, SocialPost, Tag
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES, PLAN_REQUIRED, problem
 from mockserver.apis.neuraldraft.stream import Wakeup
 from mockserver.apis.neuraldraft.webhooks import Happening, Webhooks
@@ -124,6 +124,16 @@ class NeuralDraft(ApiService):
             source_of=lambda post: post.job_id,
         )
         self.social_posts: Registry[SocialPost] = Registry(store, self.name, "social", capacity)
+        # by slug: a tag is made once per key (`write_once`, its slug the source), whichever
+        # worker's post names it first; the names it claims only index the tags
+        self.tags: Registry[Tag] = Registry(
+            store,
+            self.name,
+            "tags",
+            capacity,
+            name_of=lambda tag: tag.slug,
+            source_of=lambda tag: tag.slug,
+        )
         # by key; a generation given a key is expected until its job has ended
         self.images: Registry[images.Image] = Registry(
             store, self.name, "images", capacity, name_of=lambda image: image.key
@@ -243,6 +253,8 @@ class NeuralDraft(ApiService):
         A body that is no JSON object at all is a 400 here, also when strict mode's request
         check is the one that caught it.
         """
+        if error.status == 422:  # an image upload's refusals, in plain words
+            error.errors = images.plain_words(request, error.errors)
         if error.status == 422 and any(_not_an_object(e) for e in error.errors):
             error = ApiError(400, "Request body must be a JSON object.", headers=error.headers)
         if error.status != 422 and error.errors:  # `errors` belongs to 422 only
@@ -352,19 +364,21 @@ class NeuralDraft(ApiService):
             return mp4(result["duration_seconds"]), "video/mp4"
         return png(result["width"], result["height"], job.data["prompt"]), "image/png"
 
-    def _event_data(self, job: Job, happening: Happening, now: float) -> dict[str, Any]:
-        """The data of the webhook event `job` triggered (`job_events` says which)."""
+    def _event_data(self, job: Job, happening: Happening) -> dict[str, Any]:
+        """The data of the webhook event `job` triggered (`job_events` says which): the job
+        as it stood at the event's time, however much later the dispatcher makes it (one
+        language of several landed: the job is still at work)."""
         _, subject, at = happening
-        data: dict[str, Any] = {"job": self.job_body(job, now, job.data["server_url"])}
+        data: dict[str, Any] = {"job": self.job_body(job, at, job.data["server_url"])}
         if job.kind == "blog_post.generate":
-            written = self.written_post(job, now)
+            written = self.written_post(job, at)
             post = self.blog_posts.get(job.tenant, written["post_id"])
             if post is not None:
                 data["blog_post"] = post.as_dict(at)
         elif job.kind == "social_post.generate":
             social = self.social_posts.get(job.tenant, job.data["result"]["social_post_id"])
             if social is not None:
-                data["social_post"] = social.as_dict(social_status(job, now) or FAILED, at)
+                data["social_post"] = social.as_dict(social_status(job, at) or FAILED, at)
         elif subject:  # a translation: one language landed
             data["lang"] = subject
             data.update(

@@ -9,6 +9,9 @@ The mock keeps an upload's size, type and dimensions, not its bytes: its `url` i
 address, not served. An image registered by URL is the client's URL, never fetched: its size
 and dimensions are unknown, left out. A generated image's `url` is the job's signed link,
 which is served.
+
+A key follows the SDK's rule (the contract's `ImageKey`, checked wherever it is sent): it
+may hold slashes, so the path's `{key}` spans segments (`x-mock-slashes` in the contract).
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
 from starlette.responses import Response
 
 from mockserver.apis.neuraldraft.models import COMPLETED, RESULT_FILES
@@ -29,6 +33,7 @@ from mockserver.apis.neuraldraft.posts import Fields
 from mockserver.engine.clock import isoformat
 from mockserver.engine.jobs import Job
 from mockserver.errors import ApiError, FieldError
+from mockserver.request import ApiRequest
 from mockserver.service import Ctx
 from mockserver.stores.codec import storable
 
@@ -39,6 +44,8 @@ IMAGE_FILE = RESULT_FILES["image.generate"]  # the name a generated image is ser
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # the docs: "Max 10MB"
 ACCEPTED = "jpg, jpeg, png, webp, gif or svg"  # the docs' list
 CDN = "https://cdn.neuraldraft.io"
+NOT_A_FILE = "Expected a file upload, received a text field."
+EMPTY = "String should have at least 1 character"  # pydantic's words for "" when 1 is due
 EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/png": "png",
@@ -48,9 +55,17 @@ EXTENSIONS = {
 }
 # an image registered by URL: its type as its path's extension says, if it says one
 TYPES = {**{ext: mime for mime, ext in EXTENSIONS.items()}, "jpeg": "image/jpeg"}
+MAX_SIDE = 2**31 - 1  # PNG's bound (1 to 2^31-1 pixels a side), the widest of the five
+SVG_HEAD = 4096  # the bytes of a file read for an SVG's prolog and `<svg>` start tag
 _NOT_IN_NAMES = re.compile(r"[^a-z0-9]+")
-_SVG = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!DOCTYPE svg[^>]*>\s*)?<svg\b", re.S)
-_SVG_SIZE = re.compile(rb'\b(width|height)\s*=\s*["\']\s*([0-9]+)')
+# what may precede an SVG's root element: declarations and processing instructions, comments,
+# its doctype; each one skipped to its end marker by `find`
+_PROLOG = ((b"<?", b"?>"), (b"<!--", b"-->"), (b"<!DOCTYPE svg", b">"))
+_NOT_SPACE = re.compile(rb"\S")
+_SVG_OPEN = re.compile(rb"<svg\b")
+# a whole number of pixels (`48`, `48px`) in the `<svg>` tag, up to 10 digits; any other
+# value (`50%`, `4.5em`, a number past `MAX_SIDE`) leaves the side unknown: 0
+_SVG_SIZE = re.compile(rb'(?:^|\s)(width|height)\s*=\s*(["\'])\s*([0-9]{1,10})(?:px)?\s*\2')
 
 
 @storable
@@ -94,7 +109,7 @@ def _service(ctx: Ctx) -> NeuralDraft:
 def sniff(data: bytes) -> tuple[str, int, int] | None:
     """(mime type, width, height) of a JPEG, PNG, GIF, WebP or SVG file; None for anything
     else. Read from the header, as an image library would, not from the file's name. An SVG
-    without whole-number `width` and `height` counts as 0 x 0."""
+    side that is no whole number of pixels up to `MAX_SIDE` counts as 0."""
     if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
         width, height = struct.unpack(">II", data[16:24])
         return "image/png", width, height
@@ -107,11 +122,38 @@ def sniff(data: bytes) -> tuple[str, int, int] | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         size = _webp_size(data)
         return None if size is None else ("image/webp", *size)
-    head = data[:4096]
-    if _SVG.match(head):
-        sizes = {name.decode(): int(value) for name, value in _SVG_SIZE.findall(head)}
-        return "image/svg+xml", sizes.get("width", 0), sizes.get("height", 0)
-    return None
+    tag = _svg_tag(data[:SVG_HEAD])
+    if tag is None:
+        return None
+    sizes = {name: int(value) for name, _, value in _SVG_SIZE.findall(tag)}
+    width, height = (sizes.get(side, 0) for side in (b"width", b"height"))
+    return "image/svg+xml", _known(width), _known(height)
+
+
+def _svg_tag(head: bytes) -> bytes | None:
+    """The attributes of the `<svg>` start tag `head` opens with, after its prolog; None when
+    it opens with anything else. Every step moves forward by a `find` or a match that cannot
+    backtrack, so the cost is linear in `head` (a nested pattern's was exponential)."""
+    at = _skip_space(head, 0)
+    while opened := next((pair for pair in _PROLOG if head.startswith(pair[0], at)), None):
+        end = head.find(opened[1], at + len(opened[0]))
+        if end < 0:
+            return None
+        at = _skip_space(head, end + len(opened[1]))
+    if _SVG_OPEN.match(head, at) is None:
+        return None
+    end = head.find(b">", at)
+    return head[at + 4 : end if end >= 0 else len(head)]
+
+
+def _skip_space(data: bytes, at: int) -> int:
+    found = _NOT_SPACE.search(data, at)
+    return len(data) if found is None else found.start()
+
+
+def _known(side: int) -> int:
+    """An SVG side as kept: 0 (unknown) past `MAX_SIDE`."""
+    return side if side <= MAX_SIDE else 0
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -147,7 +189,9 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
 
 
 async def _upload(upload: UploadFile) -> tuple[str, int, int, int]:
-    """(mime type, width, height, bytes) of an accepted upload; a 422 on `file` otherwise."""
+    """(mime type, width, height, bytes) of an accepted upload; a 422 on `file` otherwise,
+    also for a raster image whose header claims no pixels or more than PNG allows (an SVG's
+    size is advisory: `sniff` leaves an absurd one unknown)."""
     size = upload.size if upload.size is not None else len(await upload.read())
     if size > MAX_IMAGE_BYTES:
         raise _invalid_file(f"The file may not be greater than 10 MB ({size} bytes sent).")
@@ -155,11 +199,37 @@ async def _upload(upload: UploadFile) -> tuple[str, int, int, int]:
     found = sniff(await upload.read())
     if found is None:
         raise _invalid_file(f"The file must be an image: {ACCEPTED}.")
+    mime_type, width, height = found
+    if mime_type != "image/svg+xml" and not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise _invalid_file(
+            f"The image must be 1 to {MAX_SIDE} pixels a side ({width} x {height} sent)."
+        )
     return (*found, size)
 
 
 def _invalid_file(message: str) -> ApiError:
     return ApiError(422, message, errors=[FieldError(("body", "file"), message, "value_error")])
+
+
+def plain_words(request: Request, errors: list[FieldError]) -> list[FieldError]:
+    """An upload form's refusals as a client reads them: text sent where the `file` is due
+    says so (FastAPI's words name a Python class), and a field sent empty is empty, not
+    missing (FastAPI's reading of a form drops it)."""
+    info = ApiRequest.of(request.scope)
+    form = None if info is None else info.form
+    return errors if form is None else [_in_plain_words(error, form) for error in errors]
+
+
+def _in_plain_words(error: FieldError, form: FormData) -> FieldError:
+    name = error.loc[1] if len(error.loc) == 2 and error.loc[0] == "body" else None
+    sent = form.getlist(name) if isinstance(name, str) else []
+    if not sent or not all(isinstance(value, str) for value in sent):  # not sent, or a file
+        return error
+    if name == "file":
+        return replace(error, msg=NOT_A_FILE, type="value_error")
+    if error.type == "missing":  # sent, every time empty
+        return replace(error, msg=EMPTY, type="string_too_short")
+    return error
 
 
 # --- the key's images ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+import unicodedata
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -401,7 +402,11 @@ def error_of(job: Job, outcome: Outcome) -> dict[str, str]:
 
 
 def slugify(text: str, fallback: str) -> str:
-    slug = _NOT_IN_SLUGS.sub("-", text.lower()).strip("-")[:80].strip("-")
+    """Lower-case ASCII words joined by `-` (a post's or a tag's), accents and ligatures
+    transliterated (`Änderung`: `anderung`, `Straße`: `strasse`) rather than dropped;
+    `fallback` when nothing is left."""
+    letters = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
+    slug = _NOT_IN_SLUGS.sub("-", letters).strip("-")[:80].strip("-")
     return slug or fallback
 
 

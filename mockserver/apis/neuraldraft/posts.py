@@ -15,6 +15,7 @@ language winning: the jobs are read when the post is, as their languages land on
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import partial
@@ -52,7 +53,7 @@ class BlogPost(Fields):
     content: str | None = None
     excerpt: str | None = None
     language_code: str = "en"
-    tags: list[str] = field(default_factory=list)
+    tags: list[Tag] = field(default_factory=list)
     meta_title: str | None = None
     meta_description: str | None = None
     featured_image: str | None = None
@@ -136,10 +137,7 @@ class BlogPost(Fields):
             "meta_title": self.meta_title,
             "meta_description": self.meta_description,
             "category": None,
-            "tags": [
-                {"id": index + 1, "name": name, "slug": slugify(name, f"tag-{index + 1}")}
-                for index, name in enumerate(self.tags)
-            ],
+            "tags": [tag.as_dict() for tag in self.tags],
             "translations": self.translation_list(landed or {}),
             "created_at": isoformat(at),
             "updated_at": isoformat(at),
@@ -147,6 +145,30 @@ class BlogPost(Fields):
 
 
 TRANSLATION_FIELDS = ("title", "excerpt", "content", "meta_title", "meta_description")
+
+
+@storable
+@dataclass(frozen=True, slots=True)
+class Tag(Fields):
+    """One tag of an API key, the same `id` wherever it shows (a post's `tags[]`, `GET
+    /tags`): numbered among the key's tags as they are first named."""
+
+    id: int
+    name: str  # as first named
+    slug: str  # what makes it one tag: see `tag_slug`
+
+    state_tag: ClassVar[str] = "tag"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "slug": self.slug}
+
+
+def tag_slug(name: str) -> str:
+    """The slug of the tag called `name`, which is what makes it one tag: names that slug
+    alike (`weekly`, `Weekly`, `weekly!`) are one tag. A name with nothing a slug can keep
+    (`日本`, `!!!`) gets one from its digest, so that it stays a tag of its own."""
+    digest = hashlib.sha256(name.casefold().encode()).hexdigest()[:12]
+    return slugify(name, f"tag-{digest}")
 
 
 @storable

@@ -29,7 +29,13 @@ from mockserver.apis.neuraldraft.models import (
     title_of,
     video_size,
 )
-from mockserver.apis.neuraldraft.posts import TRANSLATION_FIELDS, BlogPost, SocialPost
+from mockserver.apis.neuraldraft.posts import (
+    TRANSLATION_FIELDS,
+    BlogPost,
+    SocialPost,
+    Tag,
+    tag_slug,
+)
 from mockserver.apis.neuraldraft.problems import CREDITS_CODES, PLAN_REQUIRED
 from mockserver.apis.neuraldraft.webhooks import Endpoint, Event
 from mockserver.engine.jobs import Job
@@ -90,7 +96,7 @@ def _start(
     `record(job_id)` registers what the job will write (a post) once the request is known to
     be accepted, so its id can go into the job's `result`.
     """
-    scenario = ctx.scenario(*magic)
+    scenario = ctx.scenario(*magic, takes=partial(_applies, premium))
     if scenario.outcome in CREDITS_CODES:
         raise ApiError(402, "The project's credit balance is too low to start this job.")
     if scenario.outcome == PLAN_REQUIRED:
@@ -108,6 +114,12 @@ def _start(
     if record is not None:
         record(job_id)
     return ctx.create_job(kind, job_id, scenario, data, plan=plan)
+
+
+def _applies(premium: bool, queued: Scenario) -> bool:
+    """Whether a queued scenario is this create's: a queued `plan_required` waits for a
+    premium video, the one create it refuses (other creates leave it queued)."""
+    return premium or queued.outcome != PLAN_REQUIRED
 
 
 def _accepted(ctx: Ctx, job: Job, wrapped: bool = False) -> Response:
@@ -134,9 +146,12 @@ async def create_blog_post(ctx: Ctx) -> Response:
 def _create_manual_post(ctx: Ctx, body: dict[str, Any]) -> Response:
     service = _service(ctx)
     now = ctx.now
+    sent: list[str | int] = body.get("tags", [])
+    by_id = _tags_by_id(ctx, sent)  # an unknown id is a 422 before anything is written
     title: str = body["title"]
     wanted = body.get("slug")
     slug = _free_slug(ctx, wanted or slugify(title, "post"), taken_is_conflict=bool(wanted))
+    tags = _post_tags(ctx, sent, by_id)
     post = service.blog_posts.add(
         ctx.tenant,
         lambda number: BlogPost(
@@ -148,7 +163,7 @@ def _create_manual_post(ctx: Ctx, body: dict[str, Any]) -> Response:
             content=body.get("content"),
             excerpt=body.get("excerpt"),
             language_code=body.get("language_code", "en"),
-            tags=[str(tag) for tag in body.get("tags", [])],
+            tags=tags,
             meta_title=body.get("meta_title"),
             meta_description=body.get("meta_description"),
             featured_image=body.get("featured_image"),
@@ -161,6 +176,43 @@ def _create_manual_post(ctx: Ctx, body: dict[str, Any]) -> Response:
             Event(key, ctx.tenant, "blog_post.published", now, {"blog_post": shown})
         )
     return ctx.json({"data": shown}, 201)
+
+
+def _tags_by_id(ctx: Ctx, sent: list[str | int]) -> dict[int, Tag]:
+    """The key's tags that `sent` names by id (the SDK's "Existing tag ids"; `3.0` is the
+    JSON integer 3); a 422 on `tags.N` for an id the key has no tag under."""
+    tags, found, errors = _service(ctx).tags, {}, []
+    for index, value in enumerate(sent):
+        if isinstance(value, str):
+            continue
+        tag = tags.get(ctx.tenant, int(value))
+        if tag is None:
+            message = f"Tag {int(value)} not found."
+            errors.append(FieldError(("body", "tags", index), message, "value_error"))
+        else:
+            found[tag.id] = tag
+    if errors:
+        raise ApiError(422, errors[0].msg, errors=errors)
+    return found
+
+
+def _post_tags(ctx: Ctx, sent: list[str | int], by_id: dict[int, Tag]) -> list[Tag]:
+    """`sent` as a post's tags, each once, in order: an id as `by_id` found it, a name as the
+    key's tag of its slug (`tag_slug`), made the first time a post names it."""
+    found: dict[int, Tag] = {}
+    for value in sent:
+        tag = _named_tag(ctx, value) if isinstance(value, str) else by_id[int(value)]
+        found.setdefault(tag.id, tag)
+    return list(found.values())
+
+
+def _named_tag(ctx: Ctx, name: str) -> Tag:
+    """The key's tag called `name` (or a name of the same slug), made now if it has none:
+    once, whichever worker names it first. Its slug is always `tag_slug(name)`, not the
+    free name `write_once` claimed (`weekly-2` for a worker racing another to make it)."""
+    tags, slug = _service(ctx).tags, tag_slug(name)
+    number, _ = tags.write_once(ctx.tenant, slug, slug, lambda n, _: Tag(n, name, slug))
+    return tags.get(ctx.tenant, number) or Tag(number, name, slug)  # forgotten meanwhile
 
 
 def _free_slug(ctx: Ctx, wanted: str, taken_is_conflict: bool = False) -> str:
@@ -307,8 +359,8 @@ async def create_social_post(ctx: Ctx) -> Response:
     ai = body.get("ai")
     if ai is not None:
         title = ai.get("topic")
-        if title is None:  # about a blog post of the key: its title
-            post, _ = _blog_post(ctx, str(ai["post_id"]), field="ai.post_id")
+        if title is None:  # about a blog post of the key (`1.0` is the JSON integer 1)
+            post, _ = _blog_post(ctx, str(int(ai["post_id"])), field="ai.post_id")
             title = post.title
         job = _start_social(ctx, title_of(title), ai.get("platforms"), ai.get("media_type"), title)
         return _accepted(ctx, job)
@@ -459,24 +511,22 @@ async def put_translation(ctx: Ctx) -> Response:
 
 
 async def list_tags(ctx: Ctx) -> Response:
-    """The tags of the key's readable posts, each once, by name (`{data: [{id, name, slug}]}`;
-    ids number the names in order)."""
-    names = sorted({name for post, _ in _readable_posts(ctx) for name in post.tags})
-    tags = [
-        {"id": index, "name": name, "slug": slugify(name, f"tag-{index}")}
-        for index, name in enumerate(names, 1)
-    ]
-    return ctx.json({"data": tags})
+    """The key's tags, each made by the first post naming it, sorted by name
+    (`{data: [{id, name, slug}]}`, with the ids its posts show)."""
+    tags = sorted(_service(ctx).tags.all(ctx.tenant), key=lambda tag: (tag.name, tag.id))
+    return ctx.json({"data": [tag.as_dict() for tag in tags]})
 
 
 async def list_blog_posts(ctx: Ctx) -> Response:
-    """Newest first, paginated; `status` and `tag` filter."""
+    """Newest first, paginated; `status` and `tag` (a tag's name, or any of the same slug)
+    filter."""
     query = ctx.params()
+    tag = None if query.get("tag") is None else tag_slug(query["tag"])
     posts = [
         (post, at)
         for post, at in reversed(_readable_posts(ctx))
         if query.get("status") in (None, post.status)
-        if query.get("tag") in (None, *post.tags)
+        if tag is None or any(mine.slug == tag for mine in post.tags)
     ]
     landed = _landed(ctx, [post for post, _ in posts])
     shown = [post.as_dict(at, langs) for (post, at), langs in zip(posts, landed, strict=True)]

@@ -2,13 +2,15 @@
 
 Job progress stays a pure function of time; only deliveries are actions. Each time the
 dispatcher ticks it (1) turns what jobs did since the last tick into events (the service's
-`happened` callback says which, with their times; `data_of` makes an event's data once it is
-new), one delivery per subscribed endpoint, and (2) attempts every delivery that is due. A
-job that has ended and made its events is settled: ticks do not read it again. A failed
-attempt (no 2xx within 30 s) is retried 30 s, 2 min, 10 min, 1 h and 6 h after the previous
-one, all on the server clock; the delivery is `failed` from its first failed attempt on (with
-`next_retry_at` while a retry waits, as in the docs' example). Every delivery stays listed
-(`GET /v1/webhook-deliveries`) and can be sent again by hand
+`happened` callback says which, with their times; `data_of` makes an event's data, as things
+stood at its time, once it is new), one delivery per subscribed endpoint, first due when the
+event happened, and (2) attempts every delivery that is due, earliest first, with the retries
+that fall due meanwhile. A job that has ended and made its events is settled: ticks do not
+read it again. A failed attempt (no 2xx within 30 s) is retried 30 s, 2 min, 10 min, 1 h and
+6 h after the previous one, all on the server clock (on a manual clock an attempt is made at
+its due time, however far the clock jumped past it); the delivery is `failed` from its first
+failed attempt on (with `next_retry_at` while a retry waits, as in the docs' example). Every
+delivery stays listed (`GET /v1/webhook-deliveries`) and can be sent again by hand
 (`POST /v1/webhook-deliveries/{id}/retry`).
 
 When does it tick? Whenever the clock is moved by hand (`clock.advance`, `clock.set`, the
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import heapq
 import hmac
 import json
 import logging
@@ -83,7 +86,7 @@ class Event:
 
 Happening = tuple[str, str, float]  # (topic, subject, at): an event a job triggered, no data yet
 Happened = Callable[[Job, float], list[Happening]]  # what a job has triggered by a given time
-EventData = Callable[[Job, Happening, float], dict[str, Any]]  # the data its event carries
+EventData = Callable[[Job, Happening], dict[str, Any]]  # its event's data, as of its time
 
 
 @storable
@@ -331,16 +334,15 @@ class Webhooks:
             "data": event.data,
         }
         raw = json.dumps(body, separators=(",", ":")).encode()
-        now = self.state.now()
         for endpoint in targets:
-            delivery = Delivery(
+            delivery = Delivery(  # made, and first due, when the event happened
                 "whd_" + base62(rng, 12),
                 event.tenant,
                 endpoint.id,
                 event.topic,
                 raw,
-                now,
-                now,
+                event.at,
+                event.at,
                 store.incr(self._created),
             )
             store.set(self._delivery_key(event.tenant, delivery.id), delivery)
@@ -362,9 +364,25 @@ class Webhooks:
             return
         for tenant in sorted(tenants):
             self._emit_jobs(tenant, now)
-        due = [d for d in self._waiting() if d.due is not None and d.due <= now]
-        for delivery in sorted(due, key=lambda d: d.order):
-            self._attempt(delivery, now)
+        self._attempt_due(now)
+
+    def _attempt_due(self, now: float) -> None:
+        """Every attempt due by `now`, earliest first: a retry that falls due before `now`
+        (a clock moved by hours at once) is made in the same tick, after those due before
+        it, so one move makes every attempt its time span holds."""
+        due = [(d.due, d.order, d) for d in self._waiting() if d.due is not None and d.due <= now]
+        heapq.heapify(due)
+        while due:
+            at, _, delivery = heapq.heappop(due)
+            after = self._attempt(delivery, self._sent_at(at))
+            if after is not None and after.due is not None and after.due <= now:
+                heapq.heappush(due, (after.due, after.order, after))
+
+    def _sent_at(self, due: float) -> float:
+        """When an attempt due at `due` is made: on a manual clock at that very time, however
+        far past it the clock was moved (time stood still while it waited, so its retries
+        keep the documented spacing); on a running clock now, as it is really sent now."""
+        return due if self.state.clock.manual else self.state.now()
 
     def _emit_jobs(self, tenant: str, now: float) -> None:
         """The events the tenant's jobs made by `now` that were not made yet, each one's data
@@ -384,7 +402,7 @@ class Webhooks:
             marks[job.id].append(mark)
             if was_made is None:
                 topic, _, at = happening
-                self.emit(Event(name, tenant, topic, at, self.data_of(job, happening, now)))
+                self.emit(Event(name, tenant, topic, at, self.data_of(job, happening)))
         for job in jobs:
             if job.snapshot(now).terminal:
                 self.backend.put(settled_key, job.id, marks[job.id])
@@ -428,12 +446,14 @@ class Webhooks:
             )
             store.remove(key(tenant, self.api, "deliveries"), delivery_id)
 
-    def _attempt(self, delivery: Delivery, now: float) -> None:
-        """Attempt `delivery` once, unless another worker (or thread) claimed this attempt."""
+    def _attempt(self, delivery: Delivery, at: float) -> Delivery | None:
+        """Attempt `delivery` once at server time `at`, unless another worker (or thread)
+        claimed this attempt: the delivery after it, or None if this made none (that worker
+        goes on with its retries)."""
         number = delivery.attempts + 1
         claim = self._attempt_key(delivery.tenant, delivery.id, number)
-        if not self._claim(claim, now):
-            return
+        if not self._claim(claim, at):
+            return None
         slot = self._delivery_key(delivery.tenant, delivery.id)
         endpoint = self.get(delivery.tenant, delivery.endpoint_id)
         if endpoint is None or not endpoint.is_active:  # nothing sent: a retry may send it
@@ -441,7 +461,7 @@ class Webhooks:
                 slot, lambda held: None if held is None else replace(held, due=None, status=FAILED)
             )
             self.backend.delete(claim)
-            return
+            return None
         # signed with the real time of sending: receivers check `t` against their own clock
         # (the docs' verifier refuses one 300 s off), which the server clock may be far from
         sent = int(time.time())
@@ -453,7 +473,7 @@ class Webhooks:
             lambda held: (
                 None
                 if held is None
-                else replace(held, last_delivery_status=outcome, last_delivery_at=now)
+                else replace(held, last_delivery_status=outcome, last_delivery_at=at)
             ),
         )
         retry = number <= len(RETRY_DELAYS) and endpoint is not None and endpoint.is_active
@@ -463,13 +483,13 @@ class Webhooks:
                 return None
             done = replace(held, attempts=number, response_status=status, response_body=text)
             if succeeded:
-                return replace(done, status=SUCCESS, delivered_at=now, due=None)
+                return replace(done, status=SUCCESS, delivered_at=at, due=None)
             # failed from its first failed attempt on, a retry waiting or not (the docs'
             # example: `"status": "failed", "attempts": 4, "next_retry_at": "…"`)
-            due = now + RETRY_DELAYS[number - 1] if retry else None
+            due = at + RETRY_DELAYS[number - 1] if retry else None
             return replace(done, status=FAILED, due=due)
 
-        self.backend.update(slot, attempted)
+        return self.backend.update(slot, attempted)
 
     def _claim(self, claim: str, now: float) -> bool:
         """Take the attempt `claim` names: when no one has it, or when its claim has lapsed
