@@ -546,7 +546,7 @@ def test_a_key_with_slashes_is_one_image_for_every_operation(mock: Mock) -> None
     problem(get(mock, "/images/" + SLASHED), 404, "not_found")
 
 
-BAD_KEYS = ["has space?#", "a~b", "café", "x" * 256]
+BAD_KEYS = ["has space?#", "a~b", "café", "x" * 256, "hero\n"]  # `$` ends the text, as in JS
 
 
 @pytest.mark.parametrize("bad", BAD_KEYS)
