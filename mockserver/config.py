@@ -48,8 +48,10 @@ class ServerConfig:
     max_queued_scenarios: int = 10_000  # scenarios waiting in the admin queue, all APIs
     journal_bytes: int = 64 * 1024 * 1024  # past this, the oldest journal entries go
     max_fault_delay: float = 60.0  # seconds a latency fault may hold one answer
-    # a server with one client alone (check-client) may let latency move its manual clock
-    latency_moves_clock: bool = False
+    # whether a latency fault moves a manual clock rather than waiting in real time; None: as
+    # the runner decides (`serve` waits: its clock is shared; check-client and the pytest
+    # plugin, whose server has one client at a time, move it)
+    latency_moves_clock: bool | None = None
     admin_token: str | None = None  # required by the admin API when set; generated off loopback
     admin_hosts: list[str] = field(default_factory=list)  # extra Host names the admin API answers
     id_salt: str = ""  # mixed into the seeded ID streams; `serve` draws one per start

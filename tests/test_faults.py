@@ -26,7 +26,7 @@ from mockserver.faults import FaultBook, FaultError, InjectedReset, book
 from mockserver.faults.book import MAX_RULES
 from mockserver.faults.variety import faithful_schema
 from mockserver.request import MAX_KEY_LENGTH
-from mockserver.stores import StateStore
+from mockserver.stores import MemoryStore, StateStore
 from tests.conftest import Live, Mock, make_mock
 from tests.encoding_store import EncodingStore, state_store
 
@@ -546,3 +546,20 @@ def test_injected_errors_conform_in_every_api_format(mock: Mock, api: str) -> No
             if status != 500:
                 assert int(answer.headers["Retry-After"]) >= 1
         mock.client.delete("/__mock__/faults")
+
+
+def test_a_book_restores_the_rules_it_held(state_store: StateStore | None) -> None:
+    """What the pytest plugin does at each test's end: whatever the test added, removed or
+    cleared, the rules it found are back, on every book of the store, and no ID comes again."""
+    store = state_store or MemoryStore()
+    configured = [{"fault": "latency"}]
+    one, other = FaultBook(configured, 3, store), FaultBook(configured, 3, store)
+    found = one.rules
+    one.add({"fault": "503"})
+    other.remove("fault-1")
+    one.restore(found)
+    assert [rule.id for rule in other.rules] == ["fault-1"]
+    other.clear()
+    other.restore(found)
+    assert one.rules == found
+    assert one.add({"fault": "500"}).id == "fault-3"

@@ -1,27 +1,45 @@
 """The kit as a guest: the built wheel installs one import name and coexists with a user's
-packages named `fixtures` or `contracts` (PyPI's `fixtures`, a project's `tests/fixtures/`)."""
+packages named `fixtures` or `contracts` (PyPI's `fixtures`, a project's `tests/fixtures/`);
+its extras add what a user's commands need and nothing of the kit's own tooling."""
 
 from __future__ import annotations
 
+import logging
+import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
 import venv
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from mockserver.schemathesis_run import UNPARSABLE, quiet_negative_testing
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+SOURCES = ("pyproject.toml", "README.md", "mockserver", "contracts", "fixtures")
 
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Wheel and sdist built as `make dist` builds them (without an isolated build env, which
-    would download setuptools for every run)."""
-    out = tmp_path_factory.mktemp("dist")
+    would download setuptools for every run), from a copy of the sources: builds in the tree
+    itself (its build/ and egg-info) by two xdist workers at once broke each other."""
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("dist")
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy(ROOT / name, source)
     subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(source)],
         check=True,
         capture_output=True,
     )
@@ -116,3 +134,41 @@ def test_a_user_project_with_its_own_fixtures_package(dist: Path, tmp_path: Path
     assert "fixtures.fixture.Fixture" in pypi_fixtures.stdout, pypi_fixtures.stderr
     assert run.returncode == 0, textwrap.indent(run.stdout + run.stderr, "  ")
     assert "1 passed" in run.stdout
+
+
+def test_the_user_extras_hold_what_their_commands_need_and_no_tooling() -> None:
+    """The docs used to send users to the `test` extra for schemathesis: the kit's own
+    playwright, mypy, ruff, twine and build with it (a 622 MB venv, pytest 1.5 s slower)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+
+    assert extras["schemathesis"] == ["schemathesis>=4"]
+    assert extras["sdks"] == ["camb-sdk==1.6.6", "neurolinker-sdk==0.2.2"]
+    assert f"{project['name']}[schemathesis,sdks]" in extras["test"]  # the kit's own, on top
+    install = (ROOT / "docs" / "install-and-cli.md").read_text()
+    assert '".[test]"' not in install and "[schemathesis,sdks] @ git+" in install
+
+
+@pytest.fixture
+def quiet_loggers() -> Iterator[None]:
+    """`quiet_negative_testing()`, undone after the test."""
+    uvicorn, multipart = logging.getLogger("uvicorn.error"), logging.getLogger("python_multipart")
+    filters, level = list(uvicorn.filters), multipart.level
+    quiet_negative_testing()
+    yield
+    uvicorn.filters[:] = filters
+    multipart.setLevel(level)
+
+
+def test_mockserver_schemathesis_keeps_the_expected_warnings_off_stderr(
+    quiet_loggers: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """schemathesis' malformed requests used to print uvicorn's `Invalid HTTP request
+    received.` and python-multipart's `Found invalid character 13 in header` on stderr."""
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("uvicorn.error").warning(UNPARSABLE)
+        logging.getLogger("python_multipart.multipart").warning("Found invalid character 13")
+        logging.getLogger("uvicorn.error").warning("something else")
+        logging.getLogger("python_multipart.multipart").error("a real error")
+
+    assert [record.getMessage() for record in caplog.records] == ["something else", "a real error"]

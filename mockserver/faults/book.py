@@ -98,6 +98,13 @@ class FaultBook:
         self._store.set(RULES, [])
         view.wrote(self._store, RULES, [])
 
+    def restore(self, rules: list[FaultRule]) -> None:
+        """Hold `rules` (what `rules` read earlier) again, whatever was added or removed since:
+        the pytest plugin puts back at a test's end the rules the test found."""
+        if [rule.id for rule in rules] != [rule.id for rule in self.rules]:
+            self._store.set(RULES, rules)
+            view.wrote(self._store, RULES, rules)
+
     def _change(self, change: Callable[[list[FaultRule]], list[FaultRule]]) -> None:
         configured = self._configured
         rules = self._store.update(RULES, lambda held: change(configured if held is None else held))

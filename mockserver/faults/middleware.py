@@ -194,7 +194,8 @@ class FaultMiddleware:
         """This answer alone waits; the shared clock is not moved by a client's fault. A
         running clock is waited for in its own time; a manual clock stands still, so the wait
         is in real seconds. Either way it is at most `max_fault_delay` real seconds. A server
-        with one client alone (`latency_moves_clock`) moves its manual clock instead."""
+        with one client at a time (`latency_moves_clock`: check-client, the pytest plugin's)
+        moves its manual clock instead."""
         clock = self.state.clock
         if clock.manual and self.state.config.latency_moves_clock:
             await anyio.to_thread.run_sync(clock.advance, seconds)  # a listener may call us
