@@ -405,12 +405,17 @@ def slugify(text: str, fallback: str) -> str:
     """Lower-case ASCII words joined by `-` (a post's or a tag's), accents and ligatures
     transliterated (`Änderung`: `anderung`, `Straße`: `strasse`) rather than dropped;
     `fallback` when nothing is left."""
-    letters = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
+    spelled = text.casefold().translate(_NOT_DECOMPOSED)
+    letters = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode()
     slug = _NOT_IN_SLUGS.sub("-", letters).strip("-")[:80].strip("-")
     return slug or fallback
 
 
 _NOT_IN_SLUGS = re.compile(r"[^a-z0-9]+")
+# letters NFKD leaves whole, as they are spelled in ASCII (after casefold: lower case)
+_NOT_DECOMPOSED = str.maketrans(
+    {"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ħ": "h", "ı": "i"}
+)
 
 
 def title_of(topic: str) -> str:
