@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import wave
 
+import httpx
 import pytest
 from camb_client import SeparationFailed, separate, separate_with_sdk
 
@@ -49,10 +50,10 @@ def test_reports_the_exception_reason(mockserver: MockServer, virtual_time: Virt
 
 def test_the_sdk_unmodified(mock_sdks: MockSdks, mockserver: MockServer) -> None:
     camb = pytest.importorskip("camb", reason="camb-sdk is not installed")
-    # CAMB_API_KEY comes from the fixture; the base URL is the SDK's documented argument
-    client = camb.CambAI(base_url=mock_sdks.camb_base_url)
-
-    with mockserver.virtual_time():
+    # CAMB_API_KEY comes from the fixture; the base URL is the SDK's documented argument, and
+    # the HTTP client its own, so the test closes it (the SDK keeps the one it would make)
+    with httpx.Client() as http, mockserver.virtual_time():
+        client = camb.CambAI(base_url=mock_sdks.camb_base_url, httpx_client=http)
         result = separate_with_sdk(client, TRACK, "song.wav")
 
     assert result.foreground[:4] == b"fLaC"
