@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from mockserver import pages
 from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import render_budget
-from mockserver.engine.clock import MAX_STEP, parse_time
+from mockserver.engine.clock import MAX_STEP, SPAN, parse_time
 from mockserver.engine.scenarios import Scenario, ScenarioError
 from mockserver.errors import ApiError, shown_value
 from mockserver.faults import FaultRule, scenario_rule
@@ -33,7 +33,7 @@ RESERVED = {"api", "outcome", "tenant", "count"}
 DASHBOARD_ROWS = 200  # a server may hold 100,000 jobs: the page shows the newest
 DASHBOARD_REQUESTS = 50
 MAX_DIGITS = 9  # of a count in a query (`limit`, `offset`)
-TIME_FORMS = "Unix seconds or an ISO 8601 time such as 2026-03-01T12:00:00Z, from 1970 to 9999"
+TIME_FORMS = f"Unix seconds or an ISO 8601 time such as 2026-03-01T12:00:00Z, {SPAN}"
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -46,7 +46,7 @@ RULES: dict[str, dict[str, Any]] = {
     "journal_size": {"minimum": 1},
     "duration_scale": {"minimum": 0, "maximum": 1_000_000},  # 0: jobs end at once
     "failure_rate": {"minimum": 0, "maximum": 1},
-    "link_ttl": {"minimum": 1},
+    "link_ttl": {"minimum": 1, "maximum": 315_360_000},  # ten years: expiries stay printable
     "rate_limit": {"minimum": 1},
     # Neural Draft's CREDITS_CODES, written out: importing an API's own modules here would
     # load it outside its entry point (tests/test_config.py keeps the two the same)

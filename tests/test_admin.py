@@ -377,7 +377,7 @@ def test_unknown_admin_paths_and_wrong_methods_answer_in_json(mock: Mock) -> Non
         (
             {"time": "abc"},
             "'time' must be Unix seconds or an ISO 8601 time such as "
-            "2026-03-01T12:00:00Z, from 1970 to 9999 (got 'abc')",
+            "2026-03-01T12:00:00Z, from 1970-01-01 to 9000-01-01 (got 'abc')",
         ),
         ({"time": "2026-03-01T12:00:00+25:00"}, "'time' must be Unix seconds or an ISO 8601"),
         ({"time": 1e15}, "'time' must be Unix seconds or an ISO 8601"),

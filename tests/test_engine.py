@@ -17,7 +17,7 @@ from mockserver.engine.clock import ManualClock, SystemClock, isoformat, parse_t
 from mockserver.engine.plan import Outcome, stretch
 from mockserver.engine.scenarios import Profile, Scenario, ScenarioBook, ScenarioError
 from mockserver.virtualtime import MAX_BUDGET, VirtualTime
-from tests.conftest import make_mock
+from tests.conftest import Mock, make_mock
 
 
 def test_system_clock_runs_time_scale_times_faster(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,6 +31,36 @@ def test_system_clock_runs_time_scale_times_faster(monkeypatch: pytest.MonkeyPat
     assert clock.now() == start + 150
     with pytest.raises(ValueError):
         SystemClock(scale=0)
+
+
+def test_a_running_clock_stops_where_the_clock_may_be(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At a scale of a million the clock ran past 9999, and every timestamp was a 500."""
+    wall = [1000.0]
+    monkeypatch.setattr(clock_module, "wall_time", lambda: wall[0])
+    clock = SystemClock(scale=1_000_000)
+    clock.set(clock_module.LATEST - 10)
+    wall[0] += 3600
+    assert clock.now() == clock_module.LATEST
+    assert isoformat(clock.now()) == "9000-01-01T00:00:00Z"
+    with pytest.raises(ValueError, match="from 1970-01-01 to 9000-01-01"):
+        ManualClock().set(clock_module.LATEST + 1)
+
+
+def test_what_jobs_schedule_after_the_latest_time_still_prints(mock: Mock) -> None:
+    """A webhook retry hours after the clock's last instant fell in year 10000: a 500."""
+    mock.state.clock.set(clock_module.LATEST - 60)
+    nd, headers = "/neuraldraft/v1", mock.headers("neuraldraft")
+    hooked = {"url": "http://127.0.0.1:1/hooks", "events": ["image.generated"]}
+    assert mock.client.post(f"{nd}/webhook-endpoints", headers=headers, json=hooked).is_success
+    scenario = {"X-Mock-Scenario": "completed; after=1"}
+    image = mock.client.post(f"{nd}/images", headers={**headers, **scenario}, json={"prompt": "x"})
+    assert image.status_code == 202, image.text
+    mock.advance(60)
+    deliveries = mock.client.get(f"{nd}/webhook-deliveries", headers=headers)
+    assert deliveries.status_code == 200, deliveries.text
+    assert [d["next_retry_at"][:4] for d in deliveries.json()["data"]] == ["9000"]
+    with pytest.raises(ValueError):
+        mock.advance(1)  # the clock's last instant
 
 
 def test_manual_clock_moves_only_when_told_and_tells_listeners() -> None:

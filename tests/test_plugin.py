@@ -654,12 +654,12 @@ def test_the_budget_options(pytester: pytest.Pytester) -> None:
         (
             "--mockserver-start=1969-12-31T00:00:00Z",
             "--mockserver-start=1969-12-31T00:00:00Z: give Unix seconds or an ISO 8601 time, "
-            "from 1970-01-01 to 9999-12-31",
+            "from 1970-01-01 to 9000-01-01",
         ),
         (
             "--mockserver-start=0001-01-01",
             "--mockserver-start=0001-01-01: give Unix seconds or an ISO 8601 time, from "
-            "1970-01-01 to 9999-12-31",
+            "1970-01-01 to 9000-01-01",
         ),
         (
             "--mockserver-seed=99999999999999999999999999",

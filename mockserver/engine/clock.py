@@ -13,9 +13,11 @@ from typing import Any
 from mockserver.engine.signals import Signal
 from mockserver.stores import StateStore, StoreError, key
 
-# Where the clock may be put: any instant a timestamp can print (years 1970 to 9999), moved
-# by at most ten years at once
-EARLIEST, LATEST = 0.0, 253_402_300_799.0
+# Where the clock may be and be put: 1970 to 9000, moved by at most ten years at once. A
+# timestamp prints up to 9999-12-31; the thousand years between leave room for every instant
+# computed from now (a job's end, a retry, a link's expiry: a year 10000 was a 500)
+EARLIEST, LATEST = 0.0, 221_845_392_000.0  # 9000-01-01T00:00:00Z
+SPAN = "from 1970-01-01 to 9000-01-01"
 MAX_STEP = 315_360_000.0
 
 
@@ -27,7 +29,7 @@ def _step(seconds: float) -> float:
 
 def _instant(timestamp: float) -> float:
     if not math.isfinite(timestamp) or not EARLIEST <= timestamp <= LATEST:
-        raise ValueError("the clock can be set from 1970-01-01 to 9999-12-31 (Unix seconds)")
+        raise ValueError(f"the clock can be set {SPAN} (Unix seconds)")
     return timestamp
 
 
@@ -50,8 +52,10 @@ class Clock:
         self._store: StateStore | None = None
 
     def now(self) -> float:
+        """A running clock stops at `LATEST` (at a scale of a million, 7,000 years pass in
+        a few days)."""
         real, virtual = self._anchor
-        return virtual + (wall_time() - real) * self.scale if self.scale else virtual
+        return min(virtual + (wall_time() - real) * self.scale, LATEST) if self.scale else virtual
 
     def advance(self, seconds: float) -> float:
         step = _step(seconds)
