@@ -24,7 +24,8 @@ SECRET = key(None, "secret")  # what signs file links: one per store, so any wor
 SEED = key(None, "seed")  # of a server started without one: one per store, one draw sequence
 STRICT = key(None, "strict")  # strict mode as set at run time (absent: the config's)
 # requests that changed jobs, counted on a shared store; a reset moves the count on by a step
-# no process counting meanwhile reaches, so it never comes back to a value a process saw
+# no process counting meanwhile reaches, so it never comes back to a value a process saw; its
+# multiples of that step count the resets (the epoch of the ID streams)
 CHANGES = key(None, "changes")
 CHANGES_PER_RESET = 2**32
 KEPT = (SECRET, SEED, STRICT, FAULTS_NAMED)  # what a reset keeps
@@ -103,6 +104,7 @@ class MockState:
         if values[-1] != self._changes_seen:
             self.polls.invalidate()
             self._changes_seen = values[-1]
+            self.ids.epoch = int(values[-1] or 0) // CHANGES_PER_RESET  # a reset somewhere
 
     def changed_jobs(self) -> None:
         """Jobs changed (a request that may change them is answering): this process's kept
@@ -118,7 +120,8 @@ class MockState:
         """Forget every job, queued scenario, journal entry and fault added since the start (the
         configured faults come back); the clock keeps its time, file links stay valid, the seed
         and strict mode stay, the journal goes on counting requests and the fault book its
-        rule IDs (a client's stale `DELETE /faults/fault-2` must not remove a newer rule)."""
+        rule IDs (a client's stale `DELETE /faults/fault-2` must not remove a newer rule), and
+        no job ID is handed out again (the ID streams go on in a new epoch)."""
         now, recorded, numbered = self.clock.now(), self.journal.recorded, self.faults.numbered()
         *kept, changes = self.backend.get_many((*KEPT, CHANGES))
         self.backend.clear()
@@ -130,6 +133,9 @@ class MockState:
         self.journal.clear()
         self.faults.numbering_from(numbered)
         if self.backend.shared:
-            self.backend.incr(CHANGES, int(changes or 0) + CHANGES_PER_RESET)
+            counted = self.backend.incr(CHANGES, int(changes or 0) + CHANGES_PER_RESET)
+            self.ids.epoch = counted // CHANGES_PER_RESET
             self.clock.set(now)
+        else:
+            self.ids.epoch += 1
         self.polls.invalidate()

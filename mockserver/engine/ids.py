@@ -29,6 +29,9 @@ class IdFactory:
     ) -> None:
         self.seed = seed if seed is not None else secrets.randbits(32)
         self.salt = salt
+        # resets of the store so far: a reset forgets the streams' counters, and a stream
+        # counted again from 1 would hand out the IDs of before (`MockState.reset`)
+        self.epoch = 0
         self._store = store or MemoryStore()
 
     def rng(self, api: str, tenant: str) -> Random:
@@ -62,7 +65,8 @@ class IdFactory:
         return HashRandom(self._next_seed(stream, tenant))
 
     def _ids_stream(self, api: str) -> str:
-        return f"{self.salt}:{api}" if self.salt else api
+        stream = f"{self.salt}:{api}" if self.salt else api
+        return f"{stream}#{self.epoch}" if self.epoch else stream
 
     def _next_seed(self, stream: str, tenant: str) -> str:
         count = self._store.incr(recurring_key(tenant, "ids", stream))
