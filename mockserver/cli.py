@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mockserver import apis
-from mockserver.config import ServerConfig, checked_seed, read_file
+from mockserver.config import ServerConfig, checked_seed, cut, read_file
 from mockserver.stores import StoreError
 from mockserver.workers import MAX_WORKERS
 
@@ -168,7 +168,12 @@ def add_schemathesis(commands: argparse._SubParsersAction) -> None:
         help=f"examples per operation and phase, 1 to {MAX_EXAMPLES} "
         f"(default {DEFAULT_MAX_EXAMPLES})",
     )
-    run.add_argument("--seed", type=_seed, default=None, help="schemathesis and mock seed")
+    run.add_argument(
+        "--seed",
+        type=_schemathesis_seed,
+        default=None,
+        help="schemathesis's seed, as it prints one (0 to 2^128 - 1); the mock's comes from it",
+    )
     run.add_argument("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
@@ -225,6 +230,17 @@ def _seed(text: str) -> int:
         return checked_seed(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _schemathesis_seed(text: str) -> int:
+    """`schemathesis --seed`: what schemathesis prints to replay a run, up to 128 bits."""
+    digits = text.strip()
+    seed = int(digits) if digits.isdigit() and len(digits) <= 40 else -1
+    if not 0 <= seed < 2**128:
+        raise argparse.ArgumentTypeError(
+            f"{cut(text)} is not allowed; expected a whole number from 0 to {2**128 - 1}"
+        )
+    return seed
 
 
 def _budget(text: str) -> float:

@@ -97,7 +97,8 @@ def run(apis: Sequence[str], max_examples: int, seed: int | None, extra: Sequenc
         settings.write_text(to_toml(config(apis)))
         for one in passes_for(extra):
             phases = ["--phases", ",".join(one.phases)] if one.phases else []
-            with LiveServer(create_app(ServerConfig(seed=seed, **one.server))) as live:
+            mock_seed = None if seed is None else seed % 2**63  # the bounds of a mock's seed
+            with LiveServer(create_app(ServerConfig(seed=mock_seed, **one.server))) as live:
                 found = commands(live.url, apis, settings, [*options, *phases, *extra])
                 for api, command in found.items():
                     line = f"mockserver schemathesis: {api}, {one.name}: {' '.join(command[1:])}"

@@ -94,9 +94,10 @@ class NeuralDraft(ApiService):
             **MULTIPART,
             "checks.positive_data_acceptance.expected-statuses": REFUSED_ON_PURPOSE,
         },
-        # `ai.post_id` must name a blog post of the key: a random one is a documented 422.
+        # `ai.post_id` must name a blog post of the key, and a tag given by id one of its
+        # tags: a random one is a documented 422.
         {
-            "include-operation-id": "create_social_post",
+            "include-operation-id": ["create_social_post", "create_blog_post"],
             "checks.positive_data_acceptance.expected-statuses": REFUSED_ON_PURPOSE,
         },
     )
