@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -286,6 +287,34 @@ def test_extract_answers_as_the_docs_show(docs: Docs) -> None:
     )
     assert refused.status_code == 402
     assert shape(refused.json(), formats=False) == shape(NO_CREDITS_ANSWER, formats=False)
+
+
+# extract.html, "Try it out! — URL upload": the `form` part as curl sends it. In a quoted `-F`
+# value curl unescapes `\"` and `\\` only, so each `\n` arrives as a backslash and an `n`
+URL_MODE_CURL_FORM = (
+    '{\\n  "documents_url": ["https://url.com/doc1.pdf", "https://url.com/doc2.pdf"],'
+    '\\n  "alias": "My extraction request alias"\\n}'
+)
+
+
+def test_the_docs_url_mode_curl_sends_no_json_and_the_slip_is_listed(docs: Docs) -> None:
+    sent = docs.post(
+        "/extract", files=[("documents", (None, "[]"))], data={"form": URL_MODE_CURL_FORM}
+    )
+    assert sent.status_code == 422
+    [item] = sent.json()["detail"]
+    assert (item["loc"], item["type"]) == (["body", "form"], "json_invalid")
+    meant = docs.post(
+        "/extract",
+        files=[("documents", (None, "[]"))],
+        data={"form": URL_MODE_CURL_FORM.replace("\\n", "\n")},
+    )
+    assert meant.status_code == 200, meant.text
+    fidelity = (Path(__file__).parent.parent / "docs" / "fidelity-neurolinker.md").read_text()
+    slips = fidelity[fidelity.index("Docs' own slips") :]
+    assert "URL-mode curl" in slips and "json_invalid" in slips
+    # the billing page's 5 credits a page against the status example's 4: noted, 4 served
+    assert "5 credits = 1 processed page" in fidelity and '"amount": 32' in fidelity
 
 
 def test_request_status_has_the_docs_shape(docs: Docs) -> None:

@@ -153,6 +153,19 @@ class NeuroLinker(ApiService):
         assert kind == ARCHIVE, f"no plan for a {kind} here"
         return Plan((), Outcome(COMPLETED))
 
+    def force_end(self, job: Job, outcome: str, options: dict[str, Any]) -> None:
+        """A request forced `partial` must end with a completed and a failed document, as a
+        `partial` header or queued scenario must: else it would end `failed` or
+        `completed` under a 200."""
+        scenario = self.check_scenario(Scenario.parse_with(outcome, "admin", options))
+        if job.kind == REQUEST and self.outcome_word(scenario) == PARTIAL:
+            with self.state.lock:  # the documents as `super().force_end` will find them
+                documents = self._documents(job.data["documents"])
+                _partial_possible(documents, scenario, self.state.now())
+                super().force_end(job, outcome, options)
+            return
+        super().force_end(job, outcome, options)
+
     def after_transition(self, job: Job, now: float) -> None:
         """A forced request ends its unfinished documents; a forced document updates how the
         admin API shows its request. The API always reads a request off its documents."""
@@ -171,6 +184,21 @@ class NeuroLinker(ApiService):
 
     def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
         return responses.stored_file(self.state.store, job, name)
+
+
+def _partial_possible(documents: list[Job], scenario: Scenario, now: float) -> None:
+    """ScenarioError, in the header's words, unless failing the last `failing=` unfinished
+    documents and completing the others leaves one completed and one failed document."""
+    failing = failing_count(scenario)
+    snaps = [document.snapshot(now) for document in documents]
+    ended = [snap.outcome.state for snap in snaps if snap.terminal and snap.outcome is not None]
+    unfinished = len(snaps) - len(ended)
+    states = {*ended, *[COMPLETED] * (unfinished - failing), *[FAILED] * failing}
+    if failing > unfinished or not {COMPLETED, FAILED} <= states:
+        raise ScenarioError(
+            f"partial needs at least one completed and one failed document: "
+            f"failing={failing} of {unfinished} unfinished document(s)"
+        )
 
 
 def _force_documents(documents: list[Job], outcome: Outcome, now: float) -> None:

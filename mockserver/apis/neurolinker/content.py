@@ -29,6 +29,7 @@ IMAGES_FILE = "images.json"
 PAGE_SUMMARIES_FILE = "page_summaries.json"
 SECTION_SUMMARIES_FILE = "section_summaries.json"
 ImageRef = Callable[[str], str]  # image file name -> how a file refers to it
+MAX_NAME_BYTES = 255  # of one path component: what ext4, APFS and NTFS take
 
 
 def _same(name: str) -> str:
@@ -45,11 +46,19 @@ FIXED_FILES = frozenset(
 
 
 def markdown_file(document: DocumentFile) -> str:
-    return f"{_own_stem(document)}.md"
+    return file_name(_own_stem(document), ".md")
 
 
 def json_file(document: DocumentFile) -> str:
-    return f"{_own_stem(document)}.json"
+    return file_name(_own_stem(document), ".json")
+
+
+def file_name(stem: str, suffix: str) -> str:
+    """`stem + suffix`, the stem cut to fit MAX_NAME_BYTES of UTF-8: a ZIP member named after
+    an upload of 200 `é` could not be unpacked (`ENAMETOOLONG`), nor its link followed."""
+    room = MAX_NAME_BYTES - len(suffix.encode())
+    cut = stem.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
+    return cut + suffix
 
 
 def _own_stem(document: DocumentFile) -> str:

@@ -5,10 +5,11 @@ The service accepts "JSON Schema Draft 7 (supported subset)" (SDK 0.2.2). The mo
 a Draft 7 schema whose root is an object schema, without `$ref` (the payload generator would
 resolve it in the wrong document), within a size bound, using only the keywords the strategy
 converter knows, without a `format` narrowed by `pattern`/`minLength`/`maxLength` (its
-values would be drawn and filtered, which can take long to give up on) and with `minItems` at
-most 50 and `minLength` at most 1000. Objects that list
-`properties` and say nothing of `additionalProperties` get no extra keys in the payload, as an
-extractor fills the fields it was asked for.
+values would be drawn and filtered, which can take long to give up on), with `minItems` at
+most 50 and `minLength` at most 1000, and whose payload takes at most `drawsize.MAX_BYTES`
+to draw (50 lists of 50 numbers took Hypothesis 12 s). Objects that list `properties` and
+say nothing of `additionalProperties` get no extra keys in the payload, as an extractor
+fills the fields it was asked for.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 from jsonschema import Draft7Validator
@@ -29,6 +33,7 @@ MAX_DEPTH = 32  # nesting of the schema document itself
 FORMAT_LIMITS = frozenset({"pattern", "minLength", "maxLength"})
 LOWER_BOUNDS = {"minItems": 50, "minLength": 1000}  # beyond these a draw takes seconds
 DATA = frozenset({"enum", "const", "default", "examples", "required"})  # values, not schemas
+_DRAWING = threading.Lock()  # one draw at a time: requests draw in worker threads
 
 
 class Unfillable(ValueError):
@@ -47,7 +52,7 @@ def problem(schema: Any, loc: tuple[str | int, ...]) -> FieldError | None:
         return error("json_schema cannot be empty")
     if len(json.dumps(schema)) > MAX_SCHEMA_BYTES:
         return error(f"json_schema is larger than {MAX_SCHEMA_BYTES} bytes")
-    if _depth(schema) > MAX_DEPTH:
+    if depth(schema, MAX_DEPTH) > MAX_DEPTH:
         return error(f"json_schema is nested deeper than {MAX_DEPTH} levels")
     try:
         Draft7Validator.check_schema(schema)
@@ -60,12 +65,21 @@ def problem(schema: Any, loc: tuple[str | int, ...]) -> FieldError | None:
     costly = _costly(schema)
     if costly is not None:
         return error(costly)
-    from mockserver.contracts.strategies import UnsupportedSchema, from_schema  # see `_draw`
+    from mockserver.apis.neurolinker import drawsize  # with Hypothesis: see `_draw`
+    from mockserver.contracts.strategies import UnsupportedSchema, from_schema
 
     try:
         from_schema(API, closed(schema))
+        size = drawsize.estimate(closed(schema))
     except UnsupportedSchema as exc:
         return error(f"Unsupported JSON Schema: {exc}")
+    if size == math.inf:
+        return error("no value satisfies json_schema: uniqueItems asks for more distinct items")
+    if size > drawsize.MAX_BYTES:
+        return error(
+            f"the payload json_schema asks for is too large to draw: about {size:,.0f} bytes, "
+            f"the most is {drawsize.MAX_BYTES:,} (ask for fewer items, properties or characters)"
+        )
     return None
 
 
@@ -84,10 +98,14 @@ def closed(schema: Any) -> Any:
     return out
 
 
-def payload(schema: dict[str, Any], document_id: str) -> Any:
-    """The fields of one document: a value of `schema`, the same for the same document."""
+def payloads(schema: dict[str, Any], document_ids: Sequence[str]) -> list[Any]:
+    """The fields of each document: a value of `schema`, the same for the same document.
+    Tens of milliseconds a document for a schema at `drawsize.MAX_BYTES`: run it off the
+    event loop."""
+    text = json.dumps(schema, sort_keys=True)
     try:
-        return _draw(json.dumps(schema, sort_keys=True), _seed(document_id))
+        with _DRAWING:
+            return [_draw(text, _seed(document_id)) for document_id in document_ids]
     except Exception as exc:  # Hypothesis gives up on constraints it cannot meet
         raise Unfillable(f"no value satisfies json_schema ({type(exc).__name__})") from None
 
@@ -137,13 +155,14 @@ def _uses_ref(value: Any) -> bool:
     return False
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of a JSON value, iteratively (a hostile schema must not blow the stack)."""
+def depth(value: Any, most: int) -> int:
+    """Nesting depth of a JSON value, counted up to `most + 1`, iteratively (a hostile
+    document must not blow the stack)."""
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, level = stack.pop()
         deepest = max(deepest, level)
-        if level > MAX_DEPTH:
+        if level > most:
             break
         if isinstance(item, dict):
             item = list(item.values())

@@ -43,7 +43,10 @@ OUTCOMES = (*end_states(CYCLES.values()), NO_CREDITS)
 # example took ~145 s) takes the contract's usual duration (130 s: 10 s and 15 s a page),
 # times the profile's duration scale; `after=` sets the whole request's duration instead.
 BASE_WEIGHT, PAGE_WEIGHT, USUAL_PAGES = 10.0, 15.0, 8
-CREDITS_PER_PAGE = 4  # the docs' example: 8 pages, 32 credits
+CREDITS_PER_PAGE = 4  # the docs' example: 8 pages, 32 credits (billing.html says 5)
+# Documents of one request (files or URLs), and IDs of one results request: the docs name no
+# limit, and each is a job made, or a result built, while the caller waits
+MAX_DOCUMENTS = 100
 FAILURE_MESSAGE = "The PDF could not be parsed"
 NO_CREDITS_MESSAGE = "Insufficient credits"
 

@@ -24,6 +24,7 @@ from mockserver.apis.neurolinker.models import (
     FAILURE_MESSAGE,
     FIELDS,
     FULL,
+    MAX_DOCUMENTS,
     NO_CREDITS,
     NO_CREDITS_MESSAGE,
     PENDING,
@@ -60,6 +61,9 @@ LONE_SURROGATE = (
 )
 URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # C0 controls (NUL, tab, newline...) and DEL
 BAD_HOST = re.compile(r"[ <>\\^|]")  # what pydantic finds no domain name in (controls above)
+# Pages of full extractions one `/documents/*` answer holds (the mock's limit): ten documents
+# of the most pages, a 5 MB answer; a hundred of them made 54 MB from a 4 KB request
+ANSWER_PAGES = 10_000
 WRONG_PIPELINE = {  # the error entry of a result asked of a document another pipeline made
     FULL: "Document was not processed through full extraction",
     FIELDS: "Document was not processed through field extraction",
@@ -81,31 +85,43 @@ async def extract_fields(ctx: Ctx) -> Response:
 
 
 async def _submit(ctx: Ctx, pipeline: str, form_schema: dict[str, str]) -> Response:
+    _form_sent(ctx)
     body = await ctx.body()
     form = _parse_form(ctx, body["form"], form_schema)
     uploads = _uploads(body.get("documents"))
     urls: list[str] = form.get("documents_url") or []
     _one_mode(uploads, urls)
-    documents = [await _read_upload(upload, i) for i, upload in enumerate(uploads)] or [
-        _stand_in(url, i) for i, url in enumerate(urls)
-    ]
+    documents = [await _read_upload(upload, i) for i, upload in enumerate(uploads)] or (
+        await anyio.to_thread.run_sync(_stand_ins, urls)
+    )
     extra: dict[str, Any] = {"pipeline": pipeline}
-    if pipeline == FIELDS:
-        extra["json_schema"] = form["json_schema"]
-    request_id = _create_request(ctx, form, documents, [extra] * len(documents))
+    schema = form.get("json_schema") if pipeline == FIELDS else None
+    if schema is not None:
+        extra["json_schema"] = schema
+    request_id = await _create_request(ctx, form, documents, [extra] * len(documents), schema)
     return ctx.json({"request_uid": request_id, "status": PROCESSING})
 
 
-def _create_request(
+def _form_sent(ctx: Ctx) -> None:
+    """FastAPI reads a form endpoint's body as a form whatever its content type: a body that
+    is not a form (JSON, text) is one without fields, so `form` is missing."""
+    content_type = ctx.request.headers.get("content-type", "").lower()
+    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        raise invalid(FieldError(("body", "form"), "Field required", "missing"))
+
+
+async def _create_request(
     ctx: Ctx,
     form: dict[str, Any],
     documents: list[DocumentFile],
     extras: list[dict[str, Any]],
+    schema: Any = None,
     schema_loc: tuple[str, ...] = ("body", "form", "json_schema"),
 ) -> str:
     """The request job and one job per document, planned from the request's scenario; each
-    document's data adds its `extras` (pipeline, schema, source document). Every payload is
-    drawn before any job exists, so a schema that cannot be filled leaves nothing behind."""
+    document's data adds its `extras` (pipeline, schema, source document). Each document's
+    payload of `schema` is drawn before any job exists, so a schema that cannot be filled
+    leaves nothing behind."""
     scenario = ctx.scenario(*(d.source_url or d.file_name for d in documents))
     words = _words(ctx, scenario, documents)
     request_id = ctx.new_uuid()
@@ -130,16 +146,11 @@ def _create_request(
             "works": word != STALLED or index == words.index(STALLED),
             **extra,
         }
-        if "json_schema" in extra:
-            try:
-                data["fields"] = fields.payload(extra["json_schema"], document_id)
-            except fields.Unfillable as exc:
-                raise invalid(
-                    FieldError(
-                        schema_loc, f"Value error, {exc}", "value_error", extra["json_schema"]
-                    )
-                ) from None
         jobs.append((document_id, _document_scenario(scenario, word, document), data))
+    if schema is not None:
+        drawn = await _payloads(schema, [document_id for document_id, _, _ in jobs], schema_loc)
+        for (_, _, data), payload in zip(jobs, drawn, strict=True):
+            data["fields"] = payload
     made = [ctx.create_job(DOCUMENT, *job) for job in jobs]
     request = {
         "documents": [document_id for document_id, _, _ in jobs],
@@ -154,6 +165,15 @@ def _create_request(
     return request_id
 
 
+async def _payloads(schema: Any, document_ids: list[str], loc: tuple[str, ...]) -> list[Any]:
+    """Each document's payload, drawn in a worker thread: tens of milliseconds a document for
+    a schema at the size bound (`drawsize.MAX_BYTES`), seconds for a hundred documents."""
+    try:
+        return await anyio.to_thread.run_sync(fields.payloads, schema, document_ids)
+    except fields.Unfillable as exc:
+        raise invalid(FieldError(loc, f"Value error, {exc}", "value_error", schema)) from None
+
+
 async def extract_fields_from_markdown(ctx: Ctx) -> Response:
     """Scalar fields from completed full extractions: one new document per accepted source,
     mapped in `document_map`; the others are listed in `skipped` with the reason."""
@@ -161,21 +181,23 @@ async def extract_fields_from_markdown(ctx: Ctx) -> Response:
     problem = fields.problem(body["json_schema"], ("body", "json_schema"))
     if problem is not None:
         raise invalid(problem)
+    wanted = list(dict.fromkeys(body["document_ids"]))  # each source once, in order
     sources, skipped = [], []
-    for source_id in dict.fromkeys(body["document_ids"]):  # each source once, in order
-        reason = _not_a_source(ctx, source_id)
-        if reason is None:
-            sources.append(ctx.job(source_id, DOCUMENT, what="Document"))
+    for source_id, job in zip(wanted, _documents_read(ctx, wanted), strict=True):
+        reason = _not_a_source(ctx, job)
+        if job is not None and reason is None:
+            sources.append(job)
         else:
             skipped.append({"document_uid": source_id, "reason": reason})
     if not sources:
         raise ApiError(400, "No document to process: every document_id was skipped")
+    schema = body["json_schema"]
     extras = [
-        {"pipeline": SCALARS, "json_schema": body["json_schema"], "source_document_id": job.id}
+        {"pipeline": SCALARS, "json_schema": schema, "source_document_id": job.id}
         for job in sources
     ]
     files = [job.data["file"] for job in sources]
-    request_id = _create_request(ctx, body, files, extras, ("body", "json_schema"))
+    request_id = await _create_request(ctx, body, files, extras, schema, ("body", "json_schema"))
     request = ctx.job(request_id, REQUEST, what="Request")
     return ctx.json(
         {
@@ -190,10 +212,19 @@ async def extract_fields_from_markdown(ctx: Ctx) -> Response:
     )
 
 
-def _not_a_source(ctx: Ctx, document_id: str) -> str | None:
+def _documents_read(ctx: Ctx, document_ids: list[str]) -> list[Job | None]:
+    """This tenant's documents by ID (None where there is none yet), read in one go: one
+    store round trip for a hundred IDs, not one each."""
+    found = ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, document_ids)
+    return [
+        job if job is not None and job.kind == DOCUMENT and job.created_at <= ctx.now else None
+        for job in found
+    ]
+
+
+def _not_a_source(ctx: Ctx, job: Job | None) -> str | None:
     """Why a document cannot feed markdown field extraction; None when it can."""
-    job = ctx.state.store.get(ctx.service.name, ctx.tenant, document_id)
-    if job is None or job.kind != DOCUMENT or job.created_at > ctx.now:
+    if job is None:
         return "Document not found"
     if pipeline_of(job) != FULL:
         return WRONG_PIPELINE[FULL]
@@ -259,11 +290,18 @@ async def tasks(ctx: Ctx) -> Response:
 
 def _parse_form(ctx: Ctx, raw: Any, schema: dict[str, str]) -> dict[str, Any]:
     """`form` is JSON text of an object; its keys are checked against the operation's form
-    schema, and a field extraction's `json_schema` must be one the mock can fill."""
+    schema, and a field extraction's `json_schema` must be one the mock can fill. It nests
+    no deeper than a JSON body may (`max_json_depth`)."""
     if not isinstance(raw, str):
         raise invalid(FieldError(("body", "form"), "Input should be a valid string", "string_type"))
+    most = ctx.state.config.max_json_depth
+    too_deep = FieldError(
+        ("body", "form"), f"Invalid JSON: nested deeper than {most} levels", "json_invalid", raw
+    )
     try:
         form = strictjson.loads(raw)
+    except RecursionError:  # deeper than the parser goes
+        raise invalid(too_deep) from None
     except json.JSONDecodeError as exc:
         raise invalid(
             FieldError(("body", "form"), f"Invalid JSON: {exc.msg}", "json_invalid", raw)
@@ -275,17 +313,20 @@ def _parse_form(ctx: Ctx, raw: Any, schema: dict[str, str]) -> dict[str, Any]:
         raise invalid(
             FieldError(("body", "form"), "Input should be a valid dictionary", "dict_type", raw)
         )
+    if fields.depth(form, most) > most:
+        raise invalid(too_deep)
     path = strictjson.surrogate_at(form) if strictjson.may_hold_surrogate(raw) else None
     if path is not None:  # every later status poll of the request was a 500
         where = ("body", "form", *path)
         raise invalid(FieldError(where, LONE_SURROGATE, "string_unicode", _text_at(form, path)))
     urls = form.get("documents_url")
-    urls = urls if isinstance(urls, list) else []
+    # past MAX_DOCUMENTS the contract refuses the list whole, its URLs unread
+    urls = urls if isinstance(urls, list) and len(urls) <= MAX_DOCUMENTS else []
     url_locs = {
         ("body", "form", "documents_url", i) for i, url in enumerate(urls) if isinstance(url, str)
     }
     problems = [
-        FieldError(p.loc, p.message, p.kind, p.value)
+        FieldError.of(p)
         for p in check(ctx.operation(), schema, form, "body/form")
         if p.loc not in url_locs  # string URLs are judged below, in pydantic's words
     ]
@@ -348,8 +389,20 @@ def _url_parsing_problem(url: str) -> str | None:
 
 
 def _uploads(value: Any) -> list[UploadFile]:
-    """The file parts; a text part `[]` (docs' URL mode) means none, other text is refused."""
+    """The file parts; a text part `[]` (docs' URL mode) means none, other text is refused.
+    At most MAX_DOCUMENTS of them (a mock decision: the docs name no limit)."""
     values = value if isinstance(value, list) else [] if value is None else [value]
+    if len(values) > MAX_DOCUMENTS:
+        raise invalid(
+            FieldError(
+                ("body", "documents"),
+                f"List should have at most {MAX_DOCUMENTS} items after validation, "
+                f"not {len(values)}",
+                "too_long",
+                [getattr(item, "filename", item) for item in values],
+                {"field_type": "List", "max_length": MAX_DOCUMENTS, "actual_length": len(values)},
+            )
+        )
     uploads, problems = [], []
     for index, item in enumerate(values):
         if isinstance(item, UploadFile):
@@ -412,6 +465,11 @@ async def _read_upload(upload: UploadFile, index: int) -> DocumentFile:
         sha256=hashlib.sha256(data).hexdigest(),
         encrypted=reading.encrypted,
     )
+
+
+def _stand_ins(urls: list[str]) -> list[DocumentFile]:
+    """Every URL's stand-in PDF, made and read in a worker thread: a hundred take 70 ms."""
+    return [_stand_in(url, index) for index, url in enumerate(urls)]
 
 
 def _stand_in(url: str, index: int) -> DocumentFile:
@@ -669,7 +727,7 @@ def _images(ctx: Ctx, job: Job, body: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _fields_name(job: Job, body: dict[str, Any]) -> str:
     """`{file_name}_fields.json` (docs); markdown field extraction's `_scalars.json` (inferred)."""
-    return f"{job.data['file'].stem}_{pipeline_of(job)}.json"
+    return content.file_name(job.data["file"].stem, f"_{pipeline_of(job)}.json")
 
 
 def _fields(ctx: Ctx, job: Job, body: dict[str, Any]) -> Any:
@@ -707,11 +765,54 @@ RESULTS: dict[str, ResultKind] = {
 
 async def results(ctx: Ctx) -> Response:
     """Every `/documents/*` endpoint: one entry per requested ID, failures as entries. An ID
-    asked twice is answered once: each entry may hold a thousand pages."""
+    asked twice is answered once: each entry may hold a thousand pages. The IDs (at most
+    MAX_DOCUMENTS, the contract's `maxItems`) are read in one go and judged here; the
+    entries are built and written in a worker thread, as ZIPs are: 300 documents of a
+    thousand pages took ten seconds, every other request waiting."""
     body = await ctx.body()
     kind = RESULTS[ctx.api_path.rsplit("/", 1)[-1]]
+    wanted = list(dict.fromkeys(body["document_ids"]))
+    judged = [
+        _judged(ctx, kind, document_id, job)
+        for document_id, job in zip(wanted, _documents_read(ctx, wanted), strict=True)
+    ]
+    pages = sum(job.data["file"].pages for job in judged if isinstance(job, Job))
+    if kind.pipeline == FULL and pages > ANSWER_PAGES:
+        raise invalid(
+            FieldError(
+                ("body", "document_ids"),
+                f"Value error, the documents asked for hold {pages:,} pages, more than the "
+                f"{ANSWER_PAGES:,} one answer holds (the mock's limit): ask for fewer at once",
+                "value_error",
+                body["document_ids"],
+            )
+        )
+    return await anyio.to_thread.run_sync(_answer, ctx, kind, body, judged)
+
+
+def _judged(ctx: Ctx, kind: ResultKind, document_id: str, job: Job | None) -> Job | dict[str, Any]:
+    """The document, when its result can be served now; else its error entry."""
+    if job is None:
+        return _failed_entry(document_id, None, "Document not found")
+    name = job.data["file"].file_name
+    if pipeline_of(job) != kind.pipeline:
+        return _failed_entry(document_id, name, WRONG_PIPELINE[kind.pipeline])
+    status = state_of(job, ctx.now).status
+    if status in (PENDING, PROCESSING):
+        return _failed_entry(
+            document_id, name, f"Document extraction not completed (status: {status})"
+        )
+    if status == FAILED:
+        return _failed_entry(document_id, name, "Document extraction failed")
+    return job
+
+
+def _answer(
+    ctx: Ctx, kind: ResultKind, body: dict[str, Any], judged: list[Job | dict[str, Any]]
+) -> Response:
+    """The answer, built and written in a worker thread: its entries are the costly part."""
     entries = [
-        _result(ctx, kind, document_id, body) for document_id in dict.fromkeys(body["document_ids"])
+        item if isinstance(item, dict) else _result(ctx, kind, item, body) for item in judged
     ]
     failed = sum(1 for entry in entries if "error" in entry)
     total = len(entries)
@@ -732,25 +833,12 @@ async def results(ctx: Ctx) -> Response:
     return ctx.json(answer)
 
 
-def _result(ctx: Ctx, kind: ResultKind, document_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    job = ctx.state.store.get(ctx.service.name, ctx.tenant, document_id)
-    if job is None or job.kind != DOCUMENT or job.created_at > ctx.now:
-        return _failed_entry(document_id, None, "Document not found")
-    name = job.data["file"].file_name
-    if pipeline_of(job) != kind.pipeline:
-        return _failed_entry(document_id, name, WRONG_PIPELINE[kind.pipeline])
-    status = state_of(job, ctx.now).status
-    if status in (PENDING, PROCESSING):
-        return _failed_entry(
-            document_id, name, f"Document extraction not completed (status: {status})"
-        )
-    if status == FAILED:
-        return _failed_entry(document_id, name, "Document extraction failed")
+def _result(ctx: Ctx, kind: ResultKind, job: Job, body: dict[str, Any]) -> dict[str, Any]:
     file_name = kind.file_name(job, body)
     stored, _ = stored_file(ctx.state.store, job, file_name)
     return {
         "document_id": job.id,
-        "filename": name,
+        "filename": job.data["file"].file_name,
         "storage_path": _folder(job) + file_name,
         "download_url": ctx.file_url(job, file_name),
         "file_size": len(stored),
