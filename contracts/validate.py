@@ -429,7 +429,12 @@ def _unknown(
             elif isinstance(value, dict | list):  # a scalar holds no field
                 _unknown(contract, known[key], value, [*path, key], found)
     elif isinstance(data, list):
-        items = [s["items"] for s in alternatives if isinstance(s.get("items"), dict)]
+        # a list past its `maxItems` is refused whole, its items not looked at (`document.py`)
+        items = [
+            s["items"]
+            for s in alternatives
+            if isinstance(s.get("items"), dict) and len(data) <= s.get("maxItems", len(data))
+        ]
         if items:
             for index, value in enumerate(data):
                 if len(found) >= MAX_VIOLATIONS:
@@ -536,9 +541,13 @@ def validate_response(
     headers: dict[str, str] | None = None,
     body: bytes | Any = None,
 ) -> list[Violation]:
-    """Everything a response does that its operation does not document."""
+    """Everything a response does that its operation does not document. An undocumented
+    HEAD is its GET's answer without the body (what HTTP allows, and Starlette serves)."""
     contract = load(api) if isinstance(api, str) else api
     found = contract.operation(method, path)
+    head = found is None and method.upper() == "HEAD"
+    if head:
+        found = contract.operation("GET", path)
     if found is None:
         # unknown operations are answered 404/405 (the request check reports them); anything
         # else means the mock serves a route its contract does not list
@@ -552,7 +561,7 @@ def validate_response(
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     problems = _check_headers(operation, response, headers)
     content = response.get("content")
-    if not content:
+    if not content or head:
         return problems
     return problems + _check_content(operation, status, headers.get("content-type", ""), body)
 

@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope
 from mockserver.contracts import Operation, Violation
 from mockserver.contracts.validate import check_request, unknown_operation
 from mockserver.engine.journal import VIOLATION_TEXT, VIOLATIONS_KEPT
-from mockserver.errors import ApiError, FieldError
+from mockserver.errors import ApiError, FieldError, echoed
 from mockserver.limits import has_digit_run, read_body, replaying
 from mockserver.request import ApiRequest, first_headers, kept_body
 from mockserver.service import MAX_PART_SIZE, ApiService, form_fields
@@ -84,9 +84,11 @@ class RequestCheck:
         info = ApiRequest.of(scope)
         assert info is not None, "the request middleware makes the ApiRequest"
         path = info.path
-        if method == "GET" and path == self.contract.document_path:
+        if method in ("GET", "HEAD") and path == self.contract.document_path:
             return [], receive
         operation, path_params = info.operation, info.path_params
+        if operation is None and method == "HEAD":  # Starlette serves it as the GET, bodiless
+            operation, path_params = self.contract.operation("GET", path) or (None, {})
         if operation is None:
             return [unknown_operation(self.contract, method, path)], receive
         raw_query: bytes = scope.get("query_string", b"")
@@ -297,8 +299,9 @@ def _bounded(value: Any) -> Any:
         return f"<file {value.filename!r}>"
     if isinstance(value, str):
         return _cut(value)
+    shown = echoed(value)  # bounded first: a list may hold 500,000 run ids
     try:
-        text = json.dumps(value)
+        text = json.dumps(shown)
     except (TypeError, ValueError):
-        return _bounded(repr(value))
-    return value if len(text) <= VIOLATION_TEXT else _cut(text)
+        return _bounded(repr(shown))
+    return shown if len(text) <= VIOLATION_TEXT else _cut(text)

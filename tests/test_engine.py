@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from mockserver.engine import clock as clock_module
 from mockserver.engine.clock import ManualClock, SystemClock, isoformat, parse_time
 from mockserver.engine.plan import Outcome, stretch
-from mockserver.engine.scenarios import Profile, Scenario, ScenarioBook, ScenarioError
+from mockserver.engine.scenarios import Profile, Scenario, ScenarioBook, ScenarioError, Taken
+from mockserver.stores import open_store
 from mockserver.virtualtime import MAX_BUDGET, VirtualTime
 from tests.conftest import Mock, make_mock
 
@@ -160,6 +161,37 @@ def test_precedence_header_queue_key_magic_default() -> None:
     assert (
         book.choose("api", "other", None, ["mock-ups.wav"], rng, words, known).source == "default"
     )
+
+
+def test_a_scenario_given_back_is_taken_first_on_every_store(store_url: str) -> None:
+    """A create that took a queued scenario and failed gives it back: at the head of the
+    queue it came from (the key's, or the one for any key), counted again. A reset
+    meanwhile leaves the queue clear."""
+    import random
+
+    book = ScenarioBook(store=open_store(store_url))
+    words, known = ("completed", "failed"), {"completed", "failed", "stalled"}
+
+    def choose(tenant: str, taken: list[Taken] | None = None) -> Scenario:
+        return book.choose("api", tenant, None, [], random.Random, words, known, None, taken)
+
+    book.queue("api", Scenario("failed", {}, "queue"), tenant="mine")
+    book.queue("api", Scenario("stalled", {}, "queue"), tenant="mine")
+    book.queue("api", Scenario("failed", {"after": "5"}, "queue"))
+    taken: list[Taken] = []
+    assert choose("mine", taken).outcome == "failed"
+    assert choose("other", taken).describe() == "failed; after=5"
+    assert [t.tenant for t in taken] == ["mine", None]
+    for each in taken:
+        book.give_back(each)
+    queued = book.queued()  # the queues in any order, each queue's scenarios in order
+    assert [q["scenario"] for q in queued if q["tenant"]] == ["failed", "stalled"]
+    assert [q["scenario"] for q in queued if not q["tenant"]] == ["failed; after=5"]
+    assert choose("mine").outcome == "failed"
+    assert choose("other").describe() == "failed; after=5"
+    book.clear()
+    book.give_back(taken[0])
+    assert book.queued() == [] and choose("mine").source == "default"
 
 
 def test_default_profile_failure_rate_is_seeded() -> None:

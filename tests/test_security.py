@@ -34,13 +34,17 @@ from mockserver.engine.artifacts import AudioInfo, render_audio, render_budget
 from mockserver.engine.jobs import NEWEST_CHUNK, Job, JobStore
 from mockserver.engine.journal import VIOLATIONS_KEPT, Journal
 from mockserver.engine.plan import Outcome, Phase, Plan
+from mockserver.errors import ApiError, echoed
 from mockserver.limits import has_digit_run, json_problem
 from mockserver.live import LiveServer
+from mockserver.service import Ctx
 from mockserver.stores import MemoryStore
 from tests.conftest import Mock, make_mock, wav
+from tests.pdfs import written_pdf
 
 NA = "/neuralanalog"
 NL = "/neurolinker/api/v1"
+CAMB = "/camb/apis"
 ND = "/neuraldraft/v1"
 LINK = {"url": "https://example.com/take.wav"}
 
@@ -83,7 +87,9 @@ def test_a_key_past_4096_characters_is_a_401_in_the_apis_format(
         answers.append(mock.client.request(method, path, headers=headers, json=body))
     accepted, refused = answers
     assert accepted.status_code != 401 and refused.status_code == 401
-    assert "Invalid API key: longer than 4096 characters" in refused.text
+    # Camb's every 401 says what its authentication page shows, and nothing more
+    words = "Invalid API key" if api == "camb" else "Invalid API key: longer than 4096 characters"
+    assert words in refused.text
     if body is not None:  # one job, the accepted key's
         assert len(mock.client.get("/__mock__/jobs").json()["jobs"]) == 1
 
@@ -111,6 +117,46 @@ def test_one_body_lists_at_most_100_violations(strict: bool, body: dict[str, Any
             assert len(answer.json()["errors"]) <= MAX_VIOLATIONS
         else:  # unknown fields are ignored, as the real service ignores them
             assert (strict, answer.status_code) == (False, 202)
+
+
+LONG_FORM = {"form": "{" + "x" * 3_000_000}  # no JSON: a 422 `json_invalid` echoing it
+PDF_PART = [("documents", ("a.pdf", b"%PDF-1.4", "application/pdf"))]
+
+
+@pytest.mark.parametrize(
+    ("api", "path", "send", "echo"),
+    [
+        ("neurolinker", f"{NL}/extract", {"data": LONG_FORM, "files": PDF_PART}, "{" + "x" * 999),
+        ("neuralanalog", f"{NA}/from-link", {"json": {"url": "y" * 900_000}}, "y" * 1000),
+        ("neuralanalog", f"{NA}/from-link", {"json": {"url": ["z" * 5000] * 150}}, ["z" * 1000]),
+    ],
+    ids=["form-text", "long-string", "list-of-long-strings"],
+)
+def test_a_422_echoes_its_input_cut_short(
+    mock: Mock, api: str, path: str, send: dict[str, Any], echo: Any
+) -> None:
+    """FastAPI echoes the whole input; a 60 MB NeuroLinker `form` came back as 60 MB. A
+    string is cut at 1,000 characters, a list or object at 100 items, 10,000 in all."""
+    answer = mock.client.post(path, headers=mock.headers(api), **send)
+    assert answer.status_code == 422, answer.text[:200]
+    assert len(answer.content) < 12_000
+    (problem,) = answer.json()["detail"]
+    if isinstance(echo, str):
+        assert problem["input"] == echo + "..."
+    else:
+        assert problem["input"][:1] == [echo[0] + "..."] and problem["input"][-1] == "..."
+
+
+def test_an_echo_keeps_the_shape_of_what_it_cuts() -> None:
+    assert echoed({"a": [1, "b"], "c": None}) == {"a": [1, "b"], "c": None}  # small: whole
+    assert echoed(list(range(150))) == [*range(100), "..."]
+    assert echoed({str(n): n for n in range(150)}) == {
+        **{str(n): n for n in range(100)},
+        "...": "...",
+    }
+    nested = echoed([["x" * 2000] * 20] * 20)  # 800,000 characters, 10,000 kept
+    assert 10_000 <= len(json.dumps(nested)) < 12_000
+    assert nested[-1] == "..." and nested[0][0] == "x" * 1000 + "..."
 
 
 def test_a_huge_scenario_count_is_refused_and_the_queue_stays_bounded(small: Mock) -> None:
@@ -629,6 +675,82 @@ def test_a_create_that_fails_late_stores_nothing(mock: Mock) -> None:
     answer = mock.client.post(f"{NL}/extract", headers=headers, data=form)
     assert answer.status_code == 400 and "after" in answer.json()["detail"]
     assert list(mock.state.store.jobs()) == []
+
+
+def _queue(mock: Mock, api: str, outcome: str, **options: Any) -> None:
+    tenant = apis.service_class(api).api_key(mock.key)
+    queued = {"api": api, "outcome": outcome, "tenant": tenant, **options}
+    assert mock.client.post("/__mock__/scenarios", json=queued).status_code == 201
+
+
+def _queued(mock: Mock) -> list[str]:
+    return [q["scenario"] for q in mock.client.get("/__mock__/scenarios").json()["queued"]]
+
+
+ONE_PDF = [("documents", ("a.pdf", written_pdf("a"), "application/pdf"))]
+UNFILLABLE = {  # found out only as each document's fields are drawn
+    "type": "object",
+    "required": ["a"],
+    "properties": {"a": {"type": "string", "pattern": "^a$", "minLength": 2}},
+}
+
+
+@pytest.mark.parametrize(
+    ("queued", "path", "form", "status"),
+    [
+        ({"outcome": "partial", "failing": 2}, "extract", {}, 400),  # 2 of 1 document
+        ({"outcome": "failed"}, "extract-fields", {"json_schema": UNFILLABLE}, 422),
+    ],
+    ids=["400", "422"],
+)
+def test_a_refused_create_leaves_the_queued_scenario_for_the_next(
+    mock: Mock, queued: dict[str, Any], path: str, form: dict[str, Any], status: int
+) -> None:
+    """The create took the scenario, then was refused: the scenario was gone, used up by a
+    create that made nothing."""
+    _queue(mock, "neurolinker", **queued)
+    scenario = _queued(mock)
+    headers, sent = mock.headers("neurolinker"), {"form": json.dumps(form)}
+    refused = mock.client.post(f"{NL}/{path}", headers=headers, files=ONE_PDF, data=sent)
+    assert refused.status_code == status, refused.text
+    assert _queued(mock) == scenario
+    sent = {"form": json.dumps({**form, "json_schema": {"type": "object"}})}
+    three = ONE_PDF * 3
+    made = mock.client.post(f"{NL}/{path}", headers=headers, files=three, data=sent)
+    assert made.is_success, made.text
+    assert _queued(mock) == []
+
+
+def test_a_create_failing_late_gives_its_scenario_back_at_the_head(
+    mock: Mock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Camb's create fails here after it took the first of two queued scenarios: that one
+    goes back before the second, and the next create takes it."""
+    _queue(mock, "camb", "ERROR")
+    _queue(mock, "camb", "TIMEOUT")
+    real = Ctx.create_job
+
+    def unavailable(*args: Any, **kwargs: Any) -> Job:
+        monkeypatch.setattr(Ctx, "create_job", real)  # this once
+        raise ApiError(503, "the store is away")
+
+    monkeypatch.setattr(Ctx, "create_job", unavailable)
+    headers, files = mock.headers("camb"), {"media_file": ("a.wav", wav(), "audio/x-wav")}
+    create = f"{CAMB}/audio-separation"
+    assert mock.client.post(create, headers=headers, files=files).status_code == 503
+    assert _queued(mock) == ["error", "timeout"]
+    task = mock.client.post(create, headers=headers, files=files).json()["task_id"]
+    assert _queued(mock) == ["timeout"]
+    assert mock.state.store.get("camb", mock.key, task).scenario == "error"
+
+
+def test_a_scenario_that_refuses_the_create_itself_is_used_up(mock: Mock) -> None:
+    """A 402 is the refusal the scenario makes (`out_of_credits`): it is not given back."""
+    _queue(mock, "neuraldraft", "out_of_credits")
+    headers, body = mock.headers("neuraldraft"), {"type": "ai", "topic": "Tea"}
+    assert mock.client.post(f"{ND}/blog-posts", headers=headers, json=body).status_code == 402
+    assert _queued(mock) == []
+    assert mock.client.post(f"{ND}/blog-posts", headers=headers, json=body).status_code == 202
 
 
 def test_the_store_rolls_back_what_a_failing_block_added() -> None:

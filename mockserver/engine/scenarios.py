@@ -140,6 +140,15 @@ class Scenario:
         return self.outcome + "".join(f"; {key}={value}" for key, value in self.options.items())
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A scenario a create took from a queue (`tenant` None: the queue for any key)."""
+
+    api: str
+    tenant: str | None
+    scenario: Scenario
+
+
 @dataclass
 class Profile:
     """The default for jobs no scenario names: speed and a seeded failure rate."""
@@ -214,34 +223,46 @@ class ScenarioBook:
         return [
             {"api": api, "tenant": tenant, "scenario": s.describe()}
             for api, tenant in self._store.entries(_QUEUES).values()
-            for s in self._store.items(_queue_key(api, tenant))
+            for name in _lists(api, tenant)
+            for s in self._store.items(name)
         ]
 
     def clear(self) -> None:
-        queues = [_queue_key(api, tenant) for api, tenant in self._store.entries(_QUEUES).values()]
-        self._store.delete(*queues, _QUEUES, _COUNT)
+        held = self._store.entries(_QUEUES).values()
+        lists = [name for api, tenant in held for name in _lists(api, tenant)]
+        self._store.delete(*lists, _QUEUES, _COUNT)
 
     def peek(self, api: str, tenant: str) -> Scenario | None:
         """The queued scenario the tenant's next job would take, left in the queue (so a
         request refused before its job exists does not use it up)."""
-        mine, anyone = self._store.heads([_queue_key(api, tenant), _queue_key(api, None)])
-        return anyone if mine is None else mine
+        heads = self._store.heads([*_lists(api, tenant), *_lists(api, None)])
+        return next((head for head in heads if head is not None), None)
 
     def _pop(
         self, api: str, tenant: str, takes: Callable[[Scenario], bool] | None = None
-    ) -> Scenario | None:
+    ) -> Taken | None:
         if not self._store.incr(_COUNT, 0):  # nothing queued anywhere: the usual case
             return None
-        for name in (_queue_key(api, tenant), _queue_key(api, None)):
+        for owner in (tenant, None):
+            lists = _lists(api, owner)
             if takes is not None:
-                head = self._store.heads([name])[0]
+                head = next((h for h in self._store.heads(lists) if h is not None), None)
                 if head is not None and not takes(head):
                     continue  # its head waits for a create it applies to
-            scenario = self._store.pop(name)
-            if scenario is not None:
-                self._store.incr(_COUNT, -1)
-                return scenario
+            for name in lists:
+                scenario = self._store.pop(name)
+                if scenario is not None:
+                    self._store.incr(_COUNT, -1)
+                    return Taken(api, owner, scenario)
         return None
+
+    def give_back(self, taken: Taken) -> None:
+        """Put a queued scenario back at the head of its queue: the create that took it
+        stored nothing, so it did not use it up. A queue cleared since (a reset) stays clear."""
+        if self._store.fetch(_QUEUES, _queue_key(taken.api, taken.tenant)) is None:
+            return
+        self._store.incr(_COUNT, 1)  # counted first: a pop never finds more than is counted
+        self._store.push(_given_back_key(taken.api, taken.tenant), taken.scenario)
 
     def choose(
         self,
@@ -253,6 +274,7 @@ class ScenarioBook:
         words: tuple[str, str],
         known: Collection[str],
         takes: Callable[[Scenario], bool] | None = None,
+        taken: list[Taken] | None = None,
     ) -> Scenario:
         """Pick the scenario of a new job; `words` are the API's (success, failure) outcomes,
         `draw` gives the generator of a default-profile outcome (called only when one is due:
@@ -260,7 +282,8 @@ class ScenarioBook:
         the API `known`s counts: `mock-ups` in a link is text. `takes` says whether a queued
         scenario applies to this create (a word for some creates only): a queue whose head
         does not is passed over, its head left for the next create it applies to (workers
-        racing for one queue may still hand it to one it does not apply to).
+        racing for one queue may still hand it to one it does not apply to). A scenario
+        taken from a queue is noted in `taken`, to `give_back` if the create fails.
 
         Raises ScenarioError for a header that cannot be parsed.
         """
@@ -268,7 +291,9 @@ class ScenarioBook:
             return Scenario.parse(header, "header")
         queued = self._pop(api, tenant, takes)
         if queued is not None:
-            return queued
+            if taken is not None:
+                taken.append(queued)
+            return queued.scenario
         if tenant in self.key_bindings:
             return self.key_bindings[tenant]
         for text in magic_inputs:
@@ -314,6 +339,17 @@ def _default(outcome: str) -> Scenario:
 
 def _queue_key(api: str, tenant: str | None) -> str:
     return key(tenant, "queue", api)
+
+
+def _given_back_key(api: str, tenant: str | None) -> str:
+    """Scenarios given back to a queue: taken before the rest of it (a store's list takes
+    no value at its head)."""
+    return key(tenant, "queue-back", api)
+
+
+def _lists(api: str, tenant: str | None) -> tuple[str, str]:
+    """The lists of one queue, in the order they are taken from."""
+    return _given_back_key(api, tenant), _queue_key(api, tenant)
 
 
 # set once a scenario of any process named a fault: status answers may then fault, and

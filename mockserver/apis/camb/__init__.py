@@ -28,6 +28,9 @@ from mockserver.service import MULTIPART, ApiService
 # the authentication page's error table (401, 403, 429) and its example body,
 # `{"error": "Invalid API key", "status": 401}`: not FastAPI's `detail`
 GATEWAY_STATUSES = frozenset({401, 403, 429})
+# the page's one 401 body, for every 401: its table says "Invalid or missing API key" and
+# shows no other words, for a missing key or any other
+UNAUTHORIZED = "Invalid API key"
 
 
 class Camb(ApiService):
@@ -54,7 +57,8 @@ class Camb(ApiService):
 
     def error_response(self, request: Request, error: ApiError) -> Response:
         if error.status in GATEWAY_STATUSES:
-            body = {"error": error.detail, "status": error.status}
+            detail = UNAUTHORIZED if error.status == 401 else error.detail
+            body = {"error": detail, "status": error.status}
             return JSONResponse(body, error.status, headers=error.headers)
         return super().error_response(request, error)
 
