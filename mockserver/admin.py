@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,16 +15,20 @@ import anyio
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from mockserver import pages
+from mockserver.admin_guard import signs_page
 from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import render_budget
 from mockserver.engine.clock import MAX_STEP, SPAN, parse_time
+from mockserver.engine.jobs import Job
+from mockserver.engine.journal import mask
 from mockserver.engine.scenarios import Scenario, ScenarioError
-from mockserver.errors import ApiError, shown_value
+from mockserver.errors import SHOWN, ApiError, shown_value
 from mockserver.faults import FaultRule, scenario_rule
+from mockserver.faults.rules import ALWAYS
 from mockserver.request import MAX_KEY_LENGTH
 from mockserver.service import ApiService, JobEnded
 from mockserver.state import MockState
@@ -33,6 +38,10 @@ RESERVED = {"api", "outcome", "tenant", "count"}
 DASHBOARD_ROWS = 200  # a server may hold 100,000 jobs: the page shows the newest
 DASHBOARD_REQUESTS = 50
 MAX_DIGITS = 9  # of a count in a query (`limit`, `offset`)
+MAX_MESSAGE = 1000  # characters of an error another module words: it may quote a long value
+QUOTED = re.compile(rf"'([^'\n]{{{SHOWN - 1},}})'")  # a value longer than `shown_value` shows
+# a fault rule's numbers: text is read only from a scenario's options, where all is text
+RULE_NUMBERS = ("times", "rate", "status", "retry_after", "delay", "seed")
 TIME_FORMS = f"Unix seconds or an ISO 8601 time such as 2026-03-01T12:00:00Z, {SPAN}"
 
 
@@ -54,7 +63,9 @@ def _services(request: Request) -> dict[str, ApiService]:
     return request.app.state.services
 
 
-async def _json(request: Request) -> dict[str, Any]:
+async def _json(request: Request, *known: str) -> dict[str, Any]:
+    """The body's JSON object; with `known`, a key outside them is a 422, as a fault rule's
+    is: ignored, a misspelt key would leave the call doing what its author did not mean."""
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -64,6 +75,11 @@ async def _json(request: Request) -> dict[str, Any]:
         raise AdminError(400, "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise AdminError(400, "the body must be a JSON object")
+    unknown = sorted(set(data) - set(known)) if known else []
+    if unknown:
+        raise AdminError(
+            422, f"unknown key {shown_value(unknown[0])} in the body; known: {', '.join(known)}"
+        )
     return data
 
 
@@ -84,7 +100,10 @@ def _api_filter(request: Request) -> str | None:
 
 def _status_filter(request: Request, api: str | None) -> str | None:
     """The `?status=` filter, lower case: a state no job of these APIs can show would quietly
-    match nothing too (an API whose contract describes no lifecycle takes any word)."""
+    match nothing too (an API whose contract describes no lifecycle takes any word). The
+    contract's states are every word a job shows, its ends included (the plans are checked
+    against them); an outcome word that only refuses a create, such as NeuroLinker's
+    `insufficient_credits`, is none."""
     wanted = (request.query_params.get("status") or "").lower()
     if not wanted:
         return None
@@ -95,7 +114,6 @@ def _status_filter(request: Request, api: str | None) -> str | None:
         if not cycles:
             return wanted
         known |= {state.lower() for cycle in cycles.values() for state in cycle.states}
-        known |= {outcome.lower() for outcome in service.outcomes}
     if wanted not in known:
         raise AdminError(
             422,
@@ -133,9 +151,16 @@ def handles_errors(handler: Endpoint) -> Endpoint:
         except AdminError as exc:
             return JSONResponse({"error": exc.message}, exc.status)
         except (ScenarioError, ValueError, OverflowError) as exc:
-            return JSONResponse({"error": str(exc)}, 422)
+            return JSONResponse({"error": _bounded(str(exc))}, 422)
 
     return endpoint
+
+
+def _bounded(message: str) -> str:
+    """A message worded elsewhere (a scenario's parser), each long value it quotes cut short
+    as this module cuts its own (`shown_value`), and the whole cut past `MAX_MESSAGE`."""
+    message = QUOTED.sub(lambda found: shown_value(found[1]), message)
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "..."
 
 
 async def health(request: Request) -> Response:
@@ -164,7 +189,7 @@ async def clock(request: Request) -> Response:
 
 async def clock_advance(request: Request) -> Response:
     state = _state(request)
-    seconds = _number(await _json(request), "seconds")
+    seconds = _number(await _json(request, "seconds"), "seconds")
     if not 0 <= seconds <= MAX_STEP:  # the clock only moves forward
         raise AdminError(422, f"'seconds' must be from 0 to {MAX_STEP:.0f} (got {seconds:g})")
     await _off_the_loop(state.clock.advance, seconds)
@@ -172,7 +197,7 @@ async def clock_advance(request: Request) -> Response:
 
 
 async def clock_set(request: Request) -> Response:
-    moment = _moment(await _json(request))
+    moment = _moment(await _json(request, "time", "timestamp"))
     state = _state(request)
     await _off_the_loop(state.clock.set, moment)
     return JSONResponse(state.clock.describe())
@@ -234,7 +259,8 @@ async def faults(request: Request) -> Response:
         book.clear()
         return JSONResponse({"faults": []})
     if request.method == "POST":
-        rules = [FaultRule.parse(item) for item in _rule_objects(await _json(request))]
+        items = _rule_objects(await _json(request))
+        rules = [FaultRule.parse(_numbers_as_numbers(item)) for item in items]
         for rule in rules:  # all or nothing
             if rule.api is not None:
                 _service(request, rule.api)
@@ -259,10 +285,21 @@ def _rule_objects(data: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
+def _numbers_as_numbers(rule: dict[str, Any]) -> dict[str, Any]:
+    """`rule`, whose numbers are JSON numbers: the rule parser reads text too, as a
+    scenario's options are all text, but a JSON `"status": "503"` is a mistake."""
+    for name in RULE_NUMBERS:
+        value = rule.get(name)
+        if isinstance(value, str) and not (name == "times" and value.strip().lower() == ALWAYS):
+            shown = shown_value(value)
+            raise AdminError(422, f"'{name}' must be a number (got {shown}): a JSON one, not text")
+    return rule
+
+
 async def fault(request: Request) -> Response:
     rule_id = request.path_params["rule_id"]
     if not _state(request).faults.remove(rule_id):
-        raise AdminError(404, f"no fault rule {rule_id}")
+        raise AdminError(404, f"no fault rule {shown_value(rule_id)}")
     return JSONResponse({"deleted": rule_id})
 
 
@@ -281,8 +318,14 @@ async def jobs(request: Request) -> Response:
         _whole(params, "offset") or 0,
         (lambda job: job.snapshot(now).state.lower() == wanted) if wanted else None,
     )
-    shown = [job.summary(now) for job in reversed(found)]
+    shown = [_summary(job, now) for job in reversed(found)]
     return JSONResponse({"jobs": shown, "count": len(shown), "more": more})
+
+
+def _summary(job: Job, now: float) -> dict[str, Any]:
+    """A job as admin views show it: its API key masked, as the journal's (a filter still
+    takes the real key)."""
+    return {**job.summary(now), "tenant": mask(job.tenant)}
 
 
 def _whole(params: QueryParams, name: str) -> int | None:
@@ -295,15 +338,35 @@ def _whole(params: QueryParams, name: str) -> int | None:
     return int(value)
 
 
-def _job(request: Request):
+def _job(request: Request) -> Job:
     job = _state(request).store.lookup(request.path_params["job_id"])
     if job is None:
-        raise AdminError(404, f"no job {request.path_params['job_id']}")
+        raise AdminError(404, f"no job {shown_value(request.path_params['job_id'])}")
     return job
 
 
 async def job(request: Request) -> Response:
-    return JSONResponse(_job(request).summary(_state(request).now()))
+    return JSONResponse(_summary(_job(request), _state(request).now()))
+
+
+def _endings(service: ApiService, kind: str) -> tuple[str, ...]:
+    """The outcomes a job of `kind` can be ended in: an API's words may include one that only
+    refuses a create (NeuroLinker's `insufficient_credits`) or that fits another kind of its
+    jobs (a NeuroLinker document never ends `partial`); `stalled` never ends."""
+    return tuple(word for word in service.outcomes if _can_end(service, kind, word))
+
+
+def _can_end(service: ApiService, kind: str, word: str) -> bool:
+    try:
+        service.outcome(kind, Scenario(word.lower(), {}, "admin"))
+    except ScenarioError:
+        return False
+    return True
+
+
+def _links(request: Request) -> pages.Links:
+    """An admin page's links: with the `?token=` it was opened with, as its buttons send it."""
+    return pages.Links(token=request.query_params.get("token"))
 
 
 async def dashboard(request: Request) -> Response:
@@ -311,13 +374,16 @@ async def dashboard(request: Request) -> Response:
     that steer both."""
     state = _state(request)
     params = request.query_params
-    outcomes = {name: service.outcomes for name, service in _services(request).items()}
-    if params.get("api") is not None and params["api"] not in outcomes:
-        return HTMLResponse(pages.unknown_api(params["api"], sorted(outcomes)), 404)
+    services = _services(request)
+    if params.get("api") is not None and params["api"] not in services:
+        return HTMLResponse(
+            pages.unknown_api(params["api"], sorted(services), _links(request)), 404
+        )
     api, tenant = params.get("api"), params.get("tenant")
     jobs, more = state.store.newest(DASHBOARD_ROWS, api, tenant)
     total = state.store.count(tenant) if api is None else None  # by API: known by reading all
     entries = state.journal.entries(api, tenant, DASHBOARD_REQUESTS)
+    kinds = {(job.api, job.kind) for job in jobs}
     page = pages.dashboard(
         jobs,
         total,
@@ -325,15 +391,27 @@ async def dashboard(request: Request) -> Response:
         entries[::-1],
         state.now(),
         state.clock.describe(),
-        outcomes,
+        {(name, kind): _endings(services[name], kind) for name, kind in kinds},
+        _links(request),
     )
     return HTMLResponse(page)
 
 
 async def job_page(request: Request) -> Response:
-    """The job for a person: what an API's "web UI page" links point at."""
+    """The job for a person: what an API's "web UI page" links point at. Opened by that
+    link, its `signature` (the admin guard let it pass) shows the client this one job,
+    read-only; else it is an admin page. To a caller the guard did not check, an unknown job
+    and a wrong signature are one 404."""
     state = _state(request)
-    return HTMLResponse(pages.job_page(_job(request), state.now(), state.store))
+    signature = request.query_params.get("signature")
+    if signature is None:
+        found, links = _job(request), _links(request)
+    else:
+        signed = state.store.lookup(request.path_params["job_id"])
+        if signed is None or not signs_page(signed, signature):
+            raise AdminError(404, "no job page at this link: its job is gone or it is not signed")
+        found, links = signed, pages.Links(signed=True)
+    return HTMLResponse(pages.job_page(found, state.now(), state.store, links))
 
 
 async def transition(request: Request) -> Response:
@@ -345,12 +423,21 @@ async def transition(request: Request) -> Response:
     if not isinstance(outcome, str) or not outcome.strip():
         raise AdminError(422, "'outcome' must be a terminal status word, e.g. 'failed'")
     options = {k: v for k, v in data.items() if k not in {"outcome", "state"}}
+    service = _services(request)[found.api]
+    words = _endings(service, found.kind)
+    word = Scenario.parse_with(outcome, "admin", options).outcome
+    if word not in {known.lower() for known in words}:  # `stalled` is no end
+        raise AdminError(
+            422,
+            f"'outcome' {shown_value(word)} is not a job outcome here: a {found.api} "
+            f"{found.kind} job ends in {', '.join(words)}",
+        )
     try:
-        _services(request)[found.api].force_end(found, outcome, options)
+        service.force_end(found, outcome, options)
     except JobEnded as exc:
         raise AdminError(409, str(exc)) from None
     await _off_the_loop(state.clock.changed)  # streams and webhooks see the end at once
-    return JSONResponse(found.summary(state.now()))
+    return JSONResponse(_summary(found, state.now()))
 
 
 async def journal(request: Request) -> Response:
@@ -358,11 +445,24 @@ async def journal(request: Request) -> Response:
     params = request.query_params
     api = _api_filter(request)
     if request.method == "DELETE":
+        _no_count(params, "limit", "offset")
         state.journal.clear(api, params.get("tenant"))
         return JSONResponse({"entries": []})
     limit = _whole(params, "limit")
     entries = [] if limit == 0 else state.journal.entries(api, params.get("tenant"), limit)
     return JSONResponse({"entries": [e.as_dict() for e in entries]})
+
+
+def _no_count(params: QueryParams, *names: str) -> None:
+    """Clearing takes the filters alone: a count would read as "clear the latest N" and
+    clear them all (a count that is no whole number is refused as a read refuses it)."""
+    for name in names:
+        if _whole(params, name) is not None:
+            raise AdminError(
+                422,
+                f"'{name}' does not apply to clearing: it clears every entry ?api= and "
+                "?tenant= match",
+            )
 
 
 async def violations(request: Request) -> Response:
@@ -375,7 +475,7 @@ async def strict(request: Request) -> Response:
     """Strict mode at run time: `{"strict": true}` answers contract violations with a 4xx."""
     state = _state(request)
     if request.method == "POST":
-        value = (await _json(request)).get("strict")
+        value = (await _json(request, "strict")).get("strict")
         if not isinstance(value, bool):
             raise AdminError(422, f"'strict' must be true or false (got {shown_value(value)})")
         state.strict = value
@@ -443,7 +543,15 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 class AdminRoute(Route):
-    """A wrong method's 405 in JSON, with `Allow`, as every admin error (Starlette's is text)."""
+    """A wrong method's 405 in JSON, with `Allow`, as every admin error (Starlette's is text).
+    An empty path parameter matches nothing: a file link's `{name:path}` would take
+    `/files/x/`, and the router then answer `/files/x` with a redirect there, not a 404."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE and "" in child["path_params"].values():
+            return Match.NONE, {}
+        return match, child
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.methods and scope["method"] not in self.methods:

@@ -10,17 +10,21 @@
 - Cross-site requests (a browser's `Origin` naming another site, `Sec-Fetch-Site: cross-site`
   or `same-site`) are refused everywhere, so no web page can drive it.
 
-Signed file links (`/__mock__/files/`) stay open: their signature is their guard. The mock's
-own outgoing requests (webhooks) never target the admin API (`targets_admin`).
+Signed file links (`/__mock__/files/`) stay open: their signature is their guard. So do signed
+job page links (`/__mock__/jobs/{id}/page?signature=...`, an API's `job_page_url`): the client
+that got one opens that page, read-only, with no token and under the API's own `Host`. The
+mock's own outgoing requests (webhooks) never target the admin API (`targets_admin`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import posixpath
 import secrets
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote, urlsplit
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.responses import JSONResponse
@@ -29,10 +33,46 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mockserver.config import ServerConfig
 from mockserver.routing import ADMIN_PREFIX
 
+if TYPE_CHECKING:
+    from mockserver.engine.jobs import Job
+
 OPEN_PATHS = (ADMIN_PREFIX + "/files/",)
 TOKEN_HEADER = "x-mock-admin-token"
 LOCAL_NAMES = {"localhost", "testserver", "mockserver.test"}
 CROSS_SITE = {"cross-site", "same-site"}
+PAGE = "page"
+
+
+def page_signature(job: Job) -> str:
+    """What opens one job's page without the admin token: a MAC of its ID keyed by its API
+    key, which only the key's holder (given the link) and the server know. A key guessed from
+    it is one the API would have taken anyway; the link never expires, as the page an API
+    links to does not, and the same key and seed give the same link on every run."""
+    key = job.tenant.encode("utf-8", "surrogatepass")
+    return hmac.new(key, f"{PAGE}:{job.id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def signs_page(job: Job, signature: str) -> bool:
+    """Compared as bytes: `compare_digest` refuses a str past ASCII (`?signature=%C3%A9`)."""
+    sent = signature.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(page_signature(job).encode(), sent)
+
+
+def signed_page_path(job: Job) -> str:
+    """The path of `job`'s page that the client given it may open (`job_page_url`)."""
+    return f"{ADMIN_PREFIX}/jobs/{quote(job.id, safe='')}/{PAGE}?signature={page_signature(job)}"
+
+
+def is_signed_page(scope: Scope) -> bool:
+    """A job page asked with a signature, which the page itself checks: its guard."""
+    parts = scope.get("path", "").split("/")
+    return (
+        len(parts) == 5
+        and parts[:3] == ["", ADMIN_PREFIX[1:], "jobs"]
+        and bool(parts[3])
+        and parts[4] == PAGE
+        and "signature" in QueryParams(scope.get("query_string", b"").decode("latin-1"))
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -91,10 +131,14 @@ class AdminGuard:
             scope["type"] != "http"
             or not path.startswith(ADMIN_PREFIX)
             or path.startswith(OPEN_PATHS)
+            or is_signed_page(scope)
         ):
             await self.app(scope, receive, send)
             return
         refusal = self.refusal(scope)
+        if refusal is None and path == ADMIN_PREFIX:
+            # no admin endpoint: Starlette's router would redirect it to `/__mock__/`
+            refusal = 404, f"no admin endpoint at {ADMIN_PREFIX}"
         if refusal is None:
             await self.app(scope, receive, send)
             return

@@ -388,8 +388,8 @@ def serve(
     host = f"[{config.host}]" if ":" in config.host else config.host
     many = f", {workers} workers on {config.store}" if workers > 1 else ""
     print(f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http}{many})", flush=True)
-    if app.state.admin_token is not None:
-        print(f"admin API token: {app.state.admin_token}  (send it as X-Mock-Admin-Token)")
+    for line in token_lines(config, app.state.admin_token):
+        print(line, flush=True)
     # what exists now (contracts, validators, routes) lives as long as the server: the
     # collector need not walk it again, which keeps its pauses short under load; its full
     # collections wait for a quiet moment
@@ -400,6 +400,16 @@ def serve(
         return
     collect_when_quiet(app)
     server.run(sockets=[sock])
+
+
+def token_lines(config: ServerConfig, token: str | None) -> list[str]:
+    """What the start-up output says of the admin API's token: a generated one in full (no one
+    knows it else); one the user gave, never (a CI log would keep it)."""
+    if token is None:
+        return []
+    if token != config.admin_token:
+        return [f"admin API token: {token}  (send it as X-Mock-Admin-Token)"]
+    return ["admin API token: the one configured  (send it as X-Mock-Admin-Token)"]
 
 
 def log_level_number(name: str) -> int:

@@ -86,6 +86,9 @@ class ServerConfig:
 SEED_LOW, SEED_HIGH = -(2**63), 2**63 - 1  # a seed is a signed 64-bit whole number
 MAX_DEPTH = 32  # tables and lists in tables: a config file needs a handful, parsers recurse
 MAX_SHOWN = 60  # characters of a value an error line shows: a refused value may be a megabyte
+KINDS = {".json": "JSON", ".toml": "TOML", ".yaml": "YAML", ".yml": "YAML"}  # by suffix
+# why a `mock.ini` is called no valid JSON
+READ_AS = "(a file not named .toml, .yaml or .yml is read as JSON)"
 
 
 def cut(text: str) -> str:
@@ -127,13 +130,15 @@ def read_file(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError([f"{path}: cannot read the config file: {reason}"]) from None
-    kind = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML"}.get(path.suffix, "JSON")
+    kind = KINDS.get(path.suffix, "JSON")
     try:
         return _parse(text, kind, path.name)
     except RecursionError:  # the parsers recurse; what parses is checked by `validate`
         raise ConfigError([f"{path}: {too_deep()}"]) from None
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError([f"{path}: not valid {kind}: {' '.join(str(exc).split())}"]) from None
+        read_as = "" if path.suffix in KINDS else f" {READ_AS}"
+        reason = " ".join(str(exc).split())
+        raise ConfigError([f"{path}: not valid {kind}{read_as}: {reason}"]) from None
 
 
 def _parse(text: str, kind: str, name: str) -> Any:

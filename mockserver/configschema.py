@@ -208,6 +208,7 @@ def _lines(error: ValidationError, prefix: str, flags: bool) -> Iterable[str]:
 
 def _semantic_lines(data: Mapping[str, Any], prefix: str, flags: bool) -> Iterable[str]:
     """The store's URL, fault rules and key scenarios, read by the code that serves them."""
+    from mockserver.faults.book import MAX_RULES
     from mockserver.faults.rules import FaultError, FaultRule
 
     store = data.get("store")
@@ -215,6 +216,8 @@ def _semantic_lines(data: Mapping[str, Any], prefix: str, flags: bool) -> Iterab
     if problem:
         yield f"{prefix}{_path(['store'], flags)}: {problem}"
     faults = data.get("faults")
+    if isinstance(faults, list) and len(faults) > MAX_RULES:  # every request is matched to each
+        yield f"{prefix}faults: at most {MAX_RULES} fault rules (got {len(faults)})"
     for index, rule in enumerate(faults if isinstance(faults, list) else []):
         if isinstance(rule, Mapping):
             try:
@@ -235,12 +238,19 @@ def store_problem(url: str) -> str | None:
     shows only when the store connects); None when it may be."""
     from urllib.parse import urlsplit
 
-    from mockserver.stores import check_url
+    from mockserver.stores import StoreError, check_url
+    from mockserver.stores.common import checked_prefix
+    from mockserver.stores.sqlite import path_and_prefix
 
     try:
         check_url(url)
+        scheme = urlsplit(url).scheme
         urlsplit(url).port  # noqa: B018 - a port out of range or not a number: ValueError
-    except ValueError as exc:
+        if scheme == "sqlite":
+            path_and_prefix(url)  # its options too, without opening the file
+        elif scheme:
+            checked_prefix(url)
+    except (ValueError, StoreError) as exc:
         return str(exc)
     return None
 

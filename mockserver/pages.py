@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from html import escape
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
+from mockserver.admin_guard import page_signature
 from mockserver.engine.clock import isoformat
 from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.journal import Entry, mask
+from mockserver.errors import shown_value
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}"
@@ -30,9 +32,35 @@ DASHBOARD_STYLE = (
     ".long{overflow-wrap:anywhere}.actions{display:flex;flex-wrap:wrap;gap:.2rem}"
 )
 MAX_LIST = 50  # longer lists are cut on the page
+# every page: its language for screen readers, and no icon (a browser would ask for
+# /favicon.ico, a 404 in its console)
+HEAD = "<!doctype html><html lang='en'><head><meta charset='utf-8'><link rel='icon' href='data:,'>"
 
 
-def job_page(job: Job, now: float, store: JobStore) -> str:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Links:
+    """Where a page's links go. An admin page's carry the `?token=` it was opened with (a
+    token server answers a link without it 401); a page opened by its signed link (`signed`)
+    links its own key's jobs alone, each signed, and nothing of the admin API."""
+
+    token: str | None = None
+    signed: bool = False
+
+    @property
+    def query(self) -> str:
+        return "" if self.token is None else "?" + urlencode({"token": self.token})
+
+    def page(self, job: Job, other: Job) -> str | None:
+        """The href of `other`'s page on `job`'s, or None where it may not be linked."""
+        name = quote(other.id, safe="")
+        if not self.signed:
+            return f"../{name}/page{self.query}"
+        if other.tenant != job.tenant:
+            return None
+        return f"../{name}/page?signature={page_signature(other)}"
+
+
+def job_page(job: Job, now: float, store: JobStore, links: Links) -> str:
     summary = job.summary(now)
     finished = summary["finished_at"]
     facts = [
@@ -45,15 +73,17 @@ def job_page(job: Job, now: float, store: JobStore) -> str:
         ("Finished", isoformat(finished) if finished is not None else "not yet"),
         ("Outcome message", escape((summary["outcome"] or {}).get("message") or "")),
         ("Timing", "one phase per status read" if summary["per_poll"] else "clock time"),
-        ("JSON", f'<a href="../{quote(job.id, safe="")}">admin API summary</a>'),
     ]
+    if not links.signed:
+        summary_link = f"../{quote(job.id, safe='')}{links.query}"
+        facts.append(("JSON", f'<a href="{escape(summary_link)}">admin API summary</a>'))
     phases = [
         (escape(p["state"]), f"{p['duration']:g}", escape(p["detail"])) for p in summary["phases"]
     ]
-    data = [(escape(key), _value(value, store)) for key, value in _simple(job.data)]
+    data = [(escape(key), _value(value, store, job, links)) for key, value in _simple(job.data)]
     title = f"{escape(job.api)} {escape(job.kind)} {escape(job.id)}"
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"{HEAD}<title>{title}</title>"
         f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
         + _table(("Field", "Value"), facts)
         + "<h2>Phases</h2>"
@@ -87,13 +117,15 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
-def _value(value: Any, store: JobStore) -> str:
+def _value(value: Any, store: JobStore, job: Job, links: Links) -> str:
     if isinstance(value, list | tuple):
-        shown = [_value(item, store) for item in value[:MAX_LIST]]
+        shown = [_value(item, store, job, links) for item in value[:MAX_LIST]]
         more = f" … ({len(value) - MAX_LIST} more)" if len(value) > MAX_LIST else ""
         return "<br>".join(shown) + more
-    if isinstance(value, str) and store.lookup(value) is not None:
-        return f'<a href="../{quote(value, safe="")}/page">{escape(value)}</a>'
+    other = store.lookup(value) if isinstance(value, str) else None
+    href = links.page(job, other) if other is not None else None
+    if href is not None:
+        return f'<a href="{escape(href)}">{escape(str(value))}</a>'
     return escape("" if value is None else str(value))
 
 
@@ -111,7 +143,12 @@ document.addEventListener("click", async (event) => {
   const answer = await fetch(button.dataset.path, {
     method: "POST", headers, body: button.dataset.body,
   });
-  if (!answer.ok) alert((await answer.json()).error || answer.status);
+  if (!answer.ok) {
+    const text = await answer.text();  // the admin API's JSON, or a proxy's page
+    let message = text;
+    try { message = JSON.parse(text).error || text; } catch {}
+    alert(message || answer.status);
+  }
   location.reload();
 });
 """
@@ -124,37 +161,14 @@ def dashboard(
     entries: list[Entry],
     now: float,
     clock: dict[str, Any],
-    outcomes: dict[str, tuple[str, ...]],
+    endings: Mapping[tuple[str, str], tuple[str, ...]],
+    links: Links,
 ) -> str:
     """The server for people: its clock with buttons that move it; `jobs`, newest first (of
     `total`, when known; `more`: older ones are kept) with their state, a link to each job's
-    page and buttons that end a running one; the journal's latest `entries`, newest first,
-    with what they broke of the contract."""
-    rows = []
-    for job in jobs:
-        summary = job.summary(now)
-        actions = (
-            ""
-            if summary["terminal"]
-            else '<span class="actions">'
-            + "".join(
-                _button(word, f"jobs/{quote(job.id, safe='')}/transition", {"outcome": word})
-                for word in outcomes.get(job.api, ())
-            )
-            + "</span>"
-        )
-        rows.append(
-            (
-                escape(job.api),
-                escape(job.kind),
-                f'<a class="long" href="jobs/{quote(job.id, safe="")}/page">{escape(job.id)}</a>',
-                _long(mask(job.tenant) or ""),
-                f'<span class="state">{escape(summary["state"])}</span>',
-                escape(job.scenario or "default"),
-                isoformat(job.created_at),
-                actions,
-            )
-        )
+    page and a button per word a running one can end in (`endings`, by API and kind); the
+    journal's latest `entries`, newest first, with what they broke of the contract."""
+    rows = [_job_row(job, now, endings[job.api, job.kind], links) for job in jobs]
     steps = " ".join(
         _button(label, "clock/advance", {"seconds": seconds}) for seconds, label in CLOCK_STEPS
     )
@@ -165,12 +179,13 @@ def dashboard(
     else:
         shown = f"{total} jobs, the newest {len(jobs)} shown"
     refresh = "" if clock["mode"] == "manual" else "<meta http-equiv='refresh' content='5'>"
+    query = escape(links.query)
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'>{refresh}<title>Mock server</title>"
+        f"{HEAD}{refresh}<title>Mock server</title>"
         f"<style>{DASHBOARD_STYLE}</style></head><body><h1>Mock server</h1>"
         f"<p>Clock ({escape(clock['mode'])}): <b>{escape(clock['iso'])}</b> {steps}</p>"
         f"<p>{shown}. Filter with <code>?api=</code> and <code>?tenant=</code>; "
-        f'<a href="journal">journal</a>, <a href="violations">violations</a>.</p>'
+        f'<a href="journal{query}">journal</a>, <a href="violations{query}">violations</a>.</p>'
         + _table(
             ("API", "Kind", "ID", "Tenant", "State", "Scenario", "Created", "End it now"), rows
         )
@@ -183,14 +198,40 @@ def dashboard(
     )
 
 
-def unknown_api(name: str, known: list[str]) -> str:
+def _job_row(job: Job, now: float, words: tuple[str, ...], links: Links) -> tuple[str, ...]:
+    """A job's row: its page's link and, while it runs, a button per word it can end in,
+    each naming the job to a screen reader (the word alone says not which)."""
+    summary = job.summary(now)
+    name = quote(job.id, safe="")
+    buttons = "".join(
+        _button(
+            word,
+            f"jobs/{name}/transition",
+            {"outcome": word},
+            f"end {job.api} {job.kind} {job.id} as {word}",
+        )
+        for word in words
+    )
+    return (
+        escape(job.api),
+        escape(job.kind),
+        f'<a class="long" href="jobs/{name}/page{escape(links.query)}">{escape(job.id)}</a>',
+        _long(mask(job.tenant) or ""),
+        f'<span class="state">{escape(summary["state"])}</span>',
+        escape(job.scenario or "default"),
+        isoformat(job.created_at),
+        "" if summary["terminal"] else f'<span class="actions">{buttons}</span>',
+    )
+
+
+def unknown_api(name: str, known: list[str], links: Links) -> str:
     """The dashboard asked for an API this server does not emulate."""
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Mock server</title>"
+        f"{HEAD}<title>Mock server</title>"
         f"<style>{STYLE}</style></head><body><h1>Mock server</h1>"
-        f"<p>There is no API named {escape(repr(name))} on this server; it emulates: "
+        f"<p>There is no API named {escape(shown_value(name))} on this server; it emulates: "
         f"{escape(', '.join(known))}. "
-        f'<a href="dashboard">All jobs</a>.</p></body></html>'
+        f'<a href="dashboard{escape(links.query)}">All jobs</a>.</p></body></html>'
     )
 
 
@@ -211,6 +252,10 @@ def _long(text: str) -> str:
     return f'<span class="long">{escape(text)}</span>'
 
 
-def _button(label: str, path: str, body: dict[str, Any]) -> str:
+def _button(label: str, path: str, body: dict[str, Any], described: str | None = None) -> str:
+    """A button posting `body` to `path`; `described`: its accessible name, when the label
+    alone does not say what it does."""
     attributes = f'data-path="{escape(path)}" data-body="{escape(json.dumps(body))}"'
+    if described is not None:
+        attributes += f' aria-label="{escape(described)}"'
     return f"<button {attributes}>{escape(label)}</button>"

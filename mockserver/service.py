@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote
 
 import orjson
 from starlette.datastructures import FormData
@@ -25,6 +24,7 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from mockserver import contracts
+from mockserver.admin_guard import signed_page_path
 from mockserver.contracts.validate import (
     NOT_A_MODEL,
     FilePart,
@@ -44,6 +44,7 @@ from mockserver.engine.scenarios import (
     STALLED,
     Scenario,
     ScenarioError,
+    Taken,
 )
 from mockserver.errors import ApiError, FieldError, fastapi_error
 from mockserver.request import MAX_KEY_LENGTH, ApiRequest, first_headers, header
@@ -53,6 +54,7 @@ Handler = Callable[["Ctx"], Awaitable[Response]]
 JSON_MEDIA_TYPE = "application/json"
 JSON_MEDIA_TYPE_BYTES = JSON_MEDIA_TYPE.encode()
 PlanLike = TypeVar("PlanLike")  # a plan, or plans made together
+REFUSED_BY_SCENARIO = 402  # a create a scenario word refuses (no credits, a plan too low)
 USUAL_PLANS_KEPT = 256  # plans of scenarios without options, kept per API
 MAX_PART_SIZE = 200 * 1024 * 1024  # one part of a form, as the request check reads it too
 # schemathesis settings several APIs share (see `ApiService.schemathesis`):
@@ -233,13 +235,17 @@ class ApiService:
                 self, request, self.tenant_of(request), request_info(self, request), operation
             )
             try:
-                with self.state.store.all_or_nothing():  # a failed create stores nothing
-                    return await handler(ctx)
-            except ScenarioError as exc:  # an option a handler read late (`after=`, `failing=`)
-                raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
-            except RecursionError:  # JSON nested past Python's stack, inside a form field
-                problem = FieldError(("body",), "Value nested too deeply", "value_error")
-                raise ApiError(422, problem.msg, errors=[problem]) from None
+                try:
+                    with self.state.store.all_or_nothing():  # a failed create stores nothing
+                        return await handler(ctx)
+                except ScenarioError as exc:  # an option read late (`after=`, `failing=`)
+                    raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+                except RecursionError:  # JSON nested past Python's stack, inside a form field
+                    problem = FieldError(("body",), "Value nested too deeply", "value_error")
+                    raise ApiError(422, problem.msg, errors=[problem]) from None
+            except BaseException as exc:
+                ctx.failed(exc)
+                raise
 
         return Route(path, endpoint, methods=list(methods))
 
@@ -383,6 +389,7 @@ class Ctx:
     tenant: str
     info: ApiRequest  # what the pipeline learned about the request (`request_info`)
     known_operation: contracts.Operation | None = None  # found once, when the route was made
+    taken: list[Taken] = field(default_factory=list)  # scenarios it took from the queues
 
     @property
     def state(self) -> MockState:
@@ -557,10 +564,20 @@ class Ctx:
                 self.service.success_failure(),
                 self.service.magic_words,
                 takes,
+                self.taken,
             )
             return self.service.check_scenario(scenario) if scenario.options else scenario
         except ScenarioError as exc:
             raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+
+    def failed(self, error: BaseException) -> None:
+        """The request failed, so its create stored nothing: the scenarios it took go back to
+        the head of their queues, for the next create. Not after a 402: that is the refusal a
+        scenario makes itself (`insufficient_credits`, `plan_required`), which uses it up."""
+        if not self.taken or (isinstance(error, ApiError) and error.status == REFUSED_BY_SCENARIO):
+            return
+        for taken in self.taken:
+            self.state.scenarios.give_back(taken)
 
     def fresh_until(self, *jobs: Job, until: float = math.inf) -> None:
         """This answer depends on `jobs` (and on nothing else that changes before `until`): it
@@ -625,8 +642,9 @@ class Ctx:
 
     def page_url(self, job: Job) -> str:
         """An absolute link to the admin API's page about `job`: where an API links to its
-        web UI (a job page, a dashboard), the mock links to a page it really serves."""
-        return f"{self.server_url}/__mock__/jobs/{quote(job.id, safe='')}/page"
+        web UI (a job page, a dashboard), the mock links to a page it really serves, signed
+        so that the client given it opens it without the admin token."""
+        return self.server_url + signed_page_path(job)
 
     def iso(self, timestamp: float | None, style: str | None = None) -> str | None:
         """`timestamp` as this API spells it (or in another documented `style`)."""

@@ -7,6 +7,7 @@ import pytest
 
 from mockserver.admin import DASHBOARD_ROWS
 from mockserver.apis.neurolinker.pdf import synthetic_pdf
+from mockserver.engine.journal import mask
 from tests.conftest import Mock, wav
 
 NA = "/neuralanalog"
@@ -164,7 +165,7 @@ def test_jobs_listing_filters_and_transition(mock: Mock) -> None:
         "/__mock__/jobs", params={"api": "neuralanalog", "tenant": mock.key}
     ).json()
     assert [j["id"] for j in listed["jobs"]] == [mine]
-    assert mock.client.get(f"/__mock__/jobs/{theirs}").json()["tenant"] == "other"
+    assert mock.client.get(f"/__mock__/jobs/{theirs}").json()["tenant"] == "*****"  # masked
     forced = mock.client.post(
         f"/__mock__/jobs/{mine}/transition", json={"outcome": "failed", "message": "forced"}
     )
@@ -198,7 +199,7 @@ def test_jobs_listing_pages_back_from_the_newest(mock: Mock) -> None:
     assert page(limit=2, status="in_progress") == (mine[2:4], True)
     assert page(limit=2, status="failed") == (mine[4:], False)
     everyone = mock.client.get("/__mock__/jobs", params={"limit": 3}).json()["jobs"]
-    assert [j["tenant"] for j in everyone] == ["other", mock.key, mock.key]
+    assert [j["tenant"] for j in everyone] == [mask("other"), mask(mock.key), mask(mock.key)]
 
 
 def test_jobs_listing_refuses_a_status_no_job_can_show(mock: Mock) -> None:
@@ -359,7 +360,7 @@ def test_unknown_admin_paths_and_wrong_methods_answer_in_json(mock: Mock) -> Non
     reading = mock.client.post("/__mock__/jobs")
     assert (reading.status_code, reading.headers["allow"]) == (405, "GET, HEAD")
     assert mock.client.delete("/__mock__/faults/fault-9").json() == {
-        "error": "no fault rule fault-9"
+        "error": "no fault rule 'fault-9'"
     }
     unknown = mock.client.get("/__mock__/bogus")
     assert unknown.status_code == 404
@@ -430,3 +431,204 @@ def test_a_full_scenario_queue_says_so_and_names_its_limit() -> None:
             "(max_queued_scenarios)"
         }
         assert len(mock.client.get("/__mock__/scenarios").json()["queued"]) == 3
+
+
+# --- pages and links that work for whoever was given them ------------------------------------
+
+NL_HOST = {"Host": "neurolinker.api.ainexxo.com"}  # the real host: the API at the root
+TOKEN = {"X-Mock-Admin-Token": "s3cret"}
+
+
+@pytest.mark.parametrize(("token", "refused"), [(None, 403), ("s3cret", 401)])
+def test_a_job_page_link_opens_read_only_for_the_client_that_got_it(
+    token: str | None, refused: int
+) -> None:
+    """`job_page_url` pointed at an admin page: a 403 ("local Host names only") under the
+    API's own Host, a 401 on a token server. Its signature now opens that page alone."""
+    from tests.conftest import make_mock
+
+    for mock in make_mock(admin_token=token):
+        headers = {**mock.headers("neurolinker"), **NL_HOST}
+        form = {"form": '{"documents_url": ["https://e.com/a.pdf"]}'}
+        created = mock.client.post("/api/v1/extract", headers=headers, data=form).json()
+        status = mock.client.get(
+            f"/api/v1/request-status/{created['request_uid']}", headers=headers
+        ).json()
+        link = status["job_page_url"]
+        assert link.startswith("http://neurolinker.api.ainexxo.com/__mock__/jobs/")
+        page = mock.client.get(link)  # no token, a Host the admin API does not answer
+        assert page.status_code == 200, page.text
+        assert created["request_uid"] in page.text and "admin API summary" not in page.text
+        document = status["documents"][0]["document_id"]
+        assert f'href="../{document}/page?signature=' in page.text  # its own key's documents
+        unsigned, signature = link.split("ainexxo.com", 1)[1].split("?")
+        assert mock.client.get(unsigned, headers=NL_HOST).status_code == refused  # admin's
+        forged = mock.client.get(unsigned, params={"signature": "0" * 32}, headers=NL_HOST)
+        assert forged.status_code == 404
+        other = f"/__mock__/jobs/{document}/page?{signature}"  # another job's signature
+        assert mock.client.get(other, headers=NL_HOST).status_code == 404
+        summary = f"/__mock__/jobs/{document}?{signature}"  # opens no other admin path
+        assert mock.client.get(summary, headers=NL_HOST).status_code == refused
+
+
+def test_dashboard_links_carry_the_token_it_was_opened_with() -> None:
+    """Only its buttons passed `?token=` on: its links answered 401."""
+    from tests.conftest import make_mock
+
+    for mock in make_mock(admin_token="s3cret"):
+        job = create(mock)
+        html = mock.client.get("/__mock__/dashboard", params={"token": "s3cret"}).text
+        for href in ("journal?token=s3cret", "violations?token=s3cret"):
+            assert f'href="{href}"' in html
+            assert mock.client.get(f"/__mock__/{href}").status_code == 200
+        assert f'href="jobs/{job}/page?token=s3cret"' in html
+        job_page = mock.client.get(f"/__mock__/jobs/{job}/page", params={"token": "s3cret"})
+        assert f'href="../{job}?token=s3cret"' in job_page.text  # its JSON, with the token
+        unknown = mock.client.get("/__mock__/dashboard", params={"api": "x", "token": "s3cret"})
+        assert 'href="dashboard?token=s3cret"' in unknown.text
+        assert 'href="journal"' in mock.client.get("/__mock__/dashboard", headers=TOKEN).text
+
+
+# --- only the words a job can end in -----------------------------------------------------------
+
+
+def neurolinker_jobs(mock: Mock) -> tuple[str, str]:
+    """A running NeuroLinker request and its one document."""
+    created = create_with_header(mock, "neurolinker", "completed; after=100")
+    request_id = created.json()["request_uid"]
+    status = mock.client.get(
+        f"/neurolinker/api/v1/request-status/{request_id}", headers=mock.headers("neurolinker")
+    ).json()
+    return request_id, status["documents"][0]["document_id"]
+
+
+def test_a_transition_lists_exactly_the_words_it_takes(mock: Mock) -> None:
+    """It listed `stalled` as known, then refused it; NeuroLinker's words included
+    `insufficient_credits`, which refuses a create and ends no job."""
+    audio = create(mock)
+    stalled = mock.client.post(f"/__mock__/jobs/{audio}/transition", json={"outcome": "stalled"})
+    assert (stalled.status_code, stalled.json()) == (
+        422,
+        {
+            "error": "'outcome' 'stalled' is not a job outcome here: a neuralanalog audio job "
+            "ends in completed, failed"
+        },
+    )
+    request_id, document = neurolinker_jobs(mock)
+    for job, words in ((request_id, "completed, failed, partial"), (document, "completed, failed")):
+        refused = mock.client.post(
+            f"/__mock__/jobs/{job}/transition", json={"outcome": "insufficient_credits"}
+        )
+        assert refused.status_code == 422
+        assert refused.json()["error"].startswith("'outcome' 'insufficient_credits' is not a")
+        assert refused.json()["error"].endswith(f" job ends in {words}")
+
+
+def test_dashboard_offers_only_the_words_a_job_can_end_in(mock: Mock) -> None:
+    request_id, document = neurolinker_jobs(mock)
+    html = mock.client.get("/__mock__/dashboard").text
+    assert "insufficient_credits" not in html
+    assert html.count("&quot;partial&quot;") == 1  # the request's; a document never ends so
+    assert f'aria-label="end neurolinker document {document} as failed"' in html
+
+
+def test_a_submit_only_word_is_no_status_filter(mock: Mock) -> None:
+    neurolinker_jobs(mock)
+    for params in ({"status": "insufficient_credits"}, {"api": "neurolinker", "status": "partial"}):
+        answer = mock.client.get("/__mock__/jobs", params=params)
+        assert answer.status_code == (422 if "api" not in params else 200), answer.text
+    refused = mock.client.get(
+        "/__mock__/jobs", params={"api": "neurolinker", "status": "insufficient_credits"}
+    )
+    assert refused.json() == {
+        "error": "'status' must be one of: completed, failed, partial, pending, processing "
+        "(got 'insufficient_credits')"
+    }
+
+
+# --- strict bodies, masked keys, cut values, no redirects ----------------------------------------
+
+
+def test_clearing_the_journal_takes_the_filters_alone(mock: Mock) -> None:
+    """`limit` was ignored (everything cleared) and `?limit=-1` or `abc` answered 200."""
+    create(mock)
+    for params, error in (
+        ({"limit": "-1"}, "'limit' must be a whole number below 10^9"),
+        ({"limit": "abc"}, "'limit' must be a whole number below 10^9"),
+        (
+            {"limit": "5"},
+            "'limit' does not apply to clearing: it clears every entry ?api= and ?tenant= match",
+        ),
+        ({"offset": "1"}, "'offset' does not apply to clearing"),
+    ):
+        answer = mock.client.delete("/__mock__/journal", params=params)
+        assert answer.status_code == 422 and answer.json()["error"].startswith(error)
+    assert mock.client.get("/__mock__/journal").json()["entries"] != []  # nothing cleared
+    mock.client.delete("/__mock__/journal", params={"tenant": mock.key})
+    assert mock.client.get("/__mock__/journal").json()["entries"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("clock/advance", {"seconds": 1, "extra": 2}),
+        ("clock/set", {"time": "2026-01-02T00:00:00Z", "extra": 2}),
+        ("strict", {"strict": True, "extra": 2}),
+    ],
+)
+def test_admin_bodies_refuse_unknown_keys(mock: Mock, path: str, body: dict) -> None:
+    before = mock.client.get("/__mock__/clock").json()
+    answer = mock.client.post(f"/__mock__/{path}", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["error"].startswith("unknown key 'extra' in the body; known: ")
+    assert mock.client.get("/__mock__/clock").json() == before
+    assert mock.client.get("/__mock__/strict").json() == {"strict": False}
+
+
+def test_fault_rule_numbers_are_json_numbers(mock: Mock) -> None:
+    for rule in (
+        {"fault": "error", "status": "503"},
+        {"fault": "429", "retry_after": "5"},
+        {"fault": "latency", "delay": "1"},
+        {"fault": "503", "times": "2"},
+    ):
+        answer = mock.client.post("/__mock__/faults", json=rule)
+        assert answer.status_code == 422, rule
+        assert answer.json()["error"].endswith("): a JSON one, not text")
+    assert mock.client.get("/__mock__/faults").json() == {"faults": []}
+    always = mock.client.post("/__mock__/faults", json={"fault": "503", "times": "always"})
+    assert always.status_code == 201
+
+
+def test_admin_job_views_mask_api_keys_and_filter_by_the_real_one(mock: Mock) -> None:
+    job = create(mock)
+    listed = mock.client.get("/__mock__/jobs", params={"tenant": mock.key}).json()["jobs"]
+    assert [(j["id"], j["tenant"]) for j in listed] == [(job, mask(mock.key))]
+    assert mock.client.get(f"/__mock__/jobs/{job}").json()["tenant"] == mask(mock.key)
+    assert mock.key not in mock.client.get("/__mock__/jobs").text
+    ended = mock.client.post(f"/__mock__/jobs/{job}/transition", json={"outcome": "failed"})
+    assert ended.json()["tenant"] == mask(mock.key)
+
+
+def test_long_values_are_echoed_cut_short(mock: Mock) -> None:
+    long = "x" * 3000
+    job = create(mock)
+    answers = [
+        mock.client.get(f"/__mock__/jobs/{long}"),
+        mock.client.get(f"/__mock__/jobs/{long}/page"),
+        mock.client.post(f"/__mock__/jobs/{long}/transition", json={"outcome": "failed"}),
+        mock.client.delete(f"/__mock__/faults/{long}"),
+        mock.client.post("/__mock__/scenarios", json={"api": "camb", "outcome": long}),
+        mock.client.post(f"/__mock__/jobs/{job}/transition", json={"outcome": long}),
+        mock.client.post(f"/__mock__/jobs/{job}/transition", json={"outcome": "failed", long: 1}),
+        mock.client.get("/__mock__/dashboard", params={"api": long}),
+    ]
+    for answer in answers:
+        assert answer.status_code in (404, 422), answer.text[:200]
+        assert "x" * 100 not in answer.text and "x..." in answer.text
+
+
+@pytest.mark.parametrize("path", ["/__mock__", "/__mock__/files/x"])
+def test_admin_paths_it_lacks_are_a_json_404_not_a_redirect(mock: Mock, path: str) -> None:
+    answer = mock.client.get(path, follow_redirects=False)
+    assert (answer.status_code, answer.json()) == (404, {"error": f"no admin endpoint at {path}"})

@@ -311,7 +311,7 @@ def test_the_documented_mistakes_get_the_documented_line(
 
 
 def test_the_documented_mistakes_are_found() -> None:
-    assert len(documented_mistakes()) == 22
+    assert len(documented_mistakes()) == 25
 
 
 def test_log_level_trace_serves() -> None:
@@ -409,3 +409,30 @@ def test_an_empty_config_path_and_a_seed_out_of_bounds_are_refused(
         main(argv)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == line + "\n"
+
+
+@pytest.mark.parametrize("given", ["flag", "file"])
+def test_a_token_the_user_gave_is_never_printed(
+    given: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The start-up output printed `--admin-token` (or the config's `admin_token`) in full:
+    a CI log kept it. Only a generated token is printed (tests/test_security.py)."""
+    import gc
+
+    import uvicorn
+
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # this process's collector is left alone
+    monkeypatch.setattr("mockserver.collector.collect_when_quiet", lambda app: None)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets: sockets[0].close())
+    (tmp_path / "mock.json").write_text('{"admin_token": "team-secret"}')
+    how = ["--admin-token", "team-secret"] if given == "flag" else ["--config", "mock.json"]
+    monkeypatch.chdir(tmp_path)
+    assert main(["serve", "--port", str(free_port()), "--clock", "manual", *how]) == 0
+    out = capsys.readouterr().out
+    assert "team-secret" not in out
+    assert out.splitlines()[1] == (
+        "admin API token: the one configured  (send it as X-Mock-Admin-Token)"
+    )

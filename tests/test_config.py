@@ -284,3 +284,23 @@ def test_the_credits_codes_are_those_neural_draft_takes() -> None:
     assert set(codes) == service.scenario_words() - {*service.outcomes, "stalled", "plan_required"}
     for code in codes:
         create_app(ServerConfig(clock="manual", credits_error_code=code))
+
+
+def test_a_config_past_the_fault_rule_bound_names_its_file_and_key(tmp_path: Path) -> None:
+    """`mockserver serve: at most 1000 fault rules (got 1001)` named neither."""
+    path = tmp_path / "mock.json"
+    path.write_text(json.dumps({"faults": [{"fault": "503"}] * 1001}))
+    with pytest.raises(ConfigError) as refused:
+        ServerConfig.from_file(path)
+    assert refused.value.lines == [f"{path}: faults: at most 1000 fault rules (got 1001)"]
+
+
+def test_a_file_of_another_kind_is_told_how_it_was_read(tmp_path: Path) -> None:
+    """A `.ini` file was "not valid JSON", without saying why it was read as JSON."""
+    path = tmp_path / "mock.ini"
+    path.write_text("[server]\nport = 8000\n")
+    with pytest.raises(ConfigError) as refused:
+        ServerConfig.from_file(path)
+    assert refused.value.lines[0].startswith(
+        f"{path}: not valid JSON (a file not named .toml, .yaml or .yml is read as JSON): "
+    )

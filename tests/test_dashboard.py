@@ -80,7 +80,10 @@ def test_the_dashboard_fits_1280_px_and_its_buttons_end_jobs(
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
     ends = page.locator(".actions button")
     shown = ends.count()
-    assert shown == 2 * (2 + 4 + 4 + 4 + 3)  # each running job: every end word of its API
+    # each running job: every word a job of its kind can end in (a NeuroLinker request ends
+    # completed, failed or partial, its document completed or failed; insufficient_credits
+    # only refuses a create)
+    assert shown == 2 * (2 + 4 + 3 + 2 + 3)
     for index in range(shown):
         box = ends.nth(index).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH
@@ -93,6 +96,45 @@ def test_the_dashboard_fits_1280_px_and_its_buttons_end_jobs(
         page.locator("button", has_text="+1 h").click()
     assert "2026-01-01T01:00:00" in page.locator("p b").first.inner_text()
     page.screenshot(path=str(tmp_path / "after.png"), full_page=True)
+
+
+def test_a_dashboard_opened_with_a_token_keeps_it_and_reports_any_error(
+    browser: object, tmp_path: Path
+) -> None:
+    """Opened at `dashboard?token=T` its links dropped the token (401 each, the buttons alone
+    sent it); a reply that is no JSON broke the click handler (no message, no reload); the
+    page named no language, a button only its word, and the browser's favicon request was a
+    404 in the console."""
+    app = create_app(ServerConfig(clock="manual", seed=3, admin_token="s3cret"))
+    with LiveServer(app) as live:
+        create(MockServer(app, live.url, TENANTS[0]), "neuralanalog")
+        [job] = app.state.mock.store.jobs("neuralanalog", TENANTS[0])
+        page = browser.new_page(viewport={"width": WIDTH, "height": 900})  # type: ignore[attr-defined]
+        failed: list[str] = []
+        page.on("response", lambda answer: answer.status >= 400 and failed.append(answer.url))
+        page.on("console", lambda line: line.type == "error" and failed.append(line.text))
+        page.goto(live.url + "/__mock__/dashboard?token=s3cret")
+        page.wait_for_load_state("networkidle")
+        assert failed == []
+        assert page.locator("html").get_attribute("lang") == "en"
+        links = page.eval_on_selector_all("a", "links => links.map(link => link.href)")
+        assert len(links) == 3  # the journal, the violations, the job's page
+        for link in links:
+            assert httpx.get(link, timeout=10).status_code == 200, link
+        page.goto(links[-1])  # the job's page links the admin API's JSON with the token too
+        summary = page.eval_on_selector("a", "link => link.href")
+        assert httpx.get(summary, timeout=10).json()["id"] == job.id
+        page.go_back()
+        page.route(
+            "**/transition",
+            lambda route: route.fulfill(status=502, content_type="text/html", body="Bad gateway"),
+        )
+        said: list[str] = []
+        page.on("dialog", lambda dialog: (said.append(dialog.message), dialog.accept()))
+        end = page.get_by_role("button", name=f"end neuralanalog audio {job.id} as failed")
+        with page.expect_navigation(timeout=10_000):
+            end.click()
+        assert said == ["Bad gateway"]
 
 
 def test_an_unknown_api_filter_says_so(server: MockServer) -> None:

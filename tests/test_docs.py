@@ -9,6 +9,7 @@ that define `test_*` functions run as a pytest file with the kit's plugin.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -163,3 +164,21 @@ def test_the_runner_finds_blocks_and_fails_on_a_broken_one(tmp_path: Path) -> No
     with pytest.raises(AssertionError, match="page.md:9"):
         run_sh(found[1], SERVE_URL, tmp_path)
     assert shutil.which("bash")
+
+
+def test_every_webhook_example_subscribes_documented_topics() -> None:
+    """neuraldraft.md's example subscribed `image.failed`, which the API refuses (422)."""
+    import yaml
+
+    from mockserver.apis import service_class
+
+    contract = yaml.safe_load(service_class("neuraldraft").contract_path.read_text())
+    topics = set(contract["components"]["schemas"]["EventType"]["enum"])
+    found = [
+        (page.name, json.loads(f"[{listed}]"))
+        for page in DOCS.glob("*.md")
+        for listed in re.findall(r'"events":\s*\[([^\]]*)\]', page.read_text())
+    ]
+    assert ("neuraldraft.md", ["image.generated", "blog_post.published"]) in found
+    for page, events in found:
+        assert set(events) <= topics, (page, sorted(set(events) - topics))

@@ -464,6 +464,30 @@ def test_sqlite_needs_an_existing_directory_and_a_database(tmp_path: Path) -> No
         open_store(f"sqlite:///{tmp_path}/text.db")
 
 
+@pytest.mark.parametrize(
+    ("query", "line"),
+    [
+        ("prefx=a", "unknown store option 'prefx'; known: prefix"),
+        ("prefix=a&cluster=1", "unknown store option 'cluster'; known: prefix"),
+        ("prefix=", "store option prefix= is empty: give a name (letters, digits, '_', '.' or"),
+    ],
+)
+def test_sqlite_refuses_an_option_it_would_ignore(tmp_path: Path, query: str, line: str) -> None:
+    """`?prefx=a` was ignored and `?prefix=` read as the default: the store opened on the
+    default namespace, shared with any other server on the file, unnoticed."""
+    from mockserver.configschema import store_problem
+
+    url = f"sqlite:///{tmp_path}/state.db?{query}"
+    with pytest.raises(StoreError) as refused:
+        open_store(url)
+    assert str(refused.value).startswith(line)
+    assert (store_problem(url) or "").startswith(line)  # checked before a server starts
+    assert not (tmp_path / "state.db").exists()
+    assert (store_problem("redis://127.0.0.1:6379/0?prefix=") or "").startswith(
+        "store option prefix= is empty"
+    )
+
+
 @pytest.mark.parametrize("tenant", [None, "acme", "a:b{c}*%"])
 @pytest.mark.parametrize("part", ["job_1", "a:b", "{x}", "50%*", ""])
 def test_a_subkey_is_the_key_of_one_more_part(tenant: str | None, part: str) -> None:

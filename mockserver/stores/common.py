@@ -15,6 +15,7 @@ from mockserver import stores
 from mockserver.stores.base import Listener, StoreError
 
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]+")
+SHOWN = 60  # characters of an option's name a message shows
 log = logging.getLogger("mockserver.stores")
 
 
@@ -28,9 +29,25 @@ def take_options(url: str, *names: str) -> tuple[SplitResult, dict[str, str]]:
     return parts._replace(query=rest), taken
 
 
+def known_options(url: str, *names: str) -> None:
+    """StoreError for a query option of `url` other than `names`: a misspelt one (`prefx=a`)
+    would be ignored, and the store open on its default unnoticed."""
+    for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if name not in names:
+            shown = name if len(name) <= SHOWN else name[:SHOWN] + "..."
+            raise StoreError(f"unknown store option {shown!r}; known: {', '.join(names)}")
+
+
 def checked_prefix(url: str) -> str:
     """The namespace `?prefix=` names: letters, digits, `_`, `.` and `-` (Redis keys begin with
-    it and glob patterns match it, so nothing there may need escaping)."""
+    it and glob patterns match it, so nothing there may need escaping). An empty one is
+    refused, not read as the default: a script's unset variable would share that namespace."""
+    query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    if ("prefix", "") in query:
+        raise StoreError(
+            "store option prefix= is empty: give a name (letters, digits, '_', '.' or '-') "
+            "or leave the option out"
+        )
     prefix = stores.prefix_of(url)
     if not _PREFIX.fullmatch(prefix):
         raise StoreError(f"store prefix {prefix!r}: use letters, digits, '_', '.' or '-'")

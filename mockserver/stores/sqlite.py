@@ -31,7 +31,14 @@ from typing import Any
 
 from mockserver.stores.base import Listener, Numbered, StateStore, StoreError
 from mockserver.stores.codec import dumps, loads
-from mockserver.stores.common import Listeners, checked_prefix, has_mapping, log, take_options
+from mockserver.stores.common import (
+    Listeners,
+    checked_prefix,
+    has_mapping,
+    known_options,
+    log,
+    take_options,
+)
 
 BUSY_SECONDS = 10.0
 POLL_SECONDS = 0.025
@@ -74,12 +81,15 @@ _RESIZE = (
 )
 
 
-def _path_of(url: str) -> tuple[Path, str]:
+def path_and_prefix(url: str) -> tuple[Path, str]:
+    """The file and namespace a `sqlite://` URL names; StoreError, in one line, for a URL
+    naming no file or with an option other than `prefix` (checked before a server starts)."""
     parts, _ = take_options(url, "prefix")
     if parts.scheme != "sqlite" or parts.netloc or not parts.path.strip("/"):
         raise StoreError(
             f"store {url!r}: use sqlite:///relative/state.db or sqlite:////absolute/state.db"
         )
+    known_options(url, "prefix")
     return Path(parts.path[1:]), checked_prefix(url)
 
 
@@ -88,7 +98,7 @@ class SqliteStore(StateStore):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.path, self.prefix = _path_of(url)
+        self.path, self.prefix = path_and_prefix(url)
         if not self.path.parent.is_dir():
             raise StoreError(f"store {url!r}: the directory {self.path.parent} does not exist")
         self._lock = threading.RLock()
