@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 from starlette.datastructures import QueryParams
@@ -526,8 +527,18 @@ async def files(request: Request) -> Response:
         data, media_type = await anyio.to_thread.run_sync(render)
     except ApiError as exc:
         return JSONResponse({"error": "NoSuchKey", "message": exc.detail}, exc.status)
-    disposition = f'attachment; filename="{name.rsplit("/", 1)[-1]}"'
-    return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
+    headers = {"Content-Disposition": attachment(name.rsplit("/", 1)[-1])}
+    return Response(data, media_type=media_type, headers=headers)
+
+
+def attachment(filename: str) -> str:
+    """A `Content-Disposition` any name fits in (a header is Latin-1, without control
+    characters: such a name would be a 500): a printable-ASCII stand-in, and the name itself as
+    RFC 6266's `filename*` when it is not one already."""
+    plain = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    if plain == filename:
+        return f'attachment; filename="{plain}"'
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _path(request: Request) -> str:

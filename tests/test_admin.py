@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 import pytest
+from starlette.responses import Response
 
-from mockserver.admin import DASHBOARD_ROWS
+from mockserver.admin import DASHBOARD_ROWS, attachment
 from mockserver.apis.neurolinker.pdf import synthetic_pdf
 from mockserver.engine.journal import mask
 from tests.conftest import Mock, wav
@@ -632,3 +635,14 @@ def test_long_values_are_echoed_cut_short(mock: Mock) -> None:
 def test_admin_paths_it_lacks_are_a_json_404_not_a_redirect(mock: Mock, path: str) -> None:
     answer = mock.client.get(path, follow_redirects=False)
     assert (answer.status_code, answer.json()) == (404, {"error": f"no admin endpoint at {path}"})
+
+
+@pytest.mark.parametrize("name", ["日本 語.pdf", 'a "b".zip', "line\nbreak.wav", "c\\d.md"])
+def test_a_file_link_names_any_file_in_a_header_a_client_reads(name: str) -> None:
+    """A header is Latin-1 without control characters: the name itself goes as RFC 6266's
+    `filename*`, beside a printable-ASCII stand-in."""
+    header = attachment(name)
+    assert header.isascii() and header.isprintable()
+    Response(b"", headers={"Content-Disposition": header})  # raises for what is no header
+    assert header.endswith(f"filename*=UTF-8''{quote(name, safe='')}")
+    assert attachment("a.zip") == 'attachment; filename="a.zip"'
