@@ -629,3 +629,11 @@ def test_write_sets_then_appends_across_slots(store: StateStore) -> None:
     assert same_as_memory(store, run) == [
         [2, 1, 3], [{"v": 1}, [1]], ["old", "new", "3"], [["x"]], [], [], 2, [4]
     ]  # fmt: skip
+
+
+def test_redis_names_an_option_neither_it_nor_redis_py_takes(redis_server: RedisServer) -> None:
+    """redis-py hands a query option it does not know to the connection: `?prefx=a` ended
+    `serve` in a TypeError traceback."""
+    with pytest.raises(StoreError) as refused:
+        open_store(f"{redis_server.url}?prefix={fresh_prefix()}&prefx=a")
+    assert str(refused.value).endswith("unknown store option 'prefx'")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -111,6 +112,9 @@ def _decoded(raw: Any) -> Any:
     return None if raw is None else loads(raw)
 
 
+_UNKNOWN_OPTION = re.compile(r"unexpected keyword argument '([^']*)'")
+
+
 class RedisStore(StateStore):
     """The store on a Redis server or cluster; see the module docstring."""
 
@@ -143,6 +147,10 @@ class RedisStore(StateStore):
             raise self.failure(error) from error
         except ValueError as error:  # a malformed URL or option
             raise StoreError(f"store {self.where}: {error}") from error
+        except TypeError as error:  # redis-py hands an option it does not know to a connection
+            found = _UNKNOWN_OPTION.search(str(error))
+            option = repr(found.group(1)) if found else "in the URL"
+            raise StoreError(f"store {self.where}: unknown store option {option}") from None
         self._client = client
         # a cluster answers per slot: redis-py groups the keys and puts the answers in order
         self._mget = client.mget_nonatomic if isinstance(client, RedisCluster) else client.mget
