@@ -509,6 +509,22 @@ def test_document_page_url_is_given_only_once_the_document_completed(nl: Client)
     assert nl.document(entry["document_id"])["document_page_url"] is None
 
 
+def test_a_result_named_after_a_file_past_ascii_downloads(nl: Client) -> None:
+    """A result file is named after the upload (`日本.md`): its download's
+    Content-Disposition could not be written, a 500."""
+    done = nl.finished(nl.extract(("日本.pdf", written_pdf("konnichiwa"))))
+    ids = [document["document_id"] for document in done["documents"]]
+    answers = json.dumps([nl.results(kind, ids) for kind in ("markdown", "json")])
+    links = set(re.findall(r'http[^"]+/__mock__/files/[^"]+', answers))
+    named = [link for link in links if "%E6%97%A5%E6%9C%AC" in link]
+    assert named, links
+    for link in named:
+        answer = nl.mock.client.get(link)
+        assert answer.status_code == 200, answer.text
+        disposition = answer.headers["content-disposition"]
+        assert "filename*=UTF-8''%E6%97%A5%E6%9C%AC." in disposition
+
+
 # --- archives ------------------------------------------------------------------------------------
 
 
