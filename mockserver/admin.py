@@ -29,7 +29,6 @@ from mockserver.engine.journal import mask
 from mockserver.engine.scenarios import Scenario, ScenarioError
 from mockserver.errors import SHOWN, ApiError, shown_value
 from mockserver.faults import FaultRule, scenario_rule
-from mockserver.faults.rules import ALWAYS
 from mockserver.request import MAX_KEY_LENGTH
 from mockserver.service import ApiService, JobEnded
 from mockserver.state import MockState
@@ -41,8 +40,6 @@ DASHBOARD_REQUESTS = 50
 MAX_DIGITS = 9  # of a count in a query (`limit`, `offset`)
 MAX_MESSAGE = 1000  # characters of an error another module words: it may quote a long value
 QUOTED = re.compile(rf"'([^'\n]{{{SHOWN - 1},}})'")  # a value longer than `shown_value` shows
-# a fault rule's numbers: text is read only from a scenario's options, where all is text
-RULE_NUMBERS = ("times", "rate", "status", "retry_after", "delay", "seed")
 TIME_FORMS = f"Unix seconds or an ISO 8601 time such as 2026-03-01T12:00:00Z, {SPAN}"
 
 
@@ -261,7 +258,7 @@ async def faults(request: Request) -> Response:
         return JSONResponse({"faults": []})
     if request.method == "POST":
         items = _rule_objects(await _json(request))
-        rules = [FaultRule.parse(_numbers_as_numbers(item)) for item in items]
+        rules = [FaultRule.parse(item) for item in items]
         for rule in rules:  # all or nothing
             if rule.api is not None:
                 _service(request, rule.api)
@@ -284,17 +281,6 @@ def _rule_objects(data: dict[str, Any]) -> list[dict[str, Any]]:
             f"'faults' takes no keys beside it (got {shown_value(others[0])}): put each rule in it",
         )
     return items
-
-
-def _numbers_as_numbers(rule: dict[str, Any]) -> dict[str, Any]:
-    """`rule`, whose numbers are JSON numbers: the rule parser reads text too, as a
-    scenario's options are all text, but a JSON `"status": "503"` is a mistake."""
-    for name in RULE_NUMBERS:
-        value = rule.get(name)
-        if isinstance(value, str) and not (name == "times" and value.strip().lower() == ALWAYS):
-            shown = shown_value(value)
-            raise AdminError(422, f"'{name}' must be a number (got {shown}): a JSON one, not text")
-    return rule
 
 
 async def fault(request: Request) -> Response:

@@ -45,6 +45,10 @@ from mockserver.configschema import ConfigError, schema, validate
         ),
         ("faults: [{fault: boom}]", "faults[0]: unknown fault 'boom'"),
         (
+            "faults: [{fault: error, status: '503'}]",
+            "faults[0]: 'status' must be a number (got '503'): a JSON one, not text",
+        ),
+        (
             "keys: {k1: {scenario: 'failed; after'}}",
             "keys.k1.scenario: scenario option 'after' is not of the form name=value",
         ),

@@ -57,6 +57,7 @@ RULE_KEYS = (
     "payload",
 )
 ALWAYS = "always"
+NUMBERS = ("times", "rate", "status", "retry_after", "delay", "seed")  # of a rule's keys
 # the keys that say how one kind misbehaves: given for another kind, they would be ignored
 KIND_KEYS = {
     LATENCY: ("delay",),
@@ -124,6 +125,8 @@ class FaultRule:
             raise FaultError(
                 f"unknown fault rule key {shown_value(unknown[0])}; known: {', '.join(RULE_KEYS)}"
             )
+        if source != "scenario":  # a scenario's options are all text; JSON and YAML have numbers
+            _numbers_are_numbers(data)
         kind, status = _kind(data.get("fault"), data.get("status"))
         _check_applies(kind, data)
         api = _optional_text(data, "api")
@@ -335,3 +338,14 @@ def scenario_rule(scenario: Scenario) -> FaultRule | None:
         return None
     options = {k: v for k, v in scenario.options.items() if k in FAULT_OPTIONS}
     return FaultRule.parse(options, f"scenario:{scenario.describe()}", "scenario")
+
+
+def _numbers_are_numbers(data: Mapping[str, Any]) -> None:
+    """FaultError for a number written as text in JSON or YAML (`"status": "503"`): the
+    parser reads text for a scenario's options, where everything is, not as a rule's."""
+    for name in NUMBERS:
+        value = data.get(name)
+        if isinstance(value, str) and not (name == "times" and value.strip().lower() == ALWAYS):
+            raise FaultError(
+                f"'{name}' must be a number (got {shown_value(value)}): a JSON one, not text"
+            )
