@@ -230,11 +230,14 @@ class Contract:
         self._validators_lock = threading.Lock()
 
     def operation(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
-        for op in self._by_method.get(method.upper(), ()):
+        """The operation of `method path` and its path parameters; an undocumented HEAD is
+        its GET's (what HTTP allows, and Starlette serves, without the body)."""
+        method = method.upper()
+        for op in self._by_method.get(method, ()):
             params = op.match(path)
             if params is not None:
                 return op, params
-        return None
+        return self.operation("GET", path) if method == "HEAD" else None
 
     @cached_property
     def document_path(self) -> str:

@@ -87,8 +87,6 @@ class RequestCheck:
         if method in ("GET", "HEAD") and path == self.contract.document_path:
             return [], receive
         operation, path_params = info.operation, info.path_params
-        if operation is None and method == "HEAD":  # Starlette serves it as the GET, bodiless
-            operation, path_params = self.contract.operation("GET", path) or (None, {})
         if operation is None:
             return [unknown_operation(self.contract, method, path)], receive
         raw_query: bytes = scope.get("query_string", b"")

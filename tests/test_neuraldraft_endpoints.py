@@ -532,6 +532,9 @@ def test_a_key_with_slashes_is_one_image_for_every_operation(mock: Mock) -> None
     assert image.status_code == 200, image.text
     assert (image.json()["key"], image.json()["generated"]) == (SLASHED, True)
     assert get(mock, "/images/" + SLASHED).json() == image.json()
+    for path in (encoded, "/images/" + SLASHED):  # a HEAD is its GET's answer, bodiless
+        head = mock.client.head(f"{BASE}{path}", headers=headers(mock))
+        assert (head.status_code, head.content) == (200, b"")
 
     uploaded = upload(mock, gif(3, 2), key="blog/cover")
     assert uploaded.status_code == 201, uploaded.text
