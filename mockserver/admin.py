@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -27,7 +26,7 @@ from mockserver.engine.clock import MAX_STEP, SPAN, parse_time
 from mockserver.engine.jobs import Job
 from mockserver.engine.journal import mask
 from mockserver.engine.scenarios import Scenario, ScenarioError
-from mockserver.errors import SHOWN, ApiError, shown_value
+from mockserver.errors import ApiError, shown_value
 from mockserver.faults import FaultRule, scenario_rule
 from mockserver.request import MAX_KEY_LENGTH
 from mockserver.service import ApiService, JobEnded
@@ -38,8 +37,6 @@ RESERVED = {"api", "outcome", "tenant", "count"}
 DASHBOARD_ROWS = 200  # a server may hold 100,000 jobs: the page shows the newest
 DASHBOARD_REQUESTS = 50
 MAX_DIGITS = 9  # of a count in a query (`limit`, `offset`)
-MAX_MESSAGE = 1000  # characters of an error another module words: it may quote a long value
-QUOTED = re.compile(rf"'([^'\n]{{{SHOWN - 1},}})'")  # a value longer than `shown_value` shows
 TIME_FORMS = f"Unix seconds or an ISO 8601 time such as 2026-03-01T12:00:00Z, {SPAN}"
 
 
@@ -149,16 +146,9 @@ def handles_errors(handler: Endpoint) -> Endpoint:
         except AdminError as exc:
             return JSONResponse({"error": exc.message}, exc.status)
         except (ScenarioError, ValueError, OverflowError) as exc:
-            return JSONResponse({"error": _bounded(str(exc))}, 422)
+            return JSONResponse({"error": str(exc)}, 422)
 
     return endpoint
-
-
-def _bounded(message: str) -> str:
-    """A message worded elsewhere (a scenario's parser), each long value it quotes cut short
-    as this module cuts its own (`shown_value`), and the whole cut past `MAX_MESSAGE`."""
-    message = QUOTED.sub(lambda found: shown_value(found[1]), message)
-    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "..."
 
 
 async def health(request: Request) -> Response:

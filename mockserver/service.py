@@ -46,7 +46,7 @@ from mockserver.engine.scenarios import (
     ScenarioError,
     Taken,
 )
-from mockserver.errors import ApiError, FieldError, fastapi_error
+from mockserver.errors import ApiError, FieldError, fastapi_error, shown_value
 from mockserver.request import MAX_KEY_LENGTH, ApiRequest, first_headers, header
 from mockserver.state import MockState
 
@@ -289,7 +289,7 @@ class ApiService:
         unusable = sorted(set(scenario.options) - set(applying))
         if unusable:
             raise ValueError(
-                f"option {unusable[0]!r} does not apply to a forced end; it takes "
+                f"option {shown_value(unusable[0])} does not apply to a forced end; it takes "
                 + ", ".join(applying)
             )
         with self.state.lock, self.state.store.all_or_nothing():  # the jobs tied to it, saved
@@ -338,7 +338,9 @@ class ApiService:
             if word.lower() == scenario.outcome.lower():
                 return word
         known = ", ".join([*self.outcomes, STALLED])
-        raise ScenarioError(f"unknown outcome {scenario.outcome!r} for {self.name}; known: {known}")
+        raise ScenarioError(
+            f"unknown outcome {shown_value(scenario.outcome)} for {self.name}; known: {known}"
+        )
 
     def timed_plan(
         self,
@@ -483,7 +485,7 @@ class Ctx:
                 accepted = ", ".join(documented)
                 raise ApiError(
                     self.service.wrong_media_status,
-                    f"Unsupported content type {content_type!r}; send {accepted}",
+                    f"Unsupported content type {shown_value(content_type)}; send {accepted}",
                 )
             # FastAPI reads what it can and reports the fields it did not find
             media = next(iter(documented.items()))

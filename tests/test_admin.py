@@ -622,6 +622,16 @@ def test_long_values_are_echoed_cut_short(mock: Mock) -> None:
         mock.client.post(f"/__mock__/jobs/{long}/transition", json={"outcome": "failed"}),
         mock.client.delete(f"/__mock__/faults/{long}"),
         mock.client.post("/__mock__/scenarios", json={"api": "camb", "outcome": long}),
+        mock.client.post("/__mock__/scenarios", json={"api": "camb", "outcome": f"ERROR; {long}"}),
+        mock.client.post(
+            "/__mock__/scenarios", json={"api": "camb", "outcome": f"ERROR; reason={long}"}
+        ),
+        mock.client.post(
+            "/__mock__/scenarios", json={"api": "camb", "outcome": f"ERROR; after={long}"}
+        ),
+        mock.client.post(
+            "/__mock__/scenarios", json={"api": "camb", "outcome": f"ERROR; {long}=1"}
+        ),
         mock.client.post(f"/__mock__/jobs/{job}/transition", json={"outcome": long}),
         mock.client.post(f"/__mock__/jobs/{job}/transition", json={"outcome": "failed", long: 1}),
         mock.client.get("/__mock__/dashboard", params={"api": long}),

@@ -17,6 +17,7 @@ from functools import lru_cache
 from random import Random
 from typing import Any, ClassVar
 
+from mockserver.errors import shown_value
 from mockserver.stores import MemoryStore, StateStore, key, view
 from mockserver.stores.codec import storable
 
@@ -76,7 +77,9 @@ class Scenario:
         for pair in filter(None, pairs):
             key, sep, value = pair.partition("=")
             if not sep:
-                raise ScenarioError(f"scenario option {pair!r} is not of the form name=value")
+                raise ScenarioError(
+                    f"scenario option {shown_value(pair)} is not of the form name=value"
+                )
             options[key.strip().lower()] = value.strip()
         return cls(name.lower(), options, source)
 
@@ -98,10 +101,13 @@ class Scenario:
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            raise ScenarioError(f"scenario option {name}={raw!r} is not a number") from None
+            raise ScenarioError(
+                f"scenario option {name}={shown_value(raw)} is not a number"
+            ) from None
         if not math.isfinite(value) or not 0 <= value <= MAX_OPTION:
             raise ScenarioError(
-                f"scenario option {name}={raw!r} must be a number from 0 to {MAX_OPTION:.0f}"
+                f"scenario option {name}={shown_value(raw)} must be a number from 0 to "
+                f"{MAX_OPTION:.0f}"
             )
         return value
 
@@ -120,14 +126,14 @@ class Scenario:
         unknown = sorted(set(self.options) - set(known))
         if unknown:
             raise ScenarioError(
-                f"unknown scenario option {unknown[0]!r} for {api}; known: "
+                f"unknown scenario option {shown_value(unknown[0])} for {api}; known: "
                 + ", ".join(sorted(known))
             )
         mode = self.options.get("mode")
         if mode is not None and str(mode).lower() != POLL_MODE:
             raise ScenarioError(
-                f"scenario option mode={mode!r} is not known; the one mode is {POLL_MODE} (one "
-                "phase per status read)"
+                f"scenario option mode={shown_value(mode)} is not known; the one mode is "
+                f"{POLL_MODE} (one phase per status read)"
             )
 
     @property
@@ -311,11 +317,14 @@ def _option_text(name: str, value: Any) -> str:
     `;`, which would end it and start another option (`message=Disk full; fault=503`)."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         shown = "null" if value is None else type(value).__name__
-        raise ScenarioError(f"scenario option {name!r} must be a string or a number, not {shown}")
+        raise ScenarioError(
+            f"scenario option {shown_value(name)} must be a string or a number, not {shown}"
+        )
     text = str(value)
     if ";" in text:
         raise ScenarioError(
-            f"scenario option {name!r} cannot hold ';': it separates a scenario's options"
+            f"scenario option {shown_value(name)} cannot hold ';': it separates a scenario's "
+            "options"
         )
     return text
 

@@ -12,6 +12,7 @@ from mockserver.contracts.document import HERE
 from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import AudioInfo, probe_audio
 from mockserver.engine.scenarios import STALLED, ScenarioError
+from mockserver.errors import shown_value
 
 CONTRACT = HERE / "camb.yaml"
 KIND = "audio_separation"
@@ -81,7 +82,8 @@ def failure_reason(word: str, requested: str | None) -> str | None:
         raise ScenarioError(f"reason= applies to {' and '.join(REASON_OUTCOMES)} only")
     if reason not in REASONS:
         raise ScenarioError(
-            f"reason={requested!r} is not a camb exception_reason; known: " + ", ".join(REASONS)
+            f"reason={shown_value(requested)} is not a camb exception_reason; known: "
+            + ", ".join(REASONS)
         )
     return reason
 
