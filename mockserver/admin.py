@@ -210,9 +210,11 @@ async def _off_the_loop(move: Callable[..., Any], *args: Any) -> Any:
 
 
 async def scenarios(request: Request) -> Response:
+    """The queue: GET lists it (`?tenant=` a key's own queues), POST adds to it and lists it
+    all, DELETE clears it."""
     state = _state(request)
     if request.method == "GET":
-        return JSONResponse({"queued": state.scenarios.queued()})
+        return JSONResponse({"queued": _queued(state, request.query_params.get("tenant"))})
     if request.method == "DELETE":
         state.scenarios.clear()
         return JSONResponse({"queued": []})
@@ -236,12 +238,22 @@ async def scenarios(request: Request) -> Response:
     service.check_scenario(scenario)  # refuses an outcome or an option this API does not know
     scenario_rule(scenario)  # and a `fault=` it cannot apply
     state.scenarios.queue(service.name, scenario, tenant, count)
-    return JSONResponse({"queued": state.scenarios.queued()}, 201)
+    return JSONResponse({"queued": _queued(state)}, 201)
+
+
+def _queued(state: MockState, tenant: str | None = None) -> list[dict[str, Any]]:
+    """The queued scenarios as admin views show them: API keys masked (`tenant`, the real
+    key, keeps that key's queues alone)."""
+    return [
+        {**entry, "tenant": mask(entry["tenant"])}
+        for entry in state.scenarios.queued()
+        if tenant is None or entry["tenant"] == tenant
+    ]
 
 
 async def faults(request: Request) -> Response:
-    """Fault rules: GET lists them (with how often each fired per tenant), POST adds one rule
-    or `{"faults": [...]}`, DELETE removes them all."""
+    """Fault rules: GET lists them (with how often each fired per tenant; `?tenant=` the rules
+    naming that key), POST adds one rule or `{"faults": [...]}`, DELETE removes them all."""
     book = _state(request).faults
     if request.method == "DELETE":
         book.clear()
@@ -253,8 +265,21 @@ async def faults(request: Request) -> Response:
             if rule.api is not None:
                 _service(request, rule.api)
         added = {rule.id for rule in book.add_all(rules)}
-        return JSONResponse({"faults": [r for r in book.describe() if r["id"] in added]}, 201)
-    return JSONResponse({"faults": book.describe()})
+        listed = [_rule(r) for r in book.describe() if r["id"] in added]
+        return JSONResponse({"faults": listed}, 201)
+    tenant = request.query_params.get("tenant")
+    listed = [_rule(r) for r in book.describe() if tenant is None or r["tenant"] == tenant]
+    return JSONResponse({"faults": listed})
+
+
+def _rule(described: dict[str, Any]) -> dict[str, Any]:
+    """A fault rule as admin views show it: its API key and those of its tallies masked (two
+    keys masked alike share a count)."""
+    fired: dict[str, int] = {}
+    for tenant, count in described["fired"].items():
+        shown = mask(tenant) or ""
+        fired[shown] = fired.get(shown, 0) + count
+    return {**described, "tenant": mask(described["tenant"]), "fired": fired}
 
 
 def _rule_objects(data: dict[str, Any]) -> list[dict[str, Any]]:
