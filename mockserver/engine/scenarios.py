@@ -251,16 +251,33 @@ class ScenarioBook:
             return None
         for owner in (tenant, None):
             lists = _lists(api, owner)
-            if takes is not None:
-                head = next((h for h in self._store.heads(lists) if h is not None), None)
-                if head is not None and not takes(head):
-                    continue  # its head waits for a create it applies to
-            for name in lists:
-                scenario = self._store.pop(name)
-                if scenario is not None:
-                    self._store.incr(_COUNT, -1)
-                    return Taken(api, owner, scenario)
+            scenario = self._pop_any(lists) if takes is None else self._pop_taken(lists, takes)
+            if scenario is not None:
+                self._store.incr(_COUNT, -1)
+                return Taken(api, owner, scenario)
         return None
+
+    def _pop_any(self, lists: tuple[str, str]) -> Scenario | None:
+        """The head of the queue whose `lists` these are, taken whatever it is."""
+        for name in lists:
+            scenario = self._store.pop(name)
+            if scenario is not None:
+                return scenario
+        return None
+
+    def _pop_taken(
+        self, lists: tuple[str, str], takes: Callable[[Scenario], bool]
+    ) -> Scenario | None:
+        """The head of the queue, taken only if `takes` it (else it waits for a create it
+        applies to). Judged, then popped only if still the head: another worker may take it
+        between the two, and the next head is judged in turn."""
+        while True:
+            heads = zip(lists, self._store.heads(lists), strict=True)
+            found = next(((name, head) for name, head in heads if head is not None), None)
+            if found is None or not takes(found[1]):
+                return None
+            if self._store.pop_if(*found):
+                return found[1]
 
     def give_back(self, taken: Taken) -> None:
         """Put a queued scenario back at the head of its queue: the create that took it
@@ -287,9 +304,9 @@ class ScenarioBook:
         seeding it is a measurable share of a create). The first magic marker naming a word
         the API `known`s counts: `mock-ups` in a link is text. `takes` says whether a queued
         scenario applies to this create (a word for some creates only): a queue whose head
-        does not is passed over, its head left for the next create it applies to (workers
-        racing for one queue may still hand it to one it does not apply to). A scenario
-        taken from a queue is noted in `taken`, to `give_back` if the create fails.
+        does not is passed over, its head left for the next create it applies to (also when
+        workers race for one queue: a head is taken only while it is the one judged). A
+        scenario taken from a queue is noted in `taken`, to `give_back` if the create fails.
 
         Raises ScenarioError for a header that cannot be parsed.
         """

@@ -131,6 +131,12 @@ class StateStore(ABC):
         """Remove and return the oldest value (atomic: two callers never get the same one)."""
 
     @abstractmethod
+    def pop_if(self, key: str, head: Any) -> bool:
+        """Remove the oldest value only if it still is `head`, a value `heads` just read there
+        (atomic: a compare-and-pop); True if removed. A caller that judged the head before
+        taking it retries on False: another caller popped or pushed meanwhile."""
+
+    @abstractmethod
     def items(self, key: str, start: int = 0, stop: int = -1) -> list[Any]:
         """The values from `start` to `stop` included (negative counts from the end)."""
 

@@ -76,6 +76,15 @@ class MemoryStore(StateStore):
             items = self._lists.get(key)
             return items.popleft() if items else None
 
+    def pop_if(self, key: str, head: Any) -> bool:
+        """Through `heads` and `pop`, under the lock: a subclass keeping values encoded
+        compares what it reads back."""
+        with self._lock:
+            if self.heads([key])[0] != head:
+                return False
+            self.pop(key)
+            return True
+
     def items(self, key: str, start: int = 0, stop: int = -1) -> list[Any]:
         with self._lock:
             items = self._lists.get(key, deque())

@@ -8,10 +8,11 @@ names the events channel `name:events`; `clear()` deletes only that prefix's key
 options are redis-py's (`socket_timeout`, `ssl_cert_reqs`...).
 
 Guarantees: every change is one Redis command or script, atomic for every client: `add` is
-SET NX, `incr` INCRBY, `pop` LPOP, `push` with `keep` a script (RPUSH then LTRIM), `update` a
-compare-and-set script retried on conflict, `push_numbered` a script (INCR, then RPUSH and
-LTRIM on a list in the same slot). `write` and `heads` send their commands in one pipeline,
-each command as atomic as on its own (no MULTI: nothing there needs the whole at once).
+SET NX, `incr` INCRBY, `pop` LPOP, `pop_if` a script (LINDEX, then LPOP if the head is the
+value read), `push` with `keep` a script (RPUSH then LTRIM), `update` a compare-and-set script
+retried on conflict, `push_numbered` a script (INCR, then RPUSH and LTRIM on a list in the
+same slot). `write` and `heads` send their commands in one pipeline, each command as atomic
+as on its own (no MULTI: nothing there needs the whole at once).
 Durability is Redis's own: with `appendonly yes` and `appendfsync always`, what was answered
 survives the server being killed. An unreachable server is a StoreError naming host:port and
 the reason.
@@ -73,6 +74,13 @@ if size > keep then
   size = keep
 end
 return size
+"""
+
+# `pop_if`: the head popped only if it is still the value read (its encoding).
+_POP_IF = """
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then return 0 end
+redis.call('LPOP', KEYS[1])
+return 1
 """
 
 # `push_numbered`: count, then append the value with its number (its encoding around it)
@@ -158,6 +166,7 @@ class RedisStore(StateStore):
         self._hcas = client.register_script(_HCAS)
         self._push = client.register_script(_PUSH)
         self._numbered = client.register_script(_NUMBERED)
+        self._pop_if = client.register_script(_POP_IF)
 
     def failure(self, error: BaseException) -> StoreError:
         reason = " ".join(str(error).split()) or type(error).__name__
@@ -219,6 +228,11 @@ class RedisStore(StateStore):
     @_reported
     def pop(self, key: str) -> Any | None:
         return _decoded(self._client.lpop(self._k(key)))
+
+    @_reported
+    def pop_if(self, key: str, head: Any) -> bool:
+        """Compared by encoding: a value read from the store encodes back to the same bytes."""
+        return bool(self._pop_if(keys=[self._k(key)], args=[dumps(head)]))
 
     @_reported
     def items(self, key: str, start: int = 0, stop: int = -1) -> list[Any]:

@@ -6,11 +6,11 @@ servers apart in one file, and `clear()` forgets only its own prefix. The direct
 
 Guarantees: the file is in WAL mode with `synchronous=NORMAL`, so every committed operation
 survives the process being killed (`kill -9`); a power cut may lose the last ones. `add`,
-`incr`, `pop` and `heads` are single statements; `update`, `push`, `remove`, `push_numbered`
-and `write` are `BEGIN IMMEDIATE` transactions (`write` commits all its values and appends at
-once), so they are atomic across threads and processes; a writer waits up to `BUSY_SECONDS`
-for another to finish, then gets a StoreError. One connection per store, behind a lock:
-threads of one process take turns.
+`incr` and `heads` are single statements; `update`, `push`, `pop`, `pop_if`, `remove`,
+`push_numbered` and `write` are `BEGIN IMMEDIATE` transactions (`write` commits all its values
+and appends at once), so they are atomic across threads and processes; a writer waits up to
+`BUSY_SECONDS` for another to finish, then gets a StoreError. One connection per store, behind
+a lock: threads of one process take turns.
 
 Costs, measured on a 2-core machine: `get` about 10 µs, `set` and `incr` 20 µs, `update`
 30 µs, `push` with `keep` 70 µs (one commit each, no fsync but at WAL checkpoints).
@@ -243,17 +243,28 @@ class SqliteStore(StateStore):
         return int(size)
 
     def pop(self, key: str) -> Any | None:
+        rows = self._pop_head(key)
+        return loads(rows[0][0]) if rows else None
+
+    def pop_if(self, key: str, head: Any) -> bool:
+        """The head's row deleted only while it holds `head`'s encoding (a value read from
+        the store encodes back to the same bytes)."""
+        return bool(self._pop_head(key, dumps(head)))
+
+    def _pop_head(self, key: str, encoded: bytes | None = None) -> list[Any]:
+        """Delete the list's oldest row (only if it holds `encoded`, when given) and shorten
+        the list, in one transaction; the deleted row's value, or no rows."""
         where = (self.prefix, key)
         with self._transaction() as db:
             rows = db.execute(
                 "DELETE FROM store_lists WHERE ns = ? AND key = ? AND seq = (SELECT min(seq) "
-                "FROM store_lists WHERE ns = ? AND key = ?) RETURNING value",
-                (*where, *where),
+                "FROM store_lists WHERE ns = ? AND key = ?) AND value = coalesce(?, value) "
+                "RETURNING value",
+                (*where, *where, encoded),
             ).fetchall()
-            if not rows:
-                return None
-            db.execute(_RESIZE, (*where, -1)).fetchall()  # stepped to its end
-        return loads(rows[0][0])
+            if rows:
+                db.execute(_RESIZE, (*where, -1)).fetchall()  # stepped to its end
+        return rows
 
     def items(self, key: str, start: int = 0, stop: int = -1) -> list[Any]:
         where = (self.prefix, key)
