@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Container, Iterator, Sequence
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from mockserver.engine.plan import EPSILON, Outcome, Phase, Plan, Snapshot
@@ -48,6 +48,15 @@ class Job:
 
     def snapshot(self, now: float) -> Snapshot:
         return self.plan.at(self.position(now))
+
+    def as_at(self, position: float) -> Job:
+        """The job as it stood on reaching `position` of its plan, to be read at
+        `time_of(position)`: for a timed plan itself (the time says where it was), for a
+        per-poll plan a copy without the reads made after (several reads may share one clock
+        time, so a time cannot say how many had been made by then)."""
+        if not self.plan.per_poll:
+            return self
+        return replace(self, poll_times=self.poll_times[: int(position)])
 
     def finished_at(self, now: float, snap: Snapshot | None = None) -> float | None:
         """When the job reached its outcome, or None while it is still running (`snap`: the

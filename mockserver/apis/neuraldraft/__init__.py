@@ -10,7 +10,8 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from mockserver.apis.neuraldraft import images, responses
 from mockserver.apis.neuraldraft.guards import (
@@ -144,6 +145,11 @@ class NeuralDraft(ApiService):
         store.subscribe(self._heard)
 
     def routes(self) -> list[Route]:
+        by_key = [
+            self.route("/v1/images/{key}", images.get_image),
+            self.route("/v1/images/{key}", responses.replace_image, ["PUT"]),
+            self.route("/v1/images/{key}", images.delete_image, ["DELETE"]),
+        ]
         return [
             self.route("/v1/blog-posts", responses.list_blog_posts),
             self.route("/v1/blog-posts", responses.create_blog_post, ["POST"]),
@@ -156,9 +162,8 @@ class NeuralDraft(ApiService):
             self.route("/v1/content/{key}/translate", responses.translate_content, ["POST"]),
             self.route("/v1/images", responses.list_images),
             self.route("/v1/images", responses.create_image, ["POST"]),
-            self.route("/v1/images/{key}", images.get_image),
-            self.route("/v1/images/{key}", responses.replace_image, ["PUT"]),
-            self.route("/v1/images/{key}", images.delete_image, ["DELETE"]),
+            *by_key,
+            KeyWithSlashes(by_key),
             self.route("/v1/jobs", responses.create_job, ["POST"]),
             self.route("/v1/jobs/{id}", responses.get_job),
             self.route("/v1/jobs/{id}/cancel", responses.cancel_job, ["POST"]),
@@ -367,9 +372,11 @@ class NeuralDraft(ApiService):
 
     def _event_data(self, job: Job, happening: Happening) -> dict[str, Any]:
         """The data of the webhook event `job` triggered (`job_events` says which): the job
-        as it stood at the event's time, however much later the dispatcher makes it (one
-        language of several landed: the job is still at work)."""
-        _, subject, at = happening
+        as it stood at the event's time and position, however much later the dispatcher
+        makes it (one language of several landed: the job is still at work, also when the
+        reads of a per-poll job that moved it on were made at that same time)."""
+        _, subject, at, position = happening
+        job = job.as_at(position)
         data: dict[str, Any] = {"job": self.job_body(job, at, job.data["server_url"])}
         if job.kind == "blog_post.generate":
             written = self.written_post(job, at)
@@ -398,6 +405,32 @@ class NeuralDraft(ApiService):
     def _heard(self, topic: str, message: str) -> None:
         if topic == CANCELLED_TOPIC:
             self.wakeup.fire()
+
+
+class KeyWithSlashes(Route):
+    """The routes of `/v1/images/{key}` once more, for a key that holds slashes.
+
+    The contract's `{key}` spans segments (`x-mock-slashes`), and a documented method is
+    served from the contract's match without the router; a wrong method goes on to the
+    router, whose `{key}` is one segment: it answered a key with slashes 404 where one
+    without gets the 405, with `Allow`. Here the key spans segments, with the same methods
+    and endpoints. An empty key matches nothing: `/v1/images/` stays the router's redirect
+    to the list."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.by_method = {method: r.endpoint for r in routes for method in r.methods or ()}
+        path = routes[0].path.replace("{key}", "{key:path}")
+        super().__init__(path, self._serve, methods=sorted(self.by_method))
+
+    async def _serve(self, request: Request) -> Response:
+        response: Response = await self.by_method[request.method](request)
+        return response
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE and not child["path_params"]["key"]:
+            return Match.NONE, {}
+        return match, child
 
 
 def _add_headers(response: Response, limits: Limits) -> None:

@@ -188,8 +188,9 @@ def language_name(code: str) -> str:
     return LANGUAGES.get(code.split("-")[0].lower(), code)
 
 
-def job_events(job: Job, now: float) -> list[tuple[str, str, float]]:
-    """The documented webhook topics `job` has triggered by `now`: `(topic, subject, at)`.
+def job_events(job: Job, now: float) -> list[tuple[str, str, float, float]]:
+    """The documented webhook topics `job` has triggered by `now`: `(topic, subject, at,
+    position)`, `position` where in its plan the job was then (`Job.as_at`).
 
     A translation emits one event per language as it lands (`blog_post.translated` for a
     post, `content.changed` for a content key), also when the job is cut short later; the
@@ -200,9 +201,10 @@ def job_events(job: Job, now: float) -> list[tuple[str, str, float]]:
         return []
     if job.kind == "translation.batch":
         topic = "blog_post.translated" if job.data["source"] == "blog_post" else "content.changed"
-        return [(topic, locale, at) for locale, at in landed_steps(job, now)]
-    outcome = job.snapshot(now).outcome
-    finished = job.finished_at(now)
+        return [(topic, locale, at, end) for locale, at, end in landed_steps(job, now)]
+    snap = job.snapshot(now)
+    outcome = snap.outcome
+    finished = job.finished_at(now, snap)
     if outcome is None or finished is None:
         return []
     ended = {
@@ -211,11 +213,12 @@ def job_events(job: Job, now: float) -> list[tuple[str, str, float]]:
         ("social_post.generate", COMPLETED): "social_post.published",
         ("social_post.generate", FAILED): "social_post.failed",
     }.get((job.kind, outcome.state))
-    return [] if ended is None else [(ended, "", finished)]
+    return [] if ended is None else [(ended, "", finished, snap.phase_started)]
 
 
-def landed_steps(job: Job, now: float) -> list[tuple[str, float]]:
-    """The steps `job` finished by `now`, with the time each one finished."""
+def landed_steps(job: Job, now: float) -> list[tuple[str, float, float]]:
+    """The steps `job` finished by `now`: each with the time it finished and the position
+    in the job's plan where it did."""
     timeline: Plan = job.data["timeline"]
     kept = _finished_phases(timeline, job.plan)
     position = job.position(now)
@@ -226,7 +229,7 @@ def landed_steps(job: Job, now: float) -> list[tuple[str, float]]:
             continue
         if index >= kept or position < end - EPSILON:
             break
-        landed.append((phase.detail, job.time_of(end)))
+        landed.append((phase.detail, job.time_of(end), end))
     return landed
 
 

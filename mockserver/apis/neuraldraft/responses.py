@@ -464,7 +464,7 @@ def _landed(ctx: Ctx, posts: list[BlogPost]) -> list[dict[str, float]]:
         languages: dict[str, float] = {}
         for job_id in post.translated_by:
             job = jobs.get(job_id)
-            for lang, at in landed_steps(job, ctx.now) if job is not None else ():
+            for lang, at, _ in landed_steps(job, ctx.now) if job is not None else ():
                 languages[lang] = max(at, languages.get(lang, at))
         found.append(languages)
     return found

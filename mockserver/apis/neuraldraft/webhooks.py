@@ -1,17 +1,19 @@
 """Webhook endpoints, the dispatcher that delivers events to them, and the delivery log.
 
-Job progress stays a pure function of time; only deliveries are actions. Each time the
-dispatcher ticks it (1) turns what jobs did since the last tick into events (the service's
-`happened` callback says which, with their times; `data_of` makes an event's data, as things
-stood at its time, once it is new), one delivery per subscribed endpoint, first due when the
-event happened, and (2) attempts every delivery that is due, earliest first, with the retries
-that fall due meanwhile. A job that has ended and made its events is settled: ticks do not
-read it again. A failed attempt (no 2xx within 30 s) is retried 30 s, 2 min, 10 min, 1 h and
-6 h after the previous one, all on the server clock (on a manual clock an attempt is made at
-its due time, however far the clock jumped past it); the delivery is `failed` from its first
-failed attempt on (with `next_retry_at` while a retry waits, as in the docs' example). Every
-delivery stays listed (`GET /v1/webhook-deliveries`) and can be sent again by hand
-(`POST /v1/webhook-deliveries/{id}/retry`).
+Job progress stays a pure function of time (of status reads, for a per-poll job); only
+deliveries are actions. Each time the dispatcher ticks it (1) turns what jobs did since the
+last tick into events (the service's `happened` callback says which, with their times and
+where in its plan each job was then; `data_of` makes an event's data, as things stood then,
+once it is new: for a per-poll job the position, not the time, says how many of its reads
+had been made, as several may share one clock time), one delivery per subscribed endpoint,
+first due when the event happened, and (2) attempts every delivery that is due, earliest
+first, with the retries that fall due meanwhile. A job that has ended and made its events is
+settled: ticks do not read it again. A failed attempt (no 2xx within 30 s) is retried 30 s,
+2 min, 10 min, 1 h and 6 h after the previous one, all on the server clock (on a manual clock
+an attempt is made at its due time, however far the clock jumped past it); the delivery is
+`failed` from its first failed attempt on (with `next_retry_at` while a retry waits, as in
+the docs' example). Every delivery stays listed (`GET /v1/webhook-deliveries`) and can be
+sent again by hand (`POST /v1/webhook-deliveries/{id}/retry`).
 
 When does it tick? Whenever the clock is moved by hand (`clock.advance`, `clock.set`, the
 admin `POST /__mock__/clock/advance`): the deliveries are made before that call returns, so a
@@ -84,9 +86,11 @@ class Event:
     data: dict[str, Any]
 
 
-Happening = tuple[str, str, float]  # (topic, subject, at): an event a job triggered, no data yet
+# (topic, subject, at, position): an event a job triggered, no data yet; `position` is where
+# in its plan the job was at `at` (a per-poll job's reads may share one clock time)
+Happening = tuple[str, str, float, float]
 Happened = Callable[[Job, float], list[Happening]]  # what a job has triggered by a given time
-EventData = Callable[[Job, Happening], dict[str, Any]]  # its event's data, as of its time
+EventData = Callable[[Job, Happening], dict[str, Any]]  # its event's data, as of its position
 
 
 @storable
@@ -173,7 +177,7 @@ class Delivery(Fields):
 
 def _event_name(job: Job, happening: Happening) -> str:
     """The `Event.key` of what `job` triggered: one per job, topic and subject."""
-    topic, subject, _ = happening
+    topic, subject, _, _ = happening
     return f"{job.id}:{topic}:{subject}"
 
 
@@ -401,7 +405,7 @@ class Webhooks:
         for (job, happening), name, mark, was_made in zip(found, names, keys, made, strict=True):
             marks[job.id].append(mark)
             if was_made is None:
-                topic, _, at = happening
+                topic, _, at, _ = happening
                 self.emit(Event(name, tenant, topic, at, self.data_of(job, happening)))
         for job in jobs:
             if job.snapshot(now).terminal:
