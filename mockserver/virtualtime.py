@@ -13,6 +13,11 @@ delay whether or not anybody sleeps. Only sleeps are virtual.
 Virtual time ends, so a client that never stops polling cannot hang a run: past its `budget`
 of virtual seconds, or past `max_still` requests to the server while the clock stood still (a
 loop that never sleeps), the client's next sleep or clock read raises `OutOfTime`.
+
+A client reading an event stream waits without sleeping: the server waits for the clock. On
+a manual `Clock` the block is open on (`Clock.open_virtual`), such a wait moves the clock on
+itself (`wait_until`), on the same budget; once that runs out the stream closes and the
+client's next sleep or clock read raises.
 """
 
 from __future__ import annotations
@@ -146,11 +151,13 @@ _HOLDERS = _Holders()
 class VirtualTime:
     """Put the calling thread's view of time on `clock` while the context is open.
 
-    `slept` is the total virtual time the client slept; `sleeps` counts its sleeps. With a
-    `budget` (virtual seconds from now), a sleep past it raises `OutOfTime`, as does the
-    sleep after `max_sleeps`. With `requests` (a count of the server's requests so far) and
-    `max_still`, reading or sleeping once more than `max_still` requests came in while the
-    clock stood still raises it too: HTTP clients read the clock on every request.
+    `slept` is the total virtual time the client slept; `sleeps` counts its sleeps; `waited`
+    is the virtual time the server's waits moved the clock on for it (`wait_until`: event
+    streams it read). With a `budget` (virtual seconds from now), a sleep past it raises
+    `OutOfTime`, as does the sleep after `max_sleeps`; a wait past it ends, and the client's
+    next sleep or clock read raises. With `requests` (a count of the server's requests so
+    far) and `max_still`, reading or sleeping once more than `max_still` requests came in
+    while the clock stood still raises it too: HTTP clients read the clock on every request.
     """
 
     def __init__(
@@ -165,6 +172,7 @@ class VirtualTime:
         self.clock = clock
         self.slept = 0.0
         self.sleeps = 0
+        self.waited = 0.0
         self.budget = None if budget is None else checked_budget(budget)
         self.max_sleeps = max_sleeps
         self.max_still = checked_max_still(max_still)
@@ -175,6 +183,7 @@ class VirtualTime:
         self._still_at = self._origin
         self._still_from = requests() if requests else 0
         self._patched: list[tuple[Any, str, Any]] = []
+        self._spending = threading.Lock()  # the client's sleeps and the server's waits
         self.stopped: OutOfTime | None = None  # the first limit the client met
 
     # --- the limits --------------------------------------------------------------------------
@@ -186,6 +195,13 @@ class VirtualTime:
         if self.stopped is None:
             self.stopped = cause
         raise cause
+
+    def check_stopped(self) -> None:
+        """Raise `stopped` again: a client whose time ran out while the server waited for it
+        (an event stream), or who swallowed the first OutOfTime, is stopped at its next sleep
+        or clock read."""
+        if self.stopped is not None:
+            raise self.stopped.with_traceback(None)
 
     def check_still(self) -> None:
         """Raise NeverSleeps when the clock has not moved over more than `max_still`
@@ -215,17 +231,43 @@ class VirtualTime:
             return
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
+        self.check_stopped()
         self.check_still()
         if self.max_sleeps is not None and self.sleeps >= self.max_sleeps:
             self.stop(OutOfTime(f"still polling after {self.sleeps} sleeps"))
-        if self._deadline is not None and self.clock.now() + seconds > self._deadline:
-            self.clock.advance(max(0.0, self._deadline - self.clock.now()))
-            self.stop(OutOfTime(f"still waiting when the {self.budget:g} s virtual budget ran out"))
-        self.slept += seconds
-        self.sleeps += 1
-        self.clock.advance(seconds)
+        with self._spending:
+            if self._deadline is not None and self.clock.now() + seconds > self._deadline:
+                self.clock.advance(max(0.0, self._deadline - self.clock.now()))
+                self.stop(
+                    OutOfTime(f"still waiting when the {self.budget:g} s virtual budget ran out")
+                )
+            self.slept += seconds
+            self.sleeps += 1
+            self.clock.advance(seconds)
+
+    def wait_until(self, moment: float, waiter: str) -> bool:
+        """Move the clock on to `moment` for a wait on the server that the client waits on (an
+        event stream it reads), counted in `waited`. Past the budget (24 h without one: a
+        stalled job's stream would send keep-alives for ever) the clock stops at its end and
+        `stopped` is recorded for the client's next sleep or clock read: False, stop waiting."""
+        with self._spending:
+            if self.stopped is not None:
+                return False
+            budget = DEFAULT_BUDGET if self.budget is None else self.budget
+            end, now = self._origin + budget, self.clock.now()
+            target = min(moment, end)
+            if target > now:
+                self.waited += target - now
+                self.clock.advance(target - now)
+            if moment <= end:
+                return True
+            self.stopped = OutOfTime(
+                f"{waiter} was still waiting when the {budget:g} s virtual budget ran out"
+            )
+            return False
 
     def _read(self) -> float:
+        self.check_stopped()
         self.check_still()
         return self.clock.now()
 
@@ -274,11 +316,17 @@ class VirtualTime:
 
     @contextmanager
     def running(self) -> Iterator[VirtualTime]:
-        """Virtual time for the current thread until the block ends."""
+        """Virtual time for the current thread until the block ends; on the server's clock,
+        for its waits too."""
+        from mockserver.engine.clock import Clock  # here: the pytest plugin imports this early
+
         self._threads.add(threading.get_ident())
         self._patch_everywhere()
+        close = self.clock.open_virtual(self) if isinstance(self.clock, Clock) else None
         try:
             yield self
         finally:
+            if close is not None:
+                close()
             self._restore()
             self._threads.discard(threading.get_ident())

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from time import time as wall_time  # bound now: client-side virtual time never reaches it
-from typing import Any
+from typing import Any, Protocol
 
 from mockserver.engine.signals import Signal
 from mockserver.stores import StateStore, StoreError, key
@@ -33,6 +33,17 @@ def _instant(timestamp: float) -> float:
     return timestamp
 
 
+class VirtualBlock(Protocol):
+    """A block of virtual time open on a clock (`mockserver.virtualtime.VirtualTime`): its
+    client's sleeps move the clock, so a wait on the server for the clock to move (an event
+    stream the client reads) must move it too, or nothing would."""
+
+    def wait_until(self, moment: float, waiter: str) -> bool:
+        """Move the clock on to `moment` on the block's budget, as a client waiting that long
+        would; False once the budget is spent (`waiter` says who waited, in the error)."""
+        ...
+
+
 class Clock:
     """One per server. Every timestamp an API prints comes from `now()` (Unix seconds).
 
@@ -50,6 +61,7 @@ class Clock:
         self.scale = scale
         self._anchor = (wall_time(), start)  # replaced as one: `now` reads it without the lock
         self._store: StateStore | None = None
+        self._blocks: list[VirtualBlock] = []  # open virtual-time blocks, newest last
 
     def now(self) -> float:
         """A running clock stops at `LATEST` (at a scale of a million, 7,000 years pass in
@@ -118,6 +130,30 @@ class Clock:
     def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` whenever the clock is moved by hand (wakes streams); returns an undo."""
         return self._moved.listen(listener)
+
+    def open_virtual(self, block: VirtualBlock) -> Callable[[], None]:
+        """While `block` is open (until the returned undo), waits on this manual clock spend
+        its virtual time instead of waiting for the test to move the clock (`virtual`).
+        Waits already under way look again at once. Only this process's waits see it."""
+        with self._lock:
+            self._blocks.append(block)
+        self._moved.fire()
+
+        def close() -> None:
+            with self._lock:
+                if block in self._blocks:
+                    self._blocks.remove(block)
+
+        return close
+
+    @property
+    def virtual(self) -> VirtualBlock | None:
+        """The newest virtual-time block open on this clock, if it is manual (a running clock
+        moves by itself: nothing waits on a test for it)."""
+        if not self.manual:
+            return None
+        with self._lock:
+            return self._blocks[-1] if self._blocks else None
 
     def changed(self) -> None:
         """Tell the listeners to look again: the clock was moved by hand, or a job was forced

@@ -4,6 +4,11 @@ Nothing is pushed by the job itself (its state is a function of time), so the st
 the job again whenever it may have changed: at once when the clock is moved by hand (a clock
 listener wakes it) or a job is cancelled, and on the system clock twice a second. It sends
 only what changed.
+
+While a block of virtual time is open on the manual clock (`Clock.virtual`), the client
+reading the stream sleeps no more: nothing would move the clock. The stream moves it itself,
+on the block's budget, to the job's next change or its next keep-alive, as the wait would
+pass on the real service.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -20,6 +26,7 @@ from mockserver.apis.neuraldraft.models import (
     COMPLETED,
     Progress,
     error_of,
+    percent_changes_at,
     progress_of,
 )
 from mockserver.engine.clock import Clock
@@ -28,6 +35,10 @@ from mockserver.engine.signals import Signal
 
 SYSTEM_RECHECK_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
+KEEPALIVE = ": keep-alive\n\n"
+# past a change the job's hints put a hair early (`Job.changes_at`), so a virtual wait ends
+# after it; also the least a virtual wait moves the clock, so it never waits for nothing
+PAST_CHANGE_SECONDS = 2e-3
 
 
 class Wakeup(Signal):
@@ -73,7 +84,9 @@ async def events(
 
     It sleeps until the clock is moved by hand or a job is cancelled; on the system clock it
     also looks again twice a second, since time moves by itself there. Each time it reads the
-    job again (another worker sharing the store may have changed it).
+    job again (another worker sharing the store may have changed it). In a block of virtual
+    time it moves the clock instead (`next_change`); when the block's budget runs out, the
+    stream closes.
     """
     wake = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -90,7 +103,8 @@ async def events(
         while True:
             wake.clear()
             job = current()
-            state = progress_of(job, clock.now())
+            now = clock.now()
+            state = progress_of(job, now)
             for text in changes(before, state):
                 yield text
                 quiet = 0.0
@@ -98,6 +112,18 @@ async def events(
                 yield final(job, state, result)
                 return
             before = state
+            block = clock.virtual
+            if block is not None:  # the wait passes at once, on the block's budget
+                change, due = next_change(job, now), now + KEEPALIVE_SECONDS - quiet
+                if not block.wait_until(min(change, due), f"the event stream of job {job.id}"):
+                    return  # out of virtual time: the client stops waiting
+                if change < due:
+                    quiet += change - now
+                else:
+                    quiet = 0.0
+                    yield KEEPALIVE
+                await asyncio.sleep(0)  # a client that left is heard before the next move
+                continue
             timeout = recheck or KEEPALIVE_SECONDS
             try:
                 await asyncio.wait_for(wake.wait(), timeout)
@@ -105,7 +131,16 @@ async def events(
                 quiet += timeout
                 if quiet >= KEEPALIVE_SECONDS:
                     quiet = 0.0
-                    yield ": keep-alive\n\n"
+                    yield KEEPALIVE
     finally:
         for remove in removers:
             remove()
+
+
+def next_change(job: Job, now: float) -> float:
+    """When the stream of `job` (as it stands at `now`) next has something to send, a hair
+    late rather than early: inf for a job only a hand can move (stalled, per-poll)."""
+    hint = job.changes_at(now)
+    if hint is None:  # a per-poll plan: reads of the status move it, not time
+        return math.inf
+    return max(min(hint, percent_changes_at(job, now)), now) + PAST_CHANGE_SECONDS
