@@ -71,27 +71,21 @@ INTEGER, STRING = {"type": "integer"}, {"type": "string"}
         array_of([50, 20, 20], INTEGER),  # 9.9 s, then Unsatisfiable
         array_of([50, 10], {"type": "string", "format": "date-time"}),  # 69 s
         array_of([50, 10], {"type": "string", "format": "email"}),  # 93 s
-        array_of(
-            [50],
-            {"type": "object", "properties": {f"k{i}": STRING for i in range(10)},
-             "required": [f"k{i}" for i in range(10)]},
-        ),  # 5 s
-        array_of([50], {"type": "array", "items": {"type": "string", "minLength": 100}}),
         array_of([50], {"type": "string", "pattern": "^[a-z]{1000}$"}),  # 5.5 s
     ],
 )  # fmt: skip
 def test_a_payload_too_large_to_draw_is_refused_before_drawing(
     nl: Client, schema: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    drawn: list[str] = []
-    monkeypatch.setattr(fields, "_draw", lambda text, seed: drawn.append(text) or {"a": []})
+    drawn: list[Any] = []
+    monkeypatch.setattr(fields, "_draw", lambda strategy, seed: drawn.append(strategy) or {"a": []})
     parts = [("documents", (f"d{i}.pdf", written_pdf("x"), "application/pdf")) for i in range(3)]
     response = nl.post(
         "/extract-fields", files=parts, data={"form": json.dumps({"json_schema": schema})}
     )
     item = problem_of(response)
     assert item["loc"] == ["body", "form", "json_schema"] and item["type"] == "value_error"
-    assert "too large to draw" in item["msg"] and f"{drawsize.MAX_BYTES:,}" in item["msg"]
+    assert "too large to draw" in item["msg"] and f"the most is {drawsize.MAX_MS} ms" in item["msg"]
     assert drawn == [] and stored_jobs(nl) == []
 
 
@@ -114,9 +108,9 @@ def test_schemas_within_the_bound_are_drawn_off_the_event_loop(
     where: list[bool] = []
     draw = fields._draw
 
-    def watched(text: str, seed: int) -> Any:
+    def watched(strategy: Any, seed: int) -> Any:
         where.append(on_the_loop())
-        return draw(text, seed)
+        return draw(strategy, seed)
 
     monkeypatch.setattr(fields, "_draw", watched)
     many_fields = schemagen.generate(
@@ -126,7 +120,7 @@ def test_schemas_within_the_bound_are_drawn_off_the_event_loop(
         + ", ".join(f"part {i}" for i in range(100))
     )
     for schema in (array_of([50, 9], INTEGER), many_fields, INVOICE_SCHEMA):
-        assert drawsize.estimate(fields.closed(schema)) <= drawsize.MAX_BYTES
+        assert drawsize.estimate(fields.closed(schema)) <= drawsize.MAX_MS
         request_id = submit_fields(nl, *pdfs(2), schema=schema)
         ids = [d["document_id"] for d in nl.finished(request_id)["documents"]]
         for entry in nl.results("fields", ids)["results"]:
@@ -380,7 +374,7 @@ def test_the_contract_documents_the_limits() -> None:
     ]:
         assert schemas[name]["properties"][field]["maxItems"] == MAX_DOCUMENTS
     described = contract["paths"]["/api/v1/extract-fields"]["post"]["description"]
-    assert f"{drawsize.MAX_BYTES:,} bytes" in described
+    assert f"{drawsize.MAX_MS} ms" in described
     limits = (ROOT / "docs" / "fidelity-neurolinker.md").read_text()
     assert f"{responses.ANSWER_PAGES:,} pages" in limits
-    assert f"{drawsize.MAX_BYTES:,} bytes" in limits
+    assert f"{drawsize.MAX_MS} ms" in limits

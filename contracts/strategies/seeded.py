@@ -28,6 +28,10 @@ class SeededProvider(PrimitiveProvider):
     default provider."""
 
     lifetime = "test_function"
+    # a payload is no test case to shrink: no choice counts against Hypothesis' 8 KiB buffer,
+    # which a string of 2,100 characters from all of Unicode overran (Hypothesis then drew
+    # again for seconds and settled on its simplest value, the same for every seed)
+    avoid_realization = True
 
     def __init__(self, conjecturedata: Any, /) -> None:
         super().__init__(conjecturedata)
@@ -103,7 +107,13 @@ def example(strategy: SearchStrategy[T], seed: int) -> T:
 
 @functools.lru_cache(maxsize=512)
 def _seeded_draw(strategy: SearchStrategy[Any], seed: int) -> Any:
-    found: list[Any] = []
+    return fresh_example(strategy, seed)
+
+
+def fresh_example(strategy: SearchStrategy[T], seed: int) -> T:
+    """`example`, drawn anew and kept by nobody: for a strategy made for one draw (a
+    NeuroLinker payload's, from the client's schema), whose values a cache would only hold."""
+    found: list[T] = []
 
     @hypothesis_seed(seed)
     @settings(

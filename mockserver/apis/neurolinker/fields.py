@@ -5,33 +5,36 @@ The service accepts "JSON Schema Draft 7 (supported subset)" (SDK 0.2.2). The mo
 a Draft 7 schema whose root is an object schema, without `$ref` (the payload generator would
 resolve it in the wrong document), within a size bound, using only the keywords the strategy
 converter knows, without a `format` narrowed by `pattern`/`minLength`/`maxLength` (its
-values would be drawn and filtered, which can take long to give up on), with `minItems` at
-most 50 and `minLength` at most 1000, and whose payload takes at most `drawsize.MAX_BYTES`
-to draw (50 lists of 50 numbers took Hypothesis 12 s). Objects that list `properties` and
-say nothing of `additionalProperties` get no extra keys in the payload, as an extractor
-fills the fields it was asked for.
+values would be drawn and filtered, which can take long to give up on), with `minItems` and
+`minLength` at most 8,000 (Hypothesis builds no longer list or string), and whose payload
+takes at most `drawsize.MAX_MS` a document to draw. Objects that list `properties` and say
+nothing of `additionalProperties` get no extra keys in the payload, as an extractor fills
+the fields it was asked for.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import SchemaError
 
 from mockserver.errors import FieldError
 
+if TYPE_CHECKING:  # Hypothesis is imported with the first schema (`payloads`)
+    from hypothesis.strategies import SearchStrategy
+
 API = "neurolinker"
 MAX_SCHEMA_BYTES = 64_000
 MAX_DEPTH = 32  # nesting of the schema document itself
 FORMAT_LIMITS = frozenset({"pattern", "minLength", "maxLength"})
-LOWER_BOUNDS = {"minItems": 50, "minLength": 1000}  # beyond these a draw takes seconds
+# Hypothesis builds no list or string strategy of more than 8,192 items
+LOWER_BOUNDS = {"minItems": 8_000, "minLength": 8_000}
 DATA = frozenset({"enum", "const", "default", "examples", "required"})  # values, not schemas
 _DRAWING = threading.Lock()  # one draw at a time: requests draw in worker threads
 
@@ -75,10 +78,11 @@ def problem(schema: Any, loc: tuple[str | int, ...]) -> FieldError | None:
         return error(f"Unsupported JSON Schema: {exc}")
     if size == math.inf:
         return error("no value satisfies json_schema: uniqueItems asks for more distinct items")
-    if size > drawsize.MAX_BYTES:
+    if size > drawsize.MAX_MS:
         return error(
-            f"the payload json_schema asks for is too large to draw: about {size:,.0f} bytes, "
-            f"the most is {drawsize.MAX_BYTES:,} (ask for fewer items, properties or characters)"
+            f"the payload json_schema asks for is too large to draw: about {size:,.0f} ms a "
+            f"document, the most is {drawsize.MAX_MS:,} ms (ask for fewer items, properties "
+            "or characters)"
         )
     return None
 
@@ -100,23 +104,24 @@ def closed(schema: Any) -> Any:
 
 def payloads(schema: dict[str, Any], document_ids: Sequence[str]) -> list[Any]:
     """The fields of each document: a value of `schema`, the same for the same document.
-    Tens of milliseconds a document for a schema at `drawsize.MAX_BYTES`: run it off the
-    event loop."""
-    text = json.dumps(schema, sort_keys=True)
+    Up to `drawsize.MAX_MS` a document: run it off the event loop. Drawn anew, kept by nobody
+    (each document has its own seed, and a payload may be a few hundred kilobytes)."""
+    # Hypothesis is imported with the first schema a client sends, not with the server: it
+    # takes 0.15 s and 7 MB, and most runs never ask for fields
+    from mockserver.contracts.strategies import from_schema
+
     try:
         with _DRAWING:
-            return [_draw(text, _seed(document_id)) for document_id in document_ids]
+            strategy = from_schema(API, closed(schema))
+            return [_draw(strategy, _seed(document_id)) for document_id in document_ids]
     except Exception as exc:  # Hypothesis gives up on constraints it cannot meet
         raise Unfillable(f"no value satisfies json_schema ({type(exc).__name__})") from None
 
 
-@functools.lru_cache(maxsize=256)
-def _draw(schema_json: str, seed: int) -> Any:
-    # Hypothesis is imported with the first schema a client sends, not with the server: it
-    # takes 0.15 s and 7 MB, and most runs never ask for fields
-    from mockserver.contracts.strategies import example, from_schema
+def _draw(strategy: SearchStrategy[Any], seed: int) -> Any:
+    from mockserver.contracts.strategies.seeded import fresh_example
 
-    return example(from_schema(API, closed(json.loads(schema_json))), seed)
+    return fresh_example(strategy, seed)
 
 
 def _seed(document_id: str) -> int:

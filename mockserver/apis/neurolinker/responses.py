@@ -56,9 +56,9 @@ EXTRACT_FORM = {"$ref": "#/components/schemas/ExtractForm"}
 EXTRACT_FIELDS_FORM = {"$ref": "#/components/schemas/ExtractFieldsForm"}
 NO_FILES = {"", "[]"}  # the docs' URL mode sends a text part `documents=[]`
 PDF_TYPE = "application/pdf"
-LONE_SURROGATE = (
-    "Input should be a valid string, a lone UTF-16 surrogate (\\ud800 to \\udfff) is no character"
-)
+# Starlette's `max_part_size`: FastAPI refuses a longer text part before any parser reads it
+MAX_FORM_BYTES = 1024 * 1024
+UNPARSED = "There was an error parsing the body"  # FastAPI's 400 for a form it cannot read
 URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # C0 controls (NUL, tab, newline...) and DEL
 BAD_HOST = re.compile(r"[ <>\\^|]")  # what pydantic finds no domain name in (controls above)
 # Pages of full extractions one `/documents/*` answer holds (the mock's limit): ten documents
@@ -166,8 +166,8 @@ async def _create_request(
 
 
 async def _payloads(schema: Any, document_ids: list[str], loc: tuple[str, ...]) -> list[Any]:
-    """Each document's payload, drawn in a worker thread: tens of milliseconds a document for
-    a schema at the size bound (`drawsize.MAX_BYTES`), seconds for a hundred documents."""
+    """Each document's payload, drawn in a worker thread: up to a tenth of a second a document
+    (`drawsize.MAX_MS`), ten seconds for a hundred documents."""
     try:
         return await anyio.to_thread.run_sync(fields.payloads, schema, document_ids)
     except fields.Unfillable as exc:
@@ -289,36 +289,33 @@ async def tasks(ctx: Ctx) -> Response:
 
 
 def _parse_form(ctx: Ctx, raw: Any, schema: dict[str, str]) -> dict[str, Any]:
-    """`form` is JSON text of an object; its keys are checked against the operation's form
-    schema, and a field extraction's `json_schema` must be one the mock can fill. It nests
-    no deeper than a JSON body may (`max_json_depth`)."""
+    """`form` is JSON text of an object, a pydantic `Json` field: text that is not JSON is
+    refused in jiter's words, a lone UTF-16 surrogate escape too (`json` takes it, jiter does
+    not). It nests no deeper than a JSON body may (`max_json_depth`), and holds no number no
+    answer could hold again. Its keys are checked against the operation's form schema, and a
+    field extraction's `json_schema` must be one the mock can fill. Past `MAX_FORM_BYTES` it
+    is FastAPI's 400, as Starlette's form parser refuses so long a text part."""
     if not isinstance(raw, str):
         raise invalid(FieldError(("body", "form"), "Input should be a valid string", "string_type"))
+    if len(raw) * 4 > MAX_FORM_BYTES and len(raw.encode(errors="surrogatepass")) > MAX_FORM_BYTES:
+        raise ApiError(400, UNPARSED)
     most = ctx.state.config.max_json_depth
-    too_deep = FieldError(
-        ("body", "form"), f"Invalid JSON: nested deeper than {most} levels", "json_invalid", raw
-    )
     try:
         form = strictjson.loads(raw)
     except RecursionError:  # deeper than the parser goes
-        raise invalid(too_deep) from None
-    except json.JSONDecodeError as exc:
-        raise invalid(
-            FieldError(("body", "form"), f"Invalid JSON: {exc.msg}", "json_invalid", raw)
-        ) from None
-    except strictjson.NotJsonNumber:
-        message = f"Invalid JSON: {strictjson.NOT_A_NUMBER}"
-        raise invalid(FieldError(("body", "form"), message, "json_invalid", raw)) from None
+        raise invalid(_json_invalid(raw, f"nested deeper than {most} levels")) from None
+    except json.JSONDecodeError as exc:  # in jiter's words (`json`'s, were jiter to take it)
+        raise invalid(_json_invalid(raw, _jiter_error(raw) or exc.msg)) from None
+    except strictjson.NotJsonNumber:  # which jiter takes: an error of its own comes first
+        raise invalid(_json_invalid(raw, _jiter_error(raw) or strictjson.NOT_A_NUMBER)) from None
+    if strictjson.may_hold_surrogate(raw) and (error := _jiter_error(raw)) is not None:
+        raise invalid(_json_invalid(raw, error))  # taken, every later status poll was a 500
     if not isinstance(form, dict):
         raise invalid(
             FieldError(("body", "form"), "Input should be a valid dictionary", "dict_type", raw)
         )
     if fields.depth(form, most) > most:
-        raise invalid(too_deep)
-    path = strictjson.surrogate_at(form) if strictjson.may_hold_surrogate(raw) else None
-    if path is not None:  # every later status poll of the request was a 500
-        where = ("body", "form", *path)
-        raise invalid(FieldError(where, LONE_SURROGATE, "string_unicode", _text_at(form, path)))
+        raise invalid(_json_invalid(raw, f"nested deeper than {most} levels"))
     urls = form.get("documents_url")
     # past MAX_DOCUMENTS the contract refuses the list whole, its URLs unread
     urls = urls if isinstance(urls, list) and len(urls) <= MAX_DOCUMENTS else []
@@ -343,14 +340,18 @@ def _parse_form(ctx: Ctx, raw: Any, schema: dict[str, str]) -> dict[str, Any]:
     return form
 
 
-def _text_at(form: dict[str, Any], path: strictjson.Path) -> str:
-    """The string at `path` in the form, escaped; a key's path ends with its escaped text."""
-    value: Any = form
-    for step in path:
-        if isinstance(value, dict) and step not in value:
-            return str(step)
-        value = value[step]
-    return strictjson.escaped(value)
+def _json_invalid(raw: str, error: str) -> FieldError:
+    """pydantic's `json_invalid`: the parser's message, prefixed, and as `ctx.error`."""
+    return FieldError(
+        ("body", "form"), f"Invalid JSON: {error}", "json_invalid", raw, {"error": error}
+    )
+
+
+def _jiter_error(raw: str) -> str | None:
+    """What pydantic's parser says of `raw`; None when it takes it."""
+    from mockserver.apis.neurolinker import jsonerrors  # its patterns compile in 20 ms
+
+    return jsonerrors.error(raw)
 
 
 def _url_problem(url: str, index: int) -> FieldError | None:
