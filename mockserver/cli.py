@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import gc
 import importlib.util
@@ -21,6 +22,8 @@ from mockserver.workers import MAX_WORKERS
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+    from mockserver.clientcheck import Report
 
 DESCRIPTION = """\
 A local twin of the Neural Analog, Camb.ai, NeuroLinker and Neural Draft job APIs.
@@ -258,21 +261,42 @@ def _budget(text: str) -> float:
 
 
 def check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from mockserver.clientcheck import DEFAULT_BUDGET, UnknownScenario, check_client, load_function
+    """Exit 0 when every row is handled (or not applicable), 1 when one is not, 2 for a
+    mistake or when no row could be checked, 130 when interrupted."""
+    try:
+        # with --json the output is the JSON document alone: what the flow prints (on import
+        # too) goes to stderr
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            report = _run_check_client(args, parser)
+    except KeyboardInterrupt:
+        print("mockserver check-client: interrupted", file=sys.stderr)
+        return 130
+    report.client = args.function
+    print(report.to_json() if args.json else report.table(), flush=True)
+    if not report.checked:
+        return 2
+    return 0 if report.ok else 1
+
+
+def _run_check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Report:
+    from mockserver.clientcheck import (
+        DEFAULT_BUDGET,
+        CannotLoad,
+        UnknownScenario,
+        check_client,
+        load_function,
+    )
 
     try:
         flow = load_function(args.function)
-    except (ImportError, AttributeError, ValueError) as exc:
+    except CannotLoad as exc:
         parser.error(f"cannot load {args.function}: {exc}")
     only = args.only.split(",") if args.only is not None else None
     budget = DEFAULT_BUDGET if args.budget is None else args.budget
     try:
-        report = check_client(args.api, flow, budget=budget, seed=args.seed, only=only)
+        return check_client(args.api, flow, budget=budget, seed=args.seed, only=only)
     except UnknownScenario as exc:
         parser.error(f"--only: {exc}")
-    report.client = args.function
-    print(report.to_json() if args.json else report.table(), flush=True)
-    return 0 if report.ok else 1
 
 
 def config_from(args: argparse.Namespace) -> ServerConfig:

@@ -12,10 +12,11 @@ failure. Verdicts:
 - `handled`: success claimed when every job completed; failure reported when a job ended in
   a failure (or the API refused it); a stalled job given up on after its usual duration.
 - `crashed`: raised where the flow could have succeeded (a transient fault it did not ride
-  out, a payload it could not read), or raised before its job had ended.
+  out, a payload it could not read), or raised before its job had ended. Its reason names
+  the exception, and the last request the API refused for breaking the contract.
 - `hung`: still waiting when the virtual budget ran out, still running (blocked, never
   asking) at the wall-time limit, or it kept polling a job that had already ended and then
-  gave up with its own timeout.
+  gave up with its own timeout (a few polls after the end, then another error: `lingered`).
 - `hasty`: polled in a loop that never sleeps (stopped after `MAX_STILL` requests with the
   clock standing still), whatever its job became; see also the behaviour verdicts below.
 - `wrong`: claimed success on a failure, or while its job had not completed.
@@ -48,7 +49,7 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.journal import Entry
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults import creating_operations, polling_operations
-from mockserver.hang import hung_reason, short_id
+from mockserver.hang import hung_reason, polls_after_end, short_id
 from mockserver.live import LiveServer
 from mockserver.service import ApiService
 from mockserver.state import MockState
@@ -68,12 +69,23 @@ MAX_STILL = 200  # requests with the clock standing still: a poll loop that neve
 # calls they watch, and a request takes hundreds of calls
 CHECK_EVERY = 64
 LINGER_READS = 3  # requests naming a job after it ended that still count as reading it
+ERROR_CHARS = 200  # of an exception's type and message, or a refusal, in a row: enough to act on
+# why a flow whose timeout never fired may be hung: the clocks virtual time leaves real
+REAL_CLOCKS = (
+    "a timeout on a clock virtual time does not move (datetime, asyncio.wait_for, "
+    "asyncio.timeout, loop.time, a clock bound as a default argument) never fires here"
+)
 
 ClientFlow = Callable[[str, str], Any]
 
 
 class UnknownScenario(ValueError):
     """`only` names a row the matrix does not have."""
+
+
+class CannotLoad(ValueError):
+    """A "module:function" that names no flow: a malformed name, a module that cannot be
+    found or raised while it was imported, a missing or uncallable attribute. One line."""
 
 
 # --- the matrix -------------------------------------------------------------------------------
@@ -138,12 +150,17 @@ def refuses_credits(service: ApiService) -> bool:
 @dataclass
 class Attempt:
     """What the client did: returned a value, raised, or ran out of time (`never_slept`:
-    stopped for asking again and again while the clock stood still)."""
+    stopped for asking again and again while the clock stood still); how it spent virtual
+    time (`VirtualTime.sleeps`, `waited`, `own_reads`)."""
 
     returned: Any = None
     error: BaseException | None = None
     out_of_time: str | None = None
     never_slept: bool = False
+    overdue: bool = False  # stopped at the wall-time limit
+    sleeps: int = 0
+    waited: float = 0.0
+    own_reads: int = 0
 
     def describe(self) -> str:
         if self.out_of_time is not None:
@@ -154,7 +171,11 @@ class Attempt:
 
 
 def error_text(error: BaseException) -> str:
-    return _short(f"{type(error).__name__}: {error}", 120)
+    """The exception's type and message, on one line."""
+    message = str(error)
+    return _short(
+        f"{type(error).__name__}: {message}" if message else type(error).__name__, ERROR_CHARS
+    )
 
 
 def _short(text: str, limit: int) -> str:
@@ -183,12 +204,13 @@ def run_client(
     overdue = f"still running after {wall_limit:g} s of real time"
     real_now = REAL["monotonic"]
     deadline = real_now() + wall_limit
+    # made here: how it spent virtual time is read even of a client left behind, blocked
+    timer = VirtualTime(
+        clock, budget, max_sleeps=MAX_SLEEPS, requests=requests, max_still=MAX_STILL
+    )
 
     def run() -> None:
         previous = sys.gettrace()  # a coverage tool's or debugger's tracer keeps working
-        timer = VirtualTime(
-            clock, budget, max_sleeps=MAX_SLEEPS, requests=requests, max_still=MAX_STILL
-        )
         calls = itertools.count()
 
         def stop_when_overdue(frame: FrameType, event: Any, arg: Any) -> Any:
@@ -218,7 +240,8 @@ def run_client(
     thread.start()
     thread.join(wall_limit + STOP_GRACE)
     if thread.is_alive() or attempt.out_of_time == overdue:
-        attempt.out_of_time = overdue
+        attempt.out_of_time, attempt.overdue = overdue, True
+    attempt.sleeps, attempt.waited, attempt.own_reads = timer.sleeps, timer.waited, timer.own_reads
     return attempt
 
 
@@ -234,7 +257,7 @@ def judge(
 ) -> tuple[str, str]:
     """The verdict of one row and why, from what the client did and what its jobs became."""
     if attempt.out_of_time is not None:
-        return HUNG, hung_reason(attempt.out_of_time, jobs, entries, now)
+        return HUNG, _hung(attempt, jobs, entries, now)
     ended = [(job, job.snapshot(now)) for job in jobs]
     failed = [(job, snap) for job, snap in ended if snap.terminal and snap.state != success]
     running = [(job, snap) for job, snap in ended if not snap.terminal]
@@ -249,13 +272,30 @@ def judge(
             return WRONG, f"claimed success while its job was still {snap.state} ({short_id(job)})"
         return HANDLED, "claimed success; every job completed"
     lingering = _lingering(jobs, entries, now)
-    if lingering:
+    if lingering and timed_out(attempt.error):
         return HUNG, f"gave up only after {lingering}"
+    verdict, reason = _judge_failure(case, jobs, entries, failed, running, now)
+    if verdict != CRASHED:
+        return verdict, reason
+    return CRASHED, "; ".join(
+        filter(None, [f"{reason}: {error_text(attempt.error)}", refusal(entries)])
+    )
+
+
+def _judge_failure(
+    case: Case,
+    jobs: list[Job],
+    entries: list[Entry],
+    failed: list[tuple[Job, Any]],
+    running: list[tuple[Job, Any]],
+    now: float,
+) -> tuple[str, str]:
+    """The verdict of a flow that raised, before naming what it raised."""
     if case.expects_success:
         where = f"while its job was {running[0][1].state}" if running else ""
         return CRASHED, " ".join(filter(None, ["raised on a flow that could succeed", where]))
     if case.stall:
-        return _judge_stall(running, now)
+        return _judge_stall(jobs, running, now)
     if failed:
         job, snap = failed[0]
         return HANDLED, f"reported the failure of its job ({snap.state})"
@@ -267,6 +307,44 @@ def judge(
     return CRASHED, "raised before starting a job"
 
 
+def timed_out(error: BaseException | None) -> bool:
+    """Whether the flow gave up at a timeout of its own: a TimeoutError, or an exception
+    whose type is named for one (`PollingTimeout`...)."""
+    return isinstance(error, TimeoutError) or "timeout" in type(error).__name__.lower()
+
+
+def refusal(entries: list[Entry]) -> str:
+    """The last request the API refused for breaking its contract, and the fields it named
+    (what a 422 says), or ""."""
+    for entry in reversed(entries):
+        if 400 <= entry.status < 500 and entry.violations:
+            problems = "; ".join(
+                f"{violation.pointer.strip('/').replace('/', '.')}: {violation.message}"
+                for violation in entry.violations
+            )
+            return _short(
+                f"the API refused {entry.method} {entry.path} ({entry.status}): {problems}",
+                ERROR_CHARS,
+            )
+    return ""
+
+
+def _hung(attempt: Attempt, jobs: list[Job], entries: list[Entry], now: float) -> str:
+    """`hung_reason`, and why time may not have moved for the flow where that shows: it never
+    slept on virtual time (its waits were real), or it slept but its own code never read a
+    clock virtual time moves (a timeout it has is on a real one)."""
+    assert attempt.out_of_time is not None
+    reason = hung_reason(attempt.out_of_time, jobs, entries, now)
+    if attempt.overdue and entries and not (attempt.sleeps or attempt.waited):
+        return (
+            f"{reason}; it never slept on virtual time, so its job's clock stood still: a wait "
+            "on real time (threading.Event.wait, a lock's timeout, select) does not move it"
+        )
+    if not attempt.overdue and attempt.sleeps and not attempt.own_reads:
+        return f"{reason}; its own code read no clock virtual time moves: {REAL_CLOCKS}"
+    return reason
+
+
 def acted_on(candidates: list[tuple[Job, Any]], entries: list[Entry]) -> tuple[Job, Any]:
     """The candidate the client asked about last: the job its claim rests on."""
     for entry in reversed(entries):
@@ -276,30 +354,28 @@ def acted_on(candidates: list[tuple[Job, Any]], entries: list[Entry]) -> tuple[J
     return candidates[0]
 
 
-def _judge_stall(running: list[tuple[Job, Any]], now: float) -> tuple[str, str]:
-    if not running:
+def _judge_stall(jobs: list[Job], running: list[tuple[Job, Any]], now: float) -> tuple[str, str]:
+    """A stalled job given up on after its usual duration is handled, cancelled by the client
+    (it ended: it never would have otherwise) or left running."""
+    if not jobs:
         return CRASHED, "raised before starting a job"
-    job = running[0][0]
+    job = running[0][0] if running else jobs[0]
     usual = job.plan.length
     if job.plan.per_poll or now >= job.created_at + usual:
-        return HANDLED, f"gave up on its job, which never finishes ({short_id(job)})"
+        ended = "" if running else f", and ended it {job.snapshot(now).state}"
+        return HANDLED, f"gave up on its job, which never finishes{ended} ({short_id(job)})"
     waited = now - job.created_at
     return CRASHED, f"gave up after {waited:g} s, before the job's usual {usual:g} s had passed"
 
 
 def _lingering(jobs: Iterable[Job], entries: list[Entry], now: float) -> str:
     """Set when the client kept asking about a job that had ended (the polling of a client
-    that does not recognise the terminal state, until its own timeout)."""
+    that does not recognise the terminal state), counted from its end (a cancel's time)."""
     for job in jobs:
-        finished = job.finished_at(now)
-        if finished is None:
-            continue
-        reads = [e for e in entries if e.time >= finished and job.id in e.path]
-        if len(reads) > LINGER_READS:
+        reads = polls_after_end(job, entries, now)
+        if reads is not None and reads > LINGER_READS:
             state = job.snapshot(now).state
-            return (
-                f"asking {len(reads)} times about its job after it ended {state} ({short_id(job)})"
-            )
+            return f"asking {reads} times about its job after it ended {state} ({short_id(job)})"
     return ""
 
 
@@ -321,6 +397,18 @@ class Row:
     faults: list[dict[str, Any]] = field(default_factory=list)
     behaviour: list[dict[str, Any]] = field(default_factory=list)  # mockserver.verdicts
 
+    def why(self) -> str:
+        """The reason, then each behaviour finding it does not say already: those listed
+        beside a `crashed`, `hung` or `wrong` verdict, the others beside the first."""
+        if self.verdict == HANDLED:
+            return ""
+        beside = [
+            f"{finding['verdict']}: {finding['reason']}"
+            for finding in self.behaviour
+            if finding["reason"] not in self.reason
+        ]
+        return " ".join("; also ".join([self.reason, *beside]).split())
+
 
 @dataclass
 class Report:
@@ -333,6 +421,11 @@ class Report:
     @property
     def ok(self) -> bool:
         return all(row.verdict in (HANDLED, NOT_APPLICABLE) for row in self.rows)
+
+    @property
+    def checked(self) -> int:
+        """Rows that said something of the client: not `not_applicable`."""
+        return sum(row.verdict != NOT_APPLICABLE for row in self.rows)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
@@ -350,7 +443,7 @@ class Report:
                 f"{row.virtual_seconds:.0f} s",
                 str(row.requests),
                 _short(row.did, 48),
-                "" if row.verdict == HANDLED else " ".join(row.reason.split()),
+                row.why(),
             )
             for row in self.rows
         ]
@@ -366,9 +459,11 @@ class Report:
 
         bad = [row for row in self.rows if row.verdict not in (HANDLED, NOT_APPLICABLE)]
         skipped = [row.scenario for row in self.rows if row.verdict == NOT_APPLICABLE]
-        ran = len(self.rows) - len(skipped)
+        ran = self.checked
         summary = (
-            f"all {ran} scenarios handled"
+            "nothing was checked: no scenario run applies to this flow"
+            if not ran
+            else f"all {ran} scenarios handled"
             if not bad
             else f"{len(bad)} of {ran} scenarios not handled: "
             + ", ".join(f"{row.scenario} ({row.verdict})" for row in bad)
@@ -509,17 +604,28 @@ def _run_case(
 
 
 def load_function(spec: str) -> ClientFlow:
-    """`package.module:function` (the current directory is importable, as for uvicorn)."""
+    """`package.module:function` (the current directory is importable, as for uvicorn).
+    CannotLoad says why it names no flow, in one line: whatever the module raised while it
+    was imported is the user's bug, not the check's (a SyntaxError with its file:line)."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
-        raise ValueError(f"expected module:function, got {spec!r}")
+        raise CannotLoad(f"expected module:function, got {spec!r}")
     if "" not in sys.path:
         sys.path.insert(0, "")
-    target: Any = importlib.import_module(module_name)
+    try:
+        target: Any = importlib.import_module(module_name)
+    except SyntaxError as exc:  # IndentationError too: its file:line, not the module's name
+        where = f"{exc.filename}:{exc.lineno}" if exc.filename else f"line {exc.lineno}"
+        raise CannotLoad(f"{type(exc).__name__}: {exc.msg} ({where})") from None
+    except (Exception, SystemExit) as exc:  # a module that calls sys.exit() on import too
+        raise CannotLoad(error_text(exc)) from None
     for part in attribute.split("."):
-        target = getattr(target, part)
+        try:
+            target = getattr(target, part)
+        except AttributeError as exc:
+            raise CannotLoad(str(exc)) from None
     if not callable(target):
-        raise ValueError(f"{spec} is not callable")
+        raise CannotLoad(f"{spec} is not callable")
     return target
 
 

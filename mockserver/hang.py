@@ -7,14 +7,19 @@ from collections.abc import Iterable
 
 from mockserver.engine.jobs import Job
 from mockserver.engine.journal import Entry
+from mockserver.verdicts import last_running_read
 
 
 def polls_after_end(job: Job, entries: Iterable[Entry], now: float) -> int | None:
-    """Requests naming `job` at or after the moment it ended; None while it is running."""
+    """Requests naming `job` at or after the moment it ended, and after the last status read
+    that showed it running (a cancel sent at that read's clock time is the end: the read came
+    before it); None while it is running."""
     finished = job.finished_at(now)
     if finished is None:
         return None
-    return sum(1 for entry in entries if entry.time >= finished and job.id in entry.path)
+    named = [entry for entry in entries if job.id in entry.path]
+    last = last_running_read(job.api, named, job.id)
+    return sum(1 for entry in named[last + 1 :] if entry.time >= finished)
 
 
 def short_id(job: Job) -> str:

@@ -306,6 +306,20 @@ def _polls(known: ApiFacts, calls: Sequence[_Call]) -> dict[str, list[tuple[_Cal
     return by_job
 
 
+def last_running_read(api: str, entries: Sequence[Entry], job: str) -> int:
+    """The index in `entries` of the last status read of `job` that answered a state that is
+    not an end, -1 when none did: the job had not ended by then, though its end may bear the
+    same clock time (a cancel sent right after a read, with no sleep between)."""
+    known = facts(api)
+    calls = [_Call.of(known, entry) for entry in entries]
+    running = {
+        id(call)
+        for call, state in _polls(known, calls).get(job, [])
+        if state is not None and state not in known.polls[call.operation or ""][2]
+    }
+    return max((index for index, call in enumerate(calls) if id(call) in running), default=-1)
+
+
 def hasty_polls(known: ApiFacts, calls: Sequence[_Call]) -> list[Finding]:
     """Polls of one job closer together than the pace (more than one such gap), and requests
     sent before the `Retry-After` of the answer they follow had passed."""

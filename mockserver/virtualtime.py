@@ -1,14 +1,21 @@
 """Virtual time for the code under test: its sleeps move the mock's clock instead of waiting.
 
 Real clients sleep between polls and give up after their own timeouts. Inside `VirtualTime`,
-`time.sleep`, `time.time`, `time.monotonic`, `time.perf_counter` and `asyncio.sleep` run on
-the server's clock for the threads that entered it: every sleep advances the clock by exactly
-that much and returns at once, so a ten-minute polling loop ends in milliseconds, faithfully.
-Other threads (the server's own event loop among them) keep real time.
+`time.sleep`, `asyncio.sleep`, `time.time`, `time.monotonic`, `time.perf_counter` and their
+`_ns` forms run on the server's clock for the threads that entered it: every sleep advances
+the clock by exactly that much and returns at once, so a ten-minute polling loop ends in
+milliseconds, faithfully. Other threads (the server's own event loop among them) keep real
+time.
 
-An event loop's own clock (`loop.time()`) stays real inside the block too: it times
-`asyncio.wait_for`, `asyncio.timeout` and `loop.call_later`, which must fire after their
-delay whether or not anybody sleeps. Only sleeps are virtual.
+Some clocks stay real inside the block, by design:
+- an event loop's own clock (`loop.time()`): it times `asyncio.wait_for`, `asyncio.timeout`
+  and `loop.call_later`, which must fire after their delay whether or not anybody sleeps;
+- `datetime.now()` and the other C-level clocks, which no module attribute holds;
+- a clock function bound before the block began (a default argument `clock=time.monotonic`,
+  an attribute of an object): it is the real function itself.
+`own_reads` counts the virtual clock reads made by the client's own code (not the standard
+library's nor an installed package's): none at all, in a flow that slept, says that a timeout
+it has is on one of those real clocks.
 
 Virtual time ends, so a client that never stops polling cannot hang a run: past its `budget`
 of virtual seconds, or past `max_still` requests to the server while the clock stood still (a
@@ -23,12 +30,15 @@ client's next sleep or clock read raises.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import sys
+import sysconfig
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any, NoReturn, Protocol
 
 DEFAULT_BUDGET = 24 * 3600.0  # virtual seconds: far longer than any job the mock plans
@@ -88,7 +98,19 @@ REAL: dict[str, Callable[..., Any]] = {
     "time": time.time,
     "monotonic": time.monotonic,
     "perf_counter": time.perf_counter,
+    "time_ns": time.time_ns,
+    "monotonic_ns": time.monotonic_ns,
+    "perf_counter_ns": time.perf_counter_ns,
 }
+NANOS = 1_000_000_000
+# where code that is not the client's own lives: the standard library, installed packages
+LIBRARIES = tuple(
+    {
+        path
+        for name in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (path := sysconfig.get_paths().get(name))
+    }
+)
 REAL_ASYNC_SLEEP = asyncio.sleep
 
 
@@ -148,16 +170,24 @@ class _Holders:
 _HOLDERS = _Holders()
 
 
+@cache
+def _own_code(filename: str) -> bool:
+    """Whether code in `filename` is the client's own: not the standard library's, not an
+    installed package's, not frozen or generated (`<string>`)."""
+    return not filename.startswith((*LIBRARIES, "<"))
+
+
 class VirtualTime:
     """Put the calling thread's view of time on `clock` while the context is open.
 
     `slept` is the total virtual time the client slept; `sleeps` counts its sleeps; `waited`
     is the virtual time the server's waits moved the clock on for it (`wait_until`: event
-    streams it read). With a `budget` (virtual seconds from now), a sleep past it raises
-    `OutOfTime`, as does the sleep after `max_sleeps`; a wait past it ends, and the client's
-    next sleep or clock read raises. With `requests` (a count of the server's requests so
-    far) and `max_still`, reading or sleeping once more than `max_still` requests came in
-    while the clock stood still raises it too: HTTP clients read the clock on every request.
+    streams it read); `own_reads` counts the clock reads of its own code (`_own_code`). With
+    a `budget` (virtual seconds from now), a sleep past it raises `OutOfTime`, as does the
+    sleep after `max_sleeps`; a wait past it ends, and the client's next sleep or clock read
+    raises. With `requests` (a count of the server's requests so far) and `max_still`,
+    reading or sleeping once more than `max_still` requests came in while the clock stood
+    still raises it too: HTTP clients read the clock on every request.
     """
 
     def __init__(
@@ -173,6 +203,7 @@ class VirtualTime:
         self.slept = 0.0
         self.sleeps = 0
         self.waited = 0.0
+        self.own_reads = 0
         self.budget = None if budget is None else checked_budget(budget)
         self.max_sleeps = max_sleeps
         self.max_still = checked_max_still(max_still)
@@ -231,6 +262,8 @@ class VirtualTime:
             return
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
+        if math.isnan(seconds):  # Python's own words for time.sleep(nan)
+            raise ValueError("Invalid value NaN (not a number)")
         self.check_stopped()
         self.check_still()
         if self.max_sleeps is not None and self.sleeps >= self.max_sleeps:
@@ -267,8 +300,13 @@ class VirtualTime:
             return False
 
     def _read(self) -> float:
+        """The clock for a read made by the caller of the caller (a `time.time` twin)."""
         self.check_stopped()
         self.check_still()
+        frame = inspect.currentframe()
+        caller = frame.f_back.f_back if frame and frame.f_back else None
+        if caller is not None and _own_code(caller.f_code.co_filename):
+            self.own_reads += 1
         return self.clock.now()
 
     def time(self) -> float:
@@ -279,6 +317,19 @@ class VirtualTime:
 
     def perf_counter(self) -> float:
         return self._read() - self._origin if self._mine() else REAL["perf_counter"]()
+
+    def time_ns(self) -> int:
+        return round(self._read() * NANOS) if self._mine() else REAL["time_ns"]()
+
+    def monotonic_ns(self) -> int:
+        if not self._mine():
+            return REAL["monotonic_ns"]()
+        return round((self._read() - self._origin) * NANOS)
+
+    def perf_counter_ns(self) -> int:
+        if not self._mine():
+            return REAL["perf_counter_ns"]()
+        return round((self._read() - self._origin) * NANOS)
 
     async def async_sleep(self, delay: float, result: Any = None) -> Any:
         if not self._mine():
@@ -295,6 +346,9 @@ class VirtualTime:
             id(REAL["time"]): self.time,
             id(REAL["monotonic"]): self.monotonic,
             id(REAL["perf_counter"]): self.perf_counter,
+            id(REAL["time_ns"]): self.time_ns,
+            id(REAL["monotonic_ns"]): self.monotonic_ns,
+            id(REAL["perf_counter_ns"]): self.perf_counter_ns,
             id(REAL_ASYNC_SLEEP): self.async_sleep,
         }
 

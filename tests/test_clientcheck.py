@@ -154,7 +154,7 @@ def test_client_crashing_on_its_own_bug() -> None:
 
     report = check_client("neuralanalog", typo, only=["completed", "failed"])
     assert verdicts(report) == {"completed": CRASHED, "failed": CRASHED}
-    assert report.rows[1].reason == "raised before starting a job"
+    assert report.rows[1].reason.startswith("raised before starting a job")
 
 
 def test_async_client_runs_on_virtual_time() -> None:
