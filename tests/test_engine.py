@@ -100,6 +100,17 @@ def test_stalled_and_per_poll_plans() -> None:
     assert per_poll.at(2).terminal
 
 
+def test_a_stall_cut_past_its_nominal_length_ends_where_it_was_cut() -> None:
+    """A stall's last phase lasts until something ends it: cut at 300 of a nominal 40, the
+    job ended at 300 (it was dated back to 40, its last step shown finished before then)."""
+    stalled = stretch([("queued", 1, "wait"), ("running", 3, "work")], 40, None, False)
+    cut = stalled.cut(300, Outcome("cancelled"))
+    assert [p.duration for p in cut.phases] == [10, 290] and cut.length == 300
+    assert cut.at(299).state == "running" and cut.at(300).state == "cancelled"
+    early = stalled.cut(5, Outcome("cancelled"))
+    assert [p.duration for p in early.phases] == [5] and early.at(5).terminal
+
+
 def test_scenario_text_is_parsed_with_its_options() -> None:
     scenario = Scenario.parse("FAILED; after=30; message=Disk full")
     assert scenario.outcome == "failed"

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mockserver.engine.clock import parse_time
 from tests.conftest import Mock
 from tests.webhook_receiver import Receiver
 
@@ -96,3 +97,20 @@ def test_a_poll_mode_translation_of_a_post_shows_each_language_as_it_landed(
     ]
     assert [event["data"]["job"] for event in events] == reads[1:3]
     assert events[0]["data"]["job"]["status"] == "processing"
+
+
+def test_a_stalled_job_cancelled_late_ends_at_the_cancel(mock: Mock) -> None:
+    """A stall lasts until something ends it: cancelled after an hour, the job shows the
+    cancel's time and the step it was on unfinished (it was dated back to its plan's nominal
+    length, ten minutes, that step shown completed)."""
+    created = create(
+        mock, "/blog-posts", {"type": "ai", "topic": "Cold brew"}, **{"X-Mock-Scenario": "stalled"}
+    ).json()
+    mock.advance(3600)
+    running = send(mock, "GET", f"/jobs/{created['id']}").json()
+    cancelled = send(mock, "POST", f"/jobs/{created['id']}/cancel").json()
+    assert cancelled["status"] == "cancelled"
+    cancelled_at = parse_time(created["created_at"]) + 3600
+    assert parse_time(cancelled["updated_at"]) == cancelled_at
+    finished = [[step["completed"] for step in job["steps"]] for job in (running, cancelled)]
+    assert finished[0] == finished[1] and not all(finished[1])  # none finished by the cancel

@@ -81,14 +81,18 @@ class Plan:
     def cut(self, position: float, outcome: Outcome) -> Plan:
         """The same plan, ended at `position` with `outcome` (a cancel or a forced transition).
 
-        Phases already finished at `position` stay finished; the running one is shortened.
+        Phases already finished at `position` stay finished; the running one is shortened, or
+        lengthened when it is a stall's last phase, which lasts until something ends it.
         """
         phases: list[Phase] = []
         start = 0.0
-        for phase in self.phases:
+        last = len(self.phases) - 1
+        for index, phase in enumerate(self.phases):
             if start >= position:
                 break
-            phases.append(Phase(phase.state, min(phase.duration, position - start), phase.detail))
+            stalls = self.outcome is None and index == last
+            length = position - start if stalls else min(phase.duration, position - start)
+            phases.append(Phase(phase.state, length, phase.detail))
             start += phase.duration
         return Plan(tuple(phases), outcome, self.per_poll)
 

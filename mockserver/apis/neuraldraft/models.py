@@ -356,10 +356,12 @@ def _percent(timeline: Plan, position: float) -> int:
 
 
 def _finished_phases(timeline: Plan, cut: Plan) -> int:
-    """How many leading phases of `timeline` ran to their end before the job was cut."""
+    """How many leading phases of `timeline` ran to their end before the job was cut (a
+    stall's last phase never does, however long it ran)."""
     count = 0
-    for original, kept in zip(timeline.phases, cut.phases, strict=False):
-        if kept.duration < original.duration - EPSILON:
+    stall = len(timeline.phases) - 1 if timeline.outcome is None else -1
+    for index, (original, kept) in enumerate(zip(timeline.phases, cut.phases, strict=False)):
+        if kept.duration < original.duration - EPSILON or index == stall:
             break
         count += 1
     return count
