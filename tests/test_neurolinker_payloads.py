@@ -219,3 +219,26 @@ def test_the_bound_is_documented() -> None:
     contract = yaml.safe_load((root / "contracts" / "neurolinker.yaml").read_text())
     described = contract["paths"]["/api/v1/extract-fields"]["post"]["description"]
     assert bound in " ".join(described.split())
+
+
+def test_payload_strings_read_as_a_documents_text() -> None:
+    """Letters, digits, spaces and punctuation (they were drawn from all of Unicode, private
+    use areas included), wherever the schema allows them; what a pattern asks for still holds."""
+    from mockserver.apis.neurolinker.extracted import READABLE
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "invoice_number": {"type": "string", "minLength": 1},
+            "notes": {"type": "array", "items": {"type": "string"}, "minItems": 3},
+            "greek": {"type": "string", "pattern": "^[α-ω]{3}$"},
+        },
+        "required": ["invoice_number", "notes", "greek"],
+    }
+    drawn = fields.payloads(schema, [f"doc-{n}" for n in range(20)])
+    texts = [text for payload in drawn for text in (payload["invoice_number"], *payload["notes"])]
+    assert all(set(text) <= set(READABLE) for text in texts)
+    assert len({payload["invoice_number"] for payload in drawn}) > 10  # still varied
+    for payload in drawn:
+        jsonschema.validate(payload, schema)
+        assert len(payload["greek"]) == 3 and all("α" <= c <= "ω" for c in payload["greek"])

@@ -110,14 +110,15 @@ def _seeded_draw(strategy: SearchStrategy[Any], seed: int) -> Any:
     return fresh_example(strategy, seed)
 
 
-def fresh_example(strategy: SearchStrategy[T], seed: int) -> T:
+def fresh_example(strategy: SearchStrategy[T], seed: int, backend: str = SEEDED_BACKEND) -> T:
     """`example`, drawn anew and kept by nobody: for a strategy made for one draw (a
-    NeuroLinker payload's, from the client's schema), whose values a cache would only hold."""
+    NeuroLinker payload's, from the client's schema), whose values a cache would only hold.
+    `backend`: a registered subclass of `SeededProvider`, its `random` seeded alike."""
     found: list[T] = []
 
     @hypothesis_seed(seed)
     @settings(
-        backend=SEEDED_BACKEND,
+        backend=backend,
         database=None,
         max_examples=2,
         derandomize=False,

@@ -119,9 +119,10 @@ def payloads(schema: dict[str, Any], document_ids: Sequence[str]) -> list[Any]:
 
 
 def _draw(strategy: SearchStrategy[Any], seed: int) -> Any:
+    from mockserver.apis.neurolinker.extracted import BACKEND
     from mockserver.contracts.strategies.seeded import fresh_example
 
-    return fresh_example(strategy, seed)
+    return fresh_example(strategy, seed, BACKEND)
 
 
 def _seed(document_id: str) -> int:
