@@ -32,7 +32,7 @@ from mockserver.request import ApiRequest, first_headers, kept_body
 from mockserver.routing import ADMIN_PREFIX, ApiRoutes
 from mockserver.service import ApiService
 from mockserver.state import MockState
-from mockserver.stores import StateStore
+from mockserver.stores import StateStore, StoreError
 from mockserver.validation import RequestCheck, document_route, for_journal
 
 log = logging.getLogger("mockserver")
@@ -200,20 +200,24 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    """A bug of the mock: still an answer in the API's format, and a traceback in the log."""
+    """A bug of the mock: still an answer in the API's format, and a traceback in the log. A
+    store that cannot be reached is no bug: a 503 saying so, and one line in the log."""
     info = ApiRequest.of(request.scope)
     request_id = info.id if info is not None else "-"
-    if isinstance(exc, InjectedReset):  # an in-process client whose transport keeps errors
-        log.info("%s %s", request_id, exc)
+    where = f"{request_id} {request.method} {request.url.path}"
+    if isinstance(exc, StoreError):  # no bug: the store is down, and its error says why
+        log.warning("%s: %s", where, exc)
+        error = ApiError(503, f"The mock's state store is unavailable: {exc}")
     else:
-        log.exception(
-            "%s unexpected error answering %s %s", request_id, request.method, request.url.path
-        )
-    error = ApiError(500, f"Internal mock error: {exc}")
+        if isinstance(exc, InjectedReset):  # an in-process client whose transport keeps errors
+            log.info("%s %s", request_id, exc)
+        else:
+            log.exception("%s: unexpected error", where)
+        error = ApiError(500, f"Internal mock error: {exc}")
     service = _service(request)
     if service is not None:
         return service.error_response(request, error)
-    return JSONResponse({"error": error.detail}, 500)
+    return JSONResponse({"error": error.detail}, error.status)
 
 
 async def _index(request: Request) -> Response:
@@ -278,13 +282,21 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = first_headers(scope)
+        info = ApiRequest(f"req_{self.request_ids.getrandbits(64):016x}", headers=headers)
+        info.attach(scope)
+        host = headers.get(b"host", b"")
+        service = self._route(scope, info, host)
         # on a shared store: what other processes changed (the clock...), read once, kept
-        with self.state.synced():
-            headers = first_headers(scope)
-            info = ApiRequest(f"req_{self.request_ids.getrandbits(64):016x}", headers=headers)
-            info.attach(scope)
-            host = headers.get(b"host", b"")
-            service = self._route(scope, info, host)
+        read = self.state.synced()
+        try:
+            read.__enter__()
+        except StoreError as exc:  # nothing was sent: the API answers it, as any failure
+            response = await _crash(Request(scope, receive), exc)
+            response.headers["x-request-id"] = info.id
+            await response(scope, receive, send)
+            return
+        try:
             info.tenant = _tenant(scope, service)
             content_type = headers.get(b"content-type")
             info.content_type = None if content_type is None else content_type.decode("latin-1")
@@ -334,6 +346,8 @@ class RequestMiddleware:
                 exchange.record()  # an answer that never ended (a dropped connection) is journalled
                 if info.form is not None:  # the uploads the request check parsed, read by now
                     await info.form.close()
+        finally:
+            read.__exit__(None, None, None)
 
     async def _serve(
         self,

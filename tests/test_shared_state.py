@@ -265,8 +265,9 @@ def test_a_kept_answer_outlives_the_other_servers_reads(
 def test_a_change_that_cannot_be_counted_is_answered_as_the_error_it_is(
     shared_store_url: str,
 ) -> None:
-    """A create whose count of changes cannot be written gets a 500 in the API's format,
-    with its request ID, rather than an answer other workers might contradict."""
+    """A create whose count of changes cannot be written gets a 503 in the API's format (the
+    store is unavailable), with its request ID, rather than an answer other workers might
+    contradict."""
     with contextmanager(start)(shared_store_url) as server:
         state = server.state
         counted = state.backend.incr
@@ -280,7 +281,7 @@ def test_a_change_that_cannot_be_counted_is_answered_as_the_error_it_is(
         created = server.client.post(
             f"{NA}/from-link", headers=server.headers("neuralanalog"), json=LINK
         )
-        assert created.status_code == 500
+        assert created.status_code == 503
         assert "the store went away" in created.text
         assert created.headers["x-request-id"].startswith("req_")
 

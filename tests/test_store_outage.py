@@ -1,0 +1,66 @@
+"""A shared store that goes away (a real redis-server, killed): each API answers a 503 in its
+own error format, with its request ID, and serves again once the store is back. The failure
+was the admin API's `{"error": ...}` with a 500, no request ID, a traceback per request in the
+log, and (over a socket) the connection dropped."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from mockserver import ServerConfig, apis, create_app
+from tests.conftest import ConformanceCheck
+from tests.redis_servers import RedisServer, require_redis, start_server
+
+KEY = "outage-key"
+# one request of each API that reads the store, and what its error body looks like
+REQUESTS = {
+    "neuralanalog": ("GET", "/neuralanalog/status/audio/missing", "detail"),
+    "camb": ("GET", "/camb/apis/audio-separation/1", "detail"),
+    "neurolinker": ("GET", "/neurolinker/api/v1/request-status/missing", "detail"),
+    "neuraldraft": ("GET", "/neuraldraft/v1/jobs/job_missing", "code"),
+}
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    require_redis()
+    server = start_server(tmp_path / "redis", durable=True)
+    yield server
+    server.stop()
+
+
+def headers(api: str) -> dict[str, str]:
+    service = apis.service_class(api)
+    return service.auth_headers(service.api_key(KEY))
+
+
+def test_a_store_that_went_away_is_each_apis_503_until_it_is_back(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(ServerConfig(clock="manual", store=redis.url))
+    check = ConformanceCheck(app)
+    with TestClient(check) as client:
+        before = {
+            api: client.request(m, p, headers=headers(api)) for api, (m, p, _) in REQUESTS.items()
+        }
+        assert all(answer.status_code == 404 for answer in before.values())
+        redis.kill()
+        with caplog.at_level(logging.WARNING, logger="mockserver"):
+            for api, (method, path, field) in REQUESTS.items():
+                answer = client.request(method, path, headers=headers(api))
+                assert answer.status_code == 503, (api, answer.text)
+                body = answer.json()
+                assert field in body and "state store is unavailable" in answer.text, body
+                assert answer.headers["x-request-id"].startswith("req_")
+        assert not any(record.exc_info for record in caplog.records)  # one line, no traceback
+        assert all("store redis" in record.getMessage() for record in caplog.records)
+        redis.restart_after_kill()
+        again = client.request("GET", REQUESTS["neuraldraft"][1], headers=headers("neuraldraft"))
+        assert again.status_code == 404, again.text
+    app.state.mock.backend.close()
+    check.assert_clean()
