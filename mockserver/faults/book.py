@@ -128,31 +128,65 @@ class FaultBook:
         many the rule has fired before (for a rate limit, seconds left in its window).
 
         `times` holds across processes: the count goes up first, and back down when it went
-        past. A rate limit's window opened by two processes at one instant counts twice."""
-        store = self._store
+        past. A rate limit is `_rate_limit`'s: its window is opened before it is counted."""
         if rule.fault == RATE_LIMIT:
-            left = _window_left(store.get(_tally(rule, api, tenant, "window")), now)
-            if left is not None:
-                return left
+            return self._rate_limit(rule, api, tenant, now)
+        store = self._store
         fired = _tally(rule, api, tenant, "fired")
         if rule.times is not None and (store.get(fired) or 0) >= rule.times:
             return None
-        if rule.rate < 1.0:
-            draw = store.incr(_tally(rule, api, tenant, "draws"))
-            if unit_draw(f"{self.seed}:{rule.id}:{api}:{tenant}:{draw}") >= rule.rate:
-                return None
+        if not self._drawn(rule, api, tenant):
+            return None
         count = store.incr(fired)
         if rule.times is not None and count > rule.times:
             store.incr(fired, -1)
             return None
         if count == 1:
             store.put(_FIRED, json.dumps([rule.id, api, tenant]), fired)
-        if rule.fault == RATE_LIMIT:
-            assert rule.retry_after is not None
-            window = [now + rule.retry_after, time.time() + rule.retry_after]
-            store.set(_tally(rule, api, tenant, "window"), window)
-            return rule.retry_after
         return count - 1
+
+    def _rate_limit(self, rule: FaultRule, api: str, tenant: str | None, now: float) -> int | None:
+        """Seconds left in the rule's open window (opening one if it fires), or None.
+
+        The window is opened by compare-and-set, and carries how many windows were opened:
+        of the requests (in any process) that find it closed, exactly one opens the next and
+        counts the firing, the others answer the 429 of its window, and `times` counts windows
+        exactly. A request never sees a firing counted without its window (it would pass)."""
+        assert rule.retry_after is not None
+        store, at = self._store, _tally(rule, api, tenant, "windows")
+        held = store.get(at)
+        left = _window_left(held, now)
+        if left is not None:
+            return left
+        if rule.times is not None and _opened(held) >= rule.times:
+            return None
+        if not self._drawn(rule, api, tenant):
+            return None
+        server_end, real_end = now + rule.retry_after, time.time() + rule.retry_after
+        opener = False
+
+        def open_window(found: list[float] | None) -> list[float] | None:
+            nonlocal opener  # the run that is kept is the last one: this is its
+            number = _opened(found)
+            opener = _window_left(found, now) is None and (
+                rule.times is None or number < rule.times
+            )
+            return [server_end, real_end, number + 1] if opener else found
+
+        window = store.update(at, open_window)
+        if not opener:
+            return _window_left(window, now)  # another request's window (None: times used up)
+        fired = _tally(rule, api, tenant, "fired")
+        if store.incr(fired) == 1:
+            store.put(_FIRED, json.dumps([rule.id, api, tenant]), fired)
+        return rule.retry_after
+
+    def _drawn(self, rule: FaultRule, api: str, tenant: str | None) -> bool:
+        """Whether a rule with a `rate` fires this time: the tenant's next seeded draw."""
+        if rule.rate >= 1.0:
+            return True
+        draw = self._store.incr(_tally(rule, api, tenant, "draws"))
+        return unit_draw(f"{self.seed}:{rule.id}:{api}:{tenant}:{draw}") < rule.rate
 
     def describe(self) -> list[dict[str, Any]]:
         """Every rule with, per tenant, how often it fired."""
@@ -174,9 +208,14 @@ def _window_left(window: list[float] | None, now: float) -> int | None:
     still meanwhile (its window would never close for a real SDK); a test moves the clock."""
     if window is None:
         return None
-    server_end, real_end = window
+    server_end, real_end = window[0], window[1]
     left = min(server_end - now, real_end - time.time())
     return max(1, math.ceil(left)) if left > 0 else None
+
+
+def _opened(window: list[float] | None) -> int:
+    """How many windows were opened, the last being `window` ([server end, real end, number])."""
+    return 0 if window is None else int(window[2])
 
 
 def _room_for(held: list[FaultRule], adding: Sequence[FaultRule]) -> list[FaultRule]:
