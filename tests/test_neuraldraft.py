@@ -878,9 +878,9 @@ def test_idempotency_does_not_store_errors_and_is_per_key(mock: Mock) -> None:
 
 def test_one_idempotency_key_runs_once_across_workers() -> None:
     """Two workers' guards on one shared store: while the first request with a key runs, the
-    second gets the documented 409; once it answered, the replay; a day later, a new run."""
+    second, past its wait, gets the 409; once it answered, the replay; a day later, a new run."""
     store = EncodingStore()
-    one, other = Idempotency(store, "neuraldraft"), Idempotency(store, "neuraldraft")
+    one, other = Idempotency(store, "neuraldraft"), Idempotency(store, "neuraldraft", wait=0.0)
     runs: list[str] = []
 
     async def created() -> Response:

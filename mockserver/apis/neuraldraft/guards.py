@@ -6,9 +6,11 @@ waiting a minute, and an idempotent answer expires after 24 virtual hours.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
+import time
 from base64 import b64decode, b64encode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +30,8 @@ IDEMPOTENCY_KEY_MAX = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 IDEMPOTENCY_CONFLICT = "idempotency_conflict"
 STILL_RUNNING = "A request with this Idempotency-Key is still being processed."
+IN_FLIGHT_WAIT = 10.0  # real seconds a request waits for the same one in flight to answer
+FIRST_PAUSE, LONGEST_PAUSE = 0.005, 0.1  # between its looks at the key, doubling
 PRUNE_AT = 10_000  # windows remembered before the idle ones are forgotten
 LOOKS = 2  # kept windows or answers looked at per new one, to forget the idle or expired
 LIMITS_KEPT = 4096  # distinct rate-limit headers kept encoded
@@ -160,9 +164,11 @@ class Stored:
 class Idempotency:
     """Replays the first 2xx answer per (API key, Idempotency-Key) for 24 h of server time.
 
-    The same key with another request (method, path or body) is a 409 `idempotency_conflict`;
-    while the first one is still running, a 409 `conflict`. Errors are not stored, so
-    retrying after one runs the request again.
+    The same key with another request (method, path or body) is a 409 `idempotency_conflict`,
+    at once. The same request while the first one is still running waits (without blocking the
+    event loop) for its answer and replays it: a retrying client sent it again, and the docs
+    promise one answer per key. Past `wait` real seconds, a 409 `conflict`. Errors are not
+    stored, so a request waiting for one, or retrying after one, runs again.
 
     The record of a key is claimed with set-if-absent before the request runs: of two
     concurrent requests with one key, on any workers sharing the store, exactly one runs. A
@@ -170,9 +176,10 @@ class Idempotency:
     listed oldest first; each new one looks at the oldest few and forgets the expired.
     """
 
-    def __init__(self, store: StateStore, api: str) -> None:
+    def __init__(self, store: StateStore, api: str, wait: float = IN_FLIGHT_WAIT) -> None:
         self._store = store
         self._api = api
+        self._wait = wait
         self._answers = key(None, api, "idempotent")  # [tenant, key, stored_at], oldest first
 
     async def run(
@@ -186,15 +193,20 @@ class Idempotency:
         if not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
             raise ApiError(400, f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters.")
         store, slot = self._store, self._slot(tenant, idempotency_key)
-        if not store.add(slot, Stored(fingerprint, 0, b"", "", now)):
+        deadline, pause = time.monotonic() + self._wait, FIRST_PAUSE
+        while not store.add(slot, Stored(fingerprint, 0, b"", "", now)):
             held = store.get(slot)
-            if held is not None and now - held.stored_at < IDEMPOTENCY_TTL:
-                if not held.status:
-                    raise ApiError(409, STILL_RUNNING)
+            if held is None:
+                continue  # the request that held it failed meanwhile: claim it again
+            if now - held.stored_at >= IDEMPOTENCY_TTL:
+                store.update(slot, _unless(held))  # expired
+                continue
+            if held.status or held.fingerprint != fingerprint:
                 return _replay(held, fingerprint)
-            store.update(slot, lambda found: None if found == held else found)  # expired
-            if not store.add(slot, Stored(fingerprint, 0, b"", "", now)):
-                raise ApiError(409, STILL_RUNNING)  # another request took it meanwhile
+            if time.monotonic() >= deadline:
+                raise ApiError(409, STILL_RUNNING)
+            await asyncio.sleep(pause)  # the same request in flight: wait for its answer
+            pause = min(2 * pause, LONGEST_PAUSE)
         try:
             response = await call()
         except BaseException:
@@ -232,6 +244,11 @@ class Idempotency:
         self._store.update(
             slot, lambda found: None if found and found.stored_at == stored_at else found
         )
+
+
+def _unless(held: Stored) -> Callable[[Stored | None], Stored | None]:
+    """The change that forgets `held`, if it is still the record there."""
+    return lambda found: None if found == held else found
 
 
 def _replay(stored: Stored, fingerprint: str) -> Response:
