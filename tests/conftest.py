@@ -21,7 +21,7 @@ from mockserver.engine.artifacts import AudioInfo, render_wav
 from mockserver.live import LiveServer
 from mockserver.request import ApiRequest
 from mockserver.state import MockState
-from mockserver.stores import StateStore
+from mockserver.stores import StateStore, open_store
 from tests import redis_servers
 from tests.redis_servers import (
     RedisClusterServers,
@@ -237,6 +237,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     fresh prefix on the session's redis-server or three-node cluster (the Redis cases skip
     without Redis)."""
     return redis_servers.store_url(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def stores(store_url: str) -> Iterator[tuple[StateStore, StateStore]]:
+    """Two store objects on one state, as two worker processes hold (memory: one object)."""
+    first = open_store(store_url)
+    second = first if store_url == "memory" else open_store(store_url)
+    yield first, second
+    first.close()
+    second.close()
 
 
 @pytest.fixture(params=["sqlite", "redis", "redis-cluster"])

@@ -19,16 +19,6 @@ KNOWN = ("completed", "failed", "stalled", "plan_required")
 
 
 @pytest.fixture
-def stores(store_url: str) -> Iterator[tuple[StateStore, StateStore]]:
-    """Two store objects on one state, as two worker processes hold (memory: one object)."""
-    first = open_store(store_url)
-    second = first if store_url == "memory" else open_store(store_url)
-    yield first, second
-    first.close()
-    second.close()
-
-
-@pytest.fixture
 def store(store_url: str) -> Iterator[StateStore]:
     opened = open_store(store_url)
     yield opened

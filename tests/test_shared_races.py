@@ -8,7 +8,7 @@ run the other worker once, just before or just after the real operation."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,20 +23,10 @@ from mockserver.apis.neuraldraft.guards import (
 )
 from mockserver.errors import ApiError
 from mockserver.faults.book import FaultBook
-from mockserver.stores import StateStore, open_store
+from mockserver.stores import StateStore
 
 API, TENANT = "camb", "acme"
 WINDOW = 5  # seconds of the 429 window: real time never closes it during a test
-
-
-@pytest.fixture
-def stores(store_url: str) -> Iterator[tuple[StateStore, StateStore]]:
-    """Two store objects on one state, as two worker processes hold (memory: one object)."""
-    first = open_store(store_url)
-    second = first if store_url == "memory" else open_store(store_url)
-    yield first, second
-    first.close()
-    second.close()
 
 
 def meanwhile(
