@@ -54,7 +54,14 @@ from mockserver.live import LiveServer
 from mockserver.service import ApiService
 from mockserver.state import MockState
 from mockserver.verdicts import HASTY, behaviour, never_slept, scenario_refused
-from mockserver.virtualtime import REAL, NeverSleeps, OutOfTime, VirtualTime, checked_budget
+from mockserver.virtualtime import (
+    REAL,
+    NeverSleeps,
+    OutOfTime,
+    VirtualTime,
+    checked_budget,
+    patched,
+)
 
 HANDLED, CRASHED, HUNG, WRONG = "handled", "crashed", "hung", "wrong"
 NOT_APPLICABLE = "not_applicable"
@@ -197,8 +204,10 @@ def run_client(
     A client past its wall-clock limit, or past `MAX_STILL` of the server's `requests` while
     the clock stood still, is stopped cooperatively: OutOfTime is raised in its thread at its
     next function call (a trace function of that thread alone, `sys.settrace`) or its next
-    look at the clock. A loop that calls nothing at all cannot be stopped from outside; its
-    thread is left behind (a daemon) and the row is reported hung all the same.
+    look at the clock. A loop that calls nothing at all, or one that swallows OutOfTime, cannot
+    be stopped; its thread is left behind (a daemon, `VirtualTime.abandon`) and the row is
+    reported hung all the same. From then on its every sleep and clock read raises OutOfTime:
+    it moves no clock, and an HTTP client that reads the clock per request (httpx) sends none.
     """
     attempt = Attempt()
     overdue = f"still running after {wall_limit:g} s of real time"
@@ -220,17 +229,18 @@ def run_client(
                 timer.check_still()  # also for a client that never reads the clock
             return previous(frame, event, arg) if previous is not None else None
 
-        sys.settrace(stop_when_overdue)
         try:
             with timer.running():
-                result = function(base_url, api_key)
-                if inspect.isawaitable(result):
-                    result = asyncio.run(_awaited(result))
+                sys.settrace(stop_when_overdue)  # inside: its way out of the block is not traced
+                try:
+                    result = function(base_url, api_key)
+                    if inspect.isawaitable(result):
+                        result = asyncio.run(_awaited(result))
+                finally:
+                    sys.settrace(previous)
             attempt.returned = result
         except BaseException as exc:
             attempt.error = exc
-        finally:
-            sys.settrace(previous)
         if timer.stopped is not None:  # whatever it became on its way out of the client
             attempt.returned, attempt.error = None, None
             attempt.out_of_time = str(timer.stopped)
@@ -239,6 +249,8 @@ def run_client(
     thread = threading.Thread(target=run, name="clientcheck", daemon=True)
     thread.start()
     thread.join(wall_limit + STOP_GRACE)
+    if thread.is_alive():
+        timer.abandon(OutOfTime(overdue))
     if thread.is_alive() or attempt.out_of_time == overdue:
         attempt.out_of_time, attempt.overdue = overdue, True
     attempt.sleeps, attempt.waited, attempt.own_reads = timer.sleeps, timer.waited, timer.own_reads
@@ -519,7 +531,8 @@ def check_client(
     matrix = cases(service)
     wanted = chosen(matrix, only)
     rows = []
-    with LiveServer(app) as server:
+    # one patch for every row: a flow left behind in one cannot undo or redo a later row's
+    with LiveServer(app) as server, patched():
         base_url = describe(app, server.url)[api]  # as the banner and health say
         for index, case in enumerate(matrix):
             if wanted is None or case.name.lower() in wanted:

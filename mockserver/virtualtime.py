@@ -21,6 +21,11 @@ Virtual time ends, so a client that never stops polling cannot hang a run: past 
 of virtual seconds, or past `max_still` requests to the server while the clock stood still (a
 loop that never sleeps), the client's next sleep or clock read raises `OutOfTime`.
 
+The functions are replaced once for every open block (`patched`), and serve each thread by
+the block it is in: a thread left in a block (`VirtualTime.abandon`: a client that swallows
+OutOfTime, or spins calling nothing) neither restores nor re-patches under the blocks opened
+after it, and its own next sleep or clock read raises, for as long as it stays in it.
+
 A client reading an event stream waits without sleeping: the server waits for the clock. On
 a manual `Clock` the block is open on (`Clock.open_virtual`), such a wait moves the clock on
 itself (`wait_until`), on the same budget; once that runs out the stream closes and the
@@ -39,6 +44,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
+from types import FrameType
 from typing import Any, NoReturn, Protocol
 
 DEFAULT_BUDGET = 24 * 3600.0  # virtual seconds: far longer than any job the mock plans
@@ -208,12 +214,11 @@ class VirtualTime:
         self.max_sleeps = max_sleeps
         self.max_still = checked_max_still(max_still)
         self._requests = requests
-        self._threads: set[int] = set()
-        self._origin = clock.now()
-        self._deadline = None if self.budget is None else self._origin + self.budget
-        self._still_at = self._origin
+        self.origin = clock.now()  # the zero of its `monotonic` and `perf_counter`
+        self._deadline = None if self.budget is None else self.origin + self.budget
+        self._still_at = self.origin
         self._still_from = requests() if requests else 0
-        self._patched: list[tuple[Any, str, Any]] = []
+        self._close: Callable[[], None] = _nothing  # no more waits on the clock for it
         self._spending = threading.Lock()  # the client's sleeps and the server's waits
         self.stopped: OutOfTime | None = None  # the first limit the client met
 
@@ -253,13 +258,8 @@ class VirtualTime:
 
     # --- the virtual functions -------------------------------------------------------------
 
-    def _mine(self) -> bool:
-        return threading.get_ident() in self._threads
-
     def sleep(self, seconds: float) -> None:
-        if not self._mine():
-            REAL["sleep"](seconds)
-            return
+        """`time.sleep` for the block's thread: move the clock on by `seconds`."""
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
         if math.isnan(seconds):  # Python's own words for time.sleep(nan)
@@ -287,7 +287,7 @@ class VirtualTime:
             if self.stopped is not None:
                 return False
             budget = DEFAULT_BUDGET if self.budget is None else self.budget
-            end, now = self._origin + budget, self.clock.now()
+            end, now = self.origin + budget, self.clock.now()
             target = min(moment, end)
             if target > now:
                 self.waited += target - now
@@ -299,74 +299,31 @@ class VirtualTime:
             )
             return False
 
-    def _read(self) -> float:
-        """The clock for a read made by the caller of the caller (a `time.time` twin)."""
+    def read(self, caller: FrameType | None) -> float:
+        """The clock, for a read (`time.time` and its twins) made by `caller`'s code."""
         self.check_stopped()
         self.check_still()
-        frame = inspect.currentframe()
-        caller = frame.f_back.f_back if frame and frame.f_back else None
         if caller is not None and _own_code(caller.f_code.co_filename):
             self.own_reads += 1
         return self.clock.now()
 
-    def time(self) -> float:
-        return self._read() if self._mine() else REAL["time"]()
-
-    def monotonic(self) -> float:
-        return self._read() - self._origin if self._mine() else REAL["monotonic"]()
-
-    def perf_counter(self) -> float:
-        return self._read() - self._origin if self._mine() else REAL["perf_counter"]()
-
-    def time_ns(self) -> int:
-        return round(self._read() * NANOS) if self._mine() else REAL["time_ns"]()
-
-    def monotonic_ns(self) -> int:
-        if not self._mine():
-            return REAL["monotonic_ns"]()
-        return round((self._read() - self._origin) * NANOS)
-
-    def perf_counter_ns(self) -> int:
-        if not self._mine():
-            return REAL["perf_counter_ns"]()
-        return round((self._read() - self._origin) * NANOS)
-
     async def async_sleep(self, delay: float, result: Any = None) -> Any:
-        if not self._mine():
-            return await REAL_ASYNC_SLEEP(delay, result)
         self.sleep(delay)
         await REAL_ASYNC_SLEEP(0)  # still a scheduling point, as callers expect
         return result
 
-    # --- patching ----------------------------------------------------------------------------
+    # --- the block ------------------------------------------------------------------------------
 
-    def _replacements(self) -> dict[int, Callable[..., Any]]:
-        return {
-            id(REAL["sleep"]): self.sleep,
-            id(REAL["time"]): self.time,
-            id(REAL["monotonic"]): self.monotonic,
-            id(REAL["perf_counter"]): self.perf_counter,
-            id(REAL["time_ns"]): self.time_ns,
-            id(REAL["monotonic_ns"]): self.monotonic_ns,
-            id(REAL["perf_counter_ns"]): self.perf_counter_ns,
-            id(REAL_ASYNC_SLEEP): self.async_sleep,
-        }
-
-    def _patch_everywhere(self) -> None:
-        """Replace the real functions in `time`, `asyncio` and every module that imported
-        them by name (`from time import sleep`), so unmodified client code is covered."""
-        replacements = self._replacements()
-        self._patched.append((asyncio.BaseEventLoop, "time", asyncio.BaseEventLoop.time))
-        setattr(asyncio.BaseEventLoop, "time", _loop_time)  # noqa: B010 - a method, replaced
-        for module, attribute, value in _HOLDERS.find():
-            if id(value) in replacements:
-                self._patched.append((module, attribute, value))
-                setattr(module, attribute, replacements[id(value)])
-
-    def _restore(self) -> None:
-        for module, name, value in reversed(self._patched):
-            setattr(module, name, value)
-        self._patched.clear()
+    def abandon(self, cause: OutOfTime) -> None:
+        """Give the block up while its thread is still in it: a client that cannot be stopped
+        (a loop that calls nothing, or one that swallows OutOfTime) is left behind. Its every
+        sleep and clock read raises from now on (`cause`, or the limit it met first), and the
+        clock no longer waits on it. The functions stay replaced until its thread leaves (if
+        ever): they serve each thread by its own block, so the blocks opened after it keep
+        their virtual time, and it never gets real time back."""
+        if self.stopped is None:
+            self.stopped = cause
+        self._close()
 
     @contextmanager
     def running(self) -> Iterator[VirtualTime]:
@@ -374,13 +331,162 @@ class VirtualTime:
         for its waits too."""
         from mockserver.engine.clock import Clock  # here: the pytest plugin imports this early
 
-        self._threads.add(threading.get_ident())
-        self._patch_everywhere()
-        close = self.clock.open_virtual(self) if isinstance(self.clock, Clock) else None
+        thread = threading.get_ident()
+        outer = _BLOCKS.get(thread)
+        _PATCH.hold()
+        _BLOCKS[thread] = self
+        close = self.clock.open_virtual(self) if isinstance(self.clock, Clock) else _nothing
+        self._close = _once(close)
         try:
             yield self
         finally:
-            if close is not None:
-                close()
-            self._restore()
-            self._threads.discard(threading.get_ident())
+            self._close()
+            _PATCH.release()
+            if outer is None:
+                del _BLOCKS[thread]
+            else:
+                _BLOCKS[thread] = outer
+
+
+def _nothing() -> None:
+    """No undo."""
+
+
+def _once(undo: Callable[[], None]) -> Callable[[], None]:
+    """`undo` at the first call only: a block abandoned by its runner is closed then, and not
+    again when (if ever) its thread leaves it."""
+    pending = [undo]
+    lock = threading.Lock()
+
+    def once() -> None:
+        with lock:
+            now, pending[:] = list(pending), []
+        for step in now:
+            step()
+
+    return once
+
+
+# --- one patch for every block, each thread served by its own ---------------------------------
+
+_BLOCKS: dict[int, VirtualTime] = {}  # thread id -> the innermost block it is in
+
+
+def _block() -> VirtualTime | None:
+    return _BLOCKS.get(threading.get_ident())
+
+
+def _caller() -> FrameType | None:
+    """The frame that called the virtual function calling this."""
+    frame = inspect.currentframe()
+    return frame.f_back.f_back if frame and frame.f_back else None
+
+
+def _sleep(seconds: float) -> None:
+    block = _block()
+    if block is None:
+        REAL["sleep"](seconds)
+    else:
+        block.sleep(seconds)
+
+
+def _time() -> float:
+    block = _block()
+    return REAL["time"]() if block is None else block.read(_caller())
+
+
+def _monotonic() -> float:
+    block = _block()
+    return REAL["monotonic"]() if block is None else block.read(_caller()) - block.origin
+
+
+def _perf_counter() -> float:
+    block = _block()
+    return REAL["perf_counter"]() if block is None else block.read(_caller()) - block.origin
+
+
+def _time_ns() -> int:
+    block = _block()
+    return REAL["time_ns"]() if block is None else round(block.read(_caller()) * NANOS)
+
+
+def _monotonic_ns() -> int:
+    block = _block()
+    if block is None:
+        return REAL["monotonic_ns"]()
+    return round((block.read(_caller()) - block.origin) * NANOS)
+
+
+def _perf_counter_ns() -> int:
+    block = _block()
+    if block is None:
+        return REAL["perf_counter_ns"]()
+    return round((block.read(_caller()) - block.origin) * NANOS)
+
+
+async def _async_sleep(delay: float, result: Any = None) -> Any:
+    block = _block()
+    if block is None:
+        return await REAL_ASYNC_SLEEP(delay, result)
+    return await block.async_sleep(delay, result)
+
+
+REPLACEMENTS: dict[int, Callable[..., Any]] = {
+    id(REAL["sleep"]): _sleep,
+    id(REAL["time"]): _time,
+    id(REAL["monotonic"]): _monotonic,
+    id(REAL["perf_counter"]): _perf_counter,
+    id(REAL["time_ns"]): _time_ns,
+    id(REAL["monotonic_ns"]): _monotonic_ns,
+    id(REAL["perf_counter_ns"]): _perf_counter_ns,
+    id(REAL_ASYNC_SLEEP): _async_sleep,
+}
+
+
+class _Patch:
+    """The real functions replaced, in `time`, `asyncio` and every module that imported them
+    by name (`from time import sleep`), so unmodified client code is covered; while any block
+    holds the patch. The replacements serve each thread by the block it is in (real time for
+    a thread in none), so a block never patches or restores under another: one left behind
+    by a client that cannot be stopped spoils nothing for the blocks opened after it."""
+
+    def __init__(self) -> None:
+        self.holds = 0
+        self.patched: list[Holder] = []
+        self.lock = threading.Lock()
+
+    def hold(self) -> None:
+        """Replace the real functions, those that came to be held since too."""
+        with self.lock:
+            self.holds += 1
+            if self.holds == 1:
+                self.patched.append((asyncio.BaseEventLoop, "time", asyncio.BaseEventLoop.time))
+                setattr(asyncio.BaseEventLoop, "time", _loop_time)  # noqa: B010 - a method
+            for module, attribute, value in _HOLDERS.find():
+                self.patched.append((module, attribute, value))
+                setattr(module, attribute, REPLACEMENTS[id(value)])
+
+    def release(self) -> None:
+        """Put the real functions back once no block holds them."""
+        with self.lock:
+            self.holds -= 1
+            if self.holds:
+                return
+            for module, name, value in reversed(self.patched):
+                setattr(module, name, value)
+            self.patched.clear()
+
+
+_PATCH = _Patch()
+
+
+@contextmanager
+def patched() -> Iterator[None]:
+    """Keep the real functions replaced while the block is open: the virtual-time blocks
+    opened inside it (one per row of a client check) find them replaced already, rather than
+    each replacing and restoring them."""
+    _PATCH.hold()
+    try:
+        yield
+    finally:
+        _PATCH.release()
