@@ -126,8 +126,10 @@ def _loop_time(loop: asyncio.BaseEventLoop) -> float:
     return REAL["monotonic"]()
 
 
-# keep the real functions: the server's clock, and pytest's own timing (test durations)
-OWN = ("mockserver.engine", "_pytest")
+# keep the real functions: the server's clock, and the test frameworks' own timing (pytest's
+# test durations; Hypothesis' deadlines and the garbage-collection time its `gc` callback
+# measures, in whichever thread collects: a stopped block would raise in it)
+OWN = ("mockserver.engine", "_pytest", "hypothesis")
 Holder = tuple[Any, str, Callable[..., Any]]  # (module, name, the real function it holds)
 
 
