@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta, timezone
@@ -44,6 +45,44 @@ def _times() -> SearchStrategy[str]:
         st.times(),
         _offsets(),
     )
+
+
+# Shapes a timestamp pattern may pin: UTC date-times at each precision, `Z` or `+00:00`, and
+# plain dates. Samples spelled in them tell whether a pattern is one (see `pinned_timestamps`).
+def _utc(timespec: str, zulu: bool) -> Callable[[datetime], str]:
+    return lambda moment: rfc3339(moment.replace(tzinfo=UTC), timespec, zulu)
+
+
+SHAPES: tuple[Callable[[datetime], str], ...] = (
+    *(_utc(timespec, zulu) for timespec in TIMESPECS for zulu in (True, False)),
+    lambda moment: moment.date().isoformat(),
+)
+SAMPLES = (datetime(2024, 2, 29, 23, 59, 58, 123456), datetime(1999, 12, 1, 0, 0, 0, 500000))
+
+
+def _a_timestamp_shape(pattern: re.Pattern[str], shape: Callable[[datetime], str]) -> bool:
+    """The pattern matches the samples in `shape` and nothing else in their place: each digit
+    replaced by a letter is refused, so `\\S` or `[A-Za-z0-9:-]+` are not timestamp patterns."""
+    for sample in SAMPLES:
+        text = shape(sample)
+        if pattern.fullmatch(text) is None:
+            return False
+        spots = [i for i, c in enumerate(text) if c.isdigit()]
+        if any(pattern.fullmatch(text[:i] + "x" + text[i + 1 :]) for i in spots):
+            return False
+    return True
+
+
+def pinned_timestamps(pattern: str) -> SearchStrategy[str] | None:
+    """Real dates and times (years 0001-9999) spelled as a pattern that pins a timestamp's
+    shape requires, or None when the pattern is not one. A regex such as
+    `^\\d{4}-\\d{2}-\\d{2}T...` also admits `2023-02-31` or year `0000`, which no client can
+    parse; the contract means a time."""
+    compiled = re.compile(pattern)
+    shapes = [shape for shape in SHAPES if _a_timestamp_shape(compiled, shape)]
+    if not shapes:
+        return None
+    return st.builds(lambda shape, moment: shape(moment), st.sampled_from(shapes), st.datetimes())
 
 
 def uuids() -> SearchStrategy[str]:

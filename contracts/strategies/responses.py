@@ -8,19 +8,34 @@ from typing import Any
 from hypothesis.strategies import SearchStrategy
 
 from mockserver.contracts.document import load
-from mockserver.contracts.strategies.keywords import Schema, UnsupportedSchema
+from mockserver.contracts.strategies.keywords import Schema, UnsupportedSchema, json_key
 from mockserver.contracts.strategies.schemas import Converter
 
 
 @functools.cache
-def _converter(api: str) -> Converter:
-    """One converter per contract, so the strategies it builds are shared."""
-    return Converter(load(api))
+def _converter(api: str, closed: bool) -> Converter:
+    """One converter per contract and kind of body, so the strategies it builds are shared."""
+    return Converter(load(api), closed)
+
+
+@functools.cache
+def _request_schemas(api: str) -> frozenset[str]:
+    """The request body schemas of the contract's operations, as written and resolved."""
+    contract = load(api)
+    found: set[str] = set()
+    for operation in contract.operations:
+        body = contract.resolve(operation.spec.get("requestBody") or {})
+        for media in (body.get("content") or {}).values():
+            if "schema" in media:
+                found |= {json_key(media["schema"]), json_key(contract.resolve(media["schema"]))}
+    return frozenset(found)
 
 
 def from_schema(api: str, schema: Schema) -> SearchStrategy[Any]:
-    """Values of `schema`, a schema of `api`'s contract (its `$ref`s resolve in that document)."""
-    values = _converter(api).strategy(schema)
+    """Values of `schema`, a schema of `api`'s contract (its `$ref`s resolve in that document).
+    A request body schema draws no key its objects do not name: the mock would report it."""
+    closed = json_key(schema) in _request_schemas(api)
+    values = _converter(api, closed).strategy(schema)
     if values is None:
         raise UnsupportedSchema(f"no value satisfies this {api} schema: {schema!r}")
     return values

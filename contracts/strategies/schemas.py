@@ -47,8 +47,12 @@ BUILT = 2048  # strategies kept per contract, least recently used dropped first
 class Converter:
     """Turns one contract's schemas into strategies, resolving `$ref`s through the document."""
 
-    def __init__(self, contract: Contract) -> None:
+    def __init__(self, contract: Contract, closed: bool = False) -> None:
+        """`closed`: objects that name their `properties` get no other key unless an
+        `additionalProperties` schema asks for them, as request bodies must: the mock reports
+        any other key of a request as an unknown field."""
         self.contract = contract
+        self.closed = closed
         # bounded: payload variety pins a new schema per call, and a server runs for days
         self._built: OrderedDict[str, SearchStrategy[Any] | None] = OrderedDict()
         self._building: set[str] = set()
@@ -120,14 +124,20 @@ class Converter:
 
     def _negation(self, schema: Schema) -> Schema:
         """`not schema` spelled positively, for the condition shapes the contracts use:
-        `const`/`enum`/`type` on a value and `properties`/`required` on an object."""
+        `const`/`enum`/`type` on a value, `properties`/`required` on an object, and `allOf`
+        or `anyOf` of those."""
         if isinstance(schema, bool):
             return not schema
         schema = self._without_ref(schema)
         keys = {k for k in schema if k in ASSERTIONS or k in COMPOSITION}
-        if not keys <= {"type", "const", "enum", "properties", "required"}:
+        if not keys <= {"type", "const", "enum", "properties", "required", "allOf", "anyOf"}:
             raise UnsupportedSchema(f"cannot negate a schema using {sorted(keys)}")
         branches: list[Schema] = []  # not (A and B) == (not A) or (not B)
+        branches += [n for part in schema.get("allOf", []) if (n := self._negation(part))]
+        if "anyOf" in schema:  # not (A or B) == (not A) and (not B)
+            parts = [self._negation(part) for part in schema["anyOf"]]
+            if all(n is not False for n in parts):
+                branches.append({"allOf": parts})
         if "type" in schema:
             others = [
                 t for t in JSON_TYPES if t not in meet_types(schema["type"], list(JSON_TYPES))
@@ -309,6 +319,8 @@ class Converter:
 
     def _undeclared(self, schema: dict[str, Any], known: set[str]) -> SearchStrategy | None:
         extra = schema.get("additionalProperties", True)
+        if self.closed and schema.get("properties") and extra in (True, {}):
+            return None
         values = self.strategy(extra) if extra is not False else None
         names = self.strategy({"allOf": [schema.get("propertyNames", True), {"type": "string"}]})
         if values is None or names is None:

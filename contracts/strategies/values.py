@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from mockserver.contracts.strategies.formats import FORMATS
+from mockserver.contracts.strategies.formats import FORMATS, pinned_timestamps
 from mockserver.contracts.strategies.keywords import PATTERNS, UnsupportedSchema, is_type, types_of
 from mockserver.contracts.strategies.regex import regex_strings
 
@@ -121,8 +121,9 @@ def _length_ok(low: int, high: int | None) -> Callable[[str], bool]:
 
 
 def string_values(schema: dict[str, Any]) -> SearchStrategy[str] | None:
-    """Strings drawn from the format, else the first pattern, else any text of the length;
-    then checked against the length and every pattern."""
+    """Strings drawn from the format, else the first pattern (real times when it pins a
+    timestamp), else any text of the length; then checked against the length and every
+    pattern."""
     low, high = schema.get("minLength", 0), schema.get("maxLength")
     if high is not None and low > high:
         return None
@@ -132,7 +133,8 @@ def string_values(schema: dict[str, Any]) -> SearchStrategy[str] | None:
     if formatted is not None:
         values = formatted()
     elif patterns:
-        values = regex_strings(patterns[0])
+        timestamps = pinned_timestamps(patterns[0])
+        values = regex_strings(patterns[0]) if timestamps is None else timestamps
     else:
         return st.text(min_size=low, max_size=high if high is not None else low + EXTRA_CHARS)
     return values.filter(lambda text: all(check(text) for check in checks))
