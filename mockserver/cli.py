@@ -155,7 +155,8 @@ def add_schemathesis(commands: argparse._SubParsersAction) -> None:
         help="test the mock against its own contracts with schemathesis (CI recipe)",
         description="Serve the mock on a free port and run `schemathesis run` against each "
         "API's served document, with the settings shipped in the package. Arguments after "
-        "`--` go to `schemathesis run`. Exit code 1 when any API fails.",
+        "`--` go to `schemathesis run`. Exit code 1 when any API fails, 2 when schemathesis "
+        "refuses the options after `--`.",
     )
     run.add_argument(
         "--api",

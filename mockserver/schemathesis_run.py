@@ -28,6 +28,7 @@ from mockserver.schemathesis_config import config, to_toml
 
 TENANT = "ci-key"
 DEFAULT_MAX_EXAMPLES = 25
+PLACEHOLDER_LOCATION = "http://127.0.0.1/openapi.json"  # parsed, never fetched
 UNPARSABLE = "Invalid HTTP request received."  # uvicorn's warning for a request it answers 400
 
 
@@ -85,11 +86,28 @@ def commands(
     return found
 
 
+def usage_error(options: Sequence[str]) -> str | None:
+    """What `schemathesis run` would refuse in these options (an unknown flag, a bad value),
+    found before any server starts: run, each API would fail with the same usage error."""
+    from click import UsageError
+    from schemathesis.cli import run as run_command
+
+    try:
+        run_command.make_context("run", [PLACEHOLDER_LOCATION, *options])
+    except UsageError as error:
+        return error.format_message()
+    return None
+
+
 def run(apis: Sequence[str], max_examples: int, seed: int | None, extra: Sequence[str] = ()) -> int:
-    """Serve the mock, run schemathesis on each API in each pass; 0 when every run passed."""
+    """Serve the mock, run schemathesis on each API in each pass; 0 when every run passed,
+    2 when schemathesis would refuse the options."""
     options = ["--max-examples", str(max_examples)]
     if seed is not None:
         options += ["--seed", str(seed)]
+    if (refused := usage_error([*options, *extra])) is not None:
+        print(f"mockserver schemathesis: {refused}", file=sys.stderr, flush=True)
+        return 2
     failed = []
     quiet_negative_testing()
     with tempfile.TemporaryDirectory() as folder:

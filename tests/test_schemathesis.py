@@ -36,12 +36,12 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import ServerConfig, apis, contracts, create_app, schemathesis_config
-from mockserver.cli import build_parser
+from mockserver.cli import build_parser, main
 from mockserver.contracts.lifecycle_walk import advance_clock
 from mockserver.engine.clock import ManualClock
 from mockserver.live import LiveServer
 from mockserver.request import ApiRequest
-from mockserver.schemathesis_run import PASSES, passes_for
+from mockserver.schemathesis_run import PASSES, passes_for, usage_error
 from tests.conftest import ConformanceCheck
 from tests.webhook_receiver import Receiver
 
@@ -363,6 +363,30 @@ def test_phases_chosen_after_the_separator_make_one_pass() -> None:
     assert passes_for(["--phases", "examples"]) == PASSES[:1]
     assert passes_for(["--phases=fuzzing", "--seed", "2"]) == PASSES[:1]
     assert passes_for(["--workers", "2"]) == PASSES
+
+
+@pytest.mark.parametrize(
+    ("extra", "refusal"),
+    [
+        (["--no-such-flag"], "No such option '--no-such-flag'."),
+        (["--workers", "0"], "Invalid value for '--workers' / '-w': '0' is not one of"),
+        (["--phases=bogus"], "Invalid value for '--phases': invalid choice(s): bogus."),
+    ],
+)
+def test_options_schemathesis_refuses_are_one_line_before_any_run(
+    extra: list[str], refusal: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped option after `--` ran both passes, and the usage error of each run was
+    reported as "failed: camb" with exit 1."""
+    assert main(["schemathesis", "--", *extra]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"mockserver schemathesis: {refusal}")
+    assert err.count("\n") == 1
+
+
+def test_options_schemathesis_takes_pass_the_usage_check() -> None:
+    assert usage_error(["--max-examples", "3", "--phases", "stateful", "--checks", "all"]) is None
 
 
 def test_the_documented_stateful_run_with_the_hook_passes(tmp_path: Path) -> None:

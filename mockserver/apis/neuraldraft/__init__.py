@@ -81,11 +81,14 @@ class NeuralDraft(ApiService):
         # their shape (a stream cut at its deadline is kept, not counted as a timeout).
         {"include-operation-id": "stream_job", "request-timeout": 0.5},
         # A POST whose Idempotency-Key and body the service has seen gets the first answer
-        # again, as from the real service. schemathesis reuses such keys, so a replayed 201
-        # can name a webhook endpoint that a DELETE has removed since: the 404 that follows
-        # is right.
+        # again for 24 h, as from the real service. schemathesis reuses such keys, so a
+        # replayed 201 can name a webhook endpoint or an image that a DELETE has removed
+        # since: the 404 that follows is right.
         {
-            "include-operation-id": ["update_webhook_endpoint", "delete_webhook_endpoint"],
+            "include-operation-id": [
+                *["update_webhook_endpoint", "delete_webhook_endpoint"],
+                *["get_image", "replace_image", "delete_image"],
+            ],
             "checks.ensure_resource_availability.enabled": False,
         },
         # An upload is judged by its bytes: schemathesis's random `file` is no image, a
