@@ -145,7 +145,7 @@ def _endpoints(service: ApiService, routes: list[Route]) -> dict[tuple[str, str]
     endpoints: dict[tuple[str, str], Endpoint] = {}
     for route in routes:
         for method in route.methods or ():
-            endpoints.setdefault((method, service.canonical(route.path)), route.endpoint)
+            endpoints.setdefault((method, service.canonical(route.path_format)), route.endpoint)
     return endpoints
 
 

@@ -9,7 +9,11 @@ Host, method and path, as clients send the same ones again and again (a create, 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from starlette.convertors import Convertor, register_url_convertor
 
 from mockserver.contracts import Operation
 
@@ -21,6 +25,33 @@ ROUTES_KEPT = 4096  # (Host, method, path) whose route is remembered
 # a request's route: its API, the path it is served at, the API's prefix as reached ("" by
 # Host), the path as the API documents it, and its operation with the path's parameters
 RouteTo = tuple["ApiService", str, str, str, Operation | None, dict[str, str]]
+SEGMENTS = "segments"  # the convertor of a path parameter that may hold slashes
+
+
+class Segments(Convertor[str]):
+    """A path parameter whose value may hold slashes (`{key:segments}`), as a contract marks
+    one with `x-mock-slashes`. Unlike Starlette's `path`, never empty: `/v1/images/` stays the
+    router's redirect to `/v1/images`, not a lookup of the key ""."""
+
+    regex = ".+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor(SEGMENTS, Segments())
+
+
+def route_path(path: str, operations: Iterable[Operation]) -> str:
+    """`path` as a route's: the parameters the operations mark `x-mock-slashes` span
+    segments, so a wrong method on such a path is the router's 405 whatever the value."""
+    slashed = {p["name"] for op in operations for p in op.parameters() if p.get("x-mock-slashes")}
+    return re.sub(
+        r"\{(\w+)\}", lambda m: f"{{{m[1]}:{SEGMENTS}}}" if m[1] in slashed else m[0], path
+    )
 
 
 class ApiRoutes:

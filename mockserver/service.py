@@ -48,6 +48,7 @@ from mockserver.engine.scenarios import (
 )
 from mockserver.errors import ApiError, FieldError, fastapi_error, shown_value
 from mockserver.request import MAX_KEY_LENGTH, ApiRequest, first_headers, header
+from mockserver.routing import route_path
 from mockserver.state import MockState
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
@@ -226,6 +227,7 @@ class ApiService:
 
         template = self.canonical(path)
         operations = {op.method: op for op in self.contract.operations if op.template == template}
+        path = route_path(path, operations.values())
         if "GET" in operations:  # Starlette answers HEAD on GETs
             operations.setdefault("HEAD", operations["GET"])
 

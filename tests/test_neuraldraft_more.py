@@ -11,12 +11,16 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
+from mockserver import create_app
 from mockserver.engine.clock import parse_time
 from tests.conftest import Mock
 from tests.webhook_receiver import Receiver
 
 BASE = "/neuraldraft/v1"
+URL = "http://testserver"
+AUTH = {"Authorization": "Bearer ndsk_test_slash"}
 PROBLEM = "application/problem+json"
 POLL = {"X-Mock-Scenario": "completed; mode=poll"}
 
@@ -50,6 +54,16 @@ def test_a_wrong_method_on_a_key_with_slashes_is_the_405_of_a_key_without(
     assert without[:3] == (405, PROBLEM, {"GET", "HEAD", "PUT", "DELETE"})
     assert without[3]["code"] == "method_not_allowed"
     assert shape(send(mock, method, f"/images/{key}")) == without
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_an_empty_key_is_no_key_but_the_list_with_a_slash(method: str) -> None:
+    """A key spans segments but is never empty: `/images/` is the list's path with a trailing
+    slash (the router's redirect, as for every path), not a lookup or a 405 of the key ""."""
+    with TestClient(create_app(), follow_redirects=False) as client:
+        answer = client.request(method, BASE + "/images/", headers=AUTH)
+    assert answer.status_code == 307
+    assert answer.headers["location"] == URL + BASE + "/images"
 
 
 def test_a_poll_mode_event_shows_its_job_as_the_read_that_made_it_happen(mock: Mock) -> None:

@@ -10,8 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.routing import Route
 
 from mockserver.apis.neuraldraft import images, responses
 from mockserver.apis.neuraldraft.guards import (
@@ -148,11 +147,6 @@ class NeuralDraft(ApiService):
         store.subscribe(self._heard)
 
     def routes(self) -> list[Route]:
-        by_key = [
-            self.route("/v1/images/{key}", images.get_image),
-            self.route("/v1/images/{key}", responses.replace_image, ["PUT"]),
-            self.route("/v1/images/{key}", images.delete_image, ["DELETE"]),
-        ]
         return [
             self.route("/v1/blog-posts", responses.list_blog_posts),
             self.route("/v1/blog-posts", responses.create_blog_post, ["POST"]),
@@ -165,8 +159,9 @@ class NeuralDraft(ApiService):
             self.route("/v1/content/{key}/translate", responses.translate_content, ["POST"]),
             self.route("/v1/images", responses.list_images),
             self.route("/v1/images", responses.create_image, ["POST"]),
-            *by_key,
-            KeyWithSlashes(by_key),
+            self.route("/v1/images/{key}", images.get_image),
+            self.route("/v1/images/{key}", responses.replace_image, ["PUT"]),
+            self.route("/v1/images/{key}", images.delete_image, ["DELETE"]),
             self.route("/v1/jobs", responses.create_job, ["POST"]),
             self.route("/v1/jobs/{id}", responses.get_job),
             self.route("/v1/jobs/{id}/cancel", responses.cancel_job, ["POST"]),
@@ -408,32 +403,6 @@ class NeuralDraft(ApiService):
     def _heard(self, topic: str, message: str) -> None:
         if topic == CANCELLED_TOPIC:
             self.wakeup.fire()
-
-
-class KeyWithSlashes(Route):
-    """The routes of `/v1/images/{key}` once more, for a key that holds slashes.
-
-    The contract's `{key}` spans segments (`x-mock-slashes`), and a documented method is
-    served from the contract's match without the router; a wrong method goes on to the
-    router, whose `{key}` is one segment: it answered a key with slashes 404 where one
-    without gets the 405, with `Allow`. Here the key spans segments, with the same methods
-    and endpoints. An empty key matches nothing: `/v1/images/` stays the router's redirect
-    to the list."""
-
-    def __init__(self, routes: list[Route]) -> None:
-        self.by_method = {method: r.endpoint for r in routes for method in r.methods or ()}
-        path = routes[0].path.replace("{key}", "{key:path}")
-        super().__init__(path, self._serve, methods=sorted(self.by_method))
-
-    async def _serve(self, request: Request) -> Response:
-        response: Response = await self.by_method[request.method](request)
-        return response
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child = super().matches(scope)
-        if match is not Match.NONE and not child["path_params"]["key"]:
-            return Match.NONE, {}
-        return match, child
 
 
 def _add_headers(response: Response, limits: Limits) -> None:
