@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -23,6 +24,12 @@ PARSED = {  # a string that should have been a number or boolean (path, query, f
     ),
     "boolean": ("bool_parsing", "Input should be a valid boolean, unable to interpret input"),
 }
+# the text pydantic reads as a boolean, in any case (a query's `?track=yes`, a form's `on`)
+BOOLEAN_WORDS = {
+    **dict.fromkeys(["1", "on", "t", "true", "y", "yes"], True),
+    **dict.fromkeys(["0", "off", "f", "false", "n", "no"], False),
+}
+LAX_INTEGER = re.compile(r"\s*[+-]?[0-9]+(_[0-9]+)*(\.0*)?\s*")  # "1_000", " 12 ", "1.0"
 # JSON Schema type -> pydantic 2's error type and words for a value of another type
 TYPE_ERRORS = {
     "string": ("string_type", "Input should be a valid string"),
@@ -33,6 +40,11 @@ TYPE_ERRORS = {
     "object": ("dict_type", "Input should be a valid dictionary"),
     "null": ("none_required", "Input should be None"),
 }
+TYPE_KINDS = frozenset(
+    [*(kind for kind, _ in PARSED.values()), *(kind for kind, _ in TYPE_ERRORS.values())]
+    + ["int_from_float"]
+)
+CHOICE_KINDS = frozenset(["enum", "literal_error"])
 NOT_A_MODEL = "Input should be a valid dictionary or object to extract fields from"
 # violations one check reports at most (the schema's, then the unknown fields'): a 600 KB
 # list of wrong items made 300,000, a 36 MB answer and as many kept in the journal
@@ -82,8 +94,14 @@ def check(operation: Operation, schema: dict[str, Any], data: Any, where: str) -
     # pydantic runs a model's (or a field's) own check only once its parts are valid: the
     # whole's message would blame the wrong thing while a part is wrong
     inner = [v.pointer for v, _ in found]
+    # a field of choices (an Enum, a Literal) is one check in pydantic, whatever the value's
+    # type: `"24"` for 16, 24 or 32 is its one `enum` item, not an `int_parsing` beside it
+    chosen = {v.pointer for v, _ in found if v.kind in CHOICE_KINDS}
     return [
-        v for v, whole in found if not (whole and any(p.startswith(v.pointer + "/") for p in inner))
+        v
+        for v, whole in found
+        if not (whole and any(p.startswith(v.pointer + "/") for p in inner))
+        and not (v.kind in TYPE_KINDS and v.pointer in chosen)
     ]
 
 
@@ -175,14 +193,29 @@ def _type_violation(
     name = wanted if isinstance(wanted, str) else next(t for t in wanted if t != "null")
     if name == "object" and not path and where == "body":
         return Violation(operation, pointer, NOT_A_MODEL, value, "model_attributes_type")
-    if isinstance(value, str) and name in PARSED:
-        kind, message = PARSED[name]
+    if isinstance(value, str) and name in PARSED and not _lax_reads(value, name):
+        kind, message = PARSED[name]  # what lax mode says of a string it cannot read
         return Violation(operation, pointer, message, value, kind)
     if name == "integer" and isinstance(value, float) and not isinstance(value, bool):
         message = "Input should be a valid integer, got a number with a fractional part"
         return Violation(operation, pointer, message, value, "int_from_float")
     kind, message = TYPE_ERRORS.get(name, (f"{name}_type", f"Input should be a valid {name}"))
     return Violation(operation, pointer, message, value, kind)
+
+
+def _lax_reads(text: str, wanted: str) -> bool:
+    """Whether pydantic's lax mode reads `text` as a `wanted` ("24" as 24): the mock does not
+    convert (its types are strict), and refuses such a string in strict mode's words
+    (`int_type`), since "unable to parse string as an integer" would not be true of it."""
+    if wanted == "boolean":
+        return text.lower() in BOOLEAN_WORDS
+    if wanted == "integer":
+        return LAX_INTEGER.fullmatch(text) is not None
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.isascii()
 
 
 def _length_violation(
@@ -476,8 +509,8 @@ def coerce(value: Any, schema: dict[str, Any], contract: Contract) -> Any:
                 return int(value)
             if wanted == "number":
                 return float(value)
-            if wanted == "boolean" and value.lower() in {"true", "false", "1", "0"}:
-                return value.lower() in {"true", "1"}
+            if wanted == "boolean" and value.lower() in BOOLEAN_WORDS:
+                return BOOLEAN_WORDS[value.lower()]
             if wanted in {"object", "array"}:
                 return json.loads(value)
             if wanted == "null" and value in {"", "null"}:

@@ -570,6 +570,11 @@ BAD_INPUTS: dict[str, tuple[Any, list[Any], str]] = {
         ["body", "run_ids", 0],
         "int_parsing",
     ),
+    "batch-numeric-text-run-id": (  # strict types: lax mode would read it, so not "parsing"
+        lambda c: _batch_raw(c, json={"run_ids": ["12345"]}),
+        ["body", "run_ids", 0],
+        "int_type",
+    ),
     "batch-broken-json": (
         lambda c: _batch_raw(c, content=b"{run_ids", headers={"content-type": "application/json"}),
         ["body", 1],

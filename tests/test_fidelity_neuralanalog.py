@@ -262,3 +262,55 @@ def test_422_items_are_fastapis(na: Client) -> None:
             {"type": "missing", "loc": ["body", "audio"], "msg": "Field required", "input": None}
         ]
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "kind", "message"),
+    [
+        ({"use_restored": "true"}, "use_restored", "bool_type", "Input should be a valid boolean"),
+        ({"target_lufs": "-14"}, "target_lufs", "float_type", "Input should be a valid number"),
+        (
+            {"target_lufs": "loud"},
+            "target_lufs",
+            "float_parsing",
+            "Input should be a valid number, unable to parse string as a number",
+        ),
+    ],
+)
+def test_text_for_a_number_or_boolean_is_refused_in_words_true_of_it(
+    na: Client, body: dict[str, Any], field: str, kind: str, message: str
+) -> None:
+    """Types are strict (a decision): text lax mode would read ("-14") is refused in strict
+    mode's words. It was "unable to parse string as a number", which is not true of "-14"."""
+    answer = na.post("/master-audio", json={"audio_id": AUDIO_ID, **body})
+    assert answer.status_code == 422
+    (item,) = answer.json()["detail"]
+    assert (item["type"], item["loc"], item["msg"]) == (kind, ["body", field], message)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/master-audio", {"audio_id": AUDIO_ID, "bit_depth": "24"}, "bit_depth"),
+        ("/download-archive", {"id": AUDIO_ID, "versions": ["original"], "format": None}, "format"),
+    ],
+)
+def test_a_choice_of_the_wrong_type_is_one_enum_item(
+    na: Client, path: str, body: dict[str, Any], field: str
+) -> None:
+    """pydantic checks an Enum or Literal field once: the mock gave a type item and an `enum`
+    item at the same place."""
+    answer = na.post(path, json=body)
+    assert answer.status_code == 422
+    (item,) = answer.json()["detail"]
+    assert (item["type"], item["loc"]) == ("enum", ["body", field])
+
+
+@pytest.mark.parametrize("text", ["yes", "On", "t", "off", "N", "0"])
+def test_a_query_boolean_is_read_as_pydantic_reads_it(na: Client, text: str) -> None:
+    """`?track=yes` was a 422; pydantic reads yes/no, on/off, t/f, y/n, 1/0 in any case."""
+    audio_id = na.ready_audio(1.0)
+    answer = na.get(f"/download/audio/{audio_id}", params={"track": text}, follow_redirects=False)
+    assert answer.status_code == 307
+    refused = na.get(f"/download/audio/{audio_id}", params={"track": "maybe"})
+    assert refused.json()["detail"][0]["type"] == "bool_parsing"
