@@ -10,7 +10,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -332,6 +332,8 @@ class RequestMiddleware:
                 await self._serve(scope, info, service, exchange, key)
             except InjectedReset:
                 raise  # an in-process client's dropped connection
+            except ClientDisconnect:
+                pass  # gone before its body was whole: nothing is served, nor answered
             except Exception as exc:
                 if entry.status:  # the answer had begun: nothing left to say but the log
                     raise

@@ -18,7 +18,7 @@ import re
 import secrets
 from typing import TYPE_CHECKING
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -159,7 +159,10 @@ class BodyLimits:
             if len(raw) > limit:
                 raw = None
         else:
-            raw, pending = await read_body(receive, limit, first)
+            try:
+                raw, pending = await read_body(receive, limit, first)
+            except ClientDisconnect:
+                return  # nobody to answer, and nothing was asked whole
         if raw is None:
             await self._refuse(scope, service, TOO_LARGE, _too_large(limit), send)
             return
@@ -291,12 +294,15 @@ async def read_body(
     receive: Receive, limit: float = math.inf, first: Message | None = None
 ) -> tuple[bytes | None, Message | None]:
     """The body, or None once it passes `limit` (the rest is not read); and a message other
-    than body (a disconnect) met on the way, for the app to see too. `first`: the first
-    message, received already."""
+    than body met on the way, for the app to see too. `first`: the first message, received
+    already. Raises `ClientDisconnect` when the client goes away before the body's end: a
+    request never sent whole is served no more than Starlette serves it."""
     chunks: list[bytes] = []
     size = 0
     message = first if first is not None else await receive()
     while True:
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
         if message["type"] != "http.request":
             return b"".join(chunks), message
         chunk = message.get("body", b"")

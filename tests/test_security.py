@@ -309,6 +309,64 @@ async def test_a_declared_oversize_upload_is_refused_unread_key_first() -> None:
     assert await _upload(app, 20_000, b"\0" * 10_000, key=False, declared=size) == (401, 0)
 
 
+CUT_SHORT = {  # a body sent whole but for its end, then the client goes away
+    "json": (
+        "/neuralanalog/from-link",
+        [(b"x-api-key", b"gone"), (b"content-type", b"application/json")],
+        b'{"url": "https://example.com/a.wav"}',
+    ),
+    "form": (
+        "/camb/apis/audio-separation",
+        [(b"x-api-key", b"gone"), (b"content-type", b"multipart/form-data; boundary=B")],
+        b'--B\r\nContent-Disposition: form-data; name="media_file"; filename="a.wav"\r\n\r\n'
+        b"RIFF\r\n--B--\r\n",
+    ),
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("body", CUT_SHORT.values(), ids=CUT_SHORT.keys())
+async def test_a_request_whose_client_went_away_mid_body_is_not_served(
+    body: tuple[str, list[tuple[bytes, bytes]], bytes],
+) -> None:
+    """The body read so far was handed to the handler as whole: a job was made for a request
+    never sent whole (a bare Starlette app runs no handler), or its cut JSON journalled as the
+    client's violation."""
+    path, headers, content = body
+    app = create_app(ServerConfig(clock="manual"))
+    messages = [
+        {"type": "http.request", "body": content, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    length = (b"content-length", str(len(content) + 1000).encode())
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), *headers, length],
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+        "http_version": "1.1",
+        "root_path": "",
+    }
+    await app(scope, receive, send)
+    state = app.state.mock
+    assert sent == []
+    assert list(state.store.jobs()) == []
+    assert not [entry for entry in state.journal.entries() if entry.violations]
+
+
 # --- 4. the admin API: local only, or behind a token; never cross-site ----------------------------
 
 
