@@ -161,7 +161,13 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
             return Violation(
                 operation, pointer, f"Value error, {message}", value, "value_error", {"error": {}}
             )
-        closest = best_match(error.context or ())
+        # a branch that takes only null makes the field optional (pydantic's `X | None` is a
+        # nullable X, whose refusal is X's): it never comes closest for a value that is not
+        closest = best_match(
+            [e for e in error.context or () if (e.validator, e.validator_value) != ("type", "null")]
+            or error.context
+            or ()
+        )
         if closest is not None:
             return _violation(operation, where, closest)
     if keyword == "format" and bound in FORMATS:

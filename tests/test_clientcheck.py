@@ -42,7 +42,7 @@ def test_robust_client_is_handled_everywhere() -> None:
     assert report.ok, report.table()
     rows = {row.scenario: row for row in report.rows}
     assert rows["completed"].returned is not None and "bytes" in rows["completed"].returned
-    assert rows["failed"].raised.startswith("JobFailed: Source audio could not be decoded")
+    assert rows["failed"].raised.startswith("JobFailed: Source audio is no longer available")
     assert rows["stalled"].raised.startswith("TimeoutError")
     assert rows["stalled"].virtual_seconds >= 300  # gave up on its own timeout
     assert rows["429"].virtual_seconds >= 10  # waited out two 5 s windows

@@ -12,6 +12,7 @@ import av
 import pytest
 import soundfile
 
+from mockserver import contracts
 from mockserver.contracts.validate import validate_request, validate_response
 from mockserver.engine.artifacts import AudioInfo, render_audio
 from tests.conftest import Mock, make_mock
@@ -218,6 +219,51 @@ def test_an_upload_no_decoder_reads_fails_its_import(na: Client) -> None:
     na.mock.advance(60)
     status = na.status("audio", audio_id)
     assert status["is_failed"] and status["error_message"] == "Source audio could not be decoded"
+
+
+@pytest.mark.parametrize("path", ["/from-link", "/from-file"])
+def test_an_import_failed_on_demand_says_the_docs_message(na: Client, path: str) -> None:
+    """A link (or a WAV that decodes) failed by a scenario said "Source audio could not be
+    decoded", which nothing showed; only an upload no decoder reads says it."""
+    if path == "/from-link":
+        audio_id = na.post(path, "failed", json={"url": "https://example.com/a.wav"}).json()
+    else:
+        audio_id = na.post(
+            path, "failed", files={"audio": ("a.wav", render_audio(AudioInfo(1.0), 440, "wav"))}
+        ).json()
+    na.mock.advance(60)
+    status = na.status("audio", audio_id["audio_id"])
+    assert status["is_failed"] and status["error_message"] == STATUS["error_message"]
+
+
+def test_a_started_job_answers_its_id_and_no_field_the_contract_requires_beyond_it() -> None:
+    """The docs show the ID alone ("returns immediately with id"; "returns creation_id"): the
+    other fields are the mock's, marked as such, and a client must not need them."""
+    for schema, ident in [
+        ("JobStarted", "id"),
+        ("StemsStarted", "creation_id"),
+        ("WorkflowStarted", "workflow_run_id"),
+    ]:
+        found = contracts.load("neuralanalog").document["components"]["schemas"][schema]
+        assert found["required"] == [ident]
+        extras = [
+            name for name, prop in found["properties"].items() if prop.get("x-mock-extension")
+        ]
+        assert sorted(extras) == ["audio_id", "message", "status"]
+
+
+def test_a_restoration_takes_the_restoration_presets_master_audio_lists(na: Client) -> None:
+    """/master-audio's `preset` is the "Restoration preset to apply before optional
+    mastering"; /upscale-audio took any text as one."""
+    audio_id = na.ready_audio(1.0)
+    refused = na.post("/upscale-audio", json={"audio_id": audio_id, "preset": "bogus"})
+    assert refused.status_code == 422
+    (item,) = refused.json()["detail"]
+    assert (item["type"], item["loc"]) == ("enum", ["body", "preset"])
+    assert "'universal_enhancer', 'novasr'" in item["msg"]
+    for preset in ("novasr", None):
+        taken = na.post("/upscale-audio", json={"audio_id": audio_id, "preset": preset})
+        assert taken.status_code == 200, taken.text
 
 
 # --- 422: FastAPI's items, as pydantic 2 writes them ----------------------------------------

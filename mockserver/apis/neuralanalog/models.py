@@ -14,13 +14,14 @@ CONTRACT = HERE / "neuralanalog.yaml"
 DOWNLOADABLE = ("audio", "upscaled", "mastered", "stem")
 COMPLETED, FAILED = "completed", "failed"
 
+GONE = "Source audio is no longer available"  # the status page's one `error_message` example
 # kind -> (what it says while running, what it says once done, why it fails); the states it
 # shows and how long it takes are its lifecycle's in the contract (a workflow: its steps')
 KINDS: dict[str, tuple[str, str, str]] = {
-    "audio": ("Importing audio", "Import completed", "Source audio could not be decoded"),
-    "upscaled": ("Restoring audio", "Restoration completed", "Source audio is no longer available"),
-    "mastered": ("Mastering audio", "Mastering completed", "Source audio is no longer available"),
-    "stem_split": ("Separating stems", "Stem separation completed", "Stem separation failed"),
+    "audio": ("Importing audio", "Import completed", GONE),
+    "upscaled": ("Restoring audio", "Restoration completed", GONE),
+    "mastered": ("Mastering audio", "Mastering completed", GONE),
+    "stem_split": ("Separating stems", "Stem separation completed", GONE),
     "workflow": ("Running workflow", "Workflow completed", "Workflow step failed"),
 }
 CYCLES = lifecycles_in("neuralanalog", CONTRACT)

@@ -48,6 +48,7 @@ IMPORT_MESSAGE = "File uploaded successfully"  # the from-file page's example
 # the from-link page could not be read: the contract's example (nothing is uploaded)
 LINK_MESSAGE = "Audio import started"
 EMPTY_AUDIO = "Source audio is empty: it holds no samples"
+UNDECODABLE = "Source audio could not be decoded"
 LINKED_AUDIO = AudioInfo(LINK_DURATION)  # every imported link's (a value: shared by the jobs)
 ID_SHOWN = 64  # characters of an ID a message echoes (a UUID has 36; one of 5,000 was echoed)
 
@@ -65,7 +66,7 @@ async def from_file(ctx: Ctx) -> Response:
     usable = info is not None and info.duration > 0
     if not usable and scenario.source == "default":
         # what no decoder opens, or opens empty, fails its import, as the real service's would
-        failure = {"message": EMPTY_AUDIO} if info is not None else {}
+        failure = {"message": EMPTY_AUDIO if info is not None else UNDECODABLE}
         scenario = Scenario(FAILED, failure, "content")
     source = body.get("file_source", "from_file")
     kept = info if info is not None and usable else AudioInfo(UNREADABLE_DURATION)
