@@ -394,6 +394,9 @@ class Ctx:
     info: ApiRequest  # what the pipeline learned about the request (`request_info`)
     known_operation: contracts.Operation | None = None  # found once, when the route was made
     taken: list[Taken] = field(default_factory=list)  # scenarios it took from the queues
+    # when its first job was made: the jobs one request makes (a NeuroLinker request and its
+    # documents, a workflow and its steps) were made at one time, not a clock read apart
+    made_at: float | None = None
 
     @property
     def state(self) -> MockState:
@@ -627,8 +630,17 @@ class Ctx:
         """A new job, stored; `plan`: made already (`Ctx.plan`), else made here."""
         if plan is None:
             plan = self.plan(kind, scenario, data)
+        if self.made_at is None:
+            self.made_at = self.now
         job = Job(
-            self.service.name, self.tenant, job_id, kind, self.now, plan, data, scenario.describe()
+            self.service.name,
+            self.tenant,
+            job_id,
+            kind,
+            self.made_at,
+            plan,
+            data,
+            scenario.describe(),
         )
         return self.state.store.add(job, *aliases)
 

@@ -21,11 +21,14 @@ import jsonschema
 import neurolinker_sdk.polling
 import pytest
 from neurolinker_sdk import AsyncNeuroLinker, NeuroLinker, NeuroLinkerAPIError
+from starlette.testclient import TestClient
 
+from mockserver import ServerConfig, create_app
 from mockserver.admin_guard import page_signature
 from mockserver.apis.neurolinker import pdf
+from mockserver.engine.clock import ManualClock
 from mockserver.errors import echoed
-from tests.conftest import Live, Mock, make_mock
+from tests.conftest import ConformanceCheck, Live, Mock, make_mock
 from tests.pdfs import encrypted_pdf, object_stream_pdf, written_pdf
 
 NL = "/neurolinker"
@@ -1797,3 +1800,32 @@ def test_sdk_field_extraction_flow(live: Live, virtual_time: VirtualTime) -> Non
             full["request_uid"],
             markdown["request_uid"],
         ]
+
+
+class TickingClock(ManualClock):
+    """A clock that moves a microsecond at every read, as a running one does between reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def now(self) -> float:
+        self.reads += 1
+        return super().now() + self.reads * 1e-6
+
+
+def test_a_request_and_its_documents_start_together_whatever_the_clock_reads() -> None:
+    """The documents were made a clock read before their request, so on a running clock the
+    request started after its own first document (the docs' example shows them equal)."""
+    app = create_app(ServerConfig(clock="manual"), clock=TickingClock())
+    check = ConformanceCheck(app)
+    with TestClient(check) as client:
+        nl = Client(Mock(app.state.mock, client, check))
+        request_id = nl.extract(("a.pdf", written_pdf("one")), ("b.pdf", written_pdf("two")))
+        app.state.mock.clock.advance(3600)
+        status = nl.status(request_id)
+    check.assert_clean()
+    started = datetime.fromisoformat(status["started_at"])
+    documents = [datetime.fromisoformat(d["result"]["started_at"]) for d in status["documents"]]
+    assert min(documents) == started
+    assert all(moment >= started for moment in documents)
