@@ -78,6 +78,58 @@ async def _json(request: Request, *known: str) -> dict[str, Any]:
     return data
 
 
+def takes(
+    handler: Endpoint, query: dict[str, tuple[str, ...]] | None = None, body: str | None = None
+) -> Endpoint:
+    """`handler`, refusing what it would ignore: a query parameter its method does not read
+    (`query`: method -> names; `token`, the admin token, goes everywhere) and a body on a
+    method other than `body`. Ignored, `?tenant=` or `{"tenant": ...}` on a reset would wipe
+    every tenant, not the one meant. No body (or `{}`) is none, as clients send it."""
+    reads = query or {}
+
+    async def endpoint(request: Request) -> Response:
+        known = (*reads.get(request.method, ()), "token")
+        unknown = sorted(set(request.query_params) - set(known))
+        if unknown:
+            takes_only = f"takes only {', '.join(known[:-1])}" if known[:-1] else "takes none"
+            raise AdminError(
+                422,
+                f"unknown query parameter {shown_value(unknown[0])}; "
+                f"{request.method} {_path(request)} {takes_only}",
+            )
+        if request.method != body:
+            data = await _json(request)
+            if data:
+                raise AdminError(
+                    422,
+                    f"unknown key {shown_value(min(data))} in the body; "
+                    f"{request.method} {_path(request)} takes no body",
+                )
+        return await handler(request)
+
+    return endpoint
+
+
+def _tenant(value: Any) -> str | None:
+    """A `tenant` (in a body or a `?tenant=` filter): an API key a request can send, as an
+    API reads it (surrounding spaces dropped). A blank or longer one could never name a key:
+    queued, it would hold a slot for ever; a filter, it would quietly match nothing."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AdminError(422, "'tenant' must be an API key string")
+    key = value.strip()
+    if not key:
+        raise AdminError(422, f"'tenant' must be an API key, not blank (got {shown_value(value)})")
+    if len(key) > MAX_KEY_LENGTH:
+        raise AdminError(422, f"'tenant' must be an API key of at most {MAX_KEY_LENGTH} characters")
+    return key
+
+
+def _tenant_filter(request: Request) -> str | None:
+    return _tenant(request.query_params.get("tenant"))
+
+
 def _service(request: Request, name: Any) -> ApiService:
     services = _services(request)
     if not isinstance(name, str) or name not in services:
@@ -214,7 +266,7 @@ async def scenarios(request: Request) -> Response:
     all, DELETE clears it."""
     state = _state(request)
     if request.method == "GET":
-        return JSONResponse({"queued": _queued(state, request.query_params.get("tenant"))})
+        return JSONResponse({"queued": _queued(state, _tenant_filter(request))})
     if request.method == "DELETE":
         state.scenarios.clear()
         return JSONResponse({"queued": []})
@@ -228,11 +280,7 @@ async def scenarios(request: Request) -> Response:
         raise AdminError(422, "'count' must be a positive integer")
     if count > state.scenarios.limit:
         raise AdminError(422, f"'count' must be at most {state.scenarios.limit}")
-    tenant = data.get("tenant")
-    if tenant is not None and not isinstance(tenant, str):
-        raise AdminError(422, "'tenant' must be an API key string")
-    if tenant is not None and len(tenant) > MAX_KEY_LENGTH:  # no API takes it: never matches
-        raise AdminError(422, f"'tenant' must be an API key of at most {MAX_KEY_LENGTH} characters")
+    tenant = _tenant(data.get("tenant"))
     extra = {k: v for k, v in data.items() if k not in RESERVED}
     scenario = Scenario.parse_with(outcome, "queue", extra)
     service.check_scenario(scenario)  # refuses an outcome or an option this API does not know
@@ -267,7 +315,7 @@ async def faults(request: Request) -> Response:
         added = {rule.id for rule in book.add_all(rules)}
         listed = [_rule(r) for r in book.describe() if r["id"] in added]
         return JSONResponse({"faults": listed}, 201)
-    tenant = request.query_params.get("tenant")
+    tenant = _tenant_filter(request)
     listed = [_rule(r) for r in book.describe() if tenant is None or r["tenant"] == tenant]
     return JSONResponse({"faults": listed})
 
@@ -316,7 +364,7 @@ async def jobs(request: Request) -> Response:
     found, more = state.store.newest(
         _whole(params, "limit"),
         api,
-        params.get("tenant"),
+        _tenant_filter(request),
         _whole(params, "offset") or 0,
         (lambda job: job.snapshot(now).state.lower() == wanted) if wanted else None,
     )
@@ -445,13 +493,13 @@ async def transition(request: Request) -> Response:
 async def journal(request: Request) -> Response:
     state = _state(request)
     params = request.query_params
-    api = _api_filter(request)
+    api, tenant = _api_filter(request), _tenant_filter(request)
     if request.method == "DELETE":
         _no_count(params, "limit", "offset")
-        state.journal.clear(api, params.get("tenant"))
+        state.journal.clear(api, tenant)
         return JSONResponse({"entries": []})
     limit = _whole(params, "limit")
-    entries = [] if limit == 0 else state.journal.entries(api, params.get("tenant"), limit)
+    entries = [] if limit == 0 else state.journal.entries(api, tenant, limit)
     return JSONResponse({"entries": [e.as_dict() for e in entries]})
 
 
@@ -468,8 +516,7 @@ def _no_count(params: QueryParams, *names: str) -> None:
 
 
 async def violations(request: Request) -> Response:
-    tenant = request.query_params.get("tenant")
-    found = _state(request).journal.violations(_api_filter(request), tenant)
+    found = _state(request).journal.violations(_api_filter(request), _tenant_filter(request))
     return JSONResponse({"violations": found, "count": len(found)})
 
 
@@ -575,25 +622,36 @@ class AdminRoute(Route):
         await super().handle(scope, receive, send)
 
 
+# `limit` and `offset` on a DELETE are refused by the journal itself, in words of its own
+JOURNAL_QUERY = {
+    "GET": ("api", "tenant", "limit", "offset"),
+    "DELETE": ("api", "tenant", "limit", "offset"),
+}
+
+
 def admin_routes() -> list[BaseRoute]:
     endpoints = [
-        ("/health", health, ["GET"]),
-        ("/reset", reset, ["POST"]),
-        ("/clock", clock, ["GET"]),
-        ("/clock/advance", clock_advance, ["POST"]),
-        ("/clock/set", clock_set, ["POST"]),
-        ("/scenarios", scenarios, ["GET", "POST", "DELETE"]),
-        ("/faults", faults, ["GET", "POST", "DELETE"]),
-        ("/faults/{rule_id}", fault, ["DELETE"]),
-        ("/jobs", jobs, ["GET"]),
-        ("/jobs/{job_id}", job, ["GET"]),
+        ("/health", takes(health), ["GET"]),
+        ("/reset", takes(reset), ["POST"]),
+        ("/clock", takes(clock), ["GET"]),
+        ("/clock/advance", takes(clock_advance, body="POST"), ["POST"]),
+        ("/clock/set", takes(clock_set, body="POST"), ["POST"]),
+        ("/scenarios", takes(scenarios, {"GET": ("tenant",)}, "POST"), ["GET", "POST", "DELETE"]),
+        ("/faults", takes(faults, {"GET": ("tenant",)}, "POST"), ["GET", "POST", "DELETE"]),
+        ("/faults/{rule_id}", takes(fault), ["DELETE"]),
+        ("/jobs", takes(jobs, {"GET": ("api", "tenant", "status", "limit", "offset")}), ["GET"]),
+        ("/jobs/{job_id}", takes(job), ["GET"]),
+        ("/jobs/{job_id}/transition", takes(transition, body="POST"), ["POST"]),
+        ("/journal", takes(journal, JOURNAL_QUERY), ["GET", "DELETE"]),
+        ("/violations", takes(violations, {"GET": ("api", "tenant")}), ["GET"]),
+        ("/strict", takes(strict, body="POST"), ["GET", "POST"]),
+        ("/contracts", takes(contracts), ["GET"]),
+        # pages and download links: their refusals are pages and the file store's, and
+        # neither a body nor a parameter more could change what they answer
         ("/dashboard", dashboard, ["GET"]),
         ("/jobs/{job_id}/page", job_page, ["GET"]),
-        ("/jobs/{job_id}/transition", transition, ["POST"]),
-        ("/journal", journal, ["GET", "DELETE"]),
-        ("/violations", violations, ["GET"]),
-        ("/strict", strict, ["GET", "POST"]),
-        ("/contracts", contracts, ["GET"]),
+        # a download link an API issued: its refusals are the file store's, and no body
+        # could change what it answers
         ("/files/{job_id}/{name:path}", files, ["GET"]),
     ]
     routes = [

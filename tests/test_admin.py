@@ -71,6 +71,32 @@ def test_clock_advance_and_set(mock: Mock) -> None:
     assert mock.client.post("/__mock__/clock/advance", content=b"{").status_code == 400
 
 
+def test_a_job_made_after_the_time_set_does_not_exist_yet_but_to_the_admin_api(
+    mock: Mock,
+) -> None:
+    """Time travel, as admin-api.md says: its API answers 404 (a cancel too) until the clock
+    passes its creation again, while the admin API lists it."""
+    mock.client.post("/__mock__/clock/set", json={"time": "2026-01-01T01:00:00Z"})
+    headers = mock.headers("neuraldraft")
+    job_id = mock.client.post(
+        "/neuraldraft/v1/images", json={"prompt": "x"}, headers=headers
+    ).json()["id"]
+    audio_id = create(mock)
+    mock.client.post("/__mock__/clock/set", json={"time": "2026-01-01T00:59:59Z"})
+    assert mock.client.get(f"/neuraldraft/v1/jobs/{job_id}", headers=headers).status_code == 404
+    cancel = mock.client.post(f"/neuraldraft/v1/jobs/{job_id}/cancel", headers=headers)
+    assert cancel.status_code == 404
+    assert mock.client.get(
+        f"{NA}/status/audio/{audio_id}", headers=mock.headers("neuralanalog")
+    ).json() == {"detail": f"Audio {audio_id} not found"}
+    assert mock.client.get(f"/__mock__/jobs/{job_id}").json()["id"] == job_id
+    listed = mock.client.get("/__mock__/jobs").json()["jobs"]
+    assert {job["id"] for job in listed} == {job_id, audio_id}
+    mock.client.post("/__mock__/clock/set", json={"time": "2026-01-01T01:00:00Z"})
+    assert mock.client.get(f"/neuraldraft/v1/jobs/{job_id}", headers=headers).status_code == 200
+    assert status(mock, audio_id)["status"] == "in_progress"
+
+
 def test_queued_scenarios_apply_to_the_next_jobs_of_that_tenant(mock: Mock) -> None:
     queued = mock.client.post(
         "/__mock__/scenarios",
