@@ -188,7 +188,8 @@ def _own_code(filename: str) -> bool:
 class VirtualTime:
     """Put the calling thread's view of time on `clock` while the context is open.
 
-    `slept` is the total virtual time the client slept; `sleeps` counts its sleeps; `waited`
+    `slept` is the total virtual time the client slept; `sleeps` counts its sleeps (both with
+    those of the blocks nested in it on its thread: their time passed in it too); `waited`
     is the virtual time the server's waits moved the clock on for it (`wait_until`: event
     streams it read); `own_reads` counts the clock reads of its own code (`_own_code`). With
     a `budget` (virtual seconds from now), a sleep past it raises `OutOfTime`, as does the
@@ -221,6 +222,7 @@ class VirtualTime:
         self._still_at = self.origin
         self._still_from = requests() if requests else 0
         self._close: Callable[[], None] = _nothing  # no more waits on the clock for it
+        self._outer: VirtualTime | None = None  # the block around it on its thread, if any
         self._spending = threading.Lock()  # the client's sleeps and the server's waits
         self.stopped: OutOfTime | None = None  # the first limit the client met
 
@@ -276,8 +278,11 @@ class VirtualTime:
                 self.stop(
                     OutOfTime(f"still waiting when the {self.budget:g} s virtual budget ran out")
                 )
-            self.slept += seconds
-            self.sleeps += 1
+            block: VirtualTime | None = self
+            while block is not None:  # only this thread counts them: no lock for the outer
+                block.slept += seconds
+                block.sleeps += 1
+                block = block._outer
             self.clock.advance(seconds)
 
     def wait_until(self, moment: float, waiter: str) -> bool:
@@ -337,6 +342,7 @@ class VirtualTime:
         outer = _BLOCKS.get(thread)
         _PATCH.hold()
         _BLOCKS[thread] = self
+        self._outer = outer
         close = self.clock.open_virtual(self) if isinstance(self.clock, Clock) else _nothing
         self._close = _once(close)
         try:
@@ -344,6 +350,7 @@ class VirtualTime:
         finally:
             self._close()
             _PATCH.release()
+            self._outer = None
             if outer is None:
                 del _BLOCKS[thread]
             else:

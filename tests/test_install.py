@@ -59,9 +59,10 @@ def test_wheel_installs_only_the_name_mockserver(dist: Path) -> None:
     assert "mockserver/py.typed" in names
     assert "mockserver/contracts/neuralanalog.yaml" in names
     assert "mockserver/fixtures/plugin.py" in names
+    assert "mockserver/fixtures/entrypoint.py" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel_of(dist)).read(entry_points).decode()
-    assert "mockserver = mockserver.fixtures.plugin" in text
+    assert "mockserver = mockserver.fixtures.entrypoint" in text
 
 
 def test_twine_finds_nothing_wrong_with_the_distributions(dist: Path) -> None:

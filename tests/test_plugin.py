@@ -379,6 +379,31 @@ def test_virtual_time_runs_ten_minutes_of_polling_at_once(pytester: pytest.Pytes
     assert durations and max(map(float, durations)) < 60
 
 
+def test_a_nested_block_counts_its_sleeps_in_the_fixtures_too(pytester: pytest.Pytester) -> None:
+    """`virtual_time.slept` is the test's total, as the docs say: it used to leave out the
+    sleeps of a `mockserver.virtual_time()` block inside it (10 of the 15 s the clock moved)."""
+    run(
+        pytester,
+        """
+        import asyncio
+        import time
+
+
+        def test_nested(mockserver, virtual_time):
+            started = mockserver.now
+            time.sleep(3)
+            with mockserver.virtual_time() as inner:
+                time.sleep(5)
+                asyncio.run(asyncio.sleep(1))
+                assert (virtual_time.slept, virtual_time.sleeps) == (9, 3)  # as they happen
+            time.sleep(7)
+            assert (inner.slept, inner.sleeps) == (6, 2)
+            assert (virtual_time.slept, virtual_time.sleeps) == (16, 4)
+            assert mockserver.now - started == 16
+        """,
+    ).assert_outcomes(passed=1)
+
+
 def test_in_process_transports(pytester: pytest.Pytester) -> None:
     result = run(
         pytester,
@@ -865,6 +890,37 @@ def test_fault_rules_a_test_changes_are_back_at_its_teardown(pytester: pytest.Py
         "--mockserver-config=settings.json",
     )
     result.assert_outcomes(passed=2)
+
+
+STRICT_FLIPPED = """
+import pytest
+
+
+@pytest.mark.mockserver_allow_violations
+def test_1_flips_strict_mode(mockserver):
+    admin = mockserver.client()
+    flipped = not admin.get("/__mock__/strict").json()["strict"]
+    assert admin.post("/__mock__/strict", json={"strict": flipped}).json() == {"strict": flipped}
+
+
+@pytest.mark.mockserver_allow_violations
+def test_2_finds_it_as_configured(mockserver, pytestconfig):
+    configured = pytestconfig.getoption("mockserver_strict")
+    assert mockserver.client().get("/__mock__/strict").json() == {"strict": configured}
+    body = {"url": "https://e.com/a.wav", "unknown_field": 1}
+    created = mockserver.client("neuralanalog").post("/from-link", json=body)
+    assert created.status_code == (422 if configured else 200)
+"""
+
+
+@pytest.mark.parametrize("options", [(), ("--mockserver-strict",)])
+def test_strict_mode_a_test_changes_is_back_at_its_teardown(
+    pytester: pytest.Pytester, options: tuple[str, ...]
+) -> None:
+    """`POST /__mock__/strict` is server-wide: a test that turned it on used to leave it on
+    for every later test (a request with an unknown field refused with a 422), and one that
+    turned it off under `--mockserver-strict` left it off."""
+    run(pytester, STRICT_FLIPPED, *options).assert_outcomes(passed=2)
 
 
 def test_a_latency_fault_moves_the_clock_of_the_plugins_server(pytester: pytest.Pytester) -> None:
