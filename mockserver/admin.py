@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -79,7 +79,7 @@ async def _json(request: Request, *known: str) -> dict[str, Any]:
 
 
 def takes(
-    handler: Endpoint, query: dict[str, tuple[str, ...]] | None = None, body: str | None = None
+    handler: Endpoint, query: Mapping[str, tuple[str, ...]] | None = None, body: str | None = None
 ) -> Endpoint:
     """`handler`, refusing what it would ignore: a query parameter its method does not read
     (`query`: method -> names; `token`, the admin token, goes everywhere) and a body on a

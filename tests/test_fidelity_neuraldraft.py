@@ -348,7 +348,7 @@ def test_a_polled_job_reads_like_the_docs_example(mock: Mock) -> None:
 
 
 def test_a_422_reads_like_the_errors_page(mock: Mock) -> None:
-    answer = post(mock, "/blog-posts", {"type": "ai", "word_count": "long"})
+    answer = post(mock, "/blog-posts", {"type": "ai", "topic": 5, "word_count": "long"})
     assert answer.status_code == 422
     problem = answer.json()
     assert_same_shape({**VALIDATION_PROBLEM, "errors": None}, {**problem, "errors": None})

@@ -33,6 +33,7 @@ from mockserver.apis.neuraldraft.models import (
     Steps,
     job_body,
     job_events,
+    landed_languages,
     mp4,
     png,
     result_of,
@@ -255,12 +256,17 @@ class NeuralDraft(ApiService):
         """RFC 7807; a 422's `detail` names the fields in words, `errors` lists them.
 
         A body that is no JSON object at all is a 400 here, also when strict mode's request
-        check is the one that caught it.
+        check is the one that caught it; so is a body missing a required field, at any depth
+        (the errors page: "400 bad_request — Malformed request — invalid JSON, missing
+        required body field"), its `detail` naming the fields as `errors` would, also when
+        other fields are bad too: the malformed request is told first.
         """
         if error.status == 422:  # an image upload's refusals, in plain words
             error.errors = images.plain_words(request, error.errors)
         if error.status == 422 and any(_not_an_object(e) for e in error.errors):
             error = ApiError(400, "Request body must be a JSON object.", headers=error.headers)
+        if error.status == 422 and any(_missing(e) for e in error.errors):
+            error = ApiError(400, _missing_detail(error.errors), headers=error.headers)
         if error.status != 422 and error.errors:  # `errors` belongs to 422 only
             message = error.errors[0].msg
             error = ApiError(error.status, message, code=error.code, headers=error.headers)
@@ -377,10 +383,12 @@ class NeuralDraft(ApiService):
         job = job.as_at(position)
         data: dict[str, Any] = {"job": self.job_body(job, at, job.data["server_url"])}
         if job.kind == "blog_post.generate":
-            written = self.written_post(job, at)
-            post = self.blog_posts.get(job.tenant, written["post_id"])
-            if post is not None:
-                data["blog_post"] = post.as_dict(at)
+            post_id = self.written_post(job, at)["post_id"]
+            if subject:  # one of the project's languages, landed with the post
+                data.update(lang=subject, blog_post={"id": post_id})
+            elif (post := self.blog_posts.get(job.tenant, post_id)) is not None:
+                landed = {lang: when for lang, when, _ in landed_languages(job, at)}
+                data["blog_post"] = post.as_dict(at, landed)
         elif job.kind == "social_post.generate":
             social = self.social_posts.get(job.tenant, job.data["result"]["social_post_id"])
             if social is not None:
@@ -421,6 +429,21 @@ def _same_form(content_type: str, body: bytes) -> bytes:
     if found is None:
         return body
     return body.replace(b"--" + found.group(1).strip('"').encode("latin-1"), b"--boundary")
+
+
+def _missing(error: FieldError) -> bool:
+    """A required body field not sent (a form field sent empty is sent: see `plain_words`)."""
+    return error.type == "missing" and error.loc[:1] == ("body",)
+
+
+def _missing_detail(errors: list[FieldError]) -> str:
+    """The 400's words: the missing fields named as the `errors` map would (`prompt`,
+    `ai.topic`), then the body's other problems, so that one answer tells all to fix."""
+    missing = list(dict.fromkeys(e.field for e in errors if _missing(e)))
+    plural = "s" if len(missing) > 1 else ""
+    detail = f"Missing required body field{plural}: {', '.join(missing)}."
+    others = "; ".join(f"{e.field}: {e.msg}" for e in errors if not _missing(e))
+    return f"{detail} Also invalid: {others}" if others else detail
 
 
 def _not_an_object(error: FieldError) -> bool:

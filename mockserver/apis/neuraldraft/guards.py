@@ -1,7 +1,9 @@
 """What Neural Draft checks around every handler: the per-key rate limit and idempotent POSTs.
 
 Both run on the server clock, so a test can exhaust a window and advance past it instead of
-waiting a minute, and an idempotent answer expires after 24 virtual hours.
+waiting a minute, and an idempotent answer expires after 24 virtual hours. A request also
+leaves the rate window once 60 real seconds have passed: a client that honours
+`Retry-After` sleeps in real time, while a manual clock may stand still.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Limits(NamedTuple):
 
     limit: int
     remaining: int
-    reset: int  # the second the window is fully refilled
+    reset: int  # the second (server clock) the window is fully refilled
 
     def headers(self) -> dict[str, str]:
         return {
@@ -63,12 +65,22 @@ def _encoded(limits: Limits) -> tuple[tuple[bytes, bytes], ...]:
     )
 
 
+# one request in a window: [its server time, its real time]
+Hit = list[float]
+
+
 class RateLimiter:
-    """A sliding window of `limit` requests per 60 s per key, on the server clock.
+    """A sliding window of `limit` requests per 60 s per key.
+
+    A request leaves the window when 60 s have passed since it on the server clock or in real
+    time, whichever comes first (as an injected 429 window closes): a test moves its manual
+    clock past a window, and a client sleeping for `Retry-After` finds the window open again
+    though the manual clock stood still. `Retry-After` is the time until the oldest request
+    leaves, `X-RateLimit-Reset` the server clock's second when the last one does.
 
     Every answer carries `X-RateLimit-Limit/-Remaining/-Reset`, counted the same way whether
     or not the limit is enforced: `enforce=False` only never refuses (the remaining count
-    stays at 0 once used up). The window remembers at most `limit` request times per key.
+    stays at 0 once used up). The window remembers at most `limit` requests per key.
 
     A key's window is one value in the state store under its tenant, changed atomically, so
     the workers sharing a store count one window. Past `PRUNE_AT` keys, each new one looks at
@@ -85,28 +97,30 @@ class RateLimiter:
     def hit(self, tenant: str, now: float) -> Limits:
         """Count one request; its rate-limit headers, or a 429 once the window is used up."""
         new = refused = False
+        real = time.time()
 
-        def slide(held: list[float] | None) -> list[float]:
+        def slide(held: list[Hit] | None) -> list[Hit]:
             nonlocal new, refused  # the run that is kept is the last one: these are its
-            times = held if held is not None else []  # changed in place: the store's own copy
-            start = 0  # the first time still in the window
-            while start < len(times) and times[start] <= now - WINDOW_SECONDS:
+            hits = held if held is not None else []  # changed in place: the store's own copy
+            start = 0  # the first request still in the window
+            while start < len(hits) and _left(hits[start], now, real) <= 0:
                 start += 1
-            new, refused = held is None, self.enforce and len(times) - start >= self.limit
+            new, refused = held is None, self.enforce and len(hits) - start >= self.limit
             if refused:
-                del times[:start]
-                return times
-            del times[: max(start, len(times) + 1 - self.limit)]
-            times.append(now)
-            return times
+                del hits[:start]
+                return hits
+            del hits[: max(start, len(hits) + 1 - self.limit)]
+            hits.append([now, real])
+            return hits
 
-        times = self._store.update(_window(self._api, tenant), slide)
-        assert times
+        hits = self._store.update(_window(self._api, tenant), slide)
+        assert hits
         if new:
-            self._note(tenant, now)
-        limits = Limits(self.limit, self.limit - len(times), math.ceil(times[-1] + WINDOW_SECONDS))
+            self._note(tenant, now, real)
+        refill = math.ceil(now + _left(hits[-1], now, real))
+        limits = Limits(self.limit, self.limit - len(hits), refill)
         if refused:
-            retry = max(1, math.ceil(times[0] + WINDOW_SECONDS - now))
+            retry = max(1, math.ceil(_left(hits[0], now, real)))
             raise ApiError(
                 429,
                 f"Rate limit of {self.limit} requests per {WINDOW_SECONDS:.0f} s exceeded. "
@@ -115,7 +129,7 @@ class RateLimiter:
             )
         return limits
 
-    def _note(self, tenant: str, now: float) -> None:
+    def _note(self, tenant: str, now: float, real: float) -> None:
         """A new window: listed, and past `PRUNE_AT` the oldest idle ones forgotten."""
         store = self._store
         if store.push(self._keys, tenant) <= PRUNE_AT:
@@ -126,10 +140,19 @@ class RateLimiter:
                 return
             kept = store.update(
                 _window(self._api, oldest),
-                lambda times: times if times and times[-1] > now - WINDOW_SECONDS else None,
+                lambda hits: hits if hits and _left(hits[-1], now, real) > 0 else None,
             )
             if kept is not None:
                 store.push(self._keys, oldest)  # still in use: looked at again later
+
+
+def _left(hit: Hit, now: float, real: float) -> float:
+    """Seconds until the request `hit` leaves its window (0 or less: it has left): 60 s after
+    it on the server clock or in real time, whichever comes first."""
+    if not isinstance(hit, list):  # a request time alone, as an older version kept it
+        return 0.0
+    server_at, real_at = hit
+    return min(server_at + WINDOW_SECONDS - now, real_at + WINDOW_SECONDS - real)
 
 
 @lru_cache(maxsize=4096)  # read on every request: the key of a busy tenant, made once

@@ -30,8 +30,10 @@ from starlette.responses import Response
 
 from mockserver.apis.neuraldraft.models import COMPLETED, RESULT_FILES
 from mockserver.apis.neuraldraft.posts import Fields
+from mockserver.apis.neuraldraft.problems import CREDITS_CODES
 from mockserver.engine.clock import isoformat
 from mockserver.engine.jobs import Job
+from mockserver.engine.scenarios import Scenario
 from mockserver.errors import ApiError, FieldError
 from mockserver.request import ApiRequest
 from mockserver.service import Ctx
@@ -293,10 +295,15 @@ def _found(ctx: Ctx, key: str) -> Image:
     return image
 
 
-async def register(ctx: Ctx, key: str, upload: UploadFile, must_exist: bool) -> Response:
+async def register(
+    ctx: Ctx, key: str, upload: UploadFile, must_exist: bool, charged: bool
+) -> Response:
     """The uploaded file registered under `key` (replacing what the key held): `201` for a
-    new key, `200` for a replaced one; `must_exist`: a key the project lacks is a 404."""
+    new key, `200` for a replaced one; `must_exist`: a key the project lacks is a 404;
+    `charged`: it costs a credit (see `charge`), once the file is found to be an image."""
     mime_type, width, height, size = await _upload(upload)
+    if charged:
+        charge(ctx)
     write_due_images(ctx)
     if must_exist and _service(ctx).images.named(ctx.tenant, key) is None:
         raise ApiError(404, f"Image {key} not found.")
@@ -306,11 +313,27 @@ async def register(ctx: Ctx, key: str, upload: UploadFile, must_exist: bool) -> 
 
 def register_url(ctx: Ctx, key: str, url: str) -> Response:
     """`url` registered under `key` as it is, fetched by nobody: `201` for a new key, `200`
-    for a replaced one. Its size is unknown; its type is its extension's, if an image's."""
+    for a replaced one. Its size is unknown; its type is its extension's, if an image's. It
+    costs a credit (see `charge`)."""
+    charge(ctx)
     write_due_images(ctx)
     extension = urlsplit(url).path.rsplit("/", 1)[-1].rpartition(".")[2].lower()
     unknown = partial(Image, width=None, height=None, bytes=None)
     return _swap(ctx, key, unknown, TYPES.get(extension), url)
+
+
+def charge(ctx: Ctx) -> None:
+    """An image registered by upload (`POST /images`) or by URL (`PUT /images/{key}`) costs
+    a credit (the pricing page's `image_register`), and a project without credits is refused
+    it as a job's create is: a 402 when the request's scenario says credits ran out. Of the
+    queued scenarios it takes only that refusal: any other is a job's outcome, left queued
+    for the next create. (Replacing an image by upload on `PUT` costs nothing: its page.)"""
+    if ctx.scenario(takes=_refuses).outcome in CREDITS_CODES:
+        raise ApiError(402, "The project's credit balance is too low to register this image.")
+
+
+def _refuses(queued: Scenario) -> bool:
+    return queued.outcome in CREDITS_CODES
 
 
 def _swap(ctx: Ctx, key: str, sized: partial[Image], mime_type: str | None, url: str) -> Response:

@@ -82,6 +82,9 @@ LANGUAGES = {
     "zh": "Chinese",
 }
 BLOG_FIELDS_PER_LOCALE = 4  # title, excerpt, content, meta description
+# "the project's languages" an AI blog post with `translate_to_all` is translated into: the
+# mock has no projects, so every key's are the languages of the docs' translate example
+PROJECT_LANGUAGES = ("fr", "de", "es")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,13 +198,15 @@ def job_events(job: Job, now: float) -> list[tuple[str, str, float, float]]:
     A translation emits one event per language as it lands (`blog_post.translated` for a
     post, `content.changed` for a content key), also when the job is cut short later; the
     others one event when they end: `blog_post.published`, `image.generated`,
-    `social_post.published` / `social_post.failed`. No documented topic covers the rest.
+    `social_post.published` / `social_post.failed`; a blog post translated to all the
+    project's languages, one `blog_post.translated` per language after its
+    `blog_post.published`. No documented topic covers the rest.
     """
     if job.created_at > now:
         return []
     if job.kind == "translation.batch":
         topic = "blog_post.translated" if job.data["source"] == "blog_post" else "content.changed"
-        return [(topic, locale, at, end) for locale, at, end in landed_steps(job, now)]
+        return [(topic, locale, at, end) for locale, at, end in landed_languages(job, now)]
     snap = job.snapshot(now)
     outcome = snap.outcome
     finished = job.finished_at(now, snap)
@@ -213,7 +218,30 @@ def job_events(job: Job, now: float) -> list[tuple[str, str, float, float]]:
         ("social_post.generate", COMPLETED): "social_post.published",
         ("social_post.generate", FAILED): "social_post.failed",
     }.get((job.kind, outcome.state))
-    return [] if ended is None else [(ended, "", finished, snap.phase_started)]
+    if ended is None:
+        return []
+    translated = [("blog_post.translated", *landed) for landed in landed_languages(job, now)]
+    return [(ended, "", finished, snap.phase_started), *translated]
+
+
+def landed_languages(job: Job, now: float) -> list[tuple[str, float, float]]:
+    """The languages `job` translated a post (or a content key) into by `now`: each with
+    the time it landed and the position in the job's plan where it did.
+
+    A `translation.batch` lands each language as its step finishes. A blog post job with
+    `translate_to_all` lands the project's languages (`PROJECT_LANGUAGES`) with its post,
+    when it completes: its `translate` step translated them, and the post they belong to is
+    written (gets its id) then, as its pipeline publishes it at its end.
+    """
+    if job.kind == "translation.batch":
+        return landed_steps(job, now)
+    if job.kind != "blog_post.generate" or not job.data.get("translate_to_all"):
+        return []
+    snap = job.snapshot(now)
+    finished = job.finished_at(now, snap)
+    if snap.state != COMPLETED or finished is None:
+        return []
+    return [(lang, finished, snap.phase_started) for lang in PROJECT_LANGUAGES]
 
 
 def landed_steps(job: Job, now: float) -> list[tuple[str, float, float]]:

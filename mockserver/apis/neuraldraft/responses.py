@@ -21,7 +21,7 @@ from mockserver.apis.neuraldraft.models import (
     KINDS,
     PENDING,
     image_size,
-    landed_steps,
+    landed_languages,
     percent_changes_at,
     progress_of,
     slugify,
@@ -236,7 +236,7 @@ async def create_image(ctx: Ctx) -> Response:
     job (202), multipart registers the uploaded `file` under `key` at once."""
     if _multipart(ctx):
         form = await ctx.body()
-        return await images.register(ctx, form["key"], form["file"], must_exist=False)
+        return await images.register(ctx, form["key"], form["file"], must_exist=False, charged=True)
     body = await json_body(ctx)
     return _generate_image(ctx, body, body.get("key"))
 
@@ -267,7 +267,7 @@ async def replace_image(ctx: Ctx) -> Response:
     key = ctx.params()["key"]
     if _multipart(ctx):
         form = await ctx.body()
-        return await images.register(ctx, key, form["file"], must_exist=True)
+        return await images.register(ctx, key, form["file"], must_exist=True, charged=False)
     body = await json_body(ctx)
     if "prompt" not in body and body.get("regenerate") is not True:  # as the contract tells
         return images.register_url(ctx, key, body["url"])
@@ -454,20 +454,27 @@ def _blog_post(ctx: Ctx, id_or_slug: str, field: str | None = None) -> tuple[Blo
 
 
 def _landed(ctx: Ctx, posts: list[BlogPost]) -> list[dict[str, float]]:
-    """Per post, the languages its translation jobs landed by now and when (the latest of a
-    language); the jobs of all the posts read together."""
-    wanted = [job_id for post in posts for job_id in post.translated_by]
+    """Per post, the languages its jobs landed by now and when (the latest of a language):
+    its translation jobs', and the project's languages of the job that wrote it with
+    `translate_to_all`; the jobs of all the posts read together."""
+    wanted = [job_id for post in posts for job_id in _translating(post)]
     read = ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, wanted)
     jobs = dict(zip(wanted, read, strict=True))
     found = []
     for post in posts:
         languages: dict[str, float] = {}
-        for job_id in post.translated_by:
+        for job_id in _translating(post):
             job = jobs.get(job_id)
-            for lang, at, _ in landed_steps(job, ctx.now) if job is not None else ():
+            for lang, at, _ in landed_languages(job, ctx.now) if job is not None else ():
                 languages[lang] = max(at, languages.get(lang, at))
         found.append(languages)
     return found
+
+
+def _translating(post: BlogPost) -> list[str]:
+    """The jobs that may have translated `post`: the one that wrote it, then its
+    translation jobs."""
+    return [*([post.job_id] if post.job_id is not None else []), *post.translated_by]
 
 
 def _shown_post(ctx: Ctx, post: BlogPost, at: float) -> dict[str, Any]:
