@@ -200,7 +200,7 @@ def test_head_is_served_as_get_and_is_no_contract_violation(camb: Client) -> Non
     assert (head.status_code, head.content) == (200, b"")
     document = camb.mock.client.head(f"{CAMB}/openapi.json")
     assert document.status_code == 200
-    entries = camb.mock.client.get("/__mock__/journal", params={"method": "HEAD"}).json()
+    entries = camb.mock.client.get("/__mock__/journal").json()
     heads = [e for e in entries["entries"] if e["method"] == "HEAD"]
     assert len(heads) == 2 and all(e["violations"] == [] for e in heads), heads
     post = camb.mock.client.head(f"{CAMB}/audio-separation-results", headers=camb.headers)
