@@ -4,24 +4,29 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import dataclasses
 import errno
 import gc
 import importlib.util
 import logging
 import secrets
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mockserver import apis
 from mockserver.config import ServerConfig, checked_seed, cut, read_file
-from mockserver.stores import StoreError
+from mockserver.stores import StoreError, shown
 from mockserver.workers import MAX_WORKERS
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from mockserver.clientcheck import Report
 
@@ -38,6 +43,12 @@ MAX_EXAMPLES = 100_000  # `mockserver schemathesis --max-examples`: past it, a r
 
 class Mistake(Exception):
     """A mistake of the user's, told in one line: no usage block, no traceback."""
+
+
+class Stopped(BaseException):
+    """SIGINT or SIGTERM reached `serve` outside uvicorn's own handling: the user asked it to
+    stop. A BaseException, so no `except Exception` on the way (a store's client opening its
+    connection) mistakes it for a failure."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -84,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         type=int,
         default=None,
-        help="same seed + same requests = same IDs and timelines (default: random)",
+        help="same seed + same requests = same timelines and outcomes; the same IDs too on a "
+        "fresh shared --store, or with id_salt set in --config (the memory store draws a new "
+        "id_salt each start, so a restart never repeats an ID) (default: random)",
     )
     serve.add_argument(
         "--strict",
@@ -327,7 +340,55 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig.from_dict({**data, **overrides})
 
 
-SHUTDOWN_SECONDS = 2  # on SIGTERM, requests still open after this are cut off
+SHUTDOWN_SECONDS = 2  # on SIGINT or SIGTERM, requests still open after this are cut off
+
+
+class ClosedAtShutdown:
+    """Pure ASGI, around the served app: a request still open when the shutdown's
+    SHUTDOWN_SECONDS run out (a latency fault, an SSE stream) has its connection closed.
+
+    uvicorn cancels such a request's task; the cancellation leaving the app would be logged as
+    `Exception in ASGI application` with a traceback, and a request not yet answered would get
+    uvicorn's plain-text 500. The cancellation ends here instead: the task ends right after."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from mockserver.faults.reset import connection_of, drop_connection
+
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if connection_of(scope) is None:  # no connection to close (lifespan, in-process)
+                raise
+            await drop_connection(scope)  # uvicorn then sends nothing more on it
+
+
+@contextlib.contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """Within it SIGINT (Ctrl-C) and SIGTERM raise Stopped wherever the main thread is: in the
+    imports, while a store is opened. While uvicorn serves it handles both itself (open
+    requests get SHUTDOWN_SECONDS, see `ClosedAtShutdown`), then raises the signal again for
+    the handler it found, this one: Stopped, rather than Python's KeyboardInterrupt traceback
+    (SIGINT) or a death by the signal (SIGTERM)."""
+
+    def stop(number: int, frame: FrameType | None) -> None:
+        raise Stopped(signal.Signals(number).name)
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, stop) for number in handled}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def log_requests(level: int) -> None:
+    """The log of a served process: one line per request naming its request ID (uvicorn's
+    access log is off), at `level`. Each worker process sets it up as `serve` does."""
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 def build_app(config: ServerConfig) -> Starlette:
@@ -396,9 +457,8 @@ def serve(
     http = _installed("--http", http, "httptools", "h11")
     app = build_app(config)
     sock = bind(config.host, config.port)
-    # one log line per request, naming its request ID, replaces uvicorn's access log
     logging.addLevelName(level, log_level.upper())  # uvicorn's TRACE, which logging lacks
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    log_requests(level)
     settings: dict[str, Any] = {
         "log_level": level,
         "access_log": False,
@@ -407,11 +467,14 @@ def serve(
     }
     # connection resets (fault injection) need the resettable twin of uvicorn's protocol
     if workers == 1:
-        server = uvicorn.Server(uvicorn.Config(app, http=resettable_protocol(http), **settings))
+        served = ClosedAtShutdown(app)
+        server = uvicorn.Server(uvicorn.Config(served, http=resettable_protocol(http), **settings))
     else:
-        supervisor = processes.supervisor(config, workers, sock, http=http, **settings)
+        # the token generated here is the one every worker requires, and the one printed
+        shared = dataclasses.replace(config, admin_token=app.state.admin_token)
+        supervisor = processes.supervisor(shared, workers, sock, http=http, **settings)
     host = f"[{config.host}]" if ":" in config.host else config.host
-    many = f", {workers} workers on {config.store}" if workers > 1 else ""
+    many = f", {workers} workers on {shown(config.store)}" if workers > 1 else ""
     print(f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http}{many})", flush=True)
     for line in token_lines(config, app.state.admin_token):
         print(line, flush=True)
@@ -463,24 +526,32 @@ def _installed(flag: str, choice: str, fast: str, fallback: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        with stopping_on_signals():  # `serve`, from the first moment it may be stopped
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if args.command == "serve":
+                return _serve_command(args)
+    except Stopped:  # exit status 0, as uvicorn's supervisor (`--workers`) ends on them
+        return 0
     if args.command == "check-client":
         return check_client(args, args.command_parser)
-    if args.command == "schemathesis":
-        from mockserver.schemathesis_run import run
+    from mockserver.schemathesis_run import run
 
-        if importlib.util.find_spec("schemathesis") is None:
-            print("mockserver schemathesis: needs schemathesis (pip install schemathesis)")
-            return 2
-        extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
-        return run(args.api or apis.names(), args.max_examples, args.seed, extra)
+    if importlib.util.find_spec("schemathesis") is None:
+        print("mockserver schemathesis: needs schemathesis (pip install schemathesis)")
+        return 2
+    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
+    return run(args.api or apis.names(), args.max_examples, args.seed, extra)
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    """`mockserver serve`: 0 once stopped, 2 for a mistake (one line each)."""
     try:
-        if args.command == "serve":
-            serve(config_from(args), args.log_level, args.loop, args.http, args.workers)
+        serve(config_from(args), args.log_level, args.loop, args.http, args.workers)
     except (Mistake, ValueError, StoreError) as exc:  # ConfigError, FaultError: ValueErrors
         for line in str(exc).splitlines():
-            print(f"mockserver {args.command}: {line}", file=sys.stderr)
+            print(f"mockserver serve: {line}", file=sys.stderr)
         return 2
     return 0
 

@@ -8,15 +8,22 @@ create). `mockserver serve` hands the full collections to `QuietCollector`: the 
 generations are still collected as requests come (they hold only new objects, so that is
 quick), and a full collection runs once no request has come for a moment, or after a
 bounded time under steady load, so garbage caught in reference cycles cannot pile up.
+The count of requests is read from the state store: while the store cannot be reached the
+collector skips its looks (one log line per outage) and carries on once it is back.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from mockserver.stores import StoreError
+
+log = logging.getLogger("mockserver")
 
 QUIET_SECONDS = 0.5  # no request for this long: the server is quiet
 LONGEST_SECONDS = 60.0  # under load without a pause, a full collection after this long
@@ -41,6 +48,7 @@ class QuietCollector:
         self._last_run = time.monotonic()
         self._stop = threading.Event()
         self._thresholds = gc.get_threshold()
+        self._outage = False  # the last look could not read the count: logged once
 
     def start(self) -> threading.Thread:
         """Put off the interpreter's own full collections and watch from a daemon thread."""
@@ -67,12 +75,25 @@ class QuietCollector:
         self.runs += 1
         self._last_run = now
 
+    def look(self, now: float, promoted: bool) -> None:
+        """Collect if it is `due`. A store that cannot be reached (Redis restarting) would
+        end the watching thread, and the process's full collections with it, for good: the
+        look is skipped instead, said once in the log as a request's store error is."""
+        try:
+            due = self.due(now, promoted)
+        except StoreError as exc:
+            if not self._outage:
+                log.warning("quiet-collector: full collections wait for the store: %s", exc)
+            self._outage = True
+            return
+        self._outage = False
+        if due:
+            self.collect(now)
+
     def _watch(self) -> None:
         while not self._stop.wait(self.quiet):
-            now = time.monotonic()
             # the count of young collections since the last full one: none, nothing to do
-            if self.due(now, promoted=gc.get_count()[2] > 0):
-                self.collect(now)
+            self.look(time.monotonic(), promoted=gc.get_count()[2] > 0)
 
 
 def collect_when_quiet(app: Any) -> QuietCollector:

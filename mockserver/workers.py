@@ -1,8 +1,9 @@
 """`mockserver serve --workers N`: N processes on one listening socket and one shared store.
 
 uvicorn's supervisor starts the workers (and starts a worker again when one dies); each
-builds its own app from the settings the parent passes in the environment, and finds every
-other worker's state in the store (Redis or SQLite): one world, whichever worker answers.
+builds its own app from the settings the parent passes in the environment (the admin token
+the parent generated and printed among them), logs as one `serve` process does, and finds
+every other worker's state in the store (Redis or SQLite): one world, whichever worker answers.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from mockserver.config import ServerConfig
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
+    from starlette.types import ASGIApp
     from uvicorn.supervisors import Multiprocess
 
-ENVIRONMENT = "MOCKSERVER_WORKER_CONFIG"  # the parent's settings, as JSON
+ENVIRONMENT = "MOCKSERVER_WORKER_CONFIG"  # the parent's settings and log level, as JSON
 # each worker is a whole server (about 90 MB): a typo such as 1000 must not fork the machine away
 MAX_WORKERS = 64
 
@@ -39,15 +40,19 @@ def refusal(config: ServerConfig, workers: int) -> str | None:
     return None
 
 
-def app_from_environment() -> Starlette:
-    """A worker's app (uvicorn calls it in each worker process), collected as `serve`'s is."""
+def app_from_environment() -> ASGIApp:
+    """A worker's app (uvicorn calls it in each worker process), logged, collected and shut
+    down as `serve`'s is."""
     from mockserver.app import create_app
+    from mockserver.cli import ClosedAtShutdown, log_requests
     from mockserver.collector import collect_when_quiet
 
-    app = create_app(ServerConfig(**json.loads(os.environ[ENVIRONMENT])))
+    given = json.loads(os.environ[ENVIRONMENT])
+    log_requests(given["log_level"])
+    app = create_app(ServerConfig(**given["config"]))
     gc.freeze()  # what exists now lives as long as the worker
     collect_when_quiet(app)
-    return app
+    return ClosedAtShutdown(app)
 
 
 def supervisor(
@@ -62,7 +67,8 @@ def supervisor(
 
     from mockserver.faults.reset import protocol_path
 
-    os.environ[ENVIRONMENT] = json.dumps(dataclasses.asdict(config))
+    given = {"config": dataclasses.asdict(config), "log_level": settings["log_level"]}
+    os.environ[ENVIRONMENT] = json.dumps(given)
     http = settings.pop("http")
     options = uvicorn.Config(
         f"{__name__}:app_from_environment",

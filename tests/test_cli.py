@@ -436,3 +436,38 @@ def test_a_token_the_user_gave_is_never_printed(
     assert out.splitlines()[1] == (
         "admin API token: the one configured  (send it as X-Mock-Admin-Token)"
     )
+
+
+@pytest.mark.parametrize(
+    ("store", "line"),
+    [
+        (
+            "redis://127.0.0.1:1/abc",
+            "store 127.0.0.1:1: database 'abc' is not a whole number "
+            "(redis://host:port/db, such as /0)",
+        ),
+        (
+            "redis://:s3cret@127.0.0.1:1/0/extra",
+            "store 127.0.0.1:1: database '0/extra' is not a whole number "
+            "(redis://host:port/db, such as /0)",
+        ),
+        ("redis://", "store 'redis://' names no host: use redis://host:port/db"),
+    ],
+)
+def test_a_redis_url_redis_py_would_misread_is_refused_at_start(
+    capsys: pytest.CaptureFixture[str], store: str, line: str
+) -> None:
+    """redis-py reads `/abc` and `/0/extra` as database 0 (another world's keys may be
+    there), and `redis://` reached it as `redis:`, refused for a scheme it has."""
+    assert main(["serve", "--store", store]) == 2
+    assert capsys.readouterr() == ("", f"mockserver serve: {line}\n")
+
+
+def test_help_says_which_ids_a_seed_repeats(capsys: pytest.CaptureFixture[str]) -> None:
+    """It promised the same IDs for the same seed, which the memory store's per-start salt
+    does not give; `id_salt` does."""
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "same IDs and timelines" not in flat
+    assert "id_salt" in flat

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import gc
+import logging
+
+import pytest
 
 from mockserver.collector import NEVER, QuietCollector
+from mockserver.stores import StoreError
 
 
 def test_a_full_collection_waits_for_a_quiet_moment_or_a_long_busy_spell() -> None:
@@ -33,3 +37,31 @@ def test_the_watch_puts_off_the_interpreters_own_full_collections_until_stopped(
         collector.stop()
         watcher.join()
     assert gc.get_threshold() == before
+
+
+def test_a_store_outage_skips_the_looks_with_one_log_line_then_collecting_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The count of requests is read from the store: a StoreError ended the watching thread,
+    and full collections stayed off for the life of the process."""
+    served: list[int | StoreError] = [0]
+
+    def requests() -> int:
+        if isinstance(served[0], StoreError):
+            raise served[0]
+        return served[0]
+
+    collector = QuietCollector(requests, quiet=0.5, longest=60)
+    served[0] = StoreError("store redis at 127.0.0.1:6379: Connection refused")
+    with caplog.at_level(logging.WARNING, logger="mockserver"):
+        for second in range(100, 104):
+            collector.look(float(second), promoted=True)
+    assert [record.getMessage() for record in caplog.records] == [
+        "quiet-collector: full collections wait for the store: "
+        "store redis at 127.0.0.1:6379: Connection refused"
+    ]
+    assert not any(record.exc_info for record in caplog.records)  # one line, no traceback
+    served[0] = 5  # the store is back
+    collector.look(104.0, promoted=True)  # requests came meanwhile: not quiet
+    collector.look(104.5, promoted=True)
+    assert collector.runs == 1

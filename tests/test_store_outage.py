@@ -13,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, apis, create_app
+from mockserver.collector import QuietCollector
 from tests.conftest import ConformanceCheck
 from tests.redis_servers import RedisServer, require_redis, start_server
 
@@ -64,3 +65,24 @@ def test_a_store_that_went_away_is_each_apis_503_until_it_is_back(
         assert again.status_code == 404, again.text
     app.state.mock.backend.close()
     check.assert_clean()
+
+
+def test_the_quiet_collector_outlives_a_store_outage(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It counts requests in the store's journal: the outage's StoreError used to end its
+    thread (a traceback), and full collections stayed off after Redis came back."""
+    app = create_app(ServerConfig(clock="manual", store=redis.url))
+    journal = app.state.mock.journal
+    collector = QuietCollector(lambda: journal.recorded)  # what `collect_when_quiet` watches
+    redis.kill()
+    with caplog.at_level(logging.WARNING, logger="mockserver"):
+        collector.look(100.0, promoted=True)
+        collector.look(101.0, promoted=True)
+    # one line for the two looks (the store's events thread says its own)
+    (record,) = [record for record in caplog.records if record.name == "mockserver"]
+    assert "store redis" in record.getMessage() and not record.exc_info
+    redis.restart_after_kill()
+    collector.look(102.0, promoted=True)
+    assert collector.runs == 1  # no request came: quiet
+    app.state.mock.backend.close()

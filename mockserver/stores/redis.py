@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
+from urllib.parse import SplitResult, unquote
 
 from redis import Redis
 from redis.client import PubSub
@@ -121,6 +122,22 @@ def _decoded(raw: Any) -> Any:
 
 
 _UNKNOWN_OPTION = re.compile(r"unexpected keyword argument '([^']*)'")
+_DATABASE = re.compile(r"/?\d*/?")  # the path of `redis://host:port/db`: `/0`, `/`, none
+
+
+def _checked_location(url: str, parts: SplitResult, where: str) -> None:
+    """StoreError, in one line, for a URL redis-py would misread: one naming no host
+    (`redis://` reached it as `redis:`, refused for a missing scheme), or a database that is
+    not a whole number (`/abc`, `/0/extra`: read as database 0, where the keys of another
+    world may be)."""
+    if not parts.netloc:
+        raise StoreError(f"store {url!r} names no host: use redis://host:port/db")
+    path = unquote(parts.path)
+    if not _DATABASE.fullmatch(path):
+        raise StoreError(
+            f"store {where}: database {path.strip('/')!r} is not a whole number "
+            "(redis://host:port/db, such as /0)"
+        )
 
 
 class RedisStore(StateStore):
@@ -136,6 +153,7 @@ class RedisStore(StateStore):
             "yes",
         )
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+        _checked_location(url, parts, self.where)
         target = parts._replace(scheme="redis" if parts.scheme == "redis+cluster" else parts.scheme)
         self._channel = f"{self.prefix}:events"
         self._listeners = Listeners()

@@ -1,0 +1,142 @@
+"""`mockserver serve` stopped by SIGINT (Ctrl-C) or SIGTERM: exit status 0, no traceback,
+whether one process or `--workers` serves, whether requests are open or a store is being
+opened. One process used to die of the signal (SIGTERM) or print a CancelledError, then a
+KeyboardInterrupt traceback (SIGINT); a request still open after the shutdown's 2 seconds was
+logged as `Exception in ASGI application` and answered uvicorn's plain-text 500."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mockserver.live import free_port
+from tests.server_processes import START_SECONDS, ServerProcess
+
+ND = "/neuraldraft/v1"
+WAITING = "waiting"  # the key whose requests a latency fault holds
+STREAMING = "streaming"
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ServerProcess]]:
+    started: list[ServerProcess] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def stopped(server: ServerProcess, number: signal.Signals) -> tuple[int, str]:
+    """Send `number` to the server's (or the supervisor's) process: its exit status and
+    everything it wrote, read to the end."""
+    assert server.process is not None
+    server.process.send_signal(number)
+    out, _ = server.process.communicate(timeout=START_SECONDS)
+    return server.process.returncode, out
+
+
+def raw(server: ServerProcess, key: str, path: str) -> socket.socket:
+    """A Neural Draft GET sent on a connection of its own, its answer left to read."""
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=START_SECONDS)
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{name}: {value}" for name, value in server.headers("neuraldraft", key).items()]
+    connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return connection
+
+
+def rest_of(connection: socket.socket) -> bytes:
+    """What the server sends until it closes the connection (a reset ends it too)."""
+    received = b""
+    try:
+        while chunk := connection.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    connection.close()
+    return received
+
+
+def held_by_the_fault(server: ServerProcess) -> bool:
+    """Whether the latency fault has fired: its request is in the app, waiting."""
+    rules = server.request("GET", "/__mock__/faults").json()["faults"]
+    return any(rule["fired"] for rule in rules)
+
+
+@pytest.mark.parametrize(
+    ("number", "flags"),
+    [
+        (signal.SIGTERM, ()),
+        (signal.SIGINT, ()),
+        (signal.SIGTERM, ("--workers", "2")),
+    ],
+)
+def test_open_requests_are_closed_after_the_shutdowns_grace(
+    servers: list[ServerProcess], tmp_path: Path, number: signal.Signals, flags: tuple[str, ...]
+) -> None:
+    server = ServerProcess(f"sqlite:///{tmp_path / 'state.db'}", *flags).start()
+    servers.append(server)
+    made = server.request(
+        "POST",
+        f"{ND}/blog-posts",
+        headers=server.headers("neuraldraft", STREAMING),
+        json={"type": "ai", "topic": "Tea"},
+    )
+    assert made.status_code == 202, made.text
+    stream = raw(server, STREAMING, f"{ND}/jobs/{made.json()['id']}/stream")
+    assert stream.recv(4096).startswith(b"HTTP/1.1 200 OK")  # streaming: its answer began
+    tenant = server.headers("neuraldraft", WAITING)["Authorization"].removeprefix("Bearer ")
+    fault = {"fault": "latency", "api": "neuraldraft", "tenant": tenant, "delay": 60}
+    assert server.request("POST", "/__mock__/faults", json=fault).status_code == 201
+    waiting = raw(server, WAITING, f"{ND}/jobs/job_missing")
+    deadline = time.monotonic() + START_SECONDS
+    while not held_by_the_fault(server):  # each look is a round trip: no sleep
+        assert time.monotonic() < deadline, "the delayed request never reached the fault"
+    status, out = stopped(server, number)
+    assert status == 0, out
+    assert "Traceback" not in out and "Exception in ASGI application" not in out, out
+    assert rest_of(waiting) == b""  # closed: no answer, least of all uvicorn's text/plain 500
+    assert b"500 Internal Server Error" not in rest_of(stream)
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_nothing_is_open_ends_serve_with_status_0(
+    servers: list[ServerProcess], number: signal.Signals
+) -> None:
+    server = ServerProcess("memory").start()
+    servers.append(server)
+    assert server.request("GET", "/__mock__/health").status_code == 200
+    status, out = stopped(server, number)
+    assert (status, "Traceback" in out) == (0, False), out
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_store_is_opened_ends_serve_with_status_0(
+    number: signal.Signals,
+) -> None:
+    """A Redis that accepts the connection and never answers: `serve` waits in its first
+    command, before any line is printed."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(free_port())]
+        command += ["--store", f"redis://127.0.0.1:{port}/0"]
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            silent.settimeout(START_SECONDS)
+            connection, _ = silent.accept()  # the store is being opened
+            os.kill(process.pid, number)
+            out, _ = process.communicate(timeout=START_SECONDS)
+            connection.close()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert (process.returncode, out) == (0, "")
