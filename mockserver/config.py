@@ -20,7 +20,7 @@ class ServerConfig:
     api: str | None = None  # serve one API alone, at the root
     clock: str = "system"  # "system" or "manual"
     time_scale: float = 1.0  # system clock speed: 60 makes a minute last a second
-    seed: int | None = None  # same seed, same requests -> same IDs and timelines
+    seed: int | None = None  # same seed, same requests -> same timelines (IDs: see id_salt)
     strict: bool = False  # answer contract violations with a 4xx instead of serving them
     # where state is kept: memory, sqlite:///path/state.db, redis://host:port/db (docs/shared.md)
     store: str = "memory"

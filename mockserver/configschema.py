@@ -20,6 +20,9 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import extend
 
 from mockserver import apis
+
+if typing.TYPE_CHECKING:
+    from mockserver.service import ApiService
 from mockserver.config import MAX_DEPTH, SEED_HIGH, SEED_LOW, ServerConfig, cut, too_deep
 
 BIG = 2**53  # the largest whole number every JSON reader keeps exactly
@@ -256,19 +259,37 @@ def store_problem(url: str) -> str | None:
 
 
 def scenario_problem(text: str) -> str | None:
-    """Why the scenario an API key is bound to would be refused by every request made with
-    the key (blaming an X-Mock-Scenario header never sent); None when some API takes it."""
+    """Why the scenario an API key is bound to would be refused, as a request's
+    `X-Mock-Scenario` header would be (its word, every option, their values and combination,
+    its fault), by an API it applies to; None when each of them takes it. A key may call every
+    API: its scenario applies to those that know its word and its options
+    (`ScenarioBook.bound`), and is refused here rather than on every request with the key."""
     from mockserver.engine.scenarios import Scenario, ScenarioError
+    from mockserver.faults.rules import FaultError, scenario_rule
 
     try:
         scenario = Scenario.parse(text, "key").check()
-        if scenario.options:  # a key may call any API: the options of any of them
+        if scenario.options:  # an option no API knows: named as such, not once per API
             scenario.check_options(_any_api_options(), "any API")
-    except ScenarioError as exc:
+        scenario_rule(scenario)
+    except (ScenarioError, FaultError) as exc:
         return str(exc)
-    words = sorted(_any_api_words())
-    if scenario.outcome not in words:
-        return f"unknown outcome {_shown(scenario.outcome)} for any API; known: {', '.join(words)}"
+    services = apis.services().values()
+    word = _shown(scenario.outcome)
+    knowing = [api for api in services if scenario.outcome in _words(api)]
+    if not knowing:
+        known = sorted({each for api in services for each in _words(api)})
+        return f"unknown outcome {word} for any API; known: {', '.join(known)}"
+    applying = [api for api in knowing if set(scenario.options) <= set(api.known_options())]
+    for api in applying or knowing[:1]:
+        try:
+            api.check_scenario(scenario)
+        except ScenarioError as exc:
+            if not applying:  # an option of another API: it applies to none
+                return f"{exc}; no API knows both {word} and every option given"
+            names = ", ".join(each.name for each in applying)
+            apis_word = "the API" if len(applying) == 1 else "the APIs"
+            return f"{exc} (for {names}, {apis_word} it applies to)"
     return None
 
 
@@ -276,9 +297,9 @@ def _any_api_options() -> set[str]:
     return {name for api in apis.services().values() for name in api.known_options()}
 
 
-def _any_api_words() -> set[str]:
-    """Scenario words of every API, lower-case as a parsed scenario's outcome is."""
-    return {word.lower() for api in apis.services().values() for word in api.scenario_words()}
+def _words(api: type[ApiService]) -> set[str]:
+    """An API's scenario words, lower-case as a parsed scenario's outcome is."""
+    return {word.lower() for word in api.scenario_words()}
 
 
 def _path(path: list[Any], flags: bool) -> str:

@@ -45,8 +45,10 @@ from mockserver.engine.scenarios import (
     Scenario,
     ScenarioError,
     Taken,
+    refusal,
 )
 from mockserver.errors import ApiError, FieldError, fastapi_error, shown_value
+from mockserver.faults.stall import stalled, stalls
 from mockserver.request import MAX_KEY_LENGTH, ApiRequest, first_headers, header
 from mockserver.routing import route_path
 from mockserver.state import MockState
@@ -316,32 +318,37 @@ class ApiService:
         """The words a scenario may name: the outcomes, and `stalled`."""
         return {*cls.outcomes, STALLED}
 
-    def check_scenario(self, scenario: Scenario) -> Scenario:
+    @classmethod
+    def check_scenario(cls, scenario: Scenario) -> Scenario:
         """`scenario`, or ScenarioError when it names an outcome or an option this API does
-        not know."""
-        self.outcome_word(scenario)
-        self.check_options(scenario)
+        not know. A class's check: a key's scenario in the config is checked before any
+        service exists."""
+        cls.outcome_word(scenario)
+        cls.check_options(scenario)
         return scenario
 
-    def check_options(self, scenario: Scenario) -> None:
+    @classmethod
+    def check_options(cls, scenario: Scenario) -> None:
         """ScenarioError when `scenario` has an option this API does not know."""
-        scenario.check_options(self.known_options(), self.name)
+        scenario.check_options(cls.known_options(), cls.name)
 
     @classmethod
     def known_options(cls) -> tuple[str, ...]:
         """The scenario options this API takes: every API's, the faults', and its own."""
         return (*SHARED_OPTIONS, *FAULT_OPTIONS, *cls.scenario_options)
 
-    def outcome_word(self, scenario: Scenario) -> str:
+    @classmethod
+    def outcome_word(cls, scenario: Scenario) -> str:
         """The API's own spelling of the scenario's outcome; 'stalled' for a stall."""
         if scenario.outcome == STALLED:
             return STALLED
-        for word in self.outcomes:
+        for word in cls.outcomes:
             if word.lower() == scenario.outcome.lower():
                 return word
-        known = ", ".join([*self.outcomes, STALLED])
+        others = sorted(cls.scenario_words() - {*cls.outcomes, STALLED})  # words, no outcomes
+        known = ", ".join([*cls.outcomes, STALLED, *others])
         raise ScenarioError(
-            f"unknown outcome {shown_value(scenario.outcome)} for {self.name}; known: {known}"
+            f"unknown outcome {shown_value(scenario.outcome)} for {cls.name}; known: {known}"
         )
 
     def timed_plan(
@@ -561,6 +568,7 @@ class Ctx:
     ) -> Scenario:
         """The scenario of a job this request creates (header, queue, key, magic, default);
         `takes`: whether a queued one applies to this create (`ScenarioBook.choose`)."""
+        scenario: Scenario | None = None  # a header that does not parse
         try:
             scenario = self.state.scenarios.choose(
                 self.service.name,
@@ -572,10 +580,11 @@ class Ctx:
                 self.service.magic_words,
                 takes,
                 self.taken,
+                self.service.known_options(),
             )
             return self.service.check_scenario(scenario) if scenario.options else scenario
         except ScenarioError as exc:
-            raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+            raise ApiError(400, refusal(exc, scenario)) from None
 
     def failed(self, error: BaseException) -> None:
         """The request failed, so its create stored nothing: the scenarios it took go back to
@@ -612,11 +621,15 @@ class Ctx:
     def plan(self, kind: str, scenario: Scenario, data: dict[str, Any]) -> Plan:
         """The plan of a new job of `kind`; a 400 for a scenario option it cannot use. A
         handler that writes more than the job (a post) plans first, so a create refused for
-        its scenario writes nothing."""
+        its scenario writes nothing. Under a `stall` fault the job is planned for its scenario
+        (refused as without the fault), then stalled (`mockserver.faults.stall`)."""
         try:
-            return self.service.plan(kind, scenario, data)
+            plan = self.service.plan(kind, scenario, data)
+            if stalls(self.request.scope):
+                plan = self.service.plan(kind, stalled(scenario), data)
+            return plan
         except ScenarioError as exc:
-            raise ApiError(400, f"X-Mock-Scenario: {exc}") from None
+            raise ApiError(400, refusal(exc, scenario)) from None
 
     def create_job(
         self,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from urllib.parse import parse_qsl
 from mockserver.contracts import Contract, load
 from mockserver.contracts.lifecycle import lifecycles_of, min_poll_interval
 from mockserver.engine.journal import BODY_LIMIT, Entry, Journal
+from mockserver.engine.scenarios import Scenario, origin
 from mockserver.faults.operations import creating_operations
 
 ALTERED, DUPLICATED, HASTY, LINGERED = "altered", "duplicated", "hasty", "lingered"
@@ -37,7 +37,6 @@ READS_AFTER_END = 1  # status reads of an ended job that are still fine (a last 
 INTERVALS_SHOWN = 10
 # how the mock refuses a scenario it cannot apply to a request (`X-Mock-Scenario: ...` for a
 # header, `key scenario: ...` for one bound to the API key, ...)
-REFUSED_SCENARIO = re.compile(r"^(?:X-Mock-Scenario|[a-z]+ scenario): (.+)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -431,10 +430,11 @@ def polls_after_end(known: ApiFacts, calls: Sequence[_Call]) -> list[Finding]:
 # --- not applicable: a scenario the mock refused ---------------------------------------------
 
 
-def scenario_refused(api: str, entries: Sequence[Entry]) -> str | None:
-    """Why the mock could not apply the flow's scenario to its create (a `partial` for a
+def scenario_refused(api: str, entries: Sequence[Entry], scenario: Scenario) -> str | None:
+    """Why the mock could not apply `scenario`, the flow's, to its create (a `partial` for a
     request of one document...), or None: the row then says nothing of the client."""
     creates = facts(api).creates
+    prefix = f"{origin(scenario)}: "  # how the mock's 400 refusing it begins
     for call in (_Call.of(facts(api), entry) for entry in entries):
         if call.operation not in creates or call.entry.status != 400:
             continue
@@ -443,9 +443,9 @@ def scenario_refused(api: str, entries: Sequence[Entry]) -> str | None:
         except ValueError:
             continue
         for text in _texts(body):
-            match = REFUSED_SCENARIO.match(text)
-            if match:
-                return f"the API cannot produce this scenario for the flow's request: {match[1]}"
+            if text.startswith(prefix):
+                why = text[len(prefix) :]
+                return f"the API cannot produce this scenario for the flow's request: {why}"
     return None
 
 

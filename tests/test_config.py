@@ -83,6 +83,43 @@ from mockserver.configschema import ConfigError, schema, validate
             "keys: {k: {scenario: 'failed; after=1e99'}}",
             "keys.k.scenario: scenario option after='1e99' must be a number from 0 to 315360000",
         ),
+        # ... read as a request's header is, for each API it applies to: every option, its
+        # values and combination, its fault (these started the server, then were dropped or
+        # refused on every request with the key)
+        (
+            "keys: {k: {scenario: 'completed; fault=bogus'}}",
+            "keys.k.scenario: unknown fault 'bogus' in 'fault'; known: latency",
+        ),
+        (
+            "keys: {k: {scenario: 'completed; fault=503; delay=2'}}",
+            "keys.k.scenario: 'delay' does not apply to error faults; they take status",
+        ),
+        (
+            "keys: {k: {scenario: 'ERROR; reason=BOGUS'}}",
+            "keys.k.scenario: reason='BOGUS' is not a camb exception_reason; known: ",
+        ),
+        (
+            "keys: {k: {scenario: 'partial; failing=0'}}",
+            "keys.k.scenario: scenario option failing=0 must be a positive integer (for "
+            "neurolinker, the API it applies to)",
+        ),
+        (
+            "keys: {k: {scenario: 'completed; failing=1'}}",
+            "keys.k.scenario: failing= applies to partial only (how many documents a partial "
+            "request fails), not to completed (for neurolinker, the API it applies to)",
+        ),
+        (
+            "keys: {k: {scenario: 'failed; reason=SOURCE_TOO_LONG'}}",
+            "keys.k.scenario: unknown scenario option 'reason' for neuralanalog; known: after, ",
+        ),
+        (
+            "keys: {k: {scenario: 'completed; times=2'}}",
+            "keys.k.scenario: scenario option times= describes a fault, and none is named",
+        ),
+        (
+            "keys: {k: {scenario: 'failed; after=5; after=600'}}",
+            "keys.k.scenario: scenario option after= is given twice",
+        ),
         (
             "keys: {k: {scenario: bogus}}",
             "keys.k.scenario: unknown outcome 'bogus' for any API; known: cancelled, completed, "
@@ -126,6 +163,17 @@ def test_every_mistake_of_a_file_is_listed(tmp_path: Path) -> None:
         "failure_rate",
         "keys.k1.status",
     ]
+
+
+def test_a_key_scenario_of_one_api_starts_the_server(tmp_path: Path) -> None:
+    """`code=` is Neural Draft's alone: a `failed` key scenario with it is for Neural Draft,
+    as `ERROR` is for camb; a scenario no API takes is the one refused."""
+    file = tmp_path / "mock.yaml"
+    file.write_text("keys: {k: {scenario: 'failed; code=content_policy_violation'}}\n")
+    assert ServerConfig.from_file(file).keys["k"]["scenario"].startswith("failed")
+    file.write_text("keys: {k: {scenario: 'failed; reason=SOURCE_TOO_LONG'}}\n")
+    with pytest.raises(ConfigError, match="no API knows both 'failed' and every option given"):
+        ServerConfig.from_file(file)
 
 
 def test_scenario_words_are_case_insensitive_as_documented(tmp_path: Path) -> None:

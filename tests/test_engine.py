@@ -7,6 +7,8 @@ import sys
 import threading
 import time
 import types
+from random import Random
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -15,7 +17,14 @@ from hypothesis import strategies as st
 from mockserver.engine import clock as clock_module
 from mockserver.engine.clock import ManualClock, SystemClock, isoformat, parse_time
 from mockserver.engine.plan import Outcome, stretch
-from mockserver.engine.scenarios import Profile, Scenario, ScenarioBook, ScenarioError, Taken
+from mockserver.engine.scenarios import (
+    Profile,
+    Scenario,
+    ScenarioBook,
+    ScenarioError,
+    Taken,
+    refusal,
+)
 from mockserver.stores import open_store
 from mockserver.virtualtime import MAX_BUDGET, VirtualTime
 from tests.conftest import Mock, make_mock
@@ -133,6 +142,57 @@ def test_a_scenario_option_nobody_knows_is_refused_naming_those_known() -> None:
     )
     with pytest.raises(ScenarioError, match="mode='pol' is not known; the one mode is poll"):
         Scenario.parse("failed; mode=pol").check_options(known, "api")
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        lambda: Scenario.parse("completed; after=5; after=600"),
+        lambda: Scenario.parse("completed; after=5; AFTER=5"),
+        lambda: Scenario.parse_with("failed; message=a", "queue", {"Message": "b"}),
+        lambda: Scenario.parse_with("failed", "queue", {"message": "a", "MESSAGE": "a"}),
+    ],
+)
+def test_an_option_given_twice_is_refused_not_won_by_the_last(given: Any) -> None:
+    """`after=5; after=600` planned 600 s, with no word about the 5."""
+    with pytest.raises(ScenarioError, match=r"option (after|message)= is given twice"):
+        given()
+
+
+def test_a_fault_option_without_a_fault_is_refused() -> None:
+    """`completed; times=2` repeated nothing: there is no fault to repeat."""
+    known = ("after", "fault", "times", "retry_after")
+    Scenario.parse("completed; fault=503; times=2").check_options(known, "api")
+    for text in ("completed; times=2", "completed; retry_after=3"):
+        with pytest.raises(ScenarioError, match=r"describes a fault, and none is named"):
+            Scenario.parse(text).check_options(known, "api")
+
+
+def test_a_key_scenario_is_for_the_apis_that_know_its_word_and_options() -> None:
+    book = ScenarioBook({"k": "failed; code=x"})
+    words, known = ("completed", "failed"), {"completed", "failed", "stalled"}
+
+    def choose(options: tuple[str, ...]) -> Scenario:
+        return book.choose("api", "k", None, [], Random, words, known, options=options)
+
+    assert choose(("after", "code")).source == "key"
+    assert choose(("after", "reason")).source == "default"  # another API's option
+    assert book.bound("k", {"SUCCESS", "ERROR"}) is None  # another API's words
+    assert book.bound("k", known) is not None  # options not asked about
+
+
+def test_a_refusal_names_where_its_scenario_came_from() -> None:
+    """A key's or a queued scenario was refused as `X-Mock-Scenario: ...`, a header the client
+    never sent."""
+    error = ScenarioError("why")
+    assert refusal(error, None) == "X-Mock-Scenario: why"
+    assert refusal(error, Scenario("partial", {}, "header")) == "X-Mock-Scenario: why"
+    bound = Scenario("partial", {"failing": "2"}, "key")
+    assert refusal(error, bound) == (
+        "scenario bound to this API key in the config 'partial; failing=2': why"
+    )
+    assert refusal(error, Scenario("partial", {}, "queue")) == "queued scenario 'partial': why"
+    assert refusal(error, Scenario("partial", {}, "magic")) == "magic input mock-partial: why"
 
 
 def test_a_scenario_is_at_most_4096_characters_options_included() -> None:

@@ -180,9 +180,11 @@ def test_5xx_in_the_api_format_then_recovery(mock: Mock) -> None:
 
 
 def test_an_error_fires_only_where_the_contract_documents_it(mock: Mock) -> None:
-    client = Client(mock)
-    add(mock, fault="502", tenant=client.key)  # no Neural Analog operation documents 502
-    assert client.create().status_code == 200
+    """Camb's own document lists no 503: a rule for all of Camb passes it by."""
+    add(mock, fault="503", api="camb")
+    headers = mock.headers("camb")
+    assert mock.client.get("/camb/apis/openapi.json", headers=headers).status_code == 200
+    assert mock.client.get("/camb/apis/audio-separation/1", headers=headers).status_code == 503
 
 
 # --- connection reset -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from mockserver.clientcheck import HANDLED, NOT_APPLICABLE, Report, check_client
 from mockserver.engine.journal import BODY_LIMIT, Entry
+from mockserver.engine.scenarios import Scenario, origin
 from mockserver.verdicts import (
     ALTERED,
     DUPLICATED,
@@ -144,12 +145,16 @@ def test_a_cut_body_is_not_compared() -> None:
 
 def test_only_the_mocks_own_scenario_refusal_is_not_applicable() -> None:
     refused = entry(1, 0.0, "POST", "/apis/audio-separation", 400)
-    refused.response_body = b'{"detail": "key scenario: partial needs two documents"}'
-    assert scenario_refused("camb", [refused]) == (
+    bound = Scenario("partial", {}, "key")
+    said = f"{origin(bound)}: partial needs two documents"
+    refused.response_body = json.dumps({"detail": said}).encode()
+    assert scenario_refused("camb", [refused], bound) == (
         "the API cannot produce this scenario for the flow's request: partial needs two documents"
     )
+    refused.response_body = b'{"detail": "X-Mock-Scenario: partial needs two documents"}'
+    assert scenario_refused("camb", [refused], bound) is None  # a header of the flow's own
     refused.response_body = b'{"detail": "media_file is required"}'
-    assert scenario_refused("camb", [refused]) is None
+    assert scenario_refused("camb", [refused], bound) is None
 
 
 # --- the journal keeps multipart requests as their parts ----------------------------------------

@@ -4,7 +4,8 @@ A scenario is named by the API's own terminal status word, case-insensitive (`co
 `failed`, `ERROR`, `partial`, `cancelled`...) or by `stalled` (never finishes), with options
 after `;`: `failed; after=30; message=Disk full`. Precedence, first match wins: the request's
 `X-Mock-Scenario` header, the queue filled through the admin or Python API (for this tenant,
-then for any tenant), the scenario bound to the API key, a magic input, the default profile.
+then for any tenant), the scenario bound to the API key (for the APIs that know its word and
+options), a magic input, the default profile.
 """
 
 from __future__ import annotations
@@ -80,17 +81,19 @@ class Scenario:
                 raise ScenarioError(
                     f"scenario option {shown_value(pair)} is not of the form name=value"
                 )
-            options[key.strip().lower()] = value.strip()
+            _add_once(options, key.strip().lower(), value.strip())
         return cls(name.lower(), options, source)
 
     @classmethod
     def parse_with(cls, text: str, source: str, options: Mapping[str, Any]) -> Scenario:
         """`text` parsed, with `options` (given as keyword arguments or JSON fields, any case,
-        any type) added over its own: how the admin API, the fixtures and a forced end take
-        an outcome and its options."""
+        any type) added to its own, none named twice: how the admin API, the fixtures and a
+        forced end take an outcome and its options."""
         parsed = cls.parse(text, source)
-        extra = {name.lower(): _option_text(name, value) for name, value in options.items()}
-        scenario = cls(parsed.outcome, {**parsed.options, **extra}, source)
+        merged = dict(parsed.options)
+        for name, value in options.items():
+            _add_once(merged, name.lower(), _option_text(name, value))
+        scenario = cls(parsed.outcome, merged, source)
         _check_length(scenario.describe())
         return scenario.check()
 
@@ -118,9 +121,9 @@ class Scenario:
         return self
 
     def check_options(self, known: Iterable[str], api: str) -> None:
-        """Refuse (ScenarioError) an option `api` does not know, and a `mode` other than
-        poll: a typo (`afer=30`) would otherwise be ignored, and the job end at its usual
-        time for no reason the test could see."""
+        """Refuse (ScenarioError) an option `api` does not know, a fault option without
+        `fault=`, and a `mode` other than poll: a typo (`afer=30`) or a `times=2` with no
+        fault to repeat would otherwise be ignored, for no reason the test could see."""
         if not self.options:
             return
         unknown = sorted(set(self.options) - set(known))
@@ -129,6 +132,13 @@ class Scenario:
                 f"unknown scenario option {shown_value(unknown[0])} for {api}; known: "
                 + ", ".join(sorted(known))
             )
+        if "fault" not in self.options:
+            orphan = next((name for name in FAULT_OPTIONS if name in self.options), None)
+            if orphan is not None:
+                raise ScenarioError(
+                    f"scenario option {orphan}= describes a fault, and none is named: add "
+                    f"fault= (e.g. 'completed; fault=503; {orphan}=...') or leave it out"
+                )
         mode = self.options.get("mode")
         if mode is not None and str(mode).lower() != POLL_MODE:
             raise ScenarioError(
@@ -244,6 +254,20 @@ class ScenarioBook:
         heads = self._store.heads([*_lists(api, tenant), *_lists(api, None)])
         return next((head for head in heads if head is not None), None)
 
+    def bound(
+        self, tenant: str, known: Collection[str], options: Collection[str] | None = None
+    ) -> Scenario | None:
+        """The scenario bound to the key `tenant`, for an API whose scenario words are `known`
+        and whose scenario options are `options` (None: any): a key may call every API, and
+        a scenario that names another API's word (camb's `ERROR`) or option (Neural Draft's
+        `code=`) is not for this one, whose jobs take theirs as if the key had none."""
+        scenario = self.key_bindings.get(tenant)
+        if scenario is None or scenario.outcome not in known:
+            return None
+        if options is not None and not set(scenario.options) <= set(options):
+            return None
+        return scenario
+
     def _pop(
         self, api: str, tenant: str, takes: Callable[[Scenario], bool] | None = None
     ) -> Taken | None:
@@ -298,6 +322,7 @@ class ScenarioBook:
         known: Collection[str],
         takes: Callable[[Scenario], bool] | None = None,
         taken: list[Taken] | None = None,
+        options: Collection[str] | None = None,
     ) -> Scenario:
         """Pick the scenario of a new job; `words` are the API's (success, failure) outcomes,
         `draw` gives the generator of a default-profile outcome (called only when one is due:
@@ -307,6 +332,7 @@ class ScenarioBook:
         does not is passed over, its head left for the next create it applies to (also when
         workers race for one queue: a head is taken only while it is the one judged). A
         scenario taken from a queue is noted in `taken`, to `give_back` if the create fails.
+        The key's scenario counts where the API knows its word and its `options` (`bound`).
 
         Raises ScenarioError for a header that cannot be parsed.
         """
@@ -317,8 +343,9 @@ class ScenarioBook:
             if taken is not None:
                 taken.append(queued)
             return queued.scenario
-        if tenant in self.key_bindings:
-            return self.key_bindings[tenant]
+        bound = self.bound(tenant, known, options)
+        if bound is not None:
+            return bound
         for text in magic_inputs:
             for match in magic_markers(text):
                 word = match.group(1).lower()
@@ -326,6 +353,38 @@ class ScenarioBook:
                     return Scenario(word, {}, "magic")
         failed = self.profile.failure_rate > 0 and draw().random() < self.profile.failure_rate
         return _default(words[1] if failed else words[0])
+
+
+# how a refusal names where its scenario came from, by `Scenario.source` (a header's is
+# `X-Mock-Scenario`): the client did not send the scenario it is refused for
+ORIGINS = {"queue": "queued scenario", "key": "scenario bound to this API key in the config"}
+
+
+def origin(scenario: Scenario | None) -> str:
+    """Where `scenario` came from, as the 400 refusing it says (None: a header that did not
+    parse)."""
+    if scenario is None or scenario.source == "header":
+        return "X-Mock-Scenario"
+    if scenario.source == "magic":
+        return f"magic input mock-{scenario.outcome}"
+    where = ORIGINS.get(scenario.source, f"{scenario.source} scenario")
+    return f"{where} {shown_value(scenario.describe())}"
+
+
+def refusal(error: ScenarioError, scenario: Scenario | None) -> str:
+    """The words of a 400 refusing `scenario` (None: the header) for `error`."""
+    return f"{origin(scenario)}: {error}"
+
+
+def _add_once(options: dict[str, Any], name: str, value: Any) -> None:
+    """`options[name] = value`, refused when `name` is given already: the last one winning
+    would change the job with no word about the first (`after=5; after=600`)."""
+    if name in options:
+        raise ScenarioError(
+            f"scenario option {name}= is given twice ({name}={shown_value(options[name])} and "
+            f"{name}={shown_value(value)}): give it once"
+        )
+    options[name] = value
 
 
 def _option_text(name: str, value: Any) -> str:

@@ -30,9 +30,10 @@ class FaultBook:
     (`numbered`, `numbering_from`), so no ID is given twice in a server's life.
 
     A tally (one rule, one API, one tenant) is a counter under the tenant's key; a rate rule
-    draws from (seed, rule, API, tenant, draw number), so the draws are one seeded sequence
-    whichever worker makes them. The admin reset empties the store: the configured rules come
-    back, counts and open rate-limit windows are forgotten. `clear()` removes every rule.
+    draws from (seed, what the rule says, API, tenant, draw number), so the draws are one seeded
+    sequence whichever worker makes them, and the same after a reset renumbered the rule. The
+    admin reset empties the store: the configured rules come back, counts and open rate-limit
+    windows are forgotten. `clear()` removes every rule.
     """
 
     def __init__(
@@ -186,7 +187,7 @@ class FaultBook:
         if rule.rate >= 1.0:
             return True
         draw = self._store.incr(_tally(rule, api, tenant, "draws"))
-        return unit_draw(f"{self.seed}:{rule.id}:{api}:{tenant}:{draw}") < rule.rate
+        return unit_draw(f"{self.seed}:{rule.content}:{api}:{tenant}:{draw}") < rule.rate
 
     def describe(self) -> list[dict[str, Any]]:
         """Every rule with, per tenant, how often it fired."""

@@ -1,9 +1,9 @@
 """The fault middleware: applies the rules to each request of an emulated API.
 
 Everything happens before the handler runs, so a create request that is refused or dropped
-stores no job and a client's retry cannot make a duplicate. A fault only fires where the
-operation documents the status it produces: the mock never breaks its own contract, faults
-included.
+stores no job and a client's retry cannot make a duplicate; but a stall, which changes the job
+the handler makes, is offered to it (`stall`). A fault only fires where the operation documents
+the status it produces: the mock never breaks its own contract, faults included.
 """
 
 from __future__ import annotations
@@ -18,14 +18,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.contracts.document import Operation
-from mockserver.engine.scenarios import (
-    FAULT_OPTIONS,
-    HEADER,
-    HEADER_KEY,
-    STALLED,
-    Scenario,
-    ScenarioError,
-)
+from mockserver.engine.scenarios import HEADER, Scenario, ScenarioError
 from mockserver.errors import REASONS, ApiError
 from mockserver.faults.operations import creating_operations
 from mockserver.faults.reset import drop_connection
@@ -40,8 +33,9 @@ from mockserver.faults.rules import (
     FaultError,
     FaultRule,
 )
+from mockserver.faults.stall import offer_stall
 from mockserver.faults.variety import Variety
-from mockserver.request import ApiRequest, header, reread_headers
+from mockserver.request import ApiRequest, header
 
 if TYPE_CHECKING:
     from mockserver.service import ApiService
@@ -79,14 +73,14 @@ class FaultMiddleware:
         call = self._call(scope, info, service)
         try:
             rules = self._rules(call) if call is not None else []
-        except (FaultError, ScenarioError) as exc:  # a malformed `fault=` in its own header
+        except (FaultError, ScenarioError) as exc:  # a header the API refuses, or its `fault=`
             assert call is not None
             if "400" in call.operation.spec.get("responses", {}):
                 error = ApiError(400, f"X-Mock-Scenario: {exc}")
                 await _answer(service, error, scope, receive, send)
                 return
             log.warning("ignoring X-Mock-Scenario fault: %s", exc)
-            rules = []
+            rules = self._book_rules(call)
         if call is None or not rules:
             await self.app(scope, receive, send)
             return
@@ -121,8 +115,9 @@ class FaultMiddleware:
                 error = self._refusal(rule, fired, call.operation)
                 await _answer(service, error, scope, receive, send)
             return
-        if any(rule.fault == STALL and self._fire(rule, call) is not None for rule in rules):
-            _ask_for_stall(scope)
+        stalls = [rule for rule in rules if rule.fault == STALL]
+        if stalls:  # fired when the handler plans a job, once the API took the scenario
+            offer_stall(scope, lambda: any(self._fire(rule, call) is not None for rule in stalls))
         variety = next((rule for rule in rules if rule.fault == VARIETY), None)
         if variety is not None:
             send = Variety(self.state, service, call, variety).wrap(send)
@@ -170,25 +165,33 @@ class FaultMiddleware:
                 with contextlib.suppress(ScenarioError):
                     return Scenario.parse(job.scenario, "job")
         queued = self.state.scenarios.peek(api, tenant) if creates else None
-        return queued or self.state.scenarios.key_bindings.get(tenant)
+        service = self.services[api]
+        return queued or self.state.scenarios.bound(
+            tenant, service.magic_words, service.known_options()
+        )
 
     def _rules(self, call: Call) -> list[FaultRule]:
         """Rules matching the call: the book's in order, then the scenario's own fault."""
         book = self.state.faults
-        matching = [rule for rule in book.rules if rule.matches(call)]
+        matching = self._book_rules(call)
         if call.scenario is not None and "fault" in call.scenario.options:
             try:
-                if call.scenario_from_header:  # a misspelt key (`tmes=2`) would change the fault
-                    self.services[call.api].check_options(call.scenario)
+                # a scenario the API refuses (`completed` on Camb, a misspelt `tmes=2`) is
+                # refused before any of its faults fires: its 400, not a 503 first
+                self.services[call.api].check_scenario(call.scenario)
                 own = book.for_scenario(call.scenario)
-            except (FaultError, ScenarioError):
+            except (FaultError, ScenarioError) as exc:
                 if call.scenario_from_header:
                     raise
-                log.warning("ignoring the fault of scenario %r", call.scenario.describe())
+                log.warning("ignoring the fault of scenario %r: %s", call.scenario.describe(), exc)
                 own = None
             if own is not None and own.matches(call):
                 matching.append(own)
         return matching
+
+    def _book_rules(self, call: Call) -> list[FaultRule]:
+        """The book's rules matching the call: they apply whatever its scenario says."""
+        return [rule for rule in self.state.faults.rules if rule.matches(call)]
 
     async def _wait(self, seconds: float) -> None:
         """This answer alone waits; the shared clock is not moved by a client's fault. A
@@ -257,21 +260,3 @@ def _tenant(service: ApiService, scope: Scope) -> str | None:
         return service.tenant_of(Request(scope))
     except ApiError:
         return None
-
-
-def _ask_for_stall(scope: Scope) -> None:
-    """Make the handler create a stalled job: the scenario header is the first thing it reads.
-    Options of a scenario the request already names are kept."""
-    text = _header(scope)
-    options = ""
-    if text:
-        with contextlib.suppress(ScenarioError):
-            named = Scenario.parse(text)
-            options = "".join(
-                f"; {key}={value}"
-                for key, value in named.options.items()
-                if key not in FAULT_OPTIONS
-            )
-    headers = [(k, v) for k, v in scope["headers"] if k.lower() != HEADER_KEY]
-    scope["headers"] = [*headers, (HEADER_KEY, f"{STALLED}{options}".encode())]
-    reread_headers(scope)

@@ -9,9 +9,11 @@ way wherever it was written.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 from typing import Any, ClassVar
 
 from mockserver import apis, contracts
@@ -139,10 +141,13 @@ class FaultRule:
         if kind == RATE_LIMIT and retry_after is None:
             retry_after = DEFAULT_RETRY_AFTER
         delay = _seconds(data, "delay")
+        operations = _operations(api, data.get("operation"))
+        if status is not None:
+            _check_documented(status, api, operations)
         return cls(
             fault=kind,
             api=api,
-            operations=_operations(api, data.get("operation")),
+            operations=operations,
             tenant=_tenant(data),
             scenario=_scenario_word(api, _optional_text(data, "scenario")),
             times=_times(data.get("times"), 1 if one_shot else None),
@@ -160,6 +165,14 @@ class FaultRule:
         data = asdict(self)
         data["operation"] = list(data.pop("operations"))
         return data
+
+    @cached_property
+    def content(self) -> str:
+        """What the rule says, without its ID and source: a `rate` draws from it, so the same
+        rule fires alike after a reset gave it another ID."""
+        data = self.as_dict()
+        del data["id"], data["source"]
+        return json.dumps(data, sort_keys=True)
 
     def matches(self, call: Call) -> bool:
         if self.api is not None and self.api != call.api:
@@ -197,6 +210,36 @@ def _kind(value: Any, status: Any) -> tuple[str, int | None]:
     if code is None or code > 599:
         raise FaultError(f"'status' of an error fault must be a 5xx (got {shown_value(status)})")
     return kind, code
+
+
+def _check_documented(status: int, api: str | None, operations: tuple[str, ...]) -> None:
+    """Refuses a status no operation the rule applies to documents: a fault answers only with
+    a status its contract lists, so the rule would never fire."""
+    documented = _documented(api, operations)
+    if status in documented:
+        return
+    where = (
+        f"named in 'operation' ({', '.join(operations)})"
+        if operations
+        else "of " + (api or "any API")
+    )
+    same = sorted(code for code in documented if code // 100 == status // 100)
+    listed = f" (they document {', '.join(map(str, same))})" if same else ""
+    raise FaultError(f"status {status} would never fire: no operation {where} documents it{listed}")
+
+
+def _documented(api: str | None, operations: tuple[str, ...]) -> frozenset[int]:
+    """The statuses the operations of `api` (of every API without it), or those of them named
+    in `operations`, document."""
+    names = [api] if api else apis.names()
+    return frozenset(
+        int(status)
+        for name in names
+        for op in contracts.load(name).operations
+        if not operations or op.id in operations
+        for status in op.spec.get("responses", {})
+        if str(status).isdigit()
+    )
 
 
 def _check_applies(kind: str, data: Mapping[str, Any]) -> None:

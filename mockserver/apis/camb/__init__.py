@@ -62,7 +62,8 @@ class Camb(ApiService):
             return JSONResponse(body, error.status, headers=error.headers)
         return super().error_response(request, error)
 
-    def outcome_word(self, scenario: Scenario) -> str:
+    @classmethod
+    def outcome_word(cls, scenario: Scenario) -> str:
         """Also refuses a `reason=` that is unknown or cannot apply, so the admin queue and
         transitions reject it up front instead of failing the next create."""
         word = super().outcome_word(scenario)

@@ -48,16 +48,18 @@ from mockserver.apis.neuraldraft.stream import Wakeup
 from mockserver.apis.neuraldraft.webhooks import Happening, Webhooks
 from mockserver.contracts.lifecycle import end_states
 from mockserver.engine.jobs import Job
-from mockserver.engine.plan import Outcome, Plan
+from mockserver.engine.plan import Outcome, Plan, stretch
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
 from mockserver.errors import ApiError, FieldError
 from mockserver.service import MULTIPART, REFUSED_ON_PURPOSE, ApiService, Ctx, Handler
 from mockserver.state import MockState
+from mockserver.stores import StoreError
 
 API_KEY = re.compile(r"^ndsk_(live|test)_\S+$")
 CANCELLED_TOPIC = "neuraldraft:cancelled"  # published through the store when a job is cancelled
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 RATE_LIMIT_NAMES = frozenset(name.lower().encode() for name in RATE_LIMIT_HEADERS)
+COUNTED = "neuraldraft_limits"  # in a request's state: its window, once counted
 REFUSALS = (*CREDITS_CODES, PLAN_REQUIRED)  # scenario words that answer the create a 402
 MULTIPART_BOUNDARY = re.compile(
     r"^\s*multipart/form-data\s*;.*?\bboundary=(\"[^\"]+\"|[^;\s]+)", re.I
@@ -187,7 +189,7 @@ class NeuralDraft(ApiService):
         """Every route counts against the key's rate limit and replays idempotent POSTs."""
 
         async def guarded(ctx: Ctx) -> Response:
-            limits = self.limiter.hit(ctx.tenant, ctx.now)
+            limits = self._counted(ctx.request, ctx.tenant)
             try:
                 response = await self._idempotent(ctx, handler)
             except ApiError as error:
@@ -216,18 +218,31 @@ class NeuralDraft(ApiService):
             lambda: handler(ctx),
         )
 
-    async def http_exception(self, request: Request, exc: Exception) -> Response:
-        """A wrong method or an unknown path sent with a valid key counts against its limit
-        and carries its headers, as every authenticated answer does (a 429 once used up)."""
+    def _counted(self, request: Request, tenant: str) -> Limits:
+        """The key's window with this request in it, counted once: the handler's answer and
+        an error written for the request after it (a late refusal) share one count."""
+        limits: Limits | None = getattr(request.state, COUNTED, None)
+        if limits is None:
+            limits = self.limiter.hit(tenant, self.state.now())
+            setattr(request.state, COUNTED, limits)
+        return limits
+
+    def _windowed(self, request: Request, error: ApiError) -> ApiError:
+        """`error` with the key's `X-RateLimit-*` headers. What is answered outside the
+        handlers (an injected fault, strict mode's refusal, a body past its limit, an unknown
+        path or method) counts too, as every authenticated request does: a 429 instead once
+        the window is used up. A request without a valid key counts nothing, nor does one
+        answered while the store is down."""
+        if any(name.lower().encode() in RATE_LIMIT_NAMES for name in error.headers):
+            return error  # counted already: the handler's, or the window's own 429
         try:
-            limits = self.limiter.hit(self.tenant_of(request), self.state.now())
-        except ApiError as refused:  # no valid key (not counted), or the window is used up
-            if refused.status == 429:
-                return self.error_response(request, refused)
-            return await super().http_exception(request, exc)
-        response = await super().http_exception(request, exc)
-        _add_headers(response, limits)
-        return response
+            limits = self._counted(request, self.tenant_of(request))
+        except ApiError as refused:  # no valid key, or the window is used up
+            return refused if refused.status == 429 else error
+        except StoreError:
+            return error
+        error.headers = {**limits.headers(), **error.headers}
+        return error
 
     def own_headers(self, tenant: str, now: float) -> list[tuple[bytes, bytes]] | None:
         """A poll answered from the cache counts against the limit too; a refused one is
@@ -261,6 +276,7 @@ class NeuralDraft(ApiService):
         required body field"), its `detail` naming the fields as `errors` would, also when
         other fields are bad too: the malformed request is told first.
         """
+        error = self._windowed(request, error)
         if error.status == 422:  # an image upload's refusals, in plain words
             error.errors = images.plain_words(request, error.errors)
         if error.status == 422 and any(_not_an_object(e) for e in error.errors):
@@ -283,12 +299,17 @@ class NeuralDraft(ApiService):
     def scenario_words(cls) -> set[str]:
         return {*super().scenario_words(), *REFUSALS}
 
-    def outcome_word(self, scenario: Scenario) -> str:
+    @classmethod
+    def outcome_word(cls, scenario: Scenario) -> str:
         """`out_of_credits` and `insufficient_credits` are words too: the create request
-        answers 402; and `plan_required`: a premium video's create answers 402."""
-        if scenario.outcome in REFUSALS:
-            return scenario.outcome
-        return super().outcome_word(scenario)
+        answers 402; and `plan_required`: a premium video's create answers 402. A `code=`
+        is a failed job's `error.code`: with another word it would change nothing."""
+        word = scenario.outcome if scenario.outcome in REFUSALS else super().outcome_word(scenario)
+        if "code" in scenario.options and word != FAILED:
+            raise ScenarioError(
+                f"code= applies to {FAILED} only (a failed job's error.code), not to {word}"
+            )
+        return word
 
     def outcome(self, kind: str, scenario: Scenario) -> Outcome:
         if scenario.outcome in REFUSALS:
@@ -304,7 +325,8 @@ class NeuralDraft(ApiService):
 
     def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
         """Queue, then one phase per step. A failing or cancelled job stops `after=` seconds
-        in (default: part of the way through), its finished steps kept.
+        in (default: part of the way through), its finished steps kept; an `after=` past the
+        job's usual length stretches the steps, so that it is honoured too.
 
         The uncut plan goes to `inputs["timeline"]` (the job's data): it tells later which
         steps had finished when the job was cut short. Without scenario options both plans
@@ -329,9 +351,14 @@ class NeuralDraft(ApiService):
         options = {k: v for k, v in scenario.options.items() if k != "after"}
         whole = Scenario(COMPLETED, options, scenario.source)
         timeline = self.timed_plan(list(steps), seconds, whole, Outcome(COMPLETED))
-        stop = scenario.number("after", timeline.length * STOP_SHARE[outcome.state]) or 0.0
+        share = STOP_SHARE[outcome.state]
+        stop = scenario.number("after", timeline.length * share) or 0.0
         if timeline.per_poll:  # positions count status reads
             stop = float(round(stop))
+        elif stop > timeline.length:
+            # later than the job would have finished: its steps stretched, as `after=` stretches
+            # any API's, for it to stop as far through them as it does by default
+            timeline = stretch(list(steps), stop / share, Outcome(COMPLETED), per_poll=False)
         return timeline, timeline.cut(stop, outcome)
 
     # --- rendering ---------------------------------------------------------------------------

@@ -117,10 +117,17 @@ class NeuroLinker(ApiService):
 
     # --- scenarios and plans ------------------------------------------------------------------
 
-    def outcome_word(self, scenario: Scenario) -> str:
-        """Also refuses a `failing=` that is not a positive integer, before any job exists."""
+    @classmethod
+    def outcome_word(cls, scenario: Scenario) -> str:
+        """Also refuses a `failing=` that is not a positive integer, or that is given with
+        another word than partial (which it would not change), before any job exists."""
         word = super().outcome_word(scenario)
         if "failing" in scenario.options:
+            if word != PARTIAL:
+                raise ScenarioError(
+                    f"failing= applies to {PARTIAL} only (how many documents a partial request "
+                    f"fails), not to {word}"
+                )
             failing_count(scenario)
         return word
 

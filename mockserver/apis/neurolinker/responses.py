@@ -46,7 +46,7 @@ from mockserver.contracts.validate import check, upload_expected
 from mockserver.engine.clock import MICROS_Z
 from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.plan import Outcome, Plan
-from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
+from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError, refusal
 from mockserver.errors import ApiError, FieldError, invalid
 from mockserver.service import Ctx
 
@@ -505,8 +505,7 @@ def _words(ctx: Ctx, scenario: Scenario, documents: list[DocumentFile]) -> list[
             word = ctx.service.outcome_word(scenario).lower()
             words = [NO_CREDITS] if word == NO_CREDITS else document_words(scenario, len(documents))
     except ScenarioError as exc:
-        where = "X-Mock-Scenario" if scenario.source == "header" else f"{scenario.source} scenario"
-        raise ApiError(400, f"{where}: {exc}") from None
+        raise ApiError(400, refusal(exc, scenario)) from None
     if NO_CREDITS in words:
         needed = sum(d.credits for d in documents)
         raise ApiError(402, f"{NO_CREDITS_MESSAGE}: this request needs {needed} credits")
