@@ -172,7 +172,7 @@ def test_async_client_runs_on_virtual_time() -> None:
             return audio_id
 
     report = check_client("neuralanalog", flow, only=["completed", "failed"])
-    assert verdicts(report) == {"completed": HANDLED, "failed": HANDLED}
+    assert verdicts(report) == {"completed": HANDLED, "failed": HANDLED}, report.table()
     assert report.rows[0].virtual_seconds == 20
 
 
