@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -333,6 +334,7 @@ class ApiService:
         scenario.check_options(cls.known_options(), cls.name)
 
     @classmethod
+    @cache  # per API class: asked at every create
     def known_options(cls) -> tuple[str, ...]:
         """The scenario options this API takes: every API's, the faults', and its own."""
         return (*SHARED_OPTIONS, *FAULT_OPTIONS, *cls.scenario_options)

@@ -59,7 +59,7 @@ API_KEY = re.compile(r"^ndsk_(live|test)_\S+$")
 CANCELLED_TOPIC = "neuraldraft:cancelled"  # published through the store when a job is cancelled
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 RATE_LIMIT_NAMES = frozenset(name.lower().encode() for name in RATE_LIMIT_HEADERS)
-COUNTED = "neuraldraft_limits"  # in a request's state: its window, once counted
+COUNTED = "mockserver.neuraldraft.limits"  # in a request's scope: its window, once counted
 REFUSALS = (*CREDITS_CODES, PLAN_REQUIRED)  # scenario words that answer the create a 402
 MULTIPART_BOUNDARY = re.compile(
     r"^\s*multipart/form-data\s*;.*?\bboundary=(\"[^\"]+\"|[^;\s]+)", re.I
@@ -221,10 +221,10 @@ class NeuralDraft(ApiService):
     def _counted(self, request: Request, tenant: str) -> Limits:
         """The key's window with this request in it, counted once: the handler's answer and
         an error written for the request after it (a late refusal) share one count."""
-        limits: Limits | None = getattr(request.state, COUNTED, None)
+        scope = request.scope  # not `request.state`: a State object made per request
+        limits: Limits | None = scope.get(COUNTED)
         if limits is None:
-            limits = self.limiter.hit(tenant, self.state.now())
-            setattr(request.state, COUNTED, limits)
+            limits = scope[COUNTED] = self.limiter.hit(tenant, self.state.now())
         return limits
 
     def _windowed(self, request: Request, error: ApiError) -> ApiError:
