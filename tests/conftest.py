@@ -30,6 +30,7 @@ from tests.redis_servers import (
     start_cluster,
     start_server,
 )
+from tests.server_processes import ServerProcess
 
 _tenants = itertools.count(1)
 FRESH_PROCESS = "MOCKSERVER_TEST_FRESH_PROCESS"
@@ -254,3 +255,12 @@ def shared_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """`store_url` without the memory store: for what only a store other processes share (or
     that outlives one) can do."""
     return redis_servers.store_url(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ServerProcess]]:
+    """The server processes a test starts; every one is stopped at the end, whatever happened."""
+    started: list[ServerProcess] = []
+    yield started
+    for server in started:
+        server.stop()

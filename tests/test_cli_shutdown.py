@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,6 @@ from tests.server_processes import START_SECONDS, ServerProcess
 ND = "/neuraldraft/v1"
 WAITING = "waiting"  # the key whose requests a latency fault holds
 STREAMING = "streaming"
-
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def stopped(server: ServerProcess, number: signal.Signals) -> tuple[int, str]:

@@ -9,23 +9,13 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from redis import Redis
 
 from mockserver.live import free_port
 from tests.redis_servers import RedisServer, fresh_prefix
 from tests.server_processes import START_SECONDS, ServerProcess
-
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def lines_after_the_banner(server: ServerProcess, count: int) -> list[str]:

@@ -60,8 +60,9 @@ CONFIG_PAGES = ("command-line.md", "install-and-cli.md", "security-and-limits.md
 CONFIG_PAGES += ("fault-injection.md",)
 
 
-def run_sh(block: Block, url: str, where: Path) -> None:
-    """`python` and `mockserver` are this environment's, as in an activated venv."""
+def run_sh(block: Block, url: str, where: Path) -> str:
+    """`python` and `mockserver` are this environment's, as in an activated venv. Returns
+    what the block printed."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     done = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", block.code.replace(SERVE_URL, url)],
@@ -72,6 +73,7 @@ def run_sh(block: Block, url: str, where: Path) -> None:
         env={**os.environ, "PATH": path},
     )
     assert done.returncode == 0, f"{block.page}:{block.line}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
 
 
 # the pages' Hypothesis tests, with fewer examples: the suite checks that they run

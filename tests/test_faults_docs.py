@@ -3,15 +3,12 @@ its blocks but reads no output, and the payload variety example had drifted from
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from mockserver import ServerConfig, create_app
 from mockserver.live import LiveServer
-from tests.test_docs import SERVE_URL, Block, blocks
+from tests.test_docs import blocks, run_sh
 
 PAGE = Path(__file__).parent.parent / "docs" / "fault-injection.md"
 VARIED = "curl -s $M/neuralanalog/status/audio/$AUDIO -H 'X-API-Key: demo-key'"
@@ -31,21 +28,6 @@ def shown_after(code: str, command: str) -> str:
     return "".join(shown)
 
 
-def printed_by(block: Block, url: str, where: Path) -> str:
-    """What the block prints, run as tests/test_docs.py runs it (`bash -e`, this venv first)."""
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    done = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", block.code.replace(SERVE_URL, url)],
-        cwd=where,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PATH": path},
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def test_the_payload_variety_example_shows_the_served_answer(tmp_path: Path) -> None:
     [session] = [block for block in blocks(PAGE) if VARIED in block.code]
     expected = shown_after(session.code, VARIED)
@@ -53,5 +35,5 @@ def test_the_payload_variety_example_shows_the_served_answer(tmp_path: Path) -> 
     first, then, *rest = re.escape(expected).split(re.escape("$AUDIO"))
     pattern = f"{first}(?P<audio>[0-9a-f-]{{36}}){then}" + "".join(f"(?P=audio){p}" for p in rest)
     with LiveServer(create_app(ServerConfig(clock="manual"))) as server:
-        printed = printed_by(session, server.url, tmp_path)
+        printed = run_sh(session, server.url, tmp_path)
     assert re.search(pattern, printed), printed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,15 +16,6 @@ NA = "/neuralanalog"
 ND = "/neuraldraft/v1"
 KEY = "fleet"
 LINK = {"url": "https://example.com/take.wav"}
-
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    """The servers a test starts; every one is killed at the end, whatever happened."""
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def serve(servers: list[ServerProcess], store: str, *flags: str, port: int | None = None):
