@@ -613,6 +613,19 @@ def test_archive_holds_the_requested_versions(na: Client) -> None:
         assert duration_of(archive.read(name)) == pytest.approx(1.0)
 
 
+def test_an_archive_shows_on_the_dashboard_and_cannot_be_ended(na: Client) -> None:
+    """An archive is a job of a kind without a failure message: the dashboard (which lists
+    the words each job can end in) and a forced end answered 500 `KeyError: 'archive'`."""
+    audio_id = na.ready_audio(seconds=1.0)
+    answer = na.post("/download-archive", json={"id": audio_id, "versions": ["original"]})
+    archive_id = answer.json()["download_url"].split("/files/")[1].split("/")[0]
+    assert na.mock.client.get("/__mock__/dashboard").status_code == 200
+    ended = na.mock.client.post(
+        f"/__mock__/jobs/{archive_id}/transition", json={"outcome": "failed"}
+    )
+    assert ended.status_code == 409, ended.text
+
+
 def test_stem_archive_holds_the_stems_of_that_version(na: Client) -> None:
     audio_id = na.ready_audio(seconds=1.0)
     na.post("/create-stems", json={"audio_id": audio_id, "preset": "2_tracks"})

@@ -62,7 +62,8 @@ class NeuralAnalog(ApiService):
         ]
 
     def default_message(self, kind: str, word: str) -> str | None:
-        return KINDS[kind][2] if word == FAILED else None
+        """Why a job of `kind` failed; an archive (made complete, never failed) has no word."""
+        return KINDS[kind][2] if word == FAILED and kind in KINDS else None
 
     def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
         """A workflow's phases are its steps; any other kind's depend on the kind alone."""
