@@ -163,11 +163,12 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
             )
         # a branch that takes only null makes the field optional (pydantic's `X | None` is a
         # nullable X, whose refusal is X's): it never comes closest for a value that is not
-        closest = best_match(
-            [e for e in error.context or () if (e.validator, e.validator_value) != ("type", "null")]
-            or error.context
-            or ()
-        )
+        candidates = [
+            e for e in error.context or () if (e.validator, e.validator_value) != ("type", "null")
+        ] or list(error.context or ())
+        # and a branch of choices refuses a value of another type as its choices (`enum`)
+        choices = [e for e in candidates if e.validator in {"enum", "const"}]
+        closest = best_match(choices or candidates)
         if closest is not None:
             return _violation(operation, where, closest)
     if keyword == "format" and bound in FORMATS:

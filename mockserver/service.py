@@ -49,6 +49,7 @@ from mockserver.engine.scenarios import (
     refusal,
 )
 from mockserver.errors import ApiError, FieldError, fastapi_error, shown_value
+from mockserver.faults.rules import FaultError, scenario_rule
 from mockserver.faults.stall import stalled, stalls
 from mockserver.request import MAX_KEY_LENGTH, ApiRequest, first_headers, header
 from mockserver.routing import route_path
@@ -326,6 +327,10 @@ class ApiService:
         service exists."""
         cls.outcome_word(scenario)
         cls.check_options(scenario)
+        try:
+            scenario_rule(scenario)  # and a `fault=` that could not fire (`fault=502`)
+        except FaultError as exc:
+            raise ScenarioError(str(exc)) from None
         return scenario
 
     @classmethod

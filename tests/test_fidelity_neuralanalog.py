@@ -261,6 +261,9 @@ def test_a_restoration_takes_the_restoration_presets_master_audio_lists(na: Clie
     (item,) = refused.json()["detail"]
     assert (item["type"], item["loc"]) == ("enum", ["body", "preset"])
     assert "'universal_enhancer', 'novasr'" in item["msg"]
+    of_a_type = na.post("/upscale-audio", json={"audio_id": audio_id, "preset": 123})
+    (item,) = of_a_type.json()["detail"]
+    assert (item["type"], item["loc"]) == ("enum", ["body", "preset"])  # a choice, whatever sent
     for preset in ("novasr", None):
         taken = na.post("/upscale-audio", json={"audio_id": audio_id, "preset": preset})
         assert taken.status_code == 200, taken.text

@@ -118,6 +118,12 @@ def test_fixture_attributes(pytester: pytest.Pytester) -> None:
                 mockserver.queue(NA, "failed", afer=30)
             with pytest.raises(ValueError, match="unknown scenario option 'afer'"):
                 mockserver.transition(NA, per_poll, "failed", afer=30)
+            # a fault that could never fire, refused as the admin queue and the header do
+            with pytest.raises(ValueError, match="status 502 would never fire"):
+                mockserver.queue(NA, "completed", fault="502")
+            with pytest.raises(ValueError, match="'fault'"):
+                mockserver.queue(NA, "completed; fault=nope")
+            assert mockserver.state.scenarios.queued() == []
         """,
     )
     result.assert_outcomes(passed=3)
