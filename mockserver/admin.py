@@ -27,7 +27,7 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.journal import mask
 from mockserver.engine.scenarios import Scenario, ScenarioError
 from mockserver.errors import ApiError, shown_value
-from mockserver.faults import FaultRule, scenario_rule
+from mockserver.faults import FaultRule
 from mockserver.request import MAX_KEY_LENGTH
 from mockserver.service import ApiService, JobEnded
 from mockserver.state import MockState
@@ -88,24 +88,48 @@ def takes(
     reads = query or {}
 
     async def endpoint(request: Request) -> Response:
-        known = (*reads.get(request.method, ()), "token")
-        unknown = sorted(set(request.query_params) - set(known))
-        if unknown:
-            takes_only = f"takes only {', '.join(known[:-1])}" if known[:-1] else "takes none"
+        await _refuse_extras(request, reads.get(request.method, ()), body)
+        return await handler(request)
+
+    return endpoint
+
+
+async def _refuse_extras(request: Request, reads: tuple[str, ...], body: str | None) -> None:
+    """`takes()`'s refusals (an AdminError): a query parameter outside `reads` and `token`,
+    a body on a method other than `body`."""
+    known = (*reads, "token")
+    unknown = sorted(set(request.query_params) - set(known))
+    if unknown:
+        takes_only = f"takes only {', '.join(reads)}" if reads else "takes none"
+        raise AdminError(
+            422,
+            f"unknown query parameter {shown_value(unknown[0])}; "
+            f"{request.method} {_path(request)} {takes_only}",
+        )
+    if request.method != body:
+        data = await _json(request)
+        if data:
             raise AdminError(
                 422,
-                f"unknown query parameter {shown_value(unknown[0])}; "
-                f"{request.method} {_path(request)} {takes_only}",
+                f"unknown key {shown_value(min(data))} in the body; "
+                f"{request.method} {_path(request)} takes no body",
             )
-        if request.method != body:
-            data = await _json(request)
-            if data:
-                raise AdminError(
-                    422,
-                    f"unknown key {shown_value(min(data))} in the body; "
-                    f"{request.method} {_path(request)} takes no body",
-                )
-        return await handler(request)
+
+
+def takes_page(handler: Endpoint, reads: tuple[str, ...], home: str) -> Endpoint:
+    """A page's `takes()` (a GET reading the query parameters `reads`): its refusals, and
+    those of the filters it shares with the JSON views, are the same words and status, on a
+    page (a person reads them) linking the dashboard (`home`, from the page); a refused
+    signed page links nothing of the admin API."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            await _refuse_extras(request, reads, None)
+            return await handler(request)
+        except AdminError as exc:
+            signed = "signature" in request.query_params
+            link = None if signed else home + _links(request).query
+            return HTMLResponse(pages.refusal(exc.message, link), exc.status)
 
     return endpoint
 
@@ -168,6 +192,14 @@ def _status_filter(request: Request, api: str | None) -> str | None:
             f"(got {shown_value(request.query_params['status'])})",
         )
     return wanted
+
+
+def _status_keep(request: Request, api: str | None, now: float) -> Callable[[Job], bool] | None:
+    """The `?status=` filter as a test of a job at `now` (None: every job)."""
+    wanted = _status_filter(request, api)
+    if wanted is None:
+        return None
+    return lambda job: job.snapshot(now).state.lower() == wanted
 
 
 def _number(data: dict[str, Any], name: str) -> float:
@@ -283,8 +315,7 @@ async def scenarios(request: Request) -> Response:
     tenant = _tenant(data.get("tenant"))
     extra = {k: v for k, v in data.items() if k not in RESERVED}
     scenario = Scenario.parse_with(outcome, "queue", extra)
-    service.check_scenario(scenario)  # refuses an outcome or an option this API does not know
-    scenario_rule(scenario)  # and a `fault=` it cannot apply
+    service.check_scenario(scenario)  # refuses a word, an option or a fault it cannot apply
     state.scenarios.queue(service.name, scenario, tenant, count)
     return JSONResponse({"queued": _queued(state)}, 201)
 
@@ -360,13 +391,12 @@ async def jobs(request: Request) -> Response:
     now = state.now()
     params = request.query_params
     api = _api_filter(request)
-    wanted = _status_filter(request, api)
     found, more = state.store.newest(
         _whole(params, "limit"),
         api,
         _tenant_filter(request),
         _whole(params, "offset") or 0,
-        (lambda job: job.snapshot(now).state.lower() == wanted) if wanted else None,
+        _status_keep(request, api, now),
     )
     shown = [_summary(job, now) for job in reversed(found)]
     return JSONResponse({"jobs": shown, "count": len(shown), "more": more})
@@ -421,17 +451,21 @@ def _links(request: Request) -> pages.Links:
 
 async def dashboard(request: Request) -> Response:
     """The jobs and the latest requests for people, newest first, with the clock and buttons
-    that steer both."""
+    that steer both; filtered as the JSON views filter (an unknown `?api=` is a 404 page)."""
     state = _state(request)
-    params = request.query_params
     services = _services(request)
-    if params.get("api") is not None and params["api"] not in services:
-        return HTMLResponse(
-            pages.unknown_api(params["api"], sorted(services), _links(request)), 404
+    api = request.query_params.get("api")
+    if api is not None and api not in services:
+        raise AdminError(
+            404,
+            f"no API named {shown_value(api)} on this server; it emulates: "
+            f"{', '.join(sorted(services))}",
         )
-    api, tenant = params.get("api"), params.get("tenant")
-    jobs, more = state.store.newest(DASHBOARD_ROWS, api, tenant)
-    total = state.store.count(tenant) if api is None else None  # by API: known by reading all
+    now = state.now()
+    tenant, keep = _tenant_filter(request), _status_keep(request, api, now)
+    jobs, more = state.store.newest(DASHBOARD_ROWS, api, tenant, keep=keep)
+    # known without reading every job only when neither an API nor a status filters them
+    total = state.store.count(tenant) if api is None and keep is None else None
     entries = state.journal.entries(api, tenant, DASHBOARD_REQUESTS)
     kinds = {(job.api, job.kind) for job in jobs}
     page = pages.dashboard(
@@ -439,9 +473,10 @@ async def dashboard(request: Request) -> Response:
         total,
         more,
         entries[::-1],
-        state.now(),
+        now,
         state.clock.describe(),
         {(name, kind): _endings(services[name], kind) for name, kind in kinds},
+        {name: service.time_style for name, service in services.items()},
         _links(request),
     )
     return HTMLResponse(page)
@@ -450,18 +485,23 @@ async def dashboard(request: Request) -> Response:
 async def job_page(request: Request) -> Response:
     """The job for a person: what an API's "web UI page" links point at. Opened by that
     link, its `signature` (the admin guard let it pass) shows the client this one job,
-    read-only; else it is an admin page. To a caller the guard did not check, an unknown job
-    and a wrong signature are one 404."""
+    read-only, while its API would (not before the job's creation, when the clock was set
+    back); else it is an admin page, which shows any job the admin API lists. To a caller the
+    guard did not check, an unknown job and a wrong signature are one 404."""
     state = _state(request)
+    now = state.now()
     signature = request.query_params.get("signature")
     if signature is None:
         found, links = _job(request), _links(request)
     else:
         signed = state.store.lookup(request.path_params["job_id"])
-        if signed is None or not signs_page(signed, signature):
-            raise AdminError(404, "no job page at this link: its job is gone or it is not signed")
+        if signed is None or signed.created_at > now or not signs_page(signed, signature):
+            raise AdminError(
+                404, "no job page at this link: its job does not exist or the signature is not its"
+            )
         found, links = signed, pages.Links(signed=True)
-    return HTMLResponse(pages.job_page(found, state.now(), state.store, links))
+    style = _services(request)[found.api].time_style
+    return HTMLResponse(pages.job_page(found, now, state.store, links, style))
 
 
 async def transition(request: Request) -> Response:
@@ -603,8 +643,8 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 class AdminRoute(Route):
     """A wrong method's 405 in JSON, with `Allow`, as every admin error (Starlette's is text).
-    An empty path parameter matches nothing: a file link's `{name:path}` would take
-    `/files/x/`, and the router then answer `/files/x` with a redirect there, not a 404."""
+    An empty path parameter matches nothing: `/files/x/` is no file link (a file link's
+    `{name:path}` would take it), `/jobs//page` no job's page."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
@@ -646,10 +686,9 @@ def admin_routes() -> list[BaseRoute]:
         ("/violations", takes(violations, {"GET": ("api", "tenant")}), ["GET"]),
         ("/strict", takes(strict, body="POST"), ["GET", "POST"]),
         ("/contracts", takes(contracts), ["GET"]),
-        # pages and download links: their refusals are pages and the file store's, and
-        # neither a body nor a parameter more could change what they answer
-        ("/dashboard", dashboard, ["GET"]),
-        ("/jobs/{job_id}/page", job_page, ["GET"]),
+        # pages: the same refusals, as pages
+        ("/dashboard", takes_page(dashboard, ("api", "tenant", "status"), "dashboard"), ["GET"]),
+        ("/jobs/{job_id}/page", takes_page(job_page, ("signature",), "../../dashboard"), ["GET"]),
         # a download link an API issued: its refusals are the file store's, and no body
         # could change what it answers
         ("/files/{job_id}/{name:path}", files, ["GET"]),
@@ -657,5 +696,6 @@ def admin_routes() -> list[BaseRoute]:
     routes = [
         AdminRoute(path, handles_errors(fn), methods=methods) for path, fn, methods in endpoints
     ]
-    # one router of their own, whose default answers a path no admin endpoint has
-    return [Mount("", app=Router(routes, default=_not_found))]
+    # one router of their own, whose default answers a path no admin endpoint has, a
+    # trailing slash included (Starlette's would redirect `/jobs/` to `/jobs`)
+    return [Mount("", app=Router(routes, redirect_slashes=False, default=_not_found))]

@@ -65,7 +65,7 @@ def signed_page_path(job: Job) -> str:
 
 def is_signed_page(scope: Scope) -> bool:
     """A job page asked with a signature, which the page itself checks: its guard."""
-    parts = scope.get("path", "").split("/")
+    parts = scope.get("path", "").removesuffix("/").split("/")
     return (
         len(parts) == 5
         and parts[:3] == ["", ADMIN_PREFIX[1:], "jobs"]

@@ -17,7 +17,6 @@ from mockserver.admin_guard import page_signature
 from mockserver.engine.clock import isoformat
 from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.journal import Entry, mask
-from mockserver.errors import shown_value
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}"
@@ -60,7 +59,9 @@ class Links:
         return f"../{name}/page?signature={page_signature(other)}"
 
 
-def job_page(job: Job, now: float, store: JobStore, links: Links) -> str:
+def job_page(job: Job, now: float, store: JobStore, links: Links, style: str) -> str:
+    """`job`'s page; its times in `style`, as its API writes them (NeuroLinker's to the
+    microsecond: whole seconds would disagree with what its client reads)."""
     summary = job.summary(now)
     finished = summary["finished_at"]
     facts = [
@@ -69,8 +70,8 @@ def job_page(job: Job, now: float, store: JobStore, links: Links) -> str:
         ("ID", escape(job.id)),
         ("State", f'<span class="state">{escape(summary["state"])}</span>'),
         ("Scenario", escape(summary["scenario"] or "default")),
-        ("Created", isoformat(job.created_at)),
-        ("Finished", isoformat(finished) if finished is not None else "not yet"),
+        ("Created", isoformat(job.created_at, style)),
+        ("Finished", isoformat(finished, style) if finished is not None else "not yet"),
         ("Outcome message", escape((summary["outcome"] or {}).get("message") or "")),
         ("Timing", "one phase per status read" if summary["per_poll"] else "clock time"),
     ]
@@ -162,13 +163,15 @@ def dashboard(
     now: float,
     clock: dict[str, Any],
     endings: Mapping[tuple[str, str], tuple[str, ...]],
+    styles: Mapping[str, str],
     links: Links,
 ) -> str:
     """The server for people: its clock with buttons that move it; `jobs`, newest first (of
     `total`, when known; `more`: older ones are kept) with their state, a link to each job's
-    page and a button per word a running one can end in (`endings`, by API and kind); the
-    journal's latest `entries`, newest first, with what they broke of the contract."""
-    rows = [_job_row(job, now, endings[job.api, job.kind], links) for job in jobs]
+    page and a button per word a running one can end in (`endings`, by API and kind), their
+    times as their API writes them (`styles`, by API); the journal's latest `entries`, newest
+    first, with what they broke of the contract."""
+    rows = [_job_row(job, now, endings[job.api, job.kind], styles[job.api], links) for job in jobs]
     steps = " ".join(
         _button(label, "clock/advance", {"seconds": seconds}) for seconds, label in CLOCK_STEPS
     )
@@ -184,7 +187,8 @@ def dashboard(
         f"{HEAD}{refresh}<title>Mock server</title>"
         f"<style>{DASHBOARD_STYLE}</style></head><body><h1>Mock server</h1>"
         f"<p>Clock ({escape(clock['mode'])}): <b>{escape(clock['iso'])}</b> {steps}</p>"
-        f"<p>{shown}. Filter with <code>?api=</code> and <code>?tenant=</code>; "
+        f"<p>{shown}. Filter with <code>?api=</code>, <code>?tenant=</code> and "
+        "<code>?status=</code>; "
         f'<a href="journal{query}">journal</a>, <a href="violations{query}">violations</a>.</p>'
         + _table(
             ("API", "Kind", "ID", "Tenant", "State", "Scenario", "Created", "End it now"), rows
@@ -198,7 +202,9 @@ def dashboard(
     )
 
 
-def _job_row(job: Job, now: float, words: tuple[str, ...], links: Links) -> tuple[str, ...]:
+def _job_row(
+    job: Job, now: float, words: tuple[str, ...], style: str, links: Links
+) -> tuple[str, ...]:
     """A job's row: its page's link and, while it runs, a button per word it can end in,
     each naming the job to a screen reader (the word alone says not which)."""
     summary = job.summary(now)
@@ -219,19 +225,19 @@ def _job_row(job: Job, now: float, words: tuple[str, ...], links: Links) -> tupl
         _long(mask(job.tenant) or ""),
         f'<span class="state">{escape(summary["state"])}</span>',
         escape(job.scenario or "default"),
-        isoformat(job.created_at),
+        isoformat(job.created_at, style),
         "" if summary["terminal"] else f'<span class="actions">{buttons}</span>',
     )
 
 
-def unknown_api(name: str, known: list[str], links: Links) -> str:
-    """The dashboard asked for an API this server does not emulate."""
+def refusal(message: str, home: str | None) -> str:
+    """A page refused, in the admin API's words (`message`); `home`: the dashboard's href,
+    None on a page opened by its signed link (it links nothing of the admin API)."""
+    link = "" if home is None else f'<p><a href="{escape(home)}">All jobs</a></p>'
     return (
         f"{HEAD}<title>Mock server</title>"
         f"<style>{STYLE}</style></head><body><h1>Mock server</h1>"
-        f"<p>There is no API named {escape(shown_value(name))} on this server; it emulates: "
-        f"{escape(', '.join(known))}. "
-        f'<a href="dashboard{escape(links.query)}">All jobs</a>.</p></body></html>'
+        f"<p>{escape(message)}</p>{link}</body></html>"
     )
 
 

@@ -288,9 +288,8 @@ class ApiService:
         phases it finished stay finished and the jobs tied to it follow. The caller then tells
         the clock's listeners (`Clock.changed`), from where a webhook delivery may block.
         ValueError (`JobEnded` for a job already at its outcome) when it cannot be done."""
-        scenario = self.check_scenario(Scenario.parse_with(outcome, "admin", options))
-        if scenario.outcome == STALLED:
-            raise ValueError("a job can only be forced into a terminal state")
+        scenario = Scenario.parse_with(outcome, "admin", options)
+        self.check_options(scenario)  # a misspelt option first, as every scenario's
         applying = ("message", *self.scenario_options)  # it ends now: no after=, no fault
         unusable = sorted(set(scenario.options) - set(applying))
         if unusable:
@@ -298,6 +297,9 @@ class ApiService:
                 f"option {shown_value(unusable[0])} does not apply to a forced end; it takes "
                 + ", ".join(applying)
             )
+        self.check_scenario(scenario)
+        if scenario.outcome == STALLED:
+            raise ValueError("a job can only be forced into a terminal state")
         with self.state.lock, self.state.store.all_or_nothing():  # the jobs tied to it, saved
             now = self.state.now()
             snap = job.snapshot(now)

@@ -479,7 +479,10 @@ def _until(reached: Callable[[], bool], seconds: float = 10.0) -> None:
 
 
 def _quietly(call: Any) -> None:
-    with contextlib.suppress(httpx.HTTPError):  # cut off by the shutdown, as it should be
+    """`call()`, cut off by the shutdown as it should be: the server resets the connection, and
+    how the client reports that (httpx's error, or httpcore's from a daemon thread still
+    reading as the test ends) is no matter of the test's."""
+    with contextlib.suppress(Exception):
         call()
 
 
