@@ -167,8 +167,8 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
             e for e in error.context or () if (e.validator, e.validator_value) != ("type", "null")
         ] or list(error.context or ())
         # and a branch of choices refuses a value of another type as its choices (`enum`)
-        choices = [e for e in candidates if e.validator in {"enum", "const"}]
-        closest = best_match(choices or candidates)
+        choosing = [e for e in candidates if e.validator in {"enum", "const"}]
+        closest = best_match(choosing or candidates)
         if closest is not None:
             return _violation(operation, where, closest)
     if keyword == "format" and bound in FORMATS:
