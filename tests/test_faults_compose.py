@@ -4,9 +4,7 @@ faults; a status no contract documents is refused; a rate draws alike after a re
 
 from __future__ import annotations
 
-import io
 import json
-import wave
 from typing import Any
 
 import httpx
@@ -16,7 +14,7 @@ from mockserver.apis import service_class
 from mockserver.engine.journal import mask
 from mockserver.faults import FaultBook
 from mockserver.stores import StateStore
-from tests.conftest import Mock, make_mock
+from tests.conftest import Mock, make_mock, wav
 from tests.encoding_store import state_store
 
 __all__ = ["state_store"]  # the fixture: the tests on `mock` run on memory and encoded
@@ -31,16 +29,6 @@ CREATES = {  # per API: its create request (path, request keywords) and where it
     ),
     "neuraldraft": ("/neuraldraft/v1/images", {"json": {"prompt": "A cup"}}),
 }
-
-
-def wav() -> bytes:
-    data = io.BytesIO()
-    with wave.open(data, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(bytes(16000))
-    return data.getvalue()
 
 
 def create(mock: Mock, api: str, scenario: str | None = None) -> httpx.Response:
