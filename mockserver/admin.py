@@ -476,7 +476,7 @@ async def dashboard(request: Request) -> Response:
         now,
         state.clock.describe(),
         {(name, kind): _endings(services[name], kind) for name, kind in kinds},
-        {name: service.time_style for name, service in services.items()},
+        {(name, kind): services[name].time_style_of(kind) for name, kind in kinds},
         _links(request),
     )
     return HTMLResponse(page)
@@ -500,7 +500,7 @@ async def job_page(request: Request) -> Response:
                 404, "no job page at this link: its job does not exist or the signature is not its"
             )
         found, links = signed, pages.Links(signed=True)
-    style = _services(request)[found.api].time_style
+    style = _services(request)[found.api].time_style_of(found.kind)
     return HTMLResponse(pages.job_page(found, now, state.store, links, style))
 
 

@@ -163,15 +163,18 @@ def dashboard(
     now: float,
     clock: dict[str, Any],
     endings: Mapping[tuple[str, str], tuple[str, ...]],
-    styles: Mapping[str, str],
+    styles: Mapping[tuple[str, str], str],
     links: Links,
 ) -> str:
     """The server for people: its clock with buttons that move it; `jobs`, newest first (of
     `total`, when known; `more`: older ones are kept) with their state, a link to each job's
     page and a button per word a running one can end in (`endings`, by API and kind), their
-    times as their API writes them (`styles`, by API); the journal's latest `entries`, newest
-    first, with what they broke of the contract."""
-    rows = [_job_row(job, now, endings[job.api, job.kind], styles[job.api], links) for job in jobs]
+    times as their API writes them (`styles`, by API and kind); the journal's latest
+    `entries`, newest first, with what they broke of the contract."""
+    rows = [
+        _job_row(job, now, endings[job.api, job.kind], styles[job.api, job.kind], links)
+        for job in jobs
+    ]
     steps = " ".join(
         _button(label, "clock/advance", {"seconds": seconds}) for seconds, label in CLOCK_STEPS
     )

@@ -283,6 +283,11 @@ class ApiService:
     def default_message(self, kind: str, word: str) -> str | None:
         return None
 
+    def time_style_of(self, kind: str) -> str:
+        """How this API spells the instants of a job of `kind` (the admin pages write them
+        so): its `time_style`, unless a kind of its jobs has its own."""
+        return self.time_style
+
     def force_end(self, job: Job, outcome: str, options: dict[str, Any]) -> None:
         """End `job` now with the terminal `outcome` ("failed; message=..." and `options`); the
         phases it finished stay finished and the jobs tied to it follow. The caller then tells

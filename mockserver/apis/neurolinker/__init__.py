@@ -23,7 +23,7 @@ from mockserver.apis.neurolinker.models import (
     failing_count,
     request_plan,
 )
-from mockserver.engine.clock import MICROS_OFFSET
+from mockserver.engine.clock import MICROS_OFFSET, MICROS_Z
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Plan
 from mockserver.engine.scenarios import STALLED, Scenario, ScenarioError
@@ -143,6 +143,9 @@ class NeuroLinker(ApiService):
 
     def default_message(self, kind: str, word: str) -> str | None:
         return FAILURE_MESSAGE if word == FAILED else None
+
+    def time_style_of(self, kind: str) -> str:
+        return MICROS_Z if kind == DOCUMENT else self.time_style  # a document's end in `Z`
 
     def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
         if kind == DOCUMENT:
