@@ -144,8 +144,8 @@ document.addEventListener("click", async (event) => {
   const answer = await fetch(button.dataset.path, {
     method: "POST", headers, body: button.dataset.body,
   });
-  if (!answer.ok) {
-    const text = await answer.text();  // the admin API's JSON, or a proxy's page
+  const text = await answer.text();  // read whole before the reload, which would abort it
+  if (!answer.ok) {  // the admin API's JSON, or a proxy's page
     let message = text;
     try { message = JSON.parse(text).error || text; } catch {}
     alert(message || answer.status);
