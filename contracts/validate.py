@@ -142,10 +142,13 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
             operation, pointer, f"Input should be {words} {bound}", value, kind, {name: bound}
         )
     if keyword == "pattern":
+        # a schema may say what its pattern means (`x-error-message`), for a regex no reader
+        # of a 422 should have to decode (Neural Draft's webhook URL)
+        explain = error.schema.get("x-error-message")
         return Violation(
             operation,
             pointer,
-            f"String should match pattern '{bound}'",
+            " ".join(explain.split()) if explain else f"String should match pattern '{bound}'",
             value,
             "string_pattern_mismatch",
             {"pattern": bound},

@@ -336,3 +336,16 @@ def test_a_window_kept_by_an_older_version_counts_its_requests_as_gone(
     answer = get(limited, "/webhook-endpoints")
     assert answer.status_code == 200
     assert answer.headers["x-ratelimit-remaining"] == "2"
+
+
+@pytest.mark.parametrize("url", ["http://", "http://hooks.example.com:99999", "ftp://x.io/h"])
+def test_a_webhook_url_no_delivery_could_reach_is_refused_in_words(mock: Mock, url: str) -> None:
+    """The refusal quoted the URL pattern, a 150-character regex, as its message."""
+    answer = post(mock, "/webhook-endpoints", {"url": url, "events": ["image.generated"]})
+    body = problem(answer, 422, "validation_failed")
+    assert body["errors"] == {
+        "url": [
+            "must be an absolute http or https URL with a host, and a port from 1 to 65535 if "
+            "one is given"
+        ]
+    }
