@@ -20,10 +20,10 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import extend
 
 from mockserver import apis
+from mockserver.config import MAX_DEPTH, SEED_HIGH, SEED_LOW, ServerConfig, cut, too_deep
 
 if typing.TYPE_CHECKING:
     from mockserver.service import ApiService
-from mockserver.config import MAX_DEPTH, SEED_HIGH, SEED_LOW, ServerConfig, cut, too_deep
 
 BIG = 2**53  # the largest whole number every JSON reader keeps exactly
 # the deepest JSON body a server may be told to take: parsing and validating it recurse, a
@@ -264,7 +264,7 @@ def scenario_problem(text: str) -> str | None:
     its fault), by an API it applies to; None when each of them takes it. A key may call every
     API: its scenario applies to those that know its word and its options
     (`ScenarioBook.bound`), and is refused here rather than on every request with the key."""
-    from mockserver.engine.scenarios import Scenario, ScenarioError
+    from mockserver.engine.scenarios import Scenario, ScenarioError, applies
     from mockserver.faults.rules import FaultError, scenario_rule
 
     try:
@@ -280,7 +280,7 @@ def scenario_problem(text: str) -> str | None:
     if not knowing:
         known = sorted({each for api in services for each in _words(api)})
         return f"unknown outcome {word} for any API; known: {', '.join(known)}"
-    applying = [api for api in knowing if set(scenario.options) <= set(api.known_options())]
+    applying = [api for api in knowing if applies(scenario, _words(api), api.known_options())]
     for api in applying or knowing[:1]:
         try:
             api.check_scenario(scenario)

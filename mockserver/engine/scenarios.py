@@ -262,11 +262,7 @@ class ScenarioBook:
         a scenario that names another API's word (camb's `ERROR`) or option (Neural Draft's
         `code=`) is not for this one, whose jobs take theirs as if the key had none."""
         scenario = self.key_bindings.get(tenant)
-        if scenario is None or scenario.outcome not in known:
-            return None
-        if options is not None and not set(scenario.options) <= set(options):
-            return None
-        return scenario
+        return scenario if scenario is not None and applies(scenario, known, options) else None
 
     def _pop(
         self, api: str, tenant: str, takes: Callable[[Scenario], bool] | None = None
@@ -358,6 +354,14 @@ class ScenarioBook:
 # how a refusal names where its scenario came from, by `Scenario.source` (a header's is
 # `X-Mock-Scenario`): the client did not send the scenario it is refused for
 ORIGINS = {"queue": "queued scenario", "key": "scenario bound to this API key in the config"}
+
+
+def applies(
+    scenario: Scenario, known: Collection[str], options: Collection[str] | None = None
+) -> bool:
+    """Whether a key's bound `scenario` is for an API whose scenario words are `known` and
+    whose options are `options` (None: any): its word and every option are the API's."""
+    return scenario.outcome in known and (options is None or set(scenario.options) <= set(options))
 
 
 def origin(scenario: Scenario | None) -> str:
