@@ -128,6 +128,8 @@ class ApiService:
     outcomes: ClassVar[tuple[str, ...]]  # terminal words; [0] is success, [1] the usual failure
     # scenario options of its own (`reason=`), besides those every API takes (`after=`...)
     scenario_options: ClassVar[tuple[str, ...]] = ()
+    # the outcomes whose job shows a `message=` (its failure message); None: the usual failure
+    message_outcomes: ClassVar[tuple[str, ...] | None] = None
     contract_path: ClassVar[Path]  # its OpenAPI 3.1 document (YAML or JSON)
     # module of its polling lifecycles (`STATUS_OPERATIONS`, `lifecycle(object_type)`)
     strategies: ClassVar[str | None] = None
@@ -332,8 +334,14 @@ class ApiService:
         """`scenario`, or ScenarioError when it names an outcome or an option this API does
         not know. A class's check: a key's scenario in the config is checked before any
         service exists."""
-        cls.outcome_word(scenario)
+        word = cls.outcome_word(scenario)
         cls.check_options(scenario)
+        shown = cls.message_outcomes or cls.outcomes[1:2]
+        if "message" in scenario.options and word not in shown:
+            raise ScenarioError(
+                f"message= applies to {', '.join(shown)} only (the failure message a "
+                f"client reads), not to {word}"
+            )
         try:
             scenario_rule(scenario)  # and a `fault=` that could not fire (`fault=502`)
         except FaultError as exc:

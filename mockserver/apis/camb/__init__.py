@@ -41,6 +41,7 @@ class Camb(ApiService):
     auth_header = "x-api-key"
     outcomes = CYCLE.terminal
     scenario_options = ("reason",)  # ERROR's `exception_reason`
+    message_outcomes = CYCLE.terminal[1:]  # every end but SUCCESS shows its `message`
     contract_path = CONTRACT
     strategies = "mockserver.contracts.strategies.camb"
     # multipart/form-data: as for Neural Analog's import

@@ -71,6 +71,7 @@ class NeuroLinker(ApiService):
     # `insufficient_credits` is a scenario word, not a job state: the submit is refused with 402
     outcomes = OUTCOMES
     scenario_options = ("failing",)  # how many documents a partial request fails
+    message_outcomes = (FAILED, PARTIAL)  # a partial request's failing documents show it
     # the tasks page's curl calls `/v1/mcp/tasks` (its heading `/api/v1/tasks`): served too
     path_aliases = {f"{SDK}/mcp/tasks": f"{DOCUMENTED}/tasks", f"{SDK}/": f"{DOCUMENTED}/"}
     time_style = MICROS_OFFSET  # request level; a document's own instants end in `Z`
