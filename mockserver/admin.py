@@ -602,7 +602,7 @@ async def files(request: Request) -> Response:
     if state.now() > expires:
         return JSONResponse({"error": "AccessDenied", "message": "Request has expired"}, 403)
     found = state.store.lookup(job_id)
-    if found is None:
+    if found is None or found.created_at > state.now():  # gone, or not made yet (clock set back)
         return JSONResponse({"error": "NoSuchKey", "message": "The file no longer exists"}, 404)
     service, limit = _services(request)[found.api], state.config.max_render_bytes
 

@@ -97,6 +97,21 @@ def test_a_job_made_after_the_time_set_does_not_exist_yet_but_to_the_admin_api(
     assert status(mock, audio_id)["status"] == "in_progress"
 
 
+def test_a_file_link_of_a_job_made_after_the_time_set_is_a_404(mock: Mock) -> None:
+    """The API 404s the job, so its signed download link does too; it served the file."""
+    audio_id = create(mock)
+    mock.advance(3600)
+    link = mock.client.get(
+        f"{NA}/download/audio/{audio_id}",
+        headers=mock.headers("neuralanalog"),
+        follow_redirects=False,
+    ).headers["location"]
+    assert mock.client.get(link).status_code == 200
+    mock.client.post("/__mock__/clock/set", json={"time": "2025-12-31T23:59:59Z"})
+    gone = mock.client.get(link)
+    assert gone.status_code == 404 and gone.json()["error"] == "NoSuchKey"
+
+
 def test_queued_scenarios_apply_to_the_next_jobs_of_that_tenant(mock: Mock) -> None:
     queued = mock.client.post(
         "/__mock__/scenarios",
