@@ -251,7 +251,9 @@ async def health(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    _state(request).reset()
+    state = _state(request)
+    state.reset()
+    await _off_the_loop(state.clock.changed)  # open streams end at once: their jobs are gone
     return JSONResponse({"reset": True})
 
 

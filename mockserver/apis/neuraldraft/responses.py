@@ -642,9 +642,10 @@ async def stream_job(ctx: Ctx) -> Response:
     server_url = ctx.server_url
     jobs, tenant = ctx.state.store, ctx.tenant
 
-    def current() -> Job:
-        """The job as it is now: another worker may have cancelled or ended it."""
-        return jobs.get(service.name, tenant, job.id) or job
+    def current() -> Job | None:
+        """The job as it is now (another worker may have cancelled, ended or moved it); None
+        once it is forgotten (a reset): the job read here is no stand-in for it."""
+        return jobs.get(service.name, tenant, job.id)
 
     def result(finished: Job) -> dict[str, Any]:
         return service.result(finished, ctx.state.now(), server_url)

@@ -2,8 +2,11 @@
 
 Nothing is pushed by the job itself (its state is a function of time), so the stream reads
 the job again whenever it may have changed: at once when the clock is moved by hand (a clock
-listener wakes it) or a job is cancelled, and on the system clock twice a second. It sends
-only what changed.
+listener wakes it) or a job is cancelled, and on the system clock twice a second. A per-poll
+job (`mode=poll`) moves with the status reads, on any worker sharing the store, whatever the
+clock: its stream reads it twice a second too. It sends only what changed. A job that no
+longer exists for the API (forgotten by a reset, the clock set back before its creation) ends
+the stream as a status read answers it then, `not_found`; nothing is built for it.
 
 While a block of virtual time is open on the manual clock (`Clock.virtual`), the client
 reading the stream sleeps no more: nothing would move the clock. The stream moves it itself,
@@ -49,6 +52,10 @@ def frame(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+# the last frame for a job that no longer exists: what its status read answers, as an event
+GONE = frame("error", {"code": "not_found", "message": "Job not found."})
+
+
 def changes(before: Progress | None, after: Progress) -> list[str]:
     """The frames that take a client from `before` to `after`: steps first, then progress."""
     steps = [
@@ -74,19 +81,19 @@ def final(job: Job, state: Progress, result: Callable[[Job], dict[str, Any]]) ->
 
 
 async def events(
-    current: Callable[[], Job],
+    current: Callable[[], Job | None],
     clock: Clock,
     wakeup: Wakeup,
     result: Callable[[Job], dict[str, Any]],
 ) -> AsyncIterator[str]:
-    """Frames for the job `current()` reads, from now until its terminal event; never
-    busy-waits.
+    """Frames for the job `current()` reads, from now until its terminal event, or until
+    `current()` finds it gone (None) or not created yet (`GONE`); never busy-waits.
 
-    It sleeps until the clock is moved by hand or a job is cancelled; on the system clock it
-    also looks again twice a second, since time moves by itself there. Each time it reads the
-    job again (another worker sharing the store may have changed it). In a block of virtual
-    time it moves the clock instead (`next_change`); when the block's budget runs out, the
-    stream closes.
+    It sleeps until the clock is moved by hand or a job is cancelled; on the system clock, and
+    for a per-poll job, it also looks again twice a second, since time or status reads move
+    the job there with no signal. Each time it reads the job again (another worker sharing the
+    store may have changed it). In a block of virtual time it moves the clock instead
+    (`next_change`); when the block's budget runs out, the stream closes.
     """
     wake = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -96,7 +103,6 @@ async def events(
             loop.call_soon_threadsafe(wake.set)
 
     removers = (clock.on_change(moved), wakeup.listen(moved))
-    recheck = None if clock.manual else SYSTEM_RECHECK_SECONDS
     try:
         before: Progress | None = None
         quiet = 0.0
@@ -104,6 +110,9 @@ async def events(
             wake.clear()
             job = current()
             now = clock.now()
+            if job is None or job.created_at > now:
+                yield GONE
+                return
             state = progress_of(job, now)
             for text in changes(before, state):
                 yield text
@@ -124,7 +133,9 @@ async def events(
                     yield KEEPALIVE
                 await asyncio.sleep(0)  # a client that left is heard before the next move
                 continue
-            timeout = recheck or KEEPALIVE_SECONDS
+            # time, or status reads on any worker, move these jobs with no signal to wake it
+            unheard = job.plan.per_poll or not clock.manual
+            timeout = SYSTEM_RECHECK_SECONDS if unheard else KEEPALIVE_SECONDS
             try:
                 await asyncio.wait_for(wake.wait(), timeout)
             except TimeoutError:
