@@ -66,10 +66,37 @@ def _ecma_pattern(pattern: str) -> re.Pattern[str]:
 
 _FINAL_DOLLAR = re.compile(r"(?<!\\)\$(\)*)$")  # an unescaped `$` ending it (groups closing)
 
-# the validator of every contract: JSON Schema 2020-12, with the three keywords above
+
+def _properties_a_false_one_at_its_name(
+    validator: Any, properties: dict[str, Any], instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """`properties`, a present property whose schema is `false` refused at its own path:
+    jsonschema's error stops at the object holding it, so a failed job's `result` (allowed
+    only when completed) was blamed on the whole body."""
+    if not validator.is_type(instance, "object"):
+        return
+    for name, subschema in properties.items():
+        if name not in instance:
+            continue
+        if subschema is False:
+            yield ValidationError(
+                f"False schema does not allow {instance[name]!r}",
+                validator=None,
+                validator_value=None,
+                instance=instance[name],
+                schema=False,
+                path=[name],
+                schema_path=[name],
+            )
+        else:
+            yield from validator.descend(instance[name], subschema, path=name, schema_path=name)
+
+
+# the validator of every contract: JSON Schema 2020-12, with the four keywords above
 ContractValidator = validators.extend(
     Draft202012Validator,
     {
+        "properties": _properties_a_false_one_at_its_name,
         "items": _items_of_a_list_not_too_long,
         "maxItems": _max_items_without_the_list,
         "pattern": _pattern_as_json_schema_means_it,

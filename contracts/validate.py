@@ -45,6 +45,9 @@ TYPE_KINDS = frozenset(
     + ["int_from_float"]
 )
 CHOICE_KINDS = frozenset(["enum", "literal_error"])
+COMBINATIONS = frozenset(["anyOf", "oneOf", "not"])
+NOT_PRESENT = "Field should not be present"  # a property whose schema is `false`
+NO_VALUE = "Value error, no value is allowed here"  # any other `false` schema
 NOT_A_MODEL = "Input should be a valid dictionary or object to extract fields from"
 # violations one check reports at most (the schema's, then the unknown fields'): a 600 KB
 # list of wrong items made 300,000, a 36 MB answer and as many kept in the journal
@@ -88,8 +91,9 @@ def check(operation: Operation, schema: dict[str, Any], data: Any, where: str) -
     validator = operation.contract.validator(schema)
     first = islice(validator.iter_errors(data), MAX_VIOLATIONS)  # the rest are not looked for
     found = [
-        (_violation(operation.id, where, error), _is_whole_check(error))
+        (violation, _is_whole_check(error))
         for error in sorted(first, key=lambda e: list(e.absolute_path))
+        for violation in _violations(operation.id, where, error)
     ]
     # pydantic runs a model's (or a field's) own check only once its parts are valid: the
     # whole's message would blame the wrong thing while a part is wrong
@@ -97,23 +101,109 @@ def check(operation: Operation, schema: dict[str, Any], data: Any, where: str) -
     # a field of choices (an Enum, a Literal) is one check in pydantic, whatever the value's
     # type: `"24"` for 16, 24 or 32 is its one `enum` item, not an `int_parsing` beside it
     chosen = {v.pointer for v, _ in found if v.kind in CHOICE_KINDS}
-    return [
+    # a field that must be absent: what its value should be is beside the point
+    absent = {v.pointer for v, _ in found if v.message == NOT_PRESENT}
+    kept = [
         v
         for v, whole in found
         if not (whole and any(p.startswith(v.pointer + "/") for p in inner))
         and not (v.kind in TYPE_KINDS and v.pointer in chosen)
+        and not (v.message != NOT_PRESENT and _within(v.pointer, absent))
     ]
+    # two parts of a schema may refuse the same thing (a `oneOf` branch and an `if`'s `then`
+    # both typing `result`): said once
+    unique: dict[tuple[str, str, str], Violation] = {}
+    for v in kept:
+        unique.setdefault((v.pointer, v.kind, v.message), v)
+    return list(unique.values())[:MAX_VIOLATIONS]
+
+
+def _within(pointer: str, fields: set[str]) -> bool:
+    """Whether `pointer` is one of `fields` or inside one."""
+    return any(pointer == f or pointer.startswith(f + "/") for f in fields)
 
 
 def _is_whole_check(error: ValidationError) -> bool:
     """A combination that fails as a whole, with its own message (`x-error-message`)."""
-    return error.validator in {"anyOf", "oneOf", "not"} and "x-error-message" in error.schema
+    return error.validator in COMBINATIONS and "x-error-message" in error.schema
 
 
 def expected(choices: list[Any]) -> str:
     """pydantic's list of allowed values: `'a', 'b' or 'c'`."""
     shown = [repr(c) for c in choices if c is not None]
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def _violations(operation: str, where: str, error: ValidationError) -> list[Violation]:
+    """What one jsonschema error says, in pydantic's words. A combination without its own
+    message (`x-error-message`) speaks through the branch that applies, never in the schema's
+    prose or jsonschema's "is not valid under any of"."""
+    if error.validator in COMBINATIONS and error.context and "x-error-message" not in error.schema:
+        return [v for e in _blamed(error) for v in _violations(operation, where, e)]
+    return [_violation(operation, where, error)]
+
+
+def _blamed(error: ValidationError) -> list[ValidationError]:
+    """The errors of the `anyOf`/`oneOf` branch the value was meant for: every error of that
+    branch when one stands out, else the closest error of those that tie.
+
+    A branch stands out by its discriminator first: where every branch pins a property with
+    `const`/`enum` (Camb's `status`), the branches whose pins the value meets apply (a
+    `SUCCESS` without an integer `run_id` is blamed on `run_id`, not on `status` as the
+    `PENDING` branch would). Then by how far the value got: the branch whose errors lie
+    deepest fits its shape best (a blog post's `result` with a string `post_id` is blamed on
+    `post_id`, not on the keys the six other results do not take)."""
+    branches: dict[int, list[ValidationError]] = {}
+    for e in error.context or ():
+        branches.setdefault(int(e.relative_schema_path[0]), []).append(e)
+    # a branch that takes only null makes the field optional (pydantic's `X | None` is a
+    # nullable X, whose refusal is X's): it never applies to a value that is not null
+    kept = {i: errs for i, errs in branches.items() if not _refuses_as_null(errs)} or branches
+    applying = _discriminated(error.validator_value, error.instance, list(kept))
+    deepest = max(min(len(e.relative_path) for e in kept[i]) for i in applying)
+    applying = [i for i in applying if min(len(e.relative_path) for e in kept[i]) == deepest]
+    if len(applying) == 1:
+        return kept[applying[0]]
+    candidates = [e for i in applying for e in kept[i]]
+    # a branch of choices refuses a value of another type as its choices (`enum`)
+    choosing = [e for e in candidates if e.validator in {"enum", "const"}]
+    closest = best_match(choosing or candidates)
+    return [closest] if closest is not None else []
+
+
+def _refuses_as_null(errors: list[ValidationError]) -> bool:
+    """A branch whose one complaint is that the value itself is not null."""
+    return all(
+        (e.validator, e.validator_value) == ("type", "null") and not e.relative_path for e in errors
+    )
+
+
+def _discriminated(branches: list[Any], value: Any, indexes: list[int]) -> list[int]:
+    """Of the branches at `indexes`, those whose discriminator pins `value` meets best: the
+    properties every one of them pins with `const` or `enum` (all of them, when none are)."""
+    if not isinstance(value, dict):
+        return indexes
+    pins = [_pins(branches[i]) for i in indexes]
+    keys = set.intersection(*(set(p) for p in pins)) & set(value)
+    if not keys:
+        return indexes
+    missed = [sum(not _among(value[k], p[k]) for k in keys) for p in pins]
+    return [i for i, miss in zip(indexes, missed, strict=True) if miss == min(missed)]
+
+
+def _pins(branch: Any) -> dict[str, list[Any]]:
+    """A branch's properties pinned to a few values (`const`, `enum`)."""
+    properties = branch.get("properties", {}) if isinstance(branch, dict) else {}
+    return {
+        name: [schema["const"]] if "const" in schema else list(schema["enum"])
+        for name, schema in properties.items()
+        if isinstance(schema, dict) and ("const" in schema or "enum" in schema)
+    }
+
+
+def _among(value: Any, choices: list[Any]) -> bool:
+    """`value` is one of `choices` as JSON sees it (`true` is not `1`)."""
+    return any(value == c and isinstance(value, bool) == isinstance(c, bool) for c in choices)
 
 
 def _violation(operation: str, where: str, error: ValidationError) -> Violation:
@@ -153,27 +243,17 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
             "string_pattern_mismatch",
             {"pattern": bound},
         )
-    if keyword in {"anyOf", "oneOf", "not"}:
+    if keyword is None:  # a `false` schema: no value is allowed there
+        if list(error.relative_schema_path)[-2:-1] == ["properties"]:
+            return Violation(operation, pointer, NOT_PRESENT, value, "extra_forbidden")
+        return Violation(operation, pointer, NO_VALUE, value, "value_error", {"error": {}})
+    if keyword in COMBINATIONS and error.schema.get("x-error-message"):
         # a combination fails as a whole: its `x-error-message` says what was meant, as a
-        # model validator's message would; without one, the branch that came closest speaks
-        # (a missing `url` of "url or link" is pydantic's "Field required"), never the
-        # schema's documentation prose or jsonschema's "is not valid under any of"
-        explain = error.schema.get("x-error-message")
-        if explain:
-            message = " ".join(explain.split())
-            return Violation(
-                operation, pointer, f"Value error, {message}", value, "value_error", {"error": {}}
-            )
-        # a branch that takes only null makes the field optional (pydantic's `X | None` is a
-        # nullable X, whose refusal is X's): it never comes closest for a value that is not
-        candidates = [
-            e for e in error.context or () if (e.validator, e.validator_value) != ("type", "null")
-        ] or list(error.context or ())
-        # and a branch of choices refuses a value of another type as its choices (`enum`)
-        choosing = [e for e in candidates if e.validator in {"enum", "const"}]
-        closest = best_match(choosing or candidates)
-        if closest is not None:
-            return _violation(operation, where, closest)
+        # model validator's message would (without one, `_violations` lets its branches speak)
+        message = " ".join(error.schema["x-error-message"].split())
+        return Violation(
+            operation, pointer, f"Value error, {message}", value, "value_error", {"error": {}}
+        )
     if keyword == "format" and bound in FORMATS:
         kind, message = FORMATS[bound]
         return Violation(operation, pointer, message, value, kind)

@@ -35,6 +35,12 @@ def component(api: str, name: str, field: str | None = None) -> SearchStrategy[A
     return from_schema(api, _named(api, name, field))
 
 
+def narrowed(api: str, name: str, field: str, **keywords: Any) -> SearchStrategy[Any]:
+    """Values of a named schema's property that also meet `keywords` (`maximum=...`): a bound
+    the lifecycle needs beyond the contract's, as for parts whose sum is a field too."""
+    return from_schema(api, {"allOf": [_named(api, name, field), keywords]})
+
+
 def present(api: str, name: str, field: str) -> SearchStrategy[Any]:
     """Values of a nullable property that are not null (the lifecycle says it is set)."""
     return from_schema(api, {"allOf": [_named(api, name, field), {"not": {"type": "null"}}]})

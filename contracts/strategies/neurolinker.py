@@ -15,12 +15,16 @@ from typing import Any
 from hypothesis import strategies as st
 
 from mockserver.contracts.lifecycle import lifecycle as contract_lifecycle
-from mockserver.contracts.strategies.bodies import component
+from mockserver.contracts.strategies.bodies import component, narrowed
 from mockserver.contracts.strategies.formats import uuids
 from mockserver.contracts.strategies.timeline import Clock, delays, instants, polls
+from mockserver.contracts.strategies.values import MAX_SAFE_INTEGER
 
 STATUS_OPERATIONS = {"request": "get_request_status", "document": "get_document_status"}
 CREDITS_PER_PAGE = 4
+MAX_DOCUMENTS = 4  # documents of one drawn request
+# a document's size, so that the request's `total_size_bytes` (their sum) is a safe integer too
+MAX_DOCUMENT_SIZE = MAX_SAFE_INTEGER // MAX_DOCUMENTS
 REQUEST, DOCUMENT = (contract_lifecycle("neurolinker", kind) for kind in ("request", "document"))
 QUEUED, WORKING = DOCUMENT.stages(2)
 SUCCESS = DOCUMENT.terminal[0]
@@ -81,7 +85,14 @@ def _planned_documents(draw: st.DrawFn, accepted: datetime) -> _PlannedDocument:
         document_id=draw(uuids()),
         filename=draw(component("neurolinker", "RequestDocumentInProgress", "filename")),
         page_url=draw(component("neurolinker", "PageUrl")),
-        size=draw(component("neurolinker", "DocumentRecordCompleted", "file_size_bytes")),
+        size=draw(
+            narrowed(
+                "neurolinker",
+                "DocumentRecordCompleted",
+                "file_size_bytes",
+                maximum=MAX_DOCUMENT_SIZE,
+            )
+        ),
         pages=draw(st.integers(1, 500)),
         images=tuple(draw(st.lists(component("neurolinker", "ImageName"), max_size=3))),
         started=started,
@@ -97,7 +108,10 @@ def _planned_requests(draw: st.DrawFn) -> _PlannedRequest:
     accepted = draw(instants())
     documents = draw(
         st.lists(
-            _planned_documents(accepted), min_size=1, max_size=4, unique_by=lambda d: d.document_id
+            _planned_documents(accepted),
+            min_size=1,
+            max_size=MAX_DOCUMENTS,
+            unique_by=lambda d: d.document_id,
         )
     )
     return _PlannedRequest(

@@ -34,6 +34,8 @@ def _request_schemas(api: str) -> frozenset[str]:
 def from_schema(api: str, schema: Schema) -> SearchStrategy[Any]:
     """Values of `schema`, a schema of `api`'s contract (its `$ref`s resolve in that document).
     A request body schema draws no key its objects do not name: the mock would report it."""
+    if not isinstance(schema, dict | bool):
+        raise TypeError(f"a schema is a dict (or True or False), not {type(schema).__name__}")
     closed = json_key(schema) in _request_schemas(api)
     values = _converter(api, closed).strategy(schema)
     if values is None:

@@ -87,6 +87,8 @@ class Converter:
             raise UnsupportedSchema("schema nests too deep (a $ref cycle?)")
         if isinstance(schema, bool):
             return [{}] if schema else []
+        if not isinstance(schema, dict):
+            raise UnsupportedSchema(f"not a schema (a dict, True or False): {schema!r}")
         schema = self._without_ref(schema)
         check_keywords(schema)
         found = [plain_part(schema)]
@@ -108,7 +110,12 @@ class Converter:
         """A `$ref` with sibling keywords means both (JSON Schema 2020-12)."""
         if "$ref" not in schema:
             return schema
-        target = self.contract.resolve({"$ref": schema["$ref"]})
+        try:
+            target = self.contract.resolve({"$ref": schema["$ref"]})
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise UnsupportedSchema(
+                f"$ref {schema['$ref']!r} names nothing in the {self.contract.api} contract"
+            ) from None
         rest = {k: v for k, v in schema.items() if k != "$ref"}
         if not any(k in ASSERTIONS or k in COMPOSITION for k in rest):
             return target if isinstance(target, dict) else {"allOf": [target]}
@@ -293,7 +300,29 @@ class Converter:
         if items is None:
             return st.just([]) if low == 0 else None
         unique = json_key if schema.get("uniqueItems") else None
+        if unique:
+            few = self._few_values(schema.get("items", True))
+            if few is not None and len(few) < low:
+                return None  # fewer distinct items than `minItems`: Hypothesis would give up
         return st.lists(items, min_size=low, max_size=high, unique_by=unique)
+
+    def _few_values(self, schema: Schema) -> list[Any] | None:
+        """Every value of `schema` when they are few and plain to see (choices, booleans,
+        null), else None: whether unique items can reach `minItems` is known before drawing
+        then (a range of integers, short strings and the like are found out only by drawing)."""
+        found: dict[str, Any] = {}
+        for flat in self.alternatives(schema):
+            excluded = {json_key(v) for v in flat.get(EXCLUDE, [])}
+            if "enum" in flat:
+                values = [v for v in flat["enum"] if admits(flat, v)]
+            elif set(types_of(flat)) <= {"null", "boolean"}:
+                values = [
+                    v for v in (None, False, True) if any(is_type(v, t) for t in types_of(flat))
+                ]
+            else:
+                return None
+            found |= {json_key(v): v for v in values if json_key(v) not in excluded}
+        return list(found.values())
 
     def _objects(self, schema: dict[str, Any]) -> SearchStrategy[dict[str, Any]] | None:
         """Required keys always, optional ones sometimes, undeclared ones where allowed."""

@@ -78,7 +78,8 @@ def integer_values(schema: dict[str, Any]) -> SearchStrategy[int] | None:
 def number_values(schema: dict[str, Any]) -> SearchStrategy[float | int] | None:
     """Finite floats in range plus whole numbers, which JSON spells the same way."""
     if "multipleOf" in schema:
-        return integer_values(schema)
+        step = schema["multipleOf"]
+        return integer_values(schema) if float(step).is_integer() else _multiples(schema, step)
     low, high = _lower_bound(schema), _upper_bound(schema)
     if low is not None and high is not None and (low[0], low[1] or high[1]) > (high[0], False):
         return None
@@ -95,6 +96,24 @@ def number_values(schema: dict[str, Any]) -> SearchStrategy[float | int] | None:
     options = [st.sampled_from(ends)] if ends else []
     options += [floats] + ([whole] if whole is not None else [])
     return st.one_of(options)
+
+
+def _multiples(schema: dict[str, Any], step: float) -> SearchStrategy[float] | None:
+    """Numbers in range (within ±(2^53 - 1) when unbounded) that are whole multiples of a
+    fractional `step` (0.5) as jsonschema checks them: `value / step` a whole number, which
+    rounding sometimes spoils (3 * 0.1)."""
+    low, high = _lower_bound(schema), _upper_bound(schema)
+    first = math.ceil((-MAX_SAFE_INTEGER if low is None else low[0]) / step)
+    last = math.floor((MAX_SAFE_INTEGER if high is None else high[0]) / step)
+    if first > last:
+        return None
+    counts = st.integers(first, last)
+    ends = [n for n, bound in ((first, low), (last, high)) if bound is not None]
+    if ends:
+        counts = st.one_of(st.sampled_from(ends), counts)
+    return counts.map(lambda n: n * step).filter(
+        lambda v: (v / step).is_integer() and admits(schema, v)
+    )
 
 
 def _ecma_to_python(pattern: str) -> str:

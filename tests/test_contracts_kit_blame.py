@@ -1,0 +1,86 @@
+"""validate_response blames the field that is wrong when a schema has branches (`oneOf`,
+`if`/`then`/`else`): the branch whose discriminator the body meets speaks, a field that must be
+absent is said to be so at its own pointer, and no raw jsonschema words come through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mockserver.contracts import load, validate_response
+from mockserver.contracts.validate import NO_VALUE, NOT_PRESENT, check
+
+CAMB_STATUS = "/apis/audio-separation/6f1c1b8e-0000-4000-8000-000000000000"
+JOB = "/v1/jobs/job_abcdefghijkl"
+FAILED_JOB = {
+    "id": "job_abcdefghijkl",
+    "type": "blog_post.generate",
+    "status": "failed",
+    "created_at": "2020-01-01T00:00:00Z",
+    "updated_at": "2020-01-01T00:00:00Z",
+    "progress": 40,
+    "error": {"code": "generation_failed", "message": "x"},
+}
+COMPLETED_JOB = {
+    **{k: v for k, v in FAILED_JOB.items() if k != "error"},
+    "status": "completed",
+    "progress": 100,
+    "result": {"post_id": 1, "slug": "a", "title": "t"},
+}
+
+
+JSON_HEADERS = {"content-type": "application/json"}
+ANY_REASON = "Input should be 'HARMFUL_CONTENT_DETECTED', 'VOICE_CONVERSION_ERROR', "
+
+
+def _body_blame(api: str, path: str, body: dict[str, Any]) -> list[tuple[str, str]]:
+    found = validate_response(api, "GET", path, 200, body=body, headers=JSON_HEADERS)
+    return [(v.pointer, v.message) for v in found if v.pointer.startswith("/body")]
+
+
+@pytest.mark.parametrize(
+    ("body", "blamed"),
+    [
+        (
+            {"status": "SUCCESS", "run_id": None},
+            ("/body/run_id", "Input should be a valid integer"),
+        ),
+        ({"status": "SUCCESS", "run_id": "7"}, ("/body/run_id", "Input should be a valid integer")),
+        ({"status": "PENDING", "run_id": 3}, ("/body/run_id", "Input should be None")),
+        ({"status": "TIMEOUT", "exception_reason": None}, ("/body/exception_reason", ANY_REASON)),
+    ],
+)
+def test_a_camb_status_is_blamed_on_the_field_its_status_rules(
+    body: dict[str, Any], blamed: tuple[str, str]
+) -> None:
+    """Not on `status`, as the first branch whose `status` it is not would have it."""
+    found = _body_blame("camb", CAMB_STATUS, body)
+    assert [(pointer, message[: len(blamed[1])]) for pointer, message in found] == [blamed]
+    assert _body_blame("camb", CAMB_STATUS, {"status": "SUCCESS", "run_id": 7}) == []
+
+
+def test_a_failed_jobs_result_is_said_to_be_absent_at_its_own_pointer() -> None:
+    body = {**FAILED_JOB, "result": None}
+    found = validate_response("neuraldraft", "GET", JOB, 200, body=body, headers=JSON_HEADERS)
+    blamed = [v for v in found if v.pointer.startswith("/body")]
+    assert [(v.pointer, v.message, v.kind) for v in blamed] == [
+        ("/body/result", NOT_PRESENT, "extra_forbidden")
+    ]
+
+
+def test_a_completed_jobs_result_is_blamed_on_the_wrong_part_only() -> None:
+    result = {"post_id": "1", "slug": "a", "title": "t"}
+    body = {**COMPLETED_JOB, "result": result, "error": None}
+    assert _body_blame("neuraldraft", JOB, body) == [
+        ("/body/error", NOT_PRESENT),
+        ("/body/result/post_id", "Input should be a valid integer"),
+    ]
+    assert _body_blame("neuraldraft", JOB, COMPLETED_JOB) == []
+
+
+def test_a_false_schema_that_is_no_property_is_worded_too() -> None:
+    operation = load("neuraldraft").by_id("get_job")
+    schema = {"if": {"type": "object"}, "then": False}
+    found = check(operation, schema, {"any": 1}, "body")
+    assert [(v.pointer, v.message) for v in found] == [("/body", NO_VALUE)]
