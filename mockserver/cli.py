@@ -11,6 +11,7 @@ import errno
 import gc
 import importlib.util
 import logging
+import os
 import secrets
 import signal
 import socket
@@ -279,8 +280,8 @@ def check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     mistake or when no row could be checked, 130 when interrupted."""
     try:
         # with --json the output is the JSON document alone: what the flow prints (on import
-        # too) goes to stderr
-        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        # too), and what its subprocesses write to file descriptor 1, goes to stderr
+        with _stdout_to_stderr() if args.json else contextlib.nullcontext():
             report = _run_check_client(args, parser)
     except KeyboardInterrupt:
         print("mockserver check-client: interrupted", file=sys.stderr)
@@ -290,6 +291,24 @@ def check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     if not report.checked:
         return 2
     return 0 if report.ok else 1
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Standard output sent to standard error while the block runs: `sys.stdout`, and file
+    descriptor 1 too, which a subprocess (curl, a command-line client) inherits and C code
+    writes to."""
+    stdout = sys.stdout
+    stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        stdout.flush()  # what was written to it meanwhile (a handler holding it) to stderr too
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _run_check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Report:
@@ -305,10 +324,9 @@ def _run_check_client(args: argparse.Namespace, parser: argparse.ArgumentParser)
         flow = load_function(args.function)
     except CannotLoad as exc:
         parser.error(f"cannot load {args.function}: {exc}")
-    only = args.only.split(",") if args.only is not None else None
     budget = DEFAULT_BUDGET if args.budget is None else args.budget
     try:
-        return check_client(args.api, flow, budget=budget, seed=args.seed, only=only)
+        return check_client(args.api, flow, budget=budget, seed=args.seed, only=args.only)
     except UnknownScenario as exc:
         parser.error(f"--only: {exc}")
 

@@ -15,10 +15,12 @@ failure. Verdicts:
   out, a payload it could not read), or raised before its job had ended. Its reason names
   the exception, and the last request the API refused for breaking the contract.
 - `hung`: still waiting when the virtual budget ran out, still running (blocked, never
-  asking) at the wall-time limit, or it kept polling a job that had already ended and then
-  gave up with its own timeout (a few polls after the end, then another error: `lingered`).
-- `hasty`: polled in a loop that never sleeps (stopped after `MAX_STILL` requests with the
-  clock standing still), whatever its job became; see also the behaviour verdicts below.
+  asking) at the wall-time limit, sleeping next to nothing again and again (`MAX_SLEEPS` in a
+  row), or it kept polling a job that had already ended and then gave up with its own timeout
+  (a few polls after the end, then another error: `lingered`).
+- `hasty`: polled in a loop that never sleeps (stopped after `MAX_STILL` requests of its own
+  with the clock standing still), whatever its job became; see also the behaviour verdicts
+  below.
 - `wrong`: claimed success on a failure, or while its job had not completed.
 - `not_applicable`: the row cannot run for this flow (the API cannot produce its scenario for
   the flow's request, e.g. `partial` for one document); not a failure, never `handled`.
@@ -30,16 +32,18 @@ of `mockserver.verdicts` (`altered`, `duplicated`, `hasty`, `lingered`) replace 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import inspect
 import itertools
 import json
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockserver.admin import describe
 from mockserver.app import create_app
@@ -49,11 +53,12 @@ from mockserver.engine.jobs import Job
 from mockserver.engine.journal import Entry
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults import FaultError, FaultRule, creating_operations, polling_operations
-from mockserver.hang import hung_reason, polls_after_end, short_id
+from mockserver.hang import hung_reason, polls_after_end, short, short_id
 from mockserver.live import LiveServer
+from mockserver.request import ApiRequest
 from mockserver.service import ApiService
 from mockserver.state import MockState
-from mockserver.verdicts import HASTY, behaviour, never_slept, scenario_refused
+from mockserver.verdicts import HASTY, LINGERED, behaviour, never_slept, scenario_refused
 from mockserver.virtualtime import (
     REAL,
     NeverSleeps,
@@ -63,6 +68,9 @@ from mockserver.virtualtime import (
     patched,
 )
 
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 HANDLED, CRASHED, HUNG, WRONG = "handled", "crashed", "hung", "wrong"
 NOT_APPLICABLE = "not_applicable"
 CREDITS = "insufficient_credits"  # the scenario word of a create refused with 402
@@ -70,17 +78,24 @@ DEFAULT_BUDGET = 3600.0  # virtual seconds a row may take: far more than any job
 WALL_LIMIT = 60.0  # real seconds a row may take (a client blocked, or busy without asking)
 MAX_WALL_LIMIT = 3600.0  # the most `wall_limit` may be: an hour of real time per row
 STOP_GRACE = 5.0  # real seconds a client past its limit has to reach a function call
+# sleeps in a row averaging under `virtualtime.MIN_MEAN_SLEEP` (0.1 ms): a loop that sleeps 0 or
+# next to nothing, whose budget would take hours of real time to run out
 MAX_SLEEPS = 20_000
-MAX_STILL = 200  # requests with the clock standing still: a poll loop that never sleeps
+MAX_STILL = 200  # requests of its own with the clock standing still: a loop that never sleeps
 # the client's function calls between two looks at its limits: the looks cost more than the
 # calls they watch, and a request takes hundreds of calls
 CHECK_EVERY = 64
 LINGER_READS = 3  # requests naming a job after it ended that still count as reading it
 ERROR_CHARS = 200  # of an exception's type and message, or a refusal, in a row: enough to act on
-# why a flow whose timeout never fired may be hung: the clocks virtual time leaves real
+# why the budget ran out on a flow: what the code that was sleeping then read of the clocks
 REAL_CLOCKS = (
-    "a timeout on a clock virtual time does not move (datetime, asyncio.wait_for, "
-    "asyncio.timeout, loop.time, a clock bound as a default argument) never fires here"
+    "the code sleeping when it ran out read no clock virtual time moves, so it has no timeout "
+    "(add one) or one on a clock virtual time does not move (datetime, asyncio.wait_for, "
+    "asyncio.timeout, loop.time, a clock bound as a default argument), which never fires here"
+)
+LONGER_TIMEOUT = (
+    "the code sleeping when it ran out reads the virtual clock, so a timeout it has is longer "
+    "than the budget (raise --budget, or shorten the timeout) or it has none (add one)"
 )
 
 ClientFlow = Callable[[str, str], Any]
@@ -170,16 +185,16 @@ def refuses_credits(service: ApiService) -> bool:
 class Attempt:
     """What the client did: returned a value, raised, or ran out of time (`never_slept`:
     stopped for asking again and again while the clock stood still); how it spent virtual
-    time (`VirtualTime.sleeps`, `waited`, `own_reads`)."""
+    time (`VirtualTime.slept`, `waited`, `sleeper_read_clock`)."""
 
     returned: Any = None
     error: BaseException | None = None
     out_of_time: str | None = None
     never_slept: bool = False
     overdue: bool = False  # stopped at the wall-time limit
-    sleeps: int = 0
+    slept: float = 0.0  # zero-length sleeps (an async client's scheduling points) add nothing
     waited: float = 0.0
-    own_reads: int = 0
+    sleeper_read_clock: bool | None = None
 
     def describe(self) -> str:
         if self.out_of_time is not None:
@@ -213,13 +228,14 @@ def run_client(
 ) -> Attempt:
     """Run the flow in its own thread on budgeted virtual time.
 
-    A client past its wall-clock limit, or past `MAX_STILL` of the server's `requests` while
-    the clock stood still, is stopped cooperatively: OutOfTime is raised in its thread at its
-    next function call (a trace function of that thread alone, `sys.settrace`) or its next
-    look at the clock. A loop that calls nothing at all, or one that swallows OutOfTime, cannot
-    be stopped; its thread is left behind (a daemon, `VirtualTime.abandon`) and the row is
-    reported hung all the same. From then on its every sleep and clock read raises OutOfTime:
-    it moves no clock, and an HTTP client that reads the clock per request (httpx) sends none.
+    A client past its wall-clock limit, or past `MAX_STILL` of its `requests` (a count of
+    those it made so far) while the clock stood still, is stopped cooperatively: OutOfTime is
+    raised in its thread at its next function call (a trace function of that thread alone,
+    `sys.settrace`) or its next look at the clock. A loop that calls nothing at all, or one
+    that swallows OutOfTime, cannot be stopped; its thread is left behind (a daemon,
+    `VirtualTime.abandon`) and the row is reported hung all the same. From then on its every
+    sleep and clock read raises OutOfTime: it moves no clock, and an HTTP client that reads
+    the clock per request (httpx) sends none.
     """
     attempt = Attempt()
     overdue = f"still running after {wall_limit:g} s of real time"
@@ -265,12 +281,44 @@ def run_client(
         timer.abandon(OutOfTime(overdue))
     if thread.is_alive() or attempt.out_of_time == overdue:
         attempt.out_of_time, attempt.overdue = overdue, True
-    attempt.sleeps, attempt.waited, attempt.own_reads = timer.sleeps, timer.waited, timer.own_reads
+    attempt.slept, attempt.waited = timer.slept, timer.waited
+    attempt.sleeper_read_clock = timer.sleeper_read_clock
     return attempt
 
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
+
+
+class Requests:
+    """The app, counting the API requests it answers by the key they carry, each before its
+    client sees the end of the answer (as the journal records it): a row's bound on requests
+    while the clock stands still counts its own, not those of a thread an earlier row left
+    behind polling with that row's key."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.total = 0
+        self.by_key: Counter[str | None] = Counter()
+
+    def made(self, excluding: Collection[str]) -> int:
+        """The requests made so far with no key of `excluding` (the earlier rows')."""
+        return self.total - sum(self.by_key[key] for key in excluding)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                request = ApiRequest.of(scope)
+                if request is not None and request.api is not None:  # not the admin API
+                    self.by_key[request.tenant] += 1
+                    self.total += 1
+            await send(message)
+
+        await self.app(scope, receive, counted)
 
 
 # --- judging ----------------------------------------------------------------------------------
@@ -354,19 +402,21 @@ def refusal(entries: list[Entry]) -> str:
 
 
 def _hung(attempt: Attempt, jobs: list[Job], entries: list[Entry], now: float) -> str:
-    """`hung_reason`, and why time may not have moved for the flow where that shows: it never
-    slept on virtual time (its waits were real), or it slept but its own code never read a
-    clock virtual time moves (a timeout it has is on a real one)."""
+    """`hung_reason`, and what shows of why: it never slept on virtual time (its waits were
+    real: zero-length sleeps are scheduling points, not waits), or, the budget run out in a
+    sleep, whether the code sleeping then (a poll loop, its own or an SDK's) ever read the
+    virtual clock: if so a timeout it has is longer than the budget, if not it has none or
+    one on a real clock."""
     assert attempt.out_of_time is not None
     reason = hung_reason(attempt.out_of_time, jobs, entries, now)
-    if attempt.overdue and entries and not (attempt.sleeps or attempt.waited):
+    if attempt.overdue and entries and not (attempt.slept or attempt.waited):
         return (
             f"{reason}; it never slept on virtual time, so its job's clock stood still: a wait "
             "on real time (threading.Event.wait, a lock's timeout, select) does not move it"
         )
-    if not attempt.overdue and attempt.sleeps and not attempt.own_reads:
-        return f"{reason}; its own code read no clock virtual time moves: {REAL_CLOCKS}"
-    return reason
+    if attempt.sleeper_read_clock is None:
+        return reason
+    return f"{reason}; {LONGER_TIMEOUT if attempt.sleeper_read_clock else REAL_CLOCKS}"
 
 
 def acted_on(candidates: list[tuple[Job, Any]], entries: list[Entry]) -> tuple[Job, Any]:
@@ -399,8 +449,15 @@ def _lingering(jobs: Iterable[Job], entries: list[Entry], now: float) -> str:
         reads = polls_after_end(job, entries, now)
         if reads is not None and reads > LINGER_READS:
             state = job.snapshot(now).state
-            return f"asking {reads} times about its job after it ended {state} ({short_id(job)})"
+            return f"asking {reads} times {_after_end(state, job.id)}"
     return ""
+
+
+def _after_end(state: str, job_id: str) -> str:
+    """How a `hung` reason names the ended job its flow kept asking about: the `lingered`
+    finding on that job counts the same polls (from the answer that showed the end, not from
+    the end), and is not repeated beside it."""
+    return f"about its job after it ended {state} ({short(job_id)})"
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -430,6 +487,10 @@ class Row:
             f"{finding['verdict']}: {finding['reason']}"
             for finding in self.behaviour
             if finding["reason"] not in self.reason
+            and not (
+                finding["verdict"] == LINGERED
+                and _after_end(finding["state"], finding["job"]) in self.reason
+            )
         ]
         return " ".join("; also ".join([self.reason, *beside]).split())
 
@@ -513,13 +574,14 @@ def check_client(
     budget: float = DEFAULT_BUDGET,
     seed: int = 0,
     wall_limit: float = WALL_LIMIT,
-    only: Iterable[str] | None = None,
+    only: Iterable[str] | str | None = None,
 ) -> Report:
     """Run `function(base_url, api_key)` against every outcome and fault of `api`.
 
     `function` may also be given as "module:function". `only` keeps the named rows (any
-    case); an unknown name raises UnknownScenario listing the known ones. A `budget` or a
-    `wall_limit` that is not a number above 0 (or past its bound) raises ValueError.
+    case): names, or one string of them comma-separated as `--only` takes them; an unknown
+    name raises UnknownScenario listing the known ones. A `budget` or a `wall_limit` that is
+    not a number above 0 (or past its bound) raises ValueError.
     """
     budget = checked_budget(budget)
     if not 0 < wall_limit <= MAX_WALL_LIMIT:  # NaN too: a limit that never ends is none
@@ -542,24 +604,37 @@ def check_client(
     service: ApiService = app.state.services[api]
     matrix = cases(service)
     wanted = chosen(matrix, only)
-    rows = []
+    rows: list[Row] = []
+    requests = Requests(app)
     # one patch for every row: a flow left behind in one cannot undo or redo a later row's
-    with LiveServer(app) as server, patched():
+    with LiveServer(requests) as server, patched():
         base_url = describe(app, server.url)[api]  # as the banner and health say
         for index, case in enumerate(matrix):
             if wanted is None or case.name.lower() in wanted:
+                earlier = tuple(row.tenant for row in rows)  # the keys flows left behind use
                 rows.append(
                     _run_case(
-                        app.state.mock, service, case, flow, base_url, index, budget, wall_limit
+                        app.state.mock,
+                        service,
+                        case,
+                        flow,
+                        base_url,
+                        index,
+                        budget,
+                        wall_limit,
+                        functools.partial(requests.made, excluding=earlier),
                     )
                 )
     return Report(api, name, budget, seed, rows)
 
 
-def chosen(matrix: list[Case], only: Iterable[str] | None) -> set[str] | None:
-    """The rows `only` names, lower-cased; UnknownScenario naming the known rows for another."""
+def chosen(matrix: list[Case], only: Iterable[str] | str | None) -> set[str] | None:
+    """The rows `only` names (a string: comma-separated), lower-cased; UnknownScenario naming
+    the known rows for another."""
     if only is None:
         return None
+    if isinstance(only, str):  # not its letters
+        only = only.split(",")
     known = [case.name for case in matrix]
     wanted = {name.strip().lower() for name in only if name.strip()}
     unknown = sorted(wanted - {name.lower() for name in known})
@@ -579,6 +654,7 @@ def _run_case(
     index: int,
     budget: float,
     wall_limit: float,
+    requests: Callable[[], int],
 ) -> Row:
     tenant = f"check{index:02d}{''.join(c for c in case.name if c.isalnum())}"
     api_key = service.api_key(tenant)
@@ -587,11 +663,8 @@ def _run_case(
         state.faults.add({**rule, "api": service.name, "tenant": api_key}) for rule in case.faults
     ]
     start = state.now()
-    journal = state.journal
     try:
-        attempt = run_client(
-            flow, base_url, api_key, state.clock, budget, wall_limit, lambda: journal.recorded
-        )
+        attempt = run_client(flow, base_url, api_key, state.clock, budget, wall_limit, requests)
     finally:
         for rule in rules:
             state.faults.remove(rule.id)

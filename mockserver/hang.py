@@ -23,7 +23,12 @@ def polls_after_end(job: Job, entries: Iterable[Entry], now: float) -> int | Non
 
 
 def short_id(job: Job) -> str:
-    return job.id if len(job.id) <= 12 else job.id[:8] + "…"
+    return short(job.id)
+
+
+def short(job_id: str) -> str:
+    """A job ID as reasons name it: its first 8 characters when it is long (a UUID)."""
+    return job_id if len(job_id) <= 12 else job_id[:8] + "…"
 
 
 def hung_reason(cause: str, jobs: Iterable[Job], entries: Iterable[Entry], now: float) -> str:

@@ -13,13 +13,15 @@ Some clocks stay real inside the block, by design:
 - `datetime.now()` and the other C-level clocks, which no module attribute holds;
 - a clock function bound before the block began (a default argument `clock=time.monotonic`,
   an attribute of an object): it is the real function itself.
-`own_reads` counts the virtual clock reads made by the client's own code (not the standard
-library's nor an installed package's): none at all, in a flow that slept, says that a timeout
-it has is on one of those real clocks.
+`sleeper_read_clock` says whether the code whose sleep ran out the budget (its package: a
+poll loop, its own or an SDK's) ever read a virtual clock: where it did not, a timeout it has
+is on one of those real clocks, or it has none.
 
 Virtual time ends, so a client that never stops polling cannot hang a run: past its `budget`
-of virtual seconds, or past `max_still` requests to the server while the clock stood still (a
-loop that never sleeps), the client's next sleep or clock read raises `OutOfTime`.
+of virtual seconds, past `max_still` requests to the server while the clock stood still (a
+loop that never sleeps), or past `max_sleeps` sleeps in a row that barely moved the clock (a
+loop that sleeps 0 or next to nothing: its budget would take hours of real time to run out),
+the client's next sleep or clock read raises `OutOfTime`.
 
 The functions are replaced once for every open block (`patched`), and serve each thread by
 the block it is in: a thread left in a block (`VirtualTime.abandon`: a client that swallows
@@ -38,12 +40,10 @@ import asyncio
 import inspect
 import math
 import sys
-import sysconfig
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
 from types import FrameType
 from typing import Any, NoReturn, Protocol
 
@@ -51,6 +51,9 @@ DEFAULT_BUDGET = 24 * 3600.0  # virtual seconds: far longer than any job the moc
 DEFAULT_MAX_STILL = 1000  # requests without the clock moving: only a loop that never sleeps
 MAX_BUDGET = 365 * 24 * 3600  # a year of virtual time: a client still polling then is stuck
 MAX_STILL_BOUND = 1_000_000  # the most `max_still` may be
+# `max_sleeps` sleeps in a row averaging less only spin: a poll loop's pauses are seconds, and
+# an async client's zero-length scheduling points (httpx: six a request) do not dilute them so
+MIN_MEAN_SLEEP = 0.0001
 
 
 def checked_budget(seconds: object) -> float:
@@ -93,6 +96,10 @@ class NeverSleeps(OutOfTime):
     that never sleeps, which says more about its pace than about its patience."""
 
 
+class OutOfBudget(OutOfTime):
+    """The client's virtual budget ran out while it slept or read an event stream."""
+
+
 class SteerableClock(Protocol):
     def now(self) -> float: ...
 
@@ -109,14 +116,6 @@ REAL: dict[str, Callable[..., Any]] = {
     "perf_counter_ns": time.perf_counter_ns,
 }
 NANOS = 1_000_000_000
-# where code that is not the client's own lives: the standard library, installed packages
-LIBRARIES = tuple(
-    {
-        path
-        for name in ("stdlib", "platstdlib", "purelib", "platlib")
-        if (path := sysconfig.get_paths().get(name))
-    }
-)
 REAL_ASYNC_SLEEP = asyncio.sleep
 
 
@@ -178,11 +177,11 @@ class _Holders:
 _HOLDERS = _Holders()
 
 
-@cache
-def _own_code(filename: str) -> bool:
-    """Whether code in `filename` is the client's own: not the standard library's, not an
-    installed package's, not frozen or generated (`<string>`)."""
-    return not filename.startswith((*LIBRARIES, "<"))
+def _package(frame: FrameType | None) -> str:
+    """The top-level package (or module) of the code running in `frame`: a poll loop's
+    deadline may be read in another module of its package than the one that sleeps."""
+    name = "" if frame is None else frame.f_globals.get("__name__")
+    return name.partition(".")[0] if isinstance(name, str) else ""
 
 
 class VirtualTime:
@@ -191,12 +190,14 @@ class VirtualTime:
     `slept` is the total virtual time the client slept; `sleeps` counts its sleeps (both with
     those of the blocks nested in it on its thread: their time passed in it too); `waited`
     is the virtual time the server's waits moved the clock on for it (`wait_until`: event
-    streams it read); `own_reads` counts the clock reads of its own code (`_own_code`). With
-    a `budget` (virtual seconds from now), a sleep past it raises `OutOfTime`, as does the
-    sleep after `max_sleeps`; a wait past it ends, and the client's next sleep or clock read
-    raises. With `requests` (a count of the server's requests so far) and `max_still`,
-    reading or sleeping once more than `max_still` requests came in while the clock stood
-    still raises it too: HTTP clients read the clock on every request.
+    streams it read); `sleeper_read_clock`, once a sleep ran out the budget, whether the
+    package that slept ever read the virtual clock (None before). With a `budget` (virtual
+    seconds from now), a sleep past it raises `OutOfBudget`; a wait past it ends, and the
+    client's next sleep or clock read raises. The sleep after `max_sleeps` in a row that
+    averaged under `MIN_MEAN_SLEEP` raises `OutOfTime`. With `requests` (a count of the
+    client's requests so far) and `max_still`, reading or sleeping once more than
+    `max_still` requests came in while the clock stood still raises `NeverSleeps`: HTTP
+    clients read the clock on every request.
     """
 
     def __init__(
@@ -212,7 +213,8 @@ class VirtualTime:
         self.slept = 0.0
         self.sleeps = 0
         self.waited = 0.0
-        self.own_reads = 0
+        self.sleeper_read_clock: bool | None = None
+        self._readers: set[str] = set()  # the packages whose code read the clock
         self.budget = None if budget is None else checked_budget(budget)
         self.max_sleeps = max_sleeps
         self.max_still = checked_max_still(max_still)
@@ -221,6 +223,7 @@ class VirtualTime:
         self._deadline = None if self.budget is None else self.origin + self.budget
         self._still_at = self.origin
         self._still_from = requests() if requests else 0
+        self._run = (0, 0.0)  # `sleeps` and `slept` when the latest run of `max_sleeps` began
         self._close: Callable[[], None] = _nothing  # no more waits on the clock for it
         self._outer: VirtualTime | None = None  # the block around it on its thread, if any
         self._spending = threading.Lock()  # the client's sleeps and the server's waits
@@ -260,23 +263,42 @@ class VirtualTime:
                 )
             )
 
+    def check_spinning(self) -> None:
+        """Raise OutOfTime at the end of a run of `max_sleeps` sleeps that averaged under
+        `MIN_MEAN_SLEEP`: a loop sleeping 0 or next to nothing, whose budget would take hours
+        of real time to run out. Runs of longer sleeps (a poll loop pausing in 0.1 s slices)
+        go on until the budget."""
+        if self.max_sleeps is None or self.sleeps - self._run[0] < self.max_sleeps:
+            return
+        moved = self.slept - self._run[1]
+        if moved < self.max_sleeps * MIN_MEAN_SLEEP:
+            self.stop(
+                OutOfTime(
+                    f"slept {self.max_sleeps} times in a row for {moved:.3g} s in all (a loop "
+                    f"that sleeps next to nothing; the bound is {self.max_sleeps} sleeps "
+                    f"averaging under {MIN_MEAN_SLEEP * 1000:g} ms)"
+                )
+            )
+        self._run = (self.sleeps, self.slept)
+
     # --- the virtual functions -------------------------------------------------------------
 
-    def sleep(self, seconds: float) -> None:
-        """`time.sleep` for the block's thread: move the clock on by `seconds`."""
+    def sleep(self, seconds: float, caller: FrameType | None = None) -> None:
+        """`time.sleep` for the block's thread, called from `caller`'s code: move the clock on
+        by `seconds`."""
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
         if math.isnan(seconds):  # Python's own words for time.sleep(nan)
             raise ValueError("Invalid value NaN (not a number)")
         self.check_stopped()
         self.check_still()
-        if self.max_sleeps is not None and self.sleeps >= self.max_sleeps:
-            self.stop(OutOfTime(f"still polling after {self.sleeps} sleeps"))
+        self.check_spinning()
         with self._spending:
             if self._deadline is not None and self.clock.now() + seconds > self._deadline:
                 self.clock.advance(max(0.0, self._deadline - self.clock.now()))
+                self.sleeper_read_clock = _package(caller) in self._readers
                 self.stop(
-                    OutOfTime(f"still waiting when the {self.budget:g} s virtual budget ran out")
+                    OutOfBudget(f"still waiting when the {self.budget:g} s virtual budget ran out")
                 )
             block: VirtualTime | None = self
             while block is not None:  # only this thread counts them: no lock for the outer
@@ -301,7 +323,7 @@ class VirtualTime:
                 self.clock.advance(target - now)
             if moment <= end:
                 return True
-            self.stopped = OutOfTime(
+            self.stopped = OutOfBudget(
                 f"{waiter} was still waiting when the {budget:g} s virtual budget ran out"
             )
             return False
@@ -310,12 +332,13 @@ class VirtualTime:
         """The clock, for a read (`time.time` and its twins) made by `caller`'s code."""
         self.check_stopped()
         self.check_still()
-        if caller is not None and _own_code(caller.f_code.co_filename):
-            self.own_reads += 1
+        self._readers.add(_package(caller))
         return self.clock.now()
 
-    async def async_sleep(self, delay: float, result: Any = None) -> Any:
-        self.sleep(delay)
+    async def async_sleep(
+        self, delay: float, result: Any = None, caller: FrameType | None = None
+    ) -> Any:
+        self.sleep(delay, caller)
         await REAL_ASYNC_SLEEP(0)  # still a scheduling point, as callers expect
         return result
 
@@ -396,7 +419,7 @@ def _sleep(seconds: float) -> None:
     if block is None:
         REAL["sleep"](seconds)
     else:
-        block.sleep(seconds)
+        block.sleep(seconds, _caller())
 
 
 def _time() -> float:
@@ -437,7 +460,7 @@ async def _async_sleep(delay: float, result: Any = None) -> Any:
     block = _block()
     if block is None:
         return await REAL_ASYNC_SLEEP(delay, result)
-    return await block.async_sleep(delay, result)
+    return await block.async_sleep(delay, result, _caller())
 
 
 REPLACEMENTS: dict[int, Callable[..., Any]] = {

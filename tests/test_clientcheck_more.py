@@ -117,9 +117,10 @@ def test_a_timeout_on_a_real_clock_is_named_in_the_hung_reason() -> None:
     [row] = check_client("neuralanalog", flow, budget=600, only=["stalled"]).rows
     assert row.verdict == HUNG
     assert row.reason.endswith(
-        "still in_progress; its own code read no clock virtual time moves: a timeout on a "
-        "clock virtual time does not move (datetime, asyncio.wait_for, asyncio.timeout, "
-        "loop.time, a clock bound as a default argument) never fires here"
+        "still in_progress; the code sleeping when it ran out read no clock virtual time "
+        "moves, so it has no timeout (add one) or one on a clock virtual time does not move "
+        "(datetime, asyncio.wait_for, asyncio.timeout, loop.time, a clock bound as a default "
+        "argument), which never fires here"
     )
 
 
