@@ -28,9 +28,12 @@ STRICT = key(None, "strict")  # strict mode as set at run time (absent: the conf
 # multiples of that step count the resets (the epoch of the ID streams)
 CHANGES = key(None, "changes")
 CHANGES_PER_RESET = 2**32
-KEPT = (SECRET, SEED, STRICT, FAULTS_NAMED)  # what a reset keeps
+# a random mark a shared store holds for as long as it keeps its contents: gone, or another,
+# the store lost them (Redis restarted empty) under the servers that knew the mark
+GENERATION = key(None, "generation")
+KEPT = (SECRET, SEED, STRICT, FAULTS_NAMED, GENERATION)  # what a reset keeps
 # what a request on a shared store reads first, all at once
-SYNCED = (CLOCK, STRICT, RULES, FAULTS_NAMED, CHANGES)
+SYNCED = (CLOCK, STRICT, RULES, FAULTS_NAMED, GENERATION, CHANGES)
 _NOTHING_TO_READ = nullcontext()
 
 
@@ -54,6 +57,7 @@ class MockState:
             self.backend.add(SEED, secrets.randbits(32))
             seed = int(str(self.backend.get(SEED)))
         self.ids = IdFactory(seed, config.id_salt, self.backend)
+        self._generation = self._marked() if self.backend.shared else None
         self.store = JobStore(self.clock.now, config.store_capacity, self.backend)
         self.scenarios = ScenarioBook(
             {key: spec["scenario"] for key, spec in config.keys.items() if "scenario" in spec},
@@ -98,13 +102,24 @@ class MockState:
         return view.ReadOnce(self.backend, SYNCED, self._adopt)
 
     def _adopt(self, values: list[Any | None]) -> None:
-        """What a request on a shared store read first: the clock, and the count of changes,
-        which drops the kept answers when another process changed jobs."""
-        self.clock.adopt(values[0])
-        if values[-1] != self._changes_seen:
+        """What a request on a shared store read first: the clock, the store's mark, and the
+        count of changes, which drops the kept answers when another process changed jobs."""
+        clock, *_, generation, changes = values
+        self.clock.adopt(clock)
+        if generation != self._generation:
+            self._generation = self.ids.generation = self._marked()
+        if changes != self._changes_seen:
             self.polls.invalidate()
-            self._changes_seen = values[-1]
-            self.ids.epoch = int(values[-1] or 0) // CHANGES_PER_RESET  # a reset somewhere
+            self._changes_seen = changes
+            self.ids.epoch = int(changes or 0) // CHANGES_PER_RESET  # a reset somewhere
+
+    def _marked(self) -> str:
+        """The store's mark, made now if it has none. At the start, or when the mark this
+        server knew is gone or another: the store lost its contents, ID counters included, so
+        the ID streams go on under the new mark and never draw an ID of before again."""
+        mark = secrets.token_hex(8)
+        self.backend.add(GENERATION, mark)
+        return str(self.backend.get(GENERATION) or mark)
 
     def changed_jobs(self) -> None:
         """Jobs changed (a request that may change them is answering): this process's kept

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -38,6 +39,9 @@ MAX_CHANNELS = 2
 STANDARD_RATES = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
 MP3_COMPRESSION = 0.9  # libsndfile refuses 1.0 for VBR
 AMPLITUDE = 12_000  # of 32767: a clear tone without clipping in lossy encoders
+
+# the instants a zip can date a member at: 1980-01-01T00:00:00 to 2107-12-31T23:59:58 (UTC)
+ZIP_EARLIEST, ZIP_LATEST = 315_532_800.0, 4_354_819_198.0
 
 MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
 
@@ -198,11 +202,18 @@ def render_audio(info: AudioInfo, frequency: int, fmt: str) -> bytes:
     return RENDERERS[fmt](info, frequency)
 
 
-def zip_bytes(members: dict[str, bytes]) -> bytes:
+def zip_bytes(members: dict[str, bytes], dated: float) -> bytes:
+    """A deflated zip of `members`, each dated at `dated` of the server clock (UTC, as every
+    time an API prints; the job behind the link, so one link gives the same bytes each time,
+    never wall time), with the permissions `writestr` gives a name."""
+    moment = min(max(dated, ZIP_EARLIEST), ZIP_LATEST)
+    date_time = datetime.fromtimestamp(moment, UTC).timetuple()[:6]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
-            archive.writestr(name, data)
+            member = zipfile.ZipInfo(name, date_time)
+            member.external_attr = 0o600 << 16
+            archive.writestr(member, data, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 

@@ -22,7 +22,11 @@ class IdFactory:
 
     A `salt` is mixed into the ID streams only: `mockserver serve` draws one per start, so a
     restarted server on a fresh store never hands out an ID a client may still be polling,
-    while outcomes drawn from `draws` (the default profile's failures) stay those of the seed."""
+    while outcomes drawn from `draws` (the default profile's failures) stay those of the seed.
+
+    A `generation` is mixed in the same way once a shared store lost its contents under the
+    running server (`MockState`): the counters start from 1 again, and the streams they count
+    must be new ones."""
 
     def __init__(
         self, seed: int | None = None, salt: str = "", store: StateStore | None = None
@@ -32,6 +36,7 @@ class IdFactory:
         # resets of the store so far: a reset forgets the streams' counters, and a stream
         # counted again from 1 would hand out the IDs of before (`MockState.reset`)
         self.epoch = 0
+        self.generation = ""  # the store's mark after a loss this server saw; "" before any
         self._store = store or MemoryStore()
 
     def rng(self, api: str, tenant: str) -> Random:
@@ -66,6 +71,8 @@ class IdFactory:
 
     def _ids_stream(self, api: str) -> str:
         stream = f"{self.salt}:{api}" if self.salt else api
+        if self.generation:
+            stream = f"{stream}@{self.generation}"
         return f"{stream}#{self.epoch}" if self.epoch else stream
 
     def _next_seed(self, stream: str, tenant: str) -> str:

@@ -117,7 +117,7 @@ class NeuralAnalog(ApiService):
             members = {
                 path: render_audio(info, tone, fmt) for path, info, tone, fmt in job.data["members"]
             }
-            return zip_bytes(members), "application/zip"
+            return zip_bytes(members, job.created_at), "application/zip"
         stem_name, _, fmt = name.rpartition(".")
         if fmt not in MEDIA_TYPES:
             raise ApiError(404, "No such file")

@@ -3,7 +3,9 @@
 Both run on the server clock, so a test can exhaust a window and advance past it instead of
 waiting a minute, and an idempotent answer expires after 24 virtual hours. A request also
 leaves the rate window once 60 real seconds have passed: a client that honours
-`Retry-After` sleeps in real time, while a manual clock may stand still.
+`Retry-After` sleeps in real time, while a manual clock may stand still. For the same reason
+the claim of a request still running is a lease in real time: a worker killed mid-request
+holds its key for a minute, not for 24 h of a clock that may never move.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import math
 import time
 from base64 import b64decode, b64encode
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, ClassVar, NamedTuple
 
 from starlette.responses import Response
 
 from mockserver.errors import ApiError
-from mockserver.stores import StateStore, key
+from mockserver.stores import StateStore, StoreError, key
 from mockserver.stores.codec import storable
 
 WINDOW_SECONDS = 60.0  # the docs: "The window is sliding 60 seconds, not a calendar minute"
@@ -33,6 +36,8 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 IDEMPOTENCY_CONFLICT = "idempotency_conflict"
 STILL_RUNNING = "A request with this Idempotency-Key is still being processed."
 IN_FLIGHT_WAIT = 10.0  # real seconds a request waits for the same one in flight to answer
+LEASE_SECONDS = 60.0  # real time a claim holds unless renewed, as a webhook attempt's claim
+RENEW_SECONDS = LEASE_SECONDS / 4  # how often a request still running renews its claim
 FIRST_PAUSE, LONGEST_PAUSE = 0.005, 0.1  # between its looks at the key, doubling
 PRUNE_AT = 10_000  # windows remembered before the idle ones are forgotten
 LOOKS = 2  # kept windows or answers looked at per new one, to forget the idle or expired
@@ -164,24 +169,34 @@ def _window(api: str, tenant: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Stored:
     """The first successful answer to one (API key, Idempotency-Key); status 0 while the
-    request that claimed the key is still running."""
+    request that claimed the key is still running, which it does until `lapses_at` (Unix
+    seconds of real time: the server clock may stand still) unless it renews the claim."""
 
     fingerprint: str
     status: int
     body: bytes
     media_type: str
     stored_at: float
+    lapses_at: float = 0.0
 
     state_tag: ClassVar[str] = "idempotent"
 
     def to_state(self) -> list[Any]:
         body = b64encode(self.body).decode("ascii")
-        return [self.fingerprint, self.status, body, self.media_type, self.stored_at]
+        return [
+            self.fingerprint,
+            self.status,
+            body,
+            self.media_type,
+            self.stored_at,
+            self.lapses_at,
+        ]
 
     @classmethod
     def from_state(cls, data: list[Any]) -> Stored:
-        fingerprint, status, body, media_type, stored_at = data
-        return cls(fingerprint, status, b64decode(body), media_type, stored_at)
+        """Also a record of an older version, without `lapses_at`: its claim has lapsed."""
+        fingerprint, status, body, media_type, stored_at, *lapses_at = data
+        return cls(fingerprint, status, b64decode(body), media_type, stored_at, *lapses_at)
 
 
 class Idempotency:
@@ -194,15 +209,26 @@ class Idempotency:
     stored, so a request waiting for one, or retrying after one, runs again.
 
     The record of a key is claimed with set-if-absent before the request runs: of two
-    concurrent requests with one key, on any workers sharing the store, exactly one runs. A
-    claim left by a worker that died mid-request expires as an answer does. The answers are
-    listed oldest first; each new one looks at the oldest few and forgets the expired.
+    concurrent requests with one key, on any workers sharing the store, exactly one runs. The
+    claim is a lease of `LEASE_SECONDS` of real time (`wall`), renewed every `renew_every`
+    seconds while the request runs: a slow request keeps its key, and one whose worker was
+    killed leaves it to a retry a minute later, whatever the server clock does. The answers
+    are listed oldest first; each new one looks at the oldest few and forgets the expired.
     """
 
-    def __init__(self, store: StateStore, api: str, wait: float = IN_FLIGHT_WAIT) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        api: str,
+        wait: float = IN_FLIGHT_WAIT,
+        wall: Callable[[], float] = time.time,
+        renew_every: float = RENEW_SECONDS,
+    ) -> None:
         self._store = store
         self._api = api
         self._wait = wait
+        self._wall = wall
+        self._renew_every = renew_every
         self._answers = key(None, api, "idempotent")  # [tenant, key, stored_at], oldest first
 
     async def run(
@@ -217,12 +243,12 @@ class Idempotency:
             raise ApiError(400, f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters.")
         store, slot = self._store, self._slot(tenant, idempotency_key)
         deadline, pause = time.monotonic() + self._wait, FIRST_PAUSE
-        while not store.add(slot, Stored(fingerprint, 0, b"", "", now)):
+        while not store.add(slot, claim := self._claim(fingerprint, now)):
             held = store.get(slot)
             if held is None:
                 continue  # the request that held it failed meanwhile: claim it again
-            if now - held.stored_at >= IDEMPOTENCY_TTL:
-                store.update(slot, _unless(held))  # expired
+            if self._gone(held, now):
+                store.update(slot, _unless(held))
                 continue
             if held.status or held.fingerprint != fingerprint:
                 return _replay(held, fingerprint)
@@ -230,20 +256,33 @@ class Idempotency:
                 raise ApiError(409, STILL_RUNNING)
             await asyncio.sleep(pause)  # the same request in flight: wait for its answer
             pause = min(2 * pause, LONGEST_PAUSE)
+        lease = Lease(store, slot, claim, self._wall, self._renew_every)
         try:
             response = await call()
         except BaseException:
-            store.delete(slot)
+            store.update(slot, _unless(lease.end()))
             raise
+        mine = lease.end()
         if not 200 <= response.status_code < 300:
-            store.delete(slot)
+            store.update(slot, _unless(mine))
             return response
         media_type = response.media_type or "application/json"
         answer = Stored(fingerprint, response.status_code, bytes(response.body), media_type, now)
-        store.set(slot, answer)
+        # not over a claim another request took once this one's lapsed: that one answers
+        store.update(slot, lambda found: answer if found in (None, mine) else found)
         store.push(self._answers, [tenant, idempotency_key, now])
         self._expire(now)
         return response
+
+    def _claim(self, fingerprint: str, now: float) -> Stored:
+        return Stored(fingerprint, 0, b"", "", now, self._wall() + LEASE_SECONDS)
+
+    def _gone(self, held: Stored, now: float) -> bool:
+        """Whether `held` may be forgotten: past its 24 h of server time, or a claim its request
+        stopped renewing (its worker died)."""
+        if now - held.stored_at >= IDEMPOTENCY_TTL:
+            return True
+        return not held.status and held.lapses_at <= self._wall()
 
     def _slot(self, tenant: str, idempotency_key: str) -> str:
         return key(tenant, self._api, "idempotent", idempotency_key)
@@ -267,6 +306,41 @@ class Idempotency:
         self._store.update(
             slot, lambda found: None if found and found.stored_at == stored_at else found
         )
+
+
+class Lease:
+    """The claim a running request holds at `slot`, renewed every `every` seconds until
+    `end`. On the event loop's timer, which stays real where a client's virtual time makes
+    `asyncio.sleep` move the server clock (an in-process app under `virtual_time`)."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        slot: str,
+        claim: Stored,
+        wall: Callable[[], float],
+        every: float,
+    ) -> None:
+        self._store, self._slot, self._wall, self._every = store, slot, wall, every
+        self._claim = claim
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._loop.call_later(every, self._renew)
+
+    def _renew(self) -> None:
+        """Move the claim's lapse a lease on, if it is still this request's; a store away
+        meanwhile fails this renewal, and the next one tries again."""
+        mine = self._claim
+        renewed = replace(mine, lapses_at=self._wall() + LEASE_SECONDS)
+        with suppress(StoreError):
+            kept = self._store.update(self._slot, lambda found: renewed if found == mine else found)
+            if kept == renewed:
+                self._claim = renewed
+        self._timer = self._loop.call_later(self._every, self._renew)
+
+    def end(self) -> Stored:
+        """Stop renewing; the claim as it now stands in the store (if still there)."""
+        self._timer.cancel()
+        return self._claim
 
 
 def _unless(held: Stored) -> Callable[[Stored | None], Stored | None]:

@@ -276,12 +276,14 @@ def archive(
     members: Sequence[tuple[str, DocumentFile, Sequence[str], str]],
     content_types: Sequence[str] | None,
     image_ref: Callable[[str, str], str],
+    dated: float,
     extra: dict[str, bytes] | None = None,
 ) -> bytes:
     """A ZIP with one folder per document: Markdown, JSON, summaries and images.
 
     `members` are (document ID, document, image names, enrichment mode); `image_ref(document
-    ID, image name)` says how the Markdown and JSON refer to an image; `extra` adds files
+    ID, image name)` says how the Markdown and JSON refer to an image; `dated` is the server
+    clock's instant its members are dated at; `extra` adds files
     (path in the ZIP -> bytes) of documents that are not full extractions.
     """
     files: dict[str, bytes] = dict(extra or {})
@@ -301,4 +303,4 @@ def archive(
         files[folder + SECTION_SUMMARIES_FILE] = as_json(section_summaries(document))
         for name in images:
             files[f"{folder}images/{name}"] = png(name)
-    return zip_bytes(files)
+    return zip_bytes(files, dated)

@@ -940,6 +940,8 @@ def stored_file(store: JobStore, job: Job, name: str) -> tuple[bytes, str]:
 
 
 def _archive_bytes(store: JobStore, archive: Job) -> bytes:
+    """The ZIP behind a `make-zip` link, its members dated when the link was made (the same
+    link, the same bytes)."""
     links: dict[str, dict[str, str]] = archive.data["links"]
     found = store.read_ahead(archive.api, archive.tenant, archive.data["documents"])
     jobs = [job for job in found if job is not None]
@@ -957,4 +959,6 @@ def _archive_bytes(store: JobStore, archive: Job) -> bytes:
     def image_ref(document_id: str, name: str) -> str:
         return links[document_id][name] if links else f"images/{name}"
 
-    return content.archive(members, archive.data["content_types"], image_ref, payloads)
+    return content.archive(
+        members, archive.data["content_types"], image_ref, archive.created_at, payloads
+    )

@@ -1,0 +1,55 @@
+"""No ID is handed out twice by running servers, even when their store loses everything under
+them (a Redis restarted without persistence: its ID counters count from 1 again), with or
+without a seed. (With a seed, the IDs before any loss are the seed's: `test_workers.py`.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from mockserver import ServerConfig, create_app
+from tests.redis_servers import RedisServer, require_redis, start_server
+
+NA = "/neuralanalog"
+KEY = {"x-api-key": "team-a"}
+LINK = {"url": "https://example.com/take.wav"}
+
+
+@pytest.fixture
+def forgetful_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test alone that keeps nothing on disk: a restart empties it."""
+    require_redis()
+    server = start_server(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+def made(client: TestClient) -> str:
+    answer = client.post(f"{NA}/from-link", headers=KEY, json=LINK)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["audio_id"])
+
+
+@pytest.mark.parametrize("seed", [None, 7])
+def test_ids_of_jobs_the_store_lost_are_not_handed_out_again(
+    forgetful_redis: RedisServer, seed: int | None
+) -> None:
+    """Two servers on one Redis, one of them idle until Redis came back empty: neither draws
+    an ID of before the loss again, and a client polling a lost job's ID reads a 404, not a
+    new job."""
+    config = ServerConfig(clock="manual", seed=seed, store=forgetful_redis.url)
+    with ExitStack() as running:
+        one, other = (running.enter_context(TestClient(create_app(config))) for _ in range(2))
+        lost = [made(one), made(one)]
+        forgetful_redis.restart_after_kill()
+        after = [made(other), made(one), made(other)]
+
+        assert not set(lost) & set(after)
+        assert len(set(after)) == len(after)
+        for client in (one, other):
+            answer = client.get(f"{NA}/status/audio/{lost[0]}", headers=KEY)
+            assert answer.status_code == 404, answer.text
