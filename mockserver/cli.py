@@ -460,7 +460,8 @@ def serve(
     workers: int = 1,
 ) -> None:
     """Serve until SIGINT or SIGTERM. Every setting is checked (Mistake) before the start-up
-    line is printed: a script that waits for it may connect, and nothing fails after it."""
+    line is printed: a script that waits for it may connect, and nothing fails after it. With
+    workers, it is printed once every worker serves."""
     import uvicorn
 
     from mockserver import workers as processes
@@ -483,27 +484,32 @@ def serve(
         "loop": loop,
         "timeout_graceful_shutdown": SHUTDOWN_SECONDS,  # a hanging request cannot hold SIGTERM
     }
-    # connection resets (fault injection) need the resettable twin of uvicorn's protocol
-    if workers == 1:
-        served = ClosedAtShutdown(app)
-        server = uvicorn.Server(uvicorn.Config(served, http=resettable_protocol(http), **settings))
-    else:
-        # the token generated here is the one every worker requires, and the one printed
-        shared = dataclasses.replace(config, admin_token=app.state.admin_token)
-        supervisor = processes.supervisor(shared, workers, sock, http=http, **settings)
     host = f"[{config.host}]" if ":" in config.host else config.host
     many = f", {workers} workers on {shown(config.store)}" if workers > 1 else ""
-    print(f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http}{many})", flush=True)
-    for line in token_lines(config, app.state.admin_token):
-        print(line, flush=True)
+    lines = [
+        f"{banner(app, f'http://{host}:{config.port}')}  ({loop}, {http}{many})",
+        *token_lines(config, app.state.admin_token),
+    ]
+
+    def announce() -> None:
+        for line in lines:
+            print(line, flush=True)
+
+    if workers > 1:
+        # the token generated here is the one every worker requires, and the one printed
+        shared = dataclasses.replace(config, admin_token=app.state.admin_token)
+        supervisor = processes.supervisor(shared, workers, sock, announce, http=http, **settings)
+        app.state.mock.backend.close()  # each worker opens its own, and collects on its own
+        supervisor.run()  # says the lines once every worker serves
+        return
+    # connection resets (fault injection) need the resettable twin of uvicorn's protocol
+    served = ClosedAtShutdown(app)
+    server = uvicorn.Server(uvicorn.Config(served, http=resettable_protocol(http), **settings))
+    announce()  # the socket listens: a client may connect
     # what exists now (contracts, validators, routes) lives as long as the server: the
     # collector need not walk it again, which keeps its pauses short under load; its full
     # collections wait for a quiet moment
     gc.freeze()
-    if workers > 1:
-        app.state.mock.backend.close()  # each worker opens its own, and collects on its own
-        supervisor.run()
-        return
     collect_when_quiet(app)
     server.run(sockets=[sock])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 from base64 import b64decode, b64encode
@@ -10,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from mockserver.contracts.validate import Violation
-from mockserver.stores import MemoryStore, StateStore, key
+from mockserver.stores import MemoryStore, StateStore, StoreError, key
 from mockserver.stores.codec import storable
+
+log = logging.getLogger("mockserver")
 
 BODY_LIMIT = 16_384  # bytes of each body (and characters of the query) kept: bounded memory
 ENTRY_OVERHEAD = 512  # bytes an entry costs besides its bodies (a rough, fixed estimate)
@@ -179,6 +182,11 @@ class Journal:
     A filtered `clear` marks where it cleared (the number of the latest entry) rather than
     rewriting the list, which other processes may be pushing to: the entries it covers are
     no longer shown and go with the oldest as usual.
+
+    An entry is recorded once its answer has begun (its status and body are in it): a store
+    that fails then (Redis gone, a SQLite file locked past `BUSY_SECONDS`) costs the entry,
+    not the answer, which would otherwise be cut off after its status line. The log says so
+    once per outage, and how many entries it lost once the store takes them again.
     """
 
     # the cost of an entry, at most (`Entry.bound`, `mockserver.validation.for_journal`)
@@ -195,12 +203,23 @@ class Journal:
         self._store = store or MemoryStore()
         self._lock = threading.Lock()  # the memory store's list and its sum change together
         self._bytes = 0  # the sum, on the memory store: this process's alone, as the list is
+        self._lost = 0  # entries the store failed to take in the current outage
 
     def record(self, entry: Entry) -> None:
+        """Keep `entry`; a shared store that cannot take it loses it (see above)."""
         entry.bound()
         store = self._store
         if store.shared:
-            store.push_numbered(_RECORDED, _ENTRIES, entry, keep=self.size)
+            try:
+                store.push_numbered(_RECORDED, _ENTRIES, entry, keep=self.size)
+            except StoreError as exc:
+                if not self._lost:
+                    log.warning("journal: %s and what follows is not kept: %s", entry.id, exc)
+                self._lost += 1
+                return
+            if self._lost:  # one look per entry, not a store operation
+                log.warning("journal: kept again; %d entries were lost to the store", self._lost)
+                self._lost = 0
             return
         entry.number = store.incr(_RECORDED)
         cost = entry.cost
