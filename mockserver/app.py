@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, NoMatchFound, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import apis
 from mockserver.admin import admin_routes, describe
@@ -36,6 +36,7 @@ from mockserver.stores import StateStore, StoreError
 from mockserver.validation import RequestCheck, document_route, for_journal
 
 log = logging.getLogger("mockserver")
+END_OF_BODY: Message = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
 def create_app(
@@ -335,11 +336,18 @@ class RequestMiddleware:
             except ClientDisconnect:
                 pass  # gone before its body was whole: nothing is served, nor answered
             except Exception as exc:
-                if entry.status:  # the answer had begun: nothing left to say but the log
-                    raise
-                # answered here, not by the outermost handler, so it carries the request ID
-                response = await _crash(Request(scope, receive), exc)
-                await response(scope, receive, exchange.send)
+                if not entry.status:
+                    # answered here, not by the outermost handler, so it carries the request ID
+                    response = await _crash(Request(scope, receive), exc)
+                    await response(scope, receive, exchange.send)
+                elif isinstance(exc, StoreError):
+                    # the store went away under an event stream: no bug, one line, and the
+                    # stream ends as streams do (its client may connect again)
+                    log.warning("%s: the answer ends here: %s", info.id, exc)
+                    if not exchange.ended:
+                        await exchange.send(END_OF_BODY)
+                else:
+                    raise  # the answer had begun: nothing left to say but the log
             finally:
                 if changes:
                     self.polls.invalidate()

@@ -93,6 +93,11 @@ class Exchange:
             message["headers"] = sent
         await self._send(message)
 
+    @property
+    def ended(self) -> bool:
+        """Whether the answer's last part went out (or the exchange was journalled as cut)."""
+        return self._recorded
+
     def record(self) -> None:
         """Journal the exchange, once; an answer that never ended (a dropped connection) is
         journalled too, with the status it reached (0: none)."""

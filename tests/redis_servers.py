@@ -60,7 +60,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait(ready: Callable[[], bool], what: str) -> None:
+def wait_ready(ready: Callable[[], bool], what: str) -> None:
     """Poll an external process until `ready()`, for at most START_SECONDS."""
     deadline = time.monotonic() + START_SECONDS
     while not ready():
@@ -131,7 +131,7 @@ class RedisServer:
                 return False
 
         try:
-            _wait(answers, f"redis-server on port {self.port}")
+            wait_ready(answers, f"redis-server on port {self.port}")
         finally:
             client.close()
 
@@ -206,7 +206,7 @@ def start_cluster(dir: Path) -> RedisClusterServers:
             timeout=60,
         )
         for node in servers.nodes:
-            _wait(node.cluster_ok, f"cluster node {node.port}")
+            wait_ready(node.cluster_ok, f"cluster node {node.port}")
     except BaseException:
         servers.stop()
         raise

@@ -6,9 +6,11 @@ data that outlives a `kill -9`."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from mockserver.stores import (
     view,
     with_prefix,
 )
+from mockserver.stores import redis as redis_store
 from mockserver.stores.codec import storable
 from tests import redis_servers
 from tests.redis_servers import RedisServer, free_port, fresh_prefix
@@ -637,3 +640,27 @@ def test_redis_names_an_option_neither_it_nor_redis_py_takes(redis_server: Redis
     with pytest.raises(StoreError) as refused:
         open_store(f"{redis_server.url}?prefix={fresh_prefix()}&prefx=a")
     assert str(refused.value).endswith("unknown store option 'prefx'")
+
+
+def test_the_events_listener_logs_an_outage_once_and_its_end(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It logged one warning per second, per worker, for as long as Redis was away."""
+    redis_servers.require_redis()
+    monkeypatch.setattr(redis_store, "RELISTEN_SECONDS", 0.01)  # many tries in a short outage
+    server = redis_servers.start_server(tmp_path / "redis")
+    store = open_store(server.url)
+    try:
+        store.subscribe(lambda origin, topic, text: None)
+        with caplog.at_level(logging.WARNING, logger="mockserver"):
+            server.kill()
+            redis_servers.wait_ready(lambda: "events wait for it" in caplog.text, "the warning")
+            time.sleep(0.3)  # about 30 more tries while Redis is away: none may log again
+            server.start()
+            redis_servers.wait_ready(lambda: "events come again" in caplog.text, "its end")
+    finally:
+        store.close()
+        server.stop()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("events wait for it" in w for w in warnings) == 1, warnings
+    assert sum("events come again" in w for w in warnings) == 1, warnings

@@ -47,6 +47,7 @@ from mockserver.stores.common import Listeners, checked_prefix, has_mapping, log
 
 CONNECT_SECONDS = 5.0
 LISTEN_SECONDS = 0.1  # how long `close` may wait for the events thread to notice
+RELISTEN_SECONDS = 1.0  # how often the events thread tries again while Redis is away
 _SCAN_BATCH = 500
 
 # The compare-and-set of `update`: the new value only if the old is still what was read
@@ -393,6 +394,9 @@ class RedisStore(StateStore):
         return thread
 
     def _listen(self, pubsub: PubSub) -> None:
+        """Deliver the other processes' events until closed. An outage is logged once, when
+        it begins, and once more when the events come again: not once a second."""
+        out = False
         try:
             while not self._stopping.is_set():
                 try:
@@ -400,9 +404,14 @@ class RedisStore(StateStore):
                         ignore_subscribe_messages=True, timeout=LISTEN_SECONDS
                     )
                 except _ERRORS as error:  # redis-py reconnects and subscribes again next time
-                    log.warning("%s", self.failure(error))
-                    self._stopping.wait(1.0)
+                    if not out:
+                        log.warning("%s; events wait for it", self.failure(error))
+                    out = True
+                    self._stopping.wait(RELISTEN_SECONDS)
                     continue
+                if out:
+                    log.warning("store redis at %s: events come again", self.where)
+                    out = False
                 if message is None or message["type"] != "message":
                     continue
                 try:
