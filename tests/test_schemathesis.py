@@ -9,7 +9,9 @@ the suite's own conformance check.
 A second look per API: every status code its contract documents was answered during the runs,
 or by replaying a request of the runs with a key the server refuses (403), a scenario header
 it does not know (400) or a field of the wrong type (422), or carries `x-mock-reachable`
-(false: only as an injected fault; a string: how to reach it).
+(false: only as an injected fault; a string: how to reach it). An operation the runs got no
+success from (a workflow needs a completed import and valid steps in one draw) is first sent
+its contract example, its body completed by a link from a success of its producer.
 """
 
 from __future__ import annotations
@@ -179,10 +181,10 @@ def failures_of(stream: Any) -> list[str]:
     return sorted(set(found))
 
 
-def replay(client: TestClient, sent: Sent, **headers: str) -> None:
+def replay(client: TestClient, sent: Sent, **headers: str) -> httpx.Response:
     wanted = {k: v for k, v in sent.headers.items() if k != "content-length"}
     wanted.update({name.lower(): value for name, value in headers.items()})  # ASGI names: lower
-    client.request(
+    return client.request(
         sent.method,
         sent.path + (f"?{sent.query.decode('latin-1')}" if sent.query else ""),
         headers=wanted,
@@ -216,10 +218,72 @@ def spoiled(sent: Sent, operation: contracts.Operation) -> bytes | None:
     return json.dumps(body).encode()
 
 
+def body_links(contract: contracts.Contract, target: str) -> list[tuple[str, dict[str, Any]]]:
+    """The links to operation `target` that carry a request body, with the operation each
+    is a success of."""
+    return [
+        (operation.id, link)
+        for operation in contract.operations
+        for code, response in operation.spec["responses"].items()
+        if code.startswith("2")
+        for link in contract.resolve(response).get("links", {}).values()
+        if link.get("operationId") == target and "requestBody" in link
+    ]
+
+
+POINTED = "$response.body#/"
+
+
+def linked(value: Any, answer: Any) -> Any:
+    """A link's value with each `$response.body#/...` in it replaced by what it names in
+    `answer`."""
+    if isinstance(value, dict):
+        return {name: linked(item, answer) for name, item in value.items()}
+    if isinstance(value, list):
+        return [linked(item, answer) for item in value]
+    if not isinstance(value, str) or not value.startswith(POINTED):
+        return value
+    for token in value.removeprefix(POINTED).split("/"):
+        answer = answer[int(token)] if isinstance(answer, list) else answer[token]
+    return answer
+
+
+def reach_success(client: TestClient, api: str, traffic: Traffic) -> None:
+    """Each operation the run got no success from, sent its contract example with the body a
+    link fills in from a producer's success: the producer's kept request again, its job made
+    to succeed at once (a source must be complete; the run's imports of drawn bytes fail)."""
+    service = apis.service_class(api)
+    at_once = {"x-mock-scenario": f"{service.outcomes[0]}; after=0"}
+    for target in traffic.contract.operations:
+        kept = traffic.example.get(target.id)
+        media = target.request_media("application/json")
+        example = media[1].get("example") if media is not None else None
+        if (kept is not None and _success(kept.status)) or not isinstance(example, dict):
+            continue
+        for producer, link in body_links(traffic.contract, target.id):
+            sent = traffic.example.get(producer)
+            if sent is None or not _success(sent.status):
+                continue
+            headers = {**auth(api, KEY), **at_once}
+            if "content-type" in sent.headers:
+                headers["content-type"] = sent.headers["content-type"]
+            made = replay(client, Sent(sent.method, sent.path, sent.query, headers, sent.body, 0))
+            if not _success(made.status_code):
+                continue
+            body = {**example, **linked(link["requestBody"], made.json())}
+            answer = client.request(
+                target.method, service.prefix + target.template, headers=auth(api, KEY), json=body
+            )
+            if _success(answer.status_code):
+                break
+
+
 def provoke(client: TestClient, api: str, traffic: Traffic) -> None:
-    """The answers a plain request alone does not get: a key the server refuses (403), a
-    scenario it does not know (400), a required field of the wrong type (422, sent with no
-    other header than the key, so that no idempotency key or scenario answers first)."""
+    """The answers a plain request alone does not get: a success the run's draws missed
+    (`reach_success`), a key the server refuses (403), a scenario it does not know (400), a
+    required field of the wrong type (422, sent with no other header than the key, so that no
+    idempotency key or scenario answers first)."""
+    reach_success(client, api, traffic)
     for operation_id, sent in traffic.example.items():
         replay(client, sent, **auth(api, REFUSED))
         if not _success(sent.status):
