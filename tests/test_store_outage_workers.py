@@ -82,12 +82,17 @@ def test_a_worker_without_its_store_answers_as_during_any_outage(
 
 
 def await_output(
-    log: Path, text: str, process: subprocess.Popen[bytes], act: Callable[[], object]
+    log: Path,
+    text: str,
+    process: subprocess.Popen[bytes],
+    act: Callable[[], object],
+    times: int = 1,
 ) -> str:
-    """The server's output once `text` is in it, doing `act` meanwhile: a real process must
-    start (or be reached by a request), bounded by START_SECONDS."""
+    """The server's output once `text` is in it `times` times (once per worker, say), doing
+    `act` meanwhile: a real process must start (or be reached by a request), bounded by
+    START_SECONDS."""
     deadline = time.monotonic() + START_SECONDS
-    while text not in (output := log.read_text()):
+    while (output := log.read_text()).count(text) < times:
         assert process.poll() is None, output[-3000:]
         assert time.monotonic() < deadline, f"no {text!r} in:\n{output[-3000:]}"
         act()
@@ -121,7 +126,9 @@ def test_workers_started_during_an_outage_serve_503s_then_the_store(
             def poll() -> None:
                 client.get(REQUESTS["camb"][0], headers={**headers("camb"), "Connection": "close"})
 
-            await_output(log, "the store answers: serving", process, poll)
+            # each worker tries the store again as a request reaches it: both, before every
+            # request may find a whole worker
+            await_output(log, "the store answers: serving", process, poll, times=2)
             for api, (path, _) in REQUESTS.items():
                 again = client.get(path, headers={**headers(api), "Connection": "close"})
                 assert again.status_code == 404, (api, again.text)
