@@ -67,8 +67,7 @@ class MockState:
         )
         self.journal = Journal(config.journal_size, config.journal_bytes, self.backend)
         self.faults = FaultBook(config.faults, self.ids.seed, self.backend)
-        self.backend.add(SECRET, secrets.token_hex(32))
-        self.signer = Signer(bytes.fromhex(str(self.backend.get(SECRET))))
+        self.signer = self._shared_signer()
         # answers of status polls, until the job's next transition. On a shared store another
         # process may change a job at any moment: the requests that change jobs are counted
         # there (`changed_jobs`), each request reads the count first (`synced`), and the
@@ -108,10 +107,17 @@ class MockState:
         self.clock.adopt(clock)
         if generation != self._generation:
             self._generation = self.ids.generation = self._marked()
+            self.signer = self._shared_signer()  # the store's secret went with its contents
         if changes != self._changes_seen:
             self.polls.invalidate()
             self._changes_seen = changes
             self.ids.epoch = int(changes or 0) // CHANGES_PER_RESET  # a reset somewhere
+
+    def _shared_signer(self) -> Signer:
+        """What signs file links, with the store's secret (made now if it has none): every
+        process sharing the store signs alike, so a link made by one downloads from another."""
+        self.backend.add(SECRET, secrets.token_hex(32))
+        return Signer(bytes.fromhex(str(self.backend.get(SECRET))))
 
     def _marked(self) -> str:
         """The store's mark, made now if it has none. At the start, or when the mark this

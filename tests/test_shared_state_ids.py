@@ -53,3 +53,25 @@ def test_ids_of_jobs_the_store_lost_are_not_handed_out_again(
         for client in (one, other):
             answer = client.get(f"{NA}/status/audio/{lost[0]}", headers=KEY)
             assert answer.status_code == 404, answer.text
+
+
+def test_a_link_made_after_the_loss_downloads_from_every_server(
+    forgetful_redis: RedisServer,
+) -> None:
+    """The store's secret went with its contents: a server started after the loss made a new
+    one, while one running since kept signing with the old, so half the downloads were a 403
+    ("Signature does not match")."""
+    config = ServerConfig(clock="manual", store=forgetful_redis.url)
+    with ExitStack() as running:
+        survivor = running.enter_context(TestClient(create_app(config)))
+        made(survivor)
+        forgetful_redis.restart_after_kill()
+        newcomer = running.enter_context(TestClient(create_app(config)))
+        audio_id = made(newcomer)
+        newcomer.post("/__mock__/clock/advance", json={"seconds": 3600})
+        for signer, downloader in ((newcomer, survivor), (survivor, newcomer)):
+            link = signer.get(
+                f"{NA}/download/audio/{audio_id}", headers=KEY, follow_redirects=False
+            )
+            assert link.status_code == 307, link.text
+            assert downloader.get(link.headers["location"]).status_code == 200
