@@ -287,9 +287,10 @@ def scenario_problem(text: str) -> str | None:
         except ScenarioError as exc:
             if not applying:  # an option of another API: it applies to none
                 return f"{exc}; no API knows both {word} and every option given"
+            if len(applying) == 1:
+                return f"{exc} (for {api.name}, the API it applies to)"
             names = ", ".join(each.name for each in applying)
-            apis_word = "the API" if len(applying) == 1 else "the APIs"
-            return f"{exc} (for {names}, {apis_word} it applies to)"
+            return f"{exc} (for {api.name}, one of the APIs it applies to: {names})"
     return None
 
 

@@ -109,6 +109,12 @@ from mockserver.configschema import ConfigError, schema, validate
             "request fails), not to completed (for neurolinker, the API it applies to)",
         ),
         (
+            "keys: {k: {scenario: 'stalled; message=x'}}",
+            "keys.k.scenario: message= applies to ERROR, TIMEOUT, PAYMENT_REQUIRED only (the "
+            "failure message a client reads), not to stalled (for camb, one of the APIs it "
+            "applies to: camb, neuralanalog, neuraldraft, neurolinker)",
+        ),
+        (
             "keys: {k: {scenario: 'failed; reason=SOURCE_TOO_LONG'}}",
             "keys.k.scenario: unknown scenario option 'reason' for neuralanalog; known: after, ",
         ),
