@@ -111,10 +111,14 @@ def check(operation: Operation, schema: dict[str, Any], data: Any, where: str) -
         and not (v.message != NOT_PRESENT and _within(v.pointer, absent))
     ]
     # two parts of a schema may refuse the same thing (a `oneOf` branch and an `if`'s `then`
-    # both typing `result`): said once
+    # both typing `result`): said once; a field of choices, refused by a `oneOf`'s
+    # discriminator and by its own enum, is still one check, the first (the branches') speaks
     unique: dict[tuple[str, str, str], Violation] = {}
     for v in kept:
-        unique.setdefault((v.pointer, v.kind, v.message), v)
+        key = (
+            (v.pointer, "choice", "") if v.kind in CHOICE_KINDS else (v.pointer, v.kind, v.message)
+        )
+        unique.setdefault(key, v)
     return list(unique.values())[:MAX_VIOLATIONS]
 
 
@@ -150,16 +154,22 @@ def _blamed(error: ValidationError) -> list[ValidationError]:
     A branch stands out by its discriminator first: where every branch pins a property with
     `const`/`enum` (Camb's `status`), the branches whose pins the value meets apply (a
     `SUCCESS` without an integer `run_id` is blamed on `run_id`, not on `status` as the
-    `PENDING` branch would). Then by how far the value got: the branch whose errors lie
-    deepest fits its shape best (a blog post's `result` with a string `post_id` is blamed on
-    `post_id`, not on the keys the six other results do not take)."""
+    `PENDING` branch would); a discriminator no branch pins to the value (a `DONE`) is all
+    that is blamed, with every value the branches allow, as pydantic's tagged union says it.
+    Then by how far the value got: the branch whose errors lie deepest fits its shape best
+    (a blog post's `result` with a string `post_id` is blamed on `post_id`, not on the keys
+    the six other results do not take)."""
     branches: dict[int, list[ValidationError]] = {}
     for e in error.context or ():
         branches.setdefault(int(e.relative_schema_path[0]), []).append(e)
     # a branch that takes only null makes the field optional (pydantic's `X | None` is a
     # nullable X, whose refusal is X's): it never applies to a value that is not null
     kept = {i: errs for i, errs in branches.items() if not _refuses_as_null(errs)} or branches
-    applying = _discriminated(error.validator_value, error.instance, list(kept))
+    pins = _discriminators(error.validator_value, error.instance, list(kept))
+    unmet = _unmet(error.instance, pins)
+    if unmet:
+        return [_refused(error, key, choices) for key, choices in unmet.items()]
+    applying = _discriminated(error.instance, list(kept), pins)
     deepest = max(min(len(e.relative_path) for e in kept[i]) for i in applying)
     applying = [i for i in applying if min(len(e.relative_path) for e in kept[i]) == deepest]
     if len(applying) == 1:
@@ -178,17 +188,52 @@ def _refuses_as_null(errors: list[ValidationError]) -> bool:
     )
 
 
-def _discriminated(branches: list[Any], value: Any, indexes: list[int]) -> list[int]:
-    """Of the branches at `indexes`, those whose discriminator pins `value` meets best: the
-    properties every one of them pins with `const` or `enum` (all of them, when none are)."""
+def _discriminators(
+    branches: list[Any], value: Any, indexes: list[int]
+) -> list[dict[str, list[Any]]]:
+    """Each branch's pins (at `indexes`) of the properties `value` has that every one of them
+    pins with `const` or `enum`: the discriminator (none when `value` is no object)."""
     if not isinstance(value, dict):
-        return indexes
+        return [{} for _ in indexes]
     pins = [_pins(branches[i]) for i in indexes]
     keys = set.intersection(*(set(p) for p in pins)) & set(value)
-    if not keys:
-        return indexes
-    missed = [sum(not _among(value[k], p[k]) for k in keys) for p in pins]
+    return [{k: v for k, v in p.items() if k in keys} for p in pins]
+
+
+def _discriminated(value: Any, indexes: list[int], pins: list[dict[str, list[Any]]]) -> list[int]:
+    """Of the branches at `indexes`, those whose discriminator `pins` `value` meets best (all
+    of them, when there is no discriminator)."""
+    missed = [sum(not _among(value[k], choices) for k, choices in p.items()) for p in pins]
     return [i for i, miss in zip(indexes, missed, strict=True) if miss == min(missed)]
+
+
+def _unmet(value: Any, pins: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    """The discriminator's properties whose value in `value` no branch pins, each with every
+    value the branches pin it to, in the branches' order: a status no branch names says
+    nothing of which branch was meant."""
+    unmet: dict[str, list[Any]] = {}
+    for key in pins[0]:
+        allowed: list[Any] = []
+        for p in pins:
+            allowed += [c for c in p[key] if not _among(c, allowed)]
+        if not _among(value[key], allowed):
+            unmet[key] = allowed
+    return unmet
+
+
+def _refused(error: ValidationError, key: str, choices: list[Any]) -> ValidationError:
+    """`error`'s object refused at its property `key` for none of `choices` (pydantic's
+    Literal for one, its Enum for more)."""
+    keyword, bound = ("const", choices[0]) if len(choices) == 1 else ("enum", choices)
+    return ValidationError(
+        f"{error.instance[key]!r} is not one of {choices!r}",
+        validator=keyword,
+        validator_value=bound,
+        instance=error.instance[key],
+        path=[key],
+        schema={keyword: bound},
+        parent=error,
+    )
 
 
 def _pins(branch: Any) -> dict[str, list[Any]]:

@@ -84,3 +84,53 @@ def test_a_false_schema_that_is_no_property_is_worded_too() -> None:
     schema = {"if": {"type": "object"}, "then": False}
     found = check(operation, schema, {"any": 1}, "body")
     assert [(v.pointer, v.message) for v in found] == [("/body", NO_VALUE)]
+
+
+CAMB_STATUSES = "Input should be 'PENDING', 'SUCCESS', 'ERROR', 'TIMEOUT' or 'PAYMENT_REQUIRED'"
+DOCUMENT_STATUS = "/api/v1/document-status/6f1c1b8e-0000-4000-8000-000000000001"
+FAILED_DOCUMENT = {
+    "success": True,
+    "document_id": "6f1c1b8e-0000-4000-8000-000000000001",
+    "request_id": "6f1c1b8e-0000-4000-8000-000000000002",
+    "status": "failed",
+    "file_name": "a.pdf",
+    "file_type": "application/pdf",
+    "file_size_bytes": 842,
+    "total_pages": 2,
+    "user_uid": "0SgkzsSoQjennuSJjogZXAIi0TKj",
+    "started_at": "2026-01-01T00:00:00.000000Z",
+    "completed_at": "2026-01-01T00:01:00.000000Z",
+    "results": None,
+    "error": "x",
+    "document_page_url": None,
+}
+DOCUMENT_STATUSES = "Input should be 'pending', 'processing', 'completed' or 'failed'"
+
+
+@pytest.mark.parametrize(
+    ("api", "path", "body", "blamed"),
+    [
+        (
+            "camb",
+            CAMB_STATUS,
+            {"status": "DONE", "run_id": None},
+            ("/body/status", CAMB_STATUSES, "enum"),
+        ),
+        ("camb", CAMB_STATUS, {"status": 3, "run_id": 7}, ("/body/status", CAMB_STATUSES, "enum")),
+        (
+            "neurolinker",
+            DOCUMENT_STATUS,
+            {**FAILED_DOCUMENT, "status": "done"},
+            ("/body/status", DOCUMENT_STATUSES, "enum"),
+        ),
+    ],
+)
+def test_a_discriminator_no_branch_takes_is_blamed_with_every_branchs_values(
+    api: str, path: str, body: dict[str, Any], blamed: tuple[str, str, str]
+) -> None:
+    """Once, at its own pointer: not as the one branch that came closest, nor beside the
+    field's own enum, nor with what any branch wants of the other fields."""
+    found = validate_response(api, "GET", path, 200, body=body, headers=JSON_HEADERS)
+    assert [(v.pointer, v.message, v.kind) for v in found if v.pointer.startswith("/body")] == [
+        blamed
+    ]
