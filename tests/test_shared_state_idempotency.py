@@ -1,7 +1,8 @@
 """A Neural Draft Idempotency-Key claimed by a request still running is a lease in real time,
 on every store: a worker killed mid-request (kill -9: no cleanup, no renewal) frees the key
 for a retry once its lease lapses, though the manual clock stands still, while a slow
-request that is alive renews its claim and keeps the key.
+request that is alive renews its claim and keeps the key. A key's answer recorded after the
+clock's time (the clock was set back since) has not happened yet: the key is unused then.
 
 Real time is a clock handed to each guard (`wall`) and moved here by hand."""
 
@@ -25,8 +26,10 @@ from mockserver.apis.neuraldraft.guards import (
 )
 from mockserver.errors import ApiError
 from mockserver.stores import StateStore
+from tests.conftest import Mock
 
 API, TENANT, KEY = "neuraldraft", "acme", "order-42"
+CREATED_AT, SET_BACK_TO = 1000.0, 900.0  # server times: a key's first answer, the clock after
 RENEWED_WITHIN = 10.0  # real seconds: a renewal due at once that never comes fails the test
 
 
@@ -123,3 +126,75 @@ def test_a_slow_request_renews_its_claim_and_keeps_its_key_past_the_lease(
     assert runs == []
     assert replayed.body == first.body == b'{"id": "slow"}'
     assert replayed.headers[REPLAYED_HEADER] == "true"
+
+
+def test_an_answer_recorded_after_the_clock_set_back_to_is_not_replayed(
+    stores: tuple[StateStore, StateStore],
+) -> None:
+    """A request that read a running clock a moment before the first one (it began no earlier
+    in real time) is the same request, concurrent: replayed. A retry after the clock was set
+    back before the first answer finds the key unused: it runs, and its answer is the one
+    replayed from then on, also once the clock passes the first answer's time again."""
+    wall = [time.time()]
+    first = Idempotency(stores[0], API, wall=lambda: wall[0])
+    other = Idempotency(stores[1], API, wall=lambda: wall[0])
+    runs: list[str] = []
+
+    def sent(now: float, name: str) -> Response:
+        return asyncio.run(other.run(TENANT, KEY, "same", now, created(runs, name)))
+
+    asyncio.run(first.run(TENANT, KEY, "same", CREATED_AT, created(runs, "first")))
+    concurrent = sent(CREATED_AT - 0.001, "concurrent")
+    wall[0] += 1
+    retried = sent(SET_BACK_TO, "retry")
+    assert (concurrent.body, concurrent.headers[REPLAYED_HEADER]) == (b'{"id": "first"}', "true")
+    assert (retried.status_code, retried.body) == (201, b'{"id": "retry"}')
+    assert REPLAYED_HEADER not in retried.headers
+    for now in (SET_BACK_TO, CREATED_AT + 1):
+        replayed = sent(now, "again")
+        assert (replayed.body, replayed.headers[REPLAYED_HEADER]) == (b'{"id": "retry"}', "true")
+    assert runs == ["first", "retry"]
+
+
+def test_a_request_running_since_before_the_clock_set_back_to_leaves_its_key(
+    stores: tuple[StateStore, StateStore],
+) -> None:
+    """At the time set, the request still running had not been sent: the retry runs at once
+    (no wait, no 409), and the first one's late answer does not replace the retry's."""
+    wall = [time.time()]
+    slow = Idempotency(stores[0], API, wall=lambda: wall[0], renew_every=3600.0)
+    other = Idempotency(stores[1], API, wait=0.0, wall=lambda: wall[0])
+    runs: list[str] = []
+
+    async def scenario() -> tuple[Response, Response]:
+        claimed, release = asyncio.Event(), asyncio.Event()
+        request = asyncio.create_task(
+            slow.run(TENANT, KEY, "same", CREATED_AT, held(claimed, release))
+        )
+        await claimed.wait()
+        wall[0] += 1
+        retried = await other.run(TENANT, KEY, "same", SET_BACK_TO, created(runs, "retry"))
+        release.set()
+        return await request, retried
+
+    first, retried = asyncio.run(scenario())
+    assert (first.body, retried.body) == (b'{"id": "slow"}', b'{"id": "retry"}')
+    assert REPLAYED_HEADER not in retried.headers
+    replayed = asyncio.run(other.run(TENANT, KEY, "same", SET_BACK_TO, created(runs, "again")))
+    assert (replayed.body, replayed.headers[REPLAYED_HEADER]) == (b'{"id": "retry"}', "true")
+    assert runs == ["retry"]
+
+
+def test_a_retry_after_the_clock_set_back_makes_a_job_that_exists_then(mock: Mock) -> None:
+    """The tester's repro over HTTP: the retry no longer replays a job its API answers 404 for."""
+    images = "/neuraldraft/v1/images"
+    headers = mock.headers("neuraldraft", **{"Idempotency-Key": "order-7"})
+    now = mock.client.get("/__mock__/clock").json()["now"]
+    first = mock.client.post(images, headers=headers, json={"prompt": "x"})
+    mock.client.post("/__mock__/clock/set", json={"time": now - 100})
+    again = mock.client.post(images, headers=headers, json={"prompt": "x"})
+    assert first.status_code == again.status_code == 202
+    assert "idempotent-replayed" not in again.headers
+    assert again.json()["id"] != first.json()["id"]
+    read = mock.client.get(f"/neuraldraft/v1/jobs/{again.json()['id']}", headers=headers)
+    assert read.status_code == 200

@@ -5,7 +5,9 @@ waiting a minute, and an idempotent answer expires after 24 virtual hours. A req
 leaves the rate window once 60 real seconds have passed: a client that honours
 `Retry-After` sleeps in real time, while a manual clock may stand still. For the same reason
 the claim of a request still running is a lease in real time: a worker killed mid-request
-holds its key for a minute, not for 24 h of a clock that may never move.
+holds its key for a minute, not for 24 h of a clock that may never move. An answer recorded
+at a server time after a request's own (the clock was set back since) has not happened yet at
+that time: the key is unused, as a job made after it does not exist yet.
 """
 
 from __future__ import annotations
@@ -170,7 +172,10 @@ def _window(api: str, tenant: str) -> str:
 class Stored:
     """The first successful answer to one (API key, Idempotency-Key); status 0 while the
     request that claimed the key is still running, which it does until `lapses_at` (Unix
-    seconds of real time: the server clock may stand still) unless it renews the claim."""
+    seconds of real time: the server clock may stand still) unless it renews the claim.
+    `claimed_at` is the real time that request began: one with a later server time than
+    another's is concurrent with it if it began after, or dates from before a clock set back
+    if it began before."""
 
     fingerprint: str
     status: int
@@ -178,6 +183,7 @@ class Stored:
     media_type: str
     stored_at: float
     lapses_at: float = 0.0
+    claimed_at: float = 0.0
 
     state_tag: ClassVar[str] = "idempotent"
 
@@ -190,13 +196,15 @@ class Stored:
             self.media_type,
             self.stored_at,
             self.lapses_at,
+            self.claimed_at,
         ]
 
     @classmethod
     def from_state(cls, data: list[Any]) -> Stored:
-        """Also a record of an older version, without `lapses_at`: its claim has lapsed."""
-        fingerprint, status, body, media_type, stored_at, *lapses_at = data
-        return cls(fingerprint, status, b64decode(body), media_type, stored_at, *lapses_at)
+        """Also a record of an older version, without `lapses_at` (its claim has lapsed) or
+        `claimed_at` (it began before any request now running)."""
+        fingerprint, status, body, media_type, stored_at, *real_times = data
+        return cls(fingerprint, status, b64decode(body), media_type, stored_at, *real_times)
 
 
 class Idempotency:
@@ -214,6 +222,12 @@ class Idempotency:
     seconds while the request runs: a slow request keeps its key, and one whose worker was
     killed leaves it to a retry a minute later, whatever the server clock does. The answers
     are listed oldest first; each new one looks at the oldest few and forgets the expired.
+
+    A record made at a server time after the request's `now` by a request that began before
+    it in real time dates from before the clock was set back: it has not happened yet, so the
+    request claims the key anew and its answer replaces the record. A later server time from a
+    request that began after this one is only a running clock read a moment later: the same
+    request, concurrent, replayed as ever.
     """
 
     def __init__(
@@ -242,12 +256,13 @@ class Idempotency:
         if not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
             raise ApiError(400, f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters.")
         store, slot = self._store, self._slot(tenant, idempotency_key)
+        began = self._wall()  # just after the caller read `now`
         deadline, pause = time.monotonic() + self._wait, FIRST_PAUSE
-        while not store.add(slot, claim := self._claim(fingerprint, now)):
+        while not store.add(slot, claim := self._claim(fingerprint, now, began)):
             held = store.get(slot)
             if held is None:
                 continue  # the request that held it failed meanwhile: claim it again
-            if self._gone(held, now):
+            if self._gone(held, now, began):
                 store.update(slot, _unless(held))
                 continue
             if held.status or held.fingerprint != fingerprint:
@@ -267,20 +282,30 @@ class Idempotency:
             store.update(slot, _unless(mine))
             return response
         media_type = response.media_type or "application/json"
-        answer = Stored(fingerprint, response.status_code, bytes(response.body), media_type, now)
+        answer = Stored(
+            fingerprint,
+            response.status_code,
+            bytes(response.body),
+            media_type,
+            now,
+            claimed_at=began,
+        )
         # not over a claim another request took once this one's lapsed: that one answers
         store.update(slot, lambda found: answer if found in (None, mine) else found)
         store.push(self._answers, [tenant, idempotency_key, now])
         self._expire(now)
         return response
 
-    def _claim(self, fingerprint: str, now: float) -> Stored:
-        return Stored(fingerprint, 0, b"", "", now, self._wall() + LEASE_SECONDS)
+    def _claim(self, fingerprint: str, now: float, began: float) -> Stored:
+        return Stored(fingerprint, 0, b"", "", now, self._wall() + LEASE_SECONDS, began)
 
-    def _gone(self, held: Stored, now: float) -> bool:
-        """Whether `held` may be forgotten: past its 24 h of server time, or a claim its request
-        stopped renewing (its worker died)."""
+    def _gone(self, held: Stored, now: float, began: float) -> bool:
+        """Whether `held` may be forgotten: past its 24 h of server time, made after `now` by a
+        request that began before this one (the clock was set back since), or a claim its
+        request stopped renewing (its worker died)."""
         if now - held.stored_at >= IDEMPOTENCY_TTL:
+            return True
+        if held.stored_at > now and held.claimed_at < began:
             return True
         return not held.status and held.lapses_at <= self._wall()
 
