@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from mockserver.clientcheck import (
     HANDLED,
     HUNG,
     MAX_STILL,
+    WALL_LIMIT,
     WRONG,
     Report,
     check_client,
@@ -26,6 +29,16 @@ from tests import clients_neuralanalog as clients
 
 ROWS = ["completed", "failed", "latency", "429", "500", "503", "reset", "stalled", "variety"]
 BUDGET = 600.0  # virtual seconds: well past the clients' own 300 s timeout
+
+
+@pytest.fixture(autouse=True)
+def stacks_of_a_hang() -> Iterator[None]:
+    """A row stopped at its wall limit (60 s) is a flow blocked in real time; where each
+    thread stood then is written to the test's output, so a rare hang in a full run says why
+    (twice a flow sat in its first poll for a minute, never alone)."""
+    faulthandler.dump_traceback_later(WALL_LIMIT - 15, exit=False)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 def verdicts(report: Report) -> dict[str, str]:
