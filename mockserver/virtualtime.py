@@ -163,15 +163,21 @@ class _Holders:
 
     @staticmethod
     def _walk() -> Iterator[Holder]:
-        real = {id(function) for function in (*REAL.values(), REAL_ASYNC_SLEEP)}
+        """Each (module, name, real function) where the name holds the real function or, a
+        block being open, its replacement: a walk made then finds `time.sleep` too, so the
+        blocks after it still replace it once the functions are put back."""
+        reals = (*REAL.values(), REAL_ASYNC_SLEEP)
+        real_of = {id(real): real for real in reals}
+        real_of.update({id(REPLACEMENTS[id(real)]): real for real in reals})
         for module in list(sys.modules.values()):
             namespace = getattr(module, "__dict__", None)
             name = getattr(module, "__name__", "")
             if not isinstance(namespace, dict) or name == __name__ or name.startswith(OWN):
                 continue
             for attribute, value in list(namespace.items()):
-                if callable(value) and id(value) in real:
-                    yield module, attribute, value
+                real = real_of.get(id(value)) if callable(value) else None
+                if real is not None:
+                    yield module, attribute, real
 
 
 _HOLDERS = _Holders()

@@ -26,7 +26,7 @@ from mockserver.engine.scenarios import (
     refusal,
 )
 from mockserver.stores import open_store
-from mockserver.virtualtime import MAX_BUDGET, VirtualTime
+from mockserver.virtualtime import MAX_BUDGET, REAL, VirtualTime, patched
 from tests.conftest import Mock, make_mock
 
 
@@ -347,6 +347,27 @@ def test_a_name_that_takes_a_real_function_between_blocks_is_patched_in_the_next
         assert virtual.slept == 0.01 and client.pause is time.sleep  # type: ignore[attr-defined]
     finally:
         del sys.modules[client.__name__]
+
+
+def test_a_walk_made_while_the_functions_are_replaced_still_finds_them() -> None:
+    """A block opened inside another (the client check's rows inside its `patched()`) walked
+    the modules again when a new one held a real function: `time.sleep`, replaced then, was
+    left out of what it remembered, so later blocks slept in real time (a client-check row
+    hung for 60 s in full runs, its flow in a real `time.sleep`)."""
+    clock = ManualClock()
+    with patched():
+        late = types.ModuleType("late_importer")
+        late.sleep = REAL["sleep"]  # type: ignore[attr-defined]
+        sys.modules[late.__name__] = late
+        try:
+            with VirtualTime(clock).running():
+                pass
+        finally:
+            del sys.modules[late.__name__]
+    del late
+    with VirtualTime(clock).running() as virtual:
+        time.sleep(0.01)
+    assert virtual.slept == 0.01
 
 
 def test_system_clock_counts_every_advance_from_many_threads() -> None:
