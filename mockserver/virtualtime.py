@@ -166,7 +166,7 @@ class _Holders:
         """Each (module, name, real function) where the name holds the real function or, a
         block being open, its replacement: a walk made then finds `time.sleep` too, so the
         blocks after it still replace it once the functions are put back."""
-        reals = (*REAL.values(), REAL_ASYNC_SLEEP)
+        reals: tuple[Callable[..., Any], ...] = (*REAL.values(), REAL_ASYNC_SLEEP)
         real_of = {id(real): real for real in reals}
         real_of.update({id(REPLACEMENTS[id(real)]): real for real in reals})
         for module in list(sys.modules.values()):

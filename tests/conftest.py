@@ -214,6 +214,16 @@ def tls_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis
 
 
 @pytest.fixture
+def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test alone, keeping nothing on disk: one it may pause, kill or
+    restart empty without stalling or emptying another test's."""
+    require_redis()
+    server = start_server(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def durable_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test alone, writing every command to its append-only file
     before answering: `restart_after_kill()` must lose nothing."""

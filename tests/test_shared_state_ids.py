@@ -4,28 +4,17 @@ without a seed. (With a seed, the IDs before any loss are the seed's: `test_work
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from mockserver import ServerConfig, create_app
-from tests.redis_servers import RedisServer, require_redis, start_server
+from tests.redis_servers import RedisServer
 
 NA = "/neuralanalog"
 KEY = {"x-api-key": "team-a"}
 LINK = {"url": "https://example.com/take.wav"}
-
-
-@pytest.fixture
-def forgetful_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test alone that keeps nothing on disk: a restart empties it."""
-    require_redis()
-    server = start_server(tmp_path / "redis")
-    yield server
-    server.stop()
 
 
 def made(client: TestClient) -> str:
@@ -36,16 +25,16 @@ def made(client: TestClient) -> str:
 
 @pytest.mark.parametrize("seed", [None, 7])
 def test_ids_of_jobs_the_store_lost_are_not_handed_out_again(
-    forgetful_redis: RedisServer, seed: int | None
+    own_redis_server: RedisServer, seed: int | None
 ) -> None:
     """Two servers on one Redis, one of them idle until Redis came back empty: neither draws
     an ID of before the loss again, and a client polling a lost job's ID reads a 404, not a
     new job."""
-    config = ServerConfig(clock="manual", seed=seed, store=forgetful_redis.url)
+    config = ServerConfig(clock="manual", seed=seed, store=own_redis_server.url)
     with ExitStack() as running:
         one, other = (running.enter_context(TestClient(create_app(config))) for _ in range(2))
         lost = [made(one), made(one)]
-        forgetful_redis.restart_after_kill()
+        own_redis_server.restart_after_kill()
         after = [made(other), made(one), made(other)]
 
         assert not set(lost) & set(after)
@@ -56,16 +45,16 @@ def test_ids_of_jobs_the_store_lost_are_not_handed_out_again(
 
 
 def test_a_link_made_after_the_loss_downloads_from_every_server(
-    forgetful_redis: RedisServer,
+    own_redis_server: RedisServer,
 ) -> None:
     """The store's secret went with its contents: a server started after the loss made a new
     one, while one running since kept signing with the old, so half the downloads were a 403
     ("Signature does not match")."""
-    config = ServerConfig(clock="manual", store=forgetful_redis.url)
+    config = ServerConfig(clock="manual", store=own_redis_server.url)
     with ExitStack() as running:
         survivor = running.enter_context(TestClient(create_app(config)))
         made(survivor)
-        forgetful_redis.restart_after_kill()
+        own_redis_server.restart_after_kill()
         newcomer = running.enter_context(TestClient(create_app(config)))
         audio_id = made(newcomer)
         newcomer.post("/__mock__/clock/advance", json={"seconds": 3600})

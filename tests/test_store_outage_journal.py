@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from starlette.applications import Starlette
 from mockserver import ServerConfig, apis, create_app
 from mockserver.live import LiveServer
 from mockserver.stores import sqlite as sqlite_store
-from tests.redis_servers import RedisServer, require_redis, start_server
+from tests.redis_servers import RedisServer
 
 KEY = "stalled-key"
 # status polls that only read the store: each gets as far as its journal entry, and is a 404
@@ -34,15 +33,6 @@ POLLS = {
     "camb": "/camb/apis/audio-separation/1",
     "neurolinker": "/neurolinker/api/v1/request-status/missing",
 }
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A server of its own: a paused one would stall every other test sharing it."""
-    require_redis()
-    server = start_server(tmp_path / "redis")
-    yield server
-    server.stop()
 
 
 class Stall(AbstractContextManager[None]):
@@ -117,12 +107,14 @@ class LockedFile(Stall):
 
 
 def test_a_redis_that_stalls_on_the_journal_write_still_sends_whole_answers(
-    redis: RedisServer, caplog: pytest.LogCaptureFixture
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     # a write held past the socket's timeout fails (the default, 5 s, is the same stall longer)
-    app = create_app(ServerConfig(clock="manual", store=f"{redis.url}?socket_timeout=0.3"))
+    app = create_app(
+        ServerConfig(clock="manual", store=f"{own_redis_server.url}?socket_timeout=0.3")
+    )
     try:
-        journalled(app, caplog, PausedWrites(redis))
+        journalled(app, caplog, PausedWrites(own_redis_server))
     finally:
         app.state.mock.backend.close()
 

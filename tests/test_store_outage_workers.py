@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,7 +24,7 @@ from mockserver.live import free_port
 from mockserver.stores import StoreError
 from mockserver.workers import StoreAwaited
 from tests.conftest import ConformanceCheck
-from tests.redis_servers import RedisServer, fresh_prefix, require_redis, start_server
+from tests.redis_servers import RedisServer, fresh_prefix
 from tests.server_processes import START_SECONDS
 
 KEY = "outage-key"
@@ -36,14 +36,6 @@ REQUESTS = {
     "neuraldraft": ("/neuraldraft/v1/jobs/job_missing", "code"),
 }
 UNAVAILABLE = "The mock's state store is unavailable: store redis at 127.0.0.1:"
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    require_redis()
-    server = start_server(tmp_path / "redis")
-    yield server
-    server.stop()
 
 
 def headers(api: str) -> dict[str, str]:
@@ -63,10 +55,10 @@ def assert_unavailable(get: Callable[..., httpx.Response]) -> None:
 
 
 def test_a_worker_without_its_store_answers_as_during_any_outage(
-    redis: RedisServer, caplog: pytest.LogCaptureFixture
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = ServerConfig(clock="manual", store=f"{redis.url}?prefix={fresh_prefix()}")
-    redis.kill()
+    config = ServerConfig(clock="manual", store=f"{own_redis_server.url}?prefix={fresh_prefix()}")
+    own_redis_server.kill()
     with pytest.raises(StoreError) as failed:
         create_app(config)  # what a worker's start-up met
     with caplog.at_level(logging.WARNING, logger="mockserver"):
@@ -101,10 +93,10 @@ def await_output(
 
 
 def test_workers_started_during_an_outage_serve_503s_then_the_store(
-    redis: RedisServer, tmp_path: Path
+    own_redis_server: RedisServer, tmp_path: Path
 ) -> None:
     port = free_port()
-    store = f"{redis.url}?prefix={fresh_prefix()}"
+    store = f"{own_redis_server.url}?prefix={fresh_prefix()}"
     command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port)]
     command += ["--store", store, "--clock", "manual", "--workers", "2"]
     log = tmp_path / "serve.log"
@@ -113,7 +105,7 @@ def test_workers_started_during_an_outage_serve_503s_then_the_store(
     try:
         # the parent reached the store and starts its workers: they will not reach it
         await_output(log, "Started parent process", process, lambda: None)
-        redis.kill()
+        own_redis_server.kill()
         started = await_output(log, "mockserver on ", process, lambda: None)
         # printed once both workers serve (each an app refusing, as during any outage)
         before = started[: started.index("mockserver on ")]
@@ -121,7 +113,7 @@ def test_workers_started_during_an_outage_serve_503s_then_the_store(
         assert before.count("the store cannot be reached") == 2, started
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=START_SECONDS) as client:
             assert_unavailable(client.get)
-            redis.start()  # on its port again
+            own_redis_server.start()  # on its port again
 
             def poll() -> None:
                 client.get(REQUESTS["camb"][0], headers={**headers("camb"), "Connection": "close"})
