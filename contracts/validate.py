@@ -144,7 +144,31 @@ def _violations(operation: str, where: str, error: ValidationError) -> list[Viol
     prose or jsonschema's "is not valid under any of"."""
     if error.validator in COMBINATIONS and error.context and "x-error-message" not in error.schema:
         return [v for e in _blamed(error) for v in _violations(operation, where, e)]
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        return _extra_fields(operation, where, error) or [_violation(operation, where, error)]
     return [_violation(operation, where, error)]
+
+
+def _extra_fields(operation: str, where: str, error: ValidationError) -> list[Violation]:
+    """One violation per field the object may not hold, at the field itself, as pydantic's
+    `extra_forbidden` and the request side's unknown fields are (jsonschema names them all
+    in one message at the object, without their values)."""
+    if not isinstance(error.instance, dict):
+        return []
+    path = [str(p) for p in error.absolute_path]
+    known = error.schema.get("properties", {})
+    patterns = error.schema.get("patternProperties", {})
+    return [
+        Violation(
+            operation,
+            _pointer(where, [*path, name]),
+            "Extra inputs are not permitted",
+            value,
+            "extra_forbidden",
+        )
+        for name, value in error.instance.items()
+        if name not in known and not any(re.search(pattern, name) for pattern in patterns)
+    ]
 
 
 def _blamed(error: ValidationError) -> list[ValidationError]:

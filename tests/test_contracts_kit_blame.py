@@ -134,3 +134,16 @@ def test_a_discriminator_no_branch_takes_is_blamed_with_every_branchs_values(
     assert [(v.pointer, v.message, v.kind) for v in found if v.pointer.startswith("/body")] == [
         blamed
     ]
+
+
+def test_a_field_a_response_may_not_hold_is_named_at_itself_with_its_value() -> None:
+    """jsonschema says "Additional properties are not allowed ('extra' was unexpected)" at the
+    object, with no value; the request side, and pydantic, name each field."""
+    body = {**COMPLETED_JOB, "extra": 1, "result": {**COMPLETED_JOB["result"], "note": "n"}}
+    found = validate_response("neuraldraft", "GET", JOB, 200, body=body, headers=JSON_HEADERS)
+    assert [
+        (v.pointer, v.message, v.value, v.kind) for v in found if v.pointer.startswith("/body")
+    ] == [
+        ("/body/extra", "Extra inputs are not permitted", 1, "extra_forbidden"),
+        ("/body/result/note", "Extra inputs are not permitted", "n", "extra_forbidden"),
+    ]
