@@ -32,7 +32,7 @@ from mockserver.request import ApiRequest, first_headers, kept_body
 from mockserver.routing import ADMIN_PREFIX, ApiRoutes
 from mockserver.service import ApiService
 from mockserver.state import MockState
-from mockserver.stores import StateStore, StoreError
+from mockserver.stores import StateStore, StoreError, open_store
 from mockserver.validation import RequestCheck, document_route, for_journal
 
 log = logging.getLogger("mockserver")
@@ -46,9 +46,21 @@ def create_app(
     store: StateStore | None = None,
 ) -> Starlette:
     """The whole server. `app.state.mock` is its `MockState`, `app.state.services` its APIs.
-    `store` is where its state lives (default: the one `config.store` names, opened)."""
+    `store` is where its state lives (default: the one `config.store` names, opened here, and
+    closed again if the app cannot be built on it: Redis still loading its data, say)."""
     config = (config or ServerConfig()).check()  # one built in code is checked as a file is
-    state = MockState(config, clock, store)
+    if store is not None:
+        return _built(config, clock, store)
+    opened = open_store(config.store)
+    try:
+        return _built(config, clock, opened)
+    except BaseException:
+        opened.close()
+        raise
+
+
+def _built(config: ServerConfig, clock: Clock | None, store: StateStore) -> Starlette:
+    state = MockState(config, store, clock)
     names = [config.api] if config.api else list(apis.names())
     unknown = [name for name in names if name not in apis.names()]
     if unknown:

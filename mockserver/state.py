@@ -18,7 +18,7 @@ from mockserver.faults import FaultBook
 from mockserver.faults.book import RULES
 from mockserver.pollcache import LIMIT as POLL_ANSWERS
 from mockserver.pollcache import PollCache
-from mockserver.stores import StateStore, StoreError, key, open_store, view
+from mockserver.stores import StateStore, key, view
 
 SECRET = key(None, "secret")  # what signs file links: one per store, so any worker checks them
 SEED = key(None, "seed")  # of a server started without one: one per store, one draw sequence
@@ -38,20 +38,13 @@ _NOTHING_TO_READ = nullcontext()
 
 
 class MockState:
-    def __init__(
-        self, config: ServerConfig, clock: Clock | None = None, store: StateStore | None = None
-    ) -> None:
+    def __init__(self, config: ServerConfig, store: StateStore, clock: Clock | None = None) -> None:
         self.config = config
-        self.backend = store or open_store(config.store)
+        self.backend = store
         self.clock = clock or (
             ManualClock() if config.clock == "manual" else SystemClock(config.time_scale)
         )
-        try:
-            self.clock.attach(self.backend)
-        except StoreError:
-            if store is None:  # opened here: nobody else will close it
-                self.backend.close()
-            raise
+        self.clock.attach(self.backend)
         seed = config.seed
         if seed is None:
             self.backend.add(SEED, secrets.randbits(32))

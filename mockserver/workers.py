@@ -31,7 +31,7 @@ from uvicorn import Config
 from uvicorn.supervisors import Multiprocess
 
 from mockserver.config import ServerConfig
-from mockserver.stores import MemoryStore, StateStore, StoreError, open_store
+from mockserver.stores import MemoryStore, StateStore, StoreError
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -63,30 +63,17 @@ def refusal(config: ServerConfig, workers: int) -> str | None:
 def app_from_environment() -> ASGIApp:
     """A worker's app (uvicorn calls it in each worker process), logged, collected and shut
     down as `serve`'s is; while the store cannot be reached, a `StoreAwaited`."""
+    from mockserver.app import create_app
     from mockserver.cli import ClosedAtShutdown, log_requests
 
     given = json.loads(os.environ[ENVIRONMENT])
     log_requests(given["log_level"])
     config = ServerConfig(**given["config"])
     try:
-        app: ASGIApp = serving(built(config))
+        app: ASGIApp = serving(create_app(config))
     except StoreError as exc:
         app = StoreAwaited(config, exc)
     return ClosedAtShutdown(app)
-
-
-def built(config: ServerConfig) -> Starlette:
-    """`create_app(config)`, on a store opened here: one that fails after its opening (Redis
-    still loading its data) is closed, not left with its connections and threads, as each
-    attempt of a `StoreAwaited` would leave another."""
-    from mockserver.app import create_app
-
-    store = open_store(config.store)
-    try:
-        return create_app(config, store=store)
-    except BaseException:
-        store.close()
-        raise
 
 
 def serving(app: Starlette) -> Starlette:
@@ -167,9 +154,11 @@ class StoreAwaited:
         await self.app(scope, receive, send)
 
     async def _attempt(self) -> None:
+        from mockserver.app import create_app
+
         self._trying = True
         try:
-            app = await asyncio.to_thread(built, self.config)
+            app = await asyncio.to_thread(create_app, self.config)
         except StoreError as exc:
             self.store.error = exc  # what the next refusals say
             self._next = time.monotonic() + self.retry

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -27,10 +28,11 @@ from mockserver import ServerConfig, apis, create_app
 from mockserver.apis.neuraldraft import NeuralDraft
 from mockserver.apis.neuraldraft.webhooks import CLAIM_SECONDS
 from mockserver.fixtures.server import MockServer
-from mockserver.state import CHANGES, CHANGES_PER_RESET, MockState
-from mockserver.stores import StoreError, key, shown
+from mockserver.state import CHANGES, CHANGES_PER_RESET, SEED, MockState
+from mockserver.stores import StoreError, key, open_store, shown
 from tests.conftest import ConformanceCheck, wav
 from tests.pdfs import written_pdf
+from tests.redis_servers import RedisServer
 from tests.test_neuraldraft import Receiver
 
 NA = "/neuralanalog"
@@ -607,7 +609,9 @@ def test_strict_mode_set_through_one_holds_on_the_other_and_after_a_reset(
 
 
 def test_servers_started_without_a_seed_draw_from_one(shared_store_url: str) -> None:
-    states = [MockState(ServerConfig(clock="manual", store=shared_store_url)) for _ in range(2)]
+    states = [
+        MockState(ServerConfig(clock="manual"), open_store(shared_store_url)) for _ in range(2)
+    ]
     try:
         assert states[0].ids.seed == states[1].ids.seed == states[1].faults.seed
     finally:
@@ -839,3 +843,18 @@ def test_a_poll_costs_three_store_operations_and_a_create_six(
     called.clear()
     imported(other)
     assert len(called) <= 6, called
+
+
+def test_an_app_that_cannot_be_built_closes_the_store_it_opened(
+    own_redis_server: RedisServer,
+) -> None:
+    """A store holding what no server wrote (here a seed that is not a number) fails the
+    start after the store was opened: its connections and events thread go with it."""
+    junk = open_store(own_redis_server.url)
+    junk.set(SEED, "not a number")
+    junk.close()
+    watcher = redis.Redis.from_url(own_redis_server.url)
+    with pytest.raises(ValueError, match="not a number"):
+        create_app(ServerConfig(clock="manual", store=own_redis_server.url))
+    assert len(watcher.client_list()) == 1  # the watcher alone
+    watcher.close()

@@ -6,8 +6,6 @@ log, and (over a socket) the connection dropped."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -15,7 +13,7 @@ from starlette.testclient import TestClient
 from mockserver import ServerConfig, apis, create_app
 from mockserver.collector import QuietCollector
 from tests.conftest import ConformanceCheck
-from tests.redis_servers import RedisServer, require_redis, start_server
+from tests.redis_servers import RedisServer
 
 KEY = "outage-key"
 # one request of each API that reads the store, and what its error body looks like
@@ -27,22 +25,15 @@ REQUESTS = {
 }
 
 
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    require_redis()
-    server = start_server(tmp_path / "redis", durable=True)
-    yield server
-    server.stop()
-
-
 def headers(api: str) -> dict[str, str]:
     service = apis.service_class(api)
     return service.auth_headers(service.api_key(KEY))
 
 
 def test_a_store_that_went_away_is_each_apis_503_until_it_is_back(
-    redis: RedisServer, caplog: pytest.LogCaptureFixture
+    durable_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    redis = durable_redis_server
     app = create_app(ServerConfig(clock="manual", store=redis.url))
     check = ConformanceCheck(app)
     with TestClient(check) as client:
@@ -68,10 +59,11 @@ def test_a_store_that_went_away_is_each_apis_503_until_it_is_back(
 
 
 def test_the_quiet_collector_outlives_a_store_outage(
-    redis: RedisServer, caplog: pytest.LogCaptureFixture
+    durable_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """It counts requests in the store's journal: the outage's StoreError used to end its
     thread (a traceback), and full collections stayed off after Redis came back."""
+    redis = durable_redis_server
     app = create_app(ServerConfig(clock="manual", store=redis.url))
     journal = app.state.mock.journal
     collector = QuietCollector(lambda: journal.recorded)  # what `collect_when_quiet` watches

@@ -6,23 +6,21 @@ last chunk sent, the connection whole) with one line in the log. It was cut off 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import httpx
 import pytest
 
 from mockserver import ServerConfig, apis, create_app
 from mockserver.live import LiveServer
-from tests.redis_servers import require_redis, start_server
+from tests.redis_servers import RedisServer
 
 ND = "/neuraldraft/v1"
 
 
 def test_a_redis_gone_under_a_stream_ends_it_whole(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    require_redis()
-    redis = start_server(tmp_path / "redis")
+    redis = own_redis_server
     app = create_app(ServerConfig(clock="manual", store=f"{redis.url}?socket_timeout=0.3"))
     service = apis.service_class("neuraldraft")
     headers = service.auth_headers(service.api_key("streamer"))
@@ -42,7 +40,6 @@ def test_a_redis_gone_under_a_stream_ends_it_whole(
                 rest = list(lines)  # the stream ends, whole (httpx raises on a cut chunked body)
     finally:
         app.state.mock.backend.close()
-        redis.stop()
     assert "event: done" not in rest
     assert not any(record.exc_info for record in caplog.records)
     ended = [r.getMessage() for r in caplog.records if "the answer ends here" in r.getMessage()]

@@ -643,12 +643,13 @@ def test_redis_names_an_option_neither_it_nor_redis_py_takes(redis_server: Redis
 
 
 def test_the_events_listener_logs_an_outage_once_and_its_end(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    own_redis_server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """It logged one warning per second, per worker, for as long as Redis was away."""
-    redis_servers.require_redis()
     monkeypatch.setattr(redis_store, "RELISTEN_SECONDS", 0.01)  # many tries in a short outage
-    server = redis_servers.start_server(tmp_path / "redis")
+    server = own_redis_server
     store = open_store(server.url)
     try:
         store.subscribe(lambda origin, topic, text: None)
@@ -660,7 +661,6 @@ def test_the_events_listener_logs_an_outage_once_and_its_end(
             redis_servers.wait_ready(lambda: "events come again" in caplog.text, "its end")
     finally:
         store.close()
-        server.stop()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert sum("events wait for it" in w for w in warnings) == 1, warnings
     assert sum("events come again" in w for w in warnings) == 1, warnings
