@@ -30,7 +30,9 @@ from mockserver.stores.codec import storable
 DEFAULT_RATE = 16_000
 DEFAULT_CHANNELS = 1
 DEFAULT_MAX_RENDER_BYTES = 100 * 1024 * 1024
-SAMPLE_BYTES = 2  # 16-bit PCM, whatever the format's container
+DEFAULT_BITS = 16  # a WAV's sample width unless its object asks for more; always FLAC's
+WAV_HEADER_BYTES = 44  # libsndfile's PCM WAV header, at every sample width
+PCM_SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "PCM_32"}  # integer PCM, read by stdlib `wave`
 # bytes of audio the download being rendered may still produce (see `render_budget`)
 _budget: ContextVar[list[int] | None] = ContextVar("render_budget", default=None)
 MAX_CHANNELS = 2
@@ -39,6 +41,16 @@ MAX_CHANNELS = 2
 STANDARD_RATES = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
 MP3_COMPRESSION = 0.9  # libsndfile refuses 1.0 for VBR
 AMPLITUDE = 12_000  # of 32767: a clear tone without clipping in lossy encoders
+# ITU-R BS.1770-4's K-weighting at 48 kHz, (b, a) of its two biquads: a high shelf, a high-pass
+K_WEIGHTING = (
+    (
+        (1.53512485958697, -2.69169618940638, 1.19839281085285),
+        (1.0, -1.69065929318241, 0.73248077421585),
+    ),
+    ((1.0, -2.0, 1.0), (1.0, -1.99004745483398, 0.99007225036621)),
+)
+K_RATE = 48_000
+LOUDNESS_OFFSET = -0.691  # BS.1770: LUFS = -0.691 + 10 log10(sum of K-weighted mean squares)
 
 # the instants a zip can date a member at: 1980-01-01T00:00:00 to 2107-12-31T23:59:58 (UTC)
 ZIP_EARLIEST, ZIP_LATEST = 315_532_800.0, 4_354_819_198.0
@@ -49,24 +61,42 @@ MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "m
 @storable
 @dataclass(frozen=True, slots=True)
 class AudioInfo:
-    """What the kit keeps of an uploaded track: enough to render a faithful stand-in."""
+    """What the kit keeps of an uploaded track: enough to render a faithful stand-in; and of
+    an object made from it, how its files are written when it asked (a master's bit depth and
+    loudness): `bits` of a WAV's samples, `loudness` in LUFS (None: the usual level)."""
 
     duration: float
     sample_rate: int = DEFAULT_RATE
     channels: int = DEFAULT_CHANNELS
+    bits: int = DEFAULT_BITS
+    loudness: float | None = None
 
     state_tag: ClassVar[str] = "audio"
 
-    def to_state(self) -> list[float]:
-        return [self.duration, self.sample_rate, self.channels]
+    def to_state(self) -> list[Any]:
+        """Three values unless the object asked for more, so a track's state stays as written
+        before (by the other APIs, and by stores that already hold it)."""
+        state: list[Any] = [self.duration, self.sample_rate, self.channels]
+        if (self.bits, self.loudness) != (DEFAULT_BITS, None):
+            state += [self.bits, self.loudness]
+        return state
 
     @classmethod
     def from_state(cls, data: list[Any]) -> AudioInfo:
-        return cls(float(data[0]), int(data[1]), int(data[2]))
+        return cls(float(data[0]), int(data[1]), int(data[2]), *data[3:])
+
+    @property
+    def sample_bytes(self) -> int:
+        return self.bits // 8
+
+    @property
+    def pcm_size(self) -> int:
+        """Bytes of its samples, as its WAV holds them."""
+        return int(self.duration * self.sample_rate) * self.channels * self.sample_bytes
 
     @property
     def wav_size(self) -> int:
-        return 44 + int(self.duration * self.sample_rate) * self.channels * 2
+        return WAV_HEADER_BYTES + self.pcm_size
 
 
 def standard_rate(rate: int) -> int:
@@ -120,7 +150,7 @@ def frames_to_render(info: AudioInfo) -> int:
     upload's header claims (a 44-byte WAV saying 400 MB) cannot make the server render more
     than its budget. Past it the audio is cut short; outside a `render_budget` block one
     render holds at most `DEFAULT_MAX_RENDER_BYTES`."""
-    frame_bytes = info.channels * SAMPLE_BYTES
+    frame_bytes = info.channels * info.sample_bytes
     budget = _budget.get() or [DEFAULT_MAX_RENDER_BYTES]
     wanted = info.duration * info.sample_rate if math.isfinite(info.duration) else 0.0
     frames = int(min(max(wanted, 0.0), budget[0] // frame_bytes))
@@ -128,30 +158,53 @@ def frames_to_render(info: AudioInfo) -> int:
     return frames
 
 
-def tone(info: AudioInfo, frequency: int) -> np.ndarray:
-    """`info.duration` seconds of a sine at `frequency` Hz, int16, one column per channel.
+def sine_peak(loudness: float, frequency: float, channels: int) -> float:
+    """The peak (of full scale, 1.0) of a sine at `frequency` Hz on each of `channels` whose
+    integrated loudness (ITU-R BS.1770) is `loudness` LUFS, at most full scale: the
+    K-weighting's gain at that frequency is undone, and each channel adds its power. A mono
+    997 Hz sine at full scale reads -3.01 LUFS."""
+    z = np.exp(-2j * np.pi * frequency / K_RATE)
+    gain = 1.0
+    for b, a in K_WEIGHTING:
+        gain *= abs((b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z))
+    power = 10 ** ((loudness - LOUDNESS_OFFSET) / 10)  # of all channels, K-weighted
+    return min(1.0, math.sqrt(2 * power / channels) / gain)
+
+
+def tone(info: AudioInfo, frequency: int, dtype: type[np.integer] = np.int16) -> np.ndarray:
+    """`info.duration` seconds of a sine at `frequency` Hz, one column per channel, `dtype`
+    (int32 for a WAV of 24 or 32 bits: libsndfile keeps its top bits), at `info.loudness`
+    (else at `AMPLITUDE`).
 
     One second is computed and tiled, so a long track costs a copy, not a loop.
     """
     rate = info.sample_rate
-    second = (AMPLITUDE * np.sin(2 * np.pi * frequency * np.arange(rate) / rate)).astype(np.int16)
+    level = (
+        AMPLITUDE / np.iinfo(np.int16).max
+        if info.loudness is None
+        else sine_peak(info.loudness, frequency, info.channels)
+    )
+    peak = round(level * np.iinfo(dtype).max)
+    second = (peak * np.sin(2 * np.pi * frequency * np.arange(rate) / rate)).astype(dtype)
     frames = frames_to_render(info)
     mono = np.tile(second, frames // rate + 1)[:frames]
     return np.repeat(mono[:, None], info.channels, axis=1)
 
 
-def _soundfile(info: AudioInfo, frequency: int, container: str, subtype: str) -> bytes:
+def _soundfile(info: AudioInfo, samples: np.ndarray, container: str, subtype: str) -> bytes:
     buffer = io.BytesIO()
-    soundfile.write(buffer, tone(info, frequency), info.sample_rate, subtype, format=container)
+    soundfile.write(buffer, samples, info.sample_rate, subtype, format=container)
     return buffer.getvalue()
 
 
 def render_wav(info: AudioInfo, frequency: int) -> bytes:
-    return _soundfile(info, frequency, "WAV", "PCM_16")
+    """Integer PCM at `info.bits`: the one format whose sample width an object sets."""
+    samples = tone(info, frequency, np.int16 if info.bits == DEFAULT_BITS else np.int32)
+    return _soundfile(info, samples, "WAV", PCM_SUBTYPES[info.bits])
 
 
 def render_flac(info: AudioInfo, frequency: int) -> bytes:
-    return _soundfile(info, frequency, "FLAC", "PCM_16")
+    return _soundfile(info, tone(info, frequency), "FLAC", "PCM_16")
 
 
 def render_mp3(info: AudioInfo, frequency: int) -> bytes:

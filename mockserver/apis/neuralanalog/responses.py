@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from starlette.datastructures import UploadFile
@@ -25,7 +26,7 @@ from mockserver.apis.neuralanalog.models import (
     tone_for,
 )
 from mockserver.config import ServerConfig
-from mockserver.engine.artifacts import SAMPLE_BYTES, AudioInfo, probe_audio
+from mockserver.engine.artifacts import DEFAULT_BITS, AudioInfo, probe_audio
 from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.engine.scenarios import Scenario
@@ -158,6 +159,15 @@ def _child(
     return job
 
 
+def _as_asked(
+    info: AudioInfo, bit_depth: int | None = None, target_lufs: float | None = None
+) -> AudioInfo:
+    """The source's audio as an object's files are written: at the bit depth it asked (else
+    16) and the loudness it asked (else the usual level); never its source's (a split of a
+    24-bit master asked for nothing)."""
+    return replace(info, bits=bit_depth or DEFAULT_BITS, loudness=target_lufs)
+
+
 def _stem_aliases(ctx: Ctx, data: dict[str, Any]) -> list[str]:
     if "preset" not in data or "version" not in data:
         return []
@@ -186,26 +196,27 @@ async def master(ctx: Ctx) -> Response:
     source = audio
     if body.get("stem_id") is not None:
         source, stem = _stem(ctx, body["stem_id"])
-        _of_audio(source, audio, f"Stem {stem.stem_id}")
+        _of_audio(source, audio.id, f"Stem {stem.stem_id}")
         extra.update(stem_id=stem.stem_id, tone=mastered_stem_tone(stem))
     elif body.get("upscaled_id"):
         source = _ready(ctx, body["upscaled_id"], "upscaled")
-        _of_audio(source, audio, f"{LABELS['upscaled']} {source.id}")
+        _of_audio(source, audio.id, f"{LABELS['upscaled']} {source.id}")
     elif body.get("use_restored"):
         source = _latest(ctx, audio.id, "upscaled") or audio
         if source is audio:
             extra[RESTORE_FIRST] = True
+    extra["info"] = _as_asked(source.data["info"], body.get("bit_depth"), body.get("target_lufs"))
     job = _child(ctx, "mastered", source, extra)
     if extra.get(RESTORE_FIRST):
         job.data[RESTORATION] = _restoration_before(ctx, job, preset).id
     return _started(ctx, {"id": job.id}, job, "Mastering started")
 
 
-def _of_audio(source: Job, audio: Job, what: str) -> None:
-    """A 404 for a source made from another track than `audio_id` names (the master would be
-    filed under the other track, its `audio_id` not the one sent)."""
-    if source.data["audio_id"] != audio.id:
-        raise ApiError(404, f"{what} not found for audio {audio.id}")
+def _of_audio(source: Job, audio_id: str, what: str) -> None:
+    """A 404 for a source made from another track than `audio_id` names (the master or split
+    would be filed under the other track, its `audio_id` not the one sent)."""
+    if source.data["audio_id"] != audio_id:
+        raise ApiError(404, f"{what} not found for audio {_shown(audio_id)}")
 
 
 def _restoration_before(ctx: Ctx, master: Job, preset: str) -> Job:
@@ -215,7 +226,13 @@ def _restoration_before(ctx: Ctx, master: Job, preset: str) -> Job:
     the restoration waits for them (`restoration_follows`), not for reads of its own."""
     restoring, per_poll = master.plan.phases[0], master.plan.per_poll
     plan = Plan((restoring,), None if per_poll else Outcome(COMPLETED), per_poll)
-    data = {**master.data, "tone": tone_for("upscaled"), "preset": preset, MASTER: master.id}
+    data = {
+        **master.data,
+        "info": _as_asked(master.data["info"]),
+        "tone": tone_for("upscaled"),
+        "preset": preset,
+        MASTER: master.id,
+    }
     for name in ("master_preset", RESTORE_FIRST):
         del data[name]
     job = ctx.create_job("upscaled", ctx.new_uuid(), Scenario(COMPLETED), data, plan=plan)
@@ -262,6 +279,9 @@ def master_follows(store: JobStore, restoration: Job, now: float) -> None:
 
 
 async def create_stems(ctx: Ctx) -> Response:
+    """A split of the source the body names (`stem_id` first); a restoration or master is "a
+    restored/mastered version of that audio": one of another track than `audio_id` is a 404,
+    as /master-audio answers."""
     body = await ctx.body()
     for field, kind in (
         ("stem_id", "stem"),
@@ -277,7 +297,11 @@ async def create_stems(ctx: Ctx) -> Response:
             break
     else:  # the contract requires a source; kept for a contract that would not
         raise ApiError(422, "Give one of audio_id, stem_id, upscaled_id, mastered_id")
-    job = _child(ctx, "stem_split", source, {"preset": body["preset"], "version": version})
+    if kind in ("upscaled", "mastered") and body.get("audio_id") is not None:
+        _of_audio(source, body["audio_id"], f"{LABELS[kind]} {source.id}")
+    info = _as_asked(source.data["info"], body.get("bit_depth"))
+    extra = {"preset": body["preset"], "version": version, "info": info}
+    job = _child(ctx, "stem_split", source, extra)
     return _started(ctx, {"creation_id": job.id}, job, "Stem separation started")
 
 
@@ -591,10 +615,9 @@ def _fitting(members: list[Member], config: ServerConfig) -> list[Member]:
     kept = []
     for member in members:
         info = member[1]
-        samples = int(info.duration * info.sample_rate) * info.channels * SAMPLE_BYTES
-        if info.wav_size <= config.archive_max_file_bytes and samples <= budget:
+        if info.wav_size <= config.archive_max_file_bytes and info.pcm_size <= budget:
             kept.append(member)
-            budget -= samples
+            budget -= info.pcm_size
     return kept
 
 
