@@ -142,10 +142,8 @@ def _completed(ctx: Ctx, job: Job) -> bool:
     return snap.terminal and snap.outcome is not None and snap.outcome.state == COMPLETED
 
 
-def _child(
-    ctx: Ctx, kind: str, source: Job, extra: dict[str, Any], magic: str | None = None
-) -> Job:
-    scenario = ctx.scenario(magic)
+def _child(ctx: Ctx, kind: str, source: Job, extra: dict[str, Any]) -> Job:
+    scenario = ctx.scenario()
     job_id = ctx.new_uuid()
     data = {
         "audio_id": source.data["audio_id"],
