@@ -216,9 +216,12 @@ def test_stalled_request_works_its_first_document_forever(nl: Client) -> None:
     assert [d["status"] for d in status["documents"]] == ["processing", "pending", "pending"]
 
 
-def test_per_poll_mode_moves_each_document_one_phase_per_read(nl: Client) -> None:
+def test_per_poll_mode_moves_the_request_one_step_per_read(nl: Client) -> None:
+    """Documents are worked one after another per poll too (more in
+    test_neurolinker_poll_order.py)."""
     request_id = nl.extract(*pdfs(2), scenario="completed; mode=poll")
-    assert [d["status"] for d in nl.status(request_id)["documents"]] == ["processing"] * 2
+    assert [d["status"] for d in nl.status(request_id)["documents"]] == ["processing", "pending"]
+    assert [d["status"] for d in nl.status(request_id)["documents"]] == ["completed", "processing"]
     assert nl.status(request_id)["status"] == "completed"
 
 

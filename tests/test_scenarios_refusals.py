@@ -195,7 +195,7 @@ def test_a_refusal_written_before_the_handler_counts_once() -> None:
     for mock in make_mock(max_json_bytes=1024):
         headers = mock.headers("neuraldraft")
         big = mock.client.post(f"{ND}/images", headers=headers, json={"prompt": "x" * 2048})
-        assert big.status_code == 422, big.text  # the status the operation documents
+        assert big.status_code == 413, big.text  # the status the operation documents
         assert big.headers["X-RateLimit-Remaining"] == "59"
         after = mock.client.get(f"{ND}/tags", headers=headers)
         assert after.headers["X-RateLimit-Remaining"] == "58"

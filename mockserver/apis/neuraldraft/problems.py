@@ -31,6 +31,7 @@ TITLES = {
     "method_not_allowed": "Method not allowed",
     "conflict": "Conflict",
     "idempotency_conflict": "Idempotency conflict",
+    "payload_too_large": "Payload too large",
     "validation_failed": "Validation failed",
     "rate_limited": "Too many requests",
     "internal_error": "Internal server error",

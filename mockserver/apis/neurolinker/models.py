@@ -21,6 +21,7 @@ from mockserver.engine.ids import BASE62
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Phase, Plan
 from mockserver.engine.scenarios import MAGIC, STALLED, Scenario, ScenarioError
+from mockserver.errors import shown_value
 from mockserver.stores.codec import storable
 
 CONTRACT = HERE / "neurolinker.yaml"
@@ -47,6 +48,7 @@ CREDITS_PER_PAGE = 4  # the docs' example: 8 pages, 32 credits (billing.html say
 # Documents of one request (files or URLs), and IDs of one results request: the docs name no
 # limit, and each is a job made, or a result built, while the caller waits
 MAX_DOCUMENTS = 100
+MAX_FAILING = MAX_DOCUMENTS - 1  # `partial; failing=N`: one document completes
 FAILURE_MESSAGE = "The PDF could not be parsed"
 NO_CREDITS_MESSAGE = "Insufficient credits"
 
@@ -120,11 +122,21 @@ def user_uid(token: str) -> str:
 
 
 def failing_count(scenario: Scenario) -> int:
-    """`partial; failing=N`: how many documents fail (the last N); 1 when not given."""
-    value = scenario.number("failing", 1.0)
-    assert value is not None
-    if value != int(value) or value < 1:
+    """`partial; failing=N`: how many documents fail (the last N); 1 when not given. Read
+    here, not by `Scenario.number`: a refusal gives failing's own range, a count of
+    documents, not the range of seconds `after=` has."""
+    raw = scenario.options.get("failing", 1)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ScenarioError(f"scenario option failing={shown_value(raw)} is not a number") from None
+    if not value.is_integer() or value < 1:
         raise ScenarioError(f"scenario option failing={value:g} must be a positive integer")
+    if value > MAX_FAILING:
+        raise ScenarioError(
+            f"scenario option failing={value:g} must be a positive integer up to {MAX_FAILING}: "
+            f"a request holds at most {MAX_DOCUMENTS} documents, and partial leaves one completed"
+        )
     return int(value)
 
 
@@ -176,12 +188,17 @@ def document_seconds(document: DocumentFile) -> float:
 
 
 def schedule(
-    documents: Sequence[DocumentFile], total: float | None, scale: float
+    documents: Sequence[DocumentFile], total: float | None, scale: float, per_poll: bool
 ) -> list[tuple[float, float]]:
     """(queued seconds, working seconds) per document, worked one after another.
 
-    `total` (the scenario's `after=`) stretches the whole request to that many seconds.
+    `total` (the scenario's `after=`) stretches the whole request to that many seconds. Per
+    poll (`mode=poll`) they count status reads instead, whatever the durations: the first
+    read starts the first document, and each document is worked for one read and starts
+    with the read that ends the one before it.
     """
+    if per_poll:
+        return [(index + 1.0, 1.0) for index in range(len(documents))]
     natural = [document_seconds(document) for document in documents]
     factor = scale if total is None else total / (sum(natural) or 1.0)
     result, start = [], 0.0
@@ -194,13 +211,11 @@ def schedule(
 def document_plan(
     queued: float, working: float, pages: int, outcome: Outcome | None, per_poll: bool, first: bool
 ) -> Plan:
-    """Pending while queued, processing while worked, then the outcome.
+    """Pending while queued, processing while worked, then the outcome (`per_poll`: the
+    durations count status reads, see `schedule`).
 
     A stalled document works forever when it is the first; the ones behind it stay queued.
-    Per-poll plans move one phase per status read whatever the durations.
     """
-    if per_poll:
-        queued, working = 1.0, 1.0
     phases = [Phase(PENDING, queued, "Queued")]
     if outcome is not None or first:
         phases.append(Phase(PROCESSING, working, f"Extracting {pages} page(s)"))

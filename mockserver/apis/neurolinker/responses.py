@@ -127,9 +127,8 @@ async def _create_request(
     request_id = ctx.new_uuid()
     owner = user_uid(ctx.tenant)
     enrichment = form.get("enrichment_mode") or "base"
-    timing = schedule(
-        documents, scenario.number("after"), ctx.state.scenarios.profile.duration_scale
-    )
+    scale = ctx.state.scenarios.profile.duration_scale
+    timing = schedule(documents, scenario.number("after"), scale, scenario.per_poll)
     jobs = []
     for index, (document, word, (queued, working), extra) in enumerate(
         zip(documents, words, timing, extras, strict=True)
@@ -661,9 +660,21 @@ def _folder(job: Job) -> str:
     return f"uploads/{job.data['user_uid']}/{job.data['request_id']}/{job.id}/"
 
 
+def _moving_with(ctx: Ctx, document: Job) -> list[Job]:
+    """The jobs a status read of `document` moves on: itself, or, per poll, its request and
+    every document of it, as a read of the request's status moves them. Else a document read
+    on its own would start before the ones ahead of it had ended."""
+    if not document.plan.per_poll:
+        return [document]
+    request = ctx.state.store.get(ctx.service.name, ctx.tenant, document.data["request_id"])
+    documents = None if request is None else _kept_documents(ctx, request)
+    return [document] if request is None or documents is None else [request, *documents]
+
+
 async def document_status(ctx: Ctx) -> Response:
     job = ctx.job(ctx.params()["document_id"], DOCUMENT, what="Document")
-    job.observe(ctx.now)
+    for each in _moving_with(ctx, job):
+        each.observe(ctx.now)
     ctx.fresh_until(job)
     state = state_of(job, ctx.now)
     body = {
