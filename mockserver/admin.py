@@ -533,6 +533,8 @@ async def transition(request: Request) -> Response:
 
 
 async def journal(request: Request) -> Response:
+    """The entries, oldest first; `?limit=` and `?offset=` page from the newest as `/jobs`
+    does: the newest `limit` after passing over the `offset` newest."""
     state = _state(request)
     params = request.query_params
     api, tenant = _api_filter(request), _tenant_filter(request)
@@ -540,8 +542,11 @@ async def journal(request: Request) -> Response:
         _no_count(params, "limit", "offset")
         state.journal.clear(api, tenant)
         return JSONResponse({"entries": []})
-    limit = _whole(params, "limit")
-    entries = [] if limit == 0 else state.journal.entries(api, tenant, limit)
+    limit, offset = _whole(params, "limit"), _whole(params, "offset") or 0
+    entries = [] if limit == 0 else state.journal.entries(api, tenant)
+    entries = entries[: max(0, len(entries) - offset)]
+    if limit:
+        entries = entries[-limit:]
     return JSONResponse({"entries": [e.as_dict() for e in entries]})
 
 

@@ -70,6 +70,13 @@ def first_headers(scope: Scope) -> dict[bytes, bytes]:
     return found
 
 
+def all_values(scope: Scope, name: bytes) -> list[bytes]:
+    """Every value of the header `name` (lower case), in the order sent: for a header that
+    must come once, which `first_headers` cannot tell (it keeps the first alone). A pass
+    over all headers: for a header known to be there, not on every request."""
+    return [value for found, value in scope["headers"] if found == name]
+
+
 def reread_headers(scope: Scope) -> None:
     """`scope["headers"]` changed: the dict `first_headers` made is made again, in place, so
     every holder of it (the `ApiRequest`) reads the new values."""

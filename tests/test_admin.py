@@ -267,10 +267,34 @@ def test_jobs_listing_refuses_a_status_no_job_can_show(mock: Mock) -> None:
 
 @pytest.mark.parametrize("value", ["-1", "two", "1e3", "1234567890", "²"])
 def test_jobs_and_journal_limits_must_be_small_whole_numbers(mock: Mock, value: str) -> None:
-    for path, name in [("jobs", "limit"), ("jobs", "offset"), ("journal", "limit")]:
+    pairs = [("jobs", "limit"), ("jobs", "offset"), ("journal", "limit"), ("journal", "offset")]
+    for path, name in pairs:
         answer = mock.client.get(f"/__mock__/{path}", params={name: value})
         assert answer.status_code == 422
         assert f"'{name}' must be a whole number" in answer.json()["error"]
+
+
+def test_journal_pages_back_from_the_latest_as_the_jobs_listing_does(mock: Mock) -> None:
+    """`?offset=` was taken and ignored: `limit=2&offset=1` listed what `limit=2` did."""
+    mine = [create(mock) for _ in range(3)]
+    create(mock, "other")
+    mine += [create(mock) for _ in range(2)]
+
+    def page(**params: object) -> list[str]:
+        answer = mock.client.get("/__mock__/journal", params={"tenant": mock.key, **params})
+        assert answer.status_code == 200, answer.text
+        return [e["response"]["audio_id"] for e in answer.json()["entries"]]
+
+    assert page() == mine  # oldest first
+    assert page(offset=0) == mine
+    assert page(limit=2) == mine[3:]
+    assert page(limit=2, offset=2) == mine[1:3]
+    assert page(limit=2, offset=4) == mine[:1]
+    assert page(limit=2, offset=5) == []
+    assert page(offset=3) == mine[:2]  # no limit: all the older ones
+    assert page(limit=0, offset=1) == []
+    everyone = mock.client.get("/__mock__/journal", params={"limit": 2, "offset": 2}).json()
+    assert [e["tenant"] for e in everyone["entries"]] == [mask(mock.key), mask("other")]
 
 
 def test_journal_records_requests_and_can_be_cleared(mock: Mock) -> None:

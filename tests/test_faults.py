@@ -424,6 +424,37 @@ def test_admin_refuses_bad_rules(mock: Mock, rule: dict[str, Any], message: str)
     assert mock.client.get("/__mock__/faults").json() == {"faults": []}  # all or nothing
 
 
+@pytest.mark.parametrize("operation", [[], "", " , ", [" "]])
+def test_a_rule_naming_no_operation_is_refused_not_fired_everywhere(
+    mock: Mock, operation: Any
+) -> None:
+    """`"operation": []` was taken (201) as "every operation", as if it were left out."""
+    refused = mock.client.post("/__mock__/faults", json={"fault": "503", "operation": operation})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == (
+        f"'operation' must name at least one operationId (got {operation!r}); leave it out "
+        "for every operation"
+    )
+    assert mock.client.get("/__mock__/faults").json() == {"faults": []}
+    assert Client(mock).create().status_code == 200
+    if isinstance(operation, str):  # as a scenario's option, which is text: its 400
+        header = Client(mock).create(f"completed; fault=503; operation={operation}")
+        assert header.status_code == 400
+        assert "X-Mock-Scenario: 'operation' must name at least one operationId" in header.text
+
+
+def test_a_rule_listing_shows_a_left_out_operation_as_null(mock: Mock) -> None:
+    """It was listed as `[]`, which reads as a list of none, and cannot be posted back."""
+    admin = "/__mock__/faults"
+    everywhere = {"fault": "503", "tenant": "k"}
+    named = {"fault": "503", "operation": ["get_status"], "tenant": "k"}
+    assert mock.client.post(admin, json={"faults": [everywhere, named]}).status_code == 201
+    listed = mock.client.get(admin).json()["faults"]
+    assert [rule["operation"] for rule in listed] == [None, ["get_status"]]
+    again = {"fault": "503", "operation": listed[0]["operation"], "tenant": "k"}
+    assert mock.client.post(admin, json=again).json()["faults"][0]["operation"] is None
+
+
 def test_a_header_fault_with_a_key_of_another_kind_is_a_400(mock: Mock) -> None:
     """`delay=2` on a 503 was ignored: the author meant something the rule did not do."""
     refused = Client(mock).create("completed; fault=503; delay=2")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 MAX_PARTS = 100  # parts described; more are counted, not described
@@ -37,14 +38,19 @@ class PartsReader:
             "on_part_data": self._data,
             "on_part_end": self._end,
         }
-        self._parser = MultipartParser(boundary, callbacks) if boundary else None  # type: ignore[arg-type]
+        self._parser: MultipartParser | None = None
+        if boundary:
+            try:
+                self._parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+            except FormParserError:  # a boundary past the library's 256 bytes: no parts read
+                self.broken = True
 
     def feed(self, chunk: bytes) -> None:
         if self._parser is None or self.broken or not chunk:
             return
         try:
             self._parser.write(chunk)
-        except Exception:  # a malformed body: described as far as it could be read
+        except FormParserError:  # a malformed body: described as far as it could be read
             self.broken = True
 
     # --- parser callbacks -----------------------------------------------------------------

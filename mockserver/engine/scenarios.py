@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from random import Random
@@ -36,11 +36,11 @@ def magic_markers(text: str | None) -> list[re.Match[str]]:
     return list(MAGIC.finditer(text))
 
 
-# the largest number a scenario option may hold (`after=`, `failing=`...): ten years of
-# seconds, longer than any test waits and small enough for every timestamp to print
+# the largest number `after=` may hold: ten years of seconds, longer than any test waits
+# and small enough for every timestamp to print
 MAX_OPTION = 315_360_000.0
 MAX_QUEUED = 10_000
-NUMERIC_OPTIONS = ("after", "failing")
+NUMERIC_OPTIONS = ("after",)  # an API's own numeric options (`failing=`) it checks itself
 SHARED_OPTIONS = ("after", "message", "mode")  # what every API's scenarios may say
 # what a scenario's options may say about its fault (`mockserver.faults`)
 FAULT_OPTIONS = ("fault", "operation", "times", "rate", "retry_after", "delay", "seed", "payload")
@@ -378,6 +378,19 @@ def origin(scenario: Scenario | None) -> str:
 def refusal(error: ScenarioError, scenario: Scenario | None) -> str:
     """The words of a 400 refusing `scenario` (None: the header) for `error`."""
     return f"{origin(scenario)}: {error}"
+
+
+def header_once(values: Sequence[bytes]) -> str:
+    """The scenario the `X-Mock-Scenario` header names, refused (ScenarioError) when the
+    header is sent more than once: one value used and the others dropped would change the
+    job with no word about them, as an option given twice would."""
+    if len(values) > 1:  # the first two shown: a client may repeat it a thousand times
+        first, second = (shown_value(value.decode("latin-1")) for value in values[:2])
+        given = f"twice ({first} and {second})"
+        if len(values) > 2:
+            given = f"{len(values)} times ({first}, {second}, ...)"
+        raise ScenarioError(f"the header is given {given}: give it once")
+    return values[0].decode("latin-1") if values else ""
 
 
 def _add_once(options: dict[str, Any], name: str, value: Any) -> None:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.contracts.document import Operation
-from mockserver.engine.scenarios import HEADER, Scenario, ScenarioError
+from mockserver.engine.scenarios import HEADER_KEY, Scenario, ScenarioError, header_once
 from mockserver.errors import REASONS, ApiError
 from mockserver.faults.operations import creating_operations
 from mockserver.faults.reset import drop_connection
@@ -35,7 +35,7 @@ from mockserver.faults.rules import (
 )
 from mockserver.faults.stall import offer_stall
 from mockserver.faults.variety import Variety
-from mockserver.request import ApiRequest, header
+from mockserver.request import ApiRequest, all_values, first_headers
 
 if TYPE_CHECKING:
     from mockserver.service import ApiService
@@ -67,21 +67,24 @@ class FaultMiddleware:
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         info = ApiRequest.of(scope)
         service = self.services.get(info.api or "") if info is not None else None
-        if info is None or service is None:
+        operation = info.operation if info is not None else None
+        if info is None or service is None or operation is None:
             await self.app(scope, receive, send)
             return
-        call = self._call(scope, info, service)
+        call: Call | None = None
         try:
-            rules = self._rules(call) if call is not None else []
+            call = self._call(scope, info, service, operation, _header(scope))
+            rules = self._rules(call)
         except (FaultError, ScenarioError) as exc:  # a header the API refuses, or its `fault=`
-            assert call is not None
-            if "400" in call.operation.spec.get("responses", {}):
+            if "400" in operation.spec.get("responses", {}):
                 error = ApiError(400, f"X-Mock-Scenario: {exc}")
                 await _answer(service, error, scope, receive, send)
                 return
             log.warning("ignoring X-Mock-Scenario fault: %s", exc)
+            if call is None:  # the header itself was refused (sent twice): as if not sent
+                call = self._call(scope, info, service, operation, "")
             rules = self._book_rules(call)
-        if call is None or not rules:
+        if not rules:
             await self.app(scope, receive, send)
             return
         await self._apply(rules, call, service, scope, receive, send)
@@ -125,22 +128,28 @@ class FaultMiddleware:
 
     def idle(self, scope: Scope) -> bool:
         """No rule and no scenario with a fault anywhere: the common case, decided cheaply.
-        The request middleware asks first, and goes past this layer when it is idle."""
-        if "fault" in _header(scope):
-            self.state.scenarios.note_fault()
+        The request middleware asks first, and goes past this layer when it is idle. A
+        scenario header sent twice makes it busy: `_handle` refuses it (or ignores it)."""
+        sent = first_headers(scope).get(HEADER_KEY)
+        if sent is not None:  # the rare request that names its scenario
+            if b"fault" in sent:
+                self.state.scenarios.note_fault()
+            if len(all_values(scope, HEADER_KEY)) > 1:
+                return False
         return not self.state.faults.rules and not self.state.scenarios.faults_named
 
     def _fire(self, rule: FaultRule, call: Call) -> int | None:
         """Count one firing of `rule` for the call's tenant now (see `FaultBook.fire`)."""
         return self.state.faults.fire(rule, call.api, call.tenant, self.state.now())
 
-    def _call(self, scope: Scope, info: ApiRequest, service: ApiService) -> Call | None:
-        operation, params = info.operation, info.path_params
-        if operation is None:
-            return None
+    def _call(
+        self, scope: Scope, info: ApiRequest, service: ApiService, operation: Operation, header: str
+    ) -> Call:
+        """The request as the rules see it, its scenario the one `header` (its X-Mock-Scenario,
+        "" for none) names, else the one its key's job, queue or binding gives."""
+        params = info.path_params
         tenant = _tenant(service, scope)
         creates = operation.id in self.creates[service.name]
-        header = _header(scope)
         # a scenario only matters to a rule that targets it or to a `fault=` in it: most
         # requests of a server without rules skip the parsing
         targeted = bool(self.state.faults.rules)
@@ -250,8 +259,11 @@ def _documents(operation: Operation, rule: FaultRule) -> bool:
 
 
 def _header(scope: Scope) -> str:
-    """The request's X-Mock-Scenario header ("" without one)."""
-    return header(scope, HEADER) or ""
+    """The request's X-Mock-Scenario header ("" without one); ScenarioError when it is sent
+    more than once."""
+    if HEADER_KEY not in first_headers(scope):
+        return ""
+    return header_once(all_values(scope, HEADER_KEY))
 
 
 def _tenant(service: ApiService, scope: Scope) -> str | None:

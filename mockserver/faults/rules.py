@@ -162,8 +162,10 @@ class FaultRule:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """The rule as JSON, keyed as it is written: an `operation` left out is null, as every
+        other filter left out is (an empty list is no rule's)."""
         data = asdict(self)
-        data["operation"] = list(data.pop("operations"))
+        data["operation"] = list(data.pop("operations")) or None
         return data
 
     @cached_property
@@ -276,6 +278,11 @@ def _operations(api: str | None, value: Any) -> tuple[str, ...]:
     if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
         raise FaultError("'operation' must be an operationId or a list of them")
     names = tuple(n.strip() for n in names if n.strip())
+    if not names:  # read as "every operation" it would hide a list its author left empty
+        raise FaultError(
+            f"'operation' must name at least one operationId (got {shown_value(value)}); "
+            "leave it out for every operation"
+        )
     known = _operation_ids(api)
     for name in names:
         if name not in known:
