@@ -581,8 +581,11 @@ class Ctx:
 
     async def _form(self) -> dict[str, Any]:
         form = self.info.form  # parsed by the request check already, as a rule
-        if form is None:
-            form = await self.request.form(max_part_size=MAX_PART_SIZE)
+        if form is None:  # lenient mode, and the request check found it unreadable
+            try:
+                form = await self.request.form(max_part_size=MAX_PART_SIZE)
+            except ValueError as exc:  # a charset codecs cannot look up (`charset=\x00`)
+                raise ApiError(400, f"unreadable form body: {exc}") from None
         return form_fields(form)
 
     def scenario(

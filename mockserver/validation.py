@@ -287,6 +287,8 @@ async def _form(headers: Headers, raw: bytes, media: str) -> FormData:
         return await FormParser(headers, stream(), max_part_size=MAX_PART_SIZE).parse()
     except MultiPartException as exc:
         raise Unreadable(f"unreadable form body: {exc.message}", "value_error") from None
+    except ValueError as exc:  # a charset codecs cannot look up (`charset=\x00`)
+        raise Unreadable(f"unreadable form body: {exc}", "value_error") from None
 
 
 def _bounded(value: Any) -> Any:

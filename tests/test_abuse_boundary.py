@@ -1,11 +1,12 @@
 """A multipart boundary past python-multipart's 256 characters is a broken form, not a crash:
-the answer a broken form with a boundary it reads gets, journalled with its request ID."""
+the answer a broken form with a boundary it reads gets, journalled with its request ID. So is
+a charset no codec has (`charset=\x00`: Starlette's parser raised ValueError, a 500)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Mock
+from tests.conftest import Mock, make_mock
 
 READABLE = "B" * 256  # the longest boundary python-multipart reads
 TOO_LONG = "B" * 257
@@ -69,6 +70,21 @@ def test_a_too_long_boundary_where_no_form_is_taken_gets_what_any_boundary_gets(
     assert status == short[0] < 500
     assert _without_instance(answer) == _without_instance(short[1])
     assert entry["status"] == status
+
+
+@pytest.mark.parametrize(("api", "method", "path"), FORMS)
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_form_in_a_charset_no_codec_has_is_refused(
+    api: str, method: str, path: str, strict: bool
+) -> None:
+    """Strict mode answers the request check's 4xx; lenient mode reads the form in the
+    handler, which answers the 400 a form it cannot read gets there."""
+    for mock in make_mock(strict=strict):
+        content_type = "multipart/form-data; boundary=a; charset=\x00"
+        headers = mock.headers(api, **{"Content-Type": content_type})
+        answer = mock.client.request(method, path, headers=headers, content=framed("a"))
+        assert answer.status_code == (422 if strict else 400), answer.text
+        assert "unreadable form body: embedded null character" in answer.text
 
 
 def _without_instance(body: dict) -> dict:
