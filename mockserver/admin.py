@@ -278,8 +278,11 @@ async def clock_set(request: Request) -> Response:
 
 
 def _moment(data: dict[str, Any]) -> float:
-    """The instant `clock/set` names in `time` (or `timestamp`), as Unix seconds."""
-    name = "time" if "time" in data else "timestamp"
+    """The instant `clock/set` names in `time` (or its alias `timestamp`), as Unix seconds;
+    both at once is a 422: one would be dropped without a word."""
+    if "time" in data and "timestamp" in data:
+        raise AdminError(422, "give 'time' or its alias 'timestamp', not both")
+    name = "timestamp" if "timestamp" in data else "time"
     value = data.get(name)
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         try:

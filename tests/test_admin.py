@@ -452,6 +452,8 @@ def test_unknown_admin_paths_and_wrong_methods_answer_in_json(mock: Mock) -> Non
         ({"time": 1e15}, "'time' must be Unix seconds or an ISO 8601"),
         ({"timestamp": None}, "'timestamp' must be Unix seconds or an ISO 8601"),
         ({"time": True}, "'time' must be Unix seconds or an ISO 8601"),
+        ({}, "'time' must be Unix seconds or an ISO 8601"),  # the documented name, not its alias
+        ({"time": 0, "timestamp": 60}, "give 'time' or its alias 'timestamp', not both"),
     ],
 )
 def test_a_clock_set_refusal_names_the_field_and_its_forms(
