@@ -611,10 +611,13 @@ async def files(request: Request) -> Response:
         return JSONResponse({"error": "AccessDenied", "message": "Signature does not match"}, 403)
     if state.now() > expires:
         return JSONResponse({"error": "AccessDenied", "message": "Request has expired"}, 403)
-    found = state.store.lookup(job_id)
-    if found is None or found.created_at > state.now():  # gone, or not made yet (clock set back)
+    found, now = state.store.lookup(job_id), state.now()
+    if found is None or found.created_at > now:  # gone, or not made yet (clock set back)
         return JSONResponse({"error": "NoSuchKey", "message": "The file no longer exists"}, 404)
     service, limit = _services(request)[found.api], state.config.max_render_bytes
+    ended = found.snapshot(now).outcome
+    if ended is None or ended.state != service.outcomes[0]:  # the clock set back before its end
+        return JSONResponse({"error": "NoSuchKey", "message": "The file does not exist yet"}, 404)
 
     def render() -> tuple[bytes, str]:
         with render_budget(limit):  # whatever an upload's header said

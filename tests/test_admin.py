@@ -112,6 +112,37 @@ def test_a_file_link_of_a_job_made_after_the_time_set_is_a_404(mock: Mock) -> No
     assert gone.status_code == 404 and gone.json()["error"] == "NoSuchKey"
 
 
+def test_a_file_link_is_a_404_while_the_clock_is_set_back_before_its_job_ended(
+    mock: Mock,
+) -> None:
+    """The API says the job is still at work then (Neural Analog's download a 409, Camb's
+    result a 404), so the link given once it ended does too; it served the file."""
+    audio_id, camb = create(mock), mock.headers("camb")
+    task = mock.client.post(
+        "/camb/apis/audio-separation",
+        headers=camb,
+        files={"media_file": ("take.wav", wav(), "audio/wav")},
+    ).json()["task_id"]
+    mock.advance(30)  # the import ended at 20 s, the separation at 30 s
+    link = mock.client.get(
+        f"{NA}/download/audio/{audio_id}",
+        headers=mock.headers("neuralanalog"),
+        follow_redirects=False,
+    ).headers["location"]
+    run_id = mock.client.get(f"/camb/apis/audio-separation/{task}", headers=camb).json()["run_id"]
+    result = mock.client.get(f"/camb/apis/audio-separation-result/{run_id}", headers=camb).json()
+    foreground = result["foreground_audio_url"]
+    assert mock.client.get(link).status_code == mock.client.get(foreground).status_code == 200
+    back = mock.client.get("/__mock__/clock").json()["now"] - 20  # both exist, neither ended
+    mock.client.post("/__mock__/clock/set", json={"time": back})
+    assert status(mock, audio_id)["status"] == "in_progress"
+    for gone in (mock.client.get(link), mock.client.get(foreground)):
+        assert gone.status_code == 404
+        assert gone.json() == {"error": "NoSuchKey", "message": "The file does not exist yet"}
+    mock.advance(20)
+    assert mock.client.get(link).status_code == mock.client.get(foreground).status_code == 200
+
+
 def test_queued_scenarios_apply_to_the_next_jobs_of_that_tenant(mock: Mock) -> None:
     queued = mock.client.post(
         "/__mock__/scenarios",
