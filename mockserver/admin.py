@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from mockserver import pages
 from mockserver.admin_guard import signs_page
+from mockserver.configschema import key_problem
 from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import render_budget
 from mockserver.engine.clock import MAX_STEP, SPAN, parse_time
@@ -147,6 +148,9 @@ def _tenant(value: Any) -> str | None:
         raise AdminError(422, f"'tenant' must be an API key, not blank (got {shown_value(value)})")
     if len(key) > MAX_KEY_LENGTH:
         raise AdminError(422, f"'tenant' must be an API key of at most {MAX_KEY_LENGTH} characters")
+    problem = key_problem(key)  # what a config file's key is refused for, as its own words
+    if problem is not None:
+        raise AdminError(422, f"'tenant' must be an API key a request can send: {problem}")
     return key
 
 

@@ -13,21 +13,19 @@ import importlib.util
 import logging
 import os
 import secrets
-import signal
 import socket
 import sys
 from collections.abc import Iterator, Sequence
-from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from mockserver import apis
+from mockserver import apis, command
 from mockserver.config import ServerConfig, checked_seed, cut, read_file
 from mockserver.stores import StoreError, shown
 from mockserver.workers import MAX_WORKERS
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from mockserver.clientcheck import Report
 
@@ -46,12 +44,6 @@ class Mistake(Exception):
     """A mistake of the user's, told in one line: no usage block, no traceback."""
 
 
-class Stopped(BaseException):
-    """SIGINT or SIGTERM reached `serve` outside uvicorn's own handling: the user asked it to
-    stop. A BaseException, so no `except Exception` on the way (a store's client opening its
-    connection) mistakes it for a failure."""
-
-
 class Parser(argparse.ArgumentParser):
     """argparse, but a mistake is one line naming the command, then exit status 2."""
 
@@ -59,9 +51,20 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+class CommandParser(Parser):
+    """A subcommand's parser. argparse hands the arguments it does not know to the top parser,
+    whose mistake line would name `mockserver` and its help: they are this command's."""
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> tuple[Any, list[str]]:
+        parsed, unknown = super().parse_known_args(*args, **kwargs)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed, unknown
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="mockserver", description=DESCRIPTION)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
     serve = commands.add_parser(
         "serve",
         help="start the mock server",
@@ -89,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-scale",
         type=float,
         default=None,
+        metavar="X",
         help="speed of the system clock, above 0: 60 makes a one-minute job take one second "
         f"(default {DEFAULTS.time_scale:g})",
     )
@@ -96,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         type=int,
         default=None,
+        metavar="N",
         help="same seed + same requests = same timelines and outcomes; the same IDs too on a "
         "fresh shared --store, or with id_salt set in --config (the memory store draws a new "
         "id_salt each start, so a restart never repeats an ID) (default: random)",
@@ -136,10 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--admin-token",
         default=None,
+        metavar="TOKEN",
         help="token the admin API requires (default: none on loopback, else generated)",
     )
     serve.add_argument(
-        "--max-upload-bytes", type=int, default=None, help="largest upload (default 100 MiB)"
+        "--max-upload-bytes",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="largest upload (default 100 MiB)",
     )
     serve.add_argument(
         "--store",
@@ -190,6 +200,7 @@ def add_schemathesis(commands: argparse._SubParsersAction) -> None:
         "--seed",
         type=_schemathesis_seed,
         default=None,
+        metavar="N",
         help="schemathesis's seed, as it prints one (0 to 2^128 - 1); the mock's comes from it",
     )
     run.add_argument("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -226,12 +237,18 @@ def add_check_client(commands: argparse._SubParsersAction) -> None:
         "--budget",
         type=_budget,
         default=None,
+        metavar="S",
         help="virtual seconds a scenario may take before the client counts as hung, above 0 "
         "up to a year (default 3600)",
     )
-    check.add_argument("--seed", type=_seed, default=0, help="seed of IDs and payload variety")
     check.add_argument(
-        "--only", default=None, help="comma-separated scenarios to run, in any case (default: all)"
+        "--seed", type=_seed, default=0, metavar="N", help="seed of IDs and payload variety"
+    )
+    check.add_argument(
+        "--only",
+        default=None,
+        metavar="A,B",
+        help="comma-separated scenarios to run, in any case (default: all)",
     )
 
 
@@ -334,7 +351,7 @@ def _run_check_client(args: argparse.Namespace, parser: argparse.ArgumentParser)
 def config_from(args: argparse.Namespace) -> ServerConfig:
     """The settings: the config file's, then the flags'. Raises ConfigError (one line per
     mistake, naming the file and key, or the flag)."""
-    from mockserver.configschema import validate
+    from mockserver.configschema import check_clock, validate
 
     overrides = {
         key: value
@@ -355,6 +372,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
     validate(overrides, "", flags=True)
     data = read_file(args.config) if args.config is not None else {}
     validate(data, args.config or "config")
+    check_clock(data, overrides, args.config or "config")
     return ServerConfig.from_dict({**data, **overrides})
 
 
@@ -367,7 +385,8 @@ class ClosedAtShutdown:
 
     uvicorn cancels such a request's task; the cancellation leaving the app would be logged as
     `Exception in ASGI application` with a traceback, and a request not yet answered would get
-    uvicorn's plain-text 500. The cancellation ends here instead: the task ends right after."""
+    uvicorn's plain-text 500. The cancellation ends here instead: the task ends right after.
+    A second Ctrl-C forces the quit: see `_lifespan`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -375,6 +394,9 @@ class ClosedAtShutdown:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         from mockserver.faults.reset import connection_of, drop_connection
 
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
         try:
             await self.app(scope, receive, send)
         except asyncio.CancelledError:
@@ -382,25 +404,26 @@ class ClosedAtShutdown:
                 raise
             await drop_connection(scope)  # uvicorn then sends nothing more on it
 
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app's lifespan. A forced quit (the second Ctrl-C uvicorn's log invites) skips
+        its shutdown, and the loop cancels its task as it closes: Starlette reports that as a
+        failed shutdown whose text, a traceback, uvicorn would log. It is reported without."""
+        closing = False
 
-@contextlib.contextmanager
-def stopping_on_signals() -> Iterator[None]:
-    """Within it SIGINT (Ctrl-C) and SIGTERM raise Stopped wherever the main thread is: in the
-    imports, while a store is opened. While uvicorn serves it handles both itself (open
-    requests get SHUTDOWN_SECONDS, see `ClosedAtShutdown`), then raises the signal again for
-    the handler it found, this one: Stopped, rather than Python's KeyboardInterrupt traceback
-    (SIGINT) or a death by the signal (SIGTERM)."""
+        async def receiving() -> Message:
+            nonlocal closing
+            try:
+                return await receive()
+            except asyncio.CancelledError:
+                closing = True
+                raise
 
-    def stop(number: int, frame: FrameType | None) -> None:
-        raise Stopped(signal.Signals(number).name)
+        async def sending(message: Message) -> None:
+            if closing and message["type"] == "lifespan.shutdown.failed":
+                message = {"type": message["type"]}
+            await send(message)
 
-    handled = (signal.SIGINT, signal.SIGTERM)
-    previous = {number: signal.signal(number, stop) for number in handled}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        await self.app(scope, receiving, sending)
 
 
 def log_requests(level: int) -> None:
@@ -550,14 +573,12 @@ def _installed(flag: str, choice: str, fast: str, fallback: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        with stopping_on_signals():  # `serve`, from the first moment it may be stopped
-            parser = build_parser()
-            args = parser.parse_args(argv)
-            if args.command == "serve":
-                return _serve_command(args)
-    except Stopped:  # exit status 0, as uvicorn's supervisor (`--workers`) ends on them
-        return 0
+    """`mockserver ARGV` in this process; the console script is `mockserver.command:main`."""
+    return command.run(argv)
+
+
+def other_command(args: argparse.Namespace) -> int:
+    """`check-client` or `schemathesis`: their exit status."""
     if args.command == "check-client":
         return check_client(args, args.command_parser)
     from mockserver.schemathesis_run import run
@@ -569,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(args.api or apis.names(), args.max_examples, args.seed, extra)
 
 
-def _serve_command(args: argparse.Namespace) -> int:
+def serve_command(args: argparse.Namespace) -> int:
     """`mockserver serve`: 0 once stopped, 2 for a mistake (one line each)."""
     try:
         serve(config_from(args), args.log_level, args.loop, args.http, args.workers)
@@ -581,4 +602,4 @@ def _serve_command(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command.main())

@@ -60,10 +60,11 @@ class ServerConfig:
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
         """Read a config file; keys are the field names above. Raises ConfigError (a
         ValueError) with one line per mistake, naming the file and the key path."""
-        from mockserver.configschema import validate
+        from mockserver.configschema import check_clock, validate
 
         data = read_file(path)
         validate(data, str(path))
+        check_clock(data, {}, str(path))
         return cls.from_dict({**data, **overrides})
 
     @classmethod

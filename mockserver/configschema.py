@@ -55,8 +55,12 @@ RULES: dict[str, dict[str, Any]] = {
     # load it outside its entry point (tests/test_config.py keeps the two the same)
     "credits_error_code": {"enum": ["out_of_credits", "insufficient_credits"]},
     "max_json_depth": {"maximum": MAX_JSON_DEPTH},
-    # sent in a header and compared byte for byte: a space or a letter past ASCII never matches
-    "admin_token": {"pattern": "^[!-~]*$", "x-allowed": "printable ASCII without spaces"},
+    # sent in a header and compared byte for byte: a space or a letter past ASCII never matches;
+    # an empty one (`--admin-token "$UNSET"`) would leave the admin API open without a word
+    "admin_token": {
+        "pattern": "^[!-~]+$",
+        "x-allowed": "printable ASCII without spaces, at least one character",
+    },
     "keys": {"additionalProperties": KEY_SPEC},
     "faults": {"items": {"type": "object"}},
 }
@@ -229,11 +233,59 @@ def _semantic_lines(data: Mapping[str, Any], prefix: str, flags: bool) -> Iterab
                 yield f"{prefix}faults[{index}]: {exc}"
     keys = data.get("keys")
     for key, spec in (keys if isinstance(keys, Mapping) else {}).items():
+        problem = key_problem(key)
+        if problem:
+            yield f"{prefix}keys: {cut(repr(key))} can never match a request: {problem}"
+            continue
         text = spec.get("scenario") if isinstance(spec, Mapping) else None
         if isinstance(text, str) and text:
             problem = scenario_problem(text)
             if problem:
                 yield f"{prefix}{_path(['keys', key, 'scenario'], False)}: {problem}"
+
+
+def key_problem(key: str) -> str | None:
+    """Why no request could send the API key `key` as an API reads it (its header's bytes as
+    Latin-1, the whitespace around them dropped, at most MAX_KEY_LENGTH characters, as the
+    admin API's `tenant`): such a key's settings never apply (a revoked key goes on working);
+    None when a request can send it."""
+    from mockserver.request import MAX_KEY_LENGTH
+
+    bare = key.strip()
+    if not bare:
+        return "a blank key is none (a request without one gets a 401)"
+    if bare != key:
+        return f"an API reads a key without the whitespace around it (write {cut(repr(bare))})"
+    if len(key) > MAX_KEY_LENGTH:
+        return f"an API refuses a key longer than {MAX_KEY_LENGTH} characters (401)"
+    for char in key:
+        if (char < " " and char != "\t") or char == "\x7f":  # a tab may stand between words
+            return f"no header carries a control character ({char!r})"
+        if ord(char) > 0xFF:
+            return f"a header is read as Latin-1 bytes, which have no {char!r}"
+    return None
+
+
+def check_clock(file: Mapping[str, Any], flags: Mapping[str, Any], source: str) -> None:
+    """Raise ConfigError, in one line naming where each was given, when a time scale is given
+    for a manual clock, which has no speed (it moves only when told). `file` and `flags` are
+    validated already; a flag's clock overrides the file's, and the file's time scale with it."""
+    if flags.get("clock", file.get("clock")) != "manual":
+        return
+    if "time_scale" in flags:
+        scale = f"--time-scale: {_num(flags['time_scale'])}"
+        manual = "--clock manual" if "clock" in flags else f"{source}: clock: manual"
+    elif "time_scale" in file and "clock" not in flags:
+        scale = f"{source}: time_scale: {_num(file['time_scale'])}"
+        manual = "clock: manual"
+    else:
+        return
+    raise ConfigError(
+        [
+            f"{scale} means nothing on a manual clock ({manual}), which moves only by "
+            "POST /__mock__/clock/advance"
+        ]
+    )
 
 
 def store_problem(url: str) -> str | None:

@@ -215,6 +215,23 @@ def test_a_blank_tenant_filter_is_refused(mock: Mock, method: str, path: str, te
     assert held(mock)[3] >= before[3]
 
 
+@pytest.mark.parametrize(
+    ("tenant", "why"),
+    [
+        ("key\x01", "no header carries a control character ('\\x01')"),
+        ("clé-☃", "a header is read as Latin-1 bytes, which have no '☃'"),
+    ],
+)
+def test_a_tenant_no_header_can_carry_is_refused_as_a_config_key_is(
+    mock: Mock, tenant: str, why: str
+) -> None:
+    """Queued, it could never be taken; the config file refuses such a key in the same words."""
+    answer = mock.client.post("/__mock__/scenarios", json={**QUEUE, "tenant": tenant})
+    assert answer.status_code == 422
+    assert answer.json() == {"error": f"'tenant' must be an API key a request can send: {why}"}
+    assert mock.client.get("/__mock__/scenarios").json() == {"queued": []}
+
+
 def test_a_tenant_filter_longer_than_any_key_is_refused(mock: Mock) -> None:
     answer = mock.client.get("/__mock__/jobs", params={"tenant": "k" * 4097})
     assert answer.status_code == 422

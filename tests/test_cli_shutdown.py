@@ -131,3 +131,79 @@ def test_a_signal_while_the_store_is_opened_ends_serve_with_status_0(
                 process.kill()
                 process.communicate()
     assert (process.returncode, out) == (0, "")
+
+
+def test_a_second_ctrl_c_forces_the_quit_without_a_traceback(
+    servers: list[ServerProcess],
+) -> None:
+    """uvicorn's log invites it, `(CTRL+C to force quit)`: the quit skipped the lifespan's
+    shutdown, whose task, cancelled as the loop closed, was logged as a failed shutdown with
+    the traceback of a `Stopped` and a CancelledError."""
+    server = ServerProcess("memory").start()
+    servers.append(server)
+    tenant = server.headers("neuraldraft", WAITING)["Authorization"].removeprefix("Bearer ")
+    fault = {"fault": "latency", "api": "neuraldraft", "tenant": tenant, "delay": 60}
+    assert server.request("POST", "/__mock__/faults", json=fault).status_code == 201
+    waiting = raw(server, WAITING, f"{ND}/jobs/job_missing")
+    deadline = time.monotonic() + START_SECONDS
+    while not held_by_the_fault(server):  # each look is a round trip: no sleep
+        assert time.monotonic() < deadline, "the delayed request never reached the fault"
+    assert server.process is not None and server.process.stdout is not None
+    server.process.send_signal(signal.SIGINT)
+    seen = []
+    for line in server.process.stdout:  # the server ends within its grace: no wait for ever
+        seen.append(line)
+        if "(CTRL+C to force quit)" in line:
+            break
+    else:
+        raise AssertionError(f"no invitation to force the quit: {''.join(seen)}")
+    status, out = stopped(server, signal.SIGINT)
+    assert status == 0, out
+    assert "Traceback" not in out and "Error" not in out, out
+    assert rest_of(waiting) == b""  # closed at once: no answer, least of all a 500
+
+
+def script(code: str) -> str:
+    """`code` run as the console script `mockserver` runs: its entry point as pyproject.toml
+    declares it, imported after `code`, then called for its exit status."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    module, function = project["project"]["scripts"]["mockserver"].split(":")
+    return f"{code}\nfrom {module} import {function}\nsys.exit({function}())\n"
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_command_imports_the_server_ends_it_with_status_0(
+    number: signal.Signals,
+) -> None:
+    """Importing the server takes a tenth of a second, before `serve` ran: SIGINT then was a
+    KeyboardInterrupt traceback, SIGTERM a death by the signal. The signal is sent by the
+    import of `mockserver.workers`, one of the server's modules, as it begins."""
+    sends = f"""
+import os, signal, sys
+
+class SendsTheSignal:
+    def find_spec(self, name, path=None, target=None):
+        if name == "mockserver.workers":
+            os.kill(os.getpid(), signal.{number.name})
+        return None
+
+sys.meta_path.insert(0, SendsTheSignal())
+"""
+    command = [sys.executable, "-c", script(sends), "serve", "--port", str(free_port())]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=START_SECONDS)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_a_signal_as_the_command_ends_is_ignored() -> None:
+    """A second Ctrl-C often lands while the process ends, once the command's own handling
+    is over: Python's handler made it a KeyboardInterrupt traceback, or, once Python had
+    handed the signals back to the system on its way out, a death by the signal."""
+    ends = "import atexit, os, signal, sys\n"
+    ends += "atexit.register(lambda: [os.kill(os.getpid(), n) for n in (2, 15)])\n"
+    command = [sys.executable, "-c", script(ends), "serve", "--port", "99999"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=START_SECONDS)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("mockserver serve: --port: 99999 is not allowed")
+    assert "Traceback" not in done.stderr
