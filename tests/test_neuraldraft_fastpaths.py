@@ -135,10 +135,10 @@ SHOWN = {
     "per poll": [
         "pending 0 Queued ..... 2026-01-01T00:00:00Z ",
         "processing 0 Researching the topic a.... 2026-01-01T00:00:00Z ",
-        "processing 20 Writing the post ca... 2026-01-01T00:00:00Z ",
-        "processing 40 Generating the cover image cca.. 2026-01-01T00:00:00Z ",
-        "processing 60 Translating to all project languages ccca. 2026-01-01T00:00:00Z ",
-        "processing 80 Optimising for search cccca 2026-01-01T00:00:00Z ",
+        "processing 25 Writing the post ca... 2026-01-01T00:00:00Z ",
+        "processing 50 Generating the cover image cca.. 2026-01-01T00:00:00Z ",
+        "processing 75 Optimising for search cccca 2026-01-01T00:00:00Z ",  # no translation
+        "completed 100 Done ccccc 2026-01-01T00:00:00Z ",
         "completed 100 Done ccccc 2026-01-01T00:00:00Z ",
         "completed 100 Done ccccc 2026-01-01T00:00:00Z ",
     ],

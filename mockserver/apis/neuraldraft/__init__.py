@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from mockserver.apis.neuraldraft.models import (
     COMPLETED,
     CONTRACT,
     CYCLES,
+    EPSILON,
     FAILED,
     KINDS,
     RESULT_FILES,
@@ -325,8 +327,9 @@ class NeuralDraft(ApiService):
 
     def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
         """Queue, then one phase per step. A failing or cancelled job stops `after=` seconds
-        in (default: part of the way through), its finished steps kept; an `after=` past the
-        job's usual length stretches the steps, so that it is honoured too.
+        in (default: part of the way through), its finished steps kept; an `after=` at or
+        past the job's usual length stretches the steps, so that it is honoured too. Per
+        poll it stops part of the way through whatever `after=` says.
 
         The uncut plan goes to `inputs["timeline"]` (the job's data): it tells later which
         steps had finished when the job was cut short. Without scenario options both plans
@@ -342,24 +345,40 @@ class NeuralDraft(ApiService):
         return plan
 
     def _plans(self, kind: str, steps: Steps, scenario: Scenario) -> tuple[Plan, Plan]:
-        """(timeline, plan): the uncut plan and the one the job follows."""
-        seconds = sum(weight for _, weight, _ in steps)
+        """(timeline, plan): the uncut plan and the one the job follows. A failing or
+        cancelled job stops before its last step ends: it never shows every step done."""
         outcome = self.outcome(kind, scenario)
         if outcome.state in (COMPLETED, STALLED):
-            timeline = self.timed_plan(list(steps), seconds, scenario, outcome)
+            timeline = self._timeline(steps, scenario, outcome)
             return timeline, timeline
         options = {k: v for k, v in scenario.options.items() if k != "after"}
         whole = Scenario(COMPLETED, options, scenario.source)
-        timeline = self.timed_plan(list(steps), seconds, whole, Outcome(COMPLETED))
+        timeline = self._timeline(steps, whole, Outcome(COMPLETED))
         share = STOP_SHARE[outcome.state]
-        stop = scenario.number("after", timeline.length * share) or 0.0
-        if timeline.per_poll:  # positions count status reads
-            stop = float(round(stop))
-        elif stop > timeline.length:
-            # later than the job would have finished: its steps stretched, as `after=` stretches
-            # any API's, for it to stop as far through them as it does by default
+        after = scenario.number("after")  # a 400 when no number, also where it has no say
+        if timeline.per_poll:
+            # positions count status reads: seconds have no say, as at every API
+            return timeline, timeline.cut(float(round(timeline.length * share)), outcome)
+        stop = timeline.length * share if after is None else after
+        if stop > timeline.length - EPSILON:
+            # when the job would have finished, or later: its steps stretched, as `after=`
+            # stretches any API's, for it to stop as far through them as it does by default
             timeline = stretch(list(steps), stop / share, Outcome(COMPLETED), per_poll=False)
         return timeline, timeline.cut(stop, outcome)
+
+    def _timeline(self, steps: Steps, scenario: Scenario, outcome: Outcome) -> Plan:
+        """The steps over the scenario's time. Per poll a step the request switched off
+        (no seconds) lasts no read either: it completes at once, as on the clock, rather
+        than being shown at work on a read of its own."""
+        seconds = sum(weight for _, weight, _ in steps)
+        plan = self.timed_plan(list(steps), seconds, scenario, outcome)
+        if not plan.per_poll or all(weight for _, weight, _ in steps):
+            return plan
+        phases = zip(plan.phases, steps, strict=True)
+        kept = tuple(
+            phase if weight else replace(phase, duration=0.0) for phase, (_, weight, _) in phases
+        )
+        return Plan(kept, plan.outcome, per_poll=True)
 
     # --- rendering ---------------------------------------------------------------------------
 

@@ -384,12 +384,15 @@ def _percent(timeline: Plan, position: float) -> int:
 
 
 def _finished_phases(timeline: Plan, cut: Plan) -> int:
-    """How many leading phases of `timeline` ran to their end before the job was cut (a
-    stall's last phase never does, however long it ran)."""
-    count = 0
+    """How many leading phases of `timeline` ran to their end before the job was cut, at
+    `cut.length`: a step lasting no time (switched off) ends where it starts, so one there
+    has, as the reads before the cut showed; a stall's last phase never does, however long
+    it ran."""
+    count, end = 0, 0.0
     stall = len(timeline.phases) - 1 if timeline.outcome is None else -1
-    for index, (original, kept) in enumerate(zip(timeline.phases, cut.phases, strict=False)):
-        if kept.duration < original.duration - EPSILON or index == stall:
+    for index, phase in enumerate(timeline.phases):
+        end += phase.duration
+        if end > cut.length + EPSILON or index == stall:
             break
         count += 1
     return count
