@@ -102,8 +102,9 @@ class NeuralAnalog(ApiService):
 
     def after_transition(self, job: Job, now: float) -> None:
         """A forced workflow brings its steps along (they ran on, and their outputs could be
-        archived, after the workflow said it failed); a forced `use_restored` master its
-        restoration, and a forced restoration its master."""
+        archived, after the workflow said it failed), and a forced step its workflow (which
+        went on as planned); a forced `use_restored` master its restoration, and a forced
+        restoration its master."""
         store = self.state.store
         if job.kind == "workflow":
             responses.end_steps(store, job, now)
@@ -111,6 +112,8 @@ class NeuralAnalog(ApiService):
             responses.restoration_follows(store, job, now)
         elif responses.MASTER in job.data:
             responses.master_follows(store, job, now)
+        elif responses.WORKFLOW in job.data:
+            responses.workflow_follows(store, job, now)
 
     def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
         if job.kind == "archive":

@@ -16,13 +16,14 @@ COMPLETED, FAILED = "completed", "failed"
 
 GONE = "Source audio is no longer available"  # the status page's one `error_message` example
 # kind -> (what it says while running, what it says once done, why it fails); the states it
-# shows and how long it takes are its lifecycle's in the contract (a workflow: its steps')
+# shows and how long it takes are its lifecycle's in the contract (a workflow: its steps'). A
+# workflow fails with its failing step, so it says what a step says
 KINDS: dict[str, tuple[str, str, str]] = {
     "audio": ("Importing audio", "Import completed", GONE),
     "upscaled": ("Restoring audio", "Restoration completed", GONE),
     "mastered": ("Mastering audio", "Mastering completed", GONE),
     "stem_split": ("Separating stems", "Stem separation completed", GONE),
-    "workflow": ("Running workflow", "Workflow completed", "Workflow step failed"),
+    "workflow": ("Running workflow", "Workflow completed", GONE),
 }
 CYCLES = lifecycles_in("neuralanalog", CONTRACT)
 (IN_PROGRESS,) = CYCLES["audio"].stages(1)

@@ -28,7 +28,7 @@ from mockserver.apis.neuralanalog.models import (
 from mockserver.config import ServerConfig
 from mockserver.engine.artifacts import DEFAULT_BITS, AudioInfo, probe_audio
 from mockserver.engine.jobs import Job, JobStore
-from mockserver.engine.plan import Outcome, Phase, Plan
+from mockserver.engine.plan import EPSILON, Outcome, Phase, Plan
 from mockserver.engine.scenarios import Scenario
 from mockserver.errors import ApiError, FieldError, invalid
 from mockserver.service import Ctx
@@ -45,6 +45,10 @@ ARCHIVE_TTL = 86_400
 RESTORE_FIRST = "restore_first"  # a master's data: it restores the track first (use_restored)
 RESTORATION = "restoration_id"  # such a master's data: the restoration it made
 MASTER = "master_id"  # that restoration's data: the master it was made for
+WORKFLOW = "workflow_id"  # a workflow step's data: the workflow it is a step of
+# such a step's data while it has not started: in poll mode until the workflow's reads reach
+# it; for ever once the workflow failed before it. It has no object meanwhile (a 404)
+WAITING = "waiting"
 IMPORT_MESSAGE = "File uploaded successfully"  # the from-file page's example
 # the from-link page could not be read: the contract's example (nothing is uploaded)
 LINK_MESSAGE = "Audio import started"
@@ -121,7 +125,7 @@ def _object(ctx: Ctx, object_id: str, kind: str) -> Job:
     """This key's `kind` object named by its own ID, else a 404: a stem's alias of its split
     (`stem:<stem_id>`) names no object."""
     job = ctx.state.store.get(ctx.service.name, ctx.tenant, object_id)
-    if job is None or job.id != object_id or job.kind != kind or job.created_at > ctx.now:
+    if job is None or job.id != object_id or job.kind != kind or not _appeared(job, ctx.now):
         raise ApiError(404, f"{LABELS[kind]} {_shown(object_id)} not found")
     return job
 
@@ -138,6 +142,8 @@ def _latest(ctx: Ctx, audio_id: str, kind: str) -> Job | None:
 
 
 def _completed(ctx: Ctx, job: Job) -> bool:
+    if not _appeared(job, ctx.now):  # a step not started: forced to complete, it waits
+        return False
     snap = job.snapshot(ctx.now)
     return snap.terminal and snap.outcome is not None and snap.outcome.state == COMPLETED
 
@@ -320,31 +326,34 @@ async def run_workflow(ctx: Ctx) -> Response:
 
 
 def _workflow_children(ctx: Ctx, workflow: Job, steps: list[dict[str, Any]]) -> list[str]:
-    """One real object per step, appearing when its step starts and ending with it."""
+    """One real object per step, appearing when its step starts and ending with it: on the
+    clock at its planned start, in poll mode when the workflow's reads reach it (it waits
+    till then). The last step ends with the workflow's outcome: a failing workflow's message
+    is its failing step's."""
     plan = workflow.plan
     children: list[str] = []
     start = 0.0
     version = "original"
-    for index, (step, phase) in enumerate(zip(steps, plan.phases, strict=False)):
+    for index, (step, phase) in enumerate(zip(steps, plan.phases, strict=True)):
         last = index == len(plan.phases) - 1
-        outcome = plan.outcome if last else Outcome(COMPLETED)
-        if last and outcome is not None and outcome.state != COMPLETED:
-            # the scenario's message is the failing step's too; else the step's own
-            message = outcome.option("message") or KINDS[STEP_KINDS[step["type"]]][2]
-            outcome = Outcome(FAILED, message)
         kind = STEP_KINDS[step["type"]]
         data: dict[str, Any] = {
             "audio_id": workflow.data["audio_id"],
             "info": workflow.data["info"],
             "tone": tone_for(kind),
+            WORKFLOW: workflow.id,
         }
+        if plan.per_poll and index > 0:
+            data[WAITING] = True
         if kind == "stem_split":
             data.update(preset=step.get("preset") or "2_tracks", version=version)
         aliases = _stem_aliases(ctx, data)
         child_id = ctx.new_uuid()
         created = workflow.created_at + (0.0 if plan.per_poll else start)
         child_plan = Plan(
-            (Phase(IN_PROGRESS, phase.duration, phase.detail),), outcome, plan.per_poll
+            (Phase(IN_PROGRESS, phase.duration, phase.detail),),
+            plan.outcome if last else Outcome(COMPLETED),
+            plan.per_poll,
         )
         child = Job(
             ctx.service.name,
@@ -363,27 +372,92 @@ def _workflow_children(ctx: Ctx, workflow: Job, steps: list[dict[str, Any]]) -> 
     return children
 
 
+def _appeared(job: Job, now: float) -> bool:
+    """Whether `job` exists at `now`: made by then, and not a workflow step still waiting."""
+    return job.created_at <= now and WAITING not in job.data
+
+
+def steps_follow(store: JobStore, workflow: Job, children: list[Job | None], now: float) -> None:
+    """A workflow's step objects follow it: each starts when the workflow reaches its step, on
+    the clock at its planned time (earlier once a step before was forced to end early), in
+    poll mode then and there; in poll mode each ends when the workflow moves past it."""
+    reached = workflow.snapshot(now).phase
+    start = workflow.created_at
+    for index, (phase, child) in enumerate(zip(workflow.plan.phases, children, strict=False)):
+        if child is not None and not workflow.plan.per_poll and child.created_at > now:
+            child.created_at = start if start > now + EPSILON else now  # sums round
+            store.save(child)
+        elif child is not None and workflow.plan.per_poll and index <= reached:
+            if child.data.pop(WAITING, None):
+                child.created_at = now
+            if index < reached and not child.snapshot(now).terminal:
+                child.observe(now)
+            store.save(child)
+        start += phase.duration
+
+
+def workflow_follows(store: JobStore, step: Job, now: float) -> None:
+    """A step of a running workflow was forced to end: the workflow follows its step objects.
+    Forced to fail, the step fails the workflow there, with its message, and the steps after
+    never start; forced to complete, the next step starts at once (after the last, the
+    workflow completes). A step not started yet ends so once the workflow reaches it."""
+    workflow = store.lookup(step.data[WORKFLOW])
+    if workflow is None or workflow.snapshot(now).terminal:
+        return
+    ids = workflow.data["children"]
+    children = [store.lookup(child_id) for child_id in ids]
+    phases: list[Phase] = []
+    outcome = workflow.plan.outcome
+    for phase, child in zip(workflow.plan.phases, children, strict=True):
+        if child is None:  # gone: it ended as planned
+            phases.append(phase)
+            continue
+        phases.append(replace(phase, duration=child.plan.length))
+        outcome = child.plan.outcome  # the last step's is the workflow's
+        if outcome is not None and outcome.state != COMPLETED:
+            break
+    workflow.plan = Plan(tuple(phases), outcome, workflow.plan.per_poll)
+    workflow.data["children"] = ids[: len(phases)]
+    if outcome is not None:
+        for child in filter(None, children[len(phases) :]):
+            _never_starts(store, child, outcome)
+    steps_follow(store, workflow, children, now)
+    store.save(workflow)
+
+
 def end_steps(store: JobStore, workflow: Job, now: float) -> None:
     """The steps of a workflow forced to its outcome now: the running one ends with it. One
     not started yet ends now too when the workflow completed; when it failed, it never
-    starts (ended unstarted: no output) and its step stays pending."""
+    starts (no object, no output) and its step stays pending."""
     outcome = workflow.plan.outcome
     if outcome is None:
         return
-    kept = []
-    for child in filter(None, map(store.lookup, workflow.data["children"])):
-        started = child.created_at <= now
-        if not child.snapshot(now).terminal:
-            if started or outcome.state != COMPLETED:
-                child.force(now if started else child.created_at, outcome)
-            else:
-                child.created_at = now
-                child.force(now, outcome)
-            store.save(child)
-        if started or outcome.state == COMPLETED:
-            kept.append(child.id)
-    workflow.data["children"] = kept
+    ids = workflow.data["children"]
+    children = [store.lookup(child_id) for child_id in ids]
+    # a step gone from the store ended as planned
+    started = [child is None or _appeared(child, now) for child in children]
+    for child, began in zip(children, started, strict=True):
+        if child is None or (began and child.snapshot(now).terminal):
+            continue
+        if not began and outcome.state != COMPLETED:
+            _never_starts(store, child, outcome)
+            continue
+        if not began:
+            child.data.pop(WAITING, None)
+            child.created_at = now
+        child.force(now, outcome)
+        store.save(child)
+    if outcome.state != COMPLETED:
+        workflow.data["children"] = [i for i, began in zip(ids, started, strict=True) if began]
     store.save(workflow)
+
+
+def _never_starts(store: JobStore, step: Job, outcome: Outcome) -> None:
+    """A step after the one its workflow failed at: it ends unstarted, and waits for ever (it
+    has no object, no output)."""
+    step.force(step.created_at, outcome)
+    step.data[WAITING] = True
+    store.save(step)
 
 
 def _started(ctx: Ctx, ids: dict[str, str], job: Job, message: str) -> Response:
@@ -405,7 +479,7 @@ def _missing_version(audio_id: str, version: str) -> Job:
 def _stem(ctx: Ctx, stem_id: str) -> tuple[Job, Stem]:
     """The completed split holding stem `stem_id`: stems exist once their split completes."""
     job = ctx.state.store.get(ctx.service.name, ctx.tenant, f"stem:{stem_id}")
-    if job is not None and job.created_at <= ctx.now and _completed(ctx, job):
+    if job is not None and _completed(ctx, job):
         for stem in job.data["stems"]:
             if stem.stem_id == stem_id:
                 return job, stem
@@ -420,19 +494,36 @@ async def status(ctx: Ctx) -> Response:
         ctx.fresh_until()  # a stem exists once its split completed: it never changes again
         return ctx.json(body)
     job = _object(ctx, object_id, kind)
-    job.observe(ctx.now)
+    workflow = _workflow_of(ctx, job)
+    children = _children(ctx, workflow)
+    if workflow is not None and workflow.plan.per_poll:
+        # a read of the workflow or of any of its steps moves the workflow, and its steps
+        # with it: a step read alone would end before the one before it had
+        workflow.observe(ctx.now)
+        steps_follow(ctx.state.store, workflow, children, ctx.now)
+    else:
+        job.observe(ctx.now)
     if job.plan.per_poll and RESTORATION in job.data:  # its reads take it past restoring
         restoration_follows(ctx.state.store, job, ctx.now)
-    children = _children(ctx, job)
-    body = _status(ctx, job, children)
-    ctx.fresh_until(job, *(child for child in children if child is not None))
+    listed = children if job is workflow else []
+    body = _status(ctx, job, listed)
+    ctx.fresh_until(job, *(child for child in listed if child is not None))
     return ctx.json(body)
 
 
-def _children(ctx: Ctx, job: Job) -> list[Job | None]:
-    """The jobs a workflow started, step by step (None: gone), read together; none for any
-    other kind."""
-    ids = job.data.get("children", []) if job.kind == "workflow" else []
+def _workflow_of(ctx: Ctx, job: Job) -> Job | None:
+    """The workflow a read of `job` concerns: `job` itself, or for a step in poll mode the
+    workflow it is a step of (None: none, or gone)."""
+    if job.kind == "workflow":
+        return job
+    if WORKFLOW not in job.data or not job.plan.per_poll:
+        return None
+    return ctx.state.store.get(ctx.service.name, ctx.tenant, job.data[WORKFLOW])
+
+
+def _children(ctx: Ctx, workflow: Job | None) -> list[Job | None]:
+    """The jobs a workflow started, step by step (None: gone), read together."""
+    ids = [] if workflow is None else workflow.data["children"]
     return ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, ids)
 
 
@@ -464,11 +555,10 @@ def _status(ctx: Ctx, job: Job, children: list[Job | None]) -> dict[str, Any]:
 
 
 def _workflow_steps(ctx: Ctx, workflow: Job, children: list[Job | None]) -> list[dict[str, Any]]:
-    reached = _follow_reads(ctx, workflow, children) if workflow.plan.per_poll else None
     steps = []
     for index, step in enumerate(workflow.data["steps"]):
         child = children[index] if index < len(children) else None
-        if child is None or child.created_at > ctx.now or (reached is not None and index > reached):
+        if child is None or not _appeared(child, ctx.now):
             steps.append({"type": step["type"], "status": "pending", "object_id": None})
             continue
         snap = child.snapshot(ctx.now)
@@ -480,19 +570,6 @@ def _workflow_steps(ctx: Ctx, workflow: Job, children: list[Job | None]) -> list
             }
         )
     return steps
-
-
-def _follow_reads(ctx: Ctx, workflow: Job, children: list[Job | None]) -> int:
-    """In poll mode a workflow's steps move with its reads, not with their own (nobody reads
-    them): the steps it has read past end as planned, so their outputs exist. The index of
-    the step it is in (past the last: it ended)."""
-    reached = workflow.snapshot(ctx.now).phase
-    for child in children[:reached]:
-        outcome = None if child is None else child.plan.outcome
-        if child is not None and outcome is not None and not child.snapshot(ctx.now).terminal:
-            child.force(ctx.now, outcome)
-            ctx.state.store.save(child)
-    return reached
 
 
 def _stem_status(ctx: Ctx, stem_id: str) -> dict[str, Any]:
