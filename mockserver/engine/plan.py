@@ -125,9 +125,10 @@ def _phases(
 ) -> tuple[Phase, ...]:
     """The phases of `stretch`, made once per timing: phases never change, so the jobs
     planned alike share them (the time to make them, and the memory and collector work of
-    keeping them per job)."""
+    keeping them per job). Per poll a step takes one status read; a step of no weight (one
+    the request switched off) takes none, as it takes no time on the clock."""
     weight = sum(step[1] for step in steps) or 1.0
     return tuple(
-        Phase(state, 1.0 if per_poll else total * share / weight, detail)
+        Phase(state, (1.0 if share else 0.0) if per_poll else total * share / weight, detail)
         for state, share, detail in steps
     )

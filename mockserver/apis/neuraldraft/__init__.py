@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable
-from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -347,13 +346,14 @@ class NeuralDraft(ApiService):
     def _plans(self, kind: str, steps: Steps, scenario: Scenario) -> tuple[Plan, Plan]:
         """(timeline, plan): the uncut plan and the one the job follows. A failing or
         cancelled job stops before its last step ends: it never shows every step done."""
+        seconds = sum(weight for _, weight, _ in steps)
         outcome = self.outcome(kind, scenario)
         if outcome.state in (COMPLETED, STALLED):
-            timeline = self._timeline(steps, scenario, outcome)
+            timeline = self.timed_plan(list(steps), seconds, scenario, outcome)
             return timeline, timeline
         options = {k: v for k, v in scenario.options.items() if k != "after"}
         whole = Scenario(COMPLETED, options, scenario.source)
-        timeline = self._timeline(steps, whole, Outcome(COMPLETED))
+        timeline = self.timed_plan(list(steps), seconds, whole, Outcome(COMPLETED))
         share = STOP_SHARE[outcome.state]
         after = scenario.number("after")  # a 400 when no number, also where it has no say
         if timeline.per_poll:
@@ -365,20 +365,6 @@ class NeuralDraft(ApiService):
             # stretches any API's, for it to stop as far through them as it does by default
             timeline = stretch(list(steps), stop / share, Outcome(COMPLETED), per_poll=False)
         return timeline, timeline.cut(stop, outcome)
-
-    def _timeline(self, steps: Steps, scenario: Scenario, outcome: Outcome) -> Plan:
-        """The steps over the scenario's time. Per poll a step the request switched off
-        (no seconds) lasts no read either: it completes at once, as on the clock, rather
-        than being shown at work on a read of its own."""
-        seconds = sum(weight for _, weight, _ in steps)
-        plan = self.timed_plan(list(steps), seconds, scenario, outcome)
-        if not plan.per_poll or all(weight for _, weight, _ in steps):
-            return plan
-        phases = zip(plan.phases, steps, strict=True)
-        kept = tuple(
-            phase if weight else replace(phase, duration=0.0) for phase, (_, weight, _) in phases
-        )
-        return Plan(kept, plan.outcome, per_poll=True)
 
     # --- rendering ---------------------------------------------------------------------------
 
