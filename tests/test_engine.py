@@ -134,7 +134,7 @@ def test_scenario_text_is_parsed_with_its_options() -> None:
 def test_a_scenario_option_nobody_knows_is_refused_naming_those_known() -> None:
     """A misspelt option (`afer=30`) was ignored: the job ended at its usual time."""
     known = ("after", "message", "mode")
-    Scenario.parse("failed; after=30; MODE=Poll").check_options(known, "api")
+    Scenario.parse("failed; message=x; MODE=Poll").check_options(known, "api")
     with pytest.raises(ScenarioError) as unknown:
         Scenario.parse("failed; afer=30").check_options(known, "api")
     assert str(unknown.value) == (
@@ -142,6 +142,8 @@ def test_a_scenario_option_nobody_knows_is_refused_naming_those_known() -> None:
     )
     with pytest.raises(ScenarioError, match="mode='pol' is not known; the one mode is poll"):
         Scenario.parse("failed; mode=pol").check_options(known, "api")
+    with pytest.raises(ScenarioError, match="options after= and mode=poll conflict"):
+        Scenario.parse("failed; after=30; MODE=Poll").check_options(known, "api")
 
 
 @pytest.mark.parametrize(

@@ -122,8 +122,9 @@ class Scenario:
 
     def check_options(self, known: Iterable[str], api: str) -> None:
         """Refuse (ScenarioError) an option `api` does not know, a fault option without
-        `fault=`, and a `mode` other than poll: a typo (`afer=30`) or a `times=2` with no
-        fault to repeat would otherwise be ignored, for no reason the test could see."""
+        `fault=`, a `mode` other than poll, and `after=` with it: a typo (`afer=30`), a
+        `times=2` with no fault to repeat or seconds per poll would otherwise be ignored, for
+        no reason the test could see."""
         if not self.options:
             return
         unknown = sorted(set(self.options) - set(known))
@@ -144,6 +145,11 @@ class Scenario:
             raise ScenarioError(
                 f"scenario option mode={shown_value(mode)} is not known; the one mode is "
                 f"{POLL_MODE} (one phase per status read)"
+            )
+        if mode is not None and "after" in self.options:  # seconds have no say per poll
+            raise ScenarioError(
+                f"scenario options after= and mode={POLL_MODE} conflict: a job in {POLL_MODE} "
+                "mode moves on per status read, not per second; give one of them"
             )
 
     @property

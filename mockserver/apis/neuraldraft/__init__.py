@@ -328,7 +328,7 @@ class NeuralDraft(ApiService):
         """Queue, then one phase per step. A failing or cancelled job stops `after=` seconds
         in (default: part of the way through), its finished steps kept; an `after=` at or
         past the job's usual length stretches the steps, so that it is honoured too. Per
-        poll it stops part of the way through whatever `after=` says.
+        poll it stops part of the way through, counted in reads.
 
         The uncut plan goes to `inputs["timeline"]` (the job's data): it tells later which
         steps had finished when the job was cut short. Without scenario options both plans
@@ -355,11 +355,9 @@ class NeuralDraft(ApiService):
         whole = Scenario(COMPLETED, options, scenario.source)
         timeline = self.timed_plan(list(steps), seconds, whole, Outcome(COMPLETED))
         share = STOP_SHARE[outcome.state]
-        after = scenario.number("after")  # a 400 when no number, also where it has no say
-        if timeline.per_poll:
-            # positions count status reads: seconds have no say, as at every API
+        if timeline.per_poll:  # positions count status reads (`after=` is refused with it)
             return timeline, timeline.cut(float(round(timeline.length * share)), outcome)
-        stop = timeline.length * share if after is None else after
+        stop = scenario.number("after", timeline.length * share) or 0.0
         if stop > timeline.length - EPSILON:
             # when the job would have finished, or later: its steps stretched, as `after=`
             # stretches any API's, for it to stop as far through them as it does by default
