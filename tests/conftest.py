@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpcore  # noqa: F401  # see below
 import pytest
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +32,12 @@ from tests.redis_servers import (
     start_server,
 )
 from tests.server_processes import ServerProcess
+
+# `httpcore` is imported above, before any test runs pytest in-process (pytester): httpx maps
+# httpcore's errors to its own through a table it fills on first use, and a first use inside
+# such a run would fill it with the classes of an httpcore that run imports and then drops,
+# so that later, a refused connection escapes as a raw `httpcore.ConnectError` (a webhook
+# tick's "failed" attempt became a crash, an SDK's retry on a reset did not retry).
 
 _tenants = itertools.count(1)
 FRESH_PROCESS = "MOCKSERVER_TEST_FRESH_PROCESS"
