@@ -15,8 +15,8 @@ failure. Verdicts:
   out, a payload it could not read), or raised before its job had ended. Its reason names
   the exception, and the last request the API refused for breaking the contract.
 - `hung`: still waiting when the virtual budget ran out, still running (blocked, never
-  asking) at the wall-time limit, sleeping next to nothing again and again (`MAX_SLEEPS` in a
-  row), or it kept polling a job that had already ended and then gave up with its own timeout
+  asking) at the wall-time limit, sleeping next to nothing again and again (`DEFAULT_MAX_SLEEPS` in
+  a row), or it kept polling a job that had already ended and then gave up with its own timeout
   (a few polls after the end, then another error: `lingered`).
 - `hasty`: polled in a loop that never sleeps (stopped after `MAX_STILL` requests of its own
   with the clock standing still), whatever its job became; see also the behaviour verdicts
@@ -39,8 +39,7 @@ import itertools
 import json
 import sys
 import threading
-from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -55,11 +54,12 @@ from mockserver.engine.scenarios import Scenario
 from mockserver.faults import FaultError, FaultRule, creating_operations, polling_operations
 from mockserver.hang import hung_reason, polls_after_end, short, short_id
 from mockserver.live import LiveServer
-from mockserver.request import ApiRequest
+from mockserver.requestcount import Requests
 from mockserver.service import ApiService
 from mockserver.state import MockState
 from mockserver.verdicts import HASTY, LINGERED, behaviour, never_slept, scenario_refused
 from mockserver.virtualtime import (
+    DEFAULT_MAX_SLEEPS,
     REAL,
     NeverSleeps,
     OutOfTime,
@@ -69,7 +69,7 @@ from mockserver.virtualtime import (
 )
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    pass
 
 HANDLED, CRASHED, HUNG, WRONG = "handled", "crashed", "hung", "wrong"
 NOT_APPLICABLE = "not_applicable"
@@ -78,9 +78,6 @@ DEFAULT_BUDGET = 3600.0  # virtual seconds a row may take: far more than any job
 WALL_LIMIT = 60.0  # real seconds a row may take (a client blocked, or busy without asking)
 MAX_WALL_LIMIT = 3600.0  # the most `wall_limit` may be: an hour of real time per row
 STOP_GRACE = 5.0  # real seconds a client past its limit has to reach a function call
-# sleeps in a row averaging under `virtualtime.MIN_MEAN_SLEEP` (0.1 ms): a loop that sleeps 0 or
-# next to nothing, whose budget would take hours of real time to run out
-MAX_SLEEPS = 20_000
 MAX_STILL = 200  # requests of its own with the clock standing still: a loop that never sleeps
 # the client's function calls between two looks at its limits: the looks cost more than the
 # calls they watch, and a request takes hundreds of calls
@@ -243,7 +240,7 @@ def run_client(
     deadline = real_now() + wall_limit
     # made here: how it spent virtual time is read even of a client left behind, blocked
     timer = VirtualTime(
-        clock, budget, max_sleeps=MAX_SLEEPS, requests=requests, max_still=MAX_STILL
+        clock, budget, max_sleeps=DEFAULT_MAX_SLEEPS, requests=requests, max_still=MAX_STILL
     )
 
     def run() -> None:
@@ -288,37 +285,6 @@ def run_client(
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
-
-
-class Requests:
-    """The app, counting the API requests it answers by the key they carry, each before its
-    client sees the end of the answer (as the journal records it): a row's bound on requests
-    while the clock stands still counts its own, not those of a thread an earlier row left
-    behind polling with that row's key."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.total = 0
-        self.by_key: Counter[str | None] = Counter()
-
-    def made(self, excluding: Collection[str]) -> int:
-        """The requests made so far with no key of `excluding` (the earlier rows')."""
-        return self.total - sum(self.by_key[key] for key in excluding)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def counted(message: Message) -> None:
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                request = ApiRequest.of(scope)
-                if request is not None and request.api is not None:  # not the admin API
-                    self.by_key[request.tenant] += 1
-                    self.total += 1
-            await send(message)
-
-        await self.app(scope, receive, counted)
 
 
 # --- judging ----------------------------------------------------------------------------------

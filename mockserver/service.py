@@ -168,6 +168,11 @@ class ApiService:
     def plan(self, kind: str, scenario: Scenario, inputs: dict[str, Any]) -> Plan:
         raise NotImplementedError
 
+    def retire(self, key: str) -> None:
+        """The API key `key` is done with (its pytest test ended): stop what it left that would
+        act later, unasked (a webhook endpoint a later clock move delivers to). Its jobs stay,
+        reached by its key alone."""
+
     def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
         """Bytes and media type of file `name` of `job` (for signed links)."""
         raise ApiError(404, "No such file")

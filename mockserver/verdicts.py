@@ -6,7 +6,9 @@ Pure functions of the entries and the API's contract (its create operations, the
 
 - `altered`: a retried request differs from the one it retries (fields dropped or changed).
 - `duplicated`: a create sent again after its answer was lost (a timeout or a 5xx), without
-  the API's idempotency mechanism, made a second job; the first was never asked about again.
+  the API's idempotency mechanism, made a second job: the client followed the second job
+  (asked about it later) and never the first, whose answer it did not have. Creates each
+  followed, or followed alike (by webhooks, never asking), are separate jobs on purpose.
 - `hasty`: status polls of one job closer together than the API's pace, or a request sent
   before the `Retry-After` of the answer it retries had passed; `never_slept` says it of a
   flow stopped for asking again and again while the clock stood still.
@@ -212,8 +214,10 @@ def request_fields(entry: Entry) -> dict[str, Any] | None:
 
 
 def duplicate_jobs(known: ApiFacts, calls: Sequence[_Call]) -> list[Finding]:
-    """Two creates with the same fields that made two jobs, the first never asked about again:
-    its answer did not reach the client, which sent the create anew."""
+    """Two creates with the same fields that made two jobs, the first never asked about again
+    and the second asked about after its create: the first answer did not reach the client,
+    which sent the create anew and followed the job that answer made. A client that asks
+    about neither (it follows both by webhooks) shows no lost answer."""
     made = [
         (index, call, job)
         for index, call in enumerate(calls)
@@ -227,17 +231,20 @@ def duplicate_jobs(known: ApiFacts, calls: Sequence[_Call]) -> list[Finding]:
         if job in reported or _asked_about(job, calls[index + 1 :]):
             continue
         fields = request_fields(call.entry)
+        if fields is None:
+            continue
         twin = next(
             (
                 (later, other)
-                for _, later, other in made[position + 1 :]
+                for after, later, other in made[position + 1 :]
                 if later.operation == call.operation
                 and other != job
                 and request_fields(later.entry) == fields
+                and _asked_about(other, calls[after + 1 :])
             ),
             None,
         )
-        if twin is None or fields is None:
+        if twin is None:
             continue
         later, other = twin
         reported.add(job)
@@ -250,7 +257,7 @@ def duplicate_jobs(known: ApiFacts, calls: Sequence[_Call]) -> list[Finding]:
             Finding(
                 DUPLICATED,
                 f"sent {call.label} again {mechanism}: job {job} was made twice, as {other}; "
-                f"{job} was never asked about again",
+                f"{job} was never asked about again, {other} was",
                 {
                     "first_job": job,
                     "duplicate_job": other,
@@ -462,12 +469,16 @@ def _texts(node: Any) -> list[str]:
 # --- for a test's teardown ------------------------------------------------------------------
 
 
-def findings_of(journal: Journal, keys: Mapping[str, str]) -> list[tuple[str, Finding]]:
-    """The behaviour verdicts on the requests made with `keys` (API name -> the test's key)."""
+def findings_of(
+    journal: Journal, keys: Mapping[str, str], since: int = 0
+) -> list[tuple[str, Finding]]:
+    """The behaviour verdicts on the requests made with `keys` (API name -> the test's key),
+    among the entries numbered above `since` (the journal's count when the test began)."""
+    entries = journal.entries(since=since)  # read once for every API
     return [
         (api, finding)
         for api, key in keys.items()
-        for finding in behaviour(api, journal.entries(api, key))
+        for finding in behaviour(api, [e for e in entries if e.api == api and e.tenant == key])
     ]
 
 

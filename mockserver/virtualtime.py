@@ -19,9 +19,15 @@ is on one of those real clocks, or it has none.
 
 Virtual time ends, so a client that never stops polling cannot hang a run: past its `budget`
 of virtual seconds, past `max_still` requests to the server while the clock stood still (a
-loop that never sleeps), or past `max_sleeps` sleeps in a row that barely moved the clock (a
+loop that never sleeps), past `max_sleeps` sleeps in a row that barely moved the clock (a
 loop that sleeps 0 or next to nothing: its budget would take hours of real time to run out),
-the client's next sleep or clock read raises `OutOfTime`.
+or past `wall_limit` seconds of real time (a loop whose tiny sleeps would take days to spend
+its budget), the client's next sleep or clock read raises `OutOfTime`.
+
+What a block does for itself on the client's thread (read the server clock, count the
+client's requests, move the clock through a store whose client reads the time or sleeps
+between retries: redis-py does) runs on real time: a clock read or sleep made then never
+comes back into the block, which would recurse, or wait on itself.
 
 The functions are replaced once for every open block (`patched`), and serve each thread by
 the block it is in: a thread left in a block (`VirtualTime.abandon`: a client that swallows
@@ -49,8 +55,12 @@ from typing import Any, NoReturn, Protocol
 
 DEFAULT_BUDGET = 24 * 3600.0  # virtual seconds: far longer than any job the mock plans
 DEFAULT_MAX_STILL = 1000  # requests without the clock moving: only a loop that never sleeps
+# sleeps in a row averaging under `MIN_MEAN_SLEEP`: a loop that sleeps 0 or next to nothing
+DEFAULT_MAX_SLEEPS = 20_000
+DEFAULT_WALL_LIMIT = 60.0  # real seconds a block may last where a limit is asked for
 MAX_BUDGET = 365 * 24 * 3600  # a year of virtual time: a client still polling then is stuck
-MAX_STILL_BOUND = 1_000_000  # the most `max_still` may be
+MAX_STILL_BOUND = 1_000_000  # the most `max_still` (and `max_sleeps`) may be
+MAX_WALL_LIMIT = 3600.0  # an hour of real time: the most `wall_limit` may be
 # `max_sleeps` sleeps in a row averaging less only spin: a poll loop's pauses are seconds, and
 # an async client's zero-length scheduling points (httpx: six a request) do not dilute them so
 MIN_MEAN_SLEEP = 0.0001
@@ -84,6 +94,27 @@ def checked_max_still(requests: object) -> int:
             f"{requests!r} is not allowed; expected a whole number from 1 to {MAX_STILL_BOUND}"
         )
     return requests
+
+
+def checked_max_sleeps(sleeps: object) -> int:
+    """`sleeps` as a bound on sleeps in a row that barely move the clock; ValueError saying
+    what is allowed (the bounds of `checked_max_still`)."""
+    return checked_max_still(sleeps)
+
+
+def checked_wall_limit(seconds: object) -> float:
+    """`seconds` as a limit in real time; ValueError saying what is allowed (NaN or infinity
+    would never end a client that never stops)."""
+    try:
+        limit = math.nan if isinstance(seconds, bool) else float(seconds)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        limit = math.nan
+    if not 0 < limit <= MAX_WALL_LIMIT:
+        raise ValueError(
+            f"{seconds!r} is not allowed; expected a number of real seconds above 0 up to "
+            f"{MAX_WALL_LIMIT:g} (an hour)"
+        )
+    return limit
 
 
 class OutOfTime(BaseException):
@@ -203,7 +234,8 @@ class VirtualTime:
     averaged under `MIN_MEAN_SLEEP` raises `OutOfTime`. With `requests` (a count of the
     client's requests so far) and `max_still`, reading or sleeping once more than
     `max_still` requests came in while the clock stood still raises `NeverSleeps`: HTTP
-    clients read the clock on every request.
+    clients read the clock on every request. With a `wall_limit`, reading or sleeping once
+    that many real seconds passed since the block began raises `OutOfTime`.
     """
 
     def __init__(
@@ -214,6 +246,7 @@ class VirtualTime:
         max_sleeps: int | None = None,
         requests: Callable[[], int] | None = None,
         max_still: int = DEFAULT_MAX_STILL,
+        wall_limit: float | None = None,
     ) -> None:
         self.clock = clock
         self.slept = 0.0
@@ -222,13 +255,16 @@ class VirtualTime:
         self.sleeper_read_clock: bool | None = None
         self._readers: set[str] = set()  # the packages whose code read the clock
         self.budget = None if budget is None else checked_budget(budget)
-        self.max_sleeps = max_sleeps
+        self.max_sleeps = None if max_sleeps is None else checked_max_sleeps(max_sleeps)
         self.max_still = checked_max_still(max_still)
+        self.wall_limit = None if wall_limit is None else checked_wall_limit(wall_limit)
+        self._overdue_at = math.inf  # the real (monotonic) time the wall limit ends, once begun
         self._requests = requests
-        self.origin = clock.now()  # the zero of its `monotonic` and `perf_counter`
+        with real_time():  # made inside another block, perhaps
+            self.origin = clock.now()  # the zero of its `monotonic` and `perf_counter`
+            self._still_from = requests() if requests else 0
         self._deadline = None if self.budget is None else self.origin + self.budget
         self._still_at = self.origin
-        self._still_from = requests() if requests else 0
         self._run = (0, 0.0)  # `sleeps` and `slept` when the latest run of `max_sleeps` began
         self._close: Callable[[], None] = _nothing  # no more waits on the clock for it
         self._outer: VirtualTime | None = None  # the block around it on its thread, if any
@@ -252,13 +288,20 @@ class VirtualTime:
         if self.stopped is not None:
             raise self.stopped.with_traceback(None)
 
+    def check_overdue(self) -> None:
+        """Raise OutOfTime once the block has lasted `wall_limit` seconds of real time: a
+        client sleeping so little at a time that its budget would take days to run out."""
+        if REAL["monotonic"]() > self._overdue_at:
+            self.stop(OutOfTime(f"still running after {self.wall_limit:g} s of real time"))
+
     def check_still(self) -> None:
         """Raise NeverSleeps when the clock has not moved over more than `max_still`
         requests. Sleeps and clock reads check it; a caller that watches the client's thread
         otherwise (a trace function) may check it too."""
         if self._requests is None:
             return
-        now, count = self.clock.now(), self._requests()
+        with real_time():  # a count read from a store must not read the virtual clock
+            now, count = self.clock.now(), self._requests()
         if now != self._still_at:
             self._still_at, self._still_from = now, count
         elif count - self._still_from > self.max_still:
@@ -297,9 +340,10 @@ class VirtualTime:
         if math.isnan(seconds):  # Python's own words for time.sleep(nan)
             raise ValueError("Invalid value NaN (not a number)")
         self.check_stopped()
+        self.check_overdue()
         self.check_still()
         self.check_spinning()
-        with self._spending:
+        with real_time(), self._spending:  # a store moving the clock may sleep or read it
             if self._deadline is not None and self.clock.now() + seconds > self._deadline:
                 self.clock.advance(max(0.0, self._deadline - self.clock.now()))
                 self.sleeper_read_clock = _package(caller) in self._readers
@@ -318,7 +362,7 @@ class VirtualTime:
         event stream it reads), counted in `waited`. Past the budget (24 h without one: a
         stalled job's stream would send keep-alives for ever) the clock stops at its end and
         `stopped` is recorded for the client's next sleep or clock read: False, stop waiting."""
-        with self._spending:
+        with real_time(), self._spending:
             if self.stopped is not None:
                 return False
             budget = DEFAULT_BUDGET if self.budget is None else self.budget
@@ -337,9 +381,11 @@ class VirtualTime:
     def read(self, caller: FrameType | None) -> float:
         """The clock, for a read (`time.time` and its twins) made by `caller`'s code."""
         self.check_stopped()
+        self.check_overdue()
         self.check_still()
         self._readers.add(_package(caller))
-        return self.clock.now()
+        with real_time():
+            return self.clock.now()
 
     async def async_sleep(
         self, delay: float, result: Any = None, caller: FrameType | None = None
@@ -374,6 +420,8 @@ class VirtualTime:
         self._outer = outer
         close = self.clock.open_virtual(self) if isinstance(self.clock, Clock) else _nothing
         self._close = _once(close)
+        if self.wall_limit is not None:
+            self._overdue_at = REAL["monotonic"]() + self.wall_limit
         try:
             yield self
         finally:
@@ -408,10 +456,29 @@ def _once(undo: Callable[[], None]) -> Callable[[], None]:
 # --- one patch for every block, each thread served by its own ---------------------------------
 
 _BLOCKS: dict[int, VirtualTime] = {}  # thread id -> the innermost block it is in
+_OWN_WORK = threading.local()  # `real`: the thread is doing a block's own work
 
 
 def _block() -> VirtualTime | None:
+    """The block serving this thread's clock reads and sleeps; None (real time) outside any,
+    and while a block does its own work on it (`real_time`)."""
+    if getattr(_OWN_WORK, "real", False):
+        return None
     return _BLOCKS.get(threading.get_ident())
+
+
+@contextmanager
+def real_time() -> Iterator[None]:
+    """Real time for this thread's clock reads and sleeps until the block ends, even inside a
+    virtual-time block: what the block does for itself (a store client reading the time as
+    it connects, sleeping between retries, a log handler stamping a record) must not come
+    back into the block."""
+    was = getattr(_OWN_WORK, "real", False)
+    _OWN_WORK.real = True
+    try:
+        yield
+    finally:
+        _OWN_WORK.real = was
 
 
 def _caller() -> FrameType | None:

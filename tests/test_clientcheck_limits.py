@@ -21,8 +21,9 @@ import pytest
 
 from mockserver import clientcheck
 from mockserver.cli import main
-from mockserver.clientcheck import HANDLED, HUNG, MAX_SLEEPS, MAX_STILL, check_client
+from mockserver.clientcheck import HANDLED, HUNG, MAX_STILL, check_client
 from mockserver.verdicts import LINGERED
+from mockserver.virtualtime import DEFAULT_MAX_SLEEPS as MAX_SLEEPS
 from tests import clients_neuralanalog as clients
 
 LINK = {"url": "https://example.com/a.mp3"}

@@ -762,8 +762,8 @@ def test_a_marked_budget_out_of_bounds_fails_the_test_naming_the_marker(
             "*@pytest.mark.mockserver_budget: nan is not allowed; expected a number of seconds*",
             "*@pytest.mark.mockserver_budget: 0 is not allowed; expected a number of seconds*",
             "*@pytest.mark.mockserver_budget: -1 is not allowed; expected a whole number from 1*",
-            "*@pytest.mark.mockserver_budget: unknown argument 'second'; it takes seconds and "
-            "requests",
+            "*@pytest.mark.mockserver_budget: unknown argument 'second'; it takes seconds, "
+            "requests, sleeps and wall_limit",
             "*@pytest.mark.mockserver_budget: True is not allowed; expected a number of seconds*",
         ],
         consecutive=False,

@@ -7,7 +7,7 @@ import logging
 import math
 import threading
 from base64 import b64decode, b64encode
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from mockserver.contracts.validate import Violation
@@ -22,6 +22,10 @@ VIOLATIONS_KEPT = 20  # of a request's contract violations, the first ones (a te
 VIOLATION_TEXT = 500  # characters kept of each one's pointer, message and value
 VIOLATION_COST = 3 * VIOLATION_TEXT + 128  # bytes one kept violation costs, at most
 VIEW_DEPTH = 32  # nesting shown by the views; deeper values are cut
+# requests that broke a contract, the latest ones, kept apart from the ring with their
+# violations (not their bodies): a test's violations outlive the requests that followed them
+VIOLATING_KEPT = 1_000
+TAIL_CHUNK = 32  # entries read at once, back from the newest, by a reader of the latest ones
 
 
 @storable
@@ -183,6 +187,13 @@ class Journal:
     rewriting the list, which other processes may be pushing to: the entries it covers are
     no longer shown and go with the oldest as usual.
 
+    The latest `VIOLATING_KEPT` entries that carry contract violations are also kept in a list
+    of their own, without their bodies: `violations` still finds them once the ring has let
+    them go (a test polling through a three-hour job makes more than `size` requests after
+    its bad one). A reader of the latest entries alone (`since`: a test's teardown, after
+    the entries numbered up to its start) reads back from the newest and stops there: it
+    reads what it gets, however full the journal is.
+
     An entry is recorded once its answer has begun (its status and body are in it): a store
     that fails then (Redis gone, a SQLite file locked past `BUSY_SECONDS`) costs the entry,
     not the answer, which would otherwise be cut off after its status line. The log says so
@@ -212,6 +223,8 @@ class Journal:
         if store.shared:
             try:
                 store.push_numbered(_RECORDED, _ENTRIES, entry, keep=self.size)
+                if entry.violations:
+                    store.push(_VIOLATING, _apart(entry), keep=VIOLATING_KEPT)
             except StoreError as exc:
                 if not self._lost:
                     log.warning("journal: %s and what follows is not kept: %s", entry.id, exc)
@@ -221,10 +234,12 @@ class Journal:
                 log.warning("journal: kept again; %d entries were lost to the store", self._lost)
                 self._lost = 0
             return
-        entry.number = store.incr(_RECORDED)
         cost = entry.cost
-        with self._lock:
+        with self._lock:  # numbered in the order pushed: a reader of the latest relies on it
+            entry.number = store.incr(_RECORDED)
             held = store.push(_ENTRIES, entry)
+            if entry.violations:
+                store.push(_VIOLATING, _apart(entry), keep=VIOLATING_KEPT)
             self._bytes += cost
             while held > self.size or self._bytes > self.max_bytes:
                 oldest = store.pop(_ENTRIES)
@@ -251,37 +266,90 @@ class Journal:
         return self._bytes
 
     def entries(
-        self, api: str | None = None, tenant: str | None = None, limit: int | None = None
+        self,
+        api: str | None = None,
+        tenant: str | None = None,
+        limit: int | None = None,
+        since: int = 0,
     ) -> list[Entry]:
-        cleared = self._store.entries(_CLEARED)
-        found = [
-            e
-            for e in self._store.items(_ENTRIES)
-            if (api is None or e.api == api) and (tenant is None or e.tenant == tenant)
-            if not cleared or e.number > _cleared_up_to(cleared, e)
-        ]
+        """The kept entries of `api` and `tenant` (None: any), oldest first; the latest
+        `limit`; only those numbered above `since` (the `recorded` count when a reader's own
+        requests began), read back from the newest."""
+        found = self._shown(self._after(_ENTRIES, since), api, tenant)
         return found[-limit:] if limit else found
 
-    def violations(self, api: str | None = None, tenant: str | None = None) -> list[dict[str, Any]]:
+    def violations(
+        self, api: str | None = None, tenant: str | None = None, since: int = 0
+    ) -> list[dict[str, Any]]:
+        """The contract violations of the latest `VIOLATING_KEPT` entries that had some, and
+        of the kept entries, oldest first (`api`, `tenant` and `since` as `entries`). The
+        ring is read only when the list apart may have let go of some of them: while that
+        list holds every violating entry numbered above `since`, it is all there is to read."""
+        store = self._store
+        lists = [self._after(_VIOLATING, since)]
+        oldest = store.heads([_VIOLATING])[0]
+        if store.length(_VIOLATING) >= VIOLATING_KEPT and (oldest is None or oldest.number > since):
+            lists.append(self._after(_ENTRIES, since))
+        found = {
+            (e.number, e.id): e
+            for entries in lists
+            for e in self._shown(entries, api, tenant)
+            if e.violations
+        }
         return [
             {**plain(v.as_dict()), "request_id": e.id, "method": e.method, "path": e.path}
             | {"api": e.api}
-            for e in self.entries(api, tenant)
+            for e in sorted(found.values(), key=lambda entry: entry.number)
             for v in e.violations
+        ]
+
+    def _after(self, name: str, since: int) -> list[Entry]:
+        """The entries of the list `name`, or those numbered above `since`, oldest first: read
+        back from the newest in growing chunks down to the first numbered `since` or less
+        (the lists are in the order of their numbers). Another process pushing meanwhile
+        shifts the chunks towards the newest: what is read twice is kept once."""
+        store = self._store
+        if since <= 0:
+            return store.items(name)
+        found: dict[tuple[int, str], Entry] = {}
+        end, chunk = -1, TAIL_CHUNK
+        while True:
+            part: list[Entry] = store.items(name, end - chunk + 1, end)
+            found.update(((e.number, e.id), e) for e in part if e.number > since)
+            if len(part) < chunk or part[0].number <= since:
+                return sorted(found.values(), key=lambda entry: entry.number)
+            end -= chunk
+            chunk *= 2
+
+    def _shown(self, entries: list[Entry], api: str | None, tenant: str | None) -> list[Entry]:
+        """Those of `entries` of `api` and `tenant` (None: any) that no clear hid."""
+        cleared = self._store.entries(_CLEARED)
+        return [
+            e
+            for e in entries
+            if (api is None or e.api == api) and (tenant is None or e.tenant == tenant)
+            if not cleared or e.number > _cleared_up_to(cleared, e)
         ]
 
     def clear(self, api: str | None = None, tenant: str | None = None) -> None:
         store = self._store
         if api is None and tenant is None:
             with self._lock:
-                store.delete(_ENTRIES, _CLEARED)
+                store.delete(_ENTRIES, _CLEARED, _VIOLATING)
                 self._bytes = 0
             return
         store.put(_CLEARED, _scope(api, tenant), store.incr(_RECORDED, 0))
-        oldest = store.items(_ENTRIES, 0, 0)
+        heads = [head for head in store.heads([_ENTRIES, _VIOLATING]) if head is not None]
+        oldest = min((head.number for head in heads), default=None)
         for scope, number in store.entries(_CLEARED).items():
-            if not oldest or number < oldest[0].number:  # it covers nothing left
+            if oldest is None or number < oldest:  # it covers nothing left
                 store.discard(_CLEARED, scope)
+
+
+def _apart(entry: Entry) -> Entry:
+    """What the list of violating entries keeps of `entry`: all a violation's view shows and
+    a clear looks at, without the bodies and query (a violation names its own value)."""
+    return replace(entry, query="", request_body=b"", response_body=b"", request_parts=None)
 
 
 def _scope(api: str | None, tenant: str | None) -> str:
@@ -303,3 +371,4 @@ def _cleared_up_to(cleared: dict[str, int], entry: Entry) -> int:
 _ENTRIES = key(None, "journal")
 _RECORDED = key(None, "journal", "recorded")
 _CLEARED = key(None, "journal", "cleared")  # `api|tenant` of a filtered clear -> its number
+_VIOLATING = key(None, "journal", "violating")  # the latest entries with violations, apart

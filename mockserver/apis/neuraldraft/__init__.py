@@ -396,6 +396,9 @@ class NeuralDraft(ApiService):
         expires = int(now + self.state.config.link_ttl)
         return server_url + self.state.signer.path(job.id, RESULT_FILES[job.kind], expires)
 
+    def retire(self, key: str) -> None:
+        self.webhooks.forget(key)
+
     def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
         if RESULT_FILES.get(job.kind) != name:
             raise ApiError(404, "No such file")

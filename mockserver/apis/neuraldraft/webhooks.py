@@ -277,6 +277,13 @@ class Webhooks:
         self.backend.remove(key(endpoint.tenant, self.api, "webhooks"), endpoint.id)
         self._drop(endpoint)
 
+    def forget(self, tenant: str) -> None:
+        """Every endpoint of `tenant` deleted (its pending deliveries given up), and the tenant
+        no longer followed: a clock move reads none of its jobs again."""
+        for endpoint in self.endpoints(tenant):
+            self.delete(endpoint)
+        self.backend.discard(self._tenants, tenant)
+
     def _drop(self, endpoint: Endpoint) -> None:
         """A paused or deleted endpoint gets no more attempts; its log stays."""
 
