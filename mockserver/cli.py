@@ -204,6 +204,7 @@ def add_schemathesis(commands: argparse._SubParsersAction) -> None:
         help="schemathesis's seed, as it prints one (0 to 2^128 - 1); the mock's comes from it",
     )
     run.add_argument("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    run.set_defaults(command_parser=run)  # its mistakes name `mockserver schemathesis`
 
 
 def _max_examples(text: str) -> int:
@@ -586,8 +587,12 @@ def other_command(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("schemathesis") is None:
         print("mockserver schemathesis: needs schemathesis (pip install schemathesis)")
         return 2
-    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
-    return run(args.api or apis.names(), args.max_examples, args.seed, extra)
+    if args.extra[:1] not in ([], ["--"]):  # a stray word would reach schemathesis run
+        args.command_parser.error(
+            f"unrecognized arguments: {' '.join(args.extra)} (schemathesis run's own options "
+            "go after --)"
+        )
+    return run(args.api or apis.names(), args.max_examples, args.seed, args.extra[1:])
 
 
 def serve_command(args: argparse.Namespace) -> int:

@@ -120,6 +120,18 @@ def test_an_unknown_flag_names_its_subcommand(
     )
 
 
+def test_a_stray_word_for_schemathesis_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """`mockserver schemathesis 5` passed the `5` on to `schemathesis run`, which read it as
+    its schema; its own options go after `--`."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["schemathesis", "5"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        "mockserver schemathesis: unrecognized arguments: 5 (schemathesis run's own options go "
+        "after --) (see mockserver schemathesis --help)\n"
+    )
+
+
 def test_a_time_scale_beside_manual_clock_flags_is_refused(refused: Callable[..., str]) -> None:
     """`--clock manual --time-scale 60` started a clock that stood still without a word."""
     assert refused("--clock", "manual", "--time-scale", "60") == (
