@@ -66,20 +66,24 @@ MAX_WALL_LIMIT = 3600.0  # an hour of real time: the most `wall_limit` may be
 MIN_MEAN_SLEEP = 0.0001
 
 
-def checked_budget(seconds: object) -> float:
-    """`seconds` as a virtual budget; ValueError saying what is allowed. A budget that never
-    runs out (NaN, infinity) would let a client that never stops polling hang the run; `True`
-    is refused, not read as one second."""
+def _checked_seconds(seconds: object, most: float, expected: str) -> float:
+    """`seconds` as a number above 0 up to `most`; ValueError naming what is `expected`. NaN
+    and infinity would never end a client that never stops; `True` is refused, not read as
+    one second."""
     try:
-        budget = math.nan if isinstance(seconds, bool) else float(seconds)  # type: ignore[arg-type]
+        value = math.nan if isinstance(seconds, bool) else float(seconds)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        budget = math.nan
-    if not 0 < budget <= MAX_BUDGET:
-        raise ValueError(
-            f"{seconds!r} is not allowed; expected a number of seconds above 0 up to "
-            f"{MAX_BUDGET} (a year)"
-        )
-    return budget
+        value = math.nan
+    if not 0 < value <= most:
+        raise ValueError(f"{seconds!r} is not allowed; expected {expected}")
+    return value
+
+
+def checked_budget(seconds: object) -> float:
+    """`seconds` as a virtual budget; ValueError saying what is allowed."""
+    return _checked_seconds(
+        seconds, MAX_BUDGET, f"a number of seconds above 0 up to {MAX_BUDGET} (a year)"
+    )
 
 
 def checked_max_still(requests: object) -> int:
@@ -103,18 +107,12 @@ def checked_max_sleeps(sleeps: object) -> int:
 
 
 def checked_wall_limit(seconds: object) -> float:
-    """`seconds` as a limit in real time; ValueError saying what is allowed (NaN or infinity
-    would never end a client that never stops)."""
-    try:
-        limit = math.nan if isinstance(seconds, bool) else float(seconds)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        limit = math.nan
-    if not 0 < limit <= MAX_WALL_LIMIT:
-        raise ValueError(
-            f"{seconds!r} is not allowed; expected a number of real seconds above 0 up to "
-            f"{MAX_WALL_LIMIT:g} (an hour)"
-        )
-    return limit
+    """`seconds` as a limit in real time; ValueError saying what is allowed."""
+    return _checked_seconds(
+        seconds,
+        MAX_WALL_LIMIT,
+        f"a number of real seconds above 0 up to {MAX_WALL_LIMIT:g} (an hour)",
+    )
 
 
 class OutOfTime(BaseException):

@@ -3,37 +3,20 @@ without a word. It is refused as an option given twice is, with each API's own 4
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
-from mockserver.apis.neurolinker.pdf import synthetic_pdf
-from tests.conftest import Mock, wav
+from tests.conftest import Mock
+from tests.test_admin import MAIN_CREATES
 
 TWICE = [("X-Mock-Scenario", "failed"), ("X-Mock-Scenario", "completed; after=5")]
 # each API's words for these outcomes
 WORDS = {"camb": {"failed": "ERROR", "completed": "SUCCESS"}}
-CREATES: dict[str, tuple[str, dict[str, Any]]] = {
-    "neuralanalog": ("/neuralanalog/from-link", {"json": {"url": "https://x/a.wav"}}),
-    "camb": (
-        "/camb/apis/audio-separation",
-        {"files": {"media_file": ("a.wav", wav(), "audio/x-wav")}},
-    ),
-    "neurolinker": (
-        "/neurolinker/api/v1/extract",
-        {
-            "files": {"documents": ("a.pdf", synthetic_pdf("A"), "application/pdf")},
-            "data": {"form": "{}"},
-        },
-    ),
-    "neuraldraft": ("/neuraldraft/v1/blog-posts", {"json": {"type": "ai", "topic": "Tea"}}),
-}
 
 
 def create(mock: Mock, api: str, scenarios: list[tuple[str, str]]) -> httpx.Response:
     """The API's main create, sent with these `X-Mock-Scenario` headers (in its words)."""
-    path, request = CREATES[api]
+    path, request = MAIN_CREATES[api]
     headers = [*mock.headers(api).items(), *[(n, spoken(api, v)) for n, v in scenarios]]
     return mock.client.post(path, headers=headers, **request)
 
@@ -50,7 +33,7 @@ def detail(answer: httpx.Response) -> str:
     return message
 
 
-@pytest.mark.parametrize("api", list(CREATES))
+@pytest.mark.parametrize("api", list(MAIN_CREATES))
 def test_a_create_sending_the_header_twice_is_refused_with_the_apis_400(
     mock: Mock, api: str
 ) -> None:
@@ -66,7 +49,7 @@ def test_a_create_sending_the_header_twice_is_refused_with_the_apis_400(
     assert create(mock, api, TWICE[:1]).status_code in (200, 201, 202)  # once: taken
 
 
-@pytest.mark.parametrize("api", list(CREATES))
+@pytest.mark.parametrize("api", list(MAIN_CREATES))
 def test_the_header_twice_is_refused_also_where_faults_are_active(mock: Mock, api: str) -> None:
     """With a rule held the request takes the fault layer's path: the same refusal."""
     rule = {"fault": "latency", "delay": 0, "tenant": "someone else"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -26,23 +27,27 @@ def create(mock: Mock, key: str | None = None) -> str:
     return response.json()["audio_id"]
 
 
+# each API's main create: (path, the request's keyword arguments)
+MAIN_CREATES: dict[str, tuple[str, dict[str, Any]]] = {
+    "neuralanalog": ("/neuralanalog/from-link", {"json": {"url": "https://x/a.wav"}}),
+    "camb": (
+        "/camb/apis/audio-separation",
+        {"files": {"media_file": ("a.wav", wav(), "audio/x-wav")}},
+    ),
+    "neurolinker": (
+        "/neurolinker/api/v1/extract",
+        {
+            "files": {"documents": ("a.pdf", synthetic_pdf("A"), "application/pdf")},
+            "data": {"form": "{}"},
+        },
+    ),
+    "neuraldraft": ("/neuraldraft/v1/blog-posts", {"json": {"type": "ai", "topic": "Tea"}}),
+}
+
+
 def create_with_header(mock: Mock, api: str, scenario: str) -> httpx.Response:
     """Each API's main create, sent with `X-Mock-Scenario: scenario`."""
-    path, request = {
-        "neuralanalog": ("/neuralanalog/from-link", {"json": {"url": "https://x/a.wav"}}),
-        "camb": (
-            "/camb/apis/audio-separation",
-            {"files": {"media_file": ("a.wav", wav(), "audio/x-wav")}},
-        ),
-        "neurolinker": (
-            "/neurolinker/api/v1/extract",
-            {
-                "files": {"documents": ("a.pdf", synthetic_pdf("A"), "application/pdf")},
-                "data": {"form": "{}"},
-            },
-        ),
-        "neuraldraft": ("/neuraldraft/v1/blog-posts", {"json": {"type": "ai", "topic": "Tea"}}),
-    }[api]
+    path, request = MAIN_CREATES[api]
     headers = mock.headers(api, **{"X-Mock-Scenario": scenario})
     return mock.client.post(path, headers=headers, **request)
 

@@ -60,6 +60,19 @@ def held_by_the_fault(server: ServerProcess) -> bool:
     return any(rule["fired"] for rule in rules)
 
 
+def held_request(server: ServerProcess) -> socket.socket:
+    """A request of its own held by a 60 s latency fault, once the server holds it: a
+    shutdown must close it after its grace, unanswered."""
+    tenant = server.headers("neuraldraft", WAITING)["Authorization"].removeprefix("Bearer ")
+    fault = {"fault": "latency", "api": "neuraldraft", "tenant": tenant, "delay": 60}
+    assert server.request("POST", "/__mock__/faults", json=fault).status_code == 201
+    waiting = raw(server, WAITING, f"{ND}/jobs/job_missing")
+    deadline = time.monotonic() + START_SECONDS
+    while not held_by_the_fault(server):  # each look is a round trip: no sleep
+        assert time.monotonic() < deadline, "the delayed request never reached the fault"
+    return waiting
+
+
 @pytest.mark.parametrize(
     ("number", "flags"),
     [
@@ -82,13 +95,7 @@ def test_open_requests_are_closed_after_the_shutdowns_grace(
     assert made.status_code == 202, made.text
     stream = raw(server, STREAMING, f"{ND}/jobs/{made.json()['id']}/stream")
     assert stream.recv(4096).startswith(b"HTTP/1.1 200 OK")  # streaming: its answer began
-    tenant = server.headers("neuraldraft", WAITING)["Authorization"].removeprefix("Bearer ")
-    fault = {"fault": "latency", "api": "neuraldraft", "tenant": tenant, "delay": 60}
-    assert server.request("POST", "/__mock__/faults", json=fault).status_code == 201
-    waiting = raw(server, WAITING, f"{ND}/jobs/job_missing")
-    deadline = time.monotonic() + START_SECONDS
-    while not held_by_the_fault(server):  # each look is a round trip: no sleep
-        assert time.monotonic() < deadline, "the delayed request never reached the fault"
+    waiting = held_request(server)
     status, out = stopped(server, number)
     assert status == 0, out
     assert "Traceback" not in out and "Exception in ASGI application" not in out, out
@@ -141,13 +148,7 @@ def test_a_second_ctrl_c_forces_the_quit_without_a_traceback(
     the traceback of a `Stopped` and a CancelledError."""
     server = ServerProcess("memory").start()
     servers.append(server)
-    tenant = server.headers("neuraldraft", WAITING)["Authorization"].removeprefix("Bearer ")
-    fault = {"fault": "latency", "api": "neuraldraft", "tenant": tenant, "delay": 60}
-    assert server.request("POST", "/__mock__/faults", json=fault).status_code == 201
-    waiting = raw(server, WAITING, f"{ND}/jobs/job_missing")
-    deadline = time.monotonic() + START_SECONDS
-    while not held_by_the_fault(server):  # each look is a round trip: no sleep
-        assert time.monotonic() < deadline, "the delayed request never reached the fault"
+    waiting = held_request(server)
     assert server.process is not None and server.process.stdout is not None
     server.process.send_signal(signal.SIGINT)
     seen = []
