@@ -21,8 +21,9 @@ Virtual time ends, so a client that never stops polling cannot hang a run: past 
 of virtual seconds, past `max_still` requests to the server while the clock stood still (a
 loop that never sleeps), past `max_sleeps` sleeps in a row that barely moved the clock (a
 loop that sleeps 0 or next to nothing: its budget would take hours of real time to run out),
-or past `wall_limit` seconds of real time (a loop whose tiny sleeps would take days to spend
-its budget), the client's next sleep or clock read raises `OutOfTime`.
+or past `wall_limit` seconds of real time and `WALL_SLEEPS` sleeps (a loop whose tiny sleeps
+would take days to spend its budget), the client's next sleep or clock read raises
+`OutOfTime` (the wall limit's, its next sleep).
 
 What a block does for itself on the client's thread (read the server clock, count the
 client's requests, move the clock through a store whose client reads the time or sleeps
@@ -58,6 +59,7 @@ DEFAULT_MAX_STILL = 1000  # requests without the clock moving: only a loop that 
 # sleeps in a row averaging under `MIN_MEAN_SLEEP`: a loop that sleeps 0 or next to nothing
 DEFAULT_MAX_SLEEPS = 20_000
 DEFAULT_WALL_LIMIT = 60.0  # real seconds a block may last where a limit is asked for
+WALL_SLEEPS = 1000  # sleeps a block must have made for its wall limit to stop it: a loop
 MAX_BUDGET = 365 * 24 * 3600  # a year of virtual time: a client still polling then is stuck
 MAX_STILL_BOUND = 1_000_000  # the most `max_still` (and `max_sleeps`) may be
 MAX_WALL_LIMIT = 3600.0  # an hour of real time: the most `wall_limit` may be
@@ -232,8 +234,9 @@ class VirtualTime:
     averaged under `MIN_MEAN_SLEEP` raises `OutOfTime`. With `requests` (a count of the
     client's requests so far) and `max_still`, reading or sleeping once more than
     `max_still` requests came in while the clock stood still raises `NeverSleeps`: HTTP
-    clients read the clock on every request. With a `wall_limit`, reading or sleeping once
-    that many real seconds passed since the block began raises `OutOfTime`.
+    clients read the clock on every request. With a `wall_limit`, sleeping once that many
+    real seconds passed since the block began, after `WALL_SLEEPS` sleeps, raises
+    `OutOfTime`.
     """
 
     def __init__(
@@ -287,10 +290,18 @@ class VirtualTime:
             raise self.stopped.with_traceback(None)
 
     def check_overdue(self) -> None:
-        """Raise OutOfTime once the block has lasted `wall_limit` seconds of real time: a
-        client sleeping so little at a time that its budget would take days to run out."""
-        if REAL["monotonic"]() > self._overdue_at:
-            self.stop(OutOfTime(f"still running after {self.wall_limit:g} s of real time"))
+        """Raise OutOfTime at a sleep once the block has lasted `wall_limit` seconds of real
+        time and slept `WALL_SLEEPS` times: a loop sleeping so little at a time that its budget
+        would take days to run out. A client that is merely slow (real work between its polls,
+        or after them) sleeps far fewer times, and is never stopped for it."""
+        if self.sleeps >= WALL_SLEEPS and REAL["monotonic"]() > self._overdue_at:
+            self.stop(
+                OutOfTime(
+                    f"still running after {self.wall_limit:g} s of real time, sleeping "
+                    f"{self.sleeps} times for {self.slept:.3g} s of virtual time in all (a "
+                    "loop whose sleeps are too short to spend its budget in a day)"
+                )
+            )
 
     def check_still(self) -> None:
         """Raise NeverSleeps when the clock has not moved over more than `max_still`
@@ -379,7 +390,6 @@ class VirtualTime:
     def read(self, caller: FrameType | None) -> float:
         """The clock, for a read (`time.time` and its twins) made by `caller`'s code."""
         self.check_stopped()
-        self.check_overdue()
         self.check_still()
         self._readers.add(_package(caller))
         with real_time():

@@ -74,7 +74,8 @@ def test_a_loop_sleeping_next_to_nothing_fails_as_hung(pytester: pytest.Pytester
         r"the bound is {n} sleeps averaging under 0.1 ms\)"
     )
     overdue = (
-        r"hung: still running after 0.3 s of real time; neuralanalog job \S+ still in_progress"
+        r"hung: still running after 0.3 s of real time, sleeping \d+ times for [\d.]+ s of "
+        r"virtual time in all \(.*\); neuralanalog job \S+ still in_progress"
     )
     result.stdout.re_match_lines(
         [spun.format(n=20000), spun.format(n=20000), spun.format(n=50), overdue, overdue],

@@ -72,7 +72,7 @@ def test_a_store_sleeping_as_it_moves_the_clock_sleeps_real_time() -> None:
     assert done == [20]
 
 
-def test_a_block_with_a_wall_limit_ends_at_its_next_clock_read() -> None:
+def test_a_block_with_a_wall_limit_ends_a_loop_of_tiny_sleeps() -> None:
     limited = VirtualTime(ManualClock(), wall_limit=0.001)
     with (
         pytest.raises(OutOfTime, match=r"still running after 0\.001 s of real time"),
@@ -83,6 +83,17 @@ def test_a_block_with_a_wall_limit_ends_at_its_next_clock_read() -> None:
     assert isinstance(virtual.stopped, OutOfTime)
     with VirtualTime(ManualClock(), wall_limit=60).running():
         time.sleep(86_400)  # a day of virtual time in no time: well within a minute
+
+
+def test_a_slow_client_is_not_stopped_by_the_wall_limit() -> None:
+    """Real work between a few polls, or after them, is no loop: it stopped a correct client
+    that spent the limit's real time on a download and then read the clock."""
+    with VirtualTime(ManualClock(), wall_limit=0.001).running() as virtual:
+        for _ in range(10):
+            threading.Event().wait(0.002)  # real work, past the limit
+            time.sleep(10)
+        time.time()
+    assert virtual.stopped is None and virtual.slept == 100
 
 
 @pytest.mark.parametrize("limit", [float("nan"), float("inf"), 0, -1, MAX_WALL_LIMIT + 1, True])
