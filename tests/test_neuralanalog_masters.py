@@ -176,3 +176,22 @@ def test_a_deeper_master_s_size_is_the_one_archives_are_limited_by() -> None:
             )
             assert archive.status_code == 200, archive.text
             assert archive.json()["archive_incomplete"] is incomplete
+
+
+@pytest.mark.parametrize("fmt", ["flac", "mp3"])
+def test_a_deeper_master_s_other_formats_cost_their_own_samples(fmt: str) -> None:
+    """A 32-bit master's FLAC (16-bit, whatever was asked) was charged to the render budget as
+    a 32-bit WAV: served cut short, and left out of an archive a 16-bit master's fits in."""
+    budget = 2 * 8000 * 2 + 100  # two seconds of 16-bit mono at 8 kHz, and a little
+    for mock in make_mock(max_render_bytes=budget):
+        client = Client(mock)
+        audio_id = client.ready_audio(seconds=1.5)
+        master = client.post("/master-audio", json={"audio_id": audio_id, "bit_depth": 32})
+        mock.advance(90)
+        served = probe_audio(client.download("mastered", master.json()["id"], format=fmt))
+        assert served is not None and served.duration == pytest.approx(1.5, abs=0.1)
+        archive = client.post(
+            "/download-archive",
+            json={"id": audio_id, "versions": ["mastered"], "mastered_format": fmt},
+        )
+        assert archive.json()["archive_incomplete"] is False, archive.text

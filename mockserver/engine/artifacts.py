@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -250,9 +250,16 @@ RENDERERS: dict[str, Callable[[AudioInfo, int], bytes]] = {
 }
 
 
+def as_rendered(info: AudioInfo, fmt: str) -> AudioInfo:
+    """`info` as a file of `fmt` holds it: a WAV at its object's bit depth; FLAC at 16 bits,
+    and MP3 and M4A encoded from 16-bit samples, whatever was asked (so the render budget is
+    charged what they render)."""
+    return info if fmt == "wav" or info.bits == DEFAULT_BITS else replace(info, bits=DEFAULT_BITS)
+
+
 def render_audio(info: AudioInfo, frequency: int, fmt: str) -> bytes:
     """A tone of `info`'s duration, rate and channels, encoded as `fmt` (a MEDIA_TYPES key)."""
-    return RENDERERS[fmt](info, frequency)
+    return RENDERERS[fmt](as_rendered(info, fmt), frequency)
 
 
 def zip_bytes(members: dict[str, bytes], dated: float) -> bytes:

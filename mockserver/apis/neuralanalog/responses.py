@@ -26,7 +26,7 @@ from mockserver.apis.neuralanalog.models import (
     tone_for,
 )
 from mockserver.config import ServerConfig
-from mockserver.engine.artifacts import DEFAULT_BITS, AudioInfo, probe_audio
+from mockserver.engine.artifacts import DEFAULT_BITS, AudioInfo, as_rendered, probe_audio
 from mockserver.engine.jobs import Job, JobStore
 from mockserver.engine.plan import EPSILON, Outcome, Phase, Plan
 from mockserver.engine.scenarios import Scenario
@@ -689,7 +689,7 @@ def _fitting(members: list[Member], config: ServerConfig) -> list[Member]:
     budget = config.max_render_bytes
     kept = []
     for member in members:
-        info = member[1]
+        info = as_rendered(member[1], member[3])
         if info.wav_size <= config.archive_max_file_bytes and info.pcm_size <= budget:
             kept.append(member)
             budget -= info.pcm_size
