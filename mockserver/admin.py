@@ -20,7 +20,6 @@ from starlette.types import Receive, Scope, Send
 
 from mockserver import pages
 from mockserver.admin_guard import signs_page
-from mockserver.configschema import key_problem
 from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import render_budget
 from mockserver.engine.clock import MAX_STEP, SPAN, parse_time
@@ -29,7 +28,7 @@ from mockserver.engine.journal import mask
 from mockserver.engine.scenarios import Scenario, ScenarioError
 from mockserver.errors import ApiError, shown_value
 from mockserver.faults import FaultRule
-from mockserver.request import MAX_KEY_LENGTH
+from mockserver.request import MAX_KEY_LENGTH, key_problem
 from mockserver.service import ApiService, JobEnded
 from mockserver.state import MockState
 from mockserver.stores import shown

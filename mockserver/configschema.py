@@ -217,6 +217,7 @@ def _semantic_lines(data: Mapping[str, Any], prefix: str, flags: bool) -> Iterab
     """The store's URL, fault rules and key scenarios, read by the code that serves them."""
     from mockserver.faults.book import MAX_RULES
     from mockserver.faults.rules import FaultError, FaultRule
+    from mockserver.request import key_problem
 
     store = data.get("store")
     problem = store_problem(store) if isinstance(store, str) else None
@@ -242,28 +243,6 @@ def _semantic_lines(data: Mapping[str, Any], prefix: str, flags: bool) -> Iterab
             problem = scenario_problem(text)
             if problem:
                 yield f"{prefix}{_path(['keys', key, 'scenario'], False)}: {problem}"
-
-
-def key_problem(key: str) -> str | None:
-    """Why no request could send the API key `key` as an API reads it (its header's bytes as
-    Latin-1, the whitespace around them dropped, at most MAX_KEY_LENGTH characters, as the
-    admin API's `tenant`): such a key's settings never apply (a revoked key goes on working);
-    None when a request can send it."""
-    from mockserver.request import MAX_KEY_LENGTH
-
-    bare = key.strip()
-    if not bare:
-        return "a blank key is none (a request without one gets a 401)"
-    if bare != key:
-        return f"an API reads a key without the whitespace around it (write {cut(repr(bare))})"
-    if len(key) > MAX_KEY_LENGTH:
-        return f"an API refuses a key longer than {MAX_KEY_LENGTH} characters (401)"
-    for char in key:
-        if (char < " " and char != "\t") or char == "\x7f":  # a tab may stand between words
-            return f"no header carries a control character ({char!r})"
-        if ord(char) > 0xFF:
-            return f"a header is read as Latin-1 bytes, which have no {char!r}"
-    return None
 
 
 def check_clock(file: Mapping[str, Any], flags: Mapping[str, Any], source: str) -> None:

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from starlette.types import Scope
 
 from mockserver.contracts import Operation, Violation
+from mockserver.errors import shown_value
 
 SCOPE_KEY = "mockserver.request"  # in `scope["state"]`, Starlette's per-request namespace
 HEADERS_KEY = "mockserver.headers"  # there too: the request's headers by name, made once
@@ -103,3 +104,23 @@ def header(scope: Scope, name: str) -> str | None:
     """The first value of the header `name` (lower case), as `Headers.get` gives it."""
     value = first_headers(scope).get(name.encode("latin-1"))
     return None if value is None else value.decode("latin-1")
+
+
+def key_problem(key: str) -> str | None:
+    """Why no request could send the API key `key` as an API reads it (its header's bytes as
+    Latin-1, the whitespace around them dropped, at most MAX_KEY_LENGTH characters, as the
+    admin API's `tenant`): such a key's settings never apply (a revoked key goes on working);
+    None when a request can send it."""
+    bare = key.strip()
+    if not bare:
+        return "a blank key is none (a request without one gets a 401)"
+    if bare != key:
+        return f"an API reads a key without the whitespace around it (write {shown_value(bare)})"
+    if len(key) > MAX_KEY_LENGTH:
+        return f"an API refuses a key longer than {MAX_KEY_LENGTH} characters (401)"
+    for char in key:
+        if (char < " " and char != "\t") or char == "\x7f":  # a tab may stand between words
+            return f"no header carries a control character ({char!r})"
+        if ord(char) > 0xFF:
+            return f"a header is read as Latin-1 bytes, which have no {char!r}"
+    return None

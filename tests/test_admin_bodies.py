@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from starlette.routing import Mount
 
+from mockserver import ServerConfig
 from mockserver.admin import admin_routes
+from mockserver.configschema import ConfigError
 from tests.conftest import Mock
 
 NA = "/neuralanalog"
@@ -230,6 +232,19 @@ def test_a_tenant_no_header_can_carry_is_refused_as_a_config_key_is(
     assert answer.status_code == 422
     assert answer.json() == {"error": f"'tenant' must be an API key a request can send: {why}"}
     assert mock.client.get("/__mock__/scenarios").json() == {"queued": []}
+
+
+@pytest.mark.parametrize("tenant", ["sk-l…cdef", "a\x02b"])
+def test_a_fault_rule_for_a_tenant_no_request_can_send_is_refused(mock: Mock, tenant: str) -> None:
+    """It was taken (201), a masked key copied from a listing too, and never fired; the
+    queue refused the same tenants. A config file's rule is refused at start alike."""
+    rule = {"fault": "503", "api": "neuralanalog", "tenant": tenant}
+    answer = mock.client.post("/__mock__/faults", json=rule)
+    assert answer.status_code == 422
+    assert "'tenant' must be an API key a request can send: " in answer.json()["error"]
+    assert mock.client.get("/__mock__/faults").json()["faults"] == []
+    with pytest.raises(ConfigError, match="faults\\[0\\]: 'tenant' must be an API key a request"):
+        ServerConfig(faults=[rule]).check()
 
 
 def test_a_tenant_filter_longer_than_any_key_is_refused(mock: Mock) -> None:

@@ -20,7 +20,7 @@ from mockserver import apis, contracts
 from mockserver.contracts.document import Operation
 from mockserver.engine.scenarios import FAULT_OPTIONS, Scenario
 from mockserver.errors import shown_value
-from mockserver.request import MAX_KEY_LENGTH
+from mockserver.request import MAX_KEY_LENGTH, key_problem
 from mockserver.stores.codec import storable
 
 LATENCY = "latency"
@@ -254,10 +254,14 @@ def _check_applies(kind: str, data: Mapping[str, Any]) -> None:
 
 
 def _tenant(data: Mapping[str, Any]) -> str | None:
-    """An API key no API refuses: a longer one could never match a request."""
+    """An API key a request can send: another (longer, a masked `sk-l…cdef`, a control
+    character) could never match a request, and its rule would never fire."""
     tenant = _optional_text(data, "tenant")
     if tenant is not None and len(tenant) > MAX_KEY_LENGTH:
         raise FaultError(f"'tenant' must be an API key of at most {MAX_KEY_LENGTH} characters")
+    problem = None if tenant is None else key_problem(tenant)
+    if problem is not None:
+        raise FaultError(f"'tenant' must be an API key a request can send: {problem}")
     return tenant
 
 
