@@ -725,7 +725,8 @@ def test_an_option_out_of_bounds_is_a_usage_error_at_start(
 def test_a_marked_budget_out_of_bounds_fails_the_test_naming_the_marker(
     pytester: pytest.Pytester,
 ) -> None:
-    """`seconds=0` used to fall back to the default silently, and NaN never ran out."""
+    """`seconds=0` used to fall back to the default silently, and NaN never ran out; so would
+    an infinite wall limit."""
     result = run(
         pytester,
         """
@@ -754,9 +755,17 @@ def test_a_marked_budget_out_of_bounds_fails_the_test_naming_the_marker(
         @pytest.mark.mockserver_budget(seconds=True)
         def test_bool(virtual_time):
             pass
+
+        @pytest.mark.mockserver_budget(wall_limit=float("inf"))
+        def test_forever(virtual_time):
+            pass
+
+        @pytest.mark.mockserver_budget(sleeps=1.5)
+        def test_half(virtual_time):
+            pass
         """,
     )
-    result.assert_outcomes(passed=1, errors=5)
+    result.assert_outcomes(passed=1, errors=7)
     result.stdout.fnmatch_lines(
         [
             "*@pytest.mark.mockserver_budget: nan is not allowed; expected a number of seconds*",
@@ -765,6 +774,9 @@ def test_a_marked_budget_out_of_bounds_fails_the_test_naming_the_marker(
             "*@pytest.mark.mockserver_budget: unknown argument 'second'; it takes seconds, "
             "requests, sleeps and wall_limit",
             "*@pytest.mark.mockserver_budget: True is not allowed; expected a number of seconds*",
+            "*@pytest.mark.mockserver_budget: inf is not allowed; expected a number of real "
+            "seconds above 0*",
+            "*@pytest.mark.mockserver_budget: 1.5 is not allowed; expected a whole number*",
         ],
         consecutive=False,
     )

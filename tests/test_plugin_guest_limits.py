@@ -122,31 +122,3 @@ def test_a_limit_out_of_bounds_is_refused(
     result = run(pytester, "def test_nothing(mockserver): pass", option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
-
-
-def test_a_marked_limit_out_of_bounds_fails_the_test_naming_the_marker(
-    pytester: pytest.Pytester,
-) -> None:
-    result = run(
-        pytester,
-        """
-        import pytest
-
-        @pytest.mark.mockserver_budget(wall_limit=float("inf"))
-        def test_forever(virtual_time):
-            pass
-
-        @pytest.mark.mockserver_budget(sleeps=1.5)
-        def test_half(virtual_time):
-            pass
-        """,
-    )
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(
-        [
-            "*@pytest.mark.mockserver_budget: inf is not allowed; expected a number of real "
-            "seconds above 0*",
-            "*@pytest.mark.mockserver_budget: 1.5 is not allowed; expected a whole number*",
-        ],
-        consecutive=False,
-    )
