@@ -495,6 +495,7 @@ def serve(
     refused = processes.refusal(config, workers)
     if refused:
         raise Mistake(refused)
+    keep_hypothesis_files_in_user_cache()
     level = log_level_number(log_level)
     loop = _installed("--loop", loop, "uvloop", "asyncio")
     http = _installed("--http", http, "httptools", "h11")
@@ -536,6 +537,17 @@ def serve(
     gc.freeze()
     collect_when_quiet(app)
     server.run(sockets=[sock])
+
+
+def keep_hypothesis_files_in_user_cache() -> None:
+    """Payload variety and NeuroLinker field extraction draw with Hypothesis, whose first draw
+    builds a Unicode table (seconds) and keeps it in `.hypothesis/` under the working directory.
+    A server keeps it in the user's cache instead: built once a machine, not once a checkout,
+    and never left in the directory the server was started from. `HYPOTHESIS_STORAGE_DIRECTORY`
+    (Hypothesis's own setting), when set, still decides."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    where = os.path.join(cache, "asyncjob-mockserver", "hypothesis")
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", where)
 
 
 def token_lines(config: ServerConfig, token: str | None) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -15,6 +16,7 @@ from typing import NoReturn
 import httpx
 import pytest
 
+from mockserver import apis
 from mockserver.cli import build_parser, config_from, main
 from mockserver.live import free_port
 
@@ -471,3 +473,40 @@ def test_help_says_which_ids_a_seed_repeats(capsys: pytest.CaptureFixture[str]) 
     flat = " ".join(capsys.readouterr().out.split())
     assert "same IDs and timelines" not in flat
     assert "id_salt" in flat
+
+
+def test_a_server_keeps_hypothesis_files_in_the_user_cache(tmp_path: Path) -> None:
+    """A varied answer is drawn with Hypothesis, which keeps a Unicode table on disk: in the
+    user's cache (built once a machine), never in the directory the server was started from."""
+    work, cache, port = tmp_path / "work", tmp_path / "cache", free_port()
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
+    env |= {"XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(ROOT)}
+    argv = ["serve", "--port", str(port), "--clock", "manual"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver.cli", *argv],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("mockserver on ")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            rule = {"fault": "variety", "operation": "get_status", "payload": "replace"}
+            assert client.post("/__mock__/faults", json=rule).status_code == 201
+            service = apis.service_class("neuralanalog")
+            headers = service.auth_headers(service.api_key("cache-key"))
+            link = {"url": "https://example.com/take.mp3"}
+            created = client.post("/neuralanalog/from-link", headers=headers, json=link)
+            audio_id = created.json()["audio_id"]
+            varied = client.get(f"/neuralanalog/status/audio/{audio_id}", headers=headers)
+            assert varied.status_code == 200
+            assert varied.json().get("object_id") != audio_id  # `replace`: drawn, not the job
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    assert list(work.iterdir()) == []
+    assert (cache / "asyncjob-mockserver" / "hypothesis").is_dir()

@@ -9,19 +9,23 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 from uuid import uuid4
 
+import anyio
+import httpx
 import pytest
 import requests
 from starlette.testclient import TestClient
 
-from mockserver import ServerConfig, create_app
+from mockserver import ServerConfig, apis, create_app
 from mockserver.apis import services as api_services
 from mockserver.contracts import load
+from mockserver.contracts.strategies.seeded import DRAWING
 from mockserver.engine.journal import mask
 from mockserver.faults import FaultBook, FaultError, InjectedReset, book
 from mockserver.faults.book import MAX_RULES
@@ -597,3 +601,40 @@ def test_a_book_restores_the_rules_it_held(state_store: StateStore | None) -> No
     other.restore(found)
     assert one.rules == found
     assert one.add({"fault": "500"}).id == "fault-3"
+
+
+def test_a_variety_draw_leaves_the_event_loop_serving() -> None:
+    """A draw may take seconds (Hypothesis's first builds a Unicode table): it runs in a worker
+    thread while other requests are answered. Here the draw waits for one already running
+    (the test holds the lock every draw takes)."""
+    app = create_app(ServerConfig(clock="manual", seed=7))
+    service = apis.service_class("neuralanalog")
+    headers = service.auth_headers(service.api_key("drawing-key"))
+    answered: list[str] = []
+
+    async def requests_meanwhile() -> None:
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            rule = {"fault": "variety", "operation": "get_status"}
+            assert (await client.post("/__mock__/faults", json=rule)).status_code == 201
+            created = await client.post(f"{NA}/from-link", headers=headers, json=LINK)
+            status = f"{NA}/status/audio/{created.json()['audio_id']}"
+
+            async def varied() -> None:
+                assert (await client.get(status, headers=headers)).status_code == 200
+                answered.append("varied")
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(varied)
+                await anyio.wait_all_tasks_blocked()  # the varied poll waits for its draw
+                assert (await client.get("/__mock__/health")).status_code == 200
+                answered.append("health")
+                unstuck.cancel()
+                if DRAWING.locked():
+                    DRAWING.release()
+
+    DRAWING.acquire()
+    unstuck = threading.Timer(20, DRAWING.release)  # a draw on the event loop would wait forever
+    unstuck.start()
+    anyio.run(requests_meanwhile)
+    assert answered == ["health", "varied"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import threading
 from contextvars import ContextVar
 from random import Random
 from typing import Any, TypeVar
@@ -15,6 +16,10 @@ from hypothesis.internal.conjecture.providers import AVAILABLE_PROVIDERS, Primit
 from hypothesis.strategies import SearchStrategy
 
 T = TypeVar("T")
+
+# one draw at a time per process: a server draws in worker threads (payload variety, NeuroLinker
+# field extraction), and each draw is a whole `@given` run
+DRAWING = threading.Lock()
 
 
 class SeededProvider(PrimitiveProvider):
@@ -131,9 +136,10 @@ def fresh_example(strategy: SearchStrategy[T], seed: int, backend: str = SEEDED_
     def collect(value: Any) -> None:
         found.append(value)
 
-    token = _SEED.set(seed)
-    try:
-        collect()
-    finally:
-        _SEED.reset(token)
+    with DRAWING:
+        token = _SEED.set(seed)
+        try:
+            collect()
+        finally:
+            _SEED.reset(token)
     return found[-1]

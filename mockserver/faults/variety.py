@@ -8,10 +8,10 @@ import hashlib
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.types import Message, Send
 
 from mockserver.contracts.document import Contract
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("mockserver")
 
 MESSAGE_KEY = re.compile(r"(^|_)(message|details?|description|reason|error|note)s?$")
-_DRAWING = threading.Lock()  # Hypothesis draws one value at a time per process
 
 
 class Variety:
@@ -61,7 +60,9 @@ class Variety:
             chunks.extend(message.get("body", b""))
             if message.get("more_body"):
                 return
-            body = self.vary(start["status"], bytes(chunks))
+            # a draw may take seconds (Hypothesis's first builds its Unicode table): the event
+            # loop serves other requests meanwhile
+            body = await anyio.to_thread.run_sync(self.vary, start["status"], bytes(chunks))
             headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
             headers.append((b"content-length", str(len(body)).encode()))
             await send({**start, "headers": headers})
@@ -112,8 +113,7 @@ class Variety:
         else:
             pinned = faithful_schema(self.service.contract, schema, real, self.service.outcomes)
             strategy = strategies.from_schema(api, pinned)
-        with _DRAWING:
-            return strategies.example(strategy, seed)
+        return strategies.example(strategy, seed)
 
 
 def faithful_schema(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,6 @@ FORMAT_LIMITS = frozenset({"pattern", "minLength", "maxLength"})
 # Hypothesis builds no list or string strategy of more than 8,192 items
 LOWER_BOUNDS = {"minItems": 8_000, "minLength": 8_000}
 DATA = frozenset({"enum", "const", "default", "examples", "required"})  # values, not schemas
-_DRAWING = threading.Lock()  # one draw at a time: requests draw in worker threads
 
 
 class Unfillable(ValueError):
@@ -111,9 +109,8 @@ def payloads(schema: dict[str, Any], document_ids: Sequence[str]) -> list[Any]:
     from mockserver.contracts.strategies import from_schema
 
     try:
-        with _DRAWING:
-            strategy = from_schema(API, closed(schema))
-            return [_draw(strategy, _seed(document_id)) for document_id in document_ids]
+        strategy = from_schema(API, closed(schema))
+        return [_draw(strategy, _seed(document_id)) for document_id in document_ids]
     except Exception as exc:  # Hypothesis gives up on constraints it cannot meet
         raise Unfillable(f"no value satisfies json_schema ({type(exc).__name__})") from None
 
