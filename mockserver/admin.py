@@ -22,7 +22,7 @@ from mockserver import pages
 from mockserver.admin_guard import signs_page
 from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import render_budget
-from mockserver.engine.clock import MAX_STEP, SPAN, parse_time
+from mockserver.engine.clock import MAX_STEP, MICROS_Z, SPAN, parse_time
 from mockserver.engine.jobs import Job
 from mockserver.engine.journal import mask
 from mockserver.engine.scenarios import Scenario, ScenarioError
@@ -155,6 +155,19 @@ def _tenant(value: Any) -> str | None:
 
 def _tenant_filter(request: Request) -> str | None:
     return _tenant(request.query_params.get("tenant"))
+
+
+def _served(request: Request, job: Job) -> ApiService | None:
+    """`job`'s API on this server; None where it serves no such API: servers with different
+    `--api` may share a store, and the admin API of each shows every job in it."""
+    return _services(request).get(job.api)
+
+
+def _time_style(service: ApiService | None, kind: str) -> str:
+    """How an admin page writes the instants of a job of `kind`: as its API writes them, or,
+    for a job of an API this server does not serve, to the microsecond (whole seconds could
+    disagree with what its client read)."""
+    return MICROS_Z if service is None else service.time_style_of(kind)
 
 
 def _service(request: Request, name: Any) -> ApiService:
@@ -459,7 +472,8 @@ def _links(request: Request) -> pages.Links:
 
 async def dashboard(request: Request) -> Response:
     """The jobs and the latest requests for people, newest first, with the clock and buttons
-    that steer both; filtered as the JSON views filter (an unknown `?api=` is a 404 page)."""
+    that steer both; filtered as the JSON views filter (an unknown `?api=` is a 404 page). A
+    job of an API this server does not serve is listed without buttons."""
     state = _state(request)
     services = _services(request)
     api = request.query_params.get("api")
@@ -476,6 +490,7 @@ async def dashboard(request: Request) -> Response:
     total = state.store.count(tenant) if api is None and keep is None else None
     entries = state.journal.entries(api, tenant, DASHBOARD_REQUESTS)
     kinds = {(job.api, job.kind) for job in jobs}
+    words = {(n, k): _endings(services[n], k) for n, k in kinds if n in services}
     page = pages.dashboard(
         jobs,
         total,
@@ -483,8 +498,8 @@ async def dashboard(request: Request) -> Response:
         entries[::-1],
         now,
         state.clock.describe(),
-        {(name, kind): _endings(services[name], kind) for name, kind in kinds},
-        {(name, kind): services[name].time_style_of(kind) for name, kind in kinds},
+        {job.id: words[job.api, job.kind] for job in jobs if (job.api, job.kind) in words},
+        {(name, kind): _time_style(services.get(name), kind) for name, kind in kinds},
         _links(request),
     )
     return HTMLResponse(page)
@@ -508,20 +523,25 @@ async def job_page(request: Request) -> Response:
                 404, "no job page at this link: its job does not exist or the signature is not its"
             )
         found, links = signed, pages.Links(signed=True)
-    style = _services(request)[found.api].time_style_of(found.kind)
+    style = _time_style(_served(request, found), found.kind)
     return HTMLResponse(pages.job_page(found, now, state.store, links, style))
 
 
 async def transition(request: Request) -> Response:
-    """Force a job into a terminal state now: `{"outcome": "failed", "message": "..."}`."""
+    """Force a job into a terminal state now: `{"outcome": "failed", "message": "..."}`, and
+    the options of its API that shape an end (Neural Draft's `code`...). A job of an API this
+    server does not serve is a 409: it has no words to end it in."""
     state = _state(request)
     found = _job(request)
-    data = await _json(request)
-    outcome = data.get("outcome", data.get("state"))
-    if not isinstance(outcome, str) or not outcome.strip():
-        raise AdminError(422, "'outcome' must be a terminal status word, e.g. 'failed'")
-    options = {k: v for k, v in data.items() if k not in {"outcome", "state"}}
-    service = _services(request)[found.api]
+    service = _served(request, found)
+    if service is None:
+        raise AdminError(
+            409,
+            f"this server does not serve {found.api} (it emulates "
+            f"{', '.join(sorted(_services(request)))}): end {found.api} job "
+            f"{shown_value(found.id)} through a server that does",
+        )
+    outcome, options = await _end_asked(request, service)
     words = _endings(service, found.kind)
     word = Scenario.parse_with(outcome, "admin", options).outcome
     if word not in {known.lower() for known in words}:  # `stalled` is no end
@@ -536,6 +556,30 @@ async def transition(request: Request) -> Response:
         raise AdminError(409, str(exc)) from None
     await _off_the_loop(state.clock.changed)  # streams and webhooks see the end at once
     return JSONResponse(_summary(found, state.now()))
+
+
+async def _end_asked(request: Request, service: ApiService) -> tuple[str, dict[str, Any]]:
+    """A forced end's outcome and options; a 422 for what it would ignore: a key other than
+    `outcome`, `message` and the options of `service` that shape an end (no `after=` to wait
+    for, no fault to fire), and a blank `message` (the API's own would stand in)."""
+    data, keys = await _json(request), ("outcome", "message", *service.scenario_options)
+    unknown = sorted(set(data) - set(keys))
+    if unknown:
+        raise AdminError(
+            422,
+            f"key {shown_value(unknown[0])} does not apply to a forced end; it takes "
+            + ", ".join(keys),
+        )
+    outcome, message = data.pop("outcome", None), data.get("message")
+    if not isinstance(outcome, str) or not outcome.strip():
+        raise AdminError(422, "'outcome' must be a terminal status word, e.g. 'failed'")
+    if "message" in data and (not isinstance(message, str) or not message.strip()):
+        raise AdminError(
+            422,
+            "'message' must be the text a client reads, not blank; leave it out for the "
+            f"API's own (got {shown_value(message)})",
+        )
+    return outcome, data
 
 
 async def journal(request: Request) -> Response:
@@ -617,7 +661,10 @@ async def files(request: Request) -> Response:
     found, now = state.store.lookup(job_id), state.now()
     if found is None or found.created_at > now:  # gone, or not made yet (clock set back)
         return JSONResponse({"error": "NoSuchKey", "message": "The file no longer exists"}, 404)
-    service, limit = _services(request)[found.api], state.config.max_render_bytes
+    service, limit = _served(request, found), state.config.max_render_bytes
+    if service is None:  # another server's, on a shared store: it renders its own files
+        message = f"This server does not serve {found.api}: download it from one that does"
+        return JSONResponse({"error": "NoSuchKey", "message": message}, 404)
     ended = found.snapshot(now).outcome
     if ended is None or ended.state != service.outcomes[0]:  # the clock set back before its end
         return JSONResponse({"error": "NoSuchKey", "message": "The file does not exist yet"}, 404)

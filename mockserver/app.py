@@ -349,6 +349,8 @@ class RequestMiddleware:
                 pass  # gone before its body was whole: nothing is served, nor answered
             except Exception as exc:
                 if not entry.status:
+                    if isinstance(exc, StoreError):  # one wait for the store per request
+                        exchange.without_store()
                     # answered here, not by the outermost handler, so it carries the request ID
                     response = await _crash(Request(scope, receive), exc)
                     await response(scope, receive, exchange.send)
@@ -363,8 +365,7 @@ class RequestMiddleware:
             finally:
                 if changes:
                     self.polls.invalidate()
-                if announce is not None and not entry.status:  # no answer began: count it now
-                    announce()
+                exchange.announce()  # no answer began (a dropped connection): count it now
                 exchange.record()  # an answer that never ended (a dropped connection) is journalled
                 if info.form is not None:  # the uploads the request check parsed, read by now
                     await info.form.close()

@@ -76,9 +76,7 @@ class Exchange:
             if not message.get("more_body", False):
                 self.record()
         elif message["type"] == "http.response.start":
-            on_answer, self._on_answer = self._on_answer, None  # once, and first: should it
-            if on_answer is not None:  # fail, the answer is that error
-                on_answer()
+            self.announce()  # first: should it fail, the answer is that error
             entry = self.entry
             entry.status = message["status"]
             sent = list(message.get("headers", ()))
@@ -92,6 +90,19 @@ class Exchange:
             sent.append((REQUEST_ID_HEADER, entry.id.encode()))
             message["headers"] = sent
         await self._send(message)
+
+    def announce(self) -> None:
+        """Call `on_answer`, once: as the answer begins, or after a request that got none (a
+        dropped connection)."""
+        on_answer, self._on_answer = self._on_answer, None
+        if on_answer is not None:
+            on_answer()
+
+    def without_store(self) -> None:
+        """The store failed this request: its answer (that failure) neither announces nor is
+        journalled, each a store operation that would wait for the store as long again."""
+        self._on_answer = None
+        self._journal = None
 
     @property
     def ended(self) -> bool:

@@ -23,12 +23,16 @@ STYLE = (
     "table{border-collapse:collapse;margin-bottom:1.5rem}"
     "td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}"
     "th{background:#f4f4f4}.state{font-weight:bold}"
+    # what a client sent may be thousands of characters without a space: it breaks anywhere
+    ".long{overflow-wrap:anywhere}"
 )
-# the dashboard uses the whole window and fits 1280 px: IDs, keys and paths break anywhere,
-# the buttons that end a job wrap inside their cell
+# the dashboard uses the whole window and fits 1280 px: IDs, keys, paths and what a client sent
+# break anywhere, each at most 30rem wide (wider, one column would leave the others a
+# character's width), and the buttons that end a job wrap inside their cell
 DASHBOARD_STYLE = (
     STYLE + "body{max-width:none;margin:1rem}table{width:100%}"
-    ".long{overflow-wrap:anywhere}.actions{display:flex;flex-wrap:wrap;gap:.2rem}"
+    ".long{display:inline-block;max-width:30rem}"
+    ".actions{display:flex;flex-wrap:wrap;gap:.2rem}"
 )
 MAX_LIST = 50  # longer lists are cut on the page
 # every page: its language for screen readers, and no icon (a browser would ask for
@@ -69,10 +73,10 @@ def job_page(job: Job, now: float, store: JobStore, links: Links, style: str) ->
         ("Kind", escape(job.kind)),
         ("ID", escape(job.id)),
         ("State", f'<span class="state">{escape(summary["state"])}</span>'),
-        ("Scenario", escape(summary["scenario"] or "default")),
+        ("Scenario", _long(summary["scenario"] or "default")),
         ("Created", isoformat(job.created_at, style)),
         ("Finished", isoformat(finished, style) if finished is not None else "not yet"),
-        ("Outcome message", escape((summary["outcome"] or {}).get("message") or "")),
+        ("Outcome message", _long((summary["outcome"] or {}).get("message") or "")),
         ("Timing", "one phase per status read" if summary["per_poll"] else "clock time"),
     ]
     if not links.signed:
@@ -81,7 +85,10 @@ def job_page(job: Job, now: float, store: JobStore, links: Links, style: str) ->
     phases = [
         (escape(p["state"]), f"{p['duration']:g}", escape(p["detail"])) for p in summary["phases"]
     ]
-    data = [(escape(key), _value(value, store, job, links)) for key, value in _simple(job.data)]
+    data = [
+        (escape(key), _breaking(_value(value, store, job, links)))
+        for key, value in _simple(job.data)
+    ]
     title = f"{escape(job.api)} {escape(job.kind)} {escape(job.id)}"
     return (
         f"{HEAD}<title>{title}</title>"
@@ -162,18 +169,18 @@ def dashboard(
     entries: list[Entry],
     now: float,
     clock: dict[str, Any],
-    endings: Mapping[tuple[str, str], tuple[str, ...]],
+    endings: Mapping[str, tuple[str, ...]],
     styles: Mapping[tuple[str, str], str],
     links: Links,
 ) -> str:
     """The server for people: its clock with buttons that move it; `jobs`, newest first (of
     `total`, when known; `more`: older ones are kept) with their state, a link to each job's
-    page and a button per word a running one can end in (`endings`, by API and kind), their
-    times as their API writes them (`styles`, by API and kind); the journal's latest
-    `entries`, newest first, with what they broke of the contract."""
+    page and a button per word a running one can end in (`endings`, by job ID: a job missing
+    from it is of an API this server does not serve, and has none), their times as their API
+    writes them (`styles`, by API and kind); the journal's latest `entries`, newest first,
+    with what they broke of the contract."""
     rows = [
-        _job_row(job, now, endings[job.api, job.kind], styles[job.api, job.kind], links)
-        for job in jobs
+        _job_row(job, now, endings.get(job.id), styles[job.api, job.kind], links) for job in jobs
     ]
     steps = " ".join(
         _button(label, "clock/advance", {"seconds": seconds}) for seconds, label in CLOCK_STEPS
@@ -206,11 +213,28 @@ def dashboard(
 
 
 def _job_row(
-    job: Job, now: float, words: tuple[str, ...], style: str, links: Links
+    job: Job, now: float, words: tuple[str, ...] | None, style: str, links: Links
 ) -> tuple[str, ...]:
-    """A job's row: its page's link and, while it runs, a button per word it can end in,
-    each naming the job to a screen reader (the word alone says not which)."""
+    """A job's row: its page's link and, while it runs, the buttons that end it."""
     summary = job.summary(now)
+    name = quote(job.id, safe="")
+    return (
+        escape(job.api),
+        escape(job.kind),
+        f'<a class="long" href="jobs/{name}/page{escape(links.query)}">{escape(job.id)}</a>',
+        _long(mask(job.tenant) or ""),
+        f'<span class="state">{escape(summary["state"])}</span>',
+        _long(job.scenario or "default"),
+        isoformat(job.created_at, style),
+        "" if summary["terminal"] else _ending(job, words),
+    )
+
+
+def _ending(job: Job, words: tuple[str, ...] | None) -> str:
+    """A button per word a running job can end in, each naming the job to a screen reader
+    (the word alone says not which); `words` None: its API is not served here."""
+    if words is None:
+        return "not served here"
     name = quote(job.id, safe="")
     buttons = "".join(
         _button(
@@ -221,16 +245,7 @@ def _job_row(
         )
         for word in words
     )
-    return (
-        escape(job.api),
-        escape(job.kind),
-        f'<a class="long" href="jobs/{name}/page{escape(links.query)}">{escape(job.id)}</a>',
-        _long(mask(job.tenant) or ""),
-        f'<span class="state">{escape(summary["state"])}</span>',
-        escape(job.scenario or "default"),
-        isoformat(job.created_at, style),
-        "" if summary["terminal"] else f'<span class="actions">{buttons}</span>',
-    )
+    return f'<span class="actions">{buttons}</span>'
 
 
 def refusal(message: str, home: str | None) -> str:
@@ -253,12 +268,17 @@ def _request_row(entry: Entry) -> tuple[str, ...]:
         _long(mask(entry.tenant) or ""),
         _long(f"{entry.method} {entry.path}{query}"),
         str(entry.status or "no answer"),
-        broken,
+        _breaking(broken),
     )
 
 
 def _long(text: str) -> str:
-    return f'<span class="long">{escape(text)}</span>'
+    return _breaking(escape(text))
+
+
+def _breaking(html: str) -> str:
+    """`html`, breaking anywhere (`.long`): it may hold text of any length a client sent."""
+    return f'<span class="long">{html}</span>'
 
 
 def _button(label: str, path: str, body: dict[str, Any], described: str | None = None) -> str:
