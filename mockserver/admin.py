@@ -498,7 +498,13 @@ async def dashboard(request: Request) -> Response:
         entries[::-1],
         now,
         state.clock.describe(),
-        {job.id: words[job.api, job.kind] for job in jobs if (job.api, job.kind) in words},
+        {
+            job.id: tuple(
+                w for w in words[job.api, job.kind] if services[job.api].can_end_in(job, w, now)
+            )
+            for job in jobs
+            if (job.api, job.kind) in words
+        },
         {(name, kind): _time_style(services.get(name), kind) for name, kind in kinds},
         _links(request),
     )

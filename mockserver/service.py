@@ -322,6 +322,11 @@ class ApiService:
             self.after_transition(job, now)
         self.state.polls.invalidate()  # whoever forced it, no poll may show the job as it was
 
+    def can_end_in(self, job: Job, word: str, now: float) -> bool:
+        """Whether `job` could be forced into `word` (one of its kind's endings) now: the
+        admin pages offer a button only then. Any, unless the API says otherwise."""
+        return True
+
     def after_transition(self, job: Job, now: float) -> None:
         """The admin API forced `job` to end now: bring the jobs tied to it along (a parent's
         unfinished children, a child's parent). Nothing to do for a job that stands alone."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -631,11 +632,22 @@ def test_a_transition_lists_exactly_the_words_it_takes(mock: Mock) -> None:
 
 
 def test_dashboard_offers_only_the_words_a_job_can_end_in(mock: Mock) -> None:
+    """A document never ends `partial`, nor does a request of one document (it would need a
+    completed and a failed one): the button failed with an alert."""
     request_id, document = neurolinker_jobs(mock)
     html = mock.client.get("/__mock__/dashboard").text
     assert "insufficient_credits" not in html
-    assert html.count("&quot;partial&quot;") == 1  # the request's; a document never ends so
+    assert "&quot;partial&quot;" not in html
     assert f'aria-label="end neurolinker document {document} as failed"' in html
+    form = json.dumps({"documents_url": ["https://e.com/a.pdf", "https://e.com/b.pdf"]})
+    two = mock.client.post(
+        "/neurolinker/api/v1/extract",
+        headers=mock.headers("neurolinker", **{"X-Mock-Scenario": "completed; after=100"}),
+        data={"form": form},
+    )
+    html = mock.client.get("/__mock__/dashboard").text
+    label = f'aria-label="end neurolinker request {two.json()["request_uid"]} as partial"'
+    assert html.count("&quot;partial&quot;") == 1 and label in html
 
 
 def test_a_submit_only_word_is_no_status_filter(mock: Mock) -> None:

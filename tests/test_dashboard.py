@@ -80,10 +80,10 @@ def test_the_dashboard_fits_1280_px_and_its_buttons_end_jobs(
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
     ends = page.locator(".actions button")
     shown = ends.count()
-    # each running job: every word a job of its kind can end in (a NeuroLinker request ends
-    # completed, failed or partial, its document completed or failed; insufficient_credits
+    # each running job: every word it can end in (a NeuroLinker request of one document
+    # ends completed or failed, as its document: `partial` needs two; insufficient_credits
     # only refuses a create)
-    assert shown == 2 * (2 + 4 + 3 + 2 + 3)
+    assert shown == 2 * (2 + 4 + 2 + 2 + 3)
     for index in range(shown):
         box = ends.nth(index).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH

@@ -177,6 +177,19 @@ class NeuroLinker(ApiService):
             return
         super().force_end(job, outcome, options)
 
+    def can_end_in(self, job: Job, word: str, now: float) -> bool:
+        """A request ends `partial` only with a completed and a failed document: never one
+        of a single document, nor one whose finished documents leave no such pair."""
+        if job.kind != REQUEST or word.lower() != PARTIAL:
+            return True
+        try:
+            _partial_possible(
+                self._documents(job.data["documents"]), Scenario(PARTIAL, {}, "admin"), now
+            )
+        except ScenarioError:
+            return False
+        return True
+
     def after_transition(self, job: Job, now: float) -> None:
         """A forced request ends its unfinished documents; a forced document updates how the
         admin API shows its request. The API always reads a request off its documents."""
