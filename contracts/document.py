@@ -7,7 +7,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -232,17 +232,22 @@ def _media(content: dict[str, Any], content_type: str) -> tuple[str, dict[str, A
 
 
 class Contract:
-    """One API's OpenAPI document, with operation lookup and cached schema validators."""
+    """One API's OpenAPI document, with operation lookup and cached schema validators.
+    `aliases` maps a path prefix the API also serves to the documented one (NeuroLinker's SDK
+    calls `/v1/...` for `/api/v1/...`), for `canonical`."""
 
-    def __init__(self, api: str, document: dict[str, Any]) -> None:
+    def __init__(
+        self, api: str, document: dict[str, Any], aliases: Mapping[str, str] | None = None
+    ) -> None:
         self.api = api
         self.document = document
+        self.aliases = dict(aliases or {})
         self._registry = Registry().with_resource(
             BASE,
             Resource.from_contents(_absolute_refs(document), default_specification=DRAFT202012),
         )
         self.operations = [
-            Operation(self, method.upper(), template, spec, f"/paths/{_escape(template)}/{method}")
+            Operation(self, method.upper(), template, spec, f"/paths/{escape(template)}/{method}")
             for template, item in document.get("paths", {}).items()
             for method, spec in item.items()
             if method in METHODS
@@ -278,6 +283,14 @@ class Contract:
     def path_known(self, path: str) -> bool:
         return any(op.match(path) is not None for op in self.operations)
 
+    def canonical(self, path: str) -> str:
+        """The documented path of `path`, which `operation` looks up: itself, or the same
+        path under the documented prefix of its alias."""
+        for alias, documented in self.aliases.items():
+            if path.startswith(alias):
+                return documented + path[len(alias) :]
+        return path
+
     def by_id(self, operation_id: str) -> Operation:
         for op in self.operations:
             if op.id == operation_id:
@@ -289,7 +302,7 @@ class Contract:
         while isinstance(node, dict) and "$ref" in node:
             target: Any = self.document
             for part in node["$ref"].lstrip("#/").split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
+                target = target[unescape(part)]
             node = target
         return node
 
@@ -347,8 +360,14 @@ class Contract:
         return document
 
 
-def _escape(template: str) -> str:
-    return template.replace("~", "~0").replace("/", "~1")
+def escape(token: str) -> str:
+    """`token` as one reference token of a JSON Pointer (RFC 6901): `a/b` is `a~1b`."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def unescape(token: str) -> str:
+    """One reference token of a JSON Pointer read back: `a~1b` is `a/b`."""
+    return token.replace("~1", "/").replace("~0", "~")
 
 
 def _absolute_refs(node: Any) -> Any:
@@ -370,8 +389,10 @@ def _absolute_refs(node: Any) -> Any:
 @cache
 def load(api: str) -> Contract:
     """The contract of `api` (an installed API, see `mockserver.apis`), read once per process:
-    the document its declaration names (YAML, or JSON, which YAML reads too)."""
-    return Contract(api, read(apis.service_class(api).contract_path))
+    the document its declaration names (YAML, or JSON, which YAML reads too), and the path
+    aliases it serves."""
+    service = apis.service_class(api)
+    return Contract(api, read(service.contract_path), service.path_aliases)
 
 
 @cache

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 
-from mockserver.contracts.document import Contract, Operation, load
+from mockserver.contracts.document import Contract, Operation, escape, load, unescape
 
 PARSED = {  # a string that should have been a number or boolean (path, query, form, JSON)
     "integer": (
@@ -54,10 +54,15 @@ NOT_A_MODEL = "Input should be a valid dictionary or object to extract fields fr
 MAX_VIOLATIONS = 100
 
 
+Location = tuple[str | int, ...]  # FastAPI's `loc`: ("body", "steps", 0, "preset")
+ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")  # RFC 6901's array-index
+
+
 @dataclass(slots=True)
 class Violation:
-    """One way a message breaks the contract. `pointer` says where: `/body/audio_id`,
-    `/query/format`, `/header/x-api-key`, `/path/object_type`, `/status`. `kind`, `message`,
+    """One way a message breaks the contract. `pointer` says where, as a JSON Pointer
+    (RFC 6901): `/body/audio_id`, `/query/format`, `/header/x-api-key`, `/path/object_type`,
+    `/status`; `loc` says it as FastAPI does (`("body", "steps", 0)`). `kind`, `message`,
     `value` and `ctx` are what FastAPI (pydantic 2) would write as `type`, `msg`, `input`
     and `ctx` for the same input."""
 
@@ -67,6 +72,27 @@ class Violation:
     value: Any = None
     kind: str = "value_error"  # FastAPI-style error type: missing, enum, int_type...
     ctx: dict[str, Any] | None = None
+    # given by the check, which tells a list index (an int) from a key that reads "3"; read
+    # back from `pointer` when not given (a violation made elsewhere, or kept by the journal)
+    loc: Location = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.loc:
+            self.loc = tuple(_part(unescape(token)) for token in self.pointer.split("/")[1:])
+
+    @classmethod
+    def at(
+        cls,
+        operation: str,
+        loc: Location,
+        message: str,
+        value: Any = None,
+        kind: str = "value_error",
+        ctx: dict[str, Any] | None = None,
+    ) -> Violation:
+        """A violation at `loc`, its pointer written from it (a `/` or `~` in a key escaped)."""
+        pointer = "".join(f"/{escape(str(part))}" for part in loc)
+        return cls(operation, pointer, message, value, kind, ctx, loc)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,24 +102,28 @@ class Violation:
             "value": self.value,
         }
 
-    @property
-    def loc(self) -> tuple[str | int, ...]:
-        parts = [p for p in self.pointer.split("/") if p]
-        return tuple(int(p) if p.isdigit() else p for p in parts)
-
     def __str__(self) -> str:
         return f"{self.operation}: {self.pointer}: {self.message}"
 
 
-def check(operation: Operation, schema: dict[str, Any], data: Any, where: str) -> list[Violation]:
+def _part(token: str) -> str | int:
+    """A pointer's token as a `loc` part: an array index as an int (`"²"` is no index)."""
+    return int(token) if ARRAY_INDEX.fullmatch(token) else token
+
+
+def check(
+    operation: Operation, schema: dict[str, Any], data: Any, where: str | Location
+) -> list[Violation]:
     """Validate `data` against `schema`, one violation per failing leaf, FastAPI-worded (at
-    most `MAX_VIOLATIONS`)."""
+    most `MAX_VIOLATIONS`). `where` is where `data` is: `body`, `query/format`, or its `loc`
+    (an event of a stream is at `("body", 3)`)."""
     validator = operation.contract.validator(schema)
     first = islice(validator.iter_errors(data), MAX_VIOLATIONS)  # the rest are not looked for
+    prefix = tuple(where.split("/")) if isinstance(where, str) else where
     found = [
         (violation, _is_whole_check(error))
         for error in sorted(first, key=lambda e: list(e.absolute_path))
-        for violation in _violations(operation.id, where, error)
+        for violation in _violations(operation.id, prefix, error)
     ]
     # pydantic runs a model's (or a field's) own check only once its parts are valid: the
     # whole's message would blame the wrong thing while a part is wrong
@@ -138,7 +168,7 @@ def expected(choices: list[Any]) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
-def _violations(operation: str, where: str, error: ValidationError) -> list[Violation]:
+def _violations(operation: str, where: Location, error: ValidationError) -> list[Violation]:
     """What one jsonschema error says, in pydantic's words. A combination without its own
     message (`x-error-message`) speaks through the branch that applies, never in the schema's
     prose or jsonschema's "is not valid under any of"."""
@@ -149,19 +179,18 @@ def _violations(operation: str, where: str, error: ValidationError) -> list[Viol
     return [_violation(operation, where, error)]
 
 
-def _extra_fields(operation: str, where: str, error: ValidationError) -> list[Violation]:
+def _extra_fields(operation: str, where: Location, error: ValidationError) -> list[Violation]:
     """One violation per field the object may not hold, at the field itself, as pydantic's
     `extra_forbidden` and the request side's unknown fields are (jsonschema names them all
     in one message at the object, without their values)."""
     if not isinstance(error.instance, dict):
         return []
-    path = [str(p) for p in error.absolute_path]
     known = error.schema.get("properties", {})
     patterns = error.schema.get("patternProperties", {})
     return [
-        Violation(
+        Violation.at(
             operation,
-            _pointer(where, [*path, name]),
+            (*where, *error.absolute_path, name),
             "Extra inputs are not permitted",
             value,
             "extra_forbidden",
@@ -275,38 +304,35 @@ def _among(value: Any, choices: list[Any]) -> bool:
     return any(value == c and isinstance(value, bool) == isinstance(c, bool) for c in choices)
 
 
-def _violation(operation: str, where: str, error: ValidationError) -> Violation:
-    path = [str(p) for p in error.absolute_path]
-    pointer = _pointer(where, path)
+def _violation(operation: str, where: Location, error: ValidationError) -> Violation:
+    loc = (*where, *error.absolute_path)
     keyword, bound, value = error.validator, error.validator_value, error.instance
     if keyword == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
         # pydantic's input for a missing field is the object that lacks it
-        return Violation(
-            operation, _pointer(where, [*path, missing]), "Field required", value, "missing"
-        )
+        return Violation.at(operation, (*loc, missing), "Field required", value, "missing")
     if keyword in {"enum", "const"}:
         choices = expected(bound if keyword == "enum" else [bound])
         kind = "enum" if keyword == "enum" else "literal_error"
-        return Violation(
-            operation, pointer, f"Input should be {choices}", value, kind, {"expected": choices}
+        return Violation.at(
+            operation, loc, f"Input should be {choices}", value, kind, {"expected": choices}
         )
     if keyword == "type":
-        return _type_violation(operation, where, path, bound, value)
+        return _type_violation(operation, loc, bound, value)
     if keyword in LENGTHS:
-        return _length_violation(operation, pointer, keyword, bound, value)
+        return _length_violation(operation, loc, keyword, bound, value)
     if keyword in BOUNDS:
         kind, words, name = BOUNDS[keyword]
-        return Violation(
-            operation, pointer, f"Input should be {words} {bound}", value, kind, {name: bound}
+        return Violation.at(
+            operation, loc, f"Input should be {words} {bound}", value, kind, {name: bound}
         )
     if keyword == "pattern":
         # a schema may say what its pattern means (`x-error-message`), for a regex no reader
         # of a 422 should have to decode (Neural Draft's webhook URL)
         explain = error.schema.get("x-error-message")
-        return Violation(
+        return Violation.at(
             operation,
-            pointer,
+            loc,
             " ".join(explain.split()) if explain else f"String should match pattern '{bound}'",
             value,
             "string_pattern_mismatch",
@@ -314,21 +340,21 @@ def _violation(operation: str, where: str, error: ValidationError) -> Violation:
         )
     if keyword is None:  # a `false` schema: no value is allowed there
         if list(error.relative_schema_path)[-2:-1] == ["properties"]:
-            return Violation(operation, pointer, NOT_PRESENT, value, "extra_forbidden")
-        return Violation(operation, pointer, NO_VALUE, value, "value_error", {"error": {}})
+            return Violation.at(operation, loc, NOT_PRESENT, value, "extra_forbidden")
+        return Violation.at(operation, loc, NO_VALUE, value, "value_error", {"error": {}})
     if keyword in COMBINATIONS and error.schema.get("x-error-message"):
         # a combination fails as a whole: its `x-error-message` says what was meant, as a
         # model validator's message would (without one, `_violations` lets its branches speak)
         message = " ".join(error.schema["x-error-message"].split())
-        return Violation(
-            operation, pointer, f"Value error, {message}", value, "value_error", {"error": {}}
+        return Violation.at(
+            operation, loc, f"Value error, {message}", value, "value_error", {"error": {}}
         )
     if keyword == "format" and bound in FORMATS:
         kind, message = FORMATS[bound]
-        return Violation(operation, pointer, message, value, kind)
+        return Violation.at(operation, loc, message, value, kind)
     if keyword == "additionalProperties":
-        return Violation(operation, pointer, error.message, None, "extra_forbidden")
-    return Violation(operation, pointer, error.message, value, "value_error", {"error": {}})
+        return Violation.at(operation, loc, error.message, None, "extra_forbidden")
+    return Violation.at(operation, loc, error.message, value, "value_error", {"error": {}})
 
 
 BOUNDS = {  # keyword -> pydantic's type, words, ctx key
@@ -346,20 +372,19 @@ LENGTHS = {"minItems", "minLength", "maxItems", "maxLength"}
 
 
 def _type_violation(
-    operation: str, where: str, path: list[str], wanted: str | list[str], value: Any
+    operation: str, loc: Location, wanted: str | list[str], value: Any
 ) -> Violation:
-    pointer = _pointer(where, path)
     name = wanted if isinstance(wanted, str) else next(t for t in wanted if t != "null")
-    if name == "object" and not path and where == "body":
-        return Violation(operation, pointer, NOT_A_MODEL, value, "model_attributes_type")
+    if name == "object" and loc == ("body",):
+        return Violation.at(operation, loc, NOT_A_MODEL, value, "model_attributes_type")
     if isinstance(value, str) and name in PARSED and not _lax_reads(value, name):
         kind, message = PARSED[name]  # what lax mode says of a string it cannot read
-        return Violation(operation, pointer, message, value, kind)
+        return Violation.at(operation, loc, message, value, kind)
     if name == "integer" and isinstance(value, float) and not isinstance(value, bool):
         message = "Input should be a valid integer, got a number with a fractional part"
-        return Violation(operation, pointer, message, value, "int_from_float")
+        return Violation.at(operation, loc, message, value, "int_from_float")
     kind, message = TYPE_ERRORS.get(name, (f"{name}_type", f"Input should be a valid {name}"))
-    return Violation(operation, pointer, message, value, kind)
+    return Violation.at(operation, loc, message, value, kind)
 
 
 def _lax_reads(text: str, wanted: str) -> bool:
@@ -378,7 +403,7 @@ def _lax_reads(text: str, wanted: str) -> bool:
 
 
 def _length_violation(
-    operation: str, pointer: str, keyword: str, bound: int, value: Any
+    operation: str, loc: Location, keyword: str, bound: int, value: Any
 ) -> Violation:
     """pydantic's words for a string or a list of the wrong length."""
     least = keyword.startswith("min")
@@ -389,16 +414,12 @@ def _length_violation(
             f"List should have at {side} {bound} item{plural} after validation, not {len(value)}"
         )
         ctx = {"field_type": "List", limit: bound, "actual_length": len(value)}
-        return Violation(
-            operation, pointer, message, value, "too_short" if least else "too_long", ctx
+        return Violation.at(
+            operation, loc, message, value, "too_short" if least else "too_long", ctx
         )
     kind = "string_too_short" if least else "string_too_long"
     message = f"String should have at {side} {bound} character{plural}"
-    return Violation(operation, pointer, message, value, kind, {limit: bound})
-
-
-def _pointer(where: str, path: list[str]) -> str:
-    return "/" + "/".join([where, *path])
+    return Violation.at(operation, loc, message, value, kind, {limit: bound})
 
 
 def validate_request(
@@ -417,6 +438,7 @@ def validate_request(
     (a dict for JSON and forms, with uploaded files as any non-JSON object).
     """
     contract = load(api) if isinstance(api, str) else api
+    path = contract.canonical(path)  # as the API serves it: NeuroLinker's `/v1/` is `/api/v1/`
     found = contract.operation(method, path)
     if found is None:
         return [unknown_operation(contract, method, path)]
@@ -461,14 +483,14 @@ def check_request(
         if key not in source:
             if param.get("required"):
                 problems.append(
-                    Violation(operation.id, f"/{where}/{name}", "Field required", None, "missing")
+                    Violation.at(operation.id, (where, name), "Field required", None, "missing")
                 )
             continue
         schema = param.get("schema", {})
         if _plainly_valid(schema, source[key]):
             continue  # spare the hot path (status polls) a validator call
         value = coerce(source[key], schema, operation.contract)
-        problems += check(operation, schema, value, f"{where}/{name}")
+        problems += check(operation, schema, value, (where, name))
     if "requestBody" in operation.spec:
         problems += _check_body(operation, content_type, body)
     return problems
@@ -541,9 +563,9 @@ def uploads_expected(
     if not files:  # the usual case, asked of every JSON body: the schema takes no file
         return []
     return [
-        Violation(
+        Violation.at(
             operation.id,
-            f"/body/{key}",
+            ("body", key),
             upload_expected(form[key]),
             form[key],
             "value_error",
@@ -579,17 +601,17 @@ def unknown_fields(operation: Operation, schema: dict[str, Any], body: Any) -> l
     jsonschema accepts them; a field the contract does not know is still a sign of a client
     bug (a typo, a field of another endpoint), so it is reported.
     """
-    found: list[tuple[list[str], Any]] = []
-    _unknown(operation.contract, [schema], body, [], found)
+    found: list[tuple[Location, Any]] = []
+    _unknown(operation.contract, [schema], body, ("body",), found)
     return [
-        Violation(
+        Violation.at(
             operation.id,
-            _pointer("body", path),
-            f"unknown field {path[-1]!r}: not in the contract (the real service ignores it)",
+            loc,
+            f"unknown field {loc[-1]!r}: not in the contract (the real service ignores it)",
             value,
             "extra_forbidden",
         )
-        for path, value in found
+        for loc, value in found
     ]
 
 
@@ -597,8 +619,8 @@ def _unknown(
     contract: Contract,
     schemas: list[Any],
     data: Any,
-    path: list[str],
-    found: list[tuple[list[str], Any]],
+    path: Location,
+    found: list[tuple[Location, Any]],
 ) -> None:
     alternatives = _alternatives(contract, schemas)
     if isinstance(data, dict):
@@ -617,9 +639,9 @@ def _unknown(
                 return
             if key not in known:
                 if not open_ended:
-                    found.append(([*path, key], value))
+                    found.append(((*path, key), value))
             elif isinstance(value, dict | list):  # a scalar holds no field
-                _unknown(contract, known[key], value, [*path, key], found)
+                _unknown(contract, known[key], value, (*path, key), found)
     elif isinstance(data, list):
         # a list past its `maxItems` is refused whole, its items not looked at (`document.py`)
         items = [
@@ -632,7 +654,7 @@ def _unknown(
                 if len(found) >= MAX_VIOLATIONS:
                     return
                 if isinstance(value, dict | list):
-                    _unknown(contract, items, value, [*path, str(index)], found)
+                    _unknown(contract, items, value, (*path, index), found)
 
 
 def _alternatives(contract: Contract, schemas: list[Any]) -> list[dict[str, Any]]:
@@ -736,6 +758,7 @@ def validate_response(
     """Everything a response does that its operation does not document (a HEAD's answer,
     its GET's without the body, has no body to check)."""
     contract = load(api) if isinstance(api, str) else api
+    path = contract.canonical(path)  # as the API serves it: NeuroLinker's `/v1/` is `/api/v1/`
     found = contract.operation(method, path)
     head = method.upper() == "HEAD"
     if found is None:
@@ -769,12 +792,12 @@ def _check_headers(
         if key not in headers:
             if spec.get("required"):
                 problems.append(
-                    Violation(operation.id, f"/header/{key}", "required header is missing")
+                    Violation.at(operation.id, ("header", key), "required header is missing")
                 )
             continue
         schema = spec.get("schema", {})
         value = coerce(headers[key], schema, operation.contract)
-        problems += check(operation, schema, value, f"header/{key}")
+        problems += check(operation, schema, value, ("header", key))
     return problems
 
 
@@ -792,7 +815,11 @@ def _check_content(
             )
         ]
     name, entry = media
-    if "json" not in name or "schema" not in entry:
+    if "schema" not in entry:
+        return []
+    if name == EVENT_STREAM:
+        return _check_events(operation, entry["schema"], body)
+    if "json" not in name:
         return []
     if isinstance(body, bytes | str):
         try:
@@ -800,3 +827,95 @@ def _check_content(
         except ValueError:
             return [Violation(operation.id, "/body", "response body is not JSON", None)]
     return check(operation, entry["schema"], body, "body")
+
+
+EVENT_STREAM = "text/event-stream"
+EVENT_FIELDS = frozenset(["event", "data", "id", "retry"])
+LINE_END = re.compile(r"\r\n|\r|\n")  # any of the three ends a line of an event stream
+DIGITS = re.compile(r"[0-9]+")
+
+
+def _check_events(operation: Operation, schema: dict[str, Any], body: Any) -> list[Violation]:
+    """A Server-Sent Events body, event by event (`/body/0`, `/body/1`...): each as OpenAPI
+    3.2 describes one, an object of its `event`, `data`, `id` and `retry`, against `schema`;
+    then its `data`, read as JSON, against the `contentSchema` its event's branch gives."""
+    try:
+        events, ended = _read_events(body)
+    except ValueError as exc:
+        message = f"response body is not an event stream: {exc}"
+        return [Violation(operation.id, "/body", message, None)]
+    problems: list[Violation] = []
+    for index, event in enumerate(events):
+        if len(problems) >= MAX_VIOLATIONS:
+            break
+        where = ("body", index)
+        problems += check(operation, schema, event, where) or _check_data(
+            operation, schema, event, where
+        )
+    if not ended:
+        message = "the stream ends inside this event: no blank line ends it, a client drops it"
+        problems.append(Violation.at(operation.id, ("body", len(events) - 1), message))
+    return problems[:MAX_VIOLATIONS]
+
+
+def _read_events(body: Any) -> tuple[list[dict[str, Any]], bool]:
+    """The events of a `text/event-stream` body (bytes or text), each as the object OpenAPI
+    3.2 describes (`retry` a number when it is one), and whether the last one is ended by a
+    blank line (one the stream stops inside of is dropped by clients). Comment lines are left
+    out. ValueError: the body is not text, not UTF-8, or has a line that is no SSE field."""
+    if not isinstance(body, bytes | str):
+        raise ValueError(f"give it as bytes or text, not {type(body).__name__}")
+    text = body.decode() if isinstance(body, bytes) else body
+    *lines, rest = LINE_END.split(text.removeprefix("\ufeff"))
+    events: list[dict[str, Any]] = []
+    event: dict[str, Any] = {}
+    for number, line in enumerate([*lines, rest], 1):
+        if not line:  # a blank line ends the event (the empty text after the last end does not)
+            if event and number <= len(lines):
+                events.append(event)
+                event = {}
+            continue
+        if line.startswith(":"):  # a comment (`: keep-alive`)
+            continue
+        name, _, value = line.partition(":")
+        if name not in EVENT_FIELDS:
+            raise ValueError(f"line {number} is no SSE field: {line[:80]!r}")
+        value = value.removeprefix(" ")
+        if name == "data" and "data" in event:
+            value = f"{event['data']}\n{value}"
+        elif name == "retry" and DIGITS.fullmatch(value):
+            value = int(value)
+        event[name] = value
+    if event:
+        events.append(event)
+    return events, not event
+
+
+def _check_data(
+    operation: Operation, schema: dict[str, Any], event: dict[str, Any], where: Location
+) -> list[Violation]:
+    """An event's `data` as the branch of `schema` that pins its `event` says: JSON, of its
+    `contentSchema` (a branch that gives none: not looked at)."""
+    content = _data_schema(operation.contract, schema, event["event"])
+    if content is None:
+        return []
+    try:
+        data = json.loads(event["data"])
+    except ValueError:
+        return [
+            Violation.at(operation.id, (*where, "data"), "event data is not JSON", event["data"])
+        ]
+    return check(operation, content, data, (*where, "data"))
+
+
+def _data_schema(contract: Contract, schema: dict[str, Any], name: str) -> Any:
+    """The `contentSchema` of JSON `data` in the branch of `schema` whose `event` is `name`."""
+    schema = contract.resolve(schema)
+    for branch in map(
+        contract.resolve, [schema, *schema.get("oneOf", ()), *schema.get("anyOf", ())]
+    ):
+        data = contract.resolve(branch.get("properties", {}).get("data", {}))
+        json_data = "contentSchema" in data and "json" in data.get("contentMediaType", "")
+        if json_data and _among(name, _pins(branch).get("event", [])):
+            return data["contentSchema"]
+    return None

@@ -1504,7 +1504,8 @@ def test_field_extraction_url_mode_as_the_sdk_sends_it(nl: Client) -> None:
     [
         ("not an object", "dict_type", "Input should be a valid"),
         ({}, "value_error", "cannot be empty"),
-        ({"type": "objekt"}, "value_error", "Invalid JSON Schema"),
+        ({"type": "objekt"}, "value_error", "root of json_schema"),
+        ({"type": "object", "properties": 5}, "value_error", "Invalid JSON Schema"),
         ({"type": "string"}, "value_error", "root of json_schema"),
         ({"type": "object", "properties": {"a": {"$ref": "#/x"}}}, "value_error", "$ref"),
         (

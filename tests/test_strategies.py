@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from mockserver.apis import names as api_names
-from mockserver.contracts import load, validate_response
+from mockserver.contracts import load, validate_request, validate_response
 from mockserver.contracts.lifecycle import lifecycle as contract_lifecycle
 from mockserver.contracts.strategies import (
     UnsupportedSchema,
@@ -26,6 +26,7 @@ from mockserver.contracts.strategies import (
     responses,
     status_operation,
 )
+from tests.conftest import Mock
 
 try:  # checks `uri` formats too, which the jsonschema package here does not
     import jsonschema_rs
@@ -578,3 +579,120 @@ def test_contract_validators_are_found_by_content_and_bounded(
     for size in range(10):
         assert not contract.validator({"type": "integer", "minimum": size}).is_valid(-1)
     assert len(contract._validators) == 3
+
+
+# --- rules the contracts' prose states: drawn by the strategies, refused by the validators ------
+
+NA_STATUS = {
+    "object_type": "audio",
+    "object_id": "6c62f8e7-02a3-48c0-a5b5-5de87ed9c31a",
+    "status": "in_progress",
+    "is_complete": False,
+    "is_failed": False,
+}
+NA_FLAGS = "Value error, is_complete must be true exactly when status is completed"
+NA_FAILURE = (
+    "Value error, is_failed must be true exactly when status is failed, with an error_message"
+)
+ND_ERRORS = "https://api.neuraldraft.io/errors/"
+JSON_ANSWER = {"content-type": "application/json"}
+
+
+def test_a_neural_analog_status_draws_the_flags_its_status_says() -> None:
+    drawn = [example(responses("neuralanalog", "get_status"), seed) for seed in range(40)]
+    assert {body["status"] for body in drawn} == {
+        "in_progress",
+        "processing",
+        "completed",
+        "failed",
+    }
+    for body in drawn:
+        assert body["is_complete"] is (body["status"] == "completed"), body
+        assert body["is_failed"] is (body["status"] == "failed"), body
+        assert body["status"] != "failed" or isinstance(body["error_message"], str), body
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"status": "completed"}, NA_FLAGS),
+        ({"is_complete": True}, NA_FLAGS),
+        ({"status": "failed", "error_message": "gone"}, NA_FAILURE),
+        ({"status": "failed", "is_failed": True}, NA_FAILURE),
+        ({"is_failed": True, "error_message": "gone"}, NA_FAILURE),
+    ],
+)
+def test_a_neural_analog_status_whose_flags_say_otherwise_is_refused(
+    change: dict[str, Any], message: str
+) -> None:
+    path = f"/status/audio/{NA_STATUS['object_id']}"
+    body = {**NA_STATUS, **change}
+    found = validate_response("neuralanalog", "GET", path, 200, body=body, headers=JSON_ANSWER)
+    assert [(v.pointer, v.message) for v in found] == [("/body", message)]
+    assert (
+        validate_response("neuralanalog", "GET", path, 200, body=NA_STATUS, headers=JSON_ANSWER)
+        == []
+    )
+
+
+def test_a_neural_draft_problems_type_ends_in_its_code() -> None:
+    problems = from_schema("neuraldraft", {"$ref": "#/components/schemas/Problem"})
+    drawn = [example(problems, seed) for seed in range(30)]
+    drawn += [example(responses("neuraldraft", "get_job", 404), seed) for seed in range(10)]
+    assert len({problem["code"] for problem in drawn}) > 5
+    assert all(problem["type"] == ND_ERRORS + problem["code"] for problem in drawn)
+    wrong = {**drawn[-1], "type": f"{ND_ERRORS}zpfy"}
+    found = validate_response(
+        "neuraldraft",
+        "GET",
+        "/v1/jobs/job_abcdefghijkl",
+        404,
+        body=wrong,
+        headers={"content-type": "application/problem+json"},
+    )
+    assert [(v.pointer, v.message) for v in found if v.pointer.startswith("/body")] == [
+        ("/body", f"Value error, type must be {ND_ERRORS}<code>")
+    ]
+
+
+def test_a_markdown_field_extraction_draws_a_schema_the_mock_takes(mock: Mock) -> None:
+    """Not refused with a 422: its documents name no extraction of this key, the 400."""
+    operation = load("neurolinker").by_id("extract_fields_from_markdown")
+    body = operation.spec["requestBody"]["content"]["application/json"]["schema"]
+    for seed in range(8):
+        drawn = example(from_schema("neurolinker", body), seed)
+        answer = mock.client.post(
+            "/neurolinker/api/v1/extract-fields-from-markdown",
+            headers=mock.headers("neurolinker"),
+            json=drawn,
+        )
+        assert answer.status_code == 400, (drawn, answer.text)
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({}, "Value error, json_schema cannot be empty"),
+        ({"type": "array"}, 'Value error, the root of json_schema must be {"type": "object", ...}'),
+        (
+            {"properties": {}},
+            'Value error, the root of json_schema must be {"type": "object", ...}',
+        ),
+    ],
+)
+def test_a_markdown_field_extraction_without_an_object_schema_is_refused(
+    schema: dict[str, Any], message: str
+) -> None:
+    body = {"document_ids": ["x"], "json_schema": schema}
+    path = "/api/v1/extract-fields-from-markdown"
+    found = validate_request(
+        "neurolinker", "POST", path, content_type="application/json", body=body
+    )
+    assert [(v.pointer, v.message, v.kind) for v in found] == [
+        ("/body/json_schema", message, "value_error")
+    ]
+    good = {**body, "json_schema": {"type": "object", "properties": {"a": {"type": "string"}}}}
+    assert (
+        validate_request("neurolinker", "POST", path, content_type="application/json", body=good)
+        == []
+    )

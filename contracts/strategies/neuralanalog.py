@@ -1,5 +1,5 @@
-"""Neural Analog lifecycles: `status` plus flags, `completed_at`, stems on a finished split,
-workflow steps."""
+"""Neural Analog lifecycles: `status` (the contract sets its flags), `completed_at`, stems on a
+finished split, workflow steps."""
 
 from __future__ import annotations
 
@@ -59,8 +59,6 @@ def lifecycle(draw: st.DrawFn, object_type: str) -> list[dict[str, Any]]:
     body["completed_at"] = clock.stamp(finished) if outcome == "completed" else None
     if outcome == "completed" and object_type in NA_DOWNLOADABLE:
         body["download_url"] = draw(present("neuralanalog", "StatusResponse", "download_url"))
-    if outcome == "failed":
-        body["error_message"] = draw(present("neuralanalog", "StatusResponse", "error_message"))
     if plan:
         done = (
             len(plan)
@@ -81,17 +79,17 @@ def lifecycle(draw: st.DrawFn, object_type: str) -> list[dict[str, Any]]:
 
 
 def _na_body(object_type: str, state: str) -> SearchStrategy[dict]:
-    """A status body in `state` whose flags, links and extensions a lifecycle then sets."""
+    """A status body in `state` whose links and extensions a lifecycle then sets (the contract
+    sets its flags, and a failure's `error_message`)."""
     pins: dict[str, Any] = {
         "object_type": object_type,
         "status": state,
-        "is_complete": state == "completed",
-        "is_failed": state == "failed",
-        "error_message": None,
         "download_url": None,
         "completed_at": None,
         "stems": ABSENT,
     }
+    if state != "failed":
+        pins["error_message"] = None
     if object_type != "workflow":
         pins["steps"] = ABSENT
     return pin("neuralanalog", STATUS, **pins)
