@@ -276,10 +276,7 @@ class ApiService:
 
     def canonical(self, path: str) -> str:
         """The documented path for an alias (NeuroLinker's `/v1/...` is `/api/v1/...`)."""
-        for alias, documented in self.path_aliases.items():
-            if path.startswith(alias):
-                return documented + path[len(alias) :]
-        return path
+        return self.contract.canonical(path)
 
     def outcome(self, kind: str, scenario: Scenario) -> Outcome:
         """The terminal outcome a scenario names, in this API's words."""
