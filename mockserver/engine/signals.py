@@ -8,6 +8,19 @@ from collections.abc import Callable
 Listener = Callable[[], None]
 
 
+class Slow:
+    """A listener whose work may take long (webhook deliveries over HTTP): `fire` calls it
+    after every other one, so that none of them (an open event stream) waits for it."""
+
+    __slots__ = ("listener",)
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+
+    def __call__(self) -> None:
+        self.listener()
+
+
 class Signal:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
@@ -26,7 +39,8 @@ class Signal:
         return remove
 
     def fire(self) -> None:
+        """Call every listener, in the order they came, the `Slow` ones last."""
         with self._lock:
-            listeners = list(self._listeners)
+            listeners = sorted(self._listeners, key=lambda listener: isinstance(listener, Slow))
         for listener in listeners:
             listener()

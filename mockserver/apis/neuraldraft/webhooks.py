@@ -4,21 +4,32 @@ Job progress stays a pure function of time (of status reads, for a per-poll job)
 deliveries are actions. Each time the dispatcher ticks it (1) turns what jobs did since the
 last tick into events (the service's `happened` callback says which, with their times and
 where in its plan each job was then; `data_of` makes an event's data, as things stood then,
-once it is new: for a per-poll job the position, not the time, says how many of its reads
-had been made, as several may share one clock time), one delivery per subscribed endpoint,
-first due when the event happened, and (2) attempts every delivery that is due, earliest
-first, with the retries that fall due meanwhile. A job that has ended and made its events is
-settled: ticks do not read it again. A failed attempt (no 2xx within 30 s) is retried 30 s,
-2 min, 10 min, 1 h and 6 h after the previous one, all on the server clock (on a manual clock
-an attempt is made at its due time, however far the clock jumped past it); the delivery is
-`failed` from its first failed attempt on (with `next_retry_at` while a retry waits, as in
-the docs' example). Every delivery stays listed (`GET /v1/webhook-deliveries`) and can be
-sent again by hand (`POST /v1/webhook-deliveries/{id}/retry`).
+once it is new: for a per-poll job the position, not the time, says how many of its reads had
+been made, as several may share one clock time), one delivery per subscribed endpoint, first
+due when the event happened, and (2) attempts every delivery that is due, each endpoint's
+earliest first, with the retries that fall due meanwhile. A job that has ended and made its
+events is settled: ticks do not read it again. A failed attempt (no 2xx within 30 s) is
+retried 30 s, 2 min, 10 min, 1 h and 6 h after the previous one, all on the server clock (on
+a manual clock an attempt is made at its due time, however far the clock jumped past it); the
+delivery is `failed` from its first failed attempt on (with `next_retry_at` while a retry
+waits, as in the docs' example). Every delivery stays listed (`GET /v1/webhook-deliveries`)
+and can be sent again by hand (`POST /v1/webhook-deliveries/{id}/retry`).
 
 When does it tick? Whenever the clock is moved by hand (`clock.advance`, `clock.set`, the
 admin `POST /__mock__/clock/advance`): the deliveries are made before that call returns, so a
-test can assert right after advancing. On the system clock a background thread, started with
-the first endpoint, also ticks once a second of real time.
+test can assert right after advancing; the clock's other listeners (open event streams) hear
+of the move first (`Slow`). On the system clock a background thread, started with the first
+endpoint, also ticks once a second of real time, and leaves the attempts it starts to go on.
+
+Attempts are sent from one event loop per process, in a daemon thread (`_Sender`). Each
+endpoint's deliveries go one at a time, in time order (its lane: a receiver gets its events in
+the order they happened); different endpoints' side by side, at most `SENDING` attempts at once
+and `SENDING_PER_KEY` of one key, so a receiver that hangs holds up its own endpoint only (and
+a key's many slow receivers no more than that key's share). An attempt has `timeout` (30 s) in
+all, from connecting to the last byte it reads, and reads the first `RESPONSE_BODY_LIMIT` bytes
+of the answer, no more. `close` (at exit, or when the server stops) cuts the attempts under way
+short: each is a failed attempt without a response, retried on its schedule, and a clock move
+waiting for them returns.
 
 Everything lives in the state store: a tenant's endpoints and deliveries under its key, the
 events made so far (each made once, set-if-absent), and server-wide the tenants with
@@ -31,7 +42,9 @@ has lapsed another worker (or the restarted one) makes that attempt instead.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import hashlib
 import heapq
 import hmac
@@ -42,17 +55,21 @@ import time
 from base64 import b64decode, b64encode
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from random import Random
 from typing import Any, ClassVar
+from weakref import WeakValueDictionary
 
 import httpx
 
+from mockserver import contracts
 from mockserver.admin_guard import targets_admin
 from mockserver.apis.neuraldraft.posts import Fields
 from mockserver.engine.clock import isoformat
 from mockserver.engine.ids import base62
 from mockserver.engine.jobs import Job
-from mockserver.errors import ApiError
+from mockserver.engine.signals import Slow
+from mockserver.errors import ApiError, FieldError, invalid
 from mockserver.state import MockState
 from mockserver.stores import key
 from mockserver.stores.codec import storable
@@ -60,9 +77,13 @@ from mockserver.stores.codec import storable
 log = logging.getLogger("mockserver.neuraldraft.webhooks")
 
 RETRY_DELAYS = (30.0, 120.0, 600.0, 3600.0, 21_600.0)  # after attempts 1..5; 6 attempts in all
-TIMEOUT_SECONDS = 30.0  # the docs: "responds 2xx within 30 seconds"
+TIMEOUT_SECONDS = 30.0  # the docs: "responds 2xx within 30 seconds": an attempt's whole time
 CLAIM_SECONDS = 2 * TIMEOUT_SECONDS  # real time an attempt may take before another may make it
 SYSTEM_TICK_SECONDS = 1.0
+SENDING = 16  # attempts under way at once, per server
+SENDING_PER_KEY = 4  # of them, one key's: its slow receivers leave room to the other keys
+CLOSE_SECONDS = 2.0  # how long `close` waits for the attempts it cut short to be recorded
+MAX_LABEL = 63  # characters of one label of a host name (DNS's bound)
 RESPONSE_BODY_LIMIT = 1024  # the docs: "First 1KB of the response body"
 DELIVERIES_KEPT = 10_000  # the oldest finished deliveries are forgotten past this
 FORGET_LOOKS = 8  # deliveries looked at per one added past that, at most
@@ -85,6 +106,9 @@ class Event:
     at: float
     data: dict[str, Any]
 
+
+# (tenant, endpoint ID): one endpoint's deliveries, attempted one at a time in time order
+Lane = tuple[str, str]
 
 # (topic, subject, at, position): an event a job triggered, no data yet; `position` is where
 # in its plan the job was at `at` (a per-poll job's reads may share one clock time)
@@ -187,6 +211,72 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
+def sendable(url: str) -> bool:
+    """Whether a request can be sent to `url`, which the contract's pattern took: httpx reads
+    its host (one that looks like an IPv4 address is one; an A-label, `xn--`, decodes) and each
+    label of a name has 1 to 63 characters, as DNS has them (`a..b` and `.example` have an
+    empty one, which the resolver refuses to encode)."""
+    try:
+        parsed = httpx.URL(url)
+        if not parsed.host:  # decoding an A-label that is none raises idna's UnicodeError
+            return False
+    except (httpx.InvalidURL, UnicodeError):
+        return False
+    name = parsed.raw_host.decode("ascii").removesuffix(".")
+    return all(0 < len(label) <= MAX_LABEL for label in name.split("."))
+
+
+class _Sender:
+    """The process's event loop for webhook attempts, in a daemon thread started on first use,
+    and its HTTP client: every server of the process sends from there, and the interpreter's
+    exit never waits for an attempt (`Webhooks.close` cuts its own short)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=self._loop.run_forever, name="webhook-attempts", daemon=True
+                )
+                thread.start()
+            return self._loop
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """Used on the loop only. trust_env=False: a proxy from the environment must not
+        swallow local receivers; no timeout of its own: each attempt has one for all of it."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(trust_env=False, timeout=None)
+        return self._client
+
+
+_SENDER = _Sender()
+
+
+async def _exchange(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST `body` to `url`: the answer's status and the first `RESPONSE_BODY_LIMIT` bytes of
+    its body, read no further (a receiver may answer gigabytes). Asked unencoded, so that the
+    bytes read are the body's own."""
+    sent = {**headers, "Accept-Encoding": "identity"}
+    async with _SENDER.client.stream("POST", url, content=body, headers=sent) as answer:
+        start = b""
+        async for chunk in answer.aiter_raw():
+            start += chunk
+            if len(start) >= RESPONSE_BODY_LIMIT:
+                break
+        return answer.status_code, start[:RESPONSE_BODY_LIMIT]
+
+
 @dataclass
 class Webhooks:
     """The endpoints of every tenant and their deliveries."""
@@ -196,14 +286,24 @@ class Webhooks:
     happened: Happened
     data_of: EventData
     wall: Callable[[], float] = time.time  # the real clock claims lapse on (not the server's)
+    timeout: float = TIMEOUT_SECONDS  # an attempt's whole time, connecting to its answer read
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _client: httpx.Client | None = None
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    # used on the sender's loop only: each lane's latest run, every run under way, the places
+    # for attempts (the server's, each key's)
+    _lanes: dict[Lane, asyncio.Task[None]] = field(default_factory=dict, init=False)
+    _runs: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+    _places: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(SENDING), init=False
+    )
+    _key_places: WeakValueDictionary[str, asyncio.Semaphore] = field(
+        default_factory=WeakValueDictionary, init=False
+    )
 
     def __post_init__(self) -> None:
         self.backend = self.state.backend
-        self.state.clock.on_change(self._safe_tick)
+        self.state.clock.on_change(Slow(self._safe_tick))
         # server-wide: the tenants that ever had an endpoint, the deliveries waiting for an
         # attempt and all deliveries, oldest first ([tenant, id]), their creation counter
         self._tenants = key(None, self.api, "webhook-tenants")
@@ -228,6 +328,7 @@ class Webhooks:
     # --- endpoints ---------------------------------------------------------------------------
 
     def create(self, tenant: str, url: str, events: list[str], is_active: bool) -> Endpoint:
+        self._check(url)
         rng = self._rng(tenant)
         endpoint = Endpoint(
             "whe_" + base62(rng, 12),
@@ -249,6 +350,14 @@ class Webhooks:
         self._start_thread()
         return endpoint
 
+    def _check(self, url: str) -> None:
+        """A URL the contract's pattern took but no request can be sent to (`sendable`) is
+        refused as the pattern refuses one: a 422 on `url`, in the contract's words."""
+        if not sendable(url):
+            schema = contracts.load(self.api).document["components"]["schemas"]["WebhookUrl"]
+            message = " ".join(schema["x-error-message"].split())
+            raise invalid(FieldError(("body", "url"), message, "value_error", url))
+
     def endpoints(self, tenant: str) -> list[Endpoint]:
         ids = self.backend.items(key(tenant, self.api, "webhooks"))
         found = self.backend.get_many([self._endpoint_key(tenant, i) for i in ids])
@@ -259,6 +368,8 @@ class Webhooks:
 
     def update(self, endpoint: Endpoint, changes: dict[str, Any]) -> Endpoint | None:
         """The endpoint changed; None if it was deleted meanwhile."""
+        if "url" in changes:
+            self._check(changes["url"])
         wanted: dict[str, Any] = {
             name: changes[name] for name in ("url", "is_active") if name in changes
         }
@@ -366,26 +477,80 @@ class Webhooks:
         """Where it is noted that the event `event_key` was made (it is made once)."""
         return key(tenant, self.api, "event", event_key)
 
-    def tick(self) -> None:
+    def tick(self, wait: bool = True) -> None:
         """Create the events of what jobs did since the last tick, then attempt every due
-        delivery."""
+        delivery; `wait`: return once those attempts are made (a clock moved by hand)."""
         now = self.state.now()
         tenants = self.backend.entries(self._tenants)
         if not tenants:
             return
         for tenant in sorted(tenants):
             self._emit_jobs(tenant, now)
-        self._attempt_due(now)
+        self._attempt_due(now, wait)
 
-    def _attempt_due(self, now: float) -> None:
-        """Every attempt due by `now`, earliest first: a retry that falls due before `now`
-        (a clock moved by hours at once) is made in the same tick, after those due before
-        it, so one move makes every attempt its time span holds."""
-        due = [(d.due, d.order, d) for d in self._waiting() if d.due is not None and d.due <= now]
+    def _attempt_due(self, now: float, wait: bool) -> None:
+        """Every attempt due by `now`, each endpoint's in its lane (see `_run`), the lanes side
+        by side on the sender's loop."""
+        lanes: dict[Lane, list[Delivery]] = {}
+        for delivery in self._waiting():
+            if delivery.due is not None and delivery.due <= now:
+                lanes.setdefault((delivery.tenant, delivery.endpoint_id), []).append(delivery)
+        if not lanes or self._stop.is_set():
+            return
+        started = asyncio.run_coroutine_threadsafe(self._start(lanes, now, wait), _SENDER.loop)
+        if wait:
+            started.result()
+
+    async def _start(self, lanes: dict[Lane, list[Delivery]], now: float, wait: bool) -> None:
+        """A run of each lane. A lane still at its last run is left to a later tick (on the
+        system clock's, the next second's), unless `wait`: then the new run follows it, and
+        this returns once the runs started here are over."""
+        runs = []
+        for lane, deliveries in lanes.items():
+            previous = self._lanes.get(lane)
+            if self._stop.is_set() or (previous is not None and not wait):
+                continue
+            run = asyncio.create_task(self._run(previous, deliveries, now))
+            self._lanes[lane] = run
+            self._runs.add(run)
+            run.add_done_callback(partial(self._ended, lane))
+            runs.append(run)
+        if wait and runs:
+            await asyncio.wait(runs)
+
+    def _ended(self, lane: Lane, run: asyncio.Task[None]) -> None:
+        self._runs.discard(run)
+        if self._lanes.get(lane) is run:
+            del self._lanes[lane]
+
+    async def _run(
+        self, previous: asyncio.Task[None] | None, deliveries: list[Delivery], now: float
+    ) -> None:
+        """One endpoint's attempts due by `now`, earliest first, once its previous run is over:
+        a retry that falls due before `now` (a clock moved by hours at once) is made in the
+        same run, after those due before it, so one move makes every attempt its time span
+        holds. An attempt that breaks off (a fault of the mock's, not the receiver's) is
+        logged and leaves its delivery to a later tick; the others go on."""
+        if previous is not None:
+            await asyncio.wait([previous])
+        # as they are now: the previous run may have made some of their attempts
+        found = self.backend.get_many([self._delivery_key(d.tenant, d.id) for d in deliveries])
+        due = [
+            (d.due, d.order, d)
+            for d in found
+            if d is not None and d.due is not None and d.due <= now
+        ]
         heapq.heapify(due)
-        while due:
+        tenant = deliveries[0].tenant
+        key_places = self._key_places.setdefault(tenant, asyncio.Semaphore(SENDING_PER_KEY))
+        while due and not self._stop.is_set():
             at, _, delivery = heapq.heappop(due)
-            after = self._attempt(delivery, self._sent_at(at))
+            try:
+                async with key_places, self._places:
+                    after = await self._attempt(delivery, self._sent_at(at))
+            except Exception:
+                log.exception("webhook delivery %s: its attempt broke off", delivery.id)
+                continue
             if after is not None and after.due is not None and after.due <= now:
                 heapq.heappush(due, (after.due, after.order, after))
 
@@ -457,7 +622,7 @@ class Webhooks:
             )
             store.remove(key(tenant, self.api, "deliveries"), delivery_id)
 
-    def _attempt(self, delivery: Delivery, at: float) -> Delivery | None:
+    async def _attempt(self, delivery: Delivery, at: float) -> Delivery | None:
         """Attempt `delivery` once at server time `at`, unless another worker (or thread)
         claimed this attempt: the delivery after it, or None if this made none (that worker
         goes on with its retries)."""
@@ -476,10 +641,30 @@ class Webhooks:
         # signed with the real time of sending: receivers check `t` against their own clock
         # (the docs' verifier refuses one 300 s off), which the server clock may be far from
         sent = int(time.time())
-        status, text = self._post(endpoint.url, endpoint.signing_secret, delivery, sent)
+        try:
+            answer = await self._post(endpoint.url, endpoint.signing_secret, delivery, sent)
+        except asyncio.CancelledError:  # cut short by `close`: no answer came
+            log.info("delivery %s to %s cut short: webhooks closed", delivery.id, endpoint.url)
+            self._record(delivery, endpoint, number, at, (None, None))
+            raise
+        return self._record(delivery, endpoint, number, at, answer)
+
+    def _record(
+        self,
+        delivery: Delivery,
+        endpoint: Endpoint,
+        number: int,
+        at: float,
+        answer: tuple[int | None, str | None],
+    ) -> Delivery | None:
+        """Attempt `number` of `delivery`, made at `at` and answered `answer` (the status and
+        the start of the body), noted on its endpoint and on it, with its next attempt's due
+        time if it failed: the delivery after it."""
+        status, text = answer
+        slot = self._delivery_key(delivery.tenant, delivery.id)
         succeeded = status is not None and 200 <= status < 300
         outcome = SUCCESS if succeeded else FAILED
-        endpoint = self.backend.update(
+        noted = self.backend.update(
             self._endpoint_key(endpoint.tenant, endpoint.id),
             lambda held: (
                 None
@@ -487,7 +672,7 @@ class Webhooks:
                 else replace(held, last_delivery_status=outcome, last_delivery_at=at)
             ),
         )
-        retry = number <= len(RETRY_DELAYS) and endpoint is not None and endpoint.is_active
+        retry = number <= len(RETRY_DELAYS) and noted is not None and noted.is_active
 
         def attempted(held: Delivery | None) -> Delivery | None:
             if held is None:  # forgotten meanwhile
@@ -519,10 +704,12 @@ class Webhooks:
         self.backend.update(claim, take_over)
         return taken
 
-    def _post(
+    async def _post(
         self, url: str, secret: str, delivery: Delivery, timestamp: int
     ) -> tuple[int | None, str | None]:
-        """The receiver's status and the start of its answer; (None, None) if none came."""
+        """The receiver's status and the start of its answer; (None, None) if none came
+        within `timeout` (all of it: connecting, sending, the answer's head and start) or the
+        attempt broke off."""
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: signature(secret, timestamp, delivery.body),
@@ -533,18 +720,18 @@ class Webhooks:
             log.info("delivery %s to %s refused: the admin API is no webhook", delivery.id, url)
             return None, None
         try:
-            answer = self._http().post(url, content=delivery.body, headers=headers)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a failed attempt, not a failed tick
+            async with asyncio.timeout(self.timeout):
+                status, start = await _exchange(url, delivery.body, headers)
+        except TimeoutError:
+            log.info("delivery %s to %s failed: no answer in %g s", delivery.id, url, self.timeout)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             log.info("delivery %s to %s failed: %s", delivery.id, url, exc)
-            return None, None
-        log.info("delivery %s to %s -> %s", delivery.id, url, answer.status_code)
-        return answer.status_code, answer.content[:RESPONSE_BODY_LIMIT].decode("utf-8", "replace")
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            # trust_env=False: a proxy from the environment must not swallow local receivers
-            self._client = httpx.Client(timeout=TIMEOUT_SECONDS, trust_env=False)
-        return self._client
+        except Exception:  # this attempt's own fault (a host no resolver takes): it failed
+            log.exception("delivery %s to %s broke off", delivery.id, url)
+        else:
+            log.info("delivery %s to %s -> %s", delivery.id, url, status)
+            return status, start.decode("utf-8", "replace")
+        return None, None
 
     def _rng(self, tenant: str) -> Random:
         return self.state.ids.rng(f"{self.api}:webhooks", tenant)
@@ -559,27 +746,37 @@ class Webhooks:
             if self._thread is not None:
                 return
             self._thread = threading.Thread(
-                target=self._run, name=f"{self.api}-webhooks", daemon=True
+                target=self._tick_each_second, name=f"{self.api}-webhooks", daemon=True
             )
             self._thread.start()
         atexit.register(self.close)
 
-    def _safe_tick(self) -> None:
+    def _safe_tick(self, wait: bool = True) -> None:
         """A broken tick must neither kill the dispatcher nor fail the clock move."""
         try:
-            self.tick()
+            self.tick(wait)
         except Exception:
             log.exception("webhook dispatcher tick failed")
 
-    def _run(self) -> None:
+    def _tick_each_second(self) -> None:
         while not self._stop.wait(SYSTEM_TICK_SECONDS):
-            self._safe_tick()
+            self._safe_tick(wait=False)
 
     def close(self) -> None:
-        """Stop the background thread and the HTTP client."""
+        """Stop delivering, promptly: the background thread ends, and the attempts under way
+        are cut short (each a failed attempt without a response), so that a clock move
+        waiting for them returns."""
         self._stop.set()
+        if _SENDER.started:
+            cut = asyncio.run_coroutine_threadsafe(self._cut(), _SENDER.loop)
+            with contextlib.suppress(TimeoutError):  # recording them hangs: the store is down
+                cut.result(timeout=CLOSE_SECONDS)
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=TIMEOUT_SECONDS + 1)
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+            self._thread.join(timeout=CLOSE_SECONDS)
+
+    async def _cut(self) -> None:
+        runs = list(self._runs)
+        for run in runs:
+            run.cancel()
+        if runs:
+            await asyncio.wait(runs)
