@@ -13,6 +13,10 @@ the mock's virtual clock while polled jobs run, so the links from a create to it
 every state, and counts the lifecycle transitions seen. At exit the coverage per API goes to
 standard error, and as JSON to the file `MOCKSERVER_LIFECYCLE_REPORT` names, if set. The mock is
 reached at the origin of the calls (its admin API at `/__mock__`), or at `MOCKSERVER_URL`.
+
+A clock move is also when Neural Draft delivers webhooks: a stateful run of it posts each event
+to the endpoints schemathesis registered, at hosts it made up. Run it where outgoing traffic is
+blocked (docs/ci-recipe.md, "Outgoing requests").
 """
 
 from __future__ import annotations

@@ -7,16 +7,18 @@ API's) `max_json_bytes`, and a JSON body may not nest deeper than `max_json_dept
 NaN, Infinity, a number past a float's range or a lone surrogate. The key is checked first,
 as the real services do: a huge upload without a valid key is a 401, not a 413. Refusals are
 in the API's own error format, with the first status the operation documents (413 for
-uploads; 400 or 422 elsewhere).
+uploads; 400 or 422 elsewhere), and journalled: a body holding values no answer could hold
+again is no valid JSON, and its entry lists them as contract violations at their fields, with
+whatever else the request check finds in it (an unknown field beside them).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import secrets
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -29,6 +31,7 @@ from mockserver.request import ApiRequest, first_headers, keep_body
 from mockserver.routing import ADMIN_PREFIX, ApiRoutes
 
 if TYPE_CHECKING:
+    from mockserver.contracts import Violation
     from mockserver.service import ApiService
     from mockserver.state import MockState
 
@@ -47,7 +50,18 @@ _OPENS, _CLOSES = b"[{", b"]}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def json_problem(raw: bytes, max_depth: int) -> str | None:
+@dataclass(frozen=True, slots=True)
+class JsonProblem:
+    """Why a JSON body is refused unread. For values no answer could hold again, also the
+    body read with them made writable, and those values (`strictjson.writable`): the request
+    check journals them as violations, with what else the body breaks."""
+
+    message: str
+    body: Any = None
+    unwritable: tuple[strictjson.Unwritable, ...] = ()
+
+
+def json_problem(raw: bytes, max_depth: int) -> JsonProblem | None:
     """Why a JSON body must be refused before it is parsed (None: it may be parsed).
 
     Strings are blanked first, so brackets and words inside them do not count; the scan is a
@@ -63,14 +77,18 @@ def json_problem(raw: bytes, max_depth: int) -> str | None:
         for byte in brackets:
             depth += 1 if byte in _OPENS else -1
             if depth > max_depth:
-                return f"JSON nested deeper than {max_depth} levels"
-    unwritable = _unwritable_number(raw) if _suspect(bare) else None
-    if unwritable is not None:
-        return unwritable
-    where = _lone_surrogate(raw) if _SURROGATE_ESCAPE.search(raw) else None
-    if where is not None:
-        return f"{where} holds a lone UTF-16 surrogate (\\ud800 to \\udfff), which is no character"
-    return None
+                return JsonProblem(f"JSON nested deeper than {max_depth} levels")
+    if not _suspect(bare) and _SURROGATE_ESCAPE.search(raw) is None:
+        return None
+    try:
+        body, unwritable = strictjson.writable(raw)
+    except (ValueError, RecursionError):
+        return None  # no JSON at all: the handler says why
+    if not unwritable:
+        return None
+    first = unwritable[0]
+    where = ".".join(map(str, first.path)) or "the body"
+    return JsonProblem(f"{where} holds {first.problem}", body, tuple(unwritable))
 
 
 def has_digit_run(raw: bytes, length: int) -> bool:
@@ -87,32 +105,6 @@ def _suspect(raw: bytes) -> bool:
     if raw.find(b"\\u") >= 0 and _SURROGATE_ESCAPE.search(raw) is not None:
         return True
     return has_digit_run(raw, 3) and _SUSPECT.search(raw) is not None
-
-
-def _unwritable_number(raw: bytes) -> str | None:
-    """Which field of the (not too deep) body holds a number no answer could hold, and why:
-    None for none, or for a body that does not parse (the handler says why)."""
-    try:
-        found = strictjson.unwritable_number_at(raw)
-    except (ValueError, RecursionError):
-        return None
-    if found is None:
-        return None
-    path, number = found
-    where = ".".join(map(str, path)) or "the body"
-    return f"{where} holds {number}: {strictjson.NOT_A_NUMBER}"
-
-
-def _lone_surrogate(raw: bytes) -> str | None:
-    """Where the body holds a string with a lone surrogate (`title`, `tags.1`; None: nowhere
-    or unparseable, which the handler says)."""
-    try:
-        path = strictjson.surrogate_at(json.loads(raw))
-    except (ValueError, RecursionError):
-        return None
-    if path is None:
-        return None
-    return ".".join(map(str, path)) or "the body"
 
 
 class BodyLimits:
@@ -168,7 +160,8 @@ class BodyLimits:
             return
         problem = json_problem(raw, self.config.max_json_depth)
         if problem is not None:
-            await self._refuse(scope, service, MALFORMED, f"Request body: {problem}", send)
+            message = f"Request body: {problem.message}"
+            await self._refuse(scope, service, MALFORMED, message, send, problem)
             return
         keep_body(scope, raw)
         await self.app(scope, replaying(raw, pending, receive), send)
@@ -220,8 +213,10 @@ class BodyLimits:
         statuses: tuple[int, ...],
         message: str,
         send: Send,
+        problem: JsonProblem | None = None,
     ) -> None:
-        """Answer in the app's place, with a request ID, and journal the refusal."""
+        """Answer in the app's place, with a request ID, and journal the refusal (with the
+        contract violations of a body refused for values no answer could hold again)."""
         request_id = f"req_{secrets.token_hex(8)}"
         info = ApiRequest(id=request_id, headers=first_headers(scope)).attach(scope)
         response, tenant = self._refusal(scope, info, service, statuses, message)
@@ -244,6 +239,7 @@ class BodyLimits:
                 status=status,
                 response_body=bytes(response.body)[:BODY_LIMIT],
                 response_type=response.headers.get("content-type", ""),
+                violations=_violations(scope, service, problem),
             )
             self.state.journal.record(entry)
 
@@ -265,16 +261,32 @@ class BodyLimits:
         path = service.canonical(path)
         info.api, info.path = service.name, path  # so the answer is checked and formatted
         info.tenant = service.key_sent(scope)
+        info.content_type = info.header(b"content-type")
+        found = service.contract.operation(scope["method"], path)
+        if found is not None:  # what the request check reads
+            info.operation, info.path_params = found
         try:
             tenant = service.tenant_of(request)  # the key first: 401/403 before any size
         except ApiError as exc:
             return service.error_response(request, exc), None
-        found = service.contract.operation(scope["method"], path)
         documented = found[0].spec.get("responses", {}) if found else {}
         status = next((s for s in statuses if str(s) in documented), statuses[-1])
         # a 422 lists its fields, as FastAPI's validation errors do
         errors = [FieldError(("body",), message, "value_error")] if status == 422 else None
         return service.error_response(request, ApiError(status, message, errors=errors)), tenant
+
+
+def _violations(scope: Scope, service: ApiService, problem: JsonProblem | None) -> list[Violation]:
+    """The journal's violations of a refused body: none for one too large or nested too deep
+    (limits of the server's, not the contract's); for values no answer could hold again, what
+    the request check finds (`RequestCheck.unwritable_body`)."""
+    if problem is None or not problem.unwritable:
+        return []
+    from mockserver.validation import RequestCheck, for_journal  # it imports this module
+
+    return for_journal(
+        RequestCheck(service).unwritable_body(scope, problem.body, problem.unwritable)
+    )
 
 
 def _too_large(limit: int) -> str:

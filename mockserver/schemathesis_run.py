@@ -4,9 +4,11 @@ only this repository).
 
 A mock server starts in this process on a free port; each API's document is fetched from it
 (its `servers` point back at it) and `schemathesis run` tests it with a key of one tenant.
-Two passes, as the suite's own run: on the system clock a job takes minutes, longer than a
-run, so one server ends its jobs at once (a share failing) and the links reach results and
-downloads; another keeps them running for the stateful phase.
+Two passes, as the suite's own run: one server ends its jobs at once (a share failing) and the
+links reach results and downloads; another keeps them running for the stateful phase. Both
+servers keep a manual clock that nothing moves, so a job ends at once or never, and Neural
+Draft, which delivers webhooks as its clock moves, sends none: the endpoints' URLs are hosts
+schemathesis makes up, and a run on the system clock posted to them thousands of times.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ PASSES = (
 )
 
 
+def server_config(one: Pass, seed: int | None) -> ServerConfig:
+    """The server of pass `one`: its settings, on a manual clock (see above), seeded from
+    schemathesis's seed when one is given."""
+    mock_seed = None if seed is None else seed % 2**63  # the bounds of a mock's seed
+    return ServerConfig(clock="manual", seed=mock_seed, **one.server)
+
+
 def passes_for(extra: Sequence[str]) -> tuple[Pass, ...]:
     """Both passes; the first alone when the options after `--` choose the phases."""
     chosen = any(arg == "--phases" or arg.startswith("--phases=") for arg in extra)
@@ -115,8 +124,7 @@ def run(apis: Sequence[str], max_examples: int, seed: int | None, extra: Sequenc
         settings.write_text(to_toml(config(apis)))
         for one in passes_for(extra):
             phases = ["--phases", ",".join(one.phases)] if one.phases else []
-            mock_seed = None if seed is None else seed % 2**63  # the bounds of a mock's seed
-            with LiveServer(create_app(ServerConfig(seed=mock_seed, **one.server))) as live:
+            with LiveServer(create_app(server_config(one, seed))) as live:
                 found = commands(live.url, apis, settings, [*options, *phases, *extra])
                 for api, command in found.items():
                     line = f"mockserver schemathesis: {api}, {one.name}: {' '.join(command[1:])}"

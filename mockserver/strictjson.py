@@ -3,7 +3,9 @@
 `NaN`, `Infinity` and numbers past a float's range (`1e999`, an integer of 400 digits) have no
 JSON spelling to be written back in; a string with a lone UTF-16 surrogate (the escape
 `"\\ud800"`) is no text, so no answer holding it can be written as UTF-8. Every JSON body
-(`mockserver.limits`) and NeuroLinker's JSON-in-a-form-field are judged by these two checks.
+(`mockserver.limits`) and NeuroLinker's JSON-in-a-form-field are judged by these two checks,
+and the request check reads such a body with those values made writable, to say where they
+were and what else the body gets wrong (`mockserver.validation`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 NOT_A_NUMBER = "NaN and Infinity are not JSON numbers (nor is a number too large for a float)"
+LONE_SURROGATE = "a lone UTF-16 surrogate (\\ud800 to \\udfff), which is no character"
 FLOAT_DIGITS = 309  # an integer of this many digits may be past the largest float (1.8e308)
 NUMBER_SHOWN = 24  # characters of such a number a refusal echoes (an integer may have thousands)
 _ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800 to \udfff: what may parse as a surrogate
@@ -58,26 +61,56 @@ def may_hold_surrogate(text: str) -> bool:
     return _ESCAPE.search(text) is not None
 
 
-def surrogate_at(value: Any) -> Path | None:
-    """Where the first string (or key) holding a lone surrogate is in parsed JSON: its path,
-    a key's own text last, escaped (`("tags", 1)`, `("\\\\udc00",)`); None for none."""
-    return _first_at(value, lambda item: isinstance(item, str) and _SURROGATE.search(item), True)
+@dataclass(frozen=True, slots=True)
+class Unwritable:
+    """A value of a JSON text that no answer could hold again, and where it was: `path`
+    (a key's own text last, escaped: `("tags", 1)`, `("\\udc00",)`), `sent` the number as
+    sent (cut short) or the string escaped, `number` whether it is a number."""
+
+    path: Path
+    sent: str
+    number: bool
+
+    @property
+    def problem(self) -> str:
+        """What is wrong with it, after the words "<field> holds"."""
+        return f"{self.sent}: {NOT_A_NUMBER}" if self.number else LONE_SURROGATE
 
 
-def unwritable_number_at(text: str | bytes) -> tuple[Path, str] | None:
-    """Where the first number no JSON answer could hold is in `text` (its path, and the
-    number as sent, cut short), so a refusal can name the field; None for none."""
+def writable(text: str | bytes) -> tuple[Any, list[Unwritable]]:
+    """`text` as `json.loads` reads it, with each value no answer could hold again made one
+    that can (a number None, a string or key with a lone surrogate escaped), and those values
+    in the order of the text: a refusal names the first, the contract check reads the rest.
+    Raises as `json.loads` does (a ValueError; a RecursionError past its depth)."""
     value = json.loads(
         text, parse_constant=_Unwritable, parse_float=_read_float, parse_int=_read_integer
     )
-    path = _first_at(value, lambda item: isinstance(item, _Unwritable), False)
-    if path is None:
+    found: list[Unwritable] = []
+    return _made_writable(value, (), found), found
+
+
+def _made_writable(value: Any, path: Path, found: list[Unwritable]) -> Any:
+    if isinstance(value, _Unwritable):
+        number = value.text
+        shown = number if len(number) <= NUMBER_SHOWN else number[:NUMBER_SHOWN] + "..."
+        found.append(Unwritable(path, shown, True))
         return None
-    found: Any = value
-    for part in path:
-        found = found[part]
-    number = found.text
-    return path, number if len(number) <= NUMBER_SHOWN else number[:NUMBER_SHOWN] + "..."
+    if isinstance(value, str):
+        if _SURROGATE.search(value) is None:
+            return value
+        found.append(Unwritable(path, escaped(value), False))
+        return escaped(value)
+    if isinstance(value, list):
+        return [_made_writable(item, (*path, index), found) for index, item in enumerate(value)]
+    if isinstance(value, dict):
+        made: dict[str, Any] = {}
+        for key, item in value.items():
+            if _SURROGATE.search(key) is not None:
+                key = escaped(key)
+                found.append(Unwritable((*path, key), key, False))
+            made[key] = _made_writable(item, (*path, key), found)
+        return made
+    return value
 
 
 class _Unwritable:
@@ -101,27 +134,6 @@ def _read_integer(text: str) -> int | _Unwritable:
         return _integer(text)
     except NotJsonNumber:
         return _Unwritable(text)
-
-
-def _first_at(value: Any, hit: Callable[[Any], Any], keys: bool) -> Path | None:
-    """The path of the first item of parsed JSON for which `hit` holds (with `keys`, a key
-    too: its own text last, escaped); None for none."""
-    stack: list[tuple[Path, Any]] = [((), value)]
-    while stack:
-        path, item = stack.pop()
-        if hit(item):
-            return path
-        if isinstance(item, dict):
-            for key in item:
-                if keys and hit(key):
-                    return (*path, escaped(key))
-            inner: list[tuple[Path, Any]] = [((*path, k), v) for k, v in item.items()]
-        elif isinstance(item, list):
-            inner = [((*path, index), v) for index, v in enumerate(item)]
-        else:
-            continue
-        stack.extend(reversed(inner))  # the first is looked at first
-    return None
 
 
 def escaped(text: str) -> str:
