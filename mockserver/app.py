@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
@@ -59,6 +62,22 @@ def create_app(
         raise
 
 
+def _closing(
+    services: dict[str, ApiService],
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: at its shutdown each API stops what runs beside requests (Neural
+    Draft's webhook attempts, which a clock move's request may be waiting for: uvicorn sends
+    the shutdown once it gave up waiting for requests)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        for service in services.values():
+            await anyio.to_thread.run_sync(service.close)
+
+    return lifespan
+
+
 def _built(config: ServerConfig, clock: Clock | None, store: StateStore) -> Starlette:
     state = MockState(config, store, clock)
     names = [config.api] if config.api else list(apis.names())
@@ -78,7 +97,7 @@ def _built(config: ServerConfig, clock: Clock | None, store: StateStore) -> Star
     ]
     # one app, not one per API: each error is written in the format of the API it is for
     handlers = {HTTPException: _http_error, ApiError: _api_error, Exception: _crash}
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=_closing(services))
     app.state.mock = state
     app.state.services = services
     endpoints = {name: _endpoints(services[name], routes_of[name]) for name in services}

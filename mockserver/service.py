@@ -173,6 +173,10 @@ class ApiService:
         act later, unasked (a webhook endpoint a later clock move delivers to). Its jobs stay,
         reached by its key alone."""
 
+    def close(self) -> None:
+        """The server stops: end what this API runs beside requests, promptly (a request may
+        be waiting for it). Nothing, unless the API runs something."""
+
     def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
         """Bytes and media type of file `name` of `job` (for signed links)."""
         raise ApiError(404, "No such file")

@@ -6,18 +6,22 @@ logged as `Exception in ASGI application` and answered uvicorn's plain-text 500.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mockserver.live import free_port
 from tests.server_processes import START_SECONDS, ServerProcess
+from tests.webhook_receiver import Receiver
 
 ND = "/neuraldraft/v1"
 WAITING = "waiting"  # the key whose requests a latency fault holds
@@ -208,3 +212,36 @@ def test_a_signal_as_the_command_ends_is_ignored() -> None:
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("mockserver serve: --port: 99999 is not allowed")
     assert "Traceback" not in done.stderr
+
+
+def advanced(server: ServerProcess, seconds: float) -> None:
+    """Move the server's clock; a server stopped meanwhile answers nothing."""
+    with contextlib.suppress(httpx.HTTPError):
+        server.request("POST", "/__mock__/clock/advance", json={"seconds": seconds})
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_clock_move_held_by_a_webhook_ends_serve_after_its_grace(
+    servers: list[ServerProcess], number: signal.Signals
+) -> None:
+    """A manual clock move makes its Neural Draft deliveries before it answers. One to a
+    receiver that never answers held the shutdown for each attempt's 30 s (six attempts in an
+    8 h move: three minutes); the shutdown now cuts it short."""
+    release = threading.Event()
+    with Receiver([], respond=lambda handler, status: release.wait(START_SECONDS)) as receiver:
+        server = ServerProcess("memory").start()
+        servers.append(server)
+        headers = server.headers("neuraldraft", "hooked")
+        hook = {"url": receiver.url, "events": ["image.generated"]}
+        made = server.request("POST", f"{ND}/webhook-endpoints", headers=headers, json=hook)
+        assert made.status_code == 201, made.text
+        image = server.request("POST", f"{ND}/images", headers=headers, json={"prompt": "tea"})
+        assert image.status_code == 202, image.text
+        threading.Thread(target=advanced, args=(server, 8 * 3600), daemon=True).start()
+        assert receiver.arrived.wait(START_SECONDS)  # the move waits for its first attempt
+        began = time.monotonic()
+        status, out = stopped(server, number)
+        took = time.monotonic() - began
+        release.set()
+    assert status == 0 and "Traceback" not in out, out
+    assert took < 10, f"the shutdown took {took:.1f} s (its grace is 2 s)"

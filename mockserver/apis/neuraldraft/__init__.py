@@ -409,6 +409,9 @@ class NeuralDraft(ApiService):
     def retire(self, key: str) -> None:
         self.webhooks.forget(key)
 
+    def close(self) -> None:
+        self.webhooks.close()
+
     def render_file(self, job: Job, name: str) -> tuple[bytes, str]:
         if RESULT_FILES.get(job.kind) != name:
             raise ApiError(404, "No such file")
