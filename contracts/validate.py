@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 
+from mockserver import strictjson
 from mockserver.contracts.document import Contract, Operation, escape, load, unescape
 
 PARSED = {  # a string that should have been a number or boolean (path, query, form, JSON)
@@ -49,6 +51,7 @@ COMBINATIONS = frozenset(["anyOf", "oneOf", "not"])
 NOT_PRESENT = "Field should not be present"  # a property whose schema is `false`
 NO_VALUE = "Value error, no value is allowed here"  # any other `false` schema
 NOT_A_MODEL = "Input should be a valid dictionary or object to extract fields from"
+TOO_DEEP = "Invalid JSON: nested too deep to be read"
 # violations one check reports at most (the schema's, then the unknown fields'): a 600 KB
 # list of wrong items made 300,000, a 36 MB answer and as many kept in the journal
 MAX_VIOLATIONS = 100
@@ -435,7 +438,9 @@ def validate_request(
     """Everything a request does that its operation does not allow.
 
     `path` is the API's own path (`/status/audio/123`, no mock prefix); `body` is parsed data
-    (a dict for JSON and forms, with uploaded files as any non-JSON object).
+    (a dict for JSON and forms, with uploaded files as any non-JSON object). A JSON body's
+    value no JSON client could send (NaN, an infinity, a lone surrogate) is a violation at its
+    field, in the words the mock's journal uses for a body that holds one.
     """
     contract = load(api) if isinstance(api, str) else api
     path = contract.canonical(path)  # as the API serves it: NeuroLinker's `/v1/` is `/api/v1/`
@@ -443,7 +448,10 @@ def validate_request(
     if found is None:
         return [unknown_operation(contract, method, path)]
     operation, path_params = found
-    return check_request(
+    unwritable: list[strictjson.Unwritable] = []
+    if content_type is not None and _is_json_media(content_type):
+        body, unwritable = _as_sent(body)
+    problems = check_request(
         operation,
         path_params,
         query=query,
@@ -451,6 +459,39 @@ def validate_request(
         content_type=content_type,
         body=body,
     )
+    return unwritable_first(operation.id, ("body",), unwritable, problems)
+
+
+def _as_sent(body: Any) -> tuple[Any, list[strictjson.Unwritable]]:
+    """`body` as the mock reads one sent as JSON text (`strictjson.writable`), with the values
+    no such text holds (NaN, infinities, numbers past a float, lone surrogates) made ones it
+    does, and those values; `body` itself when it holds none or is no JSON data at all."""
+    try:
+        sent, unwritable = strictjson.writable(json.dumps(body))
+    except (TypeError, ValueError, RecursionError):
+        return body, []
+    return (sent, unwritable) if unwritable else (body, [])
+
+
+def unwritable_first(
+    operation: str,
+    where: Location,
+    unwritable: Sequence[strictjson.Unwritable],
+    found: list[Violation],
+) -> list[Violation]:
+    """The values of JSON text at `where` that no valid JSON holds (`strictjson.writable`),
+    each at its field, then `found` (what the check found in the value read with them made
+    writable: a number as null) but for what it says of those values, which were not sent as
+    read. That such a field is unknown still holds."""
+    first = [
+        Violation.at(operation, (*where, *u.path), f"holds {u.problem}", u.sent, "json_invalid")
+        for u in unwritable[:MAX_VIOLATIONS]
+    ]
+    taken = {v.pointer for v in first}
+    return [
+        *first,
+        *(v for v in found if v.pointer not in taken or v.kind == "extra_forbidden"),
+    ]
 
 
 def unknown_operation(contract: Contract, method: str, path: str) -> Violation:
@@ -542,11 +583,46 @@ def _check_body(operation: Operation, content_type: str | None, body: Any) -> li
     name, entry = media
     schema = entry.get("schema", {})
     problems: list[Violation] = []
-    if "json" not in name and isinstance(body, dict):
+    form = "json" not in name and isinstance(body, dict)
+    if form:
         body = coerce_form(body, schema, operation.contract)
         problems += uploads_expected(operation, schema, body)
     problems += check(operation, schema, body, "body")
-    return problems + unknown_fields(operation, schema, body)
+    problems += unknown_fields(operation, schema, body)
+    if form:
+        problems += _json_fields(operation, schema, body)
+    return problems
+
+
+def _json_fields(
+    operation: Operation, schema: dict[str, Any], form: dict[str, Any]
+) -> list[Violation]:
+    """What a form's text fields that carry JSON (`contentMediaType: application/json`, as
+    NeuroLinker's `form` carries an ExtractForm) break of their `contentSchema`, each at
+    `/body/<field>/...`: form readers see only text, and the API reads the JSON."""
+    contract = operation.contract
+    found: list[Violation] = []
+    for name, declared in contract.resolve(schema).get("properties", {}).items():
+        content = _carried_schema(contract.resolve(declared))
+        text = form.get(name)
+        if content is not None and isinstance(text, str):
+            found += _json_text(operation, content, text, ("body", name))
+    return found
+
+
+def _json_text(operation: Operation, schema: Any, text: str, where: Location) -> list[Violation]:
+    """What JSON text at `where` breaks of `schema`, read as the mock reads a JSON body: the
+    text unreadable, values no valid JSON holds, then what the check finds, unknown fields
+    included."""
+    try:
+        value, unwritable = strictjson.writable(text)
+    except RecursionError:
+        return [Violation.at(operation.id, where, TOO_DEEP, text, "json_invalid")]
+    except ValueError as exc:
+        return [Violation.at(operation.id, where, f"Invalid JSON: {exc}", text, "json_invalid")]
+    found = check(operation, schema, value, where)
+    found += unknown_fields(operation, schema, value, where)
+    return unwritable_first(operation.id, where, unwritable, found)
 
 
 def upload_expected(value: object) -> str:
@@ -594,15 +670,18 @@ def _file_properties(contract: Contract, schema: dict[str, Any]) -> tuple[str, .
     return known[1]
 
 
-def unknown_fields(operation: Operation, schema: dict[str, Any], body: Any) -> list[Violation]:
-    """Fields of a body that its schema's `properties` do not name, at any depth.
+def unknown_fields(
+    operation: Operation, schema: dict[str, Any], body: Any, where: Location = ("body",)
+) -> list[Violation]:
+    """Fields of a body (or of the value at `where`) that its schema's `properties` do not
+    name, at any depth.
 
     Request schemas stay as loose as the real services (they ignore unknown fields), so
     jsonschema accepts them; a field the contract does not know is still a sign of a client
     bug (a typo, a field of another endpoint), so it is reported.
     """
     found: list[tuple[Location, Any]] = []
-    _unknown(operation.contract, [schema], body, ("body",), found)
+    _unknown(operation.contract, [schema], body, where, found)
     return [
         Violation.at(
             operation.id,
@@ -739,7 +818,23 @@ def _without_files(value: Any) -> Any:
 
 
 def _is_binary(schema: dict[str, Any]) -> bool:
-    return schema.get("format") == "binary" or "contentMediaType" in schema
+    """A file part: `format: binary`, or content of a media type other than JSON (a string
+    that carries JSON is a text field, as NeuroLinker's `form`)."""
+    media = schema.get("contentMediaType")
+    return schema.get("format") == "binary" or (media is not None and not _is_json_media(media))
+
+
+def _is_json_media(media: str) -> bool:
+    """`application/json` or a `+json` type (`application/problem+json`), parameters aside."""
+    name = media.split(";")[0].strip().lower()
+    return name == "application/json" or name.endswith("+json")
+
+
+def _carried_schema(schema: dict[str, Any]) -> Any:
+    """The `contentSchema` of the JSON a string carries (`contentMediaType` a JSON type),
+    None for one that carries no JSON or says nothing of it."""
+    media = schema.get("contentMediaType")
+    return schema.get("contentSchema") if media is not None and _is_json_media(media) else None
 
 
 def _is_file(value: Any) -> bool:
@@ -914,8 +1009,7 @@ def _data_schema(contract: Contract, schema: dict[str, Any], name: str) -> Any:
     for branch in map(
         contract.resolve, [schema, *schema.get("oneOf", ()), *schema.get("anyOf", ())]
     ):
-        data = contract.resolve(branch.get("properties", {}).get("data", {}))
-        json_data = "contentSchema" in data and "json" in data.get("contentMediaType", "")
-        if json_data and _among(name, _pins(branch).get("event", [])):
-            return data["contentSchema"]
+        content = _carried_schema(contract.resolve(branch.get("properties", {}).get("data", {})))
+        if content is not None and _among(name, _pins(branch).get("event", [])):
+            return content
     return None

@@ -26,13 +26,7 @@ from starlette.types import Receive, Scope
 
 from mockserver import strictjson
 from mockserver.contracts import Operation, Violation
-from mockserver.contracts.validate import (
-    MAX_VIOLATIONS,
-    check,
-    check_request,
-    unknown_fields,
-    unknown_operation,
-)
+from mockserver.contracts.validate import check_request, unknown_operation, unwritable_first
 from mockserver.engine.journal import VIOLATION_TEXT, VIOLATIONS_KEPT
 from mockserver.errors import ApiError, FieldError, echoed
 from mockserver.limits import has_digit_run, read_body, replaying
@@ -42,10 +36,6 @@ from mockserver.service import MAX_PART_SIZE, ApiService, form_fields
 log = logging.getLogger("mockserver")
 MEMO_SIZE, MEMO_BODY = 256, 4096  # findings kept, for bodies up to this many bytes
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-# on a string property: the schema of the JSON text it holds (JSON Schema's `contentSchema`,
-# whose `contentMediaType` would make form readers take the field for a file part)
-CONTENT_SCHEMA = "x-content-schema"
-TOO_DEEP = "Invalid JSON: nested too deep to be read"
 
 
 # --- the served document ----------------------------------------------------------------------
@@ -165,7 +155,7 @@ class RequestCheck:
         headers = _headers(scope, operation)
         content_type = info.content_type or "application/json"
         found = self._check(operation, info.path_params, query, headers, content_type, body)
-        return _besides(_not_json(operation, "/body", unwritable), found)
+        return unwritable_first(operation.id, ("body",), unwritable, found)
 
     def _check(
         self,
@@ -176,11 +166,10 @@ class RequestCheck:
         content_type: str | None,
         body: Any,
     ) -> list[Violation]:
-        form = isinstance(body, FormData)
-        if form:
+        if isinstance(body, FormData):
             body = form_fields(body)
         try:
-            found = check_request(
+            return check_request(
                 operation,
                 path_params,
                 query=query,
@@ -188,7 +177,6 @@ class RequestCheck:
                 content_type=content_type,
                 body=body,
             )
-            return [*found, *_json_fields(operation, content_type, body)] if form else found
         except Exception:  # a bug here must never cost the client its answer
             log.exception("request check failed for %s", operation.id)
             return []
@@ -247,72 +235,6 @@ def _status_for(
         if status is not None and str(status) in responses:
             return status
     return 422
-
-
-def _json_fields(
-    operation: Operation, content_type: str | None, form: dict[str, Any]
-) -> list[Violation]:
-    """What the form's text fields that hold JSON (their schema's `x-content-schema` names
-    the schema of that JSON, as NeuroLinker's `form` holds an ExtractForm) break: JSON that
-    does not parse, values no answer could hold again, and what the check finds in the value
-    against that schema, unknown fields included, at `/body/<field>/...`."""
-    media = operation.request_media(content_type or "")
-    if media is None:
-        return []
-    contract = operation.contract
-    found: list[Violation] = []
-    for name, declared in (
-        contract.resolve(media[1].get("schema", {})).get("properties", {}).items()
-    ):
-        schema = contract.resolve(declared).get(CONTENT_SCHEMA)
-        text = form.get(name)
-        if schema is not None and isinstance(text, str):
-            found += _json_text(operation, schema, text, f"/body/{name}")
-    return found
-
-
-def _json_text(operation: Operation, schema: Any, text: str, where: str) -> list[Violation]:
-    """What JSON text at `where` breaks of `schema`, read as a JSON body is."""
-    try:
-        value, unwritable = strictjson.writable(text)
-    except RecursionError:
-        return [Violation(operation.id, where, TOO_DEEP, _bounded(text), "json_invalid")]
-    except ValueError as exc:
-        message = f"Invalid JSON: {exc}"
-        return [Violation(operation.id, where, message, _bounded(text), "json_invalid")]
-    found = check(operation, schema, value, where[1:])
-    found += [  # the unknown fields are found at `/body/...`: moved to where the value is
-        Violation(v.operation, where + v.pointer.removeprefix("/body"), v.message, v.value, v.kind)
-        for v in unknown_fields(operation, schema, value)
-    ]
-    return _besides(_not_json(operation, where, unwritable), found)
-
-
-def _not_json(
-    operation: Operation, where: str, unwritable: Sequence[strictjson.Unwritable]
-) -> list[Violation]:
-    """Values no answer could hold again, each at its field under `where`: no valid JSON."""
-    return [
-        Violation(
-            operation.id,
-            "/".join((where, *map(str, u.path))),
-            f"holds {u.problem}",
-            u.sent,
-            "json_invalid",
-        )
-        for u in unwritable[:MAX_VIOLATIONS]
-    ]
-
-
-def _besides(first: list[Violation], found: list[Violation]) -> list[Violation]:
-    """`first`, then the violations of `found`, but for what they say of the values of
-    `first`: those were read made writable (a number as null), not as sent. That such a
-    field is unknown still holds."""
-    taken = {v.pointer for v in first}
-    return [
-        *first,
-        *(v for v in found if v.pointer not in taken or v.kind == "extra_forbidden"),
-    ]
 
 
 def _query(raw: bytes) -> dict[str, list[str]]:

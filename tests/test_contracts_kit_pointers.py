@@ -1,15 +1,19 @@
 """Where a violation is, and what the public checks read: a key that reads as a number or
 holds a `/` is a key (RFC 6901 pointers, FastAPI `loc`s), strict mode refuses such a body
-instead of failing on it, NeuroLinker's SDK paths are its documented ones, and an event
-stream is checked event by event."""
+instead of failing on it, NeuroLinker's SDK paths are its documented ones, an event
+stream is checked event by event, and the contracts promise what the server does (a webhook
+URL it takes can be sent to; a create links to its job)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from mockserver.contracts import Violation, validate_request, validate_response
+from mockserver.apis.neuraldraft.webhooks import sendable
+from mockserver.contracts import Violation, load, validate_request, validate_response
+from mockserver.contracts.lifecycle_walk import LifecycleWalk
 from tests.conftest import Mock, make_mock
 
 JSON = "application/json"
@@ -205,3 +209,62 @@ def test_a_stream_of_the_mock_conforms_and_one_event_changed_does_not(mock: Mock
             ("body", 0, "data", "percent"),
             ("body", 0, "data", "progress"),
         ]
+
+
+# --- what the contracts promise ---------------------------------------------------------------
+
+WEBHOOKS, EVENTS = "/v1/webhook-endpoints", ["blog_post.published"]
+LABEL_63 = "a" * 63
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://a..b/hook", True),
+        ("http://.example/x", True),
+        (f"http://{LABEL_63}a.example/", True),
+        ("http://1.2.3.999/", True),
+        ("http://01.2.3.4:80/", True),
+        (f"http://{LABEL_63}.example/", False),
+        ("https://hooks.example.com./in", False),
+        ("http://1.2.3.4./", False),
+        ("http://255.255.255.255:65535/", False),
+        ("http://1.2.3/", False),
+    ],
+)
+def test_the_webhook_url_pattern_refuses_what_the_server_cannot_send_to(
+    url: str, refused: bool
+) -> None:
+    """A URL the pattern takes is one a delivery can be sent to (`webhooks.sendable`): else
+    schemathesis makes URLs the contract allows and the server refuses."""
+    found = validate_request(
+        "neuraldraft", "POST", WEBHOOKS, content_type=JSON, body={"url": url, "events": EVENTS}
+    )
+    assert sendable(url) is not refused
+    assert [(v.pointer, v.kind) for v in found] == (
+        [("/body/url", "string_pattern_mismatch")] if refused else []
+    )
+
+
+def test_a_video_creates_links_lead_the_lifecycle_walk_to_its_job(mock: Mock) -> None:
+    """As from every other create of a job: the walk moves the clock after the create, and
+    the job's first poll shows it moved on from its initial state."""
+    walk = LifecycleWalk(advance=mock.advance)
+    title = load("neuraldraft").document["info"]["title"]
+    headers = mock.headers("neuraldraft")
+
+    def called(method: str, path: str, answer: Any) -> None:
+        raw = SimpleNamespace(raw_schema={"info": {"title": title}})
+        case = SimpleNamespace(
+            operation=SimpleNamespace(schema=raw), method=method, formatted_path=path
+        )
+        walk.after_call(None, case, answer)
+
+    created = mock.client.post("/neuraldraft/v1/videos", headers=headers, json={"prompt": "Pines"})
+    assert created.status_code == 202, created.text
+    called("POST", "/v1/videos", created)
+    job = created.json()["data"]["id"]
+    called(
+        "GET", f"/v1/jobs/{job}", mock.client.get(f"/neuraldraft/v1/jobs/{job}", headers=headers)
+    )
+    assert walk.seen["neuraldraft"]["video.generate"]

@@ -1,22 +1,18 @@
 """A body that is no valid JSON for the values it holds (NaN, Infinity, `1e999`, a lone
 surrogate) keeps its API's own 4xx, and its journal entry lists those values as contract
 violations at their fields, with whatever else the check finds (an unknown field beside them).
-So is JSON text in a form field whose schema names the schema of that JSON (NeuroLinker's
-`form`): each way it breaks that schema is a violation under `/body/form`."""
+So is JSON text in a form field whose schema says it carries JSON (`contentMediaType` and
+`contentSchema`, NeuroLinker's `form`): each way it breaks that schema is a violation under
+`/body/form`."""
 
 from __future__ import annotations
 
-import copy
 import functools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import ServerConfig, apis, create_app
-from mockserver.contracts import Contract
-from mockserver.validation import CONTENT_SCHEMA
 from tests.conftest import Mock
 
 JSON = {"Content-Type": "application/json"}
@@ -103,47 +99,30 @@ def test_a_body_too_deep_is_refused_without_a_violation_but_one_holding_nan_has_
 
 # --- JSON text in a form field ---------------------------------------------------------------
 
-FORM_SCHEMAS = {  # NeuroLinker's form bodies, and the schema of the JSON their `form` holds
-    "ExtractMultipartBody": "ExtractForm",
-    "ExtractUrlencodedBody": "ExtractForm",
-}
 URL_MODE = '{"documents_url": ["https://example.com/a.pdf"], '
+FIELDS_URL_MODE = URL_MODE + '"json_schema": {"type": "object"}, '
+EXTRACT, EXTRACT_FIELDS = "/neurolinker/api/v1/extract", "/neurolinker/api/v1/extract-fields"
 
 
-@pytest.fixture
-def annotated() -> Iterator[TestClient]:
-    """A server whose NeuroLinker contract names, on its `form` fields, the schema of the JSON
-    they hold (`x-content-schema`), as the contract must for the check to read them."""
-    app = create_app(ServerConfig(clock="manual", seed=7))
-    service = app.state.services["neurolinker"]
-    document = copy.deepcopy(service.contract.document)
-    for body, form in FORM_SCHEMAS.items():
-        field = document["components"]["schemas"][body]["properties"]["form"]
-        field[CONTENT_SCHEMA] = {"$ref": f"#/components/schemas/{form}"}
-    service.contract = Contract("neurolinker", document)
-    with TestClient(app) as client:
-        yield client
-
-
-def submit(client: TestClient, form: str, multipart: bool) -> int:
-    service = apis.service_class("neurolinker")
-    headers = service.auth_headers(service.api_key("acme"))
-    path = "/neurolinker/api/v1/extract"
+def submit(mock: Mock, path: str, form: str, multipart: bool) -> int:
+    headers = mock.headers("neurolinker")
     if multipart:
-        return client.post(path, files={"form": (None, form)}, headers=headers).status_code
-    return client.post(path, data={"form": form}, headers=headers).status_code
+        return mock.client.post(path, files={"form": (None, form)}, headers=headers).status_code
+    return mock.client.post(path, data={"form": form}, headers=headers).status_code
 
 
 @pytest.mark.parametrize("multipart", [True, False])
 @pytest.mark.parametrize(
-    ("form", "status", "expected"),
+    ("path", "form", "status", "expected"),
     [
         (
+            EXTRACT,
             URL_MODE + '"enrichment_mode": "ultra"}',
             422,
             [("/body/form/enrichment_mode", "Input should be 'base' or 'turbo'")],
         ),
         (
+            EXTRACT,
             URL_MODE + '"enrichment_mod": "turbo", "aliass": "x"}',
             200,
             [
@@ -151,16 +130,48 @@ def submit(client: TestClient, form: str, multipart: bool) -> int:
                 ("/body/form/aliass", "unknown field 'aliass'"),
             ],
         ),
-        (URL_MODE + '"alias": NaN}', 422, [("/body/form/alias", "holds NaN")]),
-        ("not json", 422, [("/body/form", "Invalid JSON")]),
+        (EXTRACT, URL_MODE + '"alias": NaN}', 422, [("/body/form/alias", "holds NaN")]),
+        (
+            EXTRACT,
+            URL_MODE + '"a/b": NaN}',
+            422,
+            [("/body/form/a~1b", "holds NaN"), ("/body/form/a~1b", "unknown field 'a/b'")],
+        ),
+        (EXTRACT, "not json", 422, [("/body/form", "Invalid JSON")]),
+        (
+            EXTRACT_FIELDS,
+            FIELDS_URL_MODE + '"aliass": "x"}',
+            200,
+            [("/body/form/aliass", "unknown field 'aliass'")],
+        ),
+        (
+            EXTRACT_FIELDS,
+            FIELDS_URL_MODE + '"alias": 1}',
+            422,
+            [("/body/form/alias", "Input should be a valid string")],
+        ),
     ],
 )
-def test_json_in_a_form_field_is_checked_against_its_schema(
-    annotated: TestClient,
+def test_json_in_a_form_field_is_checked_against_its_content_schema(
+    mock: Mock,
     multipart: bool,
+    path: str,
     form: str,
     status: int,
     expected: list[tuple[str, str]],
 ) -> None:
-    assert submit(annotated, form, multipart) == status
-    assert said(violations(annotated, "neurolinker"), expected)
+    """The contract says what `form` carries (`contentMediaType: application/json` and its
+    `contentSchema`): each way that JSON breaks it is journalled, while the API keeps its own
+    answer (a 200 for fields it ignores)."""
+    assert submit(mock, path, form, multipart) == status
+    assert said(violations(mock.client, "neurolinker"), expected)
+
+
+def test_a_json_key_with_a_slash_holding_nan_is_at_its_escaped_pointer(mock: Mock) -> None:
+    """RFC 6901: the `/` of a key is `~1` in the pointer, as for any other violation."""
+    headers = mock.headers("neuraldraft", **JSON)
+    body = '{"type": "ai", "topic": "Tea", "a/b": NaN}'
+    answer = mock.client.post("/neuraldraft/v1/blog-posts", content=body, headers=headers)
+    assert answer.status_code == 400
+    found = violations(mock.client, "neuraldraft")
+    assert said(found, [("/body/a~1b", "holds NaN"), ("/body/a~1b", "unknown field 'a/b'")])

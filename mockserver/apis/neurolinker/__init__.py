@@ -43,9 +43,8 @@ class NeuroLinker(ApiService):
     strategies = "mockserver.contracts.strategies.neurolinker"
     schemathesis = (
         # The submit: multipart/form-data as for Neural Analog's import. Its `form` field is
-        # JSON text of an ExtractForm, files and URLs never both; the contract can only call
-        # `form` a string (a `contentMediaType` would make form readers take it for a file
-        # part) and cannot say "files xor URLs", so schema-valid data is often refused with
+        # JSON text of an ExtractForm (its `contentSchema`), files and URLs never both; the
+        # contract cannot say "files xor URLs", so schema-valid data is often refused with
         # the documented 422 that names the problem. The field-extraction submit is the same,
         # its form also carrying a `json_schema` the mock must be able to fill (see the
         # contract's supported subset).
