@@ -18,20 +18,22 @@ from mockserver.faults import FaultBook
 from mockserver.faults.book import RULES
 from mockserver.pollcache import LIMIT as POLL_ANSWERS
 from mockserver.pollcache import PollCache
-from mockserver.stores import StateStore, key, view
+from mockserver.stores import StateStore, key, lasting_key, view
 
-SECRET = key(None, "secret")  # what signs file links: one per store, so any worker checks them
-SEED = key(None, "seed")  # of a server started without one: one per store, one draw sequence
-STRICT = key(None, "strict")  # strict mode as set at run time (absent: the config's)
+# what a reset keeps is at lasting keys, which its `clear(keep_lasting=True)` leaves where they
+# are: taken out and put back, each would be missing meanwhile to the other processes (and one
+# of them would make it anew)
+SECRET = lasting_key(None, "secret")  # signs file links: one per store, any worker checks them
+SEED = lasting_key(None, "seed")  # of a server started without one: one per store
+STRICT = lasting_key(None, "strict")  # strict mode as set at run time (absent: the config's)
 # requests that changed jobs, counted on a shared store; a reset moves the count on by a step
-# no process counting meanwhile reaches, so it never comes back to a value a process saw; its
-# multiples of that step count the resets (the epoch of the ID streams)
+# no process counting meanwhile reaches, so it never comes back to a value a process saw
 CHANGES = key(None, "changes")
 CHANGES_PER_RESET = 2**32
 # a random mark a shared store holds for as long as it keeps its contents: gone, or another,
-# the store lost them (Redis restarted empty) under the servers that knew the mark
-GENERATION = key(None, "generation")
-KEPT = (SECRET, SEED, STRICT, FAULTS_NAMED, GENERATION)  # what a reset keeps
+# the store lost them (Redis restarted empty, a SQLite file deleted) under the servers that
+# knew the mark
+GENERATION = lasting_key(None, "generation")
 # what a request on a shared store reads first, all at once
 SYNCED = (CLOCK, STRICT, RULES, FAULTS_NAMED, GENERATION, CHANGES)
 _NOTHING_TO_READ = nullcontext()
@@ -97,14 +99,15 @@ class MockState:
         """What a request on a shared store read first: the clock, the store's mark, and the
         count of changes, which drops the kept answers when another process changed jobs."""
         clock, *_, generation, changes = values
-        self.clock.adopt(clock)
-        if generation != self._generation:
-            self._generation = self.ids.generation = self._marked()
-            self.signer = self._shared_signer()  # the store's secret went with its contents
+        if generation == self._generation:
+            self.clock.adopt(clock)
+        else:  # the store lost its contents: its clock and secret went with them
+            self.clock.put_back()  # the time this server knew, not a newcomer's start
+            self.signer = self._shared_signer()
+            self._generation = self.ids.generation = self._marked()  # all done: marked last
         if changes != self._changes_seen:
             self.polls.invalidate()
             self._changes_seen = changes
-            self.ids.epoch = int(changes or 0) // CHANGES_PER_RESET  # a reset somewhere
 
     def _shared_signer(self) -> Signer:
         """What signs file links, with the store's secret (made now if it has none): every
@@ -115,7 +118,9 @@ class MockState:
     def _marked(self) -> str:
         """The store's mark, made now if it has none. At the start, or when the mark this
         server knew is gone or another: the store lost its contents, ID counters included, so
-        the ID streams go on under the new mark and never draw an ID of before again."""
+        the ID streams go on under the new mark and never draw an ID of before again. A server
+        started on the store takes what it holds, clock included: it cannot tell a loss from
+        a new store."""
         mark = secrets.token_hex(8)
         self.backend.add(GENERATION, mark)
         return str(self.backend.get(GENERATION) or mark)
@@ -135,21 +140,18 @@ class MockState:
         configured faults come back); the clock keeps its time, file links stay valid, the seed
         and strict mode stay, the journal goes on counting requests and the fault book its
         rule IDs (a client's stale `DELETE /faults/fault-2` must not remove a newer rule), and
-        no job ID is handed out again (the ID streams go on in a new epoch)."""
-        now, recorded, numbered = self.clock.now(), self.journal.recorded, self.faults.numbered()
-        *kept, changes = self.backend.get_many((*KEPT, CHANGES))
-        self.backend.clear()
+        no job ID is handed out again: the ID streams go on, their counters at lasting keys
+        (as are the clock, secret, seed, strict mode and mark), whatever other processes
+        draw while the store is emptied."""
+        recorded, numbered = self.journal.recorded, self.faults.numbered()
+        named, changes = self.backend.get_many((FAULTS_NAMED, CHANGES))
+        self.backend.clear(keep_lasting=True)
         view.forget(self.backend)
-        for name, value in zip(KEPT, kept, strict=True):
-            if value is not None:
-                self.backend.add(name, value)
+        if named is not None:
+            self.backend.add(FAULTS_NAMED, named)
         self.journal.count_from(recorded)
         self.journal.clear()
         self.faults.numbering_from(numbered)
         if self.backend.shared:
-            counted = self.backend.incr(CHANGES, int(changes or 0) + CHANGES_PER_RESET)
-            self.ids.epoch = counted // CHANGES_PER_RESET
-            self.clock.set(now)
-        else:
-            self.ids.epoch += 1
+            self.backend.incr(CHANGES, int(changes or 0) + CHANGES_PER_RESET)
         self.polls.invalidate()

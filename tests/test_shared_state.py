@@ -588,7 +588,7 @@ def test_a_reset_through_one_forgets_for_both_and_keeps_the_time(
     gone = other.get("neuralanalog", f"{NA}/status/audio/{audio_id}")
     assert gone.status_code == 404
     assert other.client.get("/__mock__/clock").json()["now"] == before
-    # the ID streams start again, in a new epoch: no ID a client may still hold comes back
+    # the ID counters outlive a reset: no ID a client may still hold comes back
     made = {imported(other), imported(one)}
     assert audio_id not in made and len(made) == 2
     assert one.client.post("/__mock__/reset").status_code == 200

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from time import time as wall_time  # bound now: client-side virtual time never reaches it
 from typing import Any, Protocol
 
 from mockserver.engine.signals import Signal
-from mockserver.stores import StateStore, StoreError, key
+from mockserver.stores import StateStore, StoreError, lasting_key
 
 # Where the clock may be and be put: 1970 to 9000, moved by at most ten years at once. A
 # timestamp prints up to 9999-12-31; the thousand years between leave room for every instant
@@ -66,8 +66,7 @@ class Clock:
     def now(self) -> float:
         """A running clock stops at `LATEST` (at a scale of a million, 7,000 years pass in
         a few days)."""
-        real, virtual = self._anchor
-        return min(virtual + (wall_time() - real) * self.scale, LATEST) if self.scale else virtual
+        return _reading(self._anchor, self.scale)
 
     def advance(self, seconds: float) -> float:
         step = _step(seconds)
@@ -97,6 +96,18 @@ class Clock:
         else:
             self._store.publish(CLOCK_MOVED)  # every process, this one included, syncs and wakes
         return self.now()
+
+    def put_back(self) -> float:
+        """After the shared store lost its contents (a Redis restarted empty, a SQLite file
+        deleted), keep there the time this clock last knew, unless it holds a later one:
+        another running server's, which knew it later. A server started since wrote its start
+        time there, and would take every server's clock back to it (the jobs made meanwhile
+        into their future)."""
+
+        def later(held: list[float]) -> list[float]:  # the store's on a tie
+            return max(held[:2], [*self._anchor], key=lambda anchor: _reading(anchor, self.scale))
+
+        return self._move(later)
 
     def attach(self, store: StateStore) -> None:
         """Keep the anchor and scale in a shared `store`: take the anchor kept there (another
@@ -206,11 +217,18 @@ def _anchor(held: Any) -> tuple[float, float]:
     return (float(real), float(virtual))
 
 
+def _reading(anchor: Sequence[float], scale: float) -> float:
+    """What a clock at `anchor` and `scale` reads now."""
+    real, virtual = anchor[:2]
+    return min(virtual + (wall_time() - real) * scale, LATEST) if scale else virtual
+
+
 def _mode(scale: float) -> str:
-    return "manual" if not scale else f"system at scale {scale:g}"
+    """As a refusal shows it: every digit, so two scales refused as unlike never read alike."""
+    return "manual" if not scale else f"system at scale {float(scale)!r}"
 
 
-CLOCK = key(None, "clock")  # the anchor, on a shared store
+CLOCK = lasting_key(None, "clock")  # the anchor, on a shared store (a reset keeps it)
 CLOCK_MOVED = "clock"  # published when the clock moved: read it again, then look again
 JOBS_CHANGED = "changed"  # published when a job changed while time stood still: look again
 

@@ -6,7 +6,7 @@ import secrets
 from hashlib import blake2b
 from random import Random
 
-from mockserver.stores import MemoryStore, StateStore, recurring_key
+from mockserver.stores import MemoryStore, StateStore, lasting_key
 
 BLOCK_BITS = 512  # the bits of one BLAKE2b hash of `HashRandom`
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -18,7 +18,9 @@ class IdFactory:
 
     A stream is a counter in the store: its n-th draw comes from a generator seeded with
     (seed, stream, tenant, n), so workers sharing a store never draw the same one twice and a
-    restarted server on a kept store goes on where it stopped.
+    restarted server on a kept store goes on where it stopped. The counters are lasting keys:
+    a reset keeps them (the streams go on), as one counted again from 1 would hand out its
+    IDs again to a worker still drawing on it, whichever order the reset and draws come in.
 
     A `salt` is mixed into the ID streams only: `mockserver serve` draws one per start, so a
     restarted server on a fresh store never hands out an ID a client may still be polling,
@@ -33,9 +35,6 @@ class IdFactory:
     ) -> None:
         self.seed = seed if seed is not None else secrets.randbits(32)
         self.salt = salt
-        # resets of the store so far: a reset forgets the streams' counters, and a stream
-        # counted again from 1 would hand out the IDs of before (`MockState.reset`)
-        self.epoch = 0
         self.generation = ""  # the store's mark after a loss this server saw; "" before any
         self._store = store or MemoryStore()
 
@@ -71,12 +70,10 @@ class IdFactory:
 
     def _ids_stream(self, api: str) -> str:
         stream = f"{self.salt}:{api}" if self.salt else api
-        if self.generation:
-            stream = f"{stream}@{self.generation}"
-        return f"{stream}#{self.epoch}" if self.epoch else stream
+        return f"{stream}@{self.generation}" if self.generation else stream
 
     def _next_seed(self, stream: str, tenant: str) -> str:
-        count = self._store.incr(recurring_key(tenant, "ids", stream))
+        count = self._store.incr(lasting_key(tenant, "ids", stream))
         return f"{self.seed}:{stream}:{tenant}:{count}"
 
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from mockserver.stores.base import StateStore, StoreError, key, recurring_key, subkey
+from mockserver.stores.base import (
+    StateStore,
+    StoreError,
+    key,
+    lasting_key,
+    recurring_key,
+    subkey,
+)
 from mockserver.stores.memory import MemoryStore
 
 SCHEMES = ("memory", "sqlite", "redis", "rediss", "redis+cluster")
@@ -24,6 +31,7 @@ __all__ = [
     "StoreError",
     "check_url",
     "key",
+    "lasting_key",
     "open_store",
     "prefix_of",
     "recurring_key",

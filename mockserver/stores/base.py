@@ -7,7 +7,8 @@ on Redis shared by many workers and machines.
 
 Keys are made by `key(tenant, *parts)`. One tenant's keys share a Redis Cluster hash slot
 (`{tenant}` hash tags), so an operation never spans two slots; server-wide keys use the
-tenant `None`.
+tenant `None`. What a reset must not forget (ID counters, the clock, the link secret) is kept
+at a `lasting_key`, which `clear(keep_lasting=True)` leaves alone.
 
 Values are what `codec` can encode: JSON data and the classes registered with it. The memory
 store keeps the objects themselves (no encoding: today's speed), the others keep their
@@ -76,6 +77,23 @@ def key(tenant: str | None, *parts: str) -> str:
 # `key` for parts that recur with each tenant (its job list, its ID counter; never a job ID):
 # made once per tenant, as every create asks for them
 recurring_key = lru_cache(maxsize=4096)(key)
+
+LASTING = "~"  # the first part of every `lasting_key`, and of no other key (parts are names)
+_LASTING_MARK = "}:" + LASTING + ":"  # a key's only `}` closes its tag: what follows is a part
+
+
+@lru_cache(maxsize=4096)  # an ID counter's key is asked for on every create
+def lasting_key(tenant: str | None, *parts: str) -> str:
+    """`key(tenant, *parts)` for a value a reset keeps: `clear(keep_lasting=True)` passes it
+    by. A reset empties the store while other processes go on using it: a value taken out and
+    put back would be missing meanwhile (an ID counter counted again from 1, a secret or a
+    clock made anew)."""
+    return key(tenant, LASTING, *parts)
+
+
+def lasting(name: str) -> bool:
+    """Whether the key `name` (with a store's prefix before it, or not) is a `lasting_key`."""
+    return _LASTING_MARK in name
 
 
 class StateStore(ABC):
@@ -198,8 +216,15 @@ class StateStore(ABC):
     # --- the whole store -----------------------------------------------------------------
 
     @abstractmethod
-    def clear(self) -> None:
-        """Forget everything this server keeps here (its namespace only)."""
+    def clear(self, *, keep_lasting: bool = False) -> None:
+        """Forget everything this server keeps here (its namespace only); with `keep_lasting`,
+        everything but its `lasting_key`s (a reset, while other processes go on)."""
+
+    @abstractmethod
+    def refresh(self) -> None:
+        """Before a request: go on with the store's current contents, should this process have
+        been left with others (a SQLite file deleted or replaced under it). Cheap: each
+        request on a shared store calls it."""
 
     @abstractmethod
     def publish(self, topic: str, message: str = "") -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from mockserver.stores.base import Listener, StateStore
+from mockserver.stores.base import Listener, StateStore, lasting
 from mockserver.stores.common import Listeners
 
 
@@ -160,11 +160,14 @@ class MemoryStore(StateStore):
         with self._lock:
             return dict(self._maps.get(key, {}))
 
-    def clear(self) -> None:
+    def clear(self, *, keep_lasting: bool = False) -> None:
         with self._lock:
-            self._values.clear()
-            self._lists.clear()
-            self._maps.clear()
+            for held in (self._values, self._lists, self._maps):
+                for name in [name for name in held if not (keep_lasting and lasting(name))]:
+                    del held[name]
+
+    def refresh(self) -> None:
+        """Nothing to follow: the contents are this process's own."""
 
     def publish(self, topic: str, message: str = "") -> None:
         self._listeners.deliver(topic, message)

@@ -41,7 +41,7 @@ from redis.client import PubSub
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
-from mockserver.stores.base import Listener, Numbered, StateStore, StoreError
+from mockserver.stores.base import Listener, Numbered, StateStore, StoreError, lasting
 from mockserver.stores.codec import dumps, loads
 from mockserver.stores.common import Listeners, checked_prefix, has_mapping, log, take_options
 
@@ -347,16 +347,22 @@ class RedisStore(StateStore):
     # --- the whole store -----------------------------------------------------------------
 
     @_reported
-    def clear(self) -> None:
+    def clear(self, *, keep_lasting: bool = False) -> None:
         # SCAN walks every primary of a cluster; UNLINK frees the memory in the background
         batch: list[bytes] = []
         for name in self._client.scan_iter(match=f"{self.prefix}:*", count=_SCAN_BATCH):
+            if keep_lasting and lasting(name.decode()):
+                continue
             batch.append(name)
             if len(batch) == _SCAN_BATCH:
                 self._client.unlink(*batch)
                 batch.clear()
         if batch:
             self._client.unlink(*batch)
+
+    def refresh(self) -> None:
+        """Nothing to follow: every connection reaches the one Redis. A Redis that lost its
+        data is noticed by its users (`MockState`'s generation mark)."""
 
     @_reported
     def publish(self, topic: str, message: str = "") -> None:

@@ -18,10 +18,16 @@ Costs, measured on a 2-core machine: `get` about 10 µs, `set` and `incr` 20 µs
 listeners has one thread asking SQLite every `POLL_SECONDS` whether anyone committed (`PRAGMA
 data_version`: a few µs, no file read), and only then reading the new events. The last
 `EVENTS_KEPT` events are kept: a process that falls further behind misses the oldest.
+
+A file deleted (or replaced) at the path while in use is left for the one there now (made
+anew if none) at the next `refresh()`, before each request: one `stat` of the path. Otherwise
+the processes that had it open would go on in the deleted file, and any started since in a
+new one: two worlds, each answering half of the polls.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mockserver.stores.base import Listener, Numbered, StateStore, StoreError
+from mockserver.stores.base import Listener, Numbered, StateStore, StoreError, lasting
 from mockserver.stores.codec import dumps, loads
 from mockserver.stores.common import (
     Listeners,
@@ -45,6 +51,8 @@ POLL_SECONDS = 0.025
 EVENTS_KEPT = 10_000
 _TRIM_EVERY = 500  # publishes between two trims of the events table
 _IN_CHUNK = 500  # keys per `IN (...)` of get_many, far below SQLite's variable limit
+File = tuple[int, int]  # a file as the system knows it: (device, inode)
+_LAST_EVENT = "SELECT coalesce(max(id), 0) FROM store_events"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS store_values (
@@ -106,12 +114,21 @@ class SqliteStore(StateStore):
         self._published = 0
         self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._db = self._connect()
+        # the file the store is on, and its last event then: where events are read from once
+        # the store went on to another file (`refresh`)
+        self._db, self._on = self._open()
+
+    def _open(self) -> tuple[sqlite3.Connection, tuple[File | None, int]]:
+        """A connection to the file at the path, made if there is none, with its tables; which
+        file that is, and its last event."""
+        db = self._connect()
         try:
-            with self._lock, self._reported():
-                self._db.executescript(_SCHEMA)
+            with self._reported():
+                db.executescript(_SCHEMA)
+                (last,) = db.execute(_LAST_EVENT).fetchone()
+            return db, (self._file_now(), last)
         except StoreError:
-            self._db.close()
+            db.close()
             raise
 
     def _connect(self) -> sqlite3.Connection:
@@ -122,10 +139,40 @@ class SqliteStore(StateStore):
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
+                db.create_function("lasting", 1, lasting, deterministic=True)  # for `clear`
             except sqlite3.Error:
                 db.close()
                 raise
             return db
+
+    def _file_now(self) -> File | None:
+        """Which file is at the path now; None when there is none."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StoreError(f"store {self.path}: {error}") from error
+        return found.st_dev, found.st_ino
+
+    def refresh(self) -> None:
+        """Open the file at the path once it is not the one open: what the other held is lost
+        to this process, as a Redis restarted empty's data is, and noticed alike (a server's
+        generation mark is not there)."""
+        with self._lock:
+            found = self._file_now()
+            if found is not None and found == self._on[0]:
+                return
+            left, (self._db, self._on) = self._db, self._open()  # the watcher follows
+            # closed without a checkpoint (SQLite sees its file moved): it unlinks no `-wal`
+            # by its name, which may now be the new file's
+            left.close()
+        log.warning(
+            "store %s: the file this process used was deleted or replaced: it goes on with "
+            "the one at that path now%s; what the other held is lost to it",
+            self.path,
+            "" if found is not None else " (a new one)",
+        )
 
     @contextmanager
     def _reported(self) -> Iterator[None]:
@@ -402,10 +449,12 @@ class SqliteStore(StateStore):
 
     # --- the whole store -----------------------------------------------------------------
 
-    def clear(self) -> None:
+    def clear(self, *, keep_lasting: bool = False) -> None:
+        kept = " AND NOT lasting(key)" if keep_lasting else ""
         with self._transaction() as db:
-            for table in (*_TABLES, "store_events"):
-                db.execute(f"DELETE FROM {table} WHERE ns = ?", (self.prefix,))
+            for table in _TABLES:
+                db.execute(f"DELETE FROM {table} WHERE ns = ?{kept}", (self.prefix,))
+            db.execute("DELETE FROM store_events WHERE ns = ?", (self.prefix,))
 
     def publish(self, topic: str, message: str = "") -> None:
         self._listeners.deliver(topic, message)
@@ -433,19 +482,30 @@ class SqliteStore(StateStore):
         """The thread that hears other processes: it starts after the events there now, so
         whatever is published once `subscribe` returns reaches the listener."""
         db = self._connect()
-        with self._reported():
-            (version,) = db.execute("PRAGMA data_version").fetchone()
-            (seen,) = db.execute("SELECT coalesce(max(id), 0) FROM store_events").fetchone()
+        try:
+            with self._reported():
+                (seen,) = db.execute(_LAST_EVENT).fetchone()
+        except StoreError:
+            db.close()
+            raise
         thread = threading.Thread(
-            target=self._watch, args=(db, version, seen), name="sqlite-store-events", daemon=True
+            target=self._watch, args=(db, seen), name="sqlite-store-events", daemon=True
         )
         thread.start()
         return thread
 
-    def _watch(self, db: sqlite3.Connection, version: int, seen: int) -> None:
+    def _watch(self, db: sqlite3.Connection, seen: int) -> None:
+        """Deliver the events after `seen`: every `POLL_SECONDS`, ask SQLite whether anyone
+        committed, and only then read them. Once the store went on to another file
+        (`refresh`), so does this, after the last event the store found there."""
+        file, version = self._on[0], None  # None: read the events at the next look
         try:
             while not self._stopping.wait(POLL_SECONDS):
                 try:
+                    if file != self._on[0]:
+                        followed = self._connect()
+                        db.close()
+                        db, (file, seen), version = followed, self._on, None
                     (now,) = db.execute("PRAGMA data_version").fetchone()
                     if now == version:
                         continue
@@ -455,7 +515,7 @@ class SqliteStore(StateStore):
                         "WHERE id > ? AND ns = ? ORDER BY id",
                         (seen, self.prefix),
                     ).fetchall()
-                except sqlite3.Error as error:  # a file locked too long: try again a bit later
+                except (sqlite3.Error, StoreError) as error:  # locked too long: try again later
                     log.warning("store %s: events not read: %s", self.path, error)
                     self._stopping.wait(1.0)
                     continue

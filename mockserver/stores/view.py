@@ -7,7 +7,8 @@ variable: the request's own task (and the threads it hands work to) sees them, n
 request does. What another process changes before the request starts, the request sees; what
 it changes meanwhile, the request sees as if it came after: the reads it replaces saw one
 value or the next anyway. A change this request makes itself is seen at once (`wrote`, and
-`forget` after the store was emptied). Outside a request, `held` reads the store.
+`forget` after the store was emptied). Outside a request, `held` reads the store. Before
+reading, the block lets the store make sure it reads its current contents (`refresh`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class ReadOnce:
         self.store, self.keys, self.then = store, keys, then
 
     def __enter__(self) -> list[Any | None]:
+        self.store.refresh()  # a request begins on the store's current contents
         values = self.store.get_many(self.keys)
         self.token = _read.set((self.store, dict(zip(self.keys, values, strict=True))))
         if self.then is not None:
