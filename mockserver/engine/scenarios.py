@@ -5,14 +5,17 @@ A scenario is named by the API's own terminal status word, case-insensitive (`co
 after `;`: `failed; after=30; message=Disk full`. Precedence, first match wins: the request's
 `X-Mock-Scenario` header, the queue filled through the admin or Python API (for this tenant,
 then for any tenant), the scenario bound to the API key (for the APIs that know its word and
-options), a magic input, the default profile.
+options), a magic input, the default profile. The request being handled is shown the scenario
+its create takes (`watching`): the fault middleware fires then what depends on it.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from random import Random
@@ -254,12 +257,6 @@ class ScenarioBook:
         lists = [name for api, tenant in held for name in _lists(api, tenant)]
         self._store.delete(*lists, _QUEUES, _COUNT)
 
-    def peek(self, api: str, tenant: str) -> Scenario | None:
-        """The queued scenario the tenant's next job would take, left in the queue (so a
-        request refused before its job exists does not use it up)."""
-        heads = self._store.heads([*_lists(api, tenant), *_lists(api, None)])
-        return next((head for head in heads if head is not None), None)
-
     def bound(
         self, tenant: str, known: Collection[str], options: Collection[str] | None = None
     ) -> Scenario | None:
@@ -335,16 +332,37 @@ class ScenarioBook:
         workers race for one queue: a head is taken only while it is the one judged). A
         scenario taken from a queue is noted in `taken`, to `give_back` if the create fails.
         The key's scenario counts where the API knows its word and its `options` (`bound`).
+        The request's `watching` watcher is then shown the scenario.
 
         Raises ScenarioError for a header that cannot be parsed.
         """
         if header:
-            return Scenario.parse(header, "header")
-        queued = self._pop(api, tenant, takes)
-        if queued is not None:
-            if taken is not None:
+            scenario = Scenario.parse(header, "header")
+        else:
+            queued = self._pop(api, tenant, takes)
+            if queued is not None and taken is not None:
                 taken.append(queued)
-            return queued.scenario
+            scenario = (
+                queued.scenario
+                if queued is not None
+                else self._unqueued(tenant, magic_inputs, draw, words, known, options)
+            )
+        watcher = _watcher.get()
+        if watcher is not None:
+            watcher(scenario)
+        return scenario
+
+    def _unqueued(
+        self,
+        tenant: str,
+        magic_inputs: Iterable[str | None],
+        draw: Callable[[], Random],
+        words: tuple[str, str],
+        known: Collection[str],
+        options: Collection[str] | None,
+    ) -> Scenario:
+        """The scenario of a new job nothing names nor queues: the key's, a magic input's or
+        the default profile's (see `choose`)."""
         bound = self.bound(tenant, known, options)
         if bound is not None:
             return bound
@@ -355,6 +373,20 @@ class ScenarioBook:
                     return Scenario(word, {}, "magic")
         failed = self.profile.failure_rate > 0 and draw().random() < self.profile.failure_rate
         return _default(words[1] if failed else words[0])
+
+
+@contextmanager
+def watching(watcher: Callable[[Scenario], None]) -> Iterator[None]:
+    """A block (the rest of a request) in which `watcher` is shown each scenario a create
+    takes (`ScenarioBook.choose`), before the create goes on with it: the fault middleware
+    fires then what depends on that scenario. It may raise to refuse the create, which then
+    gives a queued scenario back. Only a create takes one: an Idempotency-Key's replay,
+    answered with the first answer, shows none."""
+    token = _watcher.set(watcher)
+    try:
+        yield
+    finally:
+        _watcher.reset(token)
 
 
 # how a refusal names where its scenario came from, by `Scenario.source` (a header's is
@@ -465,3 +497,5 @@ def _lists(api: str, tenant: str | None) -> tuple[str, str]:
 FAULTS_NAMED = key(None, "faults-named")
 _COUNT = key(None, "queued")  # scenarios queued, all queues together: bounded by `limit`
 _QUEUES = key(None, "queues")  # the queues that ever held one, to list them
+# the request's watcher of the scenarios its creates take (`watching`)
+_watcher: ContextVar[Callable[[Scenario], None] | None] = ContextVar("watcher", default=None)

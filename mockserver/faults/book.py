@@ -8,12 +8,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from mockserver.engine.ids import unit_draw
 from mockserver.engine.scenarios import Scenario
 from mockserver.faults.rules import RATE_LIMIT, FaultError, FaultRule, scenario_rule
-from mockserver.stores import MemoryStore, StateStore, key, view
+from mockserver.stores import MemoryStore, StateStore, key, lasting_key, view
 
 MEMO_SIZE = 1024  # scenario texts whose fault rule is kept parsed
 MAX_RULES = 1000  # rules held at once: every request of an API is matched against each
@@ -25,11 +26,14 @@ class FaultBook:
     Everything lives in the state store, so the workers sharing one apply the same rules and
     count each firing once. The rules are one value, replaced whole by each change: absent, they
     are the configured ones (each process reads those from its own config); once the admin API
-    changed them, the list it left. A rule added at run time is numbered by a counter after the
-    configured ones, so no two processes give out one ID; a reset carries the counter over
-    (`numbered`, `numbering_from`), so no ID is given twice in a server's life.
+    changed them, the list it left. Every ID comes from one counter in the store: a configured
+    rule takes the ID the store gave its content first (`_numbered`), so processes with one
+    config agree on IDs and processes with different ones never give one ID to two rules; a
+    rule added at run time takes the next. A reset carries the counter over (`numbered`,
+    `numbering_from`), so no ID is given twice in a server's life.
 
-    A tally (one rule, one API, one tenant) is a counter under the tenant's key; a rate rule
+    A tally (one rule, one API, one tenant) is a counter under the tenant's key (a scenario's
+    rule is one rule per use of the scenario: `for_scenario`); a rate rule
     draws from (seed, what the rule says, API, tenant, draw number), so the draws are one seeded
     sequence whichever worker makes them, and the same after a reset renumbered the rule. The
     admin reset empties the store: the configured rules come back, counts and open rate-limit
@@ -44,14 +48,14 @@ class FaultBook:
     ) -> None:
         self.seed = seed
         self._store = store or MemoryStore()
-        self._configured: list[FaultRule] = []
+        parsed: list[FaultRule] = []
         for data in configured:
             if not isinstance(data, Mapping):
                 raise FaultError(f"each fault rule must be a mapping (got {data!r})")
-            rule_id = f"fault-{len(self._configured) + 1}"
-            self._configured.append(FaultRule.parse(data, rule_id, "config"))
-        if len(self._configured) > MAX_RULES:
-            raise FaultError(f"at most {MAX_RULES} fault rules (got {len(self._configured)})")
+            parsed.append(FaultRule.parse(data, source="config"))
+        if len(parsed) > MAX_RULES:
+            raise FaultError(f"at most {MAX_RULES} fault rules (got {len(parsed)})")
+        self._configured = self._numbered(parsed)
         self._memo_lock = threading.Lock()
         self._from_scenarios: dict[str, FaultRule | None] = {}  # a pure parse, memoised
 
@@ -70,9 +74,10 @@ class FaultBook:
         hold more than MAX_RULES (checked first, so a refusal uses up no ID, and again in the
         change, as another process may add meanwhile)."""
         _room_for(self.rules, rules)
-        last = len(self._configured) + self._store.incr(_ADDED, len(rules))
-        first = last - len(rules) + 1
-        numbered = [replace(rule, id=f"fault-{first + n}") for n, rule in enumerate(rules)]
+        numbered = [
+            replace(rule, id=rule_id)
+            for rule, rule_id in zip(rules, self._ids(len(rules)), strict=True)
+        ]
 
         def added(held: list[FaultRule]) -> list[FaultRule]:
             return [*_room_for(held, numbered), *numbered]
@@ -80,14 +85,37 @@ class FaultBook:
         self._change(added)
         return numbered
 
+    def _ids(self, count: int) -> list[str]:
+        """`count` IDs never given before, by any process sharing the store."""
+        last = self._store.incr(_NUMBERED, count)
+        return [f"fault-{number}" for number in range(last - count + 1, last + 1)]
+
+    def _numbered(self, configured: list[FaultRule]) -> list[FaultRule]:
+        """The configured rules with their IDs: the one the store gave a rule of the same
+        content (the n-th of that content for the n-th) when any process configured it first,
+        else a new one. A store kept for good (Redis, SQLite) keeps them across resets and
+        restarts: a process started later with the same config agrees with the others."""
+        seen: dict[str, int] = {}
+        names = []
+        for rule in configured:
+            seen[rule.content] = seen.get(rule.content, 0) + 1
+            names.append(json.dumps([rule.content, seen[rule.content]]))
+        known = self._store.entries(_CONFIGURED)
+        missing = [name for name in names if name not in known]
+        for name, rule_id in zip(missing, self._ids(len(missing)), strict=True):
+            # of two processes configuring it at once, the first to write gives its ID
+            known[name] = self._store.revise(_CONFIGURED, name, partial(_given, rule_id))
+        return [replace(r, id=known[name]) for r, name in zip(configured, names, strict=True)]
+
     def numbered(self) -> int:
-        """How many rules were ever added at run time: the next ID comes after them."""
-        return int(self._store.get(_ADDED) or 0)
+        """How many IDs were ever given (configured rules and rules added at run time): the
+        next comes after them."""
+        return int(self._store.get(_NUMBERED) or 0)
 
     def numbering_from(self, numbered: int) -> None:
         """Go on numbering after `numbered` rules (a reset emptied the store): an ID given
         before the reset, still in a client's hands, must never name another rule."""
-        self._store.incr(_ADDED, numbered)
+        self._store.incr(_NUMBERED, numbered)
 
     def remove(self, rule_id: str) -> bool:
         if not any(rule.id == rule_id for rule in self.rules):
@@ -111,18 +139,26 @@ class FaultBook:
         rules = self._store.update(RULES, lambda held: change(configured if held is None else held))
         view.wrote(self._store, RULES, rules)
 
-    def for_scenario(self, scenario: Scenario) -> FaultRule | None:
-        """The rule of a scenario's `fault=` options (parsed once per scenario text)."""
+    def for_scenario(self, scenario: Scenario, use: str) -> FaultRule | None:
+        """The rule of a scenario's `fault=` options (parsed once per scenario text), counted
+        for one use of the scenario apart from the others: `use` (a job's ID, or where a
+        create's scenario came from; never holding `@`) ends its ID, which its tallies are
+        kept under."""
         text = scenario.describe()
         with self._memo_lock:
-            if text in self._from_scenarios:
-                return self._from_scenarios[text]
-        rule = scenario_rule(scenario)
-        with self._memo_lock:
-            if len(self._from_scenarios) > MEMO_SIZE:
-                self._from_scenarios.clear()
-            self._from_scenarios[text] = rule
-        return rule
+            parsed, rule = text in self._from_scenarios, self._from_scenarios.get(text)
+        if not parsed:
+            rule = scenario_rule(scenario)
+            with self._memo_lock:
+                if len(self._from_scenarios) > MEMO_SIZE:
+                    self._from_scenarios.clear()
+                self._from_scenarios[text] = rule
+        return None if rule is None else replace(rule, id=f"{rule.id}@{use}")
+
+    def forget(self, rule: FaultRule, api: str, tenant: str | None) -> None:
+        """Forget what `rule` did for the tenant: a scenario's rule, whose use is over (a
+        create got past it and used the scenario up), counts from nothing for the next."""
+        self._store.delete(*(_tally(rule, api, tenant, what) for what in _TALLIES))
 
     def fire(self, rule: FaultRule, api: str, tenant: str | None, now: float) -> int | None:
         """Count one firing of `rule` for this tenant: None when it does not fire, else how
@@ -142,8 +178,7 @@ class FaultBook:
         if rule.times is not None and count > rule.times:
             store.incr(fired, -1)
             return None
-        if count == 1:
-            store.put(_FIRED, json.dumps([rule.id, api, tenant]), fired)
+        self._listed(rule, api, tenant, count)
         return count - 1
 
     def _rate_limit(self, rule: FaultRule, api: str, tenant: str | None, now: float) -> int | None:
@@ -177,10 +212,16 @@ class FaultBook:
         window = store.update(at, open_window)
         if not opener:
             return _window_left(window, now)  # another request's window (None: times used up)
-        fired = _tally(rule, api, tenant, "fired")
-        if store.incr(fired) == 1:
-            store.put(_FIRED, json.dumps([rule.id, api, tenant]), fired)
+        self._listed(rule, api, tenant, store.incr(_tally(rule, api, tenant, "fired")))
         return rule.retry_after
+
+    def _listed(self, rule: FaultRule, api: str, tenant: str | None, count: int) -> None:
+        """Note a book rule's first firing for the tenant, for `describe` to find its tally.
+        A scenario's rules are listed nowhere: one per use (per job) would pile up."""
+        if count == 1 and rule.source != "scenario":
+            self._store.put(
+                _FIRED, json.dumps([rule.id, api, tenant]), _tally(rule, api, tenant, "fired")
+            )
 
     def _drawn(self, rule: FaultRule, api: str, tenant: str | None) -> bool:
         """Whether a rule with a `rate` fires this time: the tenant's next seeded draw."""
@@ -219,6 +260,11 @@ def _opened(window: list[float] | None) -> int:
     return 0 if window is None else int(window[2])
 
 
+def _given(rule_id: str, held: str | None) -> str:
+    """The ID a configured rule's content has: the one held, else `rule_id`."""
+    return rule_id if held is None else held
+
+
 def _room_for(held: list[FaultRule], adding: Sequence[FaultRule]) -> list[FaultRule]:
     """`held`, when `adding` fits beside it; else a FaultError saying how many fit."""
     if len(held) + len(adding) > MAX_RULES:
@@ -229,10 +275,16 @@ def _room_for(held: list[FaultRule], adding: Sequence[FaultRule]) -> list[FaultR
     return held
 
 
+_TALLIES = ("fired", "windows", "draws")  # what a rule counts per tenant (and API)
+
+
 def _tally(rule: FaultRule, api: str, tenant: str | None, what: str) -> str:
     return key(tenant, "fault", what, rule.id, api)
 
 
 RULES = key(None, "faults")  # absent: the configured rules
-_ADDED = key(None, "faults", "added")  # rules added at run time, ever: their numbers
+_NUMBERED = key(None, "faults", "added")  # IDs given, ever (configured rules included)
+# content of a configured rule (and which of that content) -> its ID: kept by a reset, as a
+# process that starts after it must number its configured rules as the others did
+_CONFIGURED = lasting_key(None, "faults", "configured")
 _FIRED = key(None, "faults", "fired")  # [rule, api, tenant] -> its tally's key, once it fired

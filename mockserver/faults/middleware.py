@@ -1,9 +1,20 @@
 """The fault middleware: applies the rules to each request of an emulated API.
 
-Everything happens before the handler runs, so a create request that is refused or dropped
-stores no job and a client's retry cannot make a duplicate; but a stall, which changes the job
-the handler makes, is offered to it (`stall`). A fault only fires where the operation documents
-the status it produces: the mock never breaks its own contract, faults included.
+Faults fire before the handler does anything that lasts, so a create request that is refused
+or dropped stores no job and a client's retry cannot make a duplicate. Most fire before the
+handler runs. What depends on a create's scenario fires when the handler takes it (header,
+queue, key, magic input, default: `ScenarioBook.choose` shows it to the middleware), before
+its job is planned: only the create really taking a scenario meets its faults (a queued word
+some creates pass over is not theirs; an idempotent replay takes none), and a refusal then
+gives a queued scenario back. A stall, which changes the job the handler makes, is offered to
+it (`stall`); a latency the answer waits, a variety varies it. A fault only fires where the
+operation documents the status it produces: the mock never breaks its own contract, faults
+included.
+
+A scenario's own fault (`fault=`) counts its `times` per use of the scenario, that is per job:
+a create's count (per key and where its scenario came from) goes on over the retries of a
+refused create until one gets past the fault and uses the scenario up, and the next create
+starts afresh; a job's other requests count per job (`_use`, `_spent`).
 """
 
 from __future__ import annotations
@@ -11,14 +22,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.contracts.document import Operation
-from mockserver.engine.scenarios import HEADER_KEY, Scenario, ScenarioError, header_once
+from mockserver.engine.scenarios import (
+    HEADER_KEY,
+    Scenario,
+    ScenarioError,
+    header_once,
+    watching,
+)
 from mockserver.errors import REASONS, ApiError
 from mockserver.faults.operations import creating_operations
 from mockserver.faults.reset import drop_connection
@@ -36,8 +55,10 @@ from mockserver.faults.rules import (
 from mockserver.faults.stall import offer_stall
 from mockserver.faults.variety import Variety
 from mockserver.request import ApiRequest, all_values, first_headers
+from mockserver.service import REFUSED_BY_SCENARIO
 
 if TYPE_CHECKING:
+    from mockserver.engine.jobs import Job
     from mockserver.service import ApiService
     from mockserver.state import MockState
 
@@ -84,7 +105,7 @@ class FaultMiddleware:
             if call is None:  # the header itself was refused (sent twice): as if not sent
                 call = self._call(scope, info, service, operation, "")
             rules = self._book_rules(call)
-        if not rules:
+        if not rules and not call.creates:
             await self.app(scope, receive, send)
             return
         await self._apply(rules, call, service, scope, receive, send)
@@ -98,33 +119,109 @@ class FaultMiddleware:
         receive: Receive,
         send: Send,
     ) -> None:
-        delay = sum(
+        """Fire `rules` and hand the request on, or answer in its place; a create's scenario
+        fires its own when the handler takes it (`_taking`)."""
+        delay = self._delay(rules, call)
+        if delay:
+            await self._wait(delay)
+            self.state.store.read_again()  # others may have changed the jobs meanwhile
+        refused = self._refused(rules, call)
+        if refused is not None:
+            await self._refuse(*refused, call.operation, service, scope, receive, send)
+            return
+        pending = _Pending()
+        pending.leave(rules, call)
+        answering = self._answering(pending, service, send)
+        if not call.creates:
+            await self.app(scope, receive, answering)
+            return
+        # fired when the handler plans a job, once the API took the scenario
+        offer_stall(
+            scope, lambda: any(self._fire(rule, at) is not None for rule, at in pending.stalls)
+        )
+        try:
+            with watching(partial(self._taking, call, pending)):
+                await self.app(scope, receive, answering)
+        except _Refused as taken:
+            if pending.delay:
+                await self._wait(pending.delay)
+            await self._refuse(
+                taken.rule, taken.fired, call.operation, service, scope, receive, send
+            )
+
+    def _taking(self, call: Call, pending: _Pending, scenario: Scenario) -> None:
+        """The create takes `scenario`: the rules that depend on it fire now, as the others
+        did before the handler. A refusal is raised (`_Refused`), through the handler, which
+        gives a queued scenario back. A create that gets past the scenario's own fault ends
+        that use of it if it uses the scenario up (`_answering`)."""
+        taken = replace(call, scenario=scenario)
+        rules = [rule for rule in self.state.faults.rules if rule.scenario and rule.matches(taken)]
+        own = self._own(taken)
+        if own is not None:
+            rules.append(own)
+        pending.delay += self._delay(rules, taken)
+        refused = self._refused(rules, taken)
+        if refused is not None:
+            raise _Refused(*refused)
+        if own is not None:
+            pending.using = own, taken
+        pending.leave(rules, taken)
+
+    def _delay(self, rules: list[FaultRule], call: Call) -> float:
+        """Seconds the answer waits: the latency rules' that fire."""
+        return sum(
             rule.delay
             for rule in rules
             if rule.fault == LATENCY and self._fire(rule, call) is not None
         )
-        if delay:
-            await self._wait(delay)
-            self.state.store.read_again()  # others may have changed the jobs meanwhile
+
+    def _refused(self, rules: list[FaultRule], call: Call) -> tuple[FaultRule, int] | None:
+        """The first refusal (429, 5xx, reset) of `rules` that fires, and what it fired with."""
         for rule in rules:
-            if rule.fault not in REFUSALS or not _documents(call.operation, rule):
-                continue
-            fired = self._fire(rule, call)
-            if fired is None:
-                continue
-            if rule.fault == RESET:
-                await drop_connection(scope)
-            else:
-                error = self._refusal(rule, fired, call.operation)
-                await _answer(service, error, scope, receive, send)
-            return
-        stalls = [rule for rule in rules if rule.fault == STALL]
-        if stalls:  # fired when the handler plans a job, once the API took the scenario
-            offer_stall(scope, lambda: any(self._fire(rule, call) is not None for rule in stalls))
-        variety = next((rule for rule in rules if rule.fault == VARIETY), None)
-        if variety is not None:
-            send = Variety(self.state, service, call, variety).wrap(send)
-        await self.app(scope, receive, send)
+            if rule.fault in REFUSALS and _documents(call.operation, rule):
+                fired = self._fire(rule, call)
+                if fired is not None:
+                    return rule, fired
+        return None
+
+    async def _refuse(
+        self,
+        rule: FaultRule,
+        fired: int,
+        operation: Operation,
+        service: ApiService,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Answer with the refusal in the handler's place, or drop the connection."""
+        if rule.fault == RESET:
+            await drop_connection(scope)
+        else:
+            await _answer(service, self._refusal(rule, fired, operation), scope, receive, send)
+
+    def _answering(self, pending: _Pending, service: ApiService, send: Send) -> Send:
+        """`send`, once the answer begins: after the latency `pending` holds, through its
+        variety. A create that uses its scenario up (stores its job, or answers the 402 its
+        word asks for) ends that use of the scenario: the next create with it counts the
+        scenario's fault afresh (`FaultBook.forget`)."""
+        target = send
+
+        async def answering(message: Message) -> None:
+            nonlocal target
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if pending.using and (status < 300 or status == REFUSED_BY_SCENARIO):
+                    rule, call = pending.using
+                    self.state.faults.forget(rule, call.api, call.tenant)
+                if pending.delay:
+                    await self._wait(pending.delay)
+                if pending.variety is not None:
+                    rule, call = pending.variety
+                    target = Variety(self.state, service, call, rule).wrap(send)
+            await target(message)
+
+        return answering
 
     def idle(self, scope: Scope) -> bool:
         """No rule and no scenario with a fault anywhere: the common case, decided cheaply.
@@ -146,61 +243,95 @@ class FaultMiddleware:
         self, scope: Scope, info: ApiRequest, service: ApiService, operation: Operation, header: str
     ) -> Call:
         """The request as the rules see it, its scenario the one `header` (its X-Mock-Scenario,
-        "" for none) names, else the one its key's job, queue or binding gives."""
-        params = info.path_params
+        "" for none) names, else the one of the job its path names or of its key; a create's
+        is the one it takes, known when the handler takes it (`_taking`)."""
         tenant = _tenant(service, scope)
         creates = operation.id in self.creates[service.name]
         # a scenario only matters to a rule that targets it or to a `fault=` in it: most
         # requests of a server without rules skip the parsing
         targeted = bool(self.state.faults.rules)
         scenario = None
-        if header:
-            if targeted or "fault" in header:
-                with contextlib.suppress(ScenarioError):
-                    scenario = Scenario.parse(header, "header")
-        elif tenant is not None:
-            scenario = self._scenario_of(service.name, tenant, params, creates, targeted)
-        return Call(service.name, operation, creates, tenant, scenario, bool(header))
+        if header and (targeted or "fault" in header):
+            with contextlib.suppress(ScenarioError):
+                scenario = Scenario.parse(header, "header")
+        job = None
+        if tenant is not None and not creates:
+            job = self._job(service.name, tenant, info.path_params)
+            if not header:
+                scenario = self._scenario_of(job, tenant, service, targeted)
+        return Call(service.name, operation, creates, tenant, scenario, bool(header), job)
+
+    def _job(self, api: str, tenant: str, params: dict[str, str]) -> Job | None:
+        """The job the path names, if any (read once: the handler is handed it)."""
+        jobs = self.state.store.read_ahead(api, tenant, list(params.values()))
+        return next((job for job in jobs if job is not None), None)
 
     def _scenario_of(
-        self, api: str, tenant: str, params: dict[str, str], creates: bool, targeted: bool
+        self, job: Job | None, tenant: str, service: ApiService, targeted: bool
     ) -> Scenario | None:
-        """The scenario of the job a path names, else the queued one (for a create), else the
-        one bound to the key."""
-        for job in self.state.store.read_ahead(api, tenant, list(params.values())):
-            if job is not None and job.scenario:
-                if not (targeted or "fault" in job.scenario):
-                    return None
-                with contextlib.suppress(ScenarioError):
-                    return Scenario.parse(job.scenario, "job")
-        queued = self.state.scenarios.peek(api, tenant) if creates else None
-        service = self.services[api]
-        return queued or self.state.scenarios.bound(
-            tenant, service.magic_words, service.known_options()
-        )
+        """The scenario of the job the path names, else the one bound to the key."""
+        if job is not None:
+            if not (targeted or "fault" in job.scenario):
+                return None
+            with contextlib.suppress(ScenarioError):
+                return Scenario.parse(job.scenario, "job")
+        return self.state.scenarios.bound(tenant, service.magic_words, service.known_options())
 
     def _rules(self, call: Call) -> list[FaultRule]:
-        """Rules matching the call: the book's in order, then the scenario's own fault."""
-        book = self.state.faults
-        matching = self._book_rules(call)
-        if call.scenario is not None and "fault" in call.scenario.options:
-            try:
-                # a scenario the API refuses (`completed` on Camb, a misspelt `tmes=2`) is
-                # refused before any of its faults fires: its 400, not a 503 first
-                self.services[call.api].check_scenario(call.scenario)
-                own = book.for_scenario(call.scenario)
-            except (FaultError, ScenarioError) as exc:
-                if call.scenario_from_header:
-                    raise
-                log.warning("ignoring the fault of scenario %r: %s", call.scenario.describe(), exc)
-                own = None
-            if own is not None and own.matches(call):
-                matching.append(own)
-        return matching
+        """Rules matching the call before its handler runs: the book's in order, then the
+        scenario's own fault. A create's scenario is the one the handler takes: the rules
+        that depend on it wait for it (`_taking`), but a header's is checked now, so that the
+        400 of a scenario the API refuses comes before any fault."""
+        own = self._own(call)
+        if own is None or call.creates:
+            return self._book_rules(call)
+        return [*self._book_rules(call), own]
 
     def _book_rules(self, call: Call) -> list[FaultRule]:
-        """The book's rules matching the call: they apply whatever its scenario says."""
-        return [rule for rule in self.state.faults.rules if rule.matches(call)]
+        """The book's rules matching the call before its handler runs: they apply whatever its
+        scenario says; on a create, one naming a scenario waits for the one it takes."""
+        return [
+            rule
+            for rule in self.state.faults.rules
+            if rule.matches(call) and not (call.creates and rule.scenario)
+        ]
+
+    def _own(self, call: Call) -> FaultRule | None:
+        """The fault the call's scenario names (`fault=`), counted for this use of it
+        (`_use`); None when it names none, does not apply to the call, is spent on its job
+        (`_spent`), or when the API refuses the scenario: a header's refusal is raised (its
+        400), another's logged (a scenario the API refuses fires none of its faults)."""
+        scenario = call.scenario
+        if scenario is None or "fault" not in scenario.options:
+            return None
+        try:
+            # a scenario the API refuses (`completed` on Camb, a misspelt `tmes=2`) is
+            # refused before any of its faults fires: its 400, not a 503 first
+            self.services[call.api].check_scenario(scenario)
+            own = self.state.faults.for_scenario(scenario, _use(call))
+        except (FaultError, ScenarioError) as exc:
+            if call.scenario_from_header:
+                raise
+            log.warning("ignoring the fault of scenario %r: %s", scenario.describe(), exc)
+            return None
+        if own is None or not own.matches(call) or self._spent(own, call):
+            return None
+        return own
+
+    def _spent(self, rule: FaultRule, call: Call) -> bool:
+        """Whether the call's job was made with the rule's scenario by a create the rule
+        applies to, the rule being a 429, 5xx or reset counted `times`: that create got past
+        it only once the use was over (or its `rate` let it through), so the job's other
+        requests meet it no more."""
+        job, scenario = call.job, call.scenario
+        return (
+            job is not None
+            and scenario is not None
+            and job.scenario == scenario.describe()
+            and rule.fault in REFUSALS
+            and rule.times is not None
+            and (not rule.operations or not self.creates[call.api].isdisjoint(rule.operations))
+        )
 
     async def _wait(self, seconds: float) -> None:
         """This answer alone waits; the shared clock is not moved by a client's fault. A
@@ -241,6 +372,47 @@ class FaultMiddleware:
         }
         headers.update({name: value for name, value in values.items() if name in documented})
         return headers
+
+
+class _Refused(Exception):
+    """A refusal that fired when a create took its scenario (`FaultMiddleware._taking`):
+    raised through the handler, which then stores nothing and gives a queued scenario back,
+    and answered by the middleware."""
+
+    def __init__(self, rule: FaultRule, fired: int) -> None:
+        super().__init__(rule.fault)
+        self.rule, self.fired = rule, fired
+
+
+@dataclass
+class _Pending:
+    """What the fired rules leave to the handler and its answer: the stall rules the planning
+    of its first job fires, the variety rule that varies the answer, the latency the answer
+    waits for (those found when a create takes its scenario: before the handler, the wait is
+    over), and the scenario's own fault whose use the answer may end. Each with the call it
+    is counted for."""
+
+    stalls: list[tuple[FaultRule, Call]] = field(default_factory=list)
+    variety: tuple[FaultRule, Call] | None = None
+    delay: float = 0.0
+    using: tuple[FaultRule, Call] | None = None  # the create's scenario's own fault, got past
+
+    def leave(self, rules: list[FaultRule], call: Call) -> None:
+        """Keep the stall and variety rules of `rules` (the first variety rule wins)."""
+        self.stalls += [(rule, call) for rule in rules if rule.fault == STALL]
+        if self.variety is None:
+            self.variety = next(((rule, call) for rule in rules if rule.fault == VARIETY), None)
+
+
+def _use(call: Call) -> str:
+    """What a scenario's own fault counts per on this call: the job its path names; for a
+    create, where its scenario came from (header, queue, key), until a create uses it up
+    (`FaultMiddleware._answering`); else the key alone."""
+    if call.job is not None:
+        return call.job.id
+    if call.creates and call.scenario is not None:
+        return call.scenario.source
+    return ""
 
 
 async def _answer(

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mockserver import apis, contracts
 from mockserver.contracts.document import Operation
@@ -22,6 +22,9 @@ from mockserver.engine.scenarios import FAULT_OPTIONS, Scenario
 from mockserver.errors import shown_value
 from mockserver.request import MAX_KEY_LENGTH, key_problem
 from mockserver.stores.codec import storable
+
+if TYPE_CHECKING:
+    from mockserver.engine.jobs import Job
 
 LATENCY = "latency"
 RATE_LIMIT = "rate_limit"
@@ -83,10 +86,13 @@ class Call:
 
     api: str
     operation: Operation
-    creates: bool  # the operation starts a job
+    creates: bool  # the operation may start a job (`creating_operations`)
     tenant: str | None
-    scenario: Scenario | None  # header, the job in the path, the queue (creates), the key
+    # header, else the job in the path or the key's; a create's: the one it takes (none
+    # before the handler takes it)
+    scenario: Scenario | None
     scenario_from_header: bool
+    job: Job | None = None  # the job its path names
 
 
 @storable
@@ -99,7 +105,9 @@ class FaultRule:
     operations: tuple[str, ...] = ()  # operationIds; none = every operation (stall: creates)
     tenant: str | None = None
     scenario: str | None = None  # the outcome word of the request's scenario
-    times: int | None = None  # fires this often per tenant (rate_limit: windows); None = always
+    # fires this often per tenant (a scenario's rule: per use of it, `FaultBook.for_scenario`;
+    # rate_limit: windows); None = always
+    times: int | None = None
     rate: float = 1.0  # share of matching requests it fires on (seeded, so reproducible)
     status: int | None = None  # 429, or the 5xx of an `error`
     retry_after: int | None = None  # seconds: the 429 window; optional header of a 5xx
