@@ -30,9 +30,10 @@ def gate() -> Iterator[dict[str, bool]]:
     """Opened after the check: lets the stuck flows' threads end, so no thread spins on
     through the rest of the session."""
     state = {"open": False}
+    before = set(threading.enumerate())  # not a flow another test left behind
     yield state
     state["open"] = True
-    for thread in threading.enumerate():
+    for thread in set(threading.enumerate()) - before:
         if thread.name == "clientcheck":
             thread.join(10)
             assert not thread.is_alive(), "a stuck flow did not end once released"
