@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from mockserver.contracts.validate import Violation
-from mockserver.stores import MemoryStore, StateStore, StoreError, key
+from mockserver.stores import MemoryStore, StateStore, StoreError, key, lasting_key
 from mockserver.stores.codec import storable
 
 log = logging.getLogger("mockserver")
@@ -254,10 +254,6 @@ class Journal:
         """Every request ever journalled, evicted or cleared ones included."""
         return self._store.incr(_RECORDED, 0)
 
-    def count_from(self, recorded: int) -> None:
-        """Go on counting from `recorded` (after the store was emptied)."""
-        self._store.incr(_RECORDED, recorded)
-
     @property
     def bytes(self) -> int:
         """What the kept entries cost, by `Entry.cost`."""
@@ -369,6 +365,6 @@ def _cleared_up_to(cleared: dict[str, int], entry: Entry) -> int:
 
 
 _ENTRIES = key(None, "journal")
-_RECORDED = key(None, "journal", "recorded")
+_RECORDED = lasting_key(None, "journal", "recorded")  # a reset keeps counting on
 _CLEARED = key(None, "journal", "cleared")  # `api|tenant` of a filtered clear -> its number
 _VIOLATING = key(None, "journal", "violating")  # the latest entries with violations, apart

@@ -22,7 +22,7 @@ from random import Random
 from typing import Any, ClassVar
 
 from mockserver.errors import shown_value
-from mockserver.stores import MemoryStore, StateStore, key, view
+from mockserver.stores import MemoryStore, StateStore, key, lasting_key, view
 from mockserver.stores.codec import storable
 
 HEADER = "x-mock-scenario"
@@ -494,7 +494,7 @@ def _lists(api: str, tenant: str | None) -> tuple[str, str]:
 
 # set once a scenario of any process named a fault: status answers may then fault, and
 # the processes sharing the store stop keeping them (a reset keeps it, as each process does)
-FAULTS_NAMED = key(None, "faults-named")
+FAULTS_NAMED = lasting_key(None, "faults-named")
 _COUNT = key(None, "queued")  # scenarios queued, all queues together: bounded by `limit`
 _QUEUES = key(None, "queues")  # the queues that ever held one, to list them
 # the request's watcher of the scenarios its creates take (`watching`)

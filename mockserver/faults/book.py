@@ -29,8 +29,8 @@ class FaultBook:
     changed them, the list it left. Every ID comes from one counter in the store: a configured
     rule takes the ID the store gave its content first (`_numbered`), so processes with one
     config agree on IDs and processes with different ones never give one ID to two rules; a
-    rule added at run time takes the next. A reset carries the counter over (`numbered`,
-    `numbering_from`), so no ID is given twice in a server's life.
+    rule added at run time takes the next. A reset keeps the counter (a lasting key), so no ID
+    is given twice in a server's life.
 
     A tally (one rule, one API, one tenant) is a counter under the tenant's key (a scenario's
     rule is one rule per use of the scenario: `for_scenario`); a rate rule
@@ -106,16 +106,6 @@ class FaultBook:
             # of two processes configuring it at once, the first to write gives its ID
             known[name] = self._store.revise(_CONFIGURED, name, partial(_given, rule_id))
         return [replace(r, id=known[name]) for r, name in zip(configured, names, strict=True)]
-
-    def numbered(self) -> int:
-        """How many IDs were ever given (configured rules and rules added at run time): the
-        next comes after them."""
-        return int(self._store.get(_NUMBERED) or 0)
-
-    def numbering_from(self, numbered: int) -> None:
-        """Go on numbering after `numbered` rules (a reset emptied the store): an ID given
-        before the reset, still in a client's hands, must never name another rule."""
-        self._store.incr(_NUMBERED, numbered)
 
     def remove(self, rule_id: str) -> bool:
         if not any(rule.id == rule_id for rule in self.rules):
@@ -283,7 +273,9 @@ def _tally(rule: FaultRule, api: str, tenant: str | None, what: str) -> str:
 
 
 RULES = key(None, "faults")  # absent: the configured rules
-_NUMBERED = key(None, "faults", "added")  # IDs given, ever (configured rules included)
+# IDs given, ever (configured rules included): kept by a reset, as an ID given before it, still
+# in a client's hands, must never name another rule
+_NUMBERED = lasting_key(None, "faults", "added")
 # content of a configured rule (and which of that content) -> its ID: kept by a reset, as a
 # process that starts after it must number its configured rules as the others did
 _CONFIGURED = lasting_key(None, "faults", "configured")
