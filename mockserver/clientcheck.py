@@ -248,7 +248,7 @@ def run_client(
         calls = itertools.count()
 
         def stop_when_overdue(frame: FrameType, event: Any, arg: Any) -> Any:
-            if not next(calls) % CHECK_EVERY:
+            if not next(calls) % CHECK_EVERY and reaches_the_client(frame):
                 if real_now() > deadline:
                     timer.stop(OutOfTime(overdue))
                 timer.check_still()  # also for a client that never reads the clock
@@ -281,6 +281,32 @@ def run_client(
     attempt.slept, attempt.waited = timer.slept, timer.waited
     attempt.sleeper_read_clock = timer.sleeper_read_clock
     return attempt
+
+
+# an event loop's own machinery: an exception raised in it never reaches the client's code
+LOOP_MODULES = frozenset({"asyncio", "selectors"})
+# frames that are a task's step when an event loop's callback calls them (`Task.__step`, in
+# C, leaves no frame between the callback runner and the coroutine it resumes)
+RESUMED = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_GENERATOR
+
+
+def reaches_the_client(frame: FrameType) -> bool:
+    """Whether OutOfTime raised at the call of `frame` reaches the client's code. Not in an
+    event loop's machinery, nor in a plain callback the loop runs (`Handle._run`): the loop
+    would log it and lose it, and a task waiting on that callback would wait for ever (its
+    thread then stuck in `asyncio.run`'s cancelling). In a task's step it ends that task, as
+    in synchronous code it ends the client."""
+    if frame.f_globals.get("__name__", "").partition(".")[0] in LOOP_MODULES:
+        return False
+    while frame.f_back is not None:
+        caller = frame.f_back
+        module = caller.f_globals.get("__name__", "")
+        if module == "asyncio.tasks":  # a task's step written in Python
+            return True
+        if module == "asyncio.events":  # run by the loop: a task's step, or a callback
+            return bool(frame.f_code.co_flags & RESUMED)
+        frame = caller
+    return True
 
 
 async def _awaited(awaitable: Any) -> Any:

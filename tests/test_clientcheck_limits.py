@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import json
 import subprocess
 import sys
@@ -235,3 +236,27 @@ def test_only_may_be_one_string(only: str) -> None:
 
     report = check_client("neuralanalog", flow, only=only)
     assert [row.scenario for row in report.rows] == ["completed", "failed"][: only.count(",") + 1]
+
+
+def test_out_of_time_is_raised_only_where_it_reaches_the_client() -> None:
+    """Raised in a callback the event loop runs, OutOfTime was logged and lost: a task waiting
+    on that callback waited for ever, and the flow's thread never ended (a flaky hang of the
+    async flow above, at whichever call the limit was looked at)."""
+    seen: dict[str, bool] = {}
+
+    def callback() -> None:
+        seen["callback"] = clientcheck.reaches_the_client(_here())
+
+    async def flow() -> None:
+        seen["task"] = clientcheck.reaches_the_client(_here())
+        asyncio.get_running_loop().call_soon(callback)
+        await asyncio.sleep(0)
+
+    asyncio.run(flow())
+    seen["sync"] = clientcheck.reaches_the_client(_here())
+    assert seen == {"task": True, "callback": False, "sync": True}
+
+
+def _here() -> Any:
+    """The frame of the caller, as a trace function is given it on its call."""
+    return inspect.currentframe().f_back  # type: ignore[union-attr]
