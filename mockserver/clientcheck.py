@@ -228,7 +228,8 @@ def run_client(
     A client past its wall-clock limit, or past `MAX_STILL` of its `requests` (a count of
     those it made so far) while the clock stood still, is stopped cooperatively: OutOfTime is
     raised in its thread at its next function call (a trace function of that thread alone,
-    `sys.settrace`) or its next look at the clock. A loop that calls nothing at all, or one
+    `sys.settrace`; not in its event loop's callbacks: `reaches_the_client`) or its next look
+    at the clock. A loop that calls nothing at all, or one
     that swallows OutOfTime, cannot be stopped; its thread is left behind (a daemon,
     `VirtualTime.abandon`) and the row is reported hung all the same. From then on its every
     sleep and clock read raises OutOfTime: it moves no clock, and an HTTP client that reads
