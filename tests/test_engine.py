@@ -470,3 +470,30 @@ def test_magic_markers_miss_no_match_of_the_pattern(text: str) -> None:
     from mockserver.engine.scenarios import MAGIC, magic_markers
 
     assert [m.span() for m in magic_markers(text)] == [m.span() for m in MAGIC.finditer(text)]
+
+
+def test_a_long_keys_id_counters_are_named_by_its_digest_and_still_draw_apart() -> None:
+    """A reset keeps the ID counters, so each key that made a job leaves them behind: a
+    4,096-character key leaves a short name, not itself, and two keys still draw apart."""
+    from mockserver.engine.ids import LONGEST_COUNTED, IdFactory
+    from mockserver.stores import MemoryStore
+
+    class Counted(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.counters: set[str] = set()
+
+        def incr(self, key: str, by: int = 1) -> int:
+            self.counters.add(key)
+            return super().incr(key, by)
+
+    store = Counted()
+    ids = IdFactory(3, store=store)
+    short, long_a, long_b = "sk-short", "a" * 4096, "a" * 4095 + "b"
+    drawn = {ids.uuid("neuralanalog", tenant) for tenant in (short, long_a, long_b)}
+    assert len(drawn) == 3
+    assert max(len(name) for name in store.counters) < 2 * LONGEST_COUNTED
+    assert any(short in name for name in store.counters)  # a kept store's counters go on
+    # the same draws again from a fresh factory on a fresh store: the digest is stable
+    again = IdFactory(3, store=MemoryStore())
+    assert {again.uuid("neuralanalog", t) for t in (short, long_a, long_b)} == drawn

@@ -73,8 +73,22 @@ class IdFactory:
         return f"{stream}@{self.generation}" if self.generation else stream
 
     def _next_seed(self, stream: str, tenant: str) -> str:
-        count = self._store.incr(lasting_key(tenant, "ids", stream))
+        count = self._store.incr(lasting_key(counted_as(tenant), "ids", stream))
         return f"{self.seed}:{stream}:{tenant}:{count}"
+
+
+LONGEST_COUNTED = 64  # characters of a tenant its ID counters are named by (digested past it)
+
+
+def counted_as(tenant: str) -> str:
+    """The name a tenant's ID counters are kept under. A reset keeps them, so every key that
+    ever made a job leaves them behind: a key up to LONGEST_COUNTED characters names them
+    itself (as it always did, so a kept store's counters go on), a longer one (up to 4,096)
+    by its digest, about a hundred bytes whatever its length. Two tenants sharing a counter
+    would still draw apart: the seed an ID is drawn from names the tenant itself."""
+    if len(tenant) <= LONGEST_COUNTED:
+        return tenant
+    return "#" + blake2b(tenant.encode(), digest_size=16).hexdigest()
 
 
 class HashRandom(Random):
