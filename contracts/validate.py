@@ -31,7 +31,19 @@ BOOLEAN_WORDS = {
     **dict.fromkeys(["1", "on", "t", "true", "y", "yes"], True),
     **dict.fromkeys(["0", "off", "f", "false", "n", "no"], False),
 }
-LAX_INTEGER = re.compile(r"\s*[+-]?[0-9]+(_[0-9]+)*(\.0*)?\s*")  # "1_000", " 12 ", "1.0"
+# What pydantic's lax mode reads as a number (FastAPI's `int` or `float` parameter): ASCII
+# digits alone (not '٤' nor '１', which int() and float() take), a sign, white space around
+# them (Unicode's White_Space, Rust's `trim`: not \x1c-\x1f, which Python's strip takes too)
+LAX_INTEGER = re.compile(r"[+-]?[0-9](?:_?[0-9])*(?:\.0+)?")  # "1_000", "1.0"
+LAX_NUMBER = re.compile(  # "1.", ".5", "1e3", "-Infinity", "nan"
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|inf|infinity|nan)",
+    re.IGNORECASE | re.ASCII,
+)
+WHITE_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+UNREAD = object()  # what `_read` gives for a text it cannot read as the type wanted
 # JSON Schema type -> pydantic 2's error type and words for a value of another type
 TYPE_ERRORS = {
     "string": ("string_type", "Input should be a valid string"),
@@ -397,12 +409,34 @@ def _lax_reads(text: str, wanted: str) -> bool:
     if wanted == "boolean":
         return text.lower() in BOOLEAN_WORDS
     if wanted == "integer":
-        return LAX_INTEGER.fullmatch(text) is not None
+        return lax_integer(text) is not None
+    return lax_number(text) is not None
+
+
+def lax_integer(text: str) -> int | None:
+    """`text` as pydantic's lax mode reads an integer: white space around it, single
+    underscores between digits and a `.0` after them; None for what it refuses. Its quirks
+    with leading zeros (`0-5` read as -5) are not copied."""
+    bare = text.strip(WHITE_SPACE)
+    if LAX_INTEGER.fullmatch(bare) is None:
+        return None
     try:
-        float(text)
-    except ValueError:
-        return False
-    return text.isascii()
+        return int(bare.partition(".")[0])
+    except ValueError:  # past the 4,300 digits Python reads, as pydantic refuses them
+        return None
+
+
+def lax_number(text: str) -> float | None:
+    """`text` as pydantic's lax mode reads a float: white space around it, or underscores in
+    it (neither first, last nor doubled) but then no white space; None for what it refuses."""
+    bare = text.strip(WHITE_SPACE)
+    if LAX_NUMBER.fullmatch(bare) is None:  # then without its underscores, as Python puts them
+        if text.startswith("_") or text.endswith("_") or "__" in text:
+            return None
+        bare = text.replace("_", "")
+        if LAX_NUMBER.fullmatch(bare) is None:
+            return None
+    return float(bare)
 
 
 def _length_violation(
@@ -764,20 +798,31 @@ def coerce(value: Any, schema: dict[str, Any], contract: Contract) -> Any:
     if not isinstance(value, str):
         return value
     for wanted in types:
-        try:
-            if wanted == "integer":
-                return int(value)
-            if wanted == "number":
-                return float(value)
-            if wanted == "boolean" and value.lower() in BOOLEAN_WORDS:
-                return BOOLEAN_WORDS[value.lower()]
-            if wanted in {"object", "array"}:
-                return json.loads(value)
-            if wanted == "null" and value in {"", "null"}:
-                return None
-        except ValueError:
-            continue
+        read = _read(value, wanted)
+        if read is not UNREAD:
+            return read
     return value
+
+
+def _read(text: str, wanted: str) -> Any:
+    """`text` read as the JSON Schema type `wanted` as FastAPI reads it, else `UNREAD`: the
+    schema check then refuses it with the type error pydantic gives."""
+    if wanted == "integer":
+        whole = lax_integer(text)
+        return UNREAD if whole is None else whole
+    if wanted == "number":
+        number = lax_number(text)
+        return UNREAD if number is None else number
+    if wanted == "boolean":
+        return BOOLEAN_WORDS.get(text.lower(), UNREAD)
+    if wanted == "null":
+        return None if text in {"", "null"} else UNREAD
+    if wanted in {"object", "array"}:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return UNREAD
+    return UNREAD
 
 
 class FilePart(str):

@@ -22,10 +22,10 @@ from mockserver import pages
 from mockserver.admin_guard import signs_page
 from mockserver.contracts.lifecycle import lifecycles_in
 from mockserver.engine.artifacts import render_budget
-from mockserver.engine.clock import MAX_STEP, MICROS_Z, SPAN, parse_time
+from mockserver.engine.clock import MAX_STEP, MICROS_Z, SPAN, PastTheEnd, parse_time
 from mockserver.engine.jobs import Job
 from mockserver.engine.journal import mask
-from mockserver.engine.scenarios import Scenario, ScenarioError
+from mockserver.engine.scenarios import Scenario, ScenarioError, repeated
 from mockserver.errors import ApiError, shown_value
 from mockserver.faults import FaultRule
 from mockserver.request import MAX_KEY_LENGTH, key_problem
@@ -82,9 +82,10 @@ def takes(
     handler: Endpoint, query: Mapping[str, tuple[str, ...]] | None = None, body: str | None = None
 ) -> Endpoint:
     """`handler`, refusing what it would ignore: a query parameter its method does not read
-    (`query`: method -> names; `token`, the admin token, goes everywhere) and a body on a
-    method other than `body`. Ignored, `?tenant=` or `{"tenant": ...}` on a reset would wipe
-    every tenant, not the one meant. No body (or `{}`) is none, as clients send it."""
+    (`query`: method -> names; `token`, the admin token, goes everywhere) or given values that
+    differ (each takes one), and a body on a method other than `body`. Ignored, `?tenant=` or
+    `{"tenant": ...}` on a reset would wipe every tenant, not the one meant, and of
+    `?api=a&api=b` one would be dropped. No body (or `{}`) is none, as clients send it."""
     reads = query or {}
 
     async def endpoint(request: Request) -> Response:
@@ -96,15 +97,22 @@ def takes(
 
 async def _refuse_extras(request: Request, reads: tuple[str, ...], body: str | None) -> None:
     """`takes()`'s refusals (an AdminError): a query parameter outside `reads` and `token`,
-    a body on a method other than `body`."""
-    known = (*reads, "token")
-    unknown = sorted(set(request.query_params) - set(known))
+    one given more than one value (the same value again is that value: a page's link carries
+    `?token=`, to which a client may add its own), a body on a method other than `body`."""
+    known, params = (*reads, "token"), request.query_params
+    unknown = sorted(set(params) - set(known))
     if unknown:
         takes_only = f"takes only {', '.join(reads)}" if reads else "takes none"
         raise AdminError(
             422,
             f"unknown query parameter {shown_value(unknown[0])}; "
             f"{request.method} {_path(request)} {takes_only}",
+        )
+    twice = sorted(name for name in params if len(set(params.getlist(name))) > 1)
+    if twice:  # each takes one value: the last used and the others dropped, without a word
+        given = repeated(params.getlist(twice[0]))
+        raise AdminError(
+            422, f"query parameter {shown_value(twice[0])} is given {given}: give it once"
         )
     if request.method != body:
         data = await _json(request)
@@ -282,7 +290,10 @@ async def clock_advance(request: Request) -> Response:
     seconds = _number(await _json(request, "seconds"), "seconds")
     if not 0 <= seconds <= MAX_STEP:  # the clock only moves forward
         raise AdminError(422, f"'seconds' must be from 0 to {MAX_STEP:.0f} (got {seconds:g})")
-    await _off_the_loop(state.clock.advance, seconds)
+    try:
+        await _off_the_loop(state.clock.advance, seconds)
+    except PastTheEnd as exc:
+        raise AdminError(422, f"'seconds' is too large: {exc}") from None
     return JSONResponse(state.clock.describe())
 
 
@@ -656,9 +667,12 @@ async def files(request: Request) -> Response:
     """A signed, expiring link to a file rendered from a job (downloads, archives, results)."""
     state = _state(request)
     job_id, name = request.path_params["job_id"], request.path_params["name"]
+    sent = request.query_params.get("expires", "")
     try:
-        expires = int(request.query_params.get("expires", ""))
-    except ValueError:
+        if not (sent.isascii() and sent.isdigit()):
+            raise ValueError(sent)  # int() reads '٤' as 4, and ' 4', '+4' and '4_0' too
+        expires = int(sent)
+    except ValueError:  # the digits past the 4,300 int() reads too
         return JSONResponse({"error": "AccessDenied", "message": "Missing or bad expires"}, 403)
     if not state.signer.valid(job_id, name, expires, request.query_params.get("signature", "")):
         return JSONResponse({"error": "AccessDenied", "message": "Signature does not match"}, 403)

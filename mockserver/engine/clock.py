@@ -17,8 +17,13 @@ from mockserver.stores import StateStore, StoreError, lasting_key
 # timestamp prints up to 9999-12-31; the thousand years between leave room for every instant
 # computed from now (a job's end, a retry, a link's expiry: a year 10000 was a 500)
 EARLIEST, LATEST = 0.0, 221_845_392_000.0  # 9000-01-01T00:00:00Z
-SPAN = "from 1970-01-01 to 9000-01-01"
+LAST_DAY = "9000-01-01"
+SPAN = f"from 1970-01-01 to {LAST_DAY}"
 MAX_STEP = 315_360_000.0
+
+
+class PastTheEnd(ValueError):
+    """A move of the clock past `LATEST`, which it may not pass."""
 
 
 def _step(seconds: float) -> float:
@@ -69,12 +74,18 @@ class Clock:
         return _reading(self._anchor, self.scale)
 
     def advance(self, seconds: float) -> float:
+        """PastTheEnd when `seconds` would take the clock past `LATEST`: a refusal about where
+        the clock may be set would not say what was asked, nor where the clock is."""
         step = _step(seconds)
 
         def moved(anchor: list[float]) -> list[float]:
-            real, virtual = anchor[:2]
-            _instant(virtual + (wall_time() - real) * self.scale + step)
-            return [real, virtual + step]
+            now = _reading(anchor, self.scale)
+            if now + step > LATEST:
+                raise PastTheEnd(
+                    f"advancing the clock by {seconds:g} seconds would pass {LAST_DAY}, where it "
+                    f"stops (it reads {isoformat(now, MICROS_Z)})"
+                )
+            return [anchor[0], anchor[1] + step]
 
         return self._move(moved)
 

@@ -84,7 +84,7 @@ class Scenario:
                 raise ScenarioError(
                     f"scenario option {shown_value(pair)} is not of the form name=value"
                 )
-            _add_once(options, key.strip().lower(), value.strip())
+            _add_option(options, key.strip().lower(), value.strip())
         return cls(name.lower(), options, source)
 
     @classmethod
@@ -95,7 +95,7 @@ class Scenario:
         parsed = cls.parse(text, source)
         merged = dict(parsed.options)
         for name, value in options.items():
-            _add_once(merged, name.lower(), _option_text(name, value))
+            _add_option(merged, name.lower(), _option_text(name, value))
         scenario = cls(parsed.outcome, merged, source)
         _check_length(scenario.describe())
         return scenario.check()
@@ -105,6 +105,8 @@ class Scenario:
         if raw is None:
             return default
         try:
+            if not str(raw).isascii():
+                raise ValueError(raw)  # float() reads '٥' as 5: a number is in ASCII digits
             value = float(raw)
         except (TypeError, ValueError):
             raise ScenarioError(
@@ -334,10 +336,11 @@ class ScenarioBook:
         The key's scenario counts where the API knows its word and its `options` (`bound`).
         The request's `watching` watcher is then shown the scenario.
 
-        Raises ScenarioError for a header that cannot be parsed.
+        Raises ScenarioError for a header that cannot be parsed. `header` is as Starlette
+        reads one, its bytes as Latin-1: they are read again as the UTF-8 clients send.
         """
         if header:
-            scenario = Scenario.parse(header, "header")
+            scenario = Scenario.parse(header_text(header.encode("latin-1")), "header")
         else:
             queued = self._pop(api, tenant, takes)
             if queued is not None and taken is not None:
@@ -422,22 +425,49 @@ def header_once(values: Sequence[bytes]) -> str:
     """The scenario the `X-Mock-Scenario` header names, refused (ScenarioError) when the
     header is sent more than once: one value used and the others dropped would change the
     job with no word about them, as an option given twice would."""
-    if len(values) > 1:  # the first two shown: a client may repeat it a thousand times
-        first, second = (shown_value(value.decode("latin-1")) for value in values[:2])
-        given = f"twice ({first} and {second})"
-        if len(values) > 2:
-            given = f"{len(values)} times ({first}, {second}, ...)"
-        raise ScenarioError(f"the header is given {given}: give it once")
-    return values[0].decode("latin-1") if values else ""
+    if len(values) > 1:
+        texts = [value.decode("utf-8", "replace") for value in values]
+        raise ScenarioError(f"the header is given {repeated(texts)}: give it once")
+    return header_text(values[0]) if values else ""
 
 
-def _add_once(options: dict[str, Any], name: str, value: Any) -> None:
-    """`options[name] = value`, refused when `name` is given already: the last one winning
-    would change the job with no word about the first (`after=5; after=600`)."""
+def header_text(raw: bytes) -> str:
+    """The header's bytes as UTF-8, what curl, requests and httpx send past ASCII (read as
+    Latin-1, byte by byte, `message=日本` reached the job garbled); ScenarioError for bytes that
+    are not UTF-8, which no reading would give back as the client's text."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"the header is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at position "
+            f"{exc.start}): send its text as UTF-8"
+        ) from None
+
+
+def repeated(values: Sequence[str]) -> str:
+    """How a refusal names a header or parameter given these `values` (two or more): "twice
+    ('a' and 'b')", "3 times ('a', 'b', ...)", the first two alone shown (a client may
+    repeat one a thousand times)."""
+    first, second = (shown_value(value) for value in values[:2])
+    if len(values) == 2:
+        return f"twice ({first} and {second})"
+    return f"{len(values)} times ({first}, {second}, ...)"
+
+
+def _add_option(options: dict[str, Any], name: str, value: str) -> None:
+    """`options[name] = value`, refused when `name` is given already (the last one winning
+    would change the job with no word about the first: `after=5; after=600`) and for a blank
+    `message=`: the API's own would stand in for the text the test meant its client to read,
+    as a forced end's blank `message` is refused too."""
     if name in options:
         raise ScenarioError(
             f"scenario option {name}= is given twice ({name}={shown_value(options[name])} and "
             f"{name}={shown_value(value)}): give it once"
+        )
+    if name == "message" and not value.strip():
+        raise ScenarioError(
+            "scenario option message= must be the text a client reads, not blank; leave it "
+            "out for the API's own"
         )
     options[name] = value
 
