@@ -47,6 +47,8 @@ _SUSPECT = re.compile(rb"NaN|Infinity|[eE][+]?\d{3,}|\d{309}|\\u[dD][89a-fA-F]")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # \ud800 to \udfff
 _AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))  # 0-9 -> "0"
 _OPENS, _CLOSES = b"[{", b"]}"
+# RFC 9110's `1*DIGIT` between optional white space, at most the 20 digits h11 reads
+_CONTENT_LENGTH = re.compile(rb"[ \t]*([0-9]{1,20})[ \t]*")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
@@ -121,13 +123,16 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         headers = first_headers(scope)
+        length = headers.get(b"content-length")
+        declared = None if length is None else _length(length)
         if (
             len(headers.get(b"host", b"")) > MAX_HOST
             or len(scope["path"]) + len(scope.get("query_string", b"")) > MAX_TARGET
-        ):  # refused as uvicorn's h11 server refuses a head past its limit
+            or (length is not None and declared is None)
+        ):  # refused as uvicorn refuses them: h11 a head past its limit, h11 and httptools a
+            # Content-Length of anything but digits
             await PlainTextResponse("Invalid HTTP request received.", 400)(scope, receive, send)
             return
-        declared = _length(headers.get(b"content-length"))
         chunked = b"transfer-encoding" in headers
         if declared == 0 or (declared is None and not chunked):
             await self.app(scope, receive, send)  # no body: a status poll goes straight on
@@ -293,13 +298,12 @@ def _too_large(limit: int) -> str:
     return f"Request body too large: the limit is {limit} bytes"
 
 
-def _length(value: bytes | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return max(0, int(value.decode("latin-1")))
-    except ValueError:
-        return None
+def _length(value: bytes) -> int | None:
+    """A Content-Length as RFC 9110 writes it, `1*DIGIT` in ASCII; None for anything else:
+    int() read '+12' and '1_2' as 12, and '-1' or what it could not read ('abc', '١٢') as
+    no body, which then went to the app unmeasured, past any limit."""
+    found = _CONTENT_LENGTH.fullmatch(value)
+    return None if found is None else int(found[1])
 
 
 async def read_body(

@@ -105,9 +105,7 @@ class Scenario:
         if raw is None:
             return default
         try:
-            if not str(raw).isascii():
-                raise ValueError(raw)  # float() reads '٥' as 5: a number is in ASCII digits
-            value = float(raw)
+            value = option_float(raw)
         except (TypeError, ValueError):
             raise ScenarioError(
                 f"scenario option {name}={shown_value(raw)} is not a number"
@@ -429,6 +427,14 @@ def header_once(values: Sequence[bytes]) -> str:
         texts = [value.decode("utf-8", "replace") for value in values]
         raise ScenarioError(f"the header is given {repeated(texts)}: give it once")
     return header_text(values[0]) if values else ""
+
+
+def option_float(raw: Any) -> float:
+    """`float(raw)` for an option's value, refused (ValueError) for text past ASCII: float()
+    reads '٥' as 5, which no client writes meaning a number."""
+    if isinstance(raw, str) and not raw.isascii():
+        raise ValueError(raw)
+    return float(raw)
 
 
 def header_text(raw: bytes) -> str:

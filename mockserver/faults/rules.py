@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from mockserver import apis, contracts
 from mockserver.contracts.document import Operation
-from mockserver.engine.scenarios import FAULT_OPTIONS, Scenario
+from mockserver.engine.scenarios import FAULT_OPTIONS, Scenario, option_float
 from mockserver.errors import shown_value
 from mockserver.request import MAX_KEY_LENGTH, key_problem
 from mockserver.stores.codec import storable
@@ -331,10 +331,8 @@ def _number(data: Mapping[str, Any], name: str) -> float | None:
     if value is None:
         return None
     try:
-        if isinstance(value, str) and not value.isascii():
-            raise ValueError(value)  # float() reads '٥' as 5: a number is in ASCII digits
         if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-            value = float(value)
+            value = option_float(value)
     except (ValueError, OverflowError):
         raise FaultError(f"'{name}' must be a number (got {shown_value(data[name])})") from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):

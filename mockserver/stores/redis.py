@@ -123,7 +123,8 @@ def _decoded(raw: Any) -> Any:
 
 
 _UNKNOWN_OPTION = re.compile(r"unexpected keyword argument '([^']*)'")
-_DATABASE = re.compile(r"/?\d*/?")  # the path of `redis://host:port/db`: `/0`, `/`, none
+# the path of `redis://host:port/db`: `/0`, `/`, none; ASCII digits (redis-py reads `/٣` as 3)
+_DATABASE = re.compile(r"/?[0-9]*/?")
 
 
 def _checked_location(url: str, parts: SplitResult, where: str) -> None:

@@ -128,7 +128,7 @@ class NeuroLinker(ApiService):
                     f"failing= applies to {PARTIAL} only (how many documents a partial request "
                     f"fails), not to {word}"
                 )
-            failing_count(scenario)
+            failing_count(scenario.options)
         return word
 
     def outcome(self, kind: str, scenario: Scenario) -> Outcome:
@@ -212,7 +212,7 @@ class NeuroLinker(ApiService):
 def _partial_possible(documents: list[Job], scenario: Scenario, now: float) -> None:
     """ScenarioError, in the header's words, unless failing the last `failing=` unfinished
     documents and completing the others leaves one completed and one failed document."""
-    failing = failing_count(scenario)
+    failing = failing_count(scenario.options)
     snaps = [document.snapshot(now) for document in documents]
     ended = [snap.outcome.state for snap in snaps if snap.terminal and snap.outcome is not None]
     unfinished = len(snaps) - len(ended)
@@ -228,11 +228,10 @@ def _force_documents(documents: list[Job], outcome: Outcome, now: float) -> None
     """A request forced to `outcome`: its unfinished documents end now, the last `failing=`
     of them failed (default 1) when the outcome is partial."""
     unfinished = [d for d in documents if not d.snapshot(now).terminal]
-    failing = {
-        COMPLETED: 0,
-        FAILED: len(unfinished),
-        PARTIAL: int(outcome.option("failing", 1)),
-    }[outcome.state]
+    if outcome.state == PARTIAL:  # read as the check read it: `failing=2.0` is 2, not a 422
+        failing = failing_count(outcome.options)
+    else:
+        failing = len(unfinished) if outcome.state == FAILED else 0
     message = outcome.option("message") or FAILURE_MESSAGE
     for index, document in enumerate(unfinished):
         fails = index >= len(unfinished) - failing

@@ -9,7 +9,7 @@ status is never planned on its own: it is always read off its documents.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
@@ -20,7 +20,7 @@ from mockserver.contracts.lifecycle import end_states, lifecycles_in
 from mockserver.engine.ids import BASE62
 from mockserver.engine.jobs import Job
 from mockserver.engine.plan import Outcome, Phase, Plan
-from mockserver.engine.scenarios import MAGIC, STALLED, Scenario, ScenarioError
+from mockserver.engine.scenarios import MAGIC, STALLED, Scenario, ScenarioError, option_float
 from mockserver.errors import shown_value
 from mockserver.stores.codec import storable
 
@@ -121,13 +121,13 @@ def user_uid(token: str) -> str:
 # --- scenarios shared out among documents -----------------------------------------------------
 
 
-def failing_count(scenario: Scenario) -> int:
-    """`partial; failing=N`: how many documents fail (the last N); 1 when not given. Read
-    here, not by `Scenario.number`: a refusal gives failing's own range, a count of
-    documents, not the range of seconds `after=` has."""
-    raw = scenario.options.get("failing", 1)
+def failing_count(options: Mapping[str, Any]) -> int:
+    """`partial; failing=N` (a scenario's or a forced end's options): how many documents fail
+    (the last N); 1 when not given. Read here, not by `Scenario.number`: a refusal gives
+    failing's own range, a count of documents, not the range of seconds `after=` has."""
+    raw = options.get("failing", 1)
     try:
-        value = float(raw)
+        value = option_float(raw)
     except (TypeError, ValueError):
         raise ScenarioError(f"scenario option failing={shown_value(raw)} is not a number") from None
     if not value.is_integer() or value < 1:
@@ -144,7 +144,7 @@ def document_words(scenario: Scenario, total: int) -> list[str]:
     """Each document's outcome word (or `stalled`) under a request-level scenario."""
     word = scenario.outcome.lower()
     if word == PARTIAL:
-        failing = failing_count(scenario)
+        failing = failing_count(scenario.options)
         if total < 2 or failing >= total:
             raise ScenarioError(
                 f"partial needs at least one completed and one failed document: "
