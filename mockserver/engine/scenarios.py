@@ -420,9 +420,10 @@ def refusal(error: ScenarioError, scenario: Scenario | None) -> str:
 
 
 def header_once(values: Sequence[bytes]) -> str:
-    """The scenario the `X-Mock-Scenario` header names, refused (ScenarioError) when the
-    header is sent more than once: one value used and the others dropped would change the
-    job with no word about them, as an option given twice would."""
+    """The scenario the `X-Mock-Scenario` header names (or the one value of another header
+    meant once, as `Idempotency-Key`), refused (ScenarioError) when the header is sent more
+    than once: one value used and the others dropped would change the job with no word about
+    them, as an option given twice would."""
     if len(values) > 1:
         texts = [value.decode("utf-8", "replace") for value in values]
         raise ScenarioError(f"the header is given {repeated(texts)}: give it once")

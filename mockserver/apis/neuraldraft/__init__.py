@@ -15,10 +15,12 @@ from starlette.routing import Route
 from mockserver.apis.neuraldraft import images, responses
 from mockserver.apis.neuraldraft.guards import (
     DOCUMENTED_LIMIT,
+    IDEMPOTENCY_HEADER,
     Idempotency,
     Limits,
     RateLimiter,
     fingerprint,
+    idempotency_key,
 )
 from mockserver.apis.neuraldraft.models import (
     CANCELLED,
@@ -57,6 +59,7 @@ from mockserver.state import MockState
 from mockserver.stores import StoreError
 
 API_KEY = re.compile(r"^ndsk_(live|test)_\S+$")
+KEY_FORMS = "Authorization: Bearer ndsk_live_... or ndsk_test_..."
 CANCELLED_TOPIC = "neuraldraft:cancelled"  # published through the store when a job is cancelled
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 RATE_LIMIT_NAMES = frozenset(name.lower().encode() for name in RATE_LIMIT_HEADERS)
@@ -214,12 +217,12 @@ class NeuralDraft(ApiService):
     def _idempotent(self, ctx: Ctx, handler: Handler) -> Awaitable[Response]:
         """The handler's answer; for a POST with an Idempotency-Key, the first answer again
         (the usual request, with none, awaits the handler itself: one coroutine less)."""
-        key = ctx.info.header(b"idempotency-key")
-        if ctx.request.scope["method"] != "POST" or key is None:
+        if ctx.request.scope["method"] != "POST" or ctx.info.header(IDEMPOTENCY_HEADER) is None:
             return handler(ctx)
-        return self._replayed(ctx, key, handler)
+        return self._replayed(ctx, handler)
 
-    async def _replayed(self, ctx: Ctx, key: str, handler: Handler) -> Response:
+    async def _replayed(self, ctx: Ctx, handler: Handler) -> Response:
+        key = idempotency_key(ctx.request.scope)  # a 400 before the body is read
         body = _same_form(ctx.info.content_type or "", await ctx.request.body())
         return await self.idempotency.run(
             ctx.tenant,
@@ -265,18 +268,21 @@ class NeuralDraft(ApiService):
         return list(limits.encoded())
 
     def tenant_of(self, request: Request) -> str:
-        """`Bearer ndsk_live_...` or `Bearer ndsk_test_...`; anything else is a 401."""
-        key = super().tenant_of(request)
-        if not API_KEY.match(key):
-            raise ApiError(
-                401,
-                "Invalid API key: expected Authorization: Bearer ndsk_live_... or ndsk_test_...",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        """`Bearer ndsk_live_...` or `Bearer ndsk_test_...`; anything else is a 401, missing
+        and refused keys too, each with `WWW-Authenticate: Bearer` (RFC 7235: a 401 names
+        the scheme it wants)."""
+        try:
+            key = super().tenant_of(request)
+            if not API_KEY.match(key):
+                raise ApiError(401, "Invalid API key: expected " + KEY_FORMS)
+        except ApiError as error:
+            if error.status == 401:
+                error.headers.setdefault("WWW-Authenticate", "Bearer")
+            raise
         return key
 
     def missing_key_message(self) -> str:
-        return "Missing API key: send Authorization: Bearer ndsk_live_... or ndsk_test_..."
+        return "Missing API key: send " + KEY_FORMS
 
     def error_response(self, request: Request, error: ApiError) -> Response:
         """RFC 7807; a 422's `detail` names the fields in words, `errors` lists them.

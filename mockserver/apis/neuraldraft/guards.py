@@ -25,8 +25,11 @@ from functools import lru_cache
 from typing import Any, ClassVar, NamedTuple
 
 from starlette.responses import Response
+from starlette.types import Scope
 
+from mockserver.engine.scenarios import ScenarioError, header_once
 from mockserver.errors import ApiError
+from mockserver.request import all_values
 from mockserver.stores import StateStore, StoreError, key
 from mockserver.stores.codec import storable
 
@@ -34,6 +37,7 @@ WINDOW_SECONDS = 60.0  # the docs: "The window is sliding 60 seconds, not a cale
 DOCUMENTED_LIMIT = 60  # the docs' "default project" (Hobby) budget per window
 IDEMPOTENCY_TTL = 86_400.0
 IDEMPOTENCY_KEY_MAX = 255
+IDEMPOTENCY_HEADER = b"idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 IDEMPOTENCY_CONFLICT = "idempotency_conflict"
 STILL_RUNNING = "A request with this Idempotency-Key is still being processed."
@@ -395,3 +399,13 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     except (ValueError, RecursionError):
         canonical = body
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
+
+
+def idempotency_key(scope: Scope) -> str:
+    """The `Idempotency-Key` of a request that sends one (a pass over all its headers); a 400
+    when it is sent more than once, as a repeated `X-Mock-Scenario` is: the first used and the
+    others dropped would hide the client's bug, and replay an answer it may not expect."""
+    try:
+        return header_once(all_values(scope, IDEMPOTENCY_HEADER))
+    except ScenarioError as error:
+        raise ApiError(400, f"Idempotency-Key: {error}") from None

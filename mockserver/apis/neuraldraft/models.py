@@ -82,6 +82,10 @@ LANGUAGES = {
     "zh": "Chinese",
 }
 BLOG_FIELDS_PER_LOCALE = 4  # title, excerpt, content, meta description
+# The most characters generated text quotes of what the client sent (a topic, a custom
+# title), whatever its length: a headline, and an excerpt or a meta description as long as
+# search engines show them; a post's body quotes the topic in one paragraph of its own.
+TITLE_CHARS, SUMMARY_CHARS, PARAGRAPH_CHARS = 100, 160, 1_000
 # "the project's languages" an AI blog post with `translate_to_all` is translated into: the
 # mock has no projects, so every key's are the languages of the docs' translate example
 PROJECT_LANGUAGES = ("fr", "de", "es")
@@ -454,10 +458,18 @@ _NOT_DECOMPOSED = str.maketrans(
 )
 
 
+def clipped(text: str, limit: int) -> str:
+    """`text` whole up to `limit` characters, else its start ending in `…`, `limit` in all:
+    what generated text quotes of a client's (a topic may be a megabyte, a headline is not)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def title_of(topic: str) -> str:
-    """A headline from the topic: first letter of each word raised, the rest kept."""
-    words = topic.strip().split()
-    return " ".join([word[:1].upper() + word[1:] for word in words]) or "Untitled post"
+    """A headline from the topic: first letter of each word raised, the rest kept; at most
+    TITLE_CHARS characters (raising a letter may lengthen it: `ß` is `SS`)."""
+    words = clipped(topic.strip(), TITLE_CHARS).split()
+    title = " ".join([word[:1].upper() + word[1:] for word in words])
+    return clipped(title, TITLE_CHARS) or "Untitled post"
 
 
 def image_size(aspect_ratio: str) -> tuple[int, int]:

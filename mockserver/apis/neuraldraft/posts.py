@@ -21,7 +21,14 @@ from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
-from mockserver.apis.neuraldraft.models import slugify, title_of
+from mockserver.apis.neuraldraft.models import (
+    PARAGRAPH_CHARS,
+    SUMMARY_CHARS,
+    TITLE_CHARS,
+    clipped,
+    slugify,
+    title_of,
+)
 from mockserver.engine.clock import isoformat
 from mockserver.stores import StateStore, key, recurring_key, subkey
 from mockserver.stores.codec import storable
@@ -68,17 +75,17 @@ class BlogPost(Fields):
     def generated(cls, number: int, slug: str, topic: str, at: float, job_id: str) -> BlogPost:
         """The post a `blog_post.generate` job about `topic` writes at `at`: published, as its
         pipeline ends with "publish"."""
-        title = title_of(topic)
+        title, summary = title_of(topic), clipped(topic, SUMMARY_CHARS)
         return cls(
             number,
             slug,
             title,
             "published",
             at,
-            content=f"<h1>{title}</h1>\n<p>{topic}</p>",
-            excerpt=topic,
+            content=CONTENT.format(title=title, text=clipped(topic, PARAGRAPH_CHARS)),
+            excerpt=summary,
             meta_title=title,
-            meta_description=topic,
+            meta_description=summary,
             job_id=job_id,
         )
 
@@ -107,17 +114,13 @@ class BlogPost(Fields):
         return [self.own_translation(), *(found[lang] | {"lang": lang} for lang in sorted(found))]
 
     def machine_translation(self, lang: str) -> dict[str, Any]:
-        """What a translation job writes for `lang`: the texts marked with the language."""
-        tag = f"[{lang}] "
-        return {
-            "lang": lang,
-            "title": tag + self.title,
-            "excerpt": None if self.excerpt is None else tag + self.excerpt,
-            "content": tag + (self.content or ""),
-            "meta_title": None if self.meta_title is None else tag + self.meta_title,
-            "meta_description": (
-                None if self.meta_description is None else tag + self.meta_description
-            ),
+        """What a translation job writes for `lang`: the texts marked with the language, each
+        quoted up to its bound (`QUOTED`), so that a long manual post's translations, one per
+        language landed, stay small (a generated post's texts are quoted whole)."""
+        tag, own = f"[{lang}] ", self.own_translation()
+        return {"lang": lang} | {
+            name: None if own[name] is None else tag + clipped(own[name], QUOTED[name])
+            for name in TRANSLATION_FIELDS
         }
 
     def as_dict(self, at: float, landed: dict[str, float] | None = None) -> dict[str, Any]:
@@ -144,7 +147,16 @@ class BlogPost(Fields):
         }
 
 
-TRANSLATION_FIELDS = ("title", "excerpt", "content", "meta_title", "meta_description")
+CONTENT = "<h1>{title}</h1>\n<p>{text}</p>"  # a generated post's body: headline, topic
+# the most characters of each text a machine translation quotes: a generated post's fit whole
+QUOTED = {
+    "title": TITLE_CHARS,
+    "excerpt": SUMMARY_CHARS,
+    "content": len(CONTENT.format(title="", text="")) + TITLE_CHARS + PARAGRAPH_CHARS,
+    "meta_title": TITLE_CHARS,
+    "meta_description": SUMMARY_CHARS,
+}
+TRANSLATION_FIELDS = tuple(QUOTED)
 
 
 @storable

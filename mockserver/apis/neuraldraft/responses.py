@@ -20,6 +20,8 @@ from mockserver.apis.neuraldraft.models import (
     COMPLETED,
     KINDS,
     PENDING,
+    TITLE_CHARS,
+    clipped,
     image_size,
     landed_languages,
     percent_changes_at,
@@ -308,9 +310,10 @@ async def create_job(ctx: Ctx) -> Response:
     `{job_id, status}` handle, not the Job."""
     body = await json_body(ctx)
     kind: str = body["type"]
-    title = body.get("custom_title") or body.get("topic") or body.get("name")
+    named = body.get("custom_title") or body.get("topic") or body.get("name")
+    title = None if named is None else clipped(named, TITLE_CHARS)  # as its result shows it
     if kind == "social_post.generate":
-        job = _start_social(ctx, title, body.get("platforms"), body.get("media_type"), title)
+        job = _start_social(ctx, title, body.get("platforms"), body.get("media_type"), named)
         return ctx.json({"job_id": job.id, "status": PENDING}, 202)
     result: dict[str, Any] = {}
     if kind == "content_plan.generate":
@@ -326,7 +329,7 @@ async def create_job(ctx: Ctx) -> Response:
             url=f"https://{site[:40].strip('-')}.neuraldraft.site",
             pages_count=5,
         )
-    job = _start(ctx, kind, {"result": result}, [title])
+    job = _start(ctx, kind, {"result": result}, [named])
     return ctx.json({"job_id": job.id, "status": PENDING}, 202)
 
 
@@ -535,9 +538,13 @@ async def list_blog_posts(ctx: Ctx) -> Response:
         if query.get("status") in (None, post.status)
         if tag is None or any(mine.slug == tag for mine in post.tags)
     ]
-    landed = _landed(ctx, [post for post, _ in posts])
-    shown = [post.as_dict(at, langs) for (post, at), langs in zip(posts, landed, strict=True)]
-    return ctx.json(_page(shown, query))
+    page = _page(posts, query)  # only the page's posts shown, their jobs read
+    listed: list[tuple[BlogPost, float]] = page["data"]
+    landed = _landed(ctx, [post for post, _ in listed])
+    page["data"] = [
+        post.as_dict(at, langs) for (post, at), langs in zip(listed, landed, strict=True)
+    ]
+    return ctx.json(page)
 
 
 def _page(items: list[Any], query: dict[str, Any]) -> dict[str, Any]:
@@ -563,8 +570,9 @@ async def get_social_post(ctx: Ctx) -> Response:
 
 
 def _number(text: str) -> bool:
-    """An id as the real service's integer ids are written (and no longer than they get)."""
-    return text.isdigit() and len(text) < 19
+    """An id as the real service's integer ids are written (and no longer than they get):
+    ASCII digits only, as `int` reads other digits (`٤`, `１`) or refuses them (`²`, `①`)."""
+    return text.isascii() and text.isdigit() and len(text) < 19
 
 
 async def translate_blog_post(ctx: Ctx) -> Response:
