@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import dataclasses
 import errno
@@ -20,12 +19,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from mockserver import apis, command
 from mockserver.config import ServerConfig, checked_seed, cut, read_file
+from mockserver.live import ClosedAtShutdown
 from mockserver.stores import StoreError, shown
 from mockserver.workers import MAX_WORKERS
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from mockserver.clientcheck import Report
 
@@ -38,6 +37,7 @@ Jobs follow plans on a virtual clock; any outcome can be forced per request
 DEFAULTS = ServerConfig()
 LOG_LEVELS = ["critical", "error", "warning", "info", "debug", "trace"]
 MAX_EXAMPLES = 100_000  # `mockserver schemathesis --max-examples`: past it, a run takes days
+HYPOTHESIS_DIRECTORY = "HYPOTHESIS_STORAGE_DIRECTORY"  # where Hypothesis keeps its files
 
 
 class Mistake(Exception):
@@ -299,7 +299,10 @@ def check_client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     try:
         # with --json the output is the JSON document alone: what the flow prints (on import
         # too), and what its subprocesses write to file descriptor 1, goes to stderr
-        with _stdout_to_stderr() if args.json else contextlib.nullcontext():
+        with (
+            hypothesis_files_in_user_cache(),  # its variety row draws with Hypothesis
+            _stdout_to_stderr() if args.json else contextlib.nullcontext(),
+        ):
             report = _run_check_client(args, parser)
     except KeyboardInterrupt:
         print("mockserver check-client: interrupted", file=sys.stderr)
@@ -380,53 +383,6 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
 SHUTDOWN_SECONDS = 2  # on SIGINT or SIGTERM, requests still open after this are cut off
 
 
-class ClosedAtShutdown:
-    """Pure ASGI, around the served app: a request still open when the shutdown's
-    SHUTDOWN_SECONDS run out (a latency fault, an SSE stream) has its connection closed.
-
-    uvicorn cancels such a request's task; the cancellation leaving the app would be logged as
-    `Exception in ASGI application` with a traceback, and a request not yet answered would get
-    uvicorn's plain-text 500. The cancellation ends here instead: the task ends right after.
-    A second Ctrl-C forces the quit: see `_lifespan`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from mockserver.faults.reset import connection_of, drop_connection
-
-        if scope["type"] == "lifespan":
-            await self._lifespan(scope, receive, send)
-            return
-        try:
-            await self.app(scope, receive, send)
-        except asyncio.CancelledError:
-            if connection_of(scope) is None:  # no connection to close (lifespan, in-process)
-                raise
-            await drop_connection(scope)  # uvicorn then sends nothing more on it
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The app's lifespan. A forced quit (the second Ctrl-C uvicorn's log invites) skips
-        its shutdown, and the loop cancels its task as it closes: Starlette reports that as a
-        failed shutdown whose text, a traceback, uvicorn would log. It is reported without."""
-        closing = False
-
-        async def receiving() -> Message:
-            nonlocal closing
-            try:
-                return await receive()
-            except asyncio.CancelledError:
-                closing = True
-                raise
-
-        async def sending(message: Message) -> None:
-            if closing and message["type"] == "lifespan.shutdown.failed":
-                message = {"type": message["type"]}
-            await send(message)
-
-        await self.app(scope, receiving, sending)
-
-
 def log_requests(level: int) -> None:
     """The log of a served process: one line per request naming its request ID (uvicorn's
     access log is off), at `level`. Each worker process sets it up as `serve` does."""
@@ -495,7 +451,6 @@ def serve(
     refused = processes.refusal(config, workers)
     if refused:
         raise Mistake(refused)
-    keep_hypothesis_files_in_user_cache()
     level = log_level_number(log_level)
     loop = _installed("--loop", loop, "uvloop", "asyncio")
     http = _installed("--http", http, "httptools", "h11")
@@ -539,15 +494,25 @@ def serve(
     server.run(sockets=[sock])
 
 
-def keep_hypothesis_files_in_user_cache() -> None:
+@contextlib.contextmanager
+def hypothesis_files_in_user_cache() -> Iterator[None]:
     """Payload variety and NeuroLinker field extraction draw with Hypothesis, whose first draw
     builds a Unicode table (seconds) and keeps it in `.hypothesis/` under the working directory.
-    A server keeps it in the user's cache instead: built once a machine, not once a checkout,
-    and never left in the directory the server was started from. `HYPOTHESIS_STORAGE_DIRECTORY`
-    (Hypothesis's own setting), when set, still decides."""
+    A command (`serve`, `check-client`) keeps it in the user's cache instead: built once a
+    machine, not once a checkout, and never left in the directory it was run from. Hypothesis's
+    own `HYPOTHESIS_STORAGE_DIRECTORY`, when set, still decides; when not, it is set while the
+    command runs only (a test may run it in-process). Not for the pytest plugin: in a guest's
+    process it would move the guest's own Hypothesis example database too."""
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    where = os.path.join(cache, "asyncjob-mockserver", "hypothesis")
-    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", where)
+    given = HYPOTHESIS_DIRECTORY in os.environ
+    os.environ.setdefault(
+        HYPOTHESIS_DIRECTORY, os.path.join(cache, "asyncjob-mockserver", "hypothesis")
+    )
+    try:
+        yield
+    finally:
+        if not given:
+            os.environ.pop(HYPOTHESIS_DIRECTORY, None)
 
 
 def token_lines(config: ServerConfig, token: str | None) -> list[str]:
@@ -610,7 +575,8 @@ def other_command(args: argparse.Namespace) -> int:
 def serve_command(args: argparse.Namespace) -> int:
     """`mockserver serve`: 0 once stopped, 2 for a mistake (one line each)."""
     try:
-        serve(config_from(args), args.log_level, args.loop, args.http, args.workers)
+        with hypothesis_files_in_user_cache():  # payload variety draws with Hypothesis
+            serve(config_from(args), args.log_level, args.loop, args.http, args.workers)
     except (Mistake, ValueError, StoreError) as exc:  # ConfigError, FaultError: ValueErrors
         for line in str(exc).splitlines():
             print(f"mockserver serve: {line}", file=sys.stderr)

@@ -27,7 +27,7 @@ def _stop(number: int, frame: FrameType | None) -> None:
 def stopping_on_signals() -> Iterator[None]:
     """Within it SIGINT (Ctrl-C) and SIGTERM raise Stopped wherever the main thread is: in the
     imports, while a store is opened. While uvicorn serves it handles both itself (open
-    requests get their grace, see `mockserver.cli.ClosedAtShutdown`), then raises the signal
+    requests get their grace, see `mockserver.live.ClosedAtShutdown`), then raises the signal
     again for the handler it found, this one: Stopped, rather than Python's KeyboardInterrupt
     traceback (SIGINT) or a death by the signal (SIGTERM)."""
     previous = {number: signal.signal(number, _stop) for number in HANDLED}

@@ -64,7 +64,8 @@ def app_from_environment() -> ASGIApp:
     """A worker's app (uvicorn calls it in each worker process), logged, collected and shut
     down as `serve`'s is; while the store cannot be reached, a `StoreAwaited`."""
     from mockserver.app import create_app
-    from mockserver.cli import ClosedAtShutdown, log_requests
+    from mockserver.cli import log_requests
+    from mockserver.live import ClosedAtShutdown
 
     given = json.loads(os.environ[ENVIRONMENT])
     log_requests(given["log_level"])
