@@ -16,6 +16,7 @@ from dataclasses import fields
 from functools import cache
 from typing import Any
 
+import yaml
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import extend
 
@@ -38,9 +39,11 @@ KEY_SPEC: dict[str, Any] = {
     },
     "additionalProperties": False,
 }
+# a name a Host header can carry: the bound host, each of `admin_hosts`
+HOST_NAME = {"pattern": "^\\S+$", "x-allowed": "a host name or address, without spaces"}
 # what a field's type alone does not say; any other number is finite and not negative
 RULES: dict[str, dict[str, Any]] = {
-    "host": {"pattern": "^\\S+$", "x-allowed": "a host name or address, without spaces"},
+    "host": HOST_NAME,
     "port": {"minimum": 1, "maximum": 65535},
     "clock": {"enum": ["system", "manual"]},
     "time_scale": {"exclusiveMinimum": 0, "maximum": 1_000_000},
@@ -61,10 +64,14 @@ RULES: dict[str, dict[str, Any]] = {
         "pattern": "^[!-~]+$",
         "x-allowed": "printable ASCII without spaces, at least one character",
     },
+    # matched to a request's Host: one with a space, or empty, never would be
+    "admin_hosts": {"items": {"type": "string", **HOST_NAME}},
     "keys": {"additionalProperties": KEY_SPEC},
     "faults": {"items": {"type": "object"}},
 }
 JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
+YAML_TEXT = "tag:yaml.org,2002:str"
+YAML_MERGE = "tag:yaml.org,2002:merge"  # `<<: {...}`: the table's keys merge into this one
 
 
 def _finite_number(checker: Any, instance: Any) -> bool:
@@ -157,9 +164,9 @@ def validate(data: Any, source: str = "config", flags: bool = False) -> None:
     prefix = f"{source}: " if source else ""
     if not isinstance(data, Mapping):
         raise ConfigError([f"{prefix}expected a table of settings, got {_shown(data)}"])
-    shape = _shape_line(data, flags)  # before the schema: it recurses, and keys are text to it
+    shape = _shape_lines(data, flags)  # before the schema: it recurses, and keys are text to it
     if shape:
-        raise ConfigError([prefix + shape])
+        raise ConfigError([prefix + line for line in shape])
     lines: list[str] = []
     for error in sorted(Validator(schema()).iter_errors(data), key=lambda e: list(e.path)):
         lines.extend(_lines(error, prefix, flags))
@@ -168,27 +175,66 @@ def validate(data: Any, source: str = "config", flags: bool = False) -> None:
         raise ConfigError([_bounded(line) for line in dict.fromkeys(lines)])
 
 
-def _shape_line(data: Mapping[str, Any], flags: bool) -> str | None:
-    """A key that is not text (YAML's unquoted `123:`, which no API key would match), or
+def _shape_lines(data: Mapping[str, Any], flags: bool) -> list[str]:
+    """Each key that is not text (a Python `{123: ...}`, which no API key would match), or
     nesting past `MAX_DEPTH`: found without recursing, whatever the depth."""
+    found: list[str] = []
     pending: list[tuple[Any, list[Any]]] = [(data, [])]
     while pending:
         value, path = pending.pop()
         if len(path) > MAX_DEPTH:
-            return too_deep()
+            return [too_deep()]
         if isinstance(value, Mapping):
             for key, inner in value.items():
                 if not isinstance(key, str):
-                    name = cut(str(key))
-                    kind = type(key).__name__
-                    where = _path([*path, name], flags)
-                    return (
-                        f"{where}: the key {name} is read as {kind}, not text: quote it ('{name}')"
-                    )
+                    name = str(key)
+                    found.append(_not_text([*path, name], name, type(key).__name__, flags))
                 pending.append((inner, [*path, key]))
         elif isinstance(value, list):
             pending.extend((inner, [*path, index]) for index, inner in enumerate(value))
-    return None
+    return found
+
+
+def check_yaml_keys(text: str, source: str) -> None:
+    """Raise ConfigError naming `source`, one line per key of the YAML `text` that YAML reads
+    as other than text (`0123456:` an int, `yes:` a bool, `null:`, `2024-01-01:` a date),
+    which no API key or setting matches. Each is named as the file writes it, with its line:
+    the value read (42798 for `0123456`, True for `yes`) is not what to quote. `text` is one
+    document that parses (as `read_file` found); a node an alias shares is read once."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    found: list[tuple[int, str]] = []
+    seen: set[int] = set()
+    pending: list[tuple[yaml.Node, list[Any]]] = [(root, [])] if root is not None else []
+    while pending:
+        node, path = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            pending.extend((item, [*path, index]) for index, item in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.tag == YAML_MERGE:
+                    merged = value.value if isinstance(value, yaml.SequenceNode) else [value]
+                    pending.extend((table, path) for table in merged)
+                elif isinstance(key, yaml.ScalarNode):
+                    if key.tag != YAML_TEXT:
+                        kind = key.tag.rpartition(":")[2]
+                        line = _not_text([*path, key.value], key.value, kind, False)
+                        found.append(
+                            (key.start_mark.line, f"{line} on line {key.start_mark.line + 1}")
+                        )
+                    pending.append((value, [*path, key.value]))
+    if found:
+        raise ConfigError([f"{source}: {line}" for _, line in sorted(found)])
+
+
+def _not_text(path: list[Any], name: str, kind: str, flags: bool) -> str:
+    """The line for a key read as `kind` where text was meant: quoting it as written keeps it."""
+    shown = cut(name)
+    return (
+        f"{_path(path, flags)}: the key {shown} is read as {kind}, not text: quote it ('{shown}')"
+    )
 
 
 def _bounded(line: str) -> str:

@@ -1,5 +1,6 @@
 """Which operations of a contract start a job and which a client polls afterwards, read from
-the contract's `links`: a `stall` applies to the first, the client check faults the second."""
+the contract's `links`: a `stall` applies to the first, the client check faults the second;
+and which answer JSON a `variety` can vary."""
 
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ def polling_operations(contract: Contract) -> set[str]:
                 seen.add(target)
                 todo.append(by_id[target])
     return (seen - creates) or {op.id for op in contract.operations if op.method == "GET"}
+
+
+def varied_operations(contract: Contract) -> set[str]:
+    """operationIds with a 2xx JSON answer, the only kind a `variety` replaces: not a redirect
+    (a download's 307), an empty 204 or an event stream."""
+    return {
+        op.id
+        for op in contract.operations
+        for status, response in op.spec.get("responses", {}).items()
+        if str(status).startswith("2")
+        and any("json" in media for media in contract.resolve(response).get("content", {}))
+    }
 
 
 def _links(contract: Contract, operation: Operation) -> list[dict[str, Any]]:

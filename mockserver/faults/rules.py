@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mockserver import apis, contracts
-from mockserver.contracts.document import Operation
+from mockserver.contracts.document import Contract, Operation
 from mockserver.engine.scenarios import FAULT_OPTIONS, Scenario, option_float
 from mockserver.errors import shown_value
+from mockserver.faults.operations import creating_operations, varied_operations
 from mockserver.request import MAX_KEY_LENGTH, key_problem
 from mockserver.stores.codec import storable
 
@@ -74,6 +75,12 @@ KIND_KEYS = {
 }
 KIND_ONLY = tuple(sorted({name for names in KIND_KEYS.values() for name in names}))
 KNOWN_FAULTS = "latency, 429 (rate_limit), 500 to 599 (error), reset, stall, variety"
+# the kinds that act on some operations only, which and why: named elsewhere, they never fire
+# (the others act on any operation; a 429 or 5xx where its status is documented)
+ACTS_ON: dict[str, tuple[Callable[[Contract], set[str]], str]] = {
+    STALL: (creating_operations, "starts a job (a stall holds the job a create starts)"),
+    VARIETY: (varied_operations, "answers 2xx JSON (what a variety varies)"),
+}
 
 
 class FaultError(ValueError):
@@ -150,6 +157,7 @@ class FaultRule:
             retry_after = DEFAULT_RETRY_AFTER
         delay = _seconds(data, "delay")
         operations = _operations(api, data.get("operation"))
+        _check_acts(kind, api, operations)
         if status is not None:
             _check_documented(status, api, operations)
         return cls(
@@ -249,6 +257,21 @@ def _documented(api: str | None, operations: tuple[str, ...]) -> frozenset[int]:
         if not operations or op.id in operations
         for status in op.spec.get("responses", {})
         if str(status).isdigit()
+    )
+
+
+def _check_acts(kind: str, api: str | None, operations: tuple[str, ...]) -> None:
+    """Refuses a stall or variety rule none of whose operations it can act on (`ACTS_ON`) in
+    `api` (in any API without it): it would never fire."""
+    if not operations or kind not in ACTS_ON:
+        return
+    acting, why = ACTS_ON[kind]
+    names = [api] if api else apis.names()
+    if any(not acting(contracts.load(name)).isdisjoint(operations) for name in names):
+        return
+    raise FaultError(
+        f"{kind} would never fire: no operation named in 'operation' ({', '.join(operations)}) "
+        f"{why}"
     )
 
 

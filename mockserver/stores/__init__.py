@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from mockserver.stores.base import (
     StateStore,
@@ -40,6 +40,10 @@ __all__ = [
     "with_prefix",
 ]
 DEFAULT_PREFIX = "mockserver"
+# redis-py's URL options that hold a secret: AUTH's password (beside the one in the user part)
+# and the passphrase of a TLS private key
+SECRET_OPTIONS = ("password", "ssl_password")
+MASK = "***"
 
 
 def check_url(url: str) -> str:
@@ -47,11 +51,11 @@ def check_url(url: str) -> str:
     scheme = urlsplit(url).scheme if "://" in url else url
     if scheme not in SCHEMES:
         raise ValueError(
-            f"unknown store {url!r}: use memory, sqlite:///path/state.db, redis://host:port/db, "
-            "rediss://host:port/db or redis+cluster://host:port"
+            f"unknown store {shown(url)!r}: use memory, sqlite:///path/state.db, "
+            "redis://host:port/db, rediss://host:port/db or redis+cluster://host:port"
         )
     if scheme == "sqlite" and not urlsplit(url).path.strip("/"):
-        raise ValueError(f"store {url!r} names no file: use sqlite:///path/state.db")
+        raise ValueError(f"store {shown(url)!r} names no file: use sqlite:///path/state.db")
     return url
 
 
@@ -70,13 +74,27 @@ def open_store(url: str = "memory") -> StateStore:
 
 
 def shown(url: str) -> str:
-    """`url` as the health check shows it: a password in it replaced by `***`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+    """`url` as health, the start line and errors show it: a password in its user part, or in
+    an option redis-py reads as one (`?password=`, `?ssl_password=`), replaced by `***`. Cut
+    by hand, as urlsplit cuts (the fragment, the query, then the host part): rebuilt by
+    urlsplit, `sqlite:///state.db` would lose its slashes."""
+    rest, hashed, fragment = url.partition("#")
+    rest, asked, query = rest.partition("?")
+    scheme, slashes, rest = rest.partition("//")
+    netloc, slash, path = rest.partition("/")
+    userinfo, _, host = netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if colon:
+        netloc = f"{user}:{MASK}@{host}"
+    options = "&".join(_masked(option) for option in query.split("&"))
+    return f"{scheme}{slashes}{netloc}{slash}{path}{asked}{options}{hashed}{fragment}"
+
+
+def _masked(option: str) -> str:
+    """`name=value`, its value masked when the name is a secret's (as redis-py reads it)."""
+    name, _, value = option.partition("=")
+    secret = value and unquote_plus(name).lower() in SECRET_OPTIONS
+    return f"{name}={MASK}" if secret else option
 
 
 def prefix_of(url: str) -> str:
