@@ -396,7 +396,7 @@ def build_app(config: ServerConfig) -> Starlette:
     same seed gives the same IDs from a fresh store)."""
     from mockserver.app import create_app
 
-    if not config.id_salt and config.store == "memory":
+    if config.id_salt is None and config.store == "memory":
         config.id_salt = secrets.token_hex(8)
     return create_app(config)
 

@@ -54,7 +54,7 @@ class ServerConfig:
     latency_moves_clock: bool | None = None
     admin_token: str | None = None  # required by the admin API when set; generated off loopback
     admin_hosts: list[str] = field(default_factory=list)  # extra Host names the admin API answers
-    id_salt: str = ""  # mixed into the seeded ID streams; `serve` draws one per start
+    id_salt: str | None = None  # mixed into the seeded ID streams; `serve` draws one per start
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
@@ -123,7 +123,7 @@ def read_file(path: str | Path) -> Any:
     ConfigError for a file that cannot be read or parsed, in one line: a key given twice,
     a YAML alias (a few hundred bytes of them expand to gigabytes) or nesting past
     `MAX_DEPTH` included."""
-    from mockserver.configschema import ConfigError
+    from mockserver.configschema import ConfigError, check_yaml_keys
 
     path = Path(path)
     try:
@@ -133,13 +133,16 @@ def read_file(path: str | Path) -> Any:
         raise ConfigError([f"{path}: cannot read the config file: {reason}"]) from None
     kind = KINDS.get(path.suffix, "JSON")
     try:
-        return _parse(text, kind, path.name)
+        data = _parse(text, kind, path.name)
     except RecursionError:  # the parsers recurse; what parses is checked by `validate`
         raise ConfigError([f"{path}: {too_deep()}"]) from None
     except (ValueError, yaml.YAMLError) as exc:
         read_as = "" if path.suffix in KINDS else f" {READ_AS}"
         reason = " ".join(str(exc).split())
         raise ConfigError([f"{path}: not valid {kind}{read_as}: {reason}"]) from None
+    if kind == "YAML":  # keys named as the file writes them (`0123456`), not as YAML reads them
+        check_yaml_keys(text, str(path))
+    return data
 
 
 def _parse(text: str, kind: str, name: str) -> Any:

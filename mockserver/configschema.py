@@ -64,6 +64,8 @@ RULES: dict[str, dict[str, Any]] = {
         "pattern": "^[!-~]+$",
         "x-allowed": "printable ASCII without spaces, at least one character",
     },
+    # "" would read as unset (a salt drawn each start): the IDs the config meant to fix would move
+    "id_salt": {"pattern": "\\S", "x-allowed": "a text with a character other than a space"},
     # matched to a request's Host: one with a space, or empty, never would be
     "admin_hosts": {"items": {"type": "string", **HOST_NAME}},
     "keys": {"additionalProperties": KEY_SPEC},

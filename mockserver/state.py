@@ -51,7 +51,7 @@ class MockState:
         if seed is None:
             self.backend.add(SEED, secrets.randbits(32))
             seed = int(str(self.backend.get(SEED)))
-        self.ids = IdFactory(seed, config.id_salt, self.backend)
+        self.ids = IdFactory(seed, config.id_salt or "", self.backend)
         self._generation = self._marked() if self.backend.shared else None
         self.store = JobStore(self.clock.now, config.store_capacity, self.backend)
         self.scenarios = ScenarioBook(

@@ -4,6 +4,8 @@ carry."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -193,3 +195,34 @@ def test_an_admin_host_no_host_header_carries_is_refused_as_host_is(name: str) -
         "expected a host name or address, without spaces"
     ]
     validate({"admin_hosts": ["mock.local", "10.0.0.7"]}, "mock.yaml")
+
+
+def test_a_yaml_config_file_names_a_key_as_it_writes_it(tmp_path: Path) -> None:
+    from mockserver.config import read_file
+
+    path = tmp_path / "mock.yaml"
+    path.write_text("keys:\n  0123456: {status: 403}\n")
+    with pytest.raises(ConfigError) as error:
+        read_file(path)
+    assert error.value.lines == [
+        f"{path}: keys.0123456: the key 0123456 is read as int, not text: quote it "
+        "('0123456') on line 2"
+    ]
+
+
+@pytest.mark.parametrize("salt", ["", "  "])
+def test_an_empty_id_salt_is_refused_as_it_would_read_as_unset(salt: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        validate({"id_salt": salt}, "mock.yaml")
+    assert error.value.lines == [
+        f"mock.yaml: id_salt: {salt!r} is not allowed; expected a text with a character other "
+        "than a space"
+    ]
+
+
+def test_a_redis_url_naming_no_host_is_refused_without_its_password() -> None:
+    from mockserver.stores import StoreError, open_store
+
+    with pytest.raises(StoreError) as error:
+        open_store(f"redis:///0?password={SECRET}")
+    assert SECRET not in str(error.value) and "password=***" in str(error.value)

@@ -41,6 +41,7 @@ from redis.client import PubSub
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
+from mockserver.stores import shown
 from mockserver.stores.base import Listener, Numbered, StateStore, StoreError, lasting
 from mockserver.stores.codec import dumps, loads
 from mockserver.stores.common import Listeners, checked_prefix, has_mapping, log, take_options
@@ -133,7 +134,7 @@ def _checked_location(url: str, parts: SplitResult, where: str) -> None:
     not a whole number (`/abc`, `/0/extra`: read as database 0, where the keys of another
     world may be)."""
     if not parts.netloc:
-        raise StoreError(f"store {url!r} names no host: use redis://host:port/db")
+        raise StoreError(f"store {shown(url)!r} names no host: use redis://host:port/db")
     path = unquote(parts.path)
     if not _DATABASE.fullmatch(path):
         raise StoreError(

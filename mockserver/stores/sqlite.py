@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mockserver.stores import shown
 from mockserver.stores.base import Listener, Numbered, StateStore, StoreError, lasting
 from mockserver.stores.codec import dumps, loads
 from mockserver.stores.common import (
@@ -95,7 +96,7 @@ def path_and_prefix(url: str) -> tuple[Path, str]:
     parts, _ = take_options(url, "prefix")
     if parts.scheme != "sqlite" or parts.netloc or not parts.path.strip("/"):
         raise StoreError(
-            f"store {url!r}: use sqlite:///relative/state.db or sqlite:////absolute/state.db"
+            f"store {shown(url)!r}: use sqlite:///relative/state.db or sqlite:////absolute/state.db"
         )
     known_options(url, "prefix")
     return Path(parts.path[1:]), checked_prefix(url)
@@ -108,7 +109,9 @@ class SqliteStore(StateStore):
         self.url = url
         self.path, self.prefix = path_and_prefix(url)
         if not self.path.parent.is_dir():
-            raise StoreError(f"store {url!r}: the directory {self.path.parent} does not exist")
+            raise StoreError(
+                f"store {shown(url)!r}: the directory {self.path.parent} does not exist"
+            )
         self._lock = threading.RLock()
         self._listeners = Listeners()
         self._published = 0
