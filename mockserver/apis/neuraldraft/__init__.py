@@ -4,8 +4,10 @@ and signed webhook deliveries."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -37,9 +39,11 @@ from mockserver.apis.neuraldraft.models import (
     job_body,
     job_events,
     landed_languages,
+    lasting_languages,
     mp4,
     png,
     result_of,
+    settled,
     slugify,
     social_status,
     steps_for,
@@ -400,7 +404,7 @@ class NeuralDraft(ApiService):
             at = job.finished_at(now) or now
 
             def make(number: int, slug: str) -> BlogPost:
-                return BlogPost.generated(number, slug, topic, at, job.id)
+                return BlogPost.generated(number, slug, topic, at, job.id, lasting_languages(job))
 
             wanted = slugify(topic, "post")
             number, slug = self.blog_posts.write_once(job.tenant, job.id, wanted, make)
@@ -411,6 +415,31 @@ class NeuralDraft(ApiService):
         """A signed link to the generated PNG or MP4, expiring on the server clock."""
         expires = int(now + self.state.config.link_ttl)
         return server_url + self.state.signer.path(job.id, RESULT_FILES[job.kind], expires)
+
+    def settle(self, job: Job) -> None:
+        """Note what `job` leaves in the key's content once that is known for good
+        (`models.settled`): the languages a translation lands in its post, a generated social
+        post's ending. The store evicts ended jobs; a post stays, and shows these then. Called
+        at the job's create, and again when a cancel, an admin transition or its last status
+        read ends it."""
+        if not settled(job):
+            return
+        if job.kind == "translation.batch" and job.data["source"] == "blog_post":
+            languages = lasting_languages(job)
+            self.blog_posts.revise(
+                job.tenant, job.data["post_id"], lambda post: post.settle(job.id, languages)
+            )
+        elif job.kind == "social_post.generate":
+            status = social_status(job, math.inf)
+            ended = None if status is None else [status, job.finished_at(math.inf)]
+            self.social_posts.revise(
+                job.tenant,
+                job.data["result"]["social_post_id"],
+                lambda social: replace(social, ended=ended),
+            )
+
+    def after_transition(self, job: Job, now: float) -> None:
+        self.settle(job)
 
     def retire(self, key: str) -> None:
         self.webhooks.forget(key)

@@ -45,8 +45,8 @@ IN_FLIGHT_WAIT = 10.0  # real seconds a request waits for the same one in flight
 LEASE_SECONDS = 60.0  # real time a claim holds unless renewed, as a webhook attempt's claim
 RENEW_SECONDS = LEASE_SECONDS / 4  # how often a request still running renews its claim
 FIRST_PAUSE, LONGEST_PAUSE = 0.005, 0.1  # between its looks at the key, doubling
-PRUNE_AT = 10_000  # windows remembered before the idle ones are forgotten
-LOOKS = 2  # kept windows or answers looked at per new one, to forget the idle or expired
+SWEEP_SECONDS = WINDOW_SECONDS / 4  # how often (either clock) the idle windows are forgotten
+LOOKS = 2  # kept answers looked at per new one, to forget the expired
 LIMITS_KEPT = 4096  # distinct rate-limit headers kept encoded
 
 
@@ -94,8 +94,10 @@ class RateLimiter:
     stays at 0 once used up). The window remembers at most `limit` requests per key.
 
     A key's window is one value in the state store under its tenant, changed atomically, so
-    the workers sharing a store count one window. Past `PRUNE_AT` keys, each new one looks at
-    the oldest few and forgets those idle for a whole window.
+    the workers sharing a store count one window. The windows whose requests have all left
+    are forgotten by a sweep every `SWEEP_SECONDS` of either clock, made by the request that
+    finds it due: what is kept is the keys of the last minute or so, however many came and
+    went before, and no request pays a store round trip more for it but the sweeping one.
     """
 
     def __init__(self, limit: int, enforce: bool, store: StateStore, api: str) -> None:
@@ -103,7 +105,9 @@ class RateLimiter:
         self.enforce = enforce
         self._store = store
         self._api = api
-        self._keys = key(None, api, "rate")  # the tenants with a window, oldest first
+        self._keys = key(None, api, "rate-keys")  # the tenants with a window (a map)
+        # when this process sweeps next: the server's time and the real time, whichever first
+        self._sweep_at, self._sweep_real = -math.inf, -math.inf
 
     def hit(self, tenant: str, now: float) -> Limits:
         """Count one request; its rate-limit headers, or a 429 once the window is used up."""
@@ -127,7 +131,9 @@ class RateLimiter:
         hits = self._store.update(_window(self._api, tenant), slide)
         assert hits
         if new:
-            self._note(tenant, now, real)
+            self._store.put(self._keys, tenant, True)
+        if now >= self._sweep_at or real >= self._sweep_real:
+            self._sweep(now, real)
         refill = math.ceil(now + _left(hits[-1], now, real))
         limits = Limits(self.limit, self.limit - len(hits), refill)
         if refused:
@@ -140,21 +146,31 @@ class RateLimiter:
             )
         return limits
 
-    def _note(self, tenant: str, now: float, real: float) -> None:
-        """A new window: listed, and past `PRUNE_AT` the oldest idle ones forgotten."""
+    def _sweep(self, now: float, real: float) -> None:
+        """Forget the windows whose requests have all left. Every window is read at once; each
+        idle one is unlisted before it goes, and listed again if a request came meanwhile
+        (one that makes a window anew lists it itself). Its cost, spread over the requests
+        since the last sweep, is a constant: a window kept was used within the minute."""
+        self._sweep_at, self._sweep_real = now + SWEEP_SECONDS, real + SWEEP_SECONDS
         store = self._store
-        if store.push(self._keys, tenant) <= PRUNE_AT:
-            return
-        for _ in range(LOOKS):
-            oldest = store.pop(self._keys)
-            if oldest is None:
-                return
+        tenants = list(store.entries(self._keys))
+        windows = store.get_many([_window(self._api, tenant) for tenant in tenants])
+        for tenant, hits in zip(tenants, windows, strict=True):
+            if _in_use(hits, now, real):
+                continue
+            store.discard(self._keys, tenant)
             kept = store.update(
-                _window(self._api, oldest),
-                lambda hits: hits if hits and _left(hits[-1], now, real) > 0 else None,
+                _window(self._api, tenant), lambda held: held if _in_use(held, now, real) else None
             )
             if kept is not None:
-                store.push(self._keys, oldest)  # still in use: looked at again later
+                store.put(self._keys, tenant, True)
+
+
+def _in_use(hits: list[Hit] | None, now: float, real: float) -> bool:
+    """Whether a window holds a request that has not left it yet."""
+    if not hits:
+        return False
+    return _left(hits[-1], now, real) > 0
 
 
 def _left(hit: Hit, now: float, real: float) -> float:

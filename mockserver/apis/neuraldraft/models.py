@@ -248,6 +248,18 @@ def landed_languages(job: Job, now: float) -> list[tuple[str, float, float]]:
     return [(lang, finished, snap.phase_started) for lang in PROJECT_LANGUAGES]
 
 
+def settled(job: Job) -> bool:
+    """Whether what `job` does is known for good: it has ended, or its timed plan runs to an
+    outcome by itself (a stall's never does; a per-poll plan's moves only as it is read).
+    Only a cancel or an admin transition changes it then, by cutting it short."""
+    return job.snapshot(math.inf).terminal
+
+
+def lasting_languages(job: Job) -> dict[str, float]:
+    """The languages a settled `job` lands, and when (see `landed_languages`)."""
+    return {lang: at for lang, at, _ in landed_languages(job, math.inf)}
+
+
 def landed_steps(job: Job, now: float) -> list[tuple[str, float, float]]:
     """The steps `job` finished by `now`: each with the time it finished and the position
     in the job's plan where it did."""

@@ -11,13 +11,19 @@ job is created (its `result` names it from the start) and can be read once the j
 A post's languages beyond its own are the translations written to it (`PUT
 .../translations/{lang}`) and those its `translation.batch` jobs landed, the later one of a
 language winning: the jobs are read when the post is, as their languages land on the clock.
+
+Posts are the key's content, not jobs: a post stays when the store evicts the jobs that wrote
+or translated it (`store_capacity` evicts ended jobs). What such a job leaves is noted in the
+post once known for good (`settled`): the languages it lands, with their times; a generated
+social post's ending likewise. A registry of each kind holds at most `store_capacity` records,
+all keys together; past it the oldest go.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -68,13 +74,23 @@ class BlogPost(Fields):
     # lang -> [title, excerpt, content, meta_title, meta_description, written at]
     translations: dict[str, list[Any]] = field(default_factory=dict)
     translated_by: list[str] = field(default_factory=list)  # its translation.batch jobs
+    # job -> the languages it lands and when, known for good: read once the job is evicted
+    settled: dict[str, dict[str, float]] = field(default_factory=dict)
 
     state_tag: ClassVar[str] = "blog_post"
 
     @classmethod
-    def generated(cls, number: int, slug: str, topic: str, at: float, job_id: str) -> BlogPost:
+    def generated(
+        cls,
+        number: int,
+        slug: str,
+        topic: str,
+        at: float,
+        job_id: str,
+        languages: dict[str, float] | None = None,
+    ) -> BlogPost:
         """The post a `blog_post.generate` job about `topic` writes at `at`: published, as its
-        pipeline ends with "publish"."""
+        pipeline ends with "publish"; `languages`: those the job landed with it, and when."""
         title, summary = title_of(topic), clipped(topic, SUMMARY_CHARS)
         return cls(
             number,
@@ -87,7 +103,28 @@ class BlogPost(Fields):
             meta_title=title,
             meta_description=summary,
             job_id=job_id,
+            settled={job_id: languages} if languages else {},
         )
+
+    def translating(self) -> list[str]:
+        """The jobs that may have translated the post: the one that wrote it, then its
+        translation jobs."""
+        return [*([self.job_id] if self.job_id is not None else []), *self.translated_by]
+
+    def translated_by_job(self, job_id: str) -> BlogPost:
+        """The post with `job_id` among its translation jobs, the last `TRANSLATION_JOBS_KEPT`
+        of them kept: the languages of older ones are forgotten, what they settled too."""
+        jobs = [*self.translated_by, job_id][-TRANSLATION_JOBS_KEPT:]
+        kept = {self.job_id, *jobs}
+        settled = {j: languages for j, languages in self.settled.items() if j in kept}
+        return replace(self, translated_by=jobs, settled=settled)
+
+    def settle(self, job_id: str, languages: dict[str, float]) -> BlogPost:
+        """The post with the languages `job_id` lands in it, and when, known for good (it
+        ended, or its plan runs to its end by itself); nothing for a job it no longer keeps."""
+        if job_id not in self.translating():
+            return self
+        return replace(self, settled={**self.settled, job_id: languages})
 
     def own_translation(self) -> dict[str, Any]:
         """The post's texts in its own language, as a `translations[]` item."""
@@ -147,6 +184,7 @@ class BlogPost(Fields):
         }
 
 
+TRANSLATION_JOBS_KEPT = 32  # per post: the languages of older jobs are forgotten
 CONTENT = "<h1>{title}</h1>\n<p>{text}</p>"  # a generated post's body: headline, topic
 # the most characters of each text a machine translation quotes: a generated post's fit whole
 QUOTED = {
@@ -193,6 +231,9 @@ class SocialPost(Fields):
     job_id: str | None  # None: a manual post, a draft from its create on
     copy: dict[str, str] | None = None  # a manual post's per-platform copy
     created_at: float | None = None  # a manual post's create
+    # a generated post's [status, when] once its job's ending is known for good (None: no
+    # post to show, or not known yet): read once the job is evicted
+    ended: list[Any] | None = None
 
     state_tag: ClassVar[str] = "social_post"
 

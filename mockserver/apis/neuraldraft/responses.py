@@ -49,9 +49,6 @@ if TYPE_CHECKING:
     from mockserver.apis.neuraldraft import NeuralDraft
 
 
-TRANSLATION_JOBS_KEPT = 32  # per post: the languages of older jobs are forgotten
-
-
 def _service(ctx: Ctx) -> NeuralDraft:
     return ctx.service  # type: ignore[return-value]
 
@@ -352,7 +349,9 @@ def _start_social(
         )
         result.update(social_post_id=social.id, title=social.title, platforms=chosen)
 
-    return _start(ctx, "social_post.generate", {"result": result}, [magic], record)
+    job = _start(ctx, "social_post.generate", {"result": result}, [magic], record)
+    _service(ctx).settle(job)
+    return job
 
 
 async def create_social_post(ctx: Ctx) -> Response:
@@ -384,10 +383,13 @@ async def create_social_post(ctx: Ctx) -> Response:
 
 def _post_at(ctx: Ctx, post: BlogPost, job: Job | None) -> float | None:
     """When `post` was last written, or None while `job`, the job writing it (read for the
-    post), has not completed."""
+    post), has not completed. A post whose job the store evicted since stays, as written
+    (unless the clock was set back to before that)."""
     if post.job_id is None:
         return post.created_at
-    if job is None or progress_of(job, ctx.now).status != COMPLETED:
+    if job is None:
+        return post.created_at if post.created_at <= ctx.now else None
+    if progress_of(job, ctx.now).status != COMPLETED:
         return None
     return job.finished_at(ctx.now)
 
@@ -460,24 +462,25 @@ def _landed(ctx: Ctx, posts: list[BlogPost]) -> list[dict[str, float]]:
     """Per post, the languages its jobs landed by now and when (the latest of a language):
     its translation jobs', and the project's languages of the job that wrote it with
     `translate_to_all`; the jobs of all the posts read together."""
-    wanted = [job_id for post in posts for job_id in _translating(post)]
+    wanted = [job_id for post in posts for job_id in post.translating()]
     read = ctx.state.store.read_ahead(ctx.service.name, ctx.tenant, wanted)
     jobs = dict(zip(wanted, read, strict=True))
     found = []
     for post in posts:
         languages: dict[str, float] = {}
-        for job_id in _translating(post):
-            job = jobs.get(job_id)
-            for lang, at, _ in landed_languages(job, ctx.now) if job is not None else ():
+        for job_id in post.translating():
+            for lang, at in _landed_by(post, job_id, jobs.get(job_id), ctx.now):
                 languages[lang] = max(at, languages.get(lang, at))
         found.append(languages)
     return found
 
 
-def _translating(post: BlogPost) -> list[str]:
-    """The jobs that may have translated `post`: the one that wrote it, then its
-    translation jobs."""
-    return [*([post.job_id] if post.job_id is not None else []), *post.translated_by]
+def _landed_by(post: BlogPost, job_id: str, job: Job | None, now: float) -> list[tuple[str, float]]:
+    """The languages the job `job_id` landed in `post` by `now`, and when: as the job says
+    while the store keeps it, then as it settled them in the post."""
+    if job is not None:
+        return [(lang, at) for lang, at, _ in landed_languages(job, now)]
+    return [(lang, at) for lang, at in post.settled.get(job_id, {}).items() if at <= now]
 
 
 def _shown_post(ctx: Ctx, post: BlogPost, at: float) -> dict[str, Any]:
@@ -561,12 +564,23 @@ async def get_social_post(ctx: Ctx) -> Response:
     social = _service(ctx).social_posts.get(ctx.tenant, int(raw)) if _number(raw) else None
     if social is not None and social.job_id is None:  # manual: a draft
         return ctx.json({"data": social.as_dict("draft", social.created_at or ctx.now)})
-    store = ctx.state.store
-    job = None if social is None else store.get(ctx.service.name, ctx.tenant, social.job_id or "")
-    status = None if job is None else social_status(job, ctx.now)
-    if social is None or job is None or status is None:
+    ended = None if social is None else _social_ending(ctx, social)
+    if social is None or ended is None:
         raise ApiError(404, f"Social post {raw} not found.")
-    return ctx.json({"data": social.as_dict(status, job.finished_at(ctx.now) or ctx.now)})
+    return ctx.json({"data": social.as_dict(*ended)})
+
+
+def _social_ending(ctx: Ctx, social: SocialPost) -> tuple[str, float] | None:
+    """A generated social post's status and when its job ended it, or None while there is
+    no post to read: as the job says while the store keeps it, then as it settled it."""
+    job = ctx.state.store.get(ctx.service.name, ctx.tenant, social.job_id or "")
+    if job is not None:
+        status = social_status(job, ctx.now)
+        return None if status is None else (status, job.finished_at(ctx.now) or ctx.now)
+    if social.ended is None or social.ended[1] > ctx.now:
+        return None
+    status, at = social.ended
+    return status, at
 
 
 def _number(text: str) -> bool:
@@ -580,12 +594,10 @@ async def translate_blog_post(ctx: Ctx) -> Response:
     post, _ = _blog_post(ctx, str(ctx.params()["id"]))
     job = _translate(ctx, body, {"source": "blog_post", "post_id": post.id}, None)
     # its languages show in the post's translations as they land (the last jobs kept)
-    _service(ctx).blog_posts.revise(ctx.tenant, post.id, partial(_translated_by, job.id))
+    service = _service(ctx)
+    service.blog_posts.revise(ctx.tenant, post.id, lambda kept: kept.translated_by_job(job.id))
+    service.settle(job)
     return _accepted(ctx, job)
-
-
-def _translated_by(job_id: str, post: BlogPost) -> BlogPost:
-    return replace(post, translated_by=[*post.translated_by, job_id][-TRANSLATION_JOBS_KEPT:])
 
 
 async def translate_content(ctx: Ctx) -> Response:
@@ -621,13 +633,24 @@ def _own_job(ctx: Ctx) -> Job:
 
 async def get_job(ctx: Ctx) -> Response:
     job = _own_job(ctx)
-    job.observe(ctx.now)
+    _observe(ctx, job)
     service, now = _service(ctx), ctx.now
     # a signed image link names its expiry second: it changes when the clock's second does
     # (the rate-limit headers differ on every answer: each replay gets its own)
     link = math.floor(now + service.state.config.link_ttl) + 1 - service.state.config.link_ttl
     ctx.fresh_until(job, until=min(percent_changes_at(job, now), link - 1e-3))
     return ctx.json(service.job_body(job, now, ctx.server_url))
+
+
+def _observe(ctx: Ctx, job: Job) -> None:
+    """A status read moves a per-poll job on; the read that ends it settles what it leaves
+    (`NeuralDraft.settle`), as a timed job did at its create."""
+    if not job.plan.per_poll:
+        return
+    running = not job.snapshot(ctx.now).terminal
+    job.observe(ctx.now)
+    if running and job.snapshot(ctx.now).terminal:
+        _service(ctx).settle(job)
 
 
 async def cancel_job(ctx: Ctx) -> Response:
@@ -641,6 +664,7 @@ async def cancel_job(ctx: Ctx) -> Response:
             raise ApiError(409, f"Job {job.id} is already {state.status}.")
         job.force(now, service.outcome(job.kind, Scenario(CANCELLED, {}, "cancel")))
     service.cancelled(job)
+    service.settle(job)
     return ctx.json(service.job_body(job, now, ctx.server_url))
 
 

@@ -29,7 +29,11 @@ a key's many slow receivers no more than that key's share). An attempt has `time
 all, from connecting to the last byte it reads, and reads the first `RESPONSE_BODY_LIMIT` bytes
 of the answer, no more. `close` (at exit, or when the server stops) cuts the attempts under way
 short: each is a failed attempt without a response, retried on its schedule, and a clock move
-waiting for them returns.
+waiting for them returns. A reset cuts them short too, for it forgot their endpoints and
+deliveries: nothing is recorded of them (their records are gone), and the clock move waiting
+for them returns. A dispatcher tells a reset, made through any process sharing the store, by
+its era: a mark in the store that a reset empties away, looked at on every tick (a reset tells
+the clock's listeners, of every process, as a clock move does).
 
 Everything lives in the state store: a tenant's endpoints and deliveries under its key, the
 events made so far (each made once, set-if-absent), and server-wide the tenants with
@@ -50,6 +54,7 @@ import heapq
 import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 from base64 import b64decode, b64encode
@@ -310,6 +315,8 @@ class Webhooks:
         self._pending = key(None, self.api, "deliveries-pending")
         self._all = key(None, self.api, "deliveries")
         self._created = key(None, self.api, "deliveries-made")
+        self._era_key = key(None, self.api, "webhooks-era")  # a reset empties it away
+        self._era = self._current_era()
         if self.backend.shared and self.backend.entries(self._tenants):
             self._start_thread()  # a restarted worker goes on delivering
 
@@ -479,7 +486,10 @@ class Webhooks:
 
     def tick(self, wait: bool = True) -> None:
         """Create the events of what jobs did since the last tick, then attempt every due
-        delivery; `wait`: return once those attempts are made (a clock moved by hand)."""
+        delivery; `wait`: return once those attempts are made (a clock moved by hand). After
+        a reset, first cut short the attempts it left under way."""
+        if self._reset_since():
+            self._cut_short()
         now = self.state.now()
         tenants = self.backend.entries(self._tenants)
         if not tenants:
@@ -643,8 +653,8 @@ class Webhooks:
         sent = int(time.time())
         try:
             answer = await self._post(endpoint.url, endpoint.signing_secret, delivery, sent)
-        except asyncio.CancelledError:  # cut short by `close`: no answer came
-            log.info("delivery %s to %s cut short: webhooks closed", delivery.id, endpoint.url)
+        except asyncio.CancelledError:  # cut short by `close` or a reset: no answer came
+            log.info("delivery %s to %s cut short", delivery.id, endpoint.url)
             self._record(delivery, endpoint, number, at, (None, None))
             raise
         return self._record(delivery, endpoint, number, at, answer)
@@ -733,6 +743,19 @@ class Webhooks:
             return status, start.decode("utf-8", "replace")
         return None, None
 
+    def _current_era(self) -> str:
+        """The era of the store's contents, marked now if it has none: the first dispatcher
+        to look after a reset (of any process) marks the next."""
+        self.backend.add(self._era_key, secrets.token_hex(8))
+        return str(self.backend.get(self._era_key))
+
+    def _reset_since(self) -> bool:
+        """Whether the store was reset since this dispatcher last looked: its era is another."""
+        if self.backend.get(self._era_key) == self._era:
+            return False
+        self._era = self._current_era()
+        return True
+
     def _rng(self, tenant: str) -> Random:
         return self.state.ids.rng(f"{self.api}:webhooks", tenant)
 
@@ -767,12 +790,17 @@ class Webhooks:
         are cut short (each a failed attempt without a response), so that a clock move
         waiting for them returns."""
         self._stop.set()
+        self._cut_short()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=CLOSE_SECONDS)
+
+    def _cut_short(self) -> None:
+        """Cut short the attempts under way (each recorded as failed without a response,
+        where its delivery is still kept), and wait for that, `CLOSE_SECONDS` at most."""
         if _SENDER.started:
             cut = asyncio.run_coroutine_threadsafe(self._cut(), _SENDER.loop)
             with contextlib.suppress(TimeoutError):  # recording them hangs: the store is down
                 cut.result(timeout=CLOSE_SECONDS)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=CLOSE_SECONDS)
 
     async def _cut(self) -> None:
         runs = list(self._runs)
