@@ -121,7 +121,9 @@ class AdminGuard:
     def __init__(self, app: ASGIApp, config: ServerConfig, token: str | None) -> None:
         self.app = app
         self.token = token
-        self.hosts = LOCAL_NAMES | {name.lower() for name in config.admin_hosts}
+        # an entry as a request's Host is matched: `mock.internal:8000` and `[fd00::5]` name
+        # hosts whose requests come without the port and brackets `_host_name` drops
+        self.hosts = LOCAL_NAMES | {_host_name(name).lower() for name in config.admin_hosts}
         if config.host not in {"0.0.0.0", "::", ""}:
             self.hosts.add(config.host.strip("[]").lower())
 

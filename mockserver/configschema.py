@@ -327,7 +327,7 @@ def store_problem(url: str) -> str | None:
     try:
         check_url(url)
         scheme = urlsplit(url).scheme
-        urlsplit(url).port  # noqa: B018 - a port out of range or not a number: ValueError
+        _port_of(url)
         if scheme == "sqlite":
             path_and_prefix(url)  # its options too, without opening the file
         elif scheme:
@@ -335,6 +335,22 @@ def store_problem(url: str) -> str | None:
     except (ValueError, StoreError) as exc:
         return str(exc)
     return None
+
+
+def _port_of(url: str) -> int | None:
+    """The port `url` names; ValueError, in words of our own for a port that is no number:
+    urllib's quote it, and an unescaped `/` in a password (`redis://:ab/cd@host`) makes part
+    of the password the port."""
+    from urllib.parse import urlsplit
+
+    after_host = urlsplit(url).netloc.rpartition("@")[2].rpartition("]")[2]
+    _, colon, port = after_host.rpartition(":")
+    if colon and port and not (port.isascii() and port.isdigit()):
+        raise ValueError(
+            "the port is not a number (a password holding '/', '?', '#' or '@' is "
+            "percent-encoded: '%2F', '%3F', '%23', '%40')"
+        )
+    return urlsplit(url).port  # one out of range: urllib's ValueError, which quotes no text
 
 
 def scenario_problem(text: str) -> str | None:

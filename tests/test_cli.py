@@ -353,9 +353,10 @@ def test_an_implementation_asked_for_by_name_must_be_installed(
     ("argv", "line"),
     [
         (["--store", "redis://127.0.0.1:99999/0"], "--store: Port out of range 0-65535"),
-        (
+        (  # the port's text is never quoted: it may be part of a password (`:ab/cd@`)
             ["--store", "redis://:notaport/0"],
-            "--store: Port could not be cast to integer value as 'notaport'",
+            "--store: the port is not a number (a password holding '/', '?', '#' or '@' is "
+            "percent-encoded: '%2F', '%3F', '%23', '%40')",
         ),
         (["--config", "{deep}"], "{deep}: nested deeper than 32 levels (tables and lists)"),
         (["--config", "{floats}"], "{floats}: port: 18051.0 is not allowed; expected a whole"),

@@ -226,3 +226,17 @@ def test_a_redis_url_naming_no_host_is_refused_without_its_password() -> None:
     with pytest.raises(StoreError) as error:
         open_store(f"redis:///0?password={SECRET}")
     assert SECRET not in str(error.value) and "password=***" in str(error.value)
+
+
+def test_a_password_cut_by_an_unescaped_slash_is_not_quoted_as_a_port() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate({"store": "redis://:S3cr/et@127.0.0.1:6379/0"}, "mock.yaml")
+    assert "S3cr" not in str(error.value.lines) and "percent-encoded" in error.value.lines[0]
+
+
+@pytest.mark.parametrize("entry", ["mock.internal:8000", "MOCK.internal", "[fd00::5]"])
+def test_an_admin_host_entry_matches_as_a_requests_host_is_read(entry: str) -> None:
+    app = create_app(ServerConfig(clock="manual", admin_hosts=[entry]))
+    host = entry if entry.startswith("[") else entry.split(":")[0].lower()
+    with TestClient(app, base_url=f"http://{host}") as client:
+        assert client.get("/__mock__/health").status_code == 200

@@ -439,16 +439,14 @@ def option_float(raw: Any) -> float:
 
 
 def header_text(raw: bytes) -> str:
-    """The header's bytes as UTF-8, what curl, requests and httpx send past ASCII (read as
-    Latin-1, byte by byte, `message=日本` reached the job garbled); ScenarioError for bytes that
-    are not UTF-8, which no reading would give back as the client's text."""
+    """The header's text as the client wrote it: its bytes as UTF-8, what curl sends past
+    ASCII (read as Latin-1, byte by byte, `message=日本` reached the job garbled); bytes that
+    are not UTF-8 as Latin-1, what requests sends (`café` as one byte for `é`). Latin-1 text
+    that is also UTF-8 takes pairs such as `Ã©`, which no client means."""
     try:
         return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            f"the header is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at position "
-            f"{exc.start}): send its text as UTF-8"
-        ) from None
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def repeated(values: Sequence[str]) -> str:
