@@ -150,7 +150,8 @@ class NeuralDraft(ApiService):
         )
         self.social_posts: Registry[SocialPost] = Registry(store, self.name, "social", capacity)
         # by slug: a tag is made once per key (`write_once`, its slug the source), whichever
-        # worker's post names it first; the names it claims only index the tags
+        # worker's post names it first; the names it claims only index the tags. A tag a kept
+        # post carries stays past the capacity: the posts bound those
         self.tags: Registry[Tag] = Registry(
             store,
             self.name,
@@ -158,6 +159,7 @@ class NeuralDraft(ApiService):
             capacity,
             name_of=lambda tag: tag.slug,
             source_of=lambda tag: tag.slug,
+            kept=lambda tenant, tag: self.blog_posts.get(tenant, tag.carrier) is not None,
         )
         # by key; a generation given a key is expected until its job has ended
         self.images: Registry[images.Image] = Registry(
@@ -393,7 +395,7 @@ class NeuralDraft(ApiService):
         """A completed job's `result` (a blog post job's post is written when first asked)."""
         if job.kind == "blog_post.generate":
             return dict(self.written_post(job, now))
-        return result_of(job, lambda j: self.file_url(j, now, server_url))
+        return result_of(job, lambda j: self.file_url(j.id, RESULT_FILES[j.kind], now, server_url))
 
     def written_post(self, job: Job, now: float) -> dict[str, Any]:
         """`{post_id, slug, title}` of the post the completed blog post `job` wrote: written
@@ -411,10 +413,12 @@ class NeuralDraft(ApiService):
             result.update(post_id=number, slug=slug, title=title_of(topic))
         return result
 
-    def file_url(self, job: Job, now: float, server_url: str) -> str:
-        """A signed link to the generated PNG or MP4, expiring on the server clock."""
+    def file_url(self, job_id: str, name: str, now: float, server_url: str) -> str:
+        """A signed link to the PNG or MP4 (`name`) the job `job_id` generated, expiring on
+        the server clock; the job itself is not read (the store may have evicted it: the link
+        answers 404 then)."""
         expires = int(now + self.state.config.link_ttl)
-        return server_url + self.state.signer.path(job.id, RESULT_FILES[job.kind], expires)
+        return server_url + self.state.signer.path(job_id, name, expires)
 
     def settle(self, job: Job) -> None:
         """Note what `job` leaves in the key's content once that is known for good
@@ -437,6 +441,13 @@ class NeuralDraft(ApiService):
                 job.data["result"]["social_post_id"],
                 lambda social: replace(social, ended=ended),
             )
+
+    def ended(self, job: Job, now: float) -> None:
+        """A request (a cancel, the status read that ends a per-poll job) just ended `job`:
+        what it leaves is settled, and its webhook events are made now, as the store may
+        evict it before the next tick makes them (an admin transition ticks at once)."""
+        self.settle(job)
+        self.webhooks.ended(job, now)
 
     def after_transition(self, job: Job, now: float) -> None:
         self.settle(job)

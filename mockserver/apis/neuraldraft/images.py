@@ -8,7 +8,8 @@ see `posts`), so an upload and a generation of one key land in the order they ha
 The mock keeps an upload's size, type and dimensions, not its bytes: its `url` is a CDN
 address, not served. An image registered by URL is the client's URL, never fetched: its size
 and dimensions are unknown, left out. A generated image's `url` is the job's signed link,
-which is served.
+served while the store keeps the job: the image outlasts its job's eviction, its file does
+not (the link answers 404 `NoSuchKey` then, as any evicted job's file link).
 
 A key follows the SDK's rule (the contract's `ImageKey`, checked wherever it is sent): it
 may hold slashes, so the path's `{key}` spans segments (`x-mock-slashes` in the contract).
@@ -280,10 +281,11 @@ def _generated(service: NeuralDraft, job: Job, at: float, number: int, old: Imag
 
 
 def _shown(ctx: Ctx, image: Image) -> dict[str, Any]:
+    """The image; a generated one's `url` its job's signed link, whether or not the store
+    still keeps the job (once evicted, the link answers 404 `NoSuchKey`)."""
     url = image.url
     if url is None:
-        job = ctx.state.store.get(ctx.service.name, ctx.tenant, image.job_id or "")
-        url = _service(ctx).file_url(job, ctx.now, ctx.server_url) if job else f"{CDN}/gone"
+        url = _service(ctx).file_url(image.job_id or "", IMAGE_FILE, ctx.now, ctx.server_url)
     return image.as_dict(url)
 
 

@@ -16,7 +16,8 @@ Posts are the key's content, not jobs: a post stays when the store evicts the jo
 or translated it (`store_capacity` evicts ended jobs). What such a job leaves is noted in the
 post once known for good (`settled`): the languages it lands, with their times; a generated
 social post's ending likewise. A registry of each kind holds at most `store_capacity` records,
-all keys together; past it the oldest go.
+all keys together; past it the oldest go, but for a tag a kept post carries: it keeps its one
+id while the post does (the posts bound the tags they carry, at most 50 each).
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ class BlogPost(Fields):
 
 
 TRANSLATION_JOBS_KEPT = 32  # per post: the languages of older jobs are forgotten
+EVICTION_LOOKS = 8  # records a registry looks at per add, past its capacity, at most
 CONTENT = "<h1>{title}</h1>\n<p>{text}</p>"  # a generated post's body: headline, topic
 # the most characters of each text a machine translation quotes: a generated post's fit whole
 QUOTED = {
@@ -206,11 +208,18 @@ class Tag(Fields):
     id: int
     name: str  # as first named
     slug: str  # what makes it one tag: see `tag_slug`
+    # the newest of the key's posts carrying it (0: none yet): while that post is kept, the
+    # tag is; once it is evicted, so are the older ones, and no kept post carries the tag
+    carrier: int = 0
 
     state_tag: ClassVar[str] = "tag"
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "slug": self.slug}
+
+    def carried_by(self, post: int) -> Tag:
+        """The tag carried by the post numbered `post` too."""
+        return replace(self, carrier=max(self.carrier, post))
 
 
 def tag_slug(name: str) -> str:
@@ -265,7 +274,10 @@ class Registry(Generic[T]):
 
     A record a job writes when it completes (`write_once`) is `expect`ed from the job's
     create on: the jobs still listed are the ones whose records may be due. With
-    `source_of`, which job wrote a record is let go with the record.
+    `source_of`, which job wrote a record is let go with the record. With `kept`, a record
+    it holds for one that is kept elsewhere (a tag a kept post carries) is not let go past
+    the capacity: it goes to the back of the line, `EVICTION_LOOKS` records looked at per
+    add at most (the registry holds more than `capacity` while they are all kept).
     """
 
     def __init__(
@@ -276,12 +288,14 @@ class Registry(Generic[T]):
         capacity: int,
         name_of: Callable[[T], str] | None = None,
         source_of: Callable[[T], str | None] | None = None,
+        kept: Callable[[str, T], bool] | None = None,
     ) -> None:
         self.capacity = capacity
         self._store = store
         self._name = (api, kind)
         self._name_of = name_of
         self._source_of = source_of
+        self._kept = kept
         self._order = key(None, api, kind)  # [tenant, number] of every record, oldest first
 
     def _records(self, tenant: str) -> str:
@@ -305,13 +319,25 @@ class Registry(Generic[T]):
         if self._name_of is not None:
             store.set(self._named(tenant, self._name_of(item)), number)
         held = store.push(self._order, [tenant, number])
-        while held > self.capacity:
+        looks = min(held - 1, EVICTION_LOOKS)  # never the record just added: not carried yet
+        while held > self.capacity and looks > 0:
+            looks -= 1
             oldest = store.pop(self._order)
             if oldest is None:
                 break
-            self._forget(*oldest)
-            held -= 1
+            if self._stays(*oldest):
+                store.push(self._order, oldest)
+            else:
+                self._forget(*oldest)
+                held -= 1
         return number, item
+
+    def _stays(self, tenant: str, number: int) -> bool:
+        """Whether the record `number`, past the capacity, is kept (see `kept`)."""
+        if self._kept is None:
+            return False
+        item = self.get(tenant, number)
+        return item is not None and self._kept(tenant, item)
 
     def expect(self, tenant: str, source: str) -> None:
         """`source` (a job) will write a record when it completes; the oldest of a tenant's

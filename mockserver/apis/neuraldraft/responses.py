@@ -168,6 +168,8 @@ def _create_manual_post(ctx: Ctx, body: dict[str, Any]) -> Response:
             featured_image=body.get("featured_image"),
         ),
     )
+    for tag in tags:  # each stays while the post does
+        service.tags.revise(ctx.tenant, tag.id, partial(Tag.carried_by, post=post.id))
     shown = post.as_dict(now)
     if post.status == "published":
         key = f"{ctx.tenant}:blog_post:{post.id}:published"
@@ -644,13 +646,13 @@ async def get_job(ctx: Ctx) -> Response:
 
 def _observe(ctx: Ctx, job: Job) -> None:
     """A status read moves a per-poll job on; the read that ends it settles what it leaves
-    (`NeuralDraft.settle`), as a timed job did at its create."""
+    (as a timed job did at its create) and makes its webhook events (`NeuralDraft.ended`)."""
     if not job.plan.per_poll:
         return
     running = not job.snapshot(ctx.now).terminal
     job.observe(ctx.now)
     if running and job.snapshot(ctx.now).terminal:
-        _service(ctx).settle(job)
+        _service(ctx).ended(job, ctx.now)
 
 
 async def cancel_job(ctx: Ctx) -> Response:
@@ -664,7 +666,7 @@ async def cancel_job(ctx: Ctx) -> Response:
             raise ApiError(409, f"Job {job.id} is already {state.status}.")
         job.force(now, service.outcome(job.kind, Scenario(CANCELLED, {}, "cancel")))
     service.cancelled(job)
-    service.settle(job)
+    service.ended(job, now)
     return ctx.json(service.job_body(job, now, ctx.server_url))
 
 

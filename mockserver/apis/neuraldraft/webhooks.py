@@ -8,12 +8,14 @@ once it is new: for a per-poll job the position, not the time, says how many of 
 been made, as several may share one clock time), one delivery per subscribed endpoint, first
 due when the event happened, and (2) attempts every delivery that is due, each endpoint's
 earliest first, with the retries that fall due meanwhile. A job that has ended and made its
-events is settled: ticks do not read it again. A failed attempt (no 2xx within 30 s) is
-retried 30 s, 2 min, 10 min, 1 h and 6 h after the previous one, all on the server clock (on
-a manual clock an attempt is made at its due time, however far the clock jumped past it); the
-delivery is `failed` from its first failed attempt on (with `next_retry_at` while a retry
-waits, as in the docs' example). Every delivery stays listed (`GET /v1/webhook-deliveries`)
-and can be sent again by hand (`POST /v1/webhook-deliveries/{id}/retry`).
+events is settled: ticks do not read it again. A job a request ends (a cancel, the status read
+that ends a per-poll job) makes its events then (`ended`), not at the next tick: the store may
+evict it before that tick. A failed attempt (no 2xx within 30 s) is retried 30 s, 2 min,
+10 min, 1 h and 6 h after the previous one, all on the server clock (on a manual clock an
+attempt is made at its due time, however far the clock jumped past it); the delivery is
+`failed` from its first failed attempt on (with `next_retry_at` while a retry waits, as in the
+docs' example). Every delivery stays listed (`GET /v1/webhook-deliveries`) and can be sent
+again by hand (`POST /v1/webhook-deliveries/{id}/retry`).
 
 When does it tick? Whenever the clock is moved by hand (`clock.advance`, `clock.set`, the
 admin `POST /__mock__/clock/advance`): the deliveries are made before that call returns, so a
@@ -480,6 +482,10 @@ class Webhooks:
             if store.push(self._all, [event.tenant, delivery.id]) > DELIVERIES_KEPT:
                 self._forget_old()
 
+    def _settled_key(self, tenant: str) -> str:
+        """The tenant's settled jobs: job ID -> the keys of its events' marks."""
+        return key(tenant, self.api, "settled-jobs")
+
     def _mark_key(self, tenant: str, event_key: str) -> str:
         """Where it is noted that the event `event_key` was made (it is made once)."""
         return key(tenant, self.api, "event", event_key)
@@ -576,9 +582,27 @@ class Webhooks:
         it is settled, and later ticks do not read it again (a tick costs what the running
         jobs cost, not what every job kept costs). Once the store has forgotten a settled
         job, its settled mark and the marks of its events go too."""
-        settled_key = key(tenant, self.api, "settled-jobs")
-        settled = self.backend.entries(settled_key)  # job ID -> the keys of its events' marks
-        jobs = list(self.state.store.jobs(self.api, tenant, skipping=settled))
+        settled_key = self._settled_key(tenant)
+        settled = self.backend.entries(settled_key)
+        jobs = self.state.store.jobs(self.api, tenant, skipping=settled)
+        self._make_events(tenant, list(jobs), now)
+        if len(settled) > self.state.store.capacity:  # some of these jobs are gone from the store
+            for job_id in settled.keys() - set(self.state.store.ids(tenant)):
+                self.backend.delete(*settled[job_id])
+                self.backend.discard(settled_key, job_id)
+
+    def ended(self, job: Job, now: float) -> None:
+        """`job` has just ended by a request (a cancel, the status read that ends a per-poll
+        job): the events it triggered by `now` are made at once, not at the next tick, as the
+        store may evict it before then (only a clock move ticks on a manual clock). Nothing
+        for a key without endpoints: ticks do not follow it."""
+        if self.backend.fetch(self._tenants, job.tenant) is not None:
+            self._make_events(job.tenant, [job], now)
+
+    def _make_events(self, tenant: str, jobs: list[Job], now: float) -> None:
+        """The events `jobs` (the tenant's) triggered by `now` that were not made yet; each
+        job that has ended is marked settled, with the marks of its events."""
+        settled_key = self._settled_key(tenant)
         found = [(job, happening) for job in jobs for happening in self.happened(job, now)]
         names = [_event_name(job, happening) for job, happening in found]
         keys = [self._mark_key(tenant, name) for name in names]
@@ -592,10 +616,6 @@ class Webhooks:
         for job in jobs:
             if job.snapshot(now).terminal:
                 self.backend.put(settled_key, job.id, marks[job.id])
-        if len(settled) > self.state.store.capacity:  # some of these jobs are gone from the store
-            for job_id in settled.keys() - set(self.state.store.ids(tenant)):
-                self.backend.delete(*settled[job_id])
-                self.backend.discard(settled_key, job_id)
 
     def _waiting(self) -> list[Delivery]:
         """The deliveries waiting for an attempt, once each; those that no longer wait leave
