@@ -23,6 +23,7 @@ from mockserver.admin import admin_routes, describe
 from mockserver.admin_guard import AdminGuard, admin_token
 from mockserver.config import ServerConfig
 from mockserver.engine.clock import Clock
+from mockserver.engine.jobs import Job
 from mockserver.engine.journal import BODY_LIMIT, Entry
 from mockserver.engine.scenarios import HEADER_KEY
 from mockserver.errors import ApiError
@@ -78,6 +79,18 @@ def _closing(
     return lifespan
 
 
+def _evicting(services: dict[str, ApiService]) -> Callable[[Job, float], None]:
+    """What eviction tells before it forgets an ended job: the job's API, where this server
+    serves it (a shared store holds the jobs of APIs other servers serve)."""
+
+    def evicting(job: Job, now: float) -> None:
+        service = services.get(job.api)
+        if service is not None:
+            service.evicting(job, now)
+
+    return evicting
+
+
 def _built(config: ServerConfig, clock: Clock | None, store: StateStore) -> Starlette:
     state = MockState(config, store, clock)
     names = [config.api] if config.api else list(apis.names())
@@ -85,6 +98,7 @@ def _built(config: ServerConfig, clock: Clock | None, store: StateStore) -> Star
     if unknown:
         raise ValueError(f"unknown API {unknown[0]!r}; known: {', '.join(apis.names())}")
     services = {name: apis.service_class(name)(state) for name in names}
+    state.store.on_evict = _evicting(services)
     routes_of = {name: s.routes() for name, s in services.items()}
     mounts = {
         name: Mount(s.prefix, routes=[document_route(s), *_one_route_per_path(routes_of[name])])

@@ -173,6 +173,11 @@ class ApiService:
         act later, unasked (a webhook endpoint a later clock move delivers to). Its jobs stay,
         reached by its key alone."""
 
+    def evicting(self, job: Job, now: float) -> None:
+        """The store is about to forget `job`, ended (`store_capacity`): make now what it
+        still owes that a later tick would have made from it. Nothing, unless the API owes
+        something (Neural Draft: the webhook events of its end)."""
+
     def close(self) -> None:
         """The server stops: end what this API runs beside requests, promptly (a request may
         be waiting for it). Nothing, unless the API runs something."""

@@ -1046,3 +1046,33 @@ def test_deep_json_inside_a_form_field_is_a_422(mock: Mock) -> None:
     )
     assert answer.status_code == 422
     assert mock.client.get("/__mock__/journal").status_code == 200
+
+
+def test_eviction_tells_of_each_ended_job_before_it_forgets_it() -> None:
+    clock = [20.0]  # the finished jobs ended at 10.0; the stalled ones never do
+    store = JobStore(lambda: clock[0], capacity=2)
+    told: list[tuple[str, float, bool]] = []
+    store.on_evict = lambda job, now: told.append((job.id, now, store.lookup(job.id) is not None))
+    store.add(_job("stalled", None))
+    for index in range(3):
+        store.add(_job(f"done-{index}", Outcome("completed")))
+    assert told == [("done-0", 20.0, True), ("done-1", 20.0, True)]  # still there when told
+    assert [job.id for job in store.jobs()] == ["stalled", "done-2"]
+
+
+def test_the_app_asks_an_evicted_jobs_own_api_what_it_still_owes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Neural Draft makes the webhook events of a job the clock ended before a tick could:
+    eviction reaches it through the app, for its own jobs alone."""
+    app = create_app(ServerConfig(clock="manual", store_capacity=1))
+    told: list[tuple[str, str]] = []
+    for name, service in app.state.services.items():
+        monkeypatch.setattr(
+            service, "evicting", lambda job, now, name=name: told.append((name, job.api))
+        )
+    state = app.state.mock
+    state.store.add(_job("first", Outcome("completed")))
+    state.clock.advance(60)
+    state.store.add(_job("second", Outcome("completed")))
+    assert told == [("neuralanalog", "neuralanalog")]

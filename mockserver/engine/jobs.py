@@ -225,6 +225,8 @@ class JobStore:
         self.capacity = capacity
         self._store = store or MemoryStore()
         self.looked_at = 0  # jobs eviction has examined, in all: its cost, for the curious
+        # told of each ended job just before eviction forgets it (the app asks its API)
+        self.on_evict: Callable[[Job, float], None] | None = None
         self._stalled_until = -math.inf  # before this clock time, eviction looks at one job
 
     def __len__(self) -> int:
@@ -416,6 +418,8 @@ class JobStore:
             self.looked_at += 1
             snap = job.snapshot(now)
             if snap.terminal:
+                if self.on_evict is not None:
+                    self.on_evict(job, now)
                 self._remove(tenant, job_id, in_line=False)
                 store.remove(_ORDER, entry)
                 evicted = True

@@ -452,6 +452,11 @@ class NeuralDraft(ApiService):
     def after_transition(self, job: Job, now: float) -> None:
         self.settle(job)
 
+    def evicting(self, job: Job, now: float) -> None:
+        """A timed job the clock ended may be evicted before the next tick makes its events
+        (on a running clock, within the second between ticks): they are made now."""
+        self.ended(job, now)
+
     def retire(self, key: str) -> None:
         self.webhooks.forget(key)
 
