@@ -25,8 +25,8 @@ from mockserver.engine.artifacts import render_budget
 from mockserver.engine.clock import MAX_STEP, MICROS_Z, SPAN, PastTheEnd, parse_time
 from mockserver.engine.jobs import Job
 from mockserver.engine.journal import mask
-from mockserver.engine.scenarios import Scenario, ScenarioError, repeated
-from mockserver.errors import ApiError, shown_value
+from mockserver.engine.scenarios import Scenario, ScenarioError
+from mockserver.errors import ApiError, repeated, shown_value
 from mockserver.faults import FaultRule
 from mockserver.request import MAX_KEY_LENGTH, key_problem
 from mockserver.service import ApiService, JobEnded

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -43,6 +43,16 @@ def shown_value(value: Any) -> str:
     """A value for an error message, cut short: a refused body may be a megabyte."""
     text = repr(value)
     return text if len(text) <= SHOWN else text[:SHOWN] + "..."
+
+
+def repeated(values: Sequence[str]) -> str:
+    """How a refusal names a header or parameter given these `values` (two or more): "twice
+    ('a' and 'b')", "3 times ('a', 'b', ...)", the first two alone shown (a client may
+    repeat one a thousand times)."""
+    first, second = (shown_value(value) for value in values[:2])
+    if len(values) == 2:
+        return f"twice ({first} and {second})"
+    return f"{len(values)} times ({first}, {second}, ...)"
 
 
 def echoed(value: Any) -> Any:

@@ -21,7 +21,7 @@ from functools import lru_cache
 from random import Random
 from typing import Any, ClassVar
 
-from mockserver.errors import shown_value
+from mockserver.errors import repeated, shown_value
 from mockserver.stores import MemoryStore, StateStore, key, lasting_key, view
 from mockserver.stores.codec import storable
 
@@ -447,16 +447,6 @@ def header_text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
-
-
-def repeated(values: Sequence[str]) -> str:
-    """How a refusal names a header or parameter given these `values` (two or more): "twice
-    ('a' and 'b')", "3 times ('a', 'b', ...)", the first two alone shown (a client may
-    repeat one a thousand times)."""
-    first, second = (shown_value(value) for value in values[:2])
-    if len(values) == 2:
-        return f"twice ({first} and {second})"
-    return f"{len(values)} times ({first}, {second}, ...)"
 
 
 def _add_option(options: dict[str, Any], name: str, value: str) -> None:
