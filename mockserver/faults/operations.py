@@ -10,9 +10,16 @@ from mockserver.contracts.document import Contract, Operation
 
 
 def creating_operations(contract: Contract) -> set[str]:
-    """operationIds that start a job: those with `links` from a success answer (the contracts
-    link each create to its status operation); without links, every non-GET operation."""
-    linked = {op.id for op in contract.operations if op.method != "GET" and _links(contract, op)}
+    """operationIds that start a job: those whose success answer `links` to a read (the
+    contracts link each create to its status operation; a webhook endpoint's create links
+    only to its update and delete, and starts none); without links, every non-GET one."""
+    reads = {op.id for op in contract.operations if op.method == "GET"}
+    linked = {
+        op.id
+        for op in contract.operations
+        if op.method != "GET"
+        and any(link.get("operationId") in reads for link in _links(contract, op))
+    }
     return linked or {op.id for op in contract.operations if op.method != "GET"}
 
 
