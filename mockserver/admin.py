@@ -667,14 +667,19 @@ async def files(request: Request) -> Response:
     """A signed, expiring link to a file rendered from a job (downloads, archives, results)."""
     state = _state(request)
     job_id, name = request.path_params["job_id"], request.path_params["name"]
-    sent = request.query_params.get("expires", "")
+    query = request.query_params
+    if any(len(query.getlist(part)) > 1 for part in ("expires", "signature")):  # one is used
+        return JSONResponse(
+            {"error": "AccessDenied", "message": "Repeated expires or signature"}, 403
+        )
+    sent = query.get("expires", "")
     try:
         if not (sent.isascii() and sent.isdigit()):
             raise ValueError(sent)  # int() reads '٤' as 4, and ' 4', '+4' and '4_0' too
         expires = int(sent)
     except ValueError:  # the digits past the 4,300 int() reads too
         return JSONResponse({"error": "AccessDenied", "message": "Missing or bad expires"}, 403)
-    if not state.signer.valid(job_id, name, expires, request.query_params.get("signature", "")):
+    if not state.signer.valid(job_id, name, expires, query.get("signature", "")):
         return JSONResponse({"error": "AccessDenied", "message": "Signature does not match"}, 403)
     if state.now() > expires:
         return JSONResponse({"error": "AccessDenied", "message": "Request has expired"}, 403)

@@ -288,3 +288,16 @@ def test_a_file_link_takes_its_expiry_in_ascii_digits_alone(mock: Mock) -> None:
         403,
         {"error": "AccessDenied", "message": "Missing or bad expires"},
     )
+
+
+@pytest.mark.parametrize("part", ["expires", "signature"])
+def test_a_file_link_giving_its_expiry_or_signature_twice_is_refused(mock: Mock, part: str) -> None:
+    """Either one would be used and the other dropped: no link the API gave looks so, and a
+    client that builds one has a bug its downloads should show."""
+    link = mock.state.signer.path("gone", "a.wav", int(mock.state.now()) + 3600)
+    value = link.split(f"{part}=")[1].split("&")[0]
+    answer = mock.client.get(f"{link}&{part}={value}")
+    assert (answer.status_code, answer.json()) == (
+        403,
+        {"error": "AccessDenied", "message": "Repeated expires or signature"},
+    )
