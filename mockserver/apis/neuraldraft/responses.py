@@ -581,8 +581,7 @@ def _social_ending(ctx: Ctx, social: SocialPost) -> tuple[str, float] | None:
         return None if status is None else (status, job.finished_at(ctx.now) or ctx.now)
     if social.ended is None or social.ended[1] > ctx.now:
         return None
-    status, at = social.ended
-    return status, at
+    return social.ended[0], social.ended[1]
 
 
 def _number(text: str) -> bool:
